@@ -1,0 +1,51 @@
+// Package runtime is Berth's own OCI runtime: it creates, starts, signals and
+// deletes containers from an OCI bundle (runtime-spec 1.x, Linux), and is what
+// `berth runtime` (a runc-compatible command line) and the shim call.
+//
+// # Processes and stages
+//
+// A container is made by two processes, the parent (this package's Create,
+// running in the caller) and the init (Init, the container's PID 1 until it
+// execs the user process):
+//
+//	parent (berth runtime create)                 init (sealed copy of berth, arg "init")
+//	-----------------------------                 ---------------------------------------
+//	validate config.json, mkdir state dir
+//	make exec.fifo, cgroup
+//	clone(new namespaces) + exec sealed berth ---> [nsenter constructor: setns() for
+//	                                                namespaces given by path, fork if a
+//	                                                PID namespace is joined]
+//	add pid to cgroup, write oom_score_adj
+//	send initConfig (JSON)  ----- syncPipe ----->  read initConfig
+//	                                               prepare rootfs, mounts, devices,
+//	                                               console, hooks createContainer,
+//	                                               pivot_root, masked/readonly paths,
+//	                                               hostname, sysctl
+//	                        <---- syncPipe ------  msgReady (or msgError{message})
+//	run createRuntime hooks... (prestart too)
+//	write state.json, exit
+//
+//	berth runtime start: open exec.fifo for reading ---> init's blocked open of
+//	exec.fifo returns; init drops privileges (user, capabilities, rlimits,
+//	no_new_privs, seccomp) and execs the process. start runs poststart hooks.
+//
+// Errors in the init are sent to the parent as msgError and printed by the
+// parent as a one-line error naming what failed; the parent then kills the
+// init and removes every trace (cgroup, state directory).
+//
+// # State on disk
+//
+//	<root>/                       --root, default /run/berth/runtime
+//	  <id>/
+//	    state.json                id, bundle, pid, pid start time, created, annotations,
+//	                              namespaces paths, cgroup paths, the spec
+//	    exec.fifo                 present while the container is "created"
+//
+// # Escapes closed
+//
+// The init is a re-exec of a sealed memfd copy of the binary (CVE-2019-5736),
+// it is made non-dumpable until exec, every file descriptor above the process's
+// stdio is close-on-exec before the final exec and the working directory is
+// set inside the new root (CVE-2024-21626), and mount destinations are resolved
+// inside the root, with openat2(RESOLVE_IN_ROOT) where the kernel has it.
+package runtime
