@@ -9,6 +9,7 @@ import (
 
 	"github.com/berth/berth/internal/cli"
 	"github.com/berth/berth/internal/runtime"
+	_ "github.com/berth/berth/internal/runtime/nsenter"
 )
 
 func main() {

@@ -1,11 +1,334 @@
 package runtime
 
-import "os"
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	goruntime "runtime"
+	"strconv"
+	"strings"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
+
+	"github.com/berth/berth/internal/runtime/seccomp"
+)
 
 // InitArg is argv[1] of a container's init process, a re-exec of berth.
 const InitArg = "init"
 
-// Init is the entry point of the container's init. It never returns.
+// Init is the entry point of the container's init (and of a process exec'd
+// into a running container). It never returns: it execs the user process or
+// reports its error to the parent and exits.
 func Init() {
+	// Every namespace and credential change below must happen on the
+	// thread that finally execs.
+	goruntime.LockOSThread()
+	// Keep the container's processes away from /proc/<init>/exe and our
+	// memory until the exec resets this.
+	_ = unix.Prctl(unix.PR_SET_DUMPABLE, 0, 0, 0, 0)
+	os.Unsetenv("_BERTH_NS")
+	os.Unsetenv("_BERTH_SYNC")
+	f := os.NewFile(syncFd, "sync")
+	sync := newSyncConn(f)
+	err := initMain(sync)
+	_ = sync.send(syncMsg{Type: msgError, Message: err.Error()})
 	os.Exit(1)
+}
+
+func initMain(sync *syncConn) error {
+	m, err := sync.expect(msgConfig)
+	if err != nil {
+		return err
+	}
+	cfg := m.Config
+	if cfg == nil || cfg.Spec == nil {
+		return errors.New("init: empty config")
+	}
+	if cfg.Exec {
+		return execMain(sync, cfg)
+	}
+	spec := cfg.Spec
+	proc := spec.Process
+	if proc.Terminal {
+		if _, err := unix.Setsid(); err != nil {
+			return fmt.Errorf("setsid: %w", err)
+		}
+	}
+	if n, ok := findNS(spec, specs.CgroupNamespace); ok && n.Path == "" {
+		if err := unix.Unshare(unix.CLONE_NEWCGROUP); err != nil {
+			return fmt.Errorf("unshare cgroup namespace: %w", err)
+		}
+	}
+	if _, ok := findNS(spec, specs.MountNamespace); ok {
+		if err := prepareRootfs(spec, cfg.Rootfs); err != nil {
+			return err
+		}
+	}
+	if err := sync.send(syncMsg{Type: msgPrestart}); err != nil {
+		return err
+	}
+	if _, err := sync.expect(msgContinue); err != nil {
+		return err
+	}
+	if spec.Hooks != nil {
+		if err := runHooks(spec.Hooks.CreateContainer, cfg.State); err != nil {
+			return fmt.Errorf("createContainer %w", err)
+		}
+	}
+	// Opened now, while the host path is reachable; the open blocks until
+	// `start` opens the fifo for reading.
+	fifoc := make(chan fifoResult, 1)
+	go func() {
+		f, err := os.OpenFile(cfg.Fifo, os.O_WRONLY|unix.O_CLOEXEC, 0)
+		fifoc <- fifoResult{f, err}
+	}()
+
+	if _, ok := findNS(spec, specs.MountNamespace); ok {
+		if err := enterRootfs(cfg.Rootfs, cfg.NoPivot); err != nil {
+			return err
+		}
+	} else if err := unix.Chdir(cfg.Rootfs); err != nil {
+		return err
+	}
+	if proc.Terminal {
+		if err := setupConsole(cfg.ConsoleFd, true); err != nil {
+			return err
+		}
+	}
+	if _, ok := findNS(spec, specs.MountNamespace); ok {
+		if err := finalizeRootfs(spec); err != nil {
+			return err
+		}
+	}
+	if _, ok := findNS(spec, specs.UTSNamespace); ok {
+		if spec.Hostname != "" {
+			if err := unix.Sethostname([]byte(spec.Hostname)); err != nil {
+				return fmt.Errorf("sethostname: %w", err)
+			}
+		}
+		if spec.Domainname != "" {
+			if err := unix.Setdomainname([]byte(spec.Domainname)); err != nil {
+				return fmt.Errorf("setdomainname: %w", err)
+			}
+		}
+	}
+	if spec.Linux != nil && len(spec.Linux.Sysctl) > 0 {
+		if err := applySysctl(spec.Linux.Sysctl); err != nil {
+			return err
+		}
+	}
+	path, filter, err := prepareExec(spec, proc)
+	if err != nil {
+		return err
+	}
+	if err := sync.send(syncMsg{Type: msgReady}); err != nil {
+		return err
+	}
+	r := <-fifoc
+	if r.err != nil {
+		return fmt.Errorf("open exec fifo: %w", r.err)
+	}
+	if _, err := r.f.Write([]byte("0")); err != nil {
+		return fmt.Errorf("write exec fifo: %w", err)
+	}
+	if spec.Hooks != nil && len(spec.Hooks.StartContainer) > 0 {
+		st := *cfg.State
+		st.Status = specs.StateCreated
+		if err := runHooks(spec.Hooks.StartContainer, &st); err != nil {
+			return fmt.Errorf("startContainer %w", err)
+		}
+	}
+	return finalExec(proc, path, filter)
+}
+
+type fifoResult struct {
+	f   *os.File
+	err error
+}
+
+// prepareExec does what can fail before the container is reported created:
+// the working directory, the executable's lookup, the seccomp program.
+func prepareExec(spec *specs.Spec, proc *specs.Process) (string, *seccomp.Filter, error) {
+	cwd := proc.Cwd
+	if cwd == "" {
+		cwd = "/"
+	}
+	// Inside the new root: no host directory can stay our cwd
+	// (CVE-2024-21626).
+	if err := unix.Chdir(cwd); err != nil {
+		return "", nil, fmt.Errorf("process.cwd %s: %w", cwd, err)
+	}
+	path, err := lookPath(proc.Args[0], proc.Env)
+	if err != nil {
+		return "", nil, err
+	}
+	var filter *seccomp.Filter
+	if spec.Linux != nil && spec.Linux.Seccomp != nil {
+		filter, err = seccomp.Compile(spec.Linux.Seccomp)
+		if err != nil {
+			return "", nil, fmt.Errorf("linux.seccomp: %w", err)
+		}
+	}
+	return path, filter, nil
+}
+
+// finalExec drops privileges, loads seccomp and execs the process.
+func finalExec(proc *specs.Process, path string, filter *seccomp.Filter) error {
+	// Seccomp before dropping capabilities unless no_new_privs lets an
+	// unprivileged process load it later, as runc does: that way the
+	// credential syscalls need not be allowed by the profile.
+	if filter != nil && !proc.NoNewPrivileges {
+		if err := filter.Load(); err != nil {
+			return fmt.Errorf("load seccomp filter: %w", err)
+		}
+	}
+	if err := finalizeProcess(proc); err != nil {
+		return err
+	}
+	if filter != nil && proc.NoNewPrivileges {
+		if err := filter.Load(); err != nil {
+			return fmt.Errorf("load seccomp filter: %w", err)
+		}
+	}
+	// No descriptor of ours may reach the process (CVE-2024-21626).
+	if err := unix.CloseRange(3, ^uint(0), unix.CLOSE_RANGE_CLOEXEC); err != nil {
+		markCloexec()
+	}
+	err := unix.Exec(path, proc.Args, proc.Env)
+	return fmt.Errorf("exec %s: %w", proc.Args[0], err)
+}
+
+func markCloexec() {
+	ents, _ := os.ReadDir("/proc/self/fd")
+	for _, e := range ents {
+		fd, err := strconv.Atoi(e.Name())
+		if err == nil && fd > 2 {
+			unix.CloseOnExec(fd)
+		}
+	}
+}
+
+// lookPath finds name in the PATH of env, as execvp would in the container.
+func lookPath(name string, env []string) (string, error) {
+	if strings.Contains(name, "/") {
+		if err := checkExecutable(name); err != nil {
+			return "", fmt.Errorf("exec: %q: %w", name, err)
+		}
+		return name, nil
+	}
+	pathEnv := "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+	for _, e := range env {
+		if v, ok := strings.CutPrefix(e, "PATH="); ok {
+			pathEnv = v
+		}
+	}
+	var firstErr error
+	for _, dir := range filepath.SplitList(pathEnv) {
+		if dir == "" {
+			dir = "."
+		}
+		p := filepath.Join(dir, name)
+		err := checkExecutable(p)
+		if err == nil {
+			return p, nil
+		}
+		if firstErr == nil && !errors.Is(err, os.ErrNotExist) {
+			firstErr = err
+		}
+	}
+	if firstErr != nil {
+		return "", fmt.Errorf("exec: %q: %w", name, firstErr)
+	}
+	return "", fmt.Errorf("exec: %q: executable file not found in $PATH", name)
+}
+
+func checkExecutable(p string) error {
+	fi, err := os.Stat(p)
+	if err != nil {
+		return err
+	}
+	if fi.IsDir() {
+		return errors.New("is a directory")
+	}
+	if fi.Mode()&0o111 == 0 {
+		return os.ErrPermission
+	}
+	return nil
+}
+
+// setupConsole makes a pty in the container's devpts, sends its master over
+// the connection at fd connFd, and makes the slave our stdio and
+// controlling terminal. When mount, the slave is also bound onto
+// /dev/console.
+func setupConsole(connFd int, mount bool) error {
+	if connFd == 0 {
+		return errors.New("terminal requested but no console socket")
+	}
+	master, err := os.OpenFile("/dev/ptmx", os.O_RDWR|unix.O_NOCTTY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return fmt.Errorf("open /dev/ptmx: %w", err)
+	}
+	defer master.Close()
+	if err := unix.IoctlSetPointerInt(int(master.Fd()), unix.TIOCSPTLCK, 0); err != nil {
+		return fmt.Errorf("unlockpt: %w", err)
+	}
+	n, err := unix.IoctlGetInt(int(master.Fd()), unix.TIOCGPTN)
+	if err != nil {
+		return fmt.Errorf("ptsname: %w", err)
+	}
+	slavePath := "/dev/pts/" + strconv.Itoa(n)
+	if mount {
+		if err := mountConsole(slavePath); err != nil {
+			return err
+		}
+	}
+	slave, err := unix.Open(slavePath, unix.O_RDWR|unix.O_NOCTTY, 0)
+	if err != nil {
+		return fmt.Errorf("open %s: %w", slavePath, err)
+	}
+	rights := unix.UnixRights(int(master.Fd()))
+	if err := unix.Sendmsg(connFd, []byte("/dev/ptmx"), rights, nil, 0); err != nil {
+		return fmt.Errorf("send pty master to console socket: %w", err)
+	}
+	unix.Close(connFd)
+	for i := 0; i < 3; i++ {
+		if err := unix.Dup3(slave, i, 0); err != nil {
+			return fmt.Errorf("dup pty slave: %w", err)
+		}
+	}
+	if slave > 2 {
+		unix.Close(slave)
+	}
+	if err := unix.IoctlSetInt(0, unix.TIOCSCTTY, 0); err != nil {
+		return fmt.Errorf("set controlling terminal: %w", err)
+	}
+	return nil
+}
+
+// execMain is the init of a process joining a running container: nsenter
+// has already joined its namespaces, the parent has put us in its cgroup.
+func execMain(sync *syncConn, cfg *initConfig) error {
+	proc := cfg.Process
+	if proc == nil {
+		return errors.New("exec: no process")
+	}
+	if proc.Terminal {
+		if _, err := unix.Setsid(); err != nil {
+			return fmt.Errorf("setsid: %w", err)
+		}
+		if err := setupConsole(cfg.ConsoleFd, false); err != nil {
+			return err
+		}
+	}
+	spec := *cfg.Spec
+	path, filter, err := prepareExec(&spec, proc)
+	if err != nil {
+		return err
+	}
+	if err := sync.send(syncMsg{Type: msgReady}); err != nil {
+		return err
+	}
+	return finalExec(proc, path, filter)
 }

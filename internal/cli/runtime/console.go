@@ -1,0 +1,108 @@
+package runtime
+
+import (
+	"fmt"
+	"io"
+	"os"
+	"sync"
+
+	"golang.org/x/sys/unix"
+	"golang.org/x/term"
+)
+
+// consoleRelay is the console socket of a foreground `run` or `exec` with a
+// terminal: it receives the pty master from the container and relays it to
+// our stdio, with our terminal in raw mode and its size followed.
+type consoleRelay struct {
+	local, remote *os.File
+	master        *os.File
+	oldState      *term.State
+	wg            sync.WaitGroup
+}
+
+func newConsoleRelay() (*consoleRelay, error) {
+	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return nil, fmt.Errorf("console socketpair: %w", err)
+	}
+	return &consoleRelay{local: os.NewFile(uintptr(fds[0]), "console"), remote: os.NewFile(uintptr(fds[1]), "console-remote")}, nil
+}
+
+// receive reads the pty master sent by the container.
+func (r *consoleRelay) receive() error {
+	r.remote.Close()
+	f, err := recvFile(r.local)
+	if err != nil {
+		return fmt.Errorf("receive pty master: %w", err)
+	}
+	r.master = f
+	return nil
+}
+
+// recvFile receives one file descriptor sent with SCM_RIGHTS.
+func recvFile(sock *os.File) (*os.File, error) {
+	buf := make([]byte, 4096)
+	oob := make([]byte, unix.CmsgSpace(4*4))
+	n, oobn, _, _, err := unix.Recvmsg(int(sock.Fd()), buf, oob, unix.MSG_CMSG_CLOEXEC)
+	if err != nil {
+		return nil, err
+	}
+	msgs, err := unix.ParseSocketControlMessage(oob[:oobn])
+	if err != nil {
+		return nil, err
+	}
+	for _, m := range msgs {
+		fds, err := unix.ParseUnixRights(&m)
+		if err != nil || len(fds) == 0 {
+			continue
+		}
+		for _, extra := range fds[1:] {
+			unix.Close(extra)
+		}
+		return os.NewFile(uintptr(fds[0]), string(buf[:n])), nil
+	}
+	return nil, fmt.Errorf("no file descriptor received")
+}
+
+func (r *consoleRelay) start() {
+	if term.IsTerminal(int(os.Stdin.Fd())) {
+		if st, err := term.MakeRaw(int(os.Stdin.Fd())); err == nil {
+			r.oldState = st
+		}
+		r.resize()
+	}
+	go func() { _, _ = io.Copy(r.master, os.Stdin) }()
+	r.wg.Add(1)
+	go func() {
+		defer r.wg.Done()
+		_, _ = io.Copy(os.Stdout, r.master)
+	}()
+}
+
+func (r *consoleRelay) resize() {
+	if r.master == nil {
+		return
+	}
+	ws, err := unix.IoctlGetWinsize(int(os.Stdin.Fd()), unix.TIOCGWINSZ)
+	if err != nil {
+		return
+	}
+	_ = unix.IoctlSetWinsize(int(r.master.Fd()), unix.TIOCSWINSZ, ws)
+}
+
+// drain waits for the output still buffered in the pty after the process
+// exited (the read ends with EIO once the last slave is closed).
+func (r *consoleRelay) drain() {
+	r.wg.Wait()
+}
+
+func (r *consoleRelay) Close() {
+	if r.oldState != nil {
+		_ = term.Restore(int(os.Stdin.Fd()), r.oldState)
+	}
+	if r.master != nil {
+		r.master.Close()
+	}
+	r.local.Close()
+	r.remote.Close()
+}

@@ -1,0 +1,140 @@
+package runtime
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"os/signal"
+	"path/filepath"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"github.com/spf13/cobra"
+	"golang.org/x/sys/unix"
+
+	rt "github.com/berth/berth/internal/runtime"
+)
+
+func newRunCommand(g *globalOpts) *cobra.Command {
+	o := &createOpts{}
+	var detach, keep bool
+	cmd := &cobra.Command{
+		Use:   "run [flags] <container-id>",
+		Short: "Create and run a container",
+		Args:  exactArgs(1, "<container-id>"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			code, err := runContainer(g, o, args[0], detach, keep)
+			if err != nil {
+				return g.fail(err)
+			}
+			if code != 0 {
+				return &ExitError{Code: code}
+			}
+			return nil
+		},
+	}
+	o.flags(cmd)
+	cmd.Flags().BoolVarP(&detach, "detach", "d", false, "detach from the container's process")
+	cmd.Flags().BoolVar(&keep, "keep", false, "do not delete the container after it exits")
+	return cmd
+}
+
+// runContainer is create + start, and unless detached, wait + delete with
+// signals forwarded and the terminal (when asked for) relayed.
+func runContainer(g *globalOpts, o *createOpts, id string, detach, keep bool) (int, error) {
+	ro := o.runtimeOpts(g, id)
+	var console *consoleRelay
+	if !detach {
+		// We wait for the init, so it must stay our descendant.
+		_ = unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
+		terminal, err := bundleWantsTerminal(o.bundle)
+		if err != nil {
+			return 0, err
+		}
+		if terminal && o.consoleSocket == "" {
+			console, err = newConsoleRelay()
+			if err != nil {
+				return 0, err
+			}
+			defer console.Close()
+			ro.ConsoleConn = console.remote
+		}
+	}
+	// Forward signals from the moment the init exists.
+	sigc := make(chan os.Signal, 64)
+	if !detach {
+		signal.Notify(sigc)
+		defer signal.Stop(sigc)
+	}
+	c, err := rt.Create(ro)
+	if err != nil {
+		return 0, err
+	}
+	if console != nil {
+		if err := console.receive(); err != nil {
+			_ = c.Delete(true)
+			return 0, err
+		}
+	}
+	if err := c.Start(); err != nil {
+		_ = c.Delete(true)
+		return 0, err
+	}
+	if detach {
+		return 0, nil
+	}
+	if console != nil {
+		console.start()
+	}
+	done := make(chan struct{})
+	go func() {
+		for {
+			select {
+			case <-done:
+				return
+			case s := <-sigc:
+				sig := s.(unix.Signal)
+				switch sig {
+				case unix.SIGCHLD, unix.SIGURG, unix.SIGPIPE:
+					continue
+				case unix.SIGWINCH:
+					if console != nil {
+						console.resize()
+					}
+					continue
+				}
+				_ = c.Signal(sig, false)
+			}
+		}
+	}()
+	code, werr := c.Wait()
+	close(done)
+	if console != nil {
+		console.drain()
+	}
+	if !keep {
+		if err := c.Delete(true); err != nil && werr == nil {
+			werr = err
+		}
+	}
+	return code, werr
+}
+
+func bundleWantsTerminal(bundle string) (bool, error) {
+	b, err := os.ReadFile(filepath.Join(bundle, "config.json"))
+	if err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			return false, nil // Create reports it properly
+		}
+		return false, err
+	}
+	var s struct {
+		Process *specs.Process `json:"process"`
+	}
+	if json.Unmarshal(b, &s) != nil || s.Process == nil {
+		return false, nil
+	}
+	return s.Process.Terminal, nil
+}
+
+var _ = fmt.Sprint

@@ -1,0 +1,336 @@
+package runtime
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
+
+	"github.com/berth/berth/internal/runtime/cgroups"
+)
+
+// Status is a container's lifecycle state as the runtime spec names it.
+type Status string
+
+const (
+	Creating Status = "creating"
+	Created  Status = "created"
+	Running  Status = "running"
+	Paused   Status = "paused"
+	Stopped  Status = "stopped"
+)
+
+const (
+	stateFile = "state.json"
+	fifoName  = "exec.fifo"
+	// DefaultRoot is where container state lives unless --root says otherwise.
+	DefaultRoot = "/run/berth/runtime"
+)
+
+// State is what is persisted in <root>/<id>/state.json.
+type State struct {
+	OCIVersion  string            `json:"ociVersion"`
+	ID          string            `json:"id"`
+	Pid         int               `json:"pid"`
+	Bundle      string            `json:"bundle"`
+	Rootfs      string            `json:"rootfs"`
+	Created     time.Time         `json:"created"`
+	Owner       string            `json:"owner"`
+	Annotations map[string]string `json:"annotations,omitempty"`
+	// PidStartTime is field 22 of /proc/<pid>/stat, to tell our init from a
+	// process that reused its pid.
+	PidStartTime uint64 `json:"pidStartTime"`
+	// Namespaces maps a namespace type to the path exec joins.
+	Namespaces map[specs.LinuxNamespaceType]string `json:"namespaces,omitempty"`
+	// CgroupPaths are the cgroup directories, per controller.
+	CgroupPaths map[string]string `json:"cgroupPaths,omitempty"`
+	// Started is set by start.
+	Started bool        `json:"started,omitempty"`
+	Spec    *specs.Spec `json:"spec"`
+}
+
+// Container is a container found in the state root.
+type Container struct {
+	dir   string
+	State State
+	// cmd is the init's process when this process created it as its child.
+	cmd *exec.Cmd
+}
+
+var idRE = regexp.MustCompile(`^[\w+\-.]+$`)
+
+func validateID(id string) error {
+	if id == "" {
+		return errors.New("container id cannot be empty")
+	}
+	if len(id) > 1024 || !idRE.MatchString(id) || id == "." || id == ".." {
+		return fmt.Errorf("invalid container id %q", id)
+	}
+	return nil
+}
+
+// ErrNotExist is returned by Load for an unknown container id.
+var ErrNotExist = errors.New("container does not exist")
+
+// Load reads container id's state from root.
+func Load(root, id string) (*Container, error) {
+	if err := validateID(id); err != nil {
+		return nil, err
+	}
+	dir := filepath.Join(root, id)
+	b, err := os.ReadFile(filepath.Join(dir, stateFile))
+	if err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			if _, err2 := os.Stat(dir); err2 == nil {
+				// Being created by someone else, or left by a crash.
+				return &Container{dir: dir, State: State{ID: id}}, nil
+			}
+			return nil, fmt.Errorf("container %s: %w", id, ErrNotExist)
+		}
+		return nil, err
+	}
+	c := &Container{dir: dir}
+	if err := json.Unmarshal(b, &c.State); err != nil {
+		return nil, fmt.Errorf("container %s: corrupt state: %w", id, err)
+	}
+	return c, nil
+}
+
+// List returns all containers under root, sorted by id.
+func List(root string) ([]*Container, error) {
+	ents, err := os.ReadDir(root)
+	if err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			return nil, nil
+		}
+		return nil, err
+	}
+	var out []*Container
+	for _, e := range ents {
+		if !e.IsDir() {
+			continue
+		}
+		c, err := Load(root, e.Name())
+		if err != nil {
+			continue
+		}
+		out = append(out, c)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].State.ID < out[j].State.ID })
+	return out, nil
+}
+
+func (c *Container) ID() string { return c.State.ID }
+
+func (c *Container) save() error {
+	b, err := json.Marshal(&c.State)
+	if err != nil {
+		return err
+	}
+	tmp := filepath.Join(c.dir, stateFile+".tmp")
+	if err := os.WriteFile(tmp, b, 0o600); err != nil {
+		return err
+	}
+	return os.Rename(tmp, filepath.Join(c.dir, stateFile))
+}
+
+// Status reports the container's current state, found from its init process,
+// exec.fifo and freezer.
+func (c *Container) Status() Status {
+	if c.State.Pid == 0 {
+		return Creating
+	}
+	if !c.initAlive() {
+		return Stopped
+	}
+	if _, err := os.Stat(filepath.Join(c.dir, fifoName)); err == nil {
+		return Created
+	}
+	if cg := c.cgroup(); cg != nil {
+		if st, err := cg.State(); err == nil && st == cgroups.Frozen {
+			return Paused
+		}
+	}
+	return Running
+}
+
+func (c *Container) cgroup() cgroups.Manager {
+	if len(c.State.CgroupPaths) == 0 {
+		return nil
+	}
+	m, err := cgroups.Load(c.State.CgroupPaths)
+	if err != nil {
+		return nil
+	}
+	return m
+}
+
+// initAlive reports whether the recorded init is still the live process with
+// the recorded pid (and not a zombie).
+func (c *Container) initAlive() bool {
+	st, state, err := pidStartTime(c.State.Pid)
+	if err != nil || state == 'Z' || state == 'X' {
+		return false
+	}
+	return st == c.State.PidStartTime
+}
+
+// pidStartTime returns field 22 (starttime) and field 3 (state) of /proc/pid/stat.
+func pidStartTime(pid int) (uint64, byte, error) {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return 0, 0, err
+	}
+	s := string(b)
+	i := strings.LastIndexByte(s, ')')
+	if i < 0 || i+2 >= len(s) {
+		return 0, 0, fmt.Errorf("bad /proc/%d/stat", pid)
+	}
+	f := strings.Fields(s[i+2:])
+	if len(f) < 20 {
+		return 0, 0, fmt.Errorf("bad /proc/%d/stat", pid)
+	}
+	st, err := strconv.ParseUint(f[19], 10, 64)
+	return st, f[0][0], err
+}
+
+// OCIState returns the runtime-spec state of the container.
+func (c *Container) OCIState() specs.State {
+	st := c.Status()
+	pid := c.State.Pid
+	if st == Stopped {
+		pid = 0
+	}
+	return specs.State{
+		Version:     specs.Version,
+		ID:          c.State.ID,
+		Status:      specs.ContainerState(st),
+		Pid:         pid,
+		Bundle:      c.State.Bundle,
+		Annotations: c.State.Annotations,
+	}
+}
+
+// Signal sends sig to the container's init (or, with all, to every process
+// in its cgroup).
+func (c *Container) Signal(sig unix.Signal, all bool) error {
+	st := c.Status()
+	if st == Stopped || st == Creating {
+		return fmt.Errorf("container %s is not running", c.State.ID)
+	}
+	if all {
+		if cg := c.cgroup(); cg != nil {
+			pids, err := cg.Procs()
+			if err == nil {
+				for _, p := range pids {
+					_ = unix.Kill(p, sig)
+				}
+				if st == Paused && sig == unix.SIGKILL {
+					_ = cg.Thaw()
+				}
+				return nil
+			}
+		}
+	}
+	fd, err := unix.PidfdOpen(c.State.Pid, 0)
+	if err != nil {
+		return fmt.Errorf("signal container %s: %w", c.State.ID, err)
+	}
+	defer unix.Close(fd)
+	// The pidfd pins the process: recheck it is still our init.
+	if !c.initAlive() {
+		return fmt.Errorf("container %s is not running", c.State.ID)
+	}
+	if err := unix.PidfdSendSignal(fd, sig, nil, 0); err != nil {
+		return fmt.Errorf("signal container %s: %w", c.State.ID, err)
+	}
+	return nil
+}
+
+// waitInitExit waits up to timeout for the init to be gone.
+func (c *Container) waitInitExit(timeout time.Duration) bool {
+	fd, err := unix.PidfdOpen(c.State.Pid, 0)
+	if err != nil {
+		return true
+	}
+	defer unix.Close(fd)
+	if !c.initAlive() {
+		return true
+	}
+	deadline := time.Now().Add(timeout)
+	for {
+		ms := int(time.Until(deadline) / time.Millisecond)
+		if ms <= 0 {
+			return !c.initAlive()
+		}
+		fds := []unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}
+		n, err := unix.Poll(fds, ms)
+		if err == unix.EINTR {
+			continue
+		}
+		if n > 0 {
+			// Readable when the process exited; it may linger as a zombie.
+			return true
+		}
+		return !c.initAlive()
+	}
+}
+
+// Delete removes a stopped (or, with force, any) container: it kills what
+// is left, runs poststop hooks, removes the cgroup and the state directory.
+func (c *Container) Delete(force bool) error {
+	st := c.Status()
+	switch st {
+	case Running, Paused:
+		if !force {
+			return fmt.Errorf("cannot delete container %s that is not stopped: %s", c.State.ID, st)
+		}
+		fallthrough
+	case Created:
+		_ = c.Signal(unix.SIGKILL, true)
+		_ = c.Signal(unix.SIGKILL, false)
+		if !c.waitInitExit(10 * time.Second) {
+			return fmt.Errorf("delete %s: init process %d did not exit", c.State.ID, c.State.Pid)
+		}
+	}
+	return c.destroy()
+}
+
+// destroy removes everything of a container whose init is gone.
+func (c *Container) destroy() error {
+	var errs []error
+	if cg := c.cgroup(); cg != nil {
+		// Processes outside a PID namespace may outlive the init.
+		if pids, err := cg.Procs(); err == nil && len(pids) > 0 {
+			_ = cg.Thaw()
+			for _, p := range pids {
+				_ = unix.Kill(p, unix.SIGKILL)
+			}
+		}
+		if err := cg.Destroy(); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if c.State.Spec != nil && c.State.Spec.Hooks != nil && c.State.Pid != 0 {
+		st := c.OCIState()
+		st.Status = specs.StateStopped
+		// Poststop hook errors are logged, not fatal (runtime-spec).
+		if err := runHooks(c.State.Spec.Hooks.Poststop, &st); err != nil {
+			fmt.Fprintf(os.Stderr, "berth: poststop hook: %v\n", err)
+		}
+	}
+	if err := os.RemoveAll(c.dir); err != nil {
+		errs = append(errs, err)
+	}
+	return errors.Join(errs...)
+}

@@ -1,0 +1,407 @@
+package runtime
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
+
+	"github.com/berth/berth/internal/runtime/cgroups"
+)
+
+// CreateOpts are the inputs of Create.
+type CreateOpts struct {
+	Root   string // state root (--root)
+	ID     string
+	Bundle string
+	// ConsoleSocket is the path of a unix socket that receives the pty
+	// master (runc's --console-socket). ConsoleConn is the same as an
+	// already connected socket; one of them is required when the process
+	// asks for a terminal.
+	ConsoleSocket string
+	ConsoleConn   *os.File
+	PidFile       string
+	NoPivot       bool
+	// Stdio of the init; nil means the caller's.
+	Stdin  io.Reader
+	Stdout io.Writer
+	Stderr io.Writer
+}
+
+// nsFlags maps runtime-spec namespace types to clone flags.
+var nsFlags = map[specs.LinuxNamespaceType]uintptr{
+	specs.PIDNamespace:     unix.CLONE_NEWPID,
+	specs.NetworkNamespace: unix.CLONE_NEWNET,
+	specs.MountNamespace:   unix.CLONE_NEWNS,
+	specs.IPCNamespace:     unix.CLONE_NEWIPC,
+	specs.UTSNamespace:     unix.CLONE_NEWUTS,
+	specs.UserNamespace:    unix.CLONE_NEWUSER,
+	specs.CgroupNamespace:  unix.CLONE_NEWCGROUP,
+	specs.TimeNamespace:    unix.CLONE_NEWTIME,
+}
+
+// joinOrder is the order nsenter joins namespaces in: user first, so the
+// others are joined with the capabilities it grants; mount last but one.
+var joinOrder = []specs.LinuxNamespaceType{
+	specs.UserNamespace, specs.IPCNamespace, specs.UTSNamespace, specs.NetworkNamespace,
+	specs.PIDNamespace, specs.CgroupNamespace, specs.TimeNamespace, specs.MountNamespace,
+}
+
+// Create makes the container from opts.Bundle: its namespaces, cgroup,
+// rootfs and an init waiting for Start. On error nothing is left behind.
+// The returned *exec.Cmd is the init's process when it is our child (nil
+// when it had to be double-forked to join a PID namespace).
+func Create(opts CreateOpts) (c *Container, err error) {
+	if err := validateID(opts.ID); err != nil {
+		return nil, err
+	}
+	if opts.Root == "" {
+		opts.Root = DefaultRoot
+	}
+	bundle, err := filepath.Abs(opts.Bundle)
+	if err != nil {
+		return nil, err
+	}
+	spec, err := loadSpec(bundle)
+	if err != nil {
+		return nil, err
+	}
+	if err := validateSpec(spec, bundle); err != nil {
+		return nil, err
+	}
+	if spec.Process.Terminal && opts.ConsoleSocket == "" && opts.ConsoleConn == nil {
+		return nil, errors.New("cannot allocate tty if berth will detach without setting console socket")
+	}
+	if !spec.Process.Terminal && (opts.ConsoleSocket != "") {
+		return nil, errors.New("cannot use console socket if berth will not detach or allocate tty")
+	}
+	rootfs := spec.Root.Path
+	if !filepath.IsAbs(rootfs) {
+		rootfs = filepath.Join(bundle, rootfs)
+	}
+	if rootfs, err = filepath.EvalSymlinks(rootfs); err != nil {
+		return nil, fmt.Errorf("config.json: root.path: %w", err)
+	}
+
+	if err := os.MkdirAll(opts.Root, 0o711); err != nil {
+		return nil, fmt.Errorf("state root: %w", err)
+	}
+	dir := filepath.Join(opts.Root, opts.ID)
+	if err := os.Mkdir(dir, 0o711); err != nil {
+		if errors.Is(err, os.ErrExist) {
+			return nil, fmt.Errorf("container with id %s already exists", opts.ID)
+		}
+		return nil, fmt.Errorf("state dir: %w", err)
+	}
+	ctr := &Container{dir: dir, State: State{
+		OCIVersion:  spec.Version,
+		ID:          opts.ID,
+		Bundle:      bundle,
+		Rootfs:      rootfs,
+		Created:     time.Now().UTC(),
+		Owner:       "",
+		Annotations: spec.Annotations,
+		Spec:        spec,
+	}}
+	c = ctr
+	var cmd *exec.Cmd
+	var cg cgroups.Manager
+	defer func() {
+		if err == nil {
+			return
+		}
+		if cmd != nil && cmd.Process != nil {
+			_ = cmd.Process.Kill()
+			_, _ = cmd.Process.Wait()
+		}
+		if ctr.State.Pid != 0 && (cmd == nil || cmd.Process == nil || ctr.State.Pid != cmd.Process.Pid) {
+			_ = unix.Kill(ctr.State.Pid, unix.SIGKILL)
+		}
+		if cg != nil {
+			destroyCgroup(cg)
+		}
+		_ = os.RemoveAll(dir)
+	}()
+
+	fifo := filepath.Join(dir, fifoName)
+	if err := unix.Mkfifo(fifo, 0o622); err != nil {
+		return nil, fmt.Errorf("exec fifo: %w", err)
+	}
+
+	var cloneFlags uintptr
+	var joins []string
+	var joinPID, newCgroupNS bool
+	for _, ns := range joinOrder {
+		n, ok := findNS(spec, ns)
+		if !ok {
+			continue
+		}
+		if n.Path != "" {
+			joins = append(joins, nsProcName[ns]+":"+n.Path)
+			if ns == specs.PIDNamespace {
+				joinPID = true
+			}
+			continue
+		}
+		if ns == specs.CgroupNamespace {
+			// Unshared by the init once it sits in its cgroup.
+			newCgroupNS = true
+			continue
+		}
+		cloneFlags |= nsFlags[ns]
+	}
+
+	consoleConn := opts.ConsoleConn
+	if opts.ConsoleSocket != "" {
+		conn, err := net.Dial("unix", opts.ConsoleSocket)
+		if err != nil {
+			return nil, fmt.Errorf("console socket: %w", err)
+		}
+		uc := conn.(*net.UnixConn)
+		consoleConn, err = uc.File()
+		uc.Close()
+		if err != nil {
+			return nil, err
+		}
+		defer consoleConn.Close()
+	}
+
+	exe, err := sealedExe()
+	if err != nil {
+		return nil, err
+	}
+	defer exe.Close()
+	parentSock, childSock, err := socketPair()
+	if err != nil {
+		return nil, err
+	}
+	defer parentSock.Close()
+
+	cmd = &exec.Cmd{
+		Path:       "/proc/self/fd/" + strconv.Itoa(int(exe.Fd())),
+		Args:       []string{"berth", InitArg},
+		Env:        []string{"_BERTH_SYNC=" + strconv.Itoa(syncFd)},
+		ExtraFiles: []*os.File{childSock},
+		Stdin:      opts.Stdin,
+		Stdout:     opts.Stdout,
+		Stderr:     opts.Stderr,
+		SysProcAttr: &syscall.SysProcAttr{
+			Cloneflags: cloneFlags,
+		},
+	}
+	if opts.Stdin == nil {
+		cmd.Stdin = os.Stdin
+	}
+	if opts.Stdout == nil {
+		cmd.Stdout = os.Stdout
+	}
+	if opts.Stderr == nil {
+		cmd.Stderr = os.Stderr
+	}
+	consoleFd := 0
+	if consoleConn != nil {
+		cmd.ExtraFiles = append(cmd.ExtraFiles, consoleConn)
+		consoleFd = syncFd + 1
+	}
+	if len(joins) > 0 {
+		cmd.Env = append(cmd.Env, "_BERTH_NS="+strings.Join(joins, ","))
+	}
+	if cloneFlags&unix.CLONE_NEWUSER != 0 {
+		cmd.SysProcAttr.UidMappings = idMaps(spec.Linux.UIDMappings)
+		cmd.SysProcAttr.GidMappings = idMaps(spec.Linux.GIDMappings)
+		cmd.SysProcAttr.GidMappingsEnableSetgroups = true
+	}
+	if err := cmd.Start(); err != nil {
+		childSock.Close()
+		return nil, fmt.Errorf("start container init: %w", err)
+	}
+	childSock.Close()
+	sync := newSyncConn(parentSock)
+	pid := cmd.Process.Pid
+	if joinPID {
+		m, err := sync.expect(msgPid)
+		if err != nil {
+			return nil, err
+		}
+		pid = m.Pid
+		_, _ = cmd.Process.Wait()
+	}
+	c.State.Pid = pid
+
+	if spec.Linux != nil {
+		cg, err = cgroups.New(spec.Linux.CgroupsPath, opts.ID)
+		if err != nil {
+			return nil, fmt.Errorf("cgroup: %w", err)
+		}
+		if err := cg.Apply(pid); err != nil {
+			return nil, fmt.Errorf("cgroup: %w", err)
+		}
+		if spec.Linux.Resources != nil {
+			if err := cg.Set(spec.Linux.Resources); err != nil {
+				return nil, fmt.Errorf("cgroup: %w", err)
+			}
+		}
+		c.State.CgroupPaths = cg.Paths()
+	}
+	if spec.Process.OOMScoreAdj != nil {
+		if err := os.WriteFile("/proc/"+strconv.Itoa(pid)+"/oom_score_adj", []byte(strconv.Itoa(*spec.Process.OOMScoreAdj)), 0); err != nil {
+			return nil, fmt.Errorf("process.oomScoreAdj: %w", err)
+		}
+	}
+	st := c.OCIState()
+	st.Status = specs.StateCreating
+	st.Pid = pid
+	cfg := &initConfig{
+		ID:        opts.ID,
+		Spec:      spec,
+		Rootfs:    rootfs,
+		Fifo:      fifo,
+		NoPivot:   opts.NoPivot,
+		ConsoleFd: consoleFd,
+		State:     &st,
+	}
+	_ = newCgroupNS
+	if err := sync.send(syncMsg{Type: msgConfig, Config: cfg}); err != nil {
+		return nil, fmt.Errorf("send config to init: %w", err)
+	}
+	if _, err := sync.expect(msgPrestart); err != nil {
+		return nil, err
+	}
+	if spec.Hooks != nil {
+		if err := runHooks(spec.Hooks.Prestart, &st); err != nil {
+			return nil, fmt.Errorf("prestart %w", err)
+		}
+		if err := runHooks(spec.Hooks.CreateRuntime, &st); err != nil {
+			return nil, fmt.Errorf("createRuntime %w", err)
+		}
+	}
+	if err := sync.send(syncMsg{Type: msgContinue}); err != nil {
+		return nil, err
+	}
+	if _, err := sync.expect(msgReady); err != nil {
+		return nil, err
+	}
+	startTime, _, err := pidStartTime(pid)
+	if err != nil {
+		return nil, fmt.Errorf("container init: %w", err)
+	}
+	c.State.PidStartTime = startTime
+	c.State.Namespaces = map[specs.LinuxNamespaceType]string{}
+	if spec.Linux != nil {
+		for _, n := range spec.Linux.Namespaces {
+			c.State.Namespaces[n.Type] = "/proc/" + strconv.Itoa(pid) + "/ns/" + nsProcName[n.Type]
+		}
+	}
+	if err := c.save(); err != nil {
+		return nil, fmt.Errorf("save state: %w", err)
+	}
+	if opts.PidFile != "" {
+		if err := writePidFile(opts.PidFile, pid); err != nil {
+			return nil, err
+		}
+	}
+	if joinPID {
+		cmd = nil
+	}
+	c.cmd = cmd
+	return c, nil
+}
+
+func destroyCgroup(cg cgroups.Manager) {
+	if pids, err := cg.Procs(); err == nil {
+		for _, p := range pids {
+			_ = unix.Kill(p, unix.SIGKILL)
+		}
+	}
+	for i := 0; i < 50; i++ {
+		if err := cg.Destroy(); err == nil {
+			return
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+func findNS(spec *specs.Spec, t specs.LinuxNamespaceType) (specs.LinuxNamespace, bool) {
+	if spec.Linux == nil {
+		return specs.LinuxNamespace{}, false
+	}
+	for _, n := range spec.Linux.Namespaces {
+		if n.Type == t {
+			return n, true
+		}
+	}
+	return specs.LinuxNamespace{}, false
+}
+
+func idMaps(m []specs.LinuxIDMapping) []syscall.SysProcIDMap {
+	out := make([]syscall.SysProcIDMap, 0, len(m))
+	for _, e := range m {
+		out = append(out, syscall.SysProcIDMap{ContainerID: int(e.ContainerID), HostID: int(e.HostID), Size: int(e.Size)})
+	}
+	return out
+}
+
+func socketPair() (parent, child *os.File, err error) {
+	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return nil, nil, fmt.Errorf("socketpair: %w", err)
+	}
+	return os.NewFile(uintptr(fds[0]), "sync-parent"), os.NewFile(uintptr(fds[1]), "sync-child"), nil
+}
+
+// writePidFile writes pid atomically, as runc does.
+func writePidFile(path string, pid int) error {
+	path, err := filepath.Abs(path)
+	if err != nil {
+		return err
+	}
+	tmp := filepath.Join(filepath.Dir(path), "."+filepath.Base(path)+".tmp")
+	if err := os.WriteFile(tmp, []byte(strconv.Itoa(pid)), 0o644); err != nil {
+		return fmt.Errorf("pid file: %w", err)
+	}
+	return os.Rename(tmp, path)
+}
+
+// Start lets a created container's init exec the user process.
+func (c *Container) Start() error {
+	switch st := c.Status(); st {
+	case Created:
+	case Stopped:
+		return fmt.Errorf("cannot start a container that has stopped")
+	default:
+		return fmt.Errorf("cannot start an already running container")
+	}
+	fifo := filepath.Join(c.dir, fifoName)
+	// O_NONBLOCK: the init has the write side open (blocked in open), so
+	// this open returns at once and releases it.
+	f, err := os.OpenFile(fifo, os.O_RDONLY, 0)
+	if err != nil {
+		return fmt.Errorf("start %s: %w", c.State.ID, err)
+	}
+	defer f.Close()
+	b, _ := io.ReadAll(f)
+	if len(b) == 0 {
+		return fmt.Errorf("start %s: container init exited before start", c.State.ID)
+	}
+	_ = os.Remove(fifo)
+	c.State.Started = true
+	_ = c.save()
+	if c.State.Spec.Hooks != nil {
+		st := c.OCIState()
+		if err := runHooks(c.State.Spec.Hooks.Poststart, &st); err != nil {
+			// Poststart failures are logged only (runtime-spec).
+			fmt.Fprintf(os.Stderr, "berth: poststart %v\n", err)
+		}
+	}
+	return nil
+}

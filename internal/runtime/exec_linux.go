@@ -1,0 +1,279 @@
+package runtime
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"os/exec"
+	"strconv"
+	"strings"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
+
+	"github.com/berth/berth/internal/runtime/cgroups"
+)
+
+// ExecOpts are the inputs of Container.Exec.
+type ExecOpts struct {
+	Process       *specs.Process
+	ConsoleSocket string
+	ConsoleConn   *os.File
+	PidFile       string
+	Stdin         io.Reader
+	Stdout        io.Writer
+	Stderr        io.Writer
+}
+
+// Process is a process started in a container by Exec.
+type Process struct {
+	Pid int
+	// child is true when Pid is our own child; otherwise it is a
+	// grandchild that reparents to us (the caller must be a subreaper).
+	cmd *exec.Cmd
+}
+
+// Wait waits for the process and returns its exit code (128+signal when
+// killed by a signal).
+func (p *Process) Wait() (int, error) {
+	return waitPid(p.Pid)
+}
+
+// waitPid waits for pid (a child of ours) and converts its status to a
+// shell-style exit code.
+func waitPid(pid int) (int, error) {
+	var ws unix.WaitStatus
+	for {
+		_, err := unix.Wait4(pid, &ws, 0, nil)
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil {
+			return -1, err
+		}
+		break
+	}
+	if ws.Signaled() {
+		return 128 + int(ws.Signal()), nil
+	}
+	return ws.ExitStatus(), nil
+}
+
+// Exec starts opts.Process inside the running container.
+func (c *Container) Exec(opts ExecOpts) (*Process, error) {
+	switch st := c.Status(); st {
+	case Created, Running:
+	case Paused:
+		return nil, fmt.Errorf("cannot exec in a paused container")
+	default:
+		return nil, fmt.Errorf("cannot exec in a stopped container")
+	}
+	proc := opts.Process
+	if proc == nil || len(proc.Args) == 0 {
+		return nil, errors.New("exec: process.args must not be empty")
+	}
+	if proc.Terminal && opts.ConsoleSocket == "" && opts.ConsoleConn == nil {
+		return nil, errors.New("cannot allocate tty if berth will detach without setting console socket")
+	}
+	var joins []string
+	joinPID := false
+	for _, t := range joinOrder {
+		if _, ok := c.State.Namespaces[t]; !ok {
+			continue
+		}
+		if t == specs.UserNamespace && proc.User.UID == 0 && false {
+			continue
+		}
+		joins = append(joins, nsProcName[t]+":/proc/"+strconv.Itoa(c.State.Pid)+"/ns/"+nsProcName[t])
+		if t == specs.PIDNamespace {
+			joinPID = true
+		}
+	}
+	consoleConn := opts.ConsoleConn
+	if opts.ConsoleSocket != "" {
+		conn, err := net.Dial("unix", opts.ConsoleSocket)
+		if err != nil {
+			return nil, fmt.Errorf("console socket: %w", err)
+		}
+		uc := conn.(*net.UnixConn)
+		consoleConn, err = uc.File()
+		uc.Close()
+		if err != nil {
+			return nil, err
+		}
+		defer consoleConn.Close()
+	}
+	exe, err := sealedExe()
+	if err != nil {
+		return nil, err
+	}
+	defer exe.Close()
+	parentSock, childSock, err := socketPair()
+	if err != nil {
+		return nil, err
+	}
+	defer parentSock.Close()
+	cmd := &exec.Cmd{
+		Path:       "/proc/self/fd/" + strconv.Itoa(int(exe.Fd())),
+		Args:       []string{"berth", InitArg},
+		Env:        []string{"_BERTH_SYNC=" + strconv.Itoa(syncFd), "_BERTH_NS=" + strings.Join(joins, ",")},
+		ExtraFiles: []*os.File{childSock},
+		Stdin:      opts.Stdin,
+		Stdout:     opts.Stdout,
+		Stderr:     opts.Stderr,
+	}
+	if cmd.Stdin == nil {
+		cmd.Stdin = os.Stdin
+	}
+	if cmd.Stdout == nil {
+		cmd.Stdout = os.Stdout
+	}
+	if cmd.Stderr == nil {
+		cmd.Stderr = os.Stderr
+	}
+	consoleFd := 0
+	if consoleConn != nil {
+		cmd.ExtraFiles = append(cmd.ExtraFiles, consoleConn)
+		consoleFd = syncFd + 1
+	}
+	if err := cmd.Start(); err != nil {
+		childSock.Close()
+		return nil, fmt.Errorf("exec: start: %w", err)
+	}
+	childSock.Close()
+	sync := newSyncConn(parentSock)
+	pid := cmd.Process.Pid
+	fail := func(err error) (*Process, error) {
+		_ = unix.Kill(pid, unix.SIGKILL)
+		if pid != cmd.Process.Pid {
+			_, _ = waitPid(pid)
+		}
+		_, _ = cmd.Process.Wait()
+		return nil, err
+	}
+	if joinPID {
+		m, err := sync.expect(msgPid)
+		if err != nil {
+			return fail(err)
+		}
+		pid = m.Pid
+		_, _ = cmd.Process.Wait()
+	}
+	if len(c.State.CgroupPaths) > 0 {
+		cg, err := cgroups.Load(c.State.CgroupPaths)
+		if err == nil {
+			err = cg.Apply(pid)
+		}
+		if err != nil {
+			return fail(fmt.Errorf("exec: join cgroup: %w", err))
+		}
+	}
+	cfg := &initConfig{Exec: true, ID: c.State.ID, Spec: c.State.Spec, Process: proc, ConsoleFd: consoleFd}
+	if err := sync.send(syncMsg{Type: msgConfig, Config: cfg}); err != nil {
+		return fail(fmt.Errorf("exec: send config: %w", err))
+	}
+	if _, err := sync.expect(msgReady); err != nil {
+		return fail(err)
+	}
+	// The next message is EOF once the process has exec'd (the socket is
+	// close-on-exec), or the exec's error.
+	if _, err := sync.recv(); err != nil && !errors.Is(err, io.EOF) {
+		return fail(err)
+	}
+	if opts.PidFile != "" {
+		if err := writePidFile(opts.PidFile, pid); err != nil {
+			return nil, err
+		}
+	}
+	p := &Process{Pid: pid}
+	if !joinPID {
+		p.cmd = cmd
+	}
+	return p, nil
+}
+
+// Wait waits for a container created by this process (as its child) to
+// exit, and returns the exit code.
+func (c *Container) Wait() (int, error) {
+	if c.cmd == nil || c.cmd.Process == nil {
+		if c.State.Pid == 0 {
+			return -1, errors.New("container has no init")
+		}
+		return waitPid(c.State.Pid)
+	}
+	return waitPid(c.cmd.Process.Pid)
+}
+
+// Pause freezes every process of the container.
+func (c *Container) Pause() error {
+	if st := c.Status(); st != Running && st != Created {
+		return fmt.Errorf("container %s is not running", c.State.ID)
+	}
+	cg := c.cgroup()
+	if cg == nil {
+		return fmt.Errorf("container %s has no cgroup", c.State.ID)
+	}
+	return cg.Freeze()
+}
+
+// Resume thaws a paused container.
+func (c *Container) Resume() error {
+	if c.Status() != Paused {
+		return fmt.Errorf("container %s is not paused", c.State.ID)
+	}
+	return c.cgroup().Thaw()
+}
+
+// Update changes the resource limits of a running container.
+func (c *Container) Update(r *specs.LinuxResources) error {
+	if st := c.Status(); st == Stopped {
+		return fmt.Errorf("container %s is stopped", c.State.ID)
+	}
+	cg := c.cgroup()
+	if cg == nil {
+		return fmt.Errorf("container %s has no cgroup", c.State.ID)
+	}
+	if err := cg.Set(r); err != nil {
+		return err
+	}
+	if c.State.Spec.Linux.Resources == nil {
+		c.State.Spec.Linux.Resources = &specs.LinuxResources{}
+	}
+	mergeResources(c.State.Spec.Linux.Resources, r)
+	return c.save()
+}
+
+func mergeResources(dst, src *specs.LinuxResources) {
+	if src.Memory != nil {
+		dst.Memory = src.Memory
+	}
+	if src.CPU != nil {
+		dst.CPU = src.CPU
+	}
+	if src.Pids != nil {
+		dst.Pids = src.Pids
+	}
+	if src.BlockIO != nil {
+		dst.BlockIO = src.BlockIO
+	}
+}
+
+// Stats returns the container's cgroup statistics.
+func (c *Container) Stats() (*cgroups.Stats, error) {
+	cg := c.cgroup()
+	if cg == nil {
+		return nil, fmt.Errorf("container %s has no cgroup", c.State.ID)
+	}
+	return cg.Stats()
+}
+
+// Processes lists the host pids of the container's processes.
+func (c *Container) Processes() ([]int, error) {
+	cg := c.cgroup()
+	if cg == nil {
+		return []int{c.State.Pid}, nil
+	}
+	return cg.Procs()
+}

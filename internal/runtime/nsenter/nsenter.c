@@ -1,0 +1,115 @@
+// See doc.go. Runs before the Go runtime; keep it minimal and async-safe.
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <sched.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define MAX_NS 16
+
+struct nsdef {
+	const char *name;
+	int flag;
+};
+
+static const struct nsdef nsdefs[] = {
+	{"user", CLONE_NEWUSER}, {"ipc", CLONE_NEWIPC},   {"uts", CLONE_NEWUTS},
+	{"net", CLONE_NEWNET},   {"pid", CLONE_NEWPID},   {"cgroup", CLONE_NEWCGROUP},
+	{"mnt", CLONE_NEWNS},    {"time", 0x00000080 /* CLONE_NEWTIME */},
+};
+
+static int syncfd = 3;
+
+static void writeall(const char *buf, size_t n) {
+	while (n > 0) {
+		ssize_t w = write(syncfd, buf, n);
+		if (w < 0) {
+			if (errno == EINTR)
+				continue;
+			return;
+		}
+		buf += w;
+		n -= (size_t)w;
+	}
+}
+
+static void fail(const char *what, const char *arg, int err) {
+	char msg[1024], out[2200];
+	size_t j = 0;
+	snprintf(msg, sizeof msg, "nsenter: %s %s: %s", what, arg, strerror(err));
+	j += (size_t)snprintf(out, sizeof out, "{\"type\":\"error\",\"message\":\"");
+	for (const char *p = msg; *p && j < sizeof out - 8; p++) {
+		unsigned char c = (unsigned char)*p;
+		if (c == '"' || c == '\\') {
+			out[j++] = '\\';
+			out[j++] = (char)c;
+		} else if (c < 0x20) {
+			out[j++] = ' ';
+		} else {
+			out[j++] = (char)c;
+		}
+	}
+	j += (size_t)snprintf(out + j, sizeof out - j, "\"}\n");
+	writeall(out, j);
+	_exit(1);
+}
+
+void berth_nsenter(void) {
+	const char *spec = getenv("_BERTH_NS");
+	if (spec == NULL || *spec == '\0')
+		return;
+	const char *s = getenv("_BERTH_SYNC");
+	if (s != NULL)
+		syncfd = atoi(s);
+
+	char buf[8192];
+	if (strlen(spec) >= sizeof buf)
+		fail("parse", "_BERTH_NS", E2BIG);
+	strcpy(buf, spec);
+
+	int fds[MAX_NS], flags[MAX_NS], n = 0, joinpid = 0;
+	const char *names[MAX_NS];
+	char *save = NULL;
+	for (char *tok = strtok_r(buf, ",", &save); tok != NULL; tok = strtok_r(NULL, ",", &save)) {
+		char *colon = strchr(tok, ':');
+		if (colon == NULL || n >= MAX_NS)
+			fail("parse", tok, EINVAL);
+		*colon = '\0';
+		const char *path = colon + 1;
+		int flag = -1;
+		for (size_t i = 0; i < sizeof nsdefs / sizeof nsdefs[0]; i++)
+			if (strcmp(tok, nsdefs[i].name) == 0)
+				flag = nsdefs[i].flag;
+		if (flag < 0)
+			fail("unknown namespace type", tok, EINVAL);
+		int fd = open(path, O_RDONLY | O_CLOEXEC);
+		if (fd < 0)
+			fail("open namespace", path, errno);
+		if (flag == CLONE_NEWPID)
+			joinpid = 1;
+		fds[n] = fd;
+		names[n] = tok;
+		flags[n] = flag;
+		n++;
+	}
+	for (int i = 0; i < n; i++) {
+		if (setns(fds[i], flags[i]) < 0)
+			fail("join namespace", names[i], errno);
+		close(fds[i]);
+	}
+	if (!joinpid)
+		return;
+	pid_t child = fork();
+	if (child < 0)
+		fail("fork", "into pid namespace", errno);
+	if (child == 0)
+		return;
+	char out[64];
+	int len = snprintf(out, sizeof out, "{\"type\":\"pid\",\"pid\":%d}\n", (int)child);
+	writeall(out, (size_t)len);
+	_exit(0);
+}

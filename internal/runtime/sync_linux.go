@@ -1,0 +1,122 @@
+package runtime
+
+import (
+	"bufio"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+)
+
+// The parent and the init talk over a unix socketpair (fd syncFd in the init)
+// with newline-delimited JSON messages:
+//
+//	nsenter (C) -> parent   {"type":"pid","pid":N}          only when it forked to join a PID namespace
+//	parent -> init          {"type":"config", ...initConfig}
+//	init -> parent          {"type":"prestart"}              rootfs mounted, before pivot_root: run prestart and createRuntime hooks
+//	parent -> init          {"type":"continue"}
+//	init -> parent          {"type":"ready"}                 created; init now blocks on exec.fifo
+//	init -> parent          {"type":"error","message":"..."} at any point; the init then exits
+//
+// An exec'd process (berth runtime exec) uses the same channel: config,
+// then "ready" just before its final exec (the socket is close-on-exec, so
+// the parent then reads EOF).
+const (
+	msgPid      = "pid"
+	msgConfig   = "config"
+	msgPrestart = "prestart"
+	msgContinue = "continue"
+	msgReady    = "ready"
+	msgError    = "error"
+)
+
+// syncFd is the init's end of the sync socket, passed as the first extra file.
+const syncFd = 3
+
+// initConfig is everything the init needs; the parent sends it as msgConfig.
+type initConfig struct {
+	// Exec is true for a process joining a running container.
+	Exec   bool        `json:"exec,omitempty"`
+	ID     string      `json:"id"`
+	Spec   *specs.Spec `json:"spec"`
+	Rootfs string      `json:"rootfs"`
+	// Process overrides Spec.Process (exec).
+	Process *specs.Process `json:"process,omitempty"`
+	// Fifo is the exec.fifo path the init opens for writing, blocking until start.
+	Fifo    string `json:"fifo,omitempty"`
+	NoPivot bool   `json:"noPivot,omitempty"`
+	// ConsoleFd is the fd (in the init) of a unix socket connection to send the
+	// pty master to, or 0 when the process has no terminal.
+	ConsoleFd int `json:"consoleFd,omitempty"`
+	// State is sent to hooks run by the init (createContainer, startContainer).
+	State *specs.State `json:"state,omitempty"`
+}
+
+type syncMsg struct {
+	Type    string      `json:"type"`
+	Pid     int         `json:"pid,omitempty"`
+	Message string      `json:"message,omitempty"`
+	Config  *initConfig `json:"config,omitempty"`
+}
+
+type syncConn struct {
+	f *os.File
+	r *bufio.Reader
+}
+
+func newSyncConn(f *os.File) *syncConn {
+	return &syncConn{f: f, r: bufio.NewReader(f)}
+}
+
+func (c *syncConn) send(m syncMsg) error {
+	b, err := json.Marshal(m)
+	if err != nil {
+		return err
+	}
+	b = append(b, '\n')
+	_, err = c.f.Write(b)
+	return err
+}
+
+// recv reads the next message. An init-side error message is returned as an
+// error carrying the init's text.
+func (c *syncConn) recv() (syncMsg, error) {
+	var m syncMsg
+	line, err := c.r.ReadBytes('\n')
+	if err != nil {
+		if errors.Is(err, io.EOF) && len(line) == 0 {
+			return m, io.EOF
+		}
+		return m, err
+	}
+	if err := json.Unmarshal(line, &m); err != nil {
+		return m, fmt.Errorf("sync: bad message %q: %w", line, err)
+	}
+	if m.Type == msgError {
+		return m, &initError{msg: m.Message}
+	}
+	return m, nil
+}
+
+// expect reads the next message and checks its type.
+func (c *syncConn) expect(typ string) (syncMsg, error) {
+	m, err := c.recv()
+	if err != nil {
+		if errors.Is(err, io.EOF) {
+			return m, fmt.Errorf("container init exited before %s", typ)
+		}
+		return m, err
+	}
+	if m.Type != typ {
+		return m, fmt.Errorf("sync: expected %q, got %q", typ, m.Type)
+	}
+	return m, nil
+}
+
+// initError is an error reported by the container's init.
+type initError struct{ msg string }
+
+func (e *initError) Error() string { return e.msg }
