@@ -2,20 +2,122 @@ package runtime
 
 import (
 	"errors"
+	"fmt"
+	"os"
+	"strings"
+	"syscall"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
 )
 
-// finalizeProcess drops the init to the process's credentials, in the calling
-// (locked) OS thread, right before exec: rlimits, umask? no: rlimits, bounding
-// set, user and groups, capabilities (all five sets), no_new_privileges.
-// Seccomp is loaded by the caller after this. STUB.
+// defaultUmask is the umask of a container process whose config does not set
+// process.user.umask, as in runc.
+const defaultUmask = 0o022
+
+// finalizeProcess drops the init to the process's credentials right before
+// seccomp and exec. It must run on a runtime.LockOSThread()'d thread, and the
+// exec must follow on the same thread: capabilities, the bounding set, keep
+// caps and no_new_privs are per thread. The order is runc's:
+//
+//  1. rlimits (prlimit on the own pid), while CAP_SYS_RESOURCE may still be held
+//  2. drop the bounding set (needs CAP_SETPCAP, so before the user change)
+//  3. PR_SET_KEEPCAPS, so that setuid to non-root keeps the permitted set
+//  4. setgroups, setgid, setuid (Go applies these to every thread)
+//  5. clear PR_SET_KEEPCAPS
+//  6. capset effective, permitted, inheritable; raise the ambient set
+//  7. umask, then PR_SET_NO_NEW_PRIVS when noNewPrivileges is set
+//
+// oom_score_adj is written by the parent, and seccomp is loaded by the caller
+// after this returns.
 func finalizeProcess(p *specs.Process) error {
-	return errors.New("finalizeProcess: not implemented")
+	if p == nil {
+		return errors.New("finalize process: process is required")
+	}
+	caps, err := newProcessCaps(p.Capabilities)
+	if err != nil {
+		return err
+	}
+	if err := setRlimits(p.Rlimits); err != nil {
+		return err
+	}
+	if err := caps.applyBoundingSet(); err != nil {
+		return err
+	}
+	if err := unix.Prctl(unix.PR_SET_KEEPCAPS, 1, 0, 0, 0); err != nil {
+		return fmt.Errorf("set keep capabilities: %w", err)
+	}
+	if err := setProcessUser(p.User); err != nil {
+		return err
+	}
+	if err := unix.Prctl(unix.PR_SET_KEEPCAPS, 0, 0, 0, 0); err != nil {
+		return fmt.Errorf("clear keep capabilities: %w", err)
+	}
+	if err := caps.applyCaps(); err != nil {
+		return err
+	}
+	umask := defaultUmask
+	if p.User.Umask != nil {
+		umask = int(*p.User.Umask)
+	}
+	unix.Umask(umask)
+	if p.NoNewPrivileges {
+		if err := unix.Prctl(unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0); err != nil {
+			return fmt.Errorf("process.noNewPrivileges: set no_new_privs: %w", err)
+		}
+	}
+	return nil
 }
 
-// validateSpec checks a bundle's config before anything is created and
-// returns an error naming the offending field. STUB.
-func validateSpec(spec *specs.Spec, bundle string) error {
+// setProcessUser sets the supplementary groups, gid and uid. syscall's
+// Setgroups, Setgid and Setuid apply to all threads of the process.
+func setProcessUser(u specs.User) error {
+	denied, err := setgroupsDenied()
+	if err != nil {
+		return err
+	}
+	switch {
+	case !denied:
+		gids := make([]int, len(u.AdditionalGids))
+		for i, g := range u.AdditionalGids {
+			gids[i] = int(g)
+		}
+		// Also with no additional gids: this clears the groups the init
+		// inherited from the caller.
+		if err := syscall.Setgroups(gids); err != nil {
+			return fmt.Errorf("process.user.additionalGids: setgroups %v: %w", u.AdditionalGids, err)
+		}
+	case len(u.AdditionalGids) > 0:
+		return fmt.Errorf("process.user.additionalGids: cannot set %v: setgroups is denied in this user namespace", u.AdditionalGids)
+	}
+	if err := syscall.Setgid(int(u.GID)); err != nil {
+		return fmt.Errorf("process.user.gid: setgid %d: %w%s", u.GID, err, unmappedHint(err))
+	}
+	if err := syscall.Setuid(int(u.UID)); err != nil {
+		return fmt.Errorf("process.user.uid: setuid %d: %w%s", u.UID, err, unmappedHint(err))
+	}
 	return nil
+}
+
+// unmappedHint explains EINVAL from setuid/setgid, which the kernel returns
+// for an id without a mapping in the current user namespace.
+func unmappedHint(err error) string {
+	if errors.Is(err, unix.EINVAL) {
+		return " (the id is not mapped in the user namespace)"
+	}
+	return ""
+}
+
+// setgroupsDenied reports whether /proc/self/setgroups says "deny" (a user
+// namespace whose setgroups(2) is disabled). A kernel without the file allows
+// setgroups.
+func setgroupsDenied() (bool, error) {
+	b, err := os.ReadFile("/proc/self/setgroups")
+	if err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			return false, nil
+		}
+		return false, fmt.Errorf("read /proc/self/setgroups: %w", err)
+	}
+	return strings.TrimSpace(string(b)) == "deny", nil
 }
