@@ -1,0 +1,169 @@
+package runtime
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"os"
+	"path"
+	"path/filepath"
+	"sort"
+	"strings"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
+)
+
+// mountCgroup gives the container a view of its own cgroup at dest. On a
+// unified host that is a cgroup2 mount; on a v1 (or hybrid) host a tmpfs with
+// one directory per v1 hierarchy. With a cgroup namespace the filesystems are
+// mounted afresh (the kernel roots them at the namespace's cgroup); without
+// one, the container's cgroup directories are bound from the host. The
+// result is read-only unless the mount's options say rw.
+func mountCgroup(spec *specs.Spec, root *inRoot, dest string, o mountOptions) error {
+	ownNS := hasCgroupNamespace(spec)
+	cgroups, err := readProcCgroup("/proc/self/cgroup")
+	if err != nil {
+		return err
+	}
+	var st unix.Statfs_t
+	if err := unix.Statfs("/sys/fs/cgroup", &st); err != nil {
+		return fmt.Errorf("statfs /sys/fs/cgroup: %w", err)
+	}
+	flags := o.flags &^ (unix.MS_BIND | unix.MS_REC)
+	if st.Type == unix.CGROUP2_SUPER_MAGIC {
+		if ownNS {
+			return mountFilesystem(root, "cgroup2", "cgroup2", dest, o)
+		}
+		src := filepath.Join("/sys/fs/cgroup", cgroups[""])
+		return mountBind(root, src, dest, mountOptions{flags: unix.MS_BIND | flags | unix.MS_REC, cleared: o.cleared, atime: o.atime, prop: o.prop})
+	}
+
+	mounts, err := readMountInfo("/proc/self/mountinfo")
+	if err != nil {
+		return err
+	}
+	// The tmpfs stays writable until the hierarchies are in place.
+	tmpfsFlags := flags &^ unix.MS_RDONLY
+	err = root.withPath(dest, createDir, func(target string) error {
+		return unix.Mount("tmpfs", target, "tmpfs", tmpfsFlags, "mode=755")
+	})
+	if err != nil {
+		return fmt.Errorf("mount tmpfs for cgroup hierarchies: %w", err)
+	}
+	for _, m := range mounts {
+		if m.fsType != "cgroup" || !pathWithin(m.mountPoint, "/sys/fs/cgroup") {
+			continue
+		}
+		controllers := cgroupControllers(m.superOptions)
+		if controllers == "" {
+			continue
+		}
+		cgPath, ok := cgroups[controllers]
+		if !ok {
+			continue
+		}
+		name := path.Base(m.mountPoint)
+		sub := path.Join(dest, name)
+		if ownNS {
+			err = root.withPath(sub, createDir, func(target string) error {
+				return unix.Mount("cgroup", target, "cgroup", flags, controllers)
+			})
+		} else {
+			rel := strings.TrimPrefix(cgPath, m.root)
+			if m.root != "/" && !strings.HasPrefix(cgPath, m.root+"/") && cgPath != m.root {
+				continue // our cgroup is outside what this host mount shows
+			}
+			src := filepath.Join(m.mountPoint, rel)
+			err = root.withPath(sub, createDir, func(target string) error {
+				return unix.Mount(src, target, "", unix.MS_BIND, "")
+			})
+			if err == nil {
+				err = root.withPath(sub, createNone, func(target string) error {
+					return remountBind(target, flags, o.cleared, o.atime)
+				})
+			}
+		}
+		if err != nil {
+			return fmt.Errorf("cgroup hierarchy %s: %w", controllers, err)
+		}
+		// A co-mounted hierarchy (cpu,cpuacct) is reachable by each name.
+		if strings.Contains(name, ",") {
+			dir, err := root.open(dest, createNone)
+			if err != nil {
+				return err
+			}
+			for _, c := range strings.Split(name, ",") {
+				if err := unix.Symlinkat(name, dir, c); err != nil && !errors.Is(err, unix.EEXIST) {
+					unix.Close(dir)
+					return fmt.Errorf("symlink %s -> %s: %w", c, name, err)
+				}
+			}
+			unix.Close(dir)
+		}
+	}
+	if flags&unix.MS_RDONLY != 0 {
+		err = root.withPath(dest, createNone, func(target string) error {
+			return unix.Mount("", target, "", unix.MS_REMOUNT|flags, "mode=755")
+		})
+		if err != nil {
+			return fmt.Errorf("remount cgroup tmpfs read-only: %w", err)
+		}
+	}
+	return finishMount(root, dest, mountOptions{prop: o.prop})
+}
+
+func hasCgroupNamespace(spec *specs.Spec) bool {
+	if spec.Linux == nil {
+		return false
+	}
+	for _, ns := range spec.Linux.Namespaces {
+		if ns.Type == specs.CgroupNamespace {
+			return true
+		}
+	}
+	return false
+}
+
+// cgroupControllers returns the sorted, comma-joined controller list of a
+// cgroup v1 mount's super options ("rw,cpu,cpuacct" -> "cpu,cpuacct";
+// "rw,name=systemd" -> "name=systemd"), the key /proc/self/cgroup uses.
+func cgroupControllers(superOptions string) string {
+	var cs []string
+	for _, o := range strings.Split(superOptions, ",") {
+		switch {
+		case o == "rw" || o == "ro" || o == "":
+		case strings.Contains(o, "=") && !strings.HasPrefix(o, "name="):
+		case o == "noprefix" || o == "clone_children" || o == "xattr" || o == "cpuset_v2_mode" || o == "favordynmods":
+		default:
+			cs = append(cs, o)
+		}
+	}
+	sort.Strings(cs)
+	return strings.Join(cs, ",")
+}
+
+// readProcCgroup maps each hierarchy's sorted controller list ("" for the
+// unified hierarchy) to the process's cgroup path in it.
+func readProcCgroup(file string) (map[string]string, error) {
+	f, err := os.Open(file)
+	if err != nil {
+		return nil, fmt.Errorf("read own cgroups: %w", err)
+	}
+	defer f.Close()
+	out := map[string]string{}
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		parts := strings.SplitN(sc.Text(), ":", 3)
+		if len(parts) != 3 {
+			continue
+		}
+		cs := strings.Split(parts[1], ",")
+		sort.Strings(cs)
+		out[strings.Join(cs, ",")] = parts[2]
+	}
+	if err := sc.Err(); err != nil {
+		return nil, fmt.Errorf("read own cgroups: %w", err)
+	}
+	return out, nil
+}
