@@ -1,0 +1,209 @@
+#!/bin/bash
+# runtime.sh times one container lifecycle (`<runtime> --root R run --bundle B
+# ID`: create, start, wait, delete, with a fresh ID each time) for Berth's
+# runtime, runc and crun in one run, interleaved, plus the floor of a bare
+# `unshare --pid --fork --mount --uts --ipc --net true`.
+#
+# Usage: bench/runtime.sh [--count N] [--berth PATH]
+#
+#   --count N      iterations per runtime (default 50)
+#   --berth PATH   berth binary (default: build ./cmd/berth from this checkout
+#                  into the work dir)
+#
+# The bundle is a busybox-static rootfs with the default `runc spec` config,
+# changed only to process.terminal=false, process.args=["true"] and
+# linux.cgroupsPath=/berth-bench-<pid>/ctr (one bench parent cgroup, removed at
+# exit). Berth and runc run on the machine's cgroup layout as it is. crun 1.8
+# refuses the hybrid layout ("cgroups in hybrid mode not supported"), so its
+# runs happen in a helper inside `unshare --mount --propagation private` that
+# first unmounts /sys/fs/cgroup/unified; the helper times each run itself, so
+# the unshare is not in crun's figures. Times come from bash's $EPOCHREALTIME
+# around each command (no extra process per sample).
+#
+# Output: min/median/max in ms per runtime and each median's ratio to crun's.
+# A runtime whose run fails is reported as "<name>: failed" with its error,
+# and the others are still measured. Must run as root. Everything it creates
+# (work dir, bundles, state roots, containers, cgroups) is removed on exit.
+set -euo pipefail
+export LC_ALL=C
+
+count=50
+berth=""
+repo=$(cd "$(dirname "$0")/.." && pwd)
+
+die() {
+	echo "bench/runtime: $*" >&2
+	exit 2
+}
+
+while [ $# -gt 0 ]; do
+	case "$1" in
+	--count) count=${2:?--count needs a number}; shift 2 ;;
+	--count=*) count=${1#*=}; shift ;;
+	--berth) berth=${2:?--berth needs a path}; shift 2 ;;
+	--berth=*) berth=${1#*=}; shift ;;
+	-h | --help) sed -n '2,/^set -eu/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
+	*) die "unknown argument $1 (see --help)" ;;
+	esac
+done
+case "$count" in '' | *[!0-9]* | 0) die "--count: $count is not a positive number" ;; esac
+[ "$(id -u)" = 0 ] || die "must run as root"
+for t in runc crun unshare jq busybox; do
+	command -v "$t" >/dev/null || die "$t not found (hack/install-deps.sh installs it)"
+done
+file -L "$(command -v busybox)" | grep -q 'statically linked' || die "busybox is not static: install busybox-static"
+export PATH=$PATH:/usr/local/go/bin
+
+work=$(mktemp -d /tmp/berth-bench.XXXXXX)
+cg_parent=berth-bench-$$
+crun_pid=""
+
+cleanup() {
+	local r id c
+	set +e
+	if [ -n "$crun_pid" ]; then
+		exec {crun_in}>&- 2>/dev/null
+		wait "$crun_pid" 2>/dev/null
+	fi
+	for r in berth runc crun; do
+		for id in $(ls "$work/state-$r" 2>/dev/null); do
+			[ -d "$work/state-$r/$id" ] || continue
+			echo "bench/runtime: removing leftover $r container $id" >&2
+			case $r in
+			berth) timeout 20 "$berth" runtime --root "$work/state-$r" delete --force "$id" ;;
+			runc) timeout 20 runc --root "$work/state-$r" delete --force "$id" ;;
+			crun) timeout 20 unshare --mount --propagation private sh -c \
+				'umount /sys/fs/cgroup/unified; exec crun --root "$1" delete --force "$2"' sh "$work/state-$r" "$id" ;;
+			esac
+		done
+	done >/dev/null 2>&1
+	for c in /sys/fs/cgroup/*/"$cg_parent" /sys/fs/cgroup/"$cg_parent"; do
+		[ -d "$c" ] && find "$c" -depth -type d -exec rmdir {} + 2>/dev/null
+		[ -d "$c" ] && echo "bench/runtime: could not remove cgroup $c" >&2
+	done
+	rm -rf "$work"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# ---- bundle ------------------------------------------------------------------
+
+bundle=$work/bundle
+mkdir -p "$bundle/rootfs/bin" "$bundle/rootfs/proc" "$bundle/rootfs/dev" "$bundle/rootfs/sys"
+cp "$(command -v busybox)" "$bundle/rootfs/bin/busybox"
+ln -s busybox "$bundle/rootfs/bin/true"
+ln -s busybox "$bundle/rootfs/bin/sh"
+(cd "$bundle" && runc spec)
+jq --arg cg "/$cg_parent/ctr" \
+	'.process.terminal = false | .process.args = ["true"] | .linux.cgroupsPath = $cg' \
+	"$bundle/config.json" >"$bundle/config.json.new"
+mv "$bundle/config.json.new" "$bundle/config.json"
+mkdir -p "$work/state-berth" "$work/state-runc" "$work/state-crun" "$work/samples"
+
+declare -A failed=()
+
+# A berth that cannot be built or found is reported as failed; the peers are
+# still measured.
+if [ -z "$berth" ]; then
+	berth=$work/berth
+	if ! (cd "$repo" && go build -o "$berth" ./cmd/berth) 2>"$work/berth-build.err"; then
+		failed[berth]="go build ./cmd/berth: $(grep -v '^[[:space:]]*$' "$work/berth-build.err" | tail -n1)"
+	fi
+elif [ -x "$berth" ]; then
+	berth=$(cd "$(dirname "$berth")" && pwd)/$(basename "$berth")
+else
+	failed[berth]="--berth $berth: not an executable"
+fi
+
+# ---- crun helper in its own mount namespace -----------------------------------
+
+# It reads one container ID per line and answers "<microseconds> <exit code>".
+coproc CRUN {
+	exec unshare --mount --propagation private bash -c '
+		export LC_ALL=C
+		umount /sys/fs/cgroup/unified || exit 1
+		while read -r id; do
+			t0=${EPOCHREALTIME/./}
+			rc=0
+			crun --root "$1" run --bundle "$2" "$id" </dev/null >/dev/null 2>>"$3" || rc=$?
+			t1=${EPOCHREALTIME/./}
+			echo "$((t1 - t0)) $rc"
+		done' crun-bench "$work/state-crun" "$bundle" "$work/crun.err"
+}
+crun_pid=$CRUN_PID
+crun_in=${CRUN[1]}
+crun_out=${CRUN[0]}
+
+# ---- measure -----------------------------------------------------------------
+
+# time_one NAME CMD... runs CMD once and appends its time in µs to NAME's
+# samples; a failure marks NAME failed (and keeps its first error).
+time_one() {
+	local name=$1 t0 t1 rc=0
+	shift
+	t0=${EPOCHREALTIME/./}
+	"$@" </dev/null >/dev/null 2>>"$work/$name.err" || rc=$?
+	t1=${EPOCHREALTIME/./}
+	if [ "$rc" != 0 ]; then
+		failed[$name]="exit $rc: $(grep -v '^[[:space:]]*$' "$work/$name.err" | head -n1)"
+		return
+	fi
+	echo "$((t1 - t0))" >>"$work/samples/$name"
+}
+
+time_crun() {
+	local us rc
+	echo "$1" >&"$crun_in"
+	if ! read -r -t 60 us rc <&"$crun_out"; then
+		failed[crun]="helper did not answer: $(head -n1 "$work/crun.err" 2>/dev/null)"
+		return
+	fi
+	if [ "$rc" != 0 ]; then
+		failed[crun]="exit $rc: $(grep -v '^[[:space:]]*$' "$work/crun.err" | head -n1)"
+		return
+	fi
+	echo "$us" >>"$work/samples/crun"
+}
+
+echo "bench/runtime: $count x run of 'true' per runtime, interleaved; bundle $bundle" >&2
+for i in $(seq 1 "$count"); do
+	[ -n "${failed[berth]:-}" ] || time_one berth "$berth" runtime --root "$work/state-berth" run --bundle "$bundle" "bench-berth-$i"
+	[ -n "${failed[runc]:-}" ] || time_one runc runc --root "$work/state-runc" run --bundle "$bundle" "bench-runc-$i"
+	[ -n "${failed[crun]:-}" ] || time_crun "bench-crun-$i"
+	[ -n "${failed[floor]:-}" ] || time_one floor unshare --pid --fork --mount --uts --ipc --net true
+done
+
+# ---- report ------------------------------------------------------------------
+
+# stats NAME prints "min median max" in ms for NAME's samples.
+stats() {
+	sort -n "$work/samples/$1" | awk '
+		{ v[NR] = $1 }
+		END {
+			med = (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2
+			printf "%.2f %.2f %.2f\n", v[1] / 1000, med / 1000, v[NR] / 1000
+		}'
+}
+
+crun_median=""
+if [ -z "${failed[crun]:-}" ] && [ -s "$work/samples/crun" ]; then
+	read -r _ crun_median _ < <(stats crun)
+fi
+
+echo "kernel $(uname -r), $(nproc) CPUs; runc $(runc --version | awk 'NR==1 {print $3}'), crun $(crun --version | awk 'NR==1 {print $3}')"
+printf '%-8s %5s %9s %9s %9s %9s  %s\n' runtime runs min_ms median_ms max_ms vs_crun note
+for name in berth runc crun floor; do
+	note=""
+	case $name in
+	crun) note="private mount ns, /sys/fs/cgroup/unified unmounted" ;;
+	floor) note="unshare --pid --fork --mount --uts --ipc --net true" ;;
+	esac
+	if [ -n "${failed[$name]:-}" ]; then
+		echo "$name: failed (${failed[$name]})"
+		continue
+	fi
+	read -r mn md mx < <(stats "$name")
+	ratio=-
+	[ -n "$crun_median" ] && ratio=$(awk -v a="$md" -v b="$crun_median" 'BEGIN { printf "%.2fx", a / b }')
+	printf '%-8s %5d %9s %9s %9s %9s  %s\n' "$name" "$(wc -l <"$work/samples/$name")" "$mn" "$md" "$mx" "$ratio" "$note"
+done
