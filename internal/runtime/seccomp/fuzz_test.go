@@ -1,0 +1,48 @@
+package seccomp
+
+import (
+	"encoding/json"
+	"hash/fnv"
+	"math/rand"
+	"testing"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+)
+
+// FuzzCompile decodes a LinuxSeccomp from JSON and compiles it: Compile must
+// not panic, and a program it returns must pass the kernel's checks and
+// agree with the reference semantics.
+func FuzzCompile(f *testing.F) {
+	f.Add([]byte(`{"defaultAction":"SCMP_ACT_ALLOW"}`))
+	f.Add([]byte(`{"defaultAction":"SCMP_ACT_ERRNO","defaultErrnoRet":38,"architectures":["SCMP_ARCH_X86","SCMP_ARCH_X32"],` +
+		`"syscalls":[{"names":["mkdir","mkdirat"],"action":"SCMP_ACT_ERRNO","errnoRet":99},{"names":["read"],"action":"SCMP_ACT_ALLOW"}]}`))
+	f.Add([]byte(`{"defaultAction":"SCMP_ACT_KILL_PROCESS","architectures":["SCMP_ARCH_AARCH64","SCMP_ARCH_ARM","SCMP_ARCH_S390X"],` +
+		`"flags":["SECCOMP_FILTER_FLAG_LOG"],"syscalls":[{"names":["clone"],"action":"SCMP_ACT_ALLOW",` +
+		`"args":[{"index":0,"value":2114060288,"valueTwo":0,"op":"SCMP_CMP_MASKED_EQ"}]},` +
+		`{"names":["personality"],"action":"SCMP_ACT_ALLOW","args":[{"index":0,"value":4294967295,"op":"SCMP_CMP_EQ"}]},` +
+		`{"names":["ioctl"],"action":"SCMP_ACT_TRACE","args":[{"index":1,"value":4294967296,"op":"SCMP_CMP_GE"},{"index":2,"value":5,"op":"SCMP_CMP_LT"}]}]}`))
+	rng := rand.New(rand.NewSource(3))
+	for i := 0; i < 20; i++ {
+		js, err := json.Marshal(randomConfig(rng))
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(js)
+	}
+	f.Add([]byte(`{"defaultAction":"SCMP_ACT_ALLOW","syscalls":[{"names":["nonesuch"],"action":"SCMP_ACT_KILL"}]}`))
+	f.Add([]byte(`{"defaultAction":"SCMP_ACT_ALLOW","syscalls":[{"names":["read"],"action":"SCMP_ACT_ERRNO","args":[{"index":9,"op":"SCMP_CMP_EQ"}]}]}`))
+
+	f.Fuzz(func(t *testing.T, in []byte) {
+		var s specs.LinuxSeccomp
+		if err := json.Unmarshal(in, &s); err != nil {
+			return
+		}
+		flt, err := Compile(&s)
+		if err != nil {
+			return
+		}
+		h := fnv.New64a()
+		h.Write(in)
+		compareWithReference(t, &s, flt, rand.New(rand.NewSource(int64(h.Sum64()))), 64)
+	})
+}
