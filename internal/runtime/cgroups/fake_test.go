@@ -131,3 +131,5 @@ func (f *fakeTree) populateV1(t *testing.T, rel string) {
 		f.files(t, filepath.Join(dir, rel), all)
 	}
 }
+
+func removePath(p string) error { return os.Remove(p) }

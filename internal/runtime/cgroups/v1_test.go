@@ -102,8 +102,8 @@ func TestV1SetWritesEachResource(t *testing.T) {
 			RealtimePeriod: u64(1000000), RealtimeRuntime: i64(950000), Cpus: "1", Mems: "0", Idle: i64(0)},
 		Pids: &specs.LinuxPids{Limit: i64(100)},
 		BlockIO: &specs.LinuxBlockIO{Weight: u16(300),
-			WeightDevice:          []specs.LinuxWeightDevice{{LinuxBlockIODevice: specs.LinuxBlockIODevice{Major: 8, Minor: 0}, Weight: u16(200)}},
-			ThrottleReadBpsDevice: []specs.LinuxThrottleDevice{{LinuxBlockIODevice: specs.LinuxBlockIODevice{Major: 8, Minor: 0}, Rate: 1048576}},
+			WeightDevice:            []specs.LinuxWeightDevice{{LinuxBlockIODevice: specs.LinuxBlockIODevice{Major: 8, Minor: 0}, Weight: u16(200)}},
+			ThrottleReadBpsDevice:   []specs.LinuxThrottleDevice{{LinuxBlockIODevice: specs.LinuxBlockIODevice{Major: 8, Minor: 0}, Rate: 1048576}},
 			ThrottleWriteIOPSDevice: []specs.LinuxThrottleDevice{{LinuxBlockIODevice: specs.LinuxBlockIODevice{Major: 8, Minor: 16}, Rate: 50}},
 		},
 	}
