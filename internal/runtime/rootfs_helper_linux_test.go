@@ -26,6 +26,7 @@ import (
 const (
 	rootfsScenarioEnv = "BERTH_TEST_ROOTFS_SCENARIO" // path of the scenario JSON
 	rootfsResultEnv   = "BERTH_TEST_ROOTFS_RESULT"   // path of the result JSON
+	rootfsStageEnv    = "BERTH_TEST_ROOTFS_STAGE"    // "pre": do PreMounts, then start the container child
 )
 
 // rootfsScenario is what the child does.
@@ -36,6 +37,13 @@ type rootfsScenario struct {
 	NoOpenat2 bool   // resolve with walkInRoot only
 	Stop      string // "prepare": probe before entering the root; "enter": skip finalizeRootfs
 	Console   bool   // open a pty of the container's devpts and mountConsole its slave
+	// UserNS runs the container in a new user namespace (0 mapped to 0,
+	// 65536 ids), as a rootless runtime would: mknod and sysfs are refused.
+	UserNS bool
+	// PreMounts are mounted (at host paths, Destination) by a first child in
+	// its own mount namespace, which then starts the container child in a
+	// user namespace: they are locked mounts there, as the host's are.
+	PreMounts []specs.Mount
 	Probes    []rootfsProbe
 }
 
@@ -73,6 +81,9 @@ func TestRootfsHelperProcess(t *testing.T) {
 	scenarioFile := os.Getenv(rootfsScenarioEnv)
 	if scenarioFile == "" {
 		return
+	}
+	if os.Getenv(rootfsStageEnv) == "pre" {
+		os.Exit(runRootfsPreStage(scenarioFile))
 	}
 	out, err := os.OpenFile(os.Getenv(rootfsResultEnv), os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
 	if err != nil {
@@ -125,6 +136,61 @@ func runRootfsScenario(file string) (res rootfsResult) {
 		res.Results = append(res.Results, runRootfsProbe(p))
 	}
 	return res
+}
+
+// runRootfsPreStage mounts the scenario's PreMounts in this (private) mount
+// namespace and runs the container child in a new user namespace beneath it.
+func runRootfsPreStage(file string) int {
+	fail := func(err error) int {
+		fmt.Fprintln(os.Stderr, "pre stage:", err)
+		return 3
+	}
+	b, err := os.ReadFile(file)
+	if err != nil {
+		return fail(err)
+	}
+	var sc rootfsScenario
+	if err := json.Unmarshal(b, &sc); err != nil {
+		return fail(err)
+	}
+	if err := unix.Mount("", "/", "", unix.MS_SLAVE|unix.MS_REC, ""); err != nil {
+		return fail(err)
+	}
+	for _, m := range sc.PreMounts {
+		o, err := parseMountOptions(m.Options)
+		if err != nil {
+			return fail(err)
+		}
+		if err := os.MkdirAll(m.Destination, 0o755); err != nil {
+			return fail(err)
+		}
+		if err := unix.Mount(m.Source, m.Destination, m.Type, o.flags, o.dataString()); err != nil {
+			return fail(fmt.Errorf("mount %s: %w", m.Destination, err))
+		}
+		if err := os.WriteFile(filepath.Join(m.Destination, "pre"), []byte("pre\n"), 0o644); err != nil {
+			return fail(err)
+		}
+	}
+	cmd := exec.Command(os.Args[0], os.Args[1:]...)
+	cmd.Env = append(os.Environ(), rootfsStageEnv+"=container")
+	cmd.Stdout, cmd.Stderr = os.Stdout, os.Stderr
+	cmd.SysProcAttr = userNSAttr()
+	if err := cmd.Run(); err != nil {
+		return fail(err)
+	}
+	return 0
+}
+
+// userNSAttr starts a child in new user, mount and PID namespaces, with ids
+// 0-65535 mapped to themselves.
+func userNSAttr() *syscall.SysProcAttr {
+	ids := []syscall.SysProcIDMap{{ContainerID: 0, HostID: 0, Size: 65536}}
+	return &syscall.SysProcAttr{
+		Cloneflags:  syscall.CLONE_NEWUSER | syscall.CLONE_NEWNS | syscall.CLONE_NEWPID,
+		UidMappings: ids,
+		GidMappings: ids,
+		Pdeathsig:   syscall.SIGKILL,
+	}
 }
 
 // openContainerPty opens a pty master on /dev/ptmx (left open) and returns
@@ -303,6 +369,13 @@ func (e *rootfsEnv) run(t *testing.T, sc rootfsScenario) rootfsResult {
 	cmd.SysProcAttr = &syscall.SysProcAttr{
 		Cloneflags: syscall.CLONE_NEWNS | syscall.CLONE_NEWPID,
 		Pdeathsig:  syscall.SIGKILL,
+	}
+	switch {
+	case len(sc.PreMounts) > 0:
+		cmd.Env = append(cmd.Env, rootfsStageEnv+"=pre")
+		cmd.SysProcAttr.Cloneflags = syscall.CLONE_NEWNS
+	case sc.UserNS:
+		cmd.SysProcAttr = userNSAttr()
 	}
 	out, err := cmd.CombinedOutput()
 	if err != nil {

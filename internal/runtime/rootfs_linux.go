@@ -203,9 +203,16 @@ func mountFilesystem(root *inRoot, fstype, source, dest string, o mountOptions) 
 		source = fstype
 	}
 	flags := o.flags &^ unix.MS_REC
-	err := root.withPath(dest, createDir, func(target string) error {
-		return unix.Mount(source, target, fstype, flags, o.dataString())
-	})
+	var err error
+	if fstype == "proc" || fstype == "sysfs" {
+		err = withOrdinaryDir(root, dest, func(target string) error {
+			return unix.Mount(source, target, fstype, flags, o.dataString())
+		})
+	} else {
+		err = root.withPath(dest, createDir, func(target string) error {
+			return unix.Mount(source, target, fstype, flags, o.dataString())
+		})
+	}
 	if fstype == "sysfs" && errors.Is(err, unix.EPERM) {
 		// A user namespace without its own network namespace may not mount
 		// sysfs; runc binds the host's /sys instead, read-only.
@@ -222,6 +229,38 @@ func mountFilesystem(root *inRoot, fstype, source, dest string, o mountOptions) 
 		return fmt.Errorf("mount %s: %w", fstype, err)
 	}
 	return finishMount(root, dest, o)
+}
+
+// withOrdinaryDir is withPath for proc and sysfs, whose destination must be
+// a real directory: its last component may not be a symlink, even one that
+// stays inside the root (a proc mounted elsewhere than where the runtime
+// expects it has been an attack before, CVE-2019-19921).
+func withOrdinaryDir(root *inRoot, dest string, fn func(target string) error) error {
+	dir, name := filepath.Split(dest)
+	if name == "" {
+		return fmt.Errorf("%s is the root", dest)
+	}
+	parent, err := root.open(dir, createDir)
+	if err != nil {
+		return err
+	}
+	defer unix.Close(parent)
+	if err := unix.Mkdirat(parent, name, 0o755); err != nil && !errors.Is(err, unix.EEXIST) {
+		return fmt.Errorf("mkdir %s: %w", dest, err)
+	}
+	fd, err := unix.Openat(parent, name, unix.O_PATH|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return fmt.Errorf("open %s: %w", dest, err)
+	}
+	defer unix.Close(fd)
+	var st unix.Stat_t
+	if err := unix.Fstat(fd, &st); err != nil {
+		return fmt.Errorf("stat %s: %w", dest, err)
+	}
+	if st.Mode&unix.S_IFMT != unix.S_IFDIR {
+		return fmt.Errorf("%s must be an ordinary directory (mode %#o)", dest, st.Mode)
+	}
+	return fn(root.target(fd, dest))
 }
 
 // finishMount applies the recursive attributes and propagation changes of a

@@ -469,3 +469,75 @@ func TestPrepareRootfsCgroup(t *testing.T) {
 		t.Errorf("memory hierarchy: type %#x flags %#x, write %q, cgroup.procs %q", r[0].FsType, r[0].FsFlags, r[1].Err, r[2].Type)
 	}
 }
+
+// TestPrepareRootfsUserNamespace builds the root in a user namespace, where
+// mknod and sysfs are refused: devices are bound from the host, /sys is the
+// host's bound read-only, and a read-only bind of a mount whose nosuid,
+// nodev and noexec are locked keeps them (a remount dropping them fails).
+func TestPrepareRootfsUserNamespace(t *testing.T) {
+	e := newRootfsEnv(t)
+	locked := filepath.Join(e.base, "locked")
+	spec := minimalSpec(
+		specs.Mount{Destination: "/sys", Type: "sysfs", Source: "sysfs", Options: []string{"nosuid", "noexec", "nodev", "ro"}},
+		specs.Mount{Destination: "/locked", Type: "bind", Source: locked, Options: []string{"rbind", "ro"}},
+		specs.Mount{Destination: "/dev/pts", Type: "devpts", Source: "devpts", Options: []string{"newinstance", "ptmxmode=0666"}},
+	)
+	spec.Linux.MaskedPaths = []string{"/proc/kcore"}
+	spec.Linux.ReadonlyPaths = []string{"/proc/sys"}
+	spec.Root.Readonly = true
+	r := e.mustRun(t, rootfsScenario{
+		Spec:      spec,
+		UserNS:    true,
+		PreMounts: []specs.Mount{{Destination: locked, Type: "tmpfs", Source: "tmpfs", Options: []string{"nosuid", "nodev", "noexec", "size=1m"}}},
+		Probes: []rootfsProbe{
+			probe("stat", "/dev/null"),
+			probe("stat", "/dev/urandom"),
+			probe("exec", "", "/bin/sh", "-c", "echo ok > /dev/null && /bin/busybox head -c 3 /dev/zero | /bin/wc -c"),
+			probe("statfs", "/sys"),
+			probe("stat", "/sys/kernel"),
+			probe("statfs", "/locked"),
+			probe("read", "/locked/pre"),
+			probe("write", "/locked/new"),
+			probe("read", "/proc/kcore"),
+			probe("write", "/new-at-root"),
+			probe("read", "/proc/self/uid_map"),
+		},
+	})
+	for _, g := range r[:2] {
+		if g.Type != "char" || g.Major != 1 {
+			t.Errorf("%s in a user namespace: %s %d:%d (%s), want the host's char device", g.Path, g.Type, g.Major, g.Minor, g.Err)
+		}
+	}
+	if strings.TrimSpace(r[2].Data) != "3" {
+		t.Errorf("devices unusable: %q %s", r[2].Data, r[2].Err)
+	}
+	if r[3].FsType != unix.SYSFS_MAGIC || r[3].FsFlags&unix.ST_RDONLY == 0 || r[4].Type != "dir" {
+		t.Errorf("/sys: type %#x flags %#x, /sys/kernel %s", r[3].FsType, r[3].FsFlags, r[4].Type)
+	}
+	want := int64(unix.ST_RDONLY | unix.ST_NOSUID | unix.ST_NODEV | unix.ST_NOEXEC)
+	if r[5].FsFlags&want != want || r[6].Data != "pre\n" || r[7].Err != "EROFS" {
+		t.Errorf("ro bind of a locked mount: flags %#x (want %#x set), read %q %s, write %s", r[5].FsFlags, want, r[6].Data, r[6].Err, r[7].Err)
+	}
+	if r[8].Data != "" || r[9].Err != "EROFS" {
+		t.Errorf("masked kcore gives %d bytes; write at read-only root: %s", len(r[8].Data), r[9].Err)
+	}
+	if f := strings.Fields(r[10].Data); len(f) != 3 || f[2] != "65536" {
+		t.Errorf("not in the test's user namespace: uid_map %q", r[10].Data)
+	}
+}
+
+// TestPrepareRootfsProcOnSymlink refuses to mount proc through a symlink,
+// even one that stays inside the root.
+func TestPrepareRootfsProcOnSymlink(t *testing.T) {
+	e := newRootfsEnv(t)
+	if err := os.Remove(filepath.Join(e.rootfs, "proc")); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink("tmp", filepath.Join(e.rootfs, "proc")); err != nil {
+		t.Fatal(err)
+	}
+	res := e.run(t, rootfsScenario{Spec: minimalSpec()})
+	if !strings.Contains(res.Error, "mounts[0]") || !strings.Contains(res.Error, "ordinary directory") {
+		t.Errorf("error %q, want mounts[0] refused as not an ordinary directory", res.Error)
+	}
+}
