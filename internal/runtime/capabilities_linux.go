@@ -89,19 +89,33 @@ var (
 )
 
 // kernelCapLast returns the running kernel's highest capability number from
-// /proc/sys/kernel/cap_last_cap, or capabilityLast when that cannot be read.
+// /proc/sys/kernel/cap_last_cap or, where /proc is not mounted (the init
+// after pivot_root may have none), by probing with PR_CAPBSET_READ, which
+// fails with EINVAL for a capability the kernel does not know.
 func kernelCapLast() int {
 	kernelCapLastOnce.Do(func() {
-		kernelCapLastVal = capabilityLast
 		b, err := os.ReadFile("/proc/sys/kernel/cap_last_cap")
-		if err != nil {
-			return
+		if err == nil {
+			if n, err := strconv.Atoi(strings.TrimSpace(string(b))); err == nil && n >= 0 {
+				kernelCapLastVal = n
+				return
+			}
 		}
-		if n, err := strconv.Atoi(strings.TrimSpace(string(b))); err == nil && n >= 0 {
-			kernelCapLastVal = n
-		}
+		kernelCapLastVal = probeCapLast()
 	})
 	return kernelCapLastVal
+}
+
+// probeCapLast finds the highest capability PR_CAPBSET_READ accepts.
+func probeCapLast() int {
+	n := 0
+	for n < 63 {
+		if _, err := unix.PrctlRetInt(unix.PR_CAPBSET_READ, uintptr(n+1), 0, 0, 0); err != nil {
+			break
+		}
+		n++
+	}
+	return n
 }
 
 // capMask is a set of capabilities as a bit mask (bit n = capability n).

@@ -1,7 +1,9 @@
 package runtime
 
 import (
+	"os"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -54,5 +56,24 @@ func TestCapMaskSkipsCapsAboveKernel(t *testing.T) {
 	_, err = capMaskOf("process.capabilities.effective", []string{"CAP_CHOWN", "CAP_NOPE"})
 	if err == nil || err.Error() != `process.capabilities.effective: unknown capability "CAP_NOPE"` {
 		t.Fatalf("capMaskOf(unknown) error = %v", err)
+	}
+}
+
+// TestKernelCapLastProbe: the PR_CAPBSET_READ probe used without /proc finds
+// the same last capability as /proc/sys/kernel/cap_last_cap.
+func TestKernelCapLastProbe(t *testing.T) {
+	b, err := os.ReadFile("/proc/sys/kernel/cap_last_cap")
+	if err != nil {
+		t.Skip(err)
+	}
+	want, err := strconv.Atoi(strings.TrimSpace(string(b)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := kernelCapLast(); got != want {
+		t.Fatalf("kernelCapLast() = %d, want %d", got, want)
+	}
+	if n := probeCapLast(); n != want {
+		t.Fatalf("PR_CAPBSET_READ probe found %d, cap_last_cap says %d", n, want)
 	}
 }

@@ -316,14 +316,23 @@ func validateNamespaces(spec *specs.Spec, _ string) error {
 	return nil
 }
 
-// checkNamespaceFile checks that path is a namespace file of the type whose
-// CLONE_NEW* flag is flag, with the NS_GET_NSTYPE ioctl.
+// checkNamespaceFile checks that path is a namespace file (on nsfs) of the
+// type whose CLONE_NEW* flag is flag, with the NS_GET_NSTYPE ioctl.
 func checkNamespaceFile(path string, flag int) error {
-	fd, err := unix.Open(path, unix.O_RDONLY|unix.O_CLOEXEC|unix.O_NONBLOCK, 0)
-	if err != nil {
+	// Only nsfs files are opened: opening an arbitrary path as root can
+	// have side effects (a device such as a watchdog, a FIFO).
+	var sfs unix.Statfs_t
+	if err := unix.Statfs(path, &sfs); err != nil {
 		if errors.Is(err, unix.ENOENT) {
 			return fmt.Errorf("%s: no such namespace file", path)
 		}
+		return &os.PathError{Op: "statfs", Path: path, Err: err}
+	}
+	if sfs.Type != unix.NSFS_MAGIC {
+		return fmt.Errorf("%s: not a namespace file", path)
+	}
+	fd, err := unix.Open(path, unix.O_RDONLY|unix.O_CLOEXEC|unix.O_NONBLOCK, 0)
+	if err != nil {
 		return &os.PathError{Op: "open", Path: path, Err: err}
 	}
 	defer unix.Close(fd)

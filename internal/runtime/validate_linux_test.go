@@ -157,6 +157,8 @@ func TestValidateSpecRejects(t *testing.T) {
 			`config.json: linux.namespaces[0].path: "ns/pid" is not an absolute path`},
 		{"namespace path not a namespace", func(s *specs.Spec) { s.Linux.Namespaces[0].Path = notDir },
 			`config.json: linux.namespaces[0].path: ` + notDir + `: not a namespace file`},
+		{"namespace path is a device", func(s *specs.Spec) { s.Linux.Namespaces[0].Path = "/dev/null" },
+			`config.json: linux.namespaces[0].path: /dev/null: not a namespace file`},
 		{"namespace path of another type", func(s *specs.Spec) { s.Linux.Namespaces[0].Path = "/proc/self/ns/net" },
 			`config.json: linux.namespaces[0].path: /proc/self/ns/net: is a network namespace`},
 		{"uid mappings without user namespace", func(s *specs.Spec) {
