@@ -66,7 +66,7 @@ type rootfsProbeResult struct {
 	FsType       int64    `json:",omitempty"`
 	FsFlags      int64    `json:",omitempty"`
 	FsBytes      uint64   `json:",omitempty"`
-	Mounts       []string `json:",omitempty"` // "mountpoint fstype options"
+	Mounts       []string `json:",omitempty"` // "mountpoint fstype options optional-fields..."
 }
 
 type rootfsResult struct {
@@ -271,7 +271,7 @@ func runRootfsProbe(p rootfsProbe) rootfsProbeResult {
 			break
 		}
 		for _, m := range ms {
-			r.Mounts = append(r.Mounts, m.mountPoint+" "+m.fsType+" "+m.options)
+			r.Mounts = append(r.Mounts, strings.Join(append([]string{m.mountPoint, m.fsType, m.options}, m.optional...), " "))
 		}
 	case "exec":
 		out, err := exec.Command(p.Args[0], p.Args[1:]...).CombinedOutput()

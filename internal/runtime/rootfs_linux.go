@@ -92,16 +92,17 @@ func rootfsPropagation(spec *specs.Spec) (uintptr, bool, error) {
 	return p, true, nil
 }
 
-// makeParentMountPrivate makes the mount holding rootfs private when it is
-// shared: pivot_root and MS_MOVE refuse a shared parent.
+// makeParentMountPrivate makes the mount holding rootfs private, as runc
+// does: pivot_root and MS_MOVE refuse a shared parent, and an unbindable one
+// (rootfsPropagation runbindable) could not be bound onto itself.
 func makeParentMountPrivate(rootfs string) error {
 	mounts, err := readMountInfo("/proc/self/mountinfo")
 	if err != nil {
 		return fmt.Errorf("prepare rootfs: %w", err)
 	}
 	m, ok := mountContaining(mounts, rootfs)
-	if !ok || !m.shared() {
-		return nil
+	if !ok {
+		return fmt.Errorf("prepare rootfs: no mount holds %s", rootfs)
 	}
 	if err := unix.Mount("", m.mountPoint, "", unix.MS_PRIVATE, ""); err != nil {
 		return fmt.Errorf("prepare rootfs: make parent mount %s private: %w", m.mountPoint, err)

@@ -541,3 +541,70 @@ func TestPrepareRootfsProcOnSymlink(t *testing.T) {
 		t.Errorf("error %q, want mounts[0] refused as not an ordinary directory", res.Error)
 	}
 }
+
+// TestRootfsPropagation applies linux.rootfsPropagation to the container's
+// root after pivot_root.
+func TestRootfsPropagation(t *testing.T) {
+	for _, tc := range []struct {
+		mode string
+		want func(optional []string) bool
+	}{
+		{"rshared", func(o []string) bool {
+			return slices.ContainsFunc(o, func(s string) bool { return strings.HasPrefix(s, "shared:") })
+		}},
+		{"private", func(o []string) bool { return len(o) == 0 }},
+		{"rslave", func(o []string) bool {
+			return !slices.ContainsFunc(o, func(s string) bool { return strings.HasPrefix(s, "shared:") })
+		}},
+		{"runbindable", func(o []string) bool { return slices.Contains(o, "unbindable") }},
+	} {
+		t.Run(tc.mode, func(t *testing.T) {
+			e := newRootfsEnv(t)
+			spec := minimalSpec()
+			spec.Linux.RootfsPropagation = tc.mode
+			r := e.mustRun(t, rootfsScenario{Spec: spec, Probes: []rootfsProbe{probe("mountinfo", "")}})
+			for _, m := range r[0].Mounts {
+				f := strings.Fields(m)
+				if f[0] == "/" {
+					if !tc.want(f[3:]) {
+						t.Errorf("root mount %q does not have %s propagation", m, tc.mode)
+					}
+					return
+				}
+			}
+			t.Errorf("no root mount in %v", r[0].Mounts)
+		})
+	}
+	e := newRootfsEnv(t)
+	spec := minimalSpec()
+	spec.Linux.RootfsPropagation = "sideways"
+	if res := e.run(t, rootfsScenario{Spec: spec}); !strings.Contains(res.Error, "rootfsPropagation") {
+		t.Errorf("unknown propagation mode: error %q, want one naming linux.rootfsPropagation", res.Error)
+	}
+}
+
+// TestPrepareRootfsRecursiveReadonly: "rro" makes a bind and every mount
+// beneath it read-only, where "ro" covers only the top mount.
+func TestPrepareRootfsRecursiveReadonly(t *testing.T) {
+	e := newRootfsEnv(t)
+	if err := os.MkdirAll(filepath.Join(e.rootfs, "a/sub"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	spec := minimalSpec(
+		specs.Mount{Destination: "/a/sub", Type: "tmpfs", Source: "tmpfs"},
+		specs.Mount{Destination: "/rro", Type: "bind", Source: filepath.Join(e.rootfs, "a"), Options: []string{"rbind", "rro"}},
+		specs.Mount{Destination: "/ro", Type: "bind", Source: filepath.Join(e.rootfs, "a"), Options: []string{"rbind", "ro"}},
+	)
+	r := e.mustRun(t, rootfsScenario{Spec: spec, Probes: []rootfsProbe{
+		probe("write", "/rro/new"),
+		probe("write", "/rro/sub/new"),
+		probe("write", "/ro/new"),
+		probe("write", "/ro/sub/new2"),
+		probe("write", "/a/sub/new3"),
+	}})
+	for i, want := range []string{"EROFS", "EROFS", "EROFS", "", ""} {
+		if r[i].Err != want {
+			t.Errorf("write %s: %q, want %q", r[i].Path, r[i].Err, want)
+		}
+	}
+}
