@@ -1,0 +1,76 @@
+#!/usr/bin/env bash
+# cgroup2-tests.sh runs Berth's cgroup v2 tests in the cgroup v2 VM
+# (hack/cgroup2-vm.sh), in one boot:
+#   - the VM smoke test, test/cgroup2 (always);
+#   - the cgroup package's tests, ./internal/runtime/cgroups, when that
+#     package exists and has tests, with -test.run 'Cgroup2|V2'.
+# Each is compiled on the host with `go test -c` (CGO_ENABLED=0: the guest
+# has no libc) and run with -test.v. The script exits non-zero if any
+# compile or any test binary fails, and prints a summary line per binary.
+#
+# Usage:
+#   hack/cgroup2-tests.sh [--timeout SECONDS] [--run REGEXP] [PKG[:RUN]]...
+#
+# With PKG arguments only those packages run (./-relative import paths; an
+# optional :RUN overrides the -test.run pattern for that package). --run
+# sets the pattern for the cgroups package (default 'Cgroup2|V2').
+# --timeout (default 600) bounds the whole VM run. Extra files the tests
+# need (the berth binary, a busybox rootfs) can be added later by extending
+# the vm_args array below; they land in /work in the guest.
+set -euo pipefail
+
+prog=cgroup2-tests
+here=$(cd "$(dirname "$0")" && pwd)
+repo=$(cd "$here/.." && pwd)
+export PATH=$PATH:/usr/local/go/bin
+
+timeout_s=600
+run_cgroups='Cgroup2|V2'
+pkgs=()
+while [ $# -gt 0 ]; do
+	case $1 in
+	--timeout) timeout_s=$2; shift 2 ;;
+	--run) run_cgroups=$2; shift 2 ;;
+	-h | --help) sed -n '2,/^set -euo/{/^set -euo/d;s/^# \{0,1\}//;p}' "$0"; exit 0 ;;
+	-*) echo "$prog: unknown option $1" >&2; exit 2 ;;
+	*) pkgs+=("$1"); shift ;;
+	esac
+done
+
+cd "$repo"
+if [ ${#pkgs[@]} -eq 0 ]; then
+	pkgs=("./test/cgroup2:.")
+	if ls internal/runtime/cgroups/*_test.go >/dev/null 2>&1; then
+		pkgs+=("./internal/runtime/cgroups:$run_cgroups")
+	else
+		echo "$prog: ./internal/runtime/cgroups has no tests yet; running the VM smoke test only" >&2
+	fi
+fi
+
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/berth-cgroup2-tests.XXXXXX")
+trap 'rm -rf "$tmp"' EXIT
+
+vm_args=(--timeout "$timeout_s")
+guest_script='rc=0'
+for spec in "${pkgs[@]}"; do
+	pkg=${spec%%:*}
+	if [ "$pkg" = "$spec" ]; then run=.; else run=${spec#*:}; fi
+	name=$(echo "${pkg#./}" | tr / _).test
+	echo "$prog: compiling $pkg" >&2
+	CGO_ENABLED=0 go test -c -o "$tmp/$name" "$pkg"
+	[ -f "$tmp/$name" ] || { echo "$prog: $pkg: go test -c made no binary (no tests?)" >&2; exit 1; }
+	vm_args+=(--file "$tmp/$name")
+	q=$(printf '%s' "$run" | sed "s/'/'\\\\''/g")
+	guest_script+="
+echo '=== $name -test.run $q'
+if ./$name -test.v -test.count=1 -test.run '$q'; then s=ok; else s=FAIL; rc=1; fi
+summary=\"\$summary
+\$s $name\""
+done
+guest_script+='
+echo "=== summary:$summary"
+exit $rc'
+
+set +e
+"$here/cgroup2-vm.sh" "${vm_args[@]}" -- sh -c "$guest_script"
+exit $?
