@@ -134,6 +134,24 @@ func reference(s *specs.LinuxSeccomp, d seccompData) uint32 {
 	if !found {
 		return badArchAction
 	}
+	stub := defRet != retENOSYS
+	switch s.DefaultAction {
+	case specs.ActAllow, specs.ActLog, specs.ActTrace:
+		stub = false
+	}
+	if stub {
+		var largest uint32
+		for _, sc := range s.Syscalls {
+			for _, name := range sc.Names {
+				if nr, ok := syscallTables[string(ar.name)][name]; ok && nr > largest {
+					largest = nr
+				}
+			}
+		}
+		if largest > 0 && (d.nr > largest || ar.name == specs.ArchS390X && d.nr == 0) {
+			return retENOSYS
+		}
+	}
 	var uncond *uint32
 	var conds []rule
 	for _, sc := range s.Syscalls {

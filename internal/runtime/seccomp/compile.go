@@ -56,6 +56,9 @@ type rule struct {
 type archRules struct {
 	arch  arch
 	rules map[uint32][]rule
+	// enosysAbove, if not zero, is the largest syscall number the
+	// configuration names for this architecture: larger numbers get ENOSYS.
+	enosysAbove uint32
 }
 
 // Compile translates a runtime-spec seccomp configuration into a BPF program.
@@ -102,6 +105,19 @@ func Compile(s *specs.LinuxSeccomp) (*Filter, error) {
 		archList = append(archList, a)
 	}
 
+	// runc's -ENOSYS stub: syscalls newer than every syscall the profile
+	// names get ENOSYS, so that programs fall back to older syscalls rather
+	// than fail on the default action, unless the default lets them through
+	// or already returns ENOSYS.
+	stub := true
+	switch s.DefaultAction {
+	case specs.ActAllow, specs.ActLog, specs.ActTrace:
+		stub = false
+	}
+	if defRet == unix.SECCOMP_RET_ERRNO|uint32(unix.ENOSYS) {
+		stub = false
+	}
+
 	perArch := make([]*archRules, len(archList))
 	for i, a := range archList {
 		perArch[i] = &archRules{arch: a, rules: map[uint32][]rule{}}
@@ -138,6 +154,9 @@ func Compile(s *specs.LinuxSeccomp) (*Filter, error) {
 					continue
 				}
 				known = true
+				if stub && nr > ar.enosysAbove {
+					ar.enosysAbove = nr
+				}
 				if ret == defRet {
 					continue // as runc: a rule doing what the default does is dropped
 				}
@@ -319,8 +338,20 @@ func (a *asm) emitArch(ar *archRules, defRet uint32) target {
 	for i := len(nrs) - 1; i >= 0; i-- {
 		entries[i] = dispatchEntry{nr: nrs[i], to: a.emitRules(ar.arch, ar.rules[nrs[i]], defRet)}
 	}
-	return a.emitDispatch(entries, retTarget(defRet))
+	d := a.emitDispatch(entries, retTarget(defRet))
+	if ar.enosysAbove == 0 {
+		return d
+	}
+	d = a.jump(opJgtK, ar.enosysAbove, retTarget(retENOSYS), d)
+	if ar.arch.name == specs.ArchS390X {
+		// s390x multiplexes syscalls the kernel does not know through
+		// syscall 0 (setup), unused otherwise: ENOSYS as well, as runc does.
+		d = a.jump(opJeqK, 0, retTarget(retENOSYS), d)
+	}
+	return d
 }
+
+const retENOSYS = unix.SECCOMP_RET_ERRNO | uint32(unix.ENOSYS)
 
 // emitDispatch emits a binary search over sorted entries; numbers not among
 // them go to otherwise.

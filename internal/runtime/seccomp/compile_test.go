@@ -187,6 +187,49 @@ func TestArchitectures(t *testing.T) {
 	})
 }
 
+func TestEnosysStub(t *testing.T) {
+	calls := []specs.LinuxSyscall{
+		{Names: []string{"read"}, Action: specs.ActAllow},
+		{Names: []string{"mkdir"}, Action: specs.ActErrno}, // same as the default: dropped, but counted
+	}
+	archList := []specs.Arch{specs.ArchX86_64, specs.ArchX32, specs.ArchS390X}
+	f := mustCompile(t, &specs.LinuxSeccomp{DefaultAction: specs.ActErrno, Architectures: archList, Syscalls: calls})
+	retENOSYS := unix.SECCOMP_RET_ERRNO | uint32(unix.ENOSYS)
+	for _, tc := range []struct {
+		what string
+		d    seccompData
+		want uint32
+	}{
+		{"x86_64 read", data(specs.ArchX86_64, 0), retAllow},
+		{"x86_64 mkdir (83, the largest named)", data(specs.ArchX86_64, 83), retEPERM},
+		{"x86_64 50, not named", data(specs.ArchX86_64, 50), retEPERM},
+		{"x86_64 84, above every named syscall", data(specs.ArchX86_64, 84), retENOSYS},
+		{"x86_64 1000", data(specs.ArchX86_64, 1000), retENOSYS},
+		{"x32 84", data(specs.ArchX32, 84|x32SyscallBit), retENOSYS},
+		{"x32 50", data(specs.ArchX32, 50|x32SyscallBit), retEPERM},
+		{"s390x 0 (the multiplexer)", data(specs.ArchS390X, 0), retENOSYS},
+		{"s390x read", data(specs.ArchS390X, nr(t, specs.ArchS390X, "read")), retAllow},
+		{"s390x 1000", data(specs.ArchS390X, 1000), retENOSYS},
+	} {
+		if got := verdict(t, f, tc.d); got != tc.want {
+			t.Errorf("%s: %#x, want %#x", tc.what, got, tc.want)
+		}
+	}
+	// No stub when the default lets syscalls through or already says ENOSYS.
+	for _, def := range []*specs.LinuxSeccomp{
+		{DefaultAction: specs.ActAllow},
+		{DefaultAction: specs.ActLog},
+		{DefaultAction: specs.ActErrno, DefaultErrnoRet: uintp(uint(unix.ENOSYS))},
+	} {
+		def.Syscalls = []specs.LinuxSyscall{{Names: []string{"read"}, Action: specs.ActKill}}
+		f := mustCompile(t, def)
+		want, _ := actionValue(def.DefaultAction, def.DefaultErrnoRet)
+		if got := verdict(t, f, data(NativeArch(), 1000)); got != want {
+			t.Errorf("default %s: syscall 1000: %#x, want the default %#x", def.DefaultAction, got, want)
+		}
+	}
+}
+
 func TestArgumentComparisons(t *testing.T) {
 	const v = 0x1_0000_0005
 	cases := []struct {

@@ -38,6 +38,13 @@
 //     runc does.
 //   - errnoRet applies to SCMP_ACT_ERRNO and SCMP_ACT_TRACE and defaults to
 //     EPERM; defaultErrnoRet likewise for the default action.
+//   - runc's -ENOSYS stub: unless the default action is SCMP_ACT_ALLOW,
+//     SCMP_ACT_LOG or SCMP_ACT_TRACE, or already returns ENOSYS, a syscall
+//     numbered above every syscall the configuration names for its
+//     architecture returns ENOSYS (on s390x also syscall 0, through which
+//     the kernel multiplexes syscalls it does not know), so that programs
+//     fall back from syscalls newer than the profile. Unlike runc, this
+//     also covers the native architecture when architectures is empty.
 //   - SCMP_ACT_NOTIFY is refused: handing the listener to listenerPath is not
 //     implemented.
 //

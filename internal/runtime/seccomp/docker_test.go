@@ -62,8 +62,13 @@ func TestDockerDefaultProfile(t *testing.T) {
 		{"clone3", "clone3", nil, unix.SECCOMP_RET_ERRNO | uint32(unix.ENOSYS)},
 		{"socket(AF_INET)", "socket", []uint64{unix.AF_INET}, retAllow},
 		{"socket(AF_VSOCK)", "socket", []uint64{unix.AF_VSOCK}, retEPERM},
+		{"a syscall newer than the profile", "", nil, unix.SECCOMP_RET_ERRNO | uint32(unix.ENOSYS)},
 	} {
-		d := data(a, nr(t, a, tc.name), tc.args...)
+		n := uint32(1000)
+		if tc.name != "" {
+			n = nr(t, a, tc.name)
+		}
+		d := data(a, n, tc.args...)
 		if got := verdict(t, f, d); got != tc.want {
 			t.Errorf("%s: %#x, want %#x", tc.what, got, tc.want)
 		}
