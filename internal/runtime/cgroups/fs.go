@@ -139,13 +139,21 @@ func rmdirAll(dir string) error {
 		switch {
 		case err == nil, err == unix.ENOENT:
 			return nil
-		case err == unix.EBUSY && attempt < 8:
+		case err == unix.EBUSY && attempt < 8 && !hasProcs(dir):
+			// Emptied moments ago: the kernel frees the cgroup asynchronously.
 			time.Sleep(delay)
 			delay *= 2
 			continue
 		}
 		return fmt.Errorf("remove cgroup %s: %w", dir, err)
 	}
+}
+
+// hasProcs reports whether the cgroup at dir still has processes (then an
+// EBUSY from rmdir is final).
+func hasProcs(dir string) bool {
+	pids, err := procsOf(dir)
+	return err == nil && len(pids) > 0
 }
 
 // mkdirCgroup creates dir and its missing parents.

@@ -90,12 +90,20 @@ func (m *v1Manager) Apply(pid int) error {
 // parent's cpuset.cpus and cpuset.mems into each new directory: a v1 cpuset
 // cgroup with empty cpus or mems refuses tasks.
 func ensureCpuset(dir string) error {
-	if cpus, err := readString(dir, "cpuset.cpus"); err == nil && cpus != "" {
+	cpus, err := readString(dir, "cpuset.cpus")
+	switch {
+	case err == nil && cpus != "":
 		return nil
+	case err != nil && !errors.Is(err, os.ErrNotExist):
+		return fmt.Errorf("create cgroup %s: %w", dir, err)
+	case err != nil:
+		if _, serr := os.Stat(dir); serr == nil {
+			return fmt.Errorf("create cgroup %s: not a cpuset cgroup", dir)
+		}
 	}
 	parent := filepath.Dir(dir)
-	if parent == dir || !fileExists(parent, "cpuset.cpus") {
-		return fmt.Errorf("create cgroup %s: parent %s is not a cpuset cgroup", dir, parent)
+	if parent == dir {
+		return fmt.Errorf("create cgroup %s: no cpuset hierarchy", dir)
 	}
 	if err := ensureCpuset(parent); err != nil {
 		return err
