@@ -3,6 +3,7 @@ package seccomp
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
@@ -13,6 +14,10 @@ import (
 type Filter struct {
 	prog  []unix.SockFilter
 	flags uint
+
+	notify           bool // some rule returns SECCOMP_RET_USER_NOTIF
+	listenerPath     string
+	listenerMetadata string
 }
 
 // Instructions is the length of the BPF program.
@@ -20,6 +25,18 @@ func (f *Filter) Instructions() int { return len(f.prog) }
 
 // Program returns a copy of the BPF program.
 func (f *Filter) Program() []unix.SockFilter { return append([]unix.SockFilter(nil), f.prog...) }
+
+// NeedsListener reports whether some rule is SCMP_ACT_NOTIFY: the filter is
+// then installed with LoadListener and its listener sent to ListenerPath.
+func (f *Filter) NeedsListener() bool { return f.notify }
+
+// ListenerPath is the configuration's listenerPath, the UNIX socket of the
+// seccomp agent that receives the listener.
+func (f *Filter) ListenerPath() string { return f.listenerPath }
+
+// ListenerMetadata is the configuration's listenerMetadata, passed to the
+// agent with the listener.
+func (f *Filter) ListenerMetadata() string { return f.listenerMetadata }
 
 // Flags are the SECCOMP_FILTER_FLAG_* bits the configuration asked for
 // (Load adds SECCOMP_FILTER_FLAG_TSYNC).
@@ -75,14 +92,33 @@ func Compile(s *specs.LinuxSeccomp) (*Filter, error) {
 		return nil, errors.New("seccomp: defaultAction: SCMP_ACT_NOTIFY cannot be the default action")
 	}
 
+	notify := false
+	for i, sc := range s.Syscalls {
+		if sc.Action != specs.ActNotify {
+			continue
+		}
+		notify = true
+		if s.ListenerPath == "" {
+			return nil, fmt.Errorf("seccomp: syscalls[%d]: SCMP_ACT_NOTIFY needs listenerPath", i)
+		}
+		if slices.Contains(sc.Names, "write") {
+			// As in runc: the init reports the listener to its parent
+			// with write(2), which must not wait for the agent.
+			return nil, fmt.Errorf("seccomp: syscalls[%d]: SCMP_ACT_NOTIFY cannot be used for write", i)
+		}
+	}
+
 	var flags uint
 	for _, fl := range s.Flags {
 		bit, ok := flagBits[fl]
 		if !ok {
-			if fl == specs.LinuxSeccompFlagWaitKillableRecv {
-				return nil, fmt.Errorf("seccomp: flags: %s needs SCMP_ACT_NOTIFY, which is not supported", fl)
+			if fl != specs.LinuxSeccompFlagWaitKillableRecv {
+				return nil, fmt.Errorf("seccomp: flags: unknown flag %q", fl)
 			}
-			return nil, fmt.Errorf("seccomp: flags: unknown flag %q", fl)
+			if !notify {
+				return nil, fmt.Errorf("seccomp: flags: %s needs an SCMP_ACT_NOTIFY rule", fl)
+			}
+			bit = unix.SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV
 		}
 		flags |= bit
 	}
@@ -125,9 +161,6 @@ func Compile(s *specs.LinuxSeccomp) (*Filter, error) {
 	for i, sc := range s.Syscalls {
 		if len(sc.Names) == 0 {
 			return nil, fmt.Errorf("seccomp: syscalls[%d]: names is empty", i)
-		}
-		if sc.Action == specs.ActNotify {
-			return nil, fmt.Errorf("seccomp: syscalls[%d] (%s): SCMP_ACT_NOTIFY is not supported", i, sc.Names[0])
 		}
 		ret, err := actionValue(sc.Action, sc.ErrnoRet)
 		if err != nil {
@@ -181,7 +214,7 @@ func Compile(s *specs.LinuxSeccomp) (*Filter, error) {
 	if err != nil {
 		return nil, fmt.Errorf("seccomp: %w", err)
 	}
-	return &Filter{prog: prog, flags: flags}, nil
+	return &Filter{prog: prog, flags: flags, notify: notify, listenerPath: s.ListenerPath, listenerMetadata: s.ListenerMetadata}, nil
 }
 
 // knownAnywhere reports whether any architecture's table has the syscall.

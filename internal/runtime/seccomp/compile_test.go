@@ -369,8 +369,13 @@ func TestCompileErrors(t *testing.T) {
 		{"errnoRet on allow", &specs.LinuxSeccomp{DefaultAction: specs.ActErrno, Syscalls: []specs.LinuxSyscall{
 			{Names: []string{"read"}, Action: specs.ActAllow, ErrnoRet: uintp(1)}}}, "errnoRet is only valid with SCMP_ACT_ERRNO"},
 		{"errnoRet too big", &specs.LinuxSeccomp{DefaultAction: specs.ActErrno, DefaultErrnoRet: uintp(70000)}, "errnoRet 70000 is more than 65535"},
-		{"notify", &specs.LinuxSeccomp{DefaultAction: specs.ActAllow, Syscalls: []specs.LinuxSyscall{
-			{Names: []string{"mount"}, Action: specs.ActNotify}}}, "SCMP_ACT_NOTIFY is not supported"},
+		{"notify without listener", &specs.LinuxSeccomp{DefaultAction: specs.ActAllow, Syscalls: []specs.LinuxSyscall{
+			{Names: []string{"mount"}, Action: specs.ActNotify}}}, "syscalls[0]: SCMP_ACT_NOTIFY needs listenerPath"},
+		{"notify write", &specs.LinuxSeccomp{DefaultAction: specs.ActAllow, ListenerPath: "/run/agent.sock", Syscalls: []specs.LinuxSyscall{
+			{Names: []string{"read", "write"}, Action: specs.ActNotify}}}, "syscalls[0]: SCMP_ACT_NOTIFY cannot be used for write"},
+		{"notify default", &specs.LinuxSeccomp{DefaultAction: specs.ActNotify, ListenerPath: "/run/agent.sock"}, "SCMP_ACT_NOTIFY cannot be the default action"},
+		{"killable recv without notify", &specs.LinuxSeccomp{DefaultAction: specs.ActAllow, Flags: []specs.LinuxSeccompFlag{specs.LinuxSeccompFlagWaitKillableRecv}},
+			"SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV needs an SCMP_ACT_NOTIFY rule"},
 		{"conflict", &specs.LinuxSeccomp{DefaultAction: specs.ActAllow, Syscalls: []specs.LinuxSyscall{
 			{Names: []string{"mount"}, Action: specs.ActKill}, {Names: []string{"mount"}, Action: specs.ActErrno}}}, "syscall mount: conflicting actions"},
 	} {

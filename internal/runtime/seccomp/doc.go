@@ -45,8 +45,15 @@
 //     the kernel multiplexes syscalls it does not know), so that programs
 //     fall back from syscalls newer than the profile. Unlike runc, this
 //     also covers the native architecture when architectures is empty.
-//   - SCMP_ACT_NOTIFY is refused: handing the listener to listenerPath is not
-//     implemented.
+//   - SCMP_ACT_NOTIFY needs listenerPath and may not be used for write (the
+//     init reports the listener to its parent with write, as in runc). Such a
+//     filter is installed with LoadListener, which returns the listener, and
+//     SendListener hands it to the seccomp agent at listenerPath with the
+//     container process state, as the runtime-spec describes.
+//   - Conditions repeating an argument index are ANDed like the others. runc
+//     instead splits such a rule into one rule per condition (ORed), a
+//     workaround for libseccomp; Docker's default profile has no such rule.
+//   - A syscall name no table knows is an error; runc ignores it.
 //
 // # Program shape
 //

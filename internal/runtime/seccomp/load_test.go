@@ -81,6 +81,9 @@ func child(cfg, action string) int {
 			return 2
 		}
 	}
+	if action == "notify" {
+		return notifyChild(f, os.Getenv("BERTH_SECCOMP_TEST_DIR"))
+	}
 	if err := f.Load(); err != nil {
 		fmt.Println("load:", err)
 		return 3
