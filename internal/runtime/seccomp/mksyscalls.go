@@ -15,6 +15,7 @@ package main
 import (
 	"bufio"
 	"bytes"
+	"flag"
 	"fmt"
 	"go/format"
 	"log"
@@ -85,6 +86,8 @@ var armPrivate = map[string]uint32{
 var sysLine = regexp.MustCompile(`^\s*SYS_([A-Z0-9_]+)\s*=\s*([0-9]+)\s*$`)
 
 func main() {
+	outPath := flag.String("o", "zsyscalls.go", "output file")
+	flag.Parse()
 	out, err := exec.Command("go", "list", "-m", "-f", "{{.Dir}} {{.Version}}", "golang.org/x/sys").Output()
 	if err != nil {
 		log.Fatalf("locate golang.org/x/sys: %v", err)
@@ -152,7 +155,7 @@ func main() {
 	if err != nil {
 		log.Fatalf("format generated tables: %v", err)
 	}
-	if err := os.WriteFile("zsyscalls.go", src, 0o644); err != nil {
+	if err := os.WriteFile(*outPath, src, 0o644); err != nil {
 		log.Fatal(err)
 	}
 }
