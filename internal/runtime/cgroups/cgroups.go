@@ -105,6 +105,9 @@ func resolvePath(cgroupsPath, id string) (string, error) {
 			return "", fmt.Errorf("cgroupsPath %q: must not leave the hierarchy", cgroupsPath)
 		}
 	}
+	if !path.IsAbs(cgroupsPath) && strings.Count(cgroupsPath, ":") == 2 {
+		return "", fmt.Errorf("cgroupsPath %q: systemd slice:prefix:name paths are not supported (Berth uses the cgroupfs driver)", cgroupsPath)
+	}
 	p := cgroupsPath
 	switch {
 	case p == "":

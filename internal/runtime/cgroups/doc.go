@@ -34,6 +34,14 @@
 // a device access is denied unless allowed; for each access bit (r, w, m) the
 // last rule in spec order that matches the device and names that bit decides.
 //
+// # Updates
+//
+// Set only touches what r sets, so `update` should pass the changed resources
+// alone. Devices in particular: on v1 a non-empty device list is written as
+// "deny all" followed by the rules, which briefly denies every device to a
+// running container; on v2 the new program is attached before the old one is
+// detached, so there is no gap.
+//
 // # Mounting cgroups in a container
 //
 // [MountPoints] tells the init what to mount for a "cgroup" mount of the

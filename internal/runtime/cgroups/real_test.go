@@ -290,3 +290,34 @@ func wantSignal(t *testing.T, err error, sig unix.Signal) {
 		t.Fatalf("exit = %v, want death by %v", err, sig)
 	}
 }
+
+// TestRealLayoutDetection checks that the statfs-based mode checks agree with
+// the mountinfo-based discovery the managers use.
+func TestRealLayoutDetection(t *testing.T) {
+	h := realHierarchies(t)
+	switch {
+	case IsCgroup2UnifiedMode():
+		if len(h.v1) != 0 || h.unified != "/sys/fs/cgroup" {
+			t.Errorf("unified mode, but mountinfo shows v1 %v and cgroup2 at %q", h.v1, h.unified)
+		}
+		if IsHybrid() {
+			t.Error("IsHybrid() and IsCgroup2UnifiedMode() both true")
+		}
+	case IsHybrid():
+		if len(h.v1) == 0 || h.unified != "/sys/fs/cgroup/unified" {
+			t.Errorf("hybrid mode, but mountinfo shows v1 %v and cgroup2 at %q", h.v1, h.unified)
+		}
+	default:
+		if h.unified == "/sys/fs/cgroup" || h.unified == "/sys/fs/cgroup/unified" {
+			t.Errorf("legacy mode, but mountinfo shows cgroup2 at %q", h.unified)
+		}
+	}
+	m, err := New("/berth-cgtest-layout", "x")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, isV2 := m.(*v2Manager)
+	if isV2 != IsCgroup2UnifiedMode() {
+		t.Errorf("New() = %T on a machine with IsCgroup2UnifiedMode() = %v", m, IsCgroup2UnifiedMode())
+	}
+}

@@ -152,3 +152,17 @@ func TestStatsJSONShape(t *testing.T) {
 		}
 	}
 }
+
+// TestStatsV1HybridHugetlb reads hugetlb from the cgroup2 tree when no v1
+// hugetlb hierarchy exists (the layout of Berth's development machines).
+func TestStatsV1HybridHugetlb(t *testing.T) {
+	f, m := newFakeV1(t)
+	f.files(t, "unified/test/c1", map[string]string{"hugetlb.2MB.max": "max", "hugetlb.2MB.current": "4194304", "hugetlb.2MB.events": "max 2\n"})
+	s, err := m.Stats()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := s.Hugetlb, map[string]Hugetlb{"2MB": {Usage: 4 << 20, Failcnt: 2}}; !reflect.DeepEqual(got, want) {
+		t.Errorf("hugetlb stats = %+v, want %+v", got, want)
+	}
+}

@@ -20,6 +20,14 @@ func (m *v1Manager) Stats() (*Stats, error) {
 		{"blkio", blkioStatsV1},
 		{"hugetlb", hugetlbStatsV1},
 	}
+	// In hybrid mode hugetlb may live in the cgroup2 tree (as on Berth's
+	// development machines); its files exist only where the controller is on.
+	if m.paths["hugetlb"] == "" && m.paths[""] != "" {
+		steps = append(steps, struct {
+			ctrl string
+			read func(string, *Stats) error
+		}{"", hugetlbStatsV2})
+	}
 	for _, st := range steps {
 		d := m.paths[st.ctrl]
 		if d == "" {

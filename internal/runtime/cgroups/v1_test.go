@@ -288,6 +288,7 @@ func TestResolvePath(t *testing.T) {
 		{"../../etc", "x", "", "must not leave"},
 		{"/", "x", "", "root cgroup"},
 		{"", "", "", "no container id"},
+		{"system.slice:berth:abc", "abc", "", "systemd slice:prefix:name paths are not supported"},
 	}
 	for _, tt := range tests {
 		got, err := resolvePath(tt.in, tt.id)
