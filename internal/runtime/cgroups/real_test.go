@@ -321,3 +321,64 @@ func TestRealLayoutDetection(t *testing.T) {
 		t.Errorf("New() = %T on a machine with IsCgroup2UnifiedMode() = %v", m, IsCgroup2UnifiedMode())
 	}
 }
+
+// checkRunning checks, through the Manager interface alone, a cgroup that
+// holds only child and has the given memory and pids limits: its process
+// list, its statistics, and freezing (frozen runs extra checks while it is
+// frozen) and thawing.
+func checkRunning(t *testing.T, m Manager, child *helper, memLimit, pidsLimit uint64, frozen func()) {
+	t.Helper()
+	pids, err := m.Procs()
+	if err != nil || len(pids) != 1 || pids[0] != child.pid() {
+		t.Errorf("Procs() = %v, %v; want [%d]", pids, err, child.pid())
+	}
+	st, err := m.Stats()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Memory.Usage.Usage == 0 || st.Memory.Usage.Limit != memLimit {
+		t.Errorf("memory stats = %+v, want usage > 0 and limit %d", st.Memory.Usage, memLimit)
+	}
+	if st.Pids.Current < 1 || st.Pids.Limit != pidsLimit {
+		t.Errorf("pids stats = %+v, want current >= 1 and limit %d", st.Pids, pidsLimit)
+	}
+	if st.CPU.Usage.Total == 0 {
+		t.Errorf("cpu stats = %+v, want usage", st.CPU.Usage)
+	}
+	if err := m.Freeze(); err != nil {
+		t.Fatal(err)
+	}
+	if s, err := m.State(); err != nil || s != Frozen {
+		t.Errorf("State() = %q, %v after Freeze", s, err)
+	}
+	frozen()
+	if err := m.Thaw(); err != nil {
+		t.Fatal(err)
+	}
+	if s, err := m.State(); err != nil || s != Thawed {
+		t.Errorf("State() = %q, %v after Thaw", s, err)
+	}
+}
+
+// checkKillDestroy kills the cgroup's processes through a manager loaded from
+// m.Paths() (as a later `berth runtime kill` would), destroys the cgroup and
+// checks nothing is left and a second Destroy is harmless.
+func checkKillDestroy(t *testing.T, m Manager, child *helper) {
+	t.Helper()
+	loaded, err := Load(m.Paths())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := loaded.Kill(unix.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	wantSignal(t, child.wait(t, 5*time.Second), unix.SIGKILL)
+	waitNoProcs(t, loaded)
+	if err := loaded.Destroy(); err != nil {
+		t.Fatal(err)
+	}
+	assertGone(t, m)
+	if err := loaded.Destroy(); err != nil {
+		t.Errorf("second Destroy = %v, want nil", err)
+	}
+}

@@ -84,50 +84,27 @@ func TestRealCgroup1Lifecycle(t *testing.T) {
 		t.Errorf("devices.list after Set:\n%s", devs)
 	}
 
-	pids, err := m.Procs()
-	if err != nil || len(pids) != 1 || pids[0] != child.pid() {
-		t.Errorf("Procs() = %v, %v; want [%d]", pids, err, child.pid())
-	}
-	st, err := m.Stats()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if st.Memory.Usage.Usage == 0 || st.Memory.Usage.Limit != 64<<20 {
-		t.Errorf("memory stats = %+v, want usage > 0 and limit 64 MiB", st.Memory.Usage)
-	}
-	if st.Pids.Current < 1 || st.Pids.Limit != 20 {
-		t.Errorf("pids stats = %+v, want current >= 1 and limit 20", st.Pids)
-	}
-	if st.CPU.Usage.Total == 0 || len(st.CPU.Usage.Percpu) == 0 {
-		t.Errorf("cpu stats = %+v, want usage", st.CPU.Usage)
-	}
-
-	if err := m.Freeze(); err != nil {
-		t.Fatal(err)
-	}
-	if s, err := m.State(); err != nil || s != Frozen {
-		t.Errorf("State() = %q, %v after Freeze", s, err)
-	}
-	if got := mustRead(t, m.Path("freezer"), "freezer.state"); got != "FROZEN" {
-		t.Errorf("freezer.state = %q", got)
-	}
-	if s := procState(t, child.pid()); s != "D" {
-		t.Errorf("frozen process state %q, want D", s)
-	}
-	if err := m.Thaw(); err != nil {
-		t.Fatal(err)
-	}
-	if s, err := m.State(); err != nil || s != Thawed {
-		t.Errorf("State() = %q, %v after Thaw", s, err)
-	}
+	checkRunning(t, m, child, 64<<20, 20, func() {
+		if got := mustRead(t, m.Path("freezer"), "freezer.state"); got != "FROZEN" {
+			t.Errorf("freezer.state = %q", got)
+		}
+		if s := procState(t, child.pid()); s != "D" {
+			t.Errorf("frozen process state %q, want D", s)
+		}
+	})
 	if err := waitFor(2*time.Second, func() (bool, error) { return procState(t, child.pid()) == "S", nil }); err != nil {
 		t.Errorf("thawed process state %q, want S", procState(t, child.pid()))
 	}
+	if st, err := m.Stats(); err != nil || len(st.CPU.Usage.Percpu) == 0 {
+		t.Errorf("v1 per-CPU usage missing: %+v, %v", st, err)
+	}
 
 	// `update` on the running container.
-	if err := m.Set(&specs.LinuxResources{Memory: &specs.LinuxMemory{Limit: i64(96 << 20), Swap: r.Memory.Swap}}); err == nil {
-		if r.Memory.Swap != nil {
-			t.Fatal("update: memory above memory+swap accepted")
+	if r.Memory.Swap != nil {
+		// The kernel refuses memory above memory+swap; the error says where.
+		err := m.Set(&specs.LinuxResources{Memory: &specs.LinuxMemory{Limit: i64(96 << 20), Swap: r.Memory.Swap}})
+		if err == nil || err.Error() != "set memory.limit_in_bytes=100663296: invalid argument" {
+			t.Errorf("update with memory above memory+swap = %v", err)
 		}
 	}
 	update := &specs.LinuxResources{Memory: &specs.LinuxMemory{Limit: i64(96 << 20)}, Pids: &specs.LinuxPids{Limit: i64(-1)}}
@@ -144,23 +121,7 @@ func TestRealCgroup1Lifecycle(t *testing.T) {
 		t.Errorf("pids.max after update = %q", got)
 	}
 
-	// A loaded manager (as `berth runtime kill` would have) reaches the same cgroup.
-	loaded, err := Load(m.Paths())
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := loaded.Kill(unix.SIGKILL); err != nil {
-		t.Fatal(err)
-	}
-	wantSignal(t, child.wait(t, 5*time.Second), unix.SIGKILL)
-	waitNoProcs(t, loaded)
-	if err := loaded.Destroy(); err != nil {
-		t.Fatal(err)
-	}
-	assertGone(t, m)
-	if err := loaded.Destroy(); err != nil {
-		t.Errorf("second Destroy = %v, want nil", err)
-	}
+	checkKillDestroy(t, m, child)
 }
 
 func TestRealCgroup1DestroyBusy(t *testing.T) {

@@ -100,39 +100,11 @@ func TestRealCgroup2Lifecycle(t *testing.T) {
 		t.Errorf("device programs attached = %v, %v; want one", ids, err)
 	}
 
-	pids, err := m.Procs()
-	if err != nil || len(pids) != 1 || pids[0] != child.pid() {
-		t.Errorf("Procs() = %v, %v; want [%d]", pids, err, child.pid())
-	}
-	st, err := m.Stats()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if st.Memory.Usage.Usage == 0 || st.Memory.Usage.Limit != 64<<20 {
-		t.Errorf("memory stats = %+v, want usage > 0 and limit 64 MiB", st.Memory.Usage)
-	}
-	if st.Pids.Current < 1 || st.Pids.Limit != 20 {
-		t.Errorf("pids stats = %+v", st.Pids)
-	}
-	if st.CPU.Usage.Total == 0 {
-		t.Errorf("cpu stats = %+v, want usage", st.CPU.Usage)
-	}
-
-	if err := m.Freeze(); err != nil {
-		t.Fatal(err)
-	}
-	if s, err := m.State(); err != nil || s != Frozen {
-		t.Errorf("State() = %q, %v after Freeze", s, err)
-	}
-	if ev := mustRead(t, dir, "cgroup.events"); !strings.Contains(ev, "frozen 1") {
-		t.Errorf("cgroup.events after Freeze:\n%s", ev)
-	}
-	if err := m.Thaw(); err != nil {
-		t.Fatal(err)
-	}
-	if s, err := m.State(); err != nil || s != Thawed {
-		t.Errorf("State() = %q, %v after Thaw", s, err)
-	}
+	checkRunning(t, m, child, 64<<20, 20, func() {
+		if ev := mustRead(t, dir, "cgroup.events"); !strings.Contains(ev, "frozen 1") {
+			t.Errorf("cgroup.events after Freeze:\n%s", ev)
+		}
+	})
 
 	// `update`: raise memory, drop the pids limit, and replace the device filter.
 	update := &specs.LinuxResources{
@@ -157,22 +129,7 @@ func TestRealCgroup2Lifecycle(t *testing.T) {
 		}
 	}
 
-	loaded, err := Load(m.Paths())
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := loaded.Kill(unix.SIGKILL); err != nil {
-		t.Fatal(err)
-	}
-	wantSignal(t, child.wait(t, 5*time.Second), unix.SIGKILL)
-	waitNoProcs(t, loaded)
-	if err := loaded.Destroy(); err != nil {
-		t.Fatal(err)
-	}
-	assertGone(t, m)
-	if err := loaded.Destroy(); err != nil {
-		t.Errorf("second Destroy = %v, want nil", err)
-	}
+	checkKillDestroy(t, m, child)
 }
 
 func TestRealCgroup2PidsLimit(t *testing.T) {
