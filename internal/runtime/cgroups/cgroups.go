@@ -36,6 +36,8 @@ type Manager interface {
 	// of -1 creates the cgroup without moving any process.
 	Apply(pid int) error
 	// Set applies the limits of r; fields that are nil are left as they are.
+	// Kernel memory limits are ignored (deprecated) and so are rdma limits.
+	// A limit that needs a file the kernel lacks fails, naming the file.
 	Set(r *specs.LinuxResources) error
 	// Freeze stops every process of the cgroup and returns once the kernel
 	// reports the cgroup frozen.

@@ -270,3 +270,73 @@ func testDevices(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// rootDisk returns the major:minor of the whole disk holding "/", or skips.
+func rootDisk(t *testing.T) (int64, int64) {
+	t.Helper()
+	var st unix.Stat_t
+	if err := unix.Stat("/", &st); err != nil {
+		t.Fatal(err)
+	}
+	sys := fmt.Sprintf("/sys/dev/block/%d:%d", unix.Major(st.Dev), unix.Minor(st.Dev))
+	if _, err := os.Stat(sys); err != nil {
+		t.Skipf("/ is not on a block device (%v)", err)
+	}
+	if _, err := os.Stat(sys + "/partition"); err == nil {
+		sys += "/.."
+	}
+	b, err := os.ReadFile(sys + "/dev")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var maj, min int64
+	if _, err := fmt.Sscanf(strings.TrimSpace(string(b)), "%d:%d", &maj, &min); err != nil {
+		t.Fatal(err)
+	}
+	return maj, min
+}
+
+// TestRealCgroup1Blkio sets throttling on the root disk and reads it back,
+// and checks that a weight on a kernel without blkio weights is refused by
+// file name.
+func TestRealCgroup1Blkio(t *testing.T) {
+	requireCgroup1(t)
+	maj, min := rootDisk(t)
+	parent := uniqueParent(t)
+	m, err := New(parent+"/io", "io")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := m.Apply(-1); err != nil {
+		t.Fatal(err)
+	}
+	dev := specs.LinuxBlockIODevice{Major: maj, Minor: min}
+	err = m.Set(&specs.LinuxResources{BlockIO: &specs.LinuxBlockIO{
+		ThrottleReadBpsDevice:   []specs.LinuxThrottleDevice{{LinuxBlockIODevice: dev, Rate: 1 << 20}},
+		ThrottleWriteIOPSDevice: []specs.LinuxThrottleDevice{{LinuxBlockIODevice: dev, Rate: 100}},
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := m.Path("blkio")
+	if got, want := mustRead(t, d, "blkio.throttle.read_bps_device"), fmt.Sprintf("%d:%d 1048576", maj, min); got != want {
+		t.Errorf("blkio.throttle.read_bps_device = %q, want %q", got, want)
+	}
+	if got, want := mustRead(t, d, "blkio.throttle.write_iops_device"), fmt.Sprintf("%d:%d 100", maj, min); got != want {
+		t.Errorf("blkio.throttle.write_iops_device = %q, want %q", got, want)
+	}
+	if !fileExists(d, "blkio.weight") && !fileExists(d, "blkio.bfq.weight") {
+		err := m.Set(&specs.LinuxResources{BlockIO: &specs.LinuxBlockIO{Weight: u16(500)}})
+		if err == nil || err.Error() != "set blkio.weight=500: not supported by the kernel" {
+			t.Errorf("blkio weight without kernel support: %v", err)
+		}
+		// A zero weight asks for nothing and is no error.
+		if err := m.Set(&specs.LinuxResources{BlockIO: &specs.LinuxBlockIO{Weight: u16(0)}}); err != nil {
+			t.Errorf("zero blkio weight: %v", err)
+		}
+	}
+	if err := m.Destroy(); err != nil {
+		t.Fatal(err)
+	}
+	assertGone(t, m)
+}
