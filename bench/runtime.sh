@@ -51,7 +51,10 @@ case "$count" in '' | *[!0-9]* | 0) die "--count: $count is not a positive numbe
 for t in runc crun unshare jq busybox; do
 	command -v "$t" >/dev/null || die "$t not found (hack/install-deps.sh installs it)"
 done
-file -L "$(command -v busybox)" | grep -q 'statically linked' || die "busybox is not static: install busybox-static"
+case "$(file -L "$(command -v busybox)")" in
+*"statically linked"*) ;;
+*) die "busybox is not statically linked: install busybox-static" ;;
+esac
 export PATH=$PATH:/usr/local/go/bin
 
 work=$(mktemp -d /tmp/berth-bench.XXXXXX)
@@ -102,12 +105,17 @@ mkdir -p "$work/state-berth" "$work/state-runc" "$work/state-crun" "$work/sample
 
 declare -A failed=()
 
+# first_line and last_line print a file's first or last non-blank line (or
+# nothing), and never fail, so they are safe in assignments under set -e.
+first_line() { awk 'NF { print; exit }' "$1" 2>/dev/null || true; }
+last_line() { awk 'NF { l = $0 } END { print l }' "$1" 2>/dev/null || true; }
+
 # A berth that cannot be built or found is reported as failed; the peers are
 # still measured.
 if [ -z "$berth" ]; then
 	berth=$work/berth
 	if ! (cd "$repo" && go build -o "$berth" ./cmd/berth) 2>"$work/berth-build.err"; then
-		failed[berth]="go build ./cmd/berth: $(grep -v '^[[:space:]]*$' "$work/berth-build.err" | tail -n1)"
+		failed[berth]="go build ./cmd/berth: $(last_line "$work/berth-build.err")"
 	fi
 elif [ -x "$berth" ]; then
 	berth=$(cd "$(dirname "$berth")" && pwd)/$(basename "$berth")
@@ -145,7 +153,7 @@ time_one() {
 	"$@" </dev/null >/dev/null 2>>"$work/$name.err" || rc=$?
 	t1=${EPOCHREALTIME/./}
 	if [ "$rc" != 0 ]; then
-		failed[$name]="exit $rc: $(grep -v '^[[:space:]]*$' "$work/$name.err" | head -n1)"
+		failed[$name]="exit $rc: $(first_line "$work/$name.err")"
 		return
 	fi
 	echo "$((t1 - t0))" >>"$work/samples/$name"
@@ -155,11 +163,11 @@ time_crun() {
 	local us rc
 	echo "$1" >&"$crun_in"
 	if ! read -r -t 60 us rc <&"$crun_out"; then
-		failed[crun]="helper did not answer: $(head -n1 "$work/crun.err" 2>/dev/null)"
+		failed[crun]="helper did not answer: $(first_line "$work/crun.err")"
 		return
 	fi
 	if [ "$rc" != 0 ]; then
-		failed[crun]="exit $rc: $(grep -v '^[[:space:]]*$' "$work/crun.err" | head -n1)"
+		failed[crun]="exit $rc: $(first_line "$work/crun.err")"
 		return
 	fi
 	echo "$us" >>"$work/samples/crun"
@@ -190,7 +198,7 @@ if [ -z "${failed[crun]:-}" ] && [ -s "$work/samples/crun" ]; then
 	read -r _ crun_median _ < <(stats crun)
 fi
 
-echo "kernel $(uname -r), $(nproc) CPUs; runc $(runc --version | awk 'NR==1 {print $3}'), crun $(crun --version | awk 'NR==1 {print $3}')"
+echo "kernel $(uname -r), $(nproc) CPUs, load $(cut -d" " -f1-3 /proc/loadavg); runc $(runc --version | awk 'NR==1 {print $3}'), crun $(crun --version | awk 'NR==1 {print $3}')"
 printf '%-8s %5s %9s %9s %9s %9s  %s\n' runtime runs min_ms median_ms max_ms vs_crun note
 for name in berth runc crun floor; do
 	note=""

@@ -108,7 +108,10 @@ build_rootfs() {
 	local bb stage applet
 	bb=$(command -v busybox || true)
 	[ -n "$bb" ] || die "busybox not found: install busybox-static (hack/install-deps.sh)"
-	file -L "$bb" 2>/dev/null | grep -q 'statically linked' || die "$bb is not statically linked: install busybox-static"
+	case "$(file -L "$bb")" in
+	*"statically linked"*) ;;
+	*) die "$bb is not statically linked: install busybox-static" ;;
+	esac
 	stage=$(mktemp -d "$cache/rootfs.XXXXXX")
 	# The tar's "./" entry becomes the bundle (root.path is "."), so it must
 	# be traversable by the non-root users some tests run as.
@@ -176,12 +179,19 @@ fi
 chmod 755 "$work/runtime"
 
 cleanup() {
-	local id c n
+	local id c n pid
 	set +e
 	for id in $(ls "$state" 2>/dev/null); do
 		[ -d "$state/$id" ] || continue
 		echo "runtime-validation: removing leftover container $id" >&2
+		pid=$(timeout 20 "$work/runtime" state "$id" 2>/dev/null | jq -r '.pid // 0' 2>/dev/null)
 		timeout 20 "$work/runtime" delete --force "$id" >/dev/null 2>&1
+		# A runtime that cannot delete must not leave the container's
+		# init running behind this run.
+		if [ "${pid:-0}" -gt 0 ] 2>/dev/null && kill -0 "$pid" 2>/dev/null; then
+			echo "runtime-validation: delete --force left pid $pid of $id running; killing it" >&2
+			kill -KILL "$pid"
+		fi
 	done
 	# Remove the suite's cgroups, deepest first; rmdir refuses a cgroup with
 	# processes, so nothing running is touched.
@@ -241,19 +251,26 @@ for prog in "$cache"/bin/*.t; do
 	# not the bare "exit status N" or a spec reference).
 	if [ "$status" != ok ] && [ "$f" = 0 ]; then
 		f=1
-		why=$(grep -Ev '^[[:space:]]*$|^exit status [0-9]+$|^Refer to: ' "$results/$name.err" | tail -n1)
-		echo "$name: not ok - program $status: $why" >>"$failures"
+		why=$(awk 'NF && !/^exit status [0-9]+$/ && !/^Refer to: / { l = $0 } END { print l }' "$results/$name.err")
+		echo "$name: not ok - program $status: ${why:-(it printed no error)}" >>"$failures"
 	fi
 	# The hook programs print no test line (plan 1..0): a failed check shows
 	# only as an "error" diagnostic. Count such a program once as failed,
 	# with that error; one that exited 0 without an error is shown as
 	# "ok (no test line)" but not counted, as TAP counts nothing there.
 	if [ $((p + f + s)) = 0 ]; then
-		err=$(sed -n 's/^  *"error": "\(.*\)",\{0,1\}$/\1/p' "$results/$name.tap" | head -n1)
+		err=$(sed -n 's/^  *"error": "\(.*\)",\{0,1\}$/\1/p; T; q' "$results/$name.tap")
 		if [ -n "$err" ]; then
 			f=1
 			status="error without a test line"
 			echo "$name: not ok - ${err%%\\n*}" >>"$failures"
+		elif [ "$status" = ok ] && [ ! -s "$results/$name.tap" ] && [[ $name != *_fail ]]; then
+			# Programs that run runtimetest print its TAP; nothing at all
+			# means the container's output never came back. (The *_fail
+			# programs print nothing when the runtime rightly refused.)
+			f=1
+			status="no output"
+			echo "$name: not ok - printed no TAP: runtimetest's output from the container is missing" >>"$failures"
 		elif [ "$status" = ok ]; then
 			status="ok (no test line)"
 		fi
