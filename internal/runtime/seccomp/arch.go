@@ -24,7 +24,7 @@ type arch struct {
 var arches = map[specs.Arch]arch{
 	specs.ArchX86:         {specs.ArchX86, unix.AUDIT_ARCH_I386, false, true},
 	specs.ArchX86_64:      {specs.ArchX86_64, unix.AUDIT_ARCH_X86_64, false, false},
-	specs.ArchX32:         {specs.ArchX32, unix.AUDIT_ARCH_X86_64, false, false},
+	specs.ArchX32:         {specs.ArchX32, unix.AUDIT_ARCH_X86_64, false, true}, // ILP32: libseccomp compares 32 bits
 	specs.ArchARM:         {specs.ArchARM, unix.AUDIT_ARCH_ARM, false, true},
 	specs.ArchAARCH64:     {specs.ArchAARCH64, unix.AUDIT_ARCH_AARCH64, false, false},
 	specs.ArchLOONGARCH64: {specs.ArchLOONGARCH64, unix.AUDIT_ARCH_LOONGARCH64, false, false},

@@ -213,7 +213,7 @@ func holds(c cond, arg uint64, bits32 bool) bool {
 	case specs.OpGreaterEqual:
 		return arg >= v
 	case specs.OpMaskedEqual:
-		return arg&v == m
+		return arg&v == m&v
 	}
 	panic("unknown op " + c.op)
 }

@@ -425,7 +425,8 @@ func (a *asm) emitCond(ar arch, c cond, pass, fail target) target {
 	loOff, hiOff := ar.argOffsets(c.index)
 	v, m := c.value, uint64(0)
 	if c.op == specs.OpMaskedEqual {
-		m, v = c.value, c.value2
+		// As libseccomp: (arg & mask) == (value & mask).
+		m, v = c.value, c.value2&c.value
 	}
 	vlo, vhi := uint32(v), uint32(v>>32)
 	mlo, mhi := uint32(m), uint32(m>>32)

@@ -27,9 +27,10 @@
 //     architecture; a name no architecture knows is an error.
 //   - Argument conditions compare the 64-bit argument as unsigned, high and
 //     low 32-bit halves separately; on 32-bit architectures only the low half
-//     exists, so only the low 32 bits of the value (and mask) are compared.
-//     The conditions of one rule are ANDed. SCMP_CMP_MASKED_EQ takes the mask
-//     in value and the expected value in valueTwo.
+//     exists, so only the low 32 bits of the value (and mask) are compared;
+//     x32 counts as 32-bit, as in libseccomp. The conditions of one rule are
+//     ANDed. SCMP_CMP_MASKED_EQ takes the mask in value and the expected value
+//     in valueTwo, and compares (arg & mask) with (valueTwo & mask).
 //   - Several rules for the same syscall: a rule without conditions decides
 //     the syscall (two of them with different actions are an error);
 //     otherwise the rules are tried in the order given and the first whose
