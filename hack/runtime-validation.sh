@@ -165,7 +165,14 @@ done
 if [ -n "$runtime" ]; then
 	rt=$(command -v "$runtime") || die "--runtime $runtime: not found"
 	rt_label=$(basename "$rt")
-	printf '#!/bin/sh\nexec %q --root %q "$@"\n' "$rt" "$state" >"$work/runtime"
+	if [ "$rt_label" = crun ] && mountpoint -q /sys/fs/cgroup/unified; then
+		# crun refuses the hybrid cgroup layout; give each call a private
+		# mount namespace without the cgroup2 mount (the v1 hierarchies stay).
+		printf '#!/bin/sh\nexec unshare --mount --propagation private sh -c '\''umount /sys/fs/cgroup/unified && exec "$0" "$@"'\'' %q --root %q "$@"\n' \
+			"$rt" "$state" >"$work/runtime"
+	else
+		printf '#!/bin/sh\nexec %q --root %q "$@"\n' "$rt" "$state" >"$work/runtime"
+	fi
 else
 	if [ -z "$berth" ]; then
 		berth=$work/berth
