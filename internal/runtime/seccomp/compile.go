@@ -202,11 +202,7 @@ func Compile(s *specs.LinuxSeccomp) (*Filter, error) {
 	}
 	for _, ar := range perArch {
 		for nr, rules := range ar.rules {
-			r, err := resolveRules(rules)
-			if err != nil {
-				return nil, fmt.Errorf("seccomp: %s: syscall %s: %w", ar.arch.name, syscallName(ar.arch.name, nr), err)
-			}
-			ar.rules[nr] = r
+			ar.rules[nr] = resolveRules(rules)
 		}
 	}
 
@@ -227,32 +223,16 @@ func knownAnywhere(name string) bool {
 	return false
 }
 
-func syscallName(a specs.Arch, nr uint32) string {
-	for name, n := range syscallTables[string(a)] {
-		if n == nr {
-			return name
+// resolveRules orders the rules of one syscall: the first unconditional
+// rule alone decides (as in libseccomp, where later ones are dropped);
+// otherwise the conditional rules in their given order.
+func resolveRules(rules []rule) []rule {
+	for _, r := range rules {
+		if len(r.conds) == 0 {
+			return []rule{r}
 		}
 	}
-	return fmt.Sprintf("%d", nr)
-}
-
-// resolveRules orders the rules of one syscall: an unconditional rule alone
-// decides; otherwise the conditional rules in their given order.
-func resolveRules(rules []rule) ([]rule, error) {
-	var uncond *rule
-	for i := range rules {
-		if len(rules[i].conds) > 0 {
-			continue
-		}
-		if uncond != nil && uncond.ret != rules[i].ret {
-			return nil, fmt.Errorf("conflicting actions %#x and %#x without conditions", uncond.ret, rules[i].ret)
-		}
-		uncond = &rules[i]
-	}
-	if uncond != nil {
-		return []rule{*uncond}, nil
-	}
-	return rules, nil
+	return rules
 }
 
 // actionValue is the SECCOMP_RET_* value of an action.

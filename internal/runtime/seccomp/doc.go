@@ -31,11 +31,10 @@
 //     x32 counts as 32-bit, as in libseccomp. The conditions of one rule are
 //     ANDed. SCMP_CMP_MASKED_EQ takes the mask in value and the expected value
 //     in valueTwo, and compares (arg & mask) with (valueTwo & mask).
-//   - Several rules for the same syscall: a rule without conditions decides
-//     the syscall (two of them with different actions are an error);
-//     otherwise the rules are tried in the order given and the first whose
-//     conditions all match applies; if none matches, the default action
-//     applies. A rule whose action equals the default action is dropped, as
+//   - Several rules for the same syscall: the first rule without conditions
+//     decides the syscall (libseccomp drops the others); otherwise the rules
+//     are tried in the order given and the first whose conditions all match
+//     applies; if none matches, the default action applies. A rule whose action equals the default action is dropped, as
 //     runc does.
 //   - errnoRet applies to SCMP_ACT_ERRNO and SCMP_ACT_TRACE and defaults to
 //     EPERM; defaultErrnoRet likewise for the default action.
