@@ -3,6 +3,7 @@ package seccomp
 import (
 	"errors"
 	"fmt"
+	goruntime "runtime"
 	"slices"
 	"sort"
 
@@ -124,12 +125,12 @@ func Compile(s *specs.LinuxSeccomp) (*Filter, error) {
 	}
 
 	native := NativeArch()
-	archList := []arch{}
+	if native == "" {
+		return nil, fmt.Errorf("seccomp: architecture %s has no syscall table", goruntime.GOARCH)
+	}
+	var archList []arch
 	seen := map[specs.Arch]bool{}
 	for _, name := range append([]specs.Arch{native}, s.Architectures...) {
-		if name == "" && len(archList) == 0 {
-			return nil, errors.New("seccomp: this machine's architecture has no syscall table")
-		}
 		if seen[name] || tableless[name] {
 			continue
 		}

@@ -121,3 +121,23 @@ func TestDockerProfileEveryArch(t *testing.T) {
 		t.Logf("%s %v: %d rules, %d instructions", am.Arch, s.Architectures, len(s.Syscalls), f.Instructions())
 	}
 }
+
+func BenchmarkCompileDockerDefault(b *testing.B) {
+	s := dockerDefault(b)
+	for b.Loop() {
+		if _, err := Compile(s); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkFilterDockerDefault(b *testing.B) {
+	f := mustCompile(b, dockerDefault(b))
+	a := NativeArch()
+	d := data(a, nr(b, a, "socket"), unix.AF_INET)
+	for b.Loop() {
+		if v, err := run(f.prog, d); err != nil || v != retAllow {
+			b.Fatal(v, err)
+		}
+	}
+}
