@@ -202,3 +202,31 @@ func TestDeviceRuleString(t *testing.T) {
 		}
 	}
 }
+
+func TestDeviceRulesForSpec(t *testing.T) {
+	spec := &specs.Spec{Linux: &specs.Linux{
+		Resources: &specs.LinuxResources{Devices: []specs.LinuxDeviceCgroup{
+			rule(true, "c", 10, 200, "rwm"), // /dev/net/tun asked for
+			rule(false, "c", 1, 3, "rwm"),   // overridden by the defaults, as in runc
+		}},
+		Devices: []specs.LinuxDevice{
+			{Path: "/dev/fuse", Type: "c", Major: 10, Minor: 229},
+			{Path: "/dev/sdb", Type: "b", Major: 8, Minor: 16},
+			{Path: "/dev/fifo", Type: "p"},
+		},
+	}}
+	rw := accRead | accWrite
+	checkDecisions(t, DeviceRules(spec), []deviceCase{
+		{devChar, 1, 3, rw, true},        // /dev/null: defaults come last
+		{devChar, 1, 5, rw, true},        // /dev/zero
+		{devChar, 136, 2, rw, true},      // a pty
+		{devChar, 10, 200, rw, true},     // from resources.devices
+		{devChar, 10, 229, rw, true},     // from linux.devices
+		{devBlock, 8, 16, rw, true},      // from linux.devices
+		{devBlock, 8, 0, accRead, false}, // the host's disk
+		{devChar, 1, 1, accRead, false},  // /dev/mem
+		{devChar, 4, 1, accMknod, true},  // mknod of anything
+	})
+	// No spec at all: deny everything but the defaults.
+	checkDecisions(t, DeviceRules(nil), []deviceCase{{devChar, 1, 3, rw, true}, {devChar, 10, 200, rw, false}})
+}

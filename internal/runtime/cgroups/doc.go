@@ -33,6 +33,9 @@
 // the cgroup directory with BPF_F_ALLOW_MULTI. Both follow the same semantics:
 // a device access is denied unless allowed; for each access bit (r, w, m) the
 // last rule in spec order that matches the device and names that bit decides.
+// Set applies exactly the rules it is given; [DeviceRules] builds, from a
+// spec, the list runc would apply (deny all, the spec's rules, its
+// linux.devices, then [DefaultAllowedDevices] such as /dev/null).
 //
 // # Updates
 //
