@@ -1,0 +1,137 @@
+package integration
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+)
+
+const cgroupRoot = "/sys/fs/cgroup"
+
+func loadSpecFile(bundle string) (*specs.Spec, error) {
+	data, err := os.ReadFile(filepath.Join(bundle, "config.json"))
+	if err != nil {
+		return nil, err
+	}
+	var spec specs.Spec
+	if err := json.Unmarshal(data, &spec); err != nil {
+		return nil, err
+	}
+	return &spec, nil
+}
+
+// cgroupHierarchies returns the mounted cgroup hierarchies: every directory
+// under /sys/fs/cgroup on a v1 or hybrid host, or the root itself on a pure
+// cgroup v2 host.
+func cgroupHierarchies() []string {
+	if _, err := os.Stat(filepath.Join(cgroupRoot, "cgroup.controllers")); err == nil {
+		return []string{cgroupRoot}
+	}
+	entries, _ := os.ReadDir(cgroupRoot)
+	var out []string
+	for _, e := range entries {
+		if e.IsDir() {
+			out = append(out, filepath.Join(cgroupRoot, e.Name()))
+		}
+	}
+	return out
+}
+
+// leftovers lists what a container left behind after its deletion: its
+// state directory, its cgroups, mounts referencing its bundle, and processes
+// whose root or working directory lies in its bundle.
+func leftovers(r *runtimeCLI, c *container) []string {
+	var left []string
+	if _, err := os.Lstat(filepath.Join(r.root, c.id)); err == nil {
+		left = append(left, "state directory "+filepath.Join(r.root, c.id))
+	}
+	for _, h := range cgroupHierarchies() {
+		p := filepath.Join(h, c.cgroupPath())
+		if _, err := os.Stat(p); err == nil {
+			left = append(left, "cgroup "+p)
+		}
+	}
+	if c.bundle != "" {
+		if data, err := os.ReadFile("/proc/self/mountinfo"); err == nil {
+			for _, line := range strings.Split(string(data), "\n") {
+				if strings.Contains(line, c.bundle) {
+					left = append(left, "mount "+line)
+				}
+			}
+		}
+		left = append(left, processesIn(c.bundle, c.id)...)
+	}
+	return left
+}
+
+// processesIn lists processes whose root or cwd is below dir, or whose
+// command line names the container id.
+func processesIn(dir, id string) []string {
+	var out []string
+	entries, _ := os.ReadDir("/proc")
+	self := os.Getpid()
+	for _, e := range entries {
+		pid := e.Name()
+		if pid[0] < '0' || pid[0] > '9' || pid == strconv.Itoa(self) {
+			continue
+		}
+		for _, link := range []string{"root", "cwd"} {
+			target, err := os.Readlink(filepath.Join("/proc", pid, link))
+			if err == nil && (target == dir || strings.HasPrefix(target, dir+"/")) {
+				out = append(out, "process "+pid+" ("+link+" "+target+", "+cmdline(pid)+")")
+				break
+			}
+		}
+		if cl := cmdline(pid); strings.Contains(cl, id) && !strings.Contains(cl, "delete") {
+			out = append(out, "process "+pid+" ("+cl+")")
+		}
+	}
+	return out
+}
+
+func cmdline(pid string) string {
+	data, _ := os.ReadFile(filepath.Join("/proc", pid, "cmdline"))
+	return strings.TrimSpace(strings.ReplaceAll(string(data), "\x00", " "))
+}
+
+// assertNothingLeft fails t if the container left anything behind. Processes
+// get a moment to be reaped.
+func assertNothingLeft(t *testing.T, r *runtimeCLI, c *container) {
+	t.Helper()
+	var left []string
+	for deadline := time.Now().Add(3 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		if left = leftovers(r, c); len(left) == 0 || time.Now().After(deadline) {
+			break
+		}
+	}
+	for _, l := range left {
+		t.Errorf("%s left behind after delete of %s: %s", r.name, c.id, l)
+	}
+}
+
+// removeCgroup removes a test's cgroup parent (and any child left, so one
+// failure does not leak into the next run) from every hierarchy.
+func removeCgroup(t *testing.T, parent string) {
+	t.Helper()
+	for _, h := range cgroupHierarchies() {
+		p := filepath.Join(h, parent)
+		if _, err := os.Stat(p); err != nil {
+			continue
+		}
+		children, _ := os.ReadDir(p)
+		for _, ch := range children {
+			if ch.IsDir() {
+				os.Remove(filepath.Join(p, ch.Name()))
+			}
+		}
+		if err := os.Remove(p); err != nil {
+			t.Errorf("remove test cgroup %s: %v", p, err)
+		}
+	}
+}

@@ -1,0 +1,14 @@
+package integration
+
+import (
+	"os"
+	"syscall"
+)
+
+// inodeOf returns a file's inode number.
+func inodeOf(fi os.FileInfo) uint64 {
+	if st, ok := fi.Sys().(*syscall.Stat_t); ok {
+		return st.Ino
+	}
+	return 0
+}
