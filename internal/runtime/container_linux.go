@@ -32,7 +32,8 @@ const (
 
 const (
 	stateFile = "state.json"
-	fifoName  = "exec.fifo"
+	// execSockName is present while the container is "created".
+	execSockName = "exec.sock"
 	// DefaultRoot is where container state lives unless --root says otherwise.
 	DefaultRoot = "/run/berth/runtime"
 )
@@ -145,7 +146,7 @@ func (c *Container) save() error {
 }
 
 // Status reports the container's current state, found from its init process,
-// exec.fifo and freezer.
+// exec socket and freezer.
 func (c *Container) Status() Status {
 	if c.State.Pid == 0 {
 		return Creating
@@ -153,7 +154,7 @@ func (c *Container) Status() Status {
 	if !c.initAlive() {
 		return Stopped
 	}
-	if _, err := os.Stat(filepath.Join(c.dir, fifoName)); err == nil {
+	if _, err := os.Stat(filepath.Join(c.dir, execSockName)); err == nil && !c.State.Started {
 		return Created
 	}
 	if cg := c.cgroup(); cg != nil {

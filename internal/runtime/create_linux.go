@@ -133,10 +133,11 @@ func Create(opts CreateOpts) (c *Container, err error) {
 		_ = os.RemoveAll(dir)
 	}()
 
-	fifo := filepath.Join(dir, fifoName)
-	if err := unix.Mkfifo(fifo, 0o622); err != nil {
-		return nil, fmt.Errorf("exec fifo: %w", err)
+	execSock, err := listenExecSock(dir)
+	if err != nil {
+		return nil, err
 	}
+	defer execSock.Close()
 
 	var cloneFlags uintptr
 	var joins []string
@@ -191,7 +192,7 @@ func Create(opts CreateOpts) (c *Container, err error) {
 		Path:       "/proc/self/fd/" + strconv.Itoa(int(exe.Fd())),
 		Args:       []string{"berth", InitArg},
 		Env:        []string{"_BERTH_SYNC=" + strconv.Itoa(syncFd)},
-		ExtraFiles: []*os.File{childSock},
+		ExtraFiles: []*os.File{childSock, execSock},
 		Stdin:      opts.Stdin,
 		Stdout:     opts.Stdout,
 		Stderr:     opts.Stderr,
@@ -211,7 +212,7 @@ func Create(opts CreateOpts) (c *Container, err error) {
 	consoleFd := 0
 	if consoleConn != nil {
 		cmd.ExtraFiles = append(cmd.ExtraFiles, consoleConn)
-		consoleFd = syncFd + 1
+		consoleFd = syncFd + 2
 	}
 	if len(joins) > 0 {
 		cmd.Env = append(cmd.Env, "_BERTH_NS="+strings.Join(joins, ","))
@@ -246,10 +247,15 @@ func Create(opts CreateOpts) (c *Container, err error) {
 		if err := cg.Apply(pid); err != nil {
 			return nil, fmt.Errorf("cgroup: %w", err)
 		}
+		// The spec's device rules plus the devices every container gets
+		// (/dev/null, the pty, ...), as runc does.
+		res := specs.LinuxResources{}
 		if spec.Linux.Resources != nil {
-			if err := cg.Set(spec.Linux.Resources); err != nil {
-				return nil, fmt.Errorf("cgroup: %w", err)
-			}
+			res = *spec.Linux.Resources
+		}
+		res.Devices = cgroups.DeviceRules(spec)
+		if err := cg.Set(&res); err != nil {
+			return nil, fmt.Errorf("cgroup: %w", err)
 		}
 		c.State.CgroupPaths = cg.Paths()
 	}
@@ -265,7 +271,7 @@ func Create(opts CreateOpts) (c *Container, err error) {
 		ID:        opts.ID,
 		Spec:      spec,
 		Rootfs:    rootfs,
-		Fifo:      fifo,
+		ExecSockFd: syncFd + 1,
 		NoPivot:   opts.NoPivot,
 		ConsoleFd: consoleFd,
 		State:     &st,
@@ -381,19 +387,15 @@ func (c *Container) Start() error {
 	default:
 		return fmt.Errorf("cannot start an already running container")
 	}
-	fifo := filepath.Join(c.dir, fifoName)
-	// O_NONBLOCK: the init has the write side open (blocked in open), so
-	// this open returns at once and releases it.
-	f, err := os.OpenFile(fifo, os.O_RDONLY, 0)
+	sock := filepath.Join(c.dir, execSockName)
+	b, err := startInit(c.dir)
 	if err != nil {
 		return fmt.Errorf("start %s: %w", c.State.ID, err)
 	}
-	defer f.Close()
-	b, _ := io.ReadAll(f)
 	if len(b) == 0 {
 		return fmt.Errorf("start %s: container init exited before start", c.State.ID)
 	}
-	_ = os.Remove(fifo)
+	_ = os.Remove(sock)
 	c.State.Started = true
 	_ = c.save()
 	if c.State.Spec.Hooks != nil {
@@ -404,4 +406,55 @@ func (c *Container) Start() error {
 		}
 	}
 	return nil
+}
+
+// listenExecSock makes the unix socket the init waits on: `start` connects
+// to it, the init answers with one byte and execs the process, which closes
+// the connection. The parent makes it (the init may lack the rights to, in a
+// user namespace) and hands the listening socket to the init.
+func listenExecSock(dir string) (*os.File, error) {
+	d, err := os.Open(dir)
+	if err != nil {
+		return nil, err
+	}
+	defer d.Close()
+	fd, err := unix.Socket(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return nil, fmt.Errorf("exec socket: %w", err)
+	}
+	// Through the directory's fd: a long --root must not hit sun_path's limit.
+	addr := &unix.SockaddrUnix{Name: "/proc/self/fd/" + strconv.Itoa(int(d.Fd())) + "/" + execSockName}
+	if err := unix.Bind(fd, addr); err != nil {
+		unix.Close(fd)
+		return nil, fmt.Errorf("exec socket: %w", err)
+	}
+	if err := unix.Listen(fd, 1); err != nil {
+		unix.Close(fd)
+		return nil, fmt.Errorf("exec socket: %w", err)
+	}
+	return os.NewFile(uintptr(fd), execSockName), nil
+}
+
+// startInit connects to the init's exec socket and returns what it sent
+// before the connection closed on its exec.
+func startInit(dir string) ([]byte, error) {
+	d, err := os.Open(dir)
+	if err != nil {
+		return nil, err
+	}
+	defer d.Close()
+	fd, err := unix.Socket(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return nil, err
+	}
+	f := os.NewFile(uintptr(fd), "exec-sock")
+	defer f.Close()
+	addr := &unix.SockaddrUnix{Name: "/proc/self/fd/" + strconv.Itoa(int(d.Fd())) + "/" + execSockName}
+	if err := unix.Connect(fd, addr); err != nil {
+		if errors.Is(err, unix.ECONNREFUSED) {
+			return nil, errors.New("container init exited before start")
+		}
+		return nil, err
+	}
+	return io.ReadAll(f)
 }

@@ -11,7 +11,7 @@
 //	parent (berth runtime create)                 init (sealed copy of berth, arg "init")
 //	-----------------------------                 ---------------------------------------
 //	validate config.json, mkdir state dir
-//	make exec.fifo, cgroup
+//	listen on exec.sock, cgroup
 //	clone(new namespaces) + exec sealed berth ---> [nsenter constructor: setns() for
 //	                                                namespaces given by path, fork if a
 //	                                                PID namespace is joined]
@@ -25,9 +25,10 @@
 //	run createRuntime hooks... (prestart too)
 //	write state.json, exit
 //
-//	berth runtime start: open exec.fifo for reading ---> init's blocked open of
-//	exec.fifo returns; init drops privileges (user, capabilities, rlimits,
-//	no_new_privs, seccomp) and execs the process. start runs poststart hooks.
+//	berth runtime start: connect to exec.sock ---> init's accept() returns; it
+//	sends one byte, drops privileges (user, capabilities, rlimits,
+//	no_new_privs, seccomp) and execs the process; the connection closes on
+//	exec, and start, which reads to EOF, runs the poststart hooks.
 //
 // Errors in the init are sent to the parent as msgError and printed by the
 // parent as a one-line error naming what failed; the parent then kills the
@@ -39,7 +40,7 @@
 //	  <id>/
 //	    state.json                id, bundle, pid, pid start time, created, annotations,
 //	                              namespaces paths, cgroup paths, the spec
-//	    exec.fifo                 present while the container is "created"
+//	    exec.sock                 the init's start socket, present while "created"
 //
 // # Escapes closed
 //

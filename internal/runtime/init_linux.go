@@ -77,14 +77,6 @@ func initMain(sync *syncConn) error {
 			return fmt.Errorf("createContainer %w", err)
 		}
 	}
-	// Opened now, while the host path is reachable; the open blocks until
-	// `start` opens the fifo for reading.
-	fifoc := make(chan fifoResult, 1)
-	go func() {
-		f, err := os.OpenFile(cfg.Fifo, os.O_WRONLY|unix.O_CLOEXEC, 0)
-		fifoc <- fifoResult{f, err}
-	}()
-
 	if _, ok := findNS(spec, specs.MountNamespace); ok {
 		if err := enterRootfs(cfg.Rootfs, cfg.NoPivot); err != nil {
 			return err
@@ -126,12 +118,21 @@ func initMain(sync *syncConn) error {
 	if err := sync.send(syncMsg{Type: msgReady}); err != nil {
 		return err
 	}
-	r := <-fifoc
-	if r.err != nil {
-		return fmt.Errorf("open exec fifo: %w", r.err)
-	}
-	if _, err := r.f.Write([]byte("0")); err != nil {
-		return fmt.Errorf("write exec fifo: %w", err)
+	// Wait for `start`. The connection stays open (close-on-exec) so that
+	// start returns once the process is exec'd.
+	for {
+		conn, _, err := unix.Accept4(cfg.ExecSockFd, unix.SOCK_CLOEXEC)
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil {
+			return fmt.Errorf("wait for start: %w", err)
+		}
+		unix.Close(cfg.ExecSockFd)
+		if _, err := unix.Write(conn, []byte("0")); err != nil {
+			return fmt.Errorf("start: %w", err)
+		}
+		break
 	}
 	if spec.Hooks != nil && len(spec.Hooks.StartContainer) > 0 {
 		st := *cfg.State
@@ -141,11 +142,6 @@ func initMain(sync *syncConn) error {
 		}
 	}
 	return finalExec(proc, path, filter)
-}
-
-type fifoResult struct {
-	f   *os.File
-	err error
 }
 
 // prepareExec does what can fail before the container is reported created:

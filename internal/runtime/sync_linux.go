@@ -18,7 +18,7 @@ import (
 //	parent -> init          {"type":"config", ...initConfig}
 //	init -> parent          {"type":"prestart"}              rootfs mounted, before pivot_root: run prestart and createRuntime hooks
 //	parent -> init          {"type":"continue"}
-//	init -> parent          {"type":"ready"}                 created; init now blocks on exec.fifo
+//	init -> parent          {"type":"ready"}                 created; init now blocks on exec.sock
 //	init -> parent          {"type":"error","message":"..."} at any point; the init then exits
 //
 // An exec'd process (berth runtime exec) uses the same channel: config,
@@ -45,8 +45,9 @@ type initConfig struct {
 	Rootfs string      `json:"rootfs"`
 	// Process overrides Spec.Process (exec).
 	Process *specs.Process `json:"process,omitempty"`
-	// Fifo is the exec.fifo path the init opens for writing, blocking until start.
-	Fifo    string `json:"fifo,omitempty"`
+	// ExecSockFd is the listening socket (fd in the init) that `start`
+	// connects to.
+	ExecSockFd int `json:"execSockFd,omitempty"`
 	NoPivot bool   `json:"noPivot,omitempty"`
 	// ConsoleFd is the fd (in the init) of a unix socket connection to send the
 	// pty master to, or 0 when the process has no terminal.
