@@ -268,13 +268,13 @@ func Create(opts CreateOpts) (c *Container, err error) {
 	st.Status = specs.StateCreating
 	st.Pid = pid
 	cfg := &initConfig{
-		ID:        opts.ID,
-		Spec:      spec,
-		Rootfs:    rootfs,
+		ID:         opts.ID,
+		Spec:       spec,
+		Rootfs:     rootfs,
 		ExecSockFd: syncFd + 1,
-		NoPivot:   opts.NoPivot,
-		ConsoleFd: consoleFd,
-		State:     &st,
+		NoPivot:    opts.NoPivot,
+		ConsoleFd:  consoleFd,
+		State:      &st,
 	}
 	_ = newCgroupNS
 	if err := sync.send(syncMsg{Type: msgConfig, Config: cfg}); err != nil {

@@ -47,8 +47,8 @@ type initConfig struct {
 	Process *specs.Process `json:"process,omitempty"`
 	// ExecSockFd is the listening socket (fd in the init) that `start`
 	// connects to.
-	ExecSockFd int `json:"execSockFd,omitempty"`
-	NoPivot bool   `json:"noPivot,omitempty"`
+	ExecSockFd int  `json:"execSockFd,omitempty"`
+	NoPivot    bool `json:"noPivot,omitempty"`
 	// ConsoleFd is the fd (in the init) of a unix socket connection to send the
 	// pty master to, or 0 when the process has no terminal.
 	ConsoleFd int `json:"consoleFd,omitempty"`
