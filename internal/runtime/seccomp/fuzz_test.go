@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"hash/fnv"
 	"math/rand"
+	"strings"
 	"testing"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
@@ -44,5 +45,31 @@ func FuzzCompile(f *testing.F) {
 		h := fnv.New64a()
 		h.Write(in)
 		compareWithReference(t, &s, flt, rand.New(rand.NewSource(int64(h.Sum64()))), 64)
+	})
+}
+
+// FuzzCompileRandom builds configurations from a seed, big ones included so
+// that jumps need trampolines, and compares the program with the reference.
+func FuzzCompileRandom(f *testing.F) {
+	for _, seed := range []int64{1, 2, 3, 42} {
+		f.Add(seed, uint8(1))
+		f.Add(seed, uint8(40))
+	}
+	f.Fuzz(func(t *testing.T, seed int64, copies uint8) {
+		rng := rand.New(rand.NewSource(seed))
+		s := randomConfig(rng)
+		// Repeat the rules with fresh conditions to grow the program.
+		for i := 0; i < int(copies%64); i++ {
+			more := randomConfig(rng)
+			s.Syscalls = append(s.Syscalls, more.Syscalls...)
+		}
+		flt, err := Compile(s)
+		if err != nil {
+			if strings.Contains(err.Error(), "more than the kernel's limit") {
+				return
+			}
+			t.Fatalf("Compile: %v", err)
+		}
+		compareWithReference(t, s, flt, rng, 64)
 	})
 }
