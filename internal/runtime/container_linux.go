@@ -318,7 +318,15 @@ func (c *Container) destroy() error {
 				_ = unix.Kill(p, unix.SIGKILL)
 			}
 		}
-		if err := cg.Destroy(); err != nil {
+		// A dead init keeps its cgroup busy until its parent reaps it.
+		var err error
+		for i := 0; i < 200; i++ {
+			if err = cg.Destroy(); err == nil {
+				break
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+		if err != nil {
 			errs = append(errs, err)
 		}
 	}

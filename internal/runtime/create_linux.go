@@ -221,6 +221,9 @@ func Create(opts CreateOpts) (c *Container, err error) {
 		cmd.SysProcAttr.UidMappings = idMaps(spec.Linux.UIDMappings)
 		cmd.SysProcAttr.GidMappings = idMaps(spec.Linux.GIDMappings)
 		cmd.SysProcAttr.GidMappingsEnableSetgroups = true
+		// Become root of the new namespace before exec, so the init gets
+		// its full capabilities there.
+		cmd.SysProcAttr.Credential = &syscall.Credential{Uid: 0, Gid: 0}
 	}
 	if err := cmd.Start(); err != nil {
 		childSock.Close()
@@ -400,6 +403,9 @@ func (c *Container) Start() error {
 	_ = c.save()
 	if c.State.Spec.Hooks != nil {
 		st := c.OCIState()
+		// The process was started, even if it has already exited.
+		st.Status = specs.StateRunning
+		st.Pid = c.State.Pid
 		if err := runHooks(c.State.Spec.Hooks.Poststart, &st); err != nil {
 			// Poststart failures are logged only (runtime-spec).
 			fmt.Fprintf(os.Stderr, "berth: poststart %v\n", err)
