@@ -24,7 +24,7 @@
 //     SCMP_ARCH_X32 is in the filter, and numbers without it get the bad arch
 //     action unless SCMP_ARCH_X86_64 is.
 //   - A syscall name unknown for one architecture is skipped for that
-//     architecture; a name no architecture knows is an error.
+//     architecture.
 //   - Argument conditions compare the 64-bit argument as unsigned, high and
 //     low 32-bit halves separately; on 32-bit architectures only the low half
 //     exists, so only the low 32 bits of the value (and mask) are compared;
@@ -34,8 +34,10 @@
 //   - Several rules for the same syscall: the first rule without conditions
 //     decides the syscall (libseccomp drops the others); otherwise the rules
 //     are tried in the order given and the first whose conditions all match
-//     applies; if none matches, the default action applies. A rule whose action equals the default action is dropped, as
-//     runc does.
+//     applies; if none matches, the default action applies. (libseccomp
+//     orders overlapping conditional rules with different actions its own
+//     way; profiles do not rely on that.) A rule whose action equals the
+//     default action is dropped, as runc does.
 //   - errnoRet applies to SCMP_ACT_ERRNO and SCMP_ACT_TRACE and defaults to
 //     EPERM; defaultErrnoRet likewise for the default action.
 //   - runc's -ENOSYS stub: unless the default action is SCMP_ACT_ALLOW,
@@ -43,22 +45,37 @@
 //     numbered above every syscall the configuration names for its
 //     architecture returns ENOSYS (on s390x also syscall 0, through which
 //     the kernel multiplexes syscalls it does not know), so that programs
-//     fall back from syscalls newer than the profile. Unlike runc, this
-//     also covers the native architecture when architectures is empty.
+//     fall back from syscalls newer than the profile.
 //   - SCMP_ACT_NOTIFY needs listenerPath and may not be used for write (the
 //     init reports the listener to its parent with write, as in runc). Such a
 //     filter is installed with LoadListener, which returns the listener, and
 //     SendListener hands it to the seccomp agent at listenerPath with the
 //     container process state, as the runtime-spec describes.
-//   - Conditions repeating an argument index are ANDed like the others. runc
-//     instead splits such a rule into one rule per condition (ORed), a
-//     workaround for libseccomp; Docker's default profile has no such rule.
-//   - A syscall name no table knows is an error; runc ignores it.
+//
+// Where Berth differs from runc on purpose:
+//
+//   - A syscall name no table knows is an error naming it; runc ignores it.
+//   - Conditions repeating an argument index are ANDed like the others; runc
+//     splits such a rule into one rule per condition (ORed), a workaround for
+//     libseccomp. Docker's default profile has no such rule.
+//   - The -ENOSYS stub also covers the native architecture when
+//     architectures is empty (runc's covers listed architectures only), and
+//     its bound comes from Berth's tables, which know newer syscalls than
+//     libseccomp 2.5.
+//   - Architectures of different endianness may be mixed (libseccomp
+//     refuses); socket(2) and the SysV IPC calls are filtered as the direct
+//     syscalls on x86, not also through socketcall/ipc as libseccomp does.
+//
+// The tests check the programs with a BPF interpreter against a reference
+// written from the rules above, and against libseccomp's own programs
+// (Debian's python3-seccomp, when installed) on random configurations and
+// Docker's default profile.
 //
 // # Program shape
 //
 //	load arch; jeq each filtered arch -> its block; ret bad-arch
 //	block: load nr; (x86_64: split x32 by __X32_SYSCALL_BIT)
+//	       -ENOSYS stub: jgt largest named number -> ret ENOSYS
 //	       binary search over the syscall numbers (linear below 8 entries)
 //	       -> ret action, or -> the syscall's argument rules -> ret action
 //	       anything else -> ret default action
