@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -70,8 +71,8 @@ func leftovers(r *runtimeCLI, c *container) []string {
 	return left
 }
 
-// processesIn lists processes whose root or cwd is below dir, or whose
-// command line names the container id.
+// processesIn lists processes whose root or cwd is below dir, or, if id is
+// not empty, whose command line has the container id as an argument.
 func processesIn(dir, id string) []string {
 	var out []string
 	entries, _ := os.ReadDir("/proc")
@@ -88,8 +89,12 @@ func processesIn(dir, id string) []string {
 				break
 			}
 		}
-		if cl := cmdline(pid); strings.Contains(cl, id) && !strings.Contains(cl, "delete") {
-			out = append(out, "process "+pid+" ("+cl+")")
+		if id == "" {
+			continue
+		}
+		args := strings.Fields(cmdline(pid))
+		if slices.Contains(args, id) && !slices.Contains(args, "delete") {
+			out = append(out, "process "+pid+" ("+strings.Join(args, " ")+")")
 		}
 	}
 	return out

@@ -1,0 +1,247 @@
+package integration
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+
+	"github.com/berth/berth/internal/testutil"
+)
+
+// badInputCase is a bundle `create` must refuse. breakBundle spoils a fresh
+// busybox bundle. Berth must fail with a one-line error containing one of
+// words (naming the field or path) and leave nothing behind; runc's exit
+// status is compared with Berth's, except where runcAccepts records that
+// runc 1.1 takes the input.
+type badInputCase struct {
+	name        string
+	breakBundle func(t *testing.T, bundle string)
+	words       []string
+	runcAccepts bool
+}
+
+func editSpec(t *testing.T, bundle string, edit func(*specs.Spec)) {
+	t.Helper()
+	spec := testutil.LoadSpec(t, bundle)
+	edit(spec)
+	testutil.WriteSpec(t, bundle, spec)
+}
+
+var badInputCases = []badInputCase{
+	{
+		name: "MissingConfig",
+		breakBundle: func(t *testing.T, bundle string) {
+			if err := os.Remove(filepath.Join(bundle, "config.json")); err != nil {
+				t.Fatal(err)
+			}
+		},
+		words: []string{"config.json"},
+	},
+	{
+		name: "InvalidJSON",
+		breakBundle: func(t *testing.T, bundle string) {
+			if err := os.WriteFile(filepath.Join(bundle, "config.json"), []byte(`{"ociVersion": "1.0.2", "process": {`), 0o644); err != nil {
+				t.Fatal(err)
+			}
+		},
+		words: []string{"config.json"},
+	},
+	{
+		name: "MissingRootfs",
+		breakBundle: func(t *testing.T, bundle string) {
+			if err := os.RemoveAll(filepath.Join(bundle, "rootfs")); err != nil {
+				t.Fatal(err)
+			}
+		},
+		words: []string{"root.path", "rootfs"},
+	},
+	{
+		name: "UnknownNamespace",
+		breakBundle: func(t *testing.T, bundle string) {
+			editSpec(t, bundle, func(s *specs.Spec) {
+				s.Linux.Namespaces = append(s.Linux.Namespaces, specs.LinuxNamespace{Type: "bogus"})
+			})
+		},
+		words: []string{"namespace"},
+	},
+	{
+		name: "UnknownCapability",
+		breakBundle: func(t *testing.T, bundle string) {
+			editSpec(t, bundle, func(s *specs.Spec) {
+				s.Process.Capabilities.Bounding = append(s.Process.Capabilities.Bounding, "CAP_BOGUS")
+			})
+		},
+		words:       []string{"CAP_BOGUS"},
+		runcAccepts: true, // runc 1.1 warns about unknown capabilities and drops them
+	},
+	{
+		name: "UnsupportedOCIVersion",
+		breakBundle: func(t *testing.T, bundle string) {
+			editSpec(t, bundle, func(s *specs.Spec) { s.Version = "2.0.0" })
+		},
+		words:       []string{"ociVersion"},
+		runcAccepts: true, // runc 1.1 does not check the version
+	},
+}
+
+func TestRuntimeBadInput(t *testing.T) {
+	for _, bc := range badInputCases {
+		t.Run(bc.name, func(t *testing.T) {
+			codes := map[string]int{}
+			for _, name := range selectedRuntimes() {
+				t.Run(name, func(t *testing.T) {
+					r := newRuntime(t, name)
+					bundle := testutil.BusyboxBundle(t, "true")
+					c := newContainer(t, r, bundle)
+					bc.breakBundle(t, bundle)
+					res := r.run(t, "create", "--bundle", bundle, c.id)
+					codes[name] = res.Code
+					if r.name == "runc" {
+						if bc.runcAccepts && res.Code != 0 {
+							t.Errorf("runc now refuses this input (update runcAccepts): %s", res)
+						}
+						if !bc.runcAccepts && res.Code == 0 {
+							t.Errorf("runc accepted the bad input")
+						}
+						if res.Code != 0 {
+							assertNothingLeft(t, r, c)
+						}
+						return
+					}
+					assertRefused(t, r, res, bc.words)
+					assertNothingLeft(t, r, c)
+				})
+			}
+			if b, ok := codes["berth"]; ok {
+				if rc, ok := codes["runc"]; ok && rc != 0 && b == 0 {
+					t.Errorf("runc refuses this input (exit %d), berth accepts it", rc)
+				}
+			}
+		})
+	}
+}
+
+// assertRefused checks that the command failed with a one-line error that
+// contains one of words.
+func assertRefused(t *testing.T, r *runtimeCLI, res result, words []string) {
+	t.Helper()
+	if res.Code == 0 {
+		t.Fatalf("%s create accepted the bad input: %s", r.name, res)
+	}
+	msg := strings.TrimSpace(res.Stderr)
+	if msg == "" || !oneLine(msg) {
+		t.Errorf("%s error is not one line: %q", r.name, msg)
+	}
+	found := false
+	for _, w := range words {
+		if strings.Contains(strings.ToLower(msg), strings.ToLower(w)) {
+			found = true
+		}
+	}
+	if !found {
+		t.Errorf("%s error %q names none of %q", r.name, msg, words)
+	}
+}
+
+// TestRuntimeDuplicateID: a second create with an id in use fails, leaves the
+// first container as it was and leaves nothing of the second behind.
+func TestRuntimeDuplicateID(t *testing.T) {
+	for _, name := range selectedRuntimes() {
+		t.Run(name, func(t *testing.T) {
+			r := newRuntime(t, name)
+			first := newContainer(t, r, testutil.BusyboxBundle(t, "sleep", "1000"))
+			r.mustRun(t, "create", "--bundle", first.bundle, first.id)
+			before := r.state(t, first.id)
+
+			second := testutil.BusyboxBundle(t, "sleep", "1000")
+			editSpec(t, second, func(s *specs.Spec) { s.Linux.CgroupsPath = first.cgroupParent + "/second" })
+			res := r.run(t, "create", "--bundle", second, first.id)
+			if r.name == "runc" {
+				if res.Code == 0 {
+					t.Errorf("runc accepted a duplicate id")
+				}
+			} else {
+				assertRefused(t, r, res, []string{first.id, "exist"})
+			}
+			after := r.state(t, first.id)
+			if after.Status != "created" || after.Pid != before.Pid || after.Bundle != first.bundle {
+				t.Errorf("first container changed: before %+v, after %+v", before, after)
+			}
+			for _, l := range leftovers(r, &container{id: "", bundle: second, cgroupParent: first.cgroupParent + "/second"}) {
+				if !strings.HasPrefix(l, "state directory") {
+					t.Errorf("%s left behind by the refused create: %s", r.name, l)
+				}
+			}
+		})
+	}
+}
+
+// TestRuntimeMountEscape: mount destinations that climb out of the rootfs
+// with ".." or through an absolute symlink must land inside the rootfs or be
+// refused; the host directory they point at stays untouched.
+func TestRuntimeMountEscape(t *testing.T) {
+	for _, variant := range []string{"dotdot", "symlink"} {
+		t.Run(variant, func(t *testing.T) {
+			for _, name := range selectedRuntimes() {
+				t.Run(name, func(t *testing.T) {
+					r := newRuntime(t, name)
+					host := t.TempDir() // the directory an escape would reach
+					bundle := testutil.BusyboxBundle(t, "true")
+					rootfs := filepath.Join(bundle, "rootfs")
+					var dest string
+					switch variant {
+					case "dotdot":
+						dest = strings.Repeat("/..", 20) + host + "/sub"
+					case "symlink":
+						if err := os.Symlink(host, filepath.Join(rootfs, "escape")); err != nil {
+							t.Fatal(err)
+						}
+						dest = "/escape/sub"
+					}
+					editSpec(t, bundle, func(s *specs.Spec) {
+						s.Mounts = append(s.Mounts, specs.Mount{Destination: dest, Type: "tmpfs", Source: "tmpfs"})
+					})
+					c := newContainer(t, r, bundle)
+					res := r.run(t, "create", "--bundle", bundle, c.id)
+					if entries, _ := os.ReadDir(host); len(entries) != 0 {
+						t.Errorf("%s: mount destination %q escaped: %s now holds %v", r.name, dest, host, entries)
+					}
+					if mountedAt(host) {
+						t.Errorf("%s: %s is a mount point on the host", r.name, host)
+					}
+					if res.Code != 0 {
+						t.Logf("%s refused: %s", r.name, strings.TrimSpace(res.Stderr))
+						if r.name != "runc" {
+							assertRefused(t, r, res, []string{dest, "mounts"})
+						}
+						assertNothingLeft(t, r, c)
+						return
+					}
+					inside := filepath.Join(rootfs, host, "sub")
+					if _, err := os.Stat(inside); err != nil {
+						t.Errorf("%s accepted %q but the mount point is not inside the rootfs: %v", r.name, dest, err)
+					}
+				})
+			}
+		})
+	}
+}
+
+// mountedAt reports whether some mount of the caller's namespace is at or
+// below dir.
+func mountedAt(dir string) bool {
+	data, err := os.ReadFile("/proc/self/mountinfo")
+	if err != nil {
+		return false
+	}
+	for _, line := range strings.Split(string(data), "\n") {
+		f := strings.Fields(line)
+		if len(f) > 4 && (f[4] == dir || strings.HasPrefix(f[4], dir+"/")) {
+			return true
+		}
+	}
+	return false
+}
