@@ -9,14 +9,16 @@
 # compile or any test binary fails, and prints a summary line per binary.
 #
 # Usage:
-#   hack/cgroup2-tests.sh [--timeout SECONDS] [--run REGEXP] [PKG[:RUN]]...
+#   hack/cgroup2-tests.sh [--timeout SECONDS] [--run REGEXP]
+#                         [--file HOST[:GUEST]]... [PKG[:RUN]]...
 #
 # With PKG arguments only those packages run (./-relative import paths; an
-# optional :RUN overrides the -test.run pattern for that package). --run
-# sets the pattern for the cgroups package (default 'Cgroup2|V2').
-# --timeout (default 600) bounds the whole VM run. Extra files the tests
-# need (the berth binary, a busybox rootfs) can be added later by extending
-# the vm_args array below; they land in /work in the guest.
+# optional :RUN overrides the -test.run pattern for that package, default
+# '.'). --run sets the pattern for the cgroups package (default
+# 'Cgroup2|V2'). --timeout (default 600) bounds the whole VM run. --file
+# passes extra files to the VM (for instance a berth binary or a busybox
+# rootfs the tests need; see hack/cgroup2-vm.sh); test binaries run in /work,
+# where those files land by default.
 set -euo pipefail
 
 prog=cgroup2-tests
@@ -27,10 +29,12 @@ export PATH=$PATH:/usr/local/go/bin
 timeout_s=600
 run_cgroups='Cgroup2|V2'
 pkgs=()
+files=()
 while [ $# -gt 0 ]; do
 	case $1 in
 	--timeout) timeout_s=$2; shift 2 ;;
 	--run) run_cgroups=$2; shift 2 ;;
+	--file) files+=(--file "$2"); shift 2 ;;
 	-h | --help) sed -n '2,/^set -euo/{/^set -euo/d;s/^# \{0,1\}//;p}' "$0"; exit 0 ;;
 	-*) echo "$prog: unknown option $1" >&2; exit 2 ;;
 	*) pkgs+=("$1"); shift ;;
@@ -50,7 +54,7 @@ fi
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/berth-cgroup2-tests.XXXXXX")
 trap 'rm -rf "$tmp"' EXIT
 
-vm_args=(--timeout "$timeout_s")
+vm_args=(--timing --timeout "$timeout_s" ${files[@]+"${files[@]}"})
 guest_script='rc=0'
 for spec in "${pkgs[@]}"; do
 	pkg=${spec%%:*}

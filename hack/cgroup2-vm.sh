@@ -24,42 +24,66 @@
 #                        /lib/modules/<version>.
 #   --keep               keep the temporary directory (initramfs, logs) and
 #                        print its path, for debugging.
-#   -v, --verbose        print boot and kernel messages and timings.
+#   --timing             print a last line on stderr with the initramfs size,
+#                        the time to build it, the guest's boot time (guest
+#                        clock, until COMMAND starts) and the VM's run time.
+#   -v, --verbose        show the kernel's messages on the console (slows the
+#                        boot by about a second) and imply --timing.
 #
-# COMMAND runs as root in /work, with PATH=/work:/usr/sbin:/usr/bin:/sbin:/bin,
-# TMPDIR=/tmp, stdin/stdout/stderr on the guest console, which qemu connects
-# to this script's stdio (so `hack/cgroup2-vm.sh -- sh` gives an interactive
-# shell; Ctrl-C kills the VM). Its output streams as it is written. After
-# COMMAND ends the guest prints the line
+# COMMAND runs as root in /work, in the root cgroup, with
+# PATH=/work:/usr/sbin:/usr/bin:/sbin:/bin and TMPDIR=/tmp, as the leader of
+# a session whose controlling terminal is the guest's ttyS0, which qemu
+# connects to this script's stdin and stdout (so `hack/cgroup2-vm.sh -- sh`
+# gives an interactive shell; Ctrl-C kills the VM). Its output streams as it
+# is written (stdout and stderr merged). After COMMAND ends the guest prints
 #   BERTH-VM-RESULT: exit=N
-# and powers off; the script then exits with N. If the VM times out the script
-# exits 124, and if the guest ends without a result (boot failure, kernel
-# panic) it exits 125, each with a message on stderr starting "cgroup2-vm:".
+# and powers off; the script then exits with N.
+#
+# Exit status: COMMAND's; 124 if the VM timed out; 125 if the guest ended
+# without a result (boot failure, kernel panic: the last kernel messages are
+# printed) or the VM could not be prepared; 2 for a usage error. The script's
+# own messages go to stderr and start with "cgroup2-vm:".
 #
 # The guest: Debian's cloud kernel under qemu-system-x86_64 with software
-# emulation (TCG; -enable-kvm hangs guests on this machine), -nographic,
-# console ttyS0, no network device (-nic none), no disk. The root filesystem
-# is a tmpfs (not the initramfs, so pivot_root works for containers) holding
-# busybox-static (every applet linked in /bin), the modules and the --file
-# payload. cgroup2 is mounted at /sys/fs/cgroup with nsdelegate and
-# memory_recursiveprot (as systemd mounts it) and the controllers are enabled
-# in the root's cgroup.subtree_control; COMMAND runs in the root cgroup.
-# proc, sysfs, devtmpfs, devpts, /dev/shm and /run are mounted, lo is up.
+# emulation (TCG; -enable-kvm hangs guests on this machine), no display
+# (-display none: -nographic without SeaBIOS's serial console, which would
+# write terminal reset codes), no network device (-nic none), no disk.
+# Serial ports: ttyS0 = COMMAND's stdio; ttyS1 = status lines ("booted S",
+# "exit N") to a file on the host; ttyS2 = kernel console to a log file on
+# the host (with --verbose the kernel console is ttyS0).
 #
-# The initramfs is two concatenated cpio (newc) archives: a small gzip one with
-# busybox, the init scripts and the modules, and an uncompressed one with the
-# payload (decompressing large Go binaries under emulation costs more than
-# loading them). The payload is held in guest RAM about twice while booting,
-# so keep --memory above twice its size plus what COMMAND needs.
+# Boot: the initramfs (uncompressed cpio newc: the payload, then busybox-static
+# with every applet linked, the init scripts and the modules; inflating large
+# Go binaries under emulation costs more than loading them) is unpacked into
+# the kernel's rootfs. Stage 1 (/init) moves everything onto a tmpfs and
+# switch_roots there, because pivot_root, which container runtimes need,
+# cannot leave an initramfs. Stage 2 (/lib/berth-vm/init) mounts proc, sysfs,
+# devtmpfs, devpts, /dev/shm, mqueue, /run, and cgroup2 at /sys/fs/cgroup with
+# nsdelegate,memory_recursiveprot (as systemd does), enables +cpuset +cpu +io
+# +memory +hugetlb +pids in the root's cgroup.subtree_control, loads the
+# modules (resolved on the host with `modinfo -F depends`, decompressed if
+# packaged .ko.xz/.zst/.gz: this kernel cannot load compressed ones), brings
+# lo up and runs COMMAND. /init, /bin/busybox, /etc/berth-vm and
+# /lib/berth-vm are the VM's own: --file must not write there.
 #
-# The script touches nothing of the host but its own temporary directory
-# (under $TMPDIR), which it removes on exit. See docs/cgroup2-vm.md.
+# Memory: the payload is in guest RAM about twice while booting, and the root
+# tmpfs may hold at most half of the RAM, so give --memory more than twice the
+# payload plus what COMMAND needs.
+#
+# Environment: BERTH_VM_KERNEL (as --kernel), BERTH_VM_APPEND (extra kernel
+# command line words, for debugging). The script touches nothing of the host
+# but its own temporary directory (under $TMPDIR), which it removes on exit.
+# See docs/cgroup2-vm.md.
 set -euo pipefail
 
 prog=cgroup2-vm
 die() {
 	echo "$prog: $*" >&2
 	exit 125
+}
+usage() {
+	echo "$prog: $* (see --help)" >&2
+	exit 2
 }
 
 timeout_s=300
@@ -68,42 +92,44 @@ cpus=2
 kernel=${BERTH_VM_KERNEL:-}
 keep=0
 verbose=0
+timing=0
 files=()
 modules=(overlay veth bridge)
 envs=()
 
 while [ $# -gt 0 ]; do
 	case $1 in
-	--file) [ $# -ge 2 ] || die "--file needs HOST[:GUEST]"; files+=("$2"); shift 2 ;;
+	--file) [ $# -ge 2 ] || usage "--file needs HOST[:GUEST]"; files+=("$2"); shift 2 ;;
 	--file=*) files+=("${1#*=}"); shift ;;
-	--timeout) [ $# -ge 2 ] || die "--timeout needs SECONDS"; timeout_s=$2; shift 2 ;;
+	--timeout) [ $# -ge 2 ] || usage "--timeout needs SECONDS"; timeout_s=$2; shift 2 ;;
 	--timeout=*) timeout_s=${1#*=}; shift ;;
-	--memory) [ $# -ge 2 ] || die "--memory needs MIB"; memory=$2; shift 2 ;;
+	--memory) [ $# -ge 2 ] || usage "--memory needs MIB"; memory=$2; shift 2 ;;
 	--memory=*) memory=${1#*=}; shift ;;
-	--cpus) [ $# -ge 2 ] || die "--cpus needs N"; cpus=$2; shift 2 ;;
+	--cpus) [ $# -ge 2 ] || usage "--cpus needs N"; cpus=$2; shift 2 ;;
 	--cpus=*) cpus=${1#*=}; shift ;;
-	--module) [ $# -ge 2 ] || die "--module needs NAME"; modules+=("$2"); shift 2 ;;
+	--module) [ $# -ge 2 ] || usage "--module needs NAME"; modules+=("$2"); shift 2 ;;
 	--module=*) modules+=("${1#*=}"); shift ;;
-	--env) [ $# -ge 2 ] || die "--env needs NAME=VALUE"; envs+=("$2"); shift 2 ;;
+	--env) [ $# -ge 2 ] || usage "--env needs NAME=VALUE"; envs+=("$2"); shift 2 ;;
 	--env=*) envs+=("${1#*=}"); shift ;;
-	--kernel) [ $# -ge 2 ] || die "--kernel needs PATH"; kernel=$2; shift 2 ;;
+	--kernel) [ $# -ge 2 ] || usage "--kernel needs PATH"; kernel=$2; shift 2 ;;
 	--kernel=*) kernel=${1#*=}; shift ;;
 	--keep) keep=1; shift ;;
-	-v | --verbose) verbose=1; shift ;;
+	--timing) timing=1; shift ;;
+	-v | --verbose) verbose=1; timing=1; shift ;;
 	-h | --help) sed -n '2,/^set -euo/{/^set -euo/d;s/^# \{0,1\}//;p}' "$0"; exit 0 ;;
 	--) shift; break ;;
-	*) die "unknown option $1 (the command follows --; see --help)" ;;
+	*) usage "unknown option $1 (the command follows --)" ;;
 	esac
 done
-[ $# -gt 0 ] || die "no command given: hack/cgroup2-vm.sh [options] -- COMMAND [ARGS...]"
+[ $# -gt 0 ] || usage "no command given: hack/cgroup2-vm.sh [options] -- COMMAND [ARGS...]"
 
 for n in "$timeout_s" "$memory" "$cpus"; do
-	case $n in '' | *[!0-9]*) die "not a positive number: $n" ;; esac
+	case $n in '' | *[!0-9]*) usage "not a number: $n" ;; esac
 done
-[ "$memory" -ge 128 ] || die "--memory $memory: the guest needs at least 128 MiB"
-[ "$cpus" -ge 1 ] || die "--cpus $cpus: want at least 1"
+[ "$memory" -ge 128 ] || usage "--memory $memory: the guest needs at least 128 MiB"
+[ "$cpus" -ge 1 ] || usage "--cpus $cpus: want at least 1"
 for e in ${envs[@]+"${envs[@]}"}; do
-	case $e in [A-Za-z_]*=*) ;; *) die "--env $e: want NAME=VALUE" ;; esac
+	case $e in [A-Za-z_]*=*) ;; *) usage "--env $e: want NAME=VALUE" ;; esac
 done
 
 command -v qemu-system-x86_64 >/dev/null || die "qemu-system-x86_64 not found (run hack/install-deps.sh)"
@@ -221,7 +247,7 @@ fail() {
 	echo "berth-vm: $*"
 	echo "BERTH-VM-RESULT: exit=125"
 	stty "$(stty -g)" 2>/dev/null
-	echo 125 >/dev/ttyS1
+	echo "exit 125" >/dev/ttyS1
 	poweroff -f
 }
 mount -t proc proc /proc || fail "mount proc"
@@ -268,7 +294,10 @@ echo 'nobody:x:65534:' >>/etc/group
 echo 'nobody:x:65534:65534:nobody:/:/bin/false' >>/etc/passwd
 hostname berth-vm
 ip link set lo up
-[ -z "${verbose:-}" ] || echo "berth-vm: stage 2 at $t0 s, booted in $(cut -d' ' -f1 /proc/uptime) s (guest clock); controllers: $(cat /sys/fs/cgroup/cgroup.subtree_control)"
+read t1 _ </proc/uptime
+[ -z "${verbose:-}" ] || echo "berth-vm: stage 2 at $t0 s, booted in $t1 s (guest clock); controllers: $(cat /sys/fs/cgroup/cgroup.subtree_control)"
+# ttyS1 is the status channel, a file on the host.
+echo "booted $t1" >/dev/ttyS1
 # COMMAND leads its own session with ttyS0 as controlling terminal (job
 # control for interactive shells); its exit hangs the terminal up, so reopen.
 setsid -c sh /etc/berth-vm/command
@@ -278,8 +307,9 @@ echo "BERTH-VM-RESULT: exit=$rc"
 # Wait until the UART has sent everything (stty sets with TCSADRAIN), and
 # closing ttyS1 waits likewise, so the host has all before the power goes.
 stty "$(stty -g)"
-echo "$rc" >/dev/ttyS1
+echo "exit $rc" >/dev/ttyS1
 poweroff -f
+reboot -f # qemu runs with -no-reboot: a reboot ends it too
 EOF
 chmod 0755 "$base/init" "$base/lib/berth-vm/init"
 
@@ -323,6 +353,7 @@ if [ "$verbose" = 1 ]; then
 else
 	append="$append console=ttyS2 quiet"
 fi
+append="$append ${BERTH_VM_APPEND:-}"
 [ -t 1 ] || append="$append berth_vm.onlcr=0"
 status=$tmp/status
 klog=$tmp/console.log
@@ -339,7 +370,8 @@ qrc=$?
 set -e
 t_end=$(date +%s.%N)
 
-rc=$(tr -dc 0-9 <"$status")
+rc=$(tr -d '\r' <"$status" | sed -n 's/^exit \([0-9]*\)$/\1/p')
+booted=$(tr -d '\r' <"$status" | sed -n 's/^booted \([0-9.]*\)$/\1/p')
 elapsed() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.1f", b - a }'; }
 if [ "$qrc" = 124 ] || [ "$qrc" = 137 ]; then
 	echo "$prog: timed out after $timeout_s s; VM killed" >&2
@@ -353,5 +385,5 @@ if [ -z "$rc" ]; then
 	fi
 	exit 125
 fi
-[ "$verbose" = 0 ] || echo "$prog: initramfs ${initrd_mib} MiB built in $(elapsed "$t_start" "$t_built") s; VM ran $(elapsed "$t_built" "$t_end") s; exit $rc" >&2
+[ "$timing" = 0 ] || echo "$prog: initramfs ${initrd_mib} MiB built in $(elapsed "$t_start" "$t_built") s; guest booted in ${booted:-?} s; VM ran $(elapsed "$t_built" "$t_end") s; exit $rc" >&2
 exit "$rc"
