@@ -132,6 +132,7 @@ func assertRefused(t *testing.T, r *runtimeCLI, res result, words []string) {
 		t.Fatalf("%s create accepted the bad input: %s", r.name, res)
 	}
 	msg := strings.TrimSpace(res.Stderr)
+	t.Logf("%s refused with exit %d: %s", r.name, res.Code, msg)
 	if msg == "" || !oneLine(msg) {
 		t.Errorf("%s error is not one line: %q", r.name, msg)
 	}
