@@ -3,6 +3,8 @@ package runtime
 import (
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"github.com/opencontainers/runtime-spec/specs-go/features"
+
+	"github.com/berth/berth/internal/runtime/seccomp"
 )
 
 // Features describes what this runtime implements, for `features`.
@@ -27,16 +29,29 @@ func Features() *features.Features {
 			Capabilities: capabilityNames(),
 			Cgroup:       &features.Cgroup{V1: &t, V2: &t},
 			Seccomp: &features.Seccomp{
-				Enabled: &t,
-				Actions: []string{"SCMP_ACT_ALLOW", "SCMP_ACT_ERRNO", "SCMP_ACT_KILL", "SCMP_ACT_KILL_PROCESS",
-					"SCMP_ACT_KILL_THREAD", "SCMP_ACT_LOG", "SCMP_ACT_TRACE", "SCMP_ACT_TRAP"},
-				Operators: []string{"SCMP_CMP_EQ", "SCMP_CMP_GE", "SCMP_CMP_GT", "SCMP_CMP_LE", "SCMP_CMP_LT",
-					"SCMP_CMP_MASKED_EQ", "SCMP_CMP_NE"},
-				Archs: []string{"SCMP_ARCH_AARCH64", "SCMP_ARCH_ARM", "SCMP_ARCH_X32", "SCMP_ARCH_X86", "SCMP_ARCH_X86_64"},
+				Enabled:        &t,
+				Actions:        seccompActions(),
+				Operators:      seccomp.Operators(),
+				Archs:          seccomp.Architectures(),
+				KnownFlags:     seccomp.KnownFlags(),
+				SupportedFlags: seccomp.SupportedFlags(),
 			},
 			Apparmor: &features.Apparmor{Enabled: new(bool)},
 			Selinux:  &features.Selinux{Enabled: new(bool)},
 		},
 		Annotations: map[string]string{"io.berth.runtime": "berth"},
 	}
+}
+
+// seccompActions are the actions a container's filter may use. The filter
+// can make a notify listener, but the runtime does not hand it to an agent
+// yet, so SCMP_ACT_NOTIFY is left out.
+func seccompActions() []string {
+	var out []string
+	for _, a := range seccomp.Actions() {
+		if a != "SCMP_ACT_NOTIFY" {
+			out = append(out, a)
+		}
+	}
+	return out
 }
