@@ -15,12 +15,13 @@ import (
 )
 
 // mountCgroup gives the container a view of its own cgroup at dest. On a
-// unified host that is a cgroup2 mount; on a v1 (or hybrid) host a tmpfs with
+// unified host, or when the type is cgroup2, that is a cgroup2 mount (on a
+// hybrid host the one at /sys/fs/cgroup/unified); on a v1 host a tmpfs with
 // one directory per v1 hierarchy. With a cgroup namespace the filesystems are
 // mounted afresh (the kernel roots them at the namespace's cgroup); without
 // one, the container's cgroup directories are bound from the host. The
 // result is read-only unless the mount's options say rw.
-func mountCgroup(spec *specs.Spec, root *inRoot, dest string, o mountOptions) error {
+func mountCgroup(spec *specs.Spec, root *inRoot, fstype, dest string, o mountOptions) error {
 	ownNS := hasCgroupNamespace(spec)
 	cgroups, err := readProcCgroup("/proc/self/cgroup")
 	if err != nil {
@@ -31,11 +32,15 @@ func mountCgroup(spec *specs.Spec, root *inRoot, dest string, o mountOptions) er
 		return fmt.Errorf("statfs /sys/fs/cgroup: %w", err)
 	}
 	flags := o.flags &^ (unix.MS_BIND | unix.MS_REC)
-	if st.Type == unix.CGROUP2_SUPER_MAGIC {
+	if unified := st.Type == unix.CGROUP2_SUPER_MAGIC; unified || fstype == "cgroup2" {
 		if ownNS {
 			return mountFilesystem(root, "cgroup2", "cgroup2", dest, o)
 		}
-		src := filepath.Join("/sys/fs/cgroup", cgroups[""])
+		base := "/sys/fs/cgroup"
+		if !unified {
+			base = "/sys/fs/cgroup/unified" // hybrid layout
+		}
+		src := filepath.Join(base, cgroups[""])
 		return mountBind(root, src, dest, mountOptions{flags: unix.MS_BIND | flags | unix.MS_REC, cleared: o.cleared, atime: o.atime, prop: o.prop})
 	}
 

@@ -136,7 +136,7 @@ func mountSpecEntry(spec *specs.Spec, rootfs string, m specs.Mount) error {
 	case m.Type == "bind" || o.flags&unix.MS_BIND != 0:
 		return mountBind(root, m.Source, dest, o)
 	case m.Type == "cgroup" || m.Type == "cgroup2":
-		return mountCgroup(spec, root, dest, o)
+		return mountCgroup(spec, root, m.Type, dest, o)
 	case m.Type == "":
 		return errors.New("type is empty and options have no bind or rbind")
 	default:

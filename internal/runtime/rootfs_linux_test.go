@@ -468,6 +468,15 @@ func TestPrepareRootfsCgroup(t *testing.T) {
 	if r[0].FsType != unix.CGROUP_SUPER_MAGIC || r[0].FsFlags&unix.ST_RDONLY == 0 || r[1].Err != "EROFS" || r[2].Type != "file" {
 		t.Errorf("memory hierarchy: type %#x flags %#x, write %q, cgroup.procs %q", r[0].FsType, r[0].FsFlags, r[1].Err, r[2].Type)
 	}
+	if err := unix.Statfs("/sys/fs/cgroup/unified", &st); err != nil || st.Type != unix.CGROUP2_SUPER_MAGIC {
+		return
+	}
+	// Hybrid host: an explicit cgroup2 mount is the unified hierarchy.
+	spec = minimalSpec(specs.Mount{Destination: "/cg2", Type: "cgroup2", Source: "cgroup", Options: []string{"nosuid", "noexec", "nodev", "ro"}})
+	r = e.mustRun(t, rootfsScenario{Spec: spec, Probes: []rootfsProbe{probe("statfs", "/cg2"), probe("stat", "/cg2/cgroup.procs")}})
+	if r[0].FsType != unix.CGROUP2_SUPER_MAGIC || r[0].FsFlags&unix.ST_RDONLY == 0 || r[1].Type != "file" {
+		t.Errorf("cgroup2 on a hybrid host: type %#x flags %#x, cgroup.procs %q", r[0].FsType, r[0].FsFlags, r[1].Type)
+	}
 }
 
 // TestPrepareRootfsUserNamespace builds the root in a user namespace, where
