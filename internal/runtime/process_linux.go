@@ -70,8 +70,12 @@ func finalizeProcess(p *specs.Process) error {
 }
 
 // setProcessUser sets the supplementary groups, gid and uid. syscall's
-// Setgroups, Setgid and Setuid apply to all threads of the process.
+// Setgroups, Setgid and Setuid apply to all threads of the process. First it
+// hands the stdio pipes and terminal to the user, as runc does.
 func setProcessUser(u specs.User) error {
+	if err := chownStdio(u.UID); err != nil {
+		return err
+	}
 	denied, err := setgroupsDenied()
 	if err != nil {
 		return err
@@ -120,4 +124,55 @@ func setgroupsDenied() (bool, error) {
 		return false, fmt.Errorf("read /proc/self/setgroups: %w", err)
 	}
 	return strings.TrimSpace(string(b)) == "deny", nil
+}
+
+// chownStdio gives the process's stdin, stdout and stderr to uid when they
+// are pipes or terminals, so that a non-root process can reopen them
+// (/dev/stdout, /proc/self/fd/1), as runc's fixStdioPermissions does. Only
+// the owner changes. Unlike runc, regular files, sockets and other devices
+// are left alone: they may be host files the caller redirected to. Errors
+// that mean the owner cannot be changed from here (an id not mapped in the
+// user namespace, a read-only file system) are ignored, as in runc.
+func chownStdio(uid uint32) error {
+	var null unix.Stat_t
+	nullErr := unix.Stat("/dev/null", &null)
+	for fd := 0; fd <= 2; fd++ {
+		var st unix.Stat_t
+		if err := unix.Fstat(fd, &st); err != nil {
+			if errors.Is(err, unix.EBADF) {
+				continue
+			}
+			return fmt.Errorf("chown stdio: fstat fd %d: %w", fd, err)
+		}
+		if st.Uid == uid {
+			continue
+		}
+		switch st.Mode & unix.S_IFMT {
+		case unix.S_IFIFO:
+		case unix.S_IFCHR:
+			if nullErr == nil && st.Rdev == null.Rdev {
+				continue
+			}
+			if !isPtyOrTty(st.Rdev) {
+				continue
+			}
+		default:
+			continue
+		}
+		if err := unix.Fchown(fd, int(uid), -1); err != nil {
+			if errors.Is(err, unix.EINVAL) || errors.Is(err, unix.EPERM) || errors.Is(err, unix.EROFS) {
+				continue
+			}
+			return fmt.Errorf("chown stdio: fd %d to uid %d: %w", fd, uid, err)
+		}
+	}
+	return nil
+}
+
+// isPtyOrTty reports whether a character device number is a terminal:
+// a UNIX 98 pty slave (majors 136-143), a virtual console or serial line
+// (major 4), or /dev/tty, /dev/console and /dev/ptmx (major 5).
+func isPtyOrTty(rdev uint64) bool {
+	major := unix.Major(rdev)
+	return (major >= 136 && major <= 143) || major == 4 || major == 5
 }

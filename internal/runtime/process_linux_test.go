@@ -50,6 +50,17 @@ func runProcessScenario(scenario string) {
 		if err != nil {
 			fail(err)
 		}
+		// The stdout pipe was handed to the user: reopening it works.
+		var st unix.Stat_t
+		if err := unix.Fstat(1, &st); err != nil {
+			fail(err)
+		}
+		reopened, err := os.OpenFile("/proc/self/fd/1", os.O_WRONLY, 0)
+		if err != nil {
+			fail(fmt.Errorf("reopen stdout as uid %d: %w", os.Getuid(), err))
+		}
+		fmt.Fprintf(reopened, "StdoutUid:\t%d\n", st.Uid)
+		reopened.Close()
 		os.Stdout.Write(status)
 		os.Stdout.Write(limits)
 		os.Exit(0)
@@ -170,6 +181,7 @@ func TestFinalizeProcessRoot(t *testing.T) {
 			"CapAmb":     nbs,
 			"NoNewPrivs": "1",
 			"Umask":      "0027",
+			"StdoutUid":  "1000",
 		} {
 			if got := statusField(t, out, name); got != want {
 				t.Errorf("%s = %q, want %q", name, got, want)
