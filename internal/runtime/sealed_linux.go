@@ -19,10 +19,20 @@ import (
 //
 // The caller execs "/proc/self/fd/<fd>" and closes the file afterwards.
 func sealedExe() (*os.File, error) {
-	if f, err := roBindExe(); err == nil {
-		return f, nil
+	f, err := roBindExe()
+	if err != nil {
+		if f, err = memfdExe(); err != nil {
+			return nil, err
+		}
 	}
-	return memfdExe()
+	// Move it above the descriptors the child's stdio and extra files are
+	// dup'ed onto before the exec, or the exec path would name one of them.
+	hi, err := unix.FcntlInt(f.Fd(), unix.F_DUPFD_CLOEXEC, 256)
+	f.Close()
+	if err != nil {
+		return nil, fmt.Errorf("dup sealed binary: %w", err)
+	}
+	return os.NewFile(uintptr(hi), "berth-sealed-exe"), nil
 }
 
 func roBindExe() (*os.File, error) {
