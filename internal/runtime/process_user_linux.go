@@ -30,6 +30,7 @@ var (
 type passwdEntry struct {
 	name     string
 	uid, gid uint32
+	home     string
 }
 
 // groupEntry is one line of /etc/group.
@@ -148,7 +149,11 @@ func readPasswdInRoot(rootfs string) ([]passwdEntry, error) {
 		if err1 != nil || err2 != nil {
 			return
 		}
-		out = append(out, passwdEntry{name: f[0], uid: uint32(uid), gid: uint32(gid)})
+		e := passwdEntry{name: f[0], uid: uint32(uid), gid: uint32(gid)}
+		if len(f) > 5 {
+			e.home = f[5]
+		}
+		out = append(out, e)
 	})
 	return out, err
 }
@@ -322,4 +327,28 @@ func openInRootByWalk(rootFd int, rel string) (int, error) {
 	}
 	// rel named root itself or only "..": not a file.
 	return -1, unix.EISDIR
+}
+
+// envWithHome returns env with HOME set, as runc does, when env has no HOME:
+// the home directory of uid in rootfs's /etc/passwd, or "/" when uid has no
+// entry (or the entry no home). The init calls it after pivot_root with
+// rootfs "/".
+func envWithHome(rootfs string, env []string, uid uint32) []string {
+	for _, e := range env {
+		if strings.HasPrefix(e, "HOME=") {
+			return env
+		}
+	}
+	home := "/"
+	if users, err := readPasswdInRoot(rootfs); err == nil {
+		for _, u := range users {
+			if u.uid == uid {
+				if u.home != "" {
+					home = u.home
+				}
+				break
+			}
+		}
+	}
+	return append(env[:len(env):len(env)], "HOME="+home)
 }

@@ -288,3 +288,29 @@ func TestResolveUserRefusesFifo(t *testing.T) {
 		t.Fatal("resolveUser blocked on a FIFO /etc/passwd")
 	}
 }
+
+func TestEnvWithHome(t *testing.T) {
+	root := userRootfs(t, testPasswd, testGroup)
+	tests := []struct {
+		env  []string
+		uid  uint32
+		want []string
+	}{
+		{[]string{"PATH=/bin"}, 1000, []string{"PATH=/bin", "HOME=/home/alice"}},
+		{nil, 0, []string{"HOME=/root"}},
+		{[]string{"A=1"}, 4242, []string{"A=1", "HOME=/"}},
+		{[]string{"HOME=/custom", "A=1"}, 1000, []string{"HOME=/custom", "A=1"}},
+	}
+	for _, tt := range tests {
+		env := slices.Clip(slices.Clone(tt.env))
+		if got := envWithHome(root, env, tt.uid); !slices.Equal(got, tt.want) {
+			t.Errorf("envWithHome(%q, %d) = %q, want %q", tt.env, tt.uid, got, tt.want)
+		}
+		if !slices.Equal(env, tt.env) {
+			t.Errorf("envWithHome changed its input to %q", env)
+		}
+	}
+	if got := envWithHome(userRootfs(t, "", ""), nil, 1000); !slices.Equal(got, []string{"HOME=/"}) {
+		t.Errorf("envWithHome without passwd = %q, want HOME=/", got)
+	}
+}
