@@ -9,7 +9,7 @@ export PATH="/usr/local/go/bin:$PATH"
 
 hack/install-deps.sh
 echo "== build"
-go build -o bin/berth ./cmd/berth
+hack/build.sh bin/berth
 echo "== image: busybox (OCI layout in images/busybox)"
 hack/mkimage-busybox.sh images/busybox >/dev/null
 
