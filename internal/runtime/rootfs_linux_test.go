@@ -72,7 +72,8 @@ func TestPrepareRootfsFilesystems(t *testing.T) {
 		specs.Mount{Destination: "/dev/shm", Type: "tmpfs", Source: "shm", Options: []string{"nosuid", "noexec", "nodev", "mode=1777", "size=1m"}},
 		specs.Mount{Destination: "/dev/mqueue", Type: "mqueue", Source: "mqueue", Options: []string{"nosuid", "noexec", "nodev"}},
 		specs.Mount{Destination: "/sys", Type: "sysfs", Source: "sysfs", Options: []string{"nosuid", "noexec", "nodev", "ro"}},
-		specs.Mount{Destination: "/run/scratch", Type: "tmpfs", Source: "tmpfs", Options: []string{"size=2m", "mode=1770", "noexec"}},
+		specs.Mount{Destination: "/run/scratch", Type: "tmpfs", Source: "tmpfs", Options: []string{"size=2m", "mode=1770", "noexec", "noatime"}},
+		specs.Mount{Destination: "relative/dir", Type: "tmpfs", Source: "tmpfs"},
 	)
 	r := e.mustRun(t, rootfsScenario{Spec: spec, Probes: []rootfsProbe{
 		probe("statfs", "/run/scratch"),
@@ -87,9 +88,10 @@ func TestPrepareRootfsFilesystems(t *testing.T) {
 		probe("statfs", "/dev/mqueue"),
 		probe("statfs", "/dev/pts"),
 		probe("exec", "", "/bin/sh", "-c", "echo ok > /run/scratch/f && cat /run/scratch/f"),
+		probe("statfs", "/relative/dir"),
 	}})
-	if r[0].FsType != unix.TMPFS_MAGIC || r[0].FsBytes != 2<<20 || r[0].FsFlags&unix.ST_NOEXEC == 0 {
-		t.Errorf("tmpfs size=2m,noexec: type %#x, %d bytes, flags %#x", r[0].FsType, r[0].FsBytes, r[0].FsFlags)
+	if r[0].FsType != unix.TMPFS_MAGIC || r[0].FsBytes != 2<<20 || r[0].FsFlags&unix.ST_NOEXEC == 0 || r[0].FsFlags&unix.ST_NOATIME == 0 {
+		t.Errorf("tmpfs size=2m,noexec,noatime: type %#x, %d bytes, flags %#x", r[0].FsType, r[0].FsBytes, r[0].FsFlags)
 	}
 	if r[1].Type != "dir" || r[1].Perm != 0o1770 {
 		t.Errorf("tmpfs mode=1770: %s %#o", r[1].Type, r[1].Perm)
@@ -119,6 +121,9 @@ func TestPrepareRootfsFilesystems(t *testing.T) {
 	}
 	if r[11].Err != "" || r[11].Data != "ok\n" {
 		t.Errorf("shell in the container: %q %s", r[11].Data, r[11].Err)
+	}
+	if r[12].FsType != unix.TMPFS_MAGIC {
+		t.Errorf("relative destination relative/dir: type %#x (%s), want a tmpfs at /relative/dir", r[12].FsType, r[12].Err)
 	}
 }
 
