@@ -145,13 +145,14 @@ func (r *runtimeCLI) waitStatus(t *testing.T, id, status string, timeout time.Du
 	}
 }
 
-// waitFile waits until path exists and returns its content.
+// waitFile waits until path exists and is not empty, and returns its
+// content.
 func waitFile(t *testing.T, path string, timeout time.Duration) string {
 	t.Helper()
 	deadline := time.Now().Add(timeout)
 	for {
 		data, err := os.ReadFile(path)
-		if err == nil {
+		if err == nil && len(data) > 0 {
 			return string(data)
 		}
 		if time.Now().After(deadline) {

@@ -11,6 +11,8 @@ import (
 	"time"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
+
+	"github.com/berth/berth/internal/testutil"
 )
 
 const cgroupRoot = "/sys/fs/cgroup"
@@ -46,7 +48,8 @@ func cgroupHierarchies() []string {
 
 // leftovers lists what a container left behind after its deletion: its
 // state directory, its cgroups, mounts referencing its bundle, and processes
-// whose root or working directory lies in its bundle.
+// in its cgroup parent, with their root or working directory in its bundle,
+// or with its id as an argument.
 func leftovers(r *runtimeCLI, c *container) []string {
 	var left []string
 	if _, err := os.Lstat(filepath.Join(r.root, c.id)); err == nil {
@@ -68,7 +71,36 @@ func leftovers(r *runtimeCLI, c *container) []string {
 		}
 		left = append(left, processesIn(c.bundle, c.id)...)
 	}
+	if c.cgroupParent != "" {
+		left = append(left, processesInCgroup(c.cgroupParent)...)
+	}
 	return left
+}
+
+// processesInCgroup lists processes in parent or below it, in any hierarchy.
+// It catches a container's processes even when they live in their own mount
+// namespace, where /proc/PID/root says nothing useful.
+func processesInCgroup(parent string) []string {
+	var out []string
+	entries, _ := os.ReadDir("/proc")
+	for _, e := range entries {
+		pid := e.Name()
+		if pid[0] < '0' || pid[0] > '9' {
+			continue
+		}
+		data, err := os.ReadFile(filepath.Join("/proc", pid, "cgroup"))
+		if err != nil || zombie(pid) {
+			continue
+		}
+		for _, line := range strings.Split(string(data), "\n") {
+			parts := strings.SplitN(line, ":", 3)
+			if len(parts) == 3 && (parts[2] == parent || strings.HasPrefix(parts[2], parent+"/")) {
+				out = append(out, "process "+pid+" in cgroup "+parts[2]+" ("+cmdline(pid)+")")
+				break
+			}
+		}
+	}
+	return out
 }
 
 // processesIn lists processes whose root or cwd is below dir, or, if id is
@@ -79,7 +111,7 @@ func processesIn(dir, id string) []string {
 	self := os.Getpid()
 	for _, e := range entries {
 		pid := e.Name()
-		if pid[0] < '0' || pid[0] > '9' || pid == strconv.Itoa(self) {
+		if pid[0] < '0' || pid[0] > '9' || pid == strconv.Itoa(self) || zombie(pid) {
 			continue
 		}
 		for _, link := range []string{"root", "cwd"} {
@@ -98,6 +130,20 @@ func processesIn(dir, id string) []string {
 		}
 	}
 	return out
+}
+
+// zombie reports whether pid has exited and waits for its parent (here
+// often PID 1 of the machine, which reaps slowly) to collect it.
+func zombie(pid string) bool {
+	data, err := os.ReadFile(filepath.Join("/proc", pid, "stat"))
+	if err != nil {
+		return true
+	}
+	s := string(data)
+	if i := strings.LastIndexByte(s, ')'); i >= 0 && i+2 < len(s) {
+		return s[i+2] == 'Z'
+	}
+	return false
 }
 
 func cmdline(pid string) string {
@@ -138,5 +184,26 @@ func removeCgroup(t *testing.T, parent string) {
 		if err := os.Remove(p); err != nil {
 			t.Errorf("remove test cgroup %s: %v", p, err)
 		}
+	}
+}
+
+// TestLeftoversSeesLiveContainer proves the leftover check can fail: a
+// created container shows its state directory, cgroups and init process;
+// after delete, nothing.
+func TestLeftoversSeesLiveContainer(t *testing.T) {
+	for _, name := range selectedRuntimes() {
+		t.Run(name, func(t *testing.T) {
+			r := newRuntime(t, name)
+			c := newContainer(t, r, testutil.BusyboxBundle(t, "sleep", "1000"))
+			r.mustRun(t, "create", "--bundle", c.bundle, c.id)
+			left := strings.Join(leftovers(r, c), "\n")
+			for _, want := range []string{"state directory", "cgroup " + cgroupHierarchies()[0], "process "} {
+				if !strings.Contains(left, want) {
+					t.Errorf("leftovers of a created container lack %q:\n%s", want, left)
+				}
+			}
+			r.mustRun(t, "delete", "--force", c.id)
+			assertNothingLeft(t, r, c)
+		})
 	}
 }

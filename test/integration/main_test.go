@@ -1,13 +1,3 @@
-// Package integration holds Berth's root-only integration tests. The runtime
-// tests run the same OCI bundles under `berth runtime` and under runc and
-// assert that both show the same things from inside and outside the
-// container.
-//
-// Environment:
-//
-//	BERTH_TEST_RUNTIMES  comma-separated runtimes to run: berth, runc
-//	                     (default "berth,runc")
-//	BERTH_TEST_DEBIAN=1  also build the debian:bookworm image (slow, network)
 package integration
 
 import (

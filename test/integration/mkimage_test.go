@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
@@ -150,7 +151,12 @@ func readLayer(t *testing.T, blob string) map[string]tarEntry {
 		entries[name] = tarEntry{typ: h.Typeflag, mode: h.Mode, uid: h.Uid, gid: h.Gid, link: h.Linkname}
 		names = append(names, h.Name)
 	}
-	if !sort.StringsAreSorted(names) {
+	// GNU tar --sort=name orders each directory's entries by name, depth
+	// first: compare paths component by component.
+	if !sort.SliceIsSorted(names, func(i, j int) bool {
+		return slices.Compare(strings.Split(strings.TrimSuffix(names[i], "/"), "/"),
+			strings.Split(strings.TrimSuffix(names[j], "/"), "/")) < 0
+	}) {
 		t.Errorf("layer %s: entries are not sorted", blob)
 	}
 	return entries
@@ -213,6 +219,12 @@ func TestMkimageBusybox(t *testing.T) {
 	}
 
 	// The unpacked layer is a working root under each runtime.
+	runUnpacked(t, blob, "root:x:0:0:root:/root:/bin/sh\nroot\n", "sh", "-c", "head -n1 /etc/passwd; id -un")
+}
+
+// runUnpacked unpacks a layer blob into a bundle's rootfs and runs args in
+// it under each selected runtime, expecting exit 0 and stdout want.
+func runUnpacked(t *testing.T, blob, want string, args ...string) {
 	for _, name := range selectedRuntimes() {
 		t.Run(name, func(t *testing.T) {
 			r := newRuntime(t, name)
@@ -224,12 +236,11 @@ func TestMkimageBusybox(t *testing.T) {
 			if out, err := exec.Command("tar", "-xzf", blob, "-C", rootfs).CombinedOutput(); err != nil {
 				t.Fatalf("unpack layer: %v: %s", err, out)
 			}
-			spec := testutil.DefaultSpec("sh", "-c", "head -n1 /etc/passwd; id -un")
-			testutil.WriteSpec(t, bundle, spec)
+			testutil.WriteSpec(t, bundle, testutil.DefaultSpec(args...))
 			c := newContainer(t, r, bundle)
 			res := runContainer(t, r, c)
-			if want := "root:x:0:0:root:/root:/bin/sh\nroot\n"; res.Code != 0 || res.Stdout != want {
-				t.Errorf("run in the unpacked image: %s, want stdout %q", res, want)
+			if res.Code != 0 || res.Stdout != want {
+				t.Errorf("run %q in the unpacked image: %s, want stdout %q", args, res, want)
 			}
 		})
 	}
@@ -256,4 +267,5 @@ func TestMkimageDebian(t *testing.T) {
 			t.Errorf("layer ships a package cache file %s", name)
 		}
 	}
+	runUnpacked(t, blob, "12\n", "bash", "-c", "cut -d. -f1 /etc/debian_version")
 }

@@ -211,7 +211,7 @@ func caseSeccompErrno(t *testing.T, r *runtimeCLI) any {
 	if rep.Status["Seccomp"] != "2" {
 		t.Errorf("Seccomp status %q, want 2 (filter)", rep.Status["Seccomp"])
 	}
-	return []any{comparable(map[string]testutil.CheckerProbe{"mkdir": mk, "create": cr}), rep.Status["Seccomp"]}
+	return []any{withoutErrorText(map[string]testutil.CheckerProbe{"mkdir": mk, "create": cr}), rep.Status["Seccomp"]}
 }
 
 // caseMaskedPaths: masked files read as empty character devices, masked
@@ -232,12 +232,12 @@ func caseMaskedPaths(t *testing.T, r *runtimeCLI) any {
 	if k := rep.Readable["/proc/timer_list"].Kind; k != "chardev" {
 		t.Errorf("masked /proc/timer_list is a %s, want a chardev (/dev/null)", k)
 	}
-	return comparable(rep.Readable)
+	return withoutErrorText(rep.Readable)
 }
 
-// comparable drops the error texts from probes: they may hold random temp
-// file names; the errno carries the meaning.
-func comparable(m map[string]testutil.CheckerProbe) map[string]testutil.CheckerProbe {
+// withoutErrorText drops the error texts from probes: they may hold random
+// temp file names; the errno carries the meaning.
+func withoutErrorText(m map[string]testutil.CheckerProbe) map[string]testutil.CheckerProbe {
 	out := map[string]testutil.CheckerProbe{}
 	for k, p := range m {
 		p.Error = ""
@@ -268,7 +268,7 @@ func caseReadonlyPaths(t *testing.T, r *runtimeCLI) any {
 	if got := rep.Writable["/dev/shm"]; !got.OK {
 		t.Errorf("write /dev/shm: %+v, want success", got)
 	}
-	return comparable(rep.Writable)
+	return withoutErrorText(rep.Writable)
 }
 
 // caseRlimitNofile: RLIMIT_NOFILE as given.
@@ -349,8 +349,9 @@ func caseExitCode(t *testing.T, r *runtimeCLI) any {
 }
 
 // trapScript is PID 1 with a TERM trap: it signals readiness in /out, and on
-// SIGTERM writes /out/marker and exits 3.
-const trapScript = `trap 'echo term >/out/marker; exit 3' TERM; echo ready >/out/ready; while true; do sleep 1 & wait $!; done`
+// SIGTERM writes /out/marker and exits 3. Files appear by rename, so a reader
+// never sees them half written.
+const trapScript = `trap 'echo term >/out/marker.tmp; mv /out/marker.tmp /out/marker; exit 3' TERM; echo ready >/out/ready.tmp; mv /out/ready.tmp /out/ready; while true; do sleep 1 & wait $!; done`
 
 // caseSigtermCreateStart: create, start, kill TERM: the trap runs, the
 // container stops, delete removes it.

@@ -1,0 +1,199 @@
+package integration
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+
+	"github.com/berth/berth/internal/testutil"
+)
+
+// Lifecycle commands beyond run: pause/resume, update, events --stats, ps,
+// exec flags, joining a namespace by path, and no host descriptor reaching
+// the container. Each case runs under berth and runc and compares.
+func TestRuntimeLifecycle(t *testing.T) {
+	runParity(t, []parityCase{
+		{"PauseResume", casePauseResume},
+		{"UpdateLimits", caseUpdateLimits},
+		{"EventsStats", caseEventsStats},
+		{"PsJSON", casePsJSON},
+		{"ExecEnvCwdUser", caseExecEnvCwdUser},
+		{"JoinNetNamespaceByPath", caseJoinNetNS},
+		{"NoHostFdLeak", caseNoHostFdLeak},
+	})
+}
+
+// startSleeper creates and starts a busybox container running sleep and
+// returns it with its init pid.
+func startSleeper(t *testing.T, r *runtimeCLI, edit func(*specs.Spec)) (*container, int) {
+	t.Helper()
+	c := busyboxContainer(t, r, edit, "sleep", "60")
+	r.mustRun(t, "create", "--bundle", c.bundle, c.id)
+	r.mustRun(t, "start", c.id)
+	st := r.waitStatus(t, c.id, "running", 5*time.Second)
+	return c, st.Pid
+}
+
+func cgroupFile(t *testing.T, c *container, controller, file string) string {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join("/sys/fs/cgroup", controller, c.cgroupPath(), file))
+	if err != nil {
+		t.Fatalf("read %s/%s: %v", controller, file, err)
+	}
+	return strings.TrimSpace(string(b))
+}
+
+func casePauseResume(t *testing.T, r *runtimeCLI) any {
+	c, pid := startSleeper(t, r, nil)
+	r.mustRun(t, "pause", c.id)
+	paused := r.state(t, c.id).Status
+	freezer := cgroupFile(t, c, "freezer", "freezer.state")
+	r.mustRun(t, "resume", c.id)
+	resumed := r.state(t, c.id).Status
+	if paused != "paused" || resumed != "running" {
+		t.Errorf("%s: status after pause %q, after resume %q", r.name, paused, resumed)
+	}
+	if freezer != "FROZEN" {
+		t.Errorf("%s: freezer.state while paused = %q, want FROZEN", r.name, freezer)
+	}
+	if _, err := os.Stat("/proc/" + strconv.Itoa(pid)); err != nil {
+		t.Errorf("%s: init gone after resume: %v", r.name, err)
+	}
+	// Resuming a running container is an error.
+	res := r.run(t, "resume", c.id)
+	return []any{paused, freezer, resumed, res.Code != 0}
+}
+
+func caseUpdateLimits(t *testing.T, r *runtimeCLI) any {
+	c, _ := startSleeper(t, r, nil)
+	r.mustRun(t, "update", "--memory", "67108864", "--pids-limit", "20", "--cpu-quota", "50000", "--cpu-period", "100000", c.id)
+	got := map[string]string{
+		"memory": cgroupFile(t, c, "memory", "memory.limit_in_bytes"),
+		"pids":   cgroupFile(t, c, "pids", "pids.max"),
+		"quota":  cgroupFile(t, c, "cpu", "cpu.cfs_quota_us"),
+		"period": cgroupFile(t, c, "cpu", "cpu.cfs_period_us"),
+	}
+	want := map[string]string{"memory": "67108864", "pids": "20", "quota": "50000", "period": "100000"}
+	for k, v := range want {
+		if got[k] != v {
+			t.Errorf("%s: after update, %s = %q, want %q", r.name, k, got[k], v)
+		}
+	}
+	return got
+}
+
+func caseEventsStats(t *testing.T, r *runtimeCLI) any {
+	c, _ := startSleeper(t, r, func(s *specs.Spec) {
+		lim := int64(64 << 20)
+		s.Linux.Resources.Memory = &specs.LinuxMemory{Limit: &lim}
+	})
+	res := r.mustRun(t, "events", "--stats", c.id)
+	var ev struct {
+		Type string `json:"type"`
+		ID   string `json:"id"`
+		Data struct {
+			Memory struct {
+				Usage struct {
+					Limit uint64 `json:"limit"`
+					Usage uint64 `json:"usage"`
+				} `json:"usage"`
+			} `json:"memory"`
+			Pids struct {
+				Current uint64 `json:"current"`
+			} `json:"pids"`
+		} `json:"data"`
+	}
+	if err := json.Unmarshal([]byte(res.Stdout), &ev); err != nil {
+		t.Fatalf("%s events --stats: %v: %q", r.name, err, res.Stdout)
+	}
+	if ev.Data.Memory.Usage.Usage == 0 || ev.Data.Pids.Current == 0 {
+		t.Errorf("%s: stats show no usage: %s", r.name, res.Stdout)
+	}
+	return []any{ev.Type, ev.ID == c.id, ev.Data.Memory.Usage.Limit, ev.Data.Pids.Current}
+}
+
+func casePsJSON(t *testing.T, r *runtimeCLI) any {
+	c, pid := startSleeper(t, r, nil)
+	res := r.mustRun(t, "ps", "--format", "json", c.id)
+	var pids []int
+	if err := json.Unmarshal([]byte(res.Stdout), &pids); err != nil {
+		t.Fatalf("%s ps: %v: %q", r.name, err, res.Stdout)
+	}
+	found := false
+	for _, p := range pids {
+		found = found || p == pid
+	}
+	if !found {
+		t.Errorf("%s ps --format json = %v, want it to hold the init %d", r.name, pids, pid)
+	}
+	return []any{len(pids), found}
+}
+
+func caseExecEnvCwdUser(t *testing.T, r *runtimeCLI) any {
+	c, _ := startSleeper(t, r, nil)
+	res := r.mustRun(t, "exec", "--env", "FOO=bar", "--cwd", "/tmp", "--user", "65534:65534", c.id,
+		"sh", "-c", `echo "$FOO $(pwd) $(id -u):$(id -g)"`)
+	got := strings.TrimSpace(res.Stdout)
+	if got != "bar /tmp 65534:65534" {
+		t.Errorf("%s exec: got %q, want %q", r.name, got, "bar /tmp 65534:65534")
+	}
+	// A failing command's exit code comes back.
+	code := r.run(t, "exec", c.id, "sh", "-c", "exit 5").Code
+	if code != 5 {
+		t.Errorf("%s exec 'exit 5': exit %d", r.name, code)
+	}
+	return []any{got, code}
+}
+
+func caseJoinNetNS(t *testing.T, r *runtimeCLI) any {
+	_, pid := startSleeper(t, r, nil)
+	path := "/proc/" + strconv.Itoa(pid) + "/ns/net"
+	rep := runChecker(t, r, func(s *specs.Spec) {
+		for i, ns := range s.Linux.Namespaces {
+			if ns.Type == specs.NetworkNamespace {
+				s.Linux.Namespaces[i].Path = path
+			}
+		}
+	})
+	want := nsInode(t, pid, "net")
+	if rep.Namespaces["net"] != want {
+		t.Errorf("%s: joined net namespace %d, want %d (%s)", r.name, rep.Namespaces["net"], want, path)
+	}
+	// The other namespaces are still new ones.
+	same := rep.Namespaces["uts"] == nsInode(t, pid, "uts")
+	if same {
+		t.Errorf("%s: uts namespace shared although only net was joined", r.name)
+	}
+	return []any{rep.Namespaces["net"] == want, same}
+}
+
+func caseNoHostFdLeak(t *testing.T, r *runtimeCLI) any {
+	c := busyboxContainer(t, r, nil, "ls", "/proc/self/fd")
+	// Give the runtime an extra open descriptor, as a careless caller
+	// would: it must not reach the container (CVE-2024-21626).
+	leak, err := os.Open(c.bundle)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer leak.Close()
+	cmd := r.command(t.Context(), "run", "--bundle", c.bundle, c.id)
+	cmd.ExtraFiles = []*os.File{leak}
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("%s run: %v", r.name, err)
+	}
+	fds := strings.Fields(string(out))
+	// 0, 1, 2 and ls's own descriptor of /proc/self/fd.
+	if len(fds) != 4 {
+		t.Errorf("%s: container sees descriptors %v, want only stdio and ls's own", r.name, fds)
+	}
+	return fds
+}
+
+var _ = testutil.RequireRoot
