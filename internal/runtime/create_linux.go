@@ -189,9 +189,11 @@ func Create(opts CreateOpts) (c *Container, err error) {
 	defer parentSock.Close()
 
 	cmd = &exec.Cmd{
-		Path:       "/proc/self/fd/" + strconv.Itoa(int(exe.Fd())),
-		Args:       []string{"berth", InitArg},
-		Env:        []string{"_BERTH_SYNC=" + strconv.Itoa(syncFd)},
+		Path: "/proc/self/fd/" + strconv.Itoa(int(exe.Fd())),
+		Args: []string{"berth", InitArg},
+		Env:  []string{"_BERTH_SYNC=" + strconv.Itoa(syncFd)},
+		// Relative bind sources are relative to the bundle, as in runc.
+		Dir:        bundle,
 		ExtraFiles: []*os.File{childSock, execSock},
 		Stdin:      opts.Stdin,
 		Stdout:     opts.Stdout,

@@ -89,6 +89,12 @@ func initMain(sync *syncConn) error {
 			return err
 		}
 	}
+	// Before finalizeRootfs makes /proc/sys read-only.
+	if spec.Linux != nil && len(spec.Linux.Sysctl) > 0 {
+		if err := applySysctl(spec.Linux.Sysctl); err != nil {
+			return err
+		}
+	}
 	if _, ok := findNS(spec, specs.MountNamespace); ok {
 		if err := finalizeRootfs(spec); err != nil {
 			return err
@@ -104,11 +110,6 @@ func initMain(sync *syncConn) error {
 			if err := unix.Setdomainname([]byte(spec.Domainname)); err != nil {
 				return fmt.Errorf("setdomainname: %w", err)
 			}
-		}
-	}
-	if spec.Linux != nil && len(spec.Linux.Sysctl) > 0 {
-		if err := applySysctl(spec.Linux.Sysctl); err != nil {
-			return err
 		}
 	}
 	path, filter, err := prepareExec(spec, proc)
@@ -156,6 +157,7 @@ func prepareExec(spec *specs.Spec, proc *specs.Process) (string, *seccomp.Filter
 	if err := unix.Chdir(cwd); err != nil {
 		return "", nil, fmt.Errorf("process.cwd %s: %w", cwd, err)
 	}
+	proc.Env = envWithHome("/", proc.Env, proc.User.UID)
 	path, err := lookPath(proc.Args[0], proc.Env)
 	if err != nil {
 		return "", nil, err
