@@ -135,6 +135,7 @@ type CheckerReport struct {
 	Readable   map[string]CheckerProbe `json:"readable"`
 	Writable   map[string]CheckerProbe `json:"writable"`
 	Tries      map[string]CheckerProbe `json:"tries"`
+	Files      map[string]string       `json:"files"`
 	Cgroups    []string                `json:"cgroups"`
 	Limits     map[string]string       `json:"limits"`
 	Namespaces map[string]uint64       `json:"namespaces"`

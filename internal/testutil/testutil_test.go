@@ -124,7 +124,7 @@ func TestCheckerReport(t *testing.T) {
 	cmd := exec.Command(bin, "-readable", "/etc/hostname", "-writable", dir,
 		"-try", "mkdir:"+filepath.Join(dir, "x"), "-try", "open:/nonexistent",
 		"-spawn", "2", "-spawn-path", "/bin/sleep", "-alloc", "1",
-		"-write", filepath.Join(dir, "marker")+"=hello")
+		"-write", filepath.Join(dir, "marker")+"=hello", "-cat", filepath.Join(dir, "marker"))
 	cmd.Dir = dir
 	out, err := cmd.Output()
 	if err != nil {
@@ -159,6 +159,9 @@ func TestCheckerReport(t *testing.T) {
 	}
 	if r.Alloc != 1 {
 		t.Errorf("alloc = %d, want 1", r.Alloc)
+	}
+	if got := r.Files[filepath.Join(dir, "marker")]; got != "hello" {
+		t.Errorf("-cat of the marker = %q, want %q", got, "hello")
 	}
 	if data, _ := os.ReadFile(filepath.Join(dir, "marker")); string(data) != "hello" {
 		t.Errorf("-write left %q, want %q", data, "hello")

@@ -18,6 +18,7 @@
 //	                   and report how many started and the first error
 //	-alloc MIB         allocate and touch MIB mebibytes, then report (an OOM
 //	                   kill is the expected outcome under a memory limit)
+//	-cat PATH          report PATH's content, at most 4096 bytes (repeatable)
 //	-write PATH=TEXT   write TEXT to PATH before reporting (repeatable)
 //
 // The program has no dependencies beyond the standard library, so it runs in

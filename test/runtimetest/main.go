@@ -38,6 +38,7 @@ type Report struct {
 	Readable   map[string]Probe  `json:"readable,omitempty"`
 	Writable   map[string]Probe  `json:"writable,omitempty"`
 	Tries      map[string]Probe  `json:"tries,omitempty"`
+	Files      map[string]string `json:"files,omitempty"` // -cat: content, or "error: ..."
 	Cgroups    []string          `json:"cgroups"`
 	Limits     map[string]string `json:"limits"` // memory and pids limits as seen inside
 	Namespaces map[string]uint64 `json:"namespaces"`
@@ -90,10 +91,11 @@ func (l *listFlag) String() string     { return strings.Join(*l, ",") }
 func (l *listFlag) Set(v string) error { *l = append(*l, v); return nil }
 
 func main() {
-	var readable, writable, tries, writes listFlag
+	var readable, writable, tries, writes, cats listFlag
 	flag.Var(&readable, "readable", "try to read `PATH` (repeatable)")
 	flag.Var(&writable, "writable", "try to write `PATH` (repeatable)")
 	flag.Var(&tries, "try", "attempt `OP` and report its errno (repeatable)")
+	flag.Var(&cats, "cat", "report the content of `PATH` (first 4096 bytes; repeatable)")
 	flag.Var(&writes, "write", "write `PATH=TEXT` before reporting (repeatable)")
 	spawn := flag.Int("spawn", 0, "fork+exec `N` children")
 	spawnPath := flag.String("spawn-path", "/bin/sleep", "program -spawn runs with the argument 30")
@@ -117,6 +119,7 @@ func main() {
 	r.Readable = probeAll(readable, probeRead)
 	r.Writable = probeAll(writable, probeWrite)
 	r.Tries = probeAll(tries, try)
+	r.cat(cats)
 	if *spawn > 0 {
 		r.Spawn = spawnChildren(*spawn, *spawnPath)
 	}
@@ -368,6 +371,28 @@ func (r *Report) namespaces() {
 			continue
 		}
 		r.Namespaces[e.Name()] = st.Ino
+	}
+}
+
+func (r *Report) cat(paths []string) {
+	if len(paths) == 0 {
+		return
+	}
+	r.Files = map[string]string{}
+	for _, p := range paths {
+		f, err := os.Open(p)
+		if err != nil {
+			r.Files[p] = "error: " + err.Error()
+			continue
+		}
+		buf := make([]byte, 4096)
+		n, err := io.ReadFull(f, buf)
+		f.Close()
+		if err != nil && !errors.Is(err, io.EOF) && !errors.Is(err, io.ErrUnexpectedEOF) {
+			r.Files[p] = "error: " + err.Error()
+			continue
+		}
+		r.Files[p] = string(buf[:n])
 	}
 }
 
