@@ -4,9 +4,11 @@
 # runtime, runc and crun in one run, interleaved, plus the floor of a bare
 # `unshare --pid --fork --mount --uts --ipc --net true`.
 #
-# Usage: bench/runtime.sh [--count N] [--berth PATH]
+# Usage: bench/runtime.sh [--count N] [--timeout SECS] [--berth PATH]
 #
 #   --count N      iterations per runtime (default 50)
+#   --timeout SECS a run still going after SECS is killed and its runtime
+#                  reported failed (default 30)
 #   --berth PATH   berth binary (default: build ./cmd/berth from this checkout
 #                  into the work dir)
 #
@@ -28,6 +30,7 @@ set -euo pipefail
 export LC_ALL=C
 
 count=50
+run_timeout=30
 berth=""
 repo=$(cd "$(dirname "$0")/.." && pwd)
 
@@ -40,6 +43,8 @@ while [ $# -gt 0 ]; do
 	case "$1" in
 	--count) count=${2:?--count needs a number}; shift 2 ;;
 	--count=*) count=${1#*=}; shift ;;
+	--timeout) run_timeout=${2:?--timeout needs seconds}; shift 2 ;;
+	--timeout=*) run_timeout=${1#*=}; shift ;;
 	--berth) berth=${2:?--berth needs a path}; shift 2 ;;
 	--berth=*) berth=${1#*=}; shift ;;
 	-h | --help) sed -n '2,/^set -eu/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
@@ -47,6 +52,7 @@ while [ $# -gt 0 ]; do
 	esac
 done
 case "$count" in '' | *[!0-9]* | 0) die "--count: $count is not a positive number" ;; esac
+case "$run_timeout" in '' | *[!0-9]* | 0) die "--timeout: $run_timeout is not a positive number" ;; esac
 [ "$(id -u)" = 0 ] || die "must run as root"
 for t in runc crun unshare jq busybox; do
 	command -v "$t" >/dev/null || die "$t not found (hack/install-deps.sh installs it)"
@@ -60,12 +66,29 @@ export PATH=$PATH:/usr/local/go/bin
 work=$(mktemp -d /tmp/berth-bench.XXXXXX)
 cg_parent=berth-bench-$$
 crun_pid=""
+watchdog_pid=""
+
+# kill_tree PID kills PID and its descendants (only ever processes this
+# script started: a hung run or the crun helper).
+kill_tree() {
+	local c
+	for c in $(cat /proc/"$1"/task/*/children 2>/dev/null); do
+		kill_tree "$c"
+	done
+	kill -KILL "$1" 2>/dev/null || true
+}
 
 cleanup() {
-	local r id c
+	local r id c i
 	set +e
+	[ -n "$watchdog_pid" ] && kill "$watchdog_pid" 2>/dev/null
 	if [ -n "$crun_pid" ]; then
 		exec {crun_in}>&- 2>/dev/null
+		for i in $(seq 50); do
+			kill -0 "$crun_pid" 2>/dev/null || break
+			sleep 0.1
+		done
+		kill -0 "$crun_pid" 2>/dev/null && kill_tree "$crun_pid"
 		wait "$crun_pid" 2>/dev/null
 	fi
 	for r in berth runc crun; do
@@ -144,14 +167,37 @@ crun_out=${CRUN[0]}
 
 # ---- measure -----------------------------------------------------------------
 
+# The watchdog kills a run that outlives --timeout. time_one tells it the
+# current run's pid and deadline through a file, so no extra process is
+# started per sample.
+watch=$work/watch
+echo "0 0" >"$watch"
+(
+	while sleep 1; do
+		read -r wpid wdeadline <"$watch" || continue
+		if [ "$wpid" -gt 0 ] && [ "$(date +%s)" -ge "$wdeadline" ]; then
+			kill_tree "$wpid"
+		fi
+	done
+) &
+watchdog_pid=$!
+
 # time_one NAME CMD... runs CMD once and appends its time in µs to NAME's
 # samples; a failure marks NAME failed (and keeps its first error).
 time_one() {
-	local name=$1 t0 t1 rc=0
+	local name=$1 t0 t1 pid rc=0
 	shift
 	t0=${EPOCHREALTIME/./}
-	"$@" </dev/null >/dev/null 2>>"$work/$name.err" || rc=$?
+	"$@" </dev/null >/dev/null 2>>"$work/$name.err" &
+	pid=$!
+	echo "$pid $((t0 / 1000000 + run_timeout))" >"$watch"
+	wait "$pid" || rc=$?
 	t1=${EPOCHREALTIME/./}
+	echo "0 0" >"$watch"
+	if [ $((t1 - t0)) -ge $((run_timeout * 1000000)) ]; then
+		failed[$name]="run of $* did not finish in ${run_timeout}s (killed)"
+		return
+	fi
 	if [ "$rc" != 0 ]; then
 		failed[$name]="exit $rc: $(first_line "$work/$name.err")"
 		return
@@ -162,8 +208,11 @@ time_one() {
 time_crun() {
 	local us rc
 	echo "$1" >&"$crun_in"
-	if ! read -r -t 60 us rc <&"$crun_out"; then
-		failed[crun]="helper did not answer: $(first_line "$work/crun.err")"
+	if ! read -r -t "$run_timeout" us rc <&"$crun_out"; then
+		failed[crun]="crun run did not finish in ${run_timeout}s (killed) $(first_line "$work/crun.err")"
+		kill_tree "$crun_pid"
+		wait "$crun_pid" 2>/dev/null || true
+		crun_pid=""
 		return
 	fi
 	if [ "$rc" != 0 ]; then
