@@ -129,17 +129,24 @@ func (r *runtimeCLI) state(t *testing.T, id string) ociState {
 	return st
 }
 
-// waitStatus polls `state` until the container has the given status.
+// waitStatus polls `state` until the container exists and has the given
+// status.
 func (r *runtimeCLI) waitStatus(t *testing.T, id, status string, timeout time.Duration) ociState {
 	t.Helper()
 	deadline := time.Now().Add(timeout)
 	for {
-		st := r.state(t, id)
-		if st.Status == status {
-			return st
+		var st ociState
+		res := r.run(t, "state", id)
+		if res.Code == 0 {
+			if err := json.Unmarshal([]byte(res.Stdout), &st); err != nil {
+				t.Fatalf("%s state %s: %v: %q", r.name, id, err, res.Stdout)
+			}
+			if st.Status == status {
+				return st
+			}
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("%s: container %s is %q after %v, want %q", r.name, id, st.Status, timeout, status)
+			t.Fatalf("%s: container %s is %q after %v, want %q (%s)", r.name, id, st.Status, timeout, status, res)
 		}
 		time.Sleep(50 * time.Millisecond)
 	}

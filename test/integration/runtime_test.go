@@ -50,6 +50,7 @@ func TestRuntimeParity(t *testing.T) {
 		{"DefaultDevices", caseDefaultDevices},
 		{"OOMScoreAdjAndSysctl", caseOOMScoreAdjAndSysctl},
 		{"PidFileAndForceDelete", casePidFileAndForceDelete},
+		{"RunKilledThenForceDelete", caseRunKilled},
 	})
 }
 
@@ -764,4 +765,24 @@ func casePidFileAndForceDelete(t *testing.T, r *runtimeCLI) any {
 		t.Errorf("init %d still runs after delete --force", st.Pid)
 	}
 	return []any{refused.Code != 0}
+}
+
+// caseRunKilled: when a foreground `run` is SIGKILLed (a caller's timeout),
+// the container outlives it, and `delete --force` still removes everything.
+func caseRunKilled(t *testing.T, r *runtimeCLI) any {
+	c := busyboxContainer(t, r, nil, "sleep", "1000")
+	cmd := r.command(t.Context(), "run", "--bundle", c.bundle, c.id)
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	st := r.waitStatus(t, c.id, "running", 10*time.Second)
+	cmd.Process.Kill()
+	cmd.Wait()
+	after := r.state(t, c.id)
+	r.mustRun(t, "delete", "--force", c.id)
+	assertNothingLeft(t, r, c)
+	if _, err := os.Stat(fmt.Sprintf("/proc/%d", st.Pid)); err == nil && !zombie(fmt.Sprint(st.Pid)) {
+		t.Errorf("init %d still runs after delete --force", st.Pid)
+	}
+	return after.Status
 }
