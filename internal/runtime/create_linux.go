@@ -162,6 +162,36 @@ func Create(opts CreateOpts) (c *Container, err error) {
 		cloneFlags |= nsFlags[ns]
 	}
 
+	// The cgroup is made, with its limits, before the init exists; the init
+	// joins it as it starts (cgroupJoin).
+	var join *cgroupJoin
+	if spec.Linux != nil {
+		cg, err = cgroups.New(spec.Linux.CgroupsPath, opts.ID)
+		if err != nil {
+			return nil, fmt.Errorf("cgroup: %w", err)
+		}
+		if err := cg.Apply(-1); err != nil {
+			return nil, fmt.Errorf("cgroup: %w", err)
+		}
+		// The spec's device rules plus the devices every container gets
+		// (/dev/null, the pty, ...), as runc does.
+		res := specs.LinuxResources{}
+		if spec.Linux.Resources != nil {
+			res = *spec.Linux.Resources
+		}
+		res.Devices = cgroups.DeviceRules(spec)
+		if err := cg.Set(&res); err != nil {
+			return nil, fmt.Errorf("cgroup: %w", err)
+		}
+		c.State.CgroupPaths = cg.Paths()
+		// In a new user namespace the child may not write the host's
+		// cgroup files: the parent moves it.
+		if cloneFlags&unix.CLONE_NEWUSER == 0 {
+			join = newCgroupJoin(c.State.CgroupPaths)
+			defer join.close()
+		}
+	}
+
 	consoleConn := opts.ConsoleConn
 	if opts.ConsoleSocket != "" {
 		conn, err := net.Dial("unix", opts.ConsoleSocket)
@@ -188,52 +218,78 @@ func Create(opts CreateOpts) (c *Container, err error) {
 	}
 	defer parentSock.Close()
 
-	cmd = &exec.Cmd{
-		Path: "/proc/self/fd/" + strconv.Itoa(int(exe.Fd())),
-		Args: []string{"berth", InitArg},
-		Env:  []string{"_BERTH_SYNC=" + strconv.Itoa(syncFd)},
-		// Relative bind sources are relative to the bundle, as in runc.
-		Dir:        bundle,
-		ExtraFiles: []*os.File{childSock, execSock},
-		Stdin:      opts.Stdin,
-		Stdout:     opts.Stdout,
-		Stderr:     opts.Stderr,
-		SysProcAttr: &syscall.SysProcAttr{
-			Cloneflags: cloneFlags,
-		},
-	}
-	if opts.Stdin == nil {
-		cmd.Stdin = os.Stdin
-	}
-	if opts.Stdout == nil {
-		cmd.Stdout = os.Stdout
-	}
-	if opts.Stderr == nil {
-		cmd.Stderr = os.Stderr
-	}
 	consoleFd := 0
 	if consoleConn != nil {
-		cmd.ExtraFiles = append(cmd.ExtraFiles, consoleConn)
 		consoleFd = syncFd + 2
 	}
-	if len(joins) > 0 {
-		cmd.Env = append(cmd.Env, "_BERTH_NS="+strings.Join(joins, ","))
+	newCmd := func(cgroupFD bool) *exec.Cmd {
+		cmd := &exec.Cmd{
+			Path: "/proc/self/fd/" + strconv.Itoa(int(exe.Fd())),
+			Args: []string{"berth", InitArg},
+			Env:  []string{"_BERTH_SYNC=" + strconv.Itoa(syncFd)},
+			// Relative bind sources are relative to the bundle, as in runc.
+			Dir:        bundle,
+			ExtraFiles: []*os.File{childSock, execSock},
+			Stdin:      opts.Stdin,
+			Stdout:     opts.Stdout,
+			Stderr:     opts.Stderr,
+			SysProcAttr: &syscall.SysProcAttr{
+				Cloneflags: cloneFlags,
+			},
+		}
+		if opts.Stdin == nil {
+			cmd.Stdin = os.Stdin
+		}
+		if opts.Stdout == nil {
+			cmd.Stdout = os.Stdout
+		}
+		if opts.Stderr == nil {
+			cmd.Stderr = os.Stderr
+		}
+		if consoleConn != nil {
+			cmd.ExtraFiles = append(cmd.ExtraFiles, consoleConn)
+		}
+		if len(joins) > 0 {
+			cmd.Env = append(cmd.Env, "_BERTH_NS="+strings.Join(joins, ","))
+		}
+		if cloneFlags&unix.CLONE_NEWUSER != 0 {
+			cmd.SysProcAttr.UidMappings = idMaps(spec.Linux.UIDMappings)
+			cmd.SysProcAttr.GidMappings = idMaps(spec.Linux.GIDMappings)
+			cmd.SysProcAttr.GidMappingsEnableSetgroups = true
+			// Become root of the new namespace before exec, so the init
+			// gets its full capabilities there.
+			cmd.SysProcAttr.Credential = &syscall.Credential{Uid: 0, Gid: 0}
+		}
+		if join != nil {
+			join.apply(cmd, cgroupFD)
+		}
+		return cmd
 	}
-	if cloneFlags&unix.CLONE_NEWUSER != 0 {
-		cmd.SysProcAttr.UidMappings = idMaps(spec.Linux.UIDMappings)
-		cmd.SysProcAttr.GidMappings = idMaps(spec.Linux.GIDMappings)
-		cmd.SysProcAttr.GidMappingsEnableSetgroups = true
-		// Become root of the new namespace before exec, so the init gets
-		// its full capabilities there.
-		cmd.SysProcAttr.Credential = &syscall.Credential{Uid: 0, Gid: 0}
-	}
-	if err := cmd.Start(); err != nil {
+	cmd = newCmd(true)
+	if err := cmd.Start(); err != nil && join != nil && join.v2 != nil {
+		// CLONE_INTO_CGROUP refused (an old kernel, a busy cgroup): start
+		// without it and let the parent move the init.
+		join = nil
+		cmd = newCmd(false)
+		if err := cmd.Start(); err != nil {
+			childSock.Close()
+			return nil, fmt.Errorf("start container init: %w", err)
+		}
+	} else if err != nil {
 		childSock.Close()
 		return nil, fmt.Errorf("start container init: %w", err)
 	}
 	childSock.Close()
 	sync := newSyncConn(parentSock)
 	pid := cmd.Process.Pid
+	joined := false
+	if join != nil && join.reportsJoin() {
+		m, err := sync.expect(msgCgroup)
+		if err != nil {
+			return nil, err
+		}
+		joined = m.Message == ""
+	}
 	if joinPID {
 		m, err := sync.expect(msgPid)
 		if err != nil {
@@ -243,27 +299,12 @@ func Create(opts CreateOpts) (c *Container, err error) {
 		_, _ = cmd.Process.Wait()
 	}
 	c.State.Pid = pid
-
-	if spec.Linux != nil {
-		cg, err = cgroups.New(spec.Linux.CgroupsPath, opts.ID)
-		if err != nil {
-			return nil, fmt.Errorf("cgroup: %w", err)
-		}
+	if cg != nil && !joined {
 		if err := cg.Apply(pid); err != nil {
 			return nil, fmt.Errorf("cgroup: %w", err)
 		}
-		// The spec's device rules plus the devices every container gets
-		// (/dev/null, the pty, ...), as runc does.
-		res := specs.LinuxResources{}
-		if spec.Linux.Resources != nil {
-			res = *spec.Linux.Resources
-		}
-		res.Devices = cgroups.DeviceRules(spec)
-		if err := cg.Set(&res); err != nil {
-			return nil, fmt.Errorf("cgroup: %w", err)
-		}
-		c.State.CgroupPaths = cg.Paths()
 	}
+
 	if spec.Process.OOMScoreAdj != nil {
 		if err := os.WriteFile("/proc/"+strconv.Itoa(pid)+"/oom_score_adj", []byte(strconv.Itoa(*spec.Process.OOMScoreAdj)), 0); err != nil {
 			return nil, fmt.Errorf("process.oomScoreAdj: %w", err)

@@ -25,15 +25,22 @@ func sealedExe() (*os.File, error) {
 			return nil, err
 		}
 	}
-	// Move it above the descriptors the child's stdio and extra files are
-	// dup'ed onto before the exec, or the exec path would name one of them.
-	hi, err := unix.FcntlInt(f.Fd(), unix.F_DUPFD_CLOEXEC, 256)
+	// Move it above the descriptors the child's stdio and extra files (and
+	// Go's temporary copies of them) are dup'ed onto before the exec, or the
+	// exec path would name one of them. Stay below 64, the size of a new fd
+	// table: growing the table of a threaded process waits for an RCU grace
+	// period (about 10 ms here).
+	hi, err := unix.FcntlInt(f.Fd(), unix.F_DUPFD_CLOEXEC, sealedExeMinFd)
 	f.Close()
 	if err != nil {
 		return nil, fmt.Errorf("dup sealed binary: %w", err)
 	}
 	return os.NewFile(uintptr(hi), "berth-sealed-exe"), nil
 }
+
+// sealedExeMinFd is the lowest descriptor the sealed binary may take; the
+// init gets at most a handful of extra files.
+const sealedExeMinFd = 32
 
 func roBindExe() (*os.File, error) {
 	fd, err := unix.OpenTree(unix.AT_FDCWD, "/proc/self/exe", unix.OPEN_TREE_CLONE|unix.OPEN_TREE_CLOEXEC)

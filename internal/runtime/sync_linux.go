@@ -14,6 +14,7 @@ import (
 // The parent and the init talk over a unix socketpair (fd syncFd in the init)
 // with newline-delimited JSON messages:
 //
+//	nsenter (C) -> parent   {"type":"cgroup"[,"message":...]} when asked to join v1 cgroups (_BERTH_CGROUP)
 //	nsenter (C) -> parent   {"type":"pid","pid":N}          only when it forked to join a PID namespace
 //	parent -> init          {"type":"config", ...initConfig}
 //	init -> parent          {"type":"prestart"}              rootfs mounted, before pivot_root: run prestart and createRuntime hooks
@@ -26,6 +27,7 @@ import (
 // the parent then reads EOF).
 const (
 	msgPid      = "pid"
+	msgCgroup   = "cgroup"
 	msgConfig   = "config"
 	msgPrestart = "prestart"
 	msgContinue = "continue"
