@@ -5,6 +5,7 @@ import (
 	"os/exec"
 	"sort"
 	"strings"
+	"syscall"
 
 	"golang.org/x/sys/unix"
 )
@@ -53,6 +54,9 @@ func (j *cgroupJoin) apply(cmd *exec.Cmd, withFD bool) {
 		cmd.Env = append(cmd.Env, "_BERTH_CGROUP="+strings.Join(j.v1, "\n"))
 	}
 	if withFD && j.v2 != nil {
+		if cmd.SysProcAttr == nil {
+			cmd.SysProcAttr = &syscall.SysProcAttr{}
+		}
 		cmd.SysProcAttr.UseCgroupFD = true
 		cmd.SysProcAttr.CgroupFD = int(j.v2.Fd())
 	}

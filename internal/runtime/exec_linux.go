@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"strconv"
 	"strings"
+	"syscall"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
@@ -115,30 +116,53 @@ func (c *Container) Exec(opts ExecOpts) (*Process, error) {
 		return nil, err
 	}
 	defer parentSock.Close()
-	cmd := &exec.Cmd{
-		Path:       "/proc/self/fd/" + strconv.Itoa(int(exe.Fd())),
-		Args:       []string{"berth", InitArg},
-		Env:        []string{"_BERTH_SYNC=" + strconv.Itoa(syncFd), "_BERTH_NS=" + strings.Join(joins, ",")},
-		ExtraFiles: []*os.File{childSock},
-		Stdin:      opts.Stdin,
-		Stdout:     opts.Stdout,
-		Stderr:     opts.Stderr,
-	}
-	if cmd.Stdin == nil {
-		cmd.Stdin = os.Stdin
-	}
-	if cmd.Stdout == nil {
-		cmd.Stdout = os.Stdout
-	}
-	if cmd.Stderr == nil {
-		cmd.Stderr = os.Stderr
-	}
 	consoleFd := 0
 	if consoleConn != nil {
-		cmd.ExtraFiles = append(cmd.ExtraFiles, consoleConn)
 		consoleFd = syncFd + 1
 	}
-	if err := cmd.Start(); err != nil {
+	var join *cgroupJoin
+	if len(c.State.CgroupPaths) > 0 {
+		join = newCgroupJoin(c.State.CgroupPaths)
+		defer join.close()
+	}
+	newCmd := func(cgroupFD bool) *exec.Cmd {
+		cmd := &exec.Cmd{
+			Path:        "/proc/self/fd/" + strconv.Itoa(int(exe.Fd())),
+			Args:        []string{"berth", InitArg},
+			Env:         []string{"_BERTH_SYNC=" + strconv.Itoa(syncFd), "_BERTH_NS=" + strings.Join(joins, ",")},
+			ExtraFiles:  []*os.File{childSock},
+			Stdin:       opts.Stdin,
+			Stdout:      opts.Stdout,
+			Stderr:      opts.Stderr,
+			SysProcAttr: &syscall.SysProcAttr{},
+		}
+		if cmd.Stdin == nil {
+			cmd.Stdin = os.Stdin
+		}
+		if cmd.Stdout == nil {
+			cmd.Stdout = os.Stdout
+		}
+		if cmd.Stderr == nil {
+			cmd.Stderr = os.Stderr
+		}
+		if consoleConn != nil {
+			cmd.ExtraFiles = append(cmd.ExtraFiles, consoleConn)
+		}
+		if join != nil {
+			join.apply(cmd, cgroupFD)
+		}
+		return cmd
+	}
+	cmd := newCmd(true)
+	if err := cmd.Start(); err != nil && join != nil && join.v2 != nil {
+		// CLONE_INTO_CGROUP refused: start without it, move it ourselves.
+		join = nil
+		cmd = newCmd(false)
+		if err := cmd.Start(); err != nil {
+			childSock.Close()
+			return nil, fmt.Errorf("exec: start: %w", err)
+		}
+	} else if err != nil {
 		childSock.Close()
 		return nil, fmt.Errorf("exec: start: %w", err)
 	}
@@ -153,6 +177,16 @@ func (c *Container) Exec(opts ExecOpts) (*Process, error) {
 		_, _ = cmd.Process.Wait()
 		return nil, err
 	}
+	joined := false
+	if join != nil && join.reportsJoin() {
+		m, err := sync.expect(msgCgroup)
+		if err != nil {
+			return fail(err)
+		}
+		joined = m.Message == ""
+	} else if join != nil {
+		joined = join.v2 != nil
+	}
 	if joinPID {
 		m, err := sync.expect(msgPid)
 		if err != nil {
@@ -161,7 +195,7 @@ func (c *Container) Exec(opts ExecOpts) (*Process, error) {
 		pid = m.Pid
 		_, _ = cmd.Process.Wait()
 	}
-	if len(c.State.CgroupPaths) > 0 {
+	if len(c.State.CgroupPaths) > 0 && !joined {
 		cg, err := cgroups.Load(c.State.CgroupPaths)
 		if err == nil {
 			err = cg.Apply(pid)
