@@ -108,7 +108,14 @@ var capKeys = []string{"CapEff", "CapPrm", "CapBnd", "CapInh", "CapAmb", "NoNewP
 // caseDefaultCapabilities: runc's default spec gives the three default
 // capabilities in the bounding, effective, permitted and ambient sets.
 func caseDefaultCapabilities(t *testing.T, r *runtimeCLI) any {
-	rep := runChecker(t, r, nil)
+	rep := runChecker(t, r, nil, "-try", "unshare:mnt", "-try", "sethostname:changed", "-try", "syscall:169")
+	// Without CAP_SYS_ADMIN and CAP_SYS_BOOT: unshare, sethostname and
+	// reboot (169) are refused with EPERM.
+	for op, p := range rep.Tries {
+		if p.OK || p.Errno != int(syscall.EPERM) {
+			t.Errorf("%s: %+v, want EPERM", op, p)
+		}
+	}
 	got := statusOf(rep, capKeys...)
 	for _, k := range []string{"CapEff", "CapPrm", "CapBnd"} {
 		if got[k] != defaultCapMask {
@@ -118,7 +125,7 @@ func caseDefaultCapabilities(t *testing.T, r *runtimeCLI) any {
 	if got["NoNewPrivs"] != "1" {
 		t.Errorf("NoNewPrivs = %s, want 1", got["NoNewPrivs"])
 	}
-	return got
+	return []any{got, withoutErrorText(rep.Tries)}
 }
 
 // caseCustomCapabilities: each set is exactly what the spec lists.
