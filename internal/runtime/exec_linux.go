@@ -120,6 +120,20 @@ func (c *Container) Exec(opts ExecOpts) (*Process, error) {
 	if consoleConn != nil {
 		consoleFd = syncFd + 1
 	}
+	// A filter with SCMP_ACT_NOTIFY sends its listener to the agent: the
+	// process cannot reach the host's socket from inside, so we connect.
+	var agent *os.File
+	agentFd := 0
+	if sc := c.State.Spec.Linux; sc != nil && sc.Seccomp != nil && sc.Seccomp.ListenerPath != "" {
+		if agent, err = dialAgent(sc.Seccomp.ListenerPath); err != nil {
+			return nil, err
+		}
+		defer agent.Close()
+		agentFd = syncFd + 1
+		if consoleConn != nil {
+			agentFd++
+		}
+	}
 	var join *cgroupJoin
 	if len(c.State.CgroupPaths) > 0 {
 		join = newCgroupJoin(c.State.CgroupPaths)
@@ -147,6 +161,9 @@ func (c *Container) Exec(opts ExecOpts) (*Process, error) {
 		}
 		if consoleConn != nil {
 			cmd.ExtraFiles = append(cmd.ExtraFiles, consoleConn)
+		}
+		if agent != nil {
+			cmd.ExtraFiles = append(cmd.ExtraFiles, agent)
 		}
 		if join != nil {
 			join.apply(cmd, cgroupFD)
@@ -204,7 +221,9 @@ func (c *Container) Exec(opts ExecOpts) (*Process, error) {
 			return fail(fmt.Errorf("exec: join cgroup: %w", err))
 		}
 	}
-	cfg := &initConfig{Exec: true, ID: c.State.ID, Spec: c.State.Spec, Process: proc, ConsoleFd: consoleFd}
+	st := c.OCIState()
+	cfg := &initConfig{Exec: true, ID: c.State.ID, Spec: c.State.Spec, Process: proc, ConsoleFd: consoleFd,
+		SeccompAgentFd: agentFd, State: &st}
 	if err := sync.send(syncMsg{Type: msgConfig, Config: cfg}); err != nil {
 		return fail(fmt.Errorf("exec: send config: %w", err))
 	}

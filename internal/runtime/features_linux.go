@@ -30,7 +30,7 @@ func Features() *features.Features {
 			Cgroup:       &features.Cgroup{V1: &t, V2: &t},
 			Seccomp: &features.Seccomp{
 				Enabled:        &t,
-				Actions:        seccompActions(),
+				Actions:        seccomp.Actions(),
 				Operators:      seccomp.Operators(),
 				Archs:          seccomp.Architectures(),
 				KnownFlags:     seccomp.KnownFlags(),
@@ -41,17 +41,4 @@ func Features() *features.Features {
 		},
 		Annotations: map[string]string{"io.berth.runtime": "berth"},
 	}
-}
-
-// seccompActions are the actions a container's filter may use. The filter
-// can make a notify listener, but the runtime does not hand it to an agent
-// yet, so SCMP_ACT_NOTIFY is left out.
-func seccompActions() []string {
-	var out []string
-	for _, a := range seccomp.Actions() {
-		if a != "SCMP_ACT_NOTIFY" {
-			out = append(out, a)
-		}
-	}
-	return out
 }

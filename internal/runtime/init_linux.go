@@ -77,6 +77,14 @@ func initMain(sync *syncConn) error {
 			return fmt.Errorf("createContainer %w", err)
 		}
 	}
+	// The seccomp agent's socket is a host path: connect while it is still
+	// reachable, send the listener once the filter is loaded.
+	var agent *os.File
+	if spec.Linux != nil && spec.Linux.Seccomp != nil && spec.Linux.Seccomp.ListenerPath != "" {
+		if agent, err = dialAgent(spec.Linux.Seccomp.ListenerPath); err != nil {
+			return err
+		}
+	}
 	if _, ok := findNS(spec, specs.MountNamespace); ok {
 		if err := enterRootfs(cfg.Rootfs, cfg.NoPivot); err != nil {
 			return err
@@ -142,7 +150,9 @@ func initMain(sync *syncConn) error {
 			return fmt.Errorf("startContainer %w", err)
 		}
 	}
-	return finalExec(proc, path, filter)
+	st := *cfg.State
+	st.Status = specs.StateRunning
+	return finalExec(proc, path, filter, agent, &st)
 }
 
 // prepareExec does what can fail before the container is reported created:
@@ -172,23 +182,48 @@ func prepareExec(spec *specs.Spec, proc *specs.Process) (string, *seccomp.Filter
 	return path, filter, nil
 }
 
-// finalExec drops privileges, loads seccomp and execs the process.
-func finalExec(proc *specs.Process, path string, filter *seccomp.Filter) error {
+// finalExec drops privileges, loads seccomp and execs the process. agent is
+// a connection to the seccomp agent, for a filter with SCMP_ACT_NOTIFY.
+func finalExec(proc *specs.Process, path string, filter *seccomp.Filter, agent *os.File, state *specs.State) error {
+	load := func() error {
+		if !filter.NeedsListener() {
+			if err := filter.Load(); err != nil {
+				return fmt.Errorf("load seccomp filter: %w", err)
+			}
+			return nil
+		}
+		if agent == nil {
+			return errors.New("linux.seccomp: SCMP_ACT_NOTIFY needs listenerPath")
+		}
+		l, err := filter.LoadListener()
+		if err != nil {
+			return fmt.Errorf("load seccomp filter: %w", err)
+		}
+		defer l.Close()
+		ps := specs.ContainerProcessState{Pid: os.Getpid(), Metadata: filter.ListenerMetadata()}
+		if state != nil {
+			ps.State = *state
+		}
+		return seccomp.SendListenerOn(agent, l, ps)
+	}
 	// Seccomp before dropping capabilities unless no_new_privs lets an
 	// unprivileged process load it later, as runc does: that way the
 	// credential syscalls need not be allowed by the profile.
 	if filter != nil && !proc.NoNewPrivileges {
-		if err := filter.Load(); err != nil {
-			return fmt.Errorf("load seccomp filter: %w", err)
+		if err := load(); err != nil {
+			return err
 		}
 	}
 	if err := finalizeProcess(proc); err != nil {
 		return err
 	}
 	if filter != nil && proc.NoNewPrivileges {
-		if err := filter.Load(); err != nil {
-			return fmt.Errorf("load seccomp filter: %w", err)
+		if err := load(); err != nil {
+			return err
 		}
+	}
+	if agent != nil {
+		agent.Close()
 	}
 	// No descriptor of ours may reach the process (CVE-2024-21626).
 	if err := unix.CloseRange(3, ^uint(0), unix.CLOSE_RANGE_CLOEXEC); err != nil {
@@ -321,6 +356,10 @@ func execMain(sync *syncConn, cfg *initConfig) error {
 		}
 	}
 	spec := *cfg.Spec
+	var agent *os.File
+	if cfg.SeccompAgentFd != 0 {
+		agent = os.NewFile(uintptr(cfg.SeccompAgentFd), "seccomp-agent")
+	}
 	path, filter, err := prepareExec(&spec, proc)
 	if err != nil {
 		return err
@@ -328,5 +367,18 @@ func execMain(sync *syncConn, cfg *initConfig) error {
 	if err := sync.send(syncMsg{Type: msgReady}); err != nil {
 		return err
 	}
-	return finalExec(proc, path, filter)
+	return finalExec(proc, path, filter, agent, cfg.State)
+}
+
+// dialAgent connects to the seccomp agent's unix socket.
+func dialAgent(path string) (*os.File, error) {
+	fd, err := unix.Socket(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return nil, err
+	}
+	if err := unix.Connect(fd, &unix.SockaddrUnix{Name: path}); err != nil {
+		unix.Close(fd)
+		return nil, fmt.Errorf("linux.seccomp.listenerPath %s: %w", path, err)
+	}
+	return os.NewFile(uintptr(fd), path), nil
 }

@@ -54,6 +54,9 @@ type initConfig struct {
 	// ConsoleFd is the fd (in the init) of a unix socket connection to send the
 	// pty master to, or 0 when the process has no terminal.
 	ConsoleFd int `json:"consoleFd,omitempty"`
+	// SeccompAgentFd is a connection (fd in an exec'd process) to the
+	// seccomp agent at linux.seccomp.listenerPath, or 0.
+	SeccompAgentFd int `json:"seccompAgentFd,omitempty"`
 	// State is sent to hooks run by the init (createContainer, startContainer).
 	State *specs.State `json:"state,omitempty"`
 }

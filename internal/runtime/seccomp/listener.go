@@ -81,13 +81,47 @@ func SendListener(ctx context.Context, path string, listener *os.File, state spe
 	if dl, ok := ctx.Deadline(); ok {
 		_ = uc.SetWriteDeadline(dl)
 	}
+	if err := sendOn(uc, payload, listener); err != nil {
+		return fmt.Errorf("send seccomp listener to listenerPath %s: %w", path, err)
+	}
+	return nil
+}
+
+// SendListenerOn is SendListener over a connection made earlier (the
+// container's init connects before pivot_root, while the agent's socket is
+// still reachable, and sends once the filter is loaded).
+func SendListenerOn(conn *os.File, listener *os.File, state specs.ContainerProcessState) error {
+	state.Fds = []string{ListenerFdName}
+	if state.Version == "" {
+		state.Version = specs.Version
+	}
+	payload, err := json.Marshal(state)
+	if err != nil {
+		return fmt.Errorf("send seccomp listener: %w", err)
+	}
+	c, err := net.FileConn(conn)
+	if err != nil {
+		return fmt.Errorf("send seccomp listener: %w", err)
+	}
+	defer c.Close()
+	uc, ok := c.(*net.UnixConn)
+	if !ok {
+		return fmt.Errorf("send seccomp listener: not a unix socket")
+	}
+	if err := sendOn(uc, payload, listener); err != nil {
+		return fmt.Errorf("send seccomp listener: %w", err)
+	}
+	return nil
+}
+
+func sendOn(uc *net.UnixConn, payload []byte, listener *os.File) error {
 	n, oobn, err := uc.WriteMsgUnix(payload, unix.UnixRights(int(listener.Fd())), nil)
 	runtime.KeepAlive(listener)
 	if err != nil {
-		return fmt.Errorf("send seccomp listener to listenerPath %s: %w", path, err)
+		return err
 	}
 	if n != len(payload) || oobn == 0 {
-		return fmt.Errorf("send seccomp listener to listenerPath %s: short write (%d of %d bytes)", path, n, len(payload))
+		return fmt.Errorf("short write (%d of %d bytes)", n, len(payload))
 	}
 	return nil
 }
