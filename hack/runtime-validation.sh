@@ -75,6 +75,13 @@ command -v go >/dev/null || die "go not found (looked in PATH and /usr/local/go/
 cache=${XDG_CACHE_HOME:-$HOME/.cache}/berth/runtime-validation/$RT_TOOLS_VERSION
 mkdir -p "$cache"
 
+# One run at a time: runs share the cache and the suite's fixed cgroup names.
+exec {lock_fd}>"$cache/lock"
+if ! flock -n "$lock_fd"; then
+	echo "runtime-validation: another run holds $cache/lock; waiting" >&2
+	flock "$lock_fd"
+fi
+
 # ---- build the suite (once per pinned version) -----------------------------
 
 build_suite() {
@@ -240,7 +247,7 @@ for prog in "$cache"/bin/*.t; do
 	rc=0
 	(cd "$work/run" && TMPDIR=$work/tmp RUNTIME=$work/runtime \
 		timeout --kill-after=10 "$timeout_s" "$prog") \
-		>"$results/$name.tap" 2>"$results/$name.err" </dev/null || rc=$?
+		>"$results/$name.tap" 2>"$results/$name.err" </dev/null {lock_fd}>&- || rc=$?
 	# Count only top-level TAP lines; nested output sits in indented YAML.
 	read -r p f s < <(awk '
 		/^ok / { if (tolower($0) ~ /# skip/) s++; else p++ }
