@@ -79,9 +79,11 @@ kill_tree() {
 }
 
 cleanup() {
-	local r id c i
+	local r id c i wpid
 	set +e
 	[ -n "$watchdog_pid" ] && kill "$watchdog_pid" 2>/dev/null
+	# A run interrupted by a signal is still going: stop it first.
+	read -r wpid _ <"$work/watch" 2>/dev/null && [ "${wpid:-0}" -gt 0 ] && kill_tree "$wpid"
 	if [ -n "$crun_pid" ]; then
 		exec {crun_in}>&- 2>/dev/null
 		for i in $(seq 50); do
@@ -209,7 +211,11 @@ time_crun() {
 	local us rc
 	echo "$1" >&"$crun_in"
 	if ! read -r -t "$run_timeout" us rc <&"$crun_out"; then
-		failed[crun]="crun run did not finish in ${run_timeout}s (killed) $(first_line "$work/crun.err")"
+		if kill -0 "$crun_pid" 2>/dev/null; then
+			failed[crun]="crun run did not finish in ${run_timeout}s (killed) $(first_line "$work/crun.err")"
+		else
+			failed[crun]="the crun helper (unshare, umount /sys/fs/cgroup/unified) exited $(first_line "$work/crun.err")"
+		fi
 		kill_tree "$crun_pid"
 		wait "$crun_pid" 2>/dev/null || true
 		crun_pid=""
