@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -36,18 +35,6 @@ type CreateOpts struct {
 	Stdin  io.Reader
 	Stdout io.Writer
 	Stderr io.Writer
-}
-
-// nsFlags maps runtime-spec namespace types to clone flags.
-var nsFlags = map[specs.LinuxNamespaceType]uintptr{
-	specs.PIDNamespace:     unix.CLONE_NEWPID,
-	specs.NetworkNamespace: unix.CLONE_NEWNET,
-	specs.MountNamespace:   unix.CLONE_NEWNS,
-	specs.IPCNamespace:     unix.CLONE_NEWIPC,
-	specs.UTSNamespace:     unix.CLONE_NEWUTS,
-	specs.UserNamespace:    unix.CLONE_NEWUSER,
-	specs.CgroupNamespace:  unix.CLONE_NEWCGROUP,
-	specs.TimeNamespace:    unix.CLONE_NEWTIME,
 }
 
 // joinOrder is the order nsenter joins namespaces in: user first, so the
@@ -159,7 +146,7 @@ func Create(opts CreateOpts) (c *Container, err error) {
 			newCgroupNS = true
 			continue
 		}
-		cloneFlags |= nsFlags[ns]
+		cloneFlags |= uintptr(nsCloneFlag[ns])
 	}
 
 	// The cgroup is made, with its limits, before the init exists; the init
@@ -192,63 +179,18 @@ func Create(opts CreateOpts) (c *Container, err error) {
 		}
 	}
 
-	consoleConn := opts.ConsoleConn
-	if opts.ConsoleSocket != "" {
-		conn, err := net.Dial("unix", opts.ConsoleSocket)
-		if err != nil {
-			return nil, fmt.Errorf("console socket: %w", err)
-		}
-		uc := conn.(*net.UnixConn)
-		consoleConn, err = uc.File()
-		uc.Close()
-		if err != nil {
-			return nil, err
-		}
-		defer consoleConn.Close()
-	}
-
-	exe, err := sealedExe()
+	l, err := newLaunch(opts.ConsoleSocket, opts.ConsoleConn)
 	if err != nil {
 		return nil, err
 	}
-	defer exe.Close()
-	parentSock, childSock, err := socketPair()
-	if err != nil {
-		return nil, err
-	}
-	defer parentSock.Close()
-
-	consoleFd := 0
-	if consoleConn != nil {
-		consoleFd = syncFd + 2
-	}
+	defer l.close()
+	var consoleFd int
 	newCmd := func(cgroupFD bool) *exec.Cmd {
-		cmd := &exec.Cmd{
-			Path: "/proc/self/fd/" + strconv.Itoa(int(exe.Fd())),
-			Args: []string{"berth", InitArg},
-			Env:  []string{"_BERTH_SYNC=" + strconv.Itoa(syncFd)},
-			// Relative bind sources are relative to the bundle, as in runc.
-			Dir:        bundle,
-			ExtraFiles: []*os.File{childSock, execSock},
-			Stdin:      opts.Stdin,
-			Stdout:     opts.Stdout,
-			Stderr:     opts.Stderr,
-			SysProcAttr: &syscall.SysProcAttr{
-				Cloneflags: cloneFlags,
-			},
-		}
-		if opts.Stdin == nil {
-			cmd.Stdin = os.Stdin
-		}
-		if opts.Stdout == nil {
-			cmd.Stdout = os.Stdout
-		}
-		if opts.Stderr == nil {
-			cmd.Stderr = os.Stderr
-		}
-		if consoleConn != nil {
-			cmd.ExtraFiles = append(cmd.ExtraFiles, consoleConn)
-		}
+		var cmd *exec.Cmd
+		cmd, consoleFd = l.command(opts.Stdin, opts.Stdout, opts.Stderr, execSock)
+		// Relative bind sources are relative to the bundle, as in runc.
+		cmd.Dir = bundle
+		cmd.SysProcAttr.Cloneflags = cloneFlags
 		if len(joins) > 0 {
 			cmd.Env = append(cmd.Env, "_BERTH_NS="+strings.Join(joins, ","))
 		}
@@ -272,15 +214,13 @@ func Create(opts CreateOpts) (c *Container, err error) {
 		join = nil
 		cmd = newCmd(false)
 		if err := cmd.Start(); err != nil {
-			childSock.Close()
 			return nil, fmt.Errorf("start container init: %w", err)
 		}
 	} else if err != nil {
-		childSock.Close()
 		return nil, fmt.Errorf("start container init: %w", err)
 	}
-	childSock.Close()
-	sync := newSyncConn(parentSock)
+	l.started()
+	sync := newSyncConn(l.parent)
 	pid := cmd.Process.Pid
 	joined := false
 	if join != nil && join.reportsJoin() {

@@ -4,12 +4,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"os"
 	"os/exec"
 	"strconv"
 	"strings"
-	"syscall"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
@@ -84,42 +82,16 @@ func (c *Container) Exec(opts ExecOpts) (*Process, error) {
 		if _, ok := c.State.Namespaces[t]; !ok {
 			continue
 		}
-		if t == specs.UserNamespace && proc.User.UID == 0 && false {
-			continue
-		}
 		joins = append(joins, nsProcName[t]+":/proc/"+strconv.Itoa(c.State.Pid)+"/ns/"+nsProcName[t])
 		if t == specs.PIDNamespace {
 			joinPID = true
 		}
 	}
-	consoleConn := opts.ConsoleConn
-	if opts.ConsoleSocket != "" {
-		conn, err := net.Dial("unix", opts.ConsoleSocket)
-		if err != nil {
-			return nil, fmt.Errorf("console socket: %w", err)
-		}
-		uc := conn.(*net.UnixConn)
-		consoleConn, err = uc.File()
-		uc.Close()
-		if err != nil {
-			return nil, err
-		}
-		defer consoleConn.Close()
-	}
-	exe, err := sealedExe()
+	l, err := newLaunch(opts.ConsoleSocket, opts.ConsoleConn)
 	if err != nil {
 		return nil, err
 	}
-	defer exe.Close()
-	parentSock, childSock, err := socketPair()
-	if err != nil {
-		return nil, err
-	}
-	defer parentSock.Close()
-	consoleFd := 0
-	if consoleConn != nil {
-		consoleFd = syncFd + 1
-	}
+	defer l.close()
 	// A filter with SCMP_ACT_NOTIFY sends its listener to the agent: the
 	// process cannot reach the host's socket from inside, so we connect.
 	var agent *os.File
@@ -129,42 +101,22 @@ func (c *Container) Exec(opts ExecOpts) (*Process, error) {
 			return nil, err
 		}
 		defer agent.Close()
-		agentFd = syncFd + 1
-		if consoleConn != nil {
-			agentFd++
-		}
 	}
 	var join *cgroupJoin
 	if len(c.State.CgroupPaths) > 0 {
 		join = newCgroupJoin(c.State.CgroupPaths)
 		defer join.close()
 	}
+	var consoleFd int
 	newCmd := func(cgroupFD bool) *exec.Cmd {
-		cmd := &exec.Cmd{
-			Path:        "/proc/self/fd/" + strconv.Itoa(int(exe.Fd())),
-			Args:        []string{"berth", InitArg},
-			Env:         []string{"_BERTH_SYNC=" + strconv.Itoa(syncFd), "_BERTH_NS=" + strings.Join(joins, ",")},
-			ExtraFiles:  []*os.File{childSock},
-			Stdin:       opts.Stdin,
-			Stdout:      opts.Stdout,
-			Stderr:      opts.Stderr,
-			SysProcAttr: &syscall.SysProcAttr{},
-		}
-		if cmd.Stdin == nil {
-			cmd.Stdin = os.Stdin
-		}
-		if cmd.Stdout == nil {
-			cmd.Stdout = os.Stdout
-		}
-		if cmd.Stderr == nil {
-			cmd.Stderr = os.Stderr
-		}
-		if consoleConn != nil {
-			cmd.ExtraFiles = append(cmd.ExtraFiles, consoleConn)
-		}
+		var extra []*os.File
 		if agent != nil {
-			cmd.ExtraFiles = append(cmd.ExtraFiles, agent)
+			extra = append(extra, agent)
+			agentFd = syncFd + 1
 		}
+		cmd, cfd := l.command(opts.Stdin, opts.Stdout, opts.Stderr, extra...)
+		consoleFd = cfd
+		cmd.Env = append(cmd.Env, "_BERTH_NS="+strings.Join(joins, ","))
 		if join != nil {
 			join.apply(cmd, cgroupFD)
 		}
@@ -176,15 +128,13 @@ func (c *Container) Exec(opts ExecOpts) (*Process, error) {
 		join = nil
 		cmd = newCmd(false)
 		if err := cmd.Start(); err != nil {
-			childSock.Close()
 			return nil, fmt.Errorf("exec: start: %w", err)
 		}
 	} else if err != nil {
-		childSock.Close()
 		return nil, fmt.Errorf("exec: start: %w", err)
 	}
-	childSock.Close()
-	sync := newSyncConn(parentSock)
+	l.started()
+	sync := newSyncConn(l.parent)
 	pid := cmd.Process.Pid
 	fail := func(err error) (*Process, error) {
 		_ = unix.Kill(pid, unix.SIGKILL)

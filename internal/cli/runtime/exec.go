@@ -108,28 +108,9 @@ func execProcess(g *globalOpts, o *execOpts, id string, args []string) (int, err
 		}
 		console.start()
 	}
-	done := make(chan struct{})
-	go func() {
-		for {
-			select {
-			case <-done:
-				return
-			case s := <-sigc:
-				sig := s.(unix.Signal)
-				switch sig {
-				case unix.SIGCHLD, unix.SIGURG, unix.SIGPIPE:
-				case unix.SIGWINCH:
-					if console != nil {
-						console.resize()
-					}
-				default:
-					_ = unix.Kill(p.Pid, sig)
-				}
-			}
-		}
-	}()
+	stop := forwardSignals(sigc, console, func(sig unix.Signal) { _ = unix.Kill(p.Pid, sig) })
 	code, err := p.Wait()
-	close(done)
+	stop()
 	if console != nil {
 		console.drain()
 	}

@@ -3,7 +3,6 @@ package runtime
 import (
 	"encoding/json"
 	"errors"
-	"fmt"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -86,29 +85,9 @@ func runContainer(g *globalOpts, o *createOpts, id string, detach, keep bool) (i
 	if console != nil {
 		console.start()
 	}
-	done := make(chan struct{})
-	go func() {
-		for {
-			select {
-			case <-done:
-				return
-			case s := <-sigc:
-				sig := s.(unix.Signal)
-				switch sig {
-				case unix.SIGCHLD, unix.SIGURG, unix.SIGPIPE:
-					continue
-				case unix.SIGWINCH:
-					if console != nil {
-						console.resize()
-					}
-					continue
-				}
-				_ = c.Signal(sig, false)
-			}
-		}
-	}()
+	stop := forwardSignals(sigc, console, func(sig unix.Signal) { _ = c.Signal(sig, false) })
 	code, werr := c.Wait()
-	close(done)
+	stop()
 	if console != nil {
 		console.drain()
 	}
@@ -137,4 +116,29 @@ func bundleWantsTerminal(bundle string) (bool, error) {
 	return s.Process.Terminal, nil
 }
 
-var _ = fmt.Sprint
+// forwardSignals relays what arrives on sigc to send, follows window size
+// changes for console, and ignores the signals that are ours (SIGCHLD, the
+// Go runtime's SIGURG, SIGPIPE). stop ends it.
+func forwardSignals(sigc chan os.Signal, console *consoleRelay, send func(unix.Signal)) (stop func()) {
+	done := make(chan struct{})
+	go func() {
+		for {
+			select {
+			case <-done:
+				return
+			case s := <-sigc:
+				sig := s.(unix.Signal)
+				switch sig {
+				case unix.SIGCHLD, unix.SIGURG, unix.SIGPIPE:
+				case unix.SIGWINCH:
+					if console != nil {
+						console.resize()
+					}
+				default:
+					send(sig)
+				}
+			}
+		}
+	}()
+	return func() { close(done) }
+}

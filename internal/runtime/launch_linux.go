@@ -1,0 +1,102 @@
+package runtime
+
+import (
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"os/exec"
+	"strconv"
+	"syscall"
+)
+
+// launch is what create and exec both prepare before starting a child of
+// the sealed binary: the binary itself, the sync socket pair and the
+// console connection.
+type launch struct {
+	exe           *os.File
+	parent, child *os.File
+	console       *os.File
+	ownConsole    bool
+}
+
+// newLaunch prepares a launch; consoleSocket (a path to dial) or
+// consoleConn (already connected) is where the pty master goes.
+func newLaunch(consoleSocket string, consoleConn *os.File) (l *launch, err error) {
+	l = &launch{console: consoleConn}
+	defer func() {
+		if err != nil {
+			l.close()
+		}
+	}()
+	if consoleSocket != "" {
+		conn, err := net.Dial("unix", consoleSocket)
+		if err != nil {
+			return nil, fmt.Errorf("console socket: %w", err)
+		}
+		uc := conn.(*net.UnixConn)
+		l.console, err = uc.File()
+		uc.Close()
+		if err != nil {
+			return nil, fmt.Errorf("console socket: %w", err)
+		}
+		l.ownConsole = true
+	}
+	if l.exe, err = sealedExe(); err != nil {
+		return nil, err
+	}
+	if l.parent, l.child, err = socketPair(); err != nil {
+		return nil, err
+	}
+	return l, nil
+}
+
+// command returns the child's command: `berth init` from the sealed binary
+// with the sync socket as fd 3, then extra files, then the console (its fd
+// in the child is returned). Nil stdio means ours.
+func (l *launch) command(stdin io.Reader, stdout, stderr io.Writer, extra ...*os.File) (*exec.Cmd, int) {
+	cmd := &exec.Cmd{
+		Path:        "/proc/self/fd/" + strconv.Itoa(int(l.exe.Fd())),
+		Args:        []string{"berth", InitArg},
+		Env:         []string{"_BERTH_SYNC=" + strconv.Itoa(syncFd)},
+		ExtraFiles:  append([]*os.File{l.child}, extra...),
+		Stdin:       stdin,
+		Stdout:      stdout,
+		Stderr:      stderr,
+		SysProcAttr: &syscall.SysProcAttr{},
+	}
+	if cmd.Stdin == nil {
+		cmd.Stdin = os.Stdin
+	}
+	if cmd.Stdout == nil {
+		cmd.Stdout = os.Stdout
+	}
+	if cmd.Stderr == nil {
+		cmd.Stderr = os.Stderr
+	}
+	consoleFd := 0
+	if l.console != nil {
+		consoleFd = syncFd + len(cmd.ExtraFiles)
+		cmd.ExtraFiles = append(cmd.ExtraFiles, l.console)
+	}
+	return cmd, consoleFd
+}
+
+// started closes what only the child needs.
+func (l *launch) started() {
+	if l.child != nil {
+		l.child.Close()
+		l.child = nil
+	}
+}
+
+func (l *launch) close() {
+	for _, f := range []*os.File{l.exe, l.parent, l.child} {
+		if f != nil {
+			f.Close()
+		}
+	}
+	if l.ownConsole && l.console != nil {
+		l.console.Close()
+	}
+}
