@@ -22,9 +22,11 @@
 # the unshare is not in crun's figures. Times come from bash's $EPOCHREALTIME
 # around each command (no extra process per sample).
 #
-# Output: min/median/max in ms per runtime and each median's ratio to crun's.
-# A runtime whose run fails is reported as "<name>: failed" with its error,
-# and the others are still measured. Must run as root. Everything it creates
+# Before timing, each runtime must run a bundle whose process exits 7 and
+# exit 7 itself, so a runtime that returns without running the process is not
+# timed. Output: min/median/max in ms per runtime and each median's ratio to
+# crun's. A runtime that fails that check or any run is reported as
+# "<name>: failed (<reason>)", and the others are still measured. Must run as root. Everything it creates
 # (work dir, bundles, state roots, containers, cgroups) is removed on exit.
 set -euo pipefail
 export LC_ALL=C
@@ -150,18 +152,19 @@ fi
 
 # ---- crun helper in its own mount namespace -----------------------------------
 
-# It reads one container ID per line and answers "<microseconds> <exit code>".
+# It reads "<container ID> <bundle>" lines and answers each with
+# "<microseconds> <exit code>".
 coproc CRUN {
 	exec unshare --mount --propagation private bash -c '
 		export LC_ALL=C
 		umount /sys/fs/cgroup/unified || exit 1
-		while read -r id; do
+		while read -r id b; do
 			t0=${EPOCHREALTIME/./}
 			rc=0
-			crun --root "$1" run --bundle "$2" "$id" </dev/null >/dev/null 2>>"$3" || rc=$?
+			crun --root "$1" run --bundle "$b" "$id" </dev/null >/dev/null 2>>"$2" || rc=$?
 			t1=${EPOCHREALTIME/./}
 			echo "$((t1 - t0)) $rc"
-		done' crun-bench "$work/state-crun" "$bundle" "$work/crun.err"
+		done' crun-bench "$work/state-crun" "$work/crun.err"
 }
 crun_pid=$CRUN_PID
 crun_in=${CRUN[1]}
@@ -207,9 +210,10 @@ time_one() {
 	echo "$((t1 - t0))" >>"$work/samples/$name"
 }
 
-time_crun() {
-	local us rc
-	echo "$1" >&"$crun_in"
+# crun_run ID BUNDLE has the helper run one container; it sets us and rc,
+# or marks crun failed and returns 1 if the helper does not answer.
+crun_run() {
+	echo "$1 $2" >&"$crun_in"
 	if ! read -r -t "$run_timeout" us rc <&"$crun_out"; then
 		if kill -0 "$crun_pid" 2>/dev/null; then
 			failed[crun]="crun run did not finish in ${run_timeout}s (killed) $(first_line "$work/crun.err")"
@@ -219,14 +223,39 @@ time_crun() {
 		kill_tree "$crun_pid"
 		wait "$crun_pid" 2>/dev/null || true
 		crun_pid=""
-		return
+		return 1
 	fi
+}
+
+time_crun() {
+	local us rc
+	crun_run "$1" "$bundle" || return 0
 	if [ "$rc" != 0 ]; then
 		failed[crun]="exit $rc: $(first_line "$work/crun.err")"
 		return
 	fi
 	echo "$us" >>"$work/samples/crun"
 }
+
+# First, each runtime must really run the process: a bundle whose process
+# exits 7 must make `run` exit 7.
+check=$work/check
+mkdir -p "$check"
+jq --arg root "$bundle/rootfs" '.root.path = $root | .process.args = ["sh", "-c", "exit 7"]' \
+	"$bundle/config.json" >"$check/config.json"
+for name in berth runc; do
+	[ -z "${failed[$name]:-}" ] || continue
+	rc=0
+	case $name in
+	berth) timeout -k 5 "$run_timeout" "$berth" runtime --root "$work/state-berth" run --bundle "$check" check-berth ;;
+	runc) timeout -k 5 "$run_timeout" runc --root "$work/state-runc" run --bundle "$check" check-runc ;;
+	esac </dev/null >/dev/null 2>>"$work/$name.err" || rc=$?
+	[ "$rc" = 7 ] || failed[$name]="run of a process that exits 7 returned $rc: $(first_line "$work/$name.err")"
+done
+us=0 rc=0
+if crun_run check-crun "$check" && [ "$rc" != 7 ]; then
+	failed[crun]="run of a process that exits 7 returned $rc: $(first_line "$work/crun.err")"
+fi
 
 echo "bench/runtime: $count x run of 'true' per runtime, interleaved; bundle $bundle" >&2
 for i in $(seq 1 "$count"); do
