@@ -26,8 +26,9 @@
 # exit 7 itself, so a runtime that returns without running the process is not
 # timed. Output: min/median/max in ms per runtime and each median's ratio to
 # crun's. A runtime that fails that check or any run is reported as
-# "<name>: failed (<reason>)", and the others are still measured. Must run as root. Everything it creates
-# (work dir, bundles, state roots, containers, cgroups) is removed on exit.
+# "<name>: failed (<reason>)", and the others are still measured. Must run as
+# root. Everything it creates (work dir, bundles, state roots, containers,
+# cgroups, the crun helper) is removed on exit.
 set -euo pipefail
 export LC_ALL=C
 
