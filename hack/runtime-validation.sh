@@ -15,6 +15,8 @@
 #   --timeout SECS   time bound for each validation program (default 120).
 #   --failures FILE  where to write the per-test failure list (default
 #                    $CACHE/results/<runtime>-failures.txt; CACHE is below).
+#   --baseline FILE  a failure list from an earlier run (e.g. runc's): after
+#                    the summary, list the tests that fail now but not there.
 #
 # The suite is fetched through the Go module proxy at the pinned pseudo-version
 # below and built, once, outside this repository, into
@@ -44,6 +46,7 @@ berth=""
 filter=""
 timeout_s=120
 failures=""
+baseline=""
 
 die() {
 	echo "runtime-validation: $*" >&2
@@ -62,6 +65,8 @@ while [ $# -gt 0 ]; do
 	--timeout=*) timeout_s=${1#*=}; shift ;;
 	--failures) failures=${2:?--failures needs a file}; shift 2 ;;
 	--failures=*) failures=${1#*=}; shift ;;
+	--baseline) baseline=${2:?--baseline needs a file}; shift 2 ;;
+	--baseline=*) baseline=${1#*=}; shift ;;
 	-h | --help) sed -n '2,/^set -eu/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
 	*) die "unknown argument $1 (see --help)" ;;
 	esac
@@ -69,6 +74,10 @@ done
 
 [ "$(id -u)" = 0 ] || die "must run as root (the suite creates namespaces, mounts and cgroups)"
 case "$timeout_s" in '' | *[!0-9]*) die "--timeout: $timeout_s is not a number of seconds" ;; esac
+[ -z "$baseline" ] || [ -r "$baseline" ] || die "--baseline $baseline: not a readable file"
+# Read it now: with the default paths it may be the file this run rewrites.
+baseline_keys=""
+[ -z "$baseline" ] || baseline_keys=$(sed 's/ - .*//' "$baseline" | sort -u)
 export PATH=$PATH:/usr/local/go/bin
 command -v go >/dev/null || die "go not found (looked in PATH and /usr/local/go/bin)"
 
@@ -297,5 +306,13 @@ done
 
 [ "$programs" -gt 0 ] || die "no validation program matches --filter $filter"
 echo "runtime-validation: $programs programs; TAP and stderr in $results; failures listed in $failures" >&2
+if [ -n "$baseline" ]; then
+	# A failure's key is "<program>: not ok [N]", the part before " - ".
+	new=$(sed 's/ - .*//' "$failures" | sort -u | grep -vxFf <(printf '%s\n' "$baseline_keys") || true)
+	n=0
+	[ -z "$new" ] || n=$(printf '%s\n' "$new" | wc -l)
+	echo "runtime-validation: $n failing here but not in $baseline" >&2
+	[ -z "$new" ] || printf '%s\n' "$new" | sed 's/^/  /' >&2
+fi
 echo "$total_pass passed, $total_fail failed, $total_skip skipped"
 [ "$total_fail" = 0 ]
