@@ -6,7 +6,8 @@
 #     package exists and has tests, with -test.run 'Cgroup2|V2'.
 # Each is compiled on the host with `go test -c` (CGO_ENABLED=0: the guest
 # has no libc) and run with -test.v. The script exits non-zero if any
-# compile or any test binary fails, and prints a summary line per binary.
+# compile or any test binary fails, or if the tests leave cgroups or mounts
+# behind in the guest, and prints a summary line per binary.
 #
 # Usage:
 #   hack/cgroup2-tests.sh [--timeout SECONDS] [--run REGEXP]
@@ -15,7 +16,9 @@
 # With PKG arguments only those packages run (./-relative import paths; an
 # optional :RUN overrides the -test.run pattern for that package, default
 # '.'). --run sets the pattern for the cgroups package (default
-# 'Cgroup2|V2'). --timeout (default 600) bounds the whole VM run. --file
+# 'Cgroup2|V2'). --timeout (default 300) bounds the whole VM run; each test
+# binary gets an equal share of it, less 30 s, as -test.timeout, so a hung
+# test panics with every goroutine's stack before the VM is killed. --file
 # passes extra files to the VM (for instance a berth binary or a busybox
 # rootfs the tests need; see hack/cgroup2-vm.sh); test binaries run in /work,
 # where those files land by default.
@@ -26,7 +29,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 repo=$(cd "$here/.." && pwd)
 export PATH=$PATH:/usr/local/go/bin
 
-timeout_s=600
+timeout_s=300
 run_cgroups='Cgroup2|V2'
 pkgs=()
 files=()
@@ -54,8 +57,12 @@ fi
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/berth-cgroup2-tests.XXXXXX")
 trap 'rm -rf "$tmp"' EXIT
 
+case $timeout_s in '' | *[!0-9]*) echo "$prog: --timeout $timeout_s: not a number" >&2; exit 2 ;; esac
+test_timeout=$(((timeout_s - 30) / ${#pkgs[@]}))
+[ "$test_timeout" -ge 10 ] || { echo "$prog: --timeout $timeout_s is too short for ${#pkgs[@]} test binaries" >&2; exit 2; }
 vm_args=(--timing --timeout "$timeout_s" ${files[@]+"${files[@]}"})
-guest_script='rc=0'
+guest_script='rc=0
+mounts0=$(cat /proc/mounts)'
 for spec in "${pkgs[@]}"; do
 	pkg=${spec%%:*}
 	if [ "$pkg" = "$spec" ]; then run=.; else run=${spec#*:}; fi
@@ -67,11 +74,16 @@ for spec in "${pkgs[@]}"; do
 	q=$(printf '%s' "$run" | sed "s/'/'\\\\''/g")
 	guest_script+="
 echo '=== $name -test.run $q'
-if ./$name -test.v -test.count=1 -test.run '$q'; then s=ok; else s=FAIL; rc=1; fi
+if ./$name -test.v -test.count=1 -test.timeout ${test_timeout}s -test.run '$q'; then s=ok; else s=FAIL; rc=1; fi
 summary=\"\$summary
 \$s $name\""
 done
 guest_script+='
+left=$(find /sys/fs/cgroup -mindepth 1 -type d)
+if [ -n "$left" ]; then summary="$summary
+FAIL leftover cgroups: $(echo $left)"; rc=1; fi
+if [ "$(cat /proc/mounts)" != "$mounts0" ]; then summary="$summary
+FAIL leftover mounts: $(cat /proc/mounts | grep -vxF "$mounts0" | cut -d" " -f2 | tr "\n" " ")"; rc=1; fi
 echo "=== summary:$summary"
 exit $rc'
 

@@ -373,16 +373,20 @@ t_end=$(date +%s.%N)
 rc=$(tr -d '\r' <"$status" | sed -n 's/^exit \([0-9]*\)$/\1/p')
 booted=$(tr -d '\r' <"$status" | sed -n 's/^booted \([0-9.]*\)$/\1/p')
 elapsed() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.1f", b - a }'; }
-if [ "$qrc" = 124 ] || [ "$qrc" = 137 ]; then
-	echo "$prog: timed out after $timeout_s s; VM killed" >&2
-	exit 124
-fi
-if [ -z "$rc" ]; then
-	echo "$prog: guest ended without a result (qemu exit $qrc): boot failure or kernel panic" >&2
+show_klog() {
 	if [ -s "$klog" ]; then
 		echo "$prog: last kernel messages:" >&2
 		tail -n 40 "$klog" | tr -d '\r' | sed 's/^/  /' >&2
 	fi
+}
+if [ "$qrc" = 124 ] || [ "$qrc" = 137 ]; then
+	echo "$prog: timed out after $timeout_s s (guest booted: ${booted:-no}); VM killed" >&2
+	show_klog
+	exit 124
+fi
+if [ -z "$rc" ]; then
+	echo "$prog: guest ended without a result (qemu exit $qrc): boot failure or kernel panic" >&2
+	show_klog
 	exit 125
 fi
 [ "$timing" = 0 ] || echo "$prog: initramfs ${initrd_mib} MiB built in $(elapsed "$t_start" "$t_built") s; guest booted in ${booted:-?} s; VM ran $(elapsed "$t_built" "$t_end") s; exit $rc" >&2
