@@ -7,6 +7,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	registrycli "github.com/berth/berth/internal/cli/registry"
 	runtimecli "github.com/berth/berth/internal/cli/runtime"
 )
 
@@ -19,6 +20,7 @@ func Main(args []string) int {
 		SilenceErrors: true,
 	}
 	root.AddCommand(runtimecli.NewCommand())
+	root.AddCommand(registrycli.NewCommand())
 	root.SetArgs(args)
 	err := root.Execute()
 	if err == nil {
