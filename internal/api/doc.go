@@ -1,0 +1,15 @@
+// Package api owns Berth's Engine API server: the HTTP router the docker CLI,
+// Compose and the SDKs talk to, one file per resource (system.go for
+// /_ping, /version, /info, /system/df and /auth; events.go for /events), the
+// version middleware (paths with and without a /vX.Y prefix, the Api-Version,
+// Docker-Experimental, Ostype and Server headers on every response), the one
+// place where errors become HTTP statuses (errors.go, through
+// containerd/errdefs and its errhttp mapping, body {"message": ...}), and
+// the stream helpers later resources share: the hijack upgrade (hijack.go)
+// and the 8-byte multiplexed stdout/stderr framing (stdmux.go).
+//
+// Request and response bodies are the types of github.com/moby/moby/api, so
+// nothing drifts from what clients decode. The server holds no engine state
+// itself: the daemon (internal/cli/daemon) hands it the event bus, the data
+// root and providers, and reloads what is reloadable through its setters.
+package api

@@ -1,0 +1,145 @@
+package api
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/moby/moby/api/types/system"
+
+	"github.com/berth/berth/internal/api/events"
+)
+
+// Config is what the daemon tells the server about itself at start.
+type Config struct {
+	Version      string // berth's version, as `berth version` prints it
+	GitCommit    string
+	BuildTime    string
+	Experimental bool
+	ID           string // the daemon's persistent ID (Info.ID)
+	DataRoot     string // --data-root (Info.DockerRootDir)
+	// SecurityOptions lists what containers get by default, in dockerd's
+	// "name=seccomp,profile=builtin" form.
+	SecurityOptions []string
+	// Warnings are shown by `info` (for example a TCP socket without TLS).
+	Warnings []string
+	Events   *events.Bus
+	// Counts reports containers and images; nil means none yet.
+	Counts func(context.Context) (Counts, error)
+}
+
+// Counts are the object totals /info reports.
+type Counts struct {
+	Containers, Running, Paused, Stopped, Images int
+}
+
+// Runtimes is the reloadable set of OCI runtimes containers may choose.
+type Runtimes struct {
+	Default string
+	All     map[string]system.RuntimeWithStatus
+	// Versions, by runtime name, shown as a /version component.
+	Versions map[string]string
+}
+
+// Server serves the Engine API. Create it with New.
+type Server struct {
+	cfg     Config
+	handler http.Handler
+
+	mu       sync.RWMutex
+	runtimes Runtimes
+	debug    bool
+
+	srvMu    sync.Mutex
+	servers  []*http.Server
+	stopping chan struct{} // closed by Shutdown: long streams end
+	stopOnce sync.Once
+}
+
+// New returns a server for cfg. cfg.Events must be set.
+func New(cfg Config) *Server {
+	if cfg.Events == nil {
+		cfg.Events = events.NewBus(0)
+	}
+	s := &Server{cfg: cfg, stopping: make(chan struct{})}
+	mux := http.NewServeMux()
+	s.routeSystem(mux)
+	s.routeEvents(mux)
+	s.handler = s.withVersion(routed(mux))
+	return s
+}
+
+// routed answers requests mux has no pattern for (unknown path or method)
+// with dockerd's 404 {"message":"page not found"} instead of ServeMux's
+// plain-text 404 and 405.
+func routed(mux *http.ServeMux) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if _, pattern := mux.Handler(r); pattern == "" {
+			writeError(w, r, errNotFound)
+			return
+		}
+		mux.ServeHTTP(w, r)
+	})
+}
+
+// Handler returns the API's root handler (for tests and embedding).
+func (s *Server) Handler() http.Handler { return s.handler }
+
+// SetRuntimes replaces the runtime set (at start and on SIGHUP).
+func (s *Server) SetRuntimes(r Runtimes) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.runtimes = r
+}
+
+// SetDebug records whether the daemon logs at debug level (Info.Debug).
+func (s *Server) SetDebug(debug bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.debug = debug
+}
+
+func (s *Server) snapshot() (Runtimes, bool) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return s.runtimes, s.debug
+}
+
+// Serve accepts connections on l until Shutdown; it returns nil after a
+// Shutdown, the listener's error otherwise.
+func (s *Server) Serve(l net.Listener) error {
+	hs := &http.Server{
+		Handler:           s.handler,
+		ReadHeaderTimeout: 30 * time.Second,
+		ErrorLog:          slog.NewLogLogger(slog.Default().Handler(), slog.LevelDebug),
+	}
+	s.srvMu.Lock()
+	s.servers = append(s.servers, hs)
+	s.srvMu.Unlock()
+	err := hs.Serve(l)
+	if errors.Is(err, http.ErrServerClosed) {
+		return nil
+	}
+	return err
+}
+
+// Shutdown stops every listener, then waits for requests in flight until
+// ctx ends; streams still open then (events, later attach) are closed.
+func (s *Server) Shutdown(ctx context.Context) error {
+	s.stopOnce.Do(func() { close(s.stopping) })
+	s.srvMu.Lock()
+	servers := s.servers
+	s.srvMu.Unlock()
+	var errs []error
+	for _, hs := range servers {
+		if err := hs.Shutdown(ctx); err != nil {
+			errs = append(errs, err)
+			_ = hs.Close()
+		}
+	}
+	return errors.Join(errs...)
+}

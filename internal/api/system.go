@@ -1,0 +1,216 @@
+package api
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"net/netip"
+	goruntime "runtime"
+	"sort"
+	"time"
+
+	"github.com/containerd/errdefs"
+	"github.com/moby/moby/api/types/build"
+	"github.com/moby/moby/api/types/container"
+	"github.com/moby/moby/api/types/image"
+	"github.com/moby/moby/api/types/registry"
+	"github.com/moby/moby/api/types/swarm"
+	"github.com/moby/moby/api/types/system"
+	"github.com/moby/moby/api/types/volume"
+)
+
+func (s *Server) routeSystem(mux *http.ServeMux) {
+	mux.HandleFunc("GET /_ping", s.ping) // GET patterns also match HEAD
+	mux.HandleFunc("GET /version", s.version)
+	mux.HandleFunc("GET /info", s.info)
+	mux.HandleFunc("GET /system/df", s.diskUsage)
+	mux.HandleFunc("POST /auth", s.auth)
+}
+
+// ping answers HEAD and GET /_ping as dockerd: 200, no caching, body "OK"
+// for GET. Builder-Version 1 says only the classic builder (POST /build)
+// is offered.
+func (s *Server) ping(w http.ResponseWriter, r *http.Request) {
+	h := w.Header()
+	h.Set("Cache-Control", "no-cache, no-store, must-revalidate")
+	h.Set("Pragma", "no-cache")
+	h.Set("Builder-Version", "1")
+	h.Set("Content-Type", "text/plain; charset=utf-8")
+	if r.Method == http.MethodHead {
+		h.Set("Content-Length", "0")
+		w.WriteHeader(http.StatusOK)
+		return
+	}
+	h.Set("Content-Length", "2")
+	w.WriteHeader(http.StatusOK)
+	_, _ = w.Write([]byte("OK"))
+}
+
+func (s *Server) version(w http.ResponseWriter, r *http.Request) {
+	rts, _ := s.snapshot()
+	kernel := kernelVersion()
+	details := map[string]string{
+		"ApiVersion":    APIVersion,
+		"Arch":          goruntime.GOARCH,
+		"BuildTime":     s.cfg.BuildTime,
+		"Experimental":  fmt.Sprint(s.cfg.Experimental),
+		"GitCommit":     s.cfg.GitCommit,
+		"GoVersion":     goruntime.Version(),
+		"KernelVersion": kernel,
+		"MinAPIVersion": MinAPIVersion,
+		"Os":            goruntime.GOOS,
+	}
+	comps := []system.ComponentVersion{{Name: "Engine", Version: s.cfg.Version, Details: details}}
+	if rts.Default != "" {
+		comps = append(comps, system.ComponentVersion{
+			Name:    rts.Default,
+			Version: rts.Versions[rts.Default],
+			Details: map[string]string{"GitCommit": ""},
+		})
+	}
+	writeJSON(w, http.StatusOK, system.VersionResponse{
+		Platform:      system.PlatformInfo{Name: "Berth Engine"},
+		Version:       s.cfg.Version,
+		APIVersion:    APIVersion,
+		MinAPIVersion: MinAPIVersion,
+		Os:            goruntime.GOOS,
+		Arch:          goruntime.GOARCH,
+		Components:    comps,
+		GitCommit:     s.cfg.GitCommit,
+		GoVersion:     goruntime.Version(),
+		KernelVersion: kernel,
+		Experimental:  s.cfg.Experimental,
+		BuildTime:     s.cfg.BuildTime,
+	})
+}
+
+// Info gathers what /info reports; the daemon's own `berth info` and the
+// tests use it too.
+func (s *Server) Info(ctx context.Context) (system.Info, error) {
+	rts, debug := s.snapshot()
+	var counts Counts
+	if s.cfg.Counts != nil {
+		var err error
+		if counts, err = s.cfg.Counts(ctx); err != nil {
+			return system.Info{}, fmt.Errorf("count containers and images: %w", err)
+		}
+	}
+	host := readHost()
+	runtimes := map[string]system.RuntimeWithStatus{}
+	for name, rt := range rts.All {
+		runtimes[name] = rt
+	}
+	warnings := append([]string(nil), s.cfg.Warnings...)
+	warnings = append(warnings, host.warnings...)
+	sort.Strings(warnings)
+	return system.Info{
+		ID:                s.cfg.ID,
+		Containers:        counts.Containers,
+		ContainersRunning: counts.Running,
+		ContainersPaused:  counts.Paused,
+		ContainersStopped: counts.Stopped,
+		Images:            counts.Images,
+		Driver:            "overlay",
+		DriverStatus:      [][2]string{{"Backing Filesystem", host.backingFS}, {"Supports d_type", "true"}},
+		Plugins: system.PluginsInfo{
+			Volume:  []string{"local"},
+			Network: []string{"bridge", "host", "none"},
+			Log:     []string{"json-file"},
+		},
+		MemoryLimit:        host.memoryLimit,
+		SwapLimit:          host.swapLimit,
+		CPUCfsPeriod:       host.cpuCfs,
+		CPUCfsQuota:        host.cpuCfs,
+		CPUShares:          host.cpuShares,
+		CPUSet:             host.cpuSet,
+		PidsLimit:          host.pidsLimit,
+		IPv4Forwarding:     host.ipv4Forwarding,
+		Debug:              debug,
+		NFd:                openFDs(),
+		OomKillDisable:     host.oomKillDisable,
+		NGoroutines:        goruntime.NumGoroutine(),
+		SystemTime:         time.Now().Format(time.RFC3339Nano),
+		LoggingDriver:      "json-file",
+		CgroupDriver:       "cgroupfs",
+		CgroupVersion:      host.cgroupVersion,
+		NEventsListener:    s.cfg.Events.Listeners(),
+		KernelVersion:      host.kernel,
+		OperatingSystem:    host.osName,
+		OSVersion:          host.osVersion,
+		OSType:             goruntime.GOOS,
+		Architecture:       host.arch,
+		IndexServerAddress: "https://index.docker.io/v1/",
+		RegistryConfig: &registry.ServiceConfig{
+			InsecureRegistryCIDRs: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8"), netip.MustParsePrefix("::1/128")},
+			IndexConfigs: map[string]*registry.IndexInfo{
+				"docker.io": {Name: "docker.io", Mirrors: []string{}, Secure: true, Official: true},
+			},
+			Mirrors: []string{},
+		},
+		NCPU:              goruntime.NumCPU(),
+		MemTotal:          host.memTotal,
+		DockerRootDir:     s.cfg.DataRoot,
+		Name:              host.hostname,
+		Labels:            []string{},
+		ExperimentalBuild: s.cfg.Experimental,
+		ServerVersion:     s.cfg.Version,
+		Runtimes:          runtimes,
+		DefaultRuntime:    rts.Default,
+		Swarm:             swarm.Info{LocalNodeState: swarm.LocalNodeStateInactive},
+		Isolation:         container.IsolationDefault,
+		InitBinary:        "",
+		SecurityOptions:   append([]string(nil), s.cfg.SecurityOptions...),
+		CDISpecDirs:       []string{},
+		Warnings:          warnings,
+	}, nil
+}
+
+func (s *Server) info(w http.ResponseWriter, r *http.Request) {
+	info, err := s.Info(r.Context())
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, info)
+}
+
+// legacyDiskUsage is the /system/df body before API 1.52 (and, with the
+// new fields added, at 1.52): lists per object kind plus LayersSize.
+type legacyDiskUsage struct {
+	LayersSize int64
+	Images     []image.Summary
+	Containers []container.Summary
+	Volumes    []volume.Volume
+	BuildCache []build.CacheRecord
+	system.DiskUsage
+}
+
+// diskUsage answers /system/df. Nothing is stored yet, so every figure is
+// zero; the shape follows the request's API version.
+func (s *Server) diskUsage(w http.ResponseWriter, r *http.Request) {
+	current := system.DiskUsage{
+		ImageUsage:      &image.DiskUsage{Items: []image.Summary{}},
+		ContainerUsage:  &container.DiskUsage{Items: []container.Summary{}},
+		VolumeUsage:     &volume.DiskUsage{Items: []volume.Volume{}},
+		BuildCacheUsage: &build.DiskUsage{Items: []build.CacheRecord{}},
+	}
+	v := VersionFrom(r.Context())
+	if CompareVersions(v, "1.53") >= 0 {
+		writeJSON(w, http.StatusOK, current)
+		return
+	}
+	legacy := legacyDiskUsage{
+		Images: []image.Summary{}, Containers: []container.Summary{},
+		Volumes: []volume.Volume{}, BuildCache: []build.CacheRecord{},
+	}
+	if CompareVersions(v, "1.52") == 0 {
+		legacy.DiskUsage = current
+	}
+	writeJSON(w, http.StatusOK, legacy)
+}
+
+// auth is not implemented until the registry client lands; the CLI prints
+// the message.
+func (s *Server) auth(w http.ResponseWriter, r *http.Request) {
+	writeError(w, r, errdefs.ErrNotImplemented.WithMessage("login is not implemented yet by the berth daemon: registry credentials are not checked; use the registry's own tooling for now"))
+}

@@ -1,0 +1,119 @@
+package api
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"strconv"
+	"strings"
+
+	"github.com/containerd/errdefs"
+)
+
+const (
+	// APIVersion is the highest Engine API version Berth serves: the one
+	// whose types github.com/moby/moby/api (v1.56.x) provides.
+	APIVersion = "1.56"
+	// MinAPIVersion is the lowest version accepted in a /vX.Y prefix.
+	MinAPIVersion = "1.24"
+)
+
+type versionKey struct{}
+
+// VersionFrom returns the API version of the request being served: the
+// /vX.Y prefix it came with, or APIVersion when it had none.
+func VersionFrom(ctx context.Context) string {
+	if v, ok := ctx.Value(versionKey{}).(string); ok {
+		return v
+	}
+	return APIVersion
+}
+
+// splitVersion cuts a leading /vX.Y from path. ok is false when the path
+// starts with /v<digits> but the rest is not a version (dockerd's router
+// treats that as an unknown path).
+func splitVersion(path string) (version, rest string, ok bool) {
+	if !strings.HasPrefix(path, "/v") || len(path) < 3 || path[2] < '0' || path[2] > '9' {
+		return "", path, true
+	}
+	seg, after, _ := strings.Cut(path[2:], "/")
+	if _, _, err := parseVersion(seg); err != nil {
+		return "", path, false
+	}
+	return seg, "/" + after, true
+}
+
+func parseVersion(v string) (major, minor int, err error) {
+	ma, mi, found := strings.Cut(v, ".")
+	if !found {
+		return 0, 0, fmt.Errorf("api version %q: want MAJOR.MINOR", v)
+	}
+	if major, err = strconv.Atoi(ma); err != nil {
+		return 0, 0, fmt.Errorf("api version %q: %w", v, err)
+	}
+	if minor, err = strconv.Atoi(mi); err != nil {
+		return 0, 0, fmt.Errorf("api version %q: %w", v, err)
+	}
+	return major, minor, nil
+}
+
+// CompareVersions returns -1, 0 or 1 as a is lower than, equal to or higher
+// than b; unparsable versions compare as 0.0.
+func CompareVersions(a, b string) int {
+	amaj, amin, _ := parseVersion(a)
+	bmaj, bmin, _ := parseVersion(b)
+	switch {
+	case amaj != bmaj:
+		if amaj < bmaj {
+			return -1
+		}
+		return 1
+	case amin < bmin:
+		return -1
+	case amin > bmin:
+		return 1
+	}
+	return 0
+}
+
+// checkVersion refuses versions outside [MinAPIVersion, APIVersion] with
+// dockerd's messages.
+func checkVersion(v string) error {
+	if CompareVersions(v, APIVersion) > 0 {
+		return errdefs.ErrInvalidArgument.WithMessage(fmt.Sprintf("client version %s is too new. Maximum supported API version is %s", v, APIVersion))
+	}
+	if CompareVersions(v, MinAPIVersion) < 0 {
+		return errdefs.ErrInvalidArgument.WithMessage(fmt.Sprintf("client version %s is too old. Minimum supported API version is %s, please upgrade your client to a newer version", v, MinAPIVersion))
+	}
+	return nil
+}
+
+// withVersion sets the headers every response carries, strips the /vX.Y
+// prefix (recording the version in the context) and rejects unsupported
+// versions before next sees the request.
+func (s *Server) withVersion(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h := w.Header()
+		h.Set("Api-Version", APIVersion)
+		h.Set("Docker-Experimental", strconv.FormatBool(s.cfg.Experimental))
+		h.Set("Ostype", "linux")
+		h.Set("Server", "Berth/"+s.cfg.Version+" (linux)")
+		v, rest, ok := splitVersion(r.URL.Path)
+		if !ok {
+			writeError(w, r, errNotFound)
+			return
+		}
+		if v != "" {
+			if err := checkVersion(v); err != nil {
+				writeError(w, r, err)
+				return
+			}
+		} else {
+			v = APIVersion
+		}
+		r2 := r.WithContext(context.WithValue(r.Context(), versionKey{}, v))
+		r2.URL.Path = rest
+		r2.URL.RawPath = ""
+		next.ServeHTTP(w, r2)
+	})
+}
