@@ -33,10 +33,11 @@ func ParseFilter(s string) (Filter, error) {
 		}
 		var t filterTerm
 		field, value := term, ""
+		at := -1
 		for _, op := range []string{"==", "!="} {
-			if i := strings.Index(term, op); i >= 0 {
+			if i := strings.Index(term, op); i >= 0 && (at < 0 || i < at) {
+				at = i
 				field, value, t.op = term[:i], term[i+2:], op
-				break
 			}
 		}
 		field = strings.TrimSpace(field)
