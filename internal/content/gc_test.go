@@ -165,3 +165,52 @@ func TestLeaseErrors(t *testing.T) {
 		t.Errorf("second DeleteLease = %v, want not found", err)
 	}
 }
+
+// TestGCDuringPulls runs GC with no roots again and again while pulls
+// commit under their leases: no leased blob may vanish.
+func TestGCDuringPulls(t *testing.T) {
+	ctx := context.Background()
+	s := newLocal(t)
+	stop := make(chan struct{})
+	gcDone := make(chan error, 1)
+	go func() {
+		for {
+			select {
+			case <-stop:
+				gcDone <- nil
+				return
+			default:
+			}
+			if _, err := s.GC(ctx, func() []digest.Digest { return nil }); err != nil {
+				gcDone <- err
+				return
+			}
+		}
+	}()
+	var all []digest.Digest
+	for p := 0; p < 20; p++ {
+		id := "pull-" + string(rune('a'+p))
+		if _, err := s.CreateLease(ctx, id, time.Hour); err != nil {
+			t.Fatal(err)
+		}
+		lctx := content.WithLease(ctx, id)
+		for i := 0; i < 5; i++ {
+			b := []byte{byte(p), byte(i), 'x'}
+			// Every other blob is shared with the previous pull.
+			if i%2 == 1 && p > 0 {
+				b[0] = byte(p - 1)
+			}
+			all = append(all, put(t, lctx, s, "x", b).Digest)
+		}
+	}
+	close(stop)
+	if err := <-gcDone; err != nil {
+		t.Fatal(err)
+	}
+	got := present(t, s)
+	for _, d := range all {
+		if !got[d] {
+			t.Fatalf("GC removed %s, written under a live lease", d)
+		}
+	}
+}

@@ -56,6 +56,8 @@ func (s *LocalStore) Writer(ctx context.Context, ref string, expectedSize int64,
 // existing returns errdefs.ErrAlreadyExists if dgst is committed, and then
 // adds it to the lease in ctx so that it stays until the caller records it.
 func (s *LocalStore) existing(ctx context.Context, dgst digest.Digest) error {
+	s.gcMu.RLock() // no GC between seeing the blob and leasing it
+	defer s.gcMu.RUnlock()
 	if _, err := os.Stat(s.blobPath(dgst)); err != nil {
 		return nil
 	}
@@ -227,22 +229,21 @@ func (w *localWriter) Commit(ctx context.Context, size int64, expected digest.Di
 		return fmt.Errorf("commit ingest %q: %s mismatch: expected %s (%d bytes), actual %s (%d bytes): %w",
 			w.ref, what, expected, size, actual, w.offset, errdefs.ErrFailedPrecondition)
 	}
-	if err := w.f.Sync(); err != nil {
-		return fmt.Errorf("commit ingest %q: %w", w.ref, err)
-	}
-	if err := w.f.Close(); err != nil {
-		return fmt.Errorf("commit ingest %q: %w", w.ref, err)
-	}
-	w.done = true
-	defer w.s.unlock(w.locks...)
-
 	s := w.s
-	s.gcMu.RLock()
+	s.gcMu.RLock() // GC waits until the blob is visible (and leased)
 	defer s.gcMu.RUnlock()
 	if id, ok := LeaseFromContext(ctx); ok {
 		if err := s.AddLeaseResource(ctx, id, actual); err != nil {
 			return fmt.Errorf("commit ingest %q: %w", w.ref, err)
 		}
+	}
+	if err := w.f.Sync(); err != nil {
+		return fmt.Errorf("commit ingest %q: %w", w.ref, err)
+	}
+	w.done = true
+	defer w.s.unlock(w.locks...)
+	if err := w.f.Close(); err != nil {
+		return fmt.Errorf("commit ingest %q: %w", w.ref, err)
 	}
 	target := s.blobPath(actual)
 	data := filepath.Join(w.dir, "data")
@@ -263,6 +264,9 @@ func (w *localWriter) Commit(ctx context.Context, size int64, expected digest.Di
 		}
 	}
 	if err := os.Rename(data, target); err != nil {
+		if len(o.Labels) > 0 {
+			s.writeLabels(actual, nil, now)
+		}
 		return fmt.Errorf("commit ingest %q: %w", w.ref, err)
 	}
 	if err := syncDir(filepath.Dir(target)); err != nil {
