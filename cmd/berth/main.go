@@ -10,11 +10,15 @@ import (
 	"github.com/berth/berth/internal/cli"
 	"github.com/berth/berth/internal/runtime"
 	_ "github.com/berth/berth/internal/runtime/nsenter"
+	"github.com/berth/berth/internal/shim"
 )
 
 func main() {
 	if len(os.Args) > 1 && os.Args[1] == runtime.InitArg {
 		runtime.Init() // never returns
+	}
+	if len(os.Args) > 1 && os.Args[1] == shim.Arg {
+		shim.Main() // never returns
 	}
 	os.Exit(cli.Main(os.Args[1:]))
 }

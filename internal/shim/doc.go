@@ -1,0 +1,86 @@
+// Package shim owns a container's life after the daemon let go of it: the
+// `berth shim` process, one per container, is the parent of the container's
+// init, holds its stdio and pty, writes its json-file log, reaps it and
+// records its exit status, and serves a small API on a unix socket, so that
+// containers outlive the daemon.
+//
+// # Processes
+//
+//	daemon --Start: re-exec berth "shim" STATE-DIR, setsid, stdio /dev/null--> berth shim
+//	       <-- fd 3: "ok\n" once the container is created and shim.sock serves
+//	berth shim (PR_SET_CHILD_SUBREAPER)
+//	   |-- built-in runtime: runtime.Create in-process, the init is its child
+//	   `-- runc/crun: `runc --root R create --bundle B --pid-file F [--console-socket S] ID`,
+//	       then `start`, `kill`, `exec --detach`, `delete --force`; their init
+//	       and exec'd processes reparent to the shim (a subreaper)
+//
+// The daemon never waits for a shim; it reaps one that ends while it is
+// still its parent. When the daemon dies the shim goes on; a new daemon
+// finds it with Connect(stateDir).
+//
+// One goroutine reaps every child (wait4(-1) on SIGCHLD). Code that waits
+// for its own children (runtime.Create, hooks, the runc command line) holds
+// the reaper's lock meanwhile, and registers the pids it wants reported
+// under that lock, so no exit status is taken from its owner or lost.
+//
+// # Lifecycle
+//
+//	Start ──> created ──Start──> running ──init exits──> stopped ──Delete──> shim exits
+//	                                                        │
+//	                                  no client for ExitTimeout (default 10 min)
+//	                                                        └──> runtime delete, shim exits
+//
+// When the init exits the shim waits (at most 2 s) for its output to end,
+// writes exit.json atomically (temporary file, fsync, rename), and only then
+// answers Wait, ends the attach streams with an exit frame and reports the
+// status in State. It then stays until Delete, or, when no client connected
+// for Config.ExitTimeout, deletes the container from the runtime and exits
+// by itself; exit.json stays for a later daemon (ReadExit). Delete of a
+// running container needs force: the shim kills it, records the exit, then
+// deletes. The daemon removes the state directory after Delete.
+//
+// # State directory
+//
+//	<stateDir>/             Config.StateDir, e.g. /run/berth/shims/<id>
+//	  config.json           Config, written by Start
+//	  shim.sock             the API socket
+//	  shim.pid              the shim's pid
+//	  shim.log              the shim's own stderr (errors only)
+//	  exit.json             {"exitCode":N,"exitedAt":"..."} once the init exited
+//	  runtime.log           runc/crun --log (json)
+//	<Config.LogPath>        docker json-file log, rotated to .1 ... .N-1
+//
+// # Protocol
+//
+// Every call is one connection to shim.sock. The client sends a request as
+// one JSON line, the shim answers with one JSON line; attach and exec then
+// carry frames both ways until the process ends:
+//
+//	client                                   shim
+//	{"op":"attach","stdin":true,...}\n ───>
+//	                                   <───  {"state":{...}}\n
+//	[0 0 0 0 | len] stdin bytes        ───>  to the process's stdin
+//	half-close (CloseWrite)            ───>  end of this client's stdin (closes the
+//	                                         container's stdin with StdinOnce)
+//	                                   <───  [1 0 0 0 | len] stdout bytes
+//	                                   <───  [2 0 0 0 | len] stderr bytes
+//	                                   <───  [3 0 0 0 | len] {"exitCode":N,...} (last)
+//	                                         close
+//
+// Frames have docker's 8-byte header (stream, three zero bytes, big-endian
+// payload length). Stream 3, the exit frame, is ours: the daemon strips it
+// and answers docker's wait from it. With a terminal all output comes as
+// stream 1 (the pty's). Operations: state, start, kill{signal,all,exec},
+// wait{exec}, resize{width,height,exec}, closeStdin{exec}, attach{stdin,
+// stdout,stderr}, exec{config} (a stream, like attach), delete{force}.
+//
+// Output is never held back by a client: each attached client has a queue
+// of 64 frames, and one whose queue is full is dropped (its connection
+// closed) instead of being waited for. The log file is written directly.
+//
+// # Memory
+//
+// The shim runs with GOMAXPROCS=1, a 20% GC target and a 4 MiB soft memory
+// limit, reads with 16 KiB buffers and keeps one goroutine per output
+// stream, one for the reaper and one per connection.
+package shim

@@ -1,0 +1,176 @@
+package shim
+
+import (
+	"fmt"
+	"os"
+	"strconv"
+	"sync"
+	"time"
+	"unicode/utf8"
+)
+
+// jsonLog writes docker's json-file log: one JSON object per line,
+//
+//	{"log":"hello\n","stream":"stdout","time":"2026-11-26T19:27:09.675961933Z"}
+//
+// rotated like dockerd's json-file driver: once the file reached maxSize
+// bytes it becomes <path>.1 (older ones shift to .2 ... .maxFiles-1, the
+// oldest is dropped) and a new file starts; with maxFiles 1 the file is
+// truncated instead.
+type jsonLog struct {
+	mu       sync.Mutex
+	path     string
+	f        *os.File
+	size     int64
+	maxSize  int64
+	maxFiles int
+	buf      []byte
+	err      error // the first write error, reported once
+}
+
+func openJSONLog(path string, maxSize int64, maxFiles int) (*jsonLog, error) {
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o640)
+	if err != nil {
+		return nil, fmt.Errorf("open log: %w", err)
+	}
+	st, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return nil, fmt.Errorf("open log: %w", err)
+	}
+	if maxFiles < 1 {
+		maxFiles = 1
+	}
+	return &jsonLog{path: path, f: f, size: st.Size(), maxSize: maxSize, maxFiles: maxFiles}, nil
+}
+
+// write logs one message (a line with its newline, or a partial line
+// without) read at t from stream ("stdout" or "stderr").
+func (l *jsonLog) write(stream string, msg []byte, t time.Time) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.f == nil {
+		return
+	}
+	b := append(l.buf[:0], `{"log":`...)
+	b = appendJSONString(b, msg)
+	b = append(b, `,"stream":"`...)
+	b = append(b, stream...)
+	b = append(b, `","time":"`...)
+	b = t.UTC().AppendFormat(b, time.RFC3339Nano)
+	b = append(b, "\"}\n"...)
+	if cap(b) <= 64<<10 {
+		l.buf = b
+	}
+	n, err := l.f.Write(b)
+	l.size += int64(n)
+	if err != nil {
+		l.fail(err)
+		return
+	}
+	if l.maxSize > 0 && l.size >= l.maxSize {
+		if err := l.rotate(); err != nil {
+			l.fail(err)
+		}
+	}
+}
+
+func (l *jsonLog) fail(err error) {
+	if l.err == nil {
+		l.err = err
+		fmt.Fprintf(os.Stderr, "shim: log %s: %v\n", l.path, err)
+	}
+}
+
+func (l *jsonLog) rotate() error {
+	if l.maxFiles == 1 {
+		if err := l.f.Truncate(0); err != nil {
+			return fmt.Errorf("rotate: %w", err)
+		}
+		l.size = 0
+		return nil
+	}
+	if err := l.f.Close(); err != nil {
+		return fmt.Errorf("rotate: %w", err)
+	}
+	l.f = nil
+	for i := l.maxFiles - 1; i > 1; i-- {
+		from, to := l.path+"."+strconv.Itoa(i-1), l.path+"."+strconv.Itoa(i)
+		if err := os.Rename(from, to); err != nil && !os.IsNotExist(err) {
+			return fmt.Errorf("rotate: %w", err)
+		}
+	}
+	if err := os.Rename(l.path, l.path+".1"); err != nil {
+		return fmt.Errorf("rotate: %w", err)
+	}
+	f, err := os.OpenFile(l.path, os.O_WRONLY|os.O_CREATE|os.O_APPEND|os.O_TRUNC, 0o640)
+	if err != nil {
+		return fmt.Errorf("rotate: %w", err)
+	}
+	l.f, l.size = f, 0
+	return nil
+}
+
+func (l *jsonLog) close() error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.f == nil {
+		return nil
+	}
+	err := l.f.Close()
+	l.f = nil
+	return err
+}
+
+const hexDigits = "0123456789abcdef"
+
+// appendJSONString appends s as a JSON string the way encoding/json (and
+// dockerd's json-file driver) writes it: <, > and & escaped, invalid UTF-8
+// replaced by U+FFFD, U+2028 and U+2029 escaped.
+func appendJSONString(b, s []byte) []byte {
+	b = append(b, '"')
+	start := 0
+	for i := 0; i < len(s); {
+		c := s[i]
+		if c < utf8.RuneSelf {
+			if c >= 0x20 && c != '"' && c != '\\' && c != '<' && c != '>' && c != '&' {
+				i++
+				continue
+			}
+			b = append(b, s[start:i]...)
+			switch c {
+			case '"', '\\':
+				b = append(b, '\\', c)
+			case '\n':
+				b = append(b, '\\', 'n')
+			case '\r':
+				b = append(b, '\\', 'r')
+			case '\t':
+				b = append(b, '\\', 't')
+			default:
+				b = append(b, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xf])
+			}
+			i++
+			start = i
+			continue
+		}
+		r, size := utf8.DecodeRune(s[i:])
+		if r == utf8.RuneError && size == 1 {
+			b = append(b, s[start:i]...)
+			b = append(b, `\ufffd`...)
+			i += size
+			start = i
+			continue
+		}
+		if r == '\u2028' || r == '\u2029' {
+			b = append(b, s[start:i]...)
+			b = append(b, '\\', 'u', '2', '0', '2', hexDigits[r&0xf])
+			i += size
+			start = i
+			continue
+		}
+		i += size
+	}
+	b = append(b, s[start:]...)
+	return append(b, '"')
+}

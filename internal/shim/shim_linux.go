@@ -1,0 +1,580 @@
+package shim
+
+import (
+	"bufio"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"runtime/debug"
+	"strconv"
+	"sync"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// readyFd is the descriptor a starting shim reports on: "ok\n" once it
+// serves, or an error message.
+const readyFd = 3
+
+// Memory settings of the shim process: a tiny heap, collected early.
+const (
+	gcPercent   = 20
+	memoryLimit = 4 << 20
+)
+
+// defaultExitTimeout is how long an exited container's shim waits for a
+// client before it cleans up and leaves only exit.json.
+const defaultExitTimeout = 10 * time.Minute
+
+// Main is the shim process: `berth shim <stateDir>`. It never returns.
+func Main() {
+	if len(os.Args) < 3 {
+		fmt.Fprintln(os.Stderr, "usage: berth shim STATE-DIR")
+		os.Exit(2)
+	}
+	debug.SetGCPercent(gcPercent)
+	debug.SetMemoryLimit(memoryLimit)
+	ready := os.NewFile(readyFd, "ready")
+	s, err := newShim(os.Args[2])
+	if err != nil {
+		if ready != nil {
+			fmt.Fprintf(ready, "%v\n", err)
+		}
+		fmt.Fprintf(os.Stderr, "shim: %v\n", err)
+		os.Exit(1)
+	}
+	if ready != nil {
+		_, _ = ready.Write([]byte("ok\n"))
+		ready.Close()
+	}
+	s.serve()
+}
+
+// shim is the server side: one container, its stdio and its execs.
+type shim struct {
+	cfg    Config
+	dir    string
+	reaper *reaper
+	task   task
+	l      *net.UnixListener
+	io     *procIO
+
+	mu      sync.Mutex
+	pid     int
+	status  Status
+	started time.Time
+	exit    *Exit
+	exited  chan struct{} // closed once exit.json is written
+	execs   map[string]*execProc
+	conns   int
+	idle    time.Time // when the last connection closed
+}
+
+type execProc struct {
+	pid    int
+	io     *procIO
+	exit   *Exit
+	exited chan struct{}
+}
+
+func newShim(stateDir string) (*shim, error) {
+	b, err := os.ReadFile(filepath.Join(stateDir, configName))
+	if err != nil {
+		return nil, fmt.Errorf("read config: %w", err)
+	}
+	s := &shim{dir: stateDir, status: Created, exited: make(chan struct{}), execs: map[string]*execProc{}, idle: time.Now()}
+	if err := json.Unmarshal(b, &s.cfg); err != nil {
+		return nil, fmt.Errorf("read config: %s: %w", filepath.Join(stateDir, configName), err)
+	}
+	if err := s.cfg.validate(); err != nil {
+		return nil, err
+	}
+	if err := unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0); err != nil {
+		return nil, fmt.Errorf("become subreaper: %w", err)
+	}
+	// Hold no directory of the host busy.
+	_ = os.Chdir("/")
+	s.reaper = newReaper()
+	if s.task, err = newTask(&s.cfg); err != nil {
+		return nil, err
+	}
+	if err := s.create(); err != nil {
+		return nil, err
+	}
+	if s.l, err = listen(stateDir); err != nil {
+		s.reaper.lock()
+		_ = s.task.kill(unix.SIGKILL, true)
+		s.reaper.unlock()
+		<-s.exited
+		s.reaper.lock()
+		_ = s.task.delete()
+		s.reaper.unlock()
+		return nil, err
+	}
+	if err := os.WriteFile(filepath.Join(stateDir, pidName), []byte(strconv.Itoa(os.Getpid())), 0o644); err != nil {
+		return nil, fmt.Errorf("write pid file: %w", err)
+	}
+	return s, nil
+}
+
+// create makes the container with its stdio: pipes, or the pty master
+// the runtime sends.
+func (s *shim) create() error {
+	p := &procIO{stdinOnce: s.cfg.StdinOnce}
+	if s.cfg.LogPath != "" {
+		l, err := openJSONLog(s.cfg.LogPath, s.cfg.LogMaxSize, s.cfg.LogMaxFiles)
+		if err != nil {
+			return err
+		}
+		p.log = l
+	}
+	child, outs, err := makeStdio(p, s.cfg.OpenStdin, s.cfg.Terminal)
+	if err != nil {
+		return err
+	}
+	s.io = p
+	s.reaper.lock()
+	pid, console, err := s.task.create(child, s.cfg.Terminal)
+	if err == nil {
+		s.reaper.watchPid(pid, s.initExited)
+	}
+	s.reaper.unlock()
+	child.close()
+	if err != nil {
+		outs.close()
+		if p.stdin != nil {
+			p.stdin.Close()
+		}
+		return fmt.Errorf("create container %s: %w", s.cfg.ID, err)
+	}
+	s.mu.Lock()
+	s.pid = pid
+	s.mu.Unlock()
+	p.wire(outs, console, s.cfg.OpenStdin)
+	return nil
+}
+
+// makeStdio makes the pipes of a process without a terminal: the child's
+// ends, and the shim's (the stdin write end goes into p).
+func makeStdio(p *procIO, stdin, terminal bool) (child, ours stdioFiles, err error) {
+	if terminal {
+		return child, ours, nil
+	}
+	defer func() {
+		if err != nil {
+			child.close()
+			ours.close()
+		}
+	}()
+	if stdin {
+		if child.stdin, p.stdin, err = os.Pipe(); err != nil {
+			return child, ours, fmt.Errorf("stdin pipe: %w", err)
+		}
+	} else if child.stdin, err = os.Open(os.DevNull); err != nil {
+		return child, ours, err
+	}
+	if ours.stdout, child.stdout, err = os.Pipe(); err != nil {
+		return child, ours, fmt.Errorf("stdout pipe: %w", err)
+	}
+	if ours.stderr, child.stderr, err = os.Pipe(); err != nil {
+		return child, ours, fmt.Errorf("stderr pipe: %w", err)
+	}
+	return child, ours, nil
+}
+
+func (f stdioFiles) close() {
+	for _, x := range []*os.File{f.stdin, f.stdout, f.stderr} {
+		if x != nil {
+			x.Close()
+		}
+	}
+}
+
+// wire starts the output copiers on the shim's ends (or the console).
+func (p *procIO) wire(ours stdioFiles, console *os.File, stdin bool) {
+	if console != nil {
+		p.console = console
+		if stdin {
+			p.stdin = console
+		}
+		p.startCopy(console, StreamStdout)
+		return
+	}
+	p.startCopy(ours.stdout, StreamStdout)
+	p.startCopy(ours.stderr, StreamStderr)
+}
+
+// initExited runs when the reaper collected the container's init: it waits
+// for the output to end, records exit.json, and only then reports the exit.
+func (s *shim) initExited(code int) {
+	e := &Exit{Code: code, At: time.Now().UTC()}
+	s.io.waitOutput()
+	if b, err := json.Marshal(e); err == nil {
+		if err := writeFileAtomic(filepath.Join(s.dir, exitName), b); err != nil {
+			fmt.Fprintf(os.Stderr, "shim: record exit status: %v\n", err)
+		}
+	}
+	s.mu.Lock()
+	s.exit = e
+	s.status = Stopped
+	s.idle = time.Now()
+	s.mu.Unlock()
+	close(s.exited)
+	s.io.finish(e)
+	if s.io.log != nil {
+		_ = s.io.log.close()
+	}
+	go s.exitTimer()
+}
+
+// exitTimer ends an exited container's shim once no client was connected
+// for ExitTimeout: it deletes the container from the runtime and exits,
+// leaving exit.json for a later daemon.
+func (s *shim) exitTimer() {
+	d := s.cfg.ExitTimeout
+	if d < 0 {
+		return
+	}
+	if d == 0 {
+		d = defaultExitTimeout
+	}
+	for {
+		s.mu.Lock()
+		conns, wait := s.conns, d-time.Since(s.idle)
+		s.mu.Unlock()
+		if conns == 0 && wait <= 0 {
+			s.shutdown(nil)
+		}
+		if wait < time.Second {
+			wait = time.Second
+		}
+		time.Sleep(wait)
+	}
+}
+
+// shutdown removes the container from the runtime and the shim's socket and
+// pid file, and exits; exit.json and the log stay.
+func (s *shim) shutdown(reply func(error)) {
+	s.reaper.lock()
+	err := s.task.delete()
+	s.reaper.unlock()
+	if err != nil {
+		err = fmt.Errorf("delete %s: %w", s.cfg.ID, err)
+		fmt.Fprintf(os.Stderr, "shim: %v\n", err)
+	}
+	s.l.Close()
+	_ = os.Remove(filepath.Join(s.dir, sockName))
+	_ = os.Remove(filepath.Join(s.dir, pidName))
+	if reply != nil {
+		reply(err)
+	}
+	os.Exit(0)
+}
+
+// listen makes <stateDir>/shim.sock, through /proc/self/fd for a long dir.
+func listen(dir string) (*net.UnixListener, error) {
+	path := filepath.Join(dir, sockName)
+	_ = os.Remove(path)
+	addr := path
+	if len(addr) > 100 {
+		d, err := os.Open(dir)
+		if err != nil {
+			return nil, fmt.Errorf("listen: %w", err)
+		}
+		defer d.Close()
+		addr = "/proc/self/fd/" + strconv.Itoa(int(d.Fd())) + "/" + sockName
+	}
+	l, err := net.ListenUnix("unix", &net.UnixAddr{Name: addr, Net: "unix"})
+	if err != nil {
+		return nil, fmt.Errorf("listen on %s: %w", path, err)
+	}
+	l.SetUnlinkOnClose(false)
+	return l, nil
+}
+
+func (s *shim) serve() {
+	for {
+		c, err := s.l.AcceptUnix()
+		if err != nil {
+			if errors.Is(err, net.ErrClosed) {
+				select {}
+			}
+			time.Sleep(10 * time.Millisecond)
+			continue
+		}
+		s.mu.Lock()
+		s.conns++
+		s.mu.Unlock()
+		go func() {
+			s.handle(c)
+			c.Close()
+			s.mu.Lock()
+			s.conns--
+			s.idle = time.Now()
+			s.mu.Unlock()
+		}()
+	}
+}
+
+func (s *shim) handle(c *net.UnixConn) {
+	r := bufio.NewReaderSize(c, 4096)
+	var req request
+	if err := readLine(r, &req); err != nil {
+		_ = writeLine(c, response{Error: "bad request: " + err.Error()})
+		return
+	}
+	var resp response
+	var err error
+	switch req.Op {
+	case opState:
+		resp.State = s.state()
+	case opStart:
+		err = s.start()
+	case opKill:
+		err = s.kill(req)
+	case opWait:
+		resp.Exit, err = s.wait(req.Exec)
+	case opResize:
+		err = s.resize(req)
+	case opCloseStdin:
+		err = s.closeStdin(req.Exec)
+	case opAttach:
+		s.attach(c, r, req)
+		return
+	case opExec:
+		s.exec(c, r, req)
+		return
+	case opDelete:
+		if err = s.delete(req.Force); err == nil {
+			s.shutdown(func(err error) {
+				if err != nil {
+					resp.Error = err.Error()
+				}
+				_ = writeLine(c, resp)
+			})
+		}
+	default:
+		err = fmt.Errorf("unknown operation %q", req.Op)
+	}
+	if err != nil {
+		resp.Error = err.Error()
+	}
+	_ = writeLine(c, resp)
+}
+
+func (s *shim) state() *State {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return &State{ID: s.cfg.ID, Pid: s.pid, ShimPid: os.Getpid(), Status: s.status,
+		Started: s.started, Exit: s.exit, Terminal: s.cfg.Terminal}
+}
+
+func (s *shim) start() error {
+	s.mu.Lock()
+	st := s.status
+	s.mu.Unlock()
+	if st != Created {
+		return fmt.Errorf("container %s is %s, not created", s.cfg.ID, st)
+	}
+	s.reaper.lock()
+	err := s.task.start()
+	s.reaper.unlock()
+	if err != nil {
+		return fmt.Errorf("start container %s: %w", s.cfg.ID, err)
+	}
+	s.mu.Lock()
+	if s.status == Created {
+		s.status = Running
+	}
+	s.started = time.Now().UTC()
+	s.mu.Unlock()
+	return nil
+}
+
+func (s *shim) kill(req request) error {
+	sig := unix.Signal(req.Signal)
+	if sig == 0 {
+		sig = unix.SIGKILL
+	}
+	if req.Exec != "" {
+		e, err := s.execByID(req.Exec)
+		if err != nil {
+			return err
+		}
+		select {
+		case <-e.exited:
+			return fmt.Errorf("exec %s is not running", req.Exec)
+		default:
+		}
+		if err := unix.Kill(e.pid, sig); err != nil {
+			return fmt.Errorf("signal exec %s: %w", req.Exec, err)
+		}
+		return nil
+	}
+	select {
+	case <-s.exited:
+		return fmt.Errorf("container %s is not running", s.cfg.ID)
+	default:
+	}
+	s.reaper.lock()
+	err := s.task.kill(sig, req.All)
+	s.reaper.unlock()
+	if err != nil {
+		return fmt.Errorf("kill container %s: %w", s.cfg.ID, err)
+	}
+	return nil
+}
+
+func (s *shim) wait(execID string) (*Exit, error) {
+	if execID != "" {
+		e, err := s.execByID(execID)
+		if err != nil {
+			return nil, err
+		}
+		<-e.exited
+		return e.exit, nil
+	}
+	<-s.exited
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.exit, nil
+}
+
+func (s *shim) execByID(id string) (*execProc, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	e := s.execs[id]
+	if e == nil {
+		return nil, fmt.Errorf("exec %s: no such exec", id)
+	}
+	return e, nil
+}
+
+func (s *shim) resize(req request) error {
+	p := s.io
+	if req.Exec != "" {
+		e, err := s.execByID(req.Exec)
+		if err != nil {
+			return err
+		}
+		p = e.io
+	}
+	if p.console == nil {
+		return errors.New("resize: the process has no terminal")
+	}
+	ws := &unix.Winsize{Row: req.Height, Col: req.Width}
+	if err := unix.IoctlSetWinsize(int(p.console.Fd()), unix.TIOCSWINSZ, ws); err != nil {
+		return fmt.Errorf("resize: %w", err)
+	}
+	return nil
+}
+
+func (s *shim) closeStdin(execID string) error {
+	p := s.io
+	if execID != "" {
+		e, err := s.execByID(execID)
+		if err != nil {
+			return err
+		}
+		p = e.io
+	}
+	p.closeStdin()
+	return nil
+}
+
+func (s *shim) attach(c *net.UnixConn, r *bufio.Reader, req request) {
+	if err := writeLine(c, response{State: s.state()}); err != nil {
+		return
+	}
+	sub := s.io.subscribe(req.Stdout, req.Stderr)
+	s.io.attach(c, r, sub, req.Stdin && s.cfg.OpenStdin)
+}
+
+// exec starts a process in the container; its output is streamed on c
+// until it exits, then its exit frame.
+func (s *shim) exec(c *net.UnixConn, r *bufio.Reader, req request) {
+	e, sub, err := s.startExec(req.Config)
+	if err != nil {
+		_ = writeLine(c, response{Error: err.Error()})
+		return
+	}
+	if err := writeLine(c, response{Pid: e.pid}); err != nil {
+		return
+	}
+	e.io.attach(c, r, sub, req.Config.Stdin)
+}
+
+func (s *shim) startExec(cfg *ExecConfig) (*execProc, *subscriber, error) {
+	if cfg == nil || cfg.ID == "" || cfg.Process == nil {
+		return nil, nil, errors.New("exec: id and process are required")
+	}
+	s.mu.Lock()
+	_, dup := s.execs[cfg.ID]
+	st := s.status
+	s.mu.Unlock()
+	if dup {
+		return nil, nil, fmt.Errorf("exec %s: already exists", cfg.ID)
+	}
+	if st != Running {
+		return nil, nil, fmt.Errorf("exec %s: container %s is %s, not running", cfg.ID, s.cfg.ID, st)
+	}
+	p := &procIO{stdinOnce: true}
+	child, outs, err := makeStdio(p, cfg.Stdin, cfg.Process.Terminal)
+	if err != nil {
+		return nil, nil, err
+	}
+	e := &execProc{io: p, exited: make(chan struct{})}
+	// Subscribed before the process starts, so no output is lost: the
+	// caller attaches right after; until then frames queue.
+	sub := p.subscribe(true, true)
+	s.reaper.lock()
+	pid, console, err := s.task.exec(cfg.ID, cfg.Process, child)
+	if err == nil {
+		e.pid = pid
+		s.reaper.watchPid(pid, func(code int) {
+			x := &Exit{Code: code, At: time.Now().UTC()}
+			p.finish(x)
+			e.exit = x
+			close(e.exited)
+		})
+	}
+	s.reaper.unlock()
+	child.close()
+	if err != nil {
+		outs.close()
+		if p.stdin != nil {
+			p.stdin.Close()
+		}
+		return nil, nil, fmt.Errorf("exec %s: %w", cfg.ID, err)
+	}
+	p.wire(outs, console, cfg.Stdin)
+	s.mu.Lock()
+	s.execs[cfg.ID] = e
+	s.mu.Unlock()
+	return e, sub, nil
+}
+
+// delete removes the container from the runtime; a running one only with
+// force (it is killed, and its exit recorded, first).
+func (s *shim) delete(force bool) error {
+	select {
+	case <-s.exited:
+	default:
+		if !force {
+			return fmt.Errorf("container %s is running: stop it first or force the delete", s.cfg.ID)
+		}
+		s.reaper.lock()
+		_ = s.task.kill(unix.SIGKILL, true)
+		s.reaper.unlock()
+		select {
+		case <-s.exited:
+		case <-time.After(10 * time.Second):
+			return fmt.Errorf("delete %s: init process %d did not exit after SIGKILL", s.cfg.ID, s.pid)
+		}
+	}
+	return nil
+}

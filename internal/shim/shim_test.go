@@ -1,0 +1,424 @@
+package shim_test
+
+import (
+	"bytes"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+
+	"github.com/berth/berth/internal/shim"
+)
+
+// runtimes are the runtimes the lifecycle cases run with.
+var runtimes = []string{shim.RuntimeBerth, shim.RuntimeRunc}
+
+func TestLogAndExitCode(t *testing.T) {
+	for _, rt := range runtimes {
+		t.Run(rt, func(t *testing.T) {
+			e := newEnv(t, rt)
+			cfg := e.config("sh", "-c", `echo out-line; echo err-line >&2; printf 'no-newline<&>'; exit 7`)
+			c := e.start(cfg)
+			ctx := ctxT(t, 20*time.Second)
+			st, err := c.State(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if st.Status != shim.Created || st.Pid <= 0 {
+				t.Fatalf("state after Start = %+v, want created with a pid", st)
+			}
+			if err := c.Start(ctx); err != nil {
+				t.Fatal(err)
+			}
+			ex, err := c.Wait(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if ex.Code != 7 {
+				t.Errorf("exit code = %d, want 7", ex.Code)
+			}
+			// exit.json was written before Wait answered.
+			rec, err := shim.ReadExit(cfg.StateDir)
+			if err != nil || rec.Code != 7 {
+				t.Errorf("exit.json = %+v, %v; want code 7", rec, err)
+			}
+			st, _ = c.State(ctx)
+			if st.Status != shim.Stopped || st.Exit == nil || st.Exit.Code != 7 {
+				t.Errorf("state after exit = %+v", st)
+			}
+			lines := readLog(t, cfg.LogPath)
+			got := map[string]string{}
+			for _, l := range lines {
+				got[l.Log] = l.Stream
+				ts, err := time.Parse(time.RFC3339Nano, l.Time)
+				if err != nil || !strings.HasSuffix(l.Time, "Z") || time.Since(ts) > time.Minute {
+					t.Errorf("log time %q: not a recent RFC3339Nano UTC time (%v)", l.Time, err)
+				}
+			}
+			want := map[string]string{"out-line\n": "stdout", "err-line\n": "stderr", "no-newline<&>": "stdout"}
+			for k, v := range want {
+				if got[k] != v {
+					t.Errorf("log has %q on %q, want on %q (log %+v)", k, got[k], v, lines)
+				}
+			}
+			raw, _ := os.ReadFile(cfg.LogPath)
+			if !bytes.Contains(raw, []byte(`"log":"no-newline\u003c\u0026\u003e","stream":"stdout","time":"`)) {
+				t.Errorf("log is not docker's json-file encoding:\n%s", raw)
+			}
+			if err := c.Delete(ctx, false); err != nil {
+				t.Fatal(err)
+			}
+			waitGone(t, c.Pid())
+			if _, err := os.Stat(filepath.Join(cfg.StateDir, "shim.sock")); !errors.Is(err, os.ErrNotExist) {
+				t.Errorf("shim.sock after delete: %v", err)
+			}
+		})
+	}
+}
+
+func TestKillExitCodes(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		args []string
+		kill bool
+		want int
+	}{
+		{"exit0", []string{"true"}, false, 0},
+		{"exit7", []string{"sh", "-c", "exit 7"}, false, 7},
+		{"sigkill", []string{"sleep", "1000"}, true, 137},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := newEnv(t, shim.RuntimeBerth)
+			c := e.start(e.config(tc.args...))
+			ctx := ctxT(t, 20*time.Second)
+			if err := c.Start(ctx); err != nil {
+				t.Fatal(err)
+			}
+			if tc.kill {
+				st, _ := c.State(ctx)
+				if st.Status != shim.Running {
+					t.Fatalf("status = %s, want running", st.Status)
+				}
+				if err := c.Kill(ctx, syscall.SIGKILL, false); err != nil {
+					t.Fatal(err)
+				}
+			}
+			ex, err := c.Wait(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if ex.Code != tc.want {
+				t.Errorf("exit code = %d, want %d", ex.Code, tc.want)
+			}
+			if err := c.Kill(ctx, syscall.SIGTERM, false); err == nil {
+				t.Error("kill of a stopped container succeeded")
+			}
+		})
+	}
+}
+
+func TestDeleteRunningNeedsForce(t *testing.T) {
+	e := newEnv(t, shim.RuntimeBerth)
+	cfg := e.config("sleep", "1000")
+	c := e.start(cfg)
+	ctx := ctxT(t, 20*time.Second)
+	if err := c.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	err := c.Delete(ctx, false)
+	if err == nil || !strings.Contains(err.Error(), "running") {
+		t.Fatalf("delete without force of a running container: %v, want an error saying it runs", err)
+	}
+	if err := c.Delete(ctx, true); err != nil {
+		t.Fatal(err)
+	}
+	waitGone(t, c.Pid())
+	if ex, err := shim.ReadExit(cfg.StateDir); err != nil || ex.Code != 137 {
+		t.Errorf("exit.json after forced delete = %+v, %v; want 137", ex, err)
+	}
+}
+
+func TestAttachStdinCat(t *testing.T) {
+	for _, rt := range runtimes {
+		t.Run(rt, func(t *testing.T) {
+			e := newEnv(t, rt)
+			cfg := e.config("sh", "-c", "cat; echo done >&2")
+			cfg.OpenStdin, cfg.StdinOnce = true, true
+			c := e.start(cfg)
+			ctx := ctxT(t, 20*time.Second)
+			s, err := c.Attach(ctx, shim.AttachOpts{Stdin: true, Stdout: true, Stderr: true})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer s.Close()
+			if err := c.Start(ctx); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := s.Write([]byte("line one\nline two\n")); err != nil {
+				t.Fatal(err)
+			}
+			if err := s.CloseStdin(); err != nil {
+				t.Fatal(err)
+			}
+			var out, errb bytes.Buffer
+			ex, err := s.Demux(&out, &errb)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if out.String() != "line one\nline two\n" || errb.String() != "done\n" {
+				t.Errorf("stdout %q stderr %q, want the two lines and done", out.String(), errb.String())
+			}
+			if ex == nil || ex.Code != 0 {
+				t.Errorf("exit frame = %+v, want code 0", ex)
+			}
+			// Stdout and stderr are separate pipes: only the order within
+			// one stream is kept.
+			var logOut, logErr string
+			for _, l := range readLog(t, cfg.LogPath) {
+				if l.Stream == "stdout" {
+					logOut += l.Log
+				} else {
+					logErr += l.Log
+				}
+			}
+			if logOut != "line one\nline two\n" || logErr != "done\n" {
+				t.Errorf("log: stdout %q stderr %q", logOut, logErr)
+			}
+		})
+	}
+}
+
+// Without StdinOnce, a client's end of stdin leaves the container's stdin
+// open for the next one; CloseStdin closes it.
+func TestAttachStdinKeptOpen(t *testing.T) {
+	e := newEnv(t, shim.RuntimeBerth)
+	cfg := e.config("cat")
+	cfg.OpenStdin = true
+	c := e.start(cfg)
+	ctx := ctxT(t, 20*time.Second)
+	if err := c.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	for _, word := range []string{"first\n", "second\n"} {
+		s, err := c.Attach(ctx, shim.AttachOpts{Stdin: true, Stdout: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.Write([]byte(word)); err != nil {
+			t.Fatal(err)
+		}
+		_ = s.CloseStdin()
+		_, p, err := s.ReadFrame()
+		if err != nil || string(p) != word {
+			t.Fatalf("echo of %q: %q, %v", word, p, err)
+		}
+		s.Close()
+	}
+	st, _ := c.State(ctx)
+	if st.Status != shim.Running {
+		t.Fatalf("status after two detached clients = %s, want running", st.Status)
+	}
+	if err := c.CloseStdin(ctx, ""); err != nil {
+		t.Fatal(err)
+	}
+	ex, err := c.Wait(ctx)
+	if err != nil || ex.Code != 0 {
+		t.Fatalf("wait after CloseStdin = %+v, %v; want 0", ex, err)
+	}
+}
+
+func TestAttachTTY(t *testing.T) {
+	for _, rt := range runtimes {
+		t.Run(rt, func(t *testing.T) {
+			e := newEnv(t, rt)
+			cfg := e.config("sh", "-c", "read x; stty size; echo tty-got-$x; exit 3")
+			setTerminal(t, &cfg)
+			cfg.OpenStdin = true
+			c := e.start(cfg)
+			ctx := ctxT(t, 20*time.Second)
+			if err := c.Resize(ctx, "", 100, 30); err != nil {
+				t.Fatal(err)
+			}
+			s, err := c.Attach(ctx, shim.AttachOpts{Stdin: true, Stdout: true, Stderr: true})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer s.Close()
+			if err := c.Start(ctx); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := s.Write([]byte("hello\n")); err != nil {
+				t.Fatal(err)
+			}
+			var out bytes.Buffer
+			ex, err := s.Demux(&out, &out)
+			if err != nil {
+				t.Fatal(err)
+			}
+			// The pty echoes the input and turns \n into \r\n.
+			if !strings.Contains(out.String(), "30 100\r\n") || !strings.Contains(out.String(), "tty-got-hello\r\n") {
+				t.Errorf("tty output = %q, want the size and the answer with CRLF", out.String())
+			}
+			if ex == nil || ex.Code != 3 {
+				t.Errorf("exit = %+v, want 3", ex)
+			}
+			if err := c.Resize(ctx, "", 10, 10); err == nil {
+				// The master is closed once the output ended.
+				t.Log("resize after exit accepted")
+			}
+		})
+	}
+}
+
+func TestExec(t *testing.T) {
+	for _, rt := range runtimes {
+		t.Run(rt, func(t *testing.T) {
+			e := newEnv(t, rt)
+			cfg := e.config("sleep", "1000")
+			c := e.start(cfg)
+			ctx := ctxT(t, 20*time.Second)
+			if err := c.Start(ctx); err != nil {
+				t.Fatal(err)
+			}
+			proc := func(tty bool, args ...string) *specs.Process {
+				return &specs.Process{Args: args, Cwd: "/", Terminal: tty,
+					Env: []string{"PATH=/bin:/usr/bin"}}
+			}
+			// Output and exit code.
+			s, err := c.Exec(ctx, shim.ExecConfig{ID: "e1", Process: proc(false, "sh", "-c", "echo exec-out; echo exec-err >&2; exit 3")})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if s.Pid <= 0 {
+				t.Errorf("exec pid = %d", s.Pid)
+			}
+			_ = s.CloseStdin()
+			var out, errb bytes.Buffer
+			ex, err := s.Demux(&out, &errb)
+			s.Close()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if out.String() != "exec-out\n" || errb.String() != "exec-err\n" || ex == nil || ex.Code != 3 {
+				t.Errorf("exec: stdout %q stderr %q exit %+v", out.String(), errb.String(), ex)
+			}
+			if ex2, err := c.WaitExec(ctx, "e1"); err != nil || ex2.Code != 3 {
+				t.Errorf("WaitExec = %+v, %v", ex2, err)
+			}
+			// Stdin to cat.
+			s, err = c.Exec(ctx, shim.ExecConfig{ID: "e2", Process: proc(false, "cat"), Stdin: true})
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, _ = s.Write([]byte("through-stdin\n"))
+			_ = s.CloseStdin()
+			out.Reset()
+			ex, err = s.Demux(&out, &out)
+			s.Close()
+			if err != nil || out.String() != "through-stdin\n" || ex == nil || ex.Code != 0 {
+				t.Errorf("exec cat: %q %+v %v", out.String(), ex, err)
+			}
+			// A terminal.
+			s, err = c.Exec(ctx, shim.ExecConfig{ID: "e3", Process: proc(true, "sh", "-c", "tty >/dev/null && echo is-a-tty"), Stdin: true})
+			if err != nil {
+				t.Fatal(err)
+			}
+			out.Reset()
+			ex, err = s.Demux(&out, &out)
+			s.Close()
+			if err != nil || !strings.Contains(out.String(), "is-a-tty\r\n") || ex == nil || ex.Code != 0 {
+				t.Errorf("exec tty: %q %+v %v", out.String(), ex, err)
+			}
+			// Killing an exec.
+			s, err = c.Exec(ctx, shim.ExecConfig{ID: "e4", Process: proc(false, "sleep", "1000")})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := c.KillExec(ctx, "e4", syscall.SIGKILL); err != nil {
+				t.Fatal(err)
+			}
+			ex, err = s.Demux(nil, nil)
+			s.Close()
+			if err != nil || ex == nil || ex.Code != 137 {
+				t.Errorf("killed exec: %+v %v", ex, err)
+			}
+			if _, err := c.Exec(ctx, shim.ExecConfig{ID: "e1", Process: proc(false, "true")}); err == nil {
+				t.Error("exec with a used id succeeded")
+			}
+			if _, err := c.Exec(ctx, shim.ExecConfig{ID: "e5", Process: proc(false, "/no/such/binary")}); err == nil {
+				t.Log("exec of a missing binary was accepted (the runtime reports it as exit 127)")
+			}
+			// The container's own log has none of the exec output.
+			if b, _ := os.ReadFile(cfg.LogPath); bytes.Contains(b, []byte("exec-out")) {
+				t.Errorf("exec output went to the container log: %s", b)
+			}
+		})
+	}
+}
+
+// A client that attaches and never reads must not stall the container:
+// its log keeps growing and the client is dropped.
+func TestSlowAttachDoesNotBlock(t *testing.T) {
+	e := newEnv(t, shim.RuntimeBerth)
+	cfg := e.config("sh", "-c", "i=0; while [ $i -lt 20000 ]; do echo line-$i-xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx; i=$((i+1)); done")
+	c := e.start(cfg)
+	ctx := ctxT(t, 30*time.Second)
+	s, err := c.Attach(ctx, shim.AttachOpts{Stdout: true, Stderr: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if err := c.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	ex, err := c.Wait(ctx)
+	if err != nil || ex.Code != 0 {
+		t.Fatalf("wait = %+v, %v", ex, err)
+	}
+	lines := readLog(t, cfg.LogPath)
+	if len(lines) != 20000 || lines[19999].Log != "line-19999-xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx\n" {
+		t.Errorf("log has %d lines, want 20000", len(lines))
+	}
+}
+
+// An exited container's shim with nobody connected cleans up after
+// ExitTimeout and leaves exit.json.
+func TestExitTimeout(t *testing.T) {
+	e := newEnv(t, shim.RuntimeBerth)
+	cfg := e.config("sh", "-c", "exit 42")
+	cfg.ExitTimeout = 500 * time.Millisecond
+	c := e.start(cfg)
+	ctx := ctxT(t, 20*time.Second)
+	if err := c.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	waitGone(t, c.Pid())
+	if _, err := shim.Connect(ctx, cfg.StateDir); !errors.Is(err, shim.ErrShimGone) {
+		t.Errorf("Connect to an ended shim: %v, want ErrShimGone", err)
+	}
+	ex, err := shim.ReadExit(cfg.StateDir)
+	if err != nil || ex.Code != 42 {
+		t.Errorf("ReadExit = %+v, %v; want 42", ex, err)
+	}
+}
+
+func TestStartErrors(t *testing.T) {
+	e := newEnv(t, shim.RuntimeBerth)
+	cfg := e.config("true")
+	cfg.Bundle = filepath.Join(t.TempDir(), "missing")
+	ctx := ctxT(t, 20*time.Second)
+	_, err := shim.Start(ctx, cfg)
+	if err == nil || !strings.Contains(err.Error(), "config.json") {
+		t.Errorf("Start with a missing bundle: %v, want an error naming config.json", err)
+	}
+	cfg = e.config("true")
+	cfg.Runtime = "docker"
+	if _, err := shim.Start(ctx, cfg); err == nil || !strings.Contains(err.Error(), "runtime") {
+		t.Errorf("Start with an unknown runtime: %v", err)
+	}
+}
