@@ -39,7 +39,8 @@
 #   BERTH-VM-RESULT: exit=N
 # and powers off; the script then exits with N.
 #
-# Exit status: COMMAND's; 124 if the VM timed out; 125 if the guest ended
+# Exit status: COMMAND's (also when the guest then fails to power off before
+# the timeout, with a warning); 124 if the VM timed out; 125 if the guest ended
 # without a result (boot failure, kernel panic: the last kernel messages are
 # printed) or the VM could not be prepared; 2 for a usage error. The script's
 # own messages go to stderr and start with "cgroup2-vm:".
@@ -379,6 +380,11 @@ show_klog() {
 		tail -n 40 "$klog" | tr -d '\r' | sed 's/^/  /' >&2
 	fi
 }
+if { [ "$qrc" = 124 ] || [ "$qrc" = 137 ]; } && [ -n "$rc" ]; then
+	echo "$prog: COMMAND exited $rc but the VM did not power off within the timeout; VM killed" >&2
+	show_klog
+	exit "$rc"
+fi
 if [ "$qrc" = 124 ] || [ "$qrc" = 137 ]; then
 	echo "$prog: timed out after $timeout_s s (guest booted: ${booted:-no}); VM killed" >&2
 	show_klog
