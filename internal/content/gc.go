@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"log/slog"
 	"os"
 	"time"
 
@@ -101,7 +102,9 @@ func (s *LocalStore) GC(ctx context.Context, roots func() []digest.Digest) (GCSt
 			return st, fmt.Errorf("gc: %w", err)
 		}
 		st.Removed = append(st.Removed, d)
+		slog.DebugContext(ctx, "content gc: removed blob", "digest", d)
 	}
+	slog.DebugContext(ctx, "content gc: done", "removed", len(st.Removed), "bytes", st.RemovedBytes, "kept", st.Kept, "expiredLeases", len(st.ExpiredLeases))
 	return st, nil
 }
 

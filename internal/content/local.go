@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"sort"
@@ -105,6 +106,7 @@ func (s *LocalStore) cleanIngests(maxAge time.Duration) error {
 		if err := os.RemoveAll(p); err != nil {
 			return fmt.Errorf("clean ingest %s: %w", p, err)
 		}
+		slog.Debug("content: removed stale ingest", "dir", p)
 	}
 	return nil
 }

@@ -164,6 +164,9 @@ func SelectManifest(idx ocispec.Index, want ocispec.Platform) (ocispec.Descripto
 		}
 	}
 	if best < 0 {
+		if len(offered) == 0 {
+			offered = []string{"no platforms"}
+		}
 		return ocispec.Descriptor{}, fmt.Errorf("no manifest for platform %s (index offers %s): %w",
 			FormatPlatform(want), strings.Join(offered, ", "), errdefs.ErrNotFound)
 	}
