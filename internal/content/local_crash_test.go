@@ -171,3 +171,27 @@ func TestOpenKeepsRecentIngestsWithMaxAge(t *testing.T) {
 		t.Fatalf("ingest after Open without max age = %v, want removed", err)
 	}
 }
+
+func TestHostileRefStaysInRoot(t *testing.T) {
+	parent := t.TempDir()
+	root := filepath.Join(parent, "content")
+	s, err := content.Open(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	for _, ref := range []string{"../../escape", "/etc/passwd", "a/../../b", "\x00nul"} {
+		w, err := s.Writer(ctx, ref, 0, "")
+		if err != nil {
+			t.Fatalf("Writer(%q): %v", ref, err)
+		}
+		w.Write([]byte(ref))
+		if err := w.Commit(ctx, 0, ""); err != nil {
+			t.Fatalf("commit %q: %v", ref, err)
+		}
+	}
+	entries, err := os.ReadDir(parent)
+	if err != nil || len(entries) != 1 || entries[0].Name() != "content" {
+		t.Fatalf("beside the root: %v, %v; want only content/", entries, err)
+	}
+}
