@@ -169,7 +169,7 @@ base=$tmp/base
 mkdir -p "$base"/{bin,sbin,usr/bin,usr/sbin,dev,proc,sys,etc/berth-vm,lib/berth-vm/modules,root,tmp,run,work}
 cp "$busybox" "$base/bin/busybox"
 # Link every applet here, cheaper than `busybox --install` under emulation
-# (perl, which Debian always has, makes the ~400 links in one process).
+# (perl, which Debian always has, makes the ~270 links in one process).
 "$busybox" --list-full | (cd "$base" && perl -ne 'chomp; symlink("/bin/busybox", $_) or $!{EEXIST} or die "symlink $_: $!\n"') ||
 	die "cannot link busybox applets"
 mknod "$base/dev/console" c 5 1
@@ -289,10 +289,8 @@ for m in /lib/berth-vm/modules/*.ko; do
 done
 ln -s /proc/self/fd /dev/fd 2>/dev/null
 ln -s /proc/mounts /etc/mtab
-echo 'root:x:0:0:root:/root:/bin/sh' >/etc/passwd
-echo 'root:x:0:' >/etc/group
-echo 'nobody:x:65534:' >>/etc/group
-echo 'nobody:x:65534:65534:nobody:/:/bin/false' >>/etc/passwd
+[ -e /etc/passwd ] || printf '%s\n' root:x:0:0:root:/root:/bin/sh nobody:x:65534:65534:nobody:/:/bin/false >/etc/passwd
+[ -e /etc/group ] || printf '%s\n' root:x:0: nobody:x:65534: >/etc/group
 hostname berth-vm
 ip link set lo up
 read t1 _ </proc/uptime
@@ -314,7 +312,7 @@ reboot -f # qemu runs with -no-reboot: a reboot ends it too
 EOF
 chmod 0755 "$base/init" "$base/lib/berth-vm/init"
 
-# --- payload archive: the --file arguments ----------------------------------
+# --- payload: the --file arguments -------------------------------------------
 payload=$tmp/payload
 mkdir -p "$payload"
 copy_in() { # copy_in HOSTPATH GUESTPATH
@@ -328,6 +326,10 @@ for spec in ${files[@]+"${files[@]}"}; do
 	[ -e "$src" ] || die "--file $src: no such file or directory"
 	case $dst in /*) ;; *) die "--file $spec: guest path $dst is not absolute" ;; esac
 	case $dst in */) dst=$dst$(basename "$src") ;; esac
+	case $dst in
+	/ | /init | /bin | /bin/ | /bin/busybox | /etc | /etc/ | /etc/berth-vm | /etc/berth-vm/* | /lib | /lib/ | /lib/berth-vm | /lib/berth-vm/*)
+		usage "--file $spec: $dst belongs to the VM" ;;
+	esac
 	copy_in "$src" "$dst"
 	# Bring a dynamic executable's shared libraries (and loader) along.
 	if [ -f "$src" ] && [ "$(head -c 4 "$src" | od -An -c | tr -d ' ')" = '177ELF' ]; then
