@@ -1,0 +1,57 @@
+// Package archive owns the translation between layer tars and directories:
+// Apply unpacks a layer (uncompressed, gzip or zstd) into a snapshot's
+// directory, Diff writes the changes of an overlay upper directory back as a
+// layer tar, and Changes lists them docker-diff style.
+//
+// # Forms
+//
+// A layer tar marks deletions with whiteouts (OCI image-spec layer.md): an
+// empty file ".wh.NAME" deletes NAME of the layers below, and ".wh..wh..opq"
+// in a directory hides everything the layers below have in it. Apply writes
+// them in one of two forms:
+//
+//   - FormatOverlay (the default): the directory is an overlayfs upper layer.
+//     A whiteout becomes a 0/0 character device NAME, an opaque marker the
+//     xattr trusted.overlay.opaque=y on its directory; other ".wh..wh.*"
+//     entries (aufs metadata) are skipped, as docker does.
+//   - FormatNative: the directory is a full copy of the layers below (the
+//     native snapshotter). A whiteout removes NAME; an opaque marker removes
+//     every child of its directory that this layer did not create.
+//
+// Diff does the reverse of FormatOverlay: a whiteout device becomes
+// ".wh.NAME", the opaque xattr ".wh..wh..opq", in a deterministic order
+// (depth first, names in byte order, parents before children; no atimes,
+// user or group names; mtimes in whole seconds), so the same upper directory
+// always gives the same bytes and the same diff ID.
+//
+// # Safety
+//
+// No entry writes outside the root, whatever the archive says:
+//
+//   - Names are cleaned; a leading "/" is dropped (absolute names are made
+//     relative to the root, as docker does); a name whose ".." climbs above
+//     the root is rejected, as are names or link names longer than
+//     MaxNameBytes and entries whose PAX records exceed MaxPAXBytes.
+//   - The parent directory of every entry is opened with openat2(2) and
+//     RESOLVE_BENEATH|RESOLVE_NO_MAGICLINKS relative to a descriptor of the
+//     root: a symbolic link met on the way (one made by this layer or by a
+//     lower one) is followed only while it stays beneath the root, so a
+//     symlink to "/etc" or "../.." followed by a file under it is rejected
+//     rather than resolved. The kernel does the resolution, so a component
+//     swapped for a symlink concurrently cannot redirect it (Linux 5.6+).
+//   - The entry itself is created with *at(2) calls on that parent
+//     descriptor (O_CREAT|O_EXCL|O_NOFOLLOW, mknodat, symlinkat, linkat
+//     without AT_SYMLINK_FOLLOW), so a final symlink is never followed.
+//     Metadata is set through O_PATH descriptors or AT_SYMLINK_NOFOLLOW.
+//   - A hard link's target is resolved the same way and must exist inside
+//     the root.
+//   - Symbolic link targets are data: they are stored as given and are
+//     resolved later, inside the container's root, by the kernel.
+//   - xattrs in the trusted.overlay. namespace are never taken from a tar (a
+//     hostile layer could otherwise forge opaque directories or redirects).
+//   - ApplyOptions.MaxSize bounds the total bytes of file contents.
+//
+// Every rejection is an *EntryError naming the entry. Apply streams: it reads
+// the layer once, front to back, holding no copy of it, so a download and its
+// unpacking can overlap.
+package archive
