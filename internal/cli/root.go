@@ -7,8 +7,11 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/berth/berth/internal/cli/daemon"
 	registrycli "github.com/berth/berth/internal/cli/registry"
 	runtimecli "github.com/berth/berth/internal/cli/runtime"
+	"github.com/berth/berth/internal/cli/system"
+	"github.com/berth/berth/internal/client"
 )
 
 // Main runs the berth command tree with args and returns the process exit code.
@@ -19,7 +22,23 @@ func Main(args []string) int {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(runtimecli.NewCommand())
+	// Global flags select the daemon the docker-compatible commands talk to.
+	var clientOpts client.Options
+	pf := root.PersistentFlags()
+	pf.StringVarP(&clientOpts.Host, "host", "H", "", "Daemon socket to connect to (default $BERTH_HOST, $DOCKER_HOST or "+client.DefaultHost+")")
+	pf.BoolVar(&clientOpts.TLS, "tls", false, "Use TLS; implied by --tlsverify")
+	pf.BoolVar(&clientOpts.TLSVerify, "tlsverify", false, "Use TLS and verify the remote")
+	pf.StringVar(&clientOpts.CACert, "tlscacert", "", "Trust certs signed only by this CA")
+	pf.StringVar(&clientOpts.Cert, "tlscert", "", "Path to TLS certificate file")
+	pf.StringVar(&clientOpts.Key, "tlskey", "", "Path to TLS key file")
+	// Flag errors exit 125 as docker's; the runc-compatible runtime keeps
+	// runc's behaviour (exit 1).
+	root.SetFlagErrorFunc(flagError)
+	rt := runtimecli.NewCommand()
+	rt.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return err })
+	root.AddCommand(rt)
+	root.AddCommand(daemon.NewCommand())
+	system.AddCommands(root, &clientOpts)
 	root.AddCommand(registrycli.NewCommand())
 	root.SetArgs(args)
 	err := root.Execute()
@@ -33,6 +52,37 @@ func Main(args []string) int {
 		}
 		return ee.Code
 	}
+	// Docker-style commands carry their exit code (125 usage, 1 daemon).
+	var coded interface{ ExitCode() int }
+	if errors.As(err, &coded) {
+		if msg := err.Error(); msg != "" {
+			fmt.Fprintln(os.Stderr, msg)
+		}
+		return coded.ExitCode()
+	}
+	var unreachable *client.UnreachableError
+	if errors.As(err, &unreachable) {
+		fmt.Fprintln(os.Stderr, unreachable)
+		return 1
+	}
 	fmt.Fprintln(os.Stderr, "berth:", err)
 	return 1
+}
+
+// usageError is a bad flag: exit 125 with docker's usage hint.
+type usageError struct {
+	err error
+	cmd *cobra.Command
+}
+
+func (e *usageError) Error() string {
+	return fmt.Sprintf("%v\n\nUsage:  %s\n\nRun '%s --help' for more information", e.err, e.cmd.UseLine(), e.cmd.CommandPath())
+}
+
+func (e *usageError) Unwrap() error { return e.err }
+
+func (e *usageError) ExitCode() int { return 125 }
+
+func flagError(cmd *cobra.Command, err error) error {
+	return &usageError{err: err, cmd: cmd}
 }

@@ -1,0 +1,213 @@
+package daemon
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"os"
+	"sort"
+	"strings"
+
+	"github.com/moby/moby/api/types/system"
+	"github.com/spf13/pflag"
+)
+
+// Defaults of the daemon's configuration.
+const (
+	DefaultDataRoot   = "/var/lib/berth"
+	DefaultExecRoot   = "/run/berth"
+	DefaultHost       = "unix:///run/berth/berth.sock"
+	DefaultConfigFile = "/etc/berth/daemon.json"
+	DefaultGroup      = "berth"
+	DefaultRuntime    = "berth"
+)
+
+// Config is the daemon's configuration: flags and daemon.json merged. The
+// JSON keys are dockerd's where they apply.
+type Config struct {
+	Hosts          []string                  `json:"hosts,omitempty"`
+	DataRoot       string                    `json:"data-root,omitempty"`
+	ExecRoot       string                    `json:"exec-root,omitempty"`
+	Pidfile        string                    `json:"pidfile,omitempty"`
+	Group          string                    `json:"group,omitempty"`
+	DefaultRuntime string                    `json:"default-runtime,omitempty"`
+	Runtimes       map[string]system.Runtime `json:"runtimes,omitempty"`
+	Debug          bool                      `json:"debug,omitempty"`
+	LogLevel       string                    `json:"log-level,omitempty"`
+	LogFormat      string                    `json:"log-format,omitempty"`
+	TLS            bool                      `json:"tls,omitempty"`
+	TLSVerify      bool                      `json:"tlsverify,omitempty"`
+	TLSCACert      string                    `json:"tlscacert,omitempty"`
+	TLSCert        string                    `json:"tlscert,omitempty"`
+	TLSKey         string                    `json:"tlskey,omitempty"`
+	InsecureTCP    bool                      `json:"insecure-tcp,omitempty"`
+	Experimental   bool                      `json:"experimental,omitempty"`
+
+	// AddRuntimes are --add-runtime NAME=PATH values (flags only).
+	AddRuntimes []string `json:"-"`
+	// ConfigFile is --config-file; the file itself cannot name it.
+	ConfigFile string `json:"-"`
+}
+
+// flagForKey maps each daemon.json key to the flag that sets the same
+// thing, for the "specified both as a flag and in the file" check.
+var flagForKey = map[string]string{
+	"hosts": "host", "data-root": "data-root", "exec-root": "exec-root", "pidfile": "pidfile",
+	"group": "group", "default-runtime": "default-runtime", "runtimes": "add-runtime",
+	"debug": "debug", "log-level": "log-level", "log-format": "log-format", "tls": "tls",
+	"tlsverify": "tlsverify", "tlscacert": "tlscacert", "tlscert": "tlscert", "tlskey": "tlskey",
+	"insecure-tcp": "insecure-tcp", "experimental": "experimental",
+}
+
+// fileConfig reads path into a Config and the set of keys it holds. A
+// missing file is an error only when the user named it.
+func fileConfig(path string, named bool) (Config, map[string]bool, error) {
+	var cfg Config
+	b, err := os.ReadFile(path)
+	if err != nil {
+		if os.IsNotExist(err) && !named {
+			return cfg, nil, nil
+		}
+		return cfg, nil, fmt.Errorf("config file %s: %w", path, err)
+	}
+	b = bytes.TrimSpace(b)
+	if len(b) == 0 {
+		return cfg, nil, nil
+	}
+	var raw map[string]json.RawMessage
+	if err := json.Unmarshal(b, &raw); err != nil {
+		return cfg, nil, fmt.Errorf("config file %s: %w", path, err)
+	}
+	var unknown []string
+	keys := map[string]bool{}
+	for k := range raw {
+		if _, ok := flagForKey[k]; !ok {
+			unknown = append(unknown, k)
+		}
+		keys[k] = true
+	}
+	if len(unknown) > 0 {
+		sort.Strings(unknown)
+		return cfg, nil, fmt.Errorf("config file %s: the following directives don't match any configuration option: %s", path, strings.Join(unknown, ", "))
+	}
+	dec := json.NewDecoder(bytes.NewReader(b))
+	if err := dec.Decode(&cfg); err != nil {
+		return cfg, nil, fmt.Errorf("config file %s: %w", path, err)
+	}
+	return cfg, keys, nil
+}
+
+// merge applies the file's values under the flags: a key set in the file
+// and by a flag on the command line is an error, as with dockerd.
+func merge(flags Config, changed *pflag.FlagSet, file Config, keys map[string]bool) (Config, error) {
+	var conflicts []string
+	for k := range keys {
+		if f := changed.Lookup(flagForKey[k]); f != nil && f.Changed {
+			conflicts = append(conflicts, fmt.Sprintf("%s: (from flag: %s, from file: %s)", k, f.Value.String(), fileValue(file, k)))
+		}
+	}
+	if len(conflicts) > 0 {
+		sort.Strings(conflicts)
+		return flags, fmt.Errorf("unable to configure the berth daemon with file %s: the following directives are specified both as a flag and in the configuration file: %s", flags.ConfigFile, strings.Join(conflicts, ", "))
+	}
+	out := flags
+	set := func(key string, apply func()) {
+		if keys[key] {
+			apply()
+		}
+	}
+	set("hosts", func() { out.Hosts = file.Hosts })
+	set("data-root", func() { out.DataRoot = file.DataRoot })
+	set("exec-root", func() { out.ExecRoot = file.ExecRoot })
+	set("pidfile", func() { out.Pidfile = file.Pidfile })
+	set("group", func() { out.Group = file.Group })
+	set("default-runtime", func() { out.DefaultRuntime = file.DefaultRuntime })
+	set("runtimes", func() { out.Runtimes = file.Runtimes })
+	set("debug", func() { out.Debug = file.Debug })
+	set("log-level", func() { out.LogLevel = file.LogLevel })
+	set("log-format", func() { out.LogFormat = file.LogFormat })
+	set("tls", func() { out.TLS = file.TLS })
+	set("tlsverify", func() { out.TLSVerify = file.TLSVerify })
+	set("tlscacert", func() { out.TLSCACert = file.TLSCACert })
+	set("tlscert", func() { out.TLSCert = file.TLSCert })
+	set("tlskey", func() { out.TLSKey = file.TLSKey })
+	set("insecure-tcp", func() { out.InsecureTCP = file.InsecureTCP })
+	set("experimental", func() { out.Experimental = file.Experimental })
+	return out, nil
+}
+
+func fileValue(c Config, key string) string {
+	b, _ := json.Marshal(c)
+	var m map[string]json.RawMessage
+	_ = json.Unmarshal(b, &m)
+	if v, ok := m[key]; ok {
+		return string(v)
+	}
+	return "<zero>"
+}
+
+// load builds the effective configuration from the parsed flags and the
+// configuration file, then validates it.
+func load(flags Config, fs *pflag.FlagSet) (Config, error) {
+	named := fs.Lookup("config-file") != nil && fs.Lookup("config-file").Changed
+	if flags.ConfigFile == "" {
+		flags.ConfigFile = DefaultConfigFile
+	}
+	file, keys, err := fileConfig(flags.ConfigFile, named)
+	if err != nil {
+		return flags, err
+	}
+	cfg, err := merge(flags, fs, file, keys)
+	if err != nil {
+		return cfg, err
+	}
+	if len(cfg.Hosts) == 0 {
+		cfg.Hosts = []string{DefaultHost}
+	}
+	if cfg.DataRoot == "" {
+		cfg.DataRoot = DefaultDataRoot
+	}
+	if cfg.ExecRoot == "" {
+		cfg.ExecRoot = DefaultExecRoot
+	}
+	if cfg.Pidfile == "" {
+		cfg.Pidfile = cfg.ExecRoot + "/berth.pid"
+	}
+	if cfg.DefaultRuntime == "" {
+		cfg.DefaultRuntime = DefaultRuntime
+	}
+	if cfg.TLSVerify {
+		cfg.TLS = true
+	}
+	if _, err := parseLevel(cfg); err != nil {
+		return cfg, err
+	}
+	switch cfg.LogFormat {
+	case "", "text", "json":
+	default:
+		return cfg, fmt.Errorf("log-format %q: want text or json", cfg.LogFormat)
+	}
+	if _, err := runtimeSet(cfg); err != nil {
+		return cfg, err
+	}
+	return cfg, nil
+}
+
+// parseLevel returns the slog level of log-level, or debug when --debug.
+func parseLevel(cfg Config) (slog.Level, error) {
+	if cfg.Debug {
+		return slog.LevelDebug, nil
+	}
+	switch cfg.LogLevel {
+	case "", "info":
+		return slog.LevelInfo, nil
+	case "debug", "trace":
+		return slog.LevelDebug, nil
+	case "warn", "warning":
+		return slog.LevelWarn, nil
+	case "error", "fatal", "panic":
+		return slog.LevelError, nil
+	}
+	return 0, fmt.Errorf("log-level %q: want debug, info, warn, error or fatal", cfg.LogLevel)
+}

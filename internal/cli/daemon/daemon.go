@@ -1,0 +1,40 @@
+package daemon
+
+import (
+	"github.com/spf13/cobra"
+)
+
+// NewCommand returns `berth daemon`.
+func NewCommand() *cobra.Command {
+	var flags Config
+	cmd := &cobra.Command{
+		Use:   "daemon [OPTIONS]",
+		Short: "Run the Berth daemon (the Engine API server)",
+		Long: "Run the Berth daemon: it serves the Docker Engine API on the -H addresses, so the berth and\n" +
+			"docker command lines, Compose and the SDKs can drive it. Containers outlive it.",
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return run(cmd.Context(), flags, cmd.Flags(), cmd.ErrOrStderr())
+		},
+	}
+	f := cmd.Flags()
+	f.StringArrayVarP(&flags.Hosts, "host", "H", nil, "Daemon socket(s) to listen on: unix:///path or tcp://HOST:PORT (repeatable; default "+DefaultHost+")")
+	f.StringVar(&flags.DataRoot, "data-root", DefaultDataRoot, "Root directory of persistent state")
+	f.StringVar(&flags.ExecRoot, "exec-root", DefaultExecRoot, "Root directory of runtime state (sockets, shims)")
+	f.StringVarP(&flags.Pidfile, "pidfile", "p", "", "Path of the daemon's PID file (default <exec-root>/berth.pid)")
+	f.StringVarP(&flags.Group, "group", "G", DefaultGroup, "Group of the unix sockets (ignored if the default group does not exist)")
+	f.StringVar(&flags.ConfigFile, "config-file", DefaultConfigFile, "Daemon configuration file (daemon.json keys)")
+	f.StringVar(&flags.DefaultRuntime, "default-runtime", DefaultRuntime, "Default OCI runtime for containers: berth, runc, crun or one added")
+	f.StringArrayVar(&flags.AddRuntimes, "add-runtime", nil, "Register an OCI runtime as NAME=PATH (repeatable)")
+	f.BoolVarP(&flags.Debug, "debug", "D", false, "Enable debug logging")
+	f.StringVarP(&flags.LogLevel, "log-level", "l", "info", `Log level: "debug", "info", "warn", "error", "fatal"`)
+	f.StringVar(&flags.LogFormat, "log-format", "text", `Log format: "text" or "json"`)
+	f.BoolVar(&flags.TLS, "tls", false, "Serve TCP with TLS; implied by --tlsverify")
+	f.BoolVar(&flags.TLSVerify, "tlsverify", false, "Serve TCP with TLS and require client certificates signed by --tlscacert")
+	f.StringVar(&flags.TLSCACert, "tlscacert", "", "CA that client certificates must chain to")
+	f.StringVar(&flags.TLSCert, "tlscert", "", "The server's TLS certificate")
+	f.StringVar(&flags.TLSKey, "tlskey", "", "The server's TLS key")
+	f.BoolVar(&flags.InsecureTCP, "insecure-tcp", false, "Allow plain TCP on non-loopback addresses (anyone who reaches it is root here)")
+	f.BoolVar(&flags.Experimental, "experimental", false, "Enable experimental features")
+	return cmd
+}

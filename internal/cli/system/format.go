@@ -1,0 +1,64 @@
+package system
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"strings"
+	"text/template"
+	"unicode"
+)
+
+// templateFuncs are the docker CLI's template functions.
+var templateFuncs = template.FuncMap{
+	"json": func(v any) (string, error) {
+		b, err := json.Marshal(v)
+		return string(b), err
+	},
+	"join":  strings.Join,
+	"split": strings.Split,
+	"lower": strings.ToLower,
+	"upper": strings.ToUpper,
+	"title": func(s string) string {
+		if s == "" {
+			return s
+		}
+		r := []rune(s)
+		r[0] = unicode.ToUpper(r[0])
+		return string(r)
+	},
+	"pad": func(s string, before, after int) string {
+		return strings.Repeat(" ", before) + s + strings.Repeat(" ", after)
+	},
+	"truncate": func(s string, n int) string {
+		if len(s) > n {
+			return s[:n]
+		}
+		return s
+	},
+	"println": func(args ...any) string { return fmt.Sprintln(args...) },
+}
+
+// parseFormat compiles a --format value: "json" is {{json .}}, anything
+// else a Go template with docker's functions. A bad template is a usage
+// error (exit 125).
+func parseFormat(format string) (*template.Template, error) {
+	if format == "json" {
+		format = "{{json .}}"
+	}
+	t, err := template.New("format").Funcs(templateFuncs).Parse(format)
+	if err != nil {
+		return nil, usageError("template parsing error: %v", err)
+	}
+	return t, nil
+}
+
+// execFormat writes v through t, followed by a newline.
+func execFormat(w io.Writer, t *template.Template, v any) error {
+	var b strings.Builder
+	if err := t.Execute(&b, v); err != nil {
+		return &StatusError{Code: 1, Err: fmt.Errorf("template: %v", err)}
+	}
+	_, err := fmt.Fprintln(w, b.String())
+	return err
+}

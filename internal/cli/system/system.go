@@ -1,0 +1,30 @@
+package system
+
+import (
+	"github.com/spf13/cobra"
+
+	"github.com/berth/berth/internal/client"
+)
+
+// AddCommands adds version, info, events and the system group to root.
+// opts holds the global -H and TLS flags; it is read when a command runs.
+func AddCommands(root *cobra.Command, opts *client.Options) {
+	sys := &cobra.Command{
+		Use:   "system",
+		Short: "Manage Berth",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return cmd.Help()
+		},
+	}
+	sys.AddCommand(newInfoCommand(opts), newEventsCommand(opts), newDiskUsageCommand(opts))
+	root.AddCommand(newVersionCommand(opts), newInfoCommand(opts), newEventsCommand(opts), sys)
+}
+
+func connect(opts *client.Options) (*client.Client, error) {
+	c, err := client.New(*opts)
+	if err != nil {
+		return nil, usageError("%v", err)
+	}
+	return c, nil
+}
