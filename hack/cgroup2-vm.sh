@@ -213,11 +213,16 @@ done
 	for e in ${envs[@]+"${envs[@]}"}; do
 		printf 'export %s\n' "${e%%=*}=$(printf '%s' "${e#*=}" | sed "s/'/'\\\\''/g; 1s/^/'/; \$s/\$/'/")"
 	done
-	printf 'exec'
 	for a in "$@"; do
-		printf " '%s'" "$(printf '%s' "$a" | sed "s/'/'\\\\''/g")"
+		printf "'%s' " "$(printf '%s' "$a" | sed "s/'/'\\\\''/g")"
 	done
 	printf '\n'
+	# This shell leads the session whose controlling terminal is ttyS0; its
+	# exit hangs the terminal up, which discards output the UART has not sent
+	# yet. So wait until it is sent (stty sets with TCSADRAIN) before exiting.
+	echo 'rc=$?'
+	echo 'stty "$(stty -g)" 2>/dev/null'
+	echo 'exit $rc'
 } >"$base/etc/berth-vm/command"
 
 # Stage 1, PID 1 in the initramfs: move everything onto a tmpfs and
