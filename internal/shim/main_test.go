@@ -21,10 +21,14 @@ import (
 	"github.com/berth/berth/internal/testutil"
 )
 
-// berthBin is cmd/berth built for the tests: the shims run it.
+// The shims of the tests run shimBin, internal/shim/cmd/berth-shim (the
+// same shim.Main without the rest of berth); berthBin, cmd/berth, is run
+// by TestBerthBinary and TestMemory.
 var (
 	berthBin      string
 	berthBuildErr error
+	shimBin       string
+	shimBuildErr  error
 )
 
 // daemonEnv makes the test binary act as a "daemon" that starts shims for
@@ -51,6 +55,10 @@ func runMain(m *testing.M) int {
 	berthBin = filepath.Join(dir, "berth")
 	if berthBuildErr = testutil.GoBuild(berthBin, "./cmd/berth"); berthBuildErr != nil {
 		berthBin = ""
+	}
+	shimBin = filepath.Join(dir, "berth-shim")
+	if shimBuildErr = testutil.GoBuild(shimBin, "./internal/shim/cmd/berth-shim"); shimBuildErr != nil {
+		shimBin = ""
 	}
 	return m.Run()
 }
@@ -96,8 +104,8 @@ type env struct {
 func newEnv(t *testing.T, rt string) *env {
 	t.Helper()
 	testutil.RequireRoot(t)
-	if berthBin == "" {
-		t.Fatalf("cannot build ./cmd/berth: %v", berthBuildErr)
+	if shimBin == "" {
+		t.Fatalf("cannot build ./internal/shim/cmd/berth-shim: %v", shimBuildErr)
 	}
 	if rt == shim.RuntimeRunc {
 		if _, err := exec.LookPath("runc"); err != nil {
@@ -124,7 +132,7 @@ func (e *env) config(args ...string) shim.Config {
 		Runtime:     e.runtime,
 		RuntimeRoot: e.root,
 		LogPath:     filepath.Join(state, id+"-json.log"),
-		Binary:      berthBin,
+		Binary:      shimBin,
 		ExitTimeout: -1,
 	}
 }
@@ -151,7 +159,7 @@ func (e *env) start(cfg shim.Config) *shim.Client {
 }
 
 // cleanup makes sure, when the test ends, that the shim with pid shimPid
-// and cfg's container are gone: a forced delete through the shim, else
+// (0: not known here) and cfg's container are gone: a forced delete through the shim, else
 // SIGKILL to the processes this test started and a runtime delete.
 func (e *env) cleanup(cfg shim.Config, shimPid int) {
 	t := e.t
@@ -167,13 +175,15 @@ func (e *env) cleanup(cfg shim.Config, shimPid int) {
 				t.Errorf("cleanup: delete %s: %v", cfg.ID, err)
 			}
 		}
-		if alive(shimPid) && initPid != 0 && alive(initPid) {
-			_ = syscall.Kill(initPid, syscall.SIGKILL)
+		if shimPid > 0 {
+			if alive(shimPid) && initPid != 0 && alive(initPid) {
+				_ = syscall.Kill(initPid, syscall.SIGKILL)
+			}
+			if alive(shimPid) {
+				_ = syscall.Kill(shimPid, syscall.SIGKILL)
+			}
+			waitGone(t, shimPid)
 		}
-		if alive(shimPid) {
-			_ = syscall.Kill(shimPid, syscall.SIGKILL)
-		}
-		waitGone(t, shimPid)
 		switch cfg.Runtime {
 		case "", shim.RuntimeBerth:
 			if c, err := runtime.Load(cfg.RuntimeRoot, cfg.ID); err == nil {

@@ -8,6 +8,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	goruntime "runtime"
 	"runtime/debug"
 	"strconv"
 	"sync"
@@ -36,10 +37,20 @@ func Main() {
 		fmt.Fprintln(os.Stderr, "usage: berth shim STATE-DIR")
 		os.Exit(2)
 	}
+	goruntime.MemProfileRate = 0
 	debug.SetGCPercent(gcPercent)
 	debug.SetMemoryLimit(memoryLimit)
 	ready := os.NewFile(readyFd, "ready")
-	s, err := newShim(os.Args[2])
+	// Created on a goroutine that ends, so the deep stack of the runtime's
+	// create is freed rather than kept by the serving goroutine.
+	var s *shim
+	var err error
+	done := make(chan struct{})
+	go func() {
+		s, err = newShim(os.Args[2])
+		close(done)
+	}()
+	<-done
 	if err != nil {
 		if ready != nil {
 			fmt.Fprintf(ready, "%v\n", err)
@@ -51,6 +62,8 @@ func Main() {
 		_, _ = ready.Write([]byte("ok\n"))
 		ready.Close()
 	}
+	debug.FreeOSMemory()
+	debug.FreeOSMemory()
 	s.serve()
 }
 
@@ -392,6 +405,8 @@ func (s *shim) start() error {
 	}
 	s.started = time.Now().UTC()
 	s.mu.Unlock()
+	// Create and start are the peaks of the shim's heap: give it back.
+	debug.FreeOSMemory()
 	return nil
 }
 
@@ -552,6 +567,7 @@ func (s *shim) startExec(cfg *ExecConfig) (*execProc, *subscriber, error) {
 		return nil, nil, fmt.Errorf("exec %s: %w", cfg.ID, err)
 	}
 	p.wire(outs, console, cfg.Stdin)
+	debug.FreeOSMemory()
 	s.mu.Lock()
 	s.execs[cfg.ID] = e
 	s.mu.Unlock()
