@@ -6,6 +6,13 @@ import (
 
 // NewCommand returns `berth daemon`.
 func NewCommand() *cobra.Command {
+	return newCommand(func(cmd *cobra.Command, flags Config) error {
+		return run(cmd.Context(), flags, cmd.Flags(), cmd.ErrOrStderr())
+	})
+}
+
+// newCommand builds the command around runFn, which gets the parsed flags.
+func newCommand(runFn func(*cobra.Command, Config) error) *cobra.Command {
 	var flags Config
 	cmd := &cobra.Command{
 		Use:   "daemon [OPTIONS]",
@@ -14,7 +21,7 @@ func NewCommand() *cobra.Command {
 			"docker command lines, Compose and the SDKs can drive it. Containers outlive it.",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return run(cmd.Context(), flags, cmd.Flags(), cmd.ErrOrStderr())
+			return runFn(cmd, flags)
 		},
 	}
 	f := cmd.Flags()
