@@ -39,8 +39,21 @@ type GCResult struct {
 // blob.
 func (s *Store) GC(ctx context.Context, opts GCOptions) (GCResult, error) {
 	var res GCResult
+	// The start is read from the storage's own clock (the modification
+	// time of a marker file), which may be coarser than time.Now: a blob
+	// written after this point never looks older than it.
 	start := time.Now()
+	if err := s.d.PutContent(ctx, "gc/started", []byte(start.UTC().Format(time.RFC3339Nano))); err != nil {
+		return res, fmt.Errorf("gc: %w", err)
+	}
+	if fi, err := s.d.Stat(ctx, "gc/started"); err == nil && fi.ModTime.Before(start) {
+		start = fi.ModTime
+	}
 	cutoff := start.Add(-opts.Grace)
+	// Let manifest pushes in flight finish: their links are then seen by
+	// the mark phase below.
+	s.gcBarrier.Lock()
+	s.gcBarrier.Unlock()
 	marked := map[Digest]bool{}
 	links := map[Digest][]string{}
 	repos, err := s.Catalog(ctx)
@@ -103,7 +116,7 @@ func (s *Store) GC(ctx context.Context, opts GCOptions) (GCResult, error) {
 		l := s.lock(dg)
 		l.Lock()
 		fi, err := s.d.Stat(ctx, blobPath(dg))
-		if err != nil || fi.ModTime.After(cutoff) {
+		if err != nil || !fi.ModTime.Before(cutoff) {
 			l.Unlock()
 			continue
 		}
@@ -116,7 +129,7 @@ func (s *Store) GC(ctx context.Context, opts GCOptions) (GCResult, error) {
 			}
 			for _, link := range links[dg] {
 				lfi, err := s.d.Stat(ctx, link)
-				if err != nil || lfi.ModTime.After(cutoff) {
+				if err != nil || !lfi.ModTime.Before(cutoff) {
 					continue
 				}
 				if err := s.d.Delete(ctx, strings.TrimSuffix(link, "/link")); err == nil {

@@ -27,6 +27,11 @@ type Store struct {
 	// check the blob and refresh its modification time, GC holds the write
 	// lock while it re-checks and deletes.
 	locks [256]sync.RWMutex
+	// gcBarrier is held (read) by a manifest push from its first check of
+	// a referenced blob until its revision link is written; GC takes it
+	// (write) once when it starts, so every push is either visible to
+	// its mark phase or refreshes its blobs after GC's start.
+	gcBarrier sync.RWMutex
 
 	mu      sync.Mutex
 	uploads map[string]*upload
@@ -253,6 +258,8 @@ func (s *Store) PutManifest(ctx context.Context, name, ref, contentType string, 
 	// Everything referenced must be present; refreshing each blob under
 	// its lock keeps a concurrent GC from deleting it before our link is
 	// written.
+	s.gcBarrier.RLock()
+	defer s.gcBarrier.RUnlock()
 	var refs []Descriptor
 	if m.Config != nil {
 		refs = append(refs, *m.Config)
@@ -532,11 +539,20 @@ func (s *Store) StartUpload(ctx context.Context, name string) (string, error) {
 	return id, nil
 }
 
-// UploadSize returns how many bytes upload id of repository name holds.
+// UploadSize returns how many bytes upload id of repository name holds,
+// after any append in progress has finished.
 func (s *Store) UploadSize(ctx context.Context, name, id string) (int64, error) {
+	u := s.uploadState(id)
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	return s.uploadSizeLocked(ctx, name, id)
+}
+
+func (s *Store) uploadSizeLocked(ctx context.Context, name, id string) (int64, error) {
 	fi, err := s.d.Stat(ctx, uploadDir(name, id)+"/data")
 	if err != nil {
 		if isNotFound(err) {
+			s.dropUploadState(id)
 			return 0, errorf(ErrBlobUploadUnknown, "upload %s unknown to repository %s", id, name)
 		}
 		return 0, err

@@ -215,7 +215,7 @@ func (d *Filesystem) Move(_ context.Context, src, dst string) error {
 		return fmt.Errorf("move %s to %s: %w", src, dst, notFound(src, err))
 	}
 	if err := inDir(pd, func() error { return os.Rename(ps, pd) }); err != nil {
-		return fmt.Errorf("move %s to %s: %w", src, dst, notFound(src, err))
+		return fmt.Errorf("move %s to %s: %w", src, dst, err)
 	}
 	return nil
 }
@@ -258,8 +258,10 @@ func (d *Filesystem) Touch(_ context.Context, path string) error {
 // retries when a concurrent Delete removed the (then empty) parent meanwhile.
 func inDir(p string, op func() error) error {
 	var err error
-	for range 5 {
-		if err = os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+	for range 20 {
+		if err = os.MkdirAll(filepath.Dir(p), 0o755); errors.Is(err, fs.ErrNotExist) || errors.Is(err, fs.ErrExist) {
+			continue
+		} else if err != nil {
 			return err
 		}
 		if err = op(); !errors.Is(err, fs.ErrNotExist) {
