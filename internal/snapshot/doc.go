@@ -1,0 +1,52 @@
+// Package snapshot owns the filesystem snapshots that image layers are
+// unpacked into and containers run on: the Snapshotter interface (the shape
+// of containerd's) and its two implementations, overlay (the default) and
+// native (full copies, for hosts without overlayfs). Snapshotters return
+// mounts (package mount) and never mount anything themselves.
+//
+// # Keys, names and parents
+//
+// A snapshot is active (writable, made by Prepare), a view (read-only, made
+// by View) or committed (immutable, made by Commit from an active one). An
+// active snapshot or a view is addressed by its key, a committed one by its
+// name; keys and names share one namespace. The parent of a new snapshot
+// must be committed. A committed snapshot that has children cannot be
+// removed.
+//
+// Importing a layer goes like this (the image service does it):
+//
+//	if _, err := sn.Stat(ctx, chainID); err == nil { /* unpacked already: shared */ }
+//	mounts, _ := sn.Prepare(ctx, "extract-"+random+" "+chainID, parentChainID)
+//	dir, overlay, _ := mount.WritableDir(mounts)      // no mount needed to unpack
+//	archive.Apply(ctx, dir, layer, archive.ApplyOptions{Format: overlay ? FormatOverlay : FormatNative})
+//	sn.Commit(ctx, chainID, key)                      // AlreadyExists: someone else won; Remove(key)
+//
+// Naming committed layers by their chain ID makes every layer unpacked once
+// and shared by every image and container above it. A container then
+// Prepares its own key on the image's top chain ID and mounts the result.
+//
+// # On disk
+//
+//	<root>/                   e.g. /var/lib/berth/snapshots/overlay (or .../native)
+//	  metadata.json           every snapshot: key or name -> id, kind, parent,
+//	                          labels, created, updated, usage (once committed);
+//	                          rewritten whole (temp file, fsync, rename) on each change
+//	  metadata.lock           flock held by the open Snapshotter (one process at a time)
+//	  <id>/                   id: a small decimal number, so lowerdir strings stay short
+//	    fs/                   overlay: the layer's own files (upper dir while active);
+//	                          native: a full copy of the parent plus the changes
+//	    work/                 overlay work dir, while active with a parent
+//
+// A directory <id> that metadata.json does not list is left by a crash and is
+// removed when the snapshotter is opened.
+//
+// # Mounts returned
+//
+// Overlay: an active snapshot without parent is a read-write bind of fs/;
+// with a parent, an overlay of lowerdir=<parent chain, nearest first>,
+// upperdir=fs, workdir=work. A view of one layer is a read-only bind of that
+// layer, of several a lowerdir-only overlay (read-only by nature). Native:
+// a read-write bind of the active copy; a view is a read-only bind of its
+// parent's copy. Overlays of more layers than one page of options can hold
+// (about 100 here) are mounted by mount.All through fsconfig "lowerdir+".
+package snapshot
