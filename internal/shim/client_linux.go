@@ -51,6 +51,9 @@ func Start(ctx context.Context, cfg Config) (*Client, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("shim state dir: %w", err)
 	}
+	if c, err := Connect(ctx, dir); err == nil {
+		return nil, fmt.Errorf("shim state dir %s: already served by shim %d", dir, c.pid)
+	}
 	for _, n := range []string{exitName, pidName, sockName} {
 		_ = os.Remove(filepath.Join(dir, n))
 	}
@@ -125,7 +128,7 @@ func Start(ctx context.Context, cfg Config) (*Client, error) {
 // need.
 func shimEnv() []string {
 	var env []string
-	for _, k := range []string{"PATH", "TMPDIR"} {
+	for _, k := range []string{"PATH", "TMPDIR", "GODEBUG"} {
 		if v, ok := os.LookupEnv(k); ok {
 			env = append(env, k+"="+v)
 		}

@@ -37,9 +37,9 @@ func Main() {
 		fmt.Fprintln(os.Stderr, "usage: berth shim STATE-DIR")
 		os.Exit(2)
 	}
-	goruntime.MemProfileRate = 0
 	debug.SetGCPercent(gcPercent)
 	debug.SetMemoryLimit(memoryLimit)
+	goruntime.MemProfileRate = 0
 	ready := os.NewFile(readyFd, "ready")
 	// Created on a goroutine that ends, so the deep stack of the runtime's
 	// create is freed rather than kept by the serving goroutine.
@@ -83,6 +83,7 @@ type shim struct {
 	exit    *Exit
 	exited  chan struct{} // closed once exit.json is written
 	execs   map[string]*execProc
+	ended   []string // ids of ended execs, oldest first
 	conns   int
 	idle    time.Time // when the last connection closed
 }
@@ -555,6 +556,7 @@ func (s *shim) startExec(cfg *ExecConfig) (*execProc, *subscriber, error) {
 			p.finish(x)
 			e.exit = x
 			close(e.exited)
+			s.execDone(cfg.ID)
 		})
 	}
 	s.reaper.unlock()
@@ -574,13 +576,32 @@ func (s *shim) startExec(cfg *ExecConfig) (*execProc, *subscriber, error) {
 	return e, sub, nil
 }
 
+// maxEndedExecs is how many ended execs keep their exit status for
+// WaitExec; older ones are forgotten (a health check execs forever).
+const maxEndedExecs = 64
+
+// execDone records that exec id ended and forgets the oldest ended execs.
+func (s *shim) execDone(id string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.ended = append(s.ended, id)
+	for len(s.ended) > maxEndedExecs {
+		delete(s.execs, s.ended[0])
+		s.ended = s.ended[1:]
+	}
+}
+
 // delete removes the container from the runtime; a running one only with
-// force (it is killed, and its exit recorded, first).
+// force (it is killed, and its exit recorded, first); a created one that
+// never started is killed as docker's rm does.
 func (s *shim) delete(force bool) error {
+	s.mu.Lock()
+	created := s.status == Created
+	s.mu.Unlock()
 	select {
 	case <-s.exited:
 	default:
-		if !force {
+		if !force && !created {
 			return fmt.Errorf("container %s is running: stop it first or force the delete", s.cfg.ID)
 		}
 		s.reaper.lock()

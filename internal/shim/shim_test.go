@@ -538,3 +538,47 @@ func TestBerthBinary(t *testing.T) {
 		t.Errorf("shim command line = %q, %v; want berth shim ...", b, err)
 	}
 }
+
+// A created container that never started is deleted without force (docker
+// rm of a created container), and a second shim for a served state
+// directory is refused.
+func TestDeleteCreated(t *testing.T) {
+	e := newEnv(t, shim.RuntimeBerth)
+	cfg := e.config("true")
+	c := e.start(cfg)
+	ctx := ctxT(t, 20*time.Second)
+	if _, err := shim.Start(ctx, cfg); err == nil || !strings.Contains(err.Error(), "already served") {
+		t.Errorf("second Start on the same state dir: %v, want already served", err)
+	}
+	if err := c.Delete(ctx, false); err != nil {
+		t.Fatal(err)
+	}
+	waitGone(t, c.Pid())
+}
+
+// Ended execs are forgotten past the newest 64, so endless health checks
+// do not grow the shim.
+func TestExecRecordsBounded(t *testing.T) {
+	e := newEnv(t, shim.RuntimeBerth)
+	c := e.start(e.config("sleep", "1000"))
+	ctx := ctxT(t, 60*time.Second)
+	if err := c.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 66 {
+		s, err := c.Exec(ctx, shim.ExecConfig{ID: strconv.Itoa(i), Process: &specs.Process{Args: []string{"true"}, Cwd: "/"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ex, err := s.Demux(nil, nil); err != nil || ex == nil || ex.Code != 0 {
+			t.Fatalf("exec %d: %+v %v", i, ex, err)
+		}
+		s.Close()
+	}
+	if _, err := c.WaitExec(ctx, "0"); err == nil {
+		t.Error("the oldest of 66 ended execs is still known")
+	}
+	if ex, err := c.WaitExec(ctx, "65"); err != nil || ex.Code != 0 {
+		t.Errorf("WaitExec of the newest: %+v, %v", ex, err)
+	}
+}
