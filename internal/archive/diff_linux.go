@@ -95,50 +95,70 @@ var errSkipDir = errors.New("skip directory")
 // ".wh..wh..opq" entry. lower lists the overlay's lower directories, highest
 // first; a whiteout of a name no lower has (nothing to hide) is left out.
 func Diff(ctx context.Context, lower []string, upper string, w io.Writer) error {
-	tw := tar.NewWriter(w)
-	links := map[[2]uint64]string{}
+	lw := newLayerWriter(w)
 	err := walkUpper(ctx, upper, func(e *upperEntry) error {
 		if isWhiteout(&e.st) {
 			if len(lower) > 0 && !inLowers(lower, e.rel) {
 				return nil
 			}
-			dir, base := path.Split(e.rel)
-			return tw.WriteHeader(&tar.Header{
-				Typeflag: tar.TypeReg,
-				Name:     dir + WhiteoutPrefix + base,
-				Mode:     0o600,
-				ModTime:  statMtime(&e.st),
-				Format:   tar.FormatPAX,
-			})
+			return lw.whiteout(e.rel, statMtime(&e.st))
 		}
-		hdr, err := fileHeader(e, links)
-		if err != nil {
-			return err
-		}
-		if err := tw.WriteHeader(hdr); err != nil {
-			return fmt.Errorf("write header of %s: %w", e.rel, err)
-		}
-		if hdr.Typeflag == tar.TypeReg && hdr.Size > 0 {
-			if err := copyFile(tw, e.full, hdr.Size); err != nil {
-				return err
-			}
-		}
-		if hdr.Typeflag == tar.TypeDir && isOpaque(e.full) {
-			return tw.WriteHeader(&tar.Header{
-				Typeflag: tar.TypeReg,
-				Name:     e.rel + "/" + WhiteoutOpaque,
-				Mode:     0o600,
-				ModTime:  hdr.ModTime,
-				Format:   tar.FormatPAX,
-			})
-		}
-		return nil
+		return lw.file(e)
 	})
+	if err == nil {
+		err = lw.tw.Close()
+	}
 	if err != nil {
 		return fmt.Errorf("diff %s: %w", upper, err)
 	}
-	if err := tw.Close(); err != nil {
-		return fmt.Errorf("diff %s: %w", upper, err)
+	return nil
+}
+
+// layerWriter writes entries of a layer tar.
+type layerWriter struct {
+	tw    *tar.Writer
+	links map[[2]uint64]string
+}
+
+func newLayerWriter(w io.Writer) *layerWriter {
+	return &layerWriter{tw: tar.NewWriter(w), links: map[[2]uint64]string{}}
+}
+
+// whiteout writes the deletion of rel.
+func (lw *layerWriter) whiteout(rel string, mtime time.Time) error {
+	dir, base := path.Split(rel)
+	return lw.tw.WriteHeader(&tar.Header{
+		Typeflag: tar.TypeReg,
+		Name:     dir + WhiteoutPrefix + base,
+		Mode:     0o600,
+		ModTime:  mtime,
+		Format:   tar.FormatPAX,
+	})
+}
+
+// file writes e with its contents, and an opaque marker after an opaque
+// directory.
+func (lw *layerWriter) file(e *upperEntry) error {
+	hdr, err := fileHeader(e, lw.links)
+	if err != nil {
+		return err
+	}
+	if err := lw.tw.WriteHeader(hdr); err != nil {
+		return fmt.Errorf("write header of %s: %w", e.rel, err)
+	}
+	if hdr.Typeflag == tar.TypeReg && hdr.Size > 0 {
+		if err := copyFile(lw.tw, e.full, hdr.Size); err != nil {
+			return err
+		}
+	}
+	if hdr.Typeflag == tar.TypeDir && isOpaque(e.full) {
+		return lw.tw.WriteHeader(&tar.Header{
+			Typeflag: tar.TypeReg,
+			Name:     e.rel + "/" + WhiteoutOpaque,
+			Mode:     0o600,
+			ModTime:  hdr.ModTime,
+			Format:   tar.FormatPAX,
+		})
 	}
 	return nil
 }
