@@ -1,0 +1,134 @@
+package api
+
+import (
+	"context"
+	"net"
+	"os"
+	"os/exec"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// TestOneDaemonPerDataRoot: a second daemon on the same data root (even
+// on another socket) exits 1 naming the data root and the holder's pid.
+func TestOneDaemonPerDataRoot(t *testing.T) {
+	d := newDaemonDirs(t)
+	startDaemon(t, d)
+	args := d.args("-H", "unix://"+d.dir+"/second.sock", "--pidfile", d.dir+"/second.pid")
+	r := run(t, nil, berthBin, args...)
+	want := "data root " + d.dataRoot + " is in use by another berth daemon (pid " + strconv.Itoa(d.cmd.Process.Pid) + ")"
+	if r.code != 1 || !strings.Contains(r.stderr, want) {
+		t.Errorf("second daemon: exit %d, stderr %q; want exit 1 and %q", r.code, r.stderr, want)
+	}
+	if _, err := os.Stat(d.dir + "/second.sock"); !os.IsNotExist(err) {
+		t.Errorf("second daemon left its socket: %v", err)
+	}
+	// The first one still serves.
+	if r := run(t, nil, berthBin, "-H", d.host, "version", "--format", "{{.Server.Version}}"); r.code != 0 {
+		t.Errorf("first daemon stopped answering: %s", r.stderr)
+	}
+}
+
+// TestSIGTERM: the daemon exits 0 and removes its socket and pidfile.
+func TestSIGTERM(t *testing.T) {
+	d := newDaemonDirs(t)
+	startDaemon(t, d)
+	if _, err := os.Stat(d.pidfile); err != nil {
+		t.Fatalf("pidfile: %v", err)
+	}
+	fi, err := os.Stat(d.sock)
+	if err != nil || fi.Mode().Type() != os.ModeSocket || fi.Mode().Perm() != 0o660 {
+		t.Fatalf("socket %s: %v %v", d.sock, fi, err)
+	}
+	// An open events stream must not hold up the exit.
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	events := exec.CommandContext(ctx, berthBin, "-H", d.host, "events")
+	if err := events.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer events.Wait()
+	time.Sleep(300 * time.Millisecond)
+	start := time.Now()
+	if err := d.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-d.done:
+	case <-time.After(15 * time.Second):
+		t.Fatalf("daemon still running 15s after SIGTERM:\n%s", d.log.String())
+	}
+	if d.exitErr != nil {
+		t.Errorf("daemon exit after SIGTERM: %v\n%s", d.exitErr, d.log.String())
+	}
+	if took := time.Since(start); took > 5*time.Second {
+		t.Errorf("SIGTERM took %v with an events stream open", took)
+	}
+	for _, p := range []string{d.sock, d.pidfile} {
+		if _, err := os.Stat(p); !os.IsNotExist(err) {
+			t.Errorf("%s left behind after SIGTERM: %v", p, err)
+		}
+	}
+	if !strings.Contains(d.log.String(), "containers keep running") {
+		t.Errorf("shutdown not logged:\n%s", d.log.String())
+	}
+}
+
+// TestStaleSocketReplaced: a socket file left by a crashed daemon (nobody
+// listening) is replaced; a live one makes the new daemon refuse.
+func TestStaleSocketReplaced(t *testing.T) {
+	d := newDaemonDirs(t)
+	l, err := net.Listen("unix", d.sock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := run(t, nil, berthBin, d.args("-H", d.host)...)
+	if r.code != 1 || !strings.Contains(r.stderr, "another daemon is listening on it") {
+		t.Errorf("daemon over a live socket: exit %d, stderr %q", r.code, r.stderr)
+	}
+	l.(*net.UnixListener).SetUnlinkOnClose(false)
+	l.Close()
+	startDaemon(t, d)
+	if !strings.Contains(d.log.String(), "removing stale socket") {
+		t.Errorf("stale socket replacement not logged:\n%s", d.log.String())
+	}
+	if r := run(t, nil, berthBin, "-H", d.host, "version", "--format", "{{.Server.Version}}"); r.code != 0 {
+		t.Errorf("daemon on a replaced socket: %s", r.stderr)
+	}
+}
+
+// TestPlainTCPOnlyOnLoopback: plain TCP is refused off loopback (before
+// binding anything) and served on 127.0.0.1 with a warning in info.
+func TestPlainTCPOnlyOnLoopback(t *testing.T) {
+	d := newDaemonDirs(t)
+	requireBerth(t)
+	r := run(t, nil, berthBin, d.args("-H", "tcp://0.0.0.0:2375")...)
+	if r.code != 1 || !strings.Contains(r.stderr, "refusing to serve the API on a non-loopback address without TLS") {
+		t.Errorf("plain TCP on 0.0.0.0: exit %d, stderr %q", r.code, r.stderr)
+	}
+	port := strconv.Itoa(freeLoopbackPort(t))
+	startDaemon(t, d, "-H", "tcp://127.0.0.1:"+port)
+	r = run(t, nil, berthBin, "-H", "tcp://127.0.0.1:"+port, "info")
+	if r.code != 0 || !strings.Contains(r.stderr, "WARNING: API is accessible on http://127.0.0.1:"+port+" without encryption") {
+		t.Errorf("info over loopback TCP: exit %d, stderr %q", r.code, r.stderr)
+	}
+}
+
+// TestIdleRSS measures the idle daemon's resident memory after it has
+// answered a few requests. Target: under 30 MB.
+func TestIdleRSS(t *testing.T) {
+	d := newDaemonDirs(t)
+	startDaemon(t, d)
+	for range 3 {
+		run(t, nil, berthBin, "-H", d.host, "info")
+	}
+	time.Sleep(500 * time.Millisecond)
+	kib := rssKiB(t, d.cmd.Process.Pid)
+	t.Logf("idle berth daemon RSS: %d KiB (%.1f MiB)", kib, float64(kib)/1024)
+	if kib > 30*1000 {
+		t.Errorf("idle daemon RSS %d KiB is over the 30 MB target", kib)
+	}
+}
