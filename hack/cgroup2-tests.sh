@@ -11,7 +11,8 @@
 #
 # Usage:
 #   hack/cgroup2-tests.sh [--timeout SECONDS] [--run REGEXP]
-#                         [--file HOST[:GUEST]]... [PKG[:RUN]]...
+#                         [--file HOST[:GUEST]]... [--env NAME=VALUE]...
+#                         [PKG[:RUN]]...
 #
 # With PKG arguments only those packages run (./-relative import paths; an
 # optional :RUN overrides the -test.run pattern for that package, default
@@ -21,7 +22,8 @@
 # test panics with every goroutine's stack before the VM is killed. --file
 # passes extra files to the VM (for instance a berth binary or a busybox
 # rootfs the tests need; see hack/cgroup2-vm.sh); test binaries run in /work,
-# where those files land by default.
+# where those files land by default. --env sets a variable for the tests
+# (for instance the path of such a file).
 set -euo pipefail
 
 prog=cgroup2-tests
@@ -38,6 +40,7 @@ while [ $# -gt 0 ]; do
 	--timeout) timeout_s=$2; shift 2 ;;
 	--run) run_cgroups=$2; shift 2 ;;
 	--file) files+=(--file "$2"); shift 2 ;;
+	--env) files+=(--env "$2"); shift 2 ;;
 	-h | --help) sed -n '2,/^set -euo/{/^set -euo/d;s/^# \{0,1\}//;p}' "$0"; exit 0 ;;
 	-*) echo "$prog: unknown option $1" >&2; exit 2 ;;
 	*) pkgs+=("$1"); shift ;;
