@@ -110,4 +110,3 @@ func TestFullDiskFailsWritesAndKeepsServingReads(t *testing.T) {
 	fd.full = false
 	tr.expect(tr.do("POST", "/v2/r/blobs/uploads/?digest="+dg, b), 201, "")
 }
-
