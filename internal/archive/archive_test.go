@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -649,4 +650,56 @@ func TestChanges(t *testing.T) {
 	if !slices.Equal(got, want) {
 		t.Errorf("changes:\n got %q\nwant %q", got, want)
 	}
+}
+
+// TestApplyRaceSymlinkSwap swaps a directory of the root with a symlink to
+// the outside while layers write under it: every path is resolved by the
+// kernel beneath the root, so nothing may land outside, whichever entries
+// fail.
+func TestApplyRaceSymlinkSwap(t *testing.T) {
+	testutil.RequireRoot(t)
+	root, outside := sandbox(t)
+	if err := os.Mkdir(filepath.Join(root, "d"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(outside, filepath.Join(root, "swap")); err != nil {
+		t.Fatal(err)
+	}
+	var entries []entry
+	for i := range 500 {
+		entries = append(entries, reg("d/f"+strconv.Itoa(i), "x", 0o644), reg("other/f"+strconv.Itoa(i), "y", 0o644))
+		if i%50 == 0 {
+			entries = append(entries, dir("d/sub"+strconv.Itoa(i)+"/", 0o755), hardlink("d/h"+strconv.Itoa(i), "other/f0"))
+		}
+	}
+	data := makeTar(t, entries...)
+	stop := make(chan struct{})
+	done := make(chan int)
+	go func() {
+		swaps := 0
+		for {
+			select {
+			case <-stop:
+				done <- swaps
+				return
+			default:
+			}
+			if unix.Renameat2(unix.AT_FDCWD, filepath.Join(root, "d"), unix.AT_FDCWD, filepath.Join(root, "swap"), unix.RENAME_EXCHANGE) == nil {
+				swaps++
+			}
+		}
+	}()
+	failed := 0
+	for range 10 {
+		if _, err := Apply(context.Background(), root, bytes.NewReader(data), ApplyOptions{}); err != nil {
+			if !errors.Is(err, ErrUnsafe) && !strings.Contains(err.Error(), "layer entry") {
+				t.Errorf("unexpected error: %v", err)
+			}
+			failed++
+		}
+	}
+	close(stop)
+	swaps := <-done
+	t.Logf("%d swaps, %d of 10 applies refused", swaps, failed)
+	assertEmpty(t, outside)
 }

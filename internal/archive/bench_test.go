@@ -59,3 +59,28 @@ func BenchmarkApply(b *testing.B) {
 		b.StartTimer()
 	}
 }
+
+// BenchmarkApplyGzip is BenchmarkApply with the layer gzip-compressed
+// (MB/s of uncompressed layer).
+func BenchmarkApplyGzip(b *testing.B) {
+	if os.Geteuid() != 0 {
+		b.Skip("needs root")
+	}
+	raw := randomLayer(b, 300, 100<<20)
+	data := compress(b, Gzip, raw)
+	b.SetBytes(int64(len(raw)))
+	dir := b.TempDir()
+	b.ResetTimer()
+	for i := range b.N {
+		b.StopTimer()
+		root := filepath.Join(dir, strconv.Itoa(i))
+		os.Mkdir(root, 0o755)
+		b.StartTimer()
+		if _, err := Apply(context.Background(), root, bytes.NewReader(data), ApplyOptions{}); err != nil {
+			b.Fatal(err)
+		}
+		b.StopTimer()
+		os.RemoveAll(root)
+		b.StartTimer()
+	}
+}

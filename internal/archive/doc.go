@@ -1,7 +1,8 @@
 // Package archive owns the translation between layer tars and directories:
 // Apply unpacks a layer (uncompressed, gzip or zstd) into a snapshot's
 // directory, Diff writes the changes of an overlay upper directory back as a
-// layer tar, and Changes lists them docker-diff style.
+// layer tar, and Changes lists them docker-diff style; DiffDirs and
+// ChangesDirs do the same for two full trees (native snapshots).
 //
 // # Forms
 //
