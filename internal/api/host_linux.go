@@ -2,6 +2,7 @@ package api
 
 import (
 	"bufio"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -36,8 +37,31 @@ func kernelVersion() string {
 	return unix.ByteSliceToString(u.Release[:])
 }
 
-func readHost() hostFacts {
-	h := hostFacts{kernel: kernelVersion(), backingFS: "extfs"}
+// backingFS names the filesystem under dir as dockerd's DriverStatus does.
+func backingFS(dir string) string {
+	var st unix.Statfs_t
+	if err := unix.Statfs(dir, &st); err != nil {
+		return "<unknown>"
+	}
+	switch int64(st.Type) {
+	case unix.EXT4_SUPER_MAGIC:
+		return "extfs"
+	case unix.XFS_SUPER_MAGIC:
+		return "xfs"
+	case unix.BTRFS_SUPER_MAGIC:
+		return "btrfs"
+	case unix.TMPFS_MAGIC:
+		return "tmpfs"
+	case unix.OVERLAYFS_SUPER_MAGIC:
+		return "overlayfs"
+	case 0x2fc12fc1: // ZFS
+		return "zfs"
+	}
+	return fmt.Sprintf("<unknown> (0x%x)", st.Type)
+}
+
+func readHost(dataRoot string) hostFacts {
+	h := hostFacts{kernel: kernelVersion(), backingFS: backingFS(dataRoot)}
 	var u unix.Utsname
 	if unix.Uname(&u) == nil {
 		h.arch = unix.ByteSliceToString(u.Machine[:])

@@ -95,7 +95,7 @@ func (s *Server) Info(ctx context.Context) (system.Info, error) {
 			return system.Info{}, fmt.Errorf("count containers and images: %w", err)
 		}
 	}
-	host := readHost()
+	host := readHost(s.cfg.DataRoot)
 	runtimes := map[string]system.RuntimeWithStatus{}
 	for name, rt := range rts.All {
 		runtimes[name] = rt

@@ -3,6 +3,7 @@ package api
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"strconv"
 	"strings"
@@ -111,6 +112,7 @@ func (s *Server) withVersion(next http.Handler) http.Handler {
 		} else {
 			v = APIVersion
 		}
+		slog.DebugContext(r.Context(), "api request", "method", r.Method, "path", r.URL.Path, "version", v)
 		r2 := r.WithContext(context.WithValue(r.Context(), versionKey{}, v))
 		r2.URL.Path = rest
 		r2.URL.RawPath = ""
