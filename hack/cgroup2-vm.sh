@@ -35,7 +35,8 @@
 # that leads a session whose controlling terminal is the guest's ttyS0,
 # which qemu connects to this script's stdin and stdout (so
 # `hack/cgroup2-vm.sh -- sh` gives an interactive shell; Ctrl-C kills the
-# VM). Its output streams as it is written (stdout and stderr merged). After COMMAND ends the guest prints
+# VM). Its output streams as it is written (stdout and stderr merged).
+# After COMMAND ends the guest prints
 #   BERTH-VM-RESULT: exit=N
 # and powers off; the script then exits with N.
 #
