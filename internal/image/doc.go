@@ -1,0 +1,53 @@
+// Package image owns Berth's image service: it resolves references against
+// OCI registries, pulls images into the content store and unpacks their
+// layers into snapshots (download and unpack overlapped), pushes images,
+// keeps the image records (names, tags, dangling images), and converts
+// images to and from docker-archive and OCI archive tars, rootfs imports
+// and committed diffs. It is what the engine and the Engine API call.
+//
+// # Identity
+//
+// An image's ID is the digest of its config blob, as docker's is
+// ("sha256:..."). Image records in package metadata give a normalised name
+// ("docker.io/library/busybox:latest", or "repo@sha256:..." for a digest
+// reference) a manifest as target. Every record whose manifest has the same
+// config is the same image: its RepoTags are the tagged names, its
+// RepoDigests the digest names. An image that loses its last name while it
+// is still wanted (a tag moved to a newer pull, load or commit) is kept as
+// a dangling record named berth-dangling@<manifest digest>, shown by List
+// without RepoTags, as docker's "<none>:<none>".
+//
+// # Pull
+//
+//	resolve ref ---- GET manifest (bounded, 4 MiB) ---- index? select platform
+//	   |                                                    |
+//	   lease in content store (1 h TTL, dropped when the record is stored)
+//	   |
+//	   config (bounded, parsed) -> diff IDs -> chain IDs
+//	   |
+//	   layers: up to 3 downloads at once, each written through a verified
+//	   content ingest; the unpacker walks the layers in order and applies
+//	   layer i to a new snapshot on chain ID i-1 as soon as layer i-1 is
+//	   committed: from the running download when it has not started yet
+//	   (the bytes are teed into the ingest and into archive.Apply), else
+//	   from the store once the blob is committed. The uncompressed stream
+//	   is hashed and must equal the config's diff ID; the snapshot is
+//	   committed under its chain ID only after the blob's digest and size
+//	   were verified, so a hostile layer leaves no committed snapshot.
+//	   Layers whose chain ID is already committed and whose blob is present
+//	   are skipped ("Already exists").
+//	   |
+//	   image record (the tag and repo@digest), lease deleted
+//
+// Transient registry errors (5xx, 429, connection reset, unexpected EOF)
+// are retried with backoff; a blob download resumes from the byte it
+// reached with a Range request when the registry allows it.
+//
+// # Snapshots
+//
+// The service takes any snapshot.Snapshotter (overlay or native). Layer
+// snapshots are named by chain ID; a container's writable snapshot by the
+// container ID the engine passes to Prepare. Layers are applied directly
+// into the directory a mount names (an overlay upperdir, or a bind
+// source), so unpacking needs no mount.
+package image

@@ -1,0 +1,219 @@
+package image
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/opencontainers/go-digest"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+
+	"github.com/berth/berth/internal/content"
+	"github.com/berth/berth/internal/metadata"
+	"github.com/berth/berth/internal/snapshot"
+)
+
+// RegistryConfig says how registries are reached.
+type RegistryConfig struct {
+	// AuthConfigDir is the directory of a docker-compatible config.json
+	// (auths, credsStore, credHelpers); "" means $DOCKER_CONFIG or
+	// ~/.docker.
+	AuthConfigDir string
+	// Insecure lists registries ("host" or "host:port") reached over plain
+	// HTTP. Loopback registries (localhost, 127.0.0.0/8, ::1) always are.
+	Insecure []string
+	// Transport is the HTTP transport (a clone of http.DefaultTransport
+	// when nil).
+	Transport http.RoundTripper
+	// MaxConcurrentDownloads and MaxConcurrentUploads bound parallel layer
+	// transfers (3 and 5 when 0, as docker's).
+	MaxConcurrentDownloads int
+	MaxConcurrentUploads   int
+}
+
+// Config is what New needs.
+type Config struct {
+	Content     *content.LocalStore
+	Metadata    *metadata.DB
+	Snapshotter snapshot.Snapshotter
+	Registry    RegistryConfig
+	// Platform images are pulled for (content.DefaultPlatform when zero).
+	Platform ocispec.Platform
+}
+
+// Service is the image service. It is safe for concurrent use.
+type Service struct {
+	content  *content.LocalStore
+	db       *metadata.DB
+	snap     snapshot.Snapshotter
+	reg      RegistryConfig
+	platform ocispec.Platform
+	client   *http.Client
+
+	// unpackMu serialises unpacking per chain ID, so two pulls of one
+	// layer unpack it once.
+	unpackMu sync.Mutex
+	unpacks  map[digest.Digest]*sync.Mutex
+
+	// recordMu serialises changes of image records that look at other
+	// records (tag moves, dangling records, removals).
+	recordMu sync.Mutex
+
+	// gcMu is held for reading by operations that commit snapshots or
+	// blobs before their image record exists, and for writing by GC.
+	gcMu sync.RWMutex
+
+	targetMu sync.Mutex
+	targets  map[digest.Digest]*target // manifest digest -> parsed, immutable
+}
+
+// New returns a Service over the given stores.
+func New(cfg Config) (*Service, error) {
+	if cfg.Content == nil || cfg.Metadata == nil || cfg.Snapshotter == nil {
+		return nil, fmt.Errorf("image service: content store, metadata and snapshotter are required")
+	}
+	if cfg.Registry.MaxConcurrentDownloads <= 0 {
+		cfg.Registry.MaxConcurrentDownloads = 3
+	}
+	if cfg.Registry.MaxConcurrentUploads <= 0 {
+		cfg.Registry.MaxConcurrentUploads = 5
+	}
+	tr := cfg.Registry.Transport
+	if tr == nil {
+		t := http.DefaultTransport.(*http.Transport).Clone()
+		t.MaxIdleConnsPerHost = 16
+		t.ResponseHeaderTimeout = 2 * time.Minute
+		tr = t
+	}
+	cfg.Registry.Transport = tr
+	p := cfg.Platform
+	if p.OS == "" {
+		p = content.DefaultPlatform()
+	}
+	return &Service{
+		content:  cfg.Content,
+		db:       cfg.Metadata,
+		snap:     cfg.Snapshotter,
+		reg:      cfg.Registry,
+		platform: p,
+		client:   &http.Client{Transport: tr},
+		unpacks:  map[digest.Digest]*sync.Mutex{},
+		targets:  map[digest.Digest]*target{},
+	}, nil
+}
+
+func (s *Service) unpackLock(chainID digest.Digest) func() {
+	s.unpackMu.Lock()
+	m, ok := s.unpacks[chainID]
+	if !ok {
+		m = &sync.Mutex{}
+		s.unpacks[chainID] = m
+	}
+	s.unpackMu.Unlock()
+	m.Lock()
+	return m.Unlock
+}
+
+// AuthConfig holds credentials for one registry, as the Engine API's
+// X-Registry-Auth carries them. A nil *AuthConfig means the credentials of
+// the config.json keychain (or anonymous).
+type AuthConfig struct {
+	Username      string `json:"username,omitempty"`
+	Password      string `json:"password,omitempty"`
+	Auth          string `json:"auth,omitempty"`
+	IdentityToken string `json:"identitytoken,omitempty"`
+	RegistryToken string `json:"registrytoken,omitempty"`
+}
+
+// ProgressDetail is the byte progress of one event.
+type ProgressDetail struct {
+	Current int64 `json:"current,omitempty"`
+	Total   int64 `json:"total,omitempty"`
+}
+
+// ProgressEvent is one line of docker's JSON progress stream: per layer
+// (ID is the short digest) or for the whole operation (ID empty or the
+// tag).
+type ProgressEvent struct {
+	ID             string          `json:"id,omitempty"`
+	Status         string          `json:"status"`
+	ProgressDetail *ProgressDetail `json:"progressDetail,omitempty"`
+}
+
+// progress serialises calls of a user's callback and rate-limits byte
+// progress.
+type progress struct {
+	mu   sync.Mutex
+	fn   func(ProgressEvent)
+	last map[string]time.Time
+}
+
+func newProgress(fn func(ProgressEvent)) *progress {
+	return &progress{fn: fn, last: map[string]time.Time{}}
+}
+
+func (p *progress) send(id, status string) {
+	if p == nil || p.fn == nil {
+		return
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.fn(ProgressEvent{ID: id, Status: status})
+}
+
+// bytes reports current of total, at most every 100 ms per id and status.
+func (p *progress) bytes(id, status string, current, total int64) {
+	if p == nil || p.fn == nil {
+		return
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	k := id + status
+	now := time.Now()
+	if current < total && now.Sub(p.last[k]) < 100*time.Millisecond {
+		return
+	}
+	p.last[k] = now
+	p.fn(ProgressEvent{ID: id, Status: status, ProgressDetail: &ProgressDetail{Current: current, Total: total}})
+}
+
+func shortID(d digest.Digest) string {
+	e := d.Encoded()
+	if len(e) > 12 {
+		return e[:12]
+	}
+	return e
+}
+
+// Image is what the service knows of one image (docker's image inspect).
+type Image struct {
+	// ID is the config digest, docker's image ID.
+	ID digest.Digest
+	// RepoTags and RepoDigests are the familiar names ("busybox:latest",
+	// "busybox@sha256:...") of the image's records.
+	RepoTags    []string
+	RepoDigests []string
+	// Target is the manifest the image's records point at (the first one
+	// by name when several manifests share the config).
+	Target   ocispec.Descriptor
+	Manifest ocispec.Manifest
+	Config   ocispec.Image
+	// ConfigRaw is the config blob as stored, for docker's inspect fields
+	// that OCI's type does not carry.
+	ConfigRaw json.RawMessage `json:"-"`
+	// ChainID is the chain ID of the top layer ("" for no layers): the
+	// parent of a container's snapshot.
+	ChainID digest.Digest
+	// Size is the bytes of config and layers, as stored.
+	Size int64
+	// Created is the config's created time (the record's if absent).
+	Created time.Time
+	// Labels are the config's labels.
+	Labels map[string]string
+	// Dangling is true when the image has no tag.
+	Dangling bool
+	// names are the normalised record names.
+	names []string
+}

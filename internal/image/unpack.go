@@ -1,0 +1,129 @@
+package image
+
+import (
+	"context"
+	"crypto/sha256"
+	"fmt"
+	"io"
+	"log/slog"
+
+	"github.com/containerd/errdefs"
+	"github.com/opencontainers/go-digest"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+
+	"github.com/berth/berth/internal/archive"
+	"github.com/berth/berth/internal/content"
+	"github.com/berth/berth/internal/snapshot"
+)
+
+func (s *Service) addToLease(ctx context.Context, d digest.Digest) error {
+	if id, ok := content.LeaseFromContext(ctx); ok {
+		if err := s.content.AddLeaseResource(ctx, id, d); err != nil {
+			return fmt.Errorf("lease blob %s: %w", d, err)
+		}
+	}
+	return nil
+}
+
+// countReader counts the bytes read through it.
+type countReader struct {
+	r  io.Reader
+	n  int64
+	fn func(int64)
+}
+
+func (c *countReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n += int64(n)
+	if c.fn != nil && n > 0 {
+		c.fn(c.n)
+	}
+	return n, err
+}
+
+// applyLayer unpacks the (compressed or plain) layer read from r into a new
+// snapshot on parent and commits it as chainID, once the uncompressed
+// stream's digest equals diffID and verified (the blob's own verification)
+// returns nil. A chainID committed meanwhile is success. Nothing is left
+// behind on failure.
+func (s *Service) applyLayer(ctx context.Context, chainID, parent, diffID digest.Digest, r io.Reader, verified func() error, progress func(int64)) error {
+	unlock := s.unpackLock(chainID)
+	defer unlock()
+	if info, err := s.snap.Stat(ctx, chainID.String()); err == nil && info.Kind == snapshot.KindCommitted {
+		return verified()
+	}
+	key := "extract-" + randomID() + "-" + chainID.Encoded()
+	mounts, err := s.snap.Prepare(ctx, key, parent.String())
+	if err != nil {
+		return fmt.Errorf("prepare snapshot for layer %s: %w", diffID, err)
+	}
+	committed := false
+	defer func() {
+		if !committed {
+			if err := s.snap.Remove(context.WithoutCancel(ctx), key); err != nil {
+				slog.WarnContext(ctx, "remove failed extraction snapshot", "key", key, "err", err)
+			}
+		}
+	}()
+	dir, format, err := applyTarget(mounts)
+	if err != nil {
+		return err
+	}
+	cr := &countReader{r: r, fn: progress}
+	dr, _, err := archive.DecompressStream(cr)
+	if err != nil {
+		return err
+	}
+	defer dr.Close()
+	h := sha256.New()
+	tr := io.TeeReader(dr, h)
+	if _, err := archive.Apply(ctx, dir, tr, archive.ApplyOptions{Format: format}); err != nil {
+		return fmt.Errorf("apply layer %s: %w", diffID, err)
+	}
+	if _, err := io.Copy(io.Discard, io.LimitReader(tr, 1<<20)); err != nil {
+		return fmt.Errorf("apply layer %s: %w", diffID, err)
+	}
+	if got := digest.NewDigest(digest.SHA256, h); got != diffID {
+		return fmt.Errorf("layer has diff ID %s, the config says %s: %w", got, diffID, errdefs.ErrInvalidArgument)
+	}
+	if err := verified(); err != nil {
+		return err
+	}
+	if err := s.snap.Commit(ctx, chainID.String(), key); err != nil {
+		if errdefs.IsAlreadyExists(err) {
+			return nil
+		}
+		return fmt.Errorf("commit snapshot %s: %w", chainID, err)
+	}
+	committed = true
+	return nil
+}
+
+// applyFromStore unpacks a committed layer blob.
+func (s *Service) applyFromStore(ctx context.Context, desc ocispec.Descriptor, chainID, parent, diffID digest.Digest, progress func(int64)) error {
+	ra, err := s.content.ReaderAt(ctx, desc)
+	if err != nil {
+		return err
+	}
+	defer ra.Close()
+	return s.applyLayer(ctx, chainID, parent, diffID, io.NewSectionReader(ra, 0, ra.Size()), func() error { return nil }, progress)
+}
+
+// unpackLayers makes sure every layer of an image whose blobs are in the
+// store is unpacked (load, import, commit).
+func (s *Service) unpackLayers(ctx context.Context, layers []ocispec.Descriptor, diffIDs []digest.Digest) error {
+	chain := ChainIDs(diffIDs)
+	for i, l := range layers {
+		if info, err := s.snap.Stat(ctx, chain[i].String()); err == nil && info.Kind == snapshot.KindCommitted {
+			continue
+		}
+		var parent digest.Digest
+		if i > 0 {
+			parent = chain[i-1]
+		}
+		if err := s.applyFromStore(ctx, l, chain[i], parent, diffIDs[i], nil); err != nil {
+			return fmt.Errorf("layer %s: %w", l.Digest, err)
+		}
+	}
+	return nil
+}
