@@ -40,20 +40,60 @@ func startSleeper(t *testing.T, r *runtimeCLI, edit func(*specs.Spec)) (*contain
 	return c, st.Pid
 }
 
-func cgroupFile(t *testing.T, c *container, controller, file string) string {
+// cgroupValue reads one of the container's cgroup settings, on cgroup v1 or
+// v2, as a v1-style value: "memory" (bytes), "pids", "cpu.quota",
+// "cpu.period", "frozen" ("FROZEN" or "THAWED").
+func cgroupValue(t *testing.T, c *container, key string) string {
 	t.Helper()
-	b, err := os.ReadFile(filepath.Join("/sys/fs/cgroup", controller, c.cgroupPath(), file))
-	if err != nil {
-		t.Fatalf("read %s/%s: %v", controller, file, err)
+	read := func(parts ...string) string {
+		p := filepath.Join(append([]string{"/sys/fs/cgroup"}, parts...)...)
+		b, err := os.ReadFile(p)
+		if err != nil {
+			t.Fatalf("read %s: %v", p, err)
+		}
+		return strings.TrimSpace(string(b))
 	}
-	return strings.TrimSpace(string(b))
+	if _, err := os.Stat("/sys/fs/cgroup/cgroup.controllers"); err == nil {
+		dir := c.cgroupPath()
+		switch key {
+		case "memory":
+			return read(dir, "memory.max")
+		case "pids":
+			return read(dir, "pids.max")
+		case "cpu.quota", "cpu.period":
+			f := strings.Fields(read(dir, "cpu.max"))
+			if key == "cpu.quota" {
+				return f[0]
+			}
+			return f[1]
+		case "frozen":
+			if read(dir, "cgroup.freeze") == "1" {
+				return "FROZEN"
+			}
+			return "THAWED"
+		}
+	}
+	switch key {
+	case "memory":
+		return read("memory", c.cgroupPath(), "memory.limit_in_bytes")
+	case "pids":
+		return read("pids", c.cgroupPath(), "pids.max")
+	case "cpu.quota":
+		return read("cpu", c.cgroupPath(), "cpu.cfs_quota_us")
+	case "cpu.period":
+		return read("cpu", c.cgroupPath(), "cpu.cfs_period_us")
+	case "frozen":
+		return read("freezer", c.cgroupPath(), "freezer.state")
+	}
+	t.Fatalf("cgroupValue: unknown key %q", key)
+	return ""
 }
 
 func casePauseResume(t *testing.T, r *runtimeCLI) any {
 	c, pid := startSleeper(t, r, nil)
 	r.mustRun(t, "pause", c.id)
 	paused := r.state(t, c.id).Status
-	freezer := cgroupFile(t, c, "freezer", "freezer.state")
+	freezer := cgroupValue(t, c, "frozen")
 	r.mustRun(t, "resume", c.id)
 	resumed := r.state(t, c.id).Status
 	if paused != "paused" || resumed != "running" {
@@ -74,10 +114,10 @@ func caseUpdateLimits(t *testing.T, r *runtimeCLI) any {
 	c, _ := startSleeper(t, r, nil)
 	r.mustRun(t, "update", "--memory", "67108864", "--pids-limit", "20", "--cpu-quota", "50000", "--cpu-period", "100000", c.id)
 	got := map[string]string{
-		"memory": cgroupFile(t, c, "memory", "memory.limit_in_bytes"),
-		"pids":   cgroupFile(t, c, "pids", "pids.max"),
-		"quota":  cgroupFile(t, c, "cpu", "cpu.cfs_quota_us"),
-		"period": cgroupFile(t, c, "cpu", "cpu.cfs_period_us"),
+		"memory": cgroupValue(t, c, "memory"),
+		"pids":   cgroupValue(t, c, "pids"),
+		"quota":  cgroupValue(t, c, "cpu.quota"),
+		"period": cgroupValue(t, c, "cpu.period"),
 	}
 	want := map[string]string{"memory": "67108864", "pids": "20", "quota": "50000", "period": "100000"}
 	for k, v := range want {
