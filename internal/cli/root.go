@@ -7,6 +7,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/berth/berth/internal/cli/command"
 	"github.com/berth/berth/internal/cli/daemon"
 	registrycli "github.com/berth/berth/internal/cli/registry"
 	runtimecli "github.com/berth/berth/internal/cli/runtime"
@@ -33,11 +34,13 @@ func Main(args []string) int {
 	pf.StringVar(&clientOpts.Key, "tlskey", "", "Path to TLS key file")
 	// Flag errors exit 125 as docker's; the runc-compatible runtime keeps
 	// runc's behaviour (exit 1).
-	root.SetFlagErrorFunc(flagError)
+	root.SetFlagErrorFunc(command.FlagError)
 	rt := runtimecli.NewCommand()
 	rt.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return err })
 	root.AddCommand(rt)
-	root.AddCommand(daemon.NewCommand())
+	daemonCmd := daemon.NewCommand()
+	command.DockerHelp(daemonCmd)
+	root.AddCommand(daemonCmd)
 	system.AddCommands(root, &clientOpts)
 	root.AddCommand(registrycli.NewCommand())
 	root.SetArgs(args)
@@ -67,22 +70,4 @@ func Main(args []string) int {
 	}
 	fmt.Fprintln(os.Stderr, "berth:", err)
 	return 1
-}
-
-// usageError is a bad flag: exit 125 with docker's usage hint.
-type usageError struct {
-	err error
-	cmd *cobra.Command
-}
-
-func (e *usageError) Error() string {
-	return fmt.Sprintf("%v\n\nUsage:  %s\n\nRun '%s --help' for more information", e.err, e.cmd.UseLine(), e.cmd.CommandPath())
-}
-
-func (e *usageError) Unwrap() error { return e.err }
-
-func (e *usageError) ExitCode() int { return 125 }
-
-func flagError(cmd *cobra.Command, err error) error {
-	return &usageError{err: err, cmd: cmd}
 }

@@ -7,6 +7,7 @@ import (
 	mobyclient "github.com/moby/moby/client"
 	"github.com/spf13/cobra"
 
+	"github.com/berth/berth/internal/cli/command"
 	"github.com/berth/berth/internal/client"
 )
 
@@ -16,14 +17,14 @@ func newDiskUsageCommand(copts *client.Options) *cobra.Command {
 		Short: "Show berth disk usage",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			c, err := connect(copts)
+			c, err := command.Connect(copts)
 			if err != nil {
 				return err
 			}
 			defer c.Close()
 			du, err := c.DiskUsage(cmd.Context(), mobyclient.DiskUsageOptions{Containers: true, Images: true, BuildCache: true, Volumes: true})
 			if err != nil {
-				return daemonError(err)
+				return command.DaemonError(err)
 			}
 			tw := tabwriter.NewWriter(cmd.OutOrStdout(), 10, 1, 3, ' ', 0)
 			fmt.Fprintln(tw, "TYPE\tTOTAL\tACTIVE\tSIZE\tRECLAIMABLE")

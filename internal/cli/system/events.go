@@ -13,6 +13,7 @@ import (
 	mobyclient "github.com/moby/moby/client"
 	"github.com/spf13/cobra"
 
+	"github.com/berth/berth/internal/cli/command"
 	"github.com/berth/berth/internal/client"
 )
 
@@ -45,7 +46,7 @@ func parseFilters(flags []string) (mobyclient.Filters, error) {
 	for _, kv := range flags {
 		k, v, ok := strings.Cut(kv, "=")
 		if !ok || k == "" {
-			return nil, usageError("bad format of filter (expected name=value): %s", kv)
+			return nil, command.UsageError("bad format of filter (expected name=value): %s", kv)
 		}
 		f.Add(strings.ToLower(strings.TrimSpace(k)), v)
 	}
@@ -59,11 +60,11 @@ func runEvents(cmd *cobra.Command, copts *client.Options, o eventsOptions) error
 	}
 	var tmpl *template.Template
 	if o.format != "" {
-		if tmpl, err = parseFormat(o.format); err != nil {
+		if tmpl, err = command.ParseFormat(o.format); err != nil {
 			return err
 		}
 	}
-	c, err := connect(copts)
+	c, err := command.Connect(copts)
 	if err != nil {
 		return err
 	}
@@ -74,7 +75,7 @@ func runEvents(cmd *cobra.Command, copts *client.Options, o eventsOptions) error
 		select {
 		case m := <-res.Messages:
 			if tmpl != nil {
-				if err := execFormat(out, tmpl, m); err != nil {
+				if err := command.ExecFormat(out, tmpl, m); err != nil {
 					return err
 				}
 				continue
@@ -87,7 +88,7 @@ func runEvents(cmd *cobra.Command, copts *client.Options, o eventsOptions) error
 			if cmd.Context().Err() != nil {
 				return nil
 			}
-			return daemonError(err)
+			return command.DaemonError(err)
 		}
 	}
 }

@@ -11,6 +11,7 @@ import (
 	mobyclient "github.com/moby/moby/client"
 	"github.com/spf13/cobra"
 
+	"github.com/berth/berth/internal/cli/command"
 	"github.com/berth/berth/internal/cli/version"
 	"github.com/berth/berth/internal/client"
 )
@@ -49,13 +50,13 @@ func newInfoCommand(copts *client.Options) *cobra.Command {
 func runInfo(cmd *cobra.Command, copts *client.Options, o infoOptions) error {
 	var tmpl *template.Template
 	if o.format != "" {
-		t, err := parseFormat(o.format)
+		t, err := command.ParseFormat(o.format)
 		if err != nil {
 			return err
 		}
 		tmpl = t
 	}
-	c, err := connect(copts)
+	c, err := command.Connect(copts)
 	if err != nil {
 		return err
 	}
@@ -72,14 +73,14 @@ func runInfo(cmd *cobra.Command, copts *client.Options, o infoOptions) error {
 		if data.Info == nil {
 			data.Info = &system.Info{}
 		}
-		if err := execFormat(out, tmpl, data); err != nil {
+		if err := command.ExecFormat(out, tmpl, data); err != nil {
 			return err
 		}
 	} else {
 		printInfo(out, cmd.ErrOrStderr(), data)
 	}
 	if ierr != nil {
-		return daemonError(ierr)
+		return command.DaemonError(ierr)
 	}
 	return nil
 }

@@ -3,6 +3,7 @@ package system
 import (
 	"github.com/spf13/cobra"
 
+	"github.com/berth/berth/internal/cli/command"
 	"github.com/berth/berth/internal/client"
 )
 
@@ -18,13 +19,8 @@ func AddCommands(root *cobra.Command, opts *client.Options) {
 		},
 	}
 	sys.AddCommand(newInfoCommand(opts), newEventsCommand(opts), newDiskUsageCommand(opts))
-	root.AddCommand(newVersionCommand(opts), newInfoCommand(opts), newEventsCommand(opts), sys)
-}
-
-func connect(opts *client.Options) (*client.Client, error) {
-	c, err := client.New(*opts)
-	if err != nil {
-		return nil, usageError("%v", err)
+	for _, c := range []*cobra.Command{newVersionCommand(opts), newInfoCommand(opts), newEventsCommand(opts), sys} {
+		command.DockerHelp(c)
+		root.AddCommand(c)
 	}
-	return c, nil
 }

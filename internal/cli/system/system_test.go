@@ -3,6 +3,7 @@ package system
 import (
 	"bytes"
 	"errors"
+	"github.com/berth/berth/internal/cli/command"
 	"strings"
 	"testing"
 	"time"
@@ -36,32 +37,32 @@ func TestParseFilters(t *testing.T) {
 		t.Errorf("filters = %v", f)
 	}
 	_, err = parseFilters([]string{"novalue"})
-	var se *StatusError
+	var se *command.StatusError
 	if !errors.As(err, &se) || se.ExitCode() != 125 || !strings.Contains(err.Error(), "bad format of filter (expected name=value): novalue") {
 		t.Errorf("bad filter: %v", err)
 	}
 }
 
 func TestFormat(t *testing.T) {
-	if _, err := parseFormat("{{.Broken"); err == nil {
+	if _, err := command.ParseFormat("{{.Broken"); err == nil {
 		t.Fatal("bad template accepted")
-	} else if se := (*StatusError)(nil); !errors.As(err, &se) || se.Code != 125 {
+	} else if se := (*command.StatusError)(nil); !errors.As(err, &se) || se.Code != 125 {
 		t.Errorf("bad template exit code: %v", err)
 	}
-	tmpl, err := parseFormat("json")
+	tmpl, err := command.ParseFormat("json")
 	if err != nil {
 		t.Fatal(err)
 	}
 	var b bytes.Buffer
-	if err := execFormat(&b, tmpl, infoData{Info: &system.Info{ServerVersion: "x", NCPU: 2}}); err != nil {
+	if err := command.ExecFormat(&b, tmpl, infoData{Info: &system.Info{ServerVersion: "x", NCPU: 2}}); err != nil {
 		t.Fatal(err)
 	}
 	if !strings.Contains(b.String(), `"ServerVersion":"x"`) || !strings.Contains(b.String(), `"ClientInfo"`) {
 		t.Errorf("json format = %s", b.String())
 	}
-	tmpl, _ = parseFormat("{{.ServerVersion}} {{upper .OSType}}")
+	tmpl, _ = command.ParseFormat("{{.ServerVersion}} {{upper .OSType}}")
 	b.Reset()
-	_ = execFormat(&b, tmpl, infoData{Info: &system.Info{ServerVersion: "1.2", OSType: "linux"}})
+	_ = command.ExecFormat(&b, tmpl, infoData{Info: &system.Info{ServerVersion: "1.2", OSType: "linux"}})
 	if b.String() != "1.2 LINUX\n" {
 		t.Errorf("template = %q", b.String())
 	}

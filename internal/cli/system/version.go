@@ -11,6 +11,7 @@ import (
 	mobyclient "github.com/moby/moby/client"
 	"github.com/spf13/cobra"
 
+	"github.com/berth/berth/internal/cli/command"
 	"github.com/berth/berth/internal/cli/version"
 	"github.com/berth/berth/internal/client"
 )
@@ -53,13 +54,13 @@ func newVersionCommand(copts *client.Options) *cobra.Command {
 func runVersion(cmd *cobra.Command, copts *client.Options, o versionOptions) error {
 	var tmpl *template.Template
 	if o.format != "" {
-		t, err := parseFormat(o.format)
+		t, err := command.ParseFormat(o.format)
 		if err != nil {
 			return err
 		}
 		tmpl = t
 	}
-	c, err := connect(copts)
+	c, err := command.Connect(copts)
 	if err != nil {
 		return err
 	}
@@ -82,14 +83,14 @@ func runVersion(cmd *cobra.Command, copts *client.Options, o versionOptions) err
 	}
 	out := cmd.OutOrStdout()
 	if tmpl != nil {
-		if err := execFormat(out, tmpl, info); err != nil {
+		if err := command.ExecFormat(out, tmpl, info); err != nil {
 			return err
 		}
 	} else {
 		printVersion(out, info, mobyclient.MaxAPIVersion)
 	}
 	if serr != nil {
-		return daemonError(serr)
+		return command.DaemonError(serr)
 	}
 	return nil
 }

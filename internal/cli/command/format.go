@@ -1,4 +1,4 @@
-package system
+package command
 
 import (
 	"encoding/json"
@@ -9,8 +9,8 @@ import (
 	"unicode"
 )
 
-// templateFuncs are the docker CLI's template functions.
-var templateFuncs = template.FuncMap{
+// TemplateFuncs are the docker CLI's template functions.
+var TemplateFuncs = template.FuncMap{
 	"json": func(v any) (string, error) {
 		b, err := json.Marshal(v)
 		return string(b), err
@@ -39,22 +39,22 @@ var templateFuncs = template.FuncMap{
 	"println": func(args ...any) string { return fmt.Sprintln(args...) },
 }
 
-// parseFormat compiles a --format value: "json" is {{json .}}, anything
+// ParseFormat compiles a --format value: "json" is {{json .}}, anything
 // else a Go template with docker's functions. A bad template is a usage
 // error (exit 125).
-func parseFormat(format string) (*template.Template, error) {
+func ParseFormat(format string) (*template.Template, error) {
 	if format == "json" {
 		format = "{{json .}}"
 	}
-	t, err := template.New("format").Funcs(templateFuncs).Parse(format)
+	t, err := template.New("format").Funcs(TemplateFuncs).Parse(format)
 	if err != nil {
-		return nil, usageError("template parsing error: %v", err)
+		return nil, UsageError("template parsing error: %v", err)
 	}
 	return t, nil
 }
 
-// execFormat writes v through t, followed by a newline.
-func execFormat(w io.Writer, t *template.Template, v any) error {
+// ExecFormat writes v through t, followed by a newline.
+func ExecFormat(w io.Writer, t *template.Template, v any) error {
 	var b strings.Builder
 	if err := t.Execute(&b, v); err != nil {
 		return &StatusError{Code: 1, Err: fmt.Errorf("template: %v", err)}
