@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"compress/gzip"
 	"context"
+	cryptorand "crypto/rand"
 	"encoding/json"
 	"fmt"
 	"net"
@@ -60,8 +61,8 @@ func newTestService(t *testing.T, root string) *Service {
 
 type tarEntry struct {
 	name, body, link string
-	typ               byte
-	mode              int64
+	typ              byte
+	mode             int64
 }
 
 func makeTar(t testing.TB, entries ...tarEntry) []byte {
@@ -274,3 +275,17 @@ func viewImage(t *testing.T, s *Service, img Image) string {
 func runCmd(name string, args ...string) ([]byte, error) {
 	return exec.Command(name, args...).CombinedOutput()
 }
+
+var timeZero time.Time
+
+func itoa(n int) string { return fmt.Sprint(n) }
+
+func randomBytes(t testing.TB, n int) []byte {
+	b := make([]byte, n)
+	if _, err := cryptorand.Read(b); err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+func readFile(dir, name string) ([]byte, error) { return os.ReadFile(filepath.Join(dir, name)) }

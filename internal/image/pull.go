@@ -210,14 +210,14 @@ func (r *remoteRepo) fetchManifest(ctx context.Context, s *Service, ref string) 
 		}
 		defer resp.Body.Close()
 		if resp.ContentLength > content.MaxManifestSize {
-			return fmt.Errorf("manifest %s: %d bytes exceed the limit of %d: %w", ref, resp.ContentLength, content.MaxManifestSize, errdefs.ErrInvalidArgument)
+			return fmt.Errorf("%d bytes exceed the limit of %d: %w", resp.ContentLength, content.MaxManifestSize, errdefs.ErrInvalidArgument)
 		}
 		b, err := io.ReadAll(io.LimitReader(resp.Body, content.MaxManifestSize+1))
 		if err != nil {
 			return err
 		}
 		if len(b) > content.MaxManifestSize {
-			return fmt.Errorf("manifest %s: more than %d bytes: %w", ref, content.MaxManifestSize, errdefs.ErrInvalidArgument)
+			return fmt.Errorf("more than the limit of %d bytes: %w", content.MaxManifestSize, errdefs.ErrInvalidArgument)
 		}
 		mt := manifestMediaType(resp.Header.Get("Content-Type"), b)
 		out = fetched{desc: ocispec.Descriptor{MediaType: mt, Digest: digest.FromBytes(b), Size: int64(len(b))}, data: b}
