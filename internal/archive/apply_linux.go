@@ -59,7 +59,15 @@ type ApplyOptions struct {
 	// UIDMaps and GIDMaps, when set, map the owners in the tar (ids inside a
 	// user namespace) to host ids; an id outside every range is an error.
 	UIDMaps, GIDMaps []IDMap
-	// MaxSize bounds the sum of the regular files' sizes; 0 means no bound.
+	// Lowers, in overlay form, are the layers below the upper directory,
+	// highest first (as in overlay's lowerdir). A parent directory the tar
+	// does not list but its entries need is then created with the owner,
+	// mode and xattrs the lowers give it, instead of root 0755, which would
+	// otherwise hide theirs in the merged view.
+	Lowers []string
+	// MaxSize bounds the sum of the regular files' sizes (a sparse file
+	// counts whole); 0 means no bound. Set it for layers from untrusted
+	// sources: a few compressed bytes can declare terabytes of holes.
 	MaxSize int64
 	// MaxNameBytes bounds an entry's name and link name
 	// (DefaultMaxNameBytes when 0).
@@ -293,6 +301,10 @@ func (a *applier) mkdirAll(dir string) (int, error) {
 				return -1, err
 			}
 			a.created[prefix] = true
+			if err := a.inheritLower(cur, part, prefix); err != nil {
+				unix.Close(cur)
+				return -1, err
+			}
 			next, err = openBeneath(a.rootFd, prefix, unix.O_PATH|unix.O_DIRECTORY)
 		}
 		unix.Close(cur)
@@ -302,6 +314,54 @@ func (a *applier) mkdirAll(dir string) (int, error) {
 		cur = next
 	}
 	return cur, nil
+}
+
+// inheritLower gives a directory that Apply had to create, in overlay form,
+// the owner, mode and xattrs of the same directory in the highest lower
+// layer that has it, so the merged view keeps them. The lower is read
+// beneath its root, never through a symlink leading out.
+func (a *applier) inheritLower(pfd int, name, rel string) error {
+	for _, l := range a.opts.Lowers {
+		lroot, err := unix.Open(l, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+		if err != nil {
+			return fmt.Errorf("open lower layer %s: %w", l, err)
+		}
+		fd, err := openBeneath(lroot, rel, unix.O_PATH|unix.O_NOFOLLOW)
+		unix.Close(lroot)
+		if err != nil {
+			continue
+		}
+		defer unix.Close(fd)
+		var st unix.Stat_t
+		if err := unix.Fstat(fd, &st); err != nil {
+			return err
+		}
+		if st.Mode&unix.S_IFMT != unix.S_IFDIR {
+			return nil // a whiteout or a file: the new directory replaces it
+		}
+		if err := unix.Fchownat(pfd, name, int(st.Uid), int(st.Gid), unix.AT_SYMLINK_NOFOLLOW); err != nil {
+			return fmt.Errorf("copy owner of %q from the lower layer: %w", rel, err)
+		}
+		if err := a.chmodAt(pfd, name, st.Mode&0o7777); err != nil {
+			return err
+		}
+		xa, err := listXattrs(procFd(fd), unix.Listxattr, unix.Getxattr)
+		if err != nil {
+			return err
+		}
+		dfd, err := unix.Openat(pfd, name, unix.O_PATH|unix.O_NOFOLLOW|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+		if err != nil {
+			return err
+		}
+		defer unix.Close(dfd)
+		for k, v := range xa {
+			if err := unix.Setxattr(procFd(dfd), k, []byte(v), 0); err != nil && !errors.Is(err, unix.ENOTSUP) {
+				return fmt.Errorf("copy xattr %s of %q from the lower layer: %w", k, rel, err)
+			}
+		}
+		return nil
+	}
+	return nil
 }
 
 func (a *applier) entry(hdr *tar.Header, r io.Reader) error {

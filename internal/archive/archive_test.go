@@ -703,3 +703,34 @@ func TestApplyRaceSymlinkSwap(t *testing.T) {
 	t.Logf("%d swaps, %d of 10 applies refused", swaps, failed)
 	assertEmpty(t, outside)
 }
+
+func TestApplyInheritsLowerDirs(t *testing.T) {
+	testutil.RequireRoot(t)
+	lower, _ := sandbox(t)
+	tmp := dir("tmp/", 0o1777)
+	home := dir("home/u/", 0o700)
+	home.hdr.Uid, home.hdr.Gid = 1000, 1000
+	home.hdr.PAXRecords = map[string]string{"SCHILY.xattr.user.x": "1"}
+	if err := apply(t, lower, makeTar(t, tmp, dir("home/", 0o755), home), ApplyOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	upper, outside := sandbox(t)
+	data := makeTar(t, reg("tmp/f", "f", 0o644), reg("home/u/.profile", "p", 0o644), reg("new/f", "n", 0o644))
+	if err := apply(t, upper, data, ApplyOptions{Lowers: []string{lower}}); err != nil {
+		t.Fatal(err)
+	}
+	if st := lstat(t, filepath.Join(upper, "tmp")); st.Mode != unix.S_IFDIR|0o1777 {
+		t.Errorf("implicit tmp: mode %o, want the lower's 1777", st.Mode)
+	}
+	if st := lstat(t, filepath.Join(upper, "home/u")); st.Mode != unix.S_IFDIR|0o700 || st.Uid != 1000 || st.Gid != 1000 {
+		t.Errorf("implicit home/u: %o %d:%d, want the lower's 700 1000:1000", st.Mode, st.Uid, st.Gid)
+	}
+	buf := make([]byte, 8)
+	if n, err := unix.Lgetxattr(filepath.Join(upper, "home/u"), "user.x", buf); err != nil || string(buf[:n]) != "1" {
+		t.Errorf("implicit home/u lacks the lower's xattr: %v", err)
+	}
+	if st := lstat(t, filepath.Join(upper, "new")); st.Mode != unix.S_IFDIR|0o755 || st.Uid != 0 {
+		t.Errorf("implicit new (in no lower): %o %d, want 755 root", st.Mode, st.Uid)
+	}
+	assertEmpty(t, outside)
+}

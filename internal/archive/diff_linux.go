@@ -230,7 +230,14 @@ func fileHeader(e *upperEntry, links map[[2]uint64]string) (*tar.Header, error) 
 // readXattrs returns the xattrs of p that belong in a layer: all but the
 // overlay's own trusted.overlay.* ones.
 func readXattrs(p string) (map[string]string, error) {
-	sz, err := unix.Llistxattr(p, nil)
+	return listXattrs(p, unix.Llistxattr, unix.Lgetxattr)
+}
+
+// listXattrs returns the xattrs of p but the overlay's own, with the list
+// and get calls given (the l-variants not to follow a final symlink, the
+// plain ones for a /proc/self/fd path).
+func listXattrs(p string, list func(string, []byte) (int, error), get func(string, string, []byte) (int, error)) (map[string]string, error) {
+	sz, err := list(p, nil)
 	if err != nil || sz == 0 {
 		if errors.Is(err, unix.ENOTSUP) {
 			err = nil
@@ -241,7 +248,7 @@ func readXattrs(p string) (map[string]string, error) {
 		return nil, nil
 	}
 	buf := make([]byte, sz)
-	sz, err = unix.Llistxattr(p, buf)
+	sz, err = list(p, buf)
 	if err != nil {
 		return nil, fmt.Errorf("list xattrs of %s: %w", p, err)
 	}
@@ -250,12 +257,12 @@ func readXattrs(p string) (map[string]string, error) {
 		if name == "" || strings.HasPrefix(name, "trusted.overlay.") {
 			continue
 		}
-		vsz, err := unix.Lgetxattr(p, name, nil)
+		vsz, err := get(p, name, nil)
 		if err != nil {
 			return nil, fmt.Errorf("get xattr %s of %s: %w", name, p, err)
 		}
 		val := make([]byte, vsz)
-		vsz, err = unix.Lgetxattr(p, name, val)
+		vsz, err = get(p, name, val)
 		if err != nil {
 			return nil, fmt.Errorf("get xattr %s of %s: %w", name, p, err)
 		}

@@ -18,7 +18,10 @@
 //	if _, err := sn.Stat(ctx, chainID); err == nil { /* unpacked already: shared */ }
 //	mounts, _ := sn.Prepare(ctx, "extract-"+random+" "+chainID, parentChainID)
 //	dir, overlay, _ := mount.WritableDir(mounts)      // no mount needed to unpack
-//	archive.Apply(ctx, dir, layer, archive.ApplyOptions{Format: overlay ? FormatOverlay : FormatNative})
+//	archive.Apply(ctx, dir, layer, archive.ApplyOptions{
+//		Format: overlay ? FormatOverlay : FormatNative,
+//		Lowers: mount.LowerDirs(mounts),             // implicit parents keep the lowers' modes
+//	})
 //	sn.Commit(ctx, chainID, key)                      // AlreadyExists: someone else won; Remove(key)
 //
 // Naming committed layers by their chain ID makes every layer unpacked once

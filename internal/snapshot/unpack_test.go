@@ -7,7 +7,6 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
-	"strings"
 	"testing"
 	"time"
 
@@ -69,7 +68,7 @@ func unpack(t *testing.T, sn snapshot.Snapshotter, chainID, parent string, layer
 	if overlay {
 		format = archive.FormatOverlay
 	}
-	if _, err := archive.Apply(ctx, dir, bytes.NewReader(layer), archive.ApplyOptions{Format: format}); err != nil {
+	if _, err := archive.Apply(ctx, dir, bytes.NewReader(layer), archive.ApplyOptions{Format: format, Lowers: mount.LowerDirs(ms)}); err != nil {
 		t.Fatal(err)
 	}
 	if err := sn.Commit(ctx, chainID, key); err != nil {
@@ -177,12 +176,11 @@ func TestUnpackCommitRoundTrip(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				lowerdir, _ := ms[0].Option("lowerdir")
-				err = archive.Diff(ctx, strings.Split(lowerdir, ":"), upper, &diff)
+				err = archive.Diff(ctx, mount.LowerDirs(ms), upper, &diff)
 				if err != nil {
 					t.Fatal(err)
 				}
-				ch, err := archive.Changes(ctx, strings.Split(lowerdir, ":"), upper)
+				ch, err := archive.Changes(ctx, mount.LowerDirs(ms), upper)
 				if err != nil {
 					t.Fatal(err)
 				}

@@ -61,6 +61,20 @@ func WritableDir(mounts []Mount) (dir string, overlay bool, err error) {
 	return "", false, fmt.Errorf("writable dir: %s mount of %s is read-only", m.Type, m.Source)
 }
 
+// LowerDirs returns the lower directories of an overlay among mounts,
+// highest first, or nil when there is none (a bind).
+func LowerDirs(mounts []Mount) []string {
+	for _, m := range mounts {
+		if m.Type != "overlay" {
+			continue
+		}
+		if v, ok := m.Option("lowerdir"); ok {
+			return strings.Split(v, ":")
+		}
+	}
+	return nil
+}
+
 // flag options and their mount(2) flags (set, or cleared when clear).
 var flags = map[string]struct {
 	clear bool

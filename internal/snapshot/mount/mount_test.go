@@ -35,6 +35,16 @@ func TestWritableDir(t *testing.T) {
 	}
 }
 
+func TestLowerDirs(t *testing.T) {
+	ov := []Mount{{Type: "overlay", Source: "overlay", Options: []string{"lowerdir=/a:/b", "upperdir=/u"}}}
+	if got := LowerDirs(ov); len(got) != 2 || got[0] != "/a" || got[1] != "/b" {
+		t.Errorf("LowerDirs = %q", got)
+	}
+	if got := LowerDirs([]Mount{{Type: "bind", Source: "/s"}}); got != nil {
+		t.Errorf("LowerDirs of a bind = %q", got)
+	}
+}
+
 func TestBindReadOnlyAndUnmountAll(t *testing.T) {
 	if os.Geteuid() != 0 {
 		t.Skip("needs root")
