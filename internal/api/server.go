@@ -115,6 +115,7 @@ func (s *Server) Serve(l net.Listener) error {
 	hs := &http.Server{
 		Handler:           s.handler,
 		ReadHeaderTimeout: 30 * time.Second,
+		IdleTimeout:       2 * time.Minute, // idle keep-alive connections
 		ErrorLog:          slog.NewLogLogger(slog.Default().Handler(), slog.LevelDebug),
 	}
 	s.srvMu.Lock()
@@ -127,8 +128,9 @@ func (s *Server) Serve(l net.Listener) error {
 	return err
 }
 
-// Shutdown stops every listener, then waits for requests in flight until
-// ctx ends; streams still open then (events, later attach) are closed.
+// Shutdown stops every listener, ends /events streams, then waits for
+// requests in flight until ctx ends. Hijacked connections (attach, exec)
+// are not tracked by the HTTP server: their owners must close them.
 func (s *Server) Shutdown(ctx context.Context) error {
 	s.stopOnce.Do(func() { close(s.stopping) })
 	s.srvMu.Lock()

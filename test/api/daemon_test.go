@@ -81,6 +81,14 @@ func TestDockerCLI(t *testing.T) {
 	if r.code != 0 || r.stdout != "" {
 		t.Errorf("docker events type=container: exit %d, output %q %s", r.code, r.stdout, r.stderr)
 	}
+	r = run(t, env, docker, "-H", d.host, "system", "df")
+	if r.code != 0 || !strings.Contains(r.stdout, "Images          0         0         0B") {
+		t.Errorf("docker system df: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	r = run(t, env, docker, "-H", d.host, "login", "-u", "x", "-p", "y", "127.0.0.1:1")
+	if r.code != 1 || !strings.Contains(r.stderr, "Error response from daemon: login is not implemented yet by the berth daemon") {
+		t.Errorf("docker login: exit %d, stderr %q", r.code, r.stderr)
+	}
 	// Unimplemented endpoints answer as dockerd does for unknown paths.
 	r = run(t, env, docker, "-H", d.host, "ps")
 	if r.code != 1 || !strings.Contains(r.stderr, "page not found") {
