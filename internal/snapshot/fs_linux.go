@@ -30,6 +30,10 @@ type record struct {
 	Created time.Time         `json:"created"`
 	Updated time.Time         `json:"updated"`
 	Usage   *Usage            `json:"usage,omitempty"` // committed only
+
+	// pending: being made (a native copy in progress); in memory only,
+	// invisible but for holding its key and its parent.
+	pending bool
 }
 
 type metadata struct {
@@ -127,7 +131,13 @@ func (s *fsSnapshotter) removeOrphans() error {
 
 // save writes metadata.json atomically; called with mu held.
 func (s *fsSnapshotter) save() error {
-	b, err := json.MarshalIndent(&s.meta, "", "  ")
+	out := metadata{NextID: s.meta.NextID, Snapshots: map[string]*record{}}
+	for k, r := range s.meta.Snapshots {
+		if !r.pending {
+			out.Snapshots[k] = r
+		}
+	}
+	b, err := json.MarshalIndent(&out, "", "  ")
 	if err != nil {
 		return err
 	}
@@ -160,6 +170,9 @@ func (s *fsSnapshotter) get(key string) (*record, error) {
 	r, ok := s.meta.Snapshots[key]
 	if !ok {
 		return nil, fmt.Errorf("snapshot %q: %w", key, errdefs.ErrNotFound)
+	}
+	if r.pending {
+		return nil, fmt.Errorf("snapshot %q is still being prepared: %w", key, errdefs.ErrNotFound)
 	}
 	return r, nil
 }
@@ -235,7 +248,7 @@ func (s *fsSnapshotter) create(ctx context.Context, kind Kind, key, parent strin
 	var pr *record
 	if parent != "" {
 		var ok bool
-		if pr, ok = s.meta.Snapshots[parent]; !ok {
+		if pr, ok = s.meta.Snapshots[parent]; !ok || pr.pending {
 			return nil, fmt.Errorf("parent snapshot %q: %w", parent, errdefs.ErrNotFound)
 		}
 		if pr.Kind != KindCommitted {
@@ -247,13 +260,20 @@ func (s *fsSnapshotter) create(ctx context.Context, kind Kind, key, parent strin
 		o(&in)
 	}
 	now := time.Now().UTC()
-	r := &record{ID: strconv.FormatUint(s.meta.NextID, 10), Kind: kind, Parent: parent, Labels: in.Labels, Created: now, Updated: now}
+	r := &record{ID: strconv.FormatUint(s.meta.NextID, 10), Kind: kind, Parent: parent, Labels: in.Labels, Created: now, Updated: now, pending: true}
 	s.meta.NextID++
-	if err := s.makeDirs(ctx, r, pr); err != nil {
+	// The key and the parent are held by the pending record while the
+	// directories are made without the lock (a native copy takes long).
+	s.meta.Snapshots[key] = r
+	s.mu.Unlock()
+	err := s.makeDirs(ctx, r, pr)
+	s.mu.Lock()
+	if err != nil {
+		delete(s.meta.Snapshots, key)
 		os.RemoveAll(s.dir(r.ID))
 		return nil, fmt.Errorf("prepare snapshot %q: %w", key, err)
 	}
-	s.meta.Snapshots[key] = r
+	r.pending = false
 	if err := s.save(); err != nil {
 		delete(s.meta.Snapshots, key)
 		os.RemoveAll(s.dir(r.ID))
@@ -428,7 +448,9 @@ func (s *fsSnapshotter) Walk(ctx context.Context, fn func(context.Context, Info)
 	s.mu.Lock()
 	infos := make([]Info, 0, len(s.meta.Snapshots))
 	for k, r := range s.meta.Snapshots {
-		infos = append(infos, info(k, r))
+		if !r.pending {
+			infos = append(infos, info(k, r))
+		}
 	}
 	s.mu.Unlock()
 	slices.SortFunc(infos, func(a, b Info) int { return strings.Compare(a.Name, b.Name) })

@@ -16,6 +16,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/containerd/errdefs"
@@ -47,6 +48,7 @@ func Run(t *testing.T, newSnapshotter NewFunc) {
 		{"Reopen", testReopen},
 		{"ManyLayers", testManyLayers},
 		{"ViewOfOneLayer", testViewOfOneLayer},
+		{"ConcurrentUnpack", testConcurrentUnpack},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			e := newEnv(t, newSnapshotter)
@@ -483,5 +485,73 @@ func testViewOfOneLayer(t *testing.T, e *env) {
 	d, _ = e.mountAt(ms)
 	if got := tree(t, d); len(got) != 0 {
 		t.Errorf("empty view shows %v", got)
+	}
+}
+
+// testConcurrentUnpack races as two pulls of images sharing a layer do: one
+// key wins each Prepare, one Commit wins each name, and the losers clean up.
+func testConcurrentUnpack(t *testing.T, e *env) {
+	e.layer("base", "", func(d string) { write(t, filepath.Join(d, "f"), "f") })
+	const n = 6
+	var wg sync.WaitGroup
+	errs := make([]error, n)
+	for i := range n {
+		wg.Go(func() { _, errs[i] = e.sn.Prepare(e.ctx, "same", "base") })
+	}
+	wg.Wait()
+	won := 0
+	for _, err := range errs {
+		switch {
+		case err == nil:
+			won++
+		case !errdefs.IsAlreadyExists(err):
+			t.Errorf("racing Prepare of one key: %v, want AlreadyExists", err)
+		}
+	}
+	if won != 1 {
+		t.Errorf("%d racing Prepares of one key succeeded, want 1", won)
+	}
+	for i := range n {
+		wg.Go(func() {
+			key := "extract-" + strconv.Itoa(i)
+			ms, err := e.sn.Prepare(e.ctx, key, "base")
+			if err != nil {
+				errs[i] = err
+				return
+			}
+			dir, _, err := mount.WritableDir(ms)
+			if err != nil {
+				errs[i] = err
+				return
+			}
+			if err := os.WriteFile(filepath.Join(dir, "layer"), []byte(key), 0o644); err != nil {
+				errs[i] = err
+				return
+			}
+			errs[i] = e.sn.Commit(e.ctx, "chain", key)
+			if errdefs.IsAlreadyExists(errs[i]) {
+				if err := e.sn.Remove(e.ctx, key); err != nil {
+					t.Errorf("loser removes its key: %v", err)
+				}
+			}
+		})
+	}
+	wg.Wait()
+	won = 0
+	for _, err := range errs {
+		switch {
+		case err == nil:
+			won++
+		case !errdefs.IsAlreadyExists(err):
+			t.Errorf("racing Commit to one name: %v, want AlreadyExists", err)
+		}
+	}
+	if won != 1 {
+		t.Errorf("%d racing Commits to one name succeeded, want 1", won)
+	}
+	var names []string
+	e.sn.Walk(e.ctx, func(_ context.Context, in snapshot.Info) error { names = append(names, in.Name); return nil })
+	if want := []string{"base", "chain", "same"}; !slices.Equal(names, want) {
+		t.Errorf("after the races: %q, want %q", names, want)
 	}
 }
