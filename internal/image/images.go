@@ -203,6 +203,17 @@ func (s *Service) setNames(ctx context.Context, names []string, target ocispec.D
 	err := s.db.Update(ctx, func(tx *metadata.Tx) error {
 		it := tx.Images()
 		var displaced []ocispec.Descriptor
+		if len(names) == 1 && isDanglingName(names[0]) {
+			recs, err := it.List()
+			if err != nil {
+				return err
+			}
+			for _, r := range recs {
+				if r.Target.Digest == target.Digest {
+					return nil // named already: not dangling
+				}
+			}
+		}
 		for _, n := range names {
 			cur, err := it.Get(n)
 			switch {

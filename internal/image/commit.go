@@ -1,0 +1,441 @@
+package image
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/containerd/errdefs"
+	"github.com/klauspost/compress/gzip"
+	"github.com/opencontainers/go-digest"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+
+	"github.com/berth/berth/internal/archive"
+	"github.com/berth/berth/internal/content"
+	"github.com/berth/berth/internal/metadata"
+)
+
+// CommitOptions describe an image made from a parent and one new layer.
+type CommitOptions struct {
+	// Ref names the new image ("" leaves it dangling).
+	Ref string
+	// Changes are Dockerfile-like instructions applied to the config, as
+	// docker's --change: CMD, ENTRYPOINT, ENV, WORKDIR, EXPOSE, LABEL,
+	// USER, VOLUME, STOPSIGNAL.
+	Changes []string
+	// Config, when set, replaces the parent's config before Changes.
+	Config *ocispec.ImageConfig
+	// Author, Comment and CreatedBy go into the config and its history.
+	Author, Comment, CreatedBy string
+	// EmptyLayer records a history entry without a layer (layer is
+	// ignored and may be nil).
+	EmptyLayer bool
+	// Platform of an image without a parent ("" for the service's).
+	Platform string
+}
+
+// CreateFromDiff makes a new image of parent (a zero Image for none) plus
+// the layer tar read from layer (uncompressed, gzip or zstd): the layer is
+// stored gzipped, unpacked into its snapshot, and a config and manifest
+// are written; the engine's commit and the builder use it.
+func (s *Service) CreateFromDiff(ctx context.Context, parent Image, layer io.Reader, opts CommitOptions) (Image, error) {
+	img, err := s.createFromDiff(ctx, parent, layer, opts)
+	if err != nil {
+		return Image{}, fmt.Errorf("create image: %w", err)
+	}
+	return img, nil
+}
+
+func (s *Service) createFromDiff(ctx context.Context, parent Image, layer io.Reader, opts CommitOptions) (Image, error) {
+	var cfg ocispec.Image
+	var layers []ocispec.Descriptor
+	if parent.ID != "" {
+		if err := json.Unmarshal(parent.ConfigRaw, &cfg); err != nil {
+			return Image{}, fmt.Errorf("parent config: %w", err)
+		}
+		layers = append(layers, parent.Manifest.Layers...)
+	} else {
+		p := s.platform
+		if opts.Platform != "" {
+			pp, err := content.ParsePlatform(opts.Platform)
+			if err != nil {
+				return Image{}, err
+			}
+			p = pp
+		}
+		cfg.Platform = ocispec.Platform{OS: p.OS, Architecture: p.Architecture, Variant: p.Variant}
+		cfg.RootFS.Type = "layers"
+	}
+	if opts.Config != nil {
+		cfg.Config = *opts.Config
+	}
+	if err := applyChanges(&cfg.Config, opts.Changes); err != nil {
+		return Image{}, err
+	}
+	now := time.Now().UTC()
+	cfg.Created = &now
+	if opts.Author != "" {
+		cfg.Author = opts.Author
+	}
+	s.gcMu.RLock()
+	defer s.gcMu.RUnlock()
+	leaseID := "create-" + randomID()
+	if _, err := s.content.CreateLease(ctx, leaseID, time.Hour); err != nil {
+		return Image{}, err
+	}
+	defer s.content.DeleteLease(context.WithoutCancel(ctx), leaseID)
+	lctx := content.WithLease(ctx, leaseID)
+
+	h := ocispec.History{Created: &now, CreatedBy: opts.CreatedBy, Comment: opts.Comment, Author: opts.Author, EmptyLayer: opts.EmptyLayer}
+	if !opts.EmptyLayer {
+		desc, diffID, err := s.storeLayer(lctx, layer)
+		if err != nil {
+			return Image{}, err
+		}
+		layers = append(layers, desc)
+		cfg.RootFS.DiffIDs = append(cfg.RootFS.DiffIDs, diffID)
+		if err := s.unpackLayers(lctx, layers, cfg.RootFS.DiffIDs); err != nil {
+			return Image{}, err
+		}
+	}
+	cfg.History = append(cfg.History, h)
+	return s.storeImage(lctx, cfg, layers, opts.Ref)
+}
+
+// storeImage writes config and OCI manifest and names the image (or keeps
+// it dangling).
+func (s *Service) storeImage(ctx context.Context, cfg ocispec.Image, layers []ocispec.Descriptor, ref string) (Image, error) {
+	cb, err := json.Marshal(cfg)
+	if err != nil {
+		return Image{}, err
+	}
+	cdesc := ocispec.Descriptor{MediaType: ocispec.MediaTypeImageConfig, Digest: digest.FromBytes(cb), Size: int64(len(cb))}
+	if layers == nil {
+		layers = []ocispec.Descriptor{}
+	}
+	m := ocispec.Manifest{MediaType: ocispec.MediaTypeImageManifest, Config: cdesc, Layers: layers}
+	m.SchemaVersion = 2
+	mb, err := json.Marshal(m)
+	if err != nil {
+		return Image{}, err
+	}
+	mdesc := ocispec.Descriptor{MediaType: ocispec.MediaTypeImageManifest, Digest: digest.FromBytes(mb), Size: int64(len(mb))}
+	for _, b := range []struct {
+		d ocispec.Descriptor
+		b []byte
+	}{{cdesc, cb}, {mdesc, mb}} {
+		if err := content.WriteBlob(ctx, s.content, "create-"+b.d.Digest.String(), bytes.NewReader(b.b), b.d); err != nil {
+			return Image{}, err
+		}
+	}
+	name := danglingName(mdesc.Digest)
+	if ref != "" {
+		n, err := metadata.NormalizeName(ref)
+		if err != nil {
+			return Image{}, err
+		}
+		name = n
+	}
+	if _, err := s.setNames(ctx, []string{name}, mdesc); err != nil {
+		return Image{}, err
+	}
+	if ref == "" {
+		return s.Get(ctx, cdesc.Digest.String())
+	}
+	return s.Get(ctx, name)
+}
+
+// storeLayer stores the layer read from r gzipped (compressing it if it is
+// not) and returns its descriptor and diff ID.
+func (s *Service) storeLayer(ctx context.Context, r io.Reader) (ocispec.Descriptor, digest.Digest, error) {
+	dr, _, err := archive.DecompressStream(r)
+	if err != nil {
+		return ocispec.Descriptor{}, "", err
+	}
+	defer dr.Close()
+	ref := "layer-" + randomID()
+	w, err := s.content.Writer(ctx, ref, 0, "")
+	if err != nil {
+		return ocispec.Descriptor{}, "", err
+	}
+	defer w.Close()
+	cw := &countWriter{w: w}
+	dh := sha256.New()
+	zw, err := gzip.NewWriterLevel(cw, gzip.BestSpeed)
+	if err != nil {
+		return ocispec.Descriptor{}, "", err
+	}
+	if _, err := io.Copy(io.MultiWriter(zw, dh), dr); err != nil {
+		_ = s.content.Abort(context.WithoutCancel(ctx), ref)
+		return ocispec.Descriptor{}, "", fmt.Errorf("read layer: %w", err)
+	}
+	if err := zw.Close(); err != nil {
+		return ocispec.Descriptor{}, "", err
+	}
+	desc := ocispec.Descriptor{MediaType: ocispec.MediaTypeImageLayerGzip, Digest: w.Digest(), Size: cw.n}
+	if err := w.Commit(ctx, desc.Size, desc.Digest); err != nil && !errdefs.IsAlreadyExists(err) {
+		return ocispec.Descriptor{}, "", err
+	}
+	if err := s.addToLease(ctx, desc.Digest); err != nil {
+		return ocispec.Descriptor{}, "", err
+	}
+	return desc, digest.NewDigest(digest.SHA256, dh), nil
+}
+
+type countWriter struct {
+	w io.Writer
+	n int64
+}
+
+func (c *countWriter) Write(p []byte) (int, error) {
+	n, err := c.w.Write(p)
+	c.n += int64(n)
+	return n, err
+}
+
+// ImportOptions tune Import.
+type ImportOptions struct {
+	// Ref names the image ("" leaves it dangling).
+	Ref string
+	// Changes as docker import --change.
+	Changes []string
+	// Message is the history comment ("Imported from <source>" when
+	// empty).
+	Message  string
+	Platform string
+	// URL, when set, is fetched (http or https) instead of reading r.
+	URL string
+}
+
+// maxImportRedirects bounds redirects of an import URL.
+const maxImportRedirects = 5
+
+// Import makes a one-layer image of the root filesystem tar read from r
+// (plain, gzip or zstd), or fetched from opts.URL, as docker import does.
+func (s *Service) Import(ctx context.Context, r io.Reader, opts ImportOptions) (Image, error) {
+	src := "-"
+	if opts.URL != "" {
+		src = opts.URL
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, opts.URL, nil)
+		if err != nil {
+			return Image{}, fmt.Errorf("import %s: %w: %w", opts.URL, err, errdefs.ErrInvalidArgument)
+		}
+		if req.URL.Scheme != "http" && req.URL.Scheme != "https" {
+			return Image{}, fmt.Errorf("import %s: scheme %q is not http or https: %w", opts.URL, req.URL.Scheme, errdefs.ErrInvalidArgument)
+		}
+		cl := &http.Client{Transport: s.reg.Transport, CheckRedirect: func(_ *http.Request, via []*http.Request) error {
+			if len(via) >= maxImportRedirects {
+				return fmt.Errorf("more than %d redirects", maxImportRedirects)
+			}
+			return nil
+		}}
+		resp, err := cl.Do(req)
+		if err != nil {
+			return Image{}, fmt.Errorf("import %s: %w", opts.URL, err)
+		}
+		defer resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			return Image{}, fmt.Errorf("import %s: %s", opts.URL, resp.Status)
+		}
+		r = resp.Body
+	}
+	if r == nil {
+		return Image{}, fmt.Errorf("import: no input: %w", errdefs.ErrInvalidArgument)
+	}
+	msg := opts.Message
+	if msg == "" {
+		msg = "Imported from " + src
+	}
+	img, err := s.createFromDiff(ctx, Image{}, r, CommitOptions{Ref: opts.Ref, Changes: opts.Changes, Comment: msg, Platform: opts.Platform})
+	if err != nil {
+		return Image{}, fmt.Errorf("import %s: %w", src, err)
+	}
+	return img, nil
+}
+
+// applyChanges applies docker --change instructions to c.
+func applyChanges(c *ocispec.ImageConfig, changes []string) error {
+	for _, ch := range changes {
+		ch = strings.TrimSpace(ch)
+		instr, rest, _ := strings.Cut(ch, " ")
+		rest = strings.TrimSpace(rest)
+		bad := func(why string) error {
+			return fmt.Errorf("change %q: %s: %w", ch, why, errdefs.ErrInvalidArgument)
+		}
+		switch strings.ToUpper(instr) {
+		case "CMD", "ENTRYPOINT":
+			var args []string
+			if strings.HasPrefix(rest, "[") {
+				if err := json.Unmarshal([]byte(rest), &args); err != nil {
+					return bad("not a JSON array of strings")
+				}
+			} else if rest != "" {
+				args = []string{"/bin/sh", "-c", rest}
+			}
+			if strings.EqualFold(instr, "CMD") {
+				c.Cmd = args
+			} else {
+				c.Entrypoint = args
+				c.Cmd = nil
+			}
+		case "ENV":
+			kvs, err := keyValues(rest)
+			if err != nil {
+				return bad(err.Error())
+			}
+			for _, kv := range kvs {
+				c.Env = setEnv(c.Env, kv[0], kv[1])
+			}
+		case "LABEL":
+			kvs, err := keyValues(rest)
+			if err != nil {
+				return bad(err.Error())
+			}
+			if c.Labels == nil {
+				c.Labels = map[string]string{}
+			}
+			for _, kv := range kvs {
+				c.Labels[kv[0]] = kv[1]
+			}
+		case "WORKDIR":
+			if rest == "" {
+				return bad("no directory")
+			}
+			c.WorkingDir = rest
+		case "USER":
+			if rest == "" {
+				return bad("no user")
+			}
+			c.User = rest
+		case "EXPOSE":
+			words, err := shellWords(rest)
+			if err != nil || len(words) == 0 {
+				return bad("no port")
+			}
+			if c.ExposedPorts == nil {
+				c.ExposedPorts = map[string]struct{}{}
+			}
+			for _, p := range words {
+				if !strings.Contains(p, "/") {
+					p += "/tcp"
+				}
+				c.ExposedPorts[p] = struct{}{}
+			}
+		case "VOLUME":
+			var vols []string
+			if strings.HasPrefix(rest, "[") {
+				if err := json.Unmarshal([]byte(rest), &vols); err != nil {
+					return bad("not a JSON array of strings")
+				}
+			} else {
+				w, err := shellWords(rest)
+				if err != nil {
+					return bad(err.Error())
+				}
+				vols = w
+			}
+			if len(vols) == 0 {
+				return bad("no volume")
+			}
+			if c.Volumes == nil {
+				c.Volumes = map[string]struct{}{}
+			}
+			for _, v := range vols {
+				c.Volumes[v] = struct{}{}
+			}
+		case "STOPSIGNAL":
+			if rest == "" {
+				return bad("no signal")
+			}
+			c.StopSignal = rest
+		default:
+			return bad("instruction " + instr + " is not one of CMD, ENTRYPOINT, ENV, WORKDIR, EXPOSE, LABEL, USER, VOLUME, STOPSIGNAL")
+		}
+	}
+	return nil
+}
+
+func setEnv(env []string, k, v string) []string {
+	for i, e := range env {
+		if strings.HasPrefix(e, k+"=") {
+			env[i] = k + "=" + v
+			return env
+		}
+	}
+	return append(env, k+"="+v)
+}
+
+// keyValues parses "k=v k2="v 2"" or the legacy "k v with spaces".
+func keyValues(s string) ([][2]string, error) {
+	words, err := shellWords(s)
+	if err != nil {
+		return nil, err
+	}
+	if len(words) == 0 {
+		return nil, fmt.Errorf("no key")
+	}
+	if !strings.Contains(words[0], "=") {
+		k, v, _ := strings.Cut(s, " ")
+		return [][2]string{{k, strings.TrimSpace(v)}}, nil
+	}
+	var out [][2]string
+	for _, w := range words {
+		k, v, ok := strings.Cut(w, "=")
+		if !ok || k == "" {
+			return nil, fmt.Errorf("%q is not KEY=VALUE", w)
+		}
+		out = append(out, [2]string{k, v})
+	}
+	return out, nil
+}
+
+// shellWords splits s at blanks, honouring double and single quotes and
+// backslash escapes.
+func shellWords(s string) ([]string, error) {
+	var out []string
+	var cur strings.Builder
+	in := false
+	var quote rune
+	esc := false
+	for _, r := range s {
+		switch {
+		case esc:
+			cur.WriteRune(r)
+			esc = false
+		case r == '\\' && quote != '\'':
+			esc = true
+			in = true
+		case quote != 0:
+			if r == quote {
+				quote = 0
+			} else {
+				cur.WriteRune(r)
+			}
+		case r == '"' || r == '\'':
+			quote = r
+			in = true
+		case r == ' ' || r == '\t':
+			if in {
+				out = append(out, cur.String())
+				cur.Reset()
+				in = false
+			}
+		default:
+			cur.WriteRune(r)
+			in = true
+		}
+	}
+	if quote != 0 {
+		return nil, fmt.Errorf("unterminated quote")
+	}
+	if in {
+		out = append(out, cur.String())
+	}
+	return out, nil
+}
