@@ -301,4 +301,3 @@ func (s *Service) writeOCIArchive(ctx context.Context, tw *tar.Writer, items []*
 	}
 	return writeTarFile(tw, "manifest.json", mb)
 }
-
