@@ -26,6 +26,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"golang.org/x/crypto/bcrypt"
 )
 
 // serve runs `berth registry serve` in-process on 127.0.0.1:0 and returns
@@ -226,5 +228,66 @@ func TestSkopeoPushPull(t *testing.T) {
 	b, err := cmd.CombinedOutput()
 	if err != nil || !strings.Contains(string(b), `"v1"`) {
 		t.Fatalf("list-tags: %v\n%s", err, b)
+	}
+}
+
+// TestSkopeoTokenAuth runs serve with bearer-token auth from a config file:
+// skopeo logs in through the token endpoint, pushes and pulls; a user with
+// pull rights cannot push; anonymous cannot pull the private repository.
+func TestSkopeoTokenAuth(t *testing.T) {
+	skopeo, err := exec.LookPath("skopeo")
+	if err != nil {
+		t.Skip("skopeo not installed (hack/install-deps.sh installs it)")
+	}
+	dir := t.TempDir()
+	var htpasswd strings.Builder
+	for user, pass := range map[string]string{"alice": "alicepw", "bob": "bobpw"} {
+		h, err := bcrypt.GenerateFromPassword([]byte(pass), bcrypt.MinCost)
+		if err != nil {
+			t.Fatal(err)
+		}
+		htpasswd.WriteString(user + ":" + string(h) + "\n")
+	}
+	os.WriteFile(filepath.Join(dir, "htpasswd"), []byte(htpasswd.String()), 0o600)
+	cfg := map[string]any{"auth": map[string]any{
+		"htpasswd": filepath.Join(dir, "htpasswd"),
+		"token":    map[string]any{"expiry": "2m"},
+		"access": map[string]any{
+			"alice": []any{map[string]any{"repository": "*", "actions": []string{"*"}}},
+			"bob":   []any{map[string]any{"repository": "team/*", "actions": []string{"pull"}}},
+		},
+	}}
+	b, _ := json.Marshal(cfg)
+	os.WriteFile(filepath.Join(dir, "config.json"), b, 0o600)
+	base := serve(t, filepath.Join(dir, "root"), "--config", filepath.Join(dir, "config.json"))
+	host := strings.TrimPrefix(base, "http://")
+	src := filepath.Join(dir, "src")
+	writeOCILayout(t, src, 2, 1000)
+	run := func(args ...string) error {
+		cmd := exec.Command(skopeo, append([]string{"--insecure-policy"}, args...)...)
+		cmd.Env = append(os.Environ(), "HOME="+dir, "REGISTRY_AUTH_FILE="+filepath.Join(dir, "auth.json"))
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			return fmt.Errorf("skopeo %v: %v\n%s", args, err, out)
+		}
+		return nil
+	}
+	if err := run("copy", "--dest-tls-verify=false", "--dest-creds", "alice:alicepw", "oci:"+src+":latest", "docker://"+host+"/team/app:v1"); err != nil {
+		t.Fatal(err)
+	}
+	if err := run("copy", "--src-tls-verify=false", "--src-creds", "bob:bobpw", "docker://"+host+"/team/app:v1", "dir:"+filepath.Join(dir, "out")); err != nil {
+		t.Fatal(err)
+	}
+	if err := run("copy", "--dest-tls-verify=false", "--dest-creds", "bob:bobpw", "oci:"+src+":latest", "docker://"+host+"/team/app:v2"); err == nil || !strings.Contains(err.Error(), "401") && !strings.Contains(err.Error(), "unauthorized") {
+		t.Fatalf("a user with pull rights pushed, or failed for another reason: %v", err)
+	}
+	if err := run("copy", "--src-tls-verify=false", "--src-no-creds", "docker://"+host+"/team/app:v1", "dir:"+filepath.Join(dir, "anon")); err == nil || !strings.Contains(err.Error(), "401") && !strings.Contains(err.Error(), "unauthorized") {
+		t.Fatalf("anonymous pulled a private repository, or failed for another reason: %v", err)
+	}
+	if err := run("copy", "--src-tls-verify=false", "--src-creds", "alice:wrong", "docker://"+host+"/team/app:v1", "dir:"+filepath.Join(dir, "wrong")); err == nil || !strings.Contains(err.Error(), "401") && !strings.Contains(err.Error(), "unauthorized") {
+		t.Fatalf("a wrong password pulled, or failed for another reason: %v", err)
+	}
+	if err := run("login", "--tls-verify=false", "-u", "alice", "-p", "alicepw", host); err != nil {
+		t.Fatal(err)
 	}
 }
