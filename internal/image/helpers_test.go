@@ -289,3 +289,5 @@ func randomBytes(t testing.TB, n int) []byte {
 }
 
 func readFile(dir, name string) ([]byte, error) { return os.ReadFile(filepath.Join(dir, name)) }
+
+func (ti testImage) layerDigest(i int) digest.Digest { return digest.FromBytes(ti.layers[i]) }
