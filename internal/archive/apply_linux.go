@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"path"
 	"strings"
 	"time"
@@ -536,18 +537,92 @@ func (a *applier) hardlink(pfd int, base string, hdr *tar.Header) error {
 		tdir = "."
 	}
 	tfd, err := openBeneath(a.rootFd, tdir, unix.O_PATH|unix.O_DIRECTORY)
+	if errors.Is(err, unix.ENOENT) && len(a.opts.Lowers) > 0 {
+		tfd, err = a.mkdirAll(tdir) // the target may be in a lower layer
+	}
+	if errors.Is(err, unix.ENOENT) {
+		return fmt.Errorf("hard link target %q does not exist in the layer root", hdr.Linkname)
+	}
 	if err != nil {
 		return resolveError("hard link target directory", tdir, err)
 	}
 	defer unix.Close(tfd)
 	// flags 0: a symlink target is linked itself, never followed.
-	if err := unix.Linkat(tfd, tbase, pfd, base, 0); err != nil {
+	err = unix.Linkat(tfd, tbase, pfd, base, 0)
+	if errors.Is(err, unix.ENOENT) && len(a.opts.Lowers) > 0 {
+		// A link to a file of a lower layer: copy it up first, as overlay
+		// would on a write through the merged view.
+		var found bool
+		if found, err = a.copyUp(tfd, tbase, target); err == nil {
+			if !found {
+				err = unix.ENOENT
+			} else {
+				err = unix.Linkat(tfd, tbase, pfd, base, 0)
+			}
+		}
+	}
+	if err != nil {
 		if errors.Is(err, unix.ENOENT) {
-			return fmt.Errorf("hard link target %q does not exist in the layer root", hdr.Linkname)
+			return fmt.Errorf("hard link target %q does not exist in the layer root or below", hdr.Linkname)
 		}
 		return fmt.Errorf("hard link to %q: %w", hdr.Linkname, err)
 	}
 	return nil
+}
+
+// copyUp copies the regular file rel from the highest lower layer that has
+// it to name in the directory dirFd of the upper layer.
+func (a *applier) copyUp(dirFd int, name, rel string) (bool, error) {
+	for _, l := range a.opts.Lowers {
+		lroot, err := unix.Open(l, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+		if err != nil {
+			return false, fmt.Errorf("open lower layer %s: %w", l, err)
+		}
+		src, err := openBeneath(lroot, rel, unix.O_RDONLY|unix.O_NOFOLLOW|unix.O_NONBLOCK)
+		unix.Close(lroot)
+		if err != nil {
+			continue
+		}
+		in := os.NewFile(uintptr(src), rel) // owns src from here
+		defer in.Close()
+		var st unix.Stat_t
+		if err := unix.Fstat(src, &st); err != nil {
+			return false, err
+		}
+		if st.Mode&unix.S_IFMT != unix.S_IFREG {
+			return false, nil // a whiteout, or not a file: nothing to link to
+		}
+		dst, err := unix.Openat(dirFd, name, unix.O_WRONLY|unix.O_CREAT|unix.O_EXCL|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0o600)
+		if err != nil {
+			return false, fmt.Errorf("copy up %q: %w", rel, err)
+		}
+		out := os.NewFile(uintptr(dst), rel) // owns dst from here
+		defer out.Close()
+		if _, err := io.Copy(out, in); err != nil {
+			return false, fmt.Errorf("copy up %q: %w", rel, err)
+		}
+		if err := unix.Fchown(dst, int(st.Uid), int(st.Gid)); err != nil {
+			return false, fmt.Errorf("copy up %q: %w", rel, err)
+		}
+		if err := unix.Fchmod(dst, st.Mode&0o7777); err != nil {
+			return false, fmt.Errorf("copy up %q: %w", rel, err)
+		}
+		xa, err := listXattrs(procFd(src), unix.Listxattr, unix.Getxattr)
+		if err != nil {
+			return false, err
+		}
+		for k, v := range xa {
+			if err := unix.Fsetxattr(dst, k, []byte(v), 0); err != nil && !errors.Is(err, unix.ENOTSUP) {
+				return false, fmt.Errorf("copy up %q: xattr %s: %w", rel, k, err)
+			}
+		}
+		ts := []unix.Timespec{st.Atim, st.Mtim}
+		if err := unix.UtimesNanoAt(dirFd, name, ts, unix.AT_SYMLINK_NOFOLLOW); err != nil {
+			return false, fmt.Errorf("copy up %q: %w", rel, err)
+		}
+		return true, nil
+	}
+	return false, nil
 }
 
 // meta sets owner, xattrs and (unless deferred, for directories) times on

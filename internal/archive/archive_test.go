@@ -734,3 +734,39 @@ func TestApplyInheritsLowerDirs(t *testing.T) {
 	}
 	assertEmpty(t, outside)
 }
+
+func TestApplyHardlinkToLowerFile(t *testing.T) {
+	testutil.RequireRoot(t)
+	lower, _ := sandbox(t)
+	bb := reg("bin/busybox", "ELF", 0o4755)
+	bb.hdr.Uid = 7
+	bb.hdr.PAXRecords = map[string]string{"SCHILY.xattr.user.k": "v"}
+	if err := apply(t, lower, makeTar(t, dir("bin/", 0o755), bb), ApplyOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	upper, outside := sandbox(t)
+	data := makeTar(t, hardlink("usr/bin/sh", "bin/busybox"))
+	if err := apply(t, upper, data, ApplyOptions{}); err == nil || !strings.Contains(err.Error(), "does not exist") {
+		t.Errorf("link to a lower file without Lowers: %v, want does not exist", err)
+	}
+	if err := apply(t, upper, data, ApplyOptions{Lowers: []string{lower}}); err != nil {
+		t.Fatal(err)
+	}
+	a, b := lstat(t, filepath.Join(upper, "bin/busybox")), lstat(t, filepath.Join(upper, "usr/bin/sh"))
+	if a.Ino != b.Ino || a.Mode != unix.S_IFREG|0o4755 || a.Uid != 7 || a.Mtim.Sec != testTime.Unix() {
+		t.Errorf("copied-up target: ino %d/%d mode %o uid %d mtime %d", a.Ino, b.Ino, a.Mode, a.Uid, a.Mtim.Sec)
+	}
+	if got, _ := os.ReadFile(filepath.Join(upper, "usr/bin/sh")); string(got) != "ELF" {
+		t.Errorf("usr/bin/sh = %q", got)
+	}
+	buf := make([]byte, 4)
+	if n, err := unix.Lgetxattr(filepath.Join(upper, "bin/busybox"), "user.k", buf); err != nil || string(buf[:n]) != "v" {
+		t.Errorf("copied-up xattr: %v", err)
+	}
+	// A link to something no layer has still fails, and nothing escapes.
+	err := apply(t, upper, makeTar(t, hardlink("x", "nope/nothing"), hardlink("y", "../outside/secret")), ApplyOptions{Lowers: []string{lower}})
+	if err == nil {
+		t.Error("link to a missing file succeeded")
+	}
+	assertEmpty(t, outside)
+}
