@@ -125,15 +125,21 @@ func Start(ctx context.Context, cfg Config) (*Client, error) {
 }
 
 // shimEnv is the environment of a shim: only what it and the runtimes
-// need.
+// need, and the Go runtime settings that keep it small from its first
+// allocation on (one P, no heap profiling, a small GC target); SHIM_GODEBUG
+// adds GODEBUG settings for debugging.
 func shimEnv() []string {
 	var env []string
-	for _, k := range []string{"PATH", "TMPDIR", "GODEBUG"} {
+	for _, k := range []string{"PATH", "TMPDIR"} {
 		if v, ok := os.LookupEnv(k); ok {
 			env = append(env, k+"="+v)
 		}
 	}
-	return append(env, "GOMAXPROCS=1")
+	godebug := "memprofilerate=0"
+	if v := os.Getenv("SHIM_GODEBUG"); v != "" {
+		godebug += "," + v
+	}
+	return append(env, "GOMAXPROCS=1", "GOGC=20", "GODEBUG="+godebug)
 }
 
 // Connect returns a client for the shim serving stateDir, after checking it
