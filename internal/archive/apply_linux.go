@@ -66,6 +66,10 @@ type ApplyOptions struct {
 	// mode and xattrs the lowers give it, instead of root 0755, which would
 	// otherwise hide theirs in the merged view.
 	Lowers []string
+	// Uncompressed, when set, receives every byte of the uncompressed tar
+	// stream as Apply reads it: give it a sha256 hash to check the layer's
+	// diff ID (the image config's rootfs.diff_ids) without a second pass.
+	Uncompressed io.Writer
 	// MaxSize bounds the sum of the regular files' sizes (a sparse file
 	// counts whole); 0 means no bound. Set it for layers from untrusted
 	// sources: a few compressed bytes can declare terabytes of holes.
@@ -177,7 +181,7 @@ func Apply(ctx context.Context, root string, r io.Reader, opts ApplyOptions) (in
 		return 0, err
 	}
 	defer dr.Close()
-	cr := &countingReader{r: dr}
+	cr := &countingReader{r: dr, w: opts.Uncompressed}
 	a := &applier{
 		root:    root,
 		rootFd:  rootFd,
@@ -225,14 +229,21 @@ func Apply(ctx context.Context, root string, r io.Reader, opts ApplyOptions) (in
 	return cr.n, nil
 }
 
+// countingReader counts what it reads and copies it to w when set.
 type countingReader struct {
 	r io.Reader
+	w io.Writer
 	n int64
 }
 
 func (c *countingReader) Read(p []byte) (int, error) {
 	n, err := c.r.Read(p)
 	c.n += int64(n)
+	if c.w != nil && n > 0 {
+		if _, werr := c.w.Write(p[:n]); werr != nil {
+			return n, fmt.Errorf("copy of the uncompressed layer: %w", werr)
+		}
+	}
 	return n, err
 }
 

@@ -7,6 +7,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
@@ -336,6 +337,15 @@ func TestApplyCompression(t *testing.T) {
 			if n != int64(len(data)) {
 				t.Errorf("Apply read %d uncompressed bytes, want %d", n, len(data))
 			}
+			// The diff ID is the digest of the uncompressed stream.
+			h := sha256.New()
+			root2, _ := sandbox(t)
+			if _, err := Apply(context.Background(), root2, bytes.NewReader(z), ApplyOptions{Uncompressed: h}); err != nil {
+				t.Fatal(err)
+			}
+			if want := sha256.Sum256(data); !bytes.Equal(h.Sum(nil), want[:]) {
+				t.Errorf("digest of the uncompressed stream = %x, want %x", h.Sum(nil), want)
+			}
 			if b, _ := os.ReadFile(filepath.Join(root, "hello")); len(b) != 6000 {
 				t.Errorf("hello has %d bytes", len(b))
 			}
@@ -350,10 +360,21 @@ func TestApplyCorruptStreams(t *testing.T) {
 	badCRC := slices.Clone(gz)
 	badCRC[len(badCRC)-6] ^= 0xff
 	zs := compress(t, Zstd, data)
+	// An entry with more data than its header declares: the excess is read
+	// as the next header.
+	long := makeTar(t, reg("a", strings.Repeat("A", 1000), 0o644))
+	copy(long[124:136], fmt.Sprintf("%011o\x00", 10))
+	copy(long[148:156], "        ")
+	sum := 0
+	for _, c := range long[:512] {
+		sum += int(c)
+	}
+	copy(long[148:156], fmt.Sprintf("%06o\x00 ", sum))
 	for _, c := range []struct {
 		name, want string
 		data       []byte
 	}{
+		{"entry longer than its declared size", `header after entry "a"`, long},
 		{"truncated gzip", "unexpected EOF", gz[:len(gz)/2]},
 		{"gzip with a bad checksum", "checksum", badCRC},
 		{"truncated zstd", "", zs[:len(zs)-10]},
