@@ -3,7 +3,10 @@
 # (hack/cgroup2-vm.sh), in one boot:
 #   - the VM smoke test, test/cgroup2 (always);
 #   - the cgroup package's tests, ./internal/runtime/cgroups, when that
-#     package exists and has tests, with -test.run 'Cgroup2|V2'.
+#     package exists and has tests, with -test.run 'Cgroup2|V2';
+#   - the runtime's cgroup cases of ./test/integration (limits seen inside
+#     the container, OOM kill, pids limit, update, pause/resume, stats, the
+#     cgroup namespace's view), run by a static berth built for the guest.
 # Each is compiled on the host with `go test -c` (CGO_ENABLED=0: the guest
 # has no libc) and run with -test.v. The script exits non-zero if any
 # compile or any test binary fails, or if the tests leave cgroups or mounts
@@ -48,6 +51,14 @@ while [ $# -gt 0 ]; do
 done
 
 cd "$repo"
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/berth-cgroup2-tests.XXXXXX")
+trap 'rm -rf "$tmp"' EXIT
+
+# The runtime's own cgroup cases of the integration suite, run by berth in
+# the guest: limits seen inside, OOM kill, pids limit, update, pause,
+# stats, and the cgroup namespace's view.
+run_runtime='TestRuntimeParity/(CgroupLimitsVisible|MemoryLimitOOMKill|PidsLimit|ExitCode|Identity)$|TestRuntimeLifecycle/(PauseResume|UpdateLimits|EventsStats|PsJSON)$'
+
 if [ ${#pkgs[@]} -eq 0 ]; then
 	pkgs=("./test/cgroup2:.")
 	if ls internal/runtime/cgroups/*_test.go >/dev/null 2>&1; then
@@ -55,10 +66,14 @@ if [ ${#pkgs[@]} -eq 0 ]; then
 	else
 		echo "$prog: ./internal/runtime/cgroups has no tests yet; running the VM smoke test only" >&2
 	fi
+	echo "$prog: building berth and the runtimetest checker for the guest" >&2
+	"$repo/hack/build.sh" "$tmp/berth"
+	CGO_ENABLED=0 go build -o "$tmp/runtimetest" ./test/runtimetest
+	files+=(--file "$tmp/berth:/work/berth" --file "$tmp/runtimetest:/work/runtimetest"
+		--env BERTH_TEST_BINARY=/work/berth --env BERTH_TEST_CHECKER=/work/runtimetest
+		--env BERTH_TEST_RUNTIMES=berth)
+	pkgs+=("./test/integration:$run_runtime")
 fi
-
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/berth-cgroup2-tests.XXXXXX")
-trap 'rm -rf "$tmp"' EXIT
 
 case $timeout_s in '' | *[!0-9]*) echo "$prog: --timeout $timeout_s: not a number" >&2; exit 2 ;; esac
 test_timeout=$(((timeout_s - 30) / ${#pkgs[@]}))
