@@ -119,6 +119,19 @@ func TestKillExitCodes(t *testing.T) {
 			if err := c.Kill(ctx, syscall.SIGTERM, false); err == nil {
 				t.Error("kill of a stopped container succeeded")
 			}
+			// An attach after the exit ends at once with the exit frame.
+			s, err := c.Attach(ctx, shim.AttachOpts{Stdout: true, Stderr: true})
+			if err != nil {
+				t.Fatal(err)
+			}
+			ex, err = s.Demux(nil, nil)
+			s.Close()
+			if err != nil || ex == nil || ex.Code != tc.want {
+				t.Errorf("attach after exit: %+v, %v; want exit %d", ex, err, tc.want)
+			}
+			if _, err := c.Exec(ctx, shim.ExecConfig{ID: "late", Process: &specs.Process{Args: []string{"/bin/true"}, Cwd: "/"}}); err == nil || !strings.Contains(err.Error(), "not running") {
+				t.Errorf("exec in a stopped container: %v, want not running", err)
+			}
 		})
 	}
 }
@@ -475,7 +488,7 @@ func measureShims(t *testing.T, e *env, bin string, n int) (rss, pss, anon float
 			t.Fatal(err)
 		}
 		s.Close()
-		x, err := c.Exec(ctx, shim.ExecConfig{ID: "x", Process: &specs.Process{Args: []string{"true"}, Cwd: "/"}})
+		x, err := c.Exec(ctx, shim.ExecConfig{ID: "x", Process: &specs.Process{Args: []string{"/bin/true"}, Cwd: "/", Env: []string{"PATH=/bin"}}})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -585,5 +598,42 @@ func TestExecRecordsBounded(t *testing.T) {
 	}
 	if ex, err := c.WaitExec(ctx, "65"); err != nil || ex.Code != 0 {
 		t.Errorf("WaitExec of the newest: %+v, %v", ex, err)
+	}
+}
+
+// A state directory longer than a unix socket address still works: the
+// shim listens, and clients dial, through /proc/self/fd; runc's console
+// socket goes to a temporary directory.
+func TestLongStateDir(t *testing.T) {
+	for _, rt := range runtimes {
+		t.Run(rt, func(t *testing.T) {
+			e := newEnv(t, rt)
+			cfg := e.config("sh", "-c", "echo long-ok; exit 4")
+			setTerminal(t, &cfg)
+			cfg.StateDir = filepath.Join(cfg.StateDir, strings.Repeat("d", 60), strings.Repeat("e", 60))
+			c := e.start(cfg)
+			ctx := ctxT(t, 20*time.Second)
+			s, err := c.Attach(ctx, shim.AttachOpts{Stdout: true})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer s.Close()
+			if err := c.Start(ctx); err != nil {
+				t.Fatal(err)
+			}
+			var out bytes.Buffer
+			ex, err := s.Demux(&out, nil)
+			if err != nil || ex == nil || ex.Code != 4 || !strings.Contains(out.String(), "long-ok") {
+				t.Errorf("attach: %q %+v %v", out.String(), ex, err)
+			}
+			c2, err := shim.Connect(ctx, cfg.StateDir)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := c2.Delete(ctx, false); err != nil {
+				t.Fatal(err)
+			}
+			waitGone(t, c.Pid())
+		})
 	}
 }
