@@ -431,7 +431,9 @@ func (a *applier) entry(hdr *tar.Header, r io.Reader) error {
 	// An entry replaces what is there, except a directory over a directory,
 	// which merges.
 	var st unix.Stat_t
+	replacesWhiteout := false
 	if err := unix.Fstatat(pfd, base, &st, unix.AT_SYMLINK_NOFOLLOW); err == nil {
+		replacesWhiteout = a.opts.Format == FormatOverlay && isWhiteout(&st)
 		isDir := st.Mode&unix.S_IFMT == unix.S_IFDIR
 		if !(isDir && hdr.Typeflag == tar.TypeDir) {
 			if err := removeAllAt(pfd, base); err != nil {
@@ -452,6 +454,13 @@ func (a *applier) entry(hdr *tar.Header, r io.Reader) error {
 		}
 		if err := a.meta(pfd, base, hdr, uid, gid, false); err != nil {
 			return err
+		}
+		if replacesWhiteout {
+			// ".wh.d" then "d/" in one layer: the lower d is gone and this
+			// d starts empty, which overlay spells as an opaque directory.
+			if err := a.markOpaque(pfd, base); err != nil {
+				return err
+			}
 		}
 		a.dirs = append(a.dirs, dirMeta{name: name, mode: mode, atime: hdr.AccessTime, mtime: hdr.ModTime})
 		return nil
@@ -762,15 +771,7 @@ func (a *applier) whiteout(dir, base string, hdr *tar.Header) error {
 		if a.opts.Format == FormatNative {
 			return a.clearOpaque(dir, pfd)
 		}
-		fd, err := unix.Openat(pfd, ".", unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
-		if err != nil {
-			return err
-		}
-		defer unix.Close(fd)
-		if err := unix.Setxattr(procFd(fd), OverlayOpaqueXattr, []byte("y"), 0); err != nil {
-			return fmt.Errorf("mark %q opaque: %w", dir, err)
-		}
-		return nil
+		return a.markOpaque(pfd, ".")
 	}
 	if strings.HasPrefix(base, whiteoutMeta) {
 		return nil // aufs metadata (.wh..wh.plnk and the like)
@@ -778,6 +779,24 @@ func (a *applier) whiteout(dir, base string, hdr *tar.Header) error {
 	victim := strings.TrimPrefix(base, WhiteoutPrefix)
 	if victim == "" || victim == "." || victim == ".." {
 		return unsafeErr("whiteout of %q", victim)
+	}
+	if vrel := path.Join(dir, victim); a.created[vrel] {
+		// A whiteout hides the lower layers' files only (image-spec): what
+		// this layer made stays, and a directory of it loses the lower
+		// layers' children.
+		var st unix.Stat_t
+		if err := unix.Fstatat(pfd, victim, &st, unix.AT_SYMLINK_NOFOLLOW); err != nil || st.Mode&unix.S_IFMT != unix.S_IFDIR {
+			return nil
+		}
+		if a.opts.Format == FormatOverlay {
+			return a.markOpaque(pfd, victim)
+		}
+		vfd, err := unix.Openat(pfd, victim, unix.O_PATH|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+		if err != nil {
+			return fmt.Errorf("open %q: %w", vrel, err)
+		}
+		defer unix.Close(vfd)
+		return a.clearOpaque(vrel, vfd)
 	}
 	if a.opts.Format == FormatNative {
 		if err := removeAllAt(pfd, victim); err != nil {
@@ -794,6 +813,19 @@ func (a *applier) whiteout(dir, base string, hdr *tar.Header) error {
 		return fmt.Errorf("whiteout device %q: %w", path.Join(dir, victim), err)
 	}
 	return a.times(pfd, victim, hdr.AccessTime, hdr.ModTime)
+}
+
+// markOpaque sets the overlay opaque xattr on name in pfd.
+func (a *applier) markOpaque(pfd int, name string) error {
+	fd, err := unix.Openat(pfd, name, unix.O_PATH|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return fmt.Errorf("mark opaque: %w", err)
+	}
+	defer unix.Close(fd)
+	if err := unix.Setxattr(procFd(fd), OverlayOpaqueXattr, []byte("y"), 0); err != nil {
+		return fmt.Errorf("mark opaque: %w", err)
+	}
+	return nil
 }
 
 // clearOpaque removes every child of dir this layer did not create.

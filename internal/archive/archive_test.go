@@ -791,3 +791,76 @@ func TestApplyHardlinkToLowerFile(t *testing.T) {
 	}
 	assertEmpty(t, outside)
 }
+
+// TestApplyWhiteoutsWithinOneLayer follows image-spec: a whiteout hides
+// only the lower layers' files, never what its own layer made.
+func TestApplyWhiteoutsWithinOneLayer(t *testing.T) {
+	testutil.RequireRoot(t)
+	base := makeTar(t, reg("d/old", "o", 0o644), reg("e/old", "o", 0o644), reg("f", "lower f", 0o644))
+	layer := makeTar(t,
+		reg(".wh.d", "", 0o600), dir("d/", 0o755), reg("d/new", "n", 0o644), // whiteout first
+		dir("e/", 0o755), reg("e/new", "n", 0o644), reg(".wh.e", "", 0o600), // whiteout after
+		reg("f", "upper f", 0o644), reg(".wh.f", "", 0o600),
+	)
+	want := []string{"d/", "d/new=n", "e/", "e/new=n", "f=upper f"}
+	t.Run("native", func(t *testing.T) {
+		root, _ := sandbox(t)
+		for _, l := range [][]byte{base, layer} {
+			if err := apply(t, root, l, ApplyOptions{Format: FormatNative}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if got := treeOf(t, root); !slices.Equal(got, want) {
+			t.Errorf("tree = %q, want %q", got, want)
+		}
+	})
+	t.Run("overlay", func(t *testing.T) {
+		lower, _ := sandbox(t)
+		upper, _ := sandbox(t)
+		if err := apply(t, lower, base, ApplyOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		if err := apply(t, upper, layer, ApplyOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		for _, d := range []string{"d", "e"} {
+			if !isOpaque(filepath.Join(upper, d)) {
+				t.Errorf("%s is not opaque", d)
+			}
+		}
+		if b, _ := os.ReadFile(filepath.Join(upper, "f")); string(b) != "upper f" {
+			t.Errorf("f = %q", b)
+		}
+		// Through overlay itself.
+		target := t.TempDir()
+		data := "lowerdir=" + upper + ":" + lower
+		if err := unix.Mount("overlay", target, "overlay", unix.MS_RDONLY, data); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { unix.Unmount(target, unix.MNT_DETACH) })
+		if got := treeOf(t, target); !slices.Equal(got, want) {
+			t.Errorf("merged tree = %q, want %q", got, want)
+		}
+	})
+}
+
+func treeOf(t *testing.T, dir string) []string {
+	t.Helper()
+	var out []string
+	filepath.Walk(dir, func(p string, fi os.FileInfo, err error) error {
+		if err != nil {
+			t.Fatal(err)
+		}
+		rel, _ := filepath.Rel(dir, p)
+		switch {
+		case rel == ".":
+		case fi.IsDir():
+			out = append(out, rel+"/")
+		default:
+			b, _ := os.ReadFile(p)
+			out = append(out, rel+"="+string(b))
+		}
+		return nil
+	})
+	return out
+}
