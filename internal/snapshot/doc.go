@@ -47,7 +47,8 @@
 //
 // Overlay: an active snapshot without parent is a read-write bind of fs/;
 // with a parent, an overlay of lowerdir=<parent chain, nearest first>,
-// upperdir=fs, workdir=work. A view of one layer is a read-only bind of that
+// upperdir=fs, workdir=work, redirect_dir=off (so the upper dir is always
+// a plain diff archive.Diff can write as a layer). A view of one layer is a read-only bind of that
 // layer, of several a lowerdir-only overlay (read-only by nature). Native:
 // a read-write bind of the active copy; a view is a read-only bind of its
 // parent's copy. Overlays of more layers than one page of options can hold

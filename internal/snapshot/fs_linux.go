@@ -356,6 +356,10 @@ func (s *fsSnapshotter) mounts(r *record) ([]mount.Mount, error) {
 		"lowerdir=" + strings.Join(lowers, ":"),
 		"upperdir=" + s.fsDir(r.ID),
 		"workdir=" + s.workDir(r.ID),
+		// Renaming a lower directory must copy it (EXDEV to the caller), not
+		// leave a redirect xattr: a layer diff of the upper dir could not
+		// express it. Most kernels default to this; some are built otherwise.
+		"redirect_dir=off",
 	}}}, nil
 }
 
