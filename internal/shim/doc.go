@@ -23,6 +23,18 @@
 // the reaper's lock meanwhile, and registers the pids it wants reported
 // under that lock, so no exit status is taken from its owner or lost.
 //
+// # Use from the daemon
+//
+//	c, err := shim.Start(ctx, shim.Config{ID: id, Bundle: b, StateDir: d, LogPath: l, ...})
+//	s, err := c.Attach(ctx, shim.AttachOpts{Stdin: true, Stdout: true, Stderr: true}) // docker run -a
+//	err = c.Start(ctx)
+//	exit, err := c.Wait(ctx)           // or the exit frame that ends s
+//	err = c.Delete(ctx, false)         // then remove d
+//
+// After a restart the daemon calls Connect(ctx, d) for every container it
+// knows; ErrShimGone with ReadExit(d) set means the container exited and
+// its shim already cleaned up.
+//
 // # Lifecycle
 //
 //	Start ──> created ──Start──> running ──init exits──> stopped ──Delete──> shim exits
