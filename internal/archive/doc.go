@@ -19,6 +19,12 @@
 //     native snapshotter). A whiteout removes NAME; an opaque marker removes
 //     every child of its directory that this layer did not create.
 //
+// As image-spec says, a whiteout hides only the lower layers' files: what the
+// same layer made stays (a directory of it becomes opaque), and ".wh.d"
+// followed by "d/" leaves an opaque d. With ApplyOptions.Lowers (overlay
+// form), parent directories the tar does not list take the lowers' owner,
+// mode and xattrs, and a hard link to a lower layer's file copies it up.
+//
 // Diff does the reverse of FormatOverlay: a whiteout device becomes
 // ".wh.NAME", the opaque xattr ".wh..wh..opq", in a deterministic order
 // (depth first, names in byte order, parents before children; no atimes,
@@ -40,6 +46,10 @@
 //     symlink to "/etc" or "../.." followed by a file under it is rejected
 //     rather than resolved. The kernel does the resolution, so a component
 //     swapped for a symlink concurrently cannot redirect it (Linux 5.6+).
+//     An absolute symlink on a parent path is refused too, even one that
+//     would stay inside the root seen from the container (docker resolves
+//     those chroot-style); layers that docker or buildkit write never
+//     contain such paths, as their diffs record real paths.
 //   - The entry itself is created with *at(2) calls on that parent
 //     descriptor (O_CREAT|O_EXCL|O_NOFOLLOW, mknodat, symlinkat, linkat
 //     without AT_SYMLINK_FOLLOW), so a final symlink is never followed.
@@ -50,7 +60,9 @@
 //     resolved later, inside the container's root, by the kernel.
 //   - xattrs in the trusted.overlay. namespace are never taken from a tar (a
 //     hostile layer could otherwise forge opaque directories or redirects).
-//   - ApplyOptions.MaxSize bounds the total bytes of file contents.
+//   - ApplyOptions.MaxSize bounds the total bytes of file contents; at most
+//     1 MiB may follow the end-of-archive blocks (a small compressed stream
+//     can inflate to endless zeros).
 //
 // Every rejection is an *EntryError naming the entry. Apply streams: it reads
 // the layer once, front to back, holding no copy of it, so a download and its
