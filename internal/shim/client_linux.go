@@ -99,7 +99,11 @@ func Start(ctx context.Context, cfg Config) (*Client, error) {
 	if err != nil {
 		return nil, fmt.Errorf("start shim: %w", err)
 	}
-	go func() { _ = cmd.Wait() }()
+	exited := make(chan struct{})
+	go func() {
+		_ = cmd.Wait()
+		close(exited)
+	}()
 
 	msg := make(chan string, 1)
 	go func() {
@@ -119,10 +123,19 @@ func Start(ctx context.Context, cfg Config) (*Client, error) {
 		}
 		return nil, fmt.Errorf("shim for %s: %s", cfg.ID, m)
 	case <-ctx.Done():
-		_ = cmd.Process.Kill()
+		// SIGTERM lets the shim remove a container it created meanwhile.
+		_ = cmd.Process.Signal(syscall.SIGTERM)
+		select {
+		case <-exited:
+		case <-time.After(termWait):
+			_ = cmd.Process.Kill()
+		}
 		return nil, fmt.Errorf("shim for %s: %w", cfg.ID, ctx.Err())
 	}
 }
+
+// termWait is how long Start waits for a shim it sent SIGTERM to.
+const termWait = 15 * time.Second
 
 // shimEnv is the environment of a shim: only what it and the runtimes
 // need, and the Go runtime settings that keep it small from its first

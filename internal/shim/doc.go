@@ -49,7 +49,10 @@
 // for Config.ExitTimeout, deletes the container from the runtime and exits
 // by itself; exit.json stays for a later daemon (ReadExit). Delete of a
 // running container needs force: the shim kills it, records the exit, then
-// deletes. The daemon removes the state directory after Delete.
+// deletes. The daemon removes the state directory after Delete. SIGTERM
+// (or SIGINT) to the shim is a forced delete and exit, also while it is
+// still creating the container: that is how Start gives up when its context
+// ends.
 //
 // # State directory
 //

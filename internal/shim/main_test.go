@@ -152,6 +152,7 @@ func (e *env) start(cfg shim.Config) *shim.Client {
 	defer cancel()
 	c, err := shim.Start(ctx, cfg)
 	if err != nil {
+		e.cleanup(cfg, 0)
 		e.t.Fatalf("shim.Start: %v", err)
 	}
 	e.cleanup(cfg, c.Pid())

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"os/signal"
 	"path/filepath"
 	goruntime "runtime"
 	"runtime/debug"
@@ -41,6 +42,10 @@ func Main() {
 	debug.SetMemoryLimit(memoryLimit)
 	goruntime.MemProfileRate = 0
 	ready := os.NewFile(readyFd, "ready")
+	// SIGTERM or SIGINT, even while the container is being created: kill
+	// and delete it, then exit.
+	term := make(chan os.Signal, 1)
+	signal.Notify(term, unix.SIGTERM, unix.SIGINT)
 	// Created on a goroutine that ends, so the deep stack of the runtime's
 	// create is freed rather than kept by the serving goroutine.
 	var s *shim
@@ -62,6 +67,13 @@ func Main() {
 		_, _ = ready.Write([]byte("ok\n"))
 		ready.Close()
 	}
+	go func() {
+		<-term
+		if err := s.delete(true); err != nil {
+			fmt.Fprintf(os.Stderr, "shim: terminate: %v\n", err)
+		}
+		s.shutdown(nil)
+	}()
 	debug.FreeOSMemory()
 	debug.FreeOSMemory()
 	s.serve()

@@ -2,6 +2,7 @@ package shim_test
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"os"
 	"path/filepath"
@@ -13,7 +14,9 @@ import (
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 
+	"github.com/berth/berth/internal/runtime"
 	"github.com/berth/berth/internal/shim"
+	"github.com/berth/berth/internal/testutil"
 )
 
 // runtimes are the runtimes the lifecycle cases run with.
@@ -635,5 +638,59 @@ func TestLongStateDir(t *testing.T) {
 			}
 			waitGone(t, c.Pid())
 		})
+	}
+}
+
+// When Start's context ends while the shim is still creating the
+// container, the shim removes what it created and exits.
+func TestStartCancelled(t *testing.T) {
+	e := newEnv(t, shim.RuntimeBerth)
+	cfg := e.config("true")
+	spec := testutil.LoadSpec(t, cfg.Bundle)
+	spec.Hooks = &specs.Hooks{CreateRuntime: []specs.Hook{{Path: "/bin/sleep", Args: []string{"sleep", "1"}}}}
+	testutil.WriteSpec(t, cfg.Bundle, spec)
+	e.cleanup(cfg, 0)
+	ctx := ctxT(t, 300*time.Millisecond)
+	start := time.Now()
+	_, err := shim.Start(ctx, cfg)
+	if !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("Start with a context ending during create: %v, want deadline exceeded", err)
+	}
+	if d := time.Since(start); d > 10*time.Second {
+		t.Errorf("Start returned after %v", d)
+	}
+	if _, err := runtime.Load(cfg.RuntimeRoot, cfg.ID); err == nil {
+		t.Errorf("container %s is still in the runtime", cfg.ID)
+	}
+	if b, err := os.ReadFile(filepath.Join(cfg.StateDir, "shim.pid")); err == nil {
+		pid, _ := strconv.Atoi(string(b))
+		if alive(pid) {
+			t.Errorf("shim %d still runs", pid)
+		}
+	}
+	if ex, err := shim.ReadExit(cfg.StateDir); err != nil || ex.Code != 137 {
+		t.Errorf("exit.json = %+v, %v; want the SIGKILL's 137", ex, err)
+	}
+}
+
+// SIGTERM to a shim kills and deletes its container, records the exit and
+// ends the shim.
+func TestShimSIGTERM(t *testing.T) {
+	e := newEnv(t, shim.RuntimeBerth)
+	cfg := e.config("sleep", "1000")
+	c := e.start(cfg)
+	ctx := ctxT(t, 20*time.Second)
+	if err := c.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := syscall.Kill(c.Pid(), syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	waitGone(t, c.Pid())
+	if ex, err := shim.ReadExit(cfg.StateDir); err != nil || ex.Code != 137 {
+		t.Errorf("exit.json = %+v, %v; want 137", ex, err)
+	}
+	if _, err := runtime.Load(cfg.RuntimeRoot, cfg.ID); err == nil {
+		t.Errorf("container %s is still in the runtime", cfg.ID)
 	}
 }
