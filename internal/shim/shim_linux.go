@@ -32,7 +32,8 @@ const (
 // client before it cleans up and leaves only exit.json.
 const defaultExitTimeout = 10 * time.Minute
 
-// Main is the shim process: `berth shim <stateDir>`. It never returns.
+// Main is the shim process, `berth shim <stateDir>` as Start runs it (fd 3
+// is its ready pipe). It never returns.
 func Main() {
 	if len(os.Args) < 3 {
 		fmt.Fprintln(os.Stderr, "usage: berth shim STATE-DIR")
@@ -74,7 +75,6 @@ func Main() {
 		}
 		s.shutdown(nil)
 	}()
-	debug.FreeOSMemory()
 	debug.FreeOSMemory()
 	s.serve()
 }
