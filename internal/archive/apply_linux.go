@@ -288,7 +288,7 @@ func (a *applier) parent(dir string) (int, error) {
 	}
 	a.closeParent()
 	fd, err := openBeneath(a.rootFd, dir, unix.O_PATH|unix.O_DIRECTORY)
-	if errors.Is(err, unix.ENOENT) {
+	if errors.Is(err, unix.ENOENT) || (errors.Is(err, unix.ENOTDIR) && a.opts.Format == FormatOverlay) {
 		fd, err = a.mkdirAll(dir)
 	}
 	if err != nil {
@@ -307,13 +307,30 @@ func (a *applier) mkdirAll(dir string) (int, error) {
 	for part := range strings.SplitSeq(dir, "/") {
 		prefix = path.Join(prefix, part)
 		next, err := openBeneath(a.rootFd, prefix, unix.O_PATH|unix.O_DIRECTORY)
+		opaque := false
+		if errors.Is(err, unix.ENOTDIR) && a.opts.Format == FormatOverlay {
+			// ".wh.d" then "d/x": d comes back, holding only this layer's
+			// files, which overlay spells as an opaque directory.
+			var st unix.Stat_t
+			if unix.Fstatat(cur, part, &st, unix.AT_SYMLINK_NOFOLLOW) == nil && isWhiteout(&st) {
+				if err := unix.Unlinkat(cur, part, 0); err != nil {
+					unix.Close(cur)
+					return -1, err
+				}
+				opaque, err = true, unix.ENOENT
+			}
+		}
 		if errors.Is(err, unix.ENOENT) {
 			if err := unix.Mkdirat(cur, part, 0o755); err != nil && !errors.Is(err, unix.EEXIST) {
 				unix.Close(cur)
 				return -1, err
 			}
 			a.created[prefix] = true
-			if err := a.inheritLower(cur, part, prefix); err != nil {
+			err = a.inheritLower(cur, part, prefix)
+			if err == nil && opaque {
+				err = a.markOpaque(cur, part)
+			}
+			if err != nil {
 				unix.Close(cur)
 				return -1, err
 			}

@@ -796,13 +796,14 @@ func TestApplyHardlinkToLowerFile(t *testing.T) {
 // only the lower layers' files, never what its own layer made.
 func TestApplyWhiteoutsWithinOneLayer(t *testing.T) {
 	testutil.RequireRoot(t)
-	base := makeTar(t, reg("d/old", "o", 0o644), reg("e/old", "o", 0o644), reg("f", "lower f", 0o644))
+	base := makeTar(t, reg("d/old", "o", 0o644), reg("e/old", "o", 0o644), reg("f", "lower f", 0o644), reg("g/old", "o", 0o644))
 	layer := makeTar(t,
 		reg(".wh.d", "", 0o600), dir("d/", 0o755), reg("d/new", "n", 0o644), // whiteout first
 		dir("e/", 0o755), reg("e/new", "n", 0o644), reg(".wh.e", "", 0o600), // whiteout after
 		reg("f", "upper f", 0o644), reg(".wh.f", "", 0o600),
+		reg(".wh.g", "", 0o600), reg("g/new", "n", 0o644), // whiteout, then an implicit parent
 	)
-	want := []string{"d/", "d/new=n", "e/", "e/new=n", "f=upper f"}
+	want := []string{"d/", "d/new=n", "e/", "e/new=n", "f=upper f", "g/", "g/new=n"}
 	t.Run("native", func(t *testing.T) {
 		root, _ := sandbox(t)
 		for _, l := range [][]byte{base, layer} {
@@ -823,7 +824,7 @@ func TestApplyWhiteoutsWithinOneLayer(t *testing.T) {
 		if err := apply(t, upper, layer, ApplyOptions{}); err != nil {
 			t.Fatal(err)
 		}
-		for _, d := range []string{"d", "e"} {
+		for _, d := range []string{"d", "e", "g"} {
 			if !isOpaque(filepath.Join(upper, d)) {
 				t.Errorf("%s is not opaque", d)
 			}

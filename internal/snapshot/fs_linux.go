@@ -160,6 +160,14 @@ func (s *fsSnapshotter) save() error {
 		os.Remove(tmp)
 		return fmt.Errorf("write snapshot metadata: %w", err)
 	}
+	// The rename is durable once the directory is.
+	if d, err := os.Open(s.root); err == nil {
+		err = d.Sync()
+		d.Close()
+		if err != nil {
+			return fmt.Errorf("sync snapshot metadata: %w", err)
+		}
+	}
 	return nil
 }
 
