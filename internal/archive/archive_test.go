@@ -628,6 +628,22 @@ func TestRoundTrip(t *testing.T) {
 	}
 }
 
+func TestDiffSkipsSockets(t *testing.T) {
+	testutil.RequireRoot(t)
+	upper := t.TempDir()
+	if err := unix.Mknod(filepath.Join(upper, "sock"), unix.S_IFSOCK|0o755, 0); err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(filepath.Join(upper, "file"), []byte("f"), 0o644)
+	var out bytes.Buffer
+	if err := Diff(context.Background(), nil, upper, &out); err != nil {
+		t.Fatal(err)
+	}
+	if got := readEntries(t, out.Bytes()); len(got) != 1 || got[0].Name != "file" {
+		t.Errorf("diff = %+v, want only file", got)
+	}
+}
+
 func TestDiffSkipsWhiteoutsOfNothing(t *testing.T) {
 	testutil.RequireRoot(t)
 	lower, upper := t.TempDir(), t.TempDir()

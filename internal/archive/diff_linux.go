@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"path"
 	"path/filepath"
@@ -139,6 +140,12 @@ func (lw *layerWriter) whiteout(rel string, mtime time.Time) error {
 // file writes e with its contents, and an opaque marker after an opaque
 // directory.
 func (lw *layerWriter) file(e *upperEntry) error {
+	if e.st.Mode&unix.S_IFMT == unix.S_IFSOCK {
+		// A socket cannot live in a tar; a process recreates it when it
+		// listens again. docker commit skips them too.
+		slog.Debug("archive: socket left out of the layer", "path", e.rel)
+		return nil
+	}
 	hdr, err := fileHeader(e, lw.links)
 	if err != nil {
 		return err
