@@ -5,9 +5,10 @@
 #   - push and pull of an image with one 100 MB random layer,
 #   - push and pull of a 30-layer image (64 KiB layers),
 #   - push and pull of an image of 200 small blobs (4 KiB layers),
-#   - manifest GETs per second, 20 concurrent connections for 10 s (a small
-#     Go load tool written to the work directory).
-# Each push goes to a fresh repository with skopeo's blob cache cleared, so
+#   - manifest GETs and 4 KiB blob GETs per second, 20 concurrent
+#     connections for 10 s each (a small Go load tool written to the work
+#     directory).
+# Each run pushes images of fresh random content to a fresh repository, so
 # every blob is uploaded; pulls go to a fresh dir: destination. Times are
 # medians of --count runs. Ratios are distribution's time / berth's (above
 # 1 means berth is faster); for GETs/s, berth / distribution.
@@ -156,10 +157,15 @@ func load(url string, conc int, dur time.Duration) {
 GO
 (cd "$work/tool" && go mod init regbench >/dev/null 2>&1 && go build -o "$work/regbench" .)
 
-echo "== building images"
-"$work/regbench" layout "$work/img-big" 1 $((100 * 1000 * 1000))
-"$work/regbench" layout "$work/img-30" 30 $((64 * 1024))
-"$work/regbench" layout "$work/img-200" 200 4096
+# Fresh content for every run: skopeo (as root) remembers where it pushed a
+# blob in /var/lib/containers/cache and would mount it instead of uploading
+# it again. Each registry sees each blob once.
+echo "== building images ($count runs)"
+for run in $(seq "$count"); do
+	"$work/regbench" layout "$work/img-big-$run" 1 $((100 * 1000 * 1000))
+	"$work/regbench" layout "$work/img-30-$run" 30 $((64 * 1024))
+	"$work/regbench" layout "$work/img-200-$run" 200 4096
+done
 
 free_port() {
 	python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
@@ -197,7 +203,6 @@ wait_port "$dport"
 
 export HOME="$work/home"
 sk() {
-	rm -rf "$HOME/.local/share/containers/cache"
 	skopeo --insecure-policy "$@" >/dev/null
 }
 now() { echo "$EPOCHREALTIME"; }
@@ -210,7 +215,7 @@ for img in big 30 200; do
 		for reg in berth distribution; do
 			port=$bport; [ "$reg" = distribution ] && port=$dport
 			repo="bench/$img-$run"
-			t0=$(now); sk copy --dest-tls-verify=false "oci:$work/img-$img:latest" "docker://127.0.0.1:$port/$repo:latest"; t1=$(now)
+			t0=$(now); sk copy --dest-tls-verify=false "oci:$work/img-$img-$run:latest" "docker://127.0.0.1:$port/$repo:latest"; t1=$(now)
 			rm -rf "$work/pull"
 			t2=$(now); sk copy --src-tls-verify=false "docker://127.0.0.1:$port/$repo:latest" "dir:$work/pull"; t3=$(now)
 			echo "$t0 $t1" | awk '{printf "%.3f\n", $2-$1}' >>"$work/push-$img-$reg"
@@ -224,12 +229,16 @@ for img in big 30 200; do
 	done
 done
 
-echo "== manifest GETs, 20 connections, ${duration}s each (load: $(cut -d' ' -f1-3 /proc/loadavg))"
+echo "== manifest and 4 KiB blob GETs, 20 connections, ${duration}s each (load: $(cut -d' ' -f1-3 /proc/loadavg))"
 for reg in berth distribution; do
 	port=$bport; [ "$reg" = distribution ] && port=$dport
 	read -r rps bad < <("$work/regbench" load "http://127.0.0.1:$port/v2/bench/big-1/manifests/latest" 20 "${duration}s")
 	result[gets-$reg]=$rps
 	[ "$bad" = 0 ] || echo "warning: $reg answered $bad manifest GETs with an error" >&2
+	blob=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["layers"][0]["digest"])' "$work/pull/manifest.json")
+	read -r rps bad < <("$work/regbench" load "http://127.0.0.1:$port/v2/bench/200-$count/blobs/$blob" 20 "${duration}s")
+	result[blobgets-$reg]=$rps
+	[ "$bad" = 0 ] || echo "warning: $reg answered $bad blob GETs with an error" >&2
 done
 
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "n/a" }'; }
@@ -243,4 +252,5 @@ for img in big 30 200; do
 	done
 done
 printf "%-34s %12s %14s %7sx\n" "manifest GETs/s (20 conns)" "${result[gets-berth]}" "${result[gets-distribution]}" "$(ratio "${result[gets-berth]}" "${result[gets-distribution]}")"
+printf "%-34s %12s %14s %7sx\n" "4 KiB blob GETs/s (20 conns)" "${result[blobgets-berth]}" "${result[blobgets-distribution]}" "$(ratio "${result[blobgets-berth]}" "${result[blobgets-distribution]}")"
 echo "(times: median of $count skopeo runs; ratio for times = distribution/berth, for GETs/s = berth/distribution; load after: $(cut -d' ' -f1-3 /proc/loadavg))"

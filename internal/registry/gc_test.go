@@ -3,6 +3,7 @@ package registry
 import (
 	"errors"
 	"fmt"
+	"os"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -157,8 +158,17 @@ func TestGCRacesPushes(t *testing.T) {
 
 // TestGCWithGraceNeverFailsPushes is the scenario: four clients push
 // and pull while GC runs with a grace period longer than a push; no push or
-// pull fails, and unreferenced blobs are gone afterwards.
+// pull fails, and unreferenced blobs are gone afterwards. It runs 4 seconds;
+// BERTH_REGISTRY_GC_SOAK=30s runs it longer.
 func TestGCWithGraceNeverFailsPushes(t *testing.T) {
+	soak := 4 * time.Second
+	if v := os.Getenv("BERTH_REGISTRY_GC_SOAK"); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil {
+			t.Fatalf("BERTH_REGISTRY_GC_SOAK: %v", err)
+		}
+		soak = d
+	}
 	tr := newFSRegistry(t)
 	ctx := t.Context()
 	grace := 2 * time.Second
@@ -182,7 +192,7 @@ func TestGCWithGraceNeverFailsPushes(t *testing.T) {
 		}
 	}()
 	errs := make(chan error, 4)
-	deadline := time.Now().Add(4 * time.Second)
+	deadline := time.Now().Add(soak)
 	shared := makeImage(t, 2, 5000)
 	for c := range 4 {
 		go func() {

@@ -22,8 +22,8 @@ type Server struct {
 	log     *slog.Logger
 	auth    *Auth
 	metrics *Metrics
-	// AnonymousMount allows a mount without a source repository (any blob
-	// the registry holds); only sensible without auth.
+	// anonymousMount allows a mount without a source repository (any blob
+	// the registry holds); only without auth.
 	anonymousMount bool
 }
 

@@ -49,6 +49,11 @@ func NewStore(d storage.Driver) *Store {
 	return &Store{d: d, uploads: map[string]*upload{}, cache: manifestCache{max: 32 << 20}, touchAfter: time.Minute}
 }
 
+// SetRefreshInterval sets how often at most a read of a blob refreshes its
+// modification time for GC (default one minute); keep it well below the GC
+// grace period.
+func (s *Store) SetRefreshInterval(d time.Duration) { s.touchAfter = d }
+
 // Driver returns the store's storage driver.
 func (s *Store) Driver() storage.Driver { return s.d }
 

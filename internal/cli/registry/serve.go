@@ -74,6 +74,7 @@ func runServe(ctx context.Context, cmd *cobra.Command, o serveOptions) error {
 	}
 	log := slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), nil))
 	store := registry.NewStore(drv)
+	store.SetRefreshInterval(time.Duration(cfg.GC.Grace) / 10)
 	opts := registry.ServerOptions{Logger: log}
 	if cfg.Auth != nil {
 		a, err := registry.NewAuth(*cfg.Auth)
