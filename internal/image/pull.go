@@ -138,9 +138,7 @@ func (s *Service) pull(ctx context.Context, ref string, opts PullOptions) (Image
 		return Image{}, err
 	}
 
-	for _, b := range append([]ocispec.Descriptor{manifest.Config}, manifest.Layers...) {
-		s.labelSource(ctx, b, r.Context().RegistryStr(), r.Context().RepositoryStr())
-	}
+	s.labelSource(ctx, manifest.Config, rr.repo.RegistryStr(), rr.repo.RepositoryStr())
 	names := []string{}
 	if _, ok := r.(name.Tag); ok {
 		names = append(names, r.Name())
@@ -465,29 +463,37 @@ func (s *Service) fetchAndUnpack(ctx context.Context, rr *remoteRepo, layers []o
 	defer cancel()
 	ls := &layerSet{unpackAt: -1}
 	ls.cond = sync.NewCond(&ls.mu)
+	// Downloads start in layer order (the unpacker needs them in that
+	// order), at most MaxConcurrentDownloads at a time. A job's done is
+	// closed as soon as its blob is committed; labelling it happens after.
 	sem := make(chan struct{}, s.reg.MaxConcurrentDownloads)
 	var wg sync.WaitGroup
-	for _, j := range jobs {
-		if !j.download {
-			j.started = true
-			close(j.done)
-			continue
-		}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			defer close(j.done)
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for _, j := range jobs {
+			if !j.download {
+				ls.mu.Lock()
+				j.started = true
+				ls.cond.Broadcast()
+				ls.mu.Unlock()
+				close(j.done)
+				s.labelSource(ctx, j.desc, rr.repo.RegistryStr(), rr.repo.RepositoryStr())
+				continue
+			}
 			select {
 			case sem <- struct{}{}:
 			case <-ctx.Done():
+			}
+			if ctx.Err() != nil {
 				ls.mu.Lock()
 				j.started = true
 				j.err = ctx.Err()
 				ls.cond.Broadcast()
 				ls.mu.Unlock()
-				return
+				close(j.done)
+				continue
 			}
-			defer func() { <-sem }()
 			var pw *io.PipeWriter
 			ls.mu.Lock()
 			if ls.unpackAt == j.i && j.unpack {
@@ -498,22 +504,30 @@ func (s *Service) fetchAndUnpack(ctx context.Context, rr *remoteRepo, layers []o
 			j.started = true
 			ls.cond.Broadcast()
 			ls.mu.Unlock()
-			var tee io.Writer
-			var broken func(error)
-			if pw != nil {
-				tee = pw
-				broken = func(err error) { pw.CloseWithError(err) }
-			}
-			err := rr.fetchBlob(ctx, s, j.desc, tee, broken, func(n int64) { pr.bytes(j.id, "Downloading", n, j.desc.Size) })
-			if err != nil {
-				j.err = err
-				cancel()
-				return
-			}
-			pr.send(j.id, "Verifying Checksum")
-			pr.send(j.id, "Download complete")
-		}()
-	}
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				var tee io.Writer
+				var broken func(error)
+				if pw != nil {
+					tee = pw
+					broken = func(err error) { pw.CloseWithError(err) }
+				}
+				err := rr.fetchBlob(ctx, s, j.desc, tee, broken, func(n int64) { pr.bytes(j.id, "Downloading", n, j.desc.Size) })
+				<-sem
+				if err != nil {
+					j.err = err
+					close(j.done)
+					cancel()
+					return
+				}
+				pr.send(j.id, "Verifying Checksum")
+				pr.send(j.id, "Download complete")
+				close(j.done)
+				s.labelSource(ctx, j.desc, rr.repo.RegistryStr(), rr.repo.RepositoryStr())
+			}()
+		}
+	}()
 	err := s.unpackInOrder(ctx, jobs, ls, pr)
 	if err != nil {
 		cancel()

@@ -84,6 +84,8 @@ func New(cfg Config) (*Service, error) {
 	if tr == nil {
 		t := http.DefaultTransport.(*http.Transport).Clone()
 		t.MaxIdleConnsPerHost = 16
+		t.WriteBufferSize = 256 << 10
+		t.ReadBufferSize = 256 << 10
 		t.ResponseHeaderTimeout = 2 * time.Minute
 		tr = t
 	}
