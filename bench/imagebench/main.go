@@ -180,4 +180,3 @@ func forgetSources(ctx context.Context, root string, img image.Image) error {
 	}
 	return nil
 }
-
