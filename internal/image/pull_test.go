@@ -1,0 +1,174 @@
+package image
+
+import (
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"sync"
+	"testing"
+
+	"github.com/opencontainers/go-digest"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+
+	"github.com/berth/berth/internal/content"
+	"github.com/berth/berth/internal/testutil"
+)
+
+func TestChainIDs(t *testing.T) {
+	a := digest.FromString("a")
+	b := digest.FromString("b")
+	got := ChainIDs([]digest.Digest{a, b})
+	want := digest.FromString(a.String() + " " + b.String())
+	if got[0] != a || got[1] != want {
+		t.Errorf("ChainIDs = %v, want [%s %s]", got, a, want)
+	}
+}
+
+// An index (manifest list) gives the manifest of the requested platform,
+// linux/amd64 by default; RepoDigests name the index, as docker's do.
+func TestPullIndexSelectsPlatform(t *testing.T) {
+	testutil.RequireRoot(t)
+	ctx := context.Background()
+	f, host := newFakeRegistry(t)
+	amd := newTestImage(t, makeTar(t, tarEntry{name: "arch", body: "amd64"}))
+	arm := newTestImage(t, makeTar(t, tarEntry{name: "arch", body: "arm64"}))
+	var armCfg ocispec.Image
+	json.Unmarshal(arm.config, &armCfg)
+	armCfg.Architecture = "arm64"
+	arm.config, _ = json.Marshal(armCfg)
+	arm = rebuild(t, arm)
+	f.addImage("amd", amd)
+	f.addImage("arm", arm)
+	idx := ocispec.Index{MediaType: content.MediaTypeDockerManifestList, Manifests: []ocispec.Descriptor{
+		{MediaType: arm.mdesc.MediaType, Digest: arm.mdesc.Digest, Size: arm.mdesc.Size, Platform: &ocispec.Platform{OS: "linux", Architecture: "arm64", Variant: "v8"}},
+		{MediaType: amd.mdesc.MediaType, Digest: amd.mdesc.Digest, Size: amd.mdesc.Size, Platform: &ocispec.Platform{OS: "linux", Architecture: "amd64"}},
+	}}
+	idx.SchemaVersion = 2
+	ib, _ := json.Marshal(idx)
+	f.manifests["multi"] = ib
+	f.mtypes["multi"] = content.MediaTypeDockerManifestList
+	idxDigest := digest.FromBytes(ib)
+
+	s := newTestService(t, "")
+	img, err := s.Pull(ctx, host+"/multi/img:multi", PullOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if img.Target.Digest != amd.mdesc.Digest || img.Config.Architecture != "amd64" {
+		t.Errorf("default platform gave %s (%s), want the amd64 manifest %s", img.Target.Digest, img.Config.Architecture, amd.mdesc.Digest)
+	}
+	if len(img.RepoDigests) != 1 || img.RepoDigests[0] != host+"/multi/img@"+idxDigest.String() {
+		t.Errorf("RepoDigests %v, want the index digest %s", img.RepoDigests, idxDigest)
+	}
+	img, err = s.Pull(ctx, host+"/multi/img:multi", PullOptions{Platform: "linux/arm64"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if img.Config.Architecture != "arm64" {
+		t.Errorf("--platform linux/arm64 gave %s", img.Config.Architecture)
+	}
+	// The tag and the index digest moved to the arm64 image; the amd64 one
+	// dangles, as docker's "<none>:<none>".
+	d, err := s.List(ctx, ListOptions{Filters: map[string][]string{"dangling": {"true"}}})
+	if err != nil || len(d) != 1 || d[0].Target.Digest != amd.mdesc.Digest {
+		t.Errorf("dangling after the tag moved: %v %v", names(d), err)
+	}
+	if _, err := s.Pull(ctx, host+"/multi/img:multi", PullOptions{Platform: "linux/s390x"}); err == nil {
+		t.Error("pull for a platform the index lacks succeeded")
+	}
+}
+
+// A single big layer is unpacked while it downloads: Extracting progress
+// is reported before the download is complete.
+func TestPullOverlapsDownloadAndUnpack(t *testing.T) {
+	testutil.RequireRoot(t)
+	ctx := context.Background()
+	f, host := newFakeRegistry(t)
+	ti := newTestImage(t, makeTar(t, tarEntry{name: "big", body: string(randomBytes(t, 8<<20))}))
+	f.addImage("v1", ti)
+	s := newTestService(t, "")
+	id := shortID(ti.layerDigest(0))
+	var mu sync.Mutex
+	var order []string
+	_, err := s.Pull(ctx, host+"/big/img:v1", PullOptions{Progress: func(e ProgressEvent) {
+		if e.ID != id {
+			return
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		if len(order) == 0 || order[len(order)-1] != e.Status {
+			order = append(order, e.Status)
+		}
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	firstExtract, complete := -1, -1
+	for i, st := range order {
+		if st == "Extracting" && firstExtract < 0 {
+			firstExtract = i
+		}
+		if st == "Download complete" {
+			complete = i
+		}
+	}
+	if firstExtract < 0 || complete < 0 || firstExtract > complete {
+		t.Errorf("unpack did not overlap the download: %v", order)
+	}
+}
+
+// Two pulls of one image at once share the blobs and unpack each layer
+// once; both succeed.
+func TestConcurrentPullsShare(t *testing.T) {
+	testutil.RequireRoot(t)
+	ctx := context.Background()
+	f, host := newFakeRegistry(t)
+	ti := newTestImage(t, makeTar(t, tarEntry{name: "a", body: string(randomBytes(t, 2<<20))}), makeTar(t, tarEntry{name: "b", body: "b"}))
+	f.addImage("v1", ti)
+	s := newTestService(t, "")
+	var wg sync.WaitGroup
+	errs := make([]error, 2)
+	for i := range errs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_, errs[i] = s.Pull(ctx, host+"/shared/img:v1", PullOptions{})
+		}()
+	}
+	wg.Wait()
+	for _, err := range errs {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := len(committedSnapshots(t, s)); n != 2 {
+		t.Errorf("%d committed snapshots, want 2", n)
+	}
+}
+
+// Credentials come from a docker credential helper named in config.json.
+func TestPullWithCredentialHelper(t *testing.T) {
+	testutil.RequireRoot(t)
+	ctx := context.Background()
+	host := startRegistry(t, "helperuser", "helperpass")
+	src := newTestService(t, "")
+	twoLayers(t).store(t, src, host+"/cred/app:1")
+	if err := src.Push(ctx, host+"/cred/app:1", PushOptions{Auth: &AuthConfig{Username: "helperuser", Password: "helperpass"}}); err != nil {
+		t.Fatal(err)
+	}
+	bin := t.TempDir()
+	helper := "#!/bin/sh\nread server\necho '{\"ServerURL\":\"'$server'\",\"Username\":\"helperuser\",\"Secret\":\"helperpass\"}'\n"
+	if err := os.WriteFile(filepath.Join(bin, "docker-credential-berthtest"), []byte(helper), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("PATH", bin+":"+os.Getenv("PATH"))
+	cfgDir := t.TempDir()
+	cfg, _ := json.Marshal(map[string]any{"credHelpers": map[string]string{host: "berthtest"}})
+	os.WriteFile(filepath.Join(cfgDir, "config.json"), cfg, 0o600)
+	dst := newTestService(t, "")
+	dst.reg.AuthConfigDir = cfgDir
+	if _, err := dst.Pull(ctx, host+"/cred/app:1", PullOptions{}); err != nil {
+		t.Fatal(err)
+	}
+}
