@@ -84,3 +84,34 @@ func BenchmarkApplyGzip(b *testing.B) {
 		b.StartTimer()
 	}
 }
+
+// BenchmarkApplySmallFiles unpacks 20000 files of 1 KiB in 400 directories
+// (a distribution's /usr): the per-entry cost.
+func BenchmarkApplySmallFiles(b *testing.B) {
+	if os.Geteuid() != 0 {
+		b.Skip("needs root")
+	}
+	var entries []entry
+	for i := range 20000 {
+		if i%50 == 0 {
+			entries = append(entries, dir("usr/d"+strconv.Itoa(i/50)+"/", 0o755))
+		}
+		entries = append(entries, reg("usr/d"+strconv.Itoa(i/50)+"/f"+strconv.Itoa(i), string(make([]byte, 1024)), 0o644))
+	}
+	data := makeTar(b, entries...)
+	dir := b.TempDir()
+	b.ResetTimer()
+	for i := range b.N {
+		b.StopTimer()
+		root := filepath.Join(dir, strconv.Itoa(i))
+		os.Mkdir(root, 0o755)
+		b.StartTimer()
+		if _, err := Apply(context.Background(), root, bytes.NewReader(data), ApplyOptions{}); err != nil {
+			b.Fatal(err)
+		}
+		b.StopTimer()
+		os.RemoveAll(root)
+		b.StartTimer()
+	}
+	b.ReportMetric(float64(b.Elapsed().Microseconds())/float64(b.N*20000), "µs/file")
+}
