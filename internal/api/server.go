@@ -12,6 +12,8 @@ import (
 	"github.com/moby/moby/api/types/system"
 
 	"github.com/berth/berth/internal/api/events"
+	"github.com/berth/berth/internal/engine"
+	"github.com/berth/berth/internal/image"
 )
 
 // Config is what the daemon tells the server about itself at start.
@@ -30,6 +32,14 @@ type Config struct {
 	Events   *events.Bus
 	// Counts reports containers and images; nil means none yet.
 	Counts func(context.Context) (Counts, error)
+	// Engine runs the containers behind /containers/... and /exec/...
+	// (containers*.go, exec*.go); nil leaves those routes out.
+	Engine *engine.Engine
+	// Images is the image service behind /images/... (images*.go).
+	Images *image.Service
+	// ImageInUse tells whether a container uses an image, for rmi's
+	// conflict and prune; nil means none does. The engine supplies it.
+	ImageInUse image.InUseFunc
 }
 
 // Counts are the object totals /info reports.
@@ -69,6 +79,8 @@ func New(cfg Config) *Server {
 	mux := http.NewServeMux()
 	s.routeSystem(mux)
 	s.routeEvents(mux)
+	s.routeContainers(mux)
+	s.routeImages(mux)
 	s.handler = s.withVersion(routed(mux))
 	return s
 }

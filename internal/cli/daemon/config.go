@@ -43,6 +43,9 @@ type Config struct {
 	TLSKey         string                    `json:"tlskey,omitempty"`
 	InsecureTCP    bool                      `json:"insecure-tcp,omitempty"`
 	Experimental   bool                      `json:"experimental,omitempty"`
+	// InsecureRegistries are registries ("host" or "host:port") reached
+	// over plain HTTP; loopback registries always are.
+	InsecureRegistries []string `json:"insecure-registries,omitempty"`
 
 	// AddRuntimes are --add-runtime NAME=PATH values (flags only).
 	AddRuntimes []string `json:"-"`
@@ -58,6 +61,7 @@ var flagForKey = map[string]string{
 	"debug": "debug", "log-level": "log-level", "log-format": "log-format", "tls": "tls",
 	"tlsverify": "tlsverify", "tlscacert": "tlscacert", "tlscert": "tlscert", "tlskey": "tlskey",
 	"insecure-tcp": "insecure-tcp", "experimental": "experimental",
+	"insecure-registries": "insecure-registry",
 }
 
 // fileConfig reads path into a Config and the set of keys it holds. A
@@ -134,6 +138,7 @@ func merge(flags Config, changed *pflag.FlagSet, file Config, keys map[string]bo
 	set("tlskey", func() { out.TLSKey = file.TLSKey })
 	set("insecure-tcp", func() { out.InsecureTCP = file.InsecureTCP })
 	set("experimental", func() { out.Experimental = file.Experimental })
+	set("insecure-registries", func() { out.InsecureRegistries = file.InsecureRegistries })
 	return out, nil
 }
 

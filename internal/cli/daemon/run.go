@@ -79,7 +79,16 @@ func run(ctx context.Context, flags Config, fs *pflag.FlagSet, stderr io.Writer)
 	if err != nil {
 		return err
 	}
+	images, err := openImages(cfg)
+	if err != nil {
+		return err
+	}
 	d.bus = events.NewBus(0)
+	eng, err := openEngine(ctx, cfg, images, d.bus, rts)
+	if err != nil {
+		return err
+	}
+	defer eng.Close()
 	d.server = api.New(api.Config{
 		Version:         version.Version,
 		GitCommit:       version.GitCommit,
@@ -90,6 +99,10 @@ func run(ctx context.Context, flags Config, fs *pflag.FlagSet, stderr io.Writer)
 		SecurityOptions: []string{"name=seccomp,profile=builtin"},
 		Warnings:        warnings,
 		Events:          d.bus,
+		Images:          images,
+		Counts:          countsOf(images, eng),
+		Engine:          eng,
+		ImageInUse:      eng.ImageInUse,
 	})
 	d.server.SetRuntimes(withVersions(ctx, rts))
 	d.server.SetDebug(d.level.Level() <= slog.LevelDebug)

@@ -1,0 +1,162 @@
+package apiimages
+
+import (
+	"encoding/json"
+	"fmt"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+)
+
+// inspectJSON runs `docker image inspect` and decodes its one object.
+func inspectJSON(t *testing.T, c *cli, ref string) map[string]any {
+	t.Helper()
+	r := c.ok("image", "inspect", ref)
+	var out []map[string]any
+	if err := json.Unmarshal([]byte(r.stdout), &out); err != nil || len(out) != 1 {
+		t.Fatalf("docker image inspect %s: %v\n%s", ref, err, r.stdout)
+	}
+	return out[0]
+}
+
+// TestPullListInspectTagPush pulls busybox from a local registry with the
+// docker CLI, lists, inspects and tags it, shows its history, pushes it to
+// another repository (read back by skopeo), and removes it again.
+func TestPullListInspectTagPush(t *testing.T) {
+	host := startRegistry(t, "", "")
+	pushBusybox(t, host, "busybox:latest")
+	d := startDaemon(t, "")
+	c := newCLI(t, d)
+
+	r := c.ok("pull", host+"/busybox")
+	for _, want := range []string{
+		"Using default tag: latest",
+		"latest: Pulling from ",
+		": Pull complete",
+		"Digest: sha256:",
+		"Status: Downloaded newer image for " + host + "/busybox:latest",
+		host + "/busybox:latest",
+	} {
+		if !strings.Contains(r.stdout, want) {
+			t.Errorf("docker pull output lacks %q:\n%s", want, r.stdout)
+		}
+	}
+	r = c.ok("pull", host+"/busybox:latest")
+	if !strings.Contains(r.stdout, "Status: Image is up to date for "+host+"/busybox:latest") {
+		t.Errorf("second docker pull:\n%s", r.stdout)
+	}
+
+	r = c.ok("images")
+	lines := strings.Split(strings.TrimSpace(r.stdout), "\n")
+	if len(lines) != 2 || !strings.HasPrefix(lines[0], "REPOSITORY") {
+		t.Fatalf("docker images: want a header and one image:\n%s", r.stdout)
+	}
+	if f := strings.Fields(lines[1]); len(f) < 3 || f[0] != host+"/busybox" || f[1] != "latest" {
+		t.Errorf("docker images line = %q", lines[1])
+	}
+	r = c.ok("images", "--digests", "--no-trunc", "--format", "{{.Repository}} {{.Tag}} {{.Digest}} {{.ID}}")
+	if !regexp.MustCompile(`^` + regexp.QuoteMeta(host) + `/busybox latest sha256:[0-9a-f]{64} sha256:[0-9a-f]{64}\n$`).MatchString(r.stdout) {
+		t.Errorf("docker images --digests: %q", r.stdout)
+	}
+	manifestDigest := strings.Fields(r.stdout)[2]
+	imageID := strings.Fields(r.stdout)[3]
+
+	info := inspectJSON(t, c, host+"/busybox")
+	if info["Id"] != imageID || info["Os"] != "linux" || info["Architecture"] != "amd64" {
+		t.Errorf("inspect Id/Os/Architecture = %v %v %v", info["Id"], info["Os"], info["Architecture"])
+	}
+	if tags, _ := info["RepoTags"].([]any); len(tags) != 1 || tags[0] != host+"/busybox:latest" {
+		t.Errorf("inspect RepoTags = %v", info["RepoTags"])
+	}
+	if digs, _ := info["RepoDigests"].([]any); len(digs) != 1 || digs[0] != host+"/busybox@"+manifestDigest {
+		t.Errorf("inspect RepoDigests = %v, want [%s/busybox@%s]", info["RepoDigests"], host, manifestDigest)
+	}
+	cfg, _ := info["Config"].(map[string]any)
+	if cmd, _ := cfg["Cmd"].([]any); len(cmd) != 1 || cmd[0] != "sh" {
+		t.Errorf("inspect Config.Cmd = %v", cfg["Cmd"])
+	}
+	rootfs, _ := info["RootFS"].(map[string]any)
+	if layers, _ := rootfs["Layers"].([]any); rootfs["Type"] != "layers" || len(layers) != 1 {
+		t.Errorf("inspect RootFS = %v", info["RootFS"])
+	}
+	if size, _ := info["Size"].(float64); size < 100000 {
+		t.Errorf("inspect Size = %v", info["Size"])
+	}
+	if _, err := time.Parse(time.RFC3339Nano, fmt.Sprint(info["Created"])); err != nil {
+		t.Errorf("inspect Created = %v: %v", info["Created"], err)
+	}
+	r = c.ok("image", "inspect", "--format", "{{.Id}}", imageID[7:19])
+	if strings.TrimSpace(r.stdout) != imageID {
+		t.Errorf("inspect by short ID: %q", r.stdout)
+	}
+
+	r = c.ok("history", "--no-trunc", "--format", "{{.ID}}|{{.CreatedBy}}|{{.Size}}", host+"/busybox")
+	if !strings.HasPrefix(r.stdout, imageID+"|") || strings.Count(r.stdout, "\n") < 1 {
+		t.Errorf("docker history: %q", r.stdout)
+	}
+
+	c.ok("tag", host+"/busybox", host+"/copy:v1")
+	c.ok("tag", imageID, "local/busybox:mine")
+	r = c.ok("images", "--format", "{{.Repository}}:{{.Tag}}", "--filter", "reference="+host+"/copy")
+	if strings.TrimSpace(r.stdout) != host+"/copy:v1" {
+		t.Errorf("docker images --filter reference=: %q", r.stdout)
+	}
+
+	r = c.ok("push", host+"/copy:v1")
+	for _, want := range []string{
+		"The push refers to repository [" + host + "/copy]",
+		"v1: digest: " + manifestDigest + " size: ",
+	} {
+		if !strings.Contains(r.stdout, want) {
+			t.Errorf("docker push output lacks %q:\n%s", want, r.stdout)
+		}
+	}
+	var sk struct {
+		Digest string
+		Layers []string
+		Os     string
+	}
+	out := skopeo(t, "inspect", "--tls-verify=false", "docker://"+host+"/copy:v1")
+	if err := json.Unmarshal([]byte(out), &sk); err != nil {
+		t.Fatalf("skopeo inspect: %v\n%s", err, out)
+	}
+	if sk.Digest != manifestDigest || len(sk.Layers) != 1 || sk.Os != "linux" {
+		t.Errorf("skopeo inspect of the pushed image: %+v", sk)
+	}
+
+	// rmi of one of several tags only untags.
+	r = c.ok("rmi", "local/busybox:mine")
+	if strings.TrimSpace(r.stdout) != "Untagged: local/busybox:mine" {
+		t.Errorf("docker rmi of a second tag: %q", r.stdout)
+	}
+	// By ID while tags remain: dockerd's conflict.
+	r = c.run("rmi", imageID[7:19])
+	if r.code != 1 || !strings.Contains(r.stderr, "Error response from daemon: conflict: unable to delete "+imageID[7:19]+" (must be forced) - image is referenced in multiple repositories") {
+		t.Errorf("docker rmi ID with two repositories: exit %d, stderr %q", r.code, r.stderr)
+	}
+	r = c.ok("rmi", "-f", imageID)
+	for _, want := range []string{"Untagged: " + host + "/busybox:latest", "Untagged: " + host + "/copy:v1", "Deleted: " + imageID} {
+		if !strings.Contains(r.stdout, want) {
+			t.Errorf("docker rmi -f lacks %q:\n%s", want, r.stdout)
+		}
+	}
+	r = c.ok("images", "-q")
+	if r.stdout != "" {
+		t.Errorf("images left after rmi: %q", r.stdout)
+	}
+	r = c.run("rmi", "nosuch")
+	if r.code != 1 || !strings.Contains(r.stderr, "Error response from daemon: No such image: nosuch:latest") {
+		t.Errorf("docker rmi nosuch: exit %d, stderr %q", r.code, r.stderr)
+	}
+	r = c.run("image", "inspect", "nosuch:1")
+	if r.code != 1 || !strings.Contains(r.stderr, "No such image: nosuch:1") {
+		t.Errorf("docker image inspect nosuch:1: exit %d, stderr %q", r.code, r.stderr)
+	}
+	// Pulled again after the removal, from the blobs the registry has.
+	c.ok("pull", host+"/busybox")
+	r = c.ok("info", "--format", "{{.Images}}")
+	if strings.TrimSpace(r.stdout) != "1" {
+		t.Errorf("docker info Images = %q", r.stdout)
+	}
+}
