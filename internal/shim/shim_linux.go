@@ -166,6 +166,12 @@ func (s *shim) create() error {
 	s.reaper.lock()
 	pid, console, err := s.task.create(child, s.cfg.Terminal)
 	if err == nil {
+		s.mu.Lock()
+		s.pid = pid
+		s.mu.Unlock()
+		// The copiers run before the exit can be reaped (at unlock), so
+		// the exit waits for the output.
+		p.wire(outs, console, s.cfg.OpenStdin)
 		s.reaper.watchPid(pid, s.initExited)
 	}
 	s.reaper.unlock()
@@ -177,10 +183,6 @@ func (s *shim) create() error {
 		}
 		return fmt.Errorf("create container %s: %w", s.cfg.ID, err)
 	}
-	s.mu.Lock()
-	s.pid = pid
-	s.mu.Unlock()
-	p.wire(outs, console, s.cfg.OpenStdin)
 	return nil
 }
 
@@ -563,6 +565,8 @@ func (s *shim) startExec(cfg *ExecConfig) (*execProc, *subscriber, error) {
 	pid, console, err := s.task.exec(cfg.ID, cfg.Process, child)
 	if err == nil {
 		e.pid = pid
+		// Before the exit can be reaped (at unlock): see create.
+		p.wire(outs, console, cfg.Stdin)
 		s.reaper.watchPid(pid, func(code int) {
 			x := &Exit{Code: code, At: time.Now().UTC()}
 			p.finish(x)
@@ -580,7 +584,6 @@ func (s *shim) startExec(cfg *ExecConfig) (*execProc, *subscriber, error) {
 		}
 		return nil, nil, fmt.Errorf("exec %s: %w", cfg.ID, err)
 	}
-	p.wire(outs, console, cfg.Stdin)
 	debug.FreeOSMemory()
 	s.mu.Lock()
 	s.execs[cfg.ID] = e

@@ -578,7 +578,7 @@ func TestDeleteCreated(t *testing.T) {
 }
 
 // Ended execs are forgotten past the newest 64, so endless health checks
-// do not grow the shim.
+// do not grow the shim; each exec's output comes whole before its exit.
 func TestExecRecordsBounded(t *testing.T) {
 	e := newEnv(t, shim.RuntimeBerth)
 	c := e.start(e.config("sleep", "1000"))
@@ -587,12 +587,15 @@ func TestExecRecordsBounded(t *testing.T) {
 		t.Fatal(err)
 	}
 	for i := range 66 {
-		s, err := c.Exec(ctx, shim.ExecConfig{ID: strconv.Itoa(i), Process: &specs.Process{Args: []string{"true"}, Cwd: "/"}})
+		// A process that prints and exits at once: its output must still
+		// come before its exit.
+		s, err := c.Exec(ctx, shim.ExecConfig{ID: strconv.Itoa(i), Process: &specs.Process{Args: []string{"/bin/echo", strconv.Itoa(i)}, Cwd: "/"}})
 		if err != nil {
 			t.Fatal(err)
 		}
-		if ex, err := s.Demux(nil, nil); err != nil || ex == nil || ex.Code != 0 {
-			t.Fatalf("exec %d: %+v %v", i, ex, err)
+		var out bytes.Buffer
+		if ex, err := s.Demux(&out, nil); err != nil || ex == nil || ex.Code != 0 || out.String() != strconv.Itoa(i)+"\n" {
+			t.Fatalf("exec %d: output %q exit %+v %v", i, out.String(), ex, err)
 		}
 		s.Close()
 	}
