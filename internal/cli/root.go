@@ -8,6 +8,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/berth/berth/internal/cli/command"
+	containercli "github.com/berth/berth/internal/cli/container"
 	"github.com/berth/berth/internal/cli/daemon"
 	registrycli "github.com/berth/berth/internal/cli/registry"
 	runtimecli "github.com/berth/berth/internal/cli/runtime"
@@ -42,6 +43,7 @@ func Main(args []string) int {
 	command.DockerHelp(daemonCmd)
 	root.AddCommand(daemonCmd)
 	system.AddCommands(root, &clientOpts)
+	containercli.AddCommands(root, &clientOpts)
 	root.AddCommand(registrycli.NewCommand())
 	root.SetArgs(args)
 	err := root.Execute()

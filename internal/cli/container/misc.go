@@ -1,0 +1,314 @@
+package container
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"sort"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/docker/cli/opts"
+	"github.com/docker/go-units"
+	"github.com/moby/moby/api/types/container"
+	mobyclient "github.com/moby/moby/client"
+	"github.com/spf13/cobra"
+
+	"github.com/berth/berth/internal/cli/command"
+	"github.com/berth/berth/internal/client"
+)
+
+// connectDo connects and runs fn; daemon errors exit 1.
+func connectDo(copts *client.Options, fn func(c *client.Client) error) error {
+	c, err := command.Connect(copts)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	if err := fn(c); err != nil {
+		var se *command.StatusError
+		if errors.As(err, &se) {
+			return err
+		}
+		return command.DaemonError(err)
+	}
+	return nil
+}
+
+func newTopCommand(copts *client.Options) *cobra.Command {
+	return &cobra.Command{
+		Use:   "top CONTAINER [ps OPTIONS]",
+		Short: "Display the running processes of a container",
+		Args:  requiresMinArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return connectDo(copts, func(c *client.Client) error {
+				r, err := c.ContainerTop(cmd.Context(), args[0], mobyclient.ContainerTopOptions{Arguments: args[1:]})
+				if err != nil {
+					return err
+				}
+				w := tabwriter.NewWriter(cmd.OutOrStdout(), 20, 1, 3, ' ', 0)
+				fmt.Fprintln(w, strings.Join(r.Titles, "\t"))
+				for _, p := range r.Processes {
+					fmt.Fprintln(w, strings.Join(p, "\t"))
+				}
+				return w.Flush()
+			})
+		},
+	}
+}
+
+func newPortCommand(copts *client.Options) *cobra.Command {
+	return &cobra.Command{
+		Use:   "port CONTAINER [PRIVATE_PORT[/PROTO]]",
+		Short: "List port mappings or a specific mapping for the container",
+		Args:  cobra.RangeArgs(1, 2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return connectDo(copts, func(c *client.Client) error {
+				r, err := c.ContainerInspect(cmd.Context(), args[0], mobyclient.ContainerInspectOptions{})
+				if err != nil {
+					return err
+				}
+				var lines []string
+				ns := r.Container.NetworkSettings
+				if ns == nil {
+					return nil
+				}
+				for port, bs := range ns.Ports {
+					key := port.String()
+					if len(args) == 2 {
+						want := args[1]
+						if !strings.Contains(want, "/") {
+							want += "/tcp"
+						}
+						if key != want {
+							continue
+						}
+						for _, b := range bs {
+							lines = append(lines, joinHostPort(b.HostIP.String(), b.HostPort))
+						}
+						continue
+					}
+					for _, b := range bs {
+						lines = append(lines, key+" -> "+joinHostPort(b.HostIP.String(), b.HostPort))
+					}
+				}
+				if len(args) == 2 && len(lines) == 0 {
+					return &command.StatusError{Code: 1, Err: fmt.Errorf("Error: No public port '%s' published for %s", args[1], args[0])}
+				}
+				sort.Strings(lines)
+				for _, l := range lines {
+					fmt.Fprintln(cmd.OutOrStdout(), l)
+				}
+				return nil
+			})
+		},
+	}
+}
+
+func joinHostPort(ip, port string) string {
+	if ip == "invalid IP" || ip == "" {
+		ip = "0.0.0.0"
+	}
+	if strings.Contains(ip, ":") {
+		return "[" + ip + "]:" + port
+	}
+	return ip + ":" + port
+}
+
+func newDiffCommand(copts *client.Options) *cobra.Command {
+	return &cobra.Command{
+		Use:   "diff CONTAINER",
+		Short: "Inspect changes to files or directories on a container's filesystem",
+		Args:  requiresExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return connectDo(copts, func(c *client.Client) error {
+				r, err := c.ContainerDiff(cmd.Context(), args[0], mobyclient.ContainerDiffOptions{})
+				if err != nil {
+					return err
+				}
+				for _, ch := range r.Changes {
+					k := "C"
+					switch ch.Kind {
+					case container.ChangeAdd:
+						k = "A"
+					case container.ChangeDelete:
+						k = "D"
+					}
+					fmt.Fprintf(cmd.OutOrStdout(), "%s %s\n", k, ch.Path)
+				}
+				return nil
+			})
+		},
+	}
+}
+
+// outputFile is -o FILE, or stdout when that is not a terminal.
+func outputFile(cmd *cobra.Command, path, what string) (io.WriteCloser, error) {
+	if path != "" {
+		return os.Create(path)
+	}
+	if _, ok := (streams{out: cmd.OutOrStdout()}).outFd(); ok {
+		return nil, &command.StatusError{Code: 1, Err: fmt.Errorf("cowardly refusing to save to a terminal. Use the -o flag or redirect")}
+	}
+	return nopCloser{cmd.OutOrStdout()}, nil
+}
+
+type nopCloser struct{ io.Writer }
+
+func (nopCloser) Close() error { return nil }
+
+func newExportCommand(copts *client.Options) *cobra.Command {
+	var output string
+	cmd := &cobra.Command{
+		Use:   "export [OPTIONS] CONTAINER",
+		Short: "Export a container's filesystem as a tar archive",
+		Args:  requiresExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return connectDo(copts, func(c *client.Client) error {
+				w, err := outputFile(cmd, output, "container")
+				if err != nil {
+					return err
+				}
+				defer w.Close()
+				r, err := c.ContainerExport(cmd.Context(), args[0], mobyclient.ContainerExportOptions{})
+				if err != nil {
+					return err
+				}
+				defer r.Close()
+				_, err = io.Copy(w, r)
+				return err
+			})
+		},
+	}
+	cmd.Flags().StringVarP(&output, "output", "o", "", "Write to a file, instead of STDOUT")
+	return cmd
+}
+
+// confirm asks docker's "Are you sure you want to continue? [y/N]".
+func confirm(cmd *cobra.Command, msg string) bool {
+	fmt.Fprintf(cmd.OutOrStdout(), "%s\nAre you sure you want to continue? [y/N] ", msg)
+	line, _ := bufio.NewReader(cmd.InOrStdin()).ReadString('\n')
+	a := strings.ToLower(strings.TrimSpace(line))
+	return a == "y" || a == "yes"
+}
+
+func newPruneCommand(copts *client.Options) *cobra.Command {
+	var force bool
+	var filters []string
+	cmd := &cobra.Command{
+		Use:   "prune [OPTIONS]",
+		Short: "Remove all stopped containers",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			f, err := ParseFilters(filters)
+			if err != nil {
+				return err
+			}
+			if !force && !confirm(cmd, "WARNING! This will remove all stopped containers.") {
+				return &command.StatusError{Code: 1, Err: errors.New("")}
+			}
+			return connectDo(copts, func(c *client.Client) error {
+				r, err := c.ContainerPrune(cmd.Context(), mobyclient.ContainerPruneOptions{Filters: f})
+				if err != nil {
+					return err
+				}
+				out := cmd.OutOrStdout()
+				if len(r.Report.ContainersDeleted) > 0 {
+					fmt.Fprintln(out, "Deleted Containers:")
+					for _, id := range r.Report.ContainersDeleted {
+						fmt.Fprintln(out, id)
+					}
+					fmt.Fprintln(out)
+				}
+				fmt.Fprintf(out, "Total reclaimed space: %s\n", units.HumanSize(float64(r.Report.SpaceReclaimed)))
+				return nil
+			})
+		},
+	}
+	cmd.Flags().BoolVarP(&force, "force", "f", false, "Do not prompt for confirmation")
+	cmd.Flags().StringArrayVar(&filters, "filter", nil, `Provide filter values (e.g. "until=<timestamp>")`)
+	return cmd
+}
+
+func newCommitCommand(copts *client.Options) *cobra.Command {
+	var o mobyclient.ContainerCommitOptions
+	var pause bool
+	cmd := &cobra.Command{
+		Use:   "commit [OPTIONS] CONTAINER [REPOSITORY[:TAG]]",
+		Short: "Create a new image from a container's changes",
+		Args:  cobra.RangeArgs(1, 2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if len(args) == 2 {
+				o.Reference = args[1]
+			}
+			o.NoPause = !pause
+			return connectDo(copts, func(c *client.Client) error {
+				r, err := c.ContainerCommit(cmd.Context(), args[0], o)
+				if err != nil {
+					return err
+				}
+				fmt.Fprintln(cmd.OutOrStdout(), r.ID)
+				return nil
+			})
+		},
+	}
+	f := cmd.Flags()
+	f.BoolVarP(&pause, "pause", "p", true, "Pause container during commit")
+	f.StringVarP(&o.Comment, "message", "m", "", "Commit message")
+	f.StringVarP(&o.Author, "author", "a", "", `Author (e.g., "John Hannibal Smith <hannibal@a-team.com>")`)
+	f.StringArrayVarP(&o.Changes, "change", "c", nil, "Apply Dockerfile instruction to the created image")
+	return cmd
+}
+
+func newUpdateCommand(copts *client.Options) *cobra.Command {
+	var (
+		memory, memRes      opts.MemBytes
+		memSwap             opts.MemSwapBytes
+		cpus                opts.NanoCPUs
+		cpuShares, pids     int64
+		cpusetCpus, restart string
+	)
+	cmd := &cobra.Command{
+		Use:   "update [OPTIONS] CONTAINER [CONTAINER...]",
+		Short: "Update configuration of one or more containers",
+		Args:  requiresMinArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if cmd.Flags().NFlag() == 0 {
+				return &command.StatusError{Code: 1, Err: errors.New("you must provide one or more flags when using this command")}
+			}
+			res := &container.Resources{Memory: memory.Value(), MemoryReservation: memRes.Value(), MemorySwap: memSwap.Value(),
+				NanoCPUs: cpus.Value(), CPUShares: cpuShares, CpusetCpus: cpusetCpus}
+			if cmd.Flags().Changed("pids-limit") {
+				res.PidsLimit = &pids
+			}
+			uo := mobyclient.ContainerUpdateOptions{Resources: res}
+			if cmd.Flags().Changed("restart") {
+				rp, err := opts.ParseRestartPolicy(restart)
+				if err != nil {
+					return &command.StatusError{Code: 1, Err: err}
+				}
+				uo.RestartPolicy = &rp
+			}
+			return eachContainer(cmd, copts, args, true, func(ctx context.Context, c *client.Client, name string) error {
+				r, err := c.ContainerUpdate(ctx, name, uo)
+				for _, w := range r.Warnings {
+					fmt.Fprintln(cmd.ErrOrStderr(), w)
+				}
+				return err
+			})
+		},
+	}
+	f := cmd.Flags()
+	f.VarP(&memory, "memory", "m", "Memory limit")
+	f.Var(&memRes, "memory-reservation", "Memory soft limit")
+	f.Var(&memSwap, "memory-swap", "Swap limit equal to memory plus swap: -1 to enable unlimited swap")
+	f.Var(&cpus, "cpus", "Number of CPUs")
+	f.Int64VarP(&cpuShares, "cpu-shares", "c", 0, "CPU shares (relative weight)")
+	f.StringVar(&cpusetCpus, "cpuset-cpus", "", "CPUs in which to allow execution (0-3, 0,1)")
+	f.Int64Var(&pids, "pids-limit", 0, "Tune container pids limit (set -1 for unlimited)")
+	f.StringVar(&restart, "restart", "", "Restart policy to apply when a container exits")
+	return cmd
+}

@@ -1,0 +1,97 @@
+package container
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"reflect"
+	"strings"
+	"text/tabwriter"
+	"text/template"
+
+	"github.com/berth/berth/internal/cli/command"
+)
+
+// Render writes rows through a docker --format value: "json" (one JSON
+// object per row), "table TEMPLATE" (a header line from headers, then the
+// rows aligned with docker's tabwriter settings), or a plain Go template
+// (one line per row). Each row is a formatting context whose exported
+// methods are the template fields; headers maps field names to column
+// titles. The image package renders through it as well.
+func Render(w io.Writer, format string, headers map[string]string, rows []any) error {
+	if format == "json" {
+		format = "{{json .}}"
+	}
+	table := strings.HasPrefix(format, "table")
+	if table {
+		format = strings.Trim(strings.TrimPrefix(format, "table"), " ")
+	}
+	format = strings.NewReplacer(`\t`, "\t", `\n`, "\n").Replace(format)
+	tmpl, err := template.New("format").Funcs(command.TemplateFuncs).Parse(format)
+	if err != nil {
+		return command.UsageError("template parsing error: %v", err)
+	}
+	var body bytes.Buffer
+	for _, r := range rows {
+		if err := tmpl.Execute(&body, r); err != nil {
+			return &command.StatusError{Code: 1, Err: fmt.Errorf("template: %v", err)}
+		}
+		body.WriteString("\n")
+	}
+	if !table {
+		_, err := body.WriteTo(w)
+		return err
+	}
+	htmpl, err := template.New("header").Funcs(headerFuncs).Parse(format)
+	if err != nil {
+		return command.UsageError("template parsing error: %v", err)
+	}
+	var head bytes.Buffer
+	if err := htmpl.Execute(&head, headers); err != nil {
+		return &command.StatusError{Code: 1, Err: fmt.Errorf("template: %v", err)}
+	}
+	tw := tabwriter.NewWriter(w, 10, 1, 3, ' ', 0)
+	head.WriteString("\n")
+	if _, err := head.WriteTo(tw); err != nil {
+		return err
+	}
+	if _, err := body.WriteTo(tw); err != nil {
+		return err
+	}
+	return tw.Flush()
+}
+
+// headerFuncs make the header pass render column titles: every function
+// returns its first argument unchanged, json prints nothing (docker's
+// HeaderFunctions).
+var headerFuncs = func() template.FuncMap {
+	m := template.FuncMap{}
+	for name := range command.TemplateFuncs {
+		m[name] = func(v ...any) string {
+			if len(v) == 0 {
+				return ""
+			}
+			return fmt.Sprint(v[0])
+		}
+	}
+	m["json"] = func(v any) string { return "" }
+	return m
+}()
+
+// marshalMethods renders a formatting context as docker's `{{json .}}`
+// does: a JSON object of every exported method that takes no argument,
+// keyed by method name.
+func marshalMethods(v any) ([]byte, error) {
+	m := map[string]any{}
+	rv := reflect.ValueOf(v)
+	rt := rv.Type()
+	for i := 0; i < rt.NumMethod(); i++ {
+		meth := rt.Method(i)
+		if meth.Type.NumIn() != 1 || meth.Type.NumOut() != 1 || meth.Name == "MarshalJSON" {
+			continue
+		}
+		m[meth.Name] = rv.Method(i).Call(nil)[0].Interface()
+	}
+	return json.Marshal(m)
+}
