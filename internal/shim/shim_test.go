@@ -580,30 +580,34 @@ func TestDeleteCreated(t *testing.T) {
 // Ended execs are forgotten past the newest 64, so endless health checks
 // do not grow the shim; each exec's output comes whole before its exit.
 func TestExecRecordsBounded(t *testing.T) {
-	e := newEnv(t, shim.RuntimeBerth)
-	c := e.start(e.config("sleep", "1000"))
-	ctx := ctxT(t, 60*time.Second)
-	if err := c.Start(ctx); err != nil {
-		t.Fatal(err)
-	}
-	for i := range 66 {
-		// A process that prints and exits at once: its output must still
-		// come before its exit.
-		s, err := c.Exec(ctx, shim.ExecConfig{ID: strconv.Itoa(i), Process: &specs.Process{Args: []string{"/bin/echo", strconv.Itoa(i)}, Cwd: "/"}})
-		if err != nil {
-			t.Fatal(err)
-		}
-		var out bytes.Buffer
-		if ex, err := s.Demux(&out, nil); err != nil || ex == nil || ex.Code != 0 || out.String() != strconv.Itoa(i)+"\n" {
-			t.Fatalf("exec %d: output %q exit %+v %v", i, out.String(), ex, err)
-		}
-		s.Close()
-	}
-	if _, err := c.WaitExec(ctx, "0"); err == nil {
-		t.Error("the oldest of 66 ended execs is still known")
-	}
-	if ex, err := c.WaitExec(ctx, "65"); err != nil || ex.Code != 0 {
-		t.Errorf("WaitExec of the newest: %+v, %v", ex, err)
+	for _, rt := range runtimes {
+		t.Run(rt, func(t *testing.T) {
+			e := newEnv(t, rt)
+			c := e.start(e.config("sleep", "1000"))
+			ctx := ctxT(t, 60*time.Second)
+			if err := c.Start(ctx); err != nil {
+				t.Fatal(err)
+			}
+			for i := range 66 {
+				// A process that prints and exits at once: its output must still
+				// come before its exit.
+				s, err := c.Exec(ctx, shim.ExecConfig{ID: strconv.Itoa(i), Process: &specs.Process{Args: []string{"/bin/echo", strconv.Itoa(i)}, Cwd: "/"}})
+				if err != nil {
+					t.Fatal(err)
+				}
+				var out bytes.Buffer
+				if ex, err := s.Demux(&out, nil); err != nil || ex == nil || ex.Code != 0 || out.String() != strconv.Itoa(i)+"\n" {
+					t.Fatalf("exec %d: output %q exit %+v %v", i, out.String(), ex, err)
+				}
+				s.Close()
+			}
+			if _, err := c.WaitExec(ctx, "0"); err == nil {
+				t.Error("the oldest of 66 ended execs is still known")
+			}
+			if ex, err := c.WaitExec(ctx, "65"); err != nil || ex.Code != 0 {
+				t.Errorf("WaitExec of the newest: %+v, %v", ex, err)
+			}
+		})
 	}
 }
 
