@@ -1,0 +1,481 @@
+package api
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/containerd/errdefs"
+	"github.com/moby/moby/api/types"
+	"github.com/moby/moby/api/types/container"
+
+	"github.com/berth/berth/internal/api/events"
+	"github.com/berth/berth/internal/engine"
+)
+
+func (s *Server) routeContainers(mux *http.ServeMux) {
+	if s.cfg.Engine == nil {
+		return
+	}
+	mux.HandleFunc("POST /containers/create", s.containerCreate)
+	mux.HandleFunc("GET /containers/json", s.containerList)
+	mux.HandleFunc("POST /containers/prune", s.containerPrune)
+	mux.HandleFunc("GET /containers/{id}/json", s.containerInspect)
+	mux.HandleFunc("POST /containers/{id}/start", s.containerStart)
+	mux.HandleFunc("POST /containers/{id}/stop", s.containerStop)
+	mux.HandleFunc("POST /containers/{id}/restart", s.containerRestart)
+	mux.HandleFunc("POST /containers/{id}/kill", s.containerKill)
+	mux.HandleFunc("POST /containers/{id}/wait", s.containerWait)
+	mux.HandleFunc("POST /containers/{id}/attach", s.containerAttach)
+	mux.HandleFunc("POST /containers/{id}/resize", s.containerResize)
+	mux.HandleFunc("POST /containers/{id}/rename", s.containerRename)
+	mux.HandleFunc("GET /containers/{id}/logs", s.containerLogs)
+	mux.HandleFunc("DELETE /containers/{id}", s.containerRemove)
+	s.routeExec(mux)
+}
+
+func (s *Server) containerCreate(w http.ResponseWriter, r *http.Request) {
+	var req container.CreateRequest
+	if err := decodeJSON(r, &req); err != nil {
+		writeError(w, r, err)
+		return
+	}
+	id, warnings, err := s.cfg.Engine.Create(r.Context(), engine.CreateRequest{
+		Name:       r.URL.Query().Get("name"),
+		Config:     req.Config,
+		HostConfig: req.HostConfig,
+	})
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	if warnings == nil {
+		warnings = []string{}
+	}
+	writeJSON(w, http.StatusCreated, container.CreateResponse{ID: id, Warnings: warnings})
+}
+
+func (s *Server) containerInspect(w http.ResponseWriter, r *http.Request) {
+	resp, err := s.cfg.Engine.Inspect(r.PathValue("id"))
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, resp)
+}
+
+func (s *Server) containerList(w http.ResponseWriter, r *http.Request) {
+	f, err := events.ParseFilter(r.URL.Query().Get("filters"))
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	limit, err := int64Value(r, "limit", -1)
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	all := boolValue(r, "all") || limit > 0
+	out := []container.Summary{}
+	for _, c := range s.cfg.Engine.List() {
+		sum := c.Summary()
+		if !all && sum.State != container.StateRunning && sum.State != container.StatePaused && sum.State != container.StateRestarting {
+			if _, ok := f["status"]; !ok {
+				continue
+			}
+		}
+		ok, err := matchContainer(f, sum)
+		if err != nil {
+			writeError(w, r, err)
+			return
+		}
+		if !ok {
+			continue
+		}
+		out = append(out, sum)
+		if limit > 0 && int64(len(out)) >= limit {
+			break
+		}
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+// matchContainer applies ps filters: id, name, label, status, exited,
+// ancestor.
+func matchContainer(f events.Filter, c container.Summary) (bool, error) {
+	for key, vals := range f {
+		any := false
+		for v := range vals {
+			switch key {
+			case "id":
+				any = any || strings.HasPrefix(c.ID, v)
+			case "name":
+				for _, n := range c.Names {
+					any = any || strings.Contains(strings.TrimPrefix(n, "/"), strings.TrimPrefix(v, "/"))
+				}
+			case "label":
+				k, val, hasVal := strings.Cut(v, "=")
+				got, has := c.Labels[k]
+				any = any || has && (!hasVal || got == val)
+			case "status":
+				any = any || string(c.State) == v
+			case "exited":
+				code, _ := strconv.Atoi(v)
+				any = any || c.State == container.StateExited && strings.HasPrefix(c.Status, fmt.Sprintf("Exited (%d)", code))
+			case "ancestor":
+				any = any || c.Image == v || strings.HasPrefix(c.ImageID, v) || strings.TrimPrefix(c.ImageID, "sha256:") == v
+			default:
+				return false, errdefs.ErrInvalidArgument.WithMessage("invalid filter '" + key + "'")
+			}
+		}
+		if !any {
+			return false, nil
+		}
+	}
+	return true, nil
+}
+
+func (s *Server) containerStart(w http.ResponseWriter, r *http.Request) {
+	if err := s.cfg.Engine.Start(r.Context(), r.PathValue("id")); err != nil {
+		writeError(w, r, err)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+func stopTimeout(r *http.Request) (*int, error) {
+	if r.URL.Query().Get("t") == "" {
+		return nil, nil
+	}
+	t, err := int64Value(r, "t", 0)
+	if err != nil {
+		return nil, err
+	}
+	v := int(t)
+	return &v, nil
+}
+
+func (s *Server) containerStop(w http.ResponseWriter, r *http.Request) {
+	t, err := stopTimeout(r)
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	if err := s.cfg.Engine.Stop(r.Context(), r.PathValue("id"), r.URL.Query().Get("signal"), t); err != nil {
+		writeError(w, r, err)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+func (s *Server) containerRestart(w http.ResponseWriter, r *http.Request) {
+	t, err := stopTimeout(r)
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	if err := s.cfg.Engine.Restart(r.Context(), r.PathValue("id"), r.URL.Query().Get("signal"), t); err != nil {
+		writeError(w, r, err)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+func (s *Server) containerKill(w http.ResponseWriter, r *http.Request) {
+	if err := s.cfg.Engine.Kill(r.Context(), r.PathValue("id"), r.URL.Query().Get("signal")); err != nil {
+		writeError(w, r, err)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+func (s *Server) containerRename(w http.ResponseWriter, r *http.Request) {
+	if err := s.cfg.Engine.Rename(r.PathValue("id"), r.URL.Query().Get("name")); err != nil {
+		writeError(w, r, err)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+func (s *Server) containerRemove(w http.ResponseWriter, r *http.Request) {
+	err := s.cfg.Engine.Remove(r.Context(), r.PathValue("id"), engine.RemoveOptions{Force: boolValue(r, "force"), Volumes: boolValue(r, "v")})
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+func (s *Server) containerPrune(w http.ResponseWriter, r *http.Request) {
+	f, err := events.ParseFilter(r.URL.Query().Get("filters"))
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	rep := container.PruneReport{ContainersDeleted: []string{}}
+	for _, c := range s.cfg.Engine.List() {
+		sum := c.Summary()
+		if sum.State == container.StateRunning || sum.State == container.StatePaused || sum.State == container.StateRestarting {
+			continue
+		}
+		ok, err := matchPrune(f, sum)
+		if err != nil {
+			writeError(w, r, err)
+			return
+		}
+		if !ok {
+			continue
+		}
+		if err := s.cfg.Engine.Remove(r.Context(), sum.ID, engine.RemoveOptions{}); err == nil {
+			rep.ContainersDeleted = append(rep.ContainersDeleted, sum.ID)
+		}
+	}
+	writeJSON(w, http.StatusOK, rep)
+}
+
+func matchPrune(f events.Filter, c container.Summary) (bool, error) {
+	for key, vals := range f {
+		switch key {
+		case "label", "label!":
+			for v := range vals {
+				k, val, hasVal := strings.Cut(v, "=")
+				got, has := c.Labels[k]
+				m := has && (!hasVal || got == val)
+				if m == (key == "label!") {
+					return false, nil
+				}
+			}
+		case "until":
+			for v := range vals {
+				d, err := time.ParseDuration(v)
+				var t time.Time
+				if err == nil {
+					t = time.Now().Add(-d)
+				} else if t, err = parseTimestamp("until", v); err != nil {
+					return false, err
+				}
+				if time.Unix(c.Created, 0).After(t) {
+					return false, nil
+				}
+			}
+		default:
+			return false, errdefs.ErrInvalidArgument.WithMessage("invalid filter '" + key + "'")
+		}
+	}
+	return true, nil
+}
+
+func (s *Server) containerResize(w http.ResponseWriter, r *http.Request) {
+	h, err := int64Value(r, "h", 0)
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	wd, err := int64Value(r, "w", 0)
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	if err := s.cfg.Engine.Resize(r.Context(), r.PathValue("id"), uint16(h), uint16(wd)); err != nil {
+		writeError(w, r, err)
+		return
+	}
+	w.WriteHeader(http.StatusOK)
+}
+
+// containerWait sends 200 and its headers at once (the docker CLI waits
+// for them before it starts the container), then the body when the
+// condition is met.
+func (s *Server) containerWait(w http.ResponseWriter, r *http.Request) {
+	wait, err := s.cfg.Engine.Wait(r.PathValue("id"), engine.WaitCondition(r.URL.Query().Get("condition")))
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(http.StatusOK)
+	if f, ok := w.(http.Flusher); ok {
+		f.Flush()
+	}
+	ctx, cancel := context.WithCancel(r.Context())
+	defer cancel()
+	go func() {
+		select {
+		case <-s.stopping:
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
+	code, err := wait(ctx)
+	resp := container.WaitResponse{StatusCode: int64(code)}
+	if err != nil {
+		resp.Error = &container.WaitExitError{Message: err.Error()}
+	}
+	writeJSONBody(w, resp)
+}
+
+func writeJSONBody(w io.Writer, v any) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return
+	}
+	_, _ = w.Write(append(b, '\n'))
+}
+
+func (s *Server) containerAttach(w http.ResponseWriter, r *http.Request) {
+	ref := r.PathValue("id")
+	tty, err := s.cfg.Engine.Tty(ref)
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	if !boolValue(r, "stream") && !boolValue(r, "logs") {
+		writeError(w, r, errdefs.ErrInvalidArgument.WithMessage("Bad parameters: you must choose at least one stream"))
+		return
+	}
+	media := types.MediaTypeMultiplexedStream
+	if tty {
+		media = types.MediaTypeRawStream
+	}
+	conn, err := Hijack(w, r, media)
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	defer conn.Close()
+	streams := streamsFor(conn, tty)
+	if !boolValue(r, "stdin") {
+		streams.Stdin = nil
+	}
+	opts := engine.AttachOptions{Stdin: boolValue(r, "stdin"), Stdout: boolValue(r, "stdout"), Stderr: boolValue(r, "stderr")}
+	if boolValue(r, "logs") {
+		_ = s.cfg.Engine.Logs(r.Context(), ref, engine.LogOptions{Stdout: opts.Stdout, Stderr: opts.Stderr, Tail: -1}, func(en engine.LogEntry) error {
+			if en.Stream == "stderr" {
+				_, err := streams.Stderr.Write(en.Line)
+				return err
+			}
+			_, err := streams.Stdout.Write(en.Line)
+			return err
+		})
+	}
+	if !boolValue(r, "stream") {
+		return
+	}
+	ctx, cancel := context.WithCancel(context.WithoutCancel(r.Context()))
+	defer cancel()
+	go func() {
+		select {
+		case <-s.stopping:
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
+	if err := s.cfg.Engine.Attach(ctx, ref, opts, streams); err != nil {
+		fmt.Fprintf(streams.Stderr, "Error attaching: %s\n", err)
+	}
+	_ = conn.CloseWrite()
+}
+
+// streamsFor frames the output on conn (multiplexed without a TTY, raw
+// with one) and reads stdin from it.
+func streamsFor(conn *HijackedConn, tty bool) engine.AttachStreams {
+	if tty {
+		return engine.AttachStreams{Stdin: conn, Stdout: conn, Stderr: conn}
+	}
+	mux := NewMuxWriter(conn)
+	return engine.AttachStreams{Stdin: conn, Stdout: mux.Stream(Stdout), Stderr: mux.Stream(Stderr)}
+}
+
+func (s *Server) containerLogs(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	ref := r.PathValue("id")
+	o := engine.LogOptions{Stdout: boolValue(r, "stdout"), Stderr: boolValue(r, "stderr"), Follow: boolValue(r, "follow"), Tail: -1}
+	if !o.Stdout && !o.Stderr {
+		writeError(w, r, errdefs.ErrInvalidArgument.WithMessage("Bad parameters: you must choose at least one stream"))
+		return
+	}
+	var err error
+	if o.Since, err = parseTimestamp("since", q.Get("since")); err != nil {
+		writeError(w, r, err)
+		return
+	}
+	if o.Until, err = parseTimestamp("until", q.Get("until")); err != nil {
+		writeError(w, r, err)
+		return
+	}
+	if t := q.Get("tail"); t != "" && t != "all" {
+		n, err := strconv.Atoi(t)
+		if err != nil {
+			writeError(w, r, errdefs.ErrInvalidArgument.WithMessage(fmt.Sprintf("invalid value for tail: %q", t)))
+			return
+		}
+		o.Tail = n
+	}
+	tty, err := s.cfg.Engine.Tty(ref)
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	stamps := boolValue(r, "timestamps")
+	flusher, _ := w.(http.Flusher)
+	started := false
+	var mux *MuxWriter
+	begin := func() {
+		if started {
+			return
+		}
+		started = true
+		if tty {
+			w.Header().Set("Content-Type", types.MediaTypeRawStream)
+		} else {
+			w.Header().Set("Content-Type", types.MediaTypeMultiplexedStream)
+			mux = NewMuxWriter(w)
+		}
+		w.WriteHeader(http.StatusOK)
+	}
+	if o.Follow {
+		begin()
+		if flusher != nil {
+			flusher.Flush()
+		}
+	}
+	ctx, cancel := context.WithCancel(r.Context())
+	defer cancel()
+	go func() {
+		select {
+		case <-s.stopping:
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
+	err = s.cfg.Engine.Logs(ctx, ref, o, func(en engine.LogEntry) error {
+		begin()
+		line := en.Line
+		if stamps {
+			line = append([]byte(en.Time.UTC().Format(time.RFC3339Nano)+" "), line...)
+		}
+		var werr error
+		switch {
+		case tty:
+			_, werr = w.Write(line)
+		case en.Stream == "stderr":
+			_, werr = mux.Stream(Stderr).Write(line)
+		default:
+			_, werr = mux.Stream(Stdout).Write(line)
+		}
+		if o.Follow && flusher != nil {
+			flusher.Flush()
+		}
+		return werr
+	})
+	if err != nil && !started {
+		writeError(w, r, err)
+		return
+	}
+	begin()
+}

@@ -1,0 +1,113 @@
+package api
+
+import (
+	"context"
+	"net/http"
+
+	"github.com/containerd/errdefs"
+	"github.com/moby/moby/api/types"
+	"github.com/moby/moby/api/types/container"
+
+	"github.com/berth/berth/internal/engine"
+)
+
+func (s *Server) routeExec(mux *http.ServeMux) {
+	mux.HandleFunc("POST /containers/{id}/exec", s.execCreate)
+	mux.HandleFunc("POST /exec/{id}/start", s.execStart)
+	mux.HandleFunc("POST /exec/{id}/resize", s.execResize)
+	mux.HandleFunc("GET /exec/{id}/json", s.execInspect)
+}
+
+func (s *Server) execCreate(w http.ResponseWriter, r *http.Request) {
+	var req container.ExecCreateRequest
+	if err := decodeJSON(r, &req); err != nil {
+		writeError(w, r, err)
+		return
+	}
+	id, err := s.cfg.Engine.ExecCreate(r.Context(), r.PathValue("id"), req)
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusCreated, container.ExecCreateResponse{ID: id})
+}
+
+func (s *Server) execInspect(w http.ResponseWriter, r *http.Request) {
+	resp, err := s.cfg.Engine.ExecInspect(r.PathValue("id"))
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, resp)
+}
+
+func (s *Server) execResize(w http.ResponseWriter, r *http.Request) {
+	h, err := int64Value(r, "h", 0)
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	wd, err := int64Value(r, "w", 0)
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	if err := s.cfg.Engine.ExecResize(r.Context(), r.PathValue("id"), uint16(h), uint16(wd)); err != nil {
+		writeError(w, r, err)
+		return
+	}
+	w.WriteHeader(http.StatusOK)
+}
+
+func (s *Server) execStart(w http.ResponseWriter, r *http.Request) {
+	var req container.ExecStartRequest
+	if err := decodeJSON(r, &req); err != nil {
+		writeError(w, r, err)
+		return
+	}
+	id := r.PathValue("id")
+	x, err := s.cfg.Engine.ExecInspect(id)
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	if x.Running || x.ExitCode != nil {
+		writeError(w, r, errdefs.ErrConflict.WithMessage("Error: Exec command "+id+" has already run"))
+		return
+	}
+	if req.Detach {
+		if err := s.cfg.Engine.ExecStart(r.Context(), id, true, engineStreamsNone()); err != nil {
+			writeError(w, r, err)
+			return
+		}
+		writeJSON(w, http.StatusOK, struct{}{})
+		return
+	}
+	tty := x.ProcessConfig != nil && x.ProcessConfig.Tty
+	media := types.MediaTypeMultiplexedStream
+	if tty {
+		media = types.MediaTypeRawStream
+	}
+	conn, err := Hijack(w, r, media)
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	defer conn.Close()
+	streams := streamsFor(conn, tty)
+	ctx, cancel := context.WithCancel(context.WithoutCancel(r.Context()))
+	defer cancel()
+	go func() {
+		select {
+		case <-s.stopping:
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
+	if err := s.cfg.Engine.ExecStart(ctx, id, false, streams); err != nil {
+		_, _ = streams.Stderr.Write([]byte(err.Error() + "\r\n"))
+	}
+	_ = conn.CloseWrite()
+}
+
+func engineStreamsNone() engine.AttachStreams { return engine.AttachStreams{} }

@@ -1,0 +1,51 @@
+package daemon
+
+import (
+	"context"
+	"fmt"
+
+	mevents "github.com/moby/moby/api/types/events"
+
+	"github.com/berth/berth/internal/api"
+	"github.com/berth/berth/internal/api/events"
+	"github.com/berth/berth/internal/engine"
+	"github.com/berth/berth/internal/image"
+)
+
+// openEngine opens the container engine over the data and exec roots:
+// it reconnects to the shims of running containers and applies restart
+// policies before the API serves.
+func openEngine(ctx context.Context, cfg Config, images *image.Service, bus *events.Bus, rts api.Runtimes) (*engine.Engine, error) {
+	all := rts.All
+	e, err := engine.New(ctx, engine.Config{
+		DataRoot:       cfg.DataRoot,
+		ExecRoot:       cfg.ExecRoot,
+		Images:         images,
+		Publish:        func(m mevents.Message) { bus.Publish(m) },
+		DefaultRuntime: rts.Default,
+		RuntimePath: func(name string) (string, bool) {
+			rt, ok := all[name]
+			if !ok || name == "berth" {
+				return "", false
+			}
+			return rt.Path, true
+		},
+	})
+	if err != nil {
+		return nil, fmt.Errorf("container engine: %w", err)
+	}
+	return e, nil
+}
+
+// countsOf reports containers by state and images for /info.
+func countsOf(images *image.Service, e *engine.Engine) func(context.Context) (api.Counts, error) {
+	imgs := imageCounts(images)
+	return func(ctx context.Context) (api.Counts, error) {
+		c, err := imgs(ctx)
+		if err != nil {
+			return api.Counts{}, err
+		}
+		c.Containers, c.Running, c.Paused, c.Stopped = e.Counts()
+		return c, nil
+	}
+}

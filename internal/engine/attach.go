@@ -1,0 +1,116 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+
+	"github.com/containerd/errdefs"
+
+	"github.com/berth/berth/internal/shim"
+)
+
+// AttachOptions select the streams of an attach.
+type AttachOptions struct {
+	Stdin, Stdout, Stderr bool
+}
+
+// AttachStreams are the client's side of an attach: Stdin is read until
+// EOF (then the container's stdin is closed when it has StdinOnce),
+// Stdout and Stderr receive the output (with a TTY only Stdout).
+type AttachStreams struct {
+	Stdin          io.Reader
+	Stdout, Stderr io.Writer
+}
+
+// Tty reports whether ref has a terminal (attach and logs are raw then).
+func (e *Engine) Tty(ref string) (bool, error) {
+	c, err := e.Get(ref)
+	if err != nil {
+		return false, err
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.Config.Tty, nil
+}
+
+// Attach connects s to the container's stdio. For a container that is not
+// running it waits for the next start and connects before the process
+// runs, so nothing is lost (docker run attaches before it starts). It
+// returns when the output ends or ctx is done.
+func (e *Engine) Attach(ctx context.Context, ref string, o AttachOptions, s AttachStreams) error {
+	c, err := e.Get(ref)
+	if err != nil {
+		return err
+	}
+	c.mu.Lock()
+	if c.removed {
+		c.mu.Unlock()
+		return errdefs.ErrNotFound.WithMessage("No such container: " + ref)
+	}
+	if c.State.Paused {
+		c.mu.Unlock()
+		return errdefs.ErrConflict.WithMessage(fmt.Sprintf("container %s is paused, unpause the container before attach", c.ID))
+	}
+	client := c.client
+	var done func()
+	if client == nil || !c.State.Running {
+		var started <-chan struct{}
+		started, done = e.awaitStart(c)
+		defer done()
+		c.mu.Unlock()
+		select {
+		case <-started:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+		c.mu.Lock()
+		client = c.client
+	}
+	c.mu.Unlock()
+	if client == nil {
+		return errdefs.ErrConflict.WithMessage(fmt.Sprintf("container %s is not running", c.ID))
+	}
+	stream, err := client.Attach(ctx, shim.AttachOpts{Stdin: o.Stdin && s.Stdin != nil, Stdout: o.Stdout, Stderr: o.Stderr})
+	if done != nil {
+		done()
+	}
+	if err != nil {
+		return fmt.Errorf("attach %s: %w", c.ID, err)
+	}
+	return pump(ctx, stream, o.Stdin, s)
+}
+
+// pump copies stdin to stream and the stream's output to s until the
+// output ends.
+func pump(ctx context.Context, stream *shim.Stream, withStdin bool, s AttachStreams) error {
+	defer stream.Close()
+	if withStdin && s.Stdin != nil {
+		go func() {
+			_, _ = io.Copy(stream, s.Stdin)
+			_ = stream.CloseStdin()
+		}()
+	} else {
+		_ = stream.CloseStdin()
+	}
+	stop := context.AfterFunc(ctx, func() { stream.Close() })
+	defer stop()
+	stdout, stderr := s.Stdout, s.Stderr
+	if stdout == nil {
+		stdout = io.Discard
+	}
+	if stderr == nil {
+		stderr = io.Discard
+	}
+	_, err := stream.Demux(stdout, stderr)
+	if err != nil && ctx.Err() != nil {
+		return nil
+	}
+	if errors.Is(err, io.EOF) {
+		return nil
+	}
+	return err
+}
+
+func copyStdin(w io.Writer, r io.Reader) (int64, error) { return io.Copy(w, r) }

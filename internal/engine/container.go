@@ -1,0 +1,168 @@
+package engine
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"math/big"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/moby/moby/api/types/container"
+
+	"github.com/berth/berth/internal/shim"
+)
+
+// Container is one container: its persisted record and, while it runs,
+// the shim that holds it.
+type Container struct {
+	mu sync.Mutex
+
+	ID           string
+	Name         string // "/name"
+	Created      time.Time
+	Path         string
+	Args         []string
+	Config       *container.Config
+	HostConfig   *container.HostConfig
+	ImageID      string
+	State        State
+	RestartCount int
+	Runtime      string
+	LogPath      string
+	// ManuallyStopped is set by stop and kill, so unless-stopped and
+	// always do not restart the container at daemon start.
+	ManuallyStopped bool
+	// NetNS is the path of the container's own network namespace while
+	// it runs ("" for host).
+	NetNS string
+
+	client       *shim.Client
+	changed      chan struct{} // closed and replaced on every state change
+	removed      bool
+	starting     chan struct{} // set while a start is in progress: attachers connect to the shim, then close their ready
+	attachWG     *sync.WaitGroup
+	execs        map[string]bool
+	restartDelay time.Duration
+}
+
+// State is the container's state, as inspect shows it.
+type State struct {
+	Status     container.ContainerState
+	Running    bool
+	Paused     bool
+	Restarting bool
+	OOMKilled  bool
+	Dead       bool
+	Pid        int
+	ExitCode   int
+	Error      string
+	StartedAt  time.Time
+	FinishedAt time.Time
+	Health     *container.Health `json:",omitempty"`
+}
+
+// notify wakes everyone waiting for a state change; c.mu must be held.
+func (c *Container) notify() {
+	if c.changed != nil {
+		close(c.changed)
+	}
+	c.changed = make(chan struct{})
+}
+
+// watch returns a channel closed at the next state change; c.mu must be
+// held.
+func (c *Container) watch() <-chan struct{} {
+	if c.changed == nil {
+		c.changed = make(chan struct{})
+	}
+	return c.changed
+}
+
+// Snapshot returns a copy of the record, safe to read without locks.
+func (c *Container) Snapshot() *Container {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return &Container{
+		ID: c.ID, Name: c.Name, Created: c.Created, Path: c.Path, Args: c.Args,
+		Config: c.Config, HostConfig: c.HostConfig, ImageID: c.ImageID, State: c.State,
+		RestartCount: c.RestartCount, Runtime: c.Runtime, LogPath: c.LogPath, NetNS: c.NetNS,
+	}
+}
+
+// ExecIDs lists the container's exec instances.
+func (c *Container) ExecIDs() []string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var out []string
+	for id := range c.execs {
+		out = append(out, id)
+	}
+	return out
+}
+
+// newID returns a random 64-hex ID.
+func newID() string {
+	var b [32]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
+
+// validName is dockerd's rule for container names.
+func validName(n string) bool {
+	n = strings.TrimPrefix(n, "/")
+	if len(n) < 2 {
+		return false
+	}
+	for i, r := range n {
+		ok := r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9'
+		if i > 0 {
+			ok = ok || r == '_' || r == '.' || r == '-'
+		}
+		if !ok {
+			return false
+		}
+	}
+	return true
+}
+
+// Our own lists for generated names: adjectives of ships and harbours,
+// surnames of navigators and engineers.
+var (
+	nameLeft = []string{
+		"anchored", "ballasted", "becalmed", "brisk", "buoyant", "calm", "coastal", "crisp", "daring",
+		"deep", "drifting", "eager", "even", "fair", "fleet", "gallant", "gentle", "hardy", "keen",
+		"leeward", "lively", "lucid", "moored", "nimble", "patient", "plucky", "quiet", "rested",
+		"salty", "seaworthy", "serene", "shipshape", "snug", "stalwart", "steady", "stout", "sturdy",
+		"swift", "tidal", "trim", "true", "upright", "vigilant", "weathered", "windward", "wise",
+	}
+	nameRight = []string{
+		"amundsen", "baffin", "bering", "bligh", "brunel", "cabot", "cartier", "cook", "dampier",
+		"drake", "eriksson", "flinders", "frobisher", "gama", "hudson", "kidd", "kupe", "magellan",
+		"mercator", "nansen", "ochoa", "parry", "peary", "polo", "raleigh", "ross", "scott",
+		"shackleton", "tasman", "tereshkova", "vancouver", "verrazzano", "vespucci", "zheng",
+	}
+)
+
+func randIndex(n int) int {
+	v, err := rand.Int(rand.Reader, big.NewInt(int64(n)))
+	if err != nil {
+		return 0
+	}
+	return int(v.Int64())
+}
+
+// generateName returns adjective_surname, with a digit added after a few
+// collisions; taken reports names in use.
+func generateName(taken func(string) bool) string {
+	for i := 0; ; i++ {
+		n := nameLeft[randIndex(len(nameLeft))] + "_" + nameRight[randIndex(len(nameRight))]
+		if i > 5 {
+			n += fmt.Sprint(randIndex(10))
+		}
+		if !taken(n) {
+			return n
+		}
+	}
+}

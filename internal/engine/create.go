@@ -1,0 +1,266 @@
+package engine
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/containerd/errdefs"
+	"github.com/moby/moby/api/types/container"
+	mevents "github.com/moby/moby/api/types/events"
+	"github.com/moby/moby/api/types/network"
+
+	"github.com/berth/berth/internal/image"
+)
+
+// CreateRequest is what POST /containers/create carries.
+type CreateRequest struct {
+	Name       string
+	Config     *container.Config
+	HostConfig *container.HostConfig
+}
+
+// Create makes a container from req: the image's config merged with the
+// request's, a name (generated when empty), a record on disk and the
+// writable snapshot. It returns the new ID and warnings.
+func (e *Engine) Create(ctx context.Context, req CreateRequest) (string, []string, error) {
+	if req.Config == nil {
+		return "", nil, errdefs.ErrInvalidArgument.WithMessage("config cannot be empty in order to create a container")
+	}
+	if req.Config.Image == "" {
+		return "", nil, errdefs.ErrInvalidArgument.WithMessage("no image specified")
+	}
+	hc := req.HostConfig
+	if hc == nil {
+		hc = &container.HostConfig{}
+	}
+	if req.Name != "" && !validName(req.Name) {
+		return "", nil, errdefs.ErrInvalidArgument.WithMessage(fmt.Sprintf("Invalid container name (%s), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed", req.Name))
+	}
+	if err := validateHostConfig(hc); err != nil {
+		return "", nil, err
+	}
+	img, err := e.cfg.Images.Get(ctx, req.Config.Image)
+	if err != nil {
+		if errdefs.IsNotFound(err) {
+			return "", nil, errdefs.ErrNotFound.WithMessage("No such image: " + req.Config.Image)
+		}
+		return "", nil, fmt.Errorf("create: image %s: %w", req.Config.Image, err)
+	}
+	cfg := *req.Config
+	mergeImageConfig(&cfg, img)
+	if len(cfg.Cmd) == 0 && len(cfg.Entrypoint) == 0 {
+		return "", nil, errdefs.ErrInvalidArgument.WithMessage("no command specified")
+	}
+	applyHostDefaults(hc)
+	rt := hc.Runtime
+	if rt == "" {
+		e.mu.Lock()
+		rt = e.cfg.DefaultRuntime
+		e.mu.Unlock()
+	}
+	if err := e.checkRuntime(rt); err != nil {
+		return "", nil, err
+	}
+
+	id := newID()
+	c := &Container{
+		ID:         id,
+		Created:    time.Now().UTC(),
+		Config:     &cfg,
+		HostConfig: hc,
+		ImageID:    img.ID.String(),
+		Runtime:    rt,
+		State:      State{Status: container.StateCreated},
+		LogPath:    filepath.Join(e.dir(id), id+"-json.log"),
+		execs:      map[string]bool{},
+	}
+	argv := append(append([]string{}, cfg.Entrypoint...), cfg.Cmd...)
+	c.Path, c.Args = argv[0], argv[1:]
+
+	e.mu.Lock()
+	name := strings.TrimPrefix(req.Name, "/")
+	if name == "" {
+		name = generateName(func(n string) bool { _, ok := e.names[n]; return ok })
+	} else if other, ok := e.names[name]; ok {
+		e.mu.Unlock()
+		return "", nil, errdefs.ErrConflict.WithMessage(fmt.Sprintf("Conflict. The container name \"/%s\" is already in use by container \"%s\". You have to remove (or rename) that container to be able to reuse that name.", name, other))
+	}
+	c.Name = "/" + name
+	e.names[name] = id // reserved while the snapshot is prepared
+	e.mu.Unlock()
+
+	fail := func(err error) (string, []string, error) {
+		e.mu.Lock()
+		delete(e.names, name)
+		e.mu.Unlock()
+		_ = e.cfg.Images.RemoveRootfs(context.WithoutCancel(ctx), id)
+		_ = os.RemoveAll(e.dir(id))
+		return "", nil, err
+	}
+	if err := os.MkdirAll(filepath.Join(e.dir(id), "rootfs"), 0o711); err != nil {
+		return fail(fmt.Errorf("create %s: %w", id, err))
+	}
+	if _, err := e.cfg.Images.Prepare(ctx, id, img); err != nil {
+		return fail(fmt.Errorf("create %s: %w", id, err))
+	}
+	c.mu.Lock()
+	err = e.save(c)
+	c.mu.Unlock()
+	if err != nil {
+		return fail(err)
+	}
+	e.mu.Lock()
+	e.containers[id] = c
+	e.mu.Unlock()
+	e.publish(c, mevents.ActionCreate, nil)
+	var warnings []string
+	return id, warnings, nil
+}
+
+func (e *Engine) checkRuntime(name string) error {
+	switch name {
+	case "berth", "runc", "crun":
+		return nil
+	}
+	if e.cfg.RuntimePath != nil {
+		if _, ok := e.cfg.RuntimePath(name); ok {
+			return nil
+		}
+	}
+	return errdefs.ErrInvalidArgument.WithMessage(fmt.Sprintf("unknown or invalid runtime name: %s", name))
+}
+
+// mergeImageConfig fills what the request left empty from the image's
+// config, as dockerd's merge does: Env by key (the request wins),
+// Entrypoint and Cmd (an Entrypoint in the request drops the image's Cmd),
+// WorkingDir, User, ExposedPorts, Volumes, StopSignal, Healthcheck, Labels.
+func mergeImageConfig(cfg *container.Config, img image.Image) {
+	ic := img.Config.Config
+	if cfg.User == "" {
+		cfg.User = ic.User
+	}
+	if len(cfg.Env) == 0 {
+		cfg.Env = append([]string{}, ic.Env...)
+	} else {
+		have := map[string]bool{}
+		for _, kv := range cfg.Env {
+			k, _, _ := strings.Cut(kv, "=")
+			have[k] = true
+		}
+		var env []string
+		for _, kv := range ic.Env {
+			k, _, _ := strings.Cut(kv, "=")
+			if !have[k] {
+				env = append(env, kv)
+			}
+		}
+		cfg.Env = append(env, cfg.Env...)
+	}
+	if len(cfg.Entrypoint) == 0 {
+		cfg.Entrypoint = ic.Entrypoint
+		if len(cfg.Cmd) == 0 {
+			cfg.Cmd = ic.Cmd
+		}
+	}
+	if cfg.WorkingDir == "" {
+		cfg.WorkingDir = ic.WorkingDir
+	}
+	for p := range ic.ExposedPorts {
+		port, err := network.ParsePort(p)
+		if err != nil {
+			continue
+		}
+		if cfg.ExposedPorts == nil {
+			cfg.ExposedPorts = network.PortSet{}
+		}
+		cfg.ExposedPorts[port] = struct{}{}
+	}
+	for v := range ic.Volumes {
+		if cfg.Volumes == nil {
+			cfg.Volumes = map[string]struct{}{}
+		}
+		cfg.Volumes[v] = struct{}{}
+	}
+	if cfg.StopSignal == "" {
+		cfg.StopSignal = ic.StopSignal
+	}
+	if len(ic.Labels) > 0 {
+		labels := map[string]string{}
+		for k, v := range ic.Labels {
+			labels[k] = v
+		}
+		for k, v := range cfg.Labels {
+			labels[k] = v
+		}
+		cfg.Labels = labels
+	}
+	if cfg.Healthcheck == nil {
+		cfg.Healthcheck = imageHealthcheck(img)
+	}
+}
+
+// applyHostDefaults stores what dockerd stores for fields left empty.
+func applyHostDefaults(hc *container.HostConfig) {
+	if hc.NetworkMode == "" {
+		hc.NetworkMode = "default"
+	}
+	if hc.ShmSize == 0 {
+		hc.ShmSize = 64 << 20
+	}
+	if hc.IpcMode == "" {
+		hc.IpcMode = container.IPCModePrivate
+	}
+	if hc.CgroupnsMode == "" {
+		hc.CgroupnsMode = container.CgroupnsModeHost
+	}
+	if hc.RestartPolicy.Name == "" {
+		hc.RestartPolicy.Name = container.RestartPolicyDisabled
+	}
+	if hc.LogConfig.Type == "" {
+		hc.LogConfig.Type = "json-file"
+	}
+}
+
+func validateHostConfig(hc *container.HostConfig) error {
+	switch hc.NetworkMode {
+	case "", "default", "none", "host", "bridge":
+	default:
+		if !strings.HasPrefix(string(hc.NetworkMode), "container:") {
+			return errdefs.ErrNotFound.WithMessage(fmt.Sprintf("network %s not found", hc.NetworkMode))
+		}
+		return errdefs.ErrNotImplemented.WithMessage("network mode " + string(hc.NetworkMode) + " is not supported yet")
+	}
+	switch hc.RestartPolicy.Name {
+	case "", container.RestartPolicyDisabled, container.RestartPolicyAlways, container.RestartPolicyUnlessStopped:
+		if hc.RestartPolicy.MaximumRetryCount != 0 {
+			return errdefs.ErrInvalidArgument.WithMessage(fmt.Sprintf("invalid restart policy: maximum retry count can only be used with 'on-failure'"))
+		}
+	case container.RestartPolicyOnFailure:
+		if hc.RestartPolicy.MaximumRetryCount < 0 {
+			return errdefs.ErrInvalidArgument.WithMessage("invalid restart policy: maximum retry count cannot be negative")
+		}
+	default:
+		return errdefs.ErrInvalidArgument.WithMessage(fmt.Sprintf("invalid restart policy: unknown policy '%s'; use one of 'no', 'always', 'on-failure', or 'unless-stopped'", hc.RestartPolicy.Name))
+	}
+	if hc.AutoRemove && hc.RestartPolicy.Name != "" && hc.RestartPolicy.Name != container.RestartPolicyDisabled {
+		return errdefs.ErrInvalidArgument.WithMessage("can't create 'AutoRemove' container with restart policy")
+	}
+	if hc.Memory != 0 && hc.Memory < 6<<20 {
+		return errdefs.ErrInvalidArgument.WithMessage("Minimum memory limit allowed is 6MB")
+	}
+	if hc.Memory > 0 && hc.MemorySwap > 0 && hc.MemorySwap < hc.Memory {
+		return errdefs.ErrInvalidArgument.WithMessage("Minimum memoryswap limit should be larger than memory limit, see usage")
+	}
+	if hc.ShmSize < 0 {
+		return errdefs.ErrInvalidArgument.WithMessage("SHM size can not be less than 0")
+	}
+	return nil
+}
+
+func imageHealthcheck(img image.Image) *container.HealthConfig {
+	return nil
+}

@@ -1,0 +1,233 @@
+package engine
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/containerd/errdefs"
+	mevents "github.com/moby/moby/api/types/events"
+	"github.com/opencontainers/go-digest"
+
+	"github.com/berth/berth/internal/image"
+	"github.com/berth/berth/internal/shim"
+)
+
+// Config is what New needs.
+type Config struct {
+	// DataRoot is the daemon's --data-root; containers live in
+	// DataRoot/containers.
+	DataRoot string
+	// ExecRoot is the daemon's --exec-root (shim state, runtime state).
+	ExecRoot string
+	// Images resolves images and prepares container snapshots.
+	Images *image.Service
+	// Publish sends an event to the daemon's bus (nil: events dropped).
+	Publish func(mevents.Message)
+	// DefaultRuntime is used when a container names none ("berth" when
+	// empty). RuntimePath maps runtime names to binaries (runc, crun and
+	// daemon.json's runtimes); berth is built in.
+	DefaultRuntime string
+	RuntimePath    func(name string) (path string, ok bool)
+	// ShimBinary is the berth binary shims run as (/proc/self/exe when
+	// empty).
+	ShimBinary string
+}
+
+// Engine manages the containers of one data root. It is safe for
+// concurrent use.
+type Engine struct {
+	cfg  Config
+	root string // DataRoot/containers
+
+	mu         sync.Mutex
+	containers map[string]*Container // by ID
+	names      map[string]string     // name without "/" -> ID
+	execs      map[string]*Exec      // by exec ID
+
+	ctx    context.Context // lives as long as the engine
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+}
+
+// New opens the containers of cfg.DataRoot, reconnects to the shims of
+// running containers and collects the exits that happened while no engine
+// was watching (see Restore).
+func New(ctx context.Context, cfg Config) (*Engine, error) {
+	if cfg.Images == nil {
+		return nil, fmt.Errorf("engine: image service is required")
+	}
+	if cfg.DataRoot == "" || cfg.ExecRoot == "" {
+		return nil, fmt.Errorf("engine: data root and exec root are required")
+	}
+	if cfg.DefaultRuntime == "" {
+		cfg.DefaultRuntime = shim.RuntimeBerth
+	}
+	e := &Engine{
+		cfg:        cfg,
+		root:       filepath.Join(cfg.DataRoot, "containers"),
+		containers: map[string]*Container{},
+		names:      map[string]string{},
+		execs:      map[string]*Exec{},
+	}
+	e.ctx, e.cancel = context.WithCancel(context.WithoutCancel(ctx))
+	for _, d := range []string{e.root, filepath.Join(cfg.ExecRoot, "shims"), filepath.Join(cfg.ExecRoot, "netns")} {
+		if err := os.MkdirAll(d, 0o711); err != nil {
+			return nil, fmt.Errorf("engine: %w", err)
+		}
+	}
+	if err := e.restore(ctx); err != nil {
+		return nil, err
+	}
+	return e, nil
+}
+
+// Close stops watching containers; they keep running under their shims.
+func (e *Engine) Close() error {
+	e.cancel()
+	e.wg.Wait()
+	return nil
+}
+
+// SetDefaultRuntime changes the runtime of containers that name none (on
+// SIGHUP).
+func (e *Engine) SetDefaultRuntime(name string) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if name != "" {
+		e.cfg.DefaultRuntime = name
+	}
+}
+
+func (e *Engine) publish(c *Container, action mevents.Action, extra map[string]string) {
+	if e.cfg.Publish == nil {
+		return
+	}
+	attrs := map[string]string{"name": strings.TrimPrefix(c.Name, "/"), "image": c.Config.Image}
+	for k, v := range c.Config.Labels {
+		attrs[k] = v
+	}
+	for k, v := range extra {
+		attrs[k] = v
+	}
+	now := time.Now()
+	e.cfg.Publish(mevents.Message{
+		Type:     mevents.ContainerEventType,
+		Action:   action,
+		Actor:    mevents.Actor{ID: c.ID, Attributes: attrs},
+		Scope:    "local",
+		Time:     now.Unix(),
+		TimeNano: now.UnixNano(),
+	})
+}
+
+// Get finds a container by full ID, name (with or without "/") or unique
+// ID prefix, as dockerd does.
+func (e *Engine) Get(ref string) (*Container, error) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.lookup(ref)
+}
+
+func (e *Engine) lookup(ref string) (*Container, error) {
+	if ref == "" {
+		return nil, errdefs.ErrInvalidArgument.WithMessage("no container name or ID given")
+	}
+	if c, ok := e.containers[ref]; ok {
+		return c, nil
+	}
+	if id, ok := e.names[strings.TrimPrefix(ref, "/")]; ok {
+		return e.containers[id], nil
+	}
+	var found *Container
+	for id, c := range e.containers {
+		if strings.HasPrefix(id, ref) {
+			if found != nil {
+				return nil, errdefs.ErrInvalidArgument.WithMessage(fmt.Sprintf("multiple IDs found with provided prefix: %s", ref))
+			}
+			found = c
+		}
+	}
+	if found == nil {
+		return nil, errdefs.ErrNotFound.WithMessage("No such container: " + ref)
+	}
+	return found, nil
+}
+
+// List returns every container, newest first.
+func (e *Engine) List() []*Container {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	out := make([]*Container, 0, len(e.containers))
+	for _, c := range e.containers {
+		out = append(out, c)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Created.After(out[j].Created) })
+	return out
+}
+
+// Counts returns the number of containers by state.
+func (e *Engine) Counts() (total, running, paused, stopped int) {
+	for _, c := range e.List() {
+		c.mu.Lock()
+		switch {
+		case c.State.Paused:
+			paused++
+		case c.State.Running:
+			running++
+		default:
+			stopped++
+		}
+		c.mu.Unlock()
+		total++
+	}
+	return
+}
+
+func (e *Engine) dir(id string) string { return filepath.Join(e.root, id) }
+
+func (e *Engine) shimDir(id string) string { return filepath.Join(e.cfg.ExecRoot, "shims", id) }
+
+// save writes c's record atomically; c.mu must be held.
+func (e *Engine) save(c *Container) error {
+	b, err := json.Marshal(c)
+	if err != nil {
+		return fmt.Errorf("save container %s: %w", c.ID, err)
+	}
+	p := filepath.Join(e.dir(c.ID), "config.v2.json")
+	tmp := p + ".tmp"
+	if err := os.WriteFile(tmp, b, 0o600); err != nil {
+		return fmt.Errorf("save container %s: %w", c.ID, err)
+	}
+	if err := os.Rename(tmp, p); err != nil {
+		return fmt.Errorf("save container %s: %w", c.ID, err)
+	}
+	return nil
+}
+
+func (e *Engine) saveLogged(c *Container) {
+	if err := e.save(c); err != nil {
+		slog.Error("persist container state", "id", c.ID, "err", err)
+	}
+}
+
+// ImageInUse tells whether a container uses image id (rmi's conflict,
+// image prune).
+func (e *Engine) ImageInUse(_ context.Context, id digest.Digest) bool {
+	for _, c := range e.List() {
+		c.mu.Lock()
+		used := c.ImageID == id.String()
+		c.mu.Unlock()
+		if used {
+			return true
+		}
+	}
+	return false
+}

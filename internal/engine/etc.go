@@ -1,0 +1,88 @@
+package engine
+
+import (
+	"bufio"
+	"bytes"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+)
+
+// writeEtcFiles writes the container's hostname, hosts and resolv.conf
+// into dir, following docker's rules: resolv.conf is the host's without
+// loopback nameservers (unreachable from the container's namespace),
+// Google's public servers when none is left; with the host's network the
+// host's files are used as they are.
+func (e *Engine) writeEtcFiles(c *Container, dir string) error {
+	hostname := c.Config.Hostname
+	if hostname == "" {
+		hostname = c.ID[:12]
+	}
+	host := c.HostConfig.NetworkMode == "host"
+	if host && c.Config.Hostname == "" {
+		hostname, _ = os.Hostname()
+	}
+	var hosts bytes.Buffer
+	if host {
+		b, _ := os.ReadFile("/etc/hosts")
+		hosts.Write(b)
+	} else {
+		hosts.WriteString("127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\nfe00::0\tip6-localnet\nff00::0\tip6-mcastprefix\nff02::1\tip6-allnodes\nff02::2\tip6-allrouters\n")
+		fmt.Fprintf(&hosts, "127.0.1.1\t%s\n", hostname)
+	}
+	for _, h := range c.HostConfig.ExtraHosts {
+		name, ip, ok := strings.Cut(h, ":")
+		if ok {
+			fmt.Fprintf(&hosts, "%s\t%s\n", ip, name)
+		}
+	}
+	resolv, _ := os.ReadFile("/etc/resolv.conf")
+	if !host {
+		resolv = filterResolv(resolv, c)
+	}
+	for name, data := range map[string][]byte{
+		"hostname":    []byte(hostname + "\n"),
+		"hosts":       hosts.Bytes(),
+		"resolv.conf": resolv,
+	} {
+		if err := os.WriteFile(filepath.Join(dir, name), data, 0o644); err != nil {
+			return fmt.Errorf("container %s: %w", c.ID, err)
+		}
+	}
+	return nil
+}
+
+func filterResolv(in []byte, c *Container) []byte {
+	var out bytes.Buffer
+	ns := 0
+	sc := bufio.NewScanner(bytes.NewReader(in))
+	for sc.Scan() {
+		line := sc.Text()
+		f := strings.Fields(line)
+		if len(f) >= 2 && f[0] == "nameserver" {
+			if strings.HasPrefix(f[1], "127.") || f[1] == "::1" || len(c.HostConfig.DNS) > 0 {
+				continue
+			}
+			ns++
+		}
+		if len(f) >= 1 && (f[0] == "search" && len(c.HostConfig.DNSSearch) > 0 || f[0] == "options" && len(c.HostConfig.DNSOptions) > 0) {
+			continue
+		}
+		out.WriteString(line + "\n")
+	}
+	for _, d := range c.HostConfig.DNS {
+		fmt.Fprintf(&out, "nameserver %s\n", d)
+		ns++
+	}
+	if len(c.HostConfig.DNSSearch) > 0 {
+		fmt.Fprintf(&out, "search %s\n", strings.Join(c.HostConfig.DNSSearch, " "))
+	}
+	if len(c.HostConfig.DNSOptions) > 0 {
+		fmt.Fprintf(&out, "options %s\n", strings.Join(c.HostConfig.DNSOptions, " "))
+	}
+	if ns == 0 {
+		out.WriteString("nameserver 8.8.8.8\nnameserver 8.8.4.4\n")
+	}
+	return out.Bytes()
+}

@@ -1,0 +1,267 @@
+package engine
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"strings"
+	"sync"
+
+	"github.com/containerd/errdefs"
+	"github.com/moby/moby/api/types/container"
+	mevents "github.com/moby/moby/api/types/events"
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+
+	"github.com/berth/berth/internal/shim"
+)
+
+// Exec is one exec instance of a container.
+type Exec struct {
+	mu          sync.Mutex
+	ID          string
+	ContainerID string
+	Config      container.ExecCreateRequest
+	Running     bool
+	ExitCode    *int
+	Pid         int
+	started     bool
+	client      *shim.Client
+}
+
+// ExecCreate registers an exec in a running container.
+func (e *Engine) ExecCreate(ctx context.Context, ref string, req container.ExecCreateRequest) (string, error) {
+	c, err := e.Get(ref)
+	if err != nil {
+		return "", err
+	}
+	if len(req.Cmd) == 0 {
+		return "", errdefs.ErrInvalidArgument.WithMessage("No exec command specified")
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if !c.State.Running || c.client == nil {
+		return "", errdefs.ErrConflict.WithMessage(fmt.Sprintf("Container %s is not running", c.ID))
+	}
+	if c.State.Paused {
+		return "", errdefs.ErrConflict.WithMessage(fmt.Sprintf("Container %s is paused, unpause the container before exec", c.ID))
+	}
+	x := &Exec{ID: newID(), ContainerID: c.ID, Config: req}
+	e.mu.Lock()
+	e.execs[x.ID] = x
+	e.mu.Unlock()
+	c.execs[x.ID] = true
+	e.publish(c, mevents.Action("exec_create: "+strings.Join(req.Cmd, " ")), map[string]string{"execID": x.ID})
+	return x.ID, nil
+}
+
+// GetExec finds an exec by ID.
+func (e *Engine) GetExec(id string) (*Exec, error) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	x, ok := e.execs[id]
+	if !ok {
+		return nil, errdefs.ErrNotFound.WithMessage("No such exec instance: " + id)
+	}
+	return x, nil
+}
+
+// ExecInspect returns docker's view of an exec.
+func (e *Engine) ExecInspect(id string) (container.ExecInspectResponse, error) {
+	x, err := e.GetExec(id)
+	if err != nil {
+		return container.ExecInspectResponse{}, err
+	}
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	priv := x.Config.Privileged
+	return container.ExecInspectResponse{
+		ID:       x.ID,
+		Running:  x.Running,
+		ExitCode: x.ExitCode,
+		ProcessConfig: &container.ExecProcessConfig{
+			Tty: x.Config.Tty, Entrypoint: x.Config.Cmd[0], Arguments: x.Config.Cmd[1:],
+			Privileged: &priv, User: x.Config.User,
+		},
+		OpenStdin:   x.Config.AttachStdin,
+		OpenStdout:  x.Config.AttachStdout,
+		OpenStderr:  x.Config.AttachStderr,
+		ContainerID: x.ContainerID,
+		DetachKeys:  []byte(x.Config.DetachKeys),
+		Pid:         x.Pid,
+	}, nil
+}
+
+// ExecStart runs the exec and streams its stdio through s until it ends
+// (detach: returns once it started).
+func (e *Engine) ExecStart(ctx context.Context, id string, detach bool, s AttachStreams) error {
+	x, err := e.GetExec(id)
+	if err != nil {
+		return err
+	}
+	c, err := e.Get(x.ContainerID)
+	if err != nil {
+		return err
+	}
+	x.mu.Lock()
+	if x.started {
+		x.mu.Unlock()
+		return errdefs.ErrConflict.WithMessage(fmt.Sprintf("Error: Exec command %s has already run", id))
+	}
+	x.started = true
+	x.mu.Unlock()
+	c.mu.Lock()
+	client := c.client
+	if !c.State.Running || client == nil {
+		c.mu.Unlock()
+		return errdefs.ErrConflict.WithMessage(fmt.Sprintf("Container %s is not running", c.ID))
+	}
+	p, err := e.execProcess(c, x.Config)
+	c.mu.Unlock()
+	if err != nil {
+		return err
+	}
+	stdin := x.Config.AttachStdin && s.Stdin != nil && !detach
+	stream, err := client.Exec(ctx, shim.ExecConfig{ID: x.ID, Process: p, Stdin: stdin})
+	if err != nil {
+		code := exitCodeFor(err.Error())
+		x.mu.Lock()
+		x.ExitCode = &code
+		x.mu.Unlock()
+		return errdefs.ErrUnknown.WithMessage(fmt.Sprintf("OCI runtime exec failed: %s: unknown", err))
+	}
+	x.mu.Lock()
+	x.Running, x.Pid, x.client = true, stream.Pid, client
+	x.mu.Unlock()
+	e.publish(c, mevents.Action("exec_start: "+strings.Join(x.Config.Cmd, " ")), map[string]string{"execID": x.ID})
+	finish := func(ex *shim.Exit) {
+		code := 126
+		if ex != nil {
+			code = ex.Code
+		}
+		x.mu.Lock()
+		x.Running = false
+		x.ExitCode = &code
+		x.mu.Unlock()
+		e.publish(c, mevents.ActionExecDie, map[string]string{"execID": x.ID, "exitCode": strconv.Itoa(code)})
+	}
+	if detach {
+		go func() {
+			defer stream.Close()
+			_ = stream.CloseStdin()
+			ex, _ := stream.Demux(nil, nil)
+			finish(ex)
+		}()
+		return nil
+	}
+	defer stream.Close()
+	if stdin {
+		go func() {
+			_, _ = copyStdin(stream, s.Stdin)
+			_ = stream.CloseStdin()
+		}()
+	} else {
+		_ = stream.CloseStdin()
+	}
+	stop := context.AfterFunc(ctx, func() { stream.Close() })
+	defer stop()
+	out, errw := s.Stdout, s.Stderr
+	if !x.Config.AttachStdout {
+		out = nil
+	}
+	if !x.Config.AttachStderr {
+		errw = nil
+	}
+	ex, err := stream.Demux(out, errw)
+	if ex == nil && err == nil {
+		// The stream ended without an exit frame: ask the shim.
+		ex, _ = client.WaitExec(context.WithoutCancel(ctx), x.ID)
+	}
+	finish(ex)
+	return nil
+}
+
+// execProcess builds the exec's OCI process from the container's; c.mu
+// held.
+func (e *Engine) execProcess(c *Container, req container.ExecCreateRequest) (*specs.Process, error) {
+	dir := e.dir(c.ID)
+	user := c.Config.User
+	if req.User != "" {
+		user = req.User
+	}
+	u, err := resolveUser(dir+"/rootfs", user)
+	if err != nil {
+		return nil, err
+	}
+	hc := *c.HostConfig
+	if req.Privileged {
+		hc.Privileged = true
+	}
+	caps, err := capabilities(&hc)
+	if err != nil {
+		return nil, err
+	}
+	env := append([]string{}, c.Config.Env...)
+	hasPath := false
+	for _, kv := range env {
+		if strings.HasPrefix(kv, "PATH=") {
+			hasPath = true
+		}
+	}
+	if !hasPath {
+		env = append([]string{"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"}, env...)
+	}
+	if req.Tty {
+		env = append(env, "TERM=xterm")
+	}
+	env = append(env, req.Env...)
+	cwd := req.WorkingDir
+	if cwd == "" {
+		cwd = c.Config.WorkingDir
+	}
+	if cwd == "" {
+		cwd = "/"
+	}
+	p := &specs.Process{
+		Terminal:        req.Tty,
+		User:            u,
+		Args:            req.Cmd,
+		Env:             env,
+		Cwd:             cwd,
+		Capabilities:    &specs.LinuxCapabilities{Bounding: caps, Effective: caps, Permitted: caps},
+		NoNewPrivileges: hasSecOpt(c.HostConfig, "no-new-privileges"),
+	}
+	if req.ConsoleSize != nil && req.ConsoleSize[0] > 0 {
+		p.ConsoleSize = &specs.Box{Height: req.ConsoleSize[0], Width: req.ConsoleSize[1]}
+	}
+	return p, nil
+}
+
+// Resize sets the terminal size of a container.
+func (e *Engine) Resize(ctx context.Context, ref string, height, width uint16) error {
+	c, err := e.Get(ref)
+	if err != nil {
+		return err
+	}
+	c.mu.Lock()
+	client := c.client
+	c.mu.Unlock()
+	if client == nil {
+		return errdefs.ErrConflict.WithMessage(fmt.Sprintf("Container %s is not running", c.ID))
+	}
+	return client.Resize(ctx, "", width, height)
+}
+
+// ExecResize sets the terminal size of an exec.
+func (e *Engine) ExecResize(ctx context.Context, id string, height, width uint16) error {
+	x, err := e.GetExec(id)
+	if err != nil {
+		return err
+	}
+	x.mu.Lock()
+	client, running := x.client, x.Running
+	x.mu.Unlock()
+	if client == nil || !running {
+		return errdefs.ErrConflict.WithMessage(fmt.Sprintf("exec %s is not running", id))
+	}
+	return client.Resize(ctx, id, width, height)
+}

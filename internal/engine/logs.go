@@ -1,0 +1,187 @@
+package engine
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strconv"
+	"time"
+
+	"github.com/containerd/errdefs"
+)
+
+// LogOptions are GET /containers/{id}/logs's.
+type LogOptions struct {
+	Stdout, Stderr bool
+	Follow         bool
+	Since, Until   time.Time // zero: unbounded
+	Tail           int       // lines from the end; negative: all
+}
+
+// LogEntry is one line of the json-file log.
+type LogEntry struct {
+	Stream string    // "stdout" or "stderr"
+	Time   time.Time // when the shim read it
+	Line   []byte
+}
+
+type jsonEntry struct {
+	Log    string    `json:"log"`
+	Stream string    `json:"stream"`
+	Time   time.Time `json:"time"`
+}
+
+// Logs calls emit for each line of the container's log that o selects;
+// with Follow it goes on until the container stops and the log is drained
+// or ctx ends.
+func (e *Engine) Logs(ctx context.Context, ref string, o LogOptions, emit func(LogEntry) error) error {
+	c, err := e.Get(ref)
+	if err != nil {
+		return err
+	}
+	c.mu.Lock()
+	path := c.LogPath
+	lc := c.HostConfig.LogConfig
+	c.mu.Unlock()
+	if lc.Type == "none" {
+		return errdefs.ErrInvalidArgument.WithMessage(`configured logging driver does not support reading`)
+	}
+	maxFiles := 1
+	if v := lc.Config["max-file"]; v != "" {
+		maxFiles, _ = strconv.Atoi(v)
+	}
+	keep := func(en jsonEntry) bool {
+		if en.Stream == "stdout" && !o.Stdout || en.Stream == "stderr" && !o.Stderr {
+			return false
+		}
+		if !o.Since.IsZero() && en.Time.Before(o.Since) {
+			return false
+		}
+		if !o.Until.IsZero() && en.Time.After(o.Until) {
+			return false
+		}
+		return true
+	}
+	send := func(en jsonEntry) error {
+		return emit(LogEntry{Stream: en.Stream, Time: en.Time, Line: []byte(en.Log)})
+	}
+	// Rotated files first (oldest is .N-1), then the current one.
+	var entries []jsonEntry
+	for i := maxFiles - 1; i >= 1; i-- {
+		_ = readEntries(fmt.Sprintf("%s.%d", path, i), 0, func(en jsonEntry) {
+			if keep(en) {
+				entries = append(entries, en)
+			}
+		})
+	}
+	f, err := os.Open(path)
+	if err != nil && !errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("logs %s: %w", c.ID, err)
+	}
+	var off int64
+	if f != nil {
+		defer f.Close()
+		off, err = scan(f, 0, func(en jsonEntry) {
+			if keep(en) {
+				entries = append(entries, en)
+			}
+		})
+		if err != nil {
+			return fmt.Errorf("logs %s: %w", c.ID, err)
+		}
+	}
+	if o.Tail >= 0 && len(entries) > o.Tail {
+		entries = entries[len(entries)-o.Tail:]
+	}
+	for _, en := range entries {
+		if err := send(en); err != nil {
+			return err
+		}
+	}
+	if !o.Follow || !o.Until.IsZero() && time.Now().After(o.Until) {
+		return nil
+	}
+	// Follow: poll the file for growth until the container stops.
+	var ino uint64
+	if f != nil {
+		ino = inode(f)
+	}
+	tick := time.NewTicker(50 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		c.mu.Lock()
+		running := c.State.Running || c.State.Restarting || c.client != nil || c.starting != nil
+		removed := c.removed
+		ch := c.watch()
+		c.mu.Unlock()
+		if f == nil {
+			f, _ = os.Open(path)
+			if f != nil {
+				defer f.Close()
+				ino, off = inode(f), 0
+			}
+		}
+		if f != nil {
+			var serr error
+			off, serr = scan(f, off, func(en jsonEntry) {
+				if serr == nil && keep(en) {
+					serr = send(en)
+				}
+			})
+			if serr != nil {
+				return serr
+			}
+			// Rotated: the path now names a new file.
+			if st, err := os.Stat(path); err == nil && statIno(st) != ino {
+				f.Close()
+				f = nil
+				continue
+			}
+		}
+		if !running || removed {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-tick.C:
+		case <-ch:
+		}
+	}
+}
+
+// scan reads complete lines of f from off and returns the offset after
+// the last complete line.
+func scan(f *os.File, off int64, fn func(jsonEntry)) (int64, error) {
+	if _, err := f.Seek(off, io.SeekStart); err != nil {
+		return off, err
+	}
+	r := bufio.NewReaderSize(f, 64<<10)
+	for {
+		line, err := r.ReadBytes('\n')
+		if len(line) > 0 && line[len(line)-1] == '\n' {
+			off += int64(len(line))
+			var en jsonEntry
+			if json.Unmarshal(line, &en) == nil {
+				fn(en)
+			}
+		}
+		if err != nil {
+			return off, nil
+		}
+	}
+}
+
+func readEntries(path string, off int64, fn func(jsonEntry)) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	_, err = scan(f, off, fn)
+	return err
+}

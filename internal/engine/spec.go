@@ -1,0 +1,377 @@
+package engine
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+
+	"github.com/containerd/errdefs"
+	"github.com/moby/moby/api/types/container"
+	"github.com/moby/profiles/seccomp"
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+)
+
+// defaultCaps is docker's default capability set.
+var defaultCaps = []string{
+	"CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_FSETID", "CAP_FOWNER", "CAP_MKNOD", "CAP_NET_RAW",
+	"CAP_SETGID", "CAP_SETUID", "CAP_SETFCAP", "CAP_SETPCAP", "CAP_NET_BIND_SERVICE",
+	"CAP_SYS_CHROOT", "CAP_KILL", "CAP_AUDIT_WRITE",
+}
+
+// allCaps is every capability the kernel knows (for --privileged and ALL).
+var allCaps = []string{
+	"CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_DAC_READ_SEARCH", "CAP_FOWNER", "CAP_FSETID", "CAP_KILL",
+	"CAP_SETGID", "CAP_SETUID", "CAP_SETPCAP", "CAP_LINUX_IMMUTABLE", "CAP_NET_BIND_SERVICE",
+	"CAP_NET_BROADCAST", "CAP_NET_ADMIN", "CAP_NET_RAW", "CAP_IPC_LOCK", "CAP_IPC_OWNER",
+	"CAP_SYS_MODULE", "CAP_SYS_RAWIO", "CAP_SYS_CHROOT", "CAP_SYS_PTRACE", "CAP_SYS_PACCT",
+	"CAP_SYS_ADMIN", "CAP_SYS_BOOT", "CAP_SYS_NICE", "CAP_SYS_RESOURCE", "CAP_SYS_TIME",
+	"CAP_SYS_TTY_CONFIG", "CAP_MKNOD", "CAP_LEASE", "CAP_AUDIT_WRITE", "CAP_AUDIT_CONTROL",
+	"CAP_SETFCAP", "CAP_MAC_OVERRIDE", "CAP_MAC_ADMIN", "CAP_SYSLOG", "CAP_WAKE_ALARM",
+	"CAP_BLOCK_SUSPEND", "CAP_AUDIT_READ", "CAP_PERFMON", "CAP_BPF", "CAP_CHECKPOINT_RESTORE",
+}
+
+// docker's masked and read-only paths.
+var (
+	defaultMaskedPaths = []string{
+		"/proc/asound", "/proc/acpi", "/proc/interrupts", "/proc/kcore", "/proc/keys",
+		"/proc/latency_stats", "/proc/timer_list", "/proc/timer_stats", "/proc/sched_debug",
+		"/proc/scsi", "/sys/firmware", "/sys/devices/virtual/powercap",
+	}
+	defaultReadonlyPaths = []string{
+		"/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger",
+	}
+)
+
+// capabilities applies --cap-add/--cap-drop (with or without CAP_, ALL)
+// over docker's default set.
+func capabilities(hc *container.HostConfig) ([]string, error) {
+	if hc.Privileged {
+		return allCaps, nil
+	}
+	norm := func(s string) (string, error) {
+		s = strings.ToUpper(s)
+		if s == "ALL" {
+			return s, nil
+		}
+		if !strings.HasPrefix(s, "CAP_") {
+			s = "CAP_" + s
+		}
+		for _, c := range allCaps {
+			if c == s {
+				return s, nil
+			}
+		}
+		return "", errdefs.ErrInvalidArgument.WithMessage(fmt.Sprintf("unknown capability: %q", s))
+	}
+	set := map[string]bool{}
+	for _, c := range defaultCaps {
+		set[c] = true
+	}
+	for _, d := range hc.CapDrop {
+		n, err := norm(d)
+		if err != nil {
+			return nil, err
+		}
+		if n == "ALL" {
+			set = map[string]bool{}
+			continue
+		}
+		delete(set, n)
+	}
+	for _, a := range hc.CapAdd {
+		n, err := norm(a)
+		if err != nil {
+			return nil, err
+		}
+		if n == "ALL" {
+			for _, c := range allCaps {
+				set[c] = true
+			}
+			continue
+		}
+		set[n] = true
+	}
+	var out []string
+	for _, c := range allCaps {
+		if set[c] {
+			out = append(out, c)
+		}
+	}
+	return out, nil
+}
+
+// specFor generates the OCI spec of c with docker's defaults. dir is the
+// container's directory (hostname, hosts, resolv.conf live there).
+func (e *Engine) specFor(c *Container, dir, netns string) (*specs.Spec, error) {
+	cfg, hc := c.Config, c.HostConfig
+	caps, err := capabilities(hc)
+	if err != nil {
+		return nil, err
+	}
+	env := cfg.Env
+	hasPath := false
+	for _, kv := range env {
+		if strings.HasPrefix(kv, "PATH=") {
+			hasPath = true
+		}
+	}
+	if !hasPath {
+		env = append([]string{"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"}, env...)
+	}
+	hostname := cfg.Hostname
+	if hostname == "" {
+		hostname = c.ID[:12]
+	}
+	if hc.NetworkMode == "host" && cfg.Hostname == "" {
+		hostname, _ = os.Hostname()
+	}
+	env = append(env, "HOSTNAME="+hostname)
+	if cfg.Tty {
+		env = append(env, "TERM=xterm")
+	}
+	args := append(append([]string{}, cfg.Entrypoint...), cfg.Cmd...)
+	user, err := resolveUser(filepath.Join(dir, "rootfs"), cfg.User)
+	if err != nil {
+		return nil, err
+	}
+	cwd := cfg.WorkingDir
+	if cwd == "" {
+		cwd = "/"
+	}
+	rlimits := []specs.POSIXRlimit{}
+	for _, u := range hc.Ulimits {
+		rlimits = append(rlimits, specs.POSIXRlimit{Type: "RLIMIT_" + strings.ToUpper(u.Name), Hard: uint64(u.Hard), Soft: uint64(u.Soft)})
+	}
+	s := &specs.Spec{
+		Version: specs.Version,
+		Process: &specs.Process{
+			Terminal: cfg.Tty,
+			User:     user,
+			Args:     args,
+			Env:      env,
+			Cwd:      cwd,
+			Capabilities: &specs.LinuxCapabilities{
+				Bounding: caps, Effective: caps, Permitted: caps,
+			},
+			Rlimits:         rlimits,
+			NoNewPrivileges: hasSecOpt(hc, "no-new-privileges"),
+		},
+		Root:     &specs.Root{Path: "rootfs", Readonly: hc.ReadonlyRootfs},
+		Hostname: hostname,
+		Mounts:   defaultMounts(hc),
+		Linux: &specs.Linux{
+			CgroupsPath: "/berth/" + c.ID,
+			Resources:   resources(hc),
+			Namespaces: []specs.LinuxNamespace{
+				{Type: specs.MountNamespace}, {Type: specs.PIDNamespace}, {Type: specs.IPCNamespace},
+				{Type: specs.UTSNamespace},
+			},
+			Sysctl: hc.Sysctls,
+		},
+	}
+	if !hc.Privileged {
+		s.Linux.MaskedPaths = defaultMaskedPaths
+		s.Linux.ReadonlyPaths = defaultReadonlyPaths
+		if hc.MaskedPaths != nil {
+			s.Linux.MaskedPaths = hc.MaskedPaths
+		}
+		if hc.ReadonlyPaths != nil {
+			s.Linux.ReadonlyPaths = hc.ReadonlyPaths
+		}
+	}
+	if hc.NetworkMode != "host" {
+		s.Linux.Namespaces = append(s.Linux.Namespaces, specs.LinuxNamespace{Type: specs.NetworkNamespace, Path: netns})
+	}
+	if hc.CgroupnsMode == container.CgroupnsModePrivate {
+		s.Linux.Namespaces = append(s.Linux.Namespaces, specs.LinuxNamespace{Type: specs.CgroupNamespace})
+	}
+	if cfg.Tty && hc.ConsoleSize[0] > 0 {
+		s.Process.ConsoleSize = &specs.Box{Height: hc.ConsoleSize[0], Width: hc.ConsoleSize[1]}
+	}
+	// hostname, hosts and resolv.conf from the container's directory.
+	for _, f := range []struct{ name, dest string }{{"hostname", "/etc/hostname"}, {"hosts", "/etc/hosts"}, {"resolv.conf", "/etc/resolv.conf"}} {
+		opts := []string{"rbind", "rprivate"}
+		if hc.ReadonlyRootfs {
+			opts = append(opts, "ro")
+		}
+		s.Mounts = append(s.Mounts, specs.Mount{Destination: f.dest, Type: "bind", Source: filepath.Join(dir, f.name), Options: opts})
+	}
+	for dest, opt := range hc.Tmpfs {
+		opts := []string{"nosuid", "nodev", "noexec"}
+		if opt != "" {
+			opts = append(opts, strings.Split(opt, ",")...)
+		}
+		s.Mounts = append(s.Mounts, specs.Mount{Destination: dest, Type: "tmpfs", Source: "tmpfs", Options: opts})
+	}
+	for _, b := range hc.Binds {
+		parts := strings.Split(b, ":")
+		if len(parts) < 2 || !filepath.IsAbs(parts[0]) {
+			return nil, errdefs.ErrNotImplemented.WithMessage(fmt.Sprintf("bind %q: named volumes are not supported yet", b))
+		}
+		opts := []string{"rbind", "rprivate"}
+		if len(parts) > 2 && strings.Contains(parts[2], "ro") {
+			opts = append(opts, "ro")
+		}
+		s.Mounts = append(s.Mounts, specs.Mount{Destination: parts[1], Type: "bind", Source: parts[0], Options: opts})
+	}
+	for _, d := range hc.Devices {
+		if err := addDevice(s, d); err != nil {
+			return nil, err
+		}
+	}
+	if hc.Privileged {
+		s.Linux.Resources.Devices = []specs.LinuxDeviceCgroup{{Allow: true, Access: "rwm"}}
+	} else if err := setSeccomp(s, hc); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+func hasSecOpt(hc *container.HostConfig, want string) bool {
+	for _, o := range hc.SecurityOpt {
+		k, v, _ := strings.Cut(o, "=")
+		if k == want && (v == "" || v == "true") {
+			return true
+		}
+		if k == want && strings.Contains(o, ":") {
+			return true
+		}
+	}
+	return false
+}
+
+func setSeccomp(s *specs.Spec, hc *container.HostConfig) error {
+	for _, o := range hc.SecurityOpt {
+		k, v, ok := strings.Cut(o, "=")
+		if !ok {
+			k, v, _ = strings.Cut(o, ":")
+		}
+		if k != "seccomp" {
+			continue
+		}
+		if v == "unconfined" {
+			return nil
+		}
+		body := v
+		if !strings.HasPrefix(strings.TrimSpace(v), "{") {
+			b, err := os.ReadFile(v)
+			if err != nil {
+				return errdefs.ErrInvalidArgument.WithMessage(fmt.Sprintf("opening seccomp profile (%s) failed: %v", v, err))
+			}
+			body = string(b)
+		}
+		p, err := seccomp.LoadProfile(body, s)
+		if err != nil {
+			return errdefs.ErrInvalidArgument.WithMessage(fmt.Sprintf("seccomp profile: %v", err))
+		}
+		s.Linux.Seccomp = p
+		return nil
+	}
+	p, err := seccomp.GetDefaultProfile(s)
+	if err != nil {
+		return fmt.Errorf("default seccomp profile: %w", err)
+	}
+	s.Linux.Seccomp = p
+	return nil
+}
+
+func defaultMounts(hc *container.HostConfig) []specs.Mount {
+	sysOpts := []string{"nosuid", "noexec", "nodev", "ro"}
+	if hc.Privileged {
+		sysOpts = []string{"nosuid", "noexec", "nodev"}
+	}
+	return []specs.Mount{
+		{Destination: "/proc", Type: "proc", Source: "proc", Options: []string{"nosuid", "noexec", "nodev"}},
+		{Destination: "/dev", Type: "tmpfs", Source: "tmpfs", Options: []string{"nosuid", "strictatime", "mode=755", "size=65536k"}},
+		{Destination: "/dev/pts", Type: "devpts", Source: "devpts", Options: []string{"nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620", "gid=5"}},
+		{Destination: "/sys", Type: "sysfs", Source: "sysfs", Options: sysOpts},
+		{Destination: "/sys/fs/cgroup", Type: "cgroup", Source: "cgroup", Options: []string{"ro", "nosuid", "noexec", "nodev"}},
+		{Destination: "/dev/mqueue", Type: "mqueue", Source: "mqueue", Options: []string{"nosuid", "noexec", "nodev"}},
+		{Destination: "/dev/shm", Type: "tmpfs", Source: "shm", Options: []string{"nosuid", "noexec", "nodev", "mode=1777", "size=" + strconv.FormatInt(hc.ShmSize, 10)}},
+	}
+}
+
+func resources(hc *container.HostConfig) *specs.LinuxResources {
+	r := &specs.LinuxResources{
+		Devices: []specs.LinuxDeviceCgroup{{Allow: false, Access: "rwm"}},
+	}
+	// docker's default device allow-list: null, zero, full, random,
+	// urandom, tty, console, ptmx, pts, tun, fuse.
+	for _, d := range []struct {
+		typ          string
+		major, minor int64
+	}{{"c", 1, 3}, {"c", 1, 5}, {"c", 1, 7}, {"c", 1, 8}, {"c", 1, 9}, {"c", 5, 0}, {"c", 5, 1}, {"c", 5, 2}, {"c", 136, -1}, {"c", 10, 200}, {"c", 10, 229}} {
+		maj, min := d.major, d.minor
+		dc := specs.LinuxDeviceCgroup{Allow: true, Type: d.typ, Major: &maj, Access: "rwm"}
+		if min >= 0 {
+			dc.Minor = &min
+		}
+		r.Devices = append(r.Devices, dc)
+	}
+	if hc.Memory > 0 || hc.MemorySwap != 0 || hc.MemoryReservation > 0 {
+		m := &specs.LinuxMemory{}
+		if hc.Memory > 0 {
+			v := hc.Memory
+			m.Limit = &v
+			if hc.MemorySwap == 0 {
+				sw := 2 * hc.Memory
+				m.Swap = &sw
+			}
+		}
+		if hc.MemorySwap != 0 {
+			v := hc.MemorySwap
+			m.Swap = &v
+		}
+		if hc.MemoryReservation > 0 {
+			v := hc.MemoryReservation
+			m.Reservation = &v
+		}
+		r.Memory = m
+	}
+	if hc.NanoCPUs > 0 || hc.CPUShares > 0 || hc.CpusetCpus != "" || hc.CPUQuota > 0 || hc.CpusetMems != "" {
+		cpu := &specs.LinuxCPU{Cpus: hc.CpusetCpus, Mems: hc.CpusetMems}
+		if hc.CPUShares > 0 {
+			v := uint64(hc.CPUShares)
+			cpu.Shares = &v
+		}
+		if hc.NanoCPUs > 0 {
+			period := uint64(100000)
+			quota := hc.NanoCPUs * 100000 / 1e9
+			cpu.Period, cpu.Quota = &period, &quota
+		} else if hc.CPUQuota > 0 {
+			q := hc.CPUQuota
+			cpu.Quota = &q
+			if hc.CPUPeriod > 0 {
+				p := uint64(hc.CPUPeriod)
+				cpu.Period = &p
+			}
+		}
+		r.CPU = cpu
+	}
+	if hc.PidsLimit != nil && *hc.PidsLimit > 0 {
+		r.Pids = &specs.LinuxPids{Limit: hc.PidsLimit}
+	}
+	return r
+}
+
+func addDevice(s *specs.Spec, d container.DeviceMapping) error {
+	var st unixStat
+	if err := statDevice(d.PathOnHost, &st); err != nil {
+		return errdefs.ErrInvalidArgument.WithMessage(fmt.Sprintf("error gathering device information while adding custom device %q: %v", d.PathOnHost, err))
+	}
+	dest := d.PathInContainer
+	if dest == "" {
+		dest = d.PathOnHost
+	}
+	perms := d.CgroupPermissions
+	if perms == "" {
+		perms = "rwm"
+	}
+	maj, min := st.major, st.minor
+	mode := os.FileMode(st.mode & 0o777)
+	s.Linux.Devices = append(s.Linux.Devices, specs.LinuxDevice{Path: dest, Type: st.typ, Major: maj, Minor: min, FileMode: &mode, UID: &st.uid, GID: &st.gid})
+	s.Linux.Resources.Devices = append(s.Linux.Resources.Devices, specs.LinuxDeviceCgroup{Allow: true, Type: st.typ, Major: &maj, Minor: &min, Access: perms})
+	return nil
+}

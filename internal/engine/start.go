@@ -1,0 +1,379 @@
+package engine
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/containerd/errdefs"
+	"github.com/moby/moby/api/types/container"
+	mevents "github.com/moby/moby/api/types/events"
+
+	"github.com/berth/berth/internal/shim"
+	"github.com/berth/berth/internal/snapshot/mount"
+)
+
+// Start starts a created or stopped container. errdefs.ErrNotModified
+// when it already runs.
+func (e *Engine) Start(ctx context.Context, ref string) error {
+	c, err := e.Get(ref)
+	if err != nil {
+		return err
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.removed {
+		return errdefs.ErrNotFound.WithMessage("No such container: " + ref)
+	}
+	if c.State.Paused {
+		return errdefs.ErrConflict.WithMessage("cannot start a paused container, try unpause instead")
+	}
+	if c.State.Running {
+		return errdefs.ErrNotModified.WithMessage("container already started")
+	}
+	c.ManuallyStopped = false
+	if err := e.startLocked(ctx, c); err != nil {
+		if c.HostConfig.AutoRemove {
+			go func() { _ = e.Remove(context.WithoutCancel(ctx), c.ID, RemoveOptions{Force: true}) }()
+		}
+		return err
+	}
+	return nil
+}
+
+// startLocked runs c; c.mu is held.
+func (e *Engine) startLocked(ctx context.Context, c *Container) (retErr error) {
+	dir := e.dir(c.ID)
+	rootfs := filepath.Join(dir, "rootfs")
+	mounts, err := e.cfg.Images.Mounts(ctx, c.ID)
+	if err != nil {
+		return fmt.Errorf("start %s: %w", c.ID, err)
+	}
+	if err := os.MkdirAll(rootfs, 0o711); err != nil {
+		return fmt.Errorf("start %s: %w", c.ID, err)
+	}
+	_ = mount.UnmountAll(rootfs)
+	if err := mount.All(mounts, rootfs); err != nil {
+		return fmt.Errorf("start %s: mount rootfs: %w", c.ID, err)
+	}
+	cleanup := func() {
+		_ = mount.UnmountAll(rootfs)
+		if c.NetNS != "" {
+			removeNetNS(c.NetNS)
+			c.NetNS = ""
+		}
+		_ = os.RemoveAll(e.shimDir(c.ID))
+	}
+	defer func() {
+		if retErr != nil {
+			cleanup()
+			c.State.Error = retErr.Error()
+			c.State.ExitCode = exitCodeFor(retErr.Error())
+			c.notify()
+			e.saveLogged(c)
+		}
+	}()
+	if err := e.writeEtcFiles(c, dir); err != nil {
+		return err
+	}
+	if c.HostConfig.NetworkMode != "host" {
+		p := filepath.Join(e.cfg.ExecRoot, "netns", c.ID)
+		if err := newNetNS(p); err != nil {
+			return fmt.Errorf("start %s: network namespace: %w", c.ID, err)
+		}
+		c.NetNS = p
+	}
+	spec, err := e.specFor(c, dir, c.NetNS)
+	if err != nil {
+		return err
+	}
+	b, err := json.Marshal(spec)
+	if err != nil {
+		return fmt.Errorf("start %s: spec: %w", c.ID, err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "config.json"), b, 0o600); err != nil {
+		return fmt.Errorf("start %s: %w", c.ID, err)
+	}
+	scfg := shim.Config{
+		ID:          c.ID,
+		Bundle:      dir,
+		StateDir:    e.shimDir(c.ID),
+		Runtime:     shim.RuntimeBerth,
+		RuntimeRoot: filepath.Join(e.cfg.ExecRoot, "runtime"),
+		Terminal:    c.Config.Tty,
+		OpenStdin:   c.Config.OpenStdin,
+		StdinOnce:   c.Config.OpenStdin && c.Config.StdinOnce,
+		LogPath:     c.LogPath,
+		Binary:      e.cfg.ShimBinary,
+	}
+	if err := logOptions(c.HostConfig.LogConfig, &scfg); err != nil {
+		return err
+	}
+	if c.Runtime != shim.RuntimeBerth {
+		scfg.Runtime = c.Runtime
+		scfg.RuntimeRoot = filepath.Join(e.cfg.ExecRoot, c.Runtime)
+		if e.cfg.RuntimePath != nil {
+			if p, ok := e.cfg.RuntimePath(c.Runtime); ok {
+				scfg.RuntimePath = p
+			}
+		}
+		if scfg.Runtime != shim.RuntimeRunc && scfg.Runtime != shim.RuntimeCrun {
+			scfg.Runtime = shim.RuntimeRunc // runc-compatible command line
+		}
+	}
+	client, err := shim.Start(ctx, scfg)
+	if err != nil {
+		return errdefs.ErrUnknown.WithMessage(fmt.Sprintf("failed to create task for container: OCI runtime create failed: %s: unknown", strings.TrimPrefix(err.Error(), "shim for "+c.ID+": ")))
+	}
+	c.client = client
+	// Attach streams that wait for this start connect to the shim now,
+	// before the process runs.
+	if c.starting != nil {
+		close(c.starting)
+		c.starting = nil
+		done := make(chan struct{})
+		wg := c.attachWG
+		go func() { wg.Wait(); close(done) }()
+		c.mu.Unlock()
+		select {
+		case <-done:
+		case <-time.After(2 * time.Second):
+		}
+		c.mu.Lock()
+		c.attachWG = nil
+	}
+	if err := client.Start(ctx); err != nil {
+		_ = client.Delete(context.WithoutCancel(ctx), true)
+		c.client = nil
+		return fmt.Errorf("start %s: %w", c.ID, err)
+	}
+	st, err := client.State(ctx)
+	if err != nil {
+		return fmt.Errorf("start %s: %w", c.ID, err)
+	}
+	c.State = State{
+		Status:    container.StateRunning,
+		Running:   true,
+		Pid:       st.Pid,
+		StartedAt: time.Now().UTC(),
+		Health:    c.State.Health,
+	}
+	c.notify()
+	e.saveLogged(c)
+	e.publish(c, mevents.ActionStart, nil)
+	e.watchExit(c, client)
+	return nil
+}
+
+// exitCodeFor is the exit code dockerd records for a start that failed.
+func exitCodeFor(msg string) int {
+	switch {
+	case strings.Contains(msg, "executable file not found"), strings.Contains(msg, "no such file or directory"):
+		return 127
+	case strings.Contains(msg, "permission denied"), strings.Contains(msg, "is a directory"):
+		return 126
+	}
+	return 128
+}
+
+func logOptions(lc container.LogConfig, s *shim.Config) error {
+	switch lc.Type {
+	case "", "json-file":
+	case "none":
+		s.LogPath = ""
+		return nil
+	default:
+		return errdefs.ErrInvalidArgument.WithMessage(fmt.Sprintf("logging driver %q is not supported (json-file, none)", lc.Type))
+	}
+	if v := lc.Config["max-size"]; v != "" {
+		n, err := parseSize(v)
+		if err != nil {
+			return errdefs.ErrInvalidArgument.WithMessage(fmt.Sprintf("log-opt max-size %q: %v", v, err))
+		}
+		s.LogMaxSize = n
+	}
+	if v := lc.Config["max-file"]; v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 {
+			return errdefs.ErrInvalidArgument.WithMessage(fmt.Sprintf("log-opt max-file %q: want a number of at least 1", v))
+		}
+		s.LogMaxFiles = n
+	}
+	return nil
+}
+
+func parseSize(v string) (int64, error) {
+	v = strings.ToLower(strings.TrimSpace(v))
+	mult := int64(1)
+	for _, u := range []struct {
+		s string
+		m int64
+	}{{"kb", 1 << 10}, {"mb", 1 << 20}, {"gb", 1 << 30}, {"k", 1 << 10}, {"m", 1 << 20}, {"g", 1 << 30}, {"b", 1}} {
+		if strings.HasSuffix(v, u.s) {
+			v, mult = strings.TrimSuffix(v, u.s), u.m
+			break
+		}
+	}
+	n, err := strconv.ParseFloat(v, 64)
+	if err != nil || n < 0 {
+		return 0, errors.New("invalid size")
+	}
+	return int64(n * float64(mult)), nil
+}
+
+// watchExit waits in the background for c's exit through client.
+func (e *Engine) watchExit(c *Container, client *shim.Client) {
+	e.wg.Add(1)
+	go func() {
+		defer e.wg.Done()
+		for {
+			ex, err := client.Wait(e.ctx)
+			if e.ctx.Err() != nil {
+				return
+			}
+			if err != nil {
+				// The shim is gone: its exit.json, if any, tells the code.
+				ex, err = shim.ReadExit(client.StateDir())
+				if err != nil || ex == nil {
+					ex = &shim.Exit{Code: 255, At: time.Now()}
+				}
+			}
+			e.handleExit(c, client, ex)
+			return
+		}
+	}()
+}
+
+// handleExit records an exit, releases what the run held and applies
+// --rm and the restart policy.
+func (e *Engine) handleExit(c *Container, client *shim.Client, ex *shim.Exit) {
+	ctx := context.WithoutCancel(e.ctx)
+	c.mu.Lock()
+	if c.client != client {
+		c.mu.Unlock()
+		return
+	}
+	c.client = nil
+	_ = client.Delete(ctx, true)
+	_ = os.RemoveAll(e.shimDir(c.ID))
+	e.releaseRun(c)
+	at := ex.At
+	if at.IsZero() {
+		at = time.Now()
+	}
+	c.State.Running, c.State.Paused, c.State.Pid = false, false, 0
+	c.State.Status = container.StateExited
+	c.State.ExitCode = ex.Code
+	c.State.FinishedAt = at.UTC()
+	restart, delay := e.restartDecision(c)
+	if restart {
+		c.State.Restarting = true
+		c.State.Status = container.StateRestarting
+	}
+	c.notify()
+	e.saveLogged(c)
+	c.mu.Unlock()
+	e.publish(c, mevents.ActionDie, map[string]string{"exitCode": strconv.Itoa(ex.Code)})
+	if c.HostConfig.AutoRemove {
+		if err := e.Remove(ctx, c.ID, RemoveOptions{Force: true}); err != nil {
+			slog.Error("auto-remove container", "id", c.ID, "err", err)
+		}
+		return
+	}
+	if restart {
+		e.scheduleRestart(c, delay)
+	}
+}
+
+// releaseRun unmounts the rootfs and drops the network namespace; c.mu
+// held.
+func (e *Engine) releaseRun(c *Container) {
+	if err := mount.UnmountAll(filepath.Join(e.dir(c.ID), "rootfs")); err != nil {
+		slog.Error("unmount rootfs", "id", c.ID, "err", err)
+	}
+	if c.NetNS != "" {
+		removeNetNS(c.NetNS)
+		c.NetNS = ""
+	}
+}
+
+// restartDecision applies the restart policy with docker's back-off
+// (100 ms doubling, reset after 10 s of running); c.mu held.
+func (e *Engine) restartDecision(c *Container) (bool, time.Duration) {
+	if c.ManuallyStopped || c.removed {
+		return false, 0
+	}
+	p := c.HostConfig.RestartPolicy
+	switch p.Name {
+	case container.RestartPolicyAlways, container.RestartPolicyUnlessStopped:
+	case container.RestartPolicyOnFailure:
+		if c.State.ExitCode == 0 {
+			return false, 0
+		}
+		if p.MaximumRetryCount > 0 && c.RestartCount >= p.MaximumRetryCount {
+			return false, 0
+		}
+	default:
+		return false, 0
+	}
+	ran := c.State.FinishedAt.Sub(c.State.StartedAt)
+	if ran > 10*time.Second {
+		c.restartDelay = 0
+	}
+	if c.restartDelay == 0 {
+		c.restartDelay = 100 * time.Millisecond
+	} else {
+		c.restartDelay *= 2
+		if c.restartDelay > time.Minute {
+			c.restartDelay = time.Minute
+		}
+	}
+	return true, c.restartDelay
+}
+
+func (e *Engine) scheduleRestart(c *Container, delay time.Duration) {
+	e.wg.Add(1)
+	go func() {
+		defer e.wg.Done()
+		select {
+		case <-time.After(delay):
+		case <-e.ctx.Done():
+			return
+		}
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		if !c.State.Restarting || c.removed || c.State.Running {
+			return
+		}
+		c.State.Restarting = false
+		c.RestartCount++
+		if err := e.startLocked(e.ctx, c); err != nil {
+			slog.Error("restart container", "id", c.ID, "err", err)
+			c.State.Status = container.StateExited
+			c.notify()
+			e.saveLogged(c)
+		}
+	}()
+}
+
+// awaitStart is called by an attach to a container that is not running:
+// it returns a channel closed when the next start created the shim, and a
+// done func to call once the attach connected.
+func (e *Engine) awaitStart(c *Container) (<-chan struct{}, func()) {
+	if c.starting == nil {
+		c.starting = make(chan struct{})
+		c.attachWG = &sync.WaitGroup{}
+	}
+	wg := c.attachWG
+	wg.Add(1)
+	var once sync.Once
+	return c.starting, func() { once.Do(wg.Done) }
+}

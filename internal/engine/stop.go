@@ -1,0 +1,326 @@
+package engine
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/containerd/errdefs"
+	"github.com/moby/moby/api/types/container"
+	mevents "github.com/moby/moby/api/types/events"
+	"golang.org/x/sys/unix"
+)
+
+// ParseSignal reads a signal as docker accepts it: a number, "KILL" or
+// "SIGKILL"; "" is def.
+func ParseSignal(s string, def syscall.Signal) (syscall.Signal, error) {
+	if s == "" {
+		return def, nil
+	}
+	if n, err := strconv.Atoi(s); err == nil {
+		if n <= 0 || n > 64 {
+			return 0, errdefs.ErrInvalidArgument.WithMessage(fmt.Sprintf("invalid signal: %s", s))
+		}
+		return syscall.Signal(n), nil
+	}
+	name := strings.ToUpper(s)
+	if !strings.HasPrefix(name, "SIG") {
+		name = "SIG" + name
+	}
+	sig := unix.SignalNum(name)
+	if sig == 0 {
+		return 0, errdefs.ErrInvalidArgument.WithMessage(fmt.Sprintf("invalid signal: %s", s))
+	}
+	return sig, nil
+}
+
+// Kill sends sig to a running container.
+func (e *Engine) Kill(ctx context.Context, ref string, sigName string) error {
+	sig, err := ParseSignal(sigName, syscall.SIGKILL)
+	if err != nil {
+		return err
+	}
+	c, err := e.Get(ref)
+	if err != nil {
+		return err
+	}
+	c.mu.Lock()
+	client := c.client
+	if !c.State.Running || client == nil {
+		c.mu.Unlock()
+		return errdefs.ErrConflict.WithMessage(fmt.Sprintf("Cannot kill container: %s: container %s is not running", ref, c.ID))
+	}
+	if sig == syscall.SIGKILL || sig == syscall.SIGTERM || sig == syscall.SIGINT {
+		c.ManuallyStopped = true
+	}
+	c.mu.Unlock()
+	e.publish(c, mevents.ActionKill, map[string]string{"signal": strconv.Itoa(int(sig))})
+	if err := client.Kill(ctx, sig, false); err != nil {
+		return fmt.Errorf("kill %s: %w", c.ID, err)
+	}
+	return nil
+}
+
+// Stop sends the stop signal, waits timeout (the container's StopTimeout,
+// else 10 s; negative: forever), then SIGKILL. errdefs.ErrNotModified when
+// it is not running.
+func (e *Engine) Stop(ctx context.Context, ref string, sigName string, timeout *int) error {
+	c, err := e.Get(ref)
+	if err != nil {
+		return err
+	}
+	c.mu.Lock()
+	client := c.client
+	if !c.State.Running || client == nil {
+		restarting := c.State.Restarting
+		if restarting {
+			c.State.Restarting = false
+			c.ManuallyStopped = true
+			c.State.Status = container.StateExited
+			c.notify()
+			e.saveLogged(c)
+		}
+		c.mu.Unlock()
+		if restarting {
+			e.publish(c, mevents.ActionStop, nil)
+			return nil
+		}
+		return errdefs.ErrNotModified.WithMessage("container already stopped")
+	}
+	c.ManuallyStopped = true
+	if sigName == "" {
+		sigName = c.Config.StopSignal
+	}
+	t := 10
+	if c.Config.StopTimeout != nil {
+		t = *c.Config.StopTimeout
+	}
+	if timeout != nil {
+		t = *timeout
+	}
+	exited := c.watchExitChan()
+	e.saveLogged(c)
+	c.mu.Unlock()
+	sig, err := ParseSignal(sigName, syscall.SIGTERM)
+	if err != nil {
+		return err
+	}
+	e.publish(c, mevents.ActionKill, map[string]string{"signal": strconv.Itoa(int(sig))})
+	if err := client.Kill(ctx, sig, false); err != nil && !strings.Contains(err.Error(), "not running") {
+		return fmt.Errorf("stop %s: %w", c.ID, err)
+	}
+	var after <-chan time.Time
+	if t >= 0 {
+		after = time.After(time.Duration(t) * time.Second)
+	}
+	select {
+	case <-exited:
+	case <-after:
+		e.publish(c, mevents.ActionKill, map[string]string{"signal": "9"})
+		_ = client.Kill(ctx, syscall.SIGKILL, true)
+		select {
+		case <-exited:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	e.publish(c, mevents.ActionStop, nil)
+	return nil
+}
+
+// watchExitChan returns a channel closed once the container is no
+// longer running; c.mu held.
+func (c *Container) watchExitChan() <-chan struct{} {
+	done := make(chan struct{})
+	go func() {
+		for {
+			c.mu.Lock()
+			if !c.State.Running || c.removed {
+				c.mu.Unlock()
+				close(done)
+				return
+			}
+			ch := c.watch()
+			c.mu.Unlock()
+			<-ch
+		}
+	}()
+	return done
+}
+
+// Restart stops (if running) and starts the container.
+func (e *Engine) Restart(ctx context.Context, ref string, sigName string, timeout *int) error {
+	if err := e.Stop(ctx, ref, sigName, timeout); err != nil && !errdefs.IsNotModified(err) {
+		return err
+	}
+	err := e.Start(ctx, ref)
+	if errdefs.IsNotModified(err) {
+		return nil
+	}
+	if err == nil {
+		if c, gerr := e.Get(ref); gerr == nil {
+			e.publish(c, mevents.ActionRestart, nil)
+		}
+	}
+	return err
+}
+
+// WaitCondition is docker's wait condition.
+type WaitCondition string
+
+const (
+	WaitNotRunning WaitCondition = "not-running"
+	WaitNextExit   WaitCondition = "next-exit"
+	WaitRemoved    WaitCondition = "removed"
+)
+
+// Wait returns a function that blocks until cond is met and returns the
+// exit code; the container is looked up now, so a later removal still
+// answers a "removed" wait.
+func (e *Engine) Wait(ref string, cond WaitCondition) (func(ctx context.Context) (int, error), error) {
+	switch cond {
+	case "", WaitNotRunning, WaitNextExit, WaitRemoved:
+	default:
+		return nil, errdefs.ErrInvalidArgument.WithMessage(fmt.Sprintf("invalid condition: %q", cond))
+	}
+	c, err := e.Get(ref)
+	if err != nil {
+		return nil, err
+	}
+	c.mu.Lock()
+	startExit := c.State.FinishedAt
+	c.mu.Unlock()
+	return func(ctx context.Context) (int, error) {
+		for {
+			c.mu.Lock()
+			st := c.State
+			removed := c.removed
+			ch := c.watch()
+			c.mu.Unlock()
+			switch cond {
+			case WaitRemoved:
+				if removed {
+					return st.ExitCode, nil
+				}
+			case WaitNextExit:
+				if !st.Running && !st.Restarting && st.FinishedAt.After(startExit) || removed {
+					return st.ExitCode, nil
+				}
+			default:
+				if !st.Running && !st.Restarting || removed {
+					return st.ExitCode, nil
+				}
+			}
+			select {
+			case <-ch:
+			case <-ctx.Done():
+				return -1, ctx.Err()
+			}
+		}
+	}, nil
+}
+
+// RemoveOptions are DELETE /containers/{id}'s.
+type RemoveOptions struct {
+	Force, Volumes bool
+}
+
+// Remove deletes a container: its shim (killed with force), rootfs
+// snapshot, directory and name.
+func (e *Engine) Remove(ctx context.Context, ref string, o RemoveOptions) error {
+	c, err := e.Get(ref)
+	if err != nil {
+		return err
+	}
+	c.mu.Lock()
+	if c.removed {
+		c.mu.Unlock()
+		return nil
+	}
+	if c.State.Running && !o.Force {
+		c.mu.Unlock()
+		if c.State.Paused {
+			return errdefs.ErrConflict.WithMessage(fmt.Sprintf("cannot remove container %q: container is paused and must be unpaused first", ref))
+		}
+		return errdefs.ErrConflict.WithMessage(fmt.Sprintf("You cannot remove a running container %s. Stop the container before attempting removal or force remove", c.ID))
+	}
+	c.removed = true
+	client := c.client
+	c.client = nil
+	if client != nil {
+		_ = client.Delete(ctx, true)
+		_ = os.RemoveAll(e.shimDir(c.ID))
+		c.State.Running, c.State.Pid = false, 0
+		c.State.ExitCode = 137
+		c.State.FinishedAt = time.Now().UTC()
+	}
+	e.releaseRun(c)
+	c.State.Status = container.StateRemoving
+	wasRunning := client != nil
+	c.mu.Unlock()
+	if wasRunning {
+		e.publish(c, mevents.ActionDie, map[string]string{"exitCode": "137"})
+	}
+	if err := e.cfg.Images.RemoveRootfs(ctx, c.ID); err != nil && !errdefs.IsNotFound(err) {
+		c.mu.Lock()
+		c.removed = false
+		c.State.Status = container.StateDead
+		c.State.Dead = true
+		c.notify()
+		c.mu.Unlock()
+		return fmt.Errorf("remove %s: %w", c.ID, err)
+	}
+	_ = os.RemoveAll(e.dir(c.ID))
+	e.mu.Lock()
+	delete(e.containers, c.ID)
+	delete(e.names, strings.TrimPrefix(c.Name, "/"))
+	for id, x := range e.execs {
+		if x.ContainerID == c.ID {
+			delete(e.execs, id)
+		}
+	}
+	e.mu.Unlock()
+	c.mu.Lock()
+	c.notify()
+	c.mu.Unlock()
+	e.publish(c, mevents.ActionDestroy, nil)
+	return nil
+}
+
+// Rename gives a container a new name.
+func (e *Engine) Rename(ref, newName string) error {
+	if !validName(newName) {
+		return errdefs.ErrInvalidArgument.WithMessage(fmt.Sprintf("Invalid container name (%s), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed", newName))
+	}
+	newName = strings.TrimPrefix(newName, "/")
+	e.mu.Lock()
+	c, err := e.lookup(ref)
+	if err != nil {
+		e.mu.Unlock()
+		return err
+	}
+	old := strings.TrimPrefix(c.Name, "/")
+	if old == newName {
+		e.mu.Unlock()
+		return errdefs.ErrInvalidArgument.WithMessage("Renaming a container with the same name as its current name")
+	}
+	if other, ok := e.names[newName]; ok {
+		e.mu.Unlock()
+		return errdefs.ErrConflict.WithMessage(fmt.Sprintf("Conflict. The container name \"/%s\" is already in use by container \"%s\". You have to remove (or rename) that container to be able to reuse that name.", newName, other))
+	}
+	delete(e.names, old)
+	e.names[newName] = c.ID
+	e.mu.Unlock()
+	c.mu.Lock()
+	c.Name = "/" + newName
+	e.saveLogged(c)
+	c.mu.Unlock()
+	e.publish(c, mevents.ActionRename, map[string]string{"oldName": "/" + old})
+	return nil
+}

@@ -1,0 +1,156 @@
+package engine
+
+import (
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/moby/moby/api/types/container"
+	"github.com/moby/moby/api/types/network"
+	"github.com/moby/moby/api/types/storage"
+)
+
+func timeString(t time.Time) string {
+	if t.IsZero() {
+		return "0001-01-01T00:00:00Z"
+	}
+	return t.UTC().Format(time.RFC3339Nano)
+}
+
+// Inspect returns docker's inspect view of a container.
+func (e *Engine) Inspect(ref string) (container.InspectResponse, error) {
+	c, err := e.Get(ref)
+	if err != nil {
+		return container.InspectResponse{}, err
+	}
+	execs := c.ExecIDs()
+	s := c.Snapshot()
+	dir := e.dir(s.ID)
+	st := &container.State{
+		Status:     s.State.Status,
+		Running:    s.State.Running,
+		Paused:     s.State.Paused,
+		Restarting: s.State.Restarting,
+		OOMKilled:  s.State.OOMKilled,
+		Dead:       s.State.Dead,
+		Pid:        s.State.Pid,
+		ExitCode:   s.State.ExitCode,
+		Error:      s.State.Error,
+		StartedAt:  timeString(s.State.StartedAt),
+		FinishedAt: timeString(s.State.FinishedAt),
+		Health:     s.State.Health,
+	}
+	nets := map[string]*network.EndpointSettings{}
+	mode := string(s.HostConfig.NetworkMode)
+	if mode == "default" {
+		mode = "bridge"
+	}
+	nets[mode] = &network.EndpointSettings{}
+	return container.InspectResponse{
+		ID:             s.ID,
+		Created:        timeString(s.Created),
+		Path:           s.Path,
+		Args:           s.Args,
+		State:          st,
+		Image:          s.ImageID,
+		ResolvConfPath: dir + "/resolv.conf",
+		HostnamePath:   dir + "/hostname",
+		HostsPath:      dir + "/hosts",
+		LogPath:        s.LogPath,
+		Name:           s.Name,
+		RestartCount:   s.RestartCount,
+		Driver:         "overlay2",
+		Platform:       "linux",
+		ExecIDs:        execs,
+		HostConfig:     s.HostConfig,
+		GraphDriver:    &storage.DriverData{Name: "overlay2", Data: map[string]string{"MergedDir": dir + "/rootfs"}},
+		Mounts:         []container.MountPoint{},
+		Config:         s.Config,
+		NetworkSettings: &container.NetworkSettings{
+			Networks: nets,
+			Ports:    network.PortMap{},
+		},
+	}, nil
+}
+
+// Summary returns docker's list view of c.
+func (c *Container) Summary() container.Summary {
+	s := c.Snapshot()
+	cmd := append(append([]string{}, s.Config.Entrypoint...), s.Config.Cmd...)
+	out := container.Summary{
+		ID:      s.ID,
+		Names:   []string{s.Name},
+		Image:   s.Config.Image,
+		ImageID: s.ImageID,
+		Command: strings.Join(cmd, " "),
+		Created: s.Created.Unix(),
+		Ports:   []container.PortSummary{},
+		Labels:  s.Config.Labels,
+		State:   s.State.Status,
+		Status:  statusText(s.State, time.Now()),
+		Mounts:  []container.MountPoint{},
+	}
+	if out.Labels == nil {
+		out.Labels = map[string]string{}
+	}
+	out.HostConfig.NetworkMode = string(s.HostConfig.NetworkMode)
+	mode := string(s.HostConfig.NetworkMode)
+	if mode == "default" {
+		mode = "bridge"
+	}
+	out.NetworkSettings = &container.NetworkSettingsSummary{Networks: map[string]*network.EndpointSettings{mode: {}}}
+	return out
+}
+
+// statusText is docker's human status ("Up 3 seconds", "Exited (0) 2
+// minutes ago", "Created").
+func statusText(s State, now time.Time) string {
+	switch {
+	case s.Restarting:
+		return fmt.Sprintf("Restarting (%d) %s ago", s.ExitCode, humanDuration(now.Sub(s.FinishedAt)))
+	case s.Running:
+		up := "Up " + humanDuration(now.Sub(s.StartedAt))
+		if s.Paused {
+			up += " (Paused)"
+		}
+		if s.Health != nil && s.Health.Status != "" && s.Health.Status != "none" {
+			up += " (" + string(s.Health.Status) + ")"
+		}
+		return up
+	case s.Status == container.StateRemoving:
+		return "Removal In Progress"
+	case s.Dead:
+		return "Dead"
+	case s.StartedAt.IsZero():
+		return "Created"
+	case s.FinishedAt.IsZero():
+		return ""
+	}
+	return fmt.Sprintf("Exited (%d) %s ago", s.ExitCode, humanDuration(now.Sub(s.FinishedAt)))
+}
+
+// humanDuration is docker's go-units HumanDuration.
+func humanDuration(d time.Duration) string {
+	if seconds := int(d.Seconds()); seconds < 1 {
+		return "Less than a second"
+	} else if seconds == 1 {
+		return "1 second"
+	} else if seconds < 60 {
+		return fmt.Sprintf("%d seconds", seconds)
+	} else if minutes := int(d.Minutes()); minutes == 1 {
+		return "About a minute"
+	} else if minutes < 60 {
+		return fmt.Sprintf("%d minutes", minutes)
+	} else if hours := int(d.Hours() + 0.5); hours == 1 {
+		return "About an hour"
+	} else if hours < 48 {
+		return fmt.Sprintf("%d hours", hours)
+	} else if hours < 24*7*2 {
+		return fmt.Sprintf("%d days", hours/24)
+	} else if hours < 24*30*2 {
+		return fmt.Sprintf("%d weeks", hours/24/7)
+	} else if hours < 24*365*2 {
+		return fmt.Sprintf("%d months", hours/24/30)
+	}
+	return fmt.Sprintf("%d years", int(d.Hours())/24/365)
+}
