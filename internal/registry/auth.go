@@ -4,9 +4,11 @@ import (
 	"bufio"
 	"crypto/ed25519"
 	"crypto/rand"
+	"crypto/x509"
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
+	"encoding/pem"
 	"errors"
 	"fmt"
 	"net"
@@ -44,6 +46,10 @@ type AuthConfig struct {
 type TokenConfig struct {
 	Issuer string   `json:"issuer"`
 	Expiry Duration `json:"expiry"`
+	// Key is a PEM file with the Ed25519 signing key (PKCS#8); it is
+	// created on first use. Without it a new key is made at every start,
+	// which invalidates the tokens of the previous run.
+	Key string `json:"key,omitempty"`
 }
 
 // AccessRule grants actions ("pull", "push", "delete", or "*") on the
@@ -104,12 +110,56 @@ func NewAuth(cfg AuthConfig) (*Auth, error) {
 			return nil, fmt.Errorf("auth htpasswd %s: %w", cfg.Htpasswd, err)
 		}
 	}
-	pub, key, err := ed25519.GenerateKey(rand.Reader)
+	keyFile := ""
+	if cfg.Token != nil {
+		keyFile = cfg.Token.Key
+	}
+	key, err := signingKey(keyFile)
+	if err != nil {
+		return nil, err
+	}
+	a.key, a.pub = key, key.Public().(ed25519.PublicKey)
+	return a, nil
+}
+
+// signingKey loads the Ed25519 key in path, creating the file with a new
+// key if it does not exist; with path empty it returns a new key.
+func signingKey(path string) (ed25519.PrivateKey, error) {
+	if path != "" {
+		b, err := os.ReadFile(path)
+		if err == nil {
+			blk, _ := pem.Decode(b)
+			if blk == nil {
+				return nil, fmt.Errorf("auth token key %s: no PEM block", path)
+			}
+			k, err := x509.ParsePKCS8PrivateKey(blk.Bytes)
+			if err != nil {
+				return nil, fmt.Errorf("auth token key %s: %w", path, err)
+			}
+			ek, ok := k.(ed25519.PrivateKey)
+			if !ok {
+				return nil, fmt.Errorf("auth token key %s: not an Ed25519 key", path)
+			}
+			return ek, nil
+		}
+		if !errors.Is(err, os.ErrNotExist) {
+			return nil, fmt.Errorf("auth token key: %w", err)
+		}
+	}
+	_, key, err := ed25519.GenerateKey(rand.Reader)
 	if err != nil {
 		return nil, fmt.Errorf("auth signing key: %w", err)
 	}
-	a.key, a.pub = key, pub
-	return a, nil
+	if path != "" {
+		der, err := x509.MarshalPKCS8PrivateKey(key)
+		if err != nil {
+			return nil, fmt.Errorf("auth token key %s: %w", path, err)
+		}
+		if err := os.WriteFile(path, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}), 0o600); err != nil {
+			return nil, fmt.Errorf("auth token key: %w", err)
+		}
+	}
+	return key, nil
 }
 
 // SetClock replaces the clock (for tests of expiry).

@@ -196,3 +196,33 @@ func mustB64(t *testing.T, s string) []byte {
 	}
 	return b
 }
+
+// With a key file, tokens survive a restart (a second Auth over the same
+// file accepts them); without one they do not.
+func TestTokenKeyFile(t *testing.T) {
+	htpasswd := writeHtpasswd(t, map[string]string{"alice": "secret"})
+	keyFile := filepath.Join(t.TempDir(), "token.pem")
+	cfg := AuthConfig{Htpasswd: htpasswd, Token: &TokenConfig{Key: keyFile}}
+	a1, err := NewAuth(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr1 := newTestRegistry(t, nil, ServerOptions{Auth: a1})
+	tok := tr1.token("alice", "secret", "repository:r:pull")
+	a2, err := NewAuth(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr2 := newTestRegistry(t, nil, ServerOptions{Auth: a2})
+	tr2.expect(tr2.do("GET", "/v2/r/tags/list", nil, bearer(tok)...), 404, "NAME_UNKNOWN")
+	a3, err := NewAuth(AuthConfig{Htpasswd: htpasswd, Token: &TokenConfig{}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr3 := newTestRegistry(t, nil, ServerOptions{Auth: a3})
+	tr3.expect(tr3.do("GET", "/v2/r/tags/list", nil, bearer(tok)...), 401, "UNAUTHORIZED")
+	os.WriteFile(keyFile, []byte("garbage"), 0o600)
+	if _, err := NewAuth(cfg); err == nil || !strings.Contains(err.Error(), keyFile) {
+		t.Fatalf("a corrupt key file: %v", err)
+	}
+}
