@@ -14,7 +14,6 @@ import (
 	"github.com/moby/moby/api/types"
 	"github.com/moby/moby/api/types/container"
 
-	"github.com/berth/berth/internal/api/events"
 	"github.com/berth/berth/internal/engine"
 )
 
@@ -70,7 +69,7 @@ func (s *Server) containerInspect(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) containerList(w http.ResponseWriter, r *http.Request) {
-	f, err := events.ParseFilter(r.URL.Query().Get("filters"))
+	f, err := parseListFilters(r.URL.Query().Get("filters"))
 	if err != nil {
 		writeError(w, r, err)
 		return
@@ -107,7 +106,7 @@ func (s *Server) containerList(w http.ResponseWriter, r *http.Request) {
 
 // matchContainer applies ps filters: id, name, label, status, exited,
 // ancestor.
-func matchContainer(f events.Filter, c container.Summary) (bool, error) {
+func matchContainer(f listFilters, c container.Summary) (bool, error) {
 	for key, vals := range f {
 		any := false
 		for v := range vals {
@@ -212,7 +211,7 @@ func (s *Server) containerRemove(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) containerPrune(w http.ResponseWriter, r *http.Request) {
-	f, err := events.ParseFilter(r.URL.Query().Get("filters"))
+	f, err := parseListFilters(r.URL.Query().Get("filters"))
 	if err != nil {
 		writeError(w, r, err)
 		return
@@ -238,7 +237,7 @@ func (s *Server) containerPrune(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, rep)
 }
 
-func matchPrune(f events.Filter, c container.Summary) (bool, error) {
+func matchPrune(f listFilters, c container.Summary) (bool, error) {
 	for key, vals := range f {
 		switch key {
 		case "label", "label!":
@@ -478,4 +477,30 @@ func (s *Server) containerLogs(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	begin()
+}
+
+// listFilters are the filters of list and prune requests: key -> values.
+type listFilters map[string]map[string]bool
+
+// parseListFilters reads the filters query value: {"key":{"v":true}} or
+// the older {"key":["v"]}.
+func parseListFilters(s string) (listFilters, error) {
+	f := listFilters{}
+	if s == "" {
+		return f, nil
+	}
+	if err := json.Unmarshal([]byte(s), (*map[string]map[string]bool)(&f)); err == nil {
+		return f, nil
+	}
+	var old map[string][]string
+	if err := json.Unmarshal([]byte(s), &old); err != nil {
+		return nil, errdefs.ErrInvalidArgument.WithMessage("invalid filter: " + err.Error())
+	}
+	for k, vs := range old {
+		f[k] = map[string]bool{}
+		for _, v := range vs {
+			f[k][v] = true
+		}
+	}
+	return f, nil
 }

@@ -1,0 +1,182 @@
+package engine
+
+import (
+	"encoding/json"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestExitCodes(t *testing.T) {
+	d := newDaemon(t)
+	for _, tc := range []struct {
+		name string
+		args []string
+		want int
+		msg  string
+	}{
+		{"zero", []string{"run", "--rm", "busybox", "true"}, 0, ""},
+		{"container's own", []string{"run", "--rm", "busybox", "sh", "-c", "exit 7"}, 7, ""},
+		{"command not found", []string{"run", "--rm", "busybox", "nosuchcmd"}, 127, "executable file not found"},
+		{"not executable", []string{"run", "--rm", "busybox", "/etc/passwd"}, 126, "permission denied"},
+		{"daemon error", []string{"run", "--rm", "--restart", "bogus", "busybox", "true"}, 125, ""},
+		{"bad memory", []string{"run", "--rm", "--memory", "1k", "busybox", "true"}, 125, "Minimum memory limit"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, errOut, err := d.docker(t, tc.args...)
+			if got := exitCode(err); got != tc.want {
+				t.Fatalf("docker %s exited %d, want %d; stderr: %s", strings.Join(tc.args, " "), got, tc.want, errOut)
+			}
+			if tc.msg != "" && !strings.Contains(errOut, tc.msg) {
+				t.Fatalf("stderr %q does not mention %q", errOut, tc.msg)
+			}
+		})
+	}
+	if ps := d.mustDocker(t, "ps", "-aq"); strings.TrimSpace(ps) != "" {
+		t.Fatalf("run --rm left containers behind: %q", ps)
+	}
+}
+
+func TestDetachedLogsStopInspect(t *testing.T) {
+	d := newDaemon(t)
+	id := strings.TrimSpace(d.mustDocker(t, "run", "-d", "--name", "ticker", "busybox", "sh", "-c",
+		"trap 'echo bye; exit 3' TERM; i=0; while true; do echo line$i; echo err$i >&2; i=$((i+1)); sleep 0.1; done"))
+	if len(id) != 64 {
+		t.Fatalf("run -d printed %q, want a 64-hex ID", id)
+	}
+	// Short ID prefix and name both work.
+	var insp []struct {
+		ID    string `json:"Id"`
+		Name  string
+		State struct {
+			Status   string
+			Running  bool
+			ExitCode int
+			Pid      int
+		}
+		Config struct{ Cmd []string }
+	}
+	if err := json.Unmarshal([]byte(d.mustDocker(t, "inspect", id[:12])), &insp); err != nil || len(insp) != 1 {
+		t.Fatalf("inspect: %v", err)
+	}
+	if insp[0].ID != id || insp[0].Name != "/ticker" || !insp[0].State.Running || insp[0].State.Pid == 0 {
+		t.Fatalf("inspect: %+v", insp[0])
+	}
+	time.Sleep(500 * time.Millisecond)
+	out, errOut, err := d.docker(t, "logs", "ticker")
+	if err != nil || !strings.Contains(out, "line0\nline1\n") || !strings.Contains(errOut, "err0\n") {
+		t.Fatalf("logs: %v\nstdout %q\nstderr %q", err, out, errOut)
+	}
+	// The last line is on stdout or stderr: tail counts both.
+	out, errOut, err = d.docker(t, "logs", "--tail", "1", "-t", "ticker")
+	if lines := strings.Split(strings.TrimSpace(out+errOut), "\n"); err != nil || len(lines) != 1 || !strings.Contains(lines[0], "Z line") && !strings.Contains(lines[0], "Z err") {
+		t.Fatalf("logs --tail 1 -t: %v %q %q", err, out, errOut)
+	}
+	if ps := d.mustDocker(t, "ps", "--filter", "name=tick", "--format", "{{.Names}} {{.Status}}"); !strings.HasPrefix(ps, "ticker Up ") {
+		t.Fatalf("ps --filter name=tick: %q", ps)
+	}
+	if ps := d.mustDocker(t, "ps", "--filter", "status=exited", "-q"); strings.TrimSpace(ps) != "" {
+		t.Fatalf("ps --filter status=exited: %q", ps)
+	}
+	// logs -f follows until the container stops.
+	follow := make(chan string, 1)
+	go func() {
+		out, _, _ := d.docker(t, "logs", "-f", "ticker")
+		follow <- out
+	}()
+	time.Sleep(300 * time.Millisecond)
+	start := time.Now()
+	d.mustDocker(t, "stop", "ticker")
+	if el := time.Since(start); el > 5*time.Second {
+		t.Fatalf("stop took %v although the container exits on TERM", el)
+	}
+	select {
+	case out := <-follow:
+		if !strings.HasSuffix(out, "bye\n") {
+			t.Fatalf("logs -f did not end with the container's last line: %q", out[max(0, len(out)-100):])
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("logs -f did not end when the container stopped")
+	}
+	if code := strings.TrimSpace(d.mustDocker(t, "wait", "ticker")); code != "3" {
+		t.Fatalf("wait printed %q, want 3", code)
+	}
+	if st := strings.TrimSpace(d.mustDocker(t, "inspect", "-f", "{{.State.Status}} {{.State.ExitCode}}", "ticker")); st != "exited 3" {
+		t.Fatalf("state after stop: %q", st)
+	}
+	if ps := d.mustDocker(t, "ps", "-a", "--filter", "exited=3", "--format", "{{.Names}}"); strings.TrimSpace(ps) != "ticker" {
+		t.Fatalf("ps -a --filter exited=3: %q", ps)
+	}
+	// Stopping again is a no-op; start again works.
+	d.mustDocker(t, "stop", "ticker")
+	d.mustDocker(t, "start", "ticker")
+	if st := strings.TrimSpace(d.mustDocker(t, "inspect", "-f", "{{.State.Running}}", "ticker")); st != "true" {
+		t.Fatalf("running after start: %q", st)
+	}
+	d.mustDocker(t, "kill", "ticker")
+	if code := strings.TrimSpace(d.mustDocker(t, "wait", "ticker")); code != "137" {
+		t.Fatalf("wait after kill printed %q, want 137", code)
+	}
+	d.mustDocker(t, "rm", "ticker")
+	if _, errOut, err := d.docker(t, "inspect", "ticker"); err == nil || !strings.Contains(errOut, "No such object: ticker") {
+		t.Fatalf("inspect after rm: %v %s", err, errOut)
+	}
+}
+
+func TestExecAndRmForce(t *testing.T) {
+	d := newDaemon(t)
+	d.mustDocker(t, "run", "-d", "--name", "sleeper", "busybox", "sleep", "300")
+	if out := d.mustDocker(t, "exec", "sleeper", "sh", "-c", "echo $HOSTNAME; cat /etc/hostname"); len(strings.Fields(out)) != 2 {
+		t.Fatalf("exec output %q", out)
+	}
+	out, _, err := d.dockerIn(t, []byte("through-stdin\n"), "exec", "-i", "sleeper", "cat")
+	if err != nil || out != "through-stdin\n" {
+		t.Fatalf("exec -i cat: %v %q", err, out)
+	}
+	if _, _, err := d.docker(t, "exec", "sleeper", "sh", "-c", "exit 5"); exitCode(err) != 5 {
+		t.Fatalf("exec exit 5: exit code %d", exitCode(err))
+	}
+	if _, errOut, err := d.docker(t, "rm", "sleeper"); exitCode(err) != 1 || !strings.Contains(errOut, "cannot remove a running container") {
+		t.Fatalf("rm of a running container: %v %s", err, errOut)
+	}
+	if _, errOut, err := d.docker(t, "run", "--name", "sleeper", "busybox", "true"); exitCode(err) != 125 || !strings.Contains(errOut, "is already in use") {
+		t.Fatalf("name conflict: %v %s", err, errOut)
+	}
+	d.mustDocker(t, "rm", "-f", "sleeper")
+	if ps := d.mustDocker(t, "ps", "-aq"); strings.TrimSpace(ps) != "" {
+		t.Fatalf("rm -f left %q", ps)
+	}
+	if _, errOut, err := d.docker(t, "exec", "nosuch", "true"); err == nil || !strings.Contains(errOut, "No such container: nosuch") {
+		t.Fatalf("exec in a missing container: %v %s", err, errOut)
+	}
+}
+
+func TestRunNetworkAndFiles(t *testing.T) {
+	d := newDaemon(t)
+	out := d.mustDocker(t, "run", "--rm", "--hostname", "boat", "busybox", "sh", "-c",
+		"hostname; cat /etc/hostname; grep -c nameserver /etc/resolv.conf; ip -o link | grep -c ': lo:.*UP'; ip -o link | wc -l")
+	f := strings.Fields(out)
+	if len(f) != 5 || f[0] != "boat" || f[1] != "boat" || f[2] == "0" || f[3] != "1" || f[4] != "1" {
+		t.Fatalf("default network: want hostname boat, nameservers, only lo and up; got %q", out)
+	}
+	out = d.mustDocker(t, "run", "--rm", "--network", "none", "busybox", "sh", "-c", "ip -o link | wc -l")
+	if strings.TrimSpace(out) != "1" {
+		t.Fatalf("--network none: %q", out)
+	}
+	out = d.mustDocker(t, "run", "--rm", "--network", "host", "busybox", "sh", "-c", "ip -o link | wc -l")
+	if strings.TrimSpace(out) == "1" {
+		t.Fatalf("--network host sees only lo: %q", out)
+	}
+	out = d.mustDocker(t, "run", "--rm", "--user", "nobody", "-w", "/tmp", "-e", "FOO=bar", "busybox", "sh", "-c", "id -u; pwd; echo $FOO")
+	if f := strings.Fields(out); len(f) != 3 || f[0] != "65534" || f[1] != "/tmp" || f[2] != "bar" {
+		t.Fatalf("--user nobody -w /tmp -e FOO=bar: %q", out)
+	}
+	out = d.mustDocker(t, "run", "--rm", "busybox", "sh", "-c", "grep CapEff /proc/self/status; df -k /dev/shm | tail -1")
+	if !strings.Contains(out, "00000000a80425fb") || !strings.Contains(out, "65536") {
+		t.Fatalf("default capabilities and shm: %q", out)
+	}
+	out = d.mustDocker(t, "run", "--rm", "--shm-size", "8m", "--cap-drop", "ALL", "busybox", "sh", "-c", "grep CapEff /proc/self/status; df -k /dev/shm | tail -1")
+	if !strings.Contains(out, "0000000000000000") || !strings.Contains(out, "8192") {
+		t.Fatalf("--cap-drop ALL --shm-size 8m: %q", out)
+	}
+}
