@@ -58,6 +58,8 @@ func writeTarLayout(t *testing.T, dir string) {
 // TestDockerLoginPushPull drives the real docker CLI and Debian's dockerd
 // (its own socket, data root and vfs storage, no networking) against serve
 // with token auth: docker login, push, pull, and pull refused after logout.
+// Everything dockerd writes stays in the test directory, except the empty
+// /run/docker/plugins it always creates.
 func TestDockerLoginPushPull(t *testing.T) {
 	dockerd, err1 := exec.LookPath("dockerd")
 	docker, err2 := exec.LookPath("docker")
@@ -73,9 +75,12 @@ func TestDockerLoginPushPull(t *testing.T) {
 	host := strings.TrimPrefix(serve(t, filepath.Join(dir, "root"), "--config", filepath.Join(dir, "config.json")), "http://")
 
 	sock := filepath.Join(dir, "docker.sock")
+	// The trust key would otherwise go to /etc/docker/key.json.
+	daemonJSON := filepath.Join(dir, "daemon.json")
+	os.WriteFile(daemonJSON, []byte(fmt.Sprintf(`{"deprecated-key-path":%q}`, filepath.Join(dir, "key.json"))), 0o600)
 	d := exec.Command(dockerd, "--data-root", filepath.Join(dir, "docker"), "--exec-root", filepath.Join(dir, "exec"),
 		"-H", "unix://"+sock, "--pidfile", filepath.Join(dir, "docker.pid"), "--storage-driver", "vfs",
-		"--bridge", "none", "--iptables=false", "--ip6tables=false")
+		"--bridge", "none", "--iptables=false", "--ip6tables=false", "--config-file", daemonJSON)
 	var dlog bytes.Buffer
 	d.Stdout, d.Stderr = &dlog, &dlog
 	if err := d.Start(); err != nil {
@@ -112,6 +117,9 @@ func TestDockerLoginPushPull(t *testing.T) {
 	}
 	if !up {
 		t.Fatalf("dockerd did not come up:\n%s", dlog.String())
+	}
+	if _, err := os.Stat(filepath.Join(dir, "key.json")); err != nil {
+		t.Errorf("dockerd did not keep its trust key in the test directory: %v", err)
 	}
 	layout := filepath.Join(dir, "layout")
 	writeTarLayout(t, layout)
