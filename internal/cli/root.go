@@ -10,6 +10,7 @@ import (
 	"github.com/berth/berth/internal/cli/command"
 	containercli "github.com/berth/berth/internal/cli/container"
 	"github.com/berth/berth/internal/cli/daemon"
+	imagecli "github.com/berth/berth/internal/cli/image"
 	registrycli "github.com/berth/berth/internal/cli/registry"
 	runtimecli "github.com/berth/berth/internal/cli/runtime"
 	"github.com/berth/berth/internal/cli/system"
@@ -44,6 +45,7 @@ func Main(args []string) int {
 	root.AddCommand(daemonCmd)
 	system.AddCommands(root, &clientOpts)
 	containercli.AddCommands(root, &clientOpts)
+	imagecli.AddCommands(root, &clientOpts)
 	root.AddCommand(registrycli.NewCommand())
 	root.SetArgs(args)
 	err := root.Execute()

@@ -115,7 +115,7 @@ type psRow struct {
 	trunc bool
 }
 
-func (r *psRow) MarshalJSON() ([]byte, error) { return marshalMethods(r) }
+func (r *psRow) MarshalJSON() ([]byte, error) { return MarshalMethods(r) }
 
 func (r *psRow) ID() string {
 	if r.trunc {

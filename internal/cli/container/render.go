@@ -79,10 +79,10 @@ var headerFuncs = func() template.FuncMap {
 	return m
 }()
 
-// marshalMethods renders a formatting context as docker's `{{json .}}`
+// MarshalMethods renders a formatting context as docker's `{{json .}}`
 // does: a JSON object of every exported method that takes no argument,
 // keyed by method name.
-func marshalMethods(v any) ([]byte, error) {
+func MarshalMethods(v any) ([]byte, error) {
 	m := map[string]any{}
 	rv := reflect.ValueOf(v)
 	rt := rv.Type()

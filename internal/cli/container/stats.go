@@ -75,7 +75,7 @@ type statsRow struct {
 	trunc bool
 }
 
-func (r *statsRow) MarshalJSON() ([]byte, error) { return marshalMethods(r) }
+func (r *statsRow) MarshalJSON() ([]byte, error) { return MarshalMethods(r) }
 func (r *statsRow) Container() string            { return r.arg }
 func (r *statsRow) Name() string                 { return strings.TrimPrefix(r.s.Name, "/") }
 func (r *statsRow) ID() string {
