@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 
 	"github.com/berth/berth/internal/shim"
@@ -58,6 +59,25 @@ func TestCrashRunning(t *testing.T) {
 				if n < 15 {
 					t.Errorf("%s: %d lines %v after start, want the log to have grown", cfg.ID, n, time.Since(killedAt))
 				}
+				// Attach and exec work through the new connection.
+				s, err := c.Attach(ctx, shim.AttachOpts{Stdout: true, Stderr: true})
+				if err != nil {
+					t.Fatal(err)
+				}
+				_, p, err := s.ReadFrame()
+				s.Close()
+				if _, aerr := strconv.Atoi(strings.TrimSpace(string(p))); err != nil || aerr != nil {
+					t.Errorf("%s: attach after reconnect read %q, %v", cfg.ID, p, err)
+				}
+				x, err := c.Exec(ctx, shim.ExecConfig{ID: "after", Process: &specs.Process{Args: []string{"/bin/echo", "exec-after"}, Cwd: "/"}})
+				if err != nil {
+					t.Fatal(err)
+				}
+				var out strings.Builder
+				if ex, err := x.Demux(&out, nil); err != nil || ex == nil || ex.Code != 0 || out.String() != "exec-after\n" {
+					t.Errorf("%s: exec after reconnect: %q %+v %v", cfg.ID, out.String(), ex, err)
+				}
+				x.Close()
 				if err := c.Kill(ctx, syscall.SIGTERM, false); err != nil {
 					t.Fatal(err)
 				}
