@@ -1,0 +1,66 @@
+package engine
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestDaemonCrash kills the daemon with SIGKILL while 10 containers write
+// logs and 2 more are about to exit, starts it again, and checks that the
+// 10 still run with logs without a gap, that stop, wait and rm work, and
+// that the 2 that exited meanwhile show their real exit codes.
+func TestDaemonCrash(t *testing.T) {
+	d := newDaemon(t)
+	const n = 10
+	for i := range n {
+		d.mustDocker(t, "run", "-d", "--name", fmt.Sprintf("w%d", i), "busybox", "sh", "-c",
+			"trap 'exit 0' TERM; i=0; while true; do echo $i; i=$((i+1)); sleep 0.05; done")
+	}
+	d.mustDocker(t, "run", "-d", "--name", "exits3", "busybox", "sh", "-c", "sleep 1; exit 3")
+	d.mustDocker(t, "run", "-d", "--name", "exits0", "busybox", "sh", "-c", "sleep 1")
+	time.Sleep(300 * time.Millisecond)
+	d.kill9(t)
+	time.Sleep(1500 * time.Millisecond) // exits3 and exits0 end while no daemon runs
+	d.start(t)
+
+	for i := range n {
+		name := fmt.Sprintf("w%d", i)
+		if st := strings.TrimSpace(d.mustDocker(t, "inspect", "-f", "{{.State.Status}}", name)); st != "running" {
+			t.Fatalf("%s after the daemon restart: %s", name, st)
+		}
+	}
+	for name, want := range map[string]string{"exits3": "exited 3", "exits0": "exited 0"} {
+		if st := strings.TrimSpace(d.mustDocker(t, "inspect", "-f", "{{.State.Status}} {{.State.ExitCode}}", name)); st != want {
+			t.Fatalf("%s exited while the daemon was down: state %q, want %q", name, st, want)
+		}
+		if code := strings.TrimSpace(d.mustDocker(t, "wait", name)); code != strings.Fields(want)[1] {
+			t.Fatalf("wait %s: %q", name, code)
+		}
+	}
+	// exec still works in a container of the old daemon.
+	if out := d.mustDocker(t, "exec", "w0", "echo", "alive"); out != "alive\n" {
+		t.Fatalf("exec after restart: %q", out)
+	}
+	time.Sleep(300 * time.Millisecond)
+	for i := range n {
+		name := fmt.Sprintf("w%d", i)
+		d.mustDocker(t, "stop", "-t", "5", name)
+		if code := strings.TrimSpace(d.mustDocker(t, "wait", name)); code != "0" {
+			t.Fatalf("wait %s: %q", name, code)
+		}
+		out := d.mustDocker(t, "logs", name)
+		lines := strings.Fields(out)
+		if len(lines) < 20 {
+			t.Fatalf("%s logged only %d lines", name, len(lines))
+		}
+		for j, l := range lines {
+			if l != strconv.Itoa(j) {
+				t.Fatalf("%s: log line %d is %q: a gap or a duplicate", name, j, l)
+			}
+		}
+		d.mustDocker(t, "rm", name)
+	}
+}
