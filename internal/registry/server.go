@@ -163,11 +163,15 @@ func (s *Server) route(w *recorder, r *http.Request) {
 		return
 	}
 	w.Header().Set("Docker-Distribution-API-Version", "registry/2.0")
+	// The endpoint is the rightmost marker: a repository name may hold
+	// components such as "manifests" or "blobs". At one position the
+	// longer marker wins.
 	var name, kind, arg string
+	best := 0
 	for _, k := range []string{"/blobs/uploads/", "/blobs/uploads", "/manifests/", "/blobs/", "/tags/list", "/referrers/"} {
-		if i := strings.LastIndex(rest, k); i > 0 {
+		if i := strings.LastIndex(rest, k); i > best {
+			best = i
 			name, kind, arg = rest[:i], strings.Trim(k, "/"), rest[i+len(k):]
-			break
 		}
 	}
 	if kind == "" {

@@ -401,3 +401,19 @@ func TestMetrics(t *testing.T) {
 		}
 	}
 }
+
+// Repository names may contain components that look like endpoints.
+func TestRoutingNamesWithEndpointWords(t *testing.T) {
+	tr := newTestRegistry(t, nil, ServerOptions{})
+	for _, repo := range []string{"x/manifests/y", "x/blobs/y", "tags/list", "a/referrers/b", "blobs/uploads"} {
+		img := makeImage(t, 1, 10)
+		tr.expect(tr.pushImage(repo, "v1", img), 201, "")
+		if err := tr.pullImage(repo, "v1", img); err != nil {
+			t.Fatalf("%s: %v", repo, err)
+		}
+		r := tr.do("GET", "/v2/"+repo+"/tags/list", nil)
+		if r.status != 200 || !strings.Contains(string(r.body), `"name":"`+repo+`"`) {
+			t.Fatalf("tags of %s: %d %s", repo, r.status, r.body)
+		}
+	}
+}
