@@ -13,11 +13,9 @@
 # Berth's pull includes unpacking into overlay snapshots (download and
 # unpack overlapped); skopeo's copies to an OCI layout directory and does
 # not unpack. Each pull goes to a fresh data root (Berth) or layout
-# (skopeo). Each push goes to a fresh repository; Berth forgets where its
-# blobs came from first (--no-mount), so every blob is uploaded, as with
-# skopeo from an OCI layout; and each push goes to a registry restarted on an
-# empty storage root, so neither tool can skip or mount a blob (skopeo's
-# blob info cache would otherwise mount it). Times are bash $EPOCHREALTIME
+# (skopeo). Each push goes to a registry restarted on an empty storage root,
+# so neither tool can skip or mount a blob (skopeo's blob info cache would
+# otherwise mount it), and every blob is uploaded. Times are bash $EPOCHREALTIME
 # around each command, process start included for both, each after a `sync`
 # so that the writeback of one case does not land in the next (Berth fsyncs
 # each blob before it becomes visible; skopeo does not). Must run as root
@@ -113,7 +111,7 @@ for img in big many; do
 	bp=(); sp=(); bl=(); sl=()
 	for i in $(seq "$count"); do
 		start_registry push
-		bp+=("$(timeit "$ib" push --root "$work/src" --no-mount --src "$reg/bench/$img:1" --ref "$reg_push/bench/$img:$i")")
+		bp+=("$(timeit "$ib" push --root "$work/src" --src "$reg/bench/$img:1" --ref "$reg_push/bench/$img:$i")")
 		start_registry push
 		sp+=("$(timeit skopeo copy -q --dest-tls-verify=false "oci:$work/layout-$img:latest" "docker://$reg_push/bench/$img:$i")")
 		bl+=("$(timeit "$ib" pull --root "$work/pull-$i" --ref "$reg/bench/$img:1")")

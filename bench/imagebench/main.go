@@ -3,7 +3,7 @@
 // unpacking. It is a benchmark helper, not a user command.
 //
 //	imagebench make   --root DIR --ref REF --layers N --size MB
-//	imagebench push   --root DIR --ref REF [--src REF] [--no-mount]
+//	imagebench push   --root DIR --ref REF [--src REF]
 //	imagebench pull   --root DIR --ref REF
 //	imagebench unpack --dir DIR --size MB     prints MB/s of archive.Apply
 package main
@@ -18,7 +18,6 @@ import (
 	"os"
 	"path/filepath"
 	"runtime/pprof"
-	"strings"
 	"time"
 
 	"github.com/berth/berth/internal/archive"
@@ -38,7 +37,6 @@ func main() {
 	ref := fs.String("ref", "", "image reference")
 	layers := fs.Int("layers", 1, "layers of a made image")
 	size := fs.Int("size", 100, "MB of random data per layer (make) or in total (unpack)")
-	noMount := fs.Bool("no-mount", false, "forget where blobs came from, so push uploads them")
 	dir := fs.String("dir", "", "directory to unpack into")
 	src := fs.String("src", "", "push: tag this image as --ref first")
 	cpuprofile := fs.String("cpuprofile", "", "write a CPU profile to this file")
@@ -50,7 +48,7 @@ func main() {
 			defer pprof.StopCPUProfile()
 		}
 	}
-	if err := run(os.Args[1], *root, *ref, *src, *layers, *size, *noMount, *dir); err != nil {
+	if err := run(os.Args[1], *root, *ref, *src, *layers, *size, *dir); err != nil {
 		fmt.Fprintln(os.Stderr, "imagebench:", err)
 		pprof.StopCPUProfile()
 		os.Exit(1)
@@ -93,7 +91,7 @@ func randomTar(mb int, prefix string) []byte {
 	return buf.Bytes()
 }
 
-func run(cmd, root, ref, src string, layers, size int, noMount bool, dir string) error {
+func run(cmd, root, ref, src string, layers, size int, dir string) error {
 	ctx := context.Background()
 	switch cmd {
 	case "unpack":
@@ -137,46 +135,10 @@ func run(cmd, root, ref, src string, layers, size int, noMount bool, dir string)
 				return err
 			}
 		}
-		if noMount {
-			img, err := s.Get(ctx, ref)
-			if err != nil {
-				return err
-			}
-			if err := forgetSources(ctx, root, img); err != nil {
-				return err
-			}
-		}
 		return s.Push(ctx, ref, image.PushOptions{})
 	case "pull":
 		_, err := s.Pull(ctx, ref, image.PullOptions{})
 		return err
 	}
 	return fmt.Errorf("unknown command %q", cmd)
-}
-
-// forgetSources drops the blobs' distribution source labels so that a push
-// to a new repository uploads instead of mounting.
-func forgetSources(ctx context.Context, root string, img image.Image) error {
-	cs, err := content.Open(filepath.Join(root, "content"))
-	if err != nil {
-		return err
-	}
-	for _, d := range append(img.Manifest.Layers, img.Manifest.Config) {
-		info, err := cs.Info(ctx, d.Digest)
-		if err != nil {
-			return err
-		}
-		var paths []string
-		for k := range info.Labels {
-			if strings.HasPrefix(k, "containerd.io/distribution.source.") {
-				paths = append(paths, "labels."+k)
-			}
-		}
-		if len(paths) > 0 {
-			if _, err := cs.Update(ctx, content.Info{Digest: d.Digest}, paths...); err != nil {
-				return err
-			}
-		}
-	}
-	return nil
 }

@@ -138,7 +138,6 @@ func (s *Service) pull(ctx context.Context, ref string, opts PullOptions) (Image
 		return Image{}, err
 	}
 
-	s.labelSource(ctx, manifest.Config, rr.repo.RegistryStr(), rr.repo.RepositoryStr())
 	names := []string{}
 	if _, ok := r.(name.Tag); ok {
 		names = append(names, r.Name())
@@ -465,7 +464,7 @@ func (s *Service) fetchAndUnpack(ctx context.Context, rr *remoteRepo, layers []o
 	ls.cond = sync.NewCond(&ls.mu)
 	// Downloads start in layer order (the unpacker needs them in that
 	// order), at most MaxConcurrentDownloads at a time. A job's done is
-	// closed as soon as its blob is committed; labelling it happens after.
+	// closed as soon as its blob is committed.
 	sem := make(chan struct{}, s.reg.MaxConcurrentDownloads)
 	var wg sync.WaitGroup
 	wg.Add(1)
@@ -478,7 +477,6 @@ func (s *Service) fetchAndUnpack(ctx context.Context, rr *remoteRepo, layers []o
 				ls.cond.Broadcast()
 				ls.mu.Unlock()
 				close(j.done)
-				s.labelSource(ctx, j.desc, rr.repo.RegistryStr(), rr.repo.RepositoryStr())
 				continue
 			}
 			select {
@@ -524,7 +522,6 @@ func (s *Service) fetchAndUnpack(ctx context.Context, rr *remoteRepo, layers []o
 				pr.send(j.id, "Verifying Checksum")
 				pr.send(j.id, "Download complete")
 				close(j.done)
-				s.labelSource(ctx, j.desc, rr.repo.RegistryStr(), rr.repo.RepositoryStr())
 			}()
 		}
 	}()

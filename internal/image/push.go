@@ -10,17 +10,14 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/distribution/reference"
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
+	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
 	"github.com/berth/berth/internal/content"
 )
-
-// sourceLabel is the content label that names the repository a blob was
-// pulled from or pushed to on a registry (containerd's convention), so a
-// later push to another repository of that registry can mount it.
-const sourceLabelPrefix = "containerd.io/distribution.source."
 
 // PushOptions tune Push.
 type PushOptions struct {
@@ -30,7 +27,8 @@ type PushOptions struct {
 
 // Push uploads the image named ref to the registry ref names: blobs the
 // registry has are skipped, blobs another repository of that registry
-// has (known from earlier pulls and pushes) are mounted, the rest are
+// has (known from the image records of earlier pulls, pushes and tags) are
+// mounted, the rest are
 // uploaded in parallel; then the manifest is put under ref's tag.
 func (s *Service) Push(ctx context.Context, ref string, opts PushOptions) error {
 	if err := s.push(ctx, ref, opts); err != nil {
@@ -58,27 +56,17 @@ func (s *Service) push(ctx context.Context, ref string, opts PushOptions) error 
 	blobs = append(blobs, img.Manifest.Config)
 
 	host := r.Context().RegistryStr()
-	sources := map[string]string{} // digest -> repository path on this registry
+	sources := s.mountSources(ctx, host, r.Context().RepositoryStr())
 	var extra []name.Repository
 	seen := map[string]bool{}
 	for _, b := range blobs {
-		info, err := s.content.Info(ctx, b.Digest)
-		if err != nil {
-			return fmt.Errorf("blob %s: %w", b.Digest, err)
+		repo, ok := sources[b.Digest]
+		if !ok || seen[repo] {
+			continue
 		}
-		src := info.Labels[sourceLabelPrefix+host]
-		for _, repo := range strings.Split(src, ",") {
-			if repo == "" || repo == r.Context().RepositoryStr() {
-				continue
-			}
-			sources[b.Digest.String()] = repo
-			if !seen[repo] {
-				seen[repo] = true
-				if rp, err := name.NewRepository(host+"/"+repo, name.Insecure); err == nil {
-					extra = append(extra, rp)
-				}
-			}
-			break
+		seen[repo] = true
+		if rp, err := name.NewRepository(host+"/"+repo, name.Insecure); err == nil {
+			extra = append(extra, rp)
 		}
 	}
 	rr, err := s.openRemote(ctx, r, opts.Auth, transport.PushScope, extra...)
@@ -107,7 +95,7 @@ func (s *Service) push(ctx context.Context, ref string, opts PushOptions) error 
 				return
 			}
 			defer func() { <-sem }()
-			if err := s.pushBlob(ctx, rr, b, sources[b.Digest.String()], pr, i < len(blobs)-1); err != nil {
+			if err := s.pushBlob(ctx, rr, b, sources[b.Digest], pr, i < len(blobs)-1); err != nil {
 				errs[i] = err
 				cancel()
 			}
@@ -135,9 +123,6 @@ func (s *Service) push(ctx context.Context, ref string, opts PushOptions) error 
 	if err != nil {
 		return fmt.Errorf("put manifest: %w", classify(err))
 	}
-	for _, b := range blobs {
-		s.labelSource(ctx, b, host, r.Context().RepositoryStr())
-	}
 	if _, err := s.setNames(ctx, []string{r.Context().Name() + "@" + img.Target.Digest.String()}, img.Target); err != nil {
 		return err
 	}
@@ -145,28 +130,34 @@ func (s *Service) push(ctx context.Context, ref string, opts PushOptions) error 
 	return nil
 }
 
-// labelSource records that repo on host has blob b (best effort: the label
-// only makes later pushes faster).
-func (s *Service) labelSource(ctx context.Context, b ocispec.Descriptor, host, repo string) {
-	info, err := s.content.Info(ctx, b.Digest)
+// mountSources maps each blob of the images recorded under another
+// repository of registry host (by a pull, a push or a tag) to that
+// repository, so a push can mount the blob instead of uploading it.
+func (s *Service) mountSources(ctx context.Context, host, exceptRepo string) map[digest.Digest]string {
+	out := map[digest.Digest]string{}
+	recs, err := s.db.Images().List(ctx)
 	if err != nil {
-		return
+		return out
 	}
-	key := sourceLabelPrefix + host
-	cur := info.Labels[key]
-	for _, x := range strings.Split(cur, ",") {
-		if x == repo {
-			return
+	if host == name.DefaultRegistry {
+		host = "docker.io"
+	}
+	for _, rec := range recs {
+		named, err := reference.ParseNormalizedNamed(rec.Name)
+		if err != nil || reference.Domain(named) != host || reference.Path(named) == exceptRepo {
+			continue
+		}
+		t, err := s.loadTarget(ctx, rec.Target)
+		if err != nil {
+			continue
+		}
+		for _, b := range append([]ocispec.Descriptor{t.manifest.Config}, t.manifest.Layers...) {
+			if _, ok := out[b.Digest]; !ok {
+				out[b.Digest] = reference.Path(named)
+			}
 		}
 	}
-	v := repo
-	if cur != "" {
-		v = cur + "," + repo
-	}
-	if len(v) > 1024 {
-		v = repo
-	}
-	_, _ = s.content.Update(ctx, content.Info{Digest: b.Digest, Labels: map[string]string{key: v}}, "labels."+key)
+	return out
 }
 
 func (s *Service) pushBlob(ctx context.Context, rr *remoteRepo, b ocispec.Descriptor, from string, pr *progress, isLayer bool) error {

@@ -180,11 +180,7 @@ func temporary(err error) bool {
 		return true
 	}
 	var ne net.Error
-	if errors.As(err, &ne) && ne.Timeout() {
-		return true
-	}
-	var ue *url.Error
-	return errors.As(err, &ue) && !errors.Is(err, errdefs.ErrInvalidArgument)
+	return errors.As(err, &ne) && ne.Timeout()
 }
 
 // retryAttempts and retryBase shape the backoff: 5 attempts, 200 ms,
