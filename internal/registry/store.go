@@ -4,10 +4,12 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"hash"
 	"io"
 	"slices"
 	"strings"
@@ -490,8 +492,7 @@ func (s *Store) Catalog(ctx context.Context) ([]string, error) {
 // the upload's data.
 type upload struct {
 	mu     sync.Mutex
-	h      interface{ Write([]byte) (int, error) }
-	sum    func() []byte
+	h      hash.Hash
 	hashed int64
 }
 
@@ -515,8 +516,7 @@ func (s *Store) uploadState(id string) *upload {
 	defer s.mu.Unlock()
 	u, ok := s.uploads[id]
 	if !ok {
-		h := Digest{Algorithm: "sha256"}.newHash()
-		u = &upload{h: h, sum: func() []byte { return h.Sum(nil) }}
+		u = &upload{h: sha256.New()}
 		s.uploads[id] = u
 	}
 	return u
@@ -628,7 +628,7 @@ func (s *Store) CommitUpload(ctx context.Context, name, id string, dg Digest) er
 	}
 	var sum []byte
 	if dg.Algorithm == "sha256" && u.h != nil && u.hashed == fi.Size {
-		sum = u.sum()
+		sum = u.h.Sum(nil)
 	} else {
 		h := dg.newHash()
 		r, err := s.d.Reader(ctx, dir+"/data", 0)
