@@ -1,0 +1,114 @@
+package engine
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/moby/moby/api/pkg/stdcopy"
+	"github.com/moby/moby/api/types/container"
+	"github.com/moby/moby/client"
+)
+
+func (d *daemon) client(t *testing.T) *client.Client {
+	t.Helper()
+	c, err := client.New(client.WithHost(d.host), client.WithAPIVersionNegotiation())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return c
+}
+
+// runAttached creates cfg, attaches with stdin, waits for next-exit and
+// starts, like `docker run -i`; it returns the hijacked stream and the
+// wait result.
+func runAttached(t *testing.T, c *client.Client, cfg *container.Config, hc *container.HostConfig) (client.ContainerAttachResult, client.ContainerWaitResult, string) {
+	t.Helper()
+	ctx := context.Background()
+	cr, err := c.ContainerCreate(ctx, client.ContainerCreateOptions{Config: cfg, HostConfig: hc})
+	if err != nil {
+		t.Fatal(err)
+	}
+	at, err := c.ContainerAttach(ctx, cr.ID, client.ContainerAttachOptions{Stream: true, Stdin: true, Stdout: true, Stderr: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(at.Close)
+	cond := container.WaitConditionNextExit
+	if hc != nil && hc.AutoRemove {
+		cond = container.WaitConditionRemoved
+	}
+	wr := c.ContainerWait(ctx, cr.ID, client.ContainerWaitOptions{Condition: cond})
+	if _, err := c.ContainerStart(ctx, cr.ID, client.ContainerStartOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	return at, wr, cr.ID
+}
+
+func waitCode(t *testing.T, wr client.ContainerWaitResult) int64 {
+	t.Helper()
+	select {
+	case r := <-wr.Result:
+		if r.Error != nil {
+			t.Fatalf("wait: %s", r.Error.Message)
+		}
+		return r.StatusCode
+	case err := <-wr.Error:
+		t.Fatalf("wait: %v", err)
+	case <-time.After(20 * time.Second):
+		t.Fatal("wait: no answer in 20 s")
+	}
+	return -1
+}
+
+func TestAttachWithoutTTY(t *testing.T) {
+	d := newDaemon(t)
+	c := d.client(t)
+	at, wr, _ := runAttached(t, c, &container.Config{
+		Image: "busybox", Cmd: []string{"sh", "-c", "cat; echo to-stderr >&2; exit 4"},
+		OpenStdin: true, StdinOnce: true, AttachStdin: true, AttachStdout: true, AttachStderr: true,
+	}, &container.HostConfig{AutoRemove: true})
+	if _, err := at.Conn.Write([]byte("through stdin\n")); err != nil {
+		t.Fatal(err)
+	}
+	if err := at.CloseWrite(); err != nil {
+		t.Fatal(err)
+	}
+	var stdout, stderr bytes.Buffer
+	if _, err := stdcopy.StdCopy(&stdout, &stderr, at.Reader); err != nil {
+		t.Fatal(err)
+	}
+	if stdout.String() != "through stdin\n" || stderr.String() != "to-stderr\n" {
+		t.Fatalf("stdout %q stderr %q", stdout.String(), stderr.String())
+	}
+	if code := waitCode(t, wr); code != 4 {
+		t.Fatalf("exit code %d, want 4", code)
+	}
+}
+
+func TestAttachTTY(t *testing.T) {
+	d := newDaemon(t)
+	c := d.client(t)
+	at, wr, id := runAttached(t, c, &container.Config{
+		Image: "busybox", Cmd: []string{"sh"}, Tty: true,
+		OpenStdin: true, StdinOnce: true, AttachStdin: true, AttachStdout: true, AttachStderr: true,
+	}, nil)
+	if _, err := c.ContainerResize(context.Background(), id, client.ContainerResizeOptions{Height: 30, Width: 100}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := at.Conn.Write([]byte("stty size; echo hi-$((40+2)); exit 3\n")); err != nil {
+		t.Fatal(err)
+	}
+	out, _ := io.ReadAll(at.Reader)
+	if !strings.Contains(string(out), "hi-42\r\n") || !strings.Contains(string(out), "30 100") {
+		t.Fatalf("tty output %q: want hi-42 with CRLF and the size 30 100", out)
+	}
+	if code := waitCode(t, wr); code != 3 {
+		t.Fatalf("exit code %d, want 3", code)
+	}
+	d.mustDocker(t, "rm", id)
+}
