@@ -20,6 +20,7 @@ func TestGCDeletesOnlyUnreferencedBlobs(t *testing.T) {
 	tr.expect(tr.do("DELETE", "/v2/app/manifests/"+gone.digest, nil), 202, "")
 	orphan, orphanDg := randomBlob(t, 100)
 	tr.pushBlob("app", orphan)
+	time.Sleep(50 * time.Millisecond) // past the filesystem's timestamp granularity
 
 	dry, err := tr.store.GC(ctx, GCOptions{DryRun: true})
 	if err != nil {

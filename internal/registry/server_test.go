@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestPing(t *testing.T) {
@@ -394,8 +395,17 @@ func TestMetrics(t *testing.T) {
 	tr := newTestRegistry(t, nil, ServerOptions{})
 	tr.do("GET", "/v2/", nil)
 	tr.do("GET", "/v2/x/manifests/nope", nil)
+	tr.do("POST", "/v2/x/blobs/uploads/?digest="+sha([]byte("12345")), []byte("12345"))
+	time.Sleep(50 * time.Millisecond) // past the filesystem's timestamp granularity
+	res, err := tr.store.GC(t.Context(), GCOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr.srv.Metrics().ObserveGC(res)
 	r := tr.do("GET", "/metrics", nil)
-	for _, want := range []string{`berth_registry_requests_total{method="GET",status="200"} 1`, `berth_registry_requests_total{method="GET",status="404"} 1`, "berth_registry_bytes_sent_total", "berth_registry_gc_runs_total 0"} {
+	for _, want := range []string{`berth_registry_requests_total{method="GET",status="200"} 1`, `berth_registry_requests_total{method="GET",status="404"} 1`,
+		`berth_registry_requests_total{method="POST",status="201"} 1`, "berth_registry_bytes_received_total 5\n",
+		"berth_registry_gc_runs_total 1\n", "berth_registry_gc_blobs_deleted_total 1\n", "berth_registry_gc_bytes_freed_total 5\n"} {
 		if !strings.Contains(string(r.body), want) {
 			t.Errorf("metrics lack %q:\n%s", want, r.body)
 		}

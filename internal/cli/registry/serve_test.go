@@ -86,6 +86,7 @@ func TestServeAndGC(t *testing.T) {
 	if resp.StatusCode != 201 {
 		t.Fatalf("push: %d", resp.StatusCode)
 	}
+	time.Sleep(50 * time.Millisecond) // past the filesystem's timestamp granularity
 	out := runGC(t, "--root", root, "--dry-run", "--grace", "0s")
 	if !strings.Contains(out, "would delete "+dg) {
 		t.Fatalf("gc --dry-run output:\n%s", out)
