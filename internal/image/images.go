@@ -625,6 +625,17 @@ func (s *Service) GC(ctx context.Context) (GCReport, error) {
 	}
 	keepChains := map[string]bool{}
 	var roots []digest.Digest
+	recorded := map[digest.Digest]bool{}
+	for _, r := range recs {
+		recorded[r.Target.Digest] = true
+	}
+	s.targetMu.Lock()
+	for d := range s.targets {
+		if !recorded[d] {
+			delete(s.targets, d)
+		}
+	}
+	s.targetMu.Unlock()
 	for _, r := range recs {
 		roots = append(roots, r.Target.Digest)
 		if t, err := s.loadTarget(ctx, r.Target); err == nil {

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 
@@ -170,5 +171,67 @@ func TestPullWithCredentialHelper(t *testing.T) {
 	dst.reg.AuthConfigDir = cfgDir
 	if _, err := dst.Pull(ctx, host+"/cred/app:1", PullOptions{}); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// References are resolved as docker does: Docker Hub names over HTTPS,
+// loopback registries and listed ones over plain HTTP, private addresses
+// over HTTPS unless listed.
+func TestParseRemote(t *testing.T) {
+	s := &Service{reg: RegistryConfig{Insecure: []string{"10.0.0.9:5000"}}}
+	for ref, want := range map[string]string{
+		"busybox":                      "https://index.docker.io/v2/library/busybox manifests/latest",
+		"user/app:v1":                  "https://index.docker.io/v2/user/app manifests/v1",
+		"localhost:5000/app":           "http://localhost:5000/v2/app manifests/latest",
+		"127.0.0.1:5000/a/b:c":         "http://127.0.0.1:5000/v2/a/b manifests/c",
+		"[::1]:5000/app":               "http://[::1]:5000/v2/app manifests/latest",
+		"10.0.0.9:5000/app":            "http://10.0.0.9:5000/v2/app manifests/latest",
+		"10.0.0.8:5000/app":            "https://10.0.0.8:5000/v2/app manifests/latest",
+		"ghcr.io/o/r@sha256:" + hex64a: "https://ghcr.io/v2/o/r manifests/sha256:" + hex64a,
+	} {
+		r, err := s.parseRemote(ref)
+		if err != nil {
+			t.Errorf("%s: %v", ref, err)
+			continue
+		}
+		scheme := "https"
+		if s.insecure(r.Context().RegistryStr()) {
+			scheme = "http"
+		}
+		got := scheme + "://" + r.Context().RegistryStr() + "/v2/" + r.Context().RepositoryStr() + " manifests/" + r.Identifier()
+		if got != want {
+			t.Errorf("%s: %s, want %s", ref, got, want)
+		}
+	}
+	for _, bad := range []string{"UPPER/case", "a b", ""} {
+		if _, err := s.parseRemote(bad); err == nil {
+			t.Errorf("%q parsed", bad)
+		}
+	}
+}
+
+var hex64a = "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+
+// A pull by digest records only repo@digest: the image has no tag.
+func TestPullByDigest(t *testing.T) {
+	testutil.RequireRoot(t)
+	ctx := context.Background()
+	f, host := newFakeRegistry(t)
+	ti := twoLayers(t)
+	f.addImage("v1", ti)
+	s := newTestService(t, "")
+	img, err := s.Pull(ctx, host+"/bydigest/img@"+ti.mdesc.Digest.String(), PullOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(img.RepoTags) != 0 || len(img.RepoDigests) != 1 || img.RepoDigests[0] != host+"/bydigest/img@"+ti.mdesc.Digest.String() {
+		t.Errorf("RepoTags %v RepoDigests %v", img.RepoTags, img.RepoDigests)
+	}
+	// A digest the registry answers with other bytes is refused.
+	other := newTestImage(t, makeTar(t, tarEntry{name: "x", body: "x"}))
+	f.manifests[other.mdesc.Digest.String()] = ti.manifest
+	f.mtypes[other.mdesc.Digest.String()] = ti.mdesc.MediaType
+	if _, err := s.Pull(ctx, host+"/bydigest/img@"+other.mdesc.Digest.String(), PullOptions{}); err == nil || !strings.Contains(err.Error(), "content has digest") {
+		t.Errorf("manifest with the wrong digest: %v", err)
 	}
 }

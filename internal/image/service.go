@@ -55,7 +55,7 @@ type Service struct {
 	// unpackMu serialises unpacking per chain ID, so two pulls of one
 	// layer unpack it once.
 	unpackMu sync.Mutex
-	unpacks  map[digest.Digest]*sync.Mutex
+	unpacks  map[digest.Digest]*chainLock
 
 	// recordMu serialises changes of image records that look at other
 	// records (tag moves, dangling records, removals).
@@ -101,21 +101,37 @@ func New(cfg Config) (*Service, error) {
 		reg:      cfg.Registry,
 		platform: p,
 		client:   &http.Client{Transport: tr},
-		unpacks:  map[digest.Digest]*sync.Mutex{},
+		unpacks:  map[digest.Digest]*chainLock{},
 		targets:  map[digest.Digest]*target{},
 	}, nil
+}
+
+// chainLock is a per chain ID mutex with the count of its holders and
+// waiters, so the map keeps only chain IDs being unpacked.
+type chainLock struct {
+	sync.Mutex
+	refs int
 }
 
 func (s *Service) unpackLock(chainID digest.Digest) func() {
 	s.unpackMu.Lock()
 	m, ok := s.unpacks[chainID]
 	if !ok {
-		m = &sync.Mutex{}
+		m = &chainLock{}
 		s.unpacks[chainID] = m
 	}
+	m.refs++
 	s.unpackMu.Unlock()
 	m.Lock()
-	return m.Unlock
+	return func() {
+		m.Unlock()
+		s.unpackMu.Lock()
+		m.refs--
+		if m.refs == 0 {
+			delete(s.unpacks, chainID)
+		}
+		s.unpackMu.Unlock()
+	}
 }
 
 // AuthConfig holds credentials for one registry, as the Engine API's

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"time"
 
 	"github.com/containerd/errdefs"
 	"github.com/opencontainers/go-digest"
@@ -53,6 +54,7 @@ func (s *Service) applyLayer(ctx context.Context, chainID, parent, diffID digest
 		return verified()
 	}
 	key := "extract-" + randomID() + "-" + chainID.Encoded()
+	t0 := time.Now()
 	mounts, err := s.snap.Prepare(ctx, key, parent.String())
 	if err != nil {
 		return fmt.Errorf("prepare snapshot for layer %s: %w", diffID, err)
@@ -83,12 +85,17 @@ func (s *Service) applyLayer(ctx context.Context, chainID, parent, diffID digest
 	if _, err := io.Copy(io.Discard, io.LimitReader(tr, 1<<20)); err != nil {
 		return fmt.Errorf("apply layer %s: %w", diffID, err)
 	}
+	t1 := time.Now()
 	if got := digest.NewDigest(digest.SHA256, h); got != diffID {
 		return fmt.Errorf("layer has diff ID %s, the config says %s: %w", got, diffID, errdefs.ErrInvalidArgument)
 	}
 	if err := verified(); err != nil {
 		return err
 	}
+	t2 := time.Now()
+	defer func() {
+		slog.DebugContext(ctx, "unpacked layer", "chainID", chainID, "apply", t1.Sub(t0), "waitVerified", t2.Sub(t1), "commit", time.Since(t2))
+	}()
 	if err := s.snap.Commit(ctx, chainID.String(), key); err != nil {
 		if errdefs.IsAlreadyExists(err) {
 			return nil
