@@ -614,8 +614,9 @@ func (s *Server) imagesLoad(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, err)
 		return
 	}
+	// Nothing is written before the body is read: an HTTP/1 response
+	// that has started may cut the request body short.
 	ps := newProgressStream(w, r, nil)
-	ps.finish() // dockerd sends the 200 before it reads the archive
 	lines, err := svc.Load(r.Context(), r.Body)
 	for _, l := range lines {
 		ps.send(streamMessage{Stream: l + "\n"})
@@ -626,6 +627,10 @@ func (s *Server) imagesLoad(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	if err != nil {
+		// dockerd answers 200 and puts a load error in the stream.
+		ps.finish()
 		ps.fail(err, innerMessage(err))
+		return
 	}
+	ps.finish()
 }

@@ -123,6 +123,12 @@ func (p *progressStream) fail(err error, msg string) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if !p.started {
+		if errdefs.IsUnauthorized(err) {
+			// A 401 makes the docker CLI prompt for credentials on pull
+			// and push; dockerd answers 500 there.
+			writeError(p.w, p.r, errors.New(msg))
+			return
+		}
 		writeError(p.w, p.r, messageError(err, msg))
 		return
 	}
