@@ -36,6 +36,7 @@ func (s *Server) routeContainers(mux *http.ServeMux) {
 	mux.HandleFunc("GET /containers/{id}/logs", s.containerLogs)
 	mux.HandleFunc("DELETE /containers/{id}", s.containerRemove)
 	s.routeExec(mux)
+	s.routeContainerOps(mux)
 }
 
 func (s *Server) containerCreate(w http.ResponseWriter, r *http.Request) {

@@ -1,0 +1,83 @@
+package engine
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// cgroupFile reads a v1 controller file of container id (this machine's
+// hybrid layout; the cgroup2-only VM reads cgroup2 files instead).
+func cgroupFile(t *testing.T, ctrl, id, file string) string {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join("/sys/fs/cgroup", ctrl, "berth", id, file))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return strings.TrimSpace(string(b))
+}
+
+func TestLimitsPauseTopStatsUpdate(t *testing.T) {
+	if _, err := os.Stat("/sys/fs/cgroup/memory/memory.limit_in_bytes"); err != nil {
+		t.Skip("needs cgroup v1 controllers")
+	}
+	d := newDaemon(t)
+	id := strings.TrimSpace(d.mustDocker(t, "run", "-d", "--name", "lim", "--memory", "64m", "--cpus", "0.5",
+		"--cpu-shares", "512", "--cpuset-cpus", "0", "--pids-limit", "50", "--ulimit", "nofile=1024:2048",
+		"busybox", "sh", "-c", "ulimit -n; ulimit -Hn; sleep 300"))
+	for _, c := range []struct{ ctrl, file, want string }{
+		{"memory", "memory.limit_in_bytes", "67108864"},
+		{"cpu", "cpu.cfs_quota_us", "50000"},
+		{"cpu", "cpu.shares", "512"},
+		{"cpuset", "cpuset.cpus", "0"},
+		{"pids", "pids.max", "50"},
+	} {
+		if got := cgroupFile(t, c.ctrl, id, c.file); got != c.want {
+			t.Errorf("%s/%s = %q, want %q", c.ctrl, c.file, got, c.want)
+		}
+	}
+	if out := d.mustDocker(t, "logs", "lim"); out != "1024\n2048\n" {
+		t.Errorf("--ulimit nofile=1024:2048: the container saw %q", out)
+	}
+
+	top := d.mustDocker(t, "top", "lim")
+	if !strings.Contains(top, "PID") || !strings.Contains(top, "sleep 300") {
+		t.Errorf("top: %q", top)
+	}
+	raw := d.mustDocker(t, "stats", "--no-stream", "--format", "{{json .}}", "lim")
+	if !strings.Contains(raw, `"Name":"lim"`) || !strings.Contains(raw, "64MiB") {
+		t.Errorf("stats --no-stream: %q", raw)
+	}
+	resp := d.mustDocker(t, "inspect", "-f", "{{json .HostConfig.Memory}}", "lim")
+	if strings.TrimSpace(resp) != "67108864" {
+		t.Errorf("HostConfig.Memory %q", resp)
+	}
+
+	d.mustDocker(t, "update", "--memory", "128m", "--memory-swap", "256m", "--pids-limit", "60", "lim")
+	if got := cgroupFile(t, "memory", id, "memory.limit_in_bytes"); got != "134217728" {
+		t.Errorf("after update --memory 128m: %s", got)
+	}
+	if got := cgroupFile(t, "pids", id, "pids.max"); got != "60" {
+		t.Errorf("after update --pids-limit 60: %s", got)
+	}
+
+	d.mustDocker(t, "pause", "lim")
+	if got := cgroupFile(t, "freezer", id, "freezer.state"); got != "FROZEN" {
+		t.Errorf("freezer after pause: %s", got)
+	}
+	if ps := d.mustDocker(t, "ps", "--format", "{{.Status}}"); !strings.Contains(ps, "(Paused)") {
+		t.Errorf("ps after pause: %q", ps)
+	}
+	if _, errOut, err := d.docker(t, "pause", "lim"); err == nil || !strings.Contains(errOut, "already paused") {
+		t.Errorf("second pause: %v %s", err, errOut)
+	}
+	d.mustDocker(t, "unpause", "lim")
+	if got := cgroupFile(t, "freezer", id, "freezer.state"); got != "THAWED" {
+		t.Errorf("freezer after unpause: %s", got)
+	}
+	d.mustDocker(t, "rm", "-f", "lim")
+	if _, err := os.Stat(filepath.Join("/sys/fs/cgroup/memory/berth", id)); !os.IsNotExist(err) {
+		t.Errorf("cgroup left after rm -f: %v", err)
+	}
+}
