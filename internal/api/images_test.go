@@ -1,0 +1,337 @@
+package api
+
+import (
+	"archive/tar"
+	"bytes"
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/containerd/errdefs"
+	"github.com/opencontainers/go-digest"
+
+	"github.com/berth/berth/internal/api/events"
+	"github.com/berth/berth/internal/content"
+	"github.com/berth/berth/internal/image"
+	"github.com/berth/berth/internal/metadata"
+	"github.com/berth/berth/internal/snapshot"
+)
+
+// newImageServer serves the API over an image service on stores under a
+// temp root (native snapshots: no mounts, no root needed).
+func newImageServer(t *testing.T, inUse image.InUseFunc) (*image.Service, *httptest.Server) {
+	t.Helper()
+	root := t.TempDir()
+	cs, err := content.Open(filepath.Join(root, "content"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	db, err := metadata.Open(filepath.Join(root, "metadata.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	sn, err := snapshot.NewNative(filepath.Join(root, "snapshots", "native"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { sn.Close() })
+	svc, err := image.New(image.Config{Content: cs, Metadata: db, Snapshotter: sn})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := New(Config{Version: "0.1.0-test", Events: events.NewBus(0), Images: svc, ImageInUse: inUse})
+	ts := httptest.NewServer(s.Handler())
+	t.Cleanup(ts.Close)
+	return svc, ts
+}
+
+func rootfs(t *testing.T, body string) []byte {
+	t.Helper()
+	var buf bytes.Buffer
+	tw := tar.NewWriter(&buf)
+	if err := tw.WriteHeader(&tar.Header{Name: "f.txt", Typeflag: tar.TypeReg, Mode: 0o644, Size: int64(len(body))}); err != nil {
+		t.Fatal(err)
+	}
+	tw.Write([]byte(body))
+	tw.Close()
+	return buf.Bytes()
+}
+
+func request(t *testing.T, method, url string, body io.Reader) (int, http.Header, string) {
+	t.Helper()
+	req, err := http.NewRequest(method, url, body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, resp.Header, string(b)
+}
+
+// TestImportListInspectShapes imports an image through POST
+// /images/create?fromSrc=- and reads it back in the shapes the API
+// versions define.
+func TestImportListInspectShapes(t *testing.T) {
+	_, ts := newImageServer(t, nil)
+	status, hdr, body := request(t, "POST", ts.URL+"/v1.50/images/create?fromSrc=-&repo=rectest/imp:1&message=hi&changes=ENV+A%3D1&changes=CMD+%5B%22sh%22%5D", bytes.NewReader(rootfs(t, "x")))
+	if status != 200 || hdr.Get("Content-Type") != "application/json" || !strings.HasPrefix(body, `{"status":"sha256:`) {
+		t.Fatalf("import: %d %q %s", status, hdr.Get("Content-Type"), body)
+	}
+	var st struct{ Status string }
+	json.Unmarshal([]byte(body), &st)
+	id := st.Status
+
+	_, _, body = request(t, "GET", ts.URL+"/v1.50/images/json", nil)
+	var list []map[string]any
+	if err := json.Unmarshal([]byte(body), &list); err != nil || len(list) != 1 {
+		t.Fatalf("list: %v %s", err, body)
+	}
+	if list[0]["Id"] != id || list[0]["Containers"] != float64(-1) || list[0]["SharedSize"] != float64(-1) || list[0]["ParentId"] != "" {
+		t.Errorf("list item = %v", list[0])
+	}
+	if _, ok := list[0]["VirtualSize"]; ok {
+		t.Errorf("list item at 1.50 has VirtualSize: %v", list[0])
+	}
+	if tags, _ := list[0]["RepoTags"].([]any); len(tags) != 1 || tags[0] != "rectest/imp:1" {
+		t.Errorf("RepoTags = %v", list[0]["RepoTags"])
+	}
+	if d, ok := list[0]["RepoDigests"].([]any); !ok || len(d) != 0 {
+		t.Errorf("RepoDigests = %v, want []", list[0]["RepoDigests"])
+	}
+	_, _, body = request(t, "GET", ts.URL+"/v1.41/images/json?shared-size=1", nil)
+	if !strings.Contains(body, `"VirtualSize":`) || !strings.Contains(body, `"SharedSize":-1`) {
+		t.Errorf("list at 1.41: %s", body)
+	}
+	_, _, body = request(t, "GET", ts.URL+"/v1.50/images/json?shared-size=1", nil)
+	if !strings.Contains(body, `"SharedSize":0`) {
+		t.Errorf("list with shared-size: %s", body)
+	}
+	// A filter in the older list encoding.
+	_, _, body = request(t, "GET", ts.URL+`/v1.50/images/json?filters={"reference":["rectest/*"]}`, nil)
+	if !strings.Contains(body, id) {
+		t.Errorf("reference filter (list form): %s", body)
+	}
+	_, _, body = request(t, "GET", ts.URL+`/v1.50/images/json?filters={"dangling":{"true":true}}`, nil)
+	if strings.TrimSpace(body) != "[]" {
+		t.Errorf("dangling=true: %s", body)
+	}
+
+	_, _, body = request(t, "GET", ts.URL+"/v1.50/images/rectest/imp:1/json", nil)
+	var in map[string]any
+	if err := json.Unmarshal([]byte(body), &in); err != nil {
+		t.Fatal(err)
+	}
+	cfg, _ := in["Config"].(map[string]any)
+	if in["Id"] != id || in["Os"] != "linux" || !strings.Contains(jsonText(cfg["Env"]), "A=1") || jsonText(cfg["Cmd"]) != `["sh"]` {
+		t.Errorf("inspect = %s", body)
+	}
+	if _, ok := in["Parent"]; ok {
+		t.Errorf("inspect at 1.50 has Parent: %s", body)
+	}
+	_, _, body = request(t, "GET", ts.URL+"/v1.41/images/"+id+"/json", nil)
+	if !strings.Contains(body, `"Parent":""`) || !strings.Contains(body, `"VirtualSize":`) {
+		t.Errorf("inspect at 1.41: %s", body)
+	}
+
+	_, _, body = request(t, "GET", ts.URL+"/v1.50/images/rectest/imp:1/history", nil)
+	var hist []map[string]any
+	if err := json.Unmarshal([]byte(body), &hist); err != nil || len(hist) != 1 || hist[0]["Id"] != id || hist[0]["Comment"] != "hi" || jsonText(hist[0]["Tags"]) != `["rectest/imp:1"]` {
+		t.Errorf("history = %v %s", err, body)
+	}
+
+	status, _, body = request(t, "POST", ts.URL+"/v1.50/images/rectest/imp:1/tag?repo=other/name&tag=2", nil)
+	if status != 201 || body != "" {
+		t.Errorf("tag: %d %q", status, body)
+	}
+	status, _, body = request(t, "POST", ts.URL+"/v1.50/images/rectest/imp:1/tag?repo=other/name@sha256:"+strings.Repeat("a", 64), nil)
+	if status != 400 || !strings.Contains(body, "refusing to create a tag with a digest reference") {
+		t.Errorf("tag with a digest: %d %s", status, body)
+	}
+	status, _, body = request(t, "DELETE", ts.URL+"/v1.50/images/other/name:2", nil)
+	if status != 200 || strings.TrimSpace(body) != `[{"Untagged":"other/name:2"}]` {
+		t.Errorf("rmi of a second tag: %d %s", status, body)
+	}
+	status, _, body = request(t, "DELETE", ts.URL+"/v1.50/images/rectest/imp:1", nil)
+	if status != 200 || strings.TrimSpace(body) != `[{"Untagged":"rectest/imp:1"},{"Deleted":"`+id+`"}]` {
+		t.Errorf("rmi of the last tag: %d %s", status, body)
+	}
+}
+
+func jsonText(v any) string {
+	b, _ := json.Marshal(v)
+	return string(b)
+}
+
+// TestImageInUse checks that Config.ImageInUse makes rmi a 409 with
+// dockerd's text unless forced, and keeps the image out of prune.
+func TestImageInUse(t *testing.T) {
+	var used digest.Digest
+	svc, ts := newImageServer(t, func(_ context.Context, id digest.Digest) bool { return id == used })
+	img, err := svc.Import(context.Background(), bytes.NewReader(rootfs(t, "y")), image.ImportOptions{Ref: "inuse:1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	used = img.ID
+	status, _, body := request(t, "DELETE", ts.URL+"/v1.50/images/inuse:1", nil)
+	want := "conflict: unable to delete " + img.ID.Encoded()[:12] + " (cannot be forced) - image is being used by a container"
+	if status != 409 || !strings.Contains(body, `"message":"`+want) || strings.Contains(body, ": conflict") {
+		t.Errorf("rmi of an image in use: %d %s, want 409 %q", status, body, want)
+	}
+	status, _, body = request(t, "POST", ts.URL+`/v1.50/images/prune?filters={"dangling":{"false":true}}`, nil)
+	if status != 200 || !strings.Contains(body, `"ImagesDeleted":null`) || !strings.Contains(body, `"SpaceReclaimed":0`) {
+		t.Errorf("prune -a with the image in use: %d %s", status, body)
+	}
+	used = ""
+	status, _, body = request(t, "POST", ts.URL+`/v1.50/images/prune?filters={"dangling":{"false":true}}`, nil)
+	if status != 200 || !strings.Contains(body, `{"Deleted":"`+img.ID.String()+`"}`) {
+		t.Errorf("prune -a: %d %s", status, body)
+	}
+}
+
+// TestSaveAndLoadStream saves an image through GET /images/get and loads
+// it back through POST /images/load.
+func TestSaveAndLoadStream(t *testing.T) {
+	svc, ts := newImageServer(t, nil)
+	if _, err := svc.Import(context.Background(), bytes.NewReader(rootfs(t, "z")), image.ImportOptions{Ref: "saved:1"}); err != nil {
+		t.Fatal(err)
+	}
+	status, hdr, tarball := request(t, "GET", ts.URL+"/v1.50/images/get?names=saved:1", nil)
+	if status != 200 || hdr.Get("Content-Type") != "application/x-tar" || len(tarball) < 1024 {
+		t.Fatalf("save: %d %q %d bytes", status, hdr.Get("Content-Type"), len(tarball))
+	}
+	status, _, body := request(t, "GET", ts.URL+"/v1.50/images/saved:1/get", nil)
+	if status != 200 || body != tarball {
+		t.Errorf("GET /images/saved:1/get differs from /images/get?names=saved:1 (%d)", status)
+	}
+	status, _, body = request(t, "POST", ts.URL+"/v1.50/images/load?quiet=1", strings.NewReader(tarball))
+	if status != 200 || strings.TrimSpace(body) != `{"stream":"Loaded image: saved:1\n"}` {
+		t.Errorf("load: %d %q", status, body)
+	}
+	status, _, body = request(t, "POST", ts.URL+"/v1.50/images/load", strings.NewReader("junk"))
+	if status != 200 || !strings.Contains(body, `"errorDetail":{"message":`) || !strings.Contains(body, `"error":`) {
+		t.Errorf("load of junk: %d %q", status, body)
+	}
+}
+
+func TestProgressStreamHoldsAndFails(t *testing.T) {
+	hold := func(m streamMessage) bool { return strings.HasPrefix(m.Status, "Pulling from ") }
+	// An error while only held lines exist is an HTTP error.
+	rec := httptest.NewRecorder()
+	ps := newProgressStream(rec, httptest.NewRequest("POST", "/images/create", nil), hold)
+	ps.event(image.ProgressEvent{ID: "1", Status: "Pulling from x"})
+	ps.fail(fmt.Errorf("pull x: %w", errdefs.ErrNotFound), "manifest for x:1 not found: manifest unknown: manifest unknown")
+	if rec.Code != 404 || strings.TrimSpace(rec.Body.String()) != `{"message":"manifest for x:1 not found: manifest unknown: manifest unknown"}` {
+		t.Errorf("held then failed: %d %s", rec.Code, rec.Body.String())
+	}
+	// Unauthorized becomes 500 (a 401 would make the CLI prompt).
+	rec = httptest.NewRecorder()
+	ps = newProgressStream(rec, httptest.NewRequest("POST", "/images/create", nil), hold)
+	ps.fail(fmt.Errorf("x: %w", errdefs.ErrUnauthenticated), "denied")
+	if rec.Code != 500 {
+		t.Errorf("unauthorized pull: %d", rec.Code)
+	}
+	// After a real line, the error is the stream's last line.
+	rec = httptest.NewRecorder()
+	ps = newProgressStream(rec, httptest.NewRequest("POST", "/images/create", nil), hold)
+	ps.event(image.ProgressEvent{ID: "1", Status: "Pulling from x"})
+	ps.event(image.ProgressEvent{ID: "0123456789ab", Status: "Downloading", ProgressDetail: &image.ProgressDetail{Current: 50, Total: 100}})
+	ps.fail(errors.New("boom"), "boom")
+	want := `{"status":"Pulling from x","id":"1"}` + "\r\n" +
+		`{"status":"Downloading","progressDetail":{"current":50,"total":100},"progress":"[=========================\u003e                         ]      50B/100B","id":"0123456789ab"}` + "\r\n" +
+		`{"errorDetail":{"message":"boom"},"error":"boom"}` + "\r\n"
+	if rec.Code != 200 || rec.Body.String() != want {
+		t.Errorf("stream:\n%s\nwant:\n%s", rec.Body.String(), want)
+	}
+	if m := progressMessage(image.ProgressEvent{ID: "0123456789ab", Status: "Pull complete"}); m.ProgressDetail == nil || m.Progress != "" {
+		t.Errorf("layer status without bytes: %+v", m)
+	}
+}
+
+func TestRegistryAuthHeader(t *testing.T) {
+	js := `{"username":"u","password":"p?>","serveraddress":"h"}`
+	for _, enc := range []*base64.Encoding{base64.URLEncoding, base64.RawURLEncoding, base64.StdEncoding} {
+		r := httptest.NewRequest("POST", "/", nil)
+		r.Header.Set("X-Registry-Auth", enc.EncodeToString([]byte(js)))
+		ac, err := registryAuth(r)
+		if err != nil || ac == nil || ac.Username != "u" || ac.Password != "p?>" {
+			t.Errorf("decode %q: %+v %v", r.Header.Get("X-Registry-Auth"), ac, err)
+		}
+	}
+	r := httptest.NewRequest("POST", "/", nil)
+	r.Header.Set("X-Registry-Auth", base64.URLEncoding.EncodeToString([]byte("{}")))
+	if ac, err := registryAuth(r); ac != nil || err != nil {
+		t.Errorf("{}: %+v %v, want nil credentials", ac, err)
+	}
+	r.Header.Set("X-Registry-Auth", "!!!")
+	if _, err := registryAuth(r); !errdefs.IsInvalidArgument(err) {
+		t.Errorf("undecodable header: %v", err)
+	}
+}
+
+func TestPullReferenceAndNames(t *testing.T) {
+	for _, c := range []struct{ from, tag, want string }{
+		{"busybox", "", "docker.io/library/busybox:latest"},
+		{"busybox:", "", "docker.io/library/busybox:latest"},
+		{"127.0.0.1:5000/busybox", "1", "127.0.0.1:5000/busybox:1"},
+		{"busybox", "sha256:" + strings.Repeat("0", 64), "docker.io/library/busybox@sha256:" + strings.Repeat("0", 64)},
+	} {
+		ref, err := pullReference(c.from, c.tag)
+		if err != nil || ref.String() != c.want {
+			t.Errorf("pullReference(%q, %q) = %v, %v; want %s", c.from, c.tag, ref, err, c.want)
+		}
+	}
+	if _, err := pullReference("UPPER", ""); !errdefs.IsInvalidArgument(err) || err.Error() != "invalid reference format: repository name (library/UPPER) must be lowercase" {
+		t.Errorf("pullReference(UPPER): %v", err)
+	}
+	for ref, want := range map[string]string{
+		"nosuch": "No such image: nosuch:latest", "a/b:1": "No such image: a/b:1",
+		"sha256:abc": "No such image: sha256:abc", strings.Repeat("e", 64): "No such image: " + strings.Repeat("e", 64),
+	} {
+		if err := noSuchImage(ref); err.Error() != want || !errdefs.IsNotFound(err) {
+			t.Errorf("noSuchImage(%q) = %v", ref, err)
+		}
+	}
+	for rest, want := range map[string]string{
+		"127.0.0.1:5000/busybox:1/json": "127.0.0.1:5000/busybox:1 json", "json/json": "json json",
+		"busybox/history": "busybox history", "/json": "", "busybox": "", "busybox/bogus": "",
+	} {
+		n, v, ok := splitVerb(rest, "json", "history", "get")
+		got := ""
+		if ok {
+			got = n + " " + v
+		}
+		if got != want {
+			t.Errorf("splitVerb(%q) = %q, want %q", rest, got, want)
+		}
+	}
+	if got := innerMessage(fmt.Errorf("remove image x: %w", fmt.Errorf("conflict: unable: %w", errdefs.ErrConflict))); got != "conflict: unable" {
+		t.Errorf("innerMessage = %q", got)
+	}
+}
+
+func TestRegistryHost(t *testing.T) {
+	for in, want := range map[string]string{
+		"": "index.docker.io", "https://index.docker.io/v1/": "index.docker.io", "127.0.0.1:5000": "127.0.0.1:5000",
+		"http://127.0.0.1:5000/": "127.0.0.1:5000", "ghcr.io": "ghcr.io",
+	} {
+		if got := registryHost(in); got != want {
+			t.Errorf("registryHost(%q) = %q, want %q", in, got, want)
+		}
+	}
+	if !loopbackHost("localhost:5000") || !loopbackHost("127.0.0.2") || !loopbackHost("[::1]:80") || loopbackHost("example.com:5000") {
+		t.Error("loopbackHost")
+	}
+}
