@@ -1,0 +1,37 @@
+package engine
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestLifecycleEvents(t *testing.T) {
+	d := newDaemon(t)
+	since := time.Now().Unix()
+	d.mustDocker(t, "run", "-d", "--name", "ev", "busybox", "sleep", "300")
+	d.mustDocker(t, "pause", "ev")
+	d.mustDocker(t, "unpause", "ev")
+	d.mustDocker(t, "exec", "ev", "true")
+	d.mustDocker(t, "rename", "ev", "ev2")
+	d.mustDocker(t, "stop", "-t", "1", "ev2")
+	d.mustDocker(t, "rm", "ev2")
+	until := time.Now().Unix() + 1
+	out := d.mustDocker(t, "events", "--since", fmt.Sprint(since), "--until", fmt.Sprint(until),
+		"--filter", "type=container", "--format", "{{.Action}}")
+	var got []string
+	for _, a := range strings.Fields(strings.ReplaceAll(out, ": ", ":")) {
+		got = append(got, strings.SplitN(a, ":", 2)[0])
+	}
+	// sleep as PID 1 ignores SIGTERM: stop sends 15, then 9 after the timeout.
+	want := "create start pause unpause exec_create exec_start exec_die rename kill kill die stop destroy"
+	if strings.Join(got, " ") != want {
+		t.Fatalf("events:\n got %s\nwant %s", strings.Join(got, " "), want)
+	}
+	out = d.mustDocker(t, "events", "--since", fmt.Sprint(since), "--until", fmt.Sprint(until),
+		"--filter", "event=die", "--format", "{{.Actor.Attributes.exitCode}} {{.Actor.Attributes.name}}")
+	if strings.TrimSpace(out) != "137 ev2" {
+		t.Fatalf("die event: %q", out)
+	}
+}

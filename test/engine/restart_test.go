@@ -1,0 +1,63 @@
+package engine
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+)
+
+// waitFor polls cond every 50 ms for up to 20 s.
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for time.Now().Before(deadline) {
+		if cond() {
+			return
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	t.Fatalf("timed out waiting for %s", what)
+}
+
+func TestRestartPolicies(t *testing.T) {
+	d := newDaemon(t)
+	inspect := func(name string) string {
+		return strings.TrimSpace(d.mustDocker(t, "inspect", "-f", "{{.State.Status}} {{.State.ExitCode}} {{.RestartCount}}", name))
+	}
+	d.mustDocker(t, "run", "-d", "--name", "onfail", "--restart", "on-failure:2", "busybox", "sh", "-c", "exit 1")
+	waitFor(t, "on-failure:2 to give up", func() bool { return inspect("onfail") == "exited 1 2" })
+	time.Sleep(time.Second)
+	if got := inspect("onfail"); got != "exited 1 2" {
+		t.Fatalf("on-failure:2 restarted more than twice: %s", got)
+	}
+	d.mustDocker(t, "run", "-d", "--name", "okonce", "--restart", "on-failure", "busybox", "true")
+	waitFor(t, "okonce to exit", func() bool { return inspect("okonce") == "exited 0 0" })
+
+	d.mustDocker(t, "run", "-d", "--name", "always", "--restart", "always", "busybox", "sh", "-c", "sleep 0.2")
+	waitFor(t, "always to restart twice", func() bool {
+		var n int
+		fmt.Sscan(strings.TrimSpace(d.mustDocker(t, "inspect", "-f", "{{.RestartCount}}", "always")), &n)
+		return n >= 2
+	})
+	d.mustDocker(t, "stop", "always")
+	st := inspect("always")
+	time.Sleep(time.Second)
+	if got := inspect("always"); got != st || !strings.HasPrefix(got, "exited") {
+		t.Fatalf("always after stop: %s then %s, want it to stay exited", st, got)
+	}
+
+	// At daemon start: always and unless-stopped containers that were
+	// running come back; a stopped unless-stopped one stays stopped.
+	d.mustDocker(t, "run", "-d", "--name", "us-running", "--restart", "unless-stopped", "busybox", "sleep", "300")
+	d.mustDocker(t, "run", "-d", "--name", "us-stopped", "--restart", "unless-stopped", "busybox", "sleep", "300")
+	d.mustDocker(t, "stop", "-t", "1", "us-stopped")
+	d.mustDocker(t, "run", "-d", "--name", "al-killed", "--restart", "always", "busybox", "sleep", "300")
+	d.kill9(t)
+	d.start(t)
+	for name, want := range map[string]string{"us-running": "running", "us-stopped": "exited", "al-killed": "running", "always": "exited"} {
+		if got := strings.Fields(inspect(name))[0]; got != want {
+			t.Errorf("%s after the daemon restart: %s, want %s", name, got, want)
+		}
+	}
+}
