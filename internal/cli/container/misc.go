@@ -39,7 +39,7 @@ func connectDo(copts *client.Options, fn func(c *client.Client) error) error {
 }
 
 func newTopCommand(copts *client.Options) *cobra.Command {
-	return &cobra.Command{
+	cmd := &cobra.Command{
 		Use:   "top CONTAINER [ps OPTIONS]",
 		Short: "Display the running processes of a container",
 		Args:  requiresMinArgs(1),
@@ -58,6 +58,9 @@ func newTopCommand(copts *client.Options) *cobra.Command {
 			})
 		},
 	}
+	// Everything after the container is for ps.
+	cmd.Flags().SetInterspersed(false)
+	return cmd
 }
 
 func newPortCommand(copts *client.Options) *cobra.Command {

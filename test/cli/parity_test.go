@@ -1,0 +1,263 @@
+package cli
+
+import (
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+)
+
+// Containers made by docker are named cpD..., by berth cpB...: the same
+// length, so table columns line up the same way.
+const (
+	dockerPrefix = "cpD"
+	berthPrefix  = "cpB"
+)
+
+type parityCase struct {
+	name  string
+	args  string // {n} is the tool's name prefix, {dir} the test's temp dir
+	stdin string
+	// loose collapses runs of spaces: for tables whose columns hold times
+	// ("2 seconds ago") that may differ between the two runs.
+	loose bool
+	// code is the exit code both must have.
+	code int
+	// digits hides numbers (PIDs).
+	digits bool
+}
+
+var (
+	reID64   = regexp.MustCompile(`\b(sha256:)?[0-9a-f]{64}\b`)
+	reID12   = regexp.MustCompile(`\b[0-9a-f]{12}\b`)
+	reAgo    = regexp.MustCompile(`(Less than a second|About an? \w+|\d+ \w+) ago`)
+	reUp     = regexp.MustCompile(`Up (Less than a second|About an? \w+|\d+ \w+)`)
+	reTime   = regexp.MustCompile(`\d{4}-\d\d-\d\d \d\d:\d\d:\d\d [+-]\d{4} UTC|\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?(Z|[+-]\d\d:\d\d)`)
+	reSpaces = regexp.MustCompile(` {2,}`)
+	reDigits = regexp.MustCompile(`\d+`)
+)
+
+// normalize hides what legitimately differs between the two runs: IDs,
+// times, the name prefix and the program name in messages.
+func normalize(s, prefix string, loose, digits bool) string {
+	s = strings.ReplaceAll(s, prefix, "<N>")
+	s = strings.ReplaceAll(s, strings.ToLower(prefix), "<n>")
+	s = strings.NewReplacer("docker: ", "berth: ", "'docker ", "'berth ", "Usage:  docker ", "Usage:  berth ").Replace(s)
+	s = reID64.ReplaceAllString(s, "<ID64>")
+	s = reID12.ReplaceAllString(s, "<ID12>")
+	s = reAgo.ReplaceAllString(s, "<AGO>")
+	s = reUp.ReplaceAllString(s, "Up <DUR>")
+	s = reTime.ReplaceAllString(s, "<TIME>")
+	if digits {
+		s = reDigits.ReplaceAllString(s, "0")
+	}
+	if loose {
+		s = reSpaces.ReplaceAllString(s, "  ")
+	}
+	return s
+}
+
+func expand(args, prefix string) []string {
+	var out []string
+	for _, a := range splitArgs(args) {
+		a = strings.ReplaceAll(a, "{n}", prefix)
+		a = strings.ReplaceAll(a, "{lower}", strings.ToLower(prefix))
+		a = strings.ReplaceAll(a, "{dir}", env.tmp)
+		out = append(out, a)
+	}
+	return out
+}
+
+// splitArgs splits on spaces, keeping '...' quoted words together.
+func splitArgs(s string) []string {
+	var out []string
+	var cur strings.Builder
+	inQuote, has := false, false
+	for _, r := range s {
+		switch {
+		case r == '\'':
+			inQuote = !inQuote
+			has = true
+		case r == ' ' && !inQuote:
+			if has {
+				out = append(out, cur.String())
+				cur.Reset()
+				has = false
+			}
+		default:
+			cur.WriteRune(r)
+			has = true
+		}
+	}
+	if has {
+		out = append(out, cur.String())
+	}
+	return out
+}
+
+// check runs one case with both CLIs and compares what a user sees.
+func check(t *testing.T, c parityCase) {
+	t.Helper()
+	d := runCLI(t, dockerCLI, c.stdin, expand(c.args, dockerPrefix)...)
+	b := runCLI(t, env.berth, c.stdin, expand(c.args, berthPrefix)...)
+	if d.code != c.code {
+		t.Errorf("docker %s: exit %d, the case expects %d\nstdout: %s\nstderr: %s", c.args, d.code, c.code, d.stdout, d.stderr)
+	}
+	if b.code != d.code {
+		t.Errorf("berth %s: exit %d, docker exited %d\nberth stderr: %s\ndocker stderr: %s", c.args, b.code, d.code, b.stderr, d.stderr)
+	}
+	if dn, bn := normalize(d.stdout, dockerPrefix, c.loose, c.digits), normalize(b.stdout, berthPrefix, c.loose, c.digits); dn != bn {
+		t.Errorf("%s: stdout differs\ndocker:\n%s\nberth:\n%s", c.args, dn, bn)
+	}
+	if dn, bn := normalize(d.stderr, dockerPrefix, c.loose, c.digits), normalize(b.stderr, berthPrefix, c.loose, c.digits); dn != bn {
+		t.Errorf("%s: stderr differs\ndocker:\n%s\nberth:\n%s", c.args, dn, bn)
+	}
+}
+
+func runCases(t *testing.T, cases []parityCase) {
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) { check(t, c) })
+	}
+}
+
+// cleanupContainers removes the containers both CLIs made with names
+// starting with the prefixes.
+func cleanupContainers(t *testing.T) {
+	t.Cleanup(func() {
+		for _, p := range []string{dockerPrefix, berthPrefix} {
+			r := runCLI(t, dockerCLI, "", "ps", "-aq", "--filter", "name="+p)
+			if ids := strings.Fields(r.stdout); len(ids) > 0 {
+				runCLI(t, dockerCLI, "", append([]string{"rm", "-f"}, ids...)...)
+			}
+		}
+	})
+}
+
+// TestRunParity: foreground run with exit codes, streams, stdin, docker's
+// run errors (125 flag, 125 daemon, 127 missing command, 1 for
+// conflicting options) and the flags whose parsing matters most.
+func TestRunParity(t *testing.T) {
+	needEnv(t)
+	cleanupContainers(t)
+	if err := os.WriteFile(filepath.Join(env.tmp, "envfile"), []byte("# comment\nB=from-file\nC\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	data := filepath.Join(env.tmp, "data")
+	if err := os.MkdirAll(data, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(data, "f"), []byte("bound\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	runCases(t, []parityCase{
+		{name: "exit code and both streams", args: "run --name {n}1 --network none busybox sh -c 'echo out; echo err >&2; exit 3'", code: 3},
+		{name: "missing command is 127", args: "run --rm --network none busybox nosuch", code: 127},
+		{name: "non-executable is 126", args: "run --rm --network none busybox /etc/passwd", code: 126},
+		{name: "bad memory value", args: "run --memory abc busybox", code: 125},
+		{name: "unknown flag", args: "run --bogus busybox", code: 125},
+		{name: "no image argument", args: "run", code: 1},
+		{name: "detach with attach", args: "run -d -a stdout busybox", code: 1},
+		{name: "invalid name", args: "run --name 1 busybox", code: 125},
+		{name: "name conflict", args: "run --name {n}1 --network none busybox true", code: 125},
+		{name: "restart with rm", args: "run --rm --restart always busybox", code: 125},
+		{name: "stdin", args: "run -i --rm --network none busybox sh -c 'cat; echo done'", stdin: "hello\n"},
+		{name: "env workdir user", args: "run --rm --network none -e A=1 --env-file {dir}/envfile -w /tmp -u 1:2 busybox sh -c 'echo $A $B; pwd; id'"},
+		{name: "ulimit", args: "run --rm --network none --ulimit nofile=1024:2048 busybox sh -c 'ulimit -n; ulimit -Hn'"},
+		{name: "read-only bind mount", args: "run --rm --network none -v {dir}/data:/data:ro busybox sh -c 'cat /data/f; touch /data/x'", code: 1},
+		{name: "entrypoint and hostname", args: "run --rm --network none -h myhost --entrypoint hostname busybox"},
+		{name: "read-only rootfs and tmpfs", args: "run --rm --network none --read-only --tmpfs /scratch busybox sh -c 'touch /scratch/ok && echo ok; touch /nope'", code: 1},
+		{name: "labels and limits in inspect", args: "create --name {n}lim --network none -l a=b --memory 64m --memory-swap 128m --cpus 1.5 --cpu-shares 512 --pids-limit 50 --shm-size 32m --stop-signal SIGUSR1 --stop-timeout 7 --restart on-failure:3 --cap-add NET_ADMIN --cap-drop MKNOD --security-opt no-new-privileges busybox"},
+		{name: "inspect of limits", args: "inspect -f '{{.Config.Labels}} {{.HostConfig.Memory}} {{.HostConfig.MemorySwap}} {{.HostConfig.NanoCpus}} {{.HostConfig.CpuShares}} {{.HostConfig.PidsLimit}} {{.HostConfig.ShmSize}} {{.Config.StopSignal}} {{.Config.StopTimeout}} {{.HostConfig.RestartPolicy.Name}}:{{.HostConfig.RestartPolicy.MaximumRetryCount}} {{.HostConfig.CapAdd}} {{.HostConfig.CapDrop}} {{.HostConfig.SecurityOpt}}' {n}lim"},
+		{name: "ports", args: "create --name {n}port --network none -p 127.0.0.1:8080:80 -p 9000-9001:9000-9001/udp --expose 7000 busybox"},
+		{name: "inspect of ports", args: "inspect -f '{{json .HostConfig.PortBindings}} {{json .Config.ExposedPorts}}' {n}port"},
+	})
+}
+
+// TestLifecycleParity: detached containers through start, stop, kill,
+// pause, exec, logs, wait, rename, rm, and the listing and inspect
+// output of each state.
+func TestLifecycleParity(t *testing.T) {
+	needEnv(t)
+	cleanupContainers(t)
+	runCases(t, []parityCase{
+		{name: "run detached", args: "run -d --name {n}2 --network none busybox sh -c 'echo started; sleep 300'"},
+		{name: "exec exit code", args: "exec {n}2 sh -c 'echo in-exec; exit 4'", code: 4},
+		{name: "exec stdin", args: "exec -i {n}2 cat", stdin: "piped\n"},
+		{name: "exec env workdir user", args: "exec -e X=y -w /tmp -u 5 {n}2 sh -c 'echo $X; pwd; id -u'"},
+		// dockerd 20.10 reports the failed exec in the stream, exit 126.
+		{name: "exec missing command", args: "exec {n}2 nosuch", code: 126},
+		{name: "exec in unknown container", args: "exec nosuch true", code: 1},
+		{name: "logs", args: "logs {n}2"},
+		{name: "logs tail", args: "logs --tail 1 {n}2"},
+		{name: "ps running", args: "ps --filter name={n}2", loose: true},
+		{name: "ps no-trunc format", args: "ps --no-trunc --filter name={n}2 --format '{{.Names}} {{.Command}} {{.State}} {{.Image}}'"},
+		{name: "ps json", args: "ps --filter name={n}2 --format json"},
+		{name: "ps table template", args: "ps --filter name={n}2 --format 'table {{.Names}}\\t{{.Image}}\\t{{.State}}'"},
+		{name: "ps quiet", args: "ps -q --filter name={n}2"},
+		{name: "pause", args: "pause {n}2"},
+		{name: "paused state", args: "inspect -f '{{.State.Status}} {{.State.Paused}}' {n}2"},
+		{name: "unpause", args: "unpause {n}2"},
+		{name: "rm running", args: "rm {n}2", code: 1},
+		{name: "rename", args: "rename {n}2 {n}3"},
+		{name: "rename unknown", args: "rename nosuch {n}4", code: 1},
+		{name: "kill signal", args: "kill -s KILL {n}3"},
+		{name: "wait", args: "wait {n}3"},
+		{name: "exited state", args: "inspect -f '{{.State.Status}} {{.State.ExitCode}} {{.Name}}' {n}3"},
+		{name: "ps exited", args: "ps -a --filter name={n}3 --format '{{.Names}}\\t{{.Status}}'"},
+		{name: "start", args: "start {n}3"},
+		{name: "stop", args: "stop -t 1 {n}3"},
+		{name: "restart", args: "restart -t 1 {n}3"},
+		{name: "stop again", args: "stop -t 0 {n}3"},
+		{name: "create then start attached", args: "create --name {n}5 --network none busybox sh -c 'echo attached; exit 2'"},
+		{name: "start -a", args: "start -a {n}5", code: 2},
+		{name: "diff", args: "diff {n}3"},
+		{name: "rm", args: "rm {n}3 {n}5"},
+		{name: "rm unknown", args: "rm nosuch nosuch2", code: 1},
+		{name: "start unknown", args: "start nosuch", code: 1},
+		{name: "stop unknown", args: "stop nosuch", code: 1},
+		{name: "inspect unknown", args: "inspect nosuch", code: 1},
+		{name: "container inspect unknown", args: "container inspect nosuch", code: 1},
+		{name: "logs unknown", args: "logs nosuch", code: 1},
+		{name: "wait unknown", args: "wait nosuch", code: 1},
+		{name: "rm -f running", args: "run -d --name {n}6 --network none busybox sleep 300"},
+		{name: "top", args: "top {n}6 -o pid,comm", digits: true},
+		{name: "rm -f", args: "rm -f {n}6"},
+		{name: "prune by label", args: "run --name {n}7 --network none -l {lower}prune=1 busybox true"},
+		{name: "container prune", args: "container prune -f --filter label={lower}prune=1"},
+	})
+}
+
+// TestImageParity: image listing, inspect, history, tag, rmi, save/load
+// and the untyped inspect on an image.
+func TestImageParity(t *testing.T) {
+	needEnv(t)
+	cleanupContainers(t)
+	t.Cleanup(func() {
+		for _, p := range []string{dockerPrefix, berthPrefix} {
+			runCLI(t, dockerCLI, "", "rmi", strings.ToLower(p)+"/img:1", strings.ToLower(p)+"/img:2")
+		}
+	})
+	runCases(t, []parityCase{
+		{name: "images", args: "images busybox"},
+		{name: "images json", args: "images busybox --format json"},
+		{name: "images quiet", args: "images -q busybox"},
+		{name: "images digests", args: "images --digests busybox"},
+		{name: "images no-trunc", args: "images --no-trunc busybox"},
+		{name: "images table template", args: "images --format 'table {{.Repository}}:{{.Tag}}\\t{{.Size}}' busybox"},
+		{name: "image inspect format", args: "image inspect -f '{{.Os}} {{.Architecture}} {{.Config.Cmd}} {{json .Config.Env}}' busybox"},
+		{name: "inspect image untyped", args: "inspect -f '{{.RepoTags}}' busybox"},
+		{name: "image inspect unknown", args: "image inspect nosuch:1", code: 1},
+		{name: "history", args: "history busybox"},
+		{name: "history no-trunc json", args: "history --no-trunc --format json busybox"},
+		{name: "tag", args: "tag busybox {lower}/img:1"},
+		{name: "tag twice", args: "tag busybox {lower}/img:2"},
+		{name: "images reference", args: "images {lower}/img"},
+		{name: "rmi", args: "rmi {lower}/img:1"},
+		{name: "rmi unknown", args: "rmi nosuch:1", code: 1},
+		{name: "save and load", args: "save -o {dir}/{lower}.tar {lower}/img:2"},
+		{name: "load", args: "load -i {dir}/{lower}.tar"},
+		{name: "image rm", args: "image rm {lower}/img:2"},
+		{name: "pull never", args: "run --pull never --rm nosuch.invalid/x:1", code: 125},
+	})
+}
