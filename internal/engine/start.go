@@ -278,10 +278,11 @@ func (e *Engine) handleExit(c *Container, client *shim.Client, ex *shim.Exit) {
 		c.State.Restarting = true
 		c.State.Status = container.StateRestarting
 	}
+	// die comes before anything a waiter does on the exit (stop's event).
+	e.publish(c, mevents.ActionDie, map[string]string{"exitCode": strconv.Itoa(ex.Code)})
 	c.notify()
 	e.saveLogged(c)
 	c.mu.Unlock()
-	e.publish(c, mevents.ActionDie, map[string]string{"exitCode": strconv.Itoa(ex.Code)})
 	if c.HostConfig.AutoRemove {
 		if err := e.Remove(ctx, c.ID, RemoveOptions{Force: true}); err != nil {
 			slog.Error("auto-remove container", "id", c.ID, "err", err)
