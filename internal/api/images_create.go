@@ -79,8 +79,16 @@ func (s *Server) imagePull(w http.ResponseWriter, r *http.Request) {
 	ps := newProgressStream(w, r, func(m streamMessage) bool {
 		return m.ErrorDetail == nil && strings.HasPrefix(m.Status, "Pulling from ")
 	})
+	progress := func(e image.ProgressEvent) {
+		if strings.HasPrefix(e.Status, "Pulling from ") {
+			// dockerd names the repository by its path ("Pulling from
+			// library/busybox", "Pulling from busybox" for host:port/busybox).
+			e.Status = "Pulling from " + reference.Path(ref)
+		}
+		ps.event(e)
+	}
 	_, err = svc.Pull(r.Context(), ref.String(), image.PullOptions{
-		Platform: q.Get("platform"), Auth: auth, Progress: ps.event,
+		Platform: q.Get("platform"), Auth: auth, Progress: progress,
 	})
 	if err != nil {
 		ps.fail(err, pullMessage(ref, err))

@@ -26,13 +26,14 @@ func inspectJSON(t *testing.T, c *cli, ref string) map[string]any {
 func TestPullListInspectTagPush(t *testing.T) {
 	host := startRegistry(t, "", "")
 	pushBusybox(t, host, "busybox:latest")
-	d := startDaemon(t, "")
+	d := startDaemon(t, `{"insecure-registries":["registry.invalid:5000"]}`)
 	c := newCLI(t, d)
+	since := time.Now().Add(-time.Second).Unix()
 
 	r := c.ok("pull", host+"/busybox")
 	for _, want := range []string{
 		"Using default tag: latest",
-		"latest: Pulling from ",
+		"latest: Pulling from busybox\n",
 		": Pull complete",
 		"Digest: sha256:",
 		"Status: Downloaded newer image for " + host + "/busybox:latest",
@@ -125,6 +126,19 @@ func TestPullListInspectTagPush(t *testing.T) {
 		t.Errorf("skopeo inspect of the pushed image: %+v", sk)
 	}
 
+	// Every tag of a repository at once.
+	c.ok("tag", host+"/busybox", host+"/copy:v2")
+	r = c.ok("push", "--all-tags", host+"/copy")
+	if !strings.Contains(r.stdout, "v1: digest: "+manifestDigest) || !strings.Contains(r.stdout, "v2: digest: "+manifestDigest) {
+		t.Errorf("docker push --all-tags:\n%s", r.stdout)
+	}
+	c.ok("rmi", host+"/copy:v2")
+	// By digest.
+	r = c.ok("pull", host+"/busybox@"+manifestDigest)
+	if !strings.Contains(r.stdout, "Status: Image is up to date for "+host+"/busybox@"+manifestDigest) {
+		t.Errorf("docker pull by digest:\n%s", r.stdout)
+	}
+
 	// rmi of one of several tags only untags.
 	r = c.ok("rmi", "local/busybox:mine")
 	if strings.TrimSpace(r.stdout) != "Untagged: local/busybox:mine" {
@@ -158,5 +172,20 @@ func TestPullListInspectTagPush(t *testing.T) {
 	r = c.ok("info", "--format", "{{.Images}}")
 	if strings.TrimSpace(r.stdout) != "1" {
 		t.Errorf("docker info Images = %q", r.stdout)
+	}
+
+	// The image events of all that, as dockerd publishes them.
+	until := time.Now().Add(time.Second).Unix()
+	r = c.ok("events", "--since", fmt.Sprint(since), "--until", fmt.Sprint(until), "--filter", "type=image", "--format", "{{.Action}} {{.Actor.Attributes.name}}")
+	for _, want := range []string{
+		"pull " + host + "/busybox:latest\n",
+		"tag " + host + "/copy:v1\n",
+		"push " + host + "/copy:v1\n",
+		"untag local/busybox:mine\n",
+		"delete " + imageID + "\n",
+	} {
+		if !strings.Contains(r.stdout, want) {
+			t.Errorf("docker events lacks %q:\n%s", want, r.stdout)
+		}
 	}
 }
