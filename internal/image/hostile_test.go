@@ -21,7 +21,8 @@ import (
 )
 
 // fakeRegistry serves fixed manifests and blobs for one repository, and
-// can misbehave on purpose.
+// can misbehave on purpose. Tests change its fields under mu (the race
+// detector sees no ordering through the TCP connection).
 type fakeRegistry struct {
 	mu        sync.Mutex
 	manifests map[string][]byte // tag or digest -> body
@@ -36,6 +37,8 @@ type fakeRegistry struct {
 }
 
 func (f *fakeRegistry) addImage(tag string, ti testImage) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
 	var m ocispec.Manifest
 	json.Unmarshal(ti.manifest, &m)
 	f.manifests[tag] = ti.manifest
@@ -154,7 +157,9 @@ func TestPullRefusesHostileInput(t *testing.T) {
 			json.Unmarshal(ti.manifest, &m)
 			bad := append([]byte{}, ti.layers[0]...)
 			bad[len(bad)-9] ^= 0xff // corrupt the gzip CRC: same size
+			f.mu.Lock()
 			f.blobs[m.Layers[0].Digest] = bad
+			f.mu.Unlock()
 			return ti, m.Layers[0].Digest
 		}, ""},
 		{"blob longer than declared", func(t *testing.T, f *fakeRegistry) (testImage, digest.Digest) {
@@ -162,7 +167,9 @@ func TestPullRefusesHostileInput(t *testing.T) {
 			f.addImage("v1", ti)
 			var m ocispec.Manifest
 			json.Unmarshal(ti.manifest, &m)
+			f.mu.Lock()
 			f.blobs[m.Layers[0].Digest] = append(append([]byte{}, ti.layers[0]...), make([]byte, 100)...)
+			f.mu.Unlock()
 			return ti, m.Layers[0].Digest
 		}, "more than"},
 		{"truncated gzip", func(t *testing.T, f *fakeRegistry) (testImage, digest.Digest) {
@@ -178,6 +185,8 @@ func TestPullRefusesHostileInput(t *testing.T) {
 		{"manifest over 4 MiB", func(t *testing.T, f *fakeRegistry) (testImage, digest.Digest) {
 			ti := newTestImage(t, good)
 			f.addImage("v1", ti)
+			f.mu.Lock()
+			defer f.mu.Unlock()
 			f.manifests["v1"] = append([]byte(`{"schemaVersion":2,"x":"`), append(bytes.Repeat([]byte("a"), content.MaxManifestSize), []byte(`"}`)...)...)
 			return ti, ""
 		}, "limit"},
@@ -252,16 +261,20 @@ func TestPullRetriesTransientErrors(t *testing.T) {
 	big := randomBytes(t, 3<<20)
 	ti := newTestImage(t, makeTar(t, tarEntry{name: "big", body: string(big)}))
 	f.addImage("v1", ti)
+	f.mu.Lock()
 	f.fail503 = 2
 	f.cutAfter = len(ti.layers[0]) / 2
+	f.mu.Unlock()
 	s := newTestService(t, "")
 	img, err := s.Pull(ctx, host+"/flaky/img:v1", PullOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
+	f.mu.Lock()
 	if f.cutAfter != 0 {
 		t.Error("the connection was never cut")
 	}
+	f.mu.Unlock()
 	dir := viewImage(t, s, img)
 	if b, err := readFile(dir, "big"); err != nil || !bytes.Equal(b, big) {
 		t.Errorf("big: %d bytes, %v", len(b), err)

@@ -47,8 +47,10 @@ func TestPullIndexSelectsPlatform(t *testing.T) {
 	}}
 	idx.SchemaVersion = 2
 	ib, _ := json.Marshal(idx)
+	f.mu.Lock()
 	f.manifests["multi"] = ib
 	f.mtypes["multi"] = content.MediaTypeDockerManifestList
+	f.mu.Unlock()
 	idxDigest := digest.FromBytes(ib)
 
 	s := newTestService(t, "")
@@ -229,8 +231,10 @@ func TestPullByDigest(t *testing.T) {
 	}
 	// A digest the registry answers with other bytes is refused.
 	other := newTestImage(t, makeTar(t, tarEntry{name: "x", body: "x"}))
+	f.mu.Lock()
 	f.manifests[other.mdesc.Digest.String()] = ti.manifest
 	f.mtypes[other.mdesc.Digest.String()] = ti.mdesc.MediaType
+	f.mu.Unlock()
 	if _, err := s.Pull(ctx, host+"/bydigest/img@"+other.mdesc.Digest.String(), PullOptions{}); err == nil || !strings.Contains(err.Error(), "content has digest") {
 		t.Errorf("manifest with the wrong digest: %v", err)
 	}
