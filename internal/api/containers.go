@@ -37,6 +37,7 @@ func (s *Server) routeContainers(mux *http.ServeMux) {
 	mux.HandleFunc("DELETE /containers/{id}", s.containerRemove)
 	s.routeExec(mux)
 	s.routeContainerOps(mux)
+	s.routeContainerFiles(mux)
 }
 
 func (s *Server) containerCreate(w http.ResponseWriter, r *http.Request) {

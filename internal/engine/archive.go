@@ -1,0 +1,277 @@
+package engine
+
+import (
+	"archive/tar"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path"
+	"path/filepath"
+	"strings"
+	"syscall"
+
+	"github.com/containerd/errdefs"
+	"github.com/moby/moby/api/types/container"
+
+	"github.com/berth/berth/internal/archive"
+	"github.com/berth/berth/internal/snapshot/mount"
+)
+
+// withRootfs calls fn with the container's merged root: the mounted rootfs
+// of a running container, or a temporary mount of a stopped one.
+func (e *Engine) withRootfs(ctx context.Context, ref string, fn func(c *Container, root string) error) error {
+	c, err := e.Get(ref)
+	if err != nil {
+		return err
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.removed {
+		return errdefs.ErrNotFound.WithMessage("No such container: " + ref)
+	}
+	root := filepath.Join(e.dir(c.ID), "rootfs")
+	if c.State.Running {
+		return fn(c, root)
+	}
+	mounts, err := e.cfg.Images.Mounts(ctx, c.ID)
+	if err != nil {
+		return err
+	}
+	if err := mount.All(mounts, root); err != nil {
+		return fmt.Errorf("mount rootfs of %s: %w", c.ID, err)
+	}
+	defer func() { _ = mount.UnmountAll(root) }()
+	return fn(c, root)
+}
+
+// Changes lists what the container changed over its image (docker diff).
+func (e *Engine) Changes(ctx context.Context, ref string) ([]container.FilesystemChange, error) {
+	c, err := e.Get(ref)
+	if err != nil {
+		return nil, err
+	}
+	mounts, err := e.cfg.Images.Mounts(ctx, c.ID)
+	if err != nil {
+		return nil, err
+	}
+	upper, overlay, err := mount.WritableDir(mounts)
+	if err != nil {
+		return nil, fmt.Errorf("changes of %s: %w", c.ID, err)
+	}
+	if !overlay {
+		return nil, errdefs.ErrNotImplemented.WithMessage("changes of containers on native snapshots are not supported")
+	}
+	ch, err := archive.Changes(ctx, mount.LowerDirs(mounts), upper)
+	if err != nil {
+		return nil, fmt.Errorf("changes of %s: %w", c.ID, err)
+	}
+	var out []container.FilesystemChange
+	for _, x := range ch {
+		kind := container.ChangeModify
+		switch x.Kind {
+		case archive.ChangeAdd:
+			kind = container.ChangeAdd
+		case archive.ChangeDelete:
+			kind = container.ChangeDelete
+		}
+		out = append(out, container.FilesystemChange{Path: x.Path, Kind: kind})
+	}
+	return out, nil
+}
+
+// Export writes the container's whole filesystem as a tar.
+func (e *Engine) Export(ctx context.Context, ref string, w io.Writer) error {
+	return e.withRootfs(ctx, ref, func(c *Container, root string) error {
+		return writeTree(ctx, root, "", w)
+	})
+}
+
+// resolveIn resolves p (absolute, as seen in the container) inside root,
+// following symlinks as the container would, never leaving root. The last
+// element is followed too unless noFollowLast.
+func resolveIn(root, p string, noFollowLast bool) (string, error) {
+	p = path.Clean("/" + p)
+	parts := strings.Split(strings.TrimPrefix(p, "/"), "/")
+	cur := "/"
+	for links := 0; len(parts) > 0; {
+		part := parts[0]
+		parts = parts[1:]
+		if part == "" || part == "." {
+			continue
+		}
+		next := path.Join(cur, part)
+		if noFollowLast && len(parts) == 0 {
+			cur = next
+			break
+		}
+		fi, err := os.Lstat(filepath.Join(root, next))
+		if err != nil || fi.Mode()&fs.ModeSymlink == 0 {
+			cur = next
+			continue
+		}
+		if links++; links > 40 {
+			return "", fmt.Errorf("%s: too many levels of symbolic links", p)
+		}
+		target, err := os.Readlink(filepath.Join(root, next))
+		if err != nil {
+			return "", err
+		}
+		if path.IsAbs(target) {
+			cur = "/"
+		}
+		parts = append(strings.Split(strings.TrimPrefix(target, "/"), "/"), parts...)
+	}
+	return filepath.Join(root, path.Clean(cur)), nil
+}
+
+// StatPath is docker's stat of a path in the container (cp's HEAD).
+func (e *Engine) StatPath(ctx context.Context, ref, p string) (container.PathStat, error) {
+	var st container.PathStat
+	err := e.withRootfs(ctx, ref, func(c *Container, root string) error {
+		var err error
+		st, err = statIn(root, p)
+		if errors.Is(err, os.ErrNotExist) {
+			return errdefs.ErrNotFound.WithMessage(fmt.Sprintf("Could not find the file %s in container %s", p, ref))
+		}
+		return err
+	})
+	return st, err
+}
+
+func statIn(root, p string) (container.PathStat, error) {
+	host, err := resolveIn(root, p, true)
+	if err != nil {
+		return container.PathStat{}, err
+	}
+	fi, err := os.Lstat(host)
+	if err != nil {
+		return container.PathStat{}, err
+	}
+	st := container.PathStat{Name: fi.Name(), Size: fi.Size(), Mode: fi.Mode(), Mtime: fi.ModTime()}
+	if fi.Mode()&fs.ModeSymlink != 0 {
+		st.LinkTarget, _ = os.Readlink(host)
+	}
+	if p == "/" {
+		st.Name = "/"
+	}
+	return st, nil
+}
+
+// ArchivePath writes a tar of p (a file or a tree, named by its base name)
+// and returns its stat, as docker cp from a container needs.
+func (e *Engine) ArchivePath(ctx context.Context, ref, p string, w func(container.PathStat) io.Writer) error {
+	return e.withRootfs(ctx, ref, func(c *Container, root string) error {
+		st, err := statIn(root, p)
+		if errors.Is(err, os.ErrNotExist) {
+			return errdefs.ErrNotFound.WithMessage(fmt.Sprintf("Could not find the file %s in container %s", p, ref))
+		}
+		if err != nil {
+			return err
+		}
+		host, err := resolveIn(root, p, !strings.HasSuffix(p, "/"))
+		if err != nil {
+			return err
+		}
+		name := filepath.Base(host)
+		if strings.HasSuffix(p, "/.") {
+			name = "."
+		}
+		return writeTree(ctx, host, name, w(st))
+	})
+}
+
+// ExtractTo unpacks the tar r into the directory p of the container.
+func (e *Engine) ExtractTo(ctx context.Context, ref, p string, r io.Reader, noOverwriteDirNonDir bool) error {
+	return e.withRootfs(ctx, ref, func(c *Container, root string) error {
+		if c.HostConfig.ReadonlyRootfs {
+			return errdefs.ErrPermissionDenied.WithMessage("container rootfs is marked read-only")
+		}
+		host, err := resolveIn(root, p, false)
+		if err != nil {
+			return err
+		}
+		fi, err := os.Stat(host)
+		if errors.Is(err, os.ErrNotExist) {
+			return errdefs.ErrNotFound.WithMessage(fmt.Sprintf("Could not find the file %s in container %s", p, ref))
+		}
+		if err != nil {
+			return err
+		}
+		if !fi.IsDir() {
+			return errdefs.ErrInvalidArgument.WithMessage(fmt.Sprintf("extraction point is not a directory: %s", p))
+		}
+		if _, err := archive.Apply(ctx, host, r, archive.ApplyOptions{Format: archive.FormatNative}); err != nil {
+			return errdefs.ErrInvalidArgument.WithMessage(fmt.Sprintf("extract to %s: %v", p, err))
+		}
+		return nil
+	})
+}
+
+// writeTree writes src (a file or directory tree) as a tar whose entries
+// start with name ("" for the tree's contents at the top level).
+func writeTree(ctx context.Context, src, name string, w io.Writer) error {
+	tw := tar.NewWriter(w)
+	type inode struct{ dev, ino uint64 }
+	seen := map[inode]string{} // hard links: the first name of each inode
+	err := filepath.WalkDir(src, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		rel, _ := filepath.Rel(src, p)
+		entry := filepath.ToSlash(filepath.Join(name, rel))
+		if name == "" && rel == "." {
+			return nil
+		}
+		fi, err := d.Info()
+		if err != nil {
+			return err
+		}
+		link := ""
+		if fi.Mode()&fs.ModeSymlink != 0 {
+			link, _ = os.Readlink(p)
+		}
+		hdr, err := tar.FileInfoHeader(fi, link)
+		if err != nil {
+			return nil // sockets and the like: skipped, as docker does
+		}
+		hdr.Name = entry
+		if fi.IsDir() {
+			hdr.Name += "/"
+		}
+		if st, ok := fi.Sys().(*syscall.Stat_t); ok {
+			hdr.Uid, hdr.Gid = int(st.Uid), int(st.Gid)
+			if fi.Mode().IsRegular() && st.Nlink > 1 {
+				key := inode{uint64(st.Dev), st.Ino}
+				if first, ok := seen[key]; ok {
+					hdr.Typeflag, hdr.Linkname, hdr.Size = tar.TypeLink, first, 0
+				} else {
+					seen[key] = hdr.Name
+				}
+			}
+		}
+		hdr.Uname, hdr.Gname = "", ""
+		if err := tw.WriteHeader(hdr); err != nil {
+			return err
+		}
+		if hdr.Typeflag == tar.TypeReg {
+			f, err := os.Open(p)
+			if err != nil {
+				return err
+			}
+			_, err = io.Copy(tw, f)
+			f.Close()
+			return err
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	return tw.Close()
+}
