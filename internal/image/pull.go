@@ -180,12 +180,16 @@ func checkLayers(m ocispec.Manifest, cfg ocispec.Image) error {
 	return nil
 }
 
+// mediaTypeDockerLayerPlain is the uncompressed Docker layer type some
+// tools write (containerd, buildah).
+const mediaTypeDockerLayerPlain = "application/vnd.docker.image.rootfs.diff.tar"
+
 func isLayerType(mt string) bool {
 	switch mt {
 	case ocispec.MediaTypeImageLayer, ocispec.MediaTypeImageLayerGzip, ocispec.MediaTypeImageLayerZstd,
 		ocispec.MediaTypeImageLayerNonDistributable, ocispec.MediaTypeImageLayerNonDistributableGzip, //nolint:staticcheck // still found in old images
 		ocispec.MediaTypeImageLayerNonDistributableZstd, //nolint:staticcheck
-		content.MediaTypeDockerLayer, content.MediaTypeDockerForeignLayer:
+		content.MediaTypeDockerLayer, content.MediaTypeDockerForeignLayer, mediaTypeDockerLayerPlain:
 		return true
 	}
 	return false
