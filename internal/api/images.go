@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"net/url"
 	"sort"
@@ -499,6 +500,7 @@ func (s *Server) imagesDelete(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, messageError(err, innerMessage(err)))
 		return
 	}
+	del = append(del, s.untagRepoDigests(r.Context(), svc, img, del)...)
 	out := make([]imagetypes.DeleteResponse, 0, len(del))
 	for _, d := range del {
 		out = append(out, imagetypes.DeleteResponse{Untagged: d.Untagged, Deleted: d.Deleted})
@@ -510,6 +512,45 @@ func (s *Server) imagesDelete(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	writeJSON(w, http.StatusOK, out)
+}
+
+// untagRepoDigests does what dockerd does after untagging the last tag of
+// a repository while the image keeps other names: it untags the image's
+// digest references in that repository too ("repo@sha256:...").
+func (s *Server) untagRepoDigests(ctx context.Context, svc *image.Service, img image.Image, del []image.DeleteResponse) []image.DeleteResponse {
+	if len(del) != 1 || del[0].Untagged == "" {
+		return nil
+	}
+	gone, err := reference.ParseNormalizedNamed(del[0].Untagged)
+	if err != nil {
+		return nil
+	}
+	if _, digested := gone.(reference.Digested); digested {
+		return nil
+	}
+	now, err := svc.Get(ctx, img.ID.String())
+	if err != nil {
+		return nil
+	}
+	for _, t := range now.RepoTags {
+		if n, err := reference.ParseNormalizedNamed(t); err == nil && n.Name() == gone.Name() {
+			return nil
+		}
+	}
+	var out []image.DeleteResponse
+	for _, d := range now.RepoDigests {
+		n, err := reference.ParseNormalizedNamed(d)
+		if err != nil || n.Name() != gone.Name() || len(now.RepoTags) == 0 {
+			continue
+		}
+		more, err := svc.Remove(ctx, d, image.RemoveOptions{})
+		if err != nil {
+			slog.WarnContext(ctx, "untag digest reference", "name", d, "err", err)
+			continue
+		}
+		out = append(out, more...)
+	}
+	return out
 }
 
 // imagesPrune answers POST /images/prune: dangling images, or with

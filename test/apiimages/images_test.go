@@ -132,7 +132,17 @@ func TestPullListInspectTagPush(t *testing.T) {
 	if !strings.Contains(r.stdout, "v1: digest: "+manifestDigest) || !strings.Contains(r.stdout, "v2: digest: "+manifestDigest) {
 		t.Errorf("docker push --all-tags:\n%s", r.stdout)
 	}
-	c.ok("rmi", host+"/copy:v2")
+	// The last tag of a repository goes with its digest reference, as
+	// dockerd untags it.
+	r = c.ok("rmi", host+"/copy:v2")
+	if strings.TrimSpace(r.stdout) != "Untagged: "+host+"/copy:v2" {
+		t.Errorf("docker rmi copy:v2: %q", r.stdout)
+	}
+	r = c.ok("rmi", host+"/copy:v1")
+	if want := "Untagged: " + host + "/copy:v1\nUntagged: " + host + "/copy@" + manifestDigest + "\n"; r.stdout != want {
+		t.Errorf("docker rmi of the last tag of a repository: %q, want %q", r.stdout, want)
+	}
+	c.ok("tag", host+"/busybox", host+"/copy:v1")
 	// By digest.
 	r = c.ok("pull", host+"/busybox@"+manifestDigest)
 	if !strings.Contains(r.stdout, "Status: Image is up to date for "+host+"/busybox@"+manifestDigest) {
