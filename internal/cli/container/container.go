@@ -21,7 +21,7 @@ func AddCommands(root *cobra.Command, opts *client.Options) {
 		ls := newPsCommand(opts)
 		ls.Use, ls.Aliases = "ls [OPTIONS]", []string{"ps", "list"}
 		return []*cobra.Command{
-			newAttachCommand(opts), newCommitCommand(opts), newCreateCommand(opts), newDiffCommand(opts),
+			newAttachCommand(opts), newCommitCommand(opts), newCpCommand(opts), newCreateCommand(opts), newDiffCommand(opts),
 			newExecCommand(opts), newExportCommand(opts), newContainerInspectCommand(opts), newKillCommand(opts),
 			newLogsCommand(opts), ls, newPauseCommand(opts, false), newPortCommand(opts), newPruneCommand(opts),
 			newRenameCommand(opts), newStopCommand(opts, true), newRmCommand(opts), newRunCommand(opts),
