@@ -1,0 +1,141 @@
+#!/bin/bash
+# engine.sh measures Berth's daemon against Debian's docker.io (dockerd
+# 20.10 + containerd + runc) with the same docker CLI, in one run:
+#
+#   - `run --rm --network none busybox true` latency (median of N runs)
+#   - 50 detached `sleep` containers: total time, and the memory added per
+#     running container (RSS and PSS of the shims plus the daemons' growth,
+#     divided by 50)
+#   - idle daemon RSS (berth daemon; dockerd plus containerd)
+#   - `ps -a` latency with the 50 containers
+#
+# Usage: bench/engine.sh [--runs N] [--containers N] [--no-peer]
+#
+# Each daemon gets its own socket, data root and exec root in a temporary
+# directory; dockerd runs with --bridge=none --iptables=false so it touches
+# no host network state. busybox:latest comes from hack/mkimage-busybox.sh
+# through skopeo (docker-archive) and `docker load`. Must run as root.
+# Everything it makes is removed at exit.
+set -euo pipefail
+
+runs=20
+n=50
+peer=1
+while [ $# -gt 0 ]; do
+	case "$1" in
+	--runs) runs="$2"; shift 2 ;;
+	--containers) n="$2"; shift 2 ;;
+	--no-peer) peer=0; shift ;;
+	*) echo "usage: $0 [--runs N] [--containers N] [--no-peer]" >&2; exit 2 ;;
+	esac
+done
+[ "$(id -u)" = 0 ] || { echo "engine.sh: must run as root" >&2; exit 1; }
+export PATH=$PATH:/usr/local/go/bin
+docker=/usr/local/bin/docker
+[ -x $docker ] || { echo "engine.sh: the docker CLI is missing at $docker" >&2; exit 1; }
+command -v skopeo >/dev/null || { echo "engine.sh: skopeo not found (hack/install-deps.sh)" >&2; exit 1; }
+if [ $peer = 1 ] && ! command -v dockerd >/dev/null; then
+	echo "engine.sh: dockerd not found (Debian's docker.io): peer skipped" >&2
+	peer=0
+fi
+cd "$(dirname "$0")/.."
+
+work=$(mktemp -d /var/tmp/berth-engine-bench.XXXXXX)
+berth_pid="" docker_pid=""
+cleanup() {
+	for h in berth docker; do
+		[ -S "$work/$h.sock" ] || continue
+		ids=$($docker -H "unix://$work/$h.sock" ps -aq 2>/dev/null || true)
+		[ -z "$ids" ] || $docker -H "unix://$work/$h.sock" rm -f $ids >/dev/null 2>&1 || true
+	done
+	for p in $berth_pid $docker_pid; do kill "$p" 2>/dev/null || true; done
+	for p in $berth_pid $docker_pid; do
+		for _ in $(seq 100); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
+	done
+	grep " $work/" /proc/self/mountinfo | awk '{print $5}' | sort -r | while read -r m; do umount -l "$m" 2>/dev/null || true; done
+	rm -rf "$work"
+}
+trap cleanup EXIT
+
+go build -o "$work/berth" ./cmd/berth
+sh hack/mkimage-busybox.sh "$work/busybox-oci" >/dev/null
+skopeo copy -q "oci:$work/busybox-oci:latest" "docker-archive:$work/busybox.tar:busybox:latest" >/dev/null
+
+wait_sock() {
+	for _ in $(seq 300); do $docker -H "unix://$1" version >/dev/null 2>&1 && return 0; sleep 0.1; done
+	echo "engine.sh: daemon on $1 did not come up" >&2; exit 1
+}
+rss_kb() { awk '/^Rss:/ {print $2}' "/proc/$1/smaps_rollup" 2>/dev/null || echo 0; }
+pss_kb() { awk '/^Pss:/ {print $2}' "/proc/$1/smaps_rollup" 2>/dev/null || echo 0; }
+median() { sort -n | awk '{a[NR]=$1} END {if (NR%2) print a[(NR+1)/2]; else printf "%.1f\n", (a[NR/2]+a[NR/2+1])/2}'; }
+ms() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%.1f\n", (b-a)*1000}'; }
+
+# daemon_pids NAME: the daemon's own processes (berth: the daemon; docker:
+# dockerd and its containerd).
+daemon_pids() {
+	if [ "$1" = berth ]; then echo "$berth_pid"; else echo "$docker_pid $(pgrep -f "containerd --config $work/docker-exec" || true)"; fi
+}
+shim_pids() {
+	if [ "$1" = berth ]; then pgrep -f "^berth shim $work/" || true; else pgrep -f "containerd-shim.*$work/docker-exec" || true; fi
+}
+
+bench() {
+	local h=$1 sock="$work/$1.sock" D
+	D="$docker -H unix://$sock"
+	$D load -q -i "$work/busybox.tar" >/dev/null
+	$D run --rm --network none busybox true >/dev/null # warm caches
+	sleep 1
+	local idle_rss=0
+	for p in $(daemon_pids "$h"); do idle_rss=$((idle_rss + $(rss_kb "$p"))); done
+	local times=()
+	for _ in $(seq "$runs"); do
+		local t0=$EPOCHREALTIME
+		$D run --rm --network none busybox true >/dev/null
+		times+=("$(ms "$t0" "$EPOCHREALTIME")")
+	done
+	local run_med
+	run_med=$(printf '%s\n' "${times[@]}" | median)
+	local d_rss0=0 d_pss0=0
+	for p in $(daemon_pids "$h"); do d_rss0=$((d_rss0 + $(rss_kb "$p"))); d_pss0=$((d_pss0 + $(pss_kb "$p"))); done
+	local t0=$EPOCHREALTIME
+	for _ in $(seq "$n"); do $D run -d --network none busybox sleep 600 >/dev/null; done
+	local many_ms
+	many_ms=$(ms "$t0" "$EPOCHREALTIME")
+	sleep 2
+	local s_rss=0 s_pss=0 d_rss1=0 d_pss1=0 shims=0
+	for p in $(shim_pids "$h"); do s_rss=$((s_rss + $(rss_kb "$p"))); s_pss=$((s_pss + $(pss_kb "$p"))); shims=$((shims + 1)); done
+	for p in $(daemon_pids "$h"); do d_rss1=$((d_rss1 + $(rss_kb "$p"))); d_pss1=$((d_pss1 + $(pss_kb "$p"))); done
+	local ps_times=()
+	for _ in $(seq 10); do
+		t0=$EPOCHREALTIME
+		$D ps -a >/dev/null
+		ps_times+=("$(ms "$t0" "$EPOCHREALTIME")")
+	done
+	local ps_med
+	ps_med=$(printf '%s\n' "${ps_times[@]}" | median)
+	$D rm -f $($D ps -aq) >/dev/null
+	awk -v h="$h" -v run="$run_med" -v many="$many_ms" -v n="$n" -v shims="$shims" \
+		-v srss="$s_rss" -v spss="$s_pss" -v drss=$((d_rss1 - d_rss0)) -v dpss=$((d_pss1 - d_pss0)) \
+		-v idle="$idle_rss" -v ps="$ps_med" 'BEGIN {
+		printf "%-7s run --rm %7.1f ms | %d x run -d %6.2f s | per container: shim RSS %5.2f MiB PSS %5.2f MiB, with daemon growth RSS %5.2f MiB PSS %5.2f MiB (%d shims) | idle daemon RSS %6.1f MiB | ps -a %6.1f ms\n",
+			h, run, n, many/1000, srss/n/1024, spss/n/1024, (srss+drss)/n/1024, (spss+dpss)/n/1024, shims, idle/1024, ps
+	}'
+}
+
+mkdir -p "$work/berth-data" "$work/berth-exec"
+"$work/berth" daemon --data-root "$work/berth-data" --exec-root "$work/berth-exec" \
+	-H "unix://$work/berth.sock" --pidfile "$work/berth.pid" >"$work/berth.log" 2>&1 &
+berth_pid=$!
+wait_sock "$work/berth.sock"
+echo "$(date -u +%FT%TZ) $(uname -r), $(nproc) CPUs; $runs runs, $n containers; times are medians"
+bench berth
+
+if [ $peer = 1 ]; then
+	mkdir -p "$work/docker-data" "$work/docker-exec"
+	dockerd --data-root "$work/docker-data" --exec-root "$work/docker-exec" -H "unix://$work/docker.sock" \
+		--pidfile "$work/docker.pid" --bridge=none --iptables=false --ip6tables=false \
+		>"$work/dockerd.log" 2>&1 &
+	docker_pid=$!
+	wait_sock "$work/docker.sock"
+	bench docker
+fi
