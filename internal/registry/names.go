@@ -7,13 +7,14 @@ import (
 	"hash"
 	"regexp"
 	"strings"
+	"sync"
 )
 
 // Grammar of the distribution spec.
 var (
 	nameComponent = `[a-z0-9]+(?:(?:\.|_|__|-+)[a-z0-9]+)*`
-	nameRE        = regexp.MustCompile(`^` + nameComponent + `(?:/` + nameComponent + `)*$`)
-	tagRE         = regexp.MustCompile(`^[a-zA-Z0-9_][a-zA-Z0-9._-]{0,127}$`)
+	nameRE        = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^` + nameComponent + `(?:/` + nameComponent + `)*$`) })
+	tagRE         = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[a-zA-Z0-9_][a-zA-Z0-9._-]{0,127}$`) })
 )
 
 // maxNameLength bounds a repository name (with the registry host it must fit
@@ -22,12 +23,12 @@ const maxNameLength = 255
 
 // ValidName reports whether name is a valid repository name.
 func ValidName(name string) bool {
-	return len(name) <= maxNameLength && nameRE.MatchString(name)
+	return len(name) <= maxNameLength && nameRE().MatchString(name)
 }
 
 // ValidTag reports whether tag is a valid tag.
 func ValidTag(tag string) bool {
-	return tagRE.MatchString(tag)
+	return tagRE().MatchString(tag)
 }
 
 // Digest is a validated content digest, "algorithm:hex".

@@ -11,6 +11,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
@@ -68,13 +69,14 @@ type Container struct {
 	cmd *exec.Cmd
 }
 
-var idRE = regexp.MustCompile(`^[\w+\-.]+$`)
+// idRE is compiled on first use: a container's init never needs it.
+var idRE = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[\w+\-.]+$`) })
 
 func validateID(id string) error {
 	if id == "" {
 		return errors.New("container id cannot be empty")
 	}
-	if len(id) > 1024 || !idRE.MatchString(id) || id == "." || id == ".." {
+	if len(id) > 1024 || !idRE().MatchString(id) || id == "." || id == ".." {
 		return fmt.Errorf("invalid container id %q", id)
 	}
 	return nil

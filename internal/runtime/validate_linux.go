@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
@@ -141,13 +142,13 @@ func validateSpec(spec *specs.Spec, bundle string) error {
 }
 
 // ociVersion1 matches the runtime-spec versions this runtime implements.
-var ociVersion1 = regexp.MustCompile(`^1\.[0-9]+(\.[0-9]+)?([-+].*)?$`)
+var ociVersion1 = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^1\.[0-9]+(\.[0-9]+)?([-+].*)?$`) })
 
 func validateVersion(spec *specs.Spec, _ string) error {
 	if spec.Version == "" {
 		return errors.New("ociVersion is required")
 	}
-	if !ociVersion1.MatchString(spec.Version) {
+	if !ociVersion1().MatchString(spec.Version) {
 		return fmt.Errorf("ociVersion %q is not supported (want 1.x)", spec.Version)
 	}
 	return nil

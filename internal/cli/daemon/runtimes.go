@@ -8,6 +8,7 @@ import (
 	"regexp"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/moby/moby/api/types/system"
@@ -20,7 +21,7 @@ import (
 // binary's `runtime` command) and the peers driven through their CLI.
 var builtinRuntimes = []string{"berth", "runc", "crun"}
 
-var runtimeName = regexp.MustCompile(`^[a-zA-Z0-9][a-zA-Z0-9_.-]*$`)
+var runtimeName = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[a-zA-Z0-9][a-zA-Z0-9_.-]*$`) })
 
 // runtimeSet resolves the runtimes of cfg: the built-in ones, then
 // daemon.json's "runtimes", then --add-runtime NAME=PATH, and checks that
@@ -36,7 +37,7 @@ func runtimeSet(cfg Config) (api.Runtimes, error) {
 		"crun":  {Runtime: system.Runtime{Path: "crun"}},
 	}
 	add := func(name string, rt system.Runtime, from string) error {
-		if !runtimeName.MatchString(name) {
+		if !runtimeName().MatchString(name) {
 			return fmt.Errorf("%s: runtime name %q: only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed", from, name)
 		}
 		for _, b := range builtinRuntimes {

@@ -143,7 +143,7 @@ func reference(s *specs.LinuxSeccomp, d seccompData) uint32 {
 		var largest uint32
 		for _, sc := range s.Syscalls {
 			for _, name := range sc.Names {
-				if nr, ok := syscallTables[string(ar.name)][name]; ok && nr > largest {
+				if nr, ok := syscallTables()[string(ar.name)][name]; ok && nr > largest {
 					largest = nr
 				}
 			}
@@ -160,7 +160,7 @@ func reference(s *specs.LinuxSeccomp, d seccompData) uint32 {
 			continue
 		}
 		for _, name := range sc.Names {
-			nr, ok := syscallTables[string(ar.name)][name]
+			nr, ok := syscallTables()[string(ar.name)][name]
 			if !ok || nr != d.nr {
 				continue
 			}

@@ -183,7 +183,7 @@ func Compile(s *specs.LinuxSeccomp) (*Filter, error) {
 		for _, name := range sc.Names {
 			known := false
 			for _, ar := range perArch {
-				nr, ok := syscallTables[string(ar.arch.name)][name]
+				nr, ok := syscallTables()[string(ar.arch.name)][name]
 				if !ok {
 					continue
 				}
@@ -216,7 +216,7 @@ func Compile(s *specs.LinuxSeccomp) (*Filter, error) {
 
 // knownAnywhere reports whether any architecture's table has the syscall.
 func knownAnywhere(name string) bool {
-	for _, t := range syscallTables {
+	for _, t := range syscallTables() {
 		if _, ok := t[name]; ok {
 			return true
 		}

@@ -17,7 +17,7 @@ func uintp(v uint) *uint { return &v }
 // table lacks it.
 func nr(t testing.TB, a specs.Arch, name string) uint32 {
 	t.Helper()
-	n, ok := syscallTables[string(a)][name]
+	n, ok := syscallTables()[string(a)][name]
 	if !ok {
 		t.Fatalf("no syscall %s on %s", name, a)
 	}
@@ -439,7 +439,7 @@ func TestLongJumps(t *testing.T) {
 // TestTooLong checks that a profile beyond BPF_MAXINSNS fails clearly.
 func TestTooLong(t *testing.T) {
 	var calls []specs.LinuxSyscall
-	for name := range syscallTables[string(NativeArch())] {
+	for name := range syscallTables()[string(NativeArch())] {
 		var args []specs.LinuxSeccompArg
 		for j := 0; j < 6; j++ {
 			args = append(args, specs.LinuxSeccompArg{Index: uint(j), Op: specs.OpGreaterThan, Value: 1})
@@ -508,7 +508,7 @@ func compareWithReference(t testing.TB, s *specs.LinuxSeccomp, f *Filter, rng *r
 	for _, sc := range s.Syscalls {
 		for _, name := range sc.Names {
 			for _, a := range testArches {
-				if v, ok := syscallTables[string(a)][name]; ok {
+				if v, ok := syscallTables()[string(a)][name]; ok {
 					nrs = append(nrs, v)
 				}
 			}

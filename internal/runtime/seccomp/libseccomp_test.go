@@ -281,7 +281,7 @@ func TestAgainstLibseccomp(t *testing.T) {
 					largest[arch] = uint32(n)
 				}
 				nrs = append(nrs, uint32(n))
-				got, ok := syscallTables[a][name]
+				got, ok := syscallTables()[a][name]
 				if ok && int64(got) == n {
 					continue
 				}
@@ -295,7 +295,7 @@ func TestAgainstLibseccomp(t *testing.T) {
 			}
 			for _, sc := range s.Syscalls {
 				for _, name := range sc.Names {
-					if n, ok := syscallTables[a][name]; ok {
+					if n, ok := syscallTables()[a][name]; ok {
 						if _, known := names[name]; !known {
 							skip[arch][n] = true // libseccomp 2.5.4 is older
 						}
@@ -368,7 +368,7 @@ func enosysStub(s *specs.LinuxSeccomp, d seccompData, largest uint32) (stubbed, 
 		var ourLargest uint32
 		for _, sc := range s.Syscalls {
 			for _, n := range sc.Names {
-				if v, ok := syscallTables[string(name)][n]; ok && v > ourLargest {
+				if v, ok := syscallTables()[string(name)][n]; ok && v > ourLargest {
 					ourLargest = v
 				}
 			}

@@ -196,7 +196,7 @@ func assertSIGSYS(t *testing.T, ee *exec.ExitError, out string) {
 // newerSyscall is file_getattr (Linux 6.17), which Docker's profile
 // (github.com/moby/profiles/seccomp v0.3.0) does not name: it gets ENOSYS from
 // the -ENOSYS stub. With a bad descriptor and no path it does nothing.
-var newerSyscall = syscallTables[string(NativeArch())]["file_getattr"]
+var newerSyscall = syscallTables()[string(NativeArch())]["file_getattr"]
 
 func TestLoadDockerDefault(t *testing.T) {
 	wants := []string{"add_key errno=1\n", "write errno=0\n"}
