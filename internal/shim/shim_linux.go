@@ -75,7 +75,7 @@ func Main() {
 		}
 		s.shutdown(nil)
 	}()
-	debug.FreeOSMemory()
+	s.trimLater()
 	s.serve()
 }
 
@@ -96,6 +96,7 @@ type shim struct {
 	exited  chan struct{} // closed once exit.json is written
 	execs   map[string]*execProc
 	ended   []string // ids of ended execs, oldest first
+	trim    *time.Timer
 	conns   int
 	idle    time.Time // when the last connection closed
 }
@@ -420,8 +421,9 @@ func (s *shim) start() error {
 	}
 	s.started = time.Now().UTC()
 	s.mu.Unlock()
-	// Create and start are the peaks of the shim's heap: give it back.
-	debug.FreeOSMemory()
+	// Create and start are the peaks of the shim's heap: give it back,
+	// once the answer is out.
+	s.trimLater()
 	return nil
 }
 
@@ -584,11 +586,26 @@ func (s *shim) startExec(cfg *ExecConfig) (*execProc, *subscriber, error) {
 		}
 		return nil, nil, fmt.Errorf("exec %s: %w", cfg.ID, err)
 	}
-	debug.FreeOSMemory()
+	s.trimLater()
 	s.mu.Lock()
 	s.execs[cfg.ID] = e
 	s.mu.Unlock()
 	return e, sub, nil
+}
+
+// trimDelay is how long after a create, start or exec the shim returns its
+// freed heap to the kernel: off the caller's path, after a burst.
+const trimDelay = 100 * time.Millisecond
+
+// trimLater schedules a debug.FreeOSMemory.
+func (s *shim) trimLater() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.trim != nil {
+		s.trim.Reset(trimDelay)
+		return
+	}
+	s.trim = time.AfterFunc(trimDelay, debug.FreeOSMemory)
 }
 
 // maxEndedExecs is how many ended execs keep their exit status for
