@@ -2,12 +2,14 @@ package api
 
 import (
 	"encoding/json"
+	"errors"
 	"net/http"
 	"net/url"
 	"strings"
 
 	"github.com/containerd/errdefs"
 	"github.com/distribution/reference"
+	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
 	mevents "github.com/moby/moby/api/types/events"
 	"github.com/moby/moby/api/types/jsonstream"
 	"github.com/opencontainers/go-digest"
@@ -52,12 +54,24 @@ func pullReference(fromImage, tag string) (reference.Named, error) {
 	return reference.TagNameOnly(ref), nil
 }
 
-// pullMessage is dockerd's text for a failed pull: a missing tag or
-// repository is "manifest for REF not found: manifest unknown: manifest
-// unknown"; anything else keeps the service's cause.
+// pullMessage is dockerd's text for a failed pull (its
+// translatePullError): the registry's first error code decides between
+// "manifest for REF not found: manifest unknown: ...", "repository NAME
+// not found: name unknown: ..." and "pull access denied for NAME, ...";
+// anything else keeps the service's cause.
 func pullMessage(ref reference.Named, err error) string {
-	if errdefs.IsNotFound(err) {
-		return "manifest for " + reference.FamiliarString(ref) + " not found: manifest unknown: manifest unknown"
+	var te *transport.Error
+	if errors.As(err, &te) && len(te.Errors) > 0 {
+		d := te.Errors[0]
+		cause := strings.ToLower(strings.ReplaceAll(string(d.Code), "_", " ")) + ": " + d.Message
+		switch d.Code {
+		case transport.ManifestUnknownErrorCode:
+			return "manifest for " + reference.FamiliarString(ref) + " not found: " + cause
+		case transport.NameUnknownErrorCode:
+			return "repository " + reference.FamiliarName(ref) + " not found: " + cause
+		case transport.DeniedErrorCode:
+			return "pull access denied for " + reference.FamiliarName(ref) + ", repository does not exist or may require 'docker login': " + cause
+		}
 	}
 	return innerMessage(err)
 }

@@ -16,6 +16,7 @@ import (
 	"testing"
 
 	"github.com/containerd/errdefs"
+	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
 	"github.com/opencontainers/go-digest"
 
 	"github.com/berth/berth/internal/api/events"
@@ -333,5 +334,26 @@ func TestRegistryHost(t *testing.T) {
 	}
 	if !loopbackHost("localhost:5000") || !loopbackHost("127.0.0.2") || !loopbackHost("[::1]:80") || loopbackHost("example.com:5000") {
 		t.Error("loopbackHost")
+	}
+}
+
+func TestPullMessage(t *testing.T) {
+	ref, _ := pullReference("127.0.0.1:5000/busybox", "1")
+	wrap := func(code transport.ErrorCode, msg string) error {
+		te := &transport.Error{StatusCode: 404, Errors: []transport.Diagnostic{{Code: code, Message: msg}}}
+		return fmt.Errorf("pull x: %w", fmt.Errorf("manifest 1: %w: %w", te, errdefs.ErrNotFound))
+	}
+	for _, c := range []struct {
+		err  error
+		want string
+	}{
+		{wrap(transport.ManifestUnknownErrorCode, "manifest unknown"), "manifest for 127.0.0.1:5000/busybox:1 not found: manifest unknown: manifest unknown"},
+		{wrap(transport.NameUnknownErrorCode, "repository name not known to registry"), "repository 127.0.0.1:5000/busybox not found: name unknown: repository name not known to registry"},
+		{wrap(transport.DeniedErrorCode, "requested access to the resource is denied"), "pull access denied for 127.0.0.1:5000/busybox, repository does not exist or may require 'docker login': denied: requested access to the resource is denied"},
+		{fmt.Errorf("pull x: %w", fmt.Errorf("image is linux/arm64, not the requested platform linux/amd64: %w", errdefs.ErrNotFound)), "image is linux/arm64, not the requested platform linux/amd64"},
+	} {
+		if got := pullMessage(ref, c.err); got != c.want {
+			t.Errorf("pullMessage(%v) = %q, want %q", c.err, got, c.want)
+		}
 	}
 }

@@ -191,7 +191,9 @@ func fakeRegistry(t *testing.T) string {
 			w.Header().Set("Content-Length", fmt.Sprint(len(tampered)))
 			w.Write(tampered)
 		default:
-			http.NotFound(w, r)
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(http.StatusNotFound)
+			fmt.Fprint(w, `{"errors":[{"code":"MANIFEST_UNKNOWN","message":"manifest unknown"}]}`)
 		}
 	}))
 	t.Cleanup(srv.Close)
@@ -253,7 +255,7 @@ func TestPullStreamError(t *testing.T) {
 	}
 	b, _ := io.ReadAll(resp2.Body)
 	resp2.Body.Close()
-	if resp2.StatusCode != 404 || !strings.Contains(string(b), "manifest for "+host+"/missing:2 not found") {
+	if resp2.StatusCode != 404 || strings.TrimSpace(string(b)) != `{"message":"manifest for `+host+`/missing:2 not found: manifest unknown: manifest unknown"}` {
 		t.Errorf("pull with a bad X-Registry-Auth: %d %s", resp2.StatusCode, b)
 	}
 }
