@@ -98,17 +98,17 @@
 // The shim runs with GOMAXPROCS=1, GOGC=20, heap profiling off and a 4 MiB
 // soft memory limit, reads with 16 KiB buffers, keeps one goroutine per
 // output stream, one for the reaper and one per connection, and gives its
-// heap back to the kernel after create, start and exec. TestMemory
+// heap back to the kernel 100 ms after a create, start or exec. TestMemory
 // measures it (smaps_rollup, 5 running containers, 2026-11-27):
 //
 //	binary                 RSS        PSS        anonymous
-//	berth shim             16.1 MiB   5.6 MiB    3.3 MiB
-//	berth-shim (measure)    7.7 MiB   3.3 MiB    2.4 MiB
+//	berth shim             18.5 MiB   5.9 MiB    3.0 MiB
+//	berth-shim (measure)    7.3 MiB   2.9 MiB    2.0 MiB
 //	target                 <= 4.3     <= 0.86
 //
 // Not there yet. This kernel maps a binary's whole text and rodata into
 // every process that runs it (large folios), so RSS carries the binary's
-// size (8 MiB for berth today); that part is shared page cache and PSS
+// size (15 MB of text and rodata for berth today, and growing); that part is shared page cache and PSS
 // divides it among the shims. The private part is the Go runtime (heap
 // arena, GC metadata, a signal stack per thread), the heap that package
 // initialisers of the whole binary keep (970 KB in berth: the regexps of
