@@ -381,6 +381,10 @@ func (c *Container) Start() error {
 	if len(b) == 0 {
 		return fmt.Errorf("start %s: container init exited before start", c.State.ID)
 	}
+	if len(b) > 1 {
+		// The init failed after start: it wrote why instead of exec'ing.
+		return fmt.Errorf("start %s: %s", c.State.ID, b[1:])
+	}
 	_ = os.Remove(sock)
 	c.State.Started = true
 	_ = c.save()

@@ -89,7 +89,7 @@ func initMain(sync *syncConn) error {
 		if err := enterRootfs(cfg.Rootfs, cfg.NoPivot); err != nil {
 			return err
 		}
-	} else if err := unix.Chdir(cfg.Rootfs); err != nil {
+	} else if err := chrootRootfs(cfg.Rootfs); err != nil {
 		return err
 	}
 	if proc.Terminal {
@@ -124,13 +124,22 @@ func initMain(sync *syncConn) error {
 	if err != nil {
 		return err
 	}
+	// Credentials are dropped before the container is reported created, as
+	// runc does, so that a failure (a capability the host cannot grant, an
+	// rlimit above the hard limit) is a create error.
+	running := *cfg.State
+	running.Status = specs.StateRunning
+	if err := dropPrivileges(proc, filter, agent, &running); err != nil {
+		return err
+	}
 	if err := sync.send(syncMsg{Type: msgReady}); err != nil {
 		return err
 	}
 	// Wait for `start`. The connection stays open (close-on-exec) so that
-	// start returns once the process is exec'd.
+	// start returns once the process is exec'd, or reads why it was not.
+	var conn int
 	for {
-		conn, _, err := unix.Accept4(cfg.ExecSockFd, unix.SOCK_CLOEXEC)
+		conn, _, err = unix.Accept4(cfg.ExecSockFd, unix.SOCK_CLOEXEC)
 		if err == unix.EINTR {
 			continue
 		}
@@ -143,16 +152,18 @@ func initMain(sync *syncConn) error {
 		}
 		break
 	}
-	if spec.Hooks != nil && len(spec.Hooks.StartContainer) > 0 {
-		st := *cfg.State
-		st.Status = specs.StateCreated
-		if err := runHooks(spec.Hooks.StartContainer, &st); err != nil {
-			return fmt.Errorf("startContainer %w", err)
+	err = func() error {
+		if spec.Hooks != nil && len(spec.Hooks.StartContainer) > 0 {
+			st := *cfg.State
+			st.Status = specs.StateCreated
+			if err := runHooks(spec.Hooks.StartContainer, &st); err != nil {
+				return fmt.Errorf("startContainer %w", err)
+			}
 		}
-	}
-	st := *cfg.State
-	st.Status = specs.StateRunning
-	return finalExec(proc, path, filter, agent, &st)
+		return execProcess(proc, path, filter, agent, &running)
+	}()
+	_, _ = unix.Write(conn, []byte(err.Error()))
+	return err
 }
 
 // prepareExec does what can fail before the container is reported created:
@@ -185,40 +196,30 @@ func prepareExec(spec *specs.Spec, proc *specs.Process) (string, *seccomp.Filter
 // finalExec drops privileges, loads seccomp and execs the process. agent is
 // a connection to the seccomp agent, for a filter with SCMP_ACT_NOTIFY.
 func finalExec(proc *specs.Process, path string, filter *seccomp.Filter, agent *os.File, state *specs.State) error {
-	load := func() error {
-		if !filter.NeedsListener() {
-			if err := filter.Load(); err != nil {
-				return fmt.Errorf("load seccomp filter: %w", err)
-			}
-			return nil
-		}
-		if agent == nil {
-			return errors.New("linux.seccomp: SCMP_ACT_NOTIFY needs listenerPath")
-		}
-		l, err := filter.LoadListener()
-		if err != nil {
-			return fmt.Errorf("load seccomp filter: %w", err)
-		}
-		defer l.Close()
-		ps := specs.ContainerProcessState{Pid: os.Getpid(), Metadata: filter.ListenerMetadata()}
-		if state != nil {
-			ps.State = *state
-		}
-		return seccomp.SendListenerOn(agent, l, ps)
+	if err := dropPrivileges(proc, filter, agent, state); err != nil {
+		return err
 	}
-	// Seccomp before dropping capabilities unless no_new_privs lets an
-	// unprivileged process load it later, as runc does: that way the
-	// credential syscalls need not be allowed by the profile.
+	return execProcess(proc, path, filter, agent, state)
+}
+
+// dropPrivileges loads seccomp unless no_new_privs lets an unprivileged
+// process load it later (as runc does: that way the credential syscalls need
+// not be allowed by the profile), then sets rlimits, capabilities, user and
+// groups, and no_new_privs.
+func dropPrivileges(proc *specs.Process, filter *seccomp.Filter, agent *os.File, state *specs.State) error {
 	if filter != nil && !proc.NoNewPrivileges {
-		if err := load(); err != nil {
+		if err := loadSeccomp(filter, agent, state); err != nil {
 			return err
 		}
 	}
-	if err := finalizeProcess(proc); err != nil {
-		return err
-	}
+	return finalizeProcess(proc)
+}
+
+// execProcess loads seccomp when no_new_privs is set, as close to the exec
+// as possible, closes every descriptor of ours and execs the process.
+func execProcess(proc *specs.Process, path string, filter *seccomp.Filter, agent *os.File, state *specs.State) error {
 	if filter != nil && proc.NoNewPrivileges {
-		if err := load(); err != nil {
+		if err := loadSeccomp(filter, agent, state); err != nil {
 			return err
 		}
 	}
@@ -231,6 +232,30 @@ func finalExec(proc *specs.Process, path string, filter *seccomp.Filter, agent *
 	}
 	err := unix.Exec(path, proc.Args, proc.Env)
 	return fmt.Errorf("exec %s: %w", proc.Args[0], err)
+}
+
+// loadSeccomp installs filter; a filter with SCMP_ACT_NOTIFY hands its
+// listener to the agent.
+func loadSeccomp(filter *seccomp.Filter, agent *os.File, state *specs.State) error {
+	if !filter.NeedsListener() {
+		if err := filter.Load(); err != nil {
+			return fmt.Errorf("load seccomp filter: %w", err)
+		}
+		return nil
+	}
+	if agent == nil {
+		return errors.New("linux.seccomp: SCMP_ACT_NOTIFY needs listenerPath")
+	}
+	l, err := filter.LoadListener()
+	if err != nil {
+		return fmt.Errorf("load seccomp filter: %w", err)
+	}
+	defer l.Close()
+	ps := specs.ContainerProcessState{Pid: os.Getpid(), Metadata: filter.ListenerMetadata()}
+	if state != nil {
+		ps.State = *state
+	}
+	return seccomp.SendListenerOn(agent, l, ps)
 }
 
 func markCloexec() {
@@ -381,4 +406,16 @@ func dialAgent(path string) (*os.File, error) {
 		return nil, fmt.Errorf("linux.seccomp.listenerPath %s: %w", path, err)
 	}
 	return os.NewFile(uintptr(fd), path), nil
+}
+
+// chrootRootfs enters rootfs without a mount namespace of its own (nothing
+// may be mounted then), as runc does.
+func chrootRootfs(rootfs string) error {
+	if err := unix.Chdir(rootfs); err != nil {
+		return fmt.Errorf("chdir to rootfs %s: %w", rootfs, err)
+	}
+	if err := unix.Chroot("."); err != nil {
+		return fmt.Errorf("chroot to rootfs %s: %w", rootfs, err)
+	}
+	return unix.Chdir("/")
 }
