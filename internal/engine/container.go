@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
@@ -45,6 +46,7 @@ type Container struct {
 	attachWG     *sync.WaitGroup
 	execs        map[string]bool
 	restartDelay time.Duration
+	healthCancel context.CancelFunc // ends the healthcheck of the current run
 }
 
 // State is the container's state, as inspect shows it.

@@ -198,9 +198,7 @@ func mergeImageConfig(cfg *container.Config, img image.Image) {
 		}
 		cfg.Labels = labels
 	}
-	if cfg.Healthcheck == nil {
-		cfg.Healthcheck = imageHealthcheck(img)
-	}
+	cfg.Healthcheck = mergeHealthcheck(cfg.Healthcheck, imageHealthcheck(img))
 }
 
 // applyHostDefaults stores what dockerd stores for fields left empty.
@@ -258,9 +256,5 @@ func validateHostConfig(hc *container.HostConfig) error {
 	if hc.ShmSize < 0 {
 		return errdefs.ErrInvalidArgument.WithMessage("SHM size can not be less than 0")
 	}
-	return nil
-}
-
-func imageHealthcheck(img image.Image) *container.HealthConfig {
 	return nil
 }

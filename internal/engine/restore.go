@@ -55,6 +55,7 @@ func (e *Engine) restore(ctx context.Context) error {
 					if c.State.Paused {
 						c.State.Status = container.StatePaused
 					}
+					e.startHealth(c, client)
 					e.watchExit(c, client)
 					continue
 				}

@@ -51,6 +51,7 @@ func (e *Engine) Start(ctx context.Context, ref string) error {
 
 // startLocked runs c; c.mu is held.
 func (e *Engine) startLocked(ctx context.Context, c *Container) (retErr error) {
+	prepStart := time.Now()
 	dir := e.dir(c.ID)
 	rootfs := filepath.Join(dir, "rootfs")
 	mounts, err := e.cfg.Images.Mounts(ctx, c.ID)
@@ -129,7 +130,9 @@ func (e *Engine) startLocked(ctx context.Context, c *Container) (retErr error) {
 			scfg.Runtime = shim.RuntimeRunc // runc-compatible command line
 		}
 	}
+	t0 := time.Now()
 	client, err := shim.Start(ctx, scfg)
+	slog.DebugContext(ctx, "shim started", "id", c.ID, "runtime", scfg.Runtime, "took", time.Since(t0), "prepare", t0.Sub(prepStart))
 	if err != nil {
 		return errdefs.ErrUnknown.WithMessage(fmt.Sprintf("failed to create task for container: OCI runtime create failed: %s: unknown", strings.TrimPrefix(err.Error(), "shim for "+c.ID+": ")))
 	}
@@ -150,6 +153,8 @@ func (e *Engine) startLocked(ctx context.Context, c *Container) (retErr error) {
 		c.mu.Lock()
 		c.attachWG = nil
 	}
+	t1 := time.Now()
+	defer func() { slog.DebugContext(ctx, "container started", "id", c.ID, "start", time.Since(t1)) }()
 	if err := client.Start(ctx); err != nil {
 		_ = client.Delete(context.WithoutCancel(ctx), true)
 		c.client = nil
@@ -164,8 +169,8 @@ func (e *Engine) startLocked(ctx context.Context, c *Container) (retErr error) {
 		Running:   true,
 		Pid:       st.Pid,
 		StartedAt: time.Now().UTC(),
-		Health:    c.State.Health,
 	}
+	e.startHealth(c, client)
 	c.notify()
 	e.saveLogged(c)
 	e.publish(c, mevents.ActionStart, nil)
@@ -265,6 +270,9 @@ func (e *Engine) handleExit(c *Container, client *shim.Client, ex *shim.Exit) {
 	_ = client.Delete(ctx, true)
 	_ = os.RemoveAll(e.shimDir(c.ID))
 	e.releaseRun(c)
+	if c.State.Health != nil {
+		c.State.Health.Status = container.Unhealthy
+	}
 	at := ex.At
 	if at.IsZero() {
 		at = time.Now()
@@ -297,6 +305,10 @@ func (e *Engine) handleExit(c *Container, client *shim.Client, ex *shim.Exit) {
 // releaseRun unmounts the rootfs and drops the network namespace; c.mu
 // held.
 func (e *Engine) releaseRun(c *Container) {
+	if c.healthCancel != nil {
+		c.healthCancel()
+		c.healthCancel = nil
+	}
 	if err := mount.UnmountAll(filepath.Join(e.dir(c.ID), "rootfs")); err != nil {
 		slog.Error("unmount rootfs", "id", c.ID, "err", err)
 	}

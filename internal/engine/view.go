@@ -90,6 +90,9 @@ func (c *Container) Summary() container.Summary {
 		Status:  statusText(s.State, time.Now()),
 		Mounts:  []container.MountPoint{},
 	}
+	if s.State.Health != nil {
+		out.Health = &container.HealthSummary{Status: s.State.Health.Status, FailingStreak: s.State.Health.FailingStreak}
+	}
 	if out.Labels == nil {
 		out.Labels = map[string]string{}
 	}

@@ -35,3 +35,31 @@ func TestLifecycleEvents(t *testing.T) {
 		t.Fatalf("die event: %q", out)
 	}
 }
+
+func TestHealthcheck(t *testing.T) {
+	d := newDaemon(t)
+	since := time.Now().Unix()
+	d.mustDocker(t, "run", "-d", "--name", "hc", "--health-cmd", "cat /tmp/ok", "--health-interval", "200ms",
+		"--health-retries", "2", "busybox", "sh", "-c", "sleep 1.5; echo fine > /tmp/ok; sleep 300")
+	health := func() string {
+		return strings.TrimSpace(d.mustDocker(t, "inspect", "-f", "{{.State.Health.Status}}", "hc"))
+	}
+	waitFor(t, "unhealthy", func() bool { return health() == "unhealthy" })
+	waitFor(t, "healthy", func() bool { return health() == "healthy" })
+	if ps := d.mustDocker(t, "ps", "--format", "{{.Status}}"); !strings.Contains(ps, "(healthy)") {
+		t.Fatalf("ps status %q lacks (healthy)", ps)
+	}
+	if out := d.mustDocker(t, "inspect", "-f", "{{(index .State.Health.Log 0).Output}}", "hc"); !strings.Contains(out, "No such file") {
+		t.Fatalf("first probe output %q", out)
+	}
+	out := d.mustDocker(t, "events", "--since", fmt.Sprint(since), "--until", fmt.Sprint(time.Now().Unix()+1),
+		"--filter", "container=hc", "--format", "{{.Action}}")
+	if !strings.Contains(out, "health_status: unhealthy\nhealth_status: healthy\n") {
+		t.Fatalf("health events: %q", out)
+	}
+	// An image's HEALTHCHECK NONE and --no-healthcheck: no Health.
+	d.mustDocker(t, "run", "-d", "--name", "nohc", "--no-healthcheck", "busybox", "sleep", "300")
+	if out := strings.TrimSpace(d.mustDocker(t, "inspect", "-f", "{{.State.Health}}", "nohc")); out != "<nil>" {
+		t.Fatalf("--no-healthcheck: Health %q", out)
+	}
+}
