@@ -199,7 +199,7 @@ func runCLI(t *testing.T, bin, stdin string, args ...string) result {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, bin, args...)
-	cmd.Env = append(os.Environ(), "DOCKER_HOST="+env.host, "DOCKER_CONFIG="+env.configDir, "BERTH_HOST=", "DOCKER_CLI_HINTS=false")
+	cmd.Env = append(os.Environ(), "DOCKER_HOST="+env.host, "DOCKER_CONFIG="+configDir(bin), "BERTH_HOST=", "DOCKER_CLI_HINTS=false")
 	cmd.Dir = env.tmp
 	var so, se bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &so, &se
@@ -219,6 +219,12 @@ func runCLI(t *testing.T, bin, stdin string, args ...string) result {
 		t.Fatalf("%s %v: timed out", bin, args)
 	}
 	return result{stdout: so.String(), stderr: se.String(), code: code}
+}
+
+// configDir is the client config directory of one CLI: each has its own,
+// so login and logout of one do not change what the other sees.
+func configDir(bin string) string {
+	return filepath.Join(env.configDir, filepath.Base(bin))
 }
 
 func needEnv(t *testing.T) {

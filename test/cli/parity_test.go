@@ -99,8 +99,23 @@ func splitArgs(s string) []string {
 // check runs one case with both CLIs and compares what a user sees.
 func check(t *testing.T, c parityCase) {
 	t.Helper()
-	d := runCLI(t, dockerCLI, c.stdin, expand(c.args, dockerPrefix)...)
-	b := runCLI(t, env.berth, c.stdin, expand(c.args, berthPrefix)...)
+	checkWith(t, c, nil, nil)
+}
+
+// checkWith is check with a per-tool rewrite of the arguments before
+// expansion and of the output before normalization.
+func checkWith(t *testing.T, c parityCase, rewrite func(args, prefix string) string, hide func(out, prefix string) string) {
+	t.Helper()
+	if rewrite == nil {
+		rewrite = func(a, _ string) string { return a }
+	}
+	if hide == nil {
+		hide = func(s, _ string) string { return s }
+	}
+	d := runCLI(t, dockerCLI, c.stdin, expand(rewrite(c.args, dockerPrefix), dockerPrefix)...)
+	b := runCLI(t, env.berth, c.stdin, expand(rewrite(c.args, berthPrefix), berthPrefix)...)
+	d.stdout, d.stderr = hide(d.stdout, dockerPrefix), hide(d.stderr, dockerPrefix)
+	b.stdout, b.stderr = hide(b.stdout, berthPrefix), hide(b.stderr, berthPrefix)
 	if d.code != c.code {
 		t.Errorf("docker %s: exit %d, the case expects %d\nstdout: %s\nstderr: %s", c.args, d.code, c.code, d.stdout, d.stderr)
 	}

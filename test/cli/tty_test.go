@@ -52,7 +52,7 @@ func startPty(t *testing.T, bin string, args ...string) *ptySession {
 	t.Helper()
 	m, s := openPty(t, 40, 100)
 	cmd := exec.Command(bin, args...)
-	cmd.Env = append(os.Environ(), "DOCKER_HOST="+env.host, "DOCKER_CONFIG="+env.configDir, "BERTH_HOST=", "DOCKER_CLI_HINTS=false")
+	cmd.Env = append(os.Environ(), "DOCKER_HOST="+env.host, "DOCKER_CONFIG="+configDir(bin), "BERTH_HOST=", "DOCKER_CLI_HINTS=false")
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = s, s, s
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true, Setctty: true, Ctty: 0}
 	if err := cmd.Start(); err != nil {

@@ -106,7 +106,7 @@ func createContainer(ctx context.Context, c *client.Client, stderr io.Writer, o 
 	}
 	image := cc.Config.Image
 	pull := func() error {
-		resp, err := c.ImagePull(ctx, fullRef(image), mobyclient.ImagePullOptions{Platforms: platformList(platform)})
+		resp, err := c.ImagePull(ctx, fullRef(image), mobyclient.ImagePullOptions{Platforms: platformList(platform), RegistryAuth: RegistryAuth(image)})
 		if err != nil {
 			return err
 		}

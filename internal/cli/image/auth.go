@@ -8,53 +8,27 @@ import (
 	"os"
 	"strings"
 
-	"github.com/distribution/reference"
 	dockerconfig "github.com/docker/cli/cli/config"
 	"github.com/docker/cli/cli/config/configfile"
 	"github.com/docker/cli/cli/config/types"
-	"github.com/moby/moby/api/pkg/authconfig"
-	"github.com/moby/moby/api/types/registry"
 	mobyclient "github.com/moby/moby/client"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
 
 	"github.com/berth/berth/internal/cli/command"
+	"github.com/berth/berth/internal/cli/container"
 	"github.com/berth/berth/internal/client"
 )
 
-// indexServer is Docker Hub's key in config.json, as docker writes it.
-const indexServer = "https://index.docker.io/v1/"
+const indexServer = container.IndexServer
 
 // configFile loads $DOCKER_CONFIG/config.json (or ~/.docker/config.json).
 func configFile(stderr io.Writer) *configfile.ConfigFile {
 	return dockerconfig.LoadDefaultConfigFile(stderr)
 }
 
-// serverKey is the config.json key of a registry host.
-func serverKey(host string) string {
-	if host == "" || host == "docker.io" || host == "index.docker.io" || host == "registry-1.docker.io" || host == indexServer {
-		return indexServer
-	}
-	h := strings.TrimPrefix(strings.TrimPrefix(host, "https://"), "http://")
-	h, _, _ = strings.Cut(h, "/")
-	return h
-}
-
-// encodedAuth is the X-Registry-Auth value for ref's registry from the
-// client config (credential helpers included); empty when none is stored.
-func encodedAuth(ref reference.Named) (string, error) {
-	cf := configFile(io.Discard)
-	ac, err := cf.GetAuthConfig(serverKey(reference.Domain(ref)))
-	if err != nil {
-		return "", err
-	}
-	if ac.Username == "" && ac.IdentityToken == "" && ac.RegistryToken == "" {
-		return "", nil
-	}
-	return authconfig.Encode(registry.AuthConfig{Username: ac.Username, Password: ac.Password, ServerAddress: ac.ServerAddress,
-		IdentityToken: ac.IdentityToken, RegistryToken: ac.RegistryToken})
-}
+func serverKey(host string) string { return container.RegistryKey(host) }
 
 func platforms(p string) []ocispec.Platform {
 	if p == "" {
@@ -145,9 +119,6 @@ func newLoginCommand(copts *client.Options) *cobra.Command {
 				if err := store.Store(ac); err != nil {
 					return &command.StatusError{Code: 1, Err: fmt.Errorf("Error saving credentials: %w", err)}
 				}
-				if cf.CredentialsStore == "" && len(cf.CredentialHelpers) == 0 {
-					fmt.Fprintf(errOut, "\nWARNING! Your credentials are stored unencrypted in '%s'.\nConfigure a credential helper to remove this warning. See\nhttps://docs.docker.com/go/credential-store/\n\n", cf.GetFilename())
-				}
 				fmt.Fprintln(cmd.OutOrStdout(), "Login Succeeded")
 				return nil
 			})
@@ -170,14 +141,11 @@ func newLogoutCommand(_ *client.Options) *cobra.Command {
 				server = serverKey(args[0])
 			}
 			cf := configFile(cmd.ErrOrStderr())
-			out := cmd.OutOrStdout()
-			if _, ok := cf.AuthConfigs[server]; !ok && cf.CredentialsStore == "" && cf.CredentialHelpers[server] == "" {
-				fmt.Fprintf(out, "Not logged in to %s\n", server)
-				return nil
-			}
-			fmt.Fprintf(out, "Removing login credentials for %s\n", server)
+			// Like docker 28: always "Removing", and a warning when the
+			// store could not erase anything.
+			fmt.Fprintf(cmd.OutOrStdout(), "Removing login credentials for %s\n", server)
 			if err := cf.GetCredentialsStore(server).Erase(server); err != nil {
-				fmt.Fprintf(cmd.ErrOrStderr(), "WARNING: could not erase credentials: %s: %v\n", server, err)
+				fmt.Fprintf(cmd.ErrOrStderr(), "WARNING: could not erase credentials:\n%s: %v\n", server, err)
 			}
 			return nil
 		},

@@ -217,7 +217,7 @@ func newPullCommand(copts *client.Options) *cobra.Command {
 				}
 			}
 			return connectDo(copts, func(c *client.Client) error {
-				auth, _ := encodedAuth(ref)
+				auth := container.RegistryAuth(ref.String())
 				po := mobyclient.ImagePullOptions{All: all, RegistryAuth: auth, Platforms: platforms(platform)}
 				resp, err := c.ImagePull(cmd.Context(), ref.String(), po)
 				if err != nil {
@@ -262,7 +262,7 @@ func newPushCommand(copts *client.Options) *cobra.Command {
 				}
 			}
 			return connectDo(copts, func(c *client.Client) error {
-				auth, _ := encodedAuth(ref)
+				auth := container.RegistryAuth(ref.String())
 				resp, err := c.ImagePush(cmd.Context(), ref.String(), mobyclient.ImagePushOptions{All: all, RegistryAuth: auth})
 				if err != nil {
 					return err

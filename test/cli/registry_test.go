@@ -1,0 +1,118 @@
+package cli
+
+import (
+	"bytes"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"golang.org/x/crypto/bcrypt"
+)
+
+// startRegistry runs Debian's docker-registry on 127.0.0.1 with its own
+// root and htpasswd auth for user:pass; it returns host:port.
+func startRegistry(t *testing.T, user, pass string) string {
+	t.Helper()
+	bin, err := exec.LookPath("docker-registry")
+	if err != nil {
+		t.Skip("docker-registry not installed (hack/install-deps.sh)")
+	}
+	dir := t.TempDir()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	host := l.Addr().String()
+	l.Close()
+	h, err := bcrypt.GenerateFromPassword([]byte(pass), bcrypt.MinCost)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "htpasswd"), []byte(user+":"+string(h)+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg := fmt.Sprintf("version: 0.1\nlog:\n  level: error\n  accesslog:\n    disabled: true\nstorage:\n  filesystem:\n    rootdirectory: %s/data\nhttp:\n  addr: %s\nauth:\n  htpasswd:\n    realm: berth-test\n    path: %s/htpasswd\n", dir, host, dir)
+	if err := os.WriteFile(filepath.Join(dir, "config.yml"), []byte(cfg), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(bin, "serve", filepath.Join(dir, "config.yml"))
+	var logs bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &logs, &logs
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_ = cmd.Process.Kill()
+		_ = cmd.Wait()
+	})
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		resp, err := http.Get("http://" + host + "/v2/")
+		if err == nil {
+			resp.Body.Close()
+			return host
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("docker-registry on %s did not answer: %v\n%s", host, err, logs.String())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// TestRegistryParity: login (wrong and right password), push and pull
+// with their progress output, the implicit pull of run, and logout, each
+// CLI against its own registry (so neither finds the other's layers) and
+// its own config.json.
+func TestRegistryParity(t *testing.T) {
+	needEnv(t)
+	cleanupContainers(t)
+	regs := map[string]string{dockerPrefix: startRegistry(t, "u", "p"), berthPrefix: startRegistry(t, "u", "p")}
+	if len(regs[dockerPrefix]) != len(regs[berthPrefix]) {
+		t.Skipf("registry addresses %v differ in length; the output would not align", regs)
+	}
+	reg := func(prefix string) string { return regs[prefix] }
+	t.Cleanup(func() {
+		for p, r := range regs {
+			runCLI(t, dockerCLI, "", "rmi", r+"/"+strings.ToLower(p)+"/bb:1")
+		}
+	})
+	cases := []parityCase{
+		{name: "wrong password", args: "login -u u --password-stdin {reg}", stdin: "wrong\n", code: 1},
+		{name: "login", args: "login -u u --password-stdin {reg}", stdin: "p\n"},
+		{name: "tag", args: "tag busybox {reg}/{lower}/bb:1"},
+		{name: "push", args: "push {reg}/{lower}/bb:1"},
+		{name: "push again", args: "push {reg}/{lower}/bb:1"},
+		{name: "rmi", args: "rmi {reg}/{lower}/bb:1"},
+		{name: "pull", args: "pull {reg}/{lower}/bb:1"},
+		{name: "pull again", args: "pull {reg}/{lower}/bb:1"},
+		{name: "pull unknown tag", args: "pull {reg}/{lower}/bb:nope", code: 1},
+		{name: "rmi before run", args: "rmi {reg}/{lower}/bb:1"},
+		{name: "run pulls", args: "run --rm --network none {reg}/{lower}/bb:1 echo ran"},
+		{name: "pull quiet", args: "pull -q {reg}/{lower}/bb:1"},
+		{name: "logout", args: "logout {reg}"},
+		{name: "logout again", args: "logout {reg}"},
+		{name: "push without credentials", args: "push {reg}/{lower}/bb:1", code: 1},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			checkWith(t, c, func(args, prefix string) string {
+				return strings.ReplaceAll(args, "{reg}", reg(prefix))
+			}, func(s, prefix string) string {
+				return strings.ReplaceAll(strings.ReplaceAll(s, reg(prefix), "<REG>"), configDir(map[string]string{dockerPrefix: dockerCLI, berthPrefix: env.berth}[prefix]), "<CONFIG>")
+			})
+		})
+	}
+	for _, p := range []string{dockerPrefix, berthPrefix} {
+		bin := map[string]string{dockerPrefix: dockerCLI, berthPrefix: env.berth}[p]
+		b, err := os.ReadFile(filepath.Join(configDir(bin), "config.json"))
+		if err != nil || strings.Contains(string(b), reg(p)) {
+			t.Errorf("%s config.json after logout still names %s (or is missing: %v):\n%s", p, reg(p), err, b)
+		}
+	}
+}
