@@ -9,7 +9,6 @@ import (
 	"sort"
 	"time"
 
-	"github.com/containerd/errdefs"
 	"github.com/moby/moby/api/types/build"
 	"github.com/moby/moby/api/types/container"
 	"github.com/moby/moby/api/types/image"
@@ -206,10 +205,4 @@ func (s *Server) diskUsage(w http.ResponseWriter, r *http.Request) {
 		legacy.DiskUsage = current
 	}
 	writeJSON(w, http.StatusOK, legacy)
-}
-
-// auth is not implemented until the registry client lands; the CLI prints
-// the message.
-func (s *Server) auth(w http.ResponseWriter, r *http.Request) {
-	writeError(w, r, errdefs.ErrNotImplemented.WithMessage("login is not implemented yet by the berth daemon: registry credentials are not checked; use the registry's own tooling for now"))
 }
