@@ -1,6 +1,7 @@
 // Package api owns Berth's Engine API server: the HTTP router the docker CLI,
 // Compose and the SDKs talk to, one file per resource (system.go for
-// /_ping, /version, /info, /system/df and /auth; events.go for /events), the
+// /_ping, /version, /info and /system/df; events.go for /events; images.go
+// and auth.go for /images and /auth; containers*.go and exec*.go), the
 // version middleware (paths with and without a /vX.Y prefix, the Api-Version,
 // Docker-Experimental, Ostype and Server headers on every response), the one
 // place where errors become HTTP statuses (errors.go, through
