@@ -3,6 +3,7 @@ package engine
 import (
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -132,6 +133,15 @@ func (e *Engine) specFor(c *Container, dir, netns string) (*specs.Spec, error) {
 		env = append(env, "TERM=xterm")
 	}
 	args := append(append([]string{}, cfg.Entrypoint...), cfg.Cmd...)
+	var initMount *specs.Mount
+	if hc.Init != nil && *hc.Init {
+		bin, err := initBinary()
+		if err != nil {
+			return nil, err
+		}
+		args = append([]string{"/sbin/docker-init", "--"}, args...)
+		initMount = &specs.Mount{Destination: "/sbin/docker-init", Type: "bind", Source: bin, Options: []string{"bind", "ro"}}
+	}
 	user, err := resolveUser(filepath.Join(dir, "rootfs"), cfg.User)
 	if err != nil {
 		return nil, err
@@ -197,6 +207,9 @@ func (e *Engine) specFor(c *Container, dir, netns string) (*specs.Spec, error) {
 			opts = append(opts, "ro")
 		}
 		s.Mounts = append(s.Mounts, specs.Mount{Destination: f.dest, Type: "bind", Source: filepath.Join(dir, f.name), Options: opts})
+	}
+	if initMount != nil {
+		s.Mounts = append(s.Mounts, *initMount)
 	}
 	for dest, opt := range hc.Tmpfs {
 		opts := []string{"nosuid", "nodev", "noexec"}
@@ -374,4 +387,19 @@ func addDevice(s *specs.Spec, d container.DeviceMapping) error {
 	s.Linux.Devices = append(s.Linux.Devices, specs.LinuxDevice{Path: dest, Type: st.typ, Major: maj, Minor: min, FileMode: &mode, UID: &st.uid, GID: &st.gid})
 	s.Linux.Resources.Devices = append(s.Linux.Resources.Devices, specs.LinuxDeviceCgroup{Allow: true, Type: st.typ, Major: &maj, Minor: &min, Access: perms})
 	return nil
+}
+
+// initBinary finds the static init --init runs as the container's PID 1
+// (zombie reaping, signal forwarding): docker's docker-init, or tini. The
+// berth binary itself links libc dynamically and so cannot run inside
+// arbitrary images.
+func initBinary() (string, error) {
+	for _, name := range []string{"docker-init", "tini-static"} {
+		if p, err := exec.LookPath(name); err == nil {
+			if r, err := filepath.EvalSymlinks(p); err == nil {
+				return r, nil
+			}
+		}
+	}
+	return "", errdefs.ErrInvalidArgument.WithMessage("--init: no static init binary (docker-init or tini-static) in the daemon's PATH")
 }

@@ -180,3 +180,22 @@ func TestRunNetworkAndFiles(t *testing.T) {
 		t.Fatalf("--cap-drop ALL --shm-size 8m: %q", out)
 	}
 }
+
+func TestInitReapsZombies(t *testing.T) {
+	d := newDaemon(t)
+	// A subshell leaves an orphan that exits soon after: it is reparented
+	// to PID 1, the init, which must reap it.
+	script := "(sleep 0.1 &); sleep 0.5; ps -o pid,comm,stat | grep -c ' Z$' || true; ps -o pid,comm | awk '$1==1 {print $2}'"
+	out := d.mustDocker(t, "run", "--rm", "--init", "busybox", "sh", "-c", script)
+	if f := strings.Fields(out); len(f) != 2 || f[0] != "0" || f[1] != "docker-init" {
+		t.Fatalf("--init: want no zombie and docker-init as PID 1, got %q", out)
+	}
+	// docker stop reaches the process through the init: sleep exits on
+	// TERM forwarded by the init, well before the 10 s timeout.
+	d.mustDocker(t, "run", "-d", "--init", "--name", "initd", "busybox", "sleep", "300")
+	start := time.Now()
+	d.mustDocker(t, "stop", "initd")
+	if el := time.Since(start); el > 5*time.Second {
+		t.Fatalf("stop of an --init container took %v", el)
+	}
+}
