@@ -3,6 +3,7 @@ package api
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -343,30 +344,7 @@ func (s *Server) containerAttach(w http.ResponseWriter, r *http.Request) {
 	if tty {
 		media = types.MediaTypeRawStream
 	}
-	conn, err := Hijack(w, r, media)
-	if err != nil {
-		writeError(w, r, err)
-		return
-	}
-	defer conn.Close()
-	streams := streamsFor(conn, tty)
-	if !boolValue(r, "stdin") {
-		streams.Stdin = nil
-	}
 	opts := engine.AttachOptions{Stdin: boolValue(r, "stdin"), Stdout: boolValue(r, "stdout"), Stderr: boolValue(r, "stderr")}
-	if boolValue(r, "logs") {
-		_ = s.cfg.Engine.Logs(r.Context(), ref, engine.LogOptions{Stdout: opts.Stdout, Stderr: opts.Stderr, Tail: -1}, func(en engine.LogEntry) error {
-			if en.Stream == "stderr" {
-				_, err := streams.Stderr.Write(en.Line)
-				return err
-			}
-			_, err := streams.Stdout.Write(en.Line)
-			return err
-		})
-	}
-	if !boolValue(r, "stream") {
-		return
-	}
 	ctx, cancel := context.WithCancel(context.WithoutCancel(r.Context()))
 	defer cancel()
 	go func() {
@@ -376,11 +354,46 @@ func (s *Server) containerAttach(w http.ResponseWriter, r *http.Request) {
 		case <-ctx.Done():
 		}
 	}()
-	if err := s.cfg.Engine.Attach(ctx, ref, opts, streams); err != nil {
+	var conn *HijackedConn
+	var streams engine.AttachStreams
+	open := func() (engine.AttachStreams, error) {
+		var err error
+		if conn, err = Hijack(w, r, media); err != nil {
+			return engine.AttachStreams{}, err
+		}
+		streams = streamsFor(conn, tty)
+		if !opts.Stdin {
+			streams.Stdin = nil
+		}
+		if boolValue(r, "logs") {
+			_ = s.cfg.Engine.Logs(ctx, ref, engine.LogOptions{Stdout: opts.Stdout, Stderr: opts.Stderr, Tail: -1}, func(en engine.LogEntry) error {
+				if en.Stream == "stderr" {
+					_, err := streams.Stderr.Write(en.Line)
+					return err
+				}
+				_, err := streams.Stdout.Write(en.Line)
+				return err
+			})
+		}
+		if !boolValue(r, "stream") {
+			return streams, errAttachDone
+		}
+		return streams, nil
+	}
+	err = s.cfg.Engine.Attach(ctx, ref, opts, open)
+	if conn == nil {
+		writeError(w, r, err)
+		return
+	}
+	defer conn.Close()
+	if err != nil && err != errAttachDone {
 		fmt.Fprintf(streams.Stderr, "Error attaching: %s\n", err)
 	}
 	_ = conn.CloseWrite()
 }
+
+// errAttachDone ends an attach that only wanted the logs.
+var errAttachDone = errors.New("attach: logs only")
 
 // streamsFor frames the output on conn (multiplexed without a TTY, raw
 // with one) and reads stdin from it.

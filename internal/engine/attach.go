@@ -35,11 +35,13 @@ func (e *Engine) Tty(ref string) (bool, error) {
 	return c.Config.Tty, nil
 }
 
-// Attach connects s to the container's stdio. For a container that is not
-// running it waits for the next start and connects before the process
-// runs, so nothing is lost (docker run attaches before it starts). It
-// returns when the output ends or ctx is done.
-func (e *Engine) Attach(ctx context.Context, ref string, o AttachOptions, s AttachStreams) error {
+// Attach connects the client's streams to the container's stdio. For a
+// container that is not running it registers for the next start first,
+// then calls open (the API's hijack: the client may send start as soon as
+// it has the upgrade), and connects to the shim before the process runs,
+// so nothing is lost (docker run attaches before it starts). It returns
+// when the output ends or ctx is done.
+func (e *Engine) Attach(ctx context.Context, ref string, o AttachOptions, open func() (AttachStreams, error)) error {
 	c, err := e.Get(ref)
 	if err != nil {
 		return err
@@ -55,11 +57,17 @@ func (e *Engine) Attach(ctx context.Context, ref string, o AttachOptions, s Atta
 	}
 	client := c.client
 	var done func()
+	var started <-chan struct{}
 	if client == nil || !c.State.Running {
-		var started <-chan struct{}
 		started, done = e.awaitStart(c)
 		defer done()
-		c.mu.Unlock()
+	}
+	c.mu.Unlock()
+	s, err := open()
+	if err != nil {
+		return err
+	}
+	if started != nil {
 		select {
 		case <-started:
 		case <-ctx.Done():
@@ -67,8 +75,8 @@ func (e *Engine) Attach(ctx context.Context, ref string, o AttachOptions, s Atta
 		}
 		c.mu.Lock()
 		client = c.client
+		c.mu.Unlock()
 	}
-	c.mu.Unlock()
 	if client == nil {
 		return errdefs.ErrConflict.WithMessage(fmt.Sprintf("container %s is not running", c.ID))
 	}
