@@ -49,7 +49,7 @@ var (
 // over docker's default set.
 func capabilities(hc *container.HostConfig) ([]string, error) {
 	if hc.Privileged {
-		return allCaps, nil
+		return boundingCaps(), nil
 	}
 	norm := func(s string) (string, error) {
 		s = strings.ToUpper(s)
@@ -87,7 +87,7 @@ func capabilities(hc *container.HostConfig) ([]string, error) {
 			return nil, err
 		}
 		if n == "ALL" {
-			for _, c := range allCaps {
+			for _, c := range boundingCaps() {
 				set[c] = true
 			}
 			continue
@@ -236,6 +236,7 @@ func (e *Engine) specFor(c *Container, dir, netns string) (*specs.Spec, error) {
 	}
 	if hc.Privileged {
 		s.Linux.Resources.Devices = []specs.LinuxDeviceCgroup{{Allow: true, Access: "rwm"}}
+		s.Linux.Devices = append(s.Linux.Devices, hostDevices()...)
 	} else if err := setSeccomp(s, hc); err != nil {
 		return nil, err
 	}
@@ -402,4 +403,72 @@ func initBinary() (string, error) {
 		}
 	}
 	return "", errdefs.ErrInvalidArgument.WithMessage("--init: no static init binary (docker-init or tini-static) in the daemon's PATH")
+}
+
+// capNumbers are the capabilities' bit numbers, in allCaps order.
+var capNumbers = map[string]uint{
+	"CAP_CHOWN": 0, "CAP_DAC_OVERRIDE": 1, "CAP_DAC_READ_SEARCH": 2, "CAP_FOWNER": 3, "CAP_FSETID": 4,
+	"CAP_KILL": 5, "CAP_SETGID": 6, "CAP_SETUID": 7, "CAP_SETPCAP": 8, "CAP_LINUX_IMMUTABLE": 9,
+	"CAP_NET_BIND_SERVICE": 10, "CAP_NET_BROADCAST": 11, "CAP_NET_ADMIN": 12, "CAP_NET_RAW": 13,
+	"CAP_IPC_LOCK": 14, "CAP_IPC_OWNER": 15, "CAP_SYS_MODULE": 16, "CAP_SYS_RAWIO": 17, "CAP_SYS_CHROOT": 18,
+	"CAP_SYS_PTRACE": 19, "CAP_SYS_PACCT": 20, "CAP_SYS_ADMIN": 21, "CAP_SYS_BOOT": 22, "CAP_SYS_NICE": 23,
+	"CAP_SYS_RESOURCE": 24, "CAP_SYS_TIME": 25, "CAP_SYS_TTY_CONFIG": 26, "CAP_MKNOD": 27, "CAP_LEASE": 28,
+	"CAP_AUDIT_WRITE": 29, "CAP_AUDIT_CONTROL": 30, "CAP_SETFCAP": 31, "CAP_MAC_OVERRIDE": 32,
+	"CAP_MAC_ADMIN": 33, "CAP_SYSLOG": 34, "CAP_WAKE_ALARM": 35, "CAP_BLOCK_SUSPEND": 36,
+	"CAP_AUDIT_READ": 37, "CAP_PERFMON": 38, "CAP_BPF": 39, "CAP_CHECKPOINT_RESTORE": 40,
+}
+
+// boundingCaps is every capability the daemon itself may hand out (its
+// bounding set): --privileged and --cap-add ALL cannot give more, and a
+// machine without CAP_SYS_RESOURCE would otherwise fail every privileged
+// container at capset.
+func boundingCaps() []string {
+	var bnd uint64 = ^uint64(0)
+	if b, err := os.ReadFile("/proc/self/status"); err == nil {
+		for _, line := range strings.Split(string(b), "\n") {
+			if v, ok := strings.CutPrefix(line, "CapBnd:"); ok {
+				if n, err := strconv.ParseUint(strings.TrimSpace(v), 16, 64); err == nil {
+					bnd = n
+				}
+			}
+		}
+	}
+	var out []string
+	for _, c := range allCaps {
+		if bnd&(1<<capNumbers[c]) != 0 {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+// hostDevices lists the host's device nodes under /dev, as --privileged
+// gives them to the container (pts, shm, mqueue and the console excluded,
+// as docker's list).
+func hostDevices() []specs.LinuxDevice {
+	var out []specs.LinuxDevice
+	_ = filepath.WalkDir("/dev", func(p string, d os.DirEntry, err error) error {
+		if err != nil {
+			return nil
+		}
+		if d.IsDir() {
+			switch p {
+			case "/dev/pts", "/dev/shm", "/dev/mqueue", "/dev/.lxc", "/dev/.udev":
+				return filepath.SkipDir
+			}
+			return nil
+		}
+		if p == "/dev/console" || d.Type()&os.ModeDevice == 0 {
+			return nil
+		}
+		var st unixStat
+		if statDevice(p, &st) != nil {
+			return nil
+		}
+		mode := os.FileMode(st.mode & 0o777)
+		uid, gid := st.uid, st.gid
+		out = append(out, specs.LinuxDevice{Path: p, Type: st.typ, Major: st.major, Minor: st.minor, FileMode: &mode, UID: &uid, GID: &gid})
+		return nil
+	})
+	return out
 }

@@ -1,0 +1,63 @@
+package engine
+
+import (
+	"os/exec"
+	"strings"
+	"testing"
+)
+
+func TestSecurityOptions(t *testing.T) {
+	d := newDaemon(t)
+	for _, tc := range []struct {
+		name string
+		args []string
+		want []string // substrings of the output
+	}{
+		{"seccomp default", []string{"busybox", "grep", "Seccomp:", "/proc/self/status"}, []string{"Seccomp:\t2"}},
+		{"seccomp unconfined", []string{"--security-opt", "seccomp=unconfined", "busybox", "grep", "Seccomp:", "/proc/self/status"}, []string{"Seccomp:\t0"}},
+		{"no-new-privileges", []string{"--security-opt", "no-new-privileges", "busybox", "grep", "NoNewPrivs", "/proc/self/status"}, []string{"NoNewPrivs:\t1"}},
+		{"read-only with tmpfs", []string{"--read-only", "--tmpfs", "/scratch", "busybox", "sh", "-c", "touch /x 2>&1; touch /scratch/y && echo tmpfs-ok"}, []string{"Read-only file system", "tmpfs-ok"}},
+		{"masked paths", []string{"busybox", "sh", "-c", "wc -c < /proc/timer_list; touch /proc/sys/x 2>&1; true"}, []string{"0\n", "Read-only file system"}},
+		{"privileged", []string{"--privileged", "busybox", "sh", "-c", "grep CapEff /proc/self/status; test -e /dev/kmsg && echo all-devices; echo > /proc/sys/kernel/ns_last_pid 2>&1 || true"}, []string{"all-devices"}},
+		{"device", []string{"--device", "/dev/fuse", "busybox", "ls", "-l", "/dev/fuse"}, []string{"10, 229"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			out, errOut, err := d.docker(t, append([]string{"run", "--rm"}, tc.args...)...)
+			if err != nil {
+				t.Fatalf("%v: %s", err, errOut)
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(out, w) {
+					t.Errorf("output %q lacks %q", out, w)
+				}
+			}
+		})
+	}
+	if out := d.mustDocker(t, "run", "--rm", "--privileged", "busybox", "grep", "CapEff", "/proc/self/status"); strings.Contains(out, "00000000a80425fb") {
+		t.Errorf("--privileged kept the default capabilities: %q", out)
+	}
+}
+
+func TestRuntimeRunc(t *testing.T) {
+	if _, err := exec.LookPath("runc"); err != nil {
+		t.Skip("runc is not installed")
+	}
+	d := newDaemon(t)
+	if out := d.mustDocker(t, "run", "--rm", "--runtime", "runc", "busybox", "echo", "hi-runc"); out != "hi-runc\n" {
+		t.Fatalf("--runtime runc: %q", out)
+	}
+	d.mustDocker(t, "run", "-d", "--runtime", "runc", "--name", "rc1", "busybox", "sleep", "300")
+	if out := d.mustDocker(t, "exec", "rc1", "echo", "in-runc"); out != "in-runc\n" {
+		t.Fatalf("exec with runc: %q", out)
+	}
+	if rt := strings.TrimSpace(d.mustDocker(t, "inspect", "-f", "{{.HostConfig.Runtime}}", "rc1")); rt != "runc" {
+		t.Fatalf("HostConfig.Runtime %q", rt)
+	}
+	d.mustDocker(t, "stop", "-t", "1", "rc1")
+	if code := strings.TrimSpace(d.mustDocker(t, "wait", "rc1")); code != "137" {
+		t.Fatalf("exit code after stop of sleep under runc: %s", code)
+	}
+	if _, errOut, err := d.docker(t, "run", "--rm", "--runtime", "nosuch", "busybox", "true"); exitCode(err) != 125 || !strings.Contains(errOut, "unknown or invalid runtime name: nosuch") {
+		t.Fatalf("unknown runtime: %v %s", err, errOut)
+	}
+}
