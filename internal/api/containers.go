@@ -68,6 +68,14 @@ func (s *Server) containerInspect(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, err)
 		return
 	}
+	if boolValue(r, "size") {
+		rw, rootfs, err := s.cfg.Engine.Sizes(r.Context(), resp.ID)
+		if err != nil {
+			writeError(w, r, err)
+			return
+		}
+		resp.SizeRw, resp.SizeRootFs = &rw, &rootfs
+	}
 	writeJSON(w, http.StatusOK, resp)
 }
 
@@ -98,6 +106,11 @@ func (s *Server) containerList(w http.ResponseWriter, r *http.Request) {
 		}
 		if !ok {
 			continue
+		}
+		if boolValue(r, "size") {
+			if rw, rootfs, err := s.cfg.Engine.Sizes(r.Context(), sum.ID); err == nil {
+				sum.SizeRw, sum.SizeRootFs = rw, rootfs
+			}
 		}
 		out = append(out, sum)
 		if limit > 0 && int64(len(out)) >= limit {

@@ -275,3 +275,38 @@ func writeTree(ctx context.Context, src, name string, w io.Writer) error {
 	}
 	return tw.Close()
 }
+
+// Sizes returns the bytes the container wrote (its snapshot's writable
+// directory) and that plus its image's size, as inspect --size and ps -s
+// show them.
+func (e *Engine) Sizes(ctx context.Context, ref string) (rw, rootfs int64, err error) {
+	c, err := e.Get(ref)
+	if err != nil {
+		return 0, 0, err
+	}
+	mounts, err := e.cfg.Images.Mounts(ctx, c.ID)
+	if err != nil {
+		return 0, 0, err
+	}
+	dir, _, err := mount.WritableDir(mounts)
+	if err != nil {
+		return 0, 0, fmt.Errorf("size of %s: %w", c.ID, err)
+	}
+	_ = filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return nil
+		}
+		if fi, err := d.Info(); err == nil && fi.Mode().IsRegular() {
+			rw += fi.Size()
+		}
+		return nil
+	})
+	rootfs = rw
+	c.mu.Lock()
+	imageID := c.ImageID
+	c.mu.Unlock()
+	if img, err := e.cfg.Images.Get(ctx, imageID); err == nil {
+		rootfs += img.Size
+	}
+	return rw, rootfs, nil
+}

@@ -3,7 +3,11 @@ package engine
 import (
 	"archive/tar"
 	"bytes"
+	"context"
+	"fmt"
 	"io"
+	"net"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -66,4 +70,70 @@ func TestCopyDiffExport(t *testing.T) {
 	if len(out) > 8<<20 {
 		t.Errorf("export is %d bytes: hard links were copied", len(out))
 	}
+}
+
+func TestSizes(t *testing.T) {
+	d := newDaemon(t)
+	d.mustDocker(t, "run", "--name", "sized", "busybox", "sh", "-c", "head -c 300000 /dev/zero > /big")
+	rw := strings.TrimSpace(d.mustDocker(t, "inspect", "-s", "-f", "{{.SizeRw}} {{.SizeRootFs}}", "sized"))
+	var sizeRw, sizeRoot int64
+	if _, err := fmt.Sscan(rw, &sizeRw, &sizeRoot); err != nil || sizeRw < 300000 || sizeRw > 310000 || sizeRoot < sizeRw+1000000 {
+		t.Fatalf("inspect -s: %q (%v)", rw, err)
+	}
+	if ps := d.mustDocker(t, "ps", "-a", "-s", "--format", "{{.Size}}"); !strings.Contains(ps, "300kB") {
+		t.Fatalf("ps -s: %q", ps)
+	}
+}
+
+func TestBadInput(t *testing.T) {
+	d := newDaemon(t)
+	for _, tc := range []struct {
+		args []string
+		code int
+		msg  string
+	}{
+		{[]string{"run", "--name", "x", "busybox", "true"}, 125, "Invalid container name (x)"},
+		{[]string{"run", "--rm", "nosuchimage:1", "true"}, 125, "nosuchimage"},
+		{[]string{"inspect", "--type", "container", "nosuch"}, 1, "No such container: nosuch"},
+		{[]string{"start", "nosuch"}, 1, "No such container: nosuch"},
+		{[]string{"rm", "nosuch"}, 1, "No such container: nosuch"},
+		{[]string{"stop", "nosuch"}, 1, "No such container: nosuch"},
+		{[]string{"run", "--rm", "--memory", "1k", "busybox", "true"}, 125, "Minimum memory limit allowed is 6MB"},
+		{[]string{"run", "--rm", "--cap-add", "NOPE", "busybox", "true"}, 125, "unknown capability"},
+		{[]string{"run", "--rm", "--user", "nosuchuser", "busybox", "true"}, 125, "unable to find user nosuchuser"},
+	} {
+		_, errOut, err := d.docker(t, tc.args...)
+		if exitCode(err) != tc.code || !strings.Contains(errOut, tc.msg) {
+			t.Errorf("docker %s: exit %d, want %d; stderr %q, want %q", strings.Join(tc.args, " "), exitCode(err), tc.code, errOut, tc.msg)
+		}
+	}
+	// Malformed JSON is a 400 naming the problem, and the daemon goes on.
+	resp, body := rawRequest(t, d, "POST", "/containers/create", "application/json", "{not json")
+	if resp != 400 || !strings.Contains(body, "invalid JSON") {
+		t.Errorf("malformed create body: %d %s", resp, body)
+	}
+	if out := d.mustDocker(t, "run", "--rm", "busybox", "echo", "still-serving"); out != "still-serving\n" {
+		t.Errorf("after bad input: %q", out)
+	}
+}
+
+// rawRequest sends one HTTP request to the daemon's socket and returns the
+// status and body.
+func rawRequest(t *testing.T, d *daemon, method, path, contentType, body string) (int, string) {
+	t.Helper()
+	hc := &http.Client{Transport: &http.Transport{DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+		return (&net.Dialer{}).DialContext(ctx, "unix", d.sock)
+	}}}
+	req, err := http.NewRequest(method, "http://berth"+path, strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", contentType)
+	resp, err := hc.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
 }
