@@ -11,7 +11,9 @@ import (
 // TestCpParity: docker cp in both directions, files and trees, into
 // existing directories and new names, and its errors; the trees the two
 // CLIs leave behind must be identical.
-func TestCpParity(t *testing.T) {
+func TestCpParity(t *testing.T) { forEachTarget(t, testCpParity) }
+
+func testCpParity(t *testing.T) {
 	needEnv(t)
 	cleanupContainers(t)
 	src := filepath.Join(env.tmp, "cpsrc")

@@ -69,7 +69,9 @@ func startRegistry(t *testing.T, user, pass string) string {
 // with their progress output, the implicit pull of run, and logout, each
 // CLI against its own registry (so neither finds the other's layers) and
 // its own config.json.
-func TestRegistryParity(t *testing.T) {
+func TestRegistryParity(t *testing.T) { forEachTarget(t, testRegistryParity) }
+
+func testRegistryParity(t *testing.T) {
 	needEnv(t)
 	cleanupContainers(t)
 	regs := map[string]string{dockerPrefix: startRegistry(t, "u", "p"), berthPrefix: startRegistry(t, "u", "p")}
