@@ -1,0 +1,193 @@
+package network
+
+import (
+	"fmt"
+	"log/slog"
+	"net"
+	"net/netip"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/miekg/dns"
+)
+
+// resolver is the embedded DNS of one container: a UDP and a TCP socket on
+// Config.DNSAddr opened inside the container's network namespace and served
+// by goroutines of this process, which answer from the manager's endpoints
+// as they are at the moment of the query.
+type resolver struct {
+	udp, tcp *dns.Server
+}
+
+func (r *resolver) stop() {
+	r.udp.Shutdown()
+	r.tcp.Shutdown()
+}
+
+// ensureResolver starts the container's embedded DNS unless it runs; m.mu
+// is held.
+func (m *Manager) ensureResolver(containerID, netnsPath string) error {
+	if _, ok := m.resolvers[containerID]; ok {
+		return nil
+	}
+	var pc net.PacketConn
+	var ln net.Listener
+	err := inNetns(netnsPath, func() error {
+		var err error
+		if pc, err = net.ListenPacket("udp4", m.cfg.DNSAddr); err != nil {
+			return fmt.Errorf("embedded dns: %w", err)
+		}
+		if ln, err = net.Listen("tcp4", m.cfg.DNSAddr); err != nil {
+			pc.Close()
+			return fmt.Errorf("embedded dns: %w", err)
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	h := &dnsHandler{m: m, containerID: containerID}
+	r := &resolver{
+		udp: &dns.Server{PacketConn: pc, Handler: h},
+		tcp: &dns.Server{Listener: ln, Handler: h},
+	}
+	for _, s := range []*dns.Server{r.udp, r.tcp} {
+		started := make(chan struct{})
+		s.NotifyStartedFunc = func() { close(started) }
+		go func() {
+			if err := s.ActivateAndServe(); err != nil {
+				slog.Debug("embedded dns stopped", "container", containerID, "err", err)
+			}
+		}()
+		select {
+		case <-started:
+		case <-time.After(5 * time.Second):
+		}
+	}
+	m.resolvers[containerID] = r
+	return nil
+}
+
+// dropResolverIfUnused stops the container's DNS when it is on no
+// user-defined network any more; m.mu is held.
+func (m *Manager) dropResolverIfUnused(containerID string) {
+	r, ok := m.resolvers[containerID]
+	if !ok {
+		return
+	}
+	for _, ep := range m.st.Endpoints {
+		if ep.ContainerID == containerID && !m.st.Networks[ep.NetworkID].Default {
+			return
+		}
+	}
+	r.stop()
+	delete(m.resolvers, containerID)
+}
+
+type dnsHandler struct {
+	m           *Manager
+	containerID string
+}
+
+// lookup returns the addresses a name has on the user-defined networks the
+// container is connected to: container names, aliases, short and full
+// container IDs, each also as NAME.NETWORK.
+func (m *Manager) lookup(containerID, name string) []netip.Addr {
+	name = strings.ToLower(strings.TrimSuffix(name, "."))
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	var out []netip.Addr
+	for _, own := range m.st.Endpoints {
+		if own.ContainerID != containerID {
+			continue
+		}
+		n := m.st.Networks[own.NetworkID]
+		if n == nil || n.Default {
+			continue
+		}
+		q := strings.TrimSuffix(name, "."+strings.ToLower(n.Name))
+		for _, ep := range m.st.Endpoints {
+			if ep.NetworkID != n.ID {
+				continue
+			}
+			match := strings.EqualFold(ep.Name, q) || ep.ContainerID == q ||
+				(len(q) == 12 && strings.HasPrefix(ep.ContainerID, q))
+			for _, a := range ep.Aliases {
+				match = match || strings.EqualFold(a, q)
+			}
+			if match {
+				out = append(out, ep.IP)
+			}
+		}
+	}
+	return out
+}
+
+func (h *dnsHandler) ServeDNS(w dns.ResponseWriter, req *dns.Msg) {
+	if len(req.Question) != 1 {
+		resp := new(dns.Msg)
+		resp.SetRcode(req, dns.RcodeFormatError)
+		w.WriteMsg(resp)
+		return
+	}
+	q := req.Question[0]
+	if q.Qclass == dns.ClassINET && (q.Qtype == dns.TypeA || q.Qtype == dns.TypeAAAA || q.Qtype == dns.TypeANY) {
+		if addrs := h.m.lookup(h.containerID, q.Name); len(addrs) > 0 {
+			resp := new(dns.Msg)
+			resp.SetReply(req)
+			resp.Authoritative = true
+			resp.RecursionAvailable = true
+			if q.Qtype != dns.TypeAAAA {
+				for _, a := range addrs {
+					resp.Answer = append(resp.Answer, &dns.A{
+						Hdr: dns.RR_Header{Name: q.Name, Rrtype: dns.TypeA, Class: dns.ClassINET, Ttl: 600},
+						A:   net.IP(a.AsSlice()),
+					})
+				}
+			}
+			w.WriteMsg(resp)
+			return
+		}
+	}
+	h.forward(w, req)
+}
+
+// forward asks the upstream servers, in order, over the protocol the
+// question came in on; SERVFAIL when none answers.
+func (h *dnsHandler) forward(w dns.ResponseWriter, req *dns.Msg) {
+	proto := "udp"
+	if _, ok := w.LocalAddr().(*net.TCPAddr); ok {
+		proto = "tcp"
+	}
+	c := &dns.Client{Net: proto, Timeout: 3 * time.Second}
+	for _, up := range h.m.upstreams() {
+		resp, _, err := c.Exchange(req, up)
+		if err != nil {
+			slog.Debug("embedded dns: upstream", "server", up, "err", err)
+			continue
+		}
+		w.WriteMsg(resp)
+		return
+	}
+	resp := new(dns.Msg)
+	resp.SetRcode(req, dns.RcodeServerFailure)
+	w.WriteMsg(resp)
+}
+
+// upstreams returns the forwarders as host:port.
+func (m *Manager) upstreams() []string {
+	list := m.cfg.DNSUpstreams
+	if list == nil {
+		b, _ := os.ReadFile("/etc/resolv.conf")
+		list = parseResolvConf(b).Nameservers
+	}
+	var out []string
+	for _, s := range list {
+		if _, _, err := net.SplitHostPort(s); err != nil {
+			s = net.JoinHostPort(s, "53")
+		}
+		out = append(out, s)
+	}
+	return out
+}

@@ -1,0 +1,46 @@
+// Package network owns containers' networking on the host: bridge networks
+// (the default "bridge" network on berth0 and user-defined ones), their
+// persistent IP address management, the veth pairs that connect container
+// network namespaces to them, the firewall rules for isolation, outbound
+// masquerade and published ports, and the embedded DNS server that answers
+// container names on user-defined networks.
+//
+// The engine holds one [Manager] (made by [New]) for the daemon's life. At
+// daemon start it calls [Manager.Restore] with the containers still running;
+// everything of Berth on the host that belongs to no running container is
+// then removed. Per container the engine calls [Manager.Connect] for each
+// network (after the container's network namespace exists, before its
+// process starts), [Manager.PublishPorts] once, and [Manager.UnpublishPorts]
+// and [Manager.Disconnect] when it stops. [HostsFile] and [ResolvConf] give
+// the container's /etc/hosts and /etc/resolv.conf.
+//
+// # Host objects and their names
+//
+//	bridges       berth0 (default network), br-<id12> (user networks) or the
+//	              name given with com.docker.network.bridge.name; alias
+//	              "berth:<network id>"
+//	veth pairs    host side vb<hash10>, alias "berth:<network id>:<container id>";
+//	              container side renamed eth0, eth1, ... inside the netns
+//	iptables      chains <P>-FORWARD, <P>-IN, <P>-OUT (filter) and <P>-DNAT,
+//	              <P>-POSTROUTING (nat), where <P> is Config.ChainPrefix
+//	              ("BERTH"); jumps to them from FORWARD, PREROUTING, OUTPUT and
+//	              POSTROUTING; rules carry the comment "berth:<owner id>"
+//	DNS           127.0.0.11:53 udp and tcp inside each container's netns
+//	              connected to a user-defined network, served by this process
+//
+// The firewall is iptables (Debian's iptables is on the nf_tables backend),
+// driven through its command line with -w; the rules are the ones docker
+// installs without a userland proxy: DNAT from local addresses (route_localnet
+// on the bridge for 127.0.0.1), masquerade of DNATed hairpin traffic and of
+// outbound traffic from non-internal networks.
+//
+// # State on disk
+//
+//	<Config.Root>/               e.g. /var/lib/berth/network
+//	  state.json                 networks, endpoints (container, IP, MAC,
+//	                             veth, netns path), published ports; written
+//	                             atomically (temporary file + rename) before a
+//	                             change is reported, so an address held by an
+//	                             endpoint is never handed out again, also
+//	                             across daemon restarts
+package network

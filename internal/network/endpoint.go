@@ -1,0 +1,201 @@
+package network
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"slices"
+	"strings"
+
+	"github.com/containerd/errdefs"
+)
+
+func epKey(netID, containerID string) string { return netID + "/" + containerID }
+
+// allocate returns the requested address if free, or the lowest free
+// address of the network's range; m.mu is held. Addresses held by an
+// endpoint in the state are never returned.
+func (m *Manager) allocate(n *Network, want netip.Addr) (netip.Addr, error) {
+	held := map[netip.Addr]bool{n.Gateway: true}
+	for _, ep := range m.st.Endpoints {
+		if ep.NetworkID == n.ID {
+			held[ep.IP] = true
+		}
+	}
+	bc := broadcast(n.Subnet)
+	if want.IsValid() {
+		if !n.Subnet.Contains(want) || want == n.Subnet.Addr() || want == bc {
+			return netip.Addr{}, errdefs.ErrInvalidArgument.WithMessage(fmt.Sprintf("network %s: address %s is not a host address of subnet %s", n.Name, want, n.Subnet))
+		}
+		if held[want] {
+			return netip.Addr{}, errdefs.ErrConflict.WithMessage(fmt.Sprintf("network %s: address %s is already in use", n.Name, want))
+		}
+		return want, nil
+	}
+	r := n.Subnet
+	if n.IPRange.IsValid() {
+		r = n.IPRange
+	}
+	for a := r.Addr(); r.Contains(a); a = a.Next() {
+		if a == n.Subnet.Addr() || a == bc || held[a] {
+			continue
+		}
+		return a, nil
+	}
+	return netip.Addr{}, errdefs.ErrUnavailable.WithMessage(fmt.Sprintf("network %s: no available address in %s", n.Name, r))
+}
+
+// vethName is the host side of the veth pair of a container on a network.
+func vethName(netID, containerID string) string {
+	h := sha256.Sum256([]byte(netID + "/" + containerID))
+	return "vb" + hex.EncodeToString(h[:])[:10]
+}
+
+// Connect attaches the container whose network namespace is at netnsPath
+// to a network: an address from the network's IPAM (recorded before
+// anything is made), a veth pair with its host side on the bridge, and, on
+// user-defined networks, the embedded DNS inside the namespace. Connecting
+// twice to the same network is a conflict.
+func (m *Manager) Connect(ctx context.Context, netRef, containerID, netnsPath string, cfg EndpointConfig) (*Endpoint, error) {
+	if containerID == "" || netnsPath == "" {
+		return nil, errdefs.ErrInvalidArgument.WithMessage("network connect: container id and netns path are required")
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	n, err := m.find(netRef)
+	if err != nil {
+		return nil, err
+	}
+	key := epKey(n.ID, containerID)
+	if _, ok := m.st.Endpoints[key]; ok {
+		return nil, errdefs.ErrConflict.WithMessage(fmt.Sprintf("endpoint with name %s already exists in network %s", cfg.Name, n.Name))
+	}
+	if cfg.IP.IsValid() && n.Default {
+		return nil, errdefs.ErrInvalidArgument.WithMessage("user specified IP address is supported on user defined networks only")
+	}
+	if len(cfg.Aliases) > 0 && n.Default {
+		return nil, errdefs.ErrInvalidArgument.WithMessage("network-scoped alias is supported only for containers in user defined networks")
+	}
+	ip, err := m.allocate(n, cfg.IP)
+	if err != nil {
+		return nil, err
+	}
+	mac := cfg.MacAddress
+	if mac == "" {
+		mac = macFor(ip)
+	} else if hw, err := net.ParseMAC(mac); err != nil || len(hw) != 6 {
+		return nil, errdefs.ErrInvalidArgument.WithMessage(fmt.Sprintf("network %s: invalid mac address %q", n.Name, mac))
+	}
+	ep := &Endpoint{
+		NetworkID: n.ID, ContainerID: containerID, Name: strings.TrimPrefix(cfg.Name, "/"),
+		Aliases: slices.Clone(cfg.Aliases), IP: ip, Prefix: n.Subnet.Bits(), Gateway: n.Gateway,
+		MAC: mac, HostVeth: vethName(n.ID, containerID), NetnsPath: netnsPath,
+	}
+	if n.Internal {
+		ep.Gateway = netip.Addr{}
+	}
+	m.st.Endpoints[key] = ep
+	if err := m.save(); err != nil {
+		delete(m.st.Endpoints, key)
+		return nil, err
+	}
+	undo := func() {
+		deleteLink(ep.HostVeth)
+		delete(m.st.Endpoints, key)
+		m.save()
+	}
+	if err := attach(m.tag(), n, ep); err != nil {
+		undo()
+		return nil, fmt.Errorf("network %s: connect %s: %w", n.Name, containerID, err)
+	}
+	if err := m.save(); err != nil { // IfName is known now
+		undo()
+		return nil, err
+	}
+	if !n.Default {
+		if err := m.ensureResolver(containerID, netnsPath); err != nil {
+			undo()
+			return nil, fmt.Errorf("network %s: connect %s: %w", n.Name, containerID, err)
+		}
+	}
+	out := *ep
+	out.Aliases = slices.Clone(ep.Aliases)
+	return &out, nil
+}
+
+// Disconnect detaches a container from a network: its veth pair is
+// deleted (both sides), its address released and its names leave the
+// network's DNS at once. A container that is not connected is NotFound.
+func (m *Manager) Disconnect(ctx context.Context, netRef, containerID string) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	n, err := m.find(netRef)
+	if err != nil {
+		return err
+	}
+	key := epKey(n.ID, containerID)
+	ep, ok := m.st.Endpoints[key]
+	if !ok {
+		return errdefs.ErrNotFound.WithMessage(fmt.Sprintf("container %s is not connected to network %s", containerID, n.Name))
+	}
+	if err := deleteLink(ep.HostVeth); err != nil {
+		return fmt.Errorf("network %s: disconnect %s: %w", n.Name, containerID, err)
+	}
+	delete(m.st.Endpoints, key)
+	if err := m.save(); err != nil {
+		return err
+	}
+	m.dropResolverIfUnused(containerID)
+	return nil
+}
+
+// DisconnectAll detaches a container from every network it is on.
+func (m *Manager) DisconnectAll(ctx context.Context, containerID string) error {
+	m.mu.RLock()
+	var nets []string
+	for _, ep := range m.st.Endpoints {
+		if ep.ContainerID == containerID {
+			nets = append(nets, ep.NetworkID)
+		}
+	}
+	m.mu.RUnlock()
+	var errs []error
+	for _, id := range nets {
+		if err := m.Disconnect(ctx, id, containerID); err != nil && !errdefs.IsNotFound(err) {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// ContainerEndpoints returns the endpoints of a container, by network ID.
+func (m *Manager) ContainerEndpoints(ctx context.Context, containerID string) map[string]Endpoint {
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	out := map[string]Endpoint{}
+	for _, ep := range m.st.Endpoints {
+		if ep.ContainerID == containerID {
+			e := *ep
+			e.Aliases = slices.Clone(ep.Aliases)
+			out[ep.NetworkID] = e
+		}
+	}
+	return out
+}
+
+// Rename changes the name the embedded DNS answers for a container, on
+// every network, at once.
+func (m *Manager) Rename(ctx context.Context, containerID, newName string) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for _, ep := range m.st.Endpoints {
+		if ep.ContainerID == containerID {
+			ep.Name = strings.TrimPrefix(newName, "/")
+		}
+	}
+	return m.save()
+}

@@ -1,0 +1,127 @@
+package network
+
+import (
+	"net/netip"
+	"time"
+)
+
+// Config configures a Manager.
+type Config struct {
+	// Root is the directory of the manager's state file (created if missing).
+	Root string
+	// DefaultBridge is the Linux bridge of the default network; "berth0"
+	// when empty.
+	DefaultBridge string
+	// BIP is the default bridge's address with its prefix (--bip, e.g.
+	// 172.17.0.1/16); when invalid (zero), a subnet is chosen from
+	// DefaultAddressPools at first start and kept.
+	BIP netip.Prefix
+	// DefaultAddressPools are the subnets networks without --subnet are
+	// carved from (--default-address-pool); docker's pools when empty.
+	DefaultAddressPools []AddressPool
+	// MTU of veth pairs and bridges; 1500 when zero.
+	MTU int
+	// ChainPrefix names the iptables chains; "BERTH" when empty.
+	ChainPrefix string
+	// DNSUpstreams are the servers (host:port or IP) the embedded DNS
+	// forwards names it does not know to; the nameservers of the host's
+	// /etc/resolv.conf when nil.
+	DNSUpstreams []string
+	// DNSAddr is the address the embedded DNS listens on inside each
+	// container's network namespace; 127.0.0.11:53 when empty.
+	DNSAddr string
+}
+
+// AddressPool is a range subnets are carved from: Base split into
+// subnets of Size bits (docker's --default-address-pool base=,size=).
+type AddressPool struct {
+	Base netip.Prefix
+	Size int
+}
+
+// NetworkConfig is what Create makes a network from; it mirrors the
+// options of `docker network create`.
+type NetworkConfig struct {
+	Name string
+	// Driver is "bridge" (the default when empty).
+	Driver string
+	// Subnet, Gateway and IPRange are optional; a free subnet is chosen, the
+	// gateway is the subnet's first address and addresses come from the
+	// whole subnet when they are zero.
+	Subnet   netip.Prefix
+	Gateway  netip.Addr
+	IPRange  netip.Prefix
+	Internal bool
+	Labels   map[string]string
+	// Options are driver options; com.docker.network.bridge.name and
+	// com.docker.network.driver.mtu are understood.
+	Options map[string]string
+	// IPv6 is accepted for compatibility; only IPv4 addresses are assigned.
+	IPv6 bool
+}
+
+// Network is a network as stored and shown by inspect.
+type Network struct {
+	ID       string            `json:"id"`
+	Name     string            `json:"name"`
+	Driver   string            `json:"driver"`
+	Subnet   netip.Prefix      `json:"subnet"`
+	Gateway  netip.Addr        `json:"gateway"`
+	IPRange  netip.Prefix      `json:"ipRange,omitzero"`
+	Internal bool              `json:"internal,omitempty"`
+	IPv6     bool              `json:"ipv6,omitempty"`
+	Labels   map[string]string `json:"labels,omitempty"`
+	Options  map[string]string `json:"options,omitempty"`
+	Bridge   string            `json:"bridge"`
+	MTU      int               `json:"mtu"`
+	Created  time.Time         `json:"created"`
+	// Default marks the default "bridge" network: no embedded DNS, cannot
+	// be removed.
+	Default bool `json:"default,omitempty"`
+}
+
+// EndpointConfig is a container's wish for one network.
+type EndpointConfig struct {
+	// Name is the container's name (without a leading slash); the embedded
+	// DNS answers it on user-defined networks.
+	Name string
+	// IP is a requested address (--ip); the next free one when zero.
+	IP         netip.Addr
+	Aliases    []string
+	MacAddress string
+}
+
+// Endpoint is a container's attachment to a network.
+type Endpoint struct {
+	NetworkID   string     `json:"networkId"`
+	ContainerID string     `json:"containerId"`
+	Name        string     `json:"name"`
+	Aliases     []string   `json:"aliases,omitempty"`
+	IP          netip.Addr `json:"ip"`
+	Prefix      int        `json:"prefix"`
+	Gateway     netip.Addr `json:"gateway"`
+	MAC         string     `json:"mac"`
+	// HostVeth is the host side of the veth pair, IfName the container side.
+	HostVeth  string `json:"hostVeth"`
+	IfName    string `json:"ifName"`
+	NetnsPath string `json:"netnsPath"`
+}
+
+// PortBinding maps a host port to a container port. HostPort 0 asks for an
+// ephemeral port; HostPortEnd > HostPort asks for the first free port of
+// the range. Proto is "tcp" (default) or "udp"; HostIP empty means all
+// addresses.
+type PortBinding struct {
+	HostIP        string `json:"hostIp,omitempty"`
+	HostPort      int    `json:"hostPort"`
+	HostPortEnd   int    `json:"hostPortEnd,omitempty"`
+	ContainerPort int    `json:"containerPort"`
+	Proto         string `json:"proto"`
+}
+
+// ContainerNetState is what Restore keeps: a running container and its
+// network namespace.
+type ContainerNetState struct {
+	ContainerID string
+	NetnsPath   string
+}
