@@ -41,7 +41,8 @@ type Container struct {
 
 	client       *shim.Client
 	changed      chan struct{} // closed and replaced on every state change
-	removed      bool
+	removed      bool          // set when a removal begins
+	gone         bool          // set once the removal finished: "removed" waits end
 	starting     chan struct{} // set while a start is in progress: attachers connect to the shim, then close their ready
 	attachWG     *sync.WaitGroup
 	execs        map[string]bool

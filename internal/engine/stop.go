@@ -200,7 +200,7 @@ func (e *Engine) Wait(ref string, cond WaitCondition) (func(ctx context.Context)
 		for {
 			c.mu.Lock()
 			st := c.State
-			removed := c.removed
+			removed := c.gone
 			ch := c.watch()
 			c.mu.Unlock()
 			switch cond {
@@ -286,10 +286,11 @@ func (e *Engine) Remove(ctx context.Context, ref string, o RemoveOptions) error 
 		}
 	}
 	e.mu.Unlock()
+	e.publish(c, mevents.ActionDestroy, nil)
 	c.mu.Lock()
+	c.gone = true
 	c.notify()
 	c.mu.Unlock()
-	e.publish(c, mevents.ActionDestroy, nil)
 	return nil
 }
 
