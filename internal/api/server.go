@@ -14,6 +14,7 @@ import (
 	"github.com/berth/berth/internal/api/events"
 	"github.com/berth/berth/internal/engine"
 	"github.com/berth/berth/internal/image"
+	"github.com/berth/berth/internal/volume"
 )
 
 // Config is what the daemon tells the server about itself at start.
@@ -40,6 +41,9 @@ type Config struct {
 	// ImageInUse tells whether a container uses an image, for rmi's
 	// conflict and prune; nil means none does. The engine supplies it.
 	ImageInUse image.InUseFunc
+	// Volumes is the local volume driver behind /volumes/... (volumes.go);
+	// nil leaves those routes out.
+	Volumes *volume.Store
 }
 
 // Counts are the object totals /info reports.
@@ -81,6 +85,7 @@ func New(cfg Config) *Server {
 	s.routeEvents(mux)
 	s.routeContainers(mux)
 	s.routeImages(mux)
+	s.routeVolumes(mux)
 	s.handler = s.withVersion(routed(mux))
 	return s
 }

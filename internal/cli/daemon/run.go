@@ -83,6 +83,10 @@ func run(ctx context.Context, flags Config, fs *pflag.FlagSet, stderr io.Writer)
 	if err != nil {
 		return err
 	}
+	vols, err := openVolumes(cfg)
+	if err != nil {
+		return err
+	}
 	d.bus = events.NewBus(0)
 	eng, err := openEngine(ctx, cfg, images, d.bus, rts)
 	if err != nil {
@@ -103,6 +107,7 @@ func run(ctx context.Context, flags Config, fs *pflag.FlagSet, stderr io.Writer)
 		Counts:          countsOf(images, eng),
 		Engine:          eng,
 		ImageInUse:      eng.ImageInUse,
+		Volumes:         vols,
 	})
 	d.server.SetRuntimes(withVersions(ctx, rts))
 	d.server.SetDebug(d.level.Level() <= slog.LevelDebug)
