@@ -330,3 +330,17 @@ func (e *Engine) Update(ref string, u container.UpdateConfig) ([]string, error) 
 	e.publish(c, mevents.ActionUpdate, nil)
 	return []string{}, nil
 }
+
+// oomKilled tells whether the kernel's OOM killer killed a process of the
+// container's cgroup; read at exit, before the runtime removes the cgroup.
+func (e *Engine) oomKilled(c *Container) bool {
+	m, err := cgroups.New("/berth/"+c.ID, c.ID)
+	if err != nil {
+		return false
+	}
+	st, err := m.Stats()
+	if err != nil {
+		return false
+	}
+	return st.Memory.EventCount.OOMKill > 0
+}

@@ -267,6 +267,7 @@ func (e *Engine) handleExit(c *Container, client *shim.Client, ex *shim.Exit) {
 		return
 	}
 	c.client = nil
+	oom := e.oomKilled(c)
 	_ = client.Delete(ctx, true)
 	_ = os.RemoveAll(e.shimDir(c.ID))
 	e.releaseRun(c)
@@ -281,6 +282,10 @@ func (e *Engine) handleExit(c *Container, client *shim.Client, ex *shim.Exit) {
 	c.State.Status = container.StateExited
 	c.State.ExitCode = ex.Code
 	c.State.FinishedAt = at.UTC()
+	c.State.OOMKilled = oom
+	if oom {
+		e.publish(c, mevents.ActionOOM, nil)
+	}
 	restart, delay := e.restartDecision(c)
 	if restart {
 		c.State.Restarting = true

@@ -1,10 +1,12 @@
 package engine
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 // cgroupFile reads a v1 controller file of container id (this machine's
@@ -79,5 +81,22 @@ func TestLimitsPauseTopStatsUpdate(t *testing.T) {
 	d.mustDocker(t, "rm", "-f", "lim")
 	if _, err := os.Stat(filepath.Join("/sys/fs/cgroup/memory/berth", id)); !os.IsNotExist(err) {
 		t.Errorf("cgroup left after rm -f: %v", err)
+	}
+}
+
+func TestOOMKilled(t *testing.T) {
+	if _, err := os.Stat("/sys/fs/cgroup/memory/memory.limit_in_bytes"); err != nil {
+		t.Skip("needs cgroup v1 controllers")
+	}
+	d := newDaemon(t)
+	_, _, err := d.docker(t, "run", "--name", "oom", "--memory", "8m", "busybox", "sh", "-c", "head -c 100m /dev/zero | tail > /dev/null")
+	if exitCode(err) != 137 {
+		t.Fatalf("exit code %d, want 137 (killed)", exitCode(err))
+	}
+	if st := strings.TrimSpace(d.mustDocker(t, "inspect", "-f", "{{.State.OOMKilled}} {{.State.ExitCode}}", "oom")); st != "true 137" {
+		t.Fatalf("state %q, want OOMKilled", st)
+	}
+	if ev := d.mustDocker(t, "events", "--since", "1", "--until", fmt.Sprint(time.Now().Unix()+1), "--filter", "event=oom", "--format", "{{.Actor.Attributes.name}}"); strings.TrimSpace(ev) != "oom" {
+		t.Fatalf("oom event: %q", ev)
 	}
 }
