@@ -3,6 +3,7 @@ package engine
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
@@ -104,6 +105,8 @@ func (e *Engine) Create(ctx context.Context, req CreateRequest) (string, []strin
 	if err := os.MkdirAll(filepath.Join(e.dir(id), "rootfs"), 0o711); err != nil {
 		return fail(fmt.Errorf("create %s: %w", id, err))
 	}
+	t0 := time.Now()
+	defer func() { slog.DebugContext(ctx, "container created", "id", id, "took", time.Since(t0)) }()
 	if _, err := e.cfg.Images.Prepare(ctx, id, img); err != nil {
 		return fail(fmt.Errorf("create %s: %w", id, err))
 	}

@@ -261,6 +261,8 @@ func (e *Engine) watchExit(c *Container, client *shim.Client) {
 // --rm and the restart policy.
 func (e *Engine) handleExit(c *Container, client *shim.Client, ex *shim.Exit) {
 	ctx := context.WithoutCancel(e.ctx)
+	t0 := time.Now()
+	defer func() { slog.Debug("exit handled", "id", c.ID, "code", ex.Code, "took", time.Since(t0)) }()
 	c.mu.Lock()
 	if c.client != client {
 		c.mu.Unlock()
