@@ -14,6 +14,7 @@ import (
 	registrycli "github.com/berth/berth/internal/cli/registry"
 	runtimecli "github.com/berth/berth/internal/cli/runtime"
 	"github.com/berth/berth/internal/cli/system"
+	volumecli "github.com/berth/berth/internal/cli/volume"
 	"github.com/berth/berth/internal/client"
 )
 
@@ -46,6 +47,7 @@ func Main(args []string) int {
 	system.AddCommands(root, &clientOpts)
 	containercli.AddCommands(root, &clientOpts)
 	imagecli.AddCommands(root, &clientOpts)
+	volumecli.AddCommands(root, &clientOpts)
 	root.AddCommand(registrycli.NewCommand())
 	root.SetArgs(args)
 	err := root.Execute()

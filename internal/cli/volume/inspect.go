@@ -1,0 +1,30 @@
+package volume
+
+import (
+	"context"
+
+	mobyclient "github.com/moby/moby/client"
+	"github.com/spf13/cobra"
+
+	"github.com/berth/berth/internal/cli/container"
+	"github.com/berth/berth/internal/client"
+)
+
+func newInspectCommand(copts *client.Options) *cobra.Command {
+	var format string
+	cmd := &cobra.Command{
+		Use:   "inspect [OPTIONS] VOLUME [VOLUME...]",
+		Short: "Display detailed information on one or more volumes",
+		Args:  minArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return container.RunInspect(cmd, copts, format, args, lookup)
+		},
+	}
+	cmd.Flags().StringVarP(&format, "format", "f", "", "Format output using a custom template:\n'json':             Print in JSON format\n'TEMPLATE':         Print output using the given Go template.\nRefer to https://docs.docker.com/go/formatting/ for more information about formatting output with templates")
+	return cmd
+}
+
+func lookup(ctx context.Context, c *client.Client, name string) (container.Inspected, error) {
+	r, err := c.VolumeInspect(ctx, name, mobyclient.VolumeInspectOptions{})
+	return container.Inspected{Value: r.Volume, Raw: r.Raw}, err
+}
