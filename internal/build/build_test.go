@@ -1,0 +1,296 @@
+package build
+
+import (
+	"archive/tar"
+	"bytes"
+	"context"
+	"errors"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+func ptr(s string) *string { return &s }
+
+func TestBuildInstructions(t *testing.T) {
+	e := newEnv(t)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Write([]byte("from the web\n"))
+	}))
+	t.Cleanup(srv.Close)
+	dir := t.TempDir()
+	writeFiles(t, dir, map[string]string{
+		"a.txt": "alpha\n", "sub/b.txt": "beta\n", "sub/skip.log": "no\n", "secret.env": "x",
+		".dockerignore": "secret.env\n",
+		"Dockerfile": `# syntax=docker/dockerfile:1
+ARG BASE=busybox
+FROM ${BASE} AS base
+LABEL org.example.a="1 2" b=c
+MAINTAINER someone
+ENV GREETING=hello WHO=world
+ARG V=default
+RUN echo "$GREETING $WHO $V" > /greeting
+RUN ["/bin/sh", "-c", "echo exec-form > /exec"]
+RUN <<EOT
+echo heredoc-line > /heredoc
+EOT
+WORKDIR /app
+COPY --chown=1000:1000 --chmod=640 a.txt ./
+COPY --exclude=*.log sub/ /sub/
+COPY <<EOT /inline.txt
+inline $WHO
+EOT
+ADD layer.tar /unpacked/
+ADD ` + srv.URL + `/remote.txt /remote/
+USER 1000
+EXPOSE 80 53/udp
+VOLUME /data
+STOPSIGNAL SIGTERM
+HEALTHCHECK CMD true
+SHELL ["/bin/sh", "-c"]
+ONBUILD RUN echo child
+ENTRYPOINT ["/bin/echo"]
+CMD ["hi"]
+`})
+	var tb bytes.Buffer
+	tw := tar.NewWriter(&tb)
+	tw.WriteHeader(&tar.Header{Name: "in-tar.txt", Mode: 0o644, Size: 3, Typeflag: tar.TypeReg})
+	tw.Write([]byte("tar"))
+	tw.Close()
+	os.WriteFile(filepath.Join(dir, "layer.tar"), tb.Bytes(), 0o644)
+
+	id, out, err := e.build(t, dir, BuildOptions{Tags: []string{"app:1", "app"}, BuildArgs: map[string]*string{"V": ptr("given")}, Labels: map[string]string{"io.berth.test": "yes"}})
+	if err != nil {
+		t.Fatalf("build: %v\n%s", err, out)
+	}
+	for _, want := range []string{"Step 1/23 : FROM ${BASE} AS base", "Step 4/23 : ENV GREETING=hello WHO=world", " ---> Running in ", "Successfully built " + id[7:19], "Successfully tagged app:1\n", "Successfully tagged app:latest\n"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("progress lacks %q:\n%s", want, out)
+		}
+	}
+	img, err := e.images.Get(context.Background(), "app:1")
+	if err != nil || img.ID.String() != id {
+		t.Fatalf("app:1 = %v, %v; want %s", img.ID, err, id)
+	}
+	c := img.Config.Config
+	if c.WorkingDir != "/app" || c.User != "1000" || c.StopSignal != "SIGTERM" {
+		t.Errorf("config workdir %q user %q stopsignal %q", c.WorkingDir, c.User, c.StopSignal)
+	}
+	if strings.Join(c.Entrypoint, " ") != "/bin/echo" || strings.Join(c.Cmd, " ") != "hi" {
+		t.Errorf("entrypoint %q cmd %q", c.Entrypoint, c.Cmd)
+	}
+	if c.Labels["org.example.a"] != "1 2" || c.Labels["b"] != "c" || c.Labels["io.berth.test"] != "yes" {
+		t.Errorf("labels %v", c.Labels)
+	}
+	for _, p := range []string{"80/tcp", "53/udp"} {
+		if _, ok := c.ExposedPorts[p]; !ok {
+			t.Errorf("exposed ports %v lack %s", c.ExposedPorts, p)
+		}
+	}
+	if _, ok := c.Volumes["/data"]; !ok {
+		t.Errorf("volumes %v", c.Volumes)
+	}
+	if !hasEnv(c.Env, "GREETING") || img.Config.Author != "someone" {
+		t.Errorf("env %v author %q", c.Env, img.Config.Author)
+	}
+	root := e.export(t, id)
+	for name, want := range map[string]string{
+		"greeting": "hello world given\n", "exec": "exec-form\n", "heredoc": "heredoc-line\n",
+		"app/a.txt": "alpha\n", "sub/b.txt": "beta\n", "inline.txt": "inline world\n",
+		"unpacked/in-tar.txt": "tar", "remote/remote.txt": "from the web\n",
+	} {
+		if got := readFile(t, filepath.Join(root, name)); got != want {
+			t.Errorf("/%s = %q, want %q", name, got, want)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(root, "sub/skip.log")); err == nil {
+		t.Errorf("COPY --exclude=*.log copied sub/skip.log")
+	}
+	fi, err := os.Stat(filepath.Join(root, "app/a.txt"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fi.Mode().Perm() != 0o640 {
+		t.Errorf("a.txt mode %v, want 0640", fi.Mode())
+	}
+	if st := statOwner(fi); st != [2]uint32{1000, 1000} {
+		t.Errorf("a.txt owner %v, want 1000:1000", st)
+	}
+	if fi, err := os.Stat(filepath.Join(root, "remote/remote.txt")); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Errorf("ADD URL file: %v, %v; want mode 0600", fi, err)
+	}
+}
+
+func TestBuildCache(t *testing.T) {
+	e := newEnv(t)
+	dir := t.TempDir()
+	writeFiles(t, dir, map[string]string{
+		"f.txt":      "one\n",
+		"Dockerfile": "FROM busybox\nARG X=1\nRUN echo $X > /x\nCOPY f.txt /f.txt\nRUN cat /f.txt > /g\n",
+	})
+	id1, out, err := e.build(t, dir, BuildOptions{})
+	if err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	if n := e.exec.runs.Load(); n != 2 {
+		t.Fatalf("cold build ran %d containers, want 2", n)
+	}
+	// Same inputs, a touched mtime: fully cached, no container.
+	later := time.Now().Add(time.Hour)
+	os.Chtimes(filepath.Join(dir, "f.txt"), later, later)
+	id2, out, err := e.build(t, dir, BuildOptions{})
+	if err != nil || id2 != id1 {
+		t.Fatalf("cached build: %s, %v; want %s\n%s", id2, err, id1, out)
+	}
+	if n := e.exec.runs.Load(); n != 2 || strings.Count(out, "Using cache") != 3 {
+		t.Errorf("cached build: %d containers in all, %d cache hits:\n%s", n, strings.Count(out, "Using cache"), out)
+	}
+	// New content: the COPY and what follows miss, the first RUN hits.
+	os.WriteFile(filepath.Join(dir, "f.txt"), []byte("two\n"), 0o644)
+	id3, out, err := e.build(t, dir, BuildOptions{})
+	if err != nil || id3 == id1 {
+		t.Fatalf("changed content: %s, %v\n%s", id3, err, out)
+	}
+	if n := e.exec.runs.Load(); n != 3 || strings.Count(out, "Using cache") != 1 {
+		t.Errorf("after a content change: %d containers in all, %d cache hits:\n%s", n, strings.Count(out, "Using cache"), out)
+	}
+	if got := readFile(t, filepath.Join(e.export(t, id3), "g")); got != "two\n" {
+		t.Errorf("/g = %q", got)
+	}
+	// Another build arg value busts the RUN that sees it.
+	_, out, err = e.build(t, dir, BuildOptions{BuildArgs: map[string]*string{"X": ptr("2")}})
+	if err != nil || strings.Count(out, "Using cache") != 0 {
+		t.Errorf("build arg change: %v, %d hits\n%s", err, strings.Count(out, "Using cache"), out)
+	}
+	before := e.exec.runs.Load()
+	if _, out, err = e.build(t, dir, BuildOptions{NoCache: true}); err != nil || e.exec.runs.Load()-before != 2 {
+		t.Errorf("no-cache: %v, %d runs\n%s", err, e.exec.runs.Load()-before, out)
+	}
+	rep, err := e.b.Prune(context.Background(), PruneOptions{All: true})
+	if err != nil || len(rep.Entries) == 0 {
+		t.Errorf("prune: %+v %v", rep, err)
+	}
+	if n, _, _ := e.b.DiskUsage(context.Background()); n != 0 {
+		t.Errorf("%d entries after prune --all", n)
+	}
+}
+
+func TestBuildMultiStageTarget(t *testing.T) {
+	e := newEnv(t)
+	dir := t.TempDir()
+	writeFiles(t, dir, map[string]string{"Dockerfile": `FROM busybox AS a
+RUN echo from-a > /a
+FROM busybox AS broken
+RUN exit 7
+FROM busybox AS b
+RUN echo from-b > /b
+FROM scratch AS final
+COPY --from=a /a /a
+COPY --from=b /b /b
+COPY --from=busybox /etc/passwd /passwd
+FROM final AS extra
+RUN exit 9
+`})
+	id, out, err := e.build(t, dir, BuildOptions{Target: "final", Tags: []string{"final"}})
+	if err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	if strings.Contains(out, "exit 7") || strings.Contains(out, "exit 9") {
+		t.Errorf("stages the target does not need were built:\n%s", out)
+	}
+	root := e.export(t, id)
+	if readFile(t, filepath.Join(root, "a")) != "from-a\n" || readFile(t, filepath.Join(root, "b")) != "from-b\n" {
+		t.Errorf("final stage files wrong")
+	}
+	if _, err := os.Stat(filepath.Join(root, "bin/busybox")); err == nil {
+		t.Errorf("scratch stage has busybox")
+	}
+	_, _, err = e.build(t, dir, BuildOptions{Target: "nope"})
+	if err == nil || !strings.Contains(err.Error(), `target stage "nope" could not be found`) {
+		t.Errorf("missing target: %v", err)
+	}
+}
+
+func TestBuildErrors(t *testing.T) {
+	e := newEnv(t)
+	dir := t.TempDir()
+	outside := t.TempDir()
+	writeFiles(t, outside, map[string]string{"secret": "s"})
+	writeFiles(t, dir, map[string]string{"ok": "x"})
+	os.Symlink(filepath.Join(outside, "secret"), filepath.Join(dir, "link-out"))
+	os.Symlink("../../../../../../etc/passwd", filepath.Join(dir, "rel-out"))
+	cases := []struct{ name, df, want string }{
+		{"parent", "FROM busybox\nCOPY ../x /x\n", "forbidden path outside the build context"},
+		{"symlink-abs", "FROM busybox\nCOPY link-out /x\n", "symlink points outside the build context"},
+		{"symlink-rel", "FROM busybox\nCOPY rel-out /x\n", "symlink points outside the build context"},
+		{"missing", "FROM busybox\nCOPY nothere /x\n", "file not found in build context"},
+		{"unknown", "FROM busybox\nFROBNICATE x\n", "unknown instruction"},
+		{"syntax", "# syntax=example.com/my/frontend:1\nFROM busybox\n", "custom frontends"},
+		{"run-fails", "FROM busybox\nRUN echo out; exit 3\n", "step 2: the command 'RUN echo out; exit 3' returned a non-zero code: 3"},
+		{"no-from", "RUN true\n", "no build stage"},
+		{"from-missing-stage", "FROM busybox\nCOPY --from=nostage /a /a\n", "nostage"},
+		{"huge", "FROM busybox\nRUN echo " + strings.Repeat("x", MaxDockerfileBytes) + "\n", "more than the limit"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			_, out, err := e.build(t, dir, BuildOptions{DockerfileContent: []byte(c.df), Tags: []string{"bad:" + c.name}})
+			if err == nil || !strings.Contains(err.Error(), c.want) {
+				t.Fatalf("err = %v, want %q\n%s", err, c.want, out)
+			}
+			if _, err := e.images.Get(context.Background(), "bad:"+c.name); err == nil {
+				t.Errorf("a failed build tagged its image")
+			}
+		})
+	}
+	var se *StepError
+	var ee *ExitError
+	_, _, err := e.build(t, dir, BuildOptions{DockerfileContent: []byte("FROM busybox\nRUN exit 4\n")})
+	if !errors.As(err, &se) || !errors.As(err, &ee) || ee.Code != 4 || se.Step != 2 {
+		t.Errorf("RUN failure error %#v", err)
+	}
+}
+
+func TestBuildRunMounts(t *testing.T) {
+	e := newEnv(t)
+	dir := t.TempDir()
+	sec := filepath.Join(t.TempDir(), "tok")
+	os.WriteFile(sec, []byte("s3cret"), 0o600)
+	writeFiles(t, dir, map[string]string{"data/in.txt": "bound\n", "Dockerfile": `FROM busybox
+RUN --mount=type=cache,target=/cache echo run >> /cache/log && cat /cache/log | wc -l > /count
+RUN --mount=type=tmpfs,target=/scratch touch /scratch/x
+RUN --mount=type=bind,source=data,target=/mnt cat /mnt/in.txt > /bound
+RUN --mount=type=secret,id=tok cat /run/secrets/tok > /seen
+RUN --network=none cat /proc/net/dev | grep -c : > /ifaces
+`})
+	id, out, err := e.build(t, dir, BuildOptions{Secrets: map[string]string{"tok": sec}})
+	if err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	root := e.export(t, id)
+	if got := readFile(t, filepath.Join(root, "bound")); got != "bound\n" {
+		t.Errorf("bind mount read %q", got)
+	}
+	if got := readFile(t, filepath.Join(root, "seen")); got != "s3cret" {
+		t.Errorf("secret read %q", got)
+	}
+	if b, _ := os.ReadFile(filepath.Join(root, "run/secrets/tok")); len(b) > 0 {
+		t.Errorf("the secret was committed into the image")
+	}
+	if _, err := os.Stat(filepath.Join(root, "scratch/x")); err == nil {
+		t.Errorf("tmpfs content was committed")
+	}
+	if got := readFile(t, filepath.Join(root, "ifaces")); got != "1\n" {
+		t.Errorf("--network=none saw %q interfaces, want only lo", got)
+	}
+	id2, out, err := e.build(t, dir, BuildOptions{Secrets: map[string]string{"tok": sec}, NoCache: true})
+	if err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	if got := readFile(t, filepath.Join(e.export(t, id2), "count")); strings.TrimSpace(got) != "2" {
+		t.Errorf("cache mount count %q, want 2", got)
+	}
+}

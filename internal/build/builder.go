@@ -1,0 +1,212 @@
+package build
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+
+	"github.com/containerd/errdefs"
+	"github.com/opencontainers/go-digest"
+
+	"github.com/berth/berth/internal/archive"
+	"github.com/berth/berth/internal/image"
+)
+
+// Config is what New needs.
+type Config struct {
+	// Images is the image service base images come from and built images
+	// go to.
+	Images *image.Service
+	// Executor runs RUN steps.
+	Executor Executor
+	// CacheRoot is the directory of the build cache (see the package doc).
+	CacheRoot string
+}
+
+// Builder builds images from Dockerfiles. It is safe for concurrent use.
+type Builder struct {
+	images *image.Service
+	exec   Executor
+	cache  *cache
+	root   string
+}
+
+// New returns a Builder over cfg.
+func New(cfg Config) (*Builder, error) {
+	if cfg.Images == nil || cfg.Executor == nil || cfg.CacheRoot == "" {
+		return nil, errors.New("builder: image service, executor and cache root are required")
+	}
+	for _, d := range []string{"steps", "mounts", "tmp"} {
+		if err := os.MkdirAll(filepath.Join(cfg.CacheRoot, d), 0o700); err != nil {
+			return nil, fmt.Errorf("builder: cache root: %w", err)
+		}
+	}
+	return &Builder{images: cfg.Images, exec: cfg.Executor, cache: &cache{dir: filepath.Join(cfg.CacheRoot, "steps")}, root: cfg.CacheRoot}, nil
+}
+
+// Output is where a build's result goes besides the image store: Type
+// "local" (the root filesystem copied into the directory Dest) or "tar"
+// (a tar of it written to the file Dest, or to Writer).
+type Output struct {
+	Type   string
+	Dest   string
+	Writer io.Writer
+}
+
+// BuildOptions describe one build.
+type BuildOptions struct {
+	// ContextDir is the build context directory; Context, when ContextDir
+	// is empty, a tar of it (uncompressed, gzip or zstd). Neither means a
+	// Dockerfile-only build with an empty context.
+	ContextDir string
+	Context    io.Reader
+	// Dockerfile is the Dockerfile's path inside the context ("Dockerfile"
+	// when empty); DockerfileContent, when set, is the Dockerfile itself.
+	Dockerfile        string
+	DockerfileContent []byte
+	// Tags name the built image ("app", "app:1").
+	Tags []string
+	// BuildArgs are --build-arg values; a nil value takes the variable
+	// from the builder's environment.
+	BuildArgs map[string]*string
+	// Target is the stage to build (the last one when empty).
+	Target string
+	// NoCache disables cache lookups (results are still cached); Pull
+	// pulls base images even when present.
+	NoCache bool
+	Pull    bool
+	// Labels are added to the built image.
+	Labels map[string]string
+	// Network is the RUN steps' default network ("default", "none",
+	// "host").
+	Network string
+	// Secrets map a secret ID to the file RUN --mount=type=secret reads.
+	Secrets map[string]string
+	Outputs []Output
+	// Platform of the base images ("" for the image service's).
+	Platform string
+}
+
+// Event is one message of a build's progress, docker's legacy build
+// stream: Stream carries text lines; ID is set on the final event.
+type Event struct {
+	Stream string
+	ID     string
+}
+
+// Progress receives a build's events; it is called from one goroutine at
+// a time.
+type Progress func(Event)
+
+// StepError is a failed step: which one, its instruction and why.
+type StepError struct {
+	Step        int
+	Instruction string
+	Err         error
+}
+
+func (e *StepError) Error() string {
+	var ee *ExitError
+	if errors.As(e.Err, &ee) {
+		return fmt.Sprintf("step %d: the command '%s' returned a non-zero code: %d", e.Step, e.Instruction, ee.Code)
+	}
+	return fmt.Sprintf("step %d: %s: %v", e.Step, e.Instruction, e.Err)
+}
+
+func (e *StepError) Unwrap() error { return e.Err }
+
+// Build builds the image opts describe and returns its ID. Tags are set
+// only when every step succeeded.
+func (b *Builder) Build(ctx context.Context, opts BuildOptions, progress Progress) (digest.Digest, error) {
+	if progress == nil {
+		progress = func(Event) {}
+	}
+	var mu sync.Mutex
+	send := func(s string) {
+		mu.Lock()
+		defer mu.Unlock()
+		progress(Event{Stream: s})
+	}
+	bctx, err := b.openContext(ctx, &opts)
+	if err != nil {
+		return "", err
+	}
+	defer bctx.close()
+	df := opts.DockerfileContent
+	if df == nil {
+		name := opts.Dockerfile
+		if name == "" {
+			name = "Dockerfile"
+		}
+		df, err = bctx.readFile(name)
+		if err != nil {
+			return "", fmt.Errorf("read dockerfile %s: %w", name, err)
+		}
+	}
+	if err := bctx.loadIgnore(opts.Dockerfile); err != nil {
+		return "", err
+	}
+	plan, err := parseDockerfile(df, opts)
+	if err != nil {
+		return "", err
+	}
+	run := &buildRun{b: b, opts: opts, plan: plan, ctx: bctx, send: send, results: map[int]*stageResult{}}
+	img, err := run.buildStage(ctx, plan.target)
+	if err != nil {
+		return "", err
+	}
+	id := img.ID
+	if id == "" {
+		return "", fmt.Errorf("build: target stage %q has no instructions to commit", plan.stages[plan.target].Name)
+	}
+	send(fmt.Sprintf("Successfully built %s\n", shortHex(id)))
+	for _, t := range opts.Tags {
+		if err := b.images.Tag(ctx, id.String(), t); err != nil {
+			return "", fmt.Errorf("tag %s: %w", t, err)
+		}
+		send(fmt.Sprintf("Successfully tagged %s\n", familiar(t)))
+	}
+	for _, o := range opts.Outputs {
+		if err := b.export(ctx, img, o); err != nil {
+			return "", err
+		}
+	}
+	progress(Event{ID: id.String()})
+	return id, nil
+}
+
+func shortHex(d digest.Digest) string {
+	e := d.Encoded()
+	if len(e) > 12 {
+		return e[:12]
+	}
+	return e
+}
+
+// familiar returns docker's display form of a tag: "app:latest".
+func familiar(t string) string {
+	i := strings.LastIndex(t, "/")
+	if !strings.Contains(t[i+1:], ":") && !strings.Contains(t, "@") {
+		return t + ":latest"
+	}
+	return t
+}
+
+func invalid(format string, a ...any) error {
+	return fmt.Errorf(format+": %w", append(a, errdefs.ErrInvalidArgument)...)
+}
+
+// isTar reports whether b (the first 512 bytes of a file) is a tar, maybe
+// compressed.
+func isTar(b []byte) bool {
+	if archive.DetectCompression(b) != archive.Uncompressed {
+		return true
+	}
+	return len(b) >= 262 && bytes.Equal(b[257:262], []byte("ustar"))
+}

@@ -1,0 +1,172 @@
+package build
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/opencontainers/go-digest"
+)
+
+// cache maps step keys to the images the steps made, one small JSON file
+// per key, written by rename so a crash leaves no torn entry.
+type cache struct {
+	dir string
+}
+
+type cacheEntry struct {
+	Image    digest.Digest `json:"image"`
+	Created  time.Time     `json:"created"`
+	LastUsed time.Time     `json:"lastUsed"`
+}
+
+// stepKey is the cache key of a step: its parent, its instruction after
+// expansion and the extra inputs (build args, content hashes).
+func stepKey(parent digest.Digest, instruction string, extra ...string) string {
+	h := sha256.New()
+	fmt.Fprintf(h, "berth-build-step-v1\x00%s\x00%s", parent, instruction)
+	for _, e := range extra {
+		fmt.Fprintf(h, "\x00%s", e)
+	}
+	return hex.EncodeToString(h.Sum(nil))
+}
+
+func (c *cache) get(key string) (digest.Digest, bool) {
+	b, err := os.ReadFile(filepath.Join(c.dir, key))
+	if err != nil {
+		return "", false
+	}
+	var e cacheEntry
+	if json.Unmarshal(b, &e) != nil || e.Image.Validate() != nil {
+		return "", false
+	}
+	e.LastUsed = time.Now().UTC()
+	if nb, err := json.Marshal(e); err == nil {
+		_ = writeFileAtomic(filepath.Join(c.dir, key), nb)
+	}
+	return e.Image, true
+}
+
+func (c *cache) put(key string, id digest.Digest) error {
+	now := time.Now().UTC()
+	b, err := json.Marshal(cacheEntry{Image: id, Created: now, LastUsed: now})
+	if err != nil {
+		return err
+	}
+	if err := writeFileAtomic(filepath.Join(c.dir, key), b); err != nil {
+		return fmt.Errorf("build cache: %w", err)
+	}
+	return nil
+}
+
+func writeFileAtomic(path string, b []byte) error {
+	tmp := path + ".tmp-" + randomHex(6)
+	if err := os.WriteFile(tmp, b, 0o600); err != nil {
+		return err
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		os.Remove(tmp)
+		return err
+	}
+	return nil
+}
+
+// PruneOptions select the cache entries Prune removes: every entry with
+// All, else those not used within Until (every entry when Until is 0).
+type PruneOptions struct {
+	All   bool
+	Until time.Duration
+}
+
+// PruneReport says what Prune removed.
+type PruneReport struct {
+	// Entries are the removed step keys; Images the images they named
+	// (still in the image store, dangling, for image prune to reclaim).
+	Entries []string
+	Images  []digest.Digest
+	// MountBytes is the size of the RUN cache mounts removed.
+	MountBytes int64
+}
+
+// Prune removes build cache entries, and with All the RUN cache mounts.
+func (b *Builder) Prune(ctx context.Context, opts PruneOptions) (PruneReport, error) {
+	var rep PruneReport
+	ents, err := os.ReadDir(b.cache.dir)
+	if err != nil {
+		return rep, fmt.Errorf("prune build cache: %w", err)
+	}
+	cutoff := time.Now().Add(-opts.Until)
+	for _, de := range ents {
+		if err := ctx.Err(); err != nil {
+			return rep, err
+		}
+		p := filepath.Join(b.cache.dir, de.Name())
+		if strings.Contains(de.Name(), ".tmp-") {
+			os.Remove(p)
+			continue
+		}
+		bts, err := os.ReadFile(p)
+		if err != nil {
+			continue
+		}
+		var e cacheEntry
+		_ = json.Unmarshal(bts, &e)
+		if !opts.All && opts.Until > 0 && e.LastUsed.After(cutoff) {
+			continue
+		}
+		if err := os.Remove(p); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return rep, fmt.Errorf("prune build cache: %w", err)
+		}
+		rep.Entries = append(rep.Entries, de.Name())
+		if e.Image != "" {
+			rep.Images = append(rep.Images, e.Image)
+		}
+	}
+	if opts.All || opts.Until == 0 {
+		mdir := filepath.Join(b.root, "mounts")
+		ms, _ := os.ReadDir(mdir)
+		for _, m := range ms {
+			p := filepath.Join(mdir, m.Name())
+			rep.MountBytes += dirSize(p)
+			if err := os.RemoveAll(p); err != nil {
+				return rep, fmt.Errorf("prune build cache mount %s: %w", m.Name(), err)
+			}
+		}
+	}
+	return rep, nil
+}
+
+// DiskUsage returns the number of cache entries and the bytes of the RUN
+// cache mounts (for system df).
+func (b *Builder) DiskUsage(ctx context.Context) (entries int, mountBytes int64, err error) {
+	ents, err := os.ReadDir(b.cache.dir)
+	if err != nil {
+		return 0, 0, fmt.Errorf("build cache usage: %w", err)
+	}
+	for _, e := range ents {
+		if !strings.Contains(e.Name(), ".tmp-") {
+			entries++
+		}
+	}
+	return entries, dirSize(filepath.Join(b.root, "mounts")), nil
+}
+
+func dirSize(p string) int64 {
+	var n int64
+	filepath.WalkDir(p, func(_ string, d os.DirEntry, err error) error {
+		if err == nil && d.Type().IsRegular() {
+			if fi, err := d.Info(); err == nil {
+				n += fi.Size()
+			}
+		}
+		return nil
+	})
+	return n
+}

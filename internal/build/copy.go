@@ -1,0 +1,293 @@
+package build
+
+import (
+	"bufio"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/moby/patternmatcher"
+)
+
+// copySpec is what a COPY/ADD step writes into a root filesystem.
+type copySpec struct {
+	sources  []source
+	dest     string // absolute, slash-separated; a trailing "/" means a directory
+	destDir  bool
+	uid, gid int
+	chown    bool
+	chmod    *fs.FileMode
+	exclude  *patternmatcher.PatternMatcher
+	skip     func(rel string) bool // .dockerignore of the context, relative to the context
+	extract  func(src source) bool // ADD: sources unpacked as tars
+	untar    func(src source, destDir string) error
+	clamp    *time.Time
+	// keepOwner keeps the sources' owners (exports) instead of uid/gid.
+	keepOwner bool
+}
+
+// walk calls fn for each file under each source (the source itself first,
+// with rel ""), skipping excluded and ignored names.
+func (cs *copySpec) walk(fn func(src source, rel string, fi fs.FileInfo) error) error {
+	for _, s := range cs.sources {
+		if !s.info.IsDir() {
+			if err := fn(s, "", s.info); err != nil {
+				return err
+			}
+			continue
+		}
+		err := filepath.WalkDir(s.host, func(hp string, d fs.DirEntry, err error) error {
+			if err != nil {
+				return err
+			}
+			rel, _ := filepath.Rel(s.host, hp)
+			rel = filepath.ToSlash(rel)
+			if rel == "." {
+				rel = ""
+			}
+			if rel != "" {
+				if cs.exclude != nil {
+					if m, _ := cs.exclude.MatchesOrParentMatches(rel); m {
+						if d.IsDir() {
+							return fs.SkipDir
+						}
+						return nil
+					}
+				}
+				if cs.skip != nil && cs.skip(path.Join(s.rel, rel)) {
+					if d.IsDir() {
+						return fs.SkipDir
+					}
+					return nil
+				}
+			}
+			fi, err := d.Info()
+			if err != nil {
+				return err
+			}
+			return fn(s, rel, fi)
+		})
+		if err != nil {
+			return fmt.Errorf("walk %s: %w", s.rel, err)
+		}
+	}
+	return nil
+}
+
+// hash is the content hash of the sources: names, types, modes, owners,
+// link targets and file contents, never times.
+func (cs *copySpec) hash() (string, error) {
+	h := sha256.New()
+	err := cs.walk(func(s source, rel string, fi fs.FileInfo) error {
+		st, _ := fi.Sys().(*syscall.Stat_t)
+		var uid, gid uint32
+		if st != nil {
+			uid, gid = st.Uid, st.Gid
+		}
+		fmt.Fprintf(h, "%s\x00%s\x00%o\x00%d:%d\x00", s.rel, rel, fi.Mode(), uid, gid)
+		p := filepath.Join(s.host, filepath.FromSlash(rel))
+		switch {
+		case fi.Mode()&fs.ModeSymlink != 0:
+			t, err := os.Readlink(p)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(h, "%s\x00", t)
+		case fi.Mode().IsRegular():
+			f, err := os.Open(p)
+			if err != nil {
+				return err
+			}
+			_, err = io.Copy(h, f)
+			f.Close()
+			if err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	return hex.EncodeToString(h.Sum(nil)), err
+}
+
+// apply copies the sources into the root filesystem dir.
+func (cs *copySpec) apply(dir string) error {
+	root, err := os.OpenRoot(dir)
+	if err != nil {
+		return err
+	}
+	defer root.Close()
+	dest := strings.TrimPrefix(path.Clean(cs.dest), "/")
+	if dest == "" {
+		dest = "."
+	}
+	destIsDir := cs.destDir || dest == "."
+	if !destIsDir {
+		if fi, err := root.Stat(dest); err == nil && fi.IsDir() {
+			destIsDir = true
+		}
+	}
+	mkdir := func(rel string) error {
+		if rel == "." || rel == "" {
+			return nil
+		}
+		if fi, err := root.Stat(rel); err == nil && fi.IsDir() {
+			return nil
+		}
+		if err := root.MkdirAll(rel, 0o755); err != nil {
+			return err
+		}
+		return nil
+	}
+	return cs.walk(func(s source, rel string, fi fs.FileInfo) error {
+		if cs.extract != nil && rel == "" && cs.extract(s) {
+			if err := mkdir(dest); err != nil {
+				return fmt.Errorf("mkdir %s: %w", dest, err)
+			}
+			return cs.untar(s, dest)
+		}
+		var target string
+		switch {
+		case s.info.IsDir():
+			target = path.Join(dest, rel)
+		case destIsDir:
+			target = path.Join(dest, path.Base(s.rel))
+		default:
+			target = dest
+		}
+		if err := mkdir(path.Dir(target)); err != nil {
+			return fmt.Errorf("mkdir %s: %w", path.Dir(target), err)
+		}
+		hp := filepath.Join(s.host, filepath.FromSlash(rel))
+		mode := fi.Mode()
+		perm := mode.Perm() | (mode & (fs.ModeSetuid | fs.ModeSetgid | fs.ModeSticky))
+		if cs.chmod != nil {
+			perm = *cs.chmod
+		}
+		switch {
+		case fi.IsDir():
+			if err := mkdir(target); err != nil {
+				return fmt.Errorf("mkdir %s: %w", target, err)
+			}
+			if rel == "" && target == "." {
+				return nil
+			}
+		case mode&fs.ModeSymlink != 0:
+			t, err := os.Readlink(hp)
+			if err != nil {
+				return err
+			}
+			root.RemoveAll(target)
+			if err := root.Symlink(t, target); err != nil {
+				return fmt.Errorf("symlink %s: %w", target, err)
+			}
+		case mode.IsRegular():
+			if fi, err := root.Lstat(target); err == nil && !fi.Mode().IsRegular() {
+				root.RemoveAll(target)
+			}
+			in, err := os.Open(hp)
+			if err != nil {
+				return err
+			}
+			out, err := root.OpenFile(target, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
+			if err != nil {
+				in.Close()
+				return fmt.Errorf("create %s: %w", target, err)
+			}
+			_, err = io.Copy(out, in)
+			in.Close()
+			if cerr := out.Close(); err == nil {
+				err = cerr
+			}
+			if err != nil {
+				return fmt.Errorf("write %s: %w", target, err)
+			}
+		default:
+			return nil // devices, sockets and fifos are not copied
+		}
+		uid, gid := cs.uid, cs.gid
+		if st, ok := fi.Sys().(*syscall.Stat_t); ok && cs.keepOwner {
+			uid, gid = int(st.Uid), int(st.Gid)
+		}
+		if err := root.Lchown(target, uid, gid); err != nil {
+			return fmt.Errorf("chown %s: %w", target, err)
+		}
+		if mode&fs.ModeSymlink == 0 {
+			if err := root.Chmod(target, perm); err != nil {
+				return fmt.Errorf("chmod %s: %w", target, err)
+			}
+			mt := fi.ModTime()
+			if cs.clamp != nil && mt.After(*cs.clamp) {
+				mt = *cs.clamp
+			}
+			if err := root.Chtimes(target, mt, mt); err != nil {
+				return fmt.Errorf("chtimes %s: %w", target, err)
+			}
+		}
+		return nil
+	})
+}
+
+// resolveOwner turns a --chown value into ids, looking names up in the
+// root filesystem's /etc/passwd and /etc/group.
+func resolveOwner(dir, spec string) (int, int, error) {
+	u, g, hasGroup := strings.Cut(spec, ":")
+	uid, err := lookupID(dir, "etc/passwd", u, 2)
+	if err != nil {
+		return 0, 0, invalid("--chown=%s: user %s: %v", spec, u, err)
+	}
+	gid := uid
+	if !hasGroup {
+		// A user name without a group takes the user's primary group.
+		if _, e := strconv.Atoi(u); e != nil {
+			if pg, err := lookupField(dir, "etc/passwd", u, 3); err == nil {
+				gid = pg
+			}
+		}
+		return uid, gid, nil
+	}
+	gid, err = lookupID(dir, "etc/group", g, 2)
+	if err != nil {
+		return 0, 0, invalid("--chown=%s: group %s: %v", spec, g, err)
+	}
+	return uid, gid, nil
+}
+
+func lookupID(dir, file, name string, field int) (int, error) {
+	if n, err := strconv.Atoi(name); err == nil {
+		if n < 0 {
+			return 0, fmt.Errorf("negative id")
+		}
+		return n, nil
+	}
+	return lookupField(dir, file, name, field)
+}
+
+func lookupField(dir, file, name string, field int) (int, error) {
+	root, err := os.OpenRoot(dir)
+	if err != nil {
+		return 0, err
+	}
+	defer root.Close()
+	f, err := root.Open(file)
+	if err != nil {
+		return 0, fmt.Errorf("no /%s in the image", file)
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		parts := strings.Split(sc.Text(), ":")
+		if len(parts) > field && parts[0] == name {
+			return strconv.Atoi(parts[field])
+		}
+	}
+	return 0, fmt.Errorf("not found in /%s", file)
+}

@@ -1,0 +1,58 @@
+package build
+
+import (
+	"context"
+	"fmt"
+	"io"
+
+	"github.com/berth/berth/internal/snapshot/mount"
+)
+
+// Executor runs the command of a RUN step in a container on a prepared
+// root filesystem. The engine implements it; tests run the runtime
+// directly. Run returns after the command exited and every process of the
+// container is gone; a non-zero exit is an *ExitError.
+type Executor interface {
+	Run(ctx context.Context, req RunRequest) error
+}
+
+// RunRequest is one RUN step's container.
+type RunRequest struct {
+	// ID names the container (unique per step).
+	ID string
+	// Rootfs are the mounts of the writable snapshot, to be mounted as
+	// the container's root.
+	Rootfs []mount.Mount
+	// Args is the process's argv, Env its environment ("K=V"), WorkingDir
+	// its absolute working directory (created if missing), User "uid[:gid]"
+	// or "name[:group]" as the image's USER.
+	Args       []string
+	Env        []string
+	WorkingDir string
+	User       string
+	// Network is "default" (the engine's default network), "none" or
+	// "host".
+	Network string
+	// Mounts are RUN --mount mounts besides the root.
+	Mounts []RunMount
+	// Stdin, when set, is the process's standard input.
+	Stdin io.Reader
+	// Stdout and Stderr receive the command's output.
+	Stdout, Stderr io.Writer
+}
+
+// RunMount is one extra mount of a RUN step: Type "bind" (Source is a host
+// directory or file) or "tmpfs".
+type RunMount struct {
+	Type     string
+	Source   string
+	Target   string
+	ReadOnly bool
+}
+
+// ExitError is a RUN command's non-zero exit status.
+type ExitError struct {
+	Code int
+}
+
+func (e *ExitError) Error() string { return fmt.Sprintf("exit code %d", e.Code) }

@@ -1,0 +1,1005 @@
+package build
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"net/http"
+	"net/url"
+	"os"
+	"path"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/moby/buildkit/frontend/dockerfile/instructions"
+	"github.com/moby/buildkit/frontend/dockerfile/parser"
+	"github.com/moby/buildkit/frontend/dockerfile/shell"
+	"github.com/moby/patternmatcher"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+
+	"github.com/berth/berth/internal/archive"
+	"github.com/berth/berth/internal/image"
+	"github.com/berth/berth/internal/snapshot/mount"
+)
+
+type stageResult struct {
+	once sync.Once
+	img  image.Image
+	err  error
+}
+
+// buildRun is one Build call.
+type buildRun struct {
+	b       *Builder
+	opts    BuildOptions
+	plan    *plan
+	ctx     *buildContext
+	send    func(string)
+	mu      sync.Mutex
+	results map[int]*stageResult
+}
+
+// stageState is what a stage's instructions change.
+type stageState struct {
+	img     image.Image
+	cfg     ocispec.ImageConfig
+	author  string
+	shell   []string
+	args    map[string]string
+	onbuild []string
+	// Docker-only config the image service does not store yet.
+	healthcheck *instructions.HealthCheckCommand
+}
+
+func (r *buildRun) result(i int) *stageResult {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	res, ok := r.results[i]
+	if !ok {
+		res = &stageResult{}
+		r.results[i] = res
+	}
+	return res
+}
+
+// buildStage builds stage i once, its dependencies first and
+// concurrently.
+func (r *buildRun) buildStage(ctx context.Context, i int) (image.Image, error) {
+	res := r.result(i)
+	res.once.Do(func() {
+		deps := r.plan.deps[i]
+		errs := make([]error, len(deps))
+		var wg sync.WaitGroup
+		for k, d := range deps {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				_, errs[k] = r.buildStage(ctx, d)
+			}()
+		}
+		wg.Wait()
+		if err := errors.Join(errs...); err != nil {
+			res.err = err
+			return
+		}
+		res.img, res.err = r.runStage(ctx, i)
+	})
+	return res.img, res.err
+}
+
+func (r *buildRun) lex() *shell.Lex { return shell.NewLex(r.plan.escape) }
+
+func (r *buildRun) baseImage(ctx context.Context, i int) (image.Image, error) {
+	if b := r.plan.bases[i]; b >= 0 {
+		return r.buildStage(ctx, b)
+	}
+	ref := r.plan.baseRefs[i]
+	if strings.EqualFold(ref, "scratch") {
+		return image.Image{}, nil
+	}
+	platform, _, err := r.lex().ProcessWord(r.plan.stages[i].Platform, envMap(r.plan.globalArgs))
+	if err != nil {
+		return image.Image{}, invalid("FROM --platform=%s: %v", r.plan.stages[i].Platform, err)
+	}
+	if platform == "" {
+		platform = r.opts.Platform
+	}
+	return r.image(ctx, ref, platform)
+}
+
+// image returns the image ref, pulling it when it is missing or the build
+// asked for --pull.
+func (r *buildRun) image(ctx context.Context, ref, platform string) (image.Image, error) {
+	if !r.opts.Pull {
+		if img, err := r.b.images.Get(ctx, ref); err == nil {
+			return img, nil
+		}
+	}
+	img, err := r.b.images.Pull(ctx, ref, image.PullOptions{Platform: platform})
+	if err != nil {
+		return image.Image{}, err
+	}
+	return img, nil
+}
+
+func (r *buildRun) runStage(ctx context.Context, i int) (image.Image, error) {
+	st := r.plan.stages[i]
+	step := r.plan.firstStep[i]
+	r.send(fmt.Sprintf("Step %d/%d : %s\n", step, r.plan.total, st.SourceCode))
+	base, err := r.baseImage(ctx, i)
+	if err != nil {
+		return image.Image{}, &StepError{Step: step, Instruction: st.SourceCode, Err: err}
+	}
+	s := &stageState{img: base, cfg: base.Config.Config, shell: []string{"/bin/sh", "-c"}, args: map[string]string{}}
+	s.cfg.Env = append([]string(nil), s.cfg.Env...)
+	if base.ID != "" {
+		r.send(fmt.Sprintf(" ---> %s\n", shortHex(base.ID)))
+		if err := r.onBuildTriggers(ctx, s, base); err != nil {
+			return image.Image{}, &StepError{Step: step, Instruction: st.SourceCode, Err: err}
+		}
+	}
+	for _, c := range st.Commands {
+		step++
+		r.send(fmt.Sprintf("Step %d/%d : %s\n", step, r.plan.total, cmdText(c)))
+		if err := ctx.Err(); err != nil {
+			return image.Image{}, err
+		}
+		if err := r.dispatch(ctx, s, c); err != nil {
+			return image.Image{}, &StepError{Step: step, Instruction: cmdText(c), Err: err}
+		}
+	}
+	if i == r.plan.target && len(r.opts.Labels) > 0 {
+		if s.cfg.Labels == nil {
+			s.cfg.Labels = map[string]string{}
+		}
+		keys := make([]string, 0, len(r.opts.Labels))
+		for k, v := range r.opts.Labels {
+			s.cfg.Labels[k] = v
+			keys = append(keys, k+"="+v)
+		}
+		sort.Strings(keys)
+		if err := r.configStep(ctx, s, "LABEL "+strings.Join(keys, " ")); err != nil {
+			return image.Image{}, err
+		}
+	}
+	if s.img.ID == "" && i == r.plan.target {
+		if err := r.configStep(ctx, s, "FROM scratch"); err != nil {
+			return image.Image{}, err
+		}
+	}
+	return s.img, nil
+}
+
+// onBuildTriggers runs the base image's ONBUILD instructions.
+func (r *buildRun) onBuildTriggers(ctx context.Context, s *stageState, base image.Image) error {
+	var raw struct {
+		Config struct{ OnBuild []string } `json:"config"`
+	}
+	if json.Unmarshal(base.ConfigRaw, &raw) != nil || len(raw.Config.OnBuild) == 0 {
+		return nil
+	}
+	r.send(fmt.Sprintf("# Executing %d build trigger", len(raw.Config.OnBuild)) + map[bool]string{true: "s", false: ""}[len(raw.Config.OnBuild) > 1] + "\n")
+	for _, t := range raw.Config.OnBuild {
+		res, err := parser.Parse(strings.NewReader(t))
+		if err != nil || len(res.AST.Children) != 1 {
+			return invalid("ONBUILD trigger %q: %v", t, err)
+		}
+		c, err := instructions.ParseCommand(res.AST.Children[0])
+		if err != nil {
+			return invalid("ONBUILD trigger %q: %v", t, err)
+		}
+		if err := r.dispatch(ctx, s, c); err != nil {
+			return fmt.Errorf("ONBUILD trigger %q: %w", t, err)
+		}
+	}
+	return nil
+}
+
+// env returns the expansion environment: the stage's args overridden by
+// its ENV.
+func (s *stageState) env() envMap {
+	m := envMap{}
+	for k, v := range s.args {
+		m[k] = v
+	}
+	for _, kv := range s.cfg.Env {
+		k, v, _ := strings.Cut(kv, "=")
+		m[k] = v
+	}
+	return m
+}
+
+func setEnv(env []string, k, v string) []string {
+	for i, kv := range env {
+		if strings.HasPrefix(kv, k+"=") {
+			env[i] = k + "=" + v
+			return env
+		}
+	}
+	return append(env, k+"="+v)
+}
+
+func (r *buildRun) dispatch(ctx context.Context, s *stageState, c instructions.Command) error {
+	lex := r.lex()
+	env := s.env()
+	expand := func(w string) (string, error) {
+		v, _, err := lex.ProcessWord(w, env)
+		return v, err
+	}
+	if e, ok := c.(instructions.SupportsSingleWordExpansion); ok {
+		if err := e.Expand(expand); err != nil {
+			return invalid("expand: %v", err)
+		}
+	}
+	if e, ok := c.(instructions.SupportsSingleWordExpansionRaw); ok {
+		if err := e.ExpandRaw(expand); err != nil {
+			return invalid("expand: %v", err)
+		}
+	}
+	switch c := c.(type) {
+	case *instructions.EnvCommand:
+		var parts []string
+		for _, kv := range c.Env {
+			s.cfg.Env = setEnv(s.cfg.Env, kv.Key, kv.Value)
+			parts = append(parts, kv.Key+"="+kv.Value)
+		}
+		return r.configStep(ctx, s, "ENV "+strings.Join(parts, " "))
+	case *instructions.LabelCommand:
+		if s.cfg.Labels == nil {
+			s.cfg.Labels = map[string]string{}
+		} else {
+			s.cfg.Labels = cloneMap(s.cfg.Labels)
+		}
+		var parts []string
+		for _, kv := range c.Labels {
+			s.cfg.Labels[kv.Key] = kv.Value
+			parts = append(parts, kv.Key+"="+kv.Value)
+		}
+		return r.configStep(ctx, s, "LABEL "+strings.Join(parts, " "))
+	case *instructions.MaintainerCommand:
+		s.author = c.Maintainer
+		return r.configStep(ctx, s, "MAINTAINER "+c.Maintainer)
+	case *instructions.CmdCommand:
+		s.cfg.Cmd = r.commandLine(s, c.ShellDependantCmdLine)
+		return r.configStep(ctx, s, "CMD "+jsonString(s.cfg.Cmd))
+	case *instructions.EntrypointCommand:
+		s.cfg.Entrypoint = r.commandLine(s, c.ShellDependantCmdLine)
+		if s.img.ID != "" && equalStrings(s.cfg.Cmd, s.img.Config.Config.Cmd) {
+			s.cfg.Cmd = nil // an inherited CMD is reset by ENTRYPOINT, as docker does
+		}
+		return r.configStep(ctx, s, "ENTRYPOINT "+jsonString(s.cfg.Entrypoint))
+	case *instructions.ExposeCommand:
+		ports := map[string]struct{}{}
+		for k, v := range s.cfg.ExposedPorts {
+			ports[k] = v
+		}
+		var added []string
+		for _, p := range c.Ports {
+			p, err := expand(p)
+			if err != nil {
+				return invalid("EXPOSE %s: %v", p, err)
+			}
+			ps, err := expandPorts(p)
+			if err != nil {
+				return err
+			}
+			for _, x := range ps {
+				ports[x] = struct{}{}
+				added = append(added, x)
+			}
+		}
+		s.cfg.ExposedPorts = ports
+		return r.configStep(ctx, s, "EXPOSE "+strings.Join(added, " "))
+	case *instructions.WorkdirCommand:
+		p := c.Path
+		if !path.IsAbs(p) {
+			p = path.Join("/", s.cfg.WorkingDir, p)
+		}
+		s.cfg.WorkingDir = path.Clean(p)
+		return r.configStep(ctx, s, "WORKDIR "+s.cfg.WorkingDir)
+	case *instructions.UserCommand:
+		s.cfg.User = c.User
+		return r.configStep(ctx, s, "USER "+c.User)
+	case *instructions.VolumeCommand:
+		vols := map[string]struct{}{}
+		for k, v := range s.cfg.Volumes {
+			vols[k] = v
+		}
+		for _, v := range c.Volumes {
+			if strings.TrimSpace(v) == "" {
+				return invalid("VOLUME specified can not be an empty string")
+			}
+			vols[v] = struct{}{}
+		}
+		s.cfg.Volumes = vols
+		return r.configStep(ctx, s, "VOLUME "+jsonString(c.Volumes))
+	case *instructions.StopSignalCommand:
+		if _, err := parseSignal(c.Signal); err != nil {
+			return err
+		}
+		s.cfg.StopSignal = c.Signal
+		return r.configStep(ctx, s, "STOPSIGNAL "+c.Signal)
+	case *instructions.HealthCheckCommand:
+		s.healthcheck = c
+		return r.configStep(ctx, s, "HEALTHCHECK "+jsonString(c.Health.Test))
+	case *instructions.ShellCommand:
+		s.shell = append([]string(nil), c.Shell...)
+		return r.configStep(ctx, s, "SHELL "+jsonString(c.Shell))
+	case *instructions.OnbuildCommand:
+		s.onbuild = append(s.onbuild, c.Expression)
+		return r.configStep(ctx, s, "ONBUILD "+c.Expression)
+	case *instructions.ArgCommand:
+		for _, kv := range c.Args {
+			v, given := buildArgValue(r.opts.BuildArgs, kv.Key)
+			switch {
+			case given:
+			case kv.Value != nil:
+				v = *kv.Value
+			default:
+				v = r.plan.globalArgs[kv.Key]
+			}
+			s.args[kv.Key] = v
+		}
+		if s.img.ID != "" {
+			r.send(fmt.Sprintf(" ---> %s\n", shortHex(s.img.ID)))
+		}
+		return nil
+	case *instructions.RunCommand:
+		return r.run(ctx, s, c)
+	case *instructions.CopyCommand:
+		return r.copy(ctx, s, copyArgs{sd: c.SourcesAndDest, from: c.From, chown: c.Chown, chmod: c.Chmod, exclude: c.ExcludePatterns, parents: c.Parents, name: "COPY"})
+	case *instructions.AddCommand:
+		if c.Checksum != "" {
+			return invalid("ADD --checksum is not supported")
+		}
+		return r.copy(ctx, s, copyArgs{sd: c.SourcesAndDest, chown: c.Chown, chmod: c.Chmod, exclude: c.ExcludePatterns, add: true, name: "ADD"})
+	}
+	return invalid("unsupported instruction %s", c.Name())
+}
+
+func cloneMap(m map[string]string) map[string]string {
+	n := make(map[string]string, len(m))
+	for k, v := range m {
+		n[k] = v
+	}
+	return n
+}
+
+func equalStrings(a, b []string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
+}
+
+func jsonString(v any) string {
+	b, _ := json.Marshal(v)
+	return string(b)
+}
+
+func (r *buildRun) commandLine(s *stageState, c instructions.ShellDependantCmdLine) []string {
+	if c.PrependShell {
+		return append(append([]string(nil), s.shell...), strings.Join(c.CmdLine, " "))
+	}
+	return append([]string(nil), c.CmdLine...)
+}
+
+func expandPorts(p string) ([]string, error) {
+	port, proto, _ := strings.Cut(p, "/")
+	if proto == "" {
+		proto = "tcp"
+	}
+	lo, hi, isRange := strings.Cut(port, "-")
+	a, err := strconv.ParseUint(lo, 10, 16)
+	if err != nil {
+		return nil, invalid("EXPOSE %s: invalid port", p)
+	}
+	b := a
+	if isRange {
+		if b, err = strconv.ParseUint(hi, 10, 16); err != nil || b < a || b-a > 1024 {
+			return nil, invalid("EXPOSE %s: invalid port range", p)
+		}
+	}
+	var out []string
+	for x := a; x <= b; x++ {
+		out = append(out, fmt.Sprintf("%d/%s", x, strings.ToLower(proto)))
+	}
+	return out, nil
+}
+
+func parseSignal(s string) (int, error) {
+	if n, err := strconv.Atoi(s); err == nil && n > 0 && n < 65 {
+		return n, nil
+	}
+	names := map[string]int{"HUP": 1, "INT": 2, "QUIT": 3, "KILL": 9, "USR1": 10, "USR2": 12, "TERM": 15, "STOP": 19, "WINCH": 28}
+	if n, ok := names[strings.TrimPrefix(strings.ToUpper(s), "SIG")]; ok {
+		return n, nil
+	}
+	return 0, invalid("STOPSIGNAL %s: invalid signal", s)
+}
+
+// cached looks key up and, on a hit, makes its image the stage's.
+func (r *buildRun) cached(ctx context.Context, s *stageState, key string) bool {
+	if r.opts.NoCache {
+		return false
+	}
+	id, ok := r.b.cache.get(key)
+	if !ok {
+		return false
+	}
+	img, err := r.b.images.Get(ctx, id.String())
+	if err != nil {
+		return false
+	}
+	s.img = img
+	s.cfg = img.Config.Config
+	s.cfg.Env = append([]string(nil), s.cfg.Env...)
+	r.send(" ---> Using cache\n")
+	r.send(fmt.Sprintf(" ---> %s\n", shortHex(img.ID)))
+	return true
+}
+
+func (r *buildRun) done(s *stageState, key string, img image.Image) error {
+	s.img = img
+	r.send(fmt.Sprintf(" ---> %s\n", shortHex(img.ID)))
+	return r.b.cache.put(key, img.ID)
+}
+
+// configStep commits a config-only step.
+func (r *buildRun) configStep(ctx context.Context, s *stageState, instr string) error {
+	key := stepKey(s.img.ID, instr, "config="+jsonString(s.cfg), "author="+s.author)
+	if r.cached(ctx, s, key) {
+		return nil
+	}
+	img, err := r.b.images.CreateFromDiff(ctx, s.img, nil, image.CommitOptions{
+		Ref: cacheRef(key), Config: &s.cfg, EmptyLayer: true, CreatedBy: "/bin/sh -c #(nop) " + instr, Author: s.author, Platform: r.opts.Platform,
+	})
+	if err != nil {
+		return err
+	}
+	return r.done(s, key, img)
+}
+
+// layerStep prepares a writable snapshot on the stage's image, lets fill
+// change it and commits its diff as a new layer.
+func (r *buildRun) layerStep(ctx context.Context, s *stageState, key, createdBy string, fill func(id string, mounts []mount.Mount) error) error {
+	id := randomHex(32)
+	snapKey := "build-" + id
+	mounts, err := r.b.images.Prepare(ctx, snapKey, s.img)
+	if err != nil {
+		return err
+	}
+	defer r.b.images.RemoveRootfs(context.WithoutCancel(ctx), snapKey)
+	if err := fill(id, mounts); err != nil {
+		return err
+	}
+	upper, _, err := mount.WritableDir(mounts)
+	if err != nil {
+		return err
+	}
+	lowers := mount.LowerDirs(mounts)
+	pr, pw := io.Pipe()
+	go func() {
+		var w io.Writer = pw
+		var cw *clampWriter
+		if t, ok := r.sourceDateEpoch(); ok {
+			cw = newClampWriter(pw, t)
+			w = cw
+		}
+		err := archive.Diff(ctx, lowers, upper, w)
+		if err == nil && cw != nil {
+			err = cw.Close()
+		}
+		pw.CloseWithError(err)
+	}()
+	img, err := r.b.images.CreateFromDiff(ctx, s.img, pr, image.CommitOptions{
+		Ref: cacheRef(key), Config: &s.cfg, CreatedBy: createdBy, Author: s.author, Platform: r.opts.Platform,
+	})
+	pr.CloseWithError(errors.New("layer not read"))
+	if err != nil {
+		return err
+	}
+	return r.done(s, key, img)
+}
+
+func (r *buildRun) sourceDateEpoch() (time.Time, bool) {
+	v, ok := buildArgValue(r.opts.BuildArgs, "SOURCE_DATE_EPOCH")
+	if !ok || v == "" {
+		return time.Time{}, false
+	}
+	n, err := strconv.ParseInt(v, 10, 64)
+	if err != nil {
+		return time.Time{}, false
+	}
+	return time.Unix(n, 0).UTC(), true
+}
+
+// mountImage mounts a read-only view of img and returns its directory and
+// the function that unmounts and removes it.
+func (r *buildRun) mountImage(ctx context.Context, img image.Image) (string, func(), error) {
+	key := "build-view-" + randomHex(16)
+	mounts, err := r.b.images.Prepare(ctx, key, img)
+	if err != nil {
+		return "", nil, err
+	}
+	dir, err := os.MkdirTemp(filepath.Join(r.b.root, "tmp"), "view-")
+	if err != nil {
+		r.b.images.RemoveRootfs(context.WithoutCancel(ctx), key)
+		return "", nil, err
+	}
+	if err := mount.All(mounts, dir); err != nil {
+		os.Remove(dir)
+		r.b.images.RemoveRootfs(context.WithoutCancel(ctx), key)
+		return "", nil, err
+	}
+	return dir, func() {
+		mount.UnmountAll(dir)
+		os.Remove(dir)
+		r.b.images.RemoveRootfs(context.WithoutCancel(ctx), key)
+	}, nil
+}
+
+// fromImage resolves --from: a stage name or index, else an image.
+func (r *buildRun) fromImage(ctx context.Context, from string) (image.Image, error) {
+	if j, ok := instructions.HasStage(r.plan.stages, from); ok {
+		return r.buildStage(ctx, j)
+	}
+	if n, err := strconv.Atoi(from); err == nil && n >= 0 && n < len(r.plan.stages) {
+		return r.buildStage(ctx, n)
+	}
+	return r.image(ctx, from, r.opts.Platform)
+}
+
+// lineWriter sends a RUN step's output to the progress stream.
+type lineWriter struct {
+	send func(string)
+	mu   sync.Mutex
+	buf  []byte
+}
+
+func (w *lineWriter) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.buf = append(w.buf, p...)
+	for {
+		i := bytes.IndexByte(w.buf, '\n')
+		if i < 0 {
+			break
+		}
+		w.send(string(w.buf[:i+1]))
+		w.buf = w.buf[i+1:]
+	}
+	return len(p), nil
+}
+
+func (w *lineWriter) flush() {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if len(w.buf) > 0 {
+		w.send(string(w.buf) + "\n")
+		w.buf = nil
+	}
+}
+
+// runArgs is the argv of a RUN: exec form as given; shell form through
+// the stage's shell, heredocs as part of the script the shell reads.
+func (s *stageState) runArgs(c *instructions.RunCommand) []string {
+	if !c.PrependShell {
+		return append([]string(nil), c.CmdLine...)
+	}
+	script := strings.Join(c.CmdLine, " ")
+	if len(c.Files) == 1 && strings.HasPrefix(strings.TrimSpace(script), "<<") && !strings.ContainsAny(strings.TrimSpace(script), " \t") {
+		// RUN <<EOF: the heredoc is the script.
+		return append(append([]string(nil), s.shell...), c.Files[0].Data)
+	}
+	for _, f := range c.Files {
+		data := f.Data
+		if !strings.HasSuffix(data, "\n") {
+			data += "\n"
+		}
+		script += "\n" + data + f.Name
+	}
+	return append(append([]string(nil), s.shell...), script)
+}
+
+func (r *buildRun) run(ctx context.Context, s *stageState, c *instructions.RunCommand) error {
+	args := s.runArgs(c)
+	network := instructions.GetNetwork(c)
+	if network == "" {
+		network = r.opts.Network
+	}
+	if network == "" {
+		network = "default"
+	}
+	if network != "default" && network != "none" && network != "host" {
+		return invalid("RUN --network=%s: want default, none or host", network)
+	}
+	env := append([]string(nil), s.cfg.Env...)
+	var argKV []string
+	for k, v := range s.args {
+		argKV = append(argKV, k+"="+v)
+		if !hasEnv(env, k) {
+			env = append(env, k+"="+v)
+		}
+	}
+	sort.Strings(argKV)
+	var mounts []RunMount
+	var mountKeys []string
+	var cleanups []func()
+	defer func() {
+		for _, f := range cleanups {
+			f()
+		}
+	}()
+	for _, m := range instructions.GetMounts(c) {
+		target := m.Target
+		if target != "" && !path.IsAbs(target) {
+			target = path.Join("/", s.cfg.WorkingDir, target)
+		}
+		switch m.Type {
+		case instructions.MountTypeTmpfs:
+			mounts = append(mounts, RunMount{Type: "tmpfs", Target: target})
+			mountKeys = append(mountKeys, "tmpfs:"+target)
+		case instructions.MountTypeCache:
+			id := m.CacheID
+			if id == "" {
+				id = target
+			}
+			dir := filepath.Join(r.b.root, "mounts", stepKey("", "cache", id)[:24])
+			if err := os.MkdirAll(dir, 0o755); err != nil {
+				return fmt.Errorf("cache mount %s: %w", id, err)
+			}
+			mounts = append(mounts, RunMount{Type: "bind", Source: dir, Target: target, ReadOnly: m.ReadOnly})
+			mountKeys = append(mountKeys, "cache:"+id+":"+target)
+		case instructions.MountTypeSecret:
+			id := m.CacheID
+			if id == "" {
+				id = path.Base(target)
+			}
+			if target == "" {
+				target = "/run/secrets/" + id
+			}
+			src, ok := r.opts.Secrets[id]
+			if !ok {
+				if m.Required {
+					return invalid("RUN --mount=type=secret,id=%s: secret not provided", id)
+				}
+				continue
+			}
+			mounts = append(mounts, RunMount{Type: "bind", Source: src, Target: target, ReadOnly: true})
+			mountKeys = append(mountKeys, "secret:"+id+":"+target)
+		case instructions.MountTypeBind:
+			var dir string
+			var hashExtra string
+			if m.From != "" {
+				img, err := r.fromImage(ctx, m.From)
+				if err != nil {
+					return fmt.Errorf("--mount from=%s: %w", m.From, err)
+				}
+				d, cleanup, err := r.mountImage(ctx, img)
+				if err != nil {
+					return err
+				}
+				cleanups = append(cleanups, cleanup)
+				dir, hashExtra = d, img.ID.String()
+			} else {
+				dir = r.ctx.dir
+			}
+			root, err := os.OpenRoot(dir)
+			if err != nil {
+				return err
+			}
+			srcs, err := matchSources(dir, root, m.Source, func(string) bool { return false })
+			root.Close()
+			if err != nil {
+				return fmt.Errorf("--mount source=%s: %w", m.Source, err)
+			}
+			if m.From == "" {
+				h, err := (&copySpec{sources: srcs}).hash()
+				if err != nil {
+					return err
+				}
+				hashExtra = h
+			}
+			mounts = append(mounts, RunMount{Type: "bind", Source: srcs[0].host, Target: target, ReadOnly: m.ReadOnly})
+			mountKeys = append(mountKeys, "bind:"+target+":"+hashExtra)
+		default:
+			return invalid("RUN --mount=type=%s is not supported", m.Type)
+		}
+	}
+	key := stepKey(s.img.ID, "RUN "+jsonString(args), "args="+strings.Join(argKV, "\x01"), "mounts="+strings.Join(mountKeys, "\x01"), "network="+network)
+	if r.cached(ctx, s, key) {
+		return nil
+	}
+	createdBy := strings.Join(args, " ")
+	if len(argKV) > 0 {
+		createdBy = fmt.Sprintf("|%d %s %s", len(argKV), strings.Join(argKV, " "), createdBy)
+	}
+	return r.layerStep(ctx, s, key, createdBy, func(id string, rootfs []mount.Mount) error {
+		r.send(fmt.Sprintf(" ---> Running in %s\n", id[:12]))
+		out := &lineWriter{send: r.send}
+		wd := s.cfg.WorkingDir
+		if wd == "" {
+			wd = "/"
+		}
+		err := r.b.exec.Run(ctx, RunRequest{
+			ID: "build-" + id, Rootfs: rootfs, Args: args, Env: env, WorkingDir: wd, User: s.cfg.User,
+			Network: network, Mounts: mounts, Stdout: out, Stderr: out,
+		})
+		out.flush()
+		if err != nil {
+			return err
+		}
+		r.send(fmt.Sprintf("Removing intermediate container %s\n", id[:12]))
+		return nil
+	})
+}
+
+func hasEnv(env []string, k string) bool {
+	for _, kv := range env {
+		if strings.HasPrefix(kv, k+"=") {
+			return true
+		}
+	}
+	return false
+}
+
+type copyArgs struct {
+	sd                 instructions.SourcesAndDest
+	from, chown, chmod string
+	exclude            []string
+	parents, add       bool
+	name               string
+}
+
+func (r *buildRun) copy(ctx context.Context, s *stageState, a copyArgs) error {
+	if a.parents {
+		return invalid("%s --parents is not supported", a.name)
+	}
+	cs := &copySpec{dest: a.sd.DestPath}
+	if !path.IsAbs(cs.dest) {
+		wd := s.cfg.WorkingDir
+		if wd == "" {
+			wd = "/"
+		}
+		cs.dest = path.Join(wd, cs.dest)
+		if strings.HasSuffix(a.sd.DestPath, "/") || a.sd.DestPath == "." {
+			cs.dest += "/"
+		}
+	}
+	cs.destDir = strings.HasSuffix(a.sd.DestPath, "/") || len(a.sd.SourcePaths)+len(a.sd.SourceContents) > 1
+	if a.chmod != "" {
+		m, err := strconv.ParseUint(a.chmod, 8, 32)
+		if err != nil || m > 0o7777 {
+			return invalid("%s --chmod=%s: want an octal mode", a.name, a.chmod)
+		}
+		fm := fs.FileMode(m & 0o777)
+		if m&0o4000 != 0 {
+			fm |= fs.ModeSetuid
+		}
+		if m&0o2000 != 0 {
+			fm |= fs.ModeSetgid
+		}
+		if m&0o1000 != 0 {
+			fm |= fs.ModeSticky
+		}
+		cs.chmod = &fm
+	}
+	if len(a.exclude) > 0 {
+		pm, err := patternmatcher.New(a.exclude)
+		if err != nil {
+			return invalid("%s --exclude: %v", a.name, err)
+		}
+		cs.exclude = pm
+	}
+	if t, ok := r.sourceDateEpoch(); ok {
+		cs.clamp = &t
+	}
+	var extra []string
+	tmp, err := os.MkdirTemp(filepath.Join(r.b.root, "tmp"), "copy-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(tmp)
+	if a.from != "" {
+		img, err := r.fromImage(ctx, a.from)
+		if err != nil {
+			return fmt.Errorf("--from=%s: %w", a.from, err)
+		}
+		dir, cleanup, err := r.mountImage(ctx, img)
+		if err != nil {
+			return err
+		}
+		defer cleanup()
+		root, err := os.OpenRoot(dir)
+		if err != nil {
+			return err
+		}
+		defer root.Close()
+		for _, p := range a.sd.SourcePaths {
+			srcs, err := matchSources(dir, root, p, func(string) bool { return false })
+			if err != nil {
+				return err
+			}
+			cs.sources = append(cs.sources, srcs...)
+		}
+		extra = append(extra, "from="+img.ID.String())
+		h, err := cs.hash() // the names and modes; content is in the image ID
+		if err != nil {
+			return err
+		}
+		extra = append(extra, h)
+	} else {
+		for _, p := range a.sd.SourcePaths {
+			if a.add && (strings.HasPrefix(p, "http://") || strings.HasPrefix(p, "https://")) {
+				src, err := r.download(ctx, p, tmp)
+				if err != nil {
+					return err
+				}
+				cs.sources = append(cs.sources, src)
+				continue
+			}
+			if a.add && strings.HasPrefix(p, "git@") {
+				return invalid("ADD %s: git sources are not supported", p)
+			}
+			srcs, err := matchSources(r.ctx.dir, r.ctx.root, p, r.ctx.ignored)
+			if err != nil {
+				return err
+			}
+			if strings.ContainsAny(p, "*?[") {
+				cs.destDir = true
+			}
+			cs.sources = append(cs.sources, srcs...)
+		}
+		for _, sc := range a.sd.SourceContents {
+			name := filepath.Join(tmp, "heredoc-"+path.Base(sc.Path))
+			if err := os.WriteFile(name, []byte(sc.Data), 0o644); err != nil {
+				return err
+			}
+			os.Chmod(name, 0o644)
+			fi, err := os.Stat(name)
+			if err != nil {
+				return err
+			}
+			cs.sources = append(cs.sources, source{host: name, rel: path.Base(sc.Path), info: fi})
+		}
+		cs.skip = func(rel string) bool { return r.ctx.ignored(rel) }
+		h, err := cs.hash()
+		if err != nil {
+			return err
+		}
+		extra = append(extra, "content="+h)
+	}
+	if a.add {
+		cs.extract = func(src source) bool {
+			if !src.info.Mode().IsRegular() || strings.HasPrefix(src.host, tmp) {
+				return false
+			}
+			f, err := os.Open(src.host)
+			if err != nil {
+				return false
+			}
+			defer f.Close()
+			b := make([]byte, 512)
+			n, _ := io.ReadFull(f, b)
+			return isTar(b[:n])
+		}
+	}
+	instr := fmt.Sprintf("%s chown=%s chmod=%s exclude=%q src=%q dest=%s", a.name, a.chown, a.chmod, a.exclude, a.sd.SourcePaths, cs.dest)
+	key := stepKey(s.img.ID, instr, extra...)
+	if r.cached(ctx, s, key) {
+		return nil
+	}
+	return r.layerStep(ctx, s, key, "/bin/sh -c #(nop) "+instr, func(id string, rootfs []mount.Mount) error {
+		dir, err := os.MkdirTemp(filepath.Join(r.b.root, "tmp"), "rootfs-")
+		if err != nil {
+			return err
+		}
+		defer os.Remove(dir)
+		if err := mount.All(rootfs, dir); err != nil {
+			return err
+		}
+		defer mount.UnmountAll(dir)
+		if a.chown != "" {
+			uid, gid, err := resolveOwner(dir, a.chown)
+			if err != nil {
+				return err
+			}
+			cs.uid, cs.gid = uid, gid
+		}
+		cs.untar = func(src source, dest string) error {
+			target := filepath.Join(dir, filepath.FromSlash(dest))
+			real, err := filepath.EvalSymlinks(target)
+			if err != nil {
+				return err
+			}
+			if rel, err := filepath.Rel(dir, real); err != nil || strings.HasPrefix(rel, "..") {
+				return invalid("ADD %s: destination %s leaves the root filesystem", src.rel, dest)
+			}
+			f, err := os.Open(src.host)
+			if err != nil {
+				return err
+			}
+			defer f.Close()
+			if _, err := archive.Apply(ctx, real, f, archive.ApplyOptions{Format: archive.FormatNative}); err != nil {
+				return fmt.Errorf("ADD %s: extract: %w", src.rel, err)
+			}
+			return nil
+		}
+		return cs.apply(dir)
+	})
+}
+
+// download fetches an ADD URL into dir, as docker does: the file is named
+// after the URL's last path element, mode 0600, its mtime the
+// Last-Modified header.
+func (r *buildRun) download(ctx context.Context, raw, dir string) (source, error) {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return source{}, invalid("ADD %s: %v", raw, err)
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, raw, nil)
+	if err != nil {
+		return source{}, invalid("ADD %s: %v", raw, err)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return source{}, fmt.Errorf("ADD %s: %w", raw, err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return source{}, fmt.Errorf("ADD %s: %s", raw, resp.Status)
+	}
+	name := path.Base(u.Path)
+	if name == "/" || name == "." || name == "" {
+		name = "index.html"
+	}
+	p := filepath.Join(dir, "url-"+randomHex(4))
+	if err := os.Mkdir(p, 0o700); err != nil {
+		return source{}, err
+	}
+	p = filepath.Join(p, name)
+	f, err := os.OpenFile(p, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return source{}, err
+	}
+	_, err = io.Copy(f, resp.Body)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return source{}, fmt.Errorf("ADD %s: %w", raw, err)
+	}
+	if lm, err := http.ParseTime(resp.Header.Get("Last-Modified")); err == nil {
+		os.Chtimes(p, lm, lm)
+	}
+	fi, err := os.Stat(p)
+	if err != nil {
+		return source{}, err
+	}
+	return source{host: p, rel: name, info: fi}, nil
+}
+
+func cmdText(c instructions.Command) string {
+	if s, ok := c.(fmt.Stringer); ok {
+		return s.String()
+	}
+	return c.Name()
+}
+
+// cacheRef names a step's image so the image store keeps it: the image
+// service drops images without a name.
+func cacheRef(key string) string { return "berth-build-cache:" + key }
