@@ -1,14 +1,17 @@
 package network
 
 import (
+	"context"
 	"fmt"
 	"log/slog"
 	"net"
 	"net/netip"
 	"os"
+	"slices"
 	"strings"
 	"time"
 
+	"github.com/containerd/errdefs"
 	"github.com/miekg/dns"
 )
 
@@ -70,19 +73,48 @@ func (m *Manager) ensureResolver(containerID, netnsPath string) error {
 }
 
 // dropResolverIfUnused stops the container's DNS when it is on no
-// user-defined network any more; m.mu is held.
+// user-defined network any more, and forgets its forwarders when it is on
+// no network at all; m.mu is held.
 func (m *Manager) dropResolverIfUnused(containerID string) {
-	r, ok := m.resolvers[containerID]
-	if !ok {
-		return
-	}
+	onAny, onUser := false, false
 	for _, ep := range m.st.Endpoints {
-		if ep.ContainerID == containerID && !m.st.Networks[ep.NetworkID].Default {
-			return
+		if ep.ContainerID == containerID {
+			onAny = true
+			onUser = onUser || !m.st.Networks[ep.NetworkID].Default
 		}
 	}
-	r.stop()
-	delete(m.resolvers, containerID)
+	if r, ok := m.resolvers[containerID]; ok && !onUser {
+		r.stop()
+		delete(m.resolvers, containerID)
+	}
+	if _, ok := m.st.Forwarders[containerID]; ok && !onAny {
+		delete(m.st.Forwarders, containerID)
+		m.save()
+	}
+}
+
+// SetForwarders sets the servers the embedded DNS of a container forwards
+// unknown names to (its --dns servers, IP or IP:port); nil restores the
+// default (Config.DNSUpstreams, else the host's nameservers). Set them
+// before Connect so the first query already uses them.
+func (m *Manager) SetForwarders(ctx context.Context, containerID string, servers []string) error {
+	for _, s := range servers {
+		host := s
+		if h, _, err := net.SplitHostPort(s); err == nil {
+			host = h
+		}
+		if _, err := netip.ParseAddr(host); err != nil {
+			return errdefs.ErrInvalidArgument.WithMessage(fmt.Sprintf("dns server %q: not an IP address", s))
+		}
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if len(servers) == 0 {
+		delete(m.st.Forwarders, containerID)
+	} else {
+		m.st.Forwarders[containerID] = slices.Clone(servers)
+	}
+	return m.save()
 }
 
 type dnsHandler struct {
@@ -150,7 +182,56 @@ func (h *dnsHandler) ServeDNS(w dns.ResponseWriter, req *dns.Msg) {
 			return
 		}
 	}
+	if q.Qclass == dns.ClassINET && q.Qtype == dns.TypePTR {
+		if names := h.m.reverse(h.containerID, q.Name); len(names) > 0 {
+			resp := new(dns.Msg)
+			resp.SetReply(req)
+			resp.Authoritative = true
+			resp.RecursionAvailable = true
+			for _, n := range names {
+				resp.Answer = append(resp.Answer, &dns.PTR{
+					Hdr: dns.RR_Header{Name: q.Name, Rrtype: dns.TypePTR, Class: dns.ClassINET, Ttl: 600},
+					Ptr: dns.Fqdn(n),
+				})
+			}
+			w.WriteMsg(resp)
+			return
+		}
+	}
 	h.forward(w, req)
+}
+
+// reverse answers a PTR question (d.c.b.a.in-addr.arpa.) for an address of
+// a user-defined network the container is on: "NAME.NETWORK".
+func (m *Manager) reverse(containerID, qname string) []string {
+	rev, ok := strings.CutSuffix(strings.ToLower(qname), ".in-addr.arpa.")
+	if !ok {
+		return nil
+	}
+	parts := strings.Split(rev, ".")
+	if len(parts) != 4 {
+		return nil
+	}
+	slices.Reverse(parts)
+	ip, err := netip.ParseAddr(strings.Join(parts, "."))
+	if err != nil {
+		return nil
+	}
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	var out []string
+	for _, own := range m.st.Endpoints {
+		n := m.st.Networks[own.NetworkID]
+		if own.ContainerID != containerID || n == nil || n.Default {
+			continue
+		}
+		for _, ep := range m.st.Endpoints {
+			if ep.NetworkID == n.ID && ep.IP == ip && ep.Name != "" {
+				out = append(out, ep.Name+"."+n.Name)
+			}
+		}
+	}
+	return out
 }
 
 // forward asks the upstream servers, in order, over the protocol the
@@ -161,7 +242,7 @@ func (h *dnsHandler) forward(w dns.ResponseWriter, req *dns.Msg) {
 		proto = "tcp"
 	}
 	c := &dns.Client{Net: proto, Timeout: 3 * time.Second}
-	for _, up := range h.m.upstreams() {
+	for _, up := range h.m.upstreams(h.containerID) {
 		resp, _, err := c.Exchange(req, up)
 		if err != nil {
 			slog.Debug("embedded dns: upstream", "server", up, "err", err)
@@ -175,9 +256,14 @@ func (h *dnsHandler) forward(w dns.ResponseWriter, req *dns.Msg) {
 	w.WriteMsg(resp)
 }
 
-// upstreams returns the forwarders as host:port.
-func (m *Manager) upstreams() []string {
-	list := m.cfg.DNSUpstreams
+// upstreams returns a container's forwarders as host:port.
+func (m *Manager) upstreams(containerID string) []string {
+	m.mu.RLock()
+	list := m.st.Forwarders[containerID]
+	m.mu.RUnlock()
+	if list == nil {
+		list = m.cfg.DNSUpstreams
+	}
 	if list == nil {
 		b, _ := os.ReadFile("/etc/resolv.conf")
 		list = parseResolvConf(b).Nameservers

@@ -208,6 +208,18 @@ func startUpstream(t *testing.T) string {
 // query asks the embedded DNS inside the namespace for name's A records.
 func query(t *testing.T, nsPath, proto, name string) (int, []string) {
 	t.Helper()
+	return queryType(t, nsPath, proto, name, dns.TypeA)
+}
+
+func reverseName(a netip.Addr) string {
+	b := a.As4()
+	return fmt.Sprintf("%d.%d.%d.%d.in-addr.arpa.", b[3], b[2], b[1], b[0])
+}
+
+// queryType asks the embedded DNS inside the namespace; it returns the
+// rcode and the A addresses or PTR names of the answer.
+func queryType(t *testing.T, nsPath, proto, name string, qtype uint16) (int, []string) {
+	t.Helper()
 	var conn net.Conn
 	if err := inNetns(nsPath, func() (err error) {
 		conn, err = net.DialTimeout(proto, "127.0.0.11:53", 2*time.Second)
@@ -219,7 +231,7 @@ func query(t *testing.T, nsPath, proto, name string) (int, []string) {
 	conn.SetDeadline(time.Now().Add(5 * time.Second))
 	dc := &dns.Conn{Conn: conn}
 	req := new(dns.Msg)
-	req.SetQuestion(dns.Fqdn(name), dns.TypeA)
+	req.SetQuestion(dns.Fqdn(name), qtype)
 	if err := dc.WriteMsg(req); err != nil {
 		t.Fatalf("dns query %s: %v", name, err)
 	}
@@ -229,8 +241,11 @@ func query(t *testing.T, nsPath, proto, name string) (int, []string) {
 	}
 	var ips []string
 	for _, rr := range resp.Answer {
-		if a, ok := rr.(*dns.A); ok {
-			ips = append(ips, a.A.String())
+		switch rr := rr.(type) {
+		case *dns.A:
+			ips = append(ips, rr.A.String())
+		case *dns.PTR:
+			ips = append(ips, rr.Ptr)
 		}
 	}
 	return resp.Rcode, ips

@@ -30,6 +30,8 @@ type state struct {
 	Networks  map[string]*Network     `json:"networks"`
 	Endpoints map[string]*Endpoint    `json:"endpoints"` // key: networkID/containerID
 	Ports     map[string]*publication `json:"ports"`     // key: containerID
+	// Forwarders are containers' own upstream DNS servers (--dns).
+	Forwarders map[string][]string `json:"forwarders,omitempty"` // key: containerID
 }
 
 // publication is one container's published ports.
@@ -178,6 +180,9 @@ func (m *Manager) load() error {
 	}
 	if m.st.Ports == nil {
 		m.st.Ports = map[string]*publication{}
+	}
+	if m.st.Forwarders == nil {
+		m.st.Forwarders = map[string][]string{}
 	}
 	return nil
 }

@@ -217,6 +217,26 @@ func TestEmbeddedDNS(t *testing.T) {
 			t.Errorf("from %s over %s: %s = %s %v; want %s [%s]", nsName(tc.ns), tc.proto, tc.name, dns.RcodeToString[rcode], ips, dns.RcodeToString[tc.rcode], tc.ip)
 		}
 	}
+	// Reverse lookups of addresses on the same network.
+	if rcode, names := queryType(t, ns2, "udp", reverseName(ep1.IP), dns.TypePTR); rcode != dns.RcodeSuccess || strings.Join(names, ",") != "web.a." {
+		t.Errorf("PTR %s = %s %v, want web.a.", ep1.IP, dns.RcodeToString[rcode], names)
+	}
+	// A container's own forwarders (--dns) replace the default ones.
+	if err := m.SetForwarders(ctx, "c2", []string{"127.0.0.1:1"}); err != nil {
+		t.Fatal(err)
+	}
+	if rcode, _ := query(t, ns2, "udp", "upstream.test"); rcode != dns.RcodeServerFailure {
+		t.Errorf("with a dead forwarder: upstream.test = %s, want SERVFAIL", dns.RcodeToString[rcode])
+	}
+	if rcode, ips := query(t, ns2, "udp", "web"); rcode != dns.RcodeSuccess || len(ips) != 1 {
+		t.Errorf("with a dead forwarder: web = %s %v; container names need no forwarder", dns.RcodeToString[rcode], ips)
+	}
+	if err := m.SetForwarders(ctx, "c2", nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := m.SetForwarders(ctx, "c2", []string{"dns.example"}); err == nil {
+		t.Error("SetForwarders accepted a name instead of an address")
+	}
 	// busybox's resolver, as a program in a container would use it.
 	out, err := exec.Command("ip", "netns", "exec", nsName(ns2), "busybox", "nslookup", "web", "127.0.0.11").CombinedOutput()
 	if err != nil || !strings.Contains(string(out), want) {

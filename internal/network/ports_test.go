@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/containerd/errdefs"
 )
@@ -150,5 +151,50 @@ func TestPublishPortsInvalid(t *testing.T) {
 	}
 	if ps := m.Ports(ctx, "c1"); len(ps) != 0 {
 		t.Fatalf("invalid publishes recorded %+v", ps)
+	}
+}
+
+func TestPublishUDP(t *testing.T) {
+	requireRoot(t)
+	ctx := context.Background()
+	m := newTestManager(t, newTestConfig(t))
+	ns := newNetns(t)
+	ep, err := m.Connect(ctx, DefaultNetworkName, "c1", ns, EndpointConfig{Name: "echo"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var pc net.PacketConn
+	if err := inNetns(ns, func() (err error) { pc, err = net.ListenPacket("udp4", ":5000"); return err }); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { pc.Close() })
+	go func() {
+		buf := make([]byte, 512)
+		for {
+			n, from, err := pc.ReadFrom(buf)
+			if err != nil {
+				return
+			}
+			pc.WriteTo(append([]byte("echo "), buf[:n]...), from)
+		}
+	}()
+	got, err := m.PublishPorts(ctx, "c1", ep.IP, []PortBinding{{HostIP: "127.0.0.1", ContainerPort: 5000, Proto: "udp"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := net.Dial("udp4", "127.0.0.1:"+strconv.Itoa(got[0].HostPort))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(3 * time.Second))
+	c.Write([]byte("ping"))
+	buf := make([]byte, 64)
+	n, err := c.Read(buf)
+	if err != nil || string(buf[:n]) != "echo ping" {
+		t.Fatalf("udp through published port %d: %q, %v; want echo ping", got[0].HostPort, buf[:n], err)
+	}
+	if err := m.UnpublishPorts(ctx, "c1"); err != nil {
+		t.Fatal(err)
 	}
 }

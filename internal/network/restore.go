@@ -50,6 +50,11 @@ func (m *Manager) Restore(ctx context.Context, running []ContainerNetState) erro
 			delete(m.st.Ports, id)
 		}
 	}
+	for id := range m.st.Forwarders {
+		if _, ok := alive[id]; !ok {
+			delete(m.st.Forwarders, id)
+		}
+	}
 	if err := m.save(); err != nil {
 		return err
 	}
