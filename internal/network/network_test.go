@@ -99,7 +99,8 @@ func TestCreateListRemove(t *testing.T) {
 func TestReachabilityAndIsolation(t *testing.T) {
 	requireRoot(t)
 	ctx := context.Background()
-	m := newTestManager(t, newTestConfig(t))
+	cfg := newTestConfig(t)
+	m := newTestManager(t, cfg)
 	a, err := m.Create(ctx, NetworkConfig{Name: "a", Subnet: netip.MustParsePrefix("10.246.21.0/24")})
 	if err != nil {
 		t.Fatal(err)
@@ -134,6 +135,15 @@ func TestReachabilityAndIsolation(t *testing.T) {
 		t.Fatalf("routes in the first namespace: want default via %s:\n%s", a.Gateway, out)
 	}
 
+	// Outbound masquerade is configured (never exercised here) for the
+	// networks, not for the internal one of another test.
+	rules := iptablesSave(t, cfg.ChainPrefix)
+	for _, sub := range []string{"10.246.21.0/24", "10.246.22.0/24"} {
+		if line := grepLines(rules, "-s "+sub+" ! -o "); !strings.Contains(line, "-j MASQUERADE") {
+			t.Errorf("no masquerade rule for %s:\n%s", sub, rules)
+		}
+	}
+
 	serveHello(t, ns1, ":8080", "one")
 	if got, err := dialHello(ns2, "10.246.21.2:8080"); err != nil || got != "hello from one" {
 		t.Fatalf("same network: dial = %q, %v; want hello from one", got, err)
@@ -152,7 +162,8 @@ func TestReachabilityAndIsolation(t *testing.T) {
 func TestInternalNetworkHasNoRouteOut(t *testing.T) {
 	requireRoot(t)
 	ctx := context.Background()
-	m := newTestManager(t, newTestConfig(t))
+	cfg := newTestConfig(t)
+	m := newTestManager(t, cfg)
 	if _, err := m.Create(ctx, NetworkConfig{Name: "in", Internal: true, Subnet: netip.MustParsePrefix("10.246.31.0/24")}); err != nil {
 		t.Fatal(err)
 	}
@@ -163,6 +174,9 @@ func TestInternalNetworkHasNoRouteOut(t *testing.T) {
 	}
 	if ep.Gateway.IsValid() {
 		t.Fatalf("internal endpoint has gateway %s", ep.Gateway)
+	}
+	if rules := iptablesSave(t, cfg.ChainPrefix); strings.Contains(rules, "-s 10.246.31.0/24 ! -o") {
+		t.Fatalf("internal network is masqueraded:\n%s", rules)
 	}
 	out, _ := exec.Command("ip", "-n", nsName(ns), "route").CombinedOutput()
 	if strings.Contains(string(out), "default") {
@@ -271,5 +285,69 @@ func TestEmbeddedDNS(t *testing.T) {
 	if c != nil {
 		c.Close()
 		t.Error("embedded dns still listens in a container on no user network")
+	}
+}
+
+// TestConnectFailureLeavesNothing: a connect that fails releases its
+// address and leaves no veth.
+func TestConnectFailureLeavesNothing(t *testing.T) {
+	requireRoot(t)
+	ctx := context.Background()
+	m := newTestManager(t, newTestConfig(t))
+	if _, err := m.Create(ctx, NetworkConfig{Name: "a", Subnet: netip.MustParsePrefix("10.246.81.0/24")}); err != nil {
+		t.Fatal(err)
+	}
+	_, err := m.Connect(ctx, "a", "c1", "/run/netns/bt-does-not-exist", EndpointConfig{Name: "one", IP: netip.MustParseAddr("10.246.81.9")})
+	if err == nil || !strings.Contains(err.Error(), "/run/netns/bt-does-not-exist") {
+		t.Fatalf("connect to a missing namespace: err = %v, want an error naming it", err)
+	}
+	if linkExists(vethName(mustGet(t, m, "a").ID, "c1")) {
+		t.Fatal("veth left after a failed connect")
+	}
+	if eps, _ := m.Endpoints(ctx, "a"); len(eps) != 0 {
+		t.Fatalf("endpoints after a failed connect: %+v", eps)
+	}
+	ep, err := m.Connect(ctx, "a", "c2", newNetns(t), EndpointConfig{Name: "two", IP: netip.MustParseAddr("10.246.81.9")})
+	if err != nil || ep.IP.String() != "10.246.81.9" {
+		t.Fatalf("the address of a failed connect is not free again: %+v, %v", ep, err)
+	}
+}
+
+// TestConcurrentConnects: connects racing on one network get distinct
+// addresses.
+func TestConcurrentConnects(t *testing.T) {
+	requireRoot(t)
+	ctx := context.Background()
+	m := newTestManager(t, newTestConfig(t))
+	if _, err := m.Create(ctx, NetworkConfig{Name: "a", Subnet: netip.MustParsePrefix("10.246.91.0/24")}); err != nil {
+		t.Fatal(err)
+	}
+	const n = 8
+	paths := make([]string, n)
+	for i := range paths {
+		paths[i] = newNetns(t)
+	}
+	ips := make([]string, n)
+	errs := make(chan error, n)
+	for i := range n {
+		go func() {
+			ep, err := m.Connect(ctx, "a", "c"+strconv.Itoa(i), paths[i], EndpointConfig{Name: "c" + strconv.Itoa(i)})
+			if err == nil {
+				ips[i] = ep.IP.String()
+			}
+			errs <- err
+		}()
+	}
+	for range n {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	seen := map[string]bool{}
+	for _, ip := range ips {
+		if seen[ip] {
+			t.Fatalf("address %s handed out twice: %v", ip, ips)
+		}
+		seen[ip] = true
 	}
 }

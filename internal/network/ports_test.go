@@ -67,6 +67,23 @@ func TestPublishPorts(t *testing.T) {
 	if s, err := dialHello(ns1, netip.AddrPortFrom(gw, uint16(hp)).String()); err != nil || s != "hello from web" {
 		t.Fatalf("from the container itself to %s:%d: %q, %v; want hello from web", gw, hp, s, err)
 	}
+	// ... and a container on another (user-defined) network, through its
+	// own network's gateway.
+	if _, err := m.Create(ctx, NetworkConfig{Name: "user", Subnet: netip.MustParsePrefix("10.246.71.0/24")}); err != nil {
+		t.Fatal(err)
+	}
+	nsUser := newNetns(t)
+	if _, err := m.Connect(ctx, "user", "cu", nsUser, EndpointConfig{Name: "u"}); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { m.Disconnect(ctx, "user", "cu") })
+	if s, err := dialHello(nsUser, "10.246.71.1:"+strconv.Itoa(hp)); err != nil || s != "hello from web" {
+		t.Fatalf("from a container on another network to 10.246.71.1:%d: %q, %v; want hello from web", hp, s, err)
+	}
+	// Without the published port, that network cannot reach the container.
+	if s, err := dialHello(nsUser, ep1.IP.String()+":80"); err == nil {
+		t.Fatalf("a container on another network reached %s:80 directly: %q", ep1.IP, s)
+	}
 	// The port is reserved on the host while published.
 	if ln, err := net.Listen("tcp4", ":"+strconv.Itoa(hp)); err == nil {
 		ln.Close()
