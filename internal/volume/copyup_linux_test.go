@@ -193,3 +193,77 @@ func TestOptionMounts(t *testing.T) {
 		t.Errorf("failed acquire left refs %v", refs)
 	}
 }
+
+func mountCount(t *testing.T, dir string) int {
+	t.Helper()
+	b, err := os.ReadFile("/proc/self/mountinfo")
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, line := range strings.Split(string(b), "\n") {
+		if f := strings.Fields(line); len(f) > 4 && f[4] == dir {
+			n++
+		}
+	}
+	return n
+}
+
+// TestMountOutlivesDaemon reopens a store while a tmpfs volume is still
+// mounted (as after a daemon crash with containers running): the next
+// acquire does not stack a second tmpfs, and the last release unmounts.
+func TestMountOutlivesDaemon(t *testing.T) {
+	requireRoot(t)
+	ctx := context.Background()
+	s := newStore(t)
+	v, err := s.Create(ctx, "tv", CreateOptions{Options: map[string]string{"type": "tmpfs", "device": "tmpfs"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		for isMounted(t, v.Mountpoint) {
+			if unix.Unmount(v.Mountpoint, unix.MNT_DETACH) != nil {
+				return
+			}
+		}
+	})
+	if _, err := s.Acquire(ctx, "tv", "c1"); err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(filepath.Join(v.Mountpoint, "live"), []byte("1"), 0o644)
+	s2, err := Open(s.Root()) // the daemon restarts; s's references are gone
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s2.Acquire(ctx, "tv", "c1"); err != nil {
+		t.Fatal(err)
+	}
+	if n := mountCount(t, v.Mountpoint); n != 1 {
+		t.Errorf("%d mounts on the volume after re-acquire, want 1", n)
+	}
+	if _, err := os.Stat(filepath.Join(v.Mountpoint, "live")); err != nil {
+		t.Errorf("content of the live tmpfs: %v", err)
+	}
+	if err := s2.Release(ctx, "tv", "c1"); err != nil {
+		t.Fatal(err)
+	}
+	if isMounted(t, v.Mountpoint) {
+		t.Error("still mounted after the last release")
+	}
+}
+
+func TestBindVolumeIntoDataRootRefused(t *testing.T) {
+	ctx := context.Background()
+	s := newStore(t) // <tmp>/volumes; the data root is <tmp>
+	dataRoot := filepath.Dir(s.Root())
+	os.MkdirAll(filepath.Join(dataRoot, "containers"), 0o700)
+	for _, dev := range []string{filepath.Join(dataRoot, "containers"), s.Root(), dataRoot + "/x/../containers"} {
+		_, err := s.Create(ctx, "bv", CreateOptions{Options: map[string]string{"type": "none", "device": dev, "o": "bind"}})
+		if err == nil || !strings.HasPrefix(err.Error(), "create bv: device: invalid mount config") {
+			t.Errorf("bind volume of %s: %v", dev, err)
+		}
+	}
+	if _, err := s.Create(ctx, "ok", CreateOptions{Options: map[string]string{"type": "none", "device": t.TempDir(), "o": "bind"}}); err != nil {
+		t.Errorf("bind volume of a host directory: %v", err)
+	}
+}

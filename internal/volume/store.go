@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/containerd/errdefs"
+	"golang.org/x/sys/unix"
 )
 
 // DriverName is the one driver this package implements.
@@ -72,6 +73,13 @@ func Open(root string) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("volume root %s: %w", root, err)
 	}
+	// A volume whose type/device/o mount outlived a daemon stays mounted:
+	// containers still running use it, and they acquire it again when the
+	// engine restores them.
+	mounted, err := mountPoints()
+	if err != nil {
+		return nil, err
+	}
 	for _, de := range des {
 		if !de.IsDir() || ValidateName(de.Name()) != nil {
 			continue
@@ -94,7 +102,7 @@ func Open(root string) (*Store, error) {
 		}
 		v.Name = de.Name()
 		v.Mountpoint = filepath.Join(dir, "_data")
-		s.vols[v.Name] = &entry{v: v, refs: map[string]int{}}
+		s.vols[v.Name] = &entry{v: v, refs: map[string]int{}, mounted: mounted[v.Mountpoint]}
 	}
 	return s, nil
 }
@@ -122,6 +130,12 @@ func (s *Store) Create(ctx context.Context, name string, o CreateOptions) (Volum
 	}
 	if err := validateOptions(o.Options); err != nil {
 		return Volume{}, opErr(errdefs.ErrInvalidArgument, "create", name, err.Error())
+	}
+	if flags, _, _ := mountFlags(o.Options["o"]); flags&unix.MS_BIND != 0 {
+		// The data root is <root>/..: a bind volume must not reach into it.
+		if err := CheckBindSource(filepath.Dir(s.root), o.Options["device"]); err != nil {
+			return Volume{}, opErr(errdefs.ErrInvalidArgument, "create", name, "device: "+err.Error())
+		}
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
