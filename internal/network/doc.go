@@ -11,8 +11,14 @@
 // then removed. Per container the engine calls [Manager.Connect] for each
 // network (after the container's network namespace exists, before its
 // process starts), [Manager.PublishPorts] once, and [Manager.UnpublishPorts]
-// and [Manager.Disconnect] when it stops. [HostsFile] and [ResolvConf] give
-// the container's /etc/hosts and /etc/resolv.conf.
+// and [Manager.Disconnect] (or [Manager.DisconnectAll]) when it stops,
+// before it releases the namespace: the embedded DNS's sockets hold a
+// reference to the namespace, which would otherwise outlive the container
+// with its veth. [HostsFile] and [ResolvConf] give the container's
+// /etc/hosts and /etc/resolv.conf; [Manager.SetForwarders] passes a
+// container's --dns servers to the embedded DNS, and [Manager.Rename] its
+// new name. [Manager.Close] at daemon shutdown stops the embedded DNS and
+// leaves the containers' networking in place for the next Restore.
 //
 // # Host objects and their names
 //

@@ -91,7 +91,7 @@ func (m *Manager) Connect(ctx context.Context, netRef, containerID, netnsPath st
 		return nil, errdefs.ErrInvalidArgument.WithMessage(fmt.Sprintf("network %s: invalid mac address %q", n.Name, mac))
 	}
 	ep := &Endpoint{
-		NetworkID: n.ID, ContainerID: containerID, Name: strings.TrimPrefix(cfg.Name, "/"),
+		ID: newID(), NetworkID: n.ID, ContainerID: containerID, Name: strings.TrimPrefix(cfg.Name, "/"),
 		Aliases: slices.Clone(cfg.Aliases), IP: ip, Prefix: n.Subnet.Bits(), Gateway: n.Gateway,
 		MAC: mac, HostVeth: vethName(n.ID, containerID), NetnsPath: netnsPath,
 	}

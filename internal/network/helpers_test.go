@@ -12,11 +12,15 @@ import (
 	"os"
 	"os/exec"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/miekg/dns"
 )
+
+// netnsMade maps the namespaces tests made to the test's name.
+var netnsMade sync.Map
 
 func requireRoot(t *testing.T) {
 	t.Helper()
@@ -85,6 +89,17 @@ func assertNothingLeft(t *testing.T, cfg Config) {
 			t.Errorf("link left behind: %s", line)
 		}
 	}
+	out, err = exec.Command("ip", "netns", "list").CombinedOutput()
+	if err != nil {
+		t.Errorf("ip netns list: %v: %s", err, out)
+	}
+	for _, line := range strings.Split(string(out), "\n") {
+		if f := strings.Fields(line); len(f) > 0 {
+			if owner, ok := netnsMade.Load(f[0]); ok && owner == t.Name() {
+				t.Errorf("network namespace left behind: %s", f[0])
+			}
+		}
+	}
 	for _, table := range []string{"filter", "nat"} {
 		out, err := exec.Command("iptables-save", "-t", table).CombinedOutput()
 		if err != nil {
@@ -111,6 +126,7 @@ func grepLines(s, sub string) string {
 func newNetns(t *testing.T) string {
 	t.Helper()
 	name := "bt-" + randHex(4)
+	netnsMade.Store(name, t.Name())
 	if out, err := exec.Command("ip", "netns", "add", name).CombinedOutput(); err != nil {
 		t.Fatalf("ip netns add: %v: %s", err, out)
 	}

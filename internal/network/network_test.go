@@ -66,6 +66,9 @@ func TestCreateListRemove(t *testing.T) {
 	if err != nil {
 		t.Fatalf("Connect: %v", err)
 	}
+	if len(ep.ID) != 64 {
+		t.Fatalf("endpoint id %q, want 64 hex digits", ep.ID)
+	}
 	if ep.IP.String() != "10.246.10.128" || ep.Gateway.String() != "10.246.10.254" || ep.Prefix != 24 || ep.MAC != "02:42:0a:f6:0a:80" {
 		t.Fatalf("endpoint = %+v, want 10.246.10.128/24 via 10.246.10.254, mac 02:42:0a:f6:0a:80", ep)
 	}

@@ -93,6 +93,8 @@ type EndpointConfig struct {
 
 // Endpoint is a container's attachment to a network.
 type Endpoint struct {
+	// ID is the endpoint's own ID (docker's EndpointID).
+	ID          string     `json:"id"`
 	NetworkID   string     `json:"networkId"`
 	ContainerID string     `json:"containerId"`
 	Name        string     `json:"name"`
