@@ -133,17 +133,18 @@ func (s *Server) volumeEvent(action mevents.Action, name string, attrs map[strin
 	s.cfg.Events.Publish(mevents.Message{Type: mevents.VolumeEventType, Action: action, Actor: mevents.Actor{ID: name, Attributes: attrs}})
 }
 
-// VolumeUsage lists every volume with its size and reference count, the
-// Volumes of /system/df; nil without a volume store.
-func (s *Server) VolumeUsage(ctx context.Context) ([]mvolume.Volume, error) {
+// VolumeUsage is the volume part of /system/df: every volume with its
+// size and reference count (Items, the legacy Volumes list), the totals,
+// and what unused volumes would free. Without a volume store it is empty.
+func (s *Server) VolumeUsage(ctx context.Context) (*mvolume.DiskUsage, error) {
+	du := &mvolume.DiskUsage{Items: []mvolume.Volume{}}
 	if s.cfg.Volumes == nil {
-		return nil, nil
+		return du, nil
 	}
 	vs, err := s.cfg.Volumes.List(ctx, nil)
 	if err != nil {
 		return nil, err
 	}
-	out := make([]mvolume.Volume, 0, len(vs))
 	for _, v := range vs {
 		size, refs, err := s.cfg.Volumes.Usage(ctx, v.Name)
 		if err != nil {
@@ -151,7 +152,14 @@ func (s *Server) VolumeUsage(ctx context.Context) ([]mvolume.Volume, error) {
 		}
 		av := apiVolume(v)
 		av.UsageData = &mvolume.UsageData{Size: size, RefCount: int64(refs)}
-		out = append(out, av)
+		du.Items = append(du.Items, av)
+		du.TotalCount++
+		du.TotalSize += size
+		if refs > 0 {
+			du.ActiveCount++
+		} else {
+			du.Reclaimable += size
+		}
 	}
-	return out, nil
+	return du, nil
 }

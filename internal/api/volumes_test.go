@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"net/http/httptest"
 	"net/url"
+	"os"
 	"path/filepath"
 	"reflect"
 	"strings"
@@ -95,8 +96,10 @@ func TestVolumeEndpoints(t *testing.T) {
 	if status != 409 || !strings.Contains(body, "remove recvol: volume is in use - [c0ffee]") {
 		t.Errorf("rm of a volume in use = %d %s", status, body)
 	}
+	os.WriteFile(filepath.Join(vs.Root(), "lv", "_data", "f"), make([]byte, 100), 0o644)
 	usage, err := s.VolumeUsage(context.Background())
-	if err != nil || len(usage) != 2 || usage[1].UsageData == nil || usage[1].UsageData.RefCount != 1 {
+	if err != nil || len(usage.Items) != 2 || usage.Items[1].UsageData == nil || usage.Items[1].UsageData.RefCount != 1 ||
+		usage.TotalCount != 2 || usage.ActiveCount != 1 || usage.TotalSize != 100 || usage.Reclaimable != 100 {
 		t.Errorf("usage = %+v, %v", usage, err)
 	}
 	vs.Release(context.Background(), "recvol", "c0ffee")
