@@ -19,26 +19,34 @@
 //
 // A name matches [a-zA-Z0-9][a-zA-Z0-9_.-]+ (two characters at least);
 // Create with an empty name makes an anonymous volume: a random 64-hex
-// name and the label com.docker.volume.anonymous, which prune without
-// all=true removes (API 1.42 and later; the API asks for all=true below).
+// name and the label com.docker.volume.anonymous. Prune without all=true
+// removes only those; the API router adds all=true to requests older than
+// API 1.42, which pruned every unused volume.
 //
 // # API for the engine
 //
-// A container that mounts a volume calls, in this order:
+// At container create, for each HostConfig.Binds entry, HostConfig.Mounts
+// entry and image or Config.Volumes destination (an anonymous volume):
 //
-//	mp, err := volume.ParseVolumeSpec("data:/srv:ro")     // -v (HostConfig.Binds; a Config.Volumes key is only a cleaned destination, as dockerd)
-//	mp, err := volume.ValidateMount(m)                    // --mount (HostConfig.Mounts), bind source must exist
-//	err = volume.CheckBindSource(dataRoot, mp.Source)     // binds: refuse paths inside the data root
-//	v, err := store.Create(ctx, mp.Source, volume.CreateOptions{})  // "" gives an anonymous volume; an existing name is returned as is
-//	dir, err := store.Acquire(ctx, v.Name, containerID)   // mounts type/device/o on the first reference
-//	err = store.CopyUp(ctx, v.Name, rootfsPathOfDestination) // when mp.CopyData: only fills an empty volume
-//	...bind dir at mp.Destination...
-//	err = store.Release(ctx, v.Name, containerID)         // at container removal; unmounts on the last one
+//	mp, err := volume.ParseVolumeSpec("data:/srv:ro")   // a Binds entry; a Volumes key is only a cleaned destination
+//	mp, err := volume.ValidateMount(m)                  // a Mounts entry (bind sources must exist)
+//	err = volume.CheckBindSource(dataRoot, mp.Source)   // binds: nothing inside the data root
+//	v, err := store.Create(ctx, mp.Source, volume.CreateOptions{}) // volumes; "" makes an anonymous one, an existing name is returned
+//	dir, err := store.Acquire(ctx, v.Name, containerID) // volumes: the reference; mounts type/device/o on the first one
+//	err = store.CopyUp(ctx, v.Name, rootfsDir)          // when mp.CopyData: fills an empty volume from the image
+//	spec.Mounts = append(spec.Mounts, mp.OCIMount(dir)) // or mp.OCIMount(mp.Source) for a bind
+//
+// and at container removal store.Release(ctx, name, containerID) for each
+// volume, then store.Remove for anonymous ones with `rm -v` (--rm removes
+// anonymous volumes too, as dockerd).
 //
 // References live in memory: after a daemon restart the engine acquires
-// again for every container it restores, before the API serves. Remove of a
-// volume with references is errdefs.ErrConflict with dockerd's message
-// "remove NAME: volume is in use - [ID, ...]", even with force.
-// ParseMountSpec parses the CLI's --mount value into an API mount.Mount
-// (what docker's CLI sends in HostConfig.Mounts).
+// again for every container it restores, before the API serves (a
+// type/device/o mount still in place is adopted, not mounted twice). Remove
+// of a volume with references is errdefs.ErrConflict with dockerd's message
+// "remove NAME: volume is in use - [ID, ...]", even with force. Usage gives
+// `system df` a volume's size and reference count.
+//
+// ParseMountSpec parses the CLI's --mount value into the mount.Mount that
+// docker's CLI sends in HostConfig.Mounts, with the CLI's messages.
 package volume

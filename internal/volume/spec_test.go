@@ -1,6 +1,7 @@
 package volume
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -158,6 +159,36 @@ func TestCheckBindSource(t *testing.T) {
 		}
 		if !refused && err != nil {
 			t.Errorf("CheckBindSource(%s) = %v, want nil", src, err)
+		}
+	}
+}
+
+func TestOCIMount(t *testing.T) {
+	dir := t.TempDir()
+	for _, tc := range []struct {
+		mp     func() (*MountPoint, error)
+		source string
+		want   string
+	}{
+		{func() (*MountPoint, error) { return ParseVolumeSpec("/h:/c:ro,rshared") }, "/h", "bind /h -> /c [rbind ro rshared]"},
+		{func() (*MountPoint, error) { return ParseVolumeSpec("data:/srv") }, "/var/lib/berth/volumes/data/_data", "bind /var/lib/berth/volumes/data/_data -> /srv [rbind rprivate]"},
+		{func() (*MountPoint, error) {
+			return ValidateMount(mount.Mount{Type: "bind", Source: dir, Target: "/x", BindOptions: &mount.BindOptions{NonRecursive: true}})
+		}, dir, "bind " + dir + " -> /x [bind rprivate]"},
+		{func() (*MountPoint, error) {
+			return ValidateMount(mount.Mount{Type: "tmpfs", Target: "/run", ReadOnly: true, TmpfsOptions: &mount.TmpfsOptions{SizeBytes: 64 << 20, Mode: 0o1777}})
+		}, "", "tmpfs tmpfs -> /run [nosuid nodev noexec ro mode=1777 size=64m]"},
+		{func() (*MountPoint, error) {
+			return ValidateMount(mount.Mount{Type: "tmpfs", Target: "/run", TmpfsOptions: &mount.TmpfsOptions{Options: [][]string{{"exec"}}}})
+		}, "", "tmpfs tmpfs -> /run [nosuid nodev]"},
+	} {
+		mp, err := tc.mp()
+		if err != nil {
+			t.Fatal(err)
+		}
+		m := mp.OCIMount(tc.source)
+		if got := fmt.Sprintf("%s %s -> %s %v", m.Type, m.Source, m.Destination, m.Options); got != tc.want {
+			t.Errorf("OCIMount = %s, want %s", got, tc.want)
 		}
 	}
 }
