@@ -275,6 +275,11 @@ func testLifecycleParity(t *testing.T) {
 		{name: "export", args: "export -o {dir}/{lower}-export.tar {n}6"},
 		{name: "rmi committed", args: "rmi {lower}/commit:1", skipOn: noCommit},
 		{name: "rm -f", args: "rm -f {n}6"},
+		{name: "follow logs to the end", args: "run -d --name {n}f --network none busybox sh -c 'echo a; sleep 1; echo b >&2'"},
+		{name: "logs -f", args: "logs -f {n}f"},
+		{name: "attach until exit", args: "run -d --name {n}at --network none busybox sh -c 'sleep 1; echo late; echo late-err >&2; exit 5'"},
+		{name: "attach", args: "attach {n}at", code: 5},
+		{name: "wait several", args: "wait {n}f {n}at nosuch", code: 1},
 		{name: "prune by label", args: "run --name {n}7 --network none -l {lower}prune=1 busybox true"},
 		{name: "container prune", args: "container prune -f --filter label={lower}prune=1"},
 	})
