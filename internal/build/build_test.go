@@ -12,6 +12,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/berth/berth/internal/image"
 )
 
 func ptr(s string) *string { return &s }
@@ -176,6 +178,9 @@ func TestBuildCache(t *testing.T) {
 	}
 	if n, _, _ := e.b.DiskUsage(context.Background()); n != 0 {
 		t.Errorf("%d entries after prune --all", n)
+	}
+	if all, err := e.images.List(context.Background(), image.ListOptions{}); err != nil || len(all) != 1 {
+		t.Errorf("images after prune --all: %d (%v), want busybox only", len(all), err)
 	}
 }
 

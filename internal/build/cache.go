@@ -12,7 +12,10 @@ import (
 	"strings"
 	"time"
 
+	"github.com/containerd/errdefs"
 	"github.com/opencontainers/go-digest"
+
+	"github.com/berth/berth/internal/image"
 )
 
 // cache maps step keys to the images the steps made, one small JSON file
@@ -25,6 +28,9 @@ type cacheEntry struct {
 	Image    digest.Digest `json:"image"`
 	Created  time.Time     `json:"created"`
 	LastUsed time.Time     `json:"lastUsed"`
+	// Replaced are images an uncached rebuild of the step displaced (now
+	// dangling unless tagged); Prune removes them too.
+	Replaced []digest.Digest `json:"replaced,omitempty"`
 }
 
 // stepKey is the cache key of a step: its parent, its instruction after
@@ -56,7 +62,17 @@ func (c *cache) get(key string) (digest.Digest, bool) {
 
 func (c *cache) put(key string, id digest.Digest) error {
 	now := time.Now().UTC()
-	b, err := json.Marshal(cacheEntry{Image: id, Created: now, LastUsed: now})
+	e := cacheEntry{Image: id, Created: now, LastUsed: now}
+	if ob, err := os.ReadFile(filepath.Join(c.dir, key)); err == nil {
+		var old cacheEntry
+		if json.Unmarshal(ob, &old) == nil {
+			e.Replaced = old.Replaced
+			if old.Image != "" && old.Image != id && len(e.Replaced) < 64 {
+				e.Replaced = append(e.Replaced, old.Image)
+			}
+		}
+	}
+	b, err := json.Marshal(e)
 	if err != nil {
 		return err
 	}
@@ -87,8 +103,8 @@ type PruneOptions struct {
 
 // PruneReport says what Prune removed.
 type PruneReport struct {
-	// Entries are the removed step keys; Images the images they named
-	// (still in the image store, dangling, for image prune to reclaim).
+	// Entries are the removed step keys; Images the step images they
+	// named, which are removed unless a build tagged them.
 	Entries []string
 	Images  []digest.Digest
 	// MountBytes is the size of the RUN cache mounts removed.
@@ -127,6 +143,25 @@ func (b *Builder) Prune(ctx context.Context, opts PruneOptions) (PruneReport, er
 		rep.Entries = append(rep.Entries, de.Name())
 		if e.Image != "" {
 			rep.Images = append(rep.Images, e.Image)
+		}
+		// The step's image loses its cache name; an image no build tagged
+		// is then removed.
+		if _, err := b.images.Remove(ctx, cacheRef(de.Name()), image.RemoveOptions{NoPrune: true}); err != nil && !errdefs.IsNotFound(err) && !errdefs.IsConflict(err) {
+			return rep, fmt.Errorf("prune build cache: %w", err)
+		}
+		for _, old := range e.Replaced {
+			// Only an image nobody tagged since: never a user's.
+			if img, err := b.images.Get(ctx, old.String()); err != nil || len(img.RepoTags) > 0 || len(img.RepoDigests) > 0 {
+				continue
+			}
+			if _, err := b.images.Remove(ctx, old.String(), image.RemoveOptions{NoPrune: true}); err != nil && !errdefs.IsNotFound(err) && !errdefs.IsConflict(err) {
+				return rep, fmt.Errorf("prune build cache: %w", err)
+			}
+		}
+	}
+	if len(rep.Entries) > 0 {
+		if _, err := b.images.GC(ctx); err != nil {
+			return rep, fmt.Errorf("prune build cache: %w", err)
 		}
 	}
 	if opts.All || opts.Until == 0 {

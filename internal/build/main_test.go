@@ -19,6 +19,7 @@ import (
 	"testing"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
 
 	"github.com/berth/berth/internal/archive"
 	"github.com/berth/berth/internal/content"
@@ -166,6 +167,7 @@ func newEnv(t *testing.T) *testEnv {
 type runtimeExecutor struct {
 	stateRoot, tmp string
 	runs           atomic.Int32
+	onStart        func()
 }
 
 func (e *runtimeExecutor) Run(ctx context.Context, req RunRequest) (err error) {
@@ -236,7 +238,15 @@ func (e *runtimeExecutor) Run(ctx context.Context, req RunRequest) (err error) {
 	if err := c.Start(); err != nil {
 		return err
 	}
+	if e.onStart != nil {
+		e.onStart()
+	}
+	stop := context.AfterFunc(ctx, func() { c.Signal(unix.SIGKILL, true) })
 	code, err := c.Wait()
+	stop()
+	if ctx.Err() != nil {
+		return ctx.Err()
+	}
 	if err != nil {
 		return err
 	}

@@ -1,0 +1,128 @@
+package build
+
+import (
+	"archive/tar"
+	"bytes"
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// A context given as a tar, a Dockerfile elsewhere in it with its own
+// Dockerfile.dockerignore, and a tar output.
+func TestBuildContextTarAndOutputs(t *testing.T) {
+	e := newEnv(t)
+	var ctxTar bytes.Buffer
+	tw := tar.NewWriter(&ctxTar)
+	add := func(name, body string) {
+		tw.WriteHeader(&tar.Header{Name: name, Mode: 0o644, Size: int64(len(body)), Typeflag: tar.TypeReg, ModTime: time.Unix(1e9, 0)})
+		tw.Write([]byte(body))
+	}
+	add("build/app.Dockerfile", "FROM scratch\nCOPY . /ctx/\n")
+	add("build/app.Dockerfile.dockerignore", "*.tmp\n")
+	add(".dockerignore", "keep.txt\n") // not used: the Dockerfile has its own
+	add("keep.txt", "k")
+	add("drop.tmp", "d")
+	tw.Close()
+	dest := t.TempDir()
+	var tarOut bytes.Buffer
+	var out strings.Builder
+	id, err := e.b.Build(context.Background(), BuildOptions{
+		Context: &ctxTar, Dockerfile: "build/app.Dockerfile",
+		Outputs: []Output{{Type: "local", Dest: dest}, {Type: "tar", Writer: &tarOut}},
+	}, func(ev Event) { out.WriteString(ev.Stream) })
+	if err != nil {
+		t.Fatalf("%v\n%s", err, out.String())
+	}
+	if id == "" {
+		t.Fatal("no image ID")
+	}
+	if got := readFile(t, filepath.Join(dest, "ctx/keep.txt")); got != "k" {
+		t.Errorf("keep.txt = %q", got)
+	}
+	if _, err := os.Stat(filepath.Join(dest, "ctx/drop.tmp")); err == nil {
+		t.Errorf("Dockerfile.dockerignore did not exclude drop.tmp")
+	}
+	var names []string
+	tr := tar.NewReader(&tarOut)
+	for {
+		h, err := tr.Next()
+		if err != nil {
+			break
+		}
+		names = append(names, h.Name)
+	}
+	if !strings.Contains(strings.Join(names, " "), "ctx/keep.txt") {
+		t.Errorf("tar output entries %q lack ctx/keep.txt", names)
+	}
+}
+
+// Two builds with the same inputs and SOURCE_DATE_EPOCH give the same
+// layers, though their RUN steps ran at different times.
+func TestBuildReproducibleLayers(t *testing.T) {
+	e := newEnv(t)
+	dir := t.TempDir()
+	writeFiles(t, dir, map[string]string{"f": "x", "Dockerfile": "FROM busybox\nRUN echo hi > /hi && mkdir /d\nCOPY f /f\n"})
+	epoch := "1700000000"
+	opts := BuildOptions{NoCache: true, BuildArgs: map[string]*string{"SOURCE_DATE_EPOCH": &epoch}}
+	id1, out, err := e.build(t, dir, opts)
+	if err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	time.Sleep(1100 * time.Millisecond)
+	id2, out, err := e.build(t, dir, opts)
+	if err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	i1, _ := e.images.Get(context.Background(), id1)
+	i2, _ := e.images.Get(context.Background(), id2)
+	if len(i1.Config.RootFS.DiffIDs) != len(i2.Config.RootFS.DiffIDs) {
+		t.Fatalf("layer counts differ")
+	}
+	for k := range i1.Config.RootFS.DiffIDs {
+		if i1.Config.RootFS.DiffIDs[k] != i2.Config.RootFS.DiffIDs[k] {
+			t.Errorf("layer %d differs between two builds: %s vs %s", k, i1.Config.RootFS.DiffIDs[k], i2.Config.RootFS.DiffIDs[k])
+		}
+	}
+}
+
+// Independent stages run concurrently: each waits for the other's marker
+// in a shared cache mount, which only works when both run at once.
+func TestBuildParallelStages(t *testing.T) {
+	e := newEnv(t)
+	dir := t.TempDir()
+	wait := func(me, other string) string {
+		return "RUN --mount=type=cache,id=sync,target=/sync touch /sync/" + me + " && i=0; while [ ! -e /sync/" + other + " ]; do i=$((i+1)); [ $i -gt 100 ] && exit 1; sleep 0.1; done\n"
+	}
+	writeFiles(t, dir, map[string]string{"Dockerfile": "FROM busybox AS a\n" + wait("a", "b") +
+		"FROM busybox AS b\n" + wait("b", "a") +
+		"FROM scratch\nCOPY --from=a /bin/busybox /a\nCOPY --from=b /bin/busybox /b\n"})
+	if _, out, err := e.build(t, dir, BuildOptions{}); err != nil {
+		t.Fatalf("stages did not run concurrently: %v\n%s", err, out)
+	}
+}
+
+// A cancelled build stops its RUN and leaves no snapshot, mount or temp
+// file (newEnv's cleanup checks them) and tags nothing.
+func TestBuildCancel(t *testing.T) {
+	e := newEnv(t)
+	dir := t.TempDir()
+	writeFiles(t, dir, map[string]string{"Dockerfile": "FROM busybox\nRUN sleep 30\n"})
+	ctx, cancel := context.WithCancel(context.Background())
+	e.exec.onStart = func() { time.AfterFunc(200*time.Millisecond, cancel) }
+	start := time.Now()
+	_, err := e.b.Build(ctx, BuildOptions{ContextDir: dir, Tags: []string{"cancelled"}}, nil)
+	if !errors.Is(err, context.Canceled) {
+		t.Fatalf("err = %v, want context.Canceled", err)
+	}
+	if d := time.Since(start); d > 10*time.Second {
+		t.Errorf("cancel took %v", d)
+	}
+	if _, err := e.images.Get(context.Background(), "cancelled"); err == nil {
+		t.Errorf("a cancelled build tagged its image")
+	}
+}
