@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"regexp"
 	"sort"
 	"strings"
 	"sync"
@@ -208,7 +209,8 @@ func notFound(name string) error {
 
 // Filters select volumes: every key given must match (values of one key
 // are ORed). Keys: dangling (true/false, 1/0), driver, label (KEY or
-// KEY=VALUE), label! (volumes without that label), name (substring).
+// KEY=VALUE), label! (volumes without that label), name (an unanchored
+// regular expression, as dockerd).
 // Prune also reads all (true: named volumes too).
 type Filters map[string][]string
 
@@ -269,7 +271,9 @@ func (e *entry) matches(f Filters) bool {
 			case "driver":
 				any = any || val == e.v.Driver
 			case "name":
-				any = any || strings.Contains(e.v.Name, val)
+				// dockerd matches an unanchored regexp (or the exact name).
+				ok, err := regexp.MatchString(val, e.v.Name)
+				any = any || val == e.v.Name || err == nil && ok
 			case "label":
 				any = any || hasLabel(e.v.Labels, val)
 			case "label!":

@@ -45,6 +45,8 @@ var script = []step{
 	s("volume", "ls", "-f", "label=k"),
 	s("volume", "ls", "-f", "label=k=v", "-f", "name=t"),
 	s("volume", "ls", "-f", "label=e"),
+	s("volume", "ls", "-q", "-f", "name=^t"),
+	s("volume", "ls", "-q", "-f", "name=v."),
 	s("volume", "ls", "-f", "dangling=true", "-q"),
 	s("volume", "ls", "-f", "dangling=false"),
 	s("volume", "ls", "-f", "driver=local", "-f", "name=v1"),
