@@ -17,10 +17,17 @@ import (
 func withResolvConf(t *testing.T, nsPath string, data []byte) {
 	t.Helper()
 	dir := filepath.Join("/etc/netns", nsName(nsPath))
+	_, err := os.Stat("/etc/netns")
+	madeParent := os.IsNotExist(err)
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { os.RemoveAll(dir) })
+	t.Cleanup(func() {
+		os.RemoveAll(dir)
+		if madeParent {
+			os.Remove("/etc/netns") // only if empty: other tests may use it too
+		}
+	})
 	if err := os.WriteFile(filepath.Join(dir, "resolv.conf"), data, 0o644); err != nil {
 		t.Fatal(err)
 	}
