@@ -240,3 +240,50 @@ func TestPrune(t *testing.T) {
 		t.Errorf("prune dangling: %v", err)
 	}
 }
+
+// TestConcurrentUse runs creates, acquires, releases, lists and removes
+// at once (meant for -race): references are never lost, and a volume is
+// removed only when free.
+func TestConcurrentUse(t *testing.T) {
+	ctx := context.Background()
+	s := newStore(t)
+	s.Create(ctx, "shared", CreateOptions{})
+	done := make(chan error)
+	for i := 0; i < 8; i++ {
+		go func(i int) {
+			ref := "c" + string(rune('a'+i))
+			for j := 0; j < 50; j++ {
+				if _, err := s.Acquire(ctx, "shared", ref); err != nil {
+					done <- err
+					return
+				}
+				if err := s.Remove(ctx, "shared", true); !errdefs.IsConflict(err) {
+					done <- err
+					return
+				}
+				s.List(ctx, Filters{"dangling": {"false"}})
+				s.Create(ctx, "", CreateOptions{})
+				if err := s.Release(ctx, "shared", ref); err != nil {
+					done <- err
+					return
+				}
+			}
+			done <- nil
+		}(i)
+	}
+	for i := 0; i < 8; i++ {
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+	}
+	if refs := s.Refs("shared"); len(refs) != 0 {
+		t.Errorf("refs left: %v", refs)
+	}
+	rep, err := s.Prune(ctx, nil)
+	if err != nil || len(rep.Deleted) != 400 {
+		t.Errorf("prune removed %d anonymous volumes, %v; want 400", len(rep.Deleted), err)
+	}
+	if err := s.Remove(ctx, "shared", false); err != nil {
+		t.Error(err)
+	}
+}
