@@ -43,6 +43,7 @@ cd "$(dirname "$0")/.."
 work=$(mktemp -d /var/tmp/berth-engine-bench.XXXXXX)
 berth_pid="" docker_pid=""
 cleanup() {
+	set +e
 	for h in berth docker; do
 		[ -S "$work/$h.sock" ] || continue
 		ids=$($docker -H "unix://$work/$h.sock" ps -aq 2>/dev/null || true)
@@ -52,7 +53,7 @@ cleanup() {
 	for p in $berth_pid $docker_pid; do
 		for _ in $(seq 100); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
 	done
-	grep " $work/" /proc/self/mountinfo | awk '{print $5}' | sort -r | while read -r m; do umount -l "$m" 2>/dev/null || true; done
+	{ grep " $work/" /proc/self/mountinfo || true; } | awk '{print $5}' | sort -r | while read -r m; do umount -l "$m" 2>/dev/null || true; done
 	rm -rf "$work"
 }
 trap cleanup EXIT
