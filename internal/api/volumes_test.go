@@ -128,3 +128,23 @@ func TestVolumeEndpoints(t *testing.T) {
 		t.Errorf("empty list = %s", body)
 	}
 }
+
+// TestVolumeEvents: create (a new name only), destroy and prune are on
+// the event bus as dockerd sends them.
+func TestVolumeEvents(t *testing.T) {
+	s, _, ts := newVolumeServer(t)
+	request(t, "POST", ts.URL+"/volumes/create", strings.NewReader(`{"Name":"ev"}`))
+	request(t, "POST", ts.URL+"/volumes/create", strings.NewReader(`{"Name":"ev"}`))
+	request(t, "DELETE", ts.URL+"/volumes/ev", nil)
+	request(t, "DELETE", ts.URL+"/volumes/ev?force=1", nil)
+	request(t, "POST", ts.URL+"/volumes/prune", nil)
+	past, sub := s.cfg.Events.Subscribe(events.Filter{"type": {"volume": true}})
+	sub.Cancel()
+	var got []string
+	for _, m := range past {
+		got = append(got, string(m.Action)+" "+m.Actor.ID+" "+m.Actor.Attributes["driver"]+m.Actor.Attributes["reclaimed"])
+	}
+	if want := []string{"create ev local", "destroy ev local", "prune  0"}; !reflect.DeepEqual(got, want) {
+		t.Errorf("events = %q, want %q", got, want)
+	}
+}
