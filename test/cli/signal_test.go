@@ -14,8 +14,7 @@ import (
 func TestSignalProxy(t *testing.T) { forEachTarget(t, testSignalProxy) }
 
 // testSignalProxy: SIGTERM to a foreground `run` (no TTY) reaches the
-// container, whose trap decides the exit code both CLIs then exit with;
-// with --sig-proxy=false the signal ends the CLI itself.
+// container, whose trap decides the exit code both CLIs then exit with.
 func testSignalProxy(t *testing.T) {
 	cleanupContainers(t)
 	for _, tool := range []struct{ name, bin, prefix string }{{"docker", dockerCLI, dockerPrefix}, {"berth", env.berth, berthPrefix}} {

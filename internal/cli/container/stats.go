@@ -3,6 +3,7 @@ package container
 import (
 	"encoding/json"
 	"fmt"
+	"io"
 	"strings"
 
 	"github.com/docker/go-units"
@@ -41,9 +42,9 @@ func newStatsCommand(copts *client.Options) *cobra.Command {
 						names = append(names, s.ID)
 					}
 				}
-				// One sample per container (a live redraw is not
-				// implemented yet; without --no-stream a single sample is
-				// printed as well).
+				if !noStream {
+					return streamStats(cmd, c, names, format, !noTrunc)
+				}
 				var rows []any
 				for _, n := range names {
 					r, err := c.ContainerStats(ctx, n, mobyclient.ContainerStatsOptions{Stream: false, IncludePreviousSample: true})
@@ -67,6 +68,72 @@ func newStatsCommand(copts *client.Options) *cobra.Command {
 	cmd.Flags().BoolVar(&noTrunc, "no-trunc", false, "Do not truncate output")
 	cmd.Flags().StringVar(&format, "format", "", "Format output using a custom template")
 	return cmd
+}
+
+// streamStats redraws the table in place as docker does (cursor home,
+// erase to end of line and below) each time a sample arrives, until every stream ends or the command is
+// interrupted.
+func streamStats(cmd *cobra.Command, c *client.Client, names []string, format string, trunc bool) error {
+	ctx := cmd.Context()
+	type sample struct {
+		i int
+		s container.StatsResponse
+	}
+	ch := make(chan sample)
+	ended := make(chan error, len(names))
+	for i, n := range names {
+		r, err := c.ContainerStats(ctx, n, mobyclient.ContainerStatsOptions{Stream: true})
+		if err != nil {
+			return err
+		}
+		go func() {
+			defer r.Body.Close()
+			dec := json.NewDecoder(r.Body)
+			for {
+				var st container.StatsResponse
+				if err := dec.Decode(&st); err != nil {
+					ended <- nil
+					return
+				}
+				select {
+				case ch <- sample{i, st}:
+				case <-ctx.Done():
+					ended <- nil
+					return
+				}
+			}
+		}()
+	}
+	rows := make([]*statsRow, len(names))
+	for i, n := range names {
+		rows[i] = &statsRow{arg: n, trunc: trunc}
+		rows[i].s.ID, rows[i].s.Name = n, n
+	}
+	live := len(names)
+	for live > 0 {
+		select {
+		case s := <-ch:
+			rows[s.i].s = s.s
+			var out []any
+			for _, r := range rows {
+				out = append(out, r)
+			}
+			var b strings.Builder
+			if err := Render(&b, format, statsHeaders, out); err != nil {
+				return err
+			}
+			// Home, each line then erase to its end, erase below.
+			frame := "\x1b[H" + strings.ReplaceAll(b.String(), "\n", "\x1b[K\n") + "\x1b[J"
+			if _, err := io.WriteString(cmd.OutOrStdout(), frame); err != nil {
+				return err
+			}
+		case <-ended:
+			live--
+		case <-ctx.Done():
+			return nil
+		}
+	}
+	return nil
 }
 
 type statsRow struct {
