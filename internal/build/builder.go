@@ -157,7 +157,14 @@ func (b *Builder) Build(ctx context.Context, opts BuildOptions, progress Progres
 		return "", err
 	}
 	run := &buildRun{b: b, opts: opts, plan: plan, ctx: bctx, send: send, results: map[int]*stageResult{}}
-	img, err := run.buildStage(ctx, plan.target)
+	sctx, cancel := context.WithCancel(ctx)
+	img, err := run.buildStage(sctx, plan.target)
+	if err != nil {
+		// Stop the stages still running for a target that failed.
+		cancel()
+	}
+	run.wg.Wait()
+	cancel()
 	if err != nil {
 		return "", err
 	}

@@ -113,7 +113,7 @@ type testEnv struct {
 	root   string
 }
 
-func newEnv(t *testing.T) *testEnv {
+func newEnv(t testing.TB) *testEnv {
 	t.Helper()
 	testutil.RequireRoot(t)
 	root := t.TempDir()

@@ -45,6 +45,8 @@ type buildRun struct {
 	send    func(string)
 	mu      sync.Mutex
 	results map[int]*stageResult
+	// wg counts the stages started ahead of need.
+	wg sync.WaitGroup
 }
 
 // stageState is what a stage's instructions change.
@@ -70,25 +72,19 @@ func (r *buildRun) result(i int) *stageResult {
 	return res
 }
 
-// buildStage builds stage i once, its dependencies first and
-// concurrently.
+// buildStage builds stage i once and returns its image. The stages it
+// depends on are started at once, concurrently with it, and waited for
+// only where an instruction needs them (FROM, COPY --from, RUN --mount
+// from=).
 func (r *buildRun) buildStage(ctx context.Context, i int) (image.Image, error) {
 	res := r.result(i)
 	res.once.Do(func() {
-		deps := r.plan.deps[i]
-		errs := make([]error, len(deps))
-		var wg sync.WaitGroup
-		for k, d := range deps {
-			wg.Add(1)
+		for _, d := range r.plan.deps[i] {
+			r.wg.Add(1)
 			go func() {
-				defer wg.Done()
-				_, errs[k] = r.buildStage(ctx, d)
+				defer r.wg.Done()
+				r.buildStage(ctx, d)
 			}()
-		}
-		wg.Wait()
-		if err := errors.Join(errs...); err != nil {
-			res.err = err
-			return
 		}
 		res.img, res.err = r.runStage(ctx, i)
 	})
