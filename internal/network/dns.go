@@ -125,11 +125,10 @@ type dnsHandler struct {
 // lookup returns the addresses a name has on the user-defined networks the
 // container is connected to: container names, aliases, short and full
 // container IDs, each also as NAME.NETWORK.
-func (m *Manager) lookup(containerID, name string) []netip.Addr {
+func (m *Manager) lookup(containerID, name string) (v4, v6 []netip.Addr) {
 	name = strings.ToLower(strings.TrimSuffix(name, "."))
 	m.mu.RLock()
 	defer m.mu.RUnlock()
-	var out []netip.Addr
 	for _, own := range m.st.Endpoints {
 		if own.ContainerID != containerID {
 			continue
@@ -149,11 +148,14 @@ func (m *Manager) lookup(containerID, name string) []netip.Addr {
 				match = match || strings.EqualFold(a, q)
 			}
 			if match {
-				out = append(out, ep.IP)
+				v4 = append(v4, ep.IP)
+				if ep.IPv6.IsValid() {
+					v6 = append(v6, ep.IPv6)
+				}
 			}
 		}
 	}
-	return out
+	return v4, v6
 }
 
 func (h *dnsHandler) ServeDNS(w dns.ResponseWriter, req *dns.Msg) {
@@ -165,16 +167,26 @@ func (h *dnsHandler) ServeDNS(w dns.ResponseWriter, req *dns.Msg) {
 	}
 	q := req.Question[0]
 	if q.Qclass == dns.ClassINET && (q.Qtype == dns.TypeA || q.Qtype == dns.TypeAAAA || q.Qtype == dns.TypeANY) {
-		if addrs := h.m.lookup(h.containerID, q.Name); len(addrs) > 0 {
+		if v4, v6 := h.m.lookup(h.containerID, q.Name); len(v4) > 0 {
+			// A known name: answered here, also when it has no address of
+			// the asked family (NOERROR without answers), never forwarded.
 			resp := new(dns.Msg)
 			resp.SetReply(req)
 			resp.Authoritative = true
 			resp.RecursionAvailable = true
 			if q.Qtype != dns.TypeAAAA {
-				for _, a := range addrs {
+				for _, a := range v4 {
 					resp.Answer = append(resp.Answer, &dns.A{
 						Hdr: dns.RR_Header{Name: q.Name, Rrtype: dns.TypeA, Class: dns.ClassINET, Ttl: 600},
 						A:   net.IP(a.AsSlice()),
+					})
+				}
+			}
+			if q.Qtype != dns.TypeA {
+				for _, a := range v6 {
+					resp.Answer = append(resp.Answer, &dns.AAAA{
+						Hdr:  dns.RR_Header{Name: q.Name, Rrtype: dns.TypeAAAA, Class: dns.ClassINET, Ttl: 600},
+						AAAA: net.IP(a.AsSlice()),
 					})
 				}
 			}

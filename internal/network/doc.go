@@ -31,6 +31,7 @@
 //	              <P>-POSTROUTING (nat), where <P> is Config.ChainPrefix
 //	              ("BERTH"); jumps to them from FORWARD, PREROUTING, OUTPUT and
 //	              POSTROUTING; rules carry the comment "berth:<owner id>"
+//	ip6tables     <P>-FORWARD, <P>-IN, <P>-OUT (filter) for IPv6 networks
 //	DNS           127.0.0.11:53 udp and tcp inside each container's netns
 //	              connected to a user-defined network, served by this process
 //
@@ -39,6 +40,12 @@
 // installs without a userland proxy: DNAT from local addresses (route_localnet
 // on the bridge for 127.0.0.1), masquerade of DNATed hairpin traffic and of
 // outbound traffic from non-internal networks.
+//
+// IPv6 networks (--ipv6) give containers an address and a default route;
+// traffic between containers of a network needs nothing more, but routed
+// IPv6 (out of the network) needs net.ipv6.conf.all.forwarding=1, which
+// Berth does not set because it turns off router advertisements on the
+// host's own interfaces. Published ports and masquerade are IPv4 only.
 //
 // # State on disk
 //

@@ -49,6 +49,31 @@ func (m *Manager) allocate(n *Network, want netip.Addr) (netip.Addr, error) {
 	return netip.Addr{}, errdefs.ErrUnavailable.WithMessage(fmt.Sprintf("network %s: no available address in %s", n.Name, r))
 }
 
+// allocate6 is allocate for the network's IPv6 subnet; m.mu is held.
+func (m *Manager) allocate6(n *Network, want netip.Addr) (netip.Addr, error) {
+	held := map[netip.Addr]bool{n.Gateway6: true, n.Subnet6.Addr(): true}
+	for _, ep := range m.st.Endpoints {
+		if ep.NetworkID == n.ID && ep.IPv6.IsValid() {
+			held[ep.IPv6] = true
+		}
+	}
+	if want.IsValid() {
+		if !n.Subnet6.Contains(want) || want == n.Subnet6.Addr() {
+			return netip.Addr{}, errdefs.ErrInvalidArgument.WithMessage(fmt.Sprintf("network %s: address %s is not a host address of subnet %s", n.Name, want, n.Subnet6))
+		}
+		if held[want] {
+			return netip.Addr{}, errdefs.ErrConflict.WithMessage(fmt.Sprintf("network %s: address %s is already in use", n.Name, want))
+		}
+		return want, nil
+	}
+	for a := n.Subnet6.Addr(); n.Subnet6.Contains(a); a = a.Next() {
+		if !held[a] {
+			return a, nil
+		}
+	}
+	return netip.Addr{}, errdefs.ErrUnavailable.WithMessage(fmt.Sprintf("network %s: no available address in %s", n.Name, n.Subnet6))
+}
+
 // vethName is the host side of the veth pair of a container on a network.
 func vethName(netID, containerID string) string {
 	h := sha256.Sum256([]byte(netID + "/" + containerID))
@@ -84,6 +109,14 @@ func (m *Manager) Connect(ctx context.Context, netRef, containerID, netnsPath st
 	if err != nil {
 		return nil, err
 	}
+	var ip6 netip.Addr
+	if n.Subnet6.IsValid() {
+		if ip6, err = m.allocate6(n, cfg.IPv6); err != nil {
+			return nil, err
+		}
+	} else if cfg.IPv6.IsValid() {
+		return nil, errdefs.ErrInvalidArgument.WithMessage(fmt.Sprintf("network %s: IPv6 address %s requested on a network without IPv6", n.Name, cfg.IPv6))
+	}
 	mac := cfg.MacAddress
 	if mac == "" {
 		mac = macFor(ip)
@@ -95,8 +128,11 @@ func (m *Manager) Connect(ctx context.Context, netRef, containerID, netnsPath st
 		Aliases: slices.Clone(cfg.Aliases), IP: ip, Prefix: n.Subnet.Bits(), Gateway: n.Gateway,
 		MAC: mac, HostVeth: vethName(n.ID, containerID), NetnsPath: netnsPath,
 	}
+	if ip6.IsValid() {
+		ep.IPv6, ep.Prefix6, ep.Gateway6 = ip6, n.Subnet6.Bits(), n.Gateway6
+	}
 	if n.Internal {
-		ep.Gateway = netip.Addr{}
+		ep.Gateway, ep.Gateway6 = netip.Addr{}, netip.Addr{}
 	}
 	m.st.Endpoints[key] = ep
 	if err := m.save(); err != nil {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/netip"
 	"os/exec"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -29,12 +30,19 @@ type firewall struct {
 
 func (f *firewall) chain(name string) string { return f.prefix + "-" + name }
 
+// iptables runs iptables; the table "filter6" (as in "-t filter6") stands
+// for ip6tables' filter table.
 func iptables(args ...string) (string, error) {
-	cmd := exec.Command("iptables", append([]string{"-w", "5"}, args...)...)
+	bin := "iptables"
+	if len(args) > 1 && args[0] == "-t" && args[1] == "filter6" {
+		bin = "ip6tables"
+		args = append([]string{"-t", "filter"}, args[2:]...)
+	}
+	cmd := exec.Command(bin, append([]string{"-w", "5"}, args...)...)
 	var out, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &stderr
 	if err := cmd.Run(); err != nil {
-		return "", fmt.Errorf("iptables %s: %v: %s", strings.Join(args, " "), err, strings.TrimSpace(stderr.String()))
+		return "", fmt.Errorf("%s %s: %v: %s", bin, strings.Join(args, " "), err, strings.TrimSpace(stderr.String()))
 	}
 	return out.String(), nil
 }
@@ -61,14 +69,29 @@ func ensureRule(insert bool, table, chain string, rule ...string) error {
 	return err
 }
 
+// chains returns Berth's chains as (table, chain); "filter6" is ip6tables'.
+func (f *firewall) chains() [][2]string {
+	return [][2]string{
+		{"filter", f.chain("FORWARD")}, {"filter", f.chain("IN")}, {"filter", f.chain("OUT")},
+		{"nat", f.chain("DNAT")}, {"nat", f.chain("POSTROUTING")},
+		{"filter6", f.chain("FORWARD")}, {"filter6", f.chain("IN")}, {"filter6", f.chain("OUT")},
+	}
+}
+
+// ruleChains are the chains that hold tagged rules.
+func (f *firewall) ruleChains() [][2]string {
+	return [][2]string{
+		{"filter", f.chain("IN")}, {"filter", f.chain("OUT")},
+		{"nat", f.chain("DNAT")}, {"nat", f.chain("POSTROUTING")},
+		{"filter6", f.chain("IN")}, {"filter6", f.chain("OUT")},
+	}
+}
+
 // setup creates the chains and the jumps to them.
 func (f *firewall) setup() error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	for _, c := range [][2]string{
-		{"filter", f.chain("FORWARD")}, {"filter", f.chain("IN")}, {"filter", f.chain("OUT")},
-		{"nat", f.chain("DNAT")}, {"nat", f.chain("POSTROUTING")},
-	} {
+	for _, c := range f.chains() {
 		if err := ensureChain(c[0], c[1]); err != nil {
 			return fmt.Errorf("firewall: %w", err)
 		}
@@ -84,6 +107,9 @@ func (f *firewall) setup() error {
 		{false, "nat", "PREROUTING", []string{"-m", "addrtype", "--dst-type", "LOCAL", "-j", f.chain("DNAT")}},
 		{false, "nat", "OUTPUT", []string{"-m", "addrtype", "--dst-type", "LOCAL", "-j", f.chain("DNAT")}},
 		{true, "nat", "POSTROUTING", []string{"-j", f.chain("POSTROUTING")}},
+		{true, "filter6", "FORWARD", []string{"-j", f.chain("FORWARD")}},
+		{false, "filter6", f.chain("FORWARD"), []string{"-j", f.chain("IN")}},
+		{false, "filter6", f.chain("FORWARD"), []string{"-j", f.chain("OUT")}},
 	} {
 		if err := ensureRule(r.insert, r.table, r.chain, r.rule...); err != nil {
 			return fmt.Errorf("firewall: %w", err)
@@ -100,11 +126,9 @@ func (f *firewall) teardown() error {
 	iptables("-t", "nat", "-D", "PREROUTING", "-m", "addrtype", "--dst-type", "LOCAL", "-j", f.chain("DNAT"))
 	iptables("-t", "nat", "-D", "OUTPUT", "-m", "addrtype", "--dst-type", "LOCAL", "-j", f.chain("DNAT"))
 	iptables("-t", "nat", "-D", "POSTROUTING", "-j", f.chain("POSTROUTING"))
+	iptables("-t", "filter6", "-D", "FORWARD", "-j", f.chain("FORWARD"))
 	var errs []string
-	for _, c := range [][2]string{
-		{"filter", f.chain("FORWARD")}, {"filter", f.chain("IN")}, {"filter", f.chain("OUT")},
-		{"nat", f.chain("DNAT")}, {"nat", f.chain("POSTROUTING")},
-	} {
+	for _, c := range f.chains() {
 		if _, err := iptables("-t", c[0], "-n", "-L", c[1]); err != nil {
 			continue
 		}
@@ -156,11 +180,23 @@ func (f *firewall) addNetwork(n *Network) error {
 		rule{"nat", f.chain("POSTROUTING"), []string{"-o", br, "-m", "addrtype", "--src-type", "LOCAL", "-j", "MASQUERADE"}},
 		rule{"nat", f.chain("POSTROUTING"), []string{"-s", sub, "-o", br, "-m", "conntrack", "--ctstate", "DNAT", "-j", "MASQUERADE"}},
 	)
+	if n.Subnet6.IsValid() {
+		rules = append(rules,
+			rule{"filter6", f.chain("IN"), []string{"-o", br, "-m", "conntrack", "--ctstate", "RELATED,ESTABLISHED", "-j", "ACCEPT"}},
+			rule{"filter6", f.chain("IN"), []string{"-i", br, "-o", br, "-j", "ACCEPT"}},
+			rule{"filter6", f.chain("IN"), []string{"-o", br, "-j", "DROP"}},
+		)
+		verdict := "ACCEPT"
+		if n.Internal {
+			verdict = "DROP"
+		}
+		rules = append(rules, rule{"filter6", f.chain("OUT"), []string{"-i", br, "-j", verdict}})
+	}
 	// The drop rule of <P>-IN must stay after every network's accepts:
 	// insert accepts at the top, append the drop.
 	for _, r := range rules {
 		args := append(append([]string{}, r.args...), c...)
-		insert := r.chain == f.chain("IN") && args[len(args)-len(c)-1] == "ACCEPT"
+		insert := r.chain == f.chain("IN") && slices.Contains(args, "ACCEPT")
 		if err := ensureRule(insert, r.table, r.chain, args...); err != nil {
 			return fmt.Errorf("firewall: %w", err)
 		}
@@ -182,10 +218,7 @@ func (f *firewall) removeOwner(owner string) error {
 // returns true, given the rule as iptables -S prints it.
 func (f *firewall) removeMatching(match func(line string) bool) error {
 	var errs []string
-	for _, tc := range [][2]string{
-		{"filter", f.chain("IN")}, {"filter", f.chain("OUT")},
-		{"nat", f.chain("DNAT")}, {"nat", f.chain("POSTROUTING")},
-	} {
+	for _, tc := range f.ruleChains() {
 		out, err := iptables("-t", tc[0], "-S", tc[1])
 		if err != nil {
 			continue
@@ -216,10 +249,7 @@ func (f *firewall) owners() map[string]bool {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	out := map[string]bool{}
-	for _, tc := range [][2]string{
-		{"filter", f.chain("IN")}, {"filter", f.chain("OUT")},
-		{"nat", f.chain("DNAT")}, {"nat", f.chain("POSTROUTING")},
-	} {
+	for _, tc := range f.ruleChains() {
 		s, _ := iptables("-t", tc[0], "-S", tc[1])
 		for _, line := range strings.Split(s, "\n") {
 			if _, after, ok := strings.Cut(line, `--comment "berth:`); ok {

@@ -100,10 +100,11 @@ func assertNothingLeft(t *testing.T, cfg Config) {
 			}
 		}
 	}
-	for _, table := range []string{"filter", "nat"} {
-		out, err := exec.Command("iptables-save", "-t", table).CombinedOutput()
+	for _, cmd := range [][]string{{"iptables-save", "-t", "filter"}, {"iptables-save", "-t", "nat"}, {"ip6tables-save", "-t", "filter"}} {
+		table := strings.Join(cmd, " ")
+		out, err := exec.Command(cmd[0], cmd[1:]...).CombinedOutput()
 		if err != nil {
-			t.Errorf("iptables-save: %v: %s", err, out)
+			t.Errorf("%s: %v: %s", table, err, out)
 		}
 		if strings.Contains(string(out), cfg.ChainPrefix+"-") {
 			t.Errorf("iptables %s: rules of %s left behind:\n%s", table, cfg.ChainPrefix, grepLines(string(out), cfg.ChainPrefix))
@@ -146,7 +147,11 @@ func serveHello(t *testing.T, nsPath, addr, tag string) {
 	t.Helper()
 	var ln net.Listener
 	if err := inNetns(nsPath, func() (err error) {
-		ln, err = net.Listen("tcp4", addr)
+		network := "tcp4"
+		if strings.HasPrefix(addr, "[") {
+			network = "tcp"
+		}
+		ln, err = net.Listen(network, addr)
 		return err
 	}); err != nil {
 		t.Fatalf("listen in %s: %v", nsPath, err)
@@ -167,9 +172,13 @@ func serveHello(t *testing.T, nsPath, addr, tag string) {
 // dialHello connects to addr from the namespace (the host's when nsPath is
 // empty) and returns the greeting.
 func dialHello(nsPath, addr string) (string, error) {
+	return dialHelloNet(nsPath, "tcp4", addr)
+}
+
+func dialHelloNet(nsPath, network, addr string) (string, error) {
 	var c net.Conn
 	dial := func() (err error) {
-		c, err = net.DialTimeout("tcp4", addr, 1500*time.Millisecond)
+		c, err = net.DialTimeout(network, addr, 1500*time.Millisecond)
 		return err
 	}
 	var err error
@@ -260,6 +269,8 @@ func queryType(t *testing.T, nsPath, proto, name string, qtype uint16) (int, []s
 		switch rr := rr.(type) {
 		case *dns.A:
 			ips = append(ips, rr.A.String())
+		case *dns.AAAA:
+			ips = append(ips, rr.AAAA.String())
 		case *dns.PTR:
 			ips = append(ips, rr.Ptr)
 		}
@@ -270,10 +281,10 @@ func queryType(t *testing.T, nsPath, proto, name string, qtype uint16) (int, []s
 func iptablesSave(t *testing.T, prefix string) string {
 	t.Helper()
 	var all []string
-	for _, table := range []string{"filter", "nat"} {
-		out, err := exec.Command("iptables-save", "-t", table).CombinedOutput()
+	for _, cmd := range [][]string{{"iptables-save", "-t", "filter"}, {"iptables-save", "-t", "nat"}, {"ip6tables-save", "-t", "filter"}} {
+		out, err := exec.Command(cmd[0], cmd[1:]...).CombinedOutput()
 		if err != nil {
-			t.Fatalf("iptables-save: %v: %s", err, out)
+			t.Fatalf("%s: %v: %s", cmd[0], err, out)
 		}
 		all = append(all, grepLines(string(out), prefix))
 	}

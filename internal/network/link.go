@@ -22,6 +22,10 @@ func ipNet(p netip.Prefix, a netip.Addr) *net.IPNet {
 	return &net.IPNet{IP: net.IP(a.AsSlice()), Mask: net.CIDRMask(p.Bits(), 32)}
 }
 
+func ipNet6(p netip.Prefix, a netip.Addr) *net.IPNet {
+	return &net.IPNet{IP: net.IP(a.AsSlice()), Mask: net.CIDRMask(p.Bits(), 128)}
+}
+
 // ensureBridge creates the network's bridge with its gateway address, MTU
 // and route_localnet (for DNAT from 127.0.0.1), and sets it up.
 func ensureBridge(tag string, n *Network) error {
@@ -50,6 +54,12 @@ func ensureBridge(tag string, n *Network) error {
 	addr := &netlink.Addr{IPNet: ipNet(n.Subnet, n.Gateway)}
 	if err := netlink.AddrReplace(link, addr); err != nil {
 		return fmt.Errorf("bridge %s: address %s: %w", n.Bridge, addr.IPNet, err)
+	}
+	if n.Subnet6.IsValid() {
+		a6 := &netlink.Addr{IPNet: ipNet6(n.Subnet6, n.Gateway6), Flags: unix.IFA_F_NODAD}
+		if err := netlink.AddrReplace(link, a6); err != nil {
+			return fmt.Errorf("bridge %s: address %s: %w", n.Bridge, a6.IPNet, err)
+		}
 	}
 	if err := os.WriteFile("/proc/sys/net/ipv4/conf/"+n.Bridge+"/route_localnet", []byte("1"), 0o644); err != nil {
 		return fmt.Errorf("bridge %s: route_localnet: %w", n.Bridge, err)
@@ -189,6 +199,12 @@ func attach(tag string, n *Network, ep *Endpoint) (err error) {
 	if err := h.AddrAdd(peer, &netlink.Addr{IPNet: ipNet(n.Subnet, ep.IP)}); err != nil {
 		return fmt.Errorf("%s: address %s: %w", ep.IfName, ep.IP, err)
 	}
+	if ep.IPv6.IsValid() {
+		a6 := &netlink.Addr{IPNet: ipNet6(n.Subnet6, ep.IPv6), Flags: unix.IFA_F_NODAD}
+		if err := h.AddrAdd(peer, a6); err != nil {
+			return fmt.Errorf("%s: address %s: %w", ep.IfName, ep.IPv6, err)
+		}
+	}
 	if lo, err := h.LinkByName("lo"); err == nil {
 		h.LinkSetUp(lo)
 	}
@@ -205,6 +221,19 @@ func attach(tag string, n *Network, ep *Endpoint) (err error) {
 		if !hasDefault {
 			if err := h.RouteAdd(&netlink.Route{LinkIndex: peer.Attrs().Index, Gw: gw}); err != nil {
 				return fmt.Errorf("%s: default route via %s: %w", ep.IfName, gw, err)
+			}
+		}
+		if ep.IPv6.IsValid() {
+			routes6, _ := h.RouteList(nil, netlink.FAMILY_V6)
+			hasDefault6 := false
+			for _, r := range routes6 {
+				hasDefault6 = hasDefault6 || r.Dst == nil || r.Dst.IP.IsUnspecified()
+			}
+			if !hasDefault6 {
+				gw6 := net.IP(n.Gateway6.AsSlice())
+				if err := h.RouteAdd(&netlink.Route{LinkIndex: peer.Attrs().Index, Gw: gw6}); err != nil {
+					return fmt.Errorf("%s: default route via %s: %w", ep.IfName, gw6, err)
+				}
 			}
 		}
 	}

@@ -344,6 +344,11 @@ func (m *Manager) Create(ctx context.Context, c NetworkConfig) (*Network, error)
 		}
 		n.IPRange = r
 	}
+	if c.IPv6 || c.Subnet6.IsValid() {
+		if err := m.setIPv6(n, c); err != nil {
+			return nil, err
+		}
+	}
 	if err := m.up(n); err != nil {
 		m.down(n)
 		return nil, err
@@ -553,4 +558,35 @@ func addOffset(a netip.Addr, off uint32) (netip.Addr, bool) {
 func macFor(ip netip.Addr) string {
 	b := ip.As4()
 	return net.HardwareAddr{0x02, 0x42, b[0], b[1], b[2], b[3]}.String()
+}
+
+// setIPv6 gives n its IPv6 subnet and gateway; m.mu is held.
+func (m *Manager) setIPv6(n *Network, c NetworkConfig) error {
+	n.IPv6 = true
+	if c.Subnet6.IsValid() {
+		if !c.Subnet6.Addr().Is6() || c.Subnet6.Addr().Is4In6() || c.Subnet6.Bits() > 126 {
+			return errdefs.ErrInvalidArgument.WithMessage(fmt.Sprintf("network %s: subnet %s is not a usable IPv6 subnet", c.Name, c.Subnet6))
+		}
+		n.Subnet6 = c.Subnet6.Masked()
+	} else {
+		b := make([]byte, 5)
+		rand.Read(b)
+		var a [16]byte
+		a[0] = 0xfd
+		copy(a[1:6], b)
+		n.Subnet6 = netip.PrefixFrom(netip.AddrFrom16(a), 64)
+	}
+	for _, o := range m.st.Networks {
+		if o.Subnet6.IsValid() && o.Subnet6.Overlaps(n.Subnet6) {
+			return errdefs.ErrConflict.WithMessage(fmt.Sprintf("network %s: subnet %s overlaps with network %s (%s)", c.Name, n.Subnet6, o.Name, o.Subnet6))
+		}
+	}
+	n.Gateway6 = n.Subnet6.Addr().Next()
+	if c.Gateway6.IsValid() {
+		if !n.Subnet6.Contains(c.Gateway6) || c.Gateway6 == n.Subnet6.Addr() {
+			return errdefs.ErrInvalidArgument.WithMessage(fmt.Sprintf("network %s: gateway %s is not a host address of subnet %s", c.Name, c.Gateway6, n.Subnet6))
+		}
+		n.Gateway6 = c.Gateway6
+	}
+	return nil
 }

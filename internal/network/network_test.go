@@ -91,7 +91,7 @@ func TestCreateListRemove(t *testing.T) {
 	if linkExists(n.Bridge) {
 		t.Fatalf("bridge %s still there after prune", n.Bridge)
 	}
-	if rules := iptablesSave(t, "berth:"+n.ID); rules != "\n" && rules != "" {
+	if rules := strings.TrimSpace(iptablesSave(t, "berth:"+n.ID)); rules != "" {
 		t.Fatalf("rules of the pruned network left:\n%s", rules)
 	}
 	if _, err := m.Get(ctx, "front"); !errdefs.IsNotFound(err) {

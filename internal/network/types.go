@@ -56,8 +56,14 @@ type NetworkConfig struct {
 	// Options are driver options; com.docker.network.bridge.name and
 	// com.docker.network.driver.mtu are understood.
 	Options map[string]string
-	// IPv6 is accepted for compatibility; only IPv4 addresses are assigned.
-	IPv6 bool
+	// IPv6 gives the network an IPv6 subnet too (--ipv6): Subnet6, or a
+	// random unique local /64 (fdxx:xxxx:xxxx::/64) when zero, with
+	// Gateway6 (the subnet's first address when zero) on the bridge.
+	// Containers get an address of it and, unless Internal, a default
+	// route via the gateway. Published ports are IPv4 only.
+	IPv6     bool
+	Subnet6  netip.Prefix
+	Gateway6 netip.Addr
 }
 
 // Network is a network as stored and shown by inspect.
@@ -70,6 +76,8 @@ type Network struct {
 	IPRange  netip.Prefix      `json:"ipRange,omitzero"`
 	Internal bool              `json:"internal,omitempty"`
 	IPv6     bool              `json:"ipv6,omitempty"`
+	Subnet6  netip.Prefix      `json:"subnet6,omitzero"`
+	Gateway6 netip.Addr        `json:"gateway6,omitzero"`
 	Labels   map[string]string `json:"labels,omitempty"`
 	Options  map[string]string `json:"options,omitempty"`
 	Bridge   string            `json:"bridge"`
@@ -86,7 +94,9 @@ type EndpointConfig struct {
 	// DNS answers it on user-defined networks.
 	Name string
 	// IP is a requested address (--ip); the next free one when zero.
-	IP         netip.Addr
+	IP netip.Addr
+	// IPv6 is a requested IPv6 address (--ip6) on an IPv6 network.
+	IPv6       netip.Addr
 	Aliases    []string
 	MacAddress string
 }
@@ -103,6 +113,10 @@ type Endpoint struct {
 	Prefix      int        `json:"prefix"`
 	Gateway     netip.Addr `json:"gateway"`
 	MAC         string     `json:"mac"`
+	// IPv6, Prefix6 and Gateway6 are set on IPv6 networks.
+	IPv6     netip.Addr `json:"ipv6,omitzero"`
+	Prefix6  int        `json:"prefix6,omitempty"`
+	Gateway6 netip.Addr `json:"gateway6,omitzero"`
 	// HostVeth is the host side of the veth pair, IfName the container side.
 	HostVeth  string `json:"hostVeth"`
 	IfName    string `json:"ifName"`
