@@ -127,6 +127,9 @@ type dnsHandler struct {
 // container IDs, each also as NAME.NETWORK.
 func (m *Manager) lookup(containerID, name string) (v4, v6 []netip.Addr) {
 	name = strings.ToLower(strings.TrimSuffix(name, "."))
+	if name == "" {
+		return nil, nil
+	}
 	m.mu.RLock()
 	defer m.mu.RUnlock()
 	for _, own := range m.st.Endpoints {
@@ -142,7 +145,7 @@ func (m *Manager) lookup(containerID, name string) (v4, v6 []netip.Addr) {
 			if ep.NetworkID != n.ID {
 				continue
 			}
-			match := strings.EqualFold(ep.Name, q) || ep.ContainerID == q ||
+			match := (ep.Name != "" && strings.EqualFold(ep.Name, q)) || ep.ContainerID == q ||
 				(len(q) == 12 && strings.HasPrefix(ep.ContainerID, q))
 			for _, a := range ep.Aliases {
 				match = match || strings.EqualFold(a, q)

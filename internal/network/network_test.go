@@ -211,6 +211,10 @@ func TestEmbeddedDNS(t *testing.T) {
 	if _, err := m.Connect(ctx, "b", "c3", ns3, EndpointConfig{Name: "other"}); err != nil {
 		t.Fatal(err)
 	}
+	// A container without a name gives the root name no address.
+	if _, err := m.Connect(ctx, "a", "c4", newNetns(t), EndpointConfig{}); err != nil {
+		t.Fatal(err)
+	}
 	want := ep1.IP.String()
 	for _, tc := range []struct {
 		ns, proto, name string
@@ -227,6 +231,7 @@ func TestEmbeddedDNS(t *testing.T) {
 		{ns3, "udp", "web", dns.RcodeNameError, ""},
 		{ns3, "tcp", "api", dns.RcodeNameError, ""},
 		{ns2, "udp", "upstream.test", dns.RcodeSuccess, "127.0.0.77"},
+		{ns2, "udp", ".", dns.RcodeNameError, ""},
 		{ns2, "tcp", "upstream.test", dns.RcodeSuccess, "127.0.0.77"},
 	} {
 		rcode, ips := query(t, tc.ns, tc.proto, tc.name)
