@@ -375,9 +375,6 @@ func (s *Server) containerAttach(w http.ResponseWriter, r *http.Request) {
 			return engine.AttachStreams{}, err
 		}
 		streams = streamsFor(conn, tty)
-		if !opts.Stdin {
-			streams.Stdin = nil
-		}
 		if boolValue(r, "logs") {
 			_ = s.cfg.Engine.Logs(ctx, ref, engine.LogOptions{Stdout: opts.Stdout, Stderr: opts.Stderr, Tail: -1}, func(en engine.LogEntry) error {
 				if en.Stream == "stderr" {
@@ -398,24 +395,69 @@ func (s *Server) containerAttach(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, err)
 		return
 	}
-	defer conn.Close()
 	if err != nil && err != errAttachDone {
 		fmt.Fprintf(streams.Stderr, "Error attaching: %s\n", err)
 	}
-	_ = conn.CloseWrite()
+	finishStreams(streams, conn)
 }
 
 // errAttachDone ends an attach that only wanted the logs.
 var errAttachDone = errors.New("attach: logs only")
 
 // streamsFor frames the output on conn (multiplexed without a TTY, raw
-// with one) and reads stdin from it.
+// with one) and reads stdin from it through a pipe, so that the
+// connection's read side keeps being drained after the stream ended.
 func streamsFor(conn *HijackedConn, tty bool) engine.AttachStreams {
+	stdin := newDrainedStdin(conn)
 	if tty {
-		return engine.AttachStreams{Stdin: conn, Stdout: conn, Stderr: conn}
+		return engine.AttachStreams{Stdin: stdin, Stdout: conn, Stderr: conn}
 	}
 	mux := NewMuxWriter(conn)
-	return engine.AttachStreams{Stdin: conn, Stdout: mux.Stream(Stdout), Stderr: mux.Stream(Stderr)}
+	return engine.AttachStreams{Stdin: stdin, Stdout: mux.Stream(Stdout), Stderr: mux.Stream(Stderr)}
+}
+
+// drainedStdin is a client's stdin read from a hijacked connection by one
+// goroutine. Closing the connection while the client's bytes sit unread
+// (keystrokes, a terminal's answers) makes the kernel reset it, and the
+// docker CLI then fails with "connection reset by peer" instead of
+// reporting the exit code; so after the output ended the goroutine goes on
+// reading and discarding until the client closes its side (or a deadline).
+type drainedStdin struct {
+	*io.PipeReader
+	conn *HijackedConn
+	done chan struct{}
+}
+
+func newDrainedStdin(conn *HijackedConn) *drainedStdin {
+	pr, pw := io.Pipe()
+	d := &drainedStdin{PipeReader: pr, conn: conn, done: make(chan struct{})}
+	go func() {
+		defer close(d.done)
+		_, err := io.Copy(pw, conn)
+		pw.CloseWithError(err)
+		_, _ = io.Copy(io.Discard, conn) // after the pipe's reader left
+	}()
+	return d
+}
+
+// finish ends the exchange: it half-closes our side, lets the client
+// close its side (at most two seconds), then closes the connection.
+func (d *drainedStdin) finish() {
+	_ = d.conn.CloseWrite()
+	_ = d.PipeReader.Close()
+	_ = d.conn.SetReadDeadline(time.Now().Add(2 * time.Second))
+	<-d.done
+	_ = d.conn.Close()
+}
+
+// finishStreams ends the exchange of streams made by streamsFor.
+func finishStreams(s engine.AttachStreams, conn *HijackedConn) {
+	if d, ok := s.Stdin.(*drainedStdin); ok {
+		d.finish()
+		return
+	}
+	_ = conn.CloseWrite()
+	_ = conn.Close()
 }
 
 func (s *Server) containerLogs(w http.ResponseWriter, r *http.Request) {

@@ -93,7 +93,6 @@ func (s *Server) execStart(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, err)
 		return
 	}
-	defer conn.Close()
 	streams := streamsFor(conn, tty)
 	ctx, cancel := context.WithCancel(context.WithoutCancel(r.Context()))
 	defer cancel()
@@ -107,7 +106,7 @@ func (s *Server) execStart(w http.ResponseWriter, r *http.Request) {
 	if err := s.cfg.Engine.ExecStart(ctx, id, false, streams); err != nil {
 		_, _ = streams.Stderr.Write([]byte(err.Error() + "\r\n"))
 	}
-	_ = conn.CloseWrite()
+	finishStreams(streams, conn)
 }
 
 func engineStreamsNone() engine.AttachStreams { return engine.AttachStreams{} }

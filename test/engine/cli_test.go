@@ -1,6 +1,9 @@
 package engine
 
 import (
+	"os"
+	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -37,5 +40,32 @@ func TestStartAttachRestartPruneInfo(t *testing.T) {
 	}
 	if ps := d.mustDocker(t, "ps", "-a", "--format", "{{.Names}}", "--last", "1"); strings.TrimSpace(ps) != "keep" {
 		t.Fatalf("ps --last 1: %q", ps)
+	}
+}
+
+// TestInteractiveTTY runs `docker run -it` and `docker exec -it` on a
+// terminal (script(1) gives the CLI one): the CLI must get the exit codes,
+// not a reset connection, although it sends terminal bytes to the end.
+func TestInteractiveTTY(t *testing.T) {
+	script, err := exec.LookPath("script")
+	if err != nil {
+		t.Skip("script(1) is not installed")
+	}
+	d := newDaemon(t)
+	docker := dockerCLI(t)
+	onTTY := func(cmdline string) (string, int) {
+		cmd := exec.Command(script, "-qec", docker+" -H "+d.host+" "+cmdline, "/dev/null")
+		cmd.Env = append(os.Environ(), "DOCKER_CONFIG="+filepath.Join(d.dir, "docker-config"))
+		out, err := cmd.CombinedOutput()
+		return string(out), exitCode(err)
+	}
+	if out, code := onTTY(`run -it --rm busybox sh -c 'tty; exit 5'`); code != 5 || !strings.Contains(out, "/dev/pts/0") {
+		t.Fatalf("run -it: exit %d, output %q", code, out)
+	}
+	d.mustDocker(t, "run", "-d", "--name", "ti", "busybox", "sleep", "300")
+	for i := range 3 {
+		if out, code := onTTY(`exec -it ti sh -c 'tty; exit 4'`); code != 4 || !strings.Contains(out, "/dev/pts/") {
+			t.Fatalf("exec -it, try %d: exit %d, output %q", i, code, out)
+		}
 	}
 }
