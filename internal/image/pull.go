@@ -591,7 +591,7 @@ func (s *Service) unpackInOrder(ctx context.Context, jobs []*layerJob, ls *layer
 		}
 		extracting := func(n int64) { pr.bytes(j.id, "Extracting", n, j.desc.Size) }
 		if stream != nil {
-			err := s.applyLayer(ctx, j.chainID, j.parent, j.diffID, stream, verified, extracting)
+			err := s.applyLayer(ctx, j.chainID, j.parent, j.diffID, stream, true, verified, extracting)
 			stream.CloseWithError(errStreamBroken)
 			if err == nil {
 				pr.send(j.id, "Pull complete")

@@ -114,6 +114,16 @@ type chainLock struct {
 }
 
 func (s *Service) unpackLock(chainID digest.Digest) func() {
+	unlock, _ := s.lockChain(chainID, true)
+	return unlock
+}
+
+// tryUnpackLock is unpackLock that gives up (ok false) instead of waiting.
+func (s *Service) tryUnpackLock(chainID digest.Digest) (unlock func(), ok bool) {
+	return s.lockChain(chainID, false)
+}
+
+func (s *Service) lockChain(chainID digest.Digest, wait bool) (func(), bool) {
 	s.unpackMu.Lock()
 	m, ok := s.unpacks[chainID]
 	if !ok {
@@ -122,7 +132,17 @@ func (s *Service) unpackLock(chainID digest.Digest) func() {
 	}
 	m.refs++
 	s.unpackMu.Unlock()
-	m.Lock()
+	if wait {
+		m.Lock()
+	} else if !m.TryLock() {
+		s.unpackMu.Lock()
+		m.refs--
+		if m.refs == 0 {
+			delete(s.unpacks, chainID)
+		}
+		s.unpackMu.Unlock()
+		return nil, false
+	}
 	return func() {
 		m.Unlock()
 		s.unpackMu.Lock()
@@ -131,7 +151,7 @@ func (s *Service) unpackLock(chainID digest.Digest) func() {
 			delete(s.unpacks, chainID)
 		}
 		s.unpackMu.Unlock()
-	}
+	}, true
 }
 
 // AuthConfig holds credentials for one registry, as the Engine API's

@@ -47,8 +47,22 @@ func (c *countReader) Read(p []byte) (int, error) {
 // stream's digest equals diffID and verified (the blob's own verification)
 // returns nil. A chainID committed meanwhile is success. Nothing is left
 // behind on failure.
-func (s *Service) applyLayer(ctx context.Context, chainID, parent, diffID digest.Digest, r io.Reader, verified func() error, progress func(int64)) error {
-	unlock := s.unpackLock(chainID)
+//
+// A streamed layer (streamed true: r is fed by a running download) never
+// waits for another pull's unpack of the same chain ID: that pull may be
+// waiting, through the content store, for the very download that feeds r,
+// which cannot progress until r is read. It returns errStreamBroken instead,
+// and the caller applies the layer from the store once it is verified.
+func (s *Service) applyLayer(ctx context.Context, chainID, parent, diffID digest.Digest, r io.Reader, streamed bool, verified func() error, progress func(int64)) error {
+	var unlock func()
+	if streamed {
+		var ok bool
+		if unlock, ok = s.tryUnpackLock(chainID); !ok {
+			return errStreamBroken
+		}
+	} else {
+		unlock = s.unpackLock(chainID)
+	}
 	defer unlock()
 	if info, err := s.snap.Stat(ctx, chainID.String()); err == nil && info.Kind == snapshot.KindCommitted {
 		return verified()
@@ -113,7 +127,7 @@ func (s *Service) applyFromStore(ctx context.Context, desc ocispec.Descriptor, c
 		return err
 	}
 	defer ra.Close()
-	return s.applyLayer(ctx, chainID, parent, diffID, io.NewSectionReader(ra, 0, ra.Size()), func() error { return nil }, progress)
+	return s.applyLayer(ctx, chainID, parent, diffID, io.NewSectionReader(ra, 0, ra.Size()), false, func() error { return nil }, progress)
 }
 
 // unpackLayers makes sure every layer of an image whose blobs are in the
