@@ -1,11 +1,17 @@
 package engine
 
 import (
+	"bytes"
+	"context"
 	"fmt"
+	"io"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/moby/moby/api/pkg/stdcopy"
+	"github.com/moby/moby/client"
 )
 
 // TestDaemonCrash kills the daemon with SIGKILL while 10 containers write
@@ -44,6 +50,23 @@ func TestDaemonCrash(t *testing.T) {
 	if out := d.mustDocker(t, "exec", "w0", "echo", "alive"); out != "alive\n" {
 		t.Fatalf("exec after restart: %q", out)
 	}
+	// logs -f and attach on containers of the old daemon.
+	follow := make(chan string, 1)
+	go func() {
+		out, _, _ := d.docker(t, "logs", "-f", "w1")
+		follow <- out
+	}()
+	c := d.client(t)
+	at, err := c.ContainerAttach(context.Background(), "w2", client.ContainerAttachOptions{Stream: true, Stdout: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var attached bytes.Buffer
+	attachDone := make(chan error, 1)
+	go func() {
+		_, err := stdcopy.StdCopy(&attached, io.Discard, at.Reader)
+		attachDone <- err
+	}()
 	time.Sleep(300 * time.Millisecond)
 	for i := range n {
 		name := fmt.Sprintf("w%d", i)
@@ -63,4 +86,21 @@ func TestDaemonCrash(t *testing.T) {
 		}
 		d.mustDocker(t, "rm", name)
 	}
+	select {
+	case out := <-follow:
+		if len(strings.Fields(out)) < 20 {
+			t.Fatalf("logs -f after the restart: %q", out)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("logs -f of a restored container did not end when it stopped")
+	}
+	select {
+	case err := <-attachDone:
+		if err != nil || len(strings.Fields(attached.String())) < 3 {
+			t.Fatalf("attach to a restored container: %v, %q", err, attached.String())
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("attach to a restored container did not end when it stopped")
+	}
+	at.Close()
 }
