@@ -238,6 +238,7 @@ func TestBuildErrors(t *testing.T) {
 		{"run-fails", "FROM busybox\nRUN echo out; exit 3\n", "step 2: the command 'RUN echo out; exit 3' returned a non-zero code: 3"},
 		{"no-from", "RUN true\n", "no build stage"},
 		{"from-missing-stage", "FROM busybox\nCOPY --from=nostage /a /a\n", "nostage"},
+		{"long-line", "FROM busybox\nRUN echo " + strings.Repeat("x", 100<<10) + "\n", "dockerfile line greater than max allowed size"},
 		{"huge", "FROM busybox\nRUN echo " + strings.Repeat("x", MaxDockerfileBytes) + "\n", "more than the limit"},
 	}
 	for _, c := range cases {

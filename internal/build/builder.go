@@ -35,6 +35,39 @@ type Builder struct {
 	exec   Executor
 	cache  *cache
 	root   string
+
+	// cacheMounts holds a lock per RUN cache mount directory, for
+	// sharing=locked and sharing=private.
+	cacheMountsMu sync.Mutex
+	cacheMounts   map[string]*sync.Mutex
+}
+
+func (b *Builder) cacheMountLock(dir string) *sync.Mutex {
+	b.cacheMountsMu.Lock()
+	defer b.cacheMountsMu.Unlock()
+	if b.cacheMounts == nil {
+		b.cacheMounts = map[string]*sync.Mutex{}
+	}
+	mu, ok := b.cacheMounts[dir]
+	if !ok {
+		mu = &sync.Mutex{}
+		b.cacheMounts[dir] = mu
+	}
+	return mu
+}
+
+func (b *Builder) lockCacheMount(dir string) func() {
+	mu := b.cacheMountLock(dir)
+	mu.Lock()
+	return mu.Unlock
+}
+
+func (b *Builder) tryLockCacheMount(dir string) (func(), bool) {
+	mu := b.cacheMountLock(dir)
+	if !mu.TryLock() {
+		return nil, false
+	}
+	return mu.Unlock, true
 }
 
 // New returns a Builder over cfg.

@@ -126,3 +126,47 @@ func TestBuildCancel(t *testing.T) {
 		t.Errorf("a cancelled build tagged its image")
 	}
 }
+
+// .dockerignore exceptions: a directory ignored except one file in it.
+func TestBuildDockerignoreExceptions(t *testing.T) {
+	e := newEnv(t)
+	dir := t.TempDir()
+	writeFiles(t, dir, map[string]string{
+		".dockerignore": "logs\n!logs/keep.log\n**/*.bak\n",
+		"logs/keep.log": "k", "logs/drop.log": "d", "src/a.go": "a", "src/deep/x.bak": "b",
+		"Dockerfile": "FROM scratch\nCOPY . /c/\n",
+	})
+	id, out, err := e.build(t, dir, BuildOptions{})
+	if err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	root := e.export(t, id)
+	for name, want := range map[string]bool{"c/logs/keep.log": true, "c/logs/drop.log": false, "c/src/a.go": true, "c/src/deep/x.bak": false} {
+		_, err := os.Stat(filepath.Join(root, name))
+		if (err == nil) != want {
+			t.Errorf("/%s present %v, want %v", name, err == nil, want)
+		}
+	}
+	// An ignored file named explicitly is an error, as docker's.
+	_, _, err = e.build(t, dir, BuildOptions{DockerfileContent: []byte("FROM scratch\nCOPY logs/drop.log /x\n")})
+	if err == nil || !strings.Contains(err.Error(), "excluded by .dockerignore") {
+		t.Errorf("COPY of an ignored file: %v", err)
+	}
+}
+
+// sharing=locked serialises two concurrent stages on one cache mount;
+// uid and mode apply to a new cache directory.
+func TestBuildCacheMountLocked(t *testing.T) {
+	e := newEnv(t)
+	dir := t.TempDir()
+	step := "RUN --mount=type=cache,id=l,target=/c,sharing=locked,uid=33,mode=0777 test ! -e /c/busy && touch /c/busy && sleep 0.5 && rm /c/busy && stat -c %u:%a /c > /owner\n"
+	writeFiles(t, dir, map[string]string{"Dockerfile": "FROM busybox AS a\n" + step + "FROM busybox AS b\n" + step +
+		"FROM scratch\nCOPY --from=a /owner /a\nCOPY --from=b /owner /b\n"})
+	id, out, err := e.build(t, dir, BuildOptions{})
+	if err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	if got := readFile(t, filepath.Join(e.export(t, id), "a")); got != "33:777\n" {
+		t.Errorf("cache dir owner and mode %q, want 33:777", got)
+	}
+}

@@ -28,6 +28,9 @@ type copySpec struct {
 	chmod    *fs.FileMode
 	exclude  *patternmatcher.PatternMatcher
 	skip     func(rel string) bool // .dockerignore of the context, relative to the context
+	// skipDeep is set when skip has exceptions ("!pattern"): a skipped
+	// directory is still walked for the names an exception keeps.
+	skipDeep bool
 	extract  func(src source) bool // ADD: sources unpacked as tars
 	untar    func(src source, destDir string) error
 	clamp    *time.Time
@@ -64,7 +67,7 @@ func (cs *copySpec) walk(fn func(src source, rel string, fi fs.FileInfo) error) 
 					}
 				}
 				if cs.skip != nil && cs.skip(path.Join(s.rel, rel)) {
-					if d.IsDir() {
+					if d.IsDir() && !cs.skipDeep {
 						return fs.SkipDir
 					}
 					return nil

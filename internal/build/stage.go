@@ -149,6 +149,10 @@ func (r *buildRun) runStage(ctx context.Context, i int) (image.Image, error) {
 			return image.Image{}, err
 		}
 		if err := r.dispatch(ctx, s, c); err != nil {
+			var se *StepError
+			if errors.As(err, &se) {
+				return image.Image{}, se // a stage this one needed failed
+			}
 			return image.Image{}, &StepError{Step: step, Instruction: cmdText(c), Err: err}
 		}
 	}
@@ -655,8 +659,42 @@ func (r *buildRun) run(ctx context.Context, s *stageState, c *instructions.RunCo
 				id = target
 			}
 			dir := filepath.Join(r.b.root, "mounts", stepKey("", "cache", id)[:24])
-			if err := os.MkdirAll(dir, 0o755); err != nil {
+			if err := os.Mkdir(dir, 0o755); err == nil {
+				uid, gid := 0, 0
+				if m.UID != nil {
+					uid = int(*m.UID)
+				}
+				if m.GID != nil {
+					gid = int(*m.GID)
+				}
+				if err := os.Lchown(dir, uid, gid); err != nil {
+					return fmt.Errorf("cache mount %s: %w", id, err)
+				}
+				if m.Mode != nil {
+					if err := os.Chmod(dir, fs.FileMode(*m.Mode&0o7777)); err != nil {
+						return fmt.Errorf("cache mount %s: %w", id, err)
+					}
+				}
+			} else if !errors.Is(err, fs.ErrExist) {
 				return fmt.Errorf("cache mount %s: %w", id, err)
+			}
+			switch m.CacheSharing {
+			case instructions.MountSharingLocked:
+				unlock := r.b.lockCacheMount(dir)
+				cleanups = append(cleanups, unlock)
+			case instructions.MountSharingPrivate:
+				// A private mount in use by another step gets its own
+				// directory for this step.
+				if unlock, ok := r.b.tryLockCacheMount(dir); ok {
+					cleanups = append(cleanups, unlock)
+				} else {
+					priv, err := os.MkdirTemp(filepath.Join(r.b.root, "tmp"), "cache-private-")
+					if err != nil {
+						return err
+					}
+					cleanups = append(cleanups, func() { os.RemoveAll(priv) })
+					dir = priv
+				}
 			}
 			mounts = append(mounts, RunMount{Type: "bind", Source: dir, Target: target, ReadOnly: m.ReadOnly})
 			mountKeys = append(mountKeys, "cache:"+id+":"+target)
@@ -873,6 +911,7 @@ func (r *buildRun) copy(ctx context.Context, s *stageState, a copyArgs) error {
 			cs.sources = append(cs.sources, source{host: name, rel: path.Base(sc.Path), info: fi})
 		}
 		cs.skip = func(rel string) bool { return r.ctx.ignored(rel) }
+		cs.skipDeep = r.ctx.ignore != nil && r.ctx.ignore.Exclusions()
 		h, err := cs.hash()
 		if err != nil {
 			return err
