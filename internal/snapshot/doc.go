@@ -33,7 +33,8 @@
 //	<root>/                   e.g. /var/lib/berth/snapshots/overlay (or .../native)
 //	  metadata.json           every snapshot: key or name -> id, kind, parent,
 //	                          labels, created, updated, usage (once committed);
-//	                          rewritten whole (temp file, fsync, rename) on each change
+//	                          rewritten whole (temp file, rename) on each change;
+//	                          not fsynced, like the layers' files (see save)
 //	  metadata.lock           flock held by the open Snapshotter (one process at a time)
 //	  <id>/                   id: a small decimal number, so lowerdir strings stay short
 //	    fs/                   overlay: the layer's own files (upper dir while active);
