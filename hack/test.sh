@@ -19,7 +19,7 @@ go vet ./...
 echo "== unit tests (race)"
 # Unit packages: everything except the root integration suites.
 units=$(go list ./... | grep -v '/test/')
-go test -race -count=1 $units
+go test -race -count=1 -timeout 10m $units
 
 echo "== integration tests (real containers, berth and runc)"
 go test -count=1 -timeout 15m ./test/...
