@@ -3,30 +3,57 @@
 // merged with the image's, a unique name, an ID), generates the OCI spec
 // with docker's defaults, mounts the container's snapshot as its rootfs,
 // runs the container through one shim per container (internal/shim), and
-// serves start, stop, kill, wait, attach, logs, exec, rename, remove and
-// list. Containers outlive the daemon: their records are on disk and a new
-// engine reconnects to the running shims and collects the exits that
-// happened meanwhile.
+// serves start, stop, kill, restart, wait, attach, logs, exec, pause,
+// update, top, stats, cp, diff, export, rename, remove and list. Containers
+// outlive the daemon: their records are on disk and a new engine
+// reconnects to the running shims and collects the exits that happened
+// meanwhile.
 //
 // # On disk
 //
 //	<data-root>/containers/<id>/     the container's directory and OCI bundle
-//	  config.v2.json                 the record (Config, HostConfig, State, Name, ...)
+//	  config.v2.json                 the record (Config, HostConfig, State, Name, ...), written atomically
 //	  config.json                    the OCI spec of the last start
 //	  rootfs/                        the snapshot's mounts, mounted while it runs
 //	  hostname, hosts, resolv.conf   bind-mounted into the container
-//	  <id>-json.log                  docker's json-file log, written by the shim
+//	  <id>-json.log[.N]              docker's json-file log, written (and rotated) by the shim
 //	<exec-root>/shims/<id>/          the shim's state directory (socket, exit.json)
-//	<exec-root>/runtime/             the built-in runtime's state root
-//	<exec-root>/netns/<id>           the loopback-only network namespace, bind-mounted
+//	<exec-root>/runtime/             the built-in runtime's state root (runc/, crun/ for those)
+//	<exec-root>/netns/<id>           the container's loopback-only network namespace, bind-mounted
 //
 // # Lifecycle
 //
-// Create writes the record and prepares the writable snapshot; no process
-// exists until start. Start mounts the rootfs, writes the spec and starts
-// a shim, which creates the container; attach streams waiting for the
-// start connect to the shim before the process runs, so no output is
-// lost; then the shim starts the process. A goroutine per running
-// container waits on the shim for the exit, records it, unmounts, deletes
-// the shim and applies --rm and the restart policy.
+//	Create: record + writable snapshot (image.Service.Prepare); no process
+//	Start:  mount rootfs, write etc files, netns, spec -> shim.Start (created)
+//	        -> attach streams waiting for this start connect to the shim
+//	        -> shim start (the process runs) -> watchExit goroutine
+//	Exit:   record code and OOM kill, shim delete, unmount, netns removed,
+//	        "die" event, then --rm (remove) or the restart policy
+//	Remove: (force: shim delete) snapshot and directory removed, "destroy"
+//
+// An attach to a container that does not run registers for its next start
+// before the API answers the hijack: the docker CLI sends start as soon as
+// it has the upgrade, and a fast process's output must not be missed.
+//
+// Restart policies follow docker's: no, always, unless-stopped,
+// on-failure[:N]; the delay doubles from 100 ms (at most a minute) and
+// resets after a run of 10 s; stop and kill of a running container keep it
+// from restarting, also at the next daemon start.
+//
+// # After a daemon restart
+//
+// New loads every record. A container recorded as running whose shim
+// answers keeps running and is watched again (its healthcheck resumes); one
+// whose shim is gone or reports an exit gets that exit code (exit.json,
+// which the shim writes before it answers anyone) and its restart policy;
+// always and unless-stopped containers not stopped by a user are started.
+//
+// # Around the runtime
+//
+// The cgroup of a container is the spec's cgroupsPath /berth/<id>, which
+// the built-in runtime and runc share; pause, update, top, stats and the
+// OOM check use internal/runtime/cgroups on it directly. HEALTHCHECK probes
+// run as shim execs. --init bind-mounts the host's static docker-init
+// (tini) as PID 1; the berth binary links libc and cannot run inside
+// arbitrary images.
 package engine
