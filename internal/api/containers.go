@@ -99,7 +99,7 @@ func (s *Server) containerList(w http.ResponseWriter, r *http.Request) {
 				continue
 			}
 		}
-		ok, err := matchContainer(f, sum)
+		ok, err := s.matchContainer(f, sum)
 		if err != nil {
 			writeError(w, r, err)
 			return
@@ -121,12 +121,37 @@ func (s *Server) containerList(w http.ResponseWriter, r *http.Request) {
 }
 
 // matchContainer applies ps filters: id, name, label, status, exited,
-// ancestor.
-func matchContainer(f listFilters, c container.Summary) (bool, error) {
+// ancestor, health, network, before, since.
+func (s *Server) matchContainer(f listFilters, c container.Summary) (bool, error) {
 	for key, vals := range f {
 		any := false
 		for v := range vals {
 			switch key {
+			case "health":
+				h := container.NoHealthcheck
+				if c.Health != nil {
+					h = c.Health.Status
+				}
+				any = any || string(h) == v
+			case "network":
+				for n := range c.NetworkSettings.Networks {
+					any = any || n == v
+				}
+			case "before", "since":
+				ref, err := s.cfg.Engine.Get(v)
+				if err != nil {
+					return false, err
+				}
+				this, err := s.cfg.Engine.Get(c.ID)
+				if err != nil {
+					continue
+				}
+				a, b := this.Snapshot().Created, ref.Snapshot().Created
+				if key == "before" {
+					any = any || a.Before(b)
+				} else {
+					any = any || a.After(b)
+				}
 			case "id":
 				any = any || strings.HasPrefix(c.ID, v)
 			case "name":

@@ -41,6 +41,17 @@ func TestStartAttachRestartPruneInfo(t *testing.T) {
 	if ps := d.mustDocker(t, "ps", "-a", "--format", "{{.Names}}", "--last", "1"); strings.TrimSpace(ps) != "keep" {
 		t.Fatalf("ps --last 1: %q", ps)
 	}
+	for filter, want := range map[string]string{
+		"before=keep":    "rs",
+		"since=rs":       "keep",
+		"network=bridge": "keep\nrs",
+		"health=none":    "keep\nrs",
+		"status=running": "rs",
+	} {
+		if ps := d.mustDocker(t, "ps", "-a", "--format", "{{.Names}}", "--filter", filter); strings.TrimSpace(ps) != want {
+			t.Errorf("ps -a --filter %s: %q, want %q", filter, ps, want)
+		}
+	}
 }
 
 // TestInteractiveTTY runs `docker run -it` and `docker exec -it` on a
