@@ -127,9 +127,12 @@ type BuildOptions struct {
 }
 
 // Event is one message of a build's progress, docker's legacy build
-// stream: Stream carries text lines; ID is set on the final event.
+// stream: Stream carries text lines; Pull, the progress of a base image
+// being pulled (docker's status/id/progressDetail messages); ID is set on
+// the final event only.
 type Event struct {
 	Stream string
+	Pull   *image.ProgressEvent
 	ID     string
 }
 
@@ -161,11 +164,12 @@ func (b *Builder) Build(ctx context.Context, opts BuildOptions, progress Progres
 		progress = func(Event) {}
 	}
 	var mu sync.Mutex
-	send := func(s string) {
+	sendEvent := func(ev Event) {
 		mu.Lock()
 		defer mu.Unlock()
-		progress(Event{Stream: s})
+		progress(ev)
 	}
+	send := func(s string) { sendEvent(Event{Stream: s}) }
 	bctx, err := b.openContext(ctx, &opts)
 	if err != nil {
 		return "", err
@@ -189,7 +193,7 @@ func (b *Builder) Build(ctx context.Context, opts BuildOptions, progress Progres
 	if err != nil {
 		return "", err
 	}
-	run := &buildRun{b: b, opts: opts, plan: plan, ctx: bctx, send: send, results: map[int]*stageResult{}}
+	run := &buildRun{b: b, opts: opts, plan: plan, ctx: bctx, send: send, sendEvent: sendEvent, results: map[int]*stageResult{}}
 	sctx, cancel := context.WithCancel(ctx)
 	img, err := run.buildStage(sctx, plan.target)
 	if err != nil {

@@ -1,6 +1,11 @@
 package build
 
-import "testing"
+import (
+	"strings"
+	"testing"
+
+	"github.com/moby/buildkit/frontend/dockerfile/shell"
+)
 
 // FuzzParseDockerfile feeds hostile Dockerfiles through parsing,
 // instruction conversion, stage resolution and ARG expansion: errors are
@@ -23,6 +28,29 @@ func FuzzParseDockerfile(f *testing.F) {
 		}
 		if p.target < 0 || p.target >= len(p.stages) {
 			t.Fatalf("target %d of %d stages", p.target, len(p.stages))
+		}
+	})
+}
+
+// FuzzExpand runs the ARG/ENV expansion of every instruction of a
+// fuzzed Dockerfile against a fuzzed environment.
+func FuzzExpand(f *testing.F) {
+	f.Add("FROM a\nENV A=${B:-x} C=\"$A\"\nCOPY ${A}/* /d/\nRUN --mount=type=cache,target=$A echo $C\nEXPOSE ${P:?no}\n", "B=1\nP=80")
+	f.Add("FROM a\nUSER ${U:+x}\nWORKDIR $W\nLABEL \"k\"='$v'\n", "U=\nW=/a\\")
+	f.Fuzz(func(t *testing.T, df, envText string) {
+		p, err := parseDockerfile([]byte(df), BuildOptions{})
+		if err != nil {
+			return
+		}
+		env := envMap{}
+		for _, kv := range strings.Split(envText, "\n") {
+			k, v, _ := strings.Cut(kv, "=")
+			env[k] = v
+		}
+		for _, st := range p.stages {
+			for _, c := range st.Commands {
+				expandCommand(shell.NewLex(p.escape), env, c)
+			}
 		}
 	})
 }

@@ -38,13 +38,14 @@ type stageResult struct {
 
 // buildRun is one Build call.
 type buildRun struct {
-	b       *Builder
-	opts    BuildOptions
-	plan    *plan
-	ctx     *buildContext
-	send    func(string)
-	mu      sync.Mutex
-	results map[int]*stageResult
+	b         *Builder
+	opts      BuildOptions
+	plan      *plan
+	ctx       *buildContext
+	send      func(string)
+	sendEvent func(Event)
+	mu        sync.Mutex
+	results   map[int]*stageResult
 	// wg counts the stages started ahead of need.
 	wg sync.WaitGroup
 }
@@ -119,7 +120,11 @@ func (r *buildRun) image(ctx context.Context, ref, platform string) (image.Image
 			return img, nil
 		}
 	}
-	img, err := r.b.images.Pull(ctx, ref, image.PullOptions{Platform: platform})
+	po := image.PullOptions{Platform: platform}
+	if r.sendEvent != nil {
+		po.Progress = func(ev image.ProgressEvent) { r.sendEvent(Event{Pull: &ev}) }
+	}
+	img, err := r.b.images.Pull(ctx, ref, po)
 	if err != nil {
 		return image.Image{}, err
 	}
@@ -228,21 +233,9 @@ func setEnv(env []string, k, v string) []string {
 }
 
 func (r *buildRun) dispatch(ctx context.Context, s *stageState, c instructions.Command) error {
-	lex := r.lex()
-	env := s.env()
-	expand := func(w string) (string, error) {
-		v, _, err := lex.ProcessWord(w, env)
-		return v, err
-	}
-	if e, ok := c.(instructions.SupportsSingleWordExpansion); ok {
-		if err := e.Expand(expand); err != nil {
-			return invalid("expand: %v", err)
-		}
-	}
-	if e, ok := c.(instructions.SupportsSingleWordExpansionRaw); ok {
-		if err := e.ExpandRaw(expand); err != nil {
-			return invalid("expand: %v", err)
-		}
+	expand, err := expandCommand(r.lex(), s.env(), c)
+	if err != nil {
+		return err
 	}
 	switch c := c.(type) {
 	case *instructions.EnvCommand:
@@ -1038,3 +1031,23 @@ func cmdText(c instructions.Command) string {
 // cacheRef names a step's image so the image store keeps it: the image
 // service drops images without a name.
 func cacheRef(key string) string { return "berth-build-cache:" + key }
+
+// expandCommand expands the stage's args and ENV in c's words, as docker
+// does, and returns the expander for the words c's own handling expands.
+func expandCommand(lex *shell.Lex, env envMap, c instructions.Command) (func(string) (string, error), error) {
+	expand := func(w string) (string, error) {
+		v, _, err := lex.ProcessWord(w, env)
+		return v, err
+	}
+	if e, ok := c.(instructions.SupportsSingleWordExpansion); ok {
+		if err := e.Expand(expand); err != nil {
+			return nil, invalid("expand: %v", err)
+		}
+	}
+	if e, ok := c.(instructions.SupportsSingleWordExpansionRaw); ok {
+		if err := e.ExpandRaw(expand); err != nil {
+			return nil, invalid("expand: %v", err)
+		}
+	}
+	return expand, nil
+}
