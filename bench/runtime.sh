@@ -142,8 +142,8 @@ last_line() { awk 'NF { l = $0 } END { print l }' "$1" 2>/dev/null || true; }
 # still measured.
 if [ -z "$berth" ]; then
 	berth=$work/berth
-	if ! (cd "$repo" && go build -o "$berth" ./cmd/berth) 2>"$work/berth-build.err"; then
-		failed[berth]="go build ./cmd/berth: $(last_line "$work/berth-build.err")"
+	if ! "$repo/hack/build.sh" "$berth" 2>"$work/berth-build.err"; then
+		failed[berth]="hack/build.sh: $(last_line "$work/berth-build.err")"
 	fi
 elif [ -x "$berth" ]; then
 	berth=$(cd "$(dirname "$berth")" && pwd)/$(basename "$berth")
