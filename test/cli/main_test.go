@@ -329,6 +329,15 @@ type result struct {
 // runCLI runs bin (docker or berth) against the daemon under test.
 func runCLI(t *testing.T, bin, stdin string, args ...string) result {
 	t.Helper()
+	r, err := runCLIErr(bin, stdin, args...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+// runCLIErr is runCLI for any goroutine: failures to run are returned.
+func runCLIErr(bin, stdin string, args ...string) (result, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, bin, args...)
@@ -340,18 +349,18 @@ func runCLI(t *testing.T, bin, stdin string, args ...string) result {
 		cmd.Stdin = strings.NewReader(stdin)
 	}
 	err := cmd.Run()
+	if ctx.Err() != nil {
+		return result{}, fmt.Errorf("%s %v: timed out", bin, args)
+	}
 	code := 0
 	if err != nil {
 		ee, ok := err.(*exec.ExitError)
 		if !ok {
-			t.Fatalf("%s %v: %v", bin, args, err)
+			return result{}, fmt.Errorf("%s %v: %v", bin, args, err)
 		}
 		code = ee.ExitCode()
 	}
-	if ctx.Err() != nil {
-		t.Fatalf("%s %v: timed out", bin, args)
-	}
-	return result{stdout: so.String(), stderr: se.String(), code: code}
+	return result{stdout: so.String(), stderr: se.String(), code: code}, nil
 }
 
 // configDir is the client config directory of one CLI: each has its own,

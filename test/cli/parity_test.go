@@ -30,6 +30,9 @@ type parityCase struct {
 	// targetCode overrides code for one target (by name) where the
 	// daemons legitimately differ.
 	targetCode map[string]int
+	// concurrent runs both CLIs at the same time (for commands that block
+	// until a container exits, so that each sees its container running).
+	concurrent bool
 	// skipOn skips the case on a target, with the reason (a known gap of
 	// that daemon, not of the CLI).
 	skipOn map[string]string
@@ -119,8 +122,24 @@ func checkWith(t *testing.T, c parityCase, rewrite func(args, prefix string) str
 	if hide == nil {
 		hide = func(s, _ string) string { return s }
 	}
+	var b result
+	var berr error
+	berthDone := make(chan struct{})
+	runBerth := func() {
+		b, berr = runCLIErr(env.berth, c.stdin, expand(rewrite(c.args, berthPrefix), berthPrefix)...)
+		close(berthDone)
+	}
+	if c.concurrent {
+		go runBerth()
+	}
 	d := runCLI(t, dockerCLI, c.stdin, expand(rewrite(c.args, dockerPrefix), dockerPrefix)...)
-	b := runCLI(t, env.berth, c.stdin, expand(rewrite(c.args, berthPrefix), berthPrefix)...)
+	if !c.concurrent {
+		runBerth()
+	}
+	<-berthDone
+	if berr != nil {
+		t.Fatal(berr)
+	}
 	d.stdout, d.stderr = hide(d.stdout, dockerPrefix), hide(d.stderr, dockerPrefix)
 	b.stdout, b.stderr = hide(b.stdout, berthPrefix), hide(b.stderr, berthPrefix)
 	want := c.code
@@ -197,6 +216,7 @@ func testRunParity(t *testing.T) {
 		{name: "invalid name", args: "run --name 1 busybox", code: 125},
 		{name: "name conflict", args: "run --name {n}1 --network none busybox true", code: 125},
 		{name: "restart with rm", args: "run --rm --restart always busybox", code: 125},
+		{name: "tty without a terminal", args: "run -it --rm busybox true", code: 1},
 		{name: "stdin", args: "run -i --rm --network none busybox sh -c 'cat; echo done'", stdin: "hello\n"},
 		{name: "env workdir user", args: "run --rm --network none -e A=1 --env-file {dir}/envfile -w /tmp -u 1:2 busybox sh -c 'echo $A $B; pwd; id'"},
 		{name: "ulimit", args: "run --rm --network none --ulimit nofile=1024:2048 busybox sh -c 'ulimit -n; ulimit -Hn'"},
@@ -227,6 +247,7 @@ func testLifecycleParity(t *testing.T) {
 		// newer dockerd and berth fail the exec start, exit 127.
 		{name: "exec missing command", args: "exec {n}2 nosuch", code: 126, targetCode: map[string]int{"berth": 127}},
 		{name: "exec in unknown container", args: "exec nosuch true", code: 1},
+		{name: "exec -it without a terminal", args: "exec -it {n}2 sh", code: 1},
 		{name: "logs", args: "logs {n}2"},
 		{name: "logs tail", args: "logs --tail 1 {n}2"},
 		{name: "ps running", args: "ps --filter name={n}2", loose: true},
@@ -234,6 +255,10 @@ func testLifecycleParity(t *testing.T) {
 		{name: "ps json", args: "ps --filter name={n}2 --format json"},
 		{name: "ps table template", args: "ps --filter name={n}2 --format 'table {{.Names}}\\t{{.Image}}\\t{{.State}}'"},
 		{name: "ps quiet", args: "ps -q --filter name={n}2"},
+		{name: "ps bad filter", args: "ps --filter nokey", code: 125},
+		{name: "ps bad format", args: "ps --format '{{.Nope'", code: 1},
+		{name: "prune bad filter", args: "container prune -f --filter nokey", code: 125},
+		{name: "ps label filter and Label", args: "ps -a --filter label=nosuch --format '{{.Label \"x\"}}'"},
 		{name: "pause", args: "pause {n}2"},
 		{name: "paused state", args: "inspect -f '{{.State.Status}} {{.State.Paused}}' {n}2"},
 		{name: "unpause", args: "unpause {n}2"},
@@ -277,8 +302,8 @@ func testLifecycleParity(t *testing.T) {
 		{name: "rm -f", args: "rm -f {n}6"},
 		{name: "follow logs to the end", args: "run -d --name {n}f --network none busybox sh -c 'echo a; sleep 1; echo b >&2'"},
 		{name: "logs -f", args: "logs -f {n}f"},
-		{name: "attach until exit", args: "run -d --name {n}at --network none busybox sh -c 'sleep 1; echo late; echo late-err >&2; exit 5'"},
-		{name: "attach", args: "attach {n}at", code: 5},
+		{name: "attach until exit", args: "run -d --name {n}at --network none busybox sh -c 'sleep 2; echo late; echo late-err >&2; exit 5'"},
+		{name: "attach", args: "attach {n}at", code: 5, concurrent: true},
 		{name: "wait several", args: "wait {n}f {n}at nosuch", code: 1},
 		{name: "prune by label", args: "run --name {n}7 --network none -l {lower}prune=1 busybox true"},
 		{name: "container prune", args: "container prune -f --filter label={lower}prune=1"},
@@ -331,6 +356,11 @@ func testImageParity(t *testing.T) {
 		{name: "images", args: "images busybox"},
 		{name: "images json", args: "images busybox --format json"},
 		{name: "images quiet", args: "images -q busybox"},
+		{name: "images filters", args: "images --filter reference=busy* --filter dangling=false"},
+		{name: "images bad format", args: "images --format '{{.Nope'", code: 1},
+		{name: "images bad filter", args: "images --filter nokey", code: 125},
+		{name: "image inspect bad format", args: "image inspect -f '{{.Nope' busybox", code: 64},
+		{name: "history bad format", args: "history --format '{{.Nope' busybox", code: 1},
 		{name: "images digests", args: "images --digests busybox"},
 		{name: "images no-trunc", args: "images --no-trunc busybox"},
 		{name: "images table template", args: "images --format 'table {{.Repository}}:{{.Tag}}\\t{{.Size}}' busybox"},

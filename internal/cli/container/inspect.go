@@ -61,9 +61,10 @@ func volumeLookup(ctx context.Context, c *client.Client, name string) (Inspected
 func RunInspect(cmd *cobra.Command, copts *client.Options, format string, names []string, lookup Lookup) error {
 	var tmpl *template.Template
 	if format != "" {
-		t, err := command.ParseFormat(format)
+		t, err := parseTemplate(format)
 		if err != nil {
-			return err
+			// docker exits 64 here.
+			return &command.StatusError{Code: 64, Err: fmt.Errorf("template parsing error: %v", err)}
 		}
 		tmpl = t
 	}

@@ -200,13 +200,13 @@ func confirm(cmd *cobra.Command, msg string) bool {
 
 func newPruneCommand(copts *client.Options) *cobra.Command {
 	var force bool
-	var filters []string
+	var filters FilterFlag
 	cmd := &cobra.Command{
 		Use:   "prune [OPTIONS]",
 		Short: "Remove all stopped containers",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			f, err := ParseFilters(filters)
+			f, err := ParseFilters(filters.Values())
 			if err != nil {
 				return err
 			}
@@ -232,7 +232,7 @@ func newPruneCommand(copts *client.Options) *cobra.Command {
 		},
 	}
 	cmd.Flags().BoolVarP(&force, "force", "f", false, "Do not prompt for confirmation")
-	cmd.Flags().StringArrayVar(&filters, "filter", nil, `Provide filter values (e.g. "until=<timestamp>")`)
+	cmd.Flags().Var(&filters, "filter", `Provide filter values (e.g. "until=<timestamp>")`)
 	return cmd
 }
 

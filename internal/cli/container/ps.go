@@ -31,7 +31,7 @@ type psOptions struct {
 	quiet, size, all, noTrunc, latest bool
 	last                              int
 	format                            string
-	filters                           []string
+	filters                           FilterFlag
 }
 
 func newPsCommand(copts *client.Options) *cobra.Command {
@@ -53,7 +53,7 @@ func newPsCommand(copts *client.Options) *cobra.Command {
 	f.BoolVarP(&o.latest, "latest", "l", false, "Show the latest created container (includes all states)")
 	f.IntVarP(&o.last, "last", "n", -1, "Show n last created containers (includes all states)")
 	f.StringVar(&o.format, "format", "", "Format output using a custom template:\n'table':            Print output in table format with column headers (default)\n'table TEMPLATE':   Print output in table format using the given Go template\n'json':             Print in JSON format\n'TEMPLATE':         Print output using the given Go template.")
-	f.StringArrayVarP(&o.filters, "filter", "f", nil, "Filter output based on conditions provided")
+	f.VarP(&o.filters, "filter", "f", "Filter output based on conditions provided")
 	return cmd
 }
 
@@ -71,7 +71,7 @@ func ParseFilters(args []string) (mobyclient.Filters, error) {
 }
 
 func runPs(cmd *cobra.Command, copts *client.Options, o psOptions) error {
-	filters, err := ParseFilters(o.filters)
+	filters, err := ParseFilters(o.filters.Values())
 	if err != nil {
 		return err
 	}
@@ -84,6 +84,9 @@ func runPs(cmd *cobra.Command, copts *client.Options, o psOptions) error {
 		if o.size {
 			format += `\t{{.Size}}`
 		}
+	}
+	if _, err := parseTemplate(strings.TrimPrefix(format, "table")); err != nil {
+		return &command.StatusError{Code: 1, Err: fmt.Errorf("failed to parse template: %v", err)}
 	}
 	listOpts := mobyclient.ContainerListOptions{All: o.all, Limit: o.last, Filters: filters, Size: o.size || strings.Contains(format, ".Size")}
 	if o.latest {

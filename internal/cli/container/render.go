@@ -28,9 +28,9 @@ func Render(w io.Writer, format string, headers map[string]string, rows []any) e
 		format = strings.Trim(strings.TrimPrefix(format, "table"), " ")
 	}
 	format = strings.NewReplacer(`\t`, "\t", `\n`, "\n").Replace(format)
-	tmpl, err := template.New("format").Funcs(command.TemplateFuncs).Parse(format)
+	tmpl, err := parseTemplate(format)
 	if err != nil {
-		return command.UsageError("template parsing error: %v", err)
+		return &command.StatusError{Code: 1, Err: fmt.Errorf("template parsing error: %v", err)}
 	}
 	var body bytes.Buffer
 	for _, r := range rows {
@@ -43,9 +43,9 @@ func Render(w io.Writer, format string, headers map[string]string, rows []any) e
 		_, err := body.WriteTo(w)
 		return err
 	}
-	htmpl, err := template.New("header").Funcs(headerFuncs).Parse(format)
+	htmpl, err := template.New("").Funcs(headerFuncs).Parse(format)
 	if err != nil {
-		return command.UsageError("template parsing error: %v", err)
+		return &command.StatusError{Code: 1, Err: fmt.Errorf("template parsing error: %v", err)}
 	}
 	var head bytes.Buffer
 	if err := htmpl.Execute(&head, headers); err != nil {
@@ -61,6 +61,36 @@ func Render(w io.Writer, format string, headers map[string]string, rows []any) e
 	}
 	return tw.Flush()
 }
+
+// parseTemplate compiles a --format template as docker does (an unnamed
+// template with docker's functions; "json" is {{json .}}).
+func parseTemplate(format string) (*template.Template, error) {
+	if format == "json" {
+		format = "{{json .}}"
+	}
+	return template.New("").Funcs(command.TemplateFuncs).Parse(format)
+}
+
+// FilterFlag is a repeatable --filter key=value flag that rejects a
+// value without '=' as a flag error (exit 125 with the usage), as docker.
+type FilterFlag struct{ values []string }
+
+func (f *FilterFlag) String() string { return "" }
+
+// Set adds one filter.
+func (f *FilterFlag) Set(v string) error {
+	if !strings.Contains(v, "=") {
+		return fmt.Errorf("bad format of filter (expected name=value)")
+	}
+	f.values = append(f.values, v)
+	return nil
+}
+
+// Type is docker's "filter".
+func (f *FilterFlag) Type() string { return "filter" }
+
+// Values are the filters given.
+func (f *FilterFlag) Values() []string { return f.values }
 
 // headerFuncs make the header pass render column titles: every function
 // returns its first argument unchanged, json prints nothing (docker's

@@ -424,13 +424,13 @@ func isURL(s string) bool {
 
 func newPruneCommand(copts *client.Options) *cobra.Command {
 	var all, force bool
-	var filters []string
+	var filters container.FilterFlag
 	cmd := &cobra.Command{
 		Use:   "prune [OPTIONS]",
 		Short: "Remove unused images",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			f, err := container.ParseFilters(filters)
+			f, err := container.ParseFilters(filters.Values())
 			if err != nil {
 				return err
 			}
@@ -467,7 +467,7 @@ func newPruneCommand(copts *client.Options) *cobra.Command {
 	}
 	cmd.Flags().BoolVarP(&all, "all", "a", false, "Remove all unused images, not just dangling ones")
 	cmd.Flags().BoolVarP(&force, "force", "f", false, "Do not prompt for confirmation")
-	cmd.Flags().StringArrayVar(&filters, "filter", nil, `Provide filter values (e.g. "until=<timestamp>")`)
+	cmd.Flags().Var(&filters, "filter", `Provide filter values (e.g. "until=<timestamp>")`)
 	return cmd
 }
 

@@ -31,7 +31,7 @@ var listHeaders = map[string]string{
 type listOptions struct {
 	quiet, all, noTrunc, digests bool
 	format                       string
-	filters                      []string
+	filters                      container.FilterFlag
 }
 
 func newListCommand(copts *client.Options) *cobra.Command {
@@ -50,12 +50,12 @@ func newListCommand(copts *client.Options) *cobra.Command {
 	f.BoolVar(&o.noTrunc, "no-trunc", false, "Don't truncate output")
 	f.BoolVar(&o.digests, "digests", false, "Show digests")
 	f.StringVar(&o.format, "format", "", "Format output using a custom template:\n'table':            Print output in table format with column headers (default)\n'table TEMPLATE':   Print output in table format using the given Go template\n'json':             Print in JSON format\n'TEMPLATE':         Print output using the given Go template.")
-	f.StringArrayVarP(&o.filters, "filter", "f", nil, "Filter output based on conditions provided")
+	f.VarP(&o.filters, "filter", "f", "Filter output based on conditions provided")
 	return cmd
 }
 
 func runList(cmd *cobra.Command, copts *client.Options, o listOptions, args []string) error {
-	filters, err := container.ParseFilters(o.filters)
+	filters, err := container.ParseFilters(o.filters.Values())
 	if err != nil {
 		return err
 	}
