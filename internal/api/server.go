@@ -14,6 +14,7 @@ import (
 	"github.com/berth/berth/internal/api/events"
 	"github.com/berth/berth/internal/engine"
 	"github.com/berth/berth/internal/image"
+	"github.com/berth/berth/internal/network"
 	"github.com/berth/berth/internal/volume"
 )
 
@@ -44,6 +45,12 @@ type Config struct {
 	// Volumes is the local volume driver behind /volumes/... (volumes.go);
 	// nil leaves those routes out.
 	Volumes *volume.Store
+	// Networks is the network manager behind /networks/... (networks.go);
+	// nil leaves those routes out.
+	Networks *network.Manager
+	// NetworkAttacher connects containers to networks for
+	// /networks/{id}/connect and /disconnect; nil answers 501.
+	NetworkAttacher NetworkAttacher
 }
 
 // Counts are the object totals /info reports.
@@ -86,6 +93,7 @@ func New(cfg Config) *Server {
 	s.routeContainers(mux)
 	s.routeImages(mux)
 	s.routeVolumes(mux)
+	s.routeNetworks(mux)
 	s.handler = s.withVersion(routed(mux))
 	return s
 }

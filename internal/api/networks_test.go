@@ -1,0 +1,277 @@
+package api
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"net/http/httptest"
+	"net/netip"
+	"net/url"
+	"os"
+	"os/exec"
+	"reflect"
+	"strings"
+	"testing"
+
+	mnetwork "github.com/moby/moby/api/types/network"
+
+	"github.com/berth/berth/internal/api/events"
+	"github.com/berth/berth/internal/network"
+)
+
+type fakeAttacher struct {
+	calls []string
+	err   error
+}
+
+func (f *fakeAttacher) ConnectContainer(ctx context.Context, netID, ref string, s *mnetwork.EndpointSettings) error {
+	alias := ""
+	if s != nil && len(s.Aliases) > 0 {
+		alias = s.Aliases[0]
+	}
+	f.calls = append(f.calls, "connect "+netID+" "+ref+" "+alias)
+	return f.err
+}
+
+func (f *fakeAttacher) DisconnectContainer(ctx context.Context, netID, ref string, force bool) error {
+	f.calls = append(f.calls, "disconnect "+netID+" "+ref+" "+map[bool]string{true: "force", false: "noforce"}[force])
+	return f.err
+}
+
+// newNetworkServer serves a network manager with its own bridge, chains
+// and subnet pool; cleanup removes them from the host.
+func newNetworkServer(t *testing.T, att NetworkAttacher) (*network.Manager, *httptest.Server) {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		t.Skip("needs root")
+	}
+	if _, err := exec.LookPath("iptables"); err != nil {
+		t.Skip("needs iptables")
+	}
+	b := make([]byte, 3)
+	rand.Read(b)
+	id := hex.EncodeToString(b)
+	m, err := network.New(context.Background(), network.Config{
+		Root:                t.TempDir(),
+		DefaultBridge:       "bta" + id,
+		ChainPrefix:         "BTA" + strings.ToUpper(id),
+		BIP:                 netip.MustParsePrefix("10.247.0.1/24"),
+		DefaultAddressPools: []network.AddressPool{{Base: netip.MustParsePrefix("10.247.0.0/16"), Size: 24}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := m.Uninstall(context.Background()); err != nil {
+			t.Errorf("uninstall: %v", err)
+		}
+	})
+	s := New(Config{Version: "0.1.0-test", ID: "test-daemon", Events: events.NewBus(0), Networks: m, NetworkAttacher: att})
+	ts := httptest.NewServer(s.Handler())
+	t.Cleanup(ts.Close)
+	return m, ts
+}
+
+func listNames(t *testing.T, ts *httptest.Server, filters string) []string {
+	t.Helper()
+	u := ts.URL + "/v1.50/networks"
+	if filters != "" {
+		u += "?" + url.Values{"filters": {filters}}.Encode()
+	}
+	status, _, body := request(t, "GET", u, nil)
+	if status != 200 {
+		t.Fatalf("list %s = %d %s", filters, status, body)
+	}
+	var list []mnetwork.Summary
+	if err := json.Unmarshal([]byte(body), &list); err != nil {
+		t.Fatal(err)
+	}
+	names := []string{}
+	for _, n := range list {
+		names = append(names, n.Name)
+	}
+	return names
+}
+
+func TestNetworkEndpoints(t *testing.T) {
+	att := &fakeAttacher{}
+	_, ts := newNetworkServer(t, att)
+
+	if got := listNames(t, ts, ""); !reflect.DeepEqual(got, []string{"bridge", "host", "none"}) {
+		t.Fatalf("predefined networks = %v", got)
+	}
+	status, _, body := request(t, "POST", ts.URL+"/v1.50/networks/create", strings.NewReader(
+		`{"Name":"apinet","Driver":"bridge","Internal":true,"Attachable":true,"Labels":{"tier":"db","x":"1"},"Options":{},`+
+			`"IPAM":{"Driver":"default","Config":[{"Subnet":"10.247.9.0/24","Gateway":"10.247.9.254","IPRange":"10.247.9.128/25"}]}}`))
+	if status != 201 {
+		t.Fatalf("create = %d %s", status, body)
+	}
+	var cr mnetwork.CreateResponse
+	if json.Unmarshal([]byte(body), &cr); len(cr.ID) != 64 || !strings.Contains(body, `"Warning":""`) {
+		t.Errorf("create answer %s", body)
+	}
+	status, _, body = request(t, "POST", ts.URL+"/networks/create", strings.NewReader(`{"Name":"apinet"}`))
+	if status != 409 || !strings.Contains(body, "network with name apinet already exists") {
+		t.Errorf("duplicate create = %d %s", status, body)
+	}
+	for in, want := range map[string]string{
+		`{"Name":"bridge"}`:                   `403 operation is not permitted on predefined bridge network `,
+		`{"Name":"x","Driver":"host"}`:        `403 only one instance of \"host\" network is allowed`,
+		`{"Name":"x","Driver":"nosuchdrv"}`:   `404 plugin \"nosuchdrv\" not found`,
+		`{"Name":"x","Driver":"overlay"}`:     `503 This node is not a swarm manager.`,
+		`{"Name":""}`:                         `400 network name cannot be empty`,
+		`{"Name":"x","IPAM":{"Driver":"zz"}}`: `404 plugin \"zz\" not found`,
+	} {
+		status, _, body := request(t, "POST", ts.URL+"/networks/create", strings.NewReader(in))
+		code, msg, _ := strings.Cut(want, " ")
+		if code != strings.TrimSpace(itoa(status)) || !strings.Contains(body, msg) {
+			t.Errorf("create %s = %d %s, want %s", in, status, body, want)
+		}
+	}
+
+	status, _, body = request(t, "GET", ts.URL+"/v1.50/networks/apinet", nil)
+	var n mnetwork.Inspect
+	json.Unmarshal([]byte(body), &n)
+	wantIPAM := []mnetwork.IPAMConfig{{Subnet: netip.MustParsePrefix("10.247.9.0/24"), Gateway: netip.MustParseAddr("10.247.9.254"), IPRange: netip.MustParsePrefix("10.247.9.128/25")}}
+	if status != 200 || n.ID != cr.ID || n.Driver != "bridge" || n.Scope != "local" || !n.Internal || !n.Attachable ||
+		!reflect.DeepEqual(n.IPAM.Config, wantIPAM) || n.Labels["tier"] != "db" || len(n.Options) != 0 ||
+		!strings.Contains(body, `"Containers":{}`) {
+		t.Errorf("inspect = %d %s", status, body)
+	}
+	for _, ref := range []string{cr.ID, cr.ID[:12]} {
+		if status, _, body := request(t, "GET", ts.URL+"/networks/"+ref, nil); status != 200 || !strings.Contains(body, `"Name":"apinet"`) {
+			t.Errorf("inspect by %s = %d %s", ref, status, body)
+		}
+	}
+	status, _, body = request(t, "GET", ts.URL+"/networks/apinet?scope=swarm", nil)
+	if status != 404 || !strings.Contains(body, `"network apinet not found"`) {
+		t.Errorf("inspect scope=swarm = %d %s", status, body)
+	}
+	status, _, body = request(t, "GET", ts.URL+"/networks/nosuch", nil)
+	if status != 404 || body != `{"message":"network nosuch not found"}`+"\n" {
+		t.Errorf("inspect nosuch = %d %q", status, body)
+	}
+	status, _, body = request(t, "GET", ts.URL+"/networks/bridge", nil)
+	if status != 200 || !strings.Contains(body, `"com.docker.network.bridge.default_bridge":"true"`) || !strings.Contains(body, `"Subnet":"10.247.0.0/24"`) {
+		t.Errorf("inspect bridge = %d %s", status, body)
+	}
+	status, _, body = request(t, "GET", ts.URL+"/networks/none", nil)
+	if status != 200 || !strings.Contains(body, `"Driver":"null"`) || !strings.Contains(body, `"Config":[]`) {
+		t.Errorf("inspect none = %d %s", status, body)
+	}
+
+	for filters, want := range map[string][]string{
+		`{"driver":{"bridge":true}}`:        {"apinet", "bridge"},
+		`{"type":{"custom":true}}`:          {"apinet"},
+		`{"type":{"builtin":true}}`:         {"bridge", "host", "none"},
+		`{"name":{"^ap":true}}`:             {"apinet"},
+		`{"name":{"o":true}}`:               {"host", "none"},
+		`{"label":{"tier=db":true}}`:        {"apinet"},
+		`{"label":{"tier=web":true}}`:       {},
+		`{"label":{"x":true}}`:              {"apinet"},
+		`{"dangling":{"true":true}}`:        {"apinet"},
+		`{"dangling":{"false":true}}`:       {"bridge", "host", "none"},
+		`{"scope":{"swarm":true}}`:          {},
+		`{"id":{"` + cr.ID[:6] + `":true}}`: {"apinet"},
+	} {
+		if got := listNames(t, ts, filters); !reflect.DeepEqual(got, want) {
+			t.Errorf("list %s = %v, want %v", filters, got, want)
+		}
+	}
+	for filters, want := range map[string]string{
+		`{"type":{"x":true}}`:     `invalid filter: 'type'='x'`,
+		`{"dangling":{"x":true}}`: `invalid filter 'dangling=x'`,
+		`{"nosuch":{"x":true}}`:   `invalid filter 'nosuch'`,
+	} {
+		status, _, body := request(t, "GET", ts.URL+"/networks?"+url.Values{"filters": {filters}}.Encode(), nil)
+		if status != 400 || !strings.Contains(body, want) {
+			t.Errorf("list %s = %d %s", filters, status, body)
+		}
+	}
+
+	status, _, body = request(t, "POST", ts.URL+"/networks/apinet/connect", strings.NewReader(`{"Container":"c1","EndpointConfig":{"Aliases":["db"]}}`))
+	if status != 200 {
+		t.Errorf("connect = %d %s", status, body)
+	}
+	status, _, body = request(t, "POST", ts.URL+"/networks/host/disconnect", strings.NewReader(`{"Container":"c1","Force":true}`))
+	if status != 200 {
+		t.Errorf("disconnect = %d %s", status, body)
+	}
+	if want := []string{"connect " + cr.ID + " c1 db", "disconnect host c1 force"}; !reflect.DeepEqual(att.calls, want) {
+		t.Errorf("attacher calls = %q, want %q", att.calls, want)
+	}
+	status, _, body = request(t, "POST", ts.URL+"/networks/nosuch/connect", strings.NewReader(`{"Container":"c1"}`))
+	if status != 404 || !strings.Contains(body, "network nosuch not found") {
+		t.Errorf("connect nosuch = %d %s", status, body)
+	}
+
+	for _, name := range []string{"bridge", "host", "none"} {
+		status, _, body := request(t, "DELETE", ts.URL+"/networks/"+name, nil)
+		if status != 403 || !strings.Contains(body, name+" is a pre-defined network and cannot be removed") {
+			t.Errorf("rm %s = %d %s", name, status, body)
+		}
+	}
+	status, _, body = request(t, "DELETE", ts.URL+"/networks/nosuch", nil)
+	if status != 404 || !strings.Contains(body, "network nosuch not found") {
+		t.Errorf("rm nosuch = %d %s", status, body)
+	}
+	status, _, _ = request(t, "DELETE", ts.URL+"/networks/apinet", nil)
+	if status != 204 {
+		t.Errorf("rm apinet = %d", status)
+	}
+	if got := listNames(t, ts, ""); !reflect.DeepEqual(got, []string{"bridge", "host", "none"}) {
+		t.Errorf("after rm: %v", got)
+	}
+
+	for _, name := range []string{"keep1", "gone1", "gone2"} {
+		in := `{"Name":"` + name + `","Labels":{"keep":"` + map[bool]string{true: "yes", false: "no"}[strings.HasPrefix(name, "keep")] + `"}}`
+		if status, _, body := request(t, "POST", ts.URL+"/networks/create", strings.NewReader(in)); status != 201 {
+			t.Fatalf("create %s = %d %s", name, status, body)
+		}
+	}
+	status, _, body = request(t, "POST", ts.URL+"/networks/prune?"+url.Values{"filters": {`{"label!":{"keep=yes":true}}`}}.Encode(), nil)
+	if status != 200 || body != `{"NetworksDeleted":["gone1","gone2"]}`+"\n" {
+		t.Errorf("prune = %d %s", status, body)
+	}
+	status, _, body = request(t, "POST", ts.URL+"/networks/prune", nil)
+	if status != 200 || body != `{"NetworksDeleted":["keep1"]}`+"\n" {
+		t.Errorf("prune all = %d %s", status, body)
+	}
+}
+
+func TestNetworkConnectWithoutAttacher(t *testing.T) {
+	_, ts := newNetworkServer(t, nil)
+	for _, op := range []string{"connect", "disconnect"} {
+		status, _, body := request(t, "POST", ts.URL+"/networks/bridge/"+op, strings.NewReader(`{"Container":"c1"}`))
+		if status != 501 || !strings.Contains(body, "not available") {
+			t.Errorf("%s = %d %s", op, status, body)
+		}
+	}
+}
+
+func TestFilterNetworksDangling(t *testing.T) {
+	nets := []mnetwork.Inspect{
+		{Network: mnetwork.Network{Name: "bridge"}},
+		{Network: mnetwork.Network{Name: "used"}, Containers: map[string]mnetwork.EndpointResource{"c": {}}},
+		{Network: mnetwork.Network{Name: "idle"}},
+	}
+	for v, want := range map[string][]string{"true": {"idle"}, "0": {"bridge", "used"}} {
+		got, err := filterNetworks(nets, map[string][]string{"dangling": {v}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var names []string
+		for _, n := range got {
+			names = append(names, n.Name)
+		}
+		if !reflect.DeepEqual(names, want) {
+			t.Errorf("dangling=%s: %v, want %v", v, names, want)
+		}
+	}
+	if _, err := filterNetworks(nets, map[string][]string{"dangling": {"true", "false"}}); err == nil {
+		t.Error("two dangling values accepted")
+	}
+}
+
+func itoa(i int) string { b, _ := json.Marshal(i); return string(b) }
