@@ -269,6 +269,8 @@ func testLifecycleParity(t *testing.T) {
 		{name: "wait", args: "wait {n}3"},
 		{name: "exited state", args: "inspect -f '{{.State.Status}} {{.State.ExitCode}} {{.Name}}' {n}3"},
 		{name: "ps exited", args: "ps -a --filter name={n}3 --format '{{.Names}}\\t{{.Status}}'"},
+		{name: "ps size", args: "ps -a -s --filter name={n}3 --format '{{.Names}} {{.Size}}'"},
+		{name: "ps size table", args: "ps -a -s --filter name={n}3", loose: true},
 		{name: "start", args: "start {n}3"},
 		{name: "stop", args: "stop -t 1 {n}3"},
 		{name: "restart", args: "restart -t 1 {n}3"},
