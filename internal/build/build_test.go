@@ -40,6 +40,15 @@ RUN ["/bin/sh", "-c", "echo exec-form > /exec"]
 RUN <<EOT
 echo heredoc-line > /heredoc
 EOT
+RUN <<EOT
+#!/usr/bin/awk -f
+BEGIN { print "awk-ran" > "/shebang" }
+EOT
+RUN cat <<A >/two && cat <<-B >>/two
+first
+A
+	second
+	B
 WORKDIR /app
 COPY --chown=1000:1000 --chmod=640 a.txt ./
 COPY --exclude=*.log sub/ /sub/
@@ -69,7 +78,7 @@ CMD ["hi"]
 	if err != nil {
 		t.Fatalf("build: %v\n%s", err, out)
 	}
-	for _, want := range []string{"Step 1/23 : FROM ${BASE} AS base", "Step 4/23 : ENV GREETING=hello WHO=world", " ---> Running in ", "Successfully built " + id[7:19], "Successfully tagged app:1\n", "Successfully tagged app:latest\n"} {
+	for _, want := range []string{"Step 1/25 : FROM ${BASE} AS base", "Step 4/25 : ENV GREETING=hello WHO=world", " ---> Running in ", "Successfully built " + id[7:19], "Successfully tagged app:1\n", "Successfully tagged app:latest\n"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("progress lacks %q:\n%s", want, out)
 		}
@@ -101,7 +110,7 @@ CMD ["hi"]
 	}
 	root := e.export(t, id)
 	for name, want := range map[string]string{
-		"greeting": "hello world given\n", "exec": "exec-form\n", "heredoc": "heredoc-line\n",
+		"greeting": "hello world given\n", "exec": "exec-form\n", "heredoc": "heredoc-line\n", "shebang": "awk-ran\n", "two": "first\nsecond\n",
 		"app/a.txt": "alpha\n", "sub/b.txt": "beta\n", "inline.txt": "inline world\n",
 		"unpacked/in-tar.txt": "tar", "remote/remote.txt": "from the web\n",
 	} {

@@ -594,7 +594,7 @@ func (s *stageState) runArgs(c *instructions.RunCommand) []string {
 		return append([]string(nil), c.CmdLine...)
 	}
 	script := strings.Join(c.CmdLine, " ")
-	if len(c.Files) == 1 && strings.HasPrefix(strings.TrimSpace(script), "<<") && !strings.ContainsAny(strings.TrimSpace(script), " \t") {
+	if onlyHeredoc(c) {
 		// RUN <<EOF: the heredoc is the script.
 		return append(append([]string(nil), s.shell...), c.Files[0].Data)
 	}
@@ -608,8 +608,37 @@ func (s *stageState) runArgs(c *instructions.RunCommand) []string {
 	return append(append([]string(nil), s.shell...), script)
 }
 
+// onlyHeredoc reports whether a shell-form RUN is a single heredoc.
+func onlyHeredoc(c *instructions.RunCommand) bool {
+	script := strings.TrimSpace(strings.Join(c.CmdLine, " "))
+	return c.PrependShell && len(c.Files) == 1 && strings.HasPrefix(script, "<<") && !strings.ContainsAny(script, " \t")
+}
+
 func (r *buildRun) run(ctx context.Context, s *stageState, c *instructions.RunCommand) error {
 	args := s.runArgs(c)
+	var mounts []RunMount
+	if onlyHeredoc(c) && strings.HasPrefix(c.Files[0].Data, "#!") {
+		// A heredoc with a shebang runs as a file, with its interpreter,
+		// as buildkit does.
+		f, err := os.CreateTemp(filepath.Join(r.b.root, "tmp"), "heredoc-")
+		if err != nil {
+			return err
+		}
+		defer os.Remove(f.Name())
+		_, err = f.WriteString(c.Files[0].Data)
+		if cerr := f.Close(); err == nil {
+			err = cerr
+		}
+		if err != nil {
+			return err
+		}
+		if err := os.Chmod(f.Name(), 0o755); err != nil {
+			return err
+		}
+		target := "/dev/pipes/" + path.Base(c.Files[0].Name)
+		mounts = append(mounts, RunMount{Type: "bind", Source: f.Name(), Target: target, ReadOnly: true})
+		args = []string{target}
+	}
 	network := instructions.GetNetwork(c)
 	if network == "" {
 		network = r.opts.Network
@@ -629,7 +658,6 @@ func (r *buildRun) run(ctx context.Context, s *stageState, c *instructions.RunCo
 		}
 	}
 	sort.Strings(argKV)
-	var mounts []RunMount
 	var mountKeys []string
 	var cleanups []func()
 	defer func() {
