@@ -46,6 +46,16 @@ type Config struct {
 	// InsecureRegistries are registries ("host" or "host:port") reached
 	// over plain HTTP; loopback registries always are.
 	InsecureRegistries []string `json:"insecure-registries,omitempty"`
+	// BIP, DefaultAddressPools, MTU and Bridge configure networking
+	// (networks.go): the default bridge's address, the pools of network
+	// subnets, the MTU, and the default bridge's name ("berth0").
+	BIP                 string        `json:"bip,omitempty"`
+	DefaultAddressPools []AddressPool `json:"default-address-pools,omitempty"`
+	MTU                 int           `json:"mtu,omitempty"`
+	Bridge              string        `json:"bridge,omitempty"`
+	// ChainPrefix names the daemon's iptables chains ("BERTH"); a hidden
+	// flag so tests can run a daemon beside another one.
+	ChainPrefix string `json:"-"`
 
 	// AddRuntimes are --add-runtime NAME=PATH values (flags only).
 	AddRuntimes []string `json:"-"`
@@ -62,6 +72,7 @@ var flagForKey = map[string]string{
 	"tlsverify": "tlsverify", "tlscacert": "tlscacert", "tlscert": "tlscert", "tlskey": "tlskey",
 	"insecure-tcp": "insecure-tcp", "experimental": "experimental",
 	"insecure-registries": "insecure-registry",
+	"bip":                 "bip", "default-address-pools": "default-address-pool", "mtu": "mtu", "bridge": "bridge",
 }
 
 // fileConfig reads path into a Config and the set of keys it holds. A
@@ -139,6 +150,10 @@ func merge(flags Config, changed *pflag.FlagSet, file Config, keys map[string]bo
 	set("insecure-tcp", func() { out.InsecureTCP = file.InsecureTCP })
 	set("experimental", func() { out.Experimental = file.Experimental })
 	set("insecure-registries", func() { out.InsecureRegistries = file.InsecureRegistries })
+	set("bip", func() { out.BIP = file.BIP })
+	set("default-address-pools", func() { out.DefaultAddressPools = file.DefaultAddressPools })
+	set("mtu", func() { out.MTU = file.MTU })
+	set("bridge", func() { out.Bridge = file.Bridge })
 	return out, nil
 }
 
@@ -194,6 +209,9 @@ func load(flags Config, fs *pflag.FlagSet) (Config, error) {
 		return cfg, fmt.Errorf("log-format %q: want text or json", cfg.LogFormat)
 	}
 	if _, err := runtimeSet(cfg); err != nil {
+		return cfg, err
+	}
+	if _, err := networkConfig(cfg); err != nil {
 		return cfg, err
 	}
 	return cfg, nil

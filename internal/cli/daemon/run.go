@@ -87,6 +87,11 @@ func run(ctx context.Context, flags Config, fs *pflag.FlagSet, stderr io.Writer)
 	if err != nil {
 		return err
 	}
+	nets, err := openNetworks(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer closeNetworks(context.Background(), nets)
 	d.bus = events.NewBus(0)
 	eng, err := openEngine(ctx, cfg, images, d.bus, rts)
 	if err != nil {
@@ -108,6 +113,7 @@ func run(ctx context.Context, flags Config, fs *pflag.FlagSet, stderr io.Writer)
 		Engine:          eng,
 		ImageInUse:      eng.ImageInUse,
 		Volumes:         vols,
+		Networks:        nets,
 	})
 	d.server.SetRuntimes(withVersions(ctx, rts))
 	d.server.SetDebug(d.level.Level() <= slog.LevelDebug)
