@@ -11,6 +11,7 @@ import (
 	containercli "github.com/berth/berth/internal/cli/container"
 	"github.com/berth/berth/internal/cli/daemon"
 	imagecli "github.com/berth/berth/internal/cli/image"
+	networkcli "github.com/berth/berth/internal/cli/network"
 	registrycli "github.com/berth/berth/internal/cli/registry"
 	runtimecli "github.com/berth/berth/internal/cli/runtime"
 	"github.com/berth/berth/internal/cli/system"
@@ -48,6 +49,7 @@ func Main(args []string) int {
 	containercli.AddCommands(root, &clientOpts)
 	imagecli.AddCommands(root, &clientOpts)
 	volumecli.AddCommands(root, &clientOpts)
+	networkcli.AddCommands(root, &clientOpts)
 	root.AddCommand(registrycli.NewCommand())
 	root.SetArgs(args)
 	err := root.Execute()
