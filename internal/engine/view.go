@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/moby/moby/api/types/container"
+	"github.com/moby/moby/api/types/mount"
 	"github.com/moby/moby/api/types/network"
 	"github.com/moby/moby/api/types/storage"
 )
@@ -64,7 +65,7 @@ func (e *Engine) Inspect(ref string) (container.InspectResponse, error) {
 		ExecIDs:        execs,
 		HostConfig:     s.HostConfig,
 		GraphDriver:    &storage.DriverData{Name: "overlay2", Data: map[string]string{"MergedDir": dir + "/rootfs"}},
-		Mounts:         []container.MountPoint{},
+		Mounts:         mountPoints(s.HostConfig),
 		Config:         s.Config,
 		NetworkSettings: &container.NetworkSettings{
 			Networks: nets,
@@ -88,7 +89,7 @@ func (c *Container) Summary() container.Summary {
 		Labels:  s.Config.Labels,
 		State:   s.State.Status,
 		Status:  statusText(s.State, time.Now()),
-		Mounts:  []container.MountPoint{},
+		Mounts:  mountPoints(s.HostConfig),
 	}
 	if s.State.Health != nil {
 		out.Health = &container.HealthSummary{Status: s.State.Health.Status, FailingStreak: s.State.Health.FailingStreak}
@@ -156,4 +157,26 @@ func humanDuration(d time.Duration) string {
 		return fmt.Sprintf("%d months", hours/24/30)
 	}
 	return fmt.Sprintf("%d years", int(d.Hours())/24/365)
+}
+
+// mountPoints lists the container's bind and tmpfs mounts as inspect and ps
+// show them.
+func mountPoints(hc *container.HostConfig) []container.MountPoint {
+	out := []container.MountPoint{}
+	for _, b := range hc.Binds {
+		parts := strings.Split(b, ":")
+		if len(parts) < 2 {
+			continue
+		}
+		mode := ""
+		if len(parts) > 2 {
+			mode = parts[2]
+		}
+		out = append(out, container.MountPoint{Type: mount.TypeBind, Source: parts[0], Destination: parts[1],
+			Mode: mode, RW: !strings.Contains(mode, "ro"), Propagation: mount.PropagationRPrivate})
+	}
+	for dest := range hc.Tmpfs {
+		out = append(out, container.MountPoint{Type: mount.TypeTmpfs, Destination: dest, RW: true})
+	}
+	return out
 }

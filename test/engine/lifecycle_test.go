@@ -2,6 +2,8 @@ package engine
 
 import (
 	"encoding/json"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -158,6 +160,17 @@ func TestRunNetworkAndFiles(t *testing.T) {
 	f := strings.Fields(out)
 	if len(f) != 5 || f[0] != "boat" || f[1] != "boat" || f[2] == "0" || f[3] != "1" || f[4] != "1" {
 		t.Fatalf("default network: want hostname boat, nameservers, only lo and up; got %q", out)
+	}
+	bind := t.TempDir()
+	if err := os.WriteFile(filepath.Join(bind, "f"), []byte("from-host\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	d.mustDocker(t, "run", "--name", "binder", "-v", bind+":/mnt:ro", "busybox", "cat", "/mnt/f")
+	if out := d.mustDocker(t, "logs", "binder"); out != "from-host\n" {
+		t.Fatalf("bind mount: %q", out)
+	}
+	if m := strings.TrimSpace(d.mustDocker(t, "inspect", "-f", "{{range .Mounts}}{{.Type}} {{.Source}} {{.Destination}} {{.RW}}{{end}}", "binder")); m != "bind "+bind+" /mnt false" {
+		t.Fatalf("inspect Mounts: %q", m)
 	}
 	out = d.mustDocker(t, "run", "--rm", "--network", "none", "busybox", "sh", "-c", "ip -o link | wc -l")
 	if strings.TrimSpace(out) != "1" {
