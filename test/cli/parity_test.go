@@ -53,7 +53,7 @@ var (
 func normalize(s, prefix string, loose, digits bool) string {
 	s = strings.ReplaceAll(s, prefix, "<N>")
 	s = strings.ReplaceAll(s, strings.ToLower(prefix), "<n>")
-	s = strings.NewReplacer("docker: ", "berth: ", "'docker ", "'berth ", "Usage:  docker ", "Usage:  berth ").Replace(s)
+	s = strings.NewReplacer("docker: ", "berth: ", "'docker ", "'berth ", "Usage:  docker ", "Usage:  berth ", "unknown command: docker ", "unknown command: berth ").Replace(s)
 	s = reID64.ReplaceAllString(s, "<ID64>")
 	s = reID12.ReplaceAllString(s, "<ID12>")
 	s = reAgo.ReplaceAllString(s, "<AGO>")
@@ -280,6 +280,10 @@ func testLifecycleParity(t *testing.T) {
 		{name: "diff", args: "diff {n}3"},
 		{name: "rm", args: "rm {n}3 {n}5"},
 		{name: "rm unknown", args: "rm nosuch nosuch2", code: 1},
+		{name: "rm without arguments", args: "rm", code: 1},
+		{name: "ps with an argument", args: "ps x", code: 1},
+		{name: "port without arguments", args: "port", code: 1},
+		{name: "unknown container subcommand", args: "container nosuch", code: 1},
 		{name: "start unknown", args: "start nosuch", code: 1},
 		{name: "stop unknown", args: "stop nosuch", code: 1},
 		{name: "inspect unknown", args: "inspect nosuch", code: 1},
@@ -358,6 +362,10 @@ func testImageParity(t *testing.T) {
 		{name: "images", args: "images busybox"},
 		{name: "images json", args: "images busybox --format json"},
 		{name: "images quiet", args: "images -q busybox"},
+		{name: "images too many arguments", args: "images a b", code: 1},
+		{name: "tag one argument", args: "tag busybox", code: 1},
+		{name: "unknown image subcommand", args: "image nosuch", code: 1},
+		{name: "login too many arguments", args: "login a b", code: 1},
 		{name: "images filters", args: "images --filter reference=busy* --filter dangling=false"},
 		{name: "images bad format", args: "images --format '{{.Nope'", code: 1},
 		{name: "images bad filter", args: "images --filter nokey", code: 125},

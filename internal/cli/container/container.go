@@ -14,7 +14,7 @@ func AddCommands(root *cobra.Command, opts *client.Options) {
 	group := &cobra.Command{
 		Use:   "container",
 		Short: "Manage containers",
-		Args:  cobra.NoArgs,
+		Args:  NoArgs,
 		RunE:  func(cmd *cobra.Command, args []string) error { return cmd.Help() },
 	}
 	sub := func() []*cobra.Command {

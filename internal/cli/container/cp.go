@@ -29,7 +29,7 @@ func newCpCommand(copts *client.Options) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "cp [OPTIONS] CONTAINER:SRC_PATH DEST_PATH|-\n\tberth cp [OPTIONS] SRC_PATH|- CONTAINER:DEST_PATH",
 		Short: "Copy files/folders between a container and the local filesystem",
-		Args:  requiresExactArgs(2),
+		Args:  ExactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			srcCtr, srcPath := splitCpArg(args[0])
 			dstCtr, dstPath := splitCpArg(args[1])

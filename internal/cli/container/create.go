@@ -24,7 +24,7 @@ func newCreateCommand(copts *client.Options) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "create [OPTIONS] IMAGE [COMMAND] [ARG...]",
 		Short: "Create a new container",
-		Args:  requiresMinArgs(1),
+		Args:  RequiresMinArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			cc, err := o.parse(cmd.Flags(), args[0], args[1:])
 			if err != nil {
@@ -58,35 +58,76 @@ func runError(cmd *cobra.Command, err error, code int) error {
 	return &command.StatusError{Code: code, Err: fmt.Errorf("%s: %s\n\nRun '%s --help' for more information", cmd.Root().Name(), msg, cmd.CommandPath())}
 }
 
-// requiresMinArgs is docker's "'berth run' requires at least 1 argument"
-// (exit 1, with the usage line).
-func requiresMinArgs(n int) cobra.PositionalArgs {
+// Argument-count checks with docker's messages (exit 1):
+// "berth: 'berth run' requires at least 1 argument", the usage line, and
+// where to get help.
+
+func argsError(cmd *cobra.Command, format string, more string, a ...any) error {
+	usage := cmd.Use
+	if cmd.HasParent() {
+		usage = cmd.Parent().CommandPath() + " " + cmd.Use
+	}
+	msg := fmt.Sprintf(format, a...)
+	return &command.StatusError{Code: 1, Err: fmt.Errorf("%s: %s\n\nUsage:  %s\n\n%s '%s --help' for more information", cmd.Root().Name(), msg, usage, more, cmd.CommandPath())}
+}
+
+func plural(n int) string {
+	if n == 1 {
+		return "argument"
+	}
+	return "arguments"
+}
+
+// RequiresMinArgs is docker's cli.RequiresMinArgs.
+func RequiresMinArgs(n int) cobra.PositionalArgs {
 	return func(cmd *cobra.Command, args []string) error {
 		if len(args) >= n {
 			return nil
 		}
-		plural := ""
-		if n > 1 {
-			plural = "s"
-		}
-		return &command.StatusError{Code: 1, Err: fmt.Errorf("%s: '%s' requires at least %d argument%s\n\nUsage:  %s %s\n\nSee '%s --help' for more information",
-			cmd.Root().Name(), cmd.CommandPath(), n, plural, cmd.Parent().CommandPath(), cmd.Use, cmd.CommandPath())}
+		return argsError(cmd, "'%s' requires at least %d %s", "See", cmd.CommandPath(), n, plural(n))
 	}
 }
 
-// requiresExactArgs is the exact-count variant.
-func requiresExactArgs(n int) cobra.PositionalArgs {
+// RequiresMaxArgs is docker's cli.RequiresMaxArgs.
+func RequiresMaxArgs(n int) cobra.PositionalArgs {
+	return func(cmd *cobra.Command, args []string) error {
+		if len(args) <= n {
+			return nil
+		}
+		// "SRun" is docker 28's own spelling here.
+		return argsError(cmd, "'%s' requires at most %d %s", "SRun", cmd.CommandPath(), n, plural(n))
+	}
+}
+
+// RequiresRangeArgs is docker's cli.RequiresRangeArgs.
+func RequiresRangeArgs(lo, hi int) cobra.PositionalArgs {
+	return func(cmd *cobra.Command, args []string) error {
+		if len(args) >= lo && len(args) <= hi {
+			return nil
+		}
+		return argsError(cmd, "'%s' requires at least %d and at most %d %s", "Run", cmd.CommandPath(), lo, hi, plural(hi))
+	}
+}
+
+// ExactArgs is docker's cli.ExactArgs.
+func ExactArgs(n int) cobra.PositionalArgs {
 	return func(cmd *cobra.Command, args []string) error {
 		if len(args) == n {
 			return nil
 		}
-		plural := ""
-		if n > 1 {
-			plural = "s"
-		}
-		return &command.StatusError{Code: 1, Err: fmt.Errorf("%s: '%s' requires %d argument%s\n\nUsage:  %s %s\n\nSee '%s --help' for more information",
-			cmd.Root().Name(), cmd.CommandPath(), n, plural, cmd.Parent().CommandPath(), cmd.Use, cmd.CommandPath())}
+		return argsError(cmd, "'%s' requires %d %s", "Run", cmd.CommandPath(), n, plural(n))
 	}
+}
+
+// NoArgs is docker's cli.NoArgs: "unknown command" on a group.
+func NoArgs(cmd *cobra.Command, args []string) error {
+	if len(args) == 0 {
+		return nil
+	}
+	if cmd.HasSubCommands() {
+		return argsError(cmd, "unknown command: %s %s", "Run", cmd.CommandPath(), args[0])
+	}
+	return argsError(cmd, "'%s' accepts no arguments", "Run", cmd.CommandPath())
 }
 
 // createContainer creates the container, pulling the image first when

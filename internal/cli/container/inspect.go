@@ -160,7 +160,7 @@ func newContainerInspectCommand(copts *client.Options) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "inspect [OPTIONS] CONTAINER [CONTAINER...]",
 		Short: "Display detailed information on one or more containers",
-		Args:  requiresMinArgs(1),
+		Args:  RequiresMinArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return RunInspect(cmd, copts, format, args, ContainerLookup(size))
 		},
@@ -178,7 +178,7 @@ func NewInspectCommand(copts *client.Options) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "inspect [OPTIONS] NAME|ID [NAME|ID...]",
 		Short: "Return low-level information on Berth objects",
-		Args:  requiresMinArgs(1),
+		Args:  RequiresMinArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			kinds := map[string]Lookup{"container": ContainerLookup(size), "image": ImageLookup, "network": networkLookup, "volume": volumeLookup}
 			order := []string{"container", "image", "network", "volume"}

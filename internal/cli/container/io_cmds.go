@@ -20,7 +20,7 @@ func newLogsCommand(copts *client.Options) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "logs [OPTIONS] CONTAINER",
 		Short: "Fetch the logs of a container",
-		Args:  requiresExactArgs(1),
+		Args:  ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			c, err := command.Connect(copts)
 			if err != nil {
@@ -70,7 +70,7 @@ func newExecCommand(copts *client.Options) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "exec [OPTIONS] CONTAINER COMMAND [ARG...]",
 		Short: "Execute a command in a running container",
-		Args:  requiresMinArgs(2),
+		Args:  RequiresMinArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return runExec(cmd, copts, o, args[0], args[1:])
 		},
@@ -196,7 +196,7 @@ func newAttachCommand(copts *client.Options) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "attach [OPTIONS] CONTAINER",
 		Short: "Attach local standard input, output, and error streams to a running container",
-		Args:  requiresExactArgs(1),
+		Args:  ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			c, err := command.Connect(copts)
 			if err != nil {

@@ -55,7 +55,7 @@ func newStopCommand(copts *client.Options, restart bool) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   use,
 		Short: short,
-		Args:  requiresMinArgs(1),
+		Args:  RequiresMinArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			var t *int
 			if cmd.Flags().Changed("timeout") {
@@ -83,7 +83,7 @@ func newKillCommand(copts *client.Options) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "kill [OPTIONS] CONTAINER [CONTAINER...]",
 		Short: "Kill one or more running containers",
-		Args:  requiresMinArgs(1),
+		Args:  RequiresMinArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return eachContainer(cmd, copts, args, true, func(ctx context.Context, c *client.Client, name string) error {
 				_, err := c.ContainerKill(ctx, name, mobyclient.ContainerKillOptions{Signal: signal})
@@ -103,7 +103,7 @@ func newPauseCommand(copts *client.Options, unpause bool) *cobra.Command {
 	return &cobra.Command{
 		Use:   use,
 		Short: short,
-		Args:  requiresMinArgs(1),
+		Args:  RequiresMinArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return eachContainer(cmd, copts, args, true, func(ctx context.Context, c *client.Client, name string) error {
 				if unpause {
@@ -123,7 +123,7 @@ func newRmCommand(copts *client.Options) *cobra.Command {
 		Use:     "rm [OPTIONS] CONTAINER [CONTAINER...]",
 		Short:   "Remove one or more containers",
 		Aliases: []string{"remove"},
-		Args:    requiresMinArgs(1),
+		Args:    RequiresMinArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return eachContainer(cmd, copts, args, true, func(ctx context.Context, c *client.Client, name string) error {
 				name = strings.Trim(name, "/")
@@ -145,7 +145,7 @@ func newWaitCommand(copts *client.Options) *cobra.Command {
 	return &cobra.Command{
 		Use:   "wait CONTAINER [CONTAINER...]",
 		Short: "Block until one or more containers stop, then print their exit codes",
-		Args:  requiresMinArgs(1),
+		Args:  RequiresMinArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return eachContainer(cmd, copts, args, false, func(ctx context.Context, c *client.Client, name string) error {
 				w := c.ContainerWait(ctx, name, mobyclient.ContainerWaitOptions{})
@@ -168,7 +168,7 @@ func newRenameCommand(copts *client.Options) *cobra.Command {
 	return &cobra.Command{
 		Use:   "rename CONTAINER NEW_NAME",
 		Short: "Rename a container",
-		Args:  requiresExactArgs(2),
+		Args:  ExactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			old, nn := strings.TrimSpace(args[0]), strings.TrimSpace(args[1])
 			if old == "" || nn == "" {
@@ -193,7 +193,7 @@ func newStartCommand(copts *client.Options) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "start [OPTIONS] CONTAINER [CONTAINER...]",
 		Short: "Start one or more stopped containers",
-		Args:  requiresMinArgs(1),
+		Args:  RequiresMinArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if (attach || interactive) && len(args) > 1 {
 				return &command.StatusError{Code: 1, Err: errors.New("you cannot start and attach multiple containers at once")}

@@ -42,7 +42,7 @@ func newTopCommand(copts *client.Options) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "top CONTAINER [ps OPTIONS]",
 		Short: "Display the running processes of a container",
-		Args:  requiresMinArgs(1),
+		Args:  RequiresMinArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return connectDo(copts, func(c *client.Client) error {
 				r, err := c.ContainerTop(cmd.Context(), args[0], mobyclient.ContainerTopOptions{Arguments: args[1:]})
@@ -67,7 +67,7 @@ func newPortCommand(copts *client.Options) *cobra.Command {
 	return &cobra.Command{
 		Use:   "port CONTAINER [PRIVATE_PORT[/PROTO]]",
 		Short: "List port mappings or a specific mapping for the container",
-		Args:  cobra.RangeArgs(1, 2),
+		Args:  RequiresRangeArgs(1, 2),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return connectDo(copts, func(c *client.Client) error {
 				r, err := c.ContainerInspect(cmd.Context(), args[0], mobyclient.ContainerInspectOptions{})
@@ -125,7 +125,7 @@ func newDiffCommand(copts *client.Options) *cobra.Command {
 	return &cobra.Command{
 		Use:   "diff CONTAINER",
 		Short: "Inspect changes to files or directories on a container's filesystem",
-		Args:  requiresExactArgs(1),
+		Args:  ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return connectDo(copts, func(c *client.Client) error {
 				r, err := c.ContainerDiff(cmd.Context(), args[0], mobyclient.ContainerDiffOptions{})
@@ -168,7 +168,7 @@ func newExportCommand(copts *client.Options) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "export [OPTIONS] CONTAINER",
 		Short: "Export a container's filesystem as a tar archive",
-		Args:  requiresExactArgs(1),
+		Args:  ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return connectDo(copts, func(c *client.Client) error {
 				w, err := outputFile(cmd, output, "container")
@@ -204,7 +204,7 @@ func newPruneCommand(copts *client.Options) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "prune [OPTIONS]",
 		Short: "Remove all stopped containers",
-		Args:  cobra.NoArgs,
+		Args:  NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			f, err := ParseFilters(filters.Values())
 			if err != nil {
@@ -242,7 +242,7 @@ func newCommitCommand(copts *client.Options) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "commit [OPTIONS] CONTAINER [REPOSITORY[:TAG]]",
 		Short: "Create a new image from a container's changes",
-		Args:  cobra.RangeArgs(1, 2),
+		Args:  RequiresRangeArgs(1, 2),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if len(args) == 2 {
 				o.Reference = args[1]
@@ -277,7 +277,7 @@ func newUpdateCommand(copts *client.Options) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "update [OPTIONS] CONTAINER [CONTAINER...]",
 		Short: "Update configuration of one or more containers",
-		Args:  requiresMinArgs(1),
+		Args:  RequiresMinArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if cmd.Flags().NFlag() == 0 {
 				return &command.StatusError{Code: 1, Err: errors.New("you must provide one or more flags when using this command")}

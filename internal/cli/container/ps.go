@@ -40,7 +40,7 @@ func newPsCommand(copts *client.Options) *cobra.Command {
 		Use:     "ps [OPTIONS]",
 		Short:   "List containers",
 		Aliases: []string{"ls", "list"},
-		Args:    cobra.NoArgs,
+		Args:    NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return runPs(cmd, copts, o)
 		},

@@ -27,7 +27,7 @@ func newRunCommand(copts *client.Options) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "run [OPTIONS] IMAGE [COMMAND] [ARG...]",
 		Short: "Create and run a new container from an image",
-		Args:  requiresMinArgs(1),
+		Args:  RequiresMinArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return runRun(cmd, copts, o, args)
 		},

@@ -47,7 +47,7 @@ func newLoginCommand(copts *client.Options) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "login [OPTIONS] [SERVER]",
 		Short: "Authenticate to a registry",
-		Args:  cobra.MaximumNArgs(1),
+		Args:  container.RequiresMaxArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			server := indexServer
 			if len(args) == 1 {
@@ -134,7 +134,7 @@ func newLogoutCommand(_ *client.Options) *cobra.Command {
 	return &cobra.Command{
 		Use:   "logout [SERVER]",
 		Short: "Log out from a registry",
-		Args:  cobra.MaximumNArgs(1),
+		Args:  container.RequiresMaxArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			server := indexServer
 			if len(args) == 1 {

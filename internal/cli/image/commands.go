@@ -45,7 +45,7 @@ func newInspectCommand(copts *client.Options) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "inspect [OPTIONS] IMAGE [IMAGE...]",
 		Short: "Display detailed information on one or more images",
-		Args:  cobra.MinimumNArgs(1),
+		Args:  container.RequiresMinArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return container.RunInspect(cmd, copts, format, args, container.ImageLookup)
 		},
@@ -58,7 +58,7 @@ func newTagCommand(copts *client.Options) *cobra.Command {
 	return &cobra.Command{
 		Use:   "tag SOURCE_IMAGE[:TAG] TARGET_IMAGE[:TAG]",
 		Short: "Create a tag TARGET_IMAGE that refers to SOURCE_IMAGE",
-		Args:  cobra.ExactArgs(2),
+		Args:  container.ExactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return connectDo(copts, func(c *client.Client) error {
 				_, err := c.ImageTag(cmd.Context(), mobyclient.ImageTagOptions{Source: args[0], Target: args[1]})
@@ -73,7 +73,7 @@ func newRemoveCommand(copts *client.Options) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "rmi [OPTIONS] IMAGE [IMAGE...]",
 		Short: "Remove one or more images",
-		Args:  cobra.MinimumNArgs(1),
+		Args:  container.RequiresMinArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			c, err := command.Connect(copts)
 			if err != nil {
@@ -125,7 +125,7 @@ func newHistoryCommand(copts *client.Options) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "history [OPTIONS] IMAGE",
 		Short: "Show the history of an image",
-		Args:  cobra.ExactArgs(1),
+		Args:  container.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			switch {
 			case quiet && (format == "" || format == "table"):
@@ -203,7 +203,7 @@ func newPullCommand(copts *client.Options) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "pull [OPTIONS] NAME[:TAG|@DIGEST]",
 		Short: "Download an image from a registry",
-		Args:  cobra.ExactArgs(1),
+		Args:  container.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ref, err := reference.ParseNormalizedNamed(args[0])
 			if err != nil {
@@ -248,7 +248,7 @@ func newPushCommand(copts *client.Options) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "push [OPTIONS] NAME[:TAG]",
 		Short: "Upload an image to a registry",
-		Args:  cobra.ExactArgs(1),
+		Args:  container.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ref, err := reference.ParseNormalizedNamed(args[0])
 			if err != nil {
@@ -293,7 +293,7 @@ func newSaveCommand(copts *client.Options) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "save [OPTIONS] IMAGE [IMAGE...]",
 		Short: "Save one or more images to a tar archive (streamed to STDOUT by default)",
-		Args:  cobra.MinimumNArgs(1),
+		Args:  container.RequiresMinArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			var w io.Writer = cmd.OutOrStdout()
 			if output == "" {
@@ -338,7 +338,7 @@ func newLoadCommand(copts *client.Options) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "load [OPTIONS]",
 		Short: "Load an image from a tar archive or STDIN",
-		Args:  cobra.NoArgs,
+		Args:  container.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			var in io.Reader = cmd.InOrStdin()
 			if input != "" {
@@ -375,7 +375,7 @@ func newImportCommand(copts *client.Options) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "import [OPTIONS] file|URL|- [REPOSITORY[:TAG]]",
 		Short: "Import the contents from a tarball to create a filesystem image",
-		Args:  cobra.RangeArgs(1, 2),
+		Args:  container.RequiresRangeArgs(1, 2),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			src := mobyclient.ImageImportSource{SourceName: args[0]}
 			switch {
@@ -428,7 +428,7 @@ func newPruneCommand(copts *client.Options) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "prune [OPTIONS]",
 		Short: "Remove unused images",
-		Args:  cobra.NoArgs,
+		Args:  container.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			f, err := container.ParseFilters(filters.Values())
 			if err != nil {

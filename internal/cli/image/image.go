@@ -4,6 +4,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/berth/berth/internal/cli/command"
+	"github.com/berth/berth/internal/cli/container"
 	"github.com/berth/berth/internal/client"
 )
 
@@ -14,7 +15,7 @@ func AddCommands(root *cobra.Command, opts *client.Options) {
 	group := &cobra.Command{
 		Use:   "image",
 		Short: "Manage images",
-		Args:  cobra.NoArgs,
+		Args:  container.NoArgs,
 		RunE:  func(cmd *cobra.Command, args []string) error { return cmd.Help() },
 	}
 	ls := newListCommand(opts)

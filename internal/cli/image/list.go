@@ -39,7 +39,7 @@ func newListCommand(copts *client.Options) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "images [OPTIONS] [REPOSITORY[:TAG]]",
 		Short: "List images",
-		Args:  cobra.MaximumNArgs(1),
+		Args:  container.RequiresMaxArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return runList(cmd, copts, o, args)
 		},
