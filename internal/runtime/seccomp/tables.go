@@ -1,0 +1,6 @@
+package seccomp
+
+import "sync"
+
+// syscallTables returns the syscall tables (zsyscalls.go), built once.
+var syscallTables = sync.OnceValue(newSyscallTables)
