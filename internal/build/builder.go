@@ -38,6 +38,9 @@ type Builder struct {
 
 	// cacheMounts holds a lock per RUN cache mount directory, for
 	// sharing=locked and sharing=private.
+	// sums caches the content hashes of build context files.
+	sums fileSums
+
 	cacheMountsMu sync.Mutex
 	cacheMounts   map[string]*sync.Mutex
 }

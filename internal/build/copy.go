@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -34,6 +35,8 @@ type copySpec struct {
 	extract  func(src source) bool // ADD: sources unpacked as tars
 	untar    func(src source, destDir string) error
 	clamp    *time.Time
+	// sums, when set, caches file content hashes across builds.
+	sums *fileSums
 	// keepOwner keeps the sources' owners (exports) instead of uid/gid.
 	keepOwner bool
 }
@@ -106,19 +109,70 @@ func (cs *copySpec) hash() (string, error) {
 			}
 			fmt.Fprintf(h, "%s\x00", t)
 		case fi.Mode().IsRegular():
-			f, err := os.Open(p)
+			sum, err := cs.sums.sum(p, st)
 			if err != nil {
 				return err
 			}
-			_, err = io.Copy(h, f)
-			f.Close()
-			if err != nil {
-				return err
-			}
+			h.Write(sum)
 		}
 		return nil
 	})
 	return hex.EncodeToString(h.Sum(nil)), err
+}
+
+// fileSums remembers the SHA-256 of files by their identity and change
+// times (device, inode, size, mtime, ctime), so an unchanged context file
+// is read once per Builder, not once per build. A write changes ctime,
+// which no user can set back.
+type fileSums struct {
+	mu sync.Mutex
+	m  map[fileID][]byte
+}
+
+type fileID struct {
+	dev, ino     uint64
+	size         int64
+	mtime, ctime int64
+}
+
+// maxFileSums bounds the remembered sums; the table starts over when full.
+const maxFileSums = 1 << 17
+
+func (fs_ *fileSums) sum(p string, st *syscall.Stat_t) ([]byte, error) {
+	var id fileID
+	if fs_ != nil && st != nil {
+		id = fileID{dev: st.Dev, ino: st.Ino, size: st.Size, mtime: st.Mtim.Nano(), ctime: st.Ctim.Nano()}
+		fs_.mu.Lock()
+		s, ok := fs_.m[id]
+		fs_.mu.Unlock()
+		if ok {
+			return s, nil
+		}
+	}
+	f, err := os.Open(p)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	h := sha256.New()
+	if _, err := io.Copy(h, f); err != nil {
+		return nil, err
+	}
+	s := h.Sum(nil)
+	if fs_ != nil && st != nil {
+		// The file must not have changed while it was read.
+		if fi, err := f.Stat(); err == nil {
+			if st2, ok := fi.Sys().(*syscall.Stat_t); ok && st2.Ctim.Nano() == id.ctime && st2.Size == id.size {
+				fs_.mu.Lock()
+				if fs_.m == nil || len(fs_.m) >= maxFileSums {
+					fs_.m = map[fileID][]byte{}
+				}
+				fs_.m[id] = s
+				fs_.mu.Unlock()
+			}
+		}
+	}
+	return s, nil
 }
 
 // apply copies the sources into the root filesystem dir.

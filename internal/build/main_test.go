@@ -156,7 +156,13 @@ func newEnv(t testing.TB) *testEnv {
 			t.Errorf("leftover builder temp files: %v", ents)
 		}
 		if out, _ := os.ReadFile("/proc/self/mountinfo"); bytes.Contains(out, []byte(root)) {
-			t.Errorf("leftover mounts under %s", root)
+			var left []string
+			for _, l := range strings.Split(string(out), "\n") {
+				if strings.Contains(l, root) {
+					left = append(left, l)
+				}
+			}
+			t.Errorf("leftover mounts under %s:\n%s", root, strings.Join(left, "\n"))
 		}
 	})
 	return &testEnv{images: is, exec: ex, b: b, root: root}
@@ -181,7 +187,7 @@ func (e *runtimeExecutor) Run(ctx context.Context, req RunRequest) (err error) {
 	if err := mount.All(req.Rootfs, rootfs); err != nil {
 		return err
 	}
-	defer mount.UnmountAll(rootfs)
+	defer unmount(rootfs)
 	if r, err := os.OpenRoot(rootfs); err == nil {
 		r.MkdirAll(strings.TrimPrefix(req.WorkingDir, "/"), 0o755)
 		r.Close()

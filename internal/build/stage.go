@@ -539,7 +539,7 @@ func (r *buildRun) mountImage(ctx context.Context, img image.Image) (string, fun
 		return "", nil, err
 	}
 	return dir, func() {
-		mount.UnmountAll(dir)
+		unmount(dir)
 		os.Remove(dir)
 		r.b.images.RemoveRootfs(context.WithoutCancel(ctx), key)
 	}, nil
@@ -891,12 +891,8 @@ func (r *buildRun) copy(ctx context.Context, s *stageState, a copyArgs) error {
 			}
 			cs.sources = append(cs.sources, srcs...)
 		}
+		// The image ID fixes what the patterns match: nothing to hash.
 		extra = append(extra, "from="+img.ID.String())
-		h, err := cs.hash() // the names and modes; content is in the image ID
-		if err != nil {
-			return err
-		}
-		extra = append(extra, h)
 	} else {
 		for _, p := range a.sd.SourcePaths {
 			if a.add && (strings.HasPrefix(p, "http://") || strings.HasPrefix(p, "https://")) {
@@ -933,6 +929,7 @@ func (r *buildRun) copy(ctx context.Context, s *stageState, a copyArgs) error {
 		}
 		cs.skip = func(rel string) bool { return r.ctx.ignored(rel) }
 		cs.skipDeep = r.ctx.ignore != nil && r.ctx.ignore.Exclusions()
+		cs.sums = &r.b.sums
 		h, err := cs.hash()
 		if err != nil {
 			return err
@@ -968,7 +965,7 @@ func (r *buildRun) copy(ctx context.Context, s *stageState, a copyArgs) error {
 		if err := mount.All(rootfs, dir); err != nil {
 			return err
 		}
-		defer mount.UnmountAll(dir)
+		defer unmount(dir)
 		if a.chown != "" {
 			uid, gid, err := resolveOwner(dir, a.chown)
 			if err != nil {
