@@ -172,13 +172,24 @@ func TestBuildCache(t *testing.T) {
 	if got := readFile(t, filepath.Join(e.export(t, id3), "g")); got != "two\n" {
 		t.Errorf("/g = %q", got)
 	}
+	// Same size, mtime set back: the content still decides.
+	fi, _ := os.Stat(filepath.Join(dir, "f.txt"))
+	os.WriteFile(filepath.Join(dir, "f.txt"), []byte("six\n"), 0o644)
+	os.Chtimes(filepath.Join(dir, "f.txt"), fi.ModTime(), fi.ModTime())
+	id4, out, err := e.build(t, dir, BuildOptions{})
+	if err != nil || id4 == id3 || strings.Count(out, "Using cache") != 1 {
+		t.Fatalf("same-size change with the old mtime: %s (was %s), %v\n%s", id4, id3, err, out)
+	}
+	if got := readFile(t, filepath.Join(e.export(t, id4), "g")); got != "six\n" {
+		t.Errorf("/g = %q, want six", got)
+	}
 	// Another build arg value busts the RUN that sees it.
 	_, out, err = e.build(t, dir, BuildOptions{BuildArgs: map[string]*string{"X": ptr("2")}})
 	if err != nil || strings.Count(out, "Using cache") != 0 {
 		t.Errorf("build arg change: %v, %d hits\n%s", err, strings.Count(out, "Using cache"), out)
 	}
 	before := e.exec.runs.Load()
-	if _, out, err = e.build(t, dir, BuildOptions{NoCache: true}); err != nil || e.exec.runs.Load()-before != 2 {
+	if _, out, err := e.build(t, dir, BuildOptions{NoCache: true}); err != nil || e.exec.runs.Load()-before != 2 {
 		t.Errorf("no-cache: %v, %d runs\n%s", err, e.exec.runs.Load()-before, out)
 	}
 	rep, err := e.b.Prune(context.Background(), PruneOptions{All: true})
