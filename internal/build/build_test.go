@@ -184,9 +184,12 @@ func TestBuildCache(t *testing.T) {
 		t.Errorf("/g = %q, want six", got)
 	}
 	// Another build arg value busts the RUN that sees it.
-	_, out, err = e.build(t, dir, BuildOptions{BuildArgs: map[string]*string{"X": ptr("2")}})
+	_, out, err = e.build(t, dir, BuildOptions{BuildArgs: map[string]*string{"X": ptr("2"), "NOPE": ptr("1")}})
 	if err != nil || strings.Count(out, "Using cache") != 0 {
 		t.Errorf("build arg change: %v, %d hits\n%s", err, strings.Count(out, "Using cache"), out)
+	}
+	if !strings.Contains(out, "[Warning] One or more build-args [NOPE] were not consumed\n") {
+		t.Errorf("no warning about the unused build arg:\n%s", out)
 	}
 	before := e.exec.runs.Load()
 	if _, out, err := e.build(t, dir, BuildOptions{NoCache: true}); err != nil || e.exec.runs.Load()-before != 2 {

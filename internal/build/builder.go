@@ -212,6 +212,12 @@ func (b *Builder) Build(ctx context.Context, opts BuildOptions, progress Progres
 	if id == "" {
 		return "", fmt.Errorf("build: target stage %q has no instructions to commit", plan.stages[plan.target].Name)
 	}
+	for _, k := range plan.metaArgNames {
+		run.consumed(k)
+	}
+	if un := run.unconsumed(); len(un) > 0 {
+		send(fmt.Sprintf("[Warning] One or more build-args [%s] were not consumed\n", strings.Join(un, " ")))
+	}
 	send(fmt.Sprintf("Successfully built %s\n", shortHex(id)))
 	for _, t := range opts.Tags {
 		if err := b.images.Tag(ctx, id.String(), t); err != nil {

@@ -39,6 +39,8 @@ type plan struct {
 	// of every stage built.
 	firstStep map[int]int
 	total     int
+	// metaArgNames are the args declared before the first FROM.
+	metaArgNames []string
 }
 
 // envMap is a shell.EnvGetter over a map.
@@ -133,6 +135,7 @@ func parseDockerfile(df []byte, opts BuildOptions) (*plan, error) {
 	lex := shell.NewLex(p.escape)
 	for _, a := range metaArgs {
 		for _, kv := range a.Args {
+			p.metaArgNames = append(p.metaArgNames, kv.Key)
 			if v, ok := buildArgValue(opts.BuildArgs, kv.Key); ok {
 				p.globalArgs[kv.Key] = v
 				continue

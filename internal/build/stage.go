@@ -48,6 +48,33 @@ type buildRun struct {
 	results   map[int]*stageResult
 	// wg counts the stages started ahead of need.
 	wg sync.WaitGroup
+	// used are the build args an ARG declared.
+	usedMu sync.Mutex
+	used   map[string]bool
+}
+
+func (r *buildRun) consumed(k string) {
+	r.usedMu.Lock()
+	defer r.usedMu.Unlock()
+	if r.used == nil {
+		r.used = map[string]bool{}
+	}
+	r.used[k] = true
+}
+
+// unconsumed returns the build args given but not declared by any ARG,
+// for docker's warning.
+func (r *buildRun) unconsumed() []string {
+	r.usedMu.Lock()
+	defer r.usedMu.Unlock()
+	var out []string
+	for k := range r.opts.BuildArgs {
+		if !r.used[k] && !predefinedArgs[k] && k != "SOURCE_DATE_EPOCH" {
+			out = append(out, k)
+		}
+	}
+	sort.Strings(out)
+	return out
 }
 
 // stageState is what a stage's instructions change.
@@ -331,13 +358,20 @@ func (r *buildRun) dispatch(ctx context.Context, s *stageState, c instructions.C
 		return r.configStep(ctx, s, "ONBUILD "+c.Expression)
 	case *instructions.ArgCommand:
 		for _, kv := range c.Args {
+			r.consumed(kv.Key)
 			v, given := buildArgValue(r.opts.BuildArgs, kv.Key)
 			switch {
 			case given:
 			case kv.Value != nil:
 				v = *kv.Value
 			default:
-				v = r.plan.globalArgs[kv.Key]
+				g, ok := r.plan.globalArgs[kv.Key]
+				if !ok {
+					// Declared without a value: unset, as docker's.
+					delete(s.args, kv.Key)
+					continue
+				}
+				v = g
 			}
 			s.args[kv.Key] = v
 		}
