@@ -97,7 +97,15 @@ func networkConfig(cfg Config) (network.Config, error) {
 // openNetworks opens the network manager (state in <data-root>/network,
 // layout in package network): it brings up the default bridge and the
 // firewall chains. Close it at shutdown; containers' networking stays.
+// With --bridge none (dockerd's way to go without the default bridge)
+// there is no manager at all (nil): no bridge, no firewall chains, no
+// /networks routes; for daemons, such as other packages' tests, that run
+// beside a real one.
 func openNetworks(ctx context.Context, cfg Config) (*network.Manager, error) {
+	if cfg.Bridge == "none" {
+		slog.Info("networking disabled (--bridge none)")
+		return nil, nil
+	}
 	nc, err := networkConfig(cfg)
 	if err != nil {
 		return nil, err
@@ -115,6 +123,9 @@ func openNetworks(ctx context.Context, cfg Config) (*network.Manager, error) {
 // removed too (Uninstall), so a stopped daemon leaves nothing on the host:
 // the next start brings them back from the state file.
 func closeNetworks(ctx context.Context, m *network.Manager) {
+	if m == nil {
+		return
+	}
 	for _, n := range m.List(ctx) {
 		if eps, err := m.Endpoints(ctx, n.ID); err != nil || len(eps) > 0 {
 			if err := m.Close(); err != nil {

@@ -64,3 +64,15 @@ func TestNetworkConfigErrors(t *testing.T) {
 		}
 	}
 }
+
+func TestBridgeNoneDisablesNetworking(t *testing.T) {
+	cfg, err := parse(t, "--config-file", writeFile(t, `{"bridge":"none"}`), "--data-root", t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := openNetworks(t.Context(), cfg)
+	if err != nil || m != nil {
+		t.Fatalf("openNetworks with bridge none = %v, %v; want no manager", m, err)
+	}
+	closeNetworks(t.Context(), m) // must accept nil
+}
