@@ -168,6 +168,9 @@ func startDockerd(tmp string) (stop func(), host string, err error) {
 	exited := make(chan struct{})
 	go func() { _ = cmd.Wait(); close(exited) }()
 	stop = func() {
+		if ids := strings.Fields(cliOutput(host, "ps", "-aq")); len(ids) > 0 {
+			cliOutput(host, append([]string{"rm", "-f"}, ids...)...)
+		}
 		_ = cmd.Process.Signal(syscall.SIGTERM)
 		select {
 		case <-exited:
