@@ -275,3 +275,56 @@ func TestFilterNetworksDangling(t *testing.T) {
 }
 
 func itoa(i int) string { b, _ := json.Marshal(i); return string(b) }
+
+// TestNetworkWithEndpoint: a container attached through the manager shows
+// in the network's Containers, keeps the network from rm (403, dockerd's
+// text) and prune, and is not dangling.
+func TestNetworkWithEndpoint(t *testing.T) {
+	m, ts := newNetworkServer(t, nil)
+	if _, err := exec.LookPath("ip"); err != nil {
+		t.Skip("needs ip")
+	}
+	ns := "btans" + hex.EncodeToString([]byte(t.Name()))[:8]
+	if out, err := exec.Command("ip", "netns", "add", ns).CombinedOutput(); err != nil {
+		t.Fatalf("ip netns add: %v %s", err, out)
+	}
+	t.Cleanup(func() { exec.Command("ip", "netns", "del", ns).Run() })
+	status, _, body := request(t, "POST", ts.URL+"/networks/create", strings.NewReader(`{"Name":"epnet","IPAM":{"Config":[{"Subnet":"10.247.20.0/24"}]}}`))
+	if status != 201 {
+		t.Fatalf("create = %d %s", status, body)
+	}
+	var cr mnetwork.CreateResponse
+	json.Unmarshal([]byte(body), &cr)
+	cid := strings.Repeat("c", 64)
+	ep, err := m.Connect(context.Background(), "epnet", cid, "/run/netns/"+ns, network.EndpointConfig{Name: "web1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { m.Disconnect(context.Background(), "epnet", cid) })
+
+	status, _, body = request(t, "GET", ts.URL+"/networks/epnet", nil)
+	var n mnetwork.Inspect
+	json.Unmarshal([]byte(body), &n)
+	got, ok := n.Containers[cid]
+	if status != 200 || !ok || got.Name != "web1" || got.EndpointID != ep.ID || got.IPv4Address.String() != ep.IP.String()+"/24" ||
+		got.MacAddress.String() != ep.MAC {
+		t.Errorf("inspect with endpoint = %d %s (endpoint %+v)", status, body, ep)
+	}
+	status, _, body = request(t, "DELETE", ts.URL+"/networks/epnet", nil)
+	if want := "error while removing network: network epnet id " + cr.ID + " has active endpoints"; status != 403 || !strings.Contains(body, want) {
+		t.Errorf("rm in use = %d %s, want 403 %q", status, body, want)
+	}
+	if got := listNames(t, ts, `{"dangling":{"true":true}}`); len(got) != 0 {
+		t.Errorf("dangling with an endpoint: %v", got)
+	}
+	status, _, body = request(t, "POST", ts.URL+"/networks/prune", nil)
+	if status != 200 || body != `{"NetworksDeleted":null}`+"\n" {
+		t.Errorf("prune in use = %d %s", status, body)
+	}
+	if err := m.Disconnect(context.Background(), "epnet", cid); err != nil {
+		t.Fatal(err)
+	}
+	if status, _, body := request(t, "DELETE", ts.URL+"/networks/epnet", nil); status != 204 {
+		t.Errorf("rm after disconnect = %d %s", status, body)
+	}
+}
