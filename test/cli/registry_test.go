@@ -2,12 +2,14 @@ package cli
 
 import (
 	"bytes"
+	"crypto/rand"
 	"fmt"
 	"net"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -102,6 +104,9 @@ func testRegistryParity(t *testing.T) {
 		{name: "push without credentials", args: "push {reg}/{lower}/bb:1", code: 1},
 	}
 	for _, c := range cases {
+		if c.name == "logout" {
+			t.Run("pull on a terminal", func(t *testing.T) { pullOnTerminal(t, reg) })
+		}
 		t.Run(c.name, func(t *testing.T) {
 			checkWith(t, c, func(args, prefix string) string {
 				return strings.ReplaceAll(args, "{reg}", reg(prefix))
@@ -116,5 +121,51 @@ func testRegistryParity(t *testing.T) {
 		if err != nil || strings.Contains(string(b), reg(p)) {
 			t.Errorf("%s config.json after logout still names %s (or is missing: %v):\n%s", p, reg(p), err, b)
 		}
+	}
+}
+
+var ansi = regexp.MustCompile(`\x1b\[[0-9;]*[A-Za-z]`)
+
+// pullOnTerminal: on a TTY both CLIs draw per-layer progress in place and
+// end with the layer complete, the digest, the status and the reference.
+func pullOnTerminal(t *testing.T, reg func(string) string) {
+	for _, tool := range []struct{ name, bin, prefix string }{{"docker", dockerCLI, dockerPrefix}, {"berth", env.berth, berthPrefix}} {
+		t.Run(tool.name, func(t *testing.T) {
+			// A fresh layer (random content), so that the pull downloads it.
+			dir := t.TempDir()
+			random := make([]byte, 256<<10)
+			if _, err := rand.Read(random); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(filepath.Join(dir, "random"), random, 0o644); err != nil {
+				t.Fatal(err)
+			}
+			tarball := filepath.Join(dir, "layer.tar")
+			if out, err := exec.Command("tar", "-C", dir, "-cf", tarball, "random").CombinedOutput(); err != nil {
+				t.Fatalf("tar: %v %s", err, out)
+			}
+			ref := reg(tool.prefix) + "/" + strings.ToLower(tool.prefix) + "/fresh:1"
+			for _, args := range [][]string{{"import", tarball, ref}, {"push", ref}, {"rmi", ref}} {
+				if r := runCLI(t, tool.bin, "", args...); r.code != 0 {
+					t.Fatalf("%v: %s", args, r.stderr)
+				}
+			}
+			t.Cleanup(func() { _, _ = runCLIErr(tool.bin, "", "rmi", ref) })
+			p := startPty(t, tool.bin, "pull", ref)
+			if code := p.exit(t); code != 0 {
+				t.Fatalf("pull on a terminal: exit %d: %q", code, p.output())
+			}
+			<-p.done
+			out := p.output()
+			plain := ansi.ReplaceAllString(out, "")
+			for _, want := range []string{"1: Pulling from ", ": Pull complete", "Digest: sha256:", "Status: Downloaded newer image for " + ref, ref} {
+				if !strings.Contains(plain, want) {
+					t.Errorf("terminal lacks %q: %q", want, out)
+				}
+			}
+			if !strings.Contains(out, "\x1b[") {
+				t.Errorf("no cursor movement on a terminal: %q", out)
+			}
+		})
 	}
 }
