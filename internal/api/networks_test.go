@@ -41,7 +41,7 @@ func (f *fakeAttacher) DisconnectContainer(ctx context.Context, netID, ref strin
 
 // newNetworkServer serves a network manager with its own bridge, chains
 // and subnet pool; cleanup removes them from the host.
-func newNetworkServer(t *testing.T, att NetworkAttacher) (*network.Manager, *httptest.Server) {
+func newNetworkServer(t *testing.T, att NetworkAttacher) (*network.Manager, *httptest.Server, *events.Bus) {
 	t.Helper()
 	if os.Geteuid() != 0 {
 		t.Skip("needs root")
@@ -67,10 +67,11 @@ func newNetworkServer(t *testing.T, att NetworkAttacher) (*network.Manager, *htt
 			t.Errorf("uninstall: %v", err)
 		}
 	})
-	s := New(Config{Version: "0.1.0-test", ID: "test-daemon", Events: events.NewBus(0), Networks: m, NetworkAttacher: att})
+	bus := events.NewBus(0)
+	s := New(Config{Version: "0.1.0-test", ID: "test-daemon", Events: bus, Networks: m, NetworkAttacher: att})
 	ts := httptest.NewServer(s.Handler())
 	t.Cleanup(ts.Close)
-	return m, ts
+	return m, ts, bus
 }
 
 func listNames(t *testing.T, ts *httptest.Server, filters string) []string {
@@ -96,7 +97,7 @@ func listNames(t *testing.T, ts *httptest.Server, filters string) []string {
 
 func TestNetworkEndpoints(t *testing.T) {
 	att := &fakeAttacher{}
-	_, ts := newNetworkServer(t, att)
+	_, ts, bus := newNetworkServer(t, att)
 
 	if got := listNames(t, ts, ""); !reflect.DeepEqual(got, []string{"bridge", "host", "none"}) {
 		t.Fatalf("predefined networks = %v", got)
@@ -238,10 +239,25 @@ func TestNetworkEndpoints(t *testing.T) {
 	if status != 200 || body != `{"NetworksDeleted":["keep1"]}`+"\n" {
 		t.Errorf("prune all = %d %s", status, body)
 	}
+
+	past, sub := bus.Subscribe(events.Filter{"type": {"network": true}})
+	sub.Cancel()
+	var got []string
+	for _, m := range past {
+		got = append(got, string(m.Action)+" "+m.Actor.Attributes["name"])
+		if m.Action == "create" && m.Actor.Attributes["name"] == "apinet" && (m.Actor.ID != cr.ID || m.Actor.Attributes["type"] != "bridge") {
+			t.Errorf("create event = %+v", m)
+		}
+	}
+	want := []string{"create apinet", "connect apinet", "disconnect host", "destroy apinet", "create keep1", "create gone1", "create gone2",
+		"destroy gone1", "destroy gone2", "prune ", "destroy keep1", "prune "}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("network events = %q\nwant %q", got, want)
+	}
 }
 
 func TestNetworkConnectWithoutAttacher(t *testing.T) {
-	_, ts := newNetworkServer(t, nil)
+	_, ts, _ := newNetworkServer(t, nil)
 	for _, op := range []string{"connect", "disconnect"} {
 		status, _, body := request(t, "POST", ts.URL+"/networks/bridge/"+op, strings.NewReader(`{"Container":"c1"}`))
 		if status != 501 || !strings.Contains(body, "not available") {
@@ -280,7 +296,7 @@ func itoa(i int) string { b, _ := json.Marshal(i); return string(b) }
 // in the network's Containers, keeps the network from rm (403, dockerd's
 // text) and prune, and is not dangling.
 func TestNetworkWithEndpoint(t *testing.T) {
-	m, ts := newNetworkServer(t, nil)
+	m, ts, _ := newNetworkServer(t, nil)
 	if _, err := exec.LookPath("ip"); err != nil {
 		t.Skip("needs ip")
 	}
