@@ -4,6 +4,8 @@ import (
 	"archive/tar"
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"net/http"
 	"net/http/httptest"
@@ -251,6 +253,9 @@ func TestBuildErrors(t *testing.T) {
 	writeFiles(t, dir, map[string]string{"ok": "x"})
 	os.Symlink(filepath.Join(outside, "secret"), filepath.Join(dir, "link-out"))
 	os.Symlink("../../../../../../etc/passwd", filepath.Join(dir, "rel-out"))
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("body")) }))
+	t.Cleanup(srv.Close)
+	srvURL := srv.URL
 	cases := []struct{ name, df, want string }{
 		{"parent", "FROM busybox\nCOPY ../x /x\n", "forbidden path outside the build context"},
 		{"symlink-abs", "FROM busybox\nCOPY link-out /x\n", "symlink points outside the build context"},
@@ -262,6 +267,8 @@ func TestBuildErrors(t *testing.T) {
 		{"no-from", "RUN true\n", "no build stage"},
 		{"from-missing-stage", "FROM busybox\nCOPY --from=nostage /a /a\n", "nostage"},
 		{"long-line", "FROM busybox\nRUN echo " + strings.Repeat("x", 100<<10) + "\n", "dockerfile line greater than max allowed size"},
+		{"add-checksum", "FROM busybox\nADD --checksum=sha256:0000000000000000000000000000000000000000000000000000000000000000 " + srvURL + "/f /f\n", "the content has another digest"},
+		{"add-checksum-local", "FROM busybox\nADD --checksum=sha256:0000000000000000000000000000000000000000000000000000000000000000 ok /f\n", "only for http(s) sources"},
 		{"huge", "FROM busybox\nRUN echo " + strings.Repeat("x", MaxDockerfileBytes) + "\n", "more than the limit"},
 	}
 	for _, c := range cases {
@@ -274,6 +281,11 @@ func TestBuildErrors(t *testing.T) {
 				t.Errorf("a failed build tagged its image")
 			}
 		})
+	}
+	// The right checksum passes.
+	sum := sha256.Sum256([]byte("body"))
+	if _, out, err := e.build(t, dir, BuildOptions{DockerfileContent: []byte("FROM busybox\nADD --checksum=sha256:" + hex.EncodeToString(sum[:]) + " " + srvURL + "/f /f\n")}); err != nil {
+		t.Errorf("ADD with the right checksum: %v\n%s", err, out)
 	}
 	var se *StepError
 	var ee *ExitError

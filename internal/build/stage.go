@@ -23,6 +23,7 @@ import (
 	"github.com/moby/buildkit/frontend/dockerfile/parser"
 	"github.com/moby/buildkit/frontend/dockerfile/shell"
 	"github.com/moby/patternmatcher"
+	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
 	"github.com/berth/berth/internal/archive"
@@ -384,10 +385,7 @@ func (r *buildRun) dispatch(ctx context.Context, s *stageState, c instructions.C
 	case *instructions.CopyCommand:
 		return r.copy(ctx, s, copyArgs{sd: c.SourcesAndDest, from: c.From, chown: c.Chown, chmod: c.Chmod, exclude: c.ExcludePatterns, parents: c.Parents, name: "COPY"})
 	case *instructions.AddCommand:
-		if c.Checksum != "" {
-			return invalid("ADD --checksum is not supported")
-		}
-		return r.copy(ctx, s, copyArgs{sd: c.SourcesAndDest, chown: c.Chown, chmod: c.Chmod, exclude: c.ExcludePatterns, add: true, name: "ADD"})
+		return r.copy(ctx, s, copyArgs{sd: c.SourcesAndDest, chown: c.Chown, chmod: c.Chmod, exclude: c.ExcludePatterns, add: true, checksum: c.Checksum, name: "ADD"})
 	}
 	return invalid("unsupported instruction %s", c.Name())
 }
@@ -851,10 +849,18 @@ type copyArgs struct {
 	from, chown, chmod string
 	exclude            []string
 	parents, add       bool
+	checksum           string
 	name               string
 }
 
 func (r *buildRun) copy(ctx context.Context, s *stageState, a copyArgs) error {
+	if a.checksum != "" {
+		for _, p := range a.sd.SourcePaths {
+			if !strings.HasPrefix(p, "http://") && !strings.HasPrefix(p, "https://") {
+				return invalid("ADD --checksum=%s: only for http(s) sources, not %s", a.checksum, p)
+			}
+		}
+	}
 	if a.parents {
 		return invalid("%s --parents is not supported", a.name)
 	}
@@ -933,6 +939,11 @@ func (r *buildRun) copy(ctx context.Context, s *stageState, a copyArgs) error {
 				src, err := r.download(ctx, p, tmp)
 				if err != nil {
 					return err
+				}
+				if a.checksum != "" {
+					if err := verifyChecksum(src.host, a.checksum); err != nil {
+						return fmt.Errorf("ADD %s: %w", p, err)
+					}
 				}
 				cs.sources = append(cs.sources, src)
 				continue
@@ -1109,4 +1120,25 @@ func expandCommand(lex *shell.Lex, env envMap, c instructions.Command) (func(str
 		}
 	}
 	return expand, nil
+}
+
+// verifyChecksum checks the file p against ADD --checksum's digest.
+func verifyChecksum(p, want string) error {
+	d, err := digest.Parse(want)
+	if err != nil {
+		return invalid("--checksum=%s: %v", want, err)
+	}
+	f, err := os.Open(p)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	v := d.Verifier()
+	if _, err := io.Copy(v, f); err != nil {
+		return err
+	}
+	if !v.Verified() {
+		return invalid("--checksum=%s: the content has another digest", want)
+	}
+	return nil
 }
