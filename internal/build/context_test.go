@@ -170,3 +170,37 @@ func TestBuildCacheMountLocked(t *testing.T) {
 		t.Errorf("cache dir owner and mode %q, want 33:777", got)
 	}
 }
+
+// The escape directive, wildcard sources, proxy build args without an
+// ARG (kept out of the cache key) and Prune --filter until.
+func TestBuildEscapeWildcardsProxyPrune(t *testing.T) {
+	e := newEnv(t)
+	dir := t.TempDir()
+	writeFiles(t, dir, map[string]string{"a1.txt": "1", "a2.txt": "2", "b.txt": "b", "Dockerfile": "# escape=`\nFROM busybox\nCOPY a*.txt /w/\nRUN echo \"$http_proxy\" > /proxy && `\n    echo joined > /joined\n"})
+	p1 := "http://127.0.0.1:1"
+	id, out, err := e.build(t, dir, BuildOptions{BuildArgs: map[string]*string{"http_proxy": &p1}})
+	if err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	root := e.export(t, id)
+	if readFile(t, filepath.Join(root, "w/a1.txt")) != "1" || readFile(t, filepath.Join(root, "w/a2.txt")) != "2" {
+		t.Errorf("wildcard sources not copied")
+	}
+	if _, err := os.Stat(filepath.Join(root, "w/b.txt")); err == nil {
+		t.Errorf("b.txt matched a*.txt")
+	}
+	if readFile(t, filepath.Join(root, "proxy")) != p1+"\n" || readFile(t, filepath.Join(root, "joined")) != "joined\n" {
+		t.Errorf("proxy %q joined %q", readFile(t, filepath.Join(root, "proxy")), readFile(t, filepath.Join(root, "joined")))
+	}
+	p2 := "http://127.0.0.1:2"
+	if _, out, err := e.build(t, dir, BuildOptions{BuildArgs: map[string]*string{"http_proxy": &p2}}); err != nil || strings.Count(out, "Using cache") != 2 {
+		t.Errorf("another proxy value missed the cache: %v\n%s", err, out)
+	}
+	rep, err := e.b.Prune(context.Background(), PruneOptions{Until: time.Hour})
+	if err != nil || len(rep.Entries) != 0 {
+		t.Errorf("prune until 1h removed %d entries used just now (%v)", len(rep.Entries), err)
+	}
+	if rep, err := e.b.Prune(context.Background(), PruneOptions{}); err != nil || len(rep.Entries) != 2 {
+		t.Errorf("prune removed %d entries, want 2 (%v)", len(rep.Entries), err)
+	}
+}

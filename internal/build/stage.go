@@ -690,6 +690,16 @@ func (r *buildRun) run(ctx context.Context, s *stageState, c *instructions.RunCo
 		}
 	}
 	sort.Strings(argKV)
+	// The proxy args reach RUN without an ARG and, as docker's, stay out
+	// of the cache key.
+	for k := range predefinedArgs {
+		if _, declared := s.args[k]; declared {
+			continue
+		}
+		if v, ok := buildArgValue(r.opts.BuildArgs, k); ok && !hasEnv(env, k) {
+			env = append(env, k+"="+v)
+		}
+	}
 	var mountKeys []string
 	var cleanups []func()
 	defer func() {
