@@ -350,7 +350,7 @@ func (r *buildRun) dispatch(ctx context.Context, s *stageState, c instructions.C
 		return r.configStep(ctx, s, "STOPSIGNAL "+c.Signal)
 	case *instructions.HealthCheckCommand:
 		s.healthcheck = c
-		return r.configStep(ctx, s, "HEALTHCHECK "+jsonString(c.Health.Test))
+		return r.configStep(ctx, s, "HEALTHCHECK "+jsonString(c.Health))
 	case *instructions.ShellCommand:
 		s.shell = append([]string(nil), c.Shell...)
 		return r.configStep(ctx, s, "SHELL "+jsonString(c.Shell))
