@@ -10,8 +10,17 @@ import (
 
 // Executor runs the command of a RUN step in a container on a prepared
 // root filesystem. The engine implements it; tests run the runtime
-// directly. Run returns after the command exited and every process of the
-// container is gone; a non-zero exit is an *ExitError.
+// directly (see main_test.go's runtimeExecutor). Run must:
+//
+//   - mount req.Rootfs as the container's root and unmount it before it
+//     returns (the builder then diffs the snapshot's upper directory);
+//   - create req.WorkingDir in the root when it is missing, as docker does;
+//   - resolve req.User by the root's /etc/passwd and /etc/group;
+//   - give the container no network but loopback for "none", the host's
+//     for "host", the engine's default network for "default";
+//   - kill the container when ctx is cancelled and return ctx.Err();
+//   - return after the command exited and every process of the container
+//     is gone, leaving no state behind; a non-zero exit is an *ExitError.
 type Executor interface {
 	Run(ctx context.Context, req RunRequest) error
 }
