@@ -151,6 +151,12 @@ func newEnv(t testing.TB) *testEnv {
 	}
 	t.Cleanup(func() {
 		// Every snapshot the builder made for a step is gone.
+		sn.Walk(context.Background(), func(_ context.Context, info snapshot.Info) error {
+			if info.Kind == snapshot.KindActive {
+				t.Errorf("leftover active snapshot %s", info.Name)
+			}
+			return nil
+		})
 		ents, _ := os.ReadDir(filepath.Join(root, "cache", "tmp"))
 		if len(ents) > 0 {
 			t.Errorf("leftover builder temp files: %v", ents)
