@@ -253,6 +253,7 @@ func TestBuildErrors(t *testing.T) {
 	writeFiles(t, dir, map[string]string{"ok": "x"})
 	os.Symlink(filepath.Join(outside, "secret"), filepath.Join(dir, "link-out"))
 	os.Symlink("../../../../../../etc/passwd", filepath.Join(dir, "rel-out"))
+	os.Symlink(outside, filepath.Join(dir, "dir-out"))
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("body")) }))
 	t.Cleanup(srv.Close)
 	srvURL := srv.URL
@@ -260,6 +261,8 @@ func TestBuildErrors(t *testing.T) {
 		{"parent", "FROM busybox\nCOPY ../x /x\n", "forbidden path outside the build context"},
 		{"symlink-abs", "FROM busybox\nCOPY link-out /x\n", "symlink points outside the build context"},
 		{"symlink-rel", "FROM busybox\nCOPY rel-out /x\n", "symlink points outside the build context"},
+		{"through-symlink-dir", "FROM busybox\nCOPY dir-out/secret /x\n", "outside the build context"},
+		{"wildcard-through-symlink", "FROM busybox\nCOPY dir-out/* /x/\n", "no source files were specified"},
 		{"missing", "FROM busybox\nCOPY nothere /x\n", "file not found in build context"},
 		{"unknown", "FROM busybox\nFROBNICATE x\n", "unknown instruction"},
 		{"syntax", "# syntax=example.com/my/frontend:1\nFROM busybox\n", "custom frontends"},

@@ -192,6 +192,9 @@ func matchSources(dir string, root *os.Root, pattern string, skip func(rel strin
 			if errors.Is(err, fs.ErrNotExist) {
 				return nil, invalid("%s: file not found in build context or excluded by .dockerignore", pattern)
 			}
+			if strings.Contains(err.Error(), "path escapes") {
+				return nil, invalid("%s: a symlink on the path leads outside the build context", pattern)
+			}
 			return nil, invalid("%s: %v", pattern, err)
 		}
 		host := filepath.Join(dir, rel)
