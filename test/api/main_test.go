@@ -107,7 +107,7 @@ func newDaemonDirs(t *testing.T) *daemon {
 
 // args are the daemon's flags for its own roots plus extra.
 func (d *daemon) args(extra ...string) []string {
-	return append([]string{"daemon", "--data-root", d.dataRoot, "--exec-root", d.execRoot,
+	return append([]string{"daemon", "--bridge", "none", "--data-root", d.dataRoot, "--exec-root", d.execRoot,
 		"--pidfile", d.pidfile, "--config-file", d.configFile}, extra...)
 }
 

@@ -112,7 +112,7 @@ func startDaemon(t *testing.T, config string) *daemon {
 		t.Fatal(err)
 	}
 	d.log = &lockedBuffer{}
-	d.cmd = exec.Command(berthBin, "daemon", "--data-root", d.dataRoot, "--exec-root", filepath.Join(dir, "exec"),
+	d.cmd = exec.Command(berthBin, "daemon", "--bridge", "none", "--data-root", d.dataRoot, "--exec-root", filepath.Join(dir, "exec"),
 		"--pidfile", filepath.Join(dir, "d.pid"), "--config-file", cfgFile, "-H", d.host)
 	// The daemon's own registry credentials: none (an empty config dir).
 	d.cmd.Env = append(cleanEnv(), "DOCKER_CONFIG="+home, "HOME="+home)

@@ -151,7 +151,7 @@ func loadImage(t *testing.T, dataRoot string) {
 func (d *daemon) start(t *testing.T) {
 	t.Helper()
 	d.log = &lockedBuffer{}
-	d.cmd = exec.Command(berthBin, "daemon", "--data-root", d.dataRoot, "--exec-root", d.execRoot,
+	d.cmd = exec.Command(berthBin, "daemon", "--bridge", "none", "--data-root", d.dataRoot, "--exec-root", d.execRoot,
 		"-H", d.host, "--pidfile", filepath.Join(d.dir, "d.pid"))
 	d.cmd.Stdout, d.cmd.Stderr = d.log, d.log
 	if err := d.cmd.Start(); err != nil {

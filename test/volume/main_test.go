@@ -93,7 +93,7 @@ func (d *daemon) start(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer logf.Close()
-	d.cmd = exec.Command(env.berth, "daemon", "--data-root", d.dataRoot, "--exec-root", filepath.Join(d.root, "exec"),
+	d.cmd = exec.Command(env.berth, "daemon", "--bridge", "none", "--data-root", d.dataRoot, "--exec-root", filepath.Join(d.root, "exec"),
 		"--pidfile", filepath.Join(d.root, "d.pid"), "--config-file", cfg, "-H", d.host)
 	d.cmd.Stdout, d.cmd.Stderr = logf, logf
 	if err := d.cmd.Start(); err != nil {
