@@ -41,4 +41,15 @@
 //	  steps/<key hex>          JSON {"image": "sha256:...", "created": ..., "lastUsed": ...}
 //	  mounts/<id hash>/        the directories of RUN --mount=type=cache
 //	  tmp/                     build contexts unpacked from tars, scratch files
+//
+// # Limits today
+//
+// HEALTHCHECK, SHELL and ONBUILD are applied within the build (SHELL to
+// the later RUN, CMD and ENTRYPOINT steps) but not yet written into the
+// image config: image.CommitOptions takes an OCI config, which has no
+// such fields. For the same reason the config's "created" time is the
+// commit time even with SOURCE_DATE_EPOCH (layers are reproducible).
+// Step images are kept by image records named berth-build-cache:<key>.
+// Not supported: RUN --mount=type=ssh, ADD from git, COPY --parents;
+// COPY --link is accepted and gives the same result as COPY.
 package build
