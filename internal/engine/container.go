@@ -11,7 +11,9 @@ import (
 	"time"
 
 	"github.com/moby/moby/api/types/container"
+	mnetwork "github.com/moby/moby/api/types/network"
 
+	"github.com/berth/berth/internal/network"
 	"github.com/berth/berth/internal/shim"
 )
 
@@ -38,6 +40,12 @@ type Container struct {
 	// NetNS is the path of the container's own network namespace while
 	// it runs ("" for host).
 	NetNS string
+	// Networks are the networks the container joins besides (or with the
+	// settings of) its NetworkMode's, by name: NetworkingConfig at create
+	// and network connect.
+	Networks map[string]*mnetwork.EndpointSettings `json:",omitempty"`
+	// MountPoints are its validated volumes, binds and tmpfs mounts.
+	MountPoints []MountRecord `json:",omitempty"`
 
 	client       *shim.Client
 	changed      chan struct{} // closed and replaced on every state change
@@ -47,7 +55,9 @@ type Container struct {
 	attachWG     *sync.WaitGroup
 	execs        map[string]bool
 	restartDelay time.Duration
-	healthCancel context.CancelFunc // ends the healthcheck of the current run
+	healthCancel context.CancelFunc          // ends the healthcheck of the current run
+	endpoints    map[string]network.Endpoint // by network name, while it runs
+	ports        []network.PortBinding       // published, while it runs
 }
 
 // State is the container's state, as inspect shows it.
@@ -91,6 +101,8 @@ func (c *Container) Snapshot() *Container {
 		ID: c.ID, Name: c.Name, Created: c.Created, Path: c.Path, Args: c.Args,
 		Config: c.Config, HostConfig: c.HostConfig, ImageID: c.ImageID, State: c.State,
 		RestartCount: c.RestartCount, Runtime: c.Runtime, LogPath: c.LogPath, NetNS: c.NetNS,
+		Networks: c.Networks, MountPoints: c.MountPoints,
+		endpoints: c.endpoints, ports: c.ports,
 	}
 }
 

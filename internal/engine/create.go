@@ -22,6 +22,9 @@ type CreateRequest struct {
 	Name       string
 	Config     *container.Config
 	HostConfig *container.HostConfig
+	// NetworkingConfig carries --ip, --network-alias and --mac-address
+	// per network (nil: none).
+	NetworkingConfig *network.NetworkingConfig
 }
 
 // Create makes a container from req: the image's config merged with the
@@ -42,6 +45,9 @@ func (e *Engine) Create(ctx context.Context, req CreateRequest) (string, []strin
 		return "", nil, errdefs.ErrInvalidArgument.WithMessage(fmt.Sprintf("Invalid container name (%s), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed", req.Name))
 	}
 	if err := validateHostConfig(hc); err != nil {
+		return "", nil, err
+	}
+	if err := e.validateNetwork(ctx, hc); err != nil {
 		return "", nil, err
 	}
 	img, err := e.cfg.Images.Get(ctx, req.Config.Image)
@@ -79,6 +85,15 @@ func (e *Engine) Create(ctx context.Context, req CreateRequest) (string, []strin
 		LogPath:    filepath.Join(e.dir(id), id+"-json.log"),
 		execs:      map[string]bool{},
 	}
+	if req.NetworkingConfig != nil && len(req.NetworkingConfig.EndpointsConfig) > 0 {
+		c.Networks = map[string]*network.EndpointSettings{}
+		for name, es := range req.NetworkingConfig.EndpointsConfig {
+			if es == nil {
+				es = &network.EndpointSettings{}
+			}
+			c.Networks[name] = es.Copy()
+		}
+	}
 	argv := append(append([]string{}, cfg.Entrypoint...), cfg.Cmd...)
 	c.Path, c.Args = argv[0], argv[1:]
 
@@ -95,6 +110,7 @@ func (e *Engine) Create(ctx context.Context, req CreateRequest) (string, []strin
 	e.mu.Unlock()
 
 	fail := func(err error) (string, []string, error) {
+		e.releaseMounts(context.WithoutCancel(ctx), id, c.MountPoints, true)
 		e.mu.Lock()
 		delete(e.names, name)
 		e.mu.Unlock()
@@ -109,6 +125,9 @@ func (e *Engine) Create(ctx context.Context, req CreateRequest) (string, []strin
 	defer func() { slog.DebugContext(ctx, "container created", "id", id, "took", time.Since(t0)) }()
 	if _, err := e.cfg.Images.Prepare(ctx, id, img); err != nil {
 		return fail(fmt.Errorf("create %s: %w", id, err))
+	}
+	if err := e.prepareMounts(ctx, c); err != nil {
+		return fail(err)
 	}
 	c.mu.Lock()
 	err = e.save(c)
@@ -227,14 +246,6 @@ func applyHostDefaults(hc *container.HostConfig) {
 }
 
 func validateHostConfig(hc *container.HostConfig) error {
-	switch hc.NetworkMode {
-	case "", "default", "none", "host", "bridge":
-	default:
-		if !strings.HasPrefix(string(hc.NetworkMode), "container:") {
-			return errdefs.ErrNotFound.WithMessage(fmt.Sprintf("network %s not found", hc.NetworkMode))
-		}
-		return errdefs.ErrNotImplemented.WithMessage("network mode " + string(hc.NetworkMode) + " is not supported yet")
-	}
 	switch hc.RestartPolicy.Name {
 	case "", container.RestartPolicyDisabled, container.RestartPolicyAlways, container.RestartPolicyUnlessStopped:
 		if hc.RestartPolicy.MaximumRetryCount != 0 {

@@ -17,7 +17,9 @@ import (
 	"github.com/opencontainers/go-digest"
 
 	"github.com/berth/berth/internal/image"
+	"github.com/berth/berth/internal/network"
 	"github.com/berth/berth/internal/shim"
+	"github.com/berth/berth/internal/volume"
 )
 
 // Config is what New needs.
@@ -39,6 +41,12 @@ type Config struct {
 	// ShimBinary is the berth binary shims run as (/proc/self/exe when
 	// empty).
 	ShimBinary string
+	// Networks attaches containers to networks and publishes their ports
+	// (nil: containers get a loopback-only namespace, --bridge none).
+	Networks *network.Manager
+	// Volumes holds named and anonymous volumes (nil: -v NAME:/path and
+	// anonymous volumes are refused).
+	Volumes *volume.Store
 }
 
 // Engine manages the containers of one data root. It is safe for

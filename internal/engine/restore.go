@@ -80,6 +80,10 @@ func (e *Engine) restore(ctx context.Context) error {
 			toStart = append(toStart, c)
 		}
 	}
+	e.restoreNetworks(ctx)
+	for _, c := range e.containers {
+		e.reacquireVolumes(ctx, c)
+	}
 	for _, c := range e.containers {
 		if c.HostConfig.AutoRemove && !c.State.Running && c.State.Status == container.StateExited {
 			if err := e.Remove(ctx, c.ID, RemoveOptions{Force: true}); err != nil {

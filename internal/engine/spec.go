@@ -218,17 +218,11 @@ func (e *Engine) specFor(c *Container, dir, netns string) (*specs.Spec, error) {
 		}
 		s.Mounts = append(s.Mounts, specs.Mount{Destination: dest, Type: "tmpfs", Source: "tmpfs", Options: opts})
 	}
-	for _, b := range hc.Binds {
-		parts := strings.Split(b, ":")
-		if len(parts) < 2 || !filepath.IsAbs(parts[0]) {
-			return nil, errdefs.ErrNotImplemented.WithMessage(fmt.Sprintf("bind %q: named volumes are not supported yet", b))
-		}
-		opts := []string{"rbind", "rprivate"}
-		if len(parts) > 2 && strings.Contains(parts[2], "ro") {
-			opts = append(opts, "ro")
-		}
-		s.Mounts = append(s.Mounts, specs.Mount{Destination: parts[1], Type: "bind", Source: parts[0], Options: opts})
+	vm, err := e.volumeMounts(c)
+	if err != nil {
+		return nil, err
 	}
+	s.Mounts = append(s.Mounts, vm...)
 	for _, d := range hc.Devices {
 		if err := addDevice(s, d); err != nil {
 			return nil, err

@@ -68,6 +68,7 @@ func (e *Engine) startLocked(ctx context.Context, c *Container) (retErr error) {
 	cleanup := func() {
 		_ = mount.UnmountAll(rootfs)
 		if c.NetNS != "" {
+			e.disconnectNetworks(context.WithoutCancel(ctx), c)
 			removeNetNS(c.NetNS)
 			c.NetNS = ""
 		}
@@ -82,17 +83,14 @@ func (e *Engine) startLocked(ctx context.Context, c *Container) (retErr error) {
 			e.saveLogged(c)
 		}
 	}()
-	if err := e.writeEtcFiles(c, dir); err != nil {
+	netns, err := e.setupNetwork(ctx, c, dir)
+	if err != nil {
 		return err
 	}
-	if c.HostConfig.NetworkMode != "host" {
-		p := filepath.Join(e.cfg.ExecRoot, "netns", c.ID)
-		if err := newNetNS(p); err != nil {
-			return fmt.Errorf("start %s: network namespace: %w", c.ID, err)
-		}
-		c.NetNS = p
+	if err := e.copyUpVolumes(ctx, c, rootfs); err != nil {
+		return err
 	}
-	spec, err := e.specFor(c, dir, c.NetNS)
+	spec, err := e.specFor(c, dir, netns)
 	if err != nil {
 		return err
 	}
@@ -309,8 +307,8 @@ func (e *Engine) handleExit(c *Container, client *shim.Client, ex *shim.Exit) {
 	}
 }
 
-// releaseRun unmounts the rootfs and drops the network namespace; c.mu
-// held.
+// releaseRun unmounts the rootfs, unpublishes the ports, disconnects the
+// networks and drops the network namespace; c.mu held.
 func (e *Engine) releaseRun(c *Container) {
 	if c.healthCancel != nil {
 		c.healthCancel()
@@ -320,6 +318,7 @@ func (e *Engine) releaseRun(c *Container) {
 		slog.Error("unmount rootfs", "id", c.ID, "err", err)
 	}
 	if c.NetNS != "" {
+		e.disconnectNetworks(context.WithoutCancel(e.ctx), c)
 		removeNetNS(c.NetNS)
 		c.NetNS = ""
 	}

@@ -3,6 +3,7 @@ package engine
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"os"
 	"strconv"
 	"strings"
@@ -276,6 +277,10 @@ func (e *Engine) Remove(ctx context.Context, ref string, o RemoveOptions) error 
 		c.mu.Unlock()
 		return fmt.Errorf("remove %s: %w", c.ID, err)
 	}
+	c.mu.Lock()
+	recs := c.MountPoints
+	c.mu.Unlock()
+	e.releaseMounts(ctx, c.ID, recs, o.Volumes || c.HostConfig.AutoRemove)
 	_ = os.RemoveAll(e.dir(c.ID))
 	e.mu.Lock()
 	delete(e.containers, c.ID)
@@ -321,7 +326,13 @@ func (e *Engine) Rename(ref, newName string) error {
 	c.mu.Lock()
 	c.Name = "/" + newName
 	e.saveLogged(c)
+	running := c.State.Running
 	c.mu.Unlock()
+	if e.cfg.Networks != nil && running {
+		if err := e.cfg.Networks.Rename(context.Background(), c.ID, newName); err != nil {
+			slog.Error("rename container on its networks", "id", c.ID, "err", err)
+		}
+	}
 	e.publish(c, mevents.ActionRename, map[string]string{"oldName": "/" + old})
 	return nil
 }

@@ -2,12 +2,11 @@ package engine
 
 import (
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 
 	"github.com/moby/moby/api/types/container"
-	"github.com/moby/moby/api/types/mount"
-	"github.com/moby/moby/api/types/network"
 	"github.com/moby/moby/api/types/storage"
 )
 
@@ -41,12 +40,11 @@ func (e *Engine) Inspect(ref string) (container.InspectResponse, error) {
 		FinishedAt: timeString(s.State.FinishedAt),
 		Health:     s.State.Health,
 	}
-	nets := map[string]*network.EndpointSettings{}
-	mode := string(s.HostConfig.NetworkMode)
-	if mode == "default" {
-		mode = "bridge"
+	nets, ports := networkSettings(s)
+	sandbox := ""
+	if s.NetNS != "" {
+		sandbox = s.NetNS
 	}
-	nets[mode] = &network.EndpointSettings{}
 	return container.InspectResponse{
 		ID:             s.ID,
 		Created:        timeString(s.Created),
@@ -65,11 +63,12 @@ func (e *Engine) Inspect(ref string) (container.InspectResponse, error) {
 		ExecIDs:        execs,
 		HostConfig:     s.HostConfig,
 		GraphDriver:    &storage.DriverData{Name: "overlay2", Data: map[string]string{"MergedDir": dir + "/rootfs"}},
-		Mounts:         mountPoints(s.HostConfig),
+		Mounts:         mountPointsOf(s, e.cfg.Volumes),
 		Config:         s.Config,
 		NetworkSettings: &container.NetworkSettings{
-			Networks: nets,
-			Ports:    network.PortMap{},
+			SandboxKey: sandbox,
+			Networks:   nets,
+			Ports:      ports,
 		},
 	}, nil
 }
@@ -89,7 +88,7 @@ func (c *Container) Summary() container.Summary {
 		Labels:  s.Config.Labels,
 		State:   s.State.Status,
 		Status:  statusText(s.State, time.Now()),
-		Mounts:  mountPoints(s.HostConfig),
+		Mounts:  mountPointsOf(s, nil),
 	}
 	if s.State.Health != nil {
 		out.Health = &container.HealthSummary{Status: s.State.Health.Status, FailingStreak: s.State.Health.FailingStreak}
@@ -98,11 +97,17 @@ func (c *Container) Summary() container.Summary {
 		out.Labels = map[string]string{}
 	}
 	out.HostConfig.NetworkMode = string(s.HostConfig.NetworkMode)
-	mode := string(s.HostConfig.NetworkMode)
-	if mode == "default" {
-		mode = "bridge"
+	nets, ports := networkSettings(s)
+	out.NetworkSettings = &container.NetworkSettingsSummary{Networks: nets}
+	for p, bs := range ports {
+		for _, b := range bs {
+			hp, _ := strconv.Atoi(b.HostPort)
+			out.Ports = append(out.Ports, container.PortSummary{IP: b.HostIP, PrivatePort: p.Num(), PublicPort: uint16(hp), Type: string(p.Proto())})
+		}
+		if len(bs) == 0 {
+			out.Ports = append(out.Ports, container.PortSummary{PrivatePort: p.Num(), Type: string(p.Proto())})
+		}
 	}
-	out.NetworkSettings = &container.NetworkSettingsSummary{Networks: map[string]*network.EndpointSettings{mode: {}}}
 	return out
 }
 
@@ -157,26 +162,4 @@ func humanDuration(d time.Duration) string {
 		return fmt.Sprintf("%d months", hours/24/30)
 	}
 	return fmt.Sprintf("%d years", int(d.Hours())/24/365)
-}
-
-// mountPoints lists the container's bind and tmpfs mounts as inspect and ps
-// show them.
-func mountPoints(hc *container.HostConfig) []container.MountPoint {
-	out := []container.MountPoint{}
-	for _, b := range hc.Binds {
-		parts := strings.Split(b, ":")
-		if len(parts) < 2 {
-			continue
-		}
-		mode := ""
-		if len(parts) > 2 {
-			mode = parts[2]
-		}
-		out = append(out, container.MountPoint{Type: mount.TypeBind, Source: parts[0], Destination: parts[1],
-			Mode: mode, RW: !strings.Contains(mode, "ro"), Propagation: mount.PropagationRPrivate})
-	}
-	for dest := range hc.Tmpfs {
-		out = append(out, container.MountPoint{Type: mount.TypeTmpfs, Destination: dest, RW: true})
-	}
-	return out
 }

@@ -10,18 +10,22 @@ import (
 	"github.com/berth/berth/internal/api/events"
 	"github.com/berth/berth/internal/engine"
 	"github.com/berth/berth/internal/image"
+	"github.com/berth/berth/internal/network"
+	"github.com/berth/berth/internal/volume"
 )
 
 // openEngine opens the container engine over the data and exec roots:
 // it reconnects to the shims of running containers and applies restart
 // policies before the API serves.
-func openEngine(ctx context.Context, cfg Config, images *image.Service, bus *events.Bus, rts api.Runtimes) (*engine.Engine, error) {
+func openEngine(ctx context.Context, cfg Config, images *image.Service, bus *events.Bus, rts api.Runtimes, nets *network.Manager, vols *volume.Store) (*engine.Engine, error) {
 	all := rts.All
 	e, err := engine.New(ctx, engine.Config{
 		DataRoot:       cfg.DataRoot,
 		ExecRoot:       cfg.ExecRoot,
 		Images:         images,
 		Publish:        func(m mevents.Message) { bus.Publish(m) },
+		Networks:       nets,
+		Volumes:        vols,
 		DefaultRuntime: rts.Default,
 		RuntimePath: func(name string) (string, bool) {
 			rt, ok := all[name]

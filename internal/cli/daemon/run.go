@@ -93,11 +93,15 @@ func run(ctx context.Context, flags Config, fs *pflag.FlagSet, stderr io.Writer)
 	}
 	defer closeNetworks(context.Background(), nets)
 	d.bus = events.NewBus(0)
-	eng, err := openEngine(ctx, cfg, images, d.bus, rts)
+	eng, err := openEngine(ctx, cfg, images, d.bus, rts, nets, vols)
 	if err != nil {
 		return err
 	}
 	defer eng.Close()
+	builder, err := openBuilder(cfg, images, eng)
+	if err != nil {
+		return err
+	}
 	d.server = api.New(api.Config{
 		Version:         version.Version,
 		GitCommit:       version.GitCommit,
@@ -114,6 +118,7 @@ func run(ctx context.Context, flags Config, fs *pflag.FlagSet, stderr io.Writer)
 		ImageInUse:      eng.ImageInUse,
 		Volumes:         vols,
 		Networks:        nets,
+		Builder:         builder,
 	})
 	d.server.SetRuntimes(withVersions(ctx, rts))
 	d.server.SetDebug(d.level.Level() <= slog.LevelDebug)

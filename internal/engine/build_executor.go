@@ -1,0 +1,193 @@
+package engine
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/moby/moby/api/types/container"
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
+
+	"github.com/berth/berth/internal/build"
+	"github.com/berth/berth/internal/runtime"
+	"github.com/berth/berth/internal/snapshot/mount"
+)
+
+// BuildExecutor runs the RUN steps of builds (build.Executor) with the
+// engine's spec defaults: docker's capabilities, masked paths, seccomp
+// profile, /etc/hosts, /etc/hostname and /etc/resolv.conf.
+//
+// A RUN container is not an engine container: it has no record, no log
+// and no shim. Its process runs under the built-in runtime
+// (internal/runtime) as a child of the daemon, with its stdio wired
+// straight to the request's writers, and the daemon waits for it: a RUN
+// step never outlives the build that started it, so nothing has to be
+// reconnected after a daemon restart.
+//
+//	<exec-root>/build/<id>/         the bundle: config.json, rootfs/ (mounted
+//	                                while it runs), hostname, hosts, resolv.conf
+//	<exec-root>/netns/<id>          its loopback-only network namespace
+//	<exec-root>/runtime/<id>        the runtime's state while it runs
+//
+// Network "none" and, until the engine's networks are wired into
+// builds, "default" give the container a namespace with only loopback;
+// "host" shares the host's.
+type BuildExecutor struct {
+	e *Engine
+}
+
+// BuildExecutor returns the engine's executor of RUN steps.
+func (e *Engine) BuildExecutor() *BuildExecutor { return &BuildExecutor{e: e} }
+
+var _ build.Executor = (*BuildExecutor)(nil)
+
+// buildShmSize is the /dev/shm size of RUN containers (docker's default).
+const buildShmSize = 64 << 20
+
+// Run runs req's command to its end; see build.Executor.
+func (x *BuildExecutor) Run(ctx context.Context, req build.RunRequest) (err error) {
+	if req.ID == "" || strings.ContainsAny(req.ID, "/\x00") || req.ID == "." || req.ID == ".." {
+		return fmt.Errorf("build run: invalid id %q", req.ID)
+	}
+	if len(req.Args) == 0 {
+		return fmt.Errorf("build run %s: no command", req.ID)
+	}
+	network := req.Network
+	switch network {
+	case "", "default", "bridge":
+		network = "default"
+	case "none", "host":
+	default:
+		return fmt.Errorf("build run %s: network %q: only default, none and host are supported", req.ID, req.Network)
+	}
+	bundle := filepath.Join(x.e.cfg.ExecRoot, "build", req.ID)
+	rootfs := filepath.Join(bundle, "rootfs")
+	if err := os.MkdirAll(rootfs, 0o700); err != nil {
+		return fmt.Errorf("build run %s: bundle: %w", req.ID, err)
+	}
+	defer func() {
+		if rerr := os.RemoveAll(bundle); rerr != nil && err == nil {
+			err = fmt.Errorf("build run %s: remove bundle: %w", req.ID, rerr)
+		}
+	}()
+	if err := mount.All(req.Rootfs, rootfs); err != nil {
+		_ = mount.UnmountAll(rootfs)
+		return fmt.Errorf("build run %s: mount rootfs: %w", req.ID, err)
+	}
+	defer func() {
+		if uerr := mount.UnmountAll(rootfs); uerr != nil && err == nil {
+			err = fmt.Errorf("build run %s: unmount rootfs: %w", req.ID, uerr)
+		}
+	}()
+	if wd := strings.TrimPrefix(filepath.Clean("/"+req.WorkingDir), "/"); wd != "" {
+		r, err := os.OpenRoot(rootfs)
+		if err != nil {
+			return fmt.Errorf("build run %s: %w", req.ID, err)
+		}
+		err = r.MkdirAll(wd, 0o755)
+		r.Close()
+		if err != nil {
+			return fmt.Errorf("build run %s: working dir %s: %w", req.ID, req.WorkingDir, err)
+		}
+	}
+
+	hostname := strings.TrimPrefix(req.ID, "build-")
+	if len(hostname) > 12 {
+		hostname = hostname[:12]
+	}
+	mode := network
+	if mode == "default" {
+		mode = "none"
+	}
+	c := &Container{
+		ID: req.ID,
+		Config: &container.Config{
+			Hostname:   hostname,
+			Env:        req.Env,
+			Cmd:        req.Args,
+			WorkingDir: req.WorkingDir,
+			User:       req.User,
+		},
+		HostConfig: &container.HostConfig{NetworkMode: container.NetworkMode(mode), ShmSize: buildShmSize},
+	}
+	if network == "host" {
+		c.Config.Hostname = ""
+	}
+	if err := x.e.writeEtcFiles(c, bundle); err != nil {
+		return fmt.Errorf("build run %s: %w", req.ID, err)
+	}
+	netns := ""
+	if network != "host" {
+		netns = filepath.Join(x.e.cfg.ExecRoot, "netns", req.ID)
+		if err := os.MkdirAll(filepath.Dir(netns), 0o711); err != nil {
+			return fmt.Errorf("build run %s: %w", req.ID, err)
+		}
+		if err := newNetNS(netns); err != nil {
+			return fmt.Errorf("build run %s: network namespace: %w", req.ID, err)
+		}
+		defer removeNetNS(netns)
+	}
+	spec, err := x.e.specFor(c, bundle, netns)
+	if err != nil {
+		return fmt.Errorf("build run %s: spec: %w", req.ID, err)
+	}
+	for _, m := range req.Mounts {
+		sm := specs.Mount{Destination: m.Target, Type: m.Type, Source: m.Source}
+		switch m.Type {
+		case "bind":
+			sm.Options = []string{"rbind", "rprivate"}
+		case "tmpfs":
+			sm.Source = "tmpfs"
+			sm.Options = []string{"nosuid", "nodev"}
+		default:
+			return fmt.Errorf("build run %s: mount %s: type %q is not supported", req.ID, m.Target, m.Type)
+		}
+		if m.ReadOnly {
+			sm.Options = append(sm.Options, "ro")
+		}
+		spec.Mounts = append(spec.Mounts, sm)
+	}
+	data, err := json.Marshal(spec)
+	if err != nil {
+		return fmt.Errorf("build run %s: spec: %w", req.ID, err)
+	}
+	if err := os.WriteFile(filepath.Join(bundle, "config.json"), data, 0o600); err != nil {
+		return fmt.Errorf("build run %s: %w", req.ID, err)
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	rc, err := runtime.Create(runtime.CreateOpts{
+		Root: filepath.Join(x.e.cfg.ExecRoot, "runtime"), ID: req.ID, Bundle: bundle,
+		Stdin: req.Stdin, Stdout: req.Stdout, Stderr: req.Stderr,
+	})
+	if err != nil {
+		return fmt.Errorf("build run %s: create: %w", req.ID, err)
+	}
+	defer func() {
+		if derr := rc.Delete(true); derr != nil {
+			slog.Error("build run: delete container", "id", req.ID, "err", derr)
+		}
+	}()
+	stop := context.AfterFunc(ctx, func() { _ = rc.Signal(unix.SIGKILL, true) })
+	defer stop()
+	if err := rc.Start(); err != nil {
+		return fmt.Errorf("build run %s: start: %w", req.ID, err)
+	}
+	code, err := rc.Wait()
+	if ctx.Err() != nil {
+		return ctx.Err()
+	}
+	if err != nil {
+		return fmt.Errorf("build run %s: wait: %w", req.ID, err)
+	}
+	if code != 0 {
+		return &build.ExitError{Code: code}
+	}
+	return nil
+}

@@ -1,0 +1,587 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/containerd/errdefs"
+	"github.com/moby/moby/api/types/container"
+	mevents "github.com/moby/moby/api/types/events"
+	mnetwork "github.com/moby/moby/api/types/network"
+
+	"github.com/berth/berth/internal/network"
+)
+
+// netMode is how a container's network namespace is made.
+type netMode int
+
+const (
+	modeBridge    netMode = iota // own netns, connected to networks (loopback only without a manager)
+	modeNone                     // own netns, loopback only
+	modeHost                     // the host's namespace
+	modeContainer                // another container's namespace
+)
+
+func networkMode(hc *container.HostConfig) (netMode, string) {
+	m := string(hc.NetworkMode)
+	switch {
+	case m == "host":
+		return modeHost, ""
+	case m == "none":
+		return modeNone, ""
+	case strings.HasPrefix(m, "container:"):
+		return modeContainer, strings.TrimPrefix(m, "container:")
+	}
+	return modeBridge, ""
+}
+
+// primaryNetwork is the network name NetworkMode stands for: the default
+// network for "default" and "bridge".
+func primaryNetwork(hc *container.HostConfig) string {
+	m := string(hc.NetworkMode)
+	if m == "" || m == "default" {
+		return network.DefaultNetworkName
+	}
+	return m
+}
+
+// isUserNetwork tells whether name is a user-defined network (embedded
+// DNS) rather than the default bridge.
+func isUserNetwork(name string) bool {
+	return name != network.DefaultNetworkName && name != "default"
+}
+
+// wantedNetworks returns the networks c joins at start, the primary one
+// first, with their settings.
+func wantedNetworks(c *Container) []string {
+	primary := primaryNetwork(c.HostConfig)
+	out := []string{primary}
+	var rest []string
+	for name := range c.Networks {
+		if name != primary && name != "default" {
+			rest = append(rest, name)
+		}
+	}
+	sort.Strings(rest)
+	return append(out, rest...)
+}
+
+// connectNetworks attaches c's network namespace to its networks and
+// publishes its ports; on failure everything made is undone. c.mu held.
+func (e *Engine) connectNetworks(ctx context.Context, c *Container) (retErr error) {
+	nets := e.cfg.Networks
+	defer func() {
+		if retErr != nil {
+			e.disconnectNetworks(context.WithoutCancel(ctx), c)
+		}
+	}()
+	names := wantedNetworks(c)
+	user := false
+	for _, n := range names {
+		if isUserNetwork(n) {
+			user = true
+		}
+	}
+	if user {
+		if err := nets.SetForwarders(ctx, c.ID, dnsStrings(c.HostConfig.DNS)); err != nil {
+			return fmt.Errorf("start %s: dns: %w", c.ID, err)
+		}
+	}
+	var primaryIP netip.Addr
+	for i, name := range names {
+		es := c.Networks[name]
+		if es == nil && i == 0 {
+			es = c.Networks["default"]
+		}
+		cfg := network.EndpointConfig{Name: strings.TrimPrefix(c.Name, "/")}
+		if es != nil {
+			if es.IPAMConfig != nil {
+				cfg.IP = es.IPAMConfig.IPv4Address
+				cfg.IPv6 = es.IPAMConfig.IPv6Address
+			}
+			if isUserNetwork(name) {
+				cfg.Aliases = append(cfg.Aliases, es.Aliases...)
+			}
+			if len(es.MacAddress) > 0 {
+				cfg.MacAddress = es.MacAddress.String()
+			}
+		}
+		if isUserNetwork(name) && c.Config.Hostname != "" && c.Config.Hostname != c.ID[:12] {
+			cfg.Aliases = append(cfg.Aliases, c.Config.Hostname)
+		}
+		ep, err := nets.Connect(ctx, name, c.ID, c.NetNS, cfg)
+		if err != nil {
+			if errdefs.IsNotFound(err) {
+				return errdefs.ErrNotFound.WithMessage(fmt.Sprintf("network %s not found", name))
+			}
+			return fmt.Errorf("start %s: network %s: %w", c.ID, name, err)
+		}
+		if i == 0 {
+			primaryIP = ep.IP
+		}
+		e.publishNetwork(ep.NetworkID, name, c.ID, mevents.ActionConnect)
+	}
+	bindings, err := portBindings(c)
+	if err != nil {
+		return err
+	}
+	if len(bindings) > 0 {
+		if _, err := nets.PublishPorts(ctx, c.ID, primaryIP, bindings); err != nil {
+			return err
+		}
+	}
+	e.refreshNet(ctx, c)
+	return nil
+}
+
+// refreshNet copies the manager's view of c's endpoints and ports into c
+// for inspect and ps; c.mu held.
+func (e *Engine) refreshNet(ctx context.Context, c *Container) {
+	if e.cfg.Networks == nil {
+		return
+	}
+	c.endpoints = e.cfg.Networks.ContainerEndpoints(ctx, c.ID)
+	c.ports = e.cfg.Networks.Ports(ctx, c.ID)
+}
+
+// disconnectNetworks removes c's ports and endpoints; c.mu held.
+func (e *Engine) disconnectNetworks(ctx context.Context, c *Container) {
+	nets := e.cfg.Networks
+	if nets == nil {
+		return
+	}
+	eps := nets.ContainerEndpoints(ctx, c.ID)
+	if err := nets.UnpublishPorts(ctx, c.ID); err != nil {
+		slog.Error("unpublish ports", "id", c.ID, "err", err)
+	}
+	if err := nets.DisconnectAll(ctx, c.ID); err != nil {
+		slog.Error("disconnect networks", "id", c.ID, "err", err)
+	}
+	for name, ep := range eps {
+		e.publishNetwork(ep.NetworkID, name, c.ID, mevents.ActionDisconnect)
+	}
+	c.endpoints, c.ports = nil, nil
+}
+
+func (e *Engine) publishNetwork(netID, name, containerID string, action mevents.Action) {
+	if e.cfg.Publish == nil {
+		return
+	}
+	e.cfg.Publish(mevents.Message{
+		Type:   mevents.NetworkEventType,
+		Action: action,
+		Actor:  mevents.Actor{ID: netID, Attributes: map[string]string{"container": containerID, "name": name, "type": "bridge"}},
+		Scope:  "local",
+	})
+}
+
+// portBindings turns -p and -P into the manager's bindings.
+func portBindings(c *Container) ([]network.PortBinding, error) {
+	var out []network.PortBinding
+	seen := map[mnetwork.Port]bool{}
+	ports := make([]mnetwork.Port, 0, len(c.HostConfig.PortBindings))
+	for p := range c.HostConfig.PortBindings {
+		ports = append(ports, p)
+	}
+	sort.Slice(ports, func(i, j int) bool { return ports[i].String() < ports[j].String() })
+	for _, p := range ports {
+		seen[p] = true
+		bs := c.HostConfig.PortBindings[p]
+		if len(bs) == 0 {
+			bs = []mnetwork.PortBinding{{}}
+		}
+		for _, b := range bs {
+			pb := network.PortBinding{ContainerPort: int(p.Num()), Proto: string(p.Proto())}
+			if b.HostIP.IsValid() {
+				pb.HostIP = b.HostIP.String()
+			}
+			if b.HostPort != "" {
+				lo, hi, isRange := strings.Cut(b.HostPort, "-")
+				n, err := strconv.Atoi(lo)
+				if err != nil {
+					return nil, errdefs.ErrInvalidArgument.WithMessage(fmt.Sprintf("invalid host port %q for %s", b.HostPort, p))
+				}
+				pb.HostPort = n
+				if isRange {
+					m, err := strconv.Atoi(hi)
+					if err != nil {
+						return nil, errdefs.ErrInvalidArgument.WithMessage(fmt.Sprintf("invalid host port range %q for %s", b.HostPort, p))
+					}
+					pb.HostPortEnd = m
+				}
+			}
+			out = append(out, pb)
+		}
+	}
+	if c.HostConfig.PublishAllPorts {
+		var exposed []mnetwork.Port
+		for p := range c.Config.ExposedPorts {
+			if !seen[p] {
+				exposed = append(exposed, p)
+			}
+		}
+		sort.Slice(exposed, func(i, j int) bool { return exposed[i].String() < exposed[j].String() })
+		for _, p := range exposed {
+			out = append(out, network.PortBinding{ContainerPort: int(p.Num()), Proto: string(p.Proto())})
+		}
+	}
+	return out, nil
+}
+
+// networkSettings is inspect's NetworkSettings of a container.
+func networkSettings(s *Container) (map[string]*mnetwork.EndpointSettings, mnetwork.PortMap) {
+	nets := map[string]*mnetwork.EndpointSettings{}
+	ports := mnetwork.PortMap{}
+	mode, _ := networkMode(s.HostConfig)
+	if mode == modeBridge && s.State.Running {
+		for name, ep := range s.endpoints {
+			es := &mnetwork.EndpointSettings{
+				NetworkID:   ep.NetworkID,
+				EndpointID:  ep.ID,
+				Gateway:     ep.Gateway,
+				IPAddress:   ep.IP,
+				IPPrefixLen: ep.Prefix,
+				Aliases:     ep.Aliases,
+				DNSNames:    append([]string{ep.Name, s.ID[:12]}, ep.Aliases...),
+			}
+			if w := s.Networks[name]; w != nil {
+				es.IPAMConfig = w.IPAMConfig
+			}
+			if ep.IPv6.IsValid() {
+				es.GlobalIPv6Address, es.GlobalIPv6PrefixLen, es.IPv6Gateway = ep.IPv6, ep.Prefix6, ep.Gateway6
+			}
+			if mac, err := parseMAC(ep.MAC); err == nil {
+				es.MacAddress = mac
+			}
+			if !isUserNetwork(name) {
+				es.DNSNames = nil
+			}
+			nets[name] = es
+		}
+		for _, b := range s.ports {
+			p, ok := mnetwork.PortFrom(uint16(b.ContainerPort), mnetwork.IPProtocol(b.Proto))
+			if !ok {
+				continue
+			}
+			pb := mnetwork.PortBinding{HostPort: strconv.Itoa(b.HostPort)}
+			if ip, err := netip.ParseAddr(b.HostIP); err == nil {
+				pb.HostIP = ip
+			} else {
+				pb.HostIP = netip.IPv4Unspecified()
+			}
+			ports[p] = append(ports[p], pb)
+		}
+	}
+	if len(nets) == 0 {
+		switch mode {
+		case modeBridge:
+			for _, name := range wantedNetworks(s) {
+				es := &mnetwork.EndpointSettings{}
+				if w := s.Networks[name]; w != nil {
+					es = w.Copy()
+				}
+				nets[name] = es
+			}
+		case modeNone, modeHost:
+			nets[string(s.HostConfig.NetworkMode)] = &mnetwork.EndpointSettings{}
+		}
+	}
+	for p := range s.Config.ExposedPorts {
+		if _, ok := ports[p]; !ok {
+			ports[p] = nil
+		}
+	}
+	return nets, ports
+}
+
+func parseMAC(s string) (mnetwork.HardwareAddr, error) {
+	var m mnetwork.HardwareAddr
+	err := m.UnmarshalText([]byte(s))
+	return m, err
+}
+
+// writeNetworkEtcFiles writes hostname, hosts and resolv.conf for a
+// container with its own namespace once its endpoints exist.
+func (e *Engine) writeNetworkEtcFiles(ctx context.Context, c *Container, dir string) error {
+	hostname := c.Config.Hostname
+	if hostname == "" {
+		hostname = c.ID[:12]
+	}
+	hc := network.HostsConfig{Hostname: hostname, Domainname: c.Config.Domainname, ExtraHosts: c.HostConfig.ExtraHosts}
+	embedded := false
+	if nets := e.cfg.Networks; nets != nil {
+		hc.HostGateway = nets.HostGateway()
+		eps := nets.ContainerEndpoints(ctx, c.ID)
+		for _, name := range wantedNetworks(c) {
+			if ep, ok := eps[name]; ok {
+				hc.IPs = append(hc.IPs, ep.IP)
+				if isUserNetwork(name) {
+					embedded = true
+				}
+			}
+		}
+	}
+	hosts, err := network.HostsFile(hc)
+	if err != nil {
+		return errdefs.ErrInvalidArgument.WithMessage(fmt.Sprintf("container %s: %v", c.ID, err))
+	}
+	host, _ := os.ReadFile("/etc/resolv.conf")
+	resolv := network.ResolvConf(host, network.ResolvOptions{
+		DNS: dnsStrings(c.HostConfig.DNS), Search: c.HostConfig.DNSSearch, Options: c.HostConfig.DNSOptions, Embedded: embedded,
+	})
+	for name, data := range map[string][]byte{"hostname": []byte(hostname + "\n"), "hosts": hosts, "resolv.conf": resolv} {
+		if err := os.WriteFile(filepath.Join(dir, name), data, 0o644); err != nil {
+			return fmt.Errorf("container %s: %w", c.ID, err)
+		}
+	}
+	return nil
+}
+
+// copyEtcFiles gives a container that joins another's namespace that
+// container's hosts and resolv.conf.
+func (e *Engine) copyEtcFiles(c *Container, other *Container, dir string) error {
+	for _, name := range []string{"hostname", "hosts", "resolv.conf"} {
+		b, err := os.ReadFile(filepath.Join(e.dir(other.ID), name))
+		if err != nil {
+			return fmt.Errorf("container %s: %s of %s: %w", c.ID, name, other.ID, err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, name), b, 0o644); err != nil {
+			return fmt.Errorf("container %s: %w", c.ID, err)
+		}
+	}
+	return nil
+}
+
+// ConnectContainer connects a container to a network (docker network
+// connect): a running one at once, a created or stopped one at its next
+// start.
+func (e *Engine) ConnectContainer(ctx context.Context, netID, ref string, settings *mnetwork.EndpointSettings) error {
+	c, err := e.Get(ref)
+	if err != nil {
+		return err
+	}
+	if e.cfg.Networks == nil {
+		return errdefs.ErrNotImplemented.WithMessage("networking is disabled (--bridge none)")
+	}
+	n, err := e.cfg.Networks.Get(ctx, netID)
+	if err != nil {
+		return err
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	mode, _ := networkMode(c.HostConfig)
+	if mode != modeBridge {
+		return errdefs.ErrPermissionDenied.WithMessage(fmt.Sprintf("container %s: cannot connect a container with network mode %s to a network", ref, c.HostConfig.NetworkMode))
+	}
+	name := n.Name
+	if _, ok := c.Networks[name]; ok || primaryNetwork(c.HostConfig) == name {
+		if !c.State.Running || e.cfg.Networks.ContainerEndpoints(ctx, c.ID)[name].ID != "" {
+			return errdefs.ErrConflict.WithMessage(fmt.Sprintf("endpoint with name %s already exists in network %s", strings.TrimPrefix(c.Name, "/"), name))
+		}
+	}
+	if settings == nil {
+		settings = &mnetwork.EndpointSettings{}
+	}
+	if c.State.Running && c.NetNS != "" {
+		cfg := network.EndpointConfig{Name: strings.TrimPrefix(c.Name, "/"), Aliases: settings.Aliases}
+		if settings.IPAMConfig != nil {
+			cfg.IP, cfg.IPv6 = settings.IPAMConfig.IPv4Address, settings.IPAMConfig.IPv6Address
+		}
+		if isUserNetwork(name) {
+			if err := e.cfg.Networks.SetForwarders(ctx, c.ID, dnsStrings(c.HostConfig.DNS)); err != nil {
+				return err
+			}
+		}
+		ep, err := e.cfg.Networks.Connect(ctx, n.ID, c.ID, c.NetNS, cfg)
+		if err != nil {
+			return err
+		}
+		if c.Networks == nil {
+			c.Networks = map[string]*mnetwork.EndpointSettings{}
+		}
+		c.Networks[name] = settings
+		if err := e.writeNetworkEtcFiles(ctx, c, e.dir(c.ID)); err != nil {
+			slog.Error("rewrite etc files", "id", c.ID, "err", err)
+		}
+		e.refreshNet(ctx, c)
+		e.publishNetwork(ep.NetworkID, name, c.ID, mevents.ActionConnect)
+	} else {
+		if c.Networks == nil {
+			c.Networks = map[string]*mnetwork.EndpointSettings{}
+		}
+		c.Networks[name] = settings
+	}
+	e.saveLogged(c)
+	return nil
+}
+
+// DisconnectContainer disconnects a container from a network (docker
+// network disconnect).
+func (e *Engine) DisconnectContainer(ctx context.Context, netID, ref string, force bool) error {
+	c, err := e.Get(ref)
+	if err != nil {
+		if force && errdefs.IsNotFound(err) && e.cfg.Networks != nil {
+			return e.cfg.Networks.Disconnect(ctx, netID, ref)
+		}
+		return err
+	}
+	if e.cfg.Networks == nil {
+		return errdefs.ErrNotImplemented.WithMessage("networking is disabled (--bridge none)")
+	}
+	n, err := e.cfg.Networks.Get(ctx, netID)
+	if err != nil {
+		return err
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	name := n.Name
+	_, wanted := c.Networks[name]
+	primary := primaryNetwork(c.HostConfig) == name
+	if !wanted && !primary {
+		return errdefs.ErrInvalidArgument.WithMessage(fmt.Sprintf("container %s is not connected to network %s", c.ID, name))
+	}
+	if c.State.Running {
+		if err := e.cfg.Networks.Disconnect(ctx, n.ID, c.ID); err != nil && !errdefs.IsNotFound(err) {
+			return err
+		}
+		e.publishNetwork(n.ID, name, c.ID, mevents.ActionDisconnect)
+		e.refreshNet(ctx, c)
+	}
+	delete(c.Networks, name)
+	if primary {
+		c.HostConfig.NetworkMode = "none"
+	}
+	if c.State.Running {
+		if err := e.writeNetworkEtcFiles(ctx, c, e.dir(c.ID)); err != nil {
+			slog.Error("rewrite etc files", "id", c.ID, "err", err)
+		}
+	}
+	e.saveLogged(c)
+	return nil
+}
+
+// restoreNetworks hands the manager the containers still running; its
+// errors are logged, not fatal.
+func (e *Engine) restoreNetworks(ctx context.Context) {
+	if e.cfg.Networks == nil {
+		return
+	}
+	var running []network.ContainerNetState
+	for _, c := range e.List() {
+		c.mu.Lock()
+		if c.State.Running && c.NetNS != "" {
+			if mode, _ := networkMode(c.HostConfig); mode == modeBridge {
+				running = append(running, network.ContainerNetState{ContainerID: c.ID, NetnsPath: c.NetNS})
+			}
+		}
+		c.mu.Unlock()
+	}
+	if err := e.cfg.Networks.Restore(ctx, running); err != nil {
+		slog.Error("restore networks", "err", errors.Join(err))
+	}
+	for _, r := range running {
+		if c, err := e.Get(r.ContainerID); err == nil {
+			c.mu.Lock()
+			e.refreshNet(ctx, c)
+			c.mu.Unlock()
+		}
+	}
+}
+
+// setupNetwork gives c its network namespace, endpoints, published ports
+// and etc files, in that order; it returns the namespace path for the
+// spec ("" for the host's). c.mu held; the caller's cleanup undoes it.
+func (e *Engine) setupNetwork(ctx context.Context, c *Container, dir string) (string, error) {
+	mode, ref := networkMode(c.HostConfig)
+	switch mode {
+	case modeHost:
+		return "", e.writeEtcFiles(c, dir)
+	case modeContainer:
+		other, err := e.Get(ref)
+		if err != nil {
+			return "", err
+		}
+		if other == c {
+			return "", errdefs.ErrInvalidArgument.WithMessage("cannot join own network namespace")
+		}
+		other.mu.Lock()
+		running, ns := other.State.Running, other.NetNS
+		other.mu.Unlock()
+		if !running {
+			return "", errdefs.ErrConflict.WithMessage(fmt.Sprintf("cannot join network namespace of a non running container: container %s is not running", ref))
+		}
+		if ns == "" {
+			return "", e.writeEtcFiles(c, dir)
+		}
+		return ns, e.copyEtcFiles(c, other, dir)
+	}
+	p := filepath.Join(e.cfg.ExecRoot, "netns", c.ID)
+	if err := newNetNS(p); err != nil {
+		return "", fmt.Errorf("start %s: network namespace: %w", c.ID, err)
+	}
+	c.NetNS = p
+	if mode == modeNone || e.cfg.Networks == nil {
+		if mode == modeNone {
+			return p, e.writeNetworkEtcFiles(ctx, c, dir)
+		}
+		return p, e.writeEtcFiles(c, dir)
+	}
+	if err := e.connectNetworks(ctx, c); err != nil {
+		return "", err
+	}
+	return p, e.writeNetworkEtcFiles(ctx, c, dir)
+}
+
+// validateNetwork checks NetworkMode at create: a user network must
+// exist (when the daemon has networking), container:REF must name a
+// container.
+func (e *Engine) validateNetwork(ctx context.Context, hc *container.HostConfig) error {
+	mode, ref := networkMode(hc)
+	switch mode {
+	case modeContainer:
+		if ref == "" {
+			return errdefs.ErrInvalidArgument.WithMessage("network mode container: needs a container name or ID")
+		}
+		if _, err := e.Get(ref); err != nil {
+			return err
+		}
+		if len(hc.PortBindings) > 0 || hc.PublishAllPorts {
+			return errdefs.ErrInvalidArgument.WithMessage("conflicting options: port publishing and the container type network mode")
+		}
+	case modeBridge:
+		name := primaryNetwork(hc)
+		if e.cfg.Networks == nil {
+			if name != network.DefaultNetworkName {
+				return errdefs.ErrNotFound.WithMessage(fmt.Sprintf("network %s not found", name))
+			}
+			return nil
+		}
+		if _, err := e.cfg.Networks.Get(ctx, name); err != nil {
+			if errdefs.IsNotFound(err) {
+				return errdefs.ErrNotFound.WithMessage(fmt.Sprintf("network %s not found", name))
+			}
+			return err
+		}
+	case modeHost, modeNone:
+		if len(hc.PortBindings) > 0 && mode == modeNone {
+			return errdefs.ErrInvalidArgument.WithMessage("conflicting options: port publishing and the none network mode")
+		}
+	}
+	return nil
+}
+
+func dnsStrings(in []netip.Addr) []string {
+	var out []string
+	for _, a := range in {
+		out = append(out, a.String())
+	}
+	return out
+}

@@ -1,0 +1,314 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+
+	"github.com/containerd/errdefs"
+	"github.com/moby/moby/api/types/container"
+	"github.com/moby/moby/api/types/mount"
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+
+	"github.com/berth/berth/internal/volume"
+)
+
+// MountRecord is one of a container's mounts as validated at create: a
+// bind, a tmpfs or a volume (with the name of the volume it got).
+type MountRecord struct {
+	volume.MountPoint
+	// Name is the volume's name (anonymous ones get a random one).
+	Name string `json:",omitempty"`
+	// Anonymous marks a volume made for this container (image VOLUME,
+	// -v /path, --mount without source): rm -v and --rm remove it.
+	Anonymous bool `json:",omitempty"`
+	// Copied is set once the image's content was copied up.
+	Copied bool `json:",omitempty"`
+}
+
+// prepareMounts validates and resolves c's mounts: -v, --mount, --tmpfs,
+// --volumes-from and the image's VOLUMEs, creating and acquiring volumes.
+// On error every volume acquired here is released (and anonymous ones
+// removed).
+func (e *Engine) prepareMounts(ctx context.Context, c *Container) (retErr error) {
+	var recs []MountRecord
+	dests := map[string]bool{}
+	add := func(mp *volume.MountPoint) error {
+		if dests[mp.Destination] {
+			return errdefs.ErrInvalidArgument.WithMessage(fmt.Sprintf("Duplicate mount point: %s", mp.Destination))
+		}
+		dests[mp.Destination] = true
+		recs = append(recs, MountRecord{MountPoint: *mp})
+		return nil
+	}
+	hc := c.HostConfig
+	for _, b := range hc.Binds {
+		mp, err := volume.ParseVolumeSpec(b)
+		if err != nil {
+			return err
+		}
+		if err := add(mp); err != nil {
+			return err
+		}
+	}
+	for _, m := range hc.Mounts {
+		mp, err := volume.ValidateMount(m)
+		if err != nil {
+			return err
+		}
+		if err := add(mp); err != nil {
+			return err
+		}
+	}
+	tmpfs := make([]string, 0, len(hc.Tmpfs))
+	for dest := range hc.Tmpfs {
+		tmpfs = append(tmpfs, dest)
+	}
+	sort.Strings(tmpfs)
+	for _, dest := range tmpfs {
+		d := filepath.Clean(dest)
+		if !filepath.IsAbs(d) {
+			return errdefs.ErrInvalidArgument.WithMessage(fmt.Sprintf("invalid tmpfs mount point %q: not an absolute path", dest))
+		}
+		dests[d] = true // spec.go mounts --tmpfs itself
+	}
+	for _, from := range hc.VolumesFrom {
+		ref, mode, _ := strings.Cut(from, ":")
+		other, err := e.Get(ref)
+		if err != nil {
+			return err
+		}
+		for _, r := range other.Snapshot().MountPoints {
+			if r.Type == mount.TypeTmpfs || dests[r.Destination] {
+				continue
+			}
+			r.Anonymous, r.CopyData = false, false
+			switch mode {
+			case "ro":
+				r.RW = false
+			case "rw":
+				r.RW = true
+			}
+			dests[r.Destination] = true
+			recs = append(recs, r)
+		}
+	}
+	vols := make([]string, 0, len(c.Config.Volumes))
+	for dest := range c.Config.Volumes {
+		vols = append(vols, dest)
+	}
+	sort.Strings(vols)
+	for _, dest := range vols {
+		d := filepath.Clean(dest)
+		if !filepath.IsAbs(d) || d == "/" {
+			return errdefs.ErrInvalidArgument.WithMessage(fmt.Sprintf("invalid volume destination %q", dest))
+		}
+		if dests[d] {
+			continue
+		}
+		dests[d] = true
+		recs = append(recs, MountRecord{MountPoint: volume.MountPoint{Type: mount.TypeVolume, Destination: d, RW: true, CopyData: true}})
+	}
+	var acquired []MountRecord
+	defer func() {
+		if retErr != nil {
+			e.releaseMounts(context.WithoutCancel(ctx), c.ID, acquired, true)
+		}
+	}()
+	for i := range recs {
+		r := &recs[i]
+		switch r.Type {
+		case mount.TypeBind:
+			if err := volume.CheckBindSource(e.cfg.DataRoot, r.Source); err != nil {
+				return err
+			}
+		case mount.TypeVolume:
+			if e.cfg.Volumes == nil {
+				return errdefs.ErrNotImplemented.WithMessage("volumes are not available in this daemon")
+			}
+			name := r.Name
+			if name == "" {
+				name = r.Source
+			}
+			if name == "" {
+				r.Anonymous = true
+			}
+			var opts volume.CreateOptions
+			if r.Spec.VolumeOptions != nil {
+				opts.Labels = r.Spec.VolumeOptions.Labels
+				if d := r.Spec.VolumeOptions.DriverConfig; d != nil {
+					opts.Driver, opts.Options = d.Name, d.Options
+				}
+			}
+			v, err := e.cfg.Volumes.Create(ctx, name, opts)
+			if err != nil {
+				return err
+			}
+			r.Name = v.Name
+			if _, err := e.cfg.Volumes.Acquire(ctx, v.Name, c.ID); err != nil {
+				if r.Anonymous {
+					_ = e.cfg.Volumes.Remove(ctx, v.Name, true)
+				}
+				return err
+			}
+			acquired = append(acquired, *r)
+		}
+	}
+	c.MountPoints = recs
+	return nil
+}
+
+// releaseMounts drops c's references on its volumes and, with
+// removeAnonymous, removes its anonymous volumes.
+func (e *Engine) releaseMounts(ctx context.Context, id string, recs []MountRecord, removeAnonymous bool) {
+	if e.cfg.Volumes == nil {
+		return
+	}
+	for _, r := range recs {
+		if r.Type != mount.TypeVolume || r.Name == "" {
+			continue
+		}
+		if err := e.cfg.Volumes.Release(ctx, r.Name, id); err != nil {
+			slog.Error("release volume", "volume", r.Name, "container", id, "err", err)
+		}
+		if removeAnonymous && r.Anonymous {
+			if err := e.cfg.Volumes.Remove(ctx, r.Name, false); err != nil && !errdefs.IsNotFound(err) && !errdefs.IsConflict(err) {
+				slog.Error("remove anonymous volume", "volume", r.Name, "err", err)
+			}
+		}
+	}
+}
+
+// reacquireVolumes takes again the references of a container restored at
+// daemon start (references live in memory only).
+func (e *Engine) reacquireVolumes(ctx context.Context, c *Container) {
+	if e.cfg.Volumes == nil {
+		return
+	}
+	for _, r := range c.MountPoints {
+		if r.Type == mount.TypeVolume && r.Name != "" {
+			if _, err := e.cfg.Volumes.Acquire(ctx, r.Name, c.ID); err != nil {
+				slog.Error("acquire volume at daemon start", "volume", r.Name, "container", c.ID, "err", err)
+			}
+		}
+	}
+}
+
+// copyUpVolumes fills c's new empty volumes from the image's content at
+// their destination (rootfs is mounted); once per volume mount. c.mu held.
+func (e *Engine) copyUpVolumes(ctx context.Context, c *Container, rootfs string) error {
+	changed := false
+	for i := range c.MountPoints {
+		r := &c.MountPoints[i]
+		if r.Type != mount.TypeVolume || !r.CopyData || r.Copied || e.cfg.Volumes == nil {
+			continue
+		}
+		src, err := securePath(rootfs, r.Destination)
+		if err != nil {
+			return fmt.Errorf("start %s: volume %s: %w", c.ID, r.Destination, err)
+		}
+		if err := e.cfg.Volumes.CopyUp(ctx, r.Name, src); err != nil {
+			return fmt.Errorf("start %s: %w", c.ID, err)
+		}
+		r.Copied, changed = true, true
+	}
+	if changed {
+		e.saveLogged(c)
+	}
+	return nil
+}
+
+// securePath resolves p inside root, following symlinks as if root were
+// "/", so a link in the image never leads out of it.
+func securePath(root, p string) (string, error) {
+	var done []string // resolved components below root
+	todo := strings.Split(filepath.Clean("/"+p), "/")
+	for links := 0; len(todo) > 0; {
+		part := todo[0]
+		todo = todo[1:]
+		switch part {
+		case "", ".":
+			continue
+		case "..":
+			if len(done) > 0 {
+				done = done[:len(done)-1]
+			}
+			continue
+		}
+		full := filepath.Join(root, filepath.Join(done...), part)
+		st, err := os.Lstat(full)
+		if err != nil || st.Mode()&os.ModeSymlink == 0 {
+			done = append(done, part)
+			continue
+		}
+		if links++; links > 255 {
+			return "", errors.New("too many levels of symbolic links")
+		}
+		target, err := os.Readlink(full)
+		if err != nil {
+			return "", err
+		}
+		if filepath.IsAbs(target) {
+			done = nil
+		}
+		todo = append(strings.Split(target, "/"), todo...)
+	}
+	return filepath.Join(append([]string{root}, done...)...), nil
+}
+
+// volumeMounts are c's -v, --mount and volume mounts for the spec.
+func (e *Engine) volumeMounts(c *Container) ([]specs.Mount, error) {
+	var out []specs.Mount
+	for i := range c.MountPoints {
+		r := &c.MountPoints[i]
+		switch r.Type {
+		case mount.TypeVolume:
+			if e.cfg.Volumes == nil {
+				return nil, errdefs.ErrNotImplemented.WithMessage("volumes are not available in this daemon")
+			}
+			v, err := e.cfg.Volumes.Get(context.Background(), r.Name)
+			if err != nil {
+				return nil, fmt.Errorf("volume %s for %s: %w", r.Name, r.Destination, err)
+			}
+			out = append(out, r.OCIMount(v.Mountpoint))
+		case mount.TypeBind:
+			out = append(out, r.OCIMount(r.Source))
+		default:
+			out = append(out, r.OCIMount(""))
+		}
+	}
+	return out, nil
+}
+
+// mountPointsOf is inspect's and ps's Mounts of a container; vols (nil for
+// ps) gives volumes' host paths.
+func mountPointsOf(s *Container, vols *volume.Store) []container.MountPoint {
+	out := []container.MountPoint{}
+	for _, r := range s.MountPoints {
+		mp := container.MountPoint{Type: r.Type, Destination: r.Destination, Mode: r.Mode, RW: r.RW, Propagation: r.Propagation}
+		switch r.Type {
+		case mount.TypeBind:
+			mp.Source = r.Source
+			if mp.Propagation == "" {
+				mp.Propagation = mount.PropagationRPrivate
+			}
+		case mount.TypeVolume:
+			mp.Name, mp.Driver = r.Name, "local"
+			if vols != nil {
+				if v, err := vols.Get(context.Background(), r.Name); err == nil {
+					mp.Source = v.Mountpoint
+				}
+			}
+		}
+		out = append(out, mp)
+	}
+	for dest := range s.HostConfig.Tmpfs {
+		out = append(out, container.MountPoint{Type: mount.TypeTmpfs, Destination: dest, RW: true})
+	}
+	return out
+}
