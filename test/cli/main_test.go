@@ -375,7 +375,7 @@ func configDir(bin string) string {
 func needEnv(t *testing.T) {
 	t.Helper()
 	if env.skip != "" {
-		t.Skip("CLI parity tests need dockerd: " + env.skip)
+		t.Skip("CLI parity tests cannot run: " + env.skip)
 	}
 }
 

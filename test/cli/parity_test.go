@@ -308,7 +308,7 @@ func testLifecycleParity(t *testing.T) {
 		{name: "rm -f", args: "rm -f {n}6"},
 		{name: "follow logs to the end", args: "run -d --name {n}f --network none busybox sh -c 'echo a; sleep 1; echo b >&2'"},
 		{name: "logs -f", args: "logs -f {n}f"},
-		{name: "attach until exit", args: "run -d --name {n}at --network none busybox sh -c 'sleep 2; echo late; echo late-err >&2; exit 5'"},
+		{name: "attach until exit", args: "run -d --name {n}at --network none busybox sh -c 'sleep 5; echo late; echo late-err >&2; exit 5'"},
 		{name: "attach", args: "attach {n}at", code: 5, concurrent: true},
 		{name: "wait several", args: "wait {n}f {n}at nosuch", code: 1},
 		{name: "prune by label", args: "run --name {n}7 --network none -l {lower}prune=1 busybox true"},
