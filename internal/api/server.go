@@ -12,6 +12,7 @@ import (
 	"github.com/moby/moby/api/types/system"
 
 	"github.com/berth/berth/internal/api/events"
+	"github.com/berth/berth/internal/build"
 	"github.com/berth/berth/internal/engine"
 	"github.com/berth/berth/internal/image"
 	"github.com/berth/berth/internal/network"
@@ -51,6 +52,9 @@ type Config struct {
 	// NetworkAttacher connects containers to networks for
 	// /networks/{id}/connect and /disconnect; nil answers 501.
 	NetworkAttacher NetworkAttacher
+	// Builder builds images for /build and /build/prune (build.go); nil
+	// leaves those routes out.
+	Builder *build.Builder
 }
 
 // Counts are the object totals /info reports.
@@ -94,6 +98,7 @@ func New(cfg Config) *Server {
 	s.routeImages(mux)
 	s.routeVolumes(mux)
 	s.routeNetworks(mux)
+	s.routeBuild(mux)
 	s.handler = s.withVersion(routed(mux))
 	return s
 }

@@ -7,6 +7,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	buildcli "github.com/berth/berth/internal/cli/build"
 	"github.com/berth/berth/internal/cli/command"
 	containercli "github.com/berth/berth/internal/cli/container"
 	"github.com/berth/berth/internal/cli/daemon"
@@ -48,6 +49,7 @@ func Main(args []string) int {
 	system.AddCommands(root, &clientOpts)
 	containercli.AddCommands(root, &clientOpts)
 	imagecli.AddCommands(root, &clientOpts)
+	buildcli.AddCommands(root, &clientOpts)
 	volumecli.AddCommands(root, &clientOpts)
 	networkcli.AddCommands(root, &clientOpts)
 	root.AddCommand(registrycli.NewCommand())

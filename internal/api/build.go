@@ -1,0 +1,263 @@
+package api
+
+import (
+	"bufio"
+	"bytes"
+	"compress/bzip2"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"net/http"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/containerd/errdefs"
+	mbuild "github.com/moby/moby/api/types/build"
+	"github.com/moby/moby/api/types/jsonstream"
+
+	"github.com/berth/berth/internal/build"
+)
+
+// maxBuildContext bounds the build context a POST /build may send
+// (after decompression).
+const maxBuildContext = 8 << 30
+
+func (s *Server) routeBuild(mux *http.ServeMux) {
+	if s.cfg.Builder == nil {
+		return
+	}
+	mux.HandleFunc("POST /build", s.buildImage)
+	mux.HandleFunc("POST /build/prune", s.buildPrune)
+	mux.HandleFunc("POST /build/cancel", func(w http.ResponseWriter, r *http.Request) {
+		// The legacy builder stops when its request's connection drops;
+		// there is nothing to cancel by ID.
+		w.WriteHeader(http.StatusOK)
+	})
+}
+
+// buildOptions reads POST /build's query.
+func buildOptions(r *http.Request) (build.BuildOptions, error) {
+	q := r.URL.Query()
+	opts := build.BuildOptions{
+		Dockerfile: q.Get("dockerfile"),
+		Tags:       q["t"],
+		Target:     q.Get("target"),
+		NoCache:    boolValue(r, "nocache"),
+		Pull:       boolValue(r, "pull"),
+		Platform:   q.Get("platform"),
+		Network:    "default",
+	}
+	if q.Get("remote") != "" {
+		return opts, errdefs.ErrNotImplemented.WithMessage("build: remote contexts are not supported; send the context as the request body")
+	}
+	if v := q.Get("buildargs"); v != "" {
+		if err := json.Unmarshal([]byte(v), &opts.BuildArgs); err != nil {
+			return opts, errdefs.ErrInvalidArgument.WithMessage("invalid buildargs: " + err.Error())
+		}
+	}
+	if v := q.Get("labels"); v != "" {
+		if err := json.Unmarshal([]byte(v), &opts.Labels); err != nil {
+			return opts, errdefs.ErrInvalidArgument.WithMessage("invalid labels: " + err.Error())
+		}
+	}
+	switch nm := q.Get("networkmode"); nm {
+	case "", "default", "bridge":
+	case "none", "host":
+		opts.Network = nm
+	default:
+		return opts, errdefs.ErrInvalidArgument.WithMessage(fmt.Sprintf("invalid networkmode %q: only default, bridge, none and host are supported", nm))
+	}
+	for _, t := range opts.Tags {
+		if strings.TrimSpace(t) == "" {
+			return opts, errdefs.ErrInvalidArgument.WithMessage("invalid tag: empty")
+		}
+	}
+	return opts, nil
+}
+
+// buildImage answers POST /build with docker's legacy build stream:
+// {"stream":...} lines, {"aux":{"ID":...}} with the image, and a failure
+// as the last line, {"errorDetail":{"code":N,...}} with a RUN's exit code.
+// A dropped connection cancels the build.
+func (s *Server) buildImage(w http.ResponseWriter, r *http.Request) {
+	opts, err := buildOptions(r)
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	body, closeBody, err := buildContext(r)
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	defer closeBody()
+	opts.Context = body
+	quiet := boolValue(r, "q")
+	ps := newProgressStream(w, r, nil)
+	id, err := s.cfg.Builder.Build(r.Context(), opts, func(ev build.Event) {
+		switch {
+		case ev.ID != "":
+			aux, _ := json.Marshal(map[string]string{"ID": ev.ID})
+			ps.send(streamMessage{Aux: aux})
+		case ev.Pull != nil:
+			if !quiet {
+				ps.event(*ev.Pull)
+			}
+		case ev.Stream != "":
+			if !quiet {
+				ps.send(streamMessage{Stream: ev.Stream})
+			}
+		}
+	})
+	if err != nil {
+		buildFail(ps, err)
+		return
+	}
+	if quiet {
+		// dockerd's q=1 answer: the image ID as the only output line.
+		ps.send(streamMessage{Stream: id.String() + "\n"})
+	}
+	ps.finish()
+}
+
+// buildFail ends a build stream with err: a failed RUN as the stream's
+// last line with its exit code (the docker CLI exits with it), any other
+// error as an HTTP error when nothing was sent yet.
+func buildFail(ps *progressStream, err error) {
+	msg := trimClass(err.Error())
+	code := 0
+	var se *build.StepError
+	var ee *build.ExitError
+	if errors.As(err, &ee) {
+		code = ee.Code
+		if errors.As(err, &se) {
+			msg = fmt.Sprintf("The command '%s' returned a non-zero code: %d", se.Instruction, ee.Code)
+		}
+	}
+	ps.mu.Lock()
+	defer ps.mu.Unlock()
+	if !ps.started && code == 0 {
+		writeError(ps.w, ps.r, messageError(err, msg))
+		return
+	}
+	ps.start()
+	ps.write(streamMessage{ErrorDetail: &jsonstream.Error{Code: code, Message: msg}, Error: msg})
+	ps.flush()
+}
+
+// buildContext returns the request's body as a tar stream: plain, gzip or
+// zstd go to the builder as they are; bzip2 is decompressed here and xz by
+// the host's xz. The result is bounded by maxBuildContext.
+func buildContext(r *http.Request) (io.Reader, func(), error) {
+	if r.Body == nil {
+		return nil, func() {}, nil
+	}
+	br := bufio.NewReaderSize(r.Body, 64<<10)
+	head, _ := br.Peek(6)
+	var rd io.Reader = br
+	closeFn := func() {}
+	switch {
+	case bytes.HasPrefix(head, []byte("BZh")):
+		rd = bzip2.NewReader(br)
+	case bytes.HasPrefix(head, []byte{0xfd, '7', 'z', 'X', 'Z', 0x00}):
+		cmd := exec.CommandContext(r.Context(), "xz", "-dc")
+		cmd.Stdin = br
+		out, err := cmd.StdoutPipe()
+		if err != nil {
+			return nil, closeFn, fmt.Errorf("build context: xz: %w", err)
+		}
+		if err := cmd.Start(); err != nil {
+			return nil, closeFn, errdefs.ErrNotImplemented.WithMessage("build context: xz-compressed contexts need the host's xz: " + err.Error())
+		}
+		rd = out
+		closeFn = func() {
+			// Drain so xz can exit, then reap it.
+			_, _ = io.Copy(io.Discard, out)
+			_ = cmd.Wait()
+		}
+	}
+	if len(head) == 0 {
+		return nil, closeFn, nil
+	}
+	return &limitedReader{r: rd, n: maxBuildContext}, closeFn, nil
+}
+
+// limitedReader fails once more than n bytes were read.
+type limitedReader struct {
+	r io.Reader
+	n int64
+}
+
+func (l *limitedReader) Read(p []byte) (int, error) {
+	if l.n < 0 {
+		return 0, errdefs.ErrInvalidArgument.WithMessage(fmt.Sprintf("build context is larger than %d bytes", int64(maxBuildContext)))
+	}
+	n, err := l.r.Read(p)
+	l.n -= int64(n)
+	if l.n < 0 {
+		return n, errdefs.ErrInvalidArgument.WithMessage(fmt.Sprintf("build context is larger than %d bytes", int64(maxBuildContext)))
+	}
+	return n, err
+}
+
+// buildPrune answers POST /build/prune: all=1 removes every cache entry
+// and the RUN cache mounts, filters until= (or unused-for=) those not
+// used within the duration, none of them every entry but the cache
+// mounts are kept only with until.
+func (s *Server) buildPrune(w http.ResponseWriter, r *http.Request) {
+	opts := build.PruneOptions{All: boolValue(r, "all")}
+	f, err := imageFilters(r.URL.Query(), "until", "unused-for")
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	for key, vals := range f {
+		for _, val := range vals {
+			d, err := time.ParseDuration(val)
+			if err != nil {
+				writeError(w, r, errdefs.ErrInvalidArgument.WithMessage(fmt.Sprintf("invalid filter %s=%s: %v", key, val, err)))
+				return
+			}
+			opts.Until = d
+		}
+	}
+	before := dataUsage(s.cfg.DataRoot)
+	rep, err := s.cfg.Builder.Prune(r.Context(), opts)
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	freed := before - dataUsage(s.cfg.DataRoot)
+	if freed < rep.MountBytes {
+		freed = rep.MountBytes
+	}
+	out := mbuild.CachePruneReport{CachesDeleted: rep.Entries, SpaceReclaimed: uint64(max(freed, 0))}
+	if out.CachesDeleted == nil {
+		out.CachesDeleted = []string{}
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+// dataUsage is the bytes of the image store under dataRoot (content and
+// snapshots), to tell what a prune freed.
+func dataUsage(dataRoot string) int64 {
+	if dataRoot == "" {
+		return 0
+	}
+	var n int64
+	for _, d := range []string{"content", "snapshots"} {
+		_ = filepath.WalkDir(filepath.Join(dataRoot, d), func(_ string, de fs.DirEntry, err error) error {
+			if err == nil && de.Type().IsRegular() {
+				if fi, err := de.Info(); err == nil {
+					n += fi.Size()
+				}
+			}
+			return nil
+		})
+	}
+	return n
+}
