@@ -1,0 +1,160 @@
+package build
+
+import (
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+)
+
+const appDockerfile = `FROM busybox
+RUN echo built-by-run > /out.txt
+COPY hello.txt /hello.txt
+CMD ["sh", "-c", "cat /out.txt /hello.txt"]
+`
+
+// TestDockerBuildRunCachePrune: docker build through the legacy API, a
+// run of the image, a fully cached rebuild, then builder prune frees the
+// cache so the next build runs its RUN again.
+func TestDockerBuildRunCachePrune(t *testing.T) {
+	d := newDaemon(t)
+	ctx := writeFiles(t, map[string]string{"Dockerfile": appDockerfile, "hello.txt": "hello from the context\n"})
+	out, errOut, err := d.docker(t, ctx, "", "build", "-t", "app:1", ".")
+	if err != nil {
+		t.Fatalf("docker build: %v\n%s\n%s", err, out, errOut)
+	}
+	for _, want := range []string{"Sending build context to Docker daemon", "Step 1/4 : FROM busybox", "Step 2/4 : RUN echo built-by-run > /out.txt", " ---> Running in ", "Successfully built ", "Successfully tagged app:1\n"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("docker build output lacks %q:\n%s", want, out)
+		}
+	}
+	out, errOut, err = d.docker(t, "", "", "run", "--rm", "app:1")
+	if err != nil || out != "built-by-run\nhello from the context\n" {
+		t.Fatalf("docker run --rm app:1: %v: %q %s", err, out, errOut)
+	}
+
+	out, errOut, err = d.docker(t, ctx, "", "build", "-t", "app:2", ".")
+	if err != nil {
+		t.Fatalf("docker rebuild: %v\n%s\n%s", err, out, errOut)
+	}
+	if n := strings.Count(out, " ---> Using cache\n"); n != 3 {
+		t.Errorf("rebuild: %d steps from cache, want 3:\n%s", n, out)
+	}
+	if strings.Contains(out, "Running in") {
+		t.Errorf("rebuild started a container:\n%s", out)
+	}
+
+	out, errOut, err = d.docker(t, "", "", "builder", "prune", "-af")
+	if err != nil {
+		t.Fatalf("builder prune: %v\n%s\n%s", err, out, errOut)
+	}
+	if !strings.Contains(out, "Deleted build cache objects:\n") || !regexp.MustCompile(`Total reclaimed space: [0-9.]+[kMG]?B`).MatchString(out) {
+		t.Errorf("builder prune output:\n%s", out)
+	}
+	out, errOut, err = d.docker(t, "", "", "builder", "prune", "-af")
+	if err != nil || strings.Contains(out, "Deleted build cache objects") || !strings.Contains(out, "Total reclaimed space: 0B") {
+		t.Errorf("second builder prune: %v\n%s\n%s", err, out, errOut)
+	}
+	out, errOut, err = d.docker(t, ctx, "", "build", "-t", "app:3", ".")
+	if err != nil || !strings.Contains(out, "Running in") || strings.Contains(out, "Using cache") {
+		t.Errorf("build after prune must run again: %v\n%s\n%s", err, out, errOut)
+	}
+	// The tagged images outlive the prune.
+	out, errOut, err = d.docker(t, "", "", "run", "--rm", "app:1")
+	if err != nil || out != "built-by-run\nhello from the context\n" {
+		t.Errorf("docker run --rm app:1 after prune: %v: %q %s", err, out, errOut)
+	}
+}
+
+// TestBuildFailingRun: a RUN that exits 7 ends both CLIs with status 7 and
+// docker's message, and tags nothing.
+func TestBuildFailingRun(t *testing.T) {
+	d := newDaemon(t)
+	ctx := writeFiles(t, map[string]string{"Dockerfile": "FROM busybox\nRUN echo before-failure\nRUN exit 7\n"})
+	const msg = "The command 'RUN exit 7' returned a non-zero code: 7"
+	out, errOut, err := d.docker(t, ctx, "", "build", "-t", "bad:1", ".")
+	if exitCode(err) != 7 || !strings.Contains(errOut, msg) || !strings.Contains(out, "before-failure") {
+		t.Errorf("docker build: exit %d, want 7\nstdout:\n%s\nstderr:\n%s", exitCode(err), out, errOut)
+	}
+	out, errOut, err = d.berth(t, "build", "-t", "bad:2", ctx)
+	if exitCode(err) != 7 || !strings.Contains(errOut, msg) {
+		t.Errorf("berth build: exit %d, want 7\nstdout:\n%s\nstderr:\n%s", exitCode(err), out, errOut)
+	}
+	for _, ref := range []string{"bad:1", "bad:2"} {
+		if _, _, err := d.berth(t, "image", "inspect", ref); err == nil {
+			t.Errorf("%s was tagged by a failed build", ref)
+		}
+	}
+}
+
+// TestBerthBuildTargetArgsIidfile: berth build of a multi-stage
+// Dockerfile with --target, --build-arg, --label, -q and --iidfile.
+func TestBerthBuildTargetArgsIidfile(t *testing.T) {
+	d := newDaemon(t)
+	ctx := writeFiles(t, map[string]string{"Dockerfile": `FROM busybox AS base
+ARG GREETING=default
+RUN echo "$GREETING from base" > /greeting
+FROM base AS second
+RUN cat /greeting > /second
+FROM busybox AS never
+RUN exit 3
+`})
+	iid := filepath.Join(t.TempDir(), "iid")
+	out, errOut, err := d.berth(t, "build", "-q", "--target", "second", "--build-arg", "GREETING=hi", "--label", "team=berth", "--iidfile", iid, "-t", "multi:1", ctx)
+	if err != nil {
+		t.Fatalf("berth build: %v\n%s\n%s", err, out, errOut)
+	}
+	id := strings.TrimSpace(out)
+	if !regexp.MustCompile(`^sha256:[0-9a-f]{64}$`).MatchString(id) {
+		t.Fatalf("berth build -q printed %q, want only the image ID", out)
+	}
+	if b, err := os.ReadFile(iid); err != nil || string(b) != id {
+		t.Errorf("iidfile: %q %v, want %s", b, err, id)
+	}
+	out, errOut, err = d.berth(t, "run", "--rm", "multi:1", "cat", "/second")
+	if err != nil || out != "hi from base\n" {
+		t.Errorf("run multi:1: %v: %q %s", err, out, errOut)
+	}
+	out, _, err = d.berth(t, "image", "inspect", "--format", "{{.Config.Labels.team}}", "multi:1")
+	if err != nil || strings.TrimSpace(out) != "berth" {
+		t.Errorf("label team: %v %q", err, out)
+	}
+}
+
+// TestBerthBuildDockerignoreAndStdin: .dockerignore keeps files out of the
+// context; -f - reads the Dockerfile from stdin; "-" builds a
+// Dockerfile-only context from stdin.
+func TestBerthBuildDockerignoreAndStdin(t *testing.T) {
+	d := newDaemon(t)
+	ctx := writeFiles(t, map[string]string{
+		"Dockerfile":    "FROM busybox\nCOPY . /ctx/\nRUN ls /ctx | sort | tr '\\n' ' '\n",
+		".dockerignore": "secret.txt\nlogs/\n",
+		"kept.txt":      "kept",
+		"secret.txt":    "secret",
+		"logs/a.log":    "log",
+	})
+	out, errOut, err := d.berth(t, "build", "-t", "ign:1", ctx)
+	if err != nil {
+		t.Fatalf("berth build: %v\n%s\n%s", err, out, errOut)
+	}
+	if !strings.Contains(out, "Dockerfile kept.txt \n") {
+		t.Errorf("context listing should be the Dockerfile and kept.txt (.dockerignore is not copied by COPY):\n%s", out)
+	}
+	if strings.Contains(out, "secret.txt") || strings.Contains(out, "logs") {
+		t.Errorf("ignored files reached the build:\n%s", out)
+	}
+
+	out, errOut, err = d.run(t, berthBin, nil, "", "FROM busybox\nRUN echo from-stdin-dockerfile\n", "build", "-f", "-", "-t", "stdin:1", ctx)
+	if err != nil || !strings.Contains(out, "from-stdin-dockerfile") {
+		t.Errorf("berth build -f -: %v\n%s\n%s", err, out, errOut)
+	}
+	out, errOut, err = d.run(t, berthBin, nil, "", "FROM busybox\nRUN echo dockerfile-only > /o\nCMD [\"cat\", \"/o\"]\n", "build", "-t", "stdin:2", "-")
+	if err != nil {
+		t.Fatalf("berth build -: %v\n%s\n%s", err, out, errOut)
+	}
+	out, errOut, err = d.docker(t, "", "", "run", "--rm", "stdin:2")
+	if err != nil || out != "dockerfile-only\n" {
+		t.Errorf("docker run stdin:2: %v: %q %s", err, out, errOut)
+	}
+}
