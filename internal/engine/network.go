@@ -4,13 +4,16 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
+	"net"
 	"net/netip"
 	"os"
 	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
+	"syscall"
 
 	"github.com/containerd/errdefs"
 	"github.com/moby/moby/api/types/container"
@@ -148,8 +151,22 @@ func (e *Engine) refreshNet(ctx context.Context, c *Container) {
 	if e.cfg.Networks == nil {
 		return
 	}
-	c.endpoints = e.cfg.Networks.ContainerEndpoints(ctx, c.ID)
+	c.endpoints = e.endpointsByName(ctx, c.ID)
 	c.ports = e.cfg.Networks.Ports(ctx, c.ID)
+}
+
+// endpointsByName is the manager's endpoints of a container keyed by
+// network name.
+func (e *Engine) endpointsByName(ctx context.Context, id string) map[string]network.Endpoint {
+	out := map[string]network.Endpoint{}
+	for netID, ep := range e.cfg.Networks.ContainerEndpoints(ctx, id) {
+		name := netID
+		if n, err := e.cfg.Networks.Get(ctx, netID); err == nil {
+			name = n.Name
+		}
+		out[name] = ep
+	}
+	return out
 }
 
 // disconnectNetworks removes c's ports and endpoints; c.mu held.
@@ -158,7 +175,7 @@ func (e *Engine) disconnectNetworks(ctx context.Context, c *Container) {
 	if nets == nil {
 		return
 	}
-	eps := nets.ContainerEndpoints(ctx, c.ID)
+	eps := e.endpointsByName(ctx, c.ID)
 	if err := nets.UnpublishPorts(ctx, c.ID); err != nil {
 		slog.Error("unpublish ports", "id", c.ID, "err", err)
 	}
@@ -319,13 +336,22 @@ func (e *Engine) writeNetworkEtcFiles(ctx context.Context, c *Container, dir str
 	embedded := false
 	if nets := e.cfg.Networks; nets != nil {
 		hc.HostGateway = nets.HostGateway()
-		eps := nets.ContainerEndpoints(ctx, c.ID)
-		for _, name := range wantedNetworks(c) {
-			if ep, ok := eps[name]; ok {
-				hc.IPs = append(hc.IPs, ep.IP)
-				if isUserNetwork(name) {
-					embedded = true
-				}
+		eps := e.endpointsByName(ctx, c.ID)
+		names := make([]string, 0, len(eps))
+		primary := e.netName(ctx, primaryNetwork(c.HostConfig))
+		for name := range eps {
+			if name != primary {
+				names = append(names, name)
+			}
+		}
+		sort.Strings(names)
+		if _, ok := eps[primary]; ok {
+			names = append([]string{primary}, names...)
+		}
+		for _, name := range names {
+			hc.IPs = append(hc.IPs, eps[name].IP)
+			if isUserNetwork(name) {
+				embedded = true
 			}
 		}
 	}
@@ -382,8 +408,8 @@ func (e *Engine) ConnectContainer(ctx context.Context, netID, ref string, settin
 		return errdefs.ErrPermissionDenied.WithMessage(fmt.Sprintf("container %s: cannot connect a container with network mode %s to a network", ref, c.HostConfig.NetworkMode))
 	}
 	name := n.Name
-	if _, ok := c.Networks[name]; ok || primaryNetwork(c.HostConfig) == name {
-		if !c.State.Running || e.cfg.Networks.ContainerEndpoints(ctx, c.ID)[name].ID != "" {
+	if _, ok := c.Networks[name]; ok || e.netName(ctx, primaryNetwork(c.HostConfig)) == name {
+		if !c.State.Running || e.endpointsByName(ctx, c.ID)[name].ID != "" {
 			return errdefs.ErrConflict.WithMessage(fmt.Sprintf("endpoint with name %s already exists in network %s", strings.TrimPrefix(c.Name, "/"), name))
 		}
 	}
@@ -444,7 +470,7 @@ func (e *Engine) DisconnectContainer(ctx context.Context, netID, ref string, for
 	defer c.mu.Unlock()
 	name := n.Name
 	_, wanted := c.Networks[name]
-	primary := primaryNetwork(c.HostConfig) == name
+	primary := e.netName(ctx, primaryNetwork(c.HostConfig)) == name
 	if !wanted && !primary {
 		return errdefs.ErrInvalidArgument.WithMessage(fmt.Sprintf("container %s is not connected to network %s", c.ID, name))
 	}
@@ -584,4 +610,55 @@ func dnsStrings(in []netip.Addr) []string {
 		out = append(out, a.String())
 	}
 	return out
+}
+
+// checkHostPorts refuses at create a container whose fixed host ports are
+// already taken (by another container or any process), so `docker run`
+// fails before anything is made, with dockerd's message.
+func (e *Engine) checkHostPorts(c *Container) error {
+	if e.cfg.Networks == nil {
+		return nil
+	}
+	if mode, _ := networkMode(c.HostConfig); mode != modeBridge {
+		return nil
+	}
+	bindings, err := portBindings(c)
+	if err != nil {
+		return err
+	}
+	for _, b := range bindings {
+		if b.HostPort == 0 || b.HostPortEnd > b.HostPort {
+			continue
+		}
+		ip := b.HostIP
+		if ip == "" {
+			ip = "0.0.0.0"
+		}
+		addr := net.JoinHostPort(ip, strconv.Itoa(b.HostPort))
+		var cl io.Closer
+		if b.Proto == "udp" {
+			cl, err = net.ListenPacket("udp4", addr)
+		} else {
+			cl, err = net.Listen("tcp4", addr)
+		}
+		if err != nil {
+			if errors.Is(err, syscall.EADDRINUSE) {
+				return errdefs.ErrConflict.WithMessage(fmt.Sprintf("Bind for %s failed: port is already allocated", addr))
+			}
+			return errdefs.ErrInvalidArgument.WithMessage(fmt.Sprintf("publish %s: %v", addr, err))
+		}
+		cl.Close()
+	}
+	return nil
+}
+
+// netName is the name of network ref (a name, ID or ID prefix); ref when
+// the manager does not know it.
+func (e *Engine) netName(ctx context.Context, ref string) string {
+	if e.cfg.Networks != nil {
+		if n, err := e.cfg.Networks.Get(ctx, ref); err == nil {
+			return n.Name
+		}
+	}
+	return ref
 }

@@ -95,12 +95,20 @@ type daemon struct {
 	cmd                           *exec.Cmd
 	log                           *lockedBuffer
 	done                          chan struct{}
+	// netArgs are the daemon's networking flags; "--bridge none" when nil.
+	netArgs []string
 }
 
 // newDaemon makes the roots, loads busybox:latest into the data root and
 // starts a daemon; cleanup removes every container, stops the daemon and
 // leaves no mount, shim or directory behind.
 func newDaemon(t *testing.T) *daemon {
+	t.Helper()
+	return newDaemonWith(t, nil)
+}
+
+// newDaemonWith is newDaemon with networking flags (nil: --bridge none).
+func newDaemonWith(t *testing.T, netArgs []string) *daemon {
 	t.Helper()
 	testutil.RequireRoot(t)
 	if setupError != nil {
@@ -112,6 +120,7 @@ func newDaemon(t *testing.T) *daemon {
 	}
 	d := &daemon{dir: dir, dataRoot: filepath.Join(dir, "data"), execRoot: filepath.Join(dir, "exec"), sock: filepath.Join(dir, "d.sock")}
 	d.host = "unix://" + d.sock
+	d.netArgs = netArgs
 	t.Cleanup(func() { d.cleanup(t) })
 	loadImage(t, d.dataRoot)
 	d.start(t)
@@ -151,8 +160,11 @@ func loadImage(t *testing.T, dataRoot string) {
 func (d *daemon) start(t *testing.T) {
 	t.Helper()
 	d.log = &lockedBuffer{}
-	d.cmd = exec.Command(berthBin, "daemon", "--bridge", "none", "--data-root", d.dataRoot, "--exec-root", d.execRoot,
-		"-H", d.host, "--pidfile", filepath.Join(d.dir, "d.pid"))
+	args := []string{"daemon", "--data-root", d.dataRoot, "--exec-root", d.execRoot, "-H", d.host, "--pidfile", filepath.Join(d.dir, "d.pid")}
+	if d.netArgs == nil {
+		args = append(args, "--bridge", "none")
+	}
+	d.cmd = exec.Command(berthBin, append(args, d.netArgs...)...)
 	d.cmd.Stdout, d.cmd.Stderr = d.log, d.log
 	if err := d.cmd.Start(); err != nil {
 		t.Fatal(err)

@@ -1,0 +1,255 @@
+package engine
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"os/exec"
+	"strings"
+	"testing"
+	"time"
+)
+
+// newNetDaemon starts a daemon with networking on its own default bridge
+// and iptables chains. Cleanup removes its containers and networks, stops
+// it, and asserts that no link, alias or rule of it is left on the host.
+func newNetDaemon(t *testing.T) (*daemon, string, string) {
+	t.Helper()
+	var b [3]byte
+	_, _ = rand.Read(b[:])
+	suffix := hex.EncodeToString(b[:])
+	bridge, prefix := "bt"+suffix, "BT"+strings.ToUpper(suffix)
+	t.Cleanup(func() { assertNoNetworkLeft(t, bridge, prefix) })
+	d := newDaemonWith(t, []string{"--bridge", bridge, "--iptables-chain-prefix", prefix})
+	t.Cleanup(func() {
+		select {
+		case <-d.done:
+			return
+		default:
+		}
+		if ids, _, _ := d.docker(t, "ps", "-aq"); strings.TrimSpace(ids) != "" {
+			d.docker(t, append([]string{"rm", "-f"}, strings.Fields(ids)...)...)
+		}
+		if _, errOut, err := d.docker(t, "network", "prune", "-f"); err != nil {
+			t.Errorf("cleanup: network prune: %v: %s", err, errOut)
+		}
+	})
+	return d, bridge, prefix
+}
+
+// assertNoNetworkLeft checks (after the daemon stopped) that ip link and
+// iptables-save hold nothing of the daemon, and removes what they do.
+func assertNoNetworkLeft(t *testing.T, bridge, prefix string) {
+	tag := "berth:" + prefix + ":"
+	out, _ := exec.Command("ip", "-d", "link").CombinedOutput()
+	if strings.Contains(string(out), bridge) || strings.Contains(string(out), tag) {
+		t.Errorf("links of the daemon left:\n%s", out)
+		_ = exec.Command("ip", "link", "del", bridge).Run()
+	}
+	for _, tool := range []string{"iptables-save", "ip6tables-save"} {
+		out, _ = exec.Command(tool).CombinedOutput()
+		if strings.Contains(string(out), prefix+"-") {
+			t.Errorf("%s: rules of the daemon left:\n%s", tool, grepLines(string(out), prefix))
+		}
+	}
+}
+
+func grepLines(s, sub string) string {
+	var out []string
+	for _, l := range strings.Split(s, "\n") {
+		if strings.Contains(l, sub) {
+			out = append(out, l)
+		}
+	}
+	return strings.Join(out, "\n")
+}
+
+// ipOf returns the container's address on network name.
+func (d *daemon) ipOf(t *testing.T, ctr, name string) string {
+	t.Helper()
+	return strings.TrimSpace(d.mustDocker(t, "inspect", "-f", fmt.Sprintf("{{(index .NetworkSettings.Networks %q).IPAddress}}", name), ctr))
+}
+
+// server runs a detached busybox answering every TCP connection on port
+// 80 with "hello from NAME".
+func (d *daemon) server(t *testing.T, name string, args ...string) {
+	t.Helper()
+	run := append([]string{"run", "-d", "--name", name}, args...)
+	run = append(run, "busybox", "nc", "-ll", "-p", "80", "-e", "echo", "hello from "+name)
+	d.mustDocker(t, run...)
+}
+
+// clientScript connects to host:port from a container, waiting up to 5 s
+// for the server to listen.
+func clientScript(host, port string) string {
+	return fmt.Sprintf("for i in $(seq 50); do if out=$(nc -w 2 %s %s </dev/null) && [ -n \"$out\" ]; then echo \"$out\"; exit 0; fi; sleep 0.1; done; exit 1", host, port)
+}
+
+func TestNetworkContainersReachEachOtherByName(t *testing.T) {
+	d, _, _ := newNetDaemon(t)
+	d.mustDocker(t, "network", "create", "front")
+	d.mustDocker(t, "network", "create", "back")
+	d.server(t, "web", "--network", "front")
+	got := d.mustDocker(t, "run", "--rm", "--network", "front", "busybox", "sh", "-c", clientScript("web", "80"))
+	if strings.TrimSpace(got) != "hello from web" {
+		t.Fatalf("client on front got %q, want %q", got, "hello from web")
+	}
+	// /etc/resolv.conf points at the embedded DNS on a user network.
+	if rc := d.mustDocker(t, "run", "--rm", "--network", "front", "busybox", "cat", "/etc/resolv.conf"); !strings.Contains(rc, "nameserver 127.0.0.11") {
+		t.Errorf("resolv.conf on a user network:\n%s\nwant nameserver 127.0.0.11", rc)
+	}
+	// Another network neither resolves nor reaches it.
+	ip := d.ipOf(t, "web", "front")
+	if ip == "" || ip == "<no value>" {
+		t.Fatalf("web has no address on front")
+	}
+	out, _, err := d.docker(t, "run", "--rm", "--network", "back", "busybox", "nslookup", "web")
+	if err == nil {
+		t.Errorf("nslookup web on network back succeeded:\n%s", out)
+	}
+	out, _, err = d.docker(t, "run", "--rm", "--network", "back", "busybox", "nc", "-w", "2", ip, "80")
+	if err == nil || strings.Contains(out, "hello") {
+		t.Errorf("a container on back reached web at %s: %q (err %v)", ip, out, err)
+	}
+	// inspect and events show the attachment.
+	var nets map[string]struct{ IPAddress, Gateway string }
+	if err := json.Unmarshal([]byte(d.mustDocker(t, "inspect", "-f", "{{json .NetworkSettings.Networks}}", "web")), &nets); err != nil {
+		t.Fatal(err)
+	}
+	if n, ok := nets["front"]; !ok || n.IPAddress != ip || n.Gateway == "" {
+		t.Errorf("inspect networks = %+v, want front with %s and a gateway", nets, ip)
+	}
+}
+
+func freePort(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return fmt.Sprint(l.Addr().(*net.TCPAddr).Port)
+}
+
+func dialRead(addr string) (string, error) {
+	c, err := net.DialTimeout("tcp4", addr, 2*time.Second)
+	if err != nil {
+		return "", err
+	}
+	defer c.Close()
+	_ = c.SetDeadline(time.Now().Add(3 * time.Second))
+	b, err := io.ReadAll(c)
+	return string(b), err
+}
+
+func TestNetworkPublishedPort(t *testing.T) {
+	d, _, prefix := newNetDaemon(t)
+	port := freePort(t)
+	d.server(t, "pub", "-p", "127.0.0.1:"+port+":80")
+	addr := "127.0.0.1:" + port
+	var got string
+	var err error
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
+		if got, err = dialRead(addr); err == nil && got != "" {
+			break
+		}
+	}
+	if strings.TrimSpace(got) != "hello from pub" {
+		t.Fatalf("%s from the host: %q (%v), want hello from pub", addr, got, err)
+	}
+	if out := d.mustDocker(t, "port", "pub"); !strings.Contains(out, "80/tcp -> "+addr) {
+		t.Errorf("docker port pub = %q, want 80/tcp -> %s", out, addr)
+	}
+	if out := d.mustDocker(t, "ps", "--format", "{{.Ports}}", "-f", "name=pub"); !strings.Contains(out, addr+"->80/tcp") {
+		t.Errorf("ps Ports = %q, want %s->80/tcp", out, addr)
+	}
+
+	// Hairpin: another container reaches a port published on all
+	// addresses through the bridge's gateway address.
+	port2 := freePort(t)
+	d.server(t, "pub2", "-p", port2+":80")
+	gw := strings.TrimSpace(d.mustDocker(t, "inspect", "-f", "{{.NetworkSettings.Networks.bridge.Gateway}}", "pub2"))
+	got = d.mustDocker(t, "run", "--rm", "busybox", "sh", "-c", clientScript(gw, port2))
+	if strings.TrimSpace(got) != "hello from pub2" {
+		t.Errorf("hairpin %s:%s from a container: %q, want hello from pub2", gw, port2, got)
+	}
+
+	// The same port again fails before anything is made.
+	before := d.mustDocker(t, "ps", "-aq")
+	rulesBefore, _ := exec.Command("iptables-save").Output()
+	_, errOut, err := d.docker(t, "run", "-d", "--name", "dup", "-p", "127.0.0.1:"+port+":80", "busybox", "sleep", "60")
+	if err == nil {
+		t.Fatalf("second container on %s started", addr)
+	}
+	if want := "Bind for " + addr + " failed: port is already allocated"; !strings.Contains(errOut, want) {
+		t.Errorf("error = %q, want it to contain %q", errOut, want)
+	}
+	if after := d.mustDocker(t, "ps", "-aq"); after != before {
+		t.Errorf("containers after the failed run:\n%s\nbefore:\n%s", after, before)
+	}
+	rulesAfter, _ := exec.Command("iptables-save").Output()
+	if a, b := grepLines(string(rulesAfter), prefix), grepLines(string(rulesBefore), prefix); a != b {
+		t.Errorf("rules changed by the failed run:\n%s\nbefore:\n%s", a, b)
+	}
+
+	// rm -f frees the port.
+	d.mustDocker(t, "rm", "-f", "pub")
+	l, err := net.Listen("tcp4", addr)
+	if err != nil {
+		t.Fatalf("port %s not free after rm -f: %v", addr, err)
+	}
+	l.Close()
+}
+
+func TestNetworkDaemonCrashKeepsAddresses(t *testing.T) {
+	d, _, _ := newNetDaemon(t)
+	d.mustDocker(t, "network", "create", "app")
+	ips := map[string]string{}
+	for _, n := range []string{"c1", "c2", "c3"} {
+		d.server(t, n, "--network", "app")
+		ips[n] = d.ipOf(t, n, "app")
+	}
+	d.kill9(t)
+	d.start(t)
+	for n, ip := range ips {
+		if got := d.ipOf(t, n, "app"); got != ip {
+			t.Errorf("%s: address %s after the restart, was %s", n, got, ip)
+		}
+	}
+	for _, n := range []string{"c1", "c3"} {
+		got := d.mustDocker(t, "run", "--rm", "--network", "app", "busybox", "sh", "-c", clientScript(n, "80"))
+		if strings.TrimSpace(got) != "hello from "+n {
+			t.Errorf("%s by name after the restart: %q", n, got)
+		}
+	}
+	d.mustDocker(t, "run", "-d", "--name", "c4", "--network", "app", "busybox", "sleep", "60")
+	ip4 := d.ipOf(t, "c4", "app")
+	for n, ip := range ips {
+		if ip == ip4 {
+			t.Errorf("c4 got %s, the address of %s", ip4, n)
+		}
+	}
+}
+
+func TestNetworkNoneAndHostModes(t *testing.T) {
+	d, _, _ := newNetDaemon(t)
+	out := d.mustDocker(t, "run", "--rm", "--network", "none", "busybox", "ip", "-o", "link")
+	if strings.Contains(out, "eth0") || !strings.Contains(out, "lo") {
+		t.Errorf("--network none links:\n%s", out)
+	}
+	d.mustDocker(t, "run", "-d", "--name", "owner", "busybox", "sleep", "60")
+	ip := d.ipOf(t, "owner", "bridge")
+	out = d.mustDocker(t, "run", "--rm", "--network", "container:owner", "busybox", "ip", "-o", "-4", "addr")
+	if !strings.Contains(out, ip+"/") {
+		t.Errorf("--network container:owner addresses:\n%s\nwant %s", out, ip)
+	}
+	out = d.mustDocker(t, "run", "--rm", "--add-host", "gw:host-gateway", "--dns", "192.0.2.53", "--dns-search", "example.test", "busybox", "sh", "-c", "cat /etc/hosts /etc/resolv.conf")
+	for _, want := range []string{"\tgw\n", "nameserver 192.0.2.53", "search example.test"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("etc files lack %q:\n%s", want, out)
+		}
+	}
+}
