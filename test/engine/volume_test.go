@@ -1,0 +1,107 @@
+package engine
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func TestVolumeDataSurvivesContainerRemoval(t *testing.T) {
+	d := newDaemon(t)
+	d.mustDocker(t, "run", "--name", "writer", "-v", "data:/data", "busybox", "sh", "-c", "echo kept > /data/f")
+	d.mustDocker(t, "rm", "writer")
+	if got := d.mustDocker(t, "run", "--rm", "-v", "data:/data", "busybox", "cat", "/data/f"); got != "kept\n" {
+		t.Errorf("volume content after the writer was removed = %q, want kept", got)
+	}
+	// In use by a container (even stopped): remove is a conflict.
+	d.mustDocker(t, "create", "--name", "holder", "-v", "data:/data", "busybox", "true")
+	_, errOut, err := d.docker(t, "volume", "rm", "data")
+	if err == nil || !strings.Contains(errOut, "volume is in use") {
+		t.Errorf("volume rm of a volume in use: err %v, stderr %q; want 'volume is in use'", err, errOut)
+	}
+	// After a daemon restart the reference is still held.
+	d.stop(t)
+	d.start(t)
+	if _, errOut, err = d.docker(t, "volume", "rm", "data"); err == nil {
+		t.Errorf("volume rm after a daemon restart succeeded, want in use (%s)", errOut)
+	}
+	d.mustDocker(t, "rm", "holder")
+	d.mustDocker(t, "volume", "rm", "data")
+}
+
+func TestVolumeCopyUpAndAnonymous(t *testing.T) {
+	d := newDaemon(t)
+	// /etc of the image is copied into a new empty named volume.
+	got := d.mustDocker(t, "run", "--rm", "-v", "etcvol:/etc", "busybox", "cat", "/etc/passwd")
+	if !strings.Contains(got, "root:") {
+		t.Errorf("copied-up /etc/passwd = %q, want the image's", got)
+	}
+	mp := strings.TrimSpace(d.mustDocker(t, "volume", "inspect", "-f", "{{.Mountpoint}}", "etcvol"))
+	if _, err := os.Stat(filepath.Join(mp, "passwd")); err != nil {
+		t.Errorf("volume etcvol lacks passwd: %v", err)
+	}
+	// -v /path makes an anonymous volume; rm -v removes it.
+	d.mustDocker(t, "run", "--name", "anon", "-v", "/scratch", "busybox", "sh", "-c", "echo x > /scratch/f")
+	name := strings.TrimSpace(d.mustDocker(t, "inspect", "-f", "{{range .Mounts}}{{.Name}}{{end}}", "anon"))
+	if len(name) != 64 {
+		t.Fatalf("anonymous volume name %q, want 64 hex", name)
+	}
+	if ls := d.mustDocker(t, "volume", "ls", "-q"); !strings.Contains(ls, name) {
+		t.Fatalf("volume ls lacks %s:\n%s", name, ls)
+	}
+	d.mustDocker(t, "rm", "-v", "anon")
+	if ls := d.mustDocker(t, "volume", "ls", "-q"); strings.Contains(ls, name) {
+		t.Errorf("anonymous volume %s left after rm -v:\n%s", name, ls)
+	}
+	// --rm removes it too; a named one stays.
+	d.mustDocker(t, "run", "--rm", "-v", "/scratch", "-v", "keep:/keep", "busybox", "true")
+	if ls := strings.Fields(d.mustDocker(t, "volume", "ls", "-q")); len(ls) != 2 || !contains(ls, "keep") || !contains(ls, "etcvol") {
+		t.Errorf("volumes after run --rm = %v, want etcvol and keep", ls)
+	}
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+func TestVolumeBindsAndTmpfs(t *testing.T) {
+	d := newDaemon(t)
+	src := t.TempDir()
+	if err := os.WriteFile(filepath.Join(src, "in"), []byte("from host\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if got := d.mustDocker(t, "run", "--rm", "-v", src+":/h:ro", "busybox", "cat", "/h/in"); got != "from host\n" {
+		t.Errorf("read-only bind read = %q", got)
+	}
+	_, errOut, err := d.docker(t, "run", "--rm", "-v", src+":/h:ro", "busybox", "touch", "/h/new")
+	if err == nil || !strings.Contains(errOut, "Read-only file system") {
+		t.Errorf("write into a read-only bind: err %v, stderr %q; want Read-only file system", err, errOut)
+	}
+	if _, err := os.Stat(filepath.Join(src, "new")); err == nil {
+		t.Errorf("a file appeared on the host through a read-only bind (%s)", errOut)
+	}
+	d.mustDocker(t, "run", "--rm", "--mount", "type=bind,src="+src+",dst=/w", "busybox", "sh", "-c", "echo back > /w/out")
+	if b, err := os.ReadFile(filepath.Join(src, "out")); err != nil || string(b) != "back\n" {
+		t.Errorf("write through --mount type=bind: %q, %v", b, err)
+	}
+	out := d.mustDocker(t, "run", "--rm", "--mount", "type=tmpfs,dst=/t,tmpfs-size=1m", "busybox", "sh", "-c", "grep ' /t ' /proc/mounts")
+	if !strings.Contains(out, "tmpfs /t tmpfs") {
+		t.Errorf("--mount type=tmpfs: %q", out)
+	}
+	// A bind source inside the data root is refused.
+	_, errOut, err = d.docker(t, "run", "--rm", "-v", d.dataRoot+":/x", "busybox", "true")
+	if err == nil {
+		t.Errorf("bind of the data root accepted")
+	}
+	// --volumes-from shares the other container's volumes.
+	d.mustDocker(t, "run", "--name", "src", "-v", "shared:/s", "busybox", "sh", "-c", "echo via > /s/f")
+	if got := d.mustDocker(t, "run", "--rm", "--volumes-from", "src", "busybox", "cat", "/s/f"); got != "via\n" {
+		t.Errorf("--volumes-from read = %q", got)
+	}
+}
