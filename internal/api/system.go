@@ -183,13 +183,19 @@ type legacyDiskUsage struct {
 	system.DiskUsage
 }
 
-// diskUsage answers /system/df. Nothing is stored yet, so every figure is
-// zero; the shape follows the request's API version.
+// diskUsage answers /system/df. Volumes are counted (VolumeUsage); the
+// other figures are still zero; the shape follows the request's API
+// version.
 func (s *Server) diskUsage(w http.ResponseWriter, r *http.Request) {
+	vu, err := s.VolumeUsage(r.Context())
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
 	current := system.DiskUsage{
 		ImageUsage:      &image.DiskUsage{Items: []image.Summary{}},
 		ContainerUsage:  &container.DiskUsage{Items: []container.Summary{}},
-		VolumeUsage:     &volume.DiskUsage{Items: []volume.Volume{}},
+		VolumeUsage:     vu,
 		BuildCacheUsage: &build.DiskUsage{Items: []build.CacheRecord{}},
 	}
 	v := VersionFrom(r.Context())
@@ -199,7 +205,7 @@ func (s *Server) diskUsage(w http.ResponseWriter, r *http.Request) {
 	}
 	legacy := legacyDiskUsage{
 		Images: []image.Summary{}, Containers: []container.Summary{},
-		Volumes: []volume.Volume{}, BuildCache: []build.CacheRecord{},
+		Volumes: vu.Items, BuildCache: []build.CacheRecord{},
 	}
 	if CompareVersions(v, "1.52") == 0 {
 		legacy.DiskUsage = current

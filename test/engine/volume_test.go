@@ -59,6 +59,10 @@ func TestVolumeCopyUpAndAnonymous(t *testing.T) {
 	if ls := strings.Fields(d.mustDocker(t, "volume", "ls", "-q")); len(ls) != 2 || !contains(ls, "keep") || !contains(ls, "etcvol") {
 		t.Errorf("volumes after run --rm = %v, want etcvol and keep", ls)
 	}
+	// system df counts them; none is in use.
+	if df := d.mustDocker(t, "system", "df", "--format", "{{.Type}}={{.TotalCount}}/{{.Active}}"); !strings.Contains(df, "Local Volumes=2/0") {
+		t.Errorf("system df = %q, want Local Volumes=2/0", df)
+	}
 }
 
 func contains(list []string, s string) bool {
