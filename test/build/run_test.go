@@ -62,7 +62,7 @@ func TestBuildCancelledLeavesNothing(t *testing.T) {
 	d := newDaemon(t)
 	// The marker makes the RUN's shell findable by its command line.
 	marker := fmt.Sprintf("cancel-marker-%d", time.Now().UnixNano())
-	ctx := writeFiles(t, map[string]string{"Dockerfile": "FROM busybox\nRUN echo started; sleep 300; : "+marker+"\n"})
+	ctx := writeFiles(t, map[string]string{"Dockerfile": "FROM busybox\nRUN echo started; sleep 300; : " + marker + "\n"})
 	cmd := exec.Command(berthBin, "-H", d.host, "build", ctx)
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
