@@ -3,6 +3,7 @@ package engine
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"os"
@@ -43,6 +44,39 @@ type BuildExecutor struct {
 
 // BuildExecutor returns the engine's executor of RUN steps.
 func (e *Engine) BuildExecutor() *BuildExecutor { return &BuildExecutor{e: e} }
+
+// Cleanup removes what RUN steps of a daemon that died mid-build left:
+// their processes (killed), runtime state, mounts, bundles and network
+// namespaces. Call it before the first build.
+func (x *BuildExecutor) Cleanup() error {
+	dir := filepath.Join(x.e.cfg.ExecRoot, "build")
+	ents, err := os.ReadDir(dir)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("build runs cleanup: %w", err)
+	}
+	var errs []error
+	for _, de := range ents {
+		id := de.Name()
+		if rc, err := runtime.Load(filepath.Join(x.e.cfg.ExecRoot, "runtime"), id); err == nil {
+			if err := rc.Delete(true); err != nil {
+				errs = append(errs, fmt.Errorf("build run %s: delete container: %w", id, err))
+			}
+		}
+		if err := mount.UnmountAll(filepath.Join(dir, id, "rootfs")); err != nil {
+			errs = append(errs, fmt.Errorf("build run %s: unmount rootfs: %w", id, err))
+			continue
+		}
+		removeNetNS(filepath.Join(x.e.cfg.ExecRoot, "netns", id))
+		if err := os.RemoveAll(filepath.Join(dir, id)); err != nil {
+			errs = append(errs, fmt.Errorf("build run %s: %w", id, err))
+		}
+		slog.Info("removed the RUN step of an interrupted build", "id", id)
+	}
+	return errors.Join(errs...)
+}
 
 var _ build.Executor = (*BuildExecutor)(nil)
 

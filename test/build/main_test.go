@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -71,11 +72,30 @@ func readJSON(p string, v any) error {
 	return json.Unmarshal(b, v)
 }
 
+// lockedBuffer collects the daemon's output, written by exec's copier
+// while tests read it.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
 // daemon is a `berth daemon` on its own roots and socket.
 type daemon struct {
 	dir, sock, host string
 	cmd             *exec.Cmd
-	log             bytes.Buffer
+	log             lockedBuffer
 	done            chan struct{}
 }
 
@@ -91,34 +111,51 @@ func newDaemon(t *testing.T) *daemon {
 	if err != nil {
 		t.Fatal(err)
 	}
-	d := &daemon{dir: dir, sock: filepath.Join(dir, "d.sock"), done: make(chan struct{})}
+	d := &daemon{dir: dir, sock: filepath.Join(dir, "d.sock")}
 	d.host = "unix://" + d.sock
 	t.Cleanup(func() { d.cleanup(t) })
-	d.cmd = exec.Command(berthBin, "daemon", "--data-root", filepath.Join(dir, "data"), "--exec-root", filepath.Join(dir, "exec"),
-		"-H", d.host, "--pidfile", filepath.Join(dir, "d.pid"), "--bridge", "none")
+	d.start(t)
+	if _, errOut, err := d.berth(t, "import", "--change", `CMD ["sh"]`, layerPath, "busybox:latest"); err != nil {
+		t.Fatalf("import busybox: %v: %s", err, errOut)
+	}
+	return d
+}
+
+// start starts the daemon process on d's roots and waits until it
+// answers.
+func (d *daemon) start(t *testing.T) {
+	t.Helper()
+	d.done = make(chan struct{})
+	d.cmd = exec.Command(berthBin, "daemon", "--data-root", filepath.Join(d.dir, "data"), "--exec-root", filepath.Join(d.dir, "exec"),
+		"-H", d.host, "--pidfile", filepath.Join(d.dir, "d.pid"), "--bridge", "none")
 	d.cmd.Stdout, d.cmd.Stderr = &d.log, &d.log
 	if err := d.cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	go func() { _ = d.cmd.Wait(); close(d.done) }()
+	done := d.done
+	go func() { _ = d.cmd.Wait(); close(done) }()
 	deadline := time.Now().Add(20 * time.Second)
 	for {
 		if _, _, err := d.berth(t, "version"); err == nil {
-			break
+			return
 		}
 		if time.Now().After(deadline) {
 			t.Fatalf("daemon did not come up:\n%s", d.log.String())
 		}
 		select {
-		case <-d.done:
+		case <-done:
 			t.Fatalf("daemon exited:\n%s", d.log.String())
 		case <-time.After(100 * time.Millisecond):
 		}
 	}
-	if _, errOut, err := d.berth(t, "import", "--change", `CMD ["sh"]`, layerPath, "busybox:latest"); err != nil {
-		t.Fatalf("import busybox: %v: %s", err, errOut)
-	}
-	return d
+}
+
+// kill kills the daemon with SIGKILL, as a crash would.
+func (d *daemon) kill(t *testing.T) {
+	t.Helper()
+	_ = d.cmd.Process.Kill()
+	<-d.done
+	_ = os.Remove(filepath.Join(d.dir, "d.pid"))
 }
 
 func (d *daemon) cleanup(t *testing.T) {

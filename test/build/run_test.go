@@ -136,3 +136,46 @@ func leftovers(d *daemon) []string {
 	}
 	return left
 }
+
+// TestDaemonCrashDuringRun: the RUN step of a daemon killed mid-build is
+// removed by the next daemon at start: its process, bundle, network
+// namespace, runtime state, cgroup and mounts.
+func TestDaemonCrashDuringRun(t *testing.T) {
+	d := newDaemon(t)
+	marker := fmt.Sprintf("crash-marker-%d", time.Now().UnixNano())
+	ctx := writeFiles(t, map[string]string{"Dockerfile": "FROM busybox\nRUN echo started; sleep 300; : " + marker + "\n"})
+	cmd := exec.Command(berthBin, "-H", d.host, "build", ctx)
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+	sc := bufio.NewScanner(stdout)
+	for sc.Scan() && sc.Text() != "started" {
+	}
+	ents, _ := os.ReadDir(filepath.Join(d.dir, "exec", "build"))
+	if len(ents) != 1 {
+		t.Fatalf("while running: %d bundles, want 1", len(ents))
+	}
+	cgroups, _ := filepath.Glob(filepath.Join("/sys/fs/cgroup", "*", "berth", ents[0].Name()))
+	d.kill(t)
+	if err := exec.Command("pgrep", "-f", marker).Run(); err != nil {
+		t.Fatalf("the RUN's process should outlive the killed daemon (else this test proves nothing): %v", err)
+	}
+	d.start(t)
+	left := leftovers(d)
+	for _, cg := range cgroups {
+		if _, err := os.Stat(cg); err == nil {
+			left = append(left, cg)
+		}
+	}
+	if len(left) > 0 {
+		t.Errorf("after the restart, left: %v", left)
+	}
+	if out, err := exec.Command("pgrep", "-f", marker).Output(); err == nil {
+		t.Errorf("the RUN's process still runs after the restart: %s", out)
+	}
+}

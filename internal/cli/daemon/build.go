@@ -2,6 +2,7 @@ package daemon
 
 import (
 	"fmt"
+	"log/slog"
 	"path/filepath"
 
 	"github.com/berth/berth/internal/build"
@@ -11,10 +12,15 @@ import (
 
 // openBuilder opens the Dockerfile builder behind /build: its cache lives
 // under <data-root>/build and its RUN steps run through the engine.
+// RUN steps a previous daemon left running are removed first.
 func openBuilder(cfg Config, images *image.Service, eng *engine.Engine) (*build.Builder, error) {
+	ex := eng.BuildExecutor()
+	if err := ex.Cleanup(); err != nil {
+		slog.Error("builder: cleanup of interrupted builds", "err", err)
+	}
 	b, err := build.New(build.Config{
 		Images:    images,
-		Executor:  eng.BuildExecutor(),
+		Executor:  ex,
 		CacheRoot: filepath.Join(cfg.DataRoot, "build"),
 	})
 	if err != nil {
