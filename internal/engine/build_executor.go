@@ -35,9 +35,9 @@ import (
 //	<exec-root>/netns/<id>          its loopback-only network namespace
 //	<exec-root>/runtime/<id>        the runtime's state while it runs
 //
-// Network "none" and, until the engine's networks are wired into
-// builds, "default" give the container a namespace with only loopback;
-// "host" shares the host's.
+// Network "default" joins the engine's default network as a container
+// would (loopback only when the daemon runs with --bridge none), "none"
+// gives a namespace with only loopback, "host" shares the host's.
 type BuildExecutor struct {
 	e *Engine
 }
@@ -94,7 +94,7 @@ func (x *BuildExecutor) Run(ctx context.Context, req build.RunRequest) (err erro
 	network := req.Network
 	switch network {
 	case "", "default", "bridge":
-		network = "default"
+		network = "bridge"
 	case "none", "host":
 	default:
 		return fmt.Errorf("build run %s: network %q: only default, none and host are supported", req.ID, req.Network)
@@ -134,12 +134,9 @@ func (x *BuildExecutor) Run(ctx context.Context, req build.RunRequest) (err erro
 	if len(hostname) > 12 {
 		hostname = hostname[:12]
 	}
-	mode := network
-	if mode == "default" {
-		mode = "none"
-	}
 	c := &Container{
-		ID: req.ID,
+		ID:   req.ID,
+		Name: "/" + req.ID,
 		Config: &container.Config{
 			Hostname:   hostname,
 			Env:        req.Env,
@@ -147,24 +144,27 @@ func (x *BuildExecutor) Run(ctx context.Context, req build.RunRequest) (err erro
 			WorkingDir: req.WorkingDir,
 			User:       req.User,
 		},
-		HostConfig: &container.HostConfig{NetworkMode: container.NetworkMode(mode), ShmSize: buildShmSize},
+		HostConfig: &container.HostConfig{NetworkMode: container.NetworkMode(network), ShmSize: buildShmSize},
 	}
 	if network == "host" {
 		c.Config.Hostname = ""
 	}
-	if err := x.e.writeEtcFiles(c, bundle); err != nil {
+	if err := os.MkdirAll(filepath.Join(x.e.cfg.ExecRoot, "netns"), 0o711); err != nil {
 		return fmt.Errorf("build run %s: %w", req.ID, err)
 	}
-	netns := ""
-	if network != "host" {
-		netns = filepath.Join(x.e.cfg.ExecRoot, "netns", req.ID)
-		if err := os.MkdirAll(filepath.Dir(netns), 0o711); err != nil {
-			return fmt.Errorf("build run %s: %w", req.ID, err)
+	// The container's network as an engine container's: its namespace,
+	// the default network's endpoint (loopback only with --bridge none),
+	// hosts and resolv.conf.
+	defer func() {
+		if c.NetNS != "" {
+			x.e.disconnectNetworks(context.WithoutCancel(ctx), c)
+			removeNetNS(c.NetNS)
+			c.NetNS = ""
 		}
-		if err := newNetNS(netns); err != nil {
-			return fmt.Errorf("build run %s: network namespace: %w", req.ID, err)
-		}
-		defer removeNetNS(netns)
+	}()
+	netns, err := x.e.setupNetwork(ctx, c, bundle)
+	if err != nil {
+		return fmt.Errorf("build run %s: network: %w", req.ID, err)
 	}
 	spec, err := x.e.specFor(c, bundle, netns)
 	if err != nil {

@@ -12,24 +12,46 @@
 // # On disk
 //
 //	<data-root>/containers/<id>/     the container's directory and OCI bundle
-//	  config.v2.json                 the record (Config, HostConfig, State, Name, ...), written atomically
+//	  config.v2.json                 the record (Config, HostConfig, State, Name, Networks, MountPoints, ...), written atomically
 //	  config.json                    the OCI spec of the last start
 //	  rootfs/                        the snapshot's mounts, mounted while it runs
 //	  hostname, hosts, resolv.conf   bind-mounted into the container
 //	  <id>-json.log[.N]              docker's json-file log, written (and rotated) by the shim
 //	<exec-root>/shims/<id>/          the shim's state directory (socket, exit.json)
 //	<exec-root>/runtime/             the built-in runtime's state root (runc/, crun/ for those)
-//	<exec-root>/netns/<id>           the container's loopback-only network namespace, bind-mounted
+//	<exec-root>/netns/<id>           the container's network namespace, bind-mounted (inspect's SandboxKey)
 //
 // # Lifecycle
 //
-//	Create: record + writable snapshot (image.Service.Prepare); no process
-//	Start:  mount rootfs, write etc files, netns, spec -> shim.Start (created)
-//	        -> attach streams waiting for this start connect to the shim
-//	        -> shim start (the process runs) -> watchExit goroutine
-//	Exit:   record code and OOM kill, shim delete, unmount, netns removed,
-//	        "die" event, then --rm (remove) or the restart policy
-//	Remove: (force: shim delete) snapshot and directory removed, "destroy"
+//	Create: record + writable snapshot (image.Service.Prepare); fixed host
+//	        ports checked free; mounts validated (-v, --mount, --tmpfs,
+//	        --volumes-from, image VOLUMEs), volumes created and acquired;
+//	        no process
+//	Start:  mount rootfs, netns (own, none, host or container:ID's),
+//	        --dns forwarders, Connect to each network, PublishPorts, then
+//	        hosts/resolv.conf/hostname, copy-up into new volumes, spec ->
+//	        shim.Start (created) -> attach streams waiting for this start
+//	        connect to the shim -> shim start (the process runs) ->
+//	        watchExit goroutine
+//	Exit:   record code and OOM kill, shim delete, unmount,
+//	        UnpublishPorts + DisconnectAll, netns removed, "die" event,
+//	        then --rm (remove) or the restart policy
+//	Remove: (force: shim delete) snapshot and directory removed, volumes
+//	        released (anonymous ones removed with -v or --rm), "destroy"
+//
+// # Networks and volumes
+//
+// With a network.Manager (Config.Networks; nil with --bridge none, when
+// containers get a loopback-only namespace) a container joins the network
+// its NetworkMode names ("default" and "bridge": the default network) and
+// those of Container.Networks (NetworkingConfig at create, network
+// connect while stopped); network connect and disconnect of a running
+// container go to the manager at once (ConnectContainer,
+// DisconnectContainer: the api.NetworkAttacher). Inspect and ps show the
+// endpoints and published ports copied from the manager at each change.
+// At daemon start the running containers' namespaces go to
+// Manager.Restore, which removes everything else; every restored
+// container acquires its volumes again (references live in memory).
 //
 // An attach to a container that does not run registers for its next start
 // before the API answers the hijack: the docker CLI sends start as soon as

@@ -1,0 +1,90 @@
+package engine
+
+import (
+	"net/netip"
+	"os"
+	"path/filepath"
+	"reflect"
+	"testing"
+
+	"github.com/moby/moby/api/types/container"
+	mnetwork "github.com/moby/moby/api/types/network"
+
+	"github.com/berth/berth/internal/network"
+)
+
+func TestPortBindings(t *testing.T) {
+	c := &Container{
+		Config: &container.Config{ExposedPorts: mnetwork.PortSet{
+			mnetwork.MustParsePort("80/tcp"): {}, mnetwork.MustParsePort("53/udp"): {}, mnetwork.MustParsePort("443/tcp"): {},
+		}},
+		HostConfig: &container.HostConfig{
+			PortBindings: mnetwork.PortMap{
+				mnetwork.MustParsePort("80/tcp"): {{HostIP: netip.MustParseAddr("127.0.0.1"), HostPort: "8080"}},
+				mnetwork.MustParsePort("9000/tcp"): {{HostPort: "9000-9010"}},
+			},
+			PublishAllPorts: true,
+		},
+	}
+	got, err := portBindings(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []network.PortBinding{
+		{HostIP: "127.0.0.1", HostPort: 8080, ContainerPort: 80, Proto: "tcp"},
+		{HostPort: 9000, HostPortEnd: 9010, ContainerPort: 9000, Proto: "tcp"},
+		{ContainerPort: 443, Proto: "tcp"}, // -P: ephemeral ports for the rest of EXPOSE
+		{ContainerPort: 53, Proto: "udp"},
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("portBindings =\n%+v\nwant\n%+v", got, want)
+	}
+	c.HostConfig.PortBindings[mnetwork.MustParsePort("81/tcp")] = []mnetwork.PortBinding{{HostPort: "x"}}
+	if _, err := portBindings(c); err == nil {
+		t.Errorf("host port %q accepted", "x")
+	}
+}
+
+func TestWantedNetworksPrimaryFirst(t *testing.T) {
+	c := &Container{HostConfig: &container.HostConfig{NetworkMode: "default"}, Networks: map[string]*mnetwork.EndpointSettings{
+		"zeta": {}, "alpha": {}, "bridge": {},
+	}}
+	if got, want := wantedNetworks(c), []string{"bridge", "alpha", "zeta"}; !reflect.DeepEqual(got, want) {
+		t.Errorf("wantedNetworks = %v, want %v", got, want)
+	}
+	c.HostConfig.NetworkMode = "front"
+	if got, want := wantedNetworks(c), []string{"front", "alpha", "bridge", "zeta"}; !reflect.DeepEqual(got, want) {
+		t.Errorf("wantedNetworks = %v, want %v", got, want)
+	}
+}
+
+func TestSecurePathStaysInRoot(t *testing.T) {
+	root := t.TempDir()
+	for _, d := range []string{"real/dir", "etc"} {
+		if err := os.MkdirAll(filepath.Join(root, d), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for link, target := range map[string]string{"abs": "/real", "rel": "real/dir", "up": "../../../../etc", "loop": "loop"} {
+		if err := os.Symlink(target, filepath.Join(root, link)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for in, want := range map[string]string{
+		"/real/dir":   "real/dir",
+		"/abs/dir":    "real/dir",
+		"/rel":        "real/dir",
+		"/up":         "etc",
+		"/../../etc":  "etc",
+		"/missing/x":  "missing/x",
+		"/real/../up": "etc",
+	} {
+		got, err := securePath(root, in)
+		if err != nil || got != filepath.Join(root, want) {
+			t.Errorf("securePath(%q) = %q, %v; want %q", in, got, err, filepath.Join(root, want))
+		}
+	}
+	if _, err := securePath(root, "/loop/x"); err == nil {
+		t.Errorf("a symlink loop resolved")
+	}
+}
