@@ -94,14 +94,22 @@ func (l *lockedBuffer) String() string {
 // daemon is a `berth daemon` on its own roots and socket.
 type daemon struct {
 	dir, sock, host string
-	cmd             *exec.Cmd
-	log             lockedBuffer
-	done            chan struct{}
+	// netArgs are the daemon's networking flags ("--bridge none" when nil).
+	netArgs []string
+	cmd     *exec.Cmd
+	log     lockedBuffer
+	done    chan struct{}
 }
 
 // newDaemon starts a daemon with busybox:latest imported; cleanup stops
 // it and fails the test if it left mounts behind.
 func newDaemon(t *testing.T) *daemon {
+	t.Helper()
+	return newDaemonWith(t, nil)
+}
+
+// newDaemonWith is newDaemon with networking flags.
+func newDaemonWith(t *testing.T, netArgs []string) *daemon {
 	t.Helper()
 	testutil.RequireRoot(t)
 	if setupError != nil {
@@ -111,7 +119,7 @@ func newDaemon(t *testing.T) *daemon {
 	if err != nil {
 		t.Fatal(err)
 	}
-	d := &daemon{dir: dir, sock: filepath.Join(dir, "d.sock")}
+	d := &daemon{dir: dir, sock: filepath.Join(dir, "d.sock"), netArgs: netArgs}
 	d.host = "unix://" + d.sock
 	t.Cleanup(func() { d.cleanup(t) })
 	d.start(t)
@@ -126,8 +134,12 @@ func newDaemon(t *testing.T) *daemon {
 func (d *daemon) start(t *testing.T) {
 	t.Helper()
 	d.done = make(chan struct{})
-	d.cmd = exec.Command(berthBin, "daemon", "--data-root", filepath.Join(d.dir, "data"), "--exec-root", filepath.Join(d.dir, "exec"),
-		"-H", d.host, "--pidfile", filepath.Join(d.dir, "d.pid"), "--bridge", "none")
+	args := []string{"daemon", "--data-root", filepath.Join(d.dir, "data"), "--exec-root", filepath.Join(d.dir, "exec"),
+		"-H", d.host, "--pidfile", filepath.Join(d.dir, "d.pid")}
+	if d.netArgs == nil {
+		args = append(args, "--bridge", "none")
+	}
+	d.cmd = exec.Command(berthBin, append(args, d.netArgs...)...)
 	d.cmd.Stdout, d.cmd.Stderr = &d.log, &d.log
 	if err := d.cmd.Start(); err != nil {
 		t.Fatal(err)

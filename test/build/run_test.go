@@ -2,6 +2,8 @@ package build
 
 import (
 	"bufio"
+	"crypto/rand"
+	"encoding/hex"
 	"fmt"
 	"os"
 	"os/exec"
@@ -177,5 +179,41 @@ func TestDaemonCrashDuringRun(t *testing.T) {
 	}
 	if out, err := exec.Command("pgrep", "-f", marker).Output(); err == nil {
 		t.Errorf("the RUN's process still runs after the restart: %s", out)
+	}
+}
+
+// TestRunStepDefaultNetwork: with the daemon's networking on (its own
+// bridge and iptables chains), a RUN step joins the default network as a
+// container does (an eth0 with an address, a resolv.conf), and its
+// endpoint is gone after the step.
+func TestRunStepDefaultNetwork(t *testing.T) {
+	var b [3]byte
+	_, _ = rand.Read(b[:])
+	suffix := hex.EncodeToString(b[:])
+	bridge, prefix := "bb"+suffix, "BB"+strings.ToUpper(suffix)
+	t.Cleanup(func() {
+		out, _ := exec.Command("ip", "link", "show", bridge).CombinedOutput()
+		if err := exec.Command("ip", "link", "show", bridge).Run(); err == nil {
+			t.Errorf("bridge %s left: %s", bridge, out)
+			_ = exec.Command("ip", "link", "del", bridge).Run()
+		}
+		if out, _ := exec.Command("iptables-save").CombinedOutput(); strings.Contains(string(out), prefix+"-") {
+			t.Errorf("iptables rules of the daemon left")
+		}
+	})
+	d := newDaemonWith(t, []string{"--bridge", bridge, "--iptables-chain-prefix", prefix})
+	ctx := writeFiles(t, map[string]string{"Dockerfile": `FROM busybox
+RUN echo "eth0=$(ip -4 -o addr show dev eth0 | grep -c inet) resolv=$(test -s /etc/resolv.conf && echo yes)"
+`})
+	out, errOut, err := d.berth(t, "build", ctx)
+	if err != nil {
+		t.Fatalf("berth build: %v\n%s\n%s", err, out, errOut)
+	}
+	if !strings.Contains(out, "eth0=1 resolv=yes\n") {
+		t.Errorf("the RUN step is not on the default network:\n%s", out)
+	}
+	out, errOut, err = d.berth(t, "network", "inspect", "--format", "{{len .Containers}}", "bridge")
+	if err != nil || strings.TrimSpace(out) != "0" {
+		t.Errorf("endpoints left on the default network: %v %q %s", err, out, errOut)
 	}
 }
