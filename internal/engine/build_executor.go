@@ -28,11 +28,13 @@ import (
 // (internal/runtime) as a child of the daemon, with its stdio wired
 // straight to the request's writers, and the daemon waits for it: a RUN
 // step never outlives the build that started it, so nothing has to be
-// reconnected after a daemon restart.
+// reconnected after a daemon restart (Cleanup removes what a crashed
+// daemon left). The daemon's default runtime does not apply: RUN steps
+// always use the built-in one. Its cgroup is /berth/<id>.
 //
 //	<exec-root>/build/<id>/         the bundle: config.json, rootfs/ (mounted
 //	                                while it runs), hostname, hosts, resolv.conf
-//	<exec-root>/netns/<id>          its loopback-only network namespace
+//	<exec-root>/netns/<id>          its network namespace
 //	<exec-root>/runtime/<id>        the runtime's state while it runs
 //
 // Network "default" joins the engine's default network as a container
