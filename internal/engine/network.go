@@ -117,8 +117,8 @@ func (e *Engine) connectNetworks(ctx context.Context, c *Container) (retErr erro
 				cfg.MacAddress = es.MacAddress.String()
 			}
 		}
-		if isUserNetwork(name) && c.Config.Hostname != "" && c.Config.Hostname != c.ID[:12] {
-			cfg.Aliases = append(cfg.Aliases, c.Config.Hostname)
+		if isUserNetwork(name) {
+			cfg.Aliases = append(cfg.Aliases, c.ID[:12]) // dockerd answers the short ID too
 		}
 		ep, err := nets.Connect(ctx, name, c.ID, c.NetNS, cfg)
 		if err != nil {
@@ -266,8 +266,13 @@ func networkSettings(s *Container) (map[string]*mnetwork.EndpointSettings, mnetw
 				Gateway:     ep.Gateway,
 				IPAddress:   ep.IP,
 				IPPrefixLen: ep.Prefix,
-				Aliases:     ep.Aliases,
-				DNSNames:    append([]string{ep.Name, s.ID[:12]}, ep.Aliases...),
+				DNSNames:    []string{ep.Name, s.ID[:12]},
+			}
+			for _, a := range ep.Aliases {
+				if a != s.ID[:12] {
+					es.Aliases = append(es.Aliases, a)
+					es.DNSNames = append(es.DNSNames, a)
+				}
 			}
 			if w := s.Networks[name]; w != nil {
 				es.IPAMConfig = w.IPAMConfig
@@ -417,7 +422,7 @@ func (e *Engine) ConnectContainer(ctx context.Context, netID, ref string, settin
 		settings = &mnetwork.EndpointSettings{}
 	}
 	if c.State.Running && c.NetNS != "" {
-		cfg := network.EndpointConfig{Name: strings.TrimPrefix(c.Name, "/"), Aliases: settings.Aliases}
+		cfg := network.EndpointConfig{Name: strings.TrimPrefix(c.Name, "/"), Aliases: append(append([]string{}, settings.Aliases...), c.ID[:12])}
 		if settings.IPAMConfig != nil {
 			cfg.IP, cfg.IPv6 = settings.IPAMConfig.IPv4Address, settings.IPAMConfig.IPv6Address
 		}
@@ -426,8 +431,7 @@ func (e *Engine) ConnectContainer(ctx context.Context, netID, ref string, settin
 				return err
 			}
 		}
-		ep, err := e.cfg.Networks.Connect(ctx, n.ID, c.ID, c.NetNS, cfg)
-		if err != nil {
+		if _, err := e.cfg.Networks.Connect(ctx, n.ID, c.ID, c.NetNS, cfg); err != nil {
 			return err
 		}
 		if c.Networks == nil {
@@ -437,8 +441,7 @@ func (e *Engine) ConnectContainer(ctx context.Context, netID, ref string, settin
 		if err := e.writeNetworkEtcFiles(ctx, c, e.dir(c.ID)); err != nil {
 			slog.Error("rewrite etc files", "id", c.ID, "err", err)
 		}
-		e.refreshNet(ctx, c)
-		e.publishNetwork(ep.NetworkID, name, c.ID, mevents.ActionConnect)
+		e.refreshNet(ctx, c) // the API publishes the connect event
 	} else {
 		if c.Networks == nil {
 			c.Networks = map[string]*mnetwork.EndpointSettings{}
@@ -478,8 +481,7 @@ func (e *Engine) DisconnectContainer(ctx context.Context, netID, ref string, for
 		if err := e.cfg.Networks.Disconnect(ctx, n.ID, c.ID); err != nil && !errdefs.IsNotFound(err) {
 			return err
 		}
-		e.publishNetwork(n.ID, name, c.ID, mevents.ActionDisconnect)
-		e.refreshNet(ctx, c)
+		e.refreshNet(ctx, c) // the API publishes the disconnect event
 	}
 	delete(c.Networks, name)
 	if primary {

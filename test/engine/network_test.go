@@ -114,7 +114,30 @@ func TestNetworkContainersReachEachOtherByName(t *testing.T) {
 	if err == nil || strings.Contains(out, "hello") {
 		t.Errorf("a container on back reached web at %s: %q (err %v)", ip, out, err)
 	}
-	// inspect and events show the attachment.
+	// The short ID resolves too.
+	id := strings.TrimSpace(d.mustDocker(t, "inspect", "-f", "{{.Id}}", "web"))
+	if got := d.mustDocker(t, "run", "--rm", "--network", "front", "busybox", "sh", "-c", clientScript(id[:12], "80")); strings.TrimSpace(got) != "hello from web" {
+		t.Errorf("client by short ID got %q", got)
+	}
+	// network connect makes web reachable from back at once; disconnect
+	// takes it away.
+	d.mustDocker(t, "network", "connect", "back", "web")
+	if got := d.mustDocker(t, "run", "--rm", "--network", "back", "busybox", "sh", "-c", clientScript("web", "80")); strings.TrimSpace(got) != "hello from web" {
+		t.Errorf("client on back after network connect got %q", got)
+	}
+	if _, errOut, err := d.docker(t, "network", "connect", "back", "web"); err == nil || !strings.Contains(errOut, "already exists") {
+		t.Errorf("second network connect: err %v, stderr %q; want already exists", err, errOut)
+	}
+	d.mustDocker(t, "network", "disconnect", "back", "web")
+	if out, _, err := d.docker(t, "run", "--rm", "--network", "back", "busybox", "nslookup", "web"); err == nil {
+		t.Errorf("web resolves on back after disconnect:\n%s", out)
+	}
+	// Starting web on front was announced as a network connect event.
+	ev := d.mustDocker(t, "events", "--since", "0", "--until", "0s", "--filter", "type=network", "--filter", "event=connect", "--format", "{{.Actor.Attributes.container}} {{.Actor.Attributes.name}}")
+	if !strings.Contains(ev, id+" front") {
+		t.Errorf("network connect events:\n%s\nwant %s front", ev, id)
+	}
+	// inspect shows the attachment.
 	var nets map[string]struct{ IPAddress, Gateway string }
 	if err := json.Unmarshal([]byte(d.mustDocker(t, "inspect", "-f", "{{json .NetworkSettings.Networks}}", "web")), &nets); err != nil {
 		t.Fatal(err)

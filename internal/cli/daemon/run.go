@@ -118,6 +118,7 @@ func run(ctx context.Context, flags Config, fs *pflag.FlagSet, stderr io.Writer)
 		ImageInUse:      eng.ImageInUse,
 		Volumes:         vols,
 		Networks:        nets,
+		NetworkAttacher: eng,
 		Builder:         builder,
 	})
 	d.server.SetRuntimes(withVersions(ctx, rts))
