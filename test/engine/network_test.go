@@ -276,3 +276,25 @@ func TestNetworkNoneAndHostModes(t *testing.T) {
 		}
 	}
 }
+
+func TestNetworkRenameAndRestart(t *testing.T) {
+	d, _, _ := newNetDaemon(t)
+	d.mustDocker(t, "network", "create", "app")
+	d.server(t, "old", "--network", "app", "--network-alias", "svc")
+	d.mustDocker(t, "rename", "old", "new")
+	if got := d.mustDocker(t, "run", "--rm", "--network", "app", "busybox", "sh", "-c", clientScript("new", "80")); strings.TrimSpace(got) != "hello from old" {
+		t.Errorf("client by the new name got %q", got)
+	}
+	if out, _, err := d.docker(t, "run", "--rm", "--network", "app", "busybox", "nslookup", "old"); err == nil {
+		t.Errorf("the old name still resolves:\n%s", out)
+	}
+	// stop releases the endpoint; start connects again.
+	d.mustDocker(t, "stop", "-t", "1", "new")
+	if ip := d.ipOf(t, "new", "app"); ip != "" && ip != "invalid IP" && ip != "<no value>" {
+		t.Errorf("stopped container still shows address %q", ip)
+	}
+	d.mustDocker(t, "start", "new")
+	if got := d.mustDocker(t, "run", "--rm", "--network", "app", "busybox", "sh", "-c", clientScript("new", "80")); strings.TrimSpace(got) != "hello from old" {
+		t.Errorf("client after stop and start got %q", got)
+	}
+}
