@@ -671,8 +671,10 @@ func (r *buildRun) run(ctx context.Context, s *stageState, c *instructions.RunCo
 		mounts = append(mounts, RunMount{Type: "bind", Source: f.Name(), Target: target, ReadOnly: true})
 		args = []string{target}
 	}
+	// RUN --network overrides the build's --network; the parser reports
+	// "default" when the flag is absent.
 	network := instructions.GetNetwork(c)
-	if network == "" {
+	if network == "" || network == instructions.NetworkDefault {
 		network = r.opts.Network
 	}
 	if network == "" {
