@@ -9,7 +9,7 @@
 #     a bare veth pair between two network namespaces made here, with the
 #     same busybox binary and the same timing
 #
-# Usage: bench/network.sh [--runs N] [--mb N] [--no-peer]
+# Usage: bench/network.sh [--runs N] [--mb N] [--transfers N] [--no-peer]
 #
 # Each daemon gets its own socket, data and exec roots in a temporary
 # directory. Berth runs with its own default bridge (bnb<pid>) and
@@ -23,13 +23,15 @@ set -euo pipefail
 
 runs=20
 mb=200
+transfers=5
 peer=1
 while [ $# -gt 0 ]; do
 	case "$1" in
 	--runs) runs="$2"; shift 2 ;;
 	--mb) mb="$2"; shift 2 ;;
+	--transfers) transfers="$2"; shift 2 ;;
 	--no-peer) peer=0; shift ;;
-	*) echo "usage: $0 [--runs N] [--mb N] [--no-peer]" >&2; exit 2 ;;
+	*) echo "usage: $0 [--runs N] [--mb N] [--transfers N] [--no-peer]" >&2; exit 2 ;;
 	esac
 done
 [ "$(id -u)" = 0 ] || { echo "network.sh: must run as root" >&2; exit 1; }
@@ -114,9 +116,7 @@ latency() {
 # throughput NAME: MB/s from one container to another over a user network
 throughput() {
 	local D="$docker -H unix://$work/$1.sock"
-	$D network create nbench >/dev/null
 	$D run -d --name sink --network nbench busybox sh -c 'sleep 600 | nc -l -p 5001 | wc -c' >/dev/null
-	$D run -d --name src --network nbench busybox sleep 600 >/dev/null
 	local ns ip
 	ns=$($D inspect -f '{{.NetworkSettings.SandboxKey}}' src)
 	ip=$($D inspect -f '{{.NetworkSettings.Networks.nbench.IPAddress}}' sink)
@@ -127,12 +127,11 @@ throughput() {
 	nsenter --net="$ns" "$bb" sh -c "$bb dd if=/dev/zero bs=1M count=$mb 2>/dev/null | $bb nc $ip 5001" >/dev/null
 	local t1=$EPOCHREALTIME
 	check_bytes "$1" "$($D logs sink 2>&1)"
-	$D rm -f sink src >/dev/null
-	$D network rm nbench >/dev/null
+	$D rm -f sink >/dev/null
 	mbps "$t0" "$t1"
 }
 
-veth_throughput() {
+veth_setup() {
 	local net
 	net=$(free_subnet)
 	ip netns add "$nsA"
@@ -143,18 +142,21 @@ veth_throughput() {
 	ip -n "$nsA" link set "vA$tag" up
 	ip -n "$nsB" link set "vB$tag" up
 	ip -n "$nsA" link set lo up
+	veth_ip=$net.1
+}
+
+veth_throughput() {
+	rm -f "$work/veth.bytes"
 	ip netns exec "$nsA" "$bb" sh -c "$bb sleep 600 | $bb nc -l -p 5001 | $bb wc -c >$work/veth.bytes" &
 	srv_pid=$!
 	sleep 0.5
 	local t0=$EPOCHREALTIME
-	ip netns exec "$nsB" "$bb" sh -c "$bb dd if=/dev/zero bs=1M count=$mb 2>/dev/null | $bb nc $net.1 5001" >/dev/null
+	ip netns exec "$nsB" "$bb" sh -c "$bb dd if=/dev/zero bs=1M count=$mb 2>/dev/null | $bb nc $veth_ip 5001" >/dev/null
 	local t1=$EPOCHREALTIME
-	check_bytes veth "$(cat "$work/veth.bytes")"
+	check_bytes veth "$(cat "$work/veth.bytes" 2>/dev/null)"
 	ip netns pids "$nsA" | xargs -r kill 2>/dev/null || true
 	wait "$srv_pid" 2>/dev/null || true
 	srv_pid=""
-	ip netns del "$nsA"
-	ip netns del "$nsB"
 	mbps "$t0" "$t1"
 }
 
@@ -165,10 +167,21 @@ mkdir -p "$work/berth-data" "$work/berth-exec"
 berth_pid=$!
 wait_sock "$work/berth.sock"
 $docker -H "unix://$work/berth.sock" load -q -i "$work/busybox.tar" >/dev/null
-echo "$(date -u +%FT%TZ) $(uname -r), $(nproc) CPUs, load $(cut -d' ' -f1 /proc/loadavg); $runs runs, $mb MiB per transfer; times are medians"
+echo "$(date -u +%FT%TZ) $(uname -r), $(nproc) CPUs, load $(cut -d' ' -f1 /proc/loadavg); $runs runs, $transfers transfers of $mb MiB; figures are medians"
 b_lat=$(latency berth)
-b_tp=$(throughput berth)
-v_tp=$(veth_throughput)
+B="$docker -H unix://$work/berth.sock"
+$B network create nbench >/dev/null
+$B run -d --name src --network nbench busybox sleep 3600 >/dev/null
+veth_setup
+b_tps=() v_tps=()
+for _ in $(seq "$transfers"); do # alternated, so both see the same load
+	b_tps+=("$(throughput berth)")
+	v_tps+=("$(veth_throughput)")
+done
+b_tp=$(printf '%s\n' "${b_tps[@]}" | median)
+v_tp=$(printf '%s\n' "${v_tps[@]}" | median)
+$B rm -f src >/dev/null
+$B network rm nbench >/dev/null
 printf '%-28s %10s %10s\n' case berth peer
 if [ $peer = 1 ]; then
 	mkdir -p "$work/docker-data" "$work/docker-exec"
