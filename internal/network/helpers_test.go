@@ -203,15 +203,24 @@ func dialHelloNet(nsPath, network, addr string) (string, error) {
 // resolvers.
 func startUpstream(t *testing.T) string {
 	t.Helper()
-	pc, err := net.ListenPacket("udp4", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := pc.LocalAddr().String()
-	ln, err := net.Listen("tcp4", addr)
-	if err != nil {
+	// One port number for UDP and TCP: a free UDP port may be taken for
+	// TCP by someone else on a shared machine, so try a few.
+	var pc net.PacketConn
+	var ln net.Listener
+	var addr string
+	for i := 0; ; i++ {
+		var err error
+		if pc, err = net.ListenPacket("udp4", "127.0.0.1:0"); err != nil {
+			t.Fatal(err)
+		}
+		addr = pc.LocalAddr().String()
+		if ln, err = net.Listen("tcp4", addr); err == nil {
+			break
+		}
 		pc.Close()
-		t.Fatal(err)
+		if i == 20 {
+			t.Fatalf("no port free for both udp and tcp: %v", err)
+		}
 	}
 	h := dns.HandlerFunc(func(w dns.ResponseWriter, r *dns.Msg) {
 		m := new(dns.Msg)
