@@ -181,3 +181,41 @@ func TestImportAndCreateFromDiff(t *testing.T) {
 		t.Errorf("history %+v", h)
 	}
 }
+
+// An archive whose image has no name (saved by ID) loads as a dangling
+// image that is listed and can be tagged, as docker does.
+func TestLoadUnnamedIsDangling(t *testing.T) {
+	testutil.RequireRoot(t)
+	ctx := context.Background()
+	for _, format := range []string{FormatDockerArchive, FormatOCIArchive} {
+		t.Run(format, func(t *testing.T) {
+			src := newTestService(t, "")
+			a := newTestImage(t, makeTar(t, tarEntry{name: "x", body: "x"})).store(t, src, "a:1")
+			var buf bytes.Buffer
+			if err := src.Save(ctx, []string{a.ID.String()}, &buf, format); err != nil {
+				t.Fatal(err)
+			}
+			dst := newTestService(t, "")
+			lines, err := dst.Load(ctx, bytes.NewReader(buf.Bytes()))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if want := "Loaded image ID: " + a.ID.String(); strings.Join(lines, "\n") != want {
+				t.Errorf("load lines %q, want %q", lines, want)
+			}
+			all, err := dst.List(ctx, ListOptions{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(all) != 1 || all[0].ID != a.ID || !all[0].Dangling || len(all[0].RepoTags) != 0 {
+				t.Fatalf("after load, images = %+v; want one dangling image %s", all, a.ID)
+			}
+			if err := dst.Tag(ctx, a.ID.String(), "b:2"); err != nil {
+				t.Fatal(err)
+			}
+			if got, err := dst.Get(ctx, "b:2"); err != nil || got.ID != a.ID {
+				t.Errorf("tagged loaded image: %v %v", got.ID, err)
+			}
+		})
+	}
+}

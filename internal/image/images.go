@@ -234,8 +234,12 @@ func (s *Service) setNames(ctx context.Context, names []string, target ocispec.D
 				return err
 			}
 		}
-		if err := it.Delete(danglingName(target.Digest)); err != nil && !errdefs.IsNotFound(err) {
-			return err
+		// A named image is not dangling any more; a dangling name set
+		// here is the record just made.
+		if len(names) != 1 || !isDanglingName(names[0]) {
+			if err := it.Delete(danglingName(target.Digest)); err != nil && !errdefs.IsNotFound(err) {
+				return err
+			}
 		}
 		return keepDangling(it, displaced)
 	})
