@@ -38,8 +38,7 @@ for layer in $(jq -r '.layers[].digest' "$layout/blobs/sha256/${manifest#sha256:
 done
 bin/berth runtime spec --bundle "$bundle"
 jq '.process.terminal = false
-  | .process.args = ["sh", "-c", "echo hello from a berth container; echo \"pid=$$ hostname=$(hostname) user=$(id -un)\"; ls /"]
-  | .linux.cgroupsPath = "/berth-demo/demo"' "$bundle/config.json" > "$bundle/config.json.new"
+  | .process.args = ["sh", "-c", "echo hello from a berth container; echo \"pid=$$ hostname=$(hostname) user=$(id -un)\"; ls /"]' "$bundle/config.json" > "$bundle/config.json.new"
 mv "$bundle/config.json.new" "$bundle/config.json"
 
 echo "== run: berth runtime run demo"
