@@ -56,9 +56,13 @@ func newLaunch(consoleSocket string, consoleConn *os.File) (l *launch, err error
 // in the child is returned). Nil stdio means ours.
 func (l *launch) command(stdin io.Reader, stdout, stderr io.Writer, extra ...*os.File) (*exec.Cmd, int) {
 	cmd := &exec.Cmd{
-		Path:        "/proc/self/fd/" + strconv.Itoa(int(l.exe.Fd())),
-		Args:        []string{"berth", InitArg},
-		Env:         []string{"_BERTH_SYNC=" + strconv.Itoa(syncFd)},
+		Path: "/proc/self/fd/" + strconv.Itoa(int(l.exe.Fd())),
+		Args: []string{"berth", InitArg},
+		// The init needs no restartable sequences; glibc's registration of
+		// them at start has been seen to fail fatally under load ("rseq
+		// registration failed"), so it is turned off for the init only
+		// (the container's process gets its own environment at exec).
+		Env:         []string{"_BERTH_SYNC=" + strconv.Itoa(syncFd), "GLIBC_TUNABLES=glibc.pthread.rseq=0"},
 		ExtraFiles:  append([]*os.File{l.child}, extra...),
 		Stdin:       stdin,
 		Stdout:      stdout,
