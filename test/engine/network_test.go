@@ -218,6 +218,22 @@ func TestNetworkPublishedPort(t *testing.T) {
 		t.Errorf("rules changed by the failed run:\n%s\nbefore:\n%s", a, b)
 	}
 
+	// -P publishes EXPOSE'd ports on ephemeral host ports.
+	d.server(t, "auto", "-P", "--expose", "80")
+	mapped := strings.TrimSpace(d.mustDocker(t, "port", "auto", "80/tcp"))
+	_, hp, ok := strings.Cut(strings.Split(mapped, "\n")[0], "0.0.0.0:")
+	if !ok || hp == "" || hp == "0" {
+		t.Fatalf("docker port auto 80/tcp = %q, want 0.0.0.0:PORT", mapped)
+	}
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
+		if got, err = dialRead("127.0.0.1:" + hp); err == nil && got != "" {
+			break
+		}
+	}
+	if strings.TrimSpace(got) != "hello from auto" {
+		t.Errorf("-P port 127.0.0.1:%s: %q (%v), want hello from auto", hp, got, err)
+	}
+
 	// rm -f frees the port.
 	d.mustDocker(t, "rm", "-f", "pub")
 	l, err := net.Listen("tcp4", addr)
