@@ -22,6 +22,17 @@ import (
 
 // Main runs the berth command tree with args and returns the process exit code.
 func Main(args []string) int {
+	// `berth runtime ...` is on every container's start path (containerd and
+	// scripts call it as they call runc): it gets a tree of its own, without
+	// the docker commands and their daemon flags.
+	if len(args) > 0 && args[0] == "runtime" {
+		root := &cobra.Command{Use: "berth", SilenceUsage: true, SilenceErrors: true}
+		rt := runtimecli.NewCommand()
+		rt.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return err })
+		root.AddCommand(rt)
+		root.SetArgs(args)
+		return exitCode(root.Execute())
+	}
 	root := &cobra.Command{
 		Use:           "berth",
 		Short:         "A self-sufficient runtime for containers",
@@ -54,7 +65,12 @@ func Main(args []string) int {
 	networkcli.AddCommands(root, &clientOpts)
 	root.AddCommand(registrycli.NewCommand())
 	root.SetArgs(args)
-	err := root.Execute()
+	return exitCode(root.Execute())
+}
+
+// exitCode prints err as the command's kind wants and returns the process
+// exit code.
+func exitCode(err error) int {
 	if err == nil {
 		return 0
 	}
