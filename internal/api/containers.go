@@ -48,9 +48,10 @@ func (s *Server) containerCreate(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	id, warnings, err := s.cfg.Engine.Create(r.Context(), engine.CreateRequest{
-		Name:       r.URL.Query().Get("name"),
-		Config:     req.Config,
-		HostConfig: req.HostConfig,
+		Name:             r.URL.Query().Get("name"),
+		Config:           req.Config,
+		HostConfig:       req.HostConfig,
+		NetworkingConfig: req.NetworkingConfig,
 	})
 	if err != nil {
 		writeError(w, r, err)
