@@ -3,6 +3,7 @@ package container
 import (
 	"errors"
 	"fmt"
+	"net"
 	"net/netip"
 	"path/filepath"
 	"strconv"
@@ -22,6 +23,8 @@ import (
 type createOptions struct {
 	name, hostname, domainname, user, workdir, entrypoint  string
 	network, restart, stopSignal, runtime, platform        string
+	ip, ip6, macAddress                                    string
+	networkAliases                                         []string
 	pull, cidfile, ipc, pid, uts, userns, cgroupns, logDrv string
 	cpusetCpus, cpusetMems, cgroupParent, volumeDriver     string
 	healthCmd                                              string
@@ -102,6 +105,13 @@ func (o *createOptions) addFlags(f *pflag.FlagSet) {
 	f.StringVar(&o.entrypoint, "entrypoint", "", "Overwrite the default ENTRYPOINT of the image")
 	f.StringVar(&o.network, "network", "default", "Connect a container to a network")
 	f.StringVar(&o.network, "net", "default", "Connect a container to a network")
+	_ = f.MarkHidden("net")
+	f.StringVar(&o.ip, "ip", "", "IPv4 address (e.g., 172.30.100.104)")
+	f.StringVar(&o.ip6, "ip6", "", "IPv6 address (e.g., 2001:db8::33)")
+	f.StringVar(&o.macAddress, "mac-address", "", "Container MAC address (e.g., 92:d0:c6:0a:29:33)")
+	f.StringSliceVar(&o.networkAliases, "network-alias", nil, "Add network-scoped alias for the container")
+	f.StringSliceVar(&o.networkAliases, "net-alias", nil, "Add network-scoped alias for the container")
+	_ = f.MarkHidden("net-alias")
 	_ = f.MarkHidden("net")
 	f.StringVar(&o.restart, "restart", "no", "Restart policy to apply when a container exits")
 	f.StringVar(&o.stopSignal, "stop-signal", "", "Signal to stop the container")
@@ -409,7 +419,34 @@ func (o *createOptions) parse(f *pflag.FlagSet, image string, args []string) (*c
 	}
 	nc := &network.NetworkingConfig{EndpointsConfig: map[string]*network.EndpointSettings{}}
 	if hc.NetworkMode.IsUserDefined() || o.network == "default" {
-		nc.EndpointsConfig[o.network] = &network.EndpointSettings{}
+		es := &network.EndpointSettings{Aliases: o.networkAliases}
+		if o.ip != "" || o.ip6 != "" {
+			es.IPAMConfig = &network.EndpointIPAMConfig{}
+			if o.ip != "" {
+				a, err := netip.ParseAddr(o.ip)
+				if err != nil || !a.Is4() {
+					return nil, fmt.Errorf("invalid IPv4 address: %s", o.ip)
+				}
+				es.IPAMConfig.IPv4Address = a
+			}
+			if o.ip6 != "" {
+				a, err := netip.ParseAddr(o.ip6)
+				if err != nil || !a.Is6() {
+					return nil, fmt.Errorf("invalid IPv6 address: %s", o.ip6)
+				}
+				es.IPAMConfig.IPv6Address = a
+			}
+		}
+		if o.macAddress != "" {
+			mac, err := net.ParseMAC(o.macAddress)
+			if err != nil {
+				return nil, fmt.Errorf("%s is not a valid mac address", o.macAddress)
+			}
+			es.MacAddress = network.HardwareAddr(mac)
+		}
+		nc.EndpointsConfig[o.network] = es
+	} else if len(o.networkAliases) > 0 || o.ip != "" || o.ip6 != "" {
+		return nil, errors.New("network-scoped aliases and addresses are only supported for user-defined networks")
 	}
 	return &containerConfig{Config: cfg, HostConfig: hc, Network: nc}, nil
 }
