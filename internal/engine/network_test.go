@@ -20,7 +20,7 @@ func TestPortBindings(t *testing.T) {
 		}},
 		HostConfig: &container.HostConfig{
 			PortBindings: mnetwork.PortMap{
-				mnetwork.MustParsePort("80/tcp"): {{HostIP: netip.MustParseAddr("127.0.0.1"), HostPort: "8080"}},
+				mnetwork.MustParsePort("80/tcp"):   {{HostIP: netip.MustParseAddr("127.0.0.1"), HostPort: "8080"}},
 				mnetwork.MustParsePort("9000/tcp"): {{HostPort: "9000-9010"}},
 			},
 			PublishAllPorts: true,
