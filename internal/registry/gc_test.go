@@ -94,7 +94,10 @@ func TestGCRacesPushes(t *testing.T) {
 				gcErr = err
 				return
 			}
-			gcRuns.Add(1)
+			// Pauses of 0 to 24 ms between collections: back to back
+			// they can refuse every push of a slow (race-detector) run;
+			// the zero pauses keep the race.
+			time.Sleep(time.Duration(gcRuns.Add(1)%4) * 8 * time.Millisecond)
 		}
 	}()
 	type pushed struct {
