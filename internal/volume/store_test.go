@@ -5,8 +5,8 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
-	"sort"
 	"regexp"
+	"sort"
 	"strings"
 	"testing"
 
