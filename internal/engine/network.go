@@ -599,9 +599,8 @@ func (e *Engine) validateNetwork(ctx context.Context, hc *container.HostConfig) 
 			return err
 		}
 	case modeHost, modeNone:
-		if len(hc.PortBindings) > 0 && mode == modeNone {
-			return errdefs.ErrInvalidArgument.WithMessage("conflicting options: port publishing and the none network mode")
-		}
+		// dockerd accepts published ports with host and none and publishes
+		// nothing (the docker CLI warns for host).
 	}
 	return nil
 }
