@@ -519,10 +519,13 @@ func (s *shim) closeStdin(execID string) error {
 }
 
 func (s *shim) attach(c *net.UnixConn, r *bufio.Reader, req request) {
+	// Subscribe before the answer: the client starts the container as
+	// soon as it has it, and output written in between must not be lost.
+	sub := s.io.subscribe(req.Stdout, req.Stderr)
 	if err := writeLine(c, response{State: s.state()}); err != nil {
+		s.io.unsubscribe(sub)
 		return
 	}
-	sub := s.io.subscribe(req.Stdout, req.Stderr)
 	s.io.attach(c, r, sub, req.Stdin && s.cfg.OpenStdin)
 }
 

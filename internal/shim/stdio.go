@@ -146,6 +146,13 @@ func (p *procIO) dropLocked(s *subscriber) {
 	delete(p.subs, s)
 }
 
+// unsubscribe drops a subscriber that will never be read.
+func (p *procIO) unsubscribe(s *subscriber) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.dropLocked(s)
+}
+
 // subscribe registers an attached client's output side; frames queue from
 // now on.
 func (p *procIO) subscribe(stdout, stderr bool) *subscriber {
