@@ -60,7 +60,9 @@ func normalize(s, prefix string, loose, digits bool) string {
 	s = reUp.ReplaceAllString(s, "Up <DUR>")
 	s = reTime.ReplaceAllString(s, "<TIME>")
 	if digits {
+		// A PID's width shifts the columns after it: hide both.
 		s = reDigits.ReplaceAllString(s, "0")
+		s = reSpaces.ReplaceAllString(s, "  ")
 	}
 	if loose {
 		s = reSpaces.ReplaceAllString(s, "  ")
