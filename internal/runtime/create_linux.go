@@ -128,7 +128,7 @@ func Create(opts CreateOpts) (c *Container, err error) {
 
 	var cloneFlags uintptr
 	var joins []string
-	var joinPID, newCgroupNS bool
+	var joinPID bool
 	for _, ns := range joinOrder {
 		n, ok := findNS(spec, ns)
 		if !ok {
@@ -143,7 +143,6 @@ func Create(opts CreateOpts) (c *Container, err error) {
 		}
 		if ns == specs.CgroupNamespace {
 			// Unshared by the init once it sits in its cgroup.
-			newCgroupNS = true
 			continue
 		}
 		cloneFlags |= uintptr(nsCloneFlag[ns])
@@ -262,7 +261,6 @@ func Create(opts CreateOpts) (c *Container, err error) {
 		ConsoleFd:  consoleFd,
 		State:      &st,
 	}
-	_ = newCgroupNS
 	if err := sync.send(syncMsg{Type: msgConfig, Config: cfg}); err != nil {
 		return nil, fmt.Errorf("send config to init: %w", err)
 	}

@@ -28,10 +28,9 @@ type ExecOpts struct {
 
 // Process is a process started in a container by Exec.
 type Process struct {
+	// Pid is our child, or, when a PID namespace was joined, a grandchild
+	// that reparents to us (the caller must be a subreaper).
 	Pid int
-	// child is true when Pid is our own child; otherwise it is a
-	// grandchild that reparents to us (the caller must be a subreaper).
-	cmd *exec.Cmd
 }
 
 // Wait waits for the process and returns its exit code (128+signal when
@@ -190,11 +189,7 @@ func (c *Container) Exec(opts ExecOpts) (*Process, error) {
 			return nil, err
 		}
 	}
-	p := &Process{Pid: pid}
-	if !joinPID {
-		p.cmd = cmd
-	}
-	return p, nil
+	return &Process{Pid: pid}, nil
 }
 
 // Wait waits for a container created by this process (as its child) to

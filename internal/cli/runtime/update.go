@@ -3,6 +3,7 @@ package runtime
 import (
 	"encoding/json"
 	"fmt"
+	"io"
 	"os"
 	"strconv"
 
@@ -58,7 +59,7 @@ func (o *updateOpts) build(cmd *cobra.Command) (*specs.LinuxResources, error) {
 		var b []byte
 		var err error
 		if o.resources == "-" {
-			b, err = readAllStdin()
+			b, err = io.ReadAll(os.Stdin)
 		} else {
 			b, err = os.ReadFile(o.resources)
 		}
@@ -173,19 +174,4 @@ func parseBytes(s string) (int64, error) {
 		return 0, fmt.Errorf("invalid size")
 	}
 	return n * mult, nil
-}
-
-func readAllStdin() ([]byte, error) {
-	var b []byte
-	buf := make([]byte, 4096)
-	for {
-		n, err := os.Stdin.Read(buf)
-		b = append(b, buf[:n]...)
-		if err != nil {
-			if len(b) > 0 || err.Error() == "EOF" {
-				return b, nil
-			}
-			return b, err
-		}
-	}
 }
