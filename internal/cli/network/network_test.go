@@ -11,6 +11,7 @@ import (
 	"github.com/docker/cli/opts"
 	mnetwork "github.com/moby/moby/api/types/network"
 
+	"github.com/berth/berth/internal/cli/command"
 	"github.com/berth/berth/internal/cli/container"
 )
 
@@ -76,7 +77,7 @@ func TestListRendering(t *testing.T) {
 	if f := listFormat("table", true); f != "{{.ID}}" {
 		t.Errorf("quiet format = %q", f)
 	}
-	if !naturalLess("net9", "net10") || naturalLess("b", "a") {
+	if !command.NaturalLess("net9", "net10") || command.NaturalLess("b", "a") {
 		t.Error("naturalLess")
 	}
 }

@@ -11,6 +11,7 @@ import (
 	mobyclient "github.com/moby/moby/client"
 	"github.com/spf13/cobra"
 
+	"github.com/berth/berth/internal/cli/command"
 	"github.com/berth/berth/internal/cli/container"
 	"github.com/berth/berth/internal/client"
 )
@@ -58,7 +59,7 @@ func newListCommand(copts *client.Options) *cobra.Command {
 					}
 				}
 				items := res.Items
-				sort.SliceStable(items, func(i, j int) bool { return naturalLess(items[i].Name, items[j].Name) })
+				sort.SliceStable(items, func(i, j int) bool { return command.NaturalLess(items[i].Name, items[j].Name) })
 				rows := make([]any, 0, len(items))
 				for _, v := range items {
 					rows = append(rows, &row{v: v})
@@ -110,35 +111,3 @@ func (r *row) Size() string {
 func (r *row) Group() string        { return "N/A" }
 func (r *row) Availability() string { return "N/A" }
 func (r *row) Status() string       { return "N/A" }
-
-// naturalLess orders names as docker's CLI (sortorder.NaturalCompare):
-// runs of digits compare by value.
-func naturalLess(a, b string) bool {
-	for a != "" && b != "" {
-		da, db := digitRun(a), digitRun(b)
-		if da > 0 && db > 0 {
-			na, nb := strings.TrimLeft(a[:da], "0"), strings.TrimLeft(b[:db], "0")
-			if len(na) != len(nb) {
-				return len(na) < len(nb)
-			}
-			if na != nb {
-				return na < nb
-			}
-			a, b = a[da:], b[db:]
-			continue
-		}
-		if a[0] != b[0] {
-			return a[0] < b[0]
-		}
-		a, b = a[1:], b[1:]
-	}
-	return len(a) < len(b)
-}
-
-func digitRun(s string) int {
-	n := 0
-	for n < len(s) && s[n] >= '0' && s[n] <= '9' {
-		n++
-	}
-	return n
-}

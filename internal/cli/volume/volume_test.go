@@ -8,12 +8,13 @@ import (
 
 	mvolume "github.com/moby/moby/api/types/volume"
 
+	"github.com/berth/berth/internal/cli/command"
 	"github.com/berth/berth/internal/cli/container"
 )
 
 func TestNaturalOrder(t *testing.T) {
 	names := []string{"v10", "v9", "b", "v1", "a2b", "a10b", "v01x", "v"}
-	sort.Slice(names, func(i, j int) bool { return naturalLess(names[i], names[j]) })
+	sort.Slice(names, func(i, j int) bool { return command.NaturalLess(names[i], names[j]) })
 	if got, want := strings.Join(names, " "), "a2b a10b b v v1 v01x v9 v10"; got != want {
 		t.Errorf("order = %s, want %s", got, want)
 	}
