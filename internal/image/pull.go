@@ -464,7 +464,15 @@ func (s *Service) fetchAndUnpack(ctx context.Context, rr *remoteRepo, layers []o
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
+	// The unpacker starts with the first layer it unpacks: that layer's
+	// download streams to it even if the download starts first.
 	ls := &layerSet{unpackAt: -1}
+	for _, j := range jobs {
+		if j.unpack {
+			ls.unpackAt = j.i
+			break
+		}
+	}
 	ls.cond = sync.NewCond(&ls.mu)
 	// Downloads start in layer order (the unpacker needs them in that
 	// order), at most MaxConcurrentDownloads at a time. A job's done is
