@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync/atomic"
 	"testing"
 
 	"github.com/berth/berth/internal/registry/storage"
@@ -21,6 +22,9 @@ type testRegistry struct {
 	store *Store
 	srv   *Server
 	ts    *httptest.Server
+	// handled counts requests whose handler has returned, so a test can
+	// wait for the server to finish a request its client gave up on.
+	handled atomic.Int64
 }
 
 func newTestRegistry(t *testing.T, d storage.Driver, opts ServerOptions) *testRegistry {
@@ -30,9 +34,13 @@ func newTestRegistry(t *testing.T, d storage.Driver, opts ServerOptions) *testRe
 	}
 	store := NewStore(d)
 	srv := NewServer(store, opts)
-	ts := httptest.NewServer(srv)
-	t.Cleanup(ts.Close)
-	return &testRegistry{t: t, store: store, srv: srv, ts: ts}
+	tr := &testRegistry{t: t, store: store, srv: srv}
+	tr.ts = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		defer tr.handled.Add(1)
+		srv.ServeHTTP(w, r)
+	}))
+	t.Cleanup(tr.ts.Close)
+	return tr
 }
 
 func newFSRegistry(t *testing.T) *testRegistry {
