@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"compress/bzip2"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -18,8 +19,10 @@ import (
 	"github.com/containerd/errdefs"
 	mbuild "github.com/moby/moby/api/types/build"
 	"github.com/moby/moby/api/types/jsonstream"
+	"github.com/moby/moby/api/types/registry"
 
 	"github.com/berth/berth/internal/build"
+	"github.com/berth/berth/internal/image"
 )
 
 // maxBuildContext bounds the build context a POST /build may send
@@ -89,6 +92,10 @@ func (s *Server) buildImage(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, err)
 		return
 	}
+	if opts.RegistryAuth, err = registryConfig(r); err != nil {
+		writeError(w, r, err)
+		return
+	}
 	body, closeBody, err := buildContext(r)
 	if err != nil {
 		writeError(w, r, err)
@@ -122,6 +129,48 @@ func (s *Server) buildImage(w http.ResponseWriter, r *http.Request) {
 		ps.send(streamMessage{Stream: id.String() + "\n"})
 	}
 	ps.finish()
+}
+
+// maxRegistryConfig bounds the decoded X-Registry-Config header.
+const maxRegistryConfig = 1 << 20
+
+// registryConfig decodes POST /build's X-Registry-Config header: base64url
+// (padded or not; standard base64 too) of a JSON map from registry to
+// AuthConfig, as the docker CLI sends every credential it has. An absent
+// header or "{}" gives nil; one that does not decode is an
+// InvalidArgument naming the header.
+func registryConfig(r *http.Request) (map[string]image.AuthConfig, error) {
+	h := strings.TrimSpace(r.Header.Get("X-Registry-Config"))
+	if h == "" {
+		return nil, nil
+	}
+	if len(h) > maxRegistryConfig*4/3+4 {
+		return nil, errdefs.ErrInvalidArgument.WithMessage(fmt.Sprintf("invalid X-Registry-Config header: more than %d bytes", maxRegistryConfig))
+	}
+	var raw []byte
+	var err error
+	for _, enc := range []*base64.Encoding{base64.URLEncoding, base64.RawURLEncoding, base64.StdEncoding, base64.RawStdEncoding} {
+		if raw, err = enc.DecodeString(h); err == nil {
+			break
+		}
+	}
+	if err != nil {
+		return nil, errdefs.ErrInvalidArgument.WithMessage("invalid X-Registry-Config header: " + err.Error())
+	}
+	var m map[string]registry.AuthConfig
+	if err := json.Unmarshal(raw, &m); err != nil {
+		return nil, errdefs.ErrInvalidArgument.WithMessage("invalid X-Registry-Config header: " + err.Error())
+	}
+	var out map[string]image.AuthConfig
+	for k, ac := range m {
+		if a := toImageAuth(ac); a != nil {
+			if out == nil {
+				out = map[string]image.AuthConfig{}
+			}
+			out[k] = *a
+		}
+	}
+	return out, nil
 }
 
 // buildFail ends a build stream with err: a failed RUN as the stream's

@@ -3,6 +3,7 @@ package api
 import (
 	"archive/tar"
 	"bytes"
+	"encoding/base64"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -163,5 +164,29 @@ func TestBuildFail(t *testing.T) {
 	buildFail(ps, errdefs.ErrInvalidArgument.WithMessage("dockerfile parse error line 1: unknown instruction: FORM"))
 	if w.Code != http.StatusBadRequest || !strings.Contains(w.Body.String(), "unknown instruction: FORM") {
 		t.Errorf("parse error: %d %s", w.Code, w.Body.String())
+	}
+}
+
+// X-Registry-Config, base64url JSON of registry -> AuthConfig as the
+// docker CLI sends it, becomes the build's per-registry credentials.
+func TestBuildRegistryConfigHeader(t *testing.T) {
+	r := httptest.NewRequest("POST", "/build", nil)
+	r.Header.Set("X-Registry-Config", base64.URLEncoding.EncodeToString([]byte(`{"127.0.0.1:5000":{"username":"u","password":"p","serveraddress":"127.0.0.1:5000"},"https://index.docker.io/v1/":{"auth":"dTpw"},"empty":{}}`)))
+	m, err := registryConfig(r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(m) != 2 || m["127.0.0.1:5000"].Username != "u" || m["127.0.0.1:5000"].Password != "p" || m["https://index.docker.io/v1/"].Auth != "dTpw" {
+		t.Errorf("registry config %+v", m)
+	}
+	r.Header.Set("X-Registry-Config", base64.URLEncoding.EncodeToString([]byte(`{}`)))
+	if m, err := registryConfig(r); err != nil || m != nil {
+		t.Errorf("{}: %v %v", m, err)
+	}
+	for _, bad := range []string{"!!!", base64.URLEncoding.EncodeToString([]byte(`["x"]`))} {
+		r.Header.Set("X-Registry-Config", bad)
+		if _, err := registryConfig(r); !errdefs.IsInvalidArgument(err) || !strings.Contains(err.Error(), "X-Registry-Config") {
+			t.Errorf("%q: %v, want an invalid-argument error naming the header", bad, err)
+		}
 	}
 }

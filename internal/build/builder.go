@@ -127,6 +127,11 @@ type BuildOptions struct {
 	Outputs []Output
 	// Platform of the base images ("" for the image service's).
 	Platform string
+	// RegistryAuth are the credentials per registry (POST /build's
+	// X-Registry-Config: "host[:port]", "https://host/v1/", ...) for the
+	// pulls of base images and COPY --from images; a registry not in it
+	// gets the image service's default credentials.
+	RegistryAuth map[string]image.AuthConfig
 }
 
 // Event is one message of a build's progress, docker's legacy build

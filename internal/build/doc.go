@@ -42,14 +42,18 @@
 //	  mounts/<id hash>/        the directories of RUN --mount=type=cache
 //	  tmp/                     build contexts unpacked from tars, scratch files
 //
-// # Limits today
+// # Images
 //
-// HEALTHCHECK, SHELL and ONBUILD are applied within the build (SHELL to
-// the later RUN, CMD and ENTRYPOINT steps) but not yet written into the
-// image config: image.CommitOptions takes an OCI config, which has no
-// such fields. For the same reason the config's "created" time is the
-// commit time even with SOURCE_DATE_EPOCH (layers are reproducible).
-// Step images are kept by image records named berth-build-cache:<key>.
+// HEALTHCHECK, SHELL and ONBUILD go into the image config's "config"
+// object under docker's names (Healthcheck, Shell, OnBuild); a stage
+// FROM an image inherits its healthcheck and shell and runs its ONBUILD
+// triggers once. With SOURCE_DATE_EPOCH the configs' and history's
+// created times are that time and it is part of every step's key.
+// Step images are kept by image records named berth-build-cache:<key>
+// (image.IntermediateName): the image service does not list them, as
+// docker's images hides the legacy builder's intermediate images, and
+// builder prune removes them.
+//
 // Not supported: RUN --mount=type=ssh, ADD from git, COPY --parents;
 // COPY --link is accepted and gives the same result as COPY.
 package build

@@ -22,6 +22,7 @@ import (
 	"github.com/moby/buildkit/frontend/dockerfile/instructions"
 	"github.com/moby/buildkit/frontend/dockerfile/parser"
 	"github.com/moby/buildkit/frontend/dockerfile/shell"
+	dockerspec "github.com/moby/docker-image-spec/specs-go/v1"
 	"github.com/moby/patternmatcher"
 	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
@@ -80,14 +81,44 @@ func (r *buildRun) unconsumed() []string {
 
 // stageState is what a stage's instructions change.
 type stageState struct {
-	img     image.Image
-	cfg     ocispec.ImageConfig
-	author  string
-	shell   []string
-	args    map[string]string
-	onbuild []string
-	// Docker-only config the image service does not store yet.
-	healthcheck *instructions.HealthCheckCommand
+	img    image.Image
+	cfg    ocispec.ImageConfig
+	author string
+	args   map[string]string
+	// ext is the config docker has and OCI's lacks: HEALTHCHECK, SHELL,
+	// ONBUILD.
+	ext dockerspec.DockerOCIImageConfigExt
+}
+
+// defaultShell is the shell of shell-form RUN, CMD and ENTRYPOINT
+// without SHELL.
+var defaultShell = []string{"/bin/sh", "-c"}
+
+// shell is the stage's SHELL: its own, the base image's, or the default.
+func (s *stageState) shell() []string {
+	if len(s.ext.Shell) > 0 {
+		return s.ext.Shell
+	}
+	return defaultShell
+}
+
+// configExt reads the docker-only config fields of img.
+func configExt(img image.Image) dockerspec.DockerOCIImageConfigExt {
+	var raw struct {
+		Config dockerspec.DockerOCIImageConfigExt `json:"config"`
+	}
+	if len(img.ConfigRaw) > 0 {
+		_ = json.Unmarshal(img.ConfigRaw, &raw)
+	}
+	return raw.Config
+}
+
+// setImage makes img the stage's current image and config.
+func (s *stageState) setImage(img image.Image) {
+	s.img = img
+	s.cfg = img.Config.Config
+	s.cfg.Env = append([]string(nil), s.cfg.Env...)
+	s.ext = configExt(img)
 }
 
 func (r *buildRun) result(i int) *stageResult {
@@ -148,7 +179,7 @@ func (r *buildRun) image(ctx context.Context, ref, platform string) (image.Image
 			return img, nil
 		}
 	}
-	po := image.PullOptions{Platform: platform}
+	po := image.PullOptions{Platform: platform, Auth: registryAuthFor(r.opts.RegistryAuth, ref)}
 	if r.sendEvent != nil {
 		po.Progress = func(ev image.ProgressEvent) { r.sendEvent(Event{Pull: &ev}) }
 	}
@@ -167,8 +198,8 @@ func (r *buildRun) runStage(ctx context.Context, i int) (image.Image, error) {
 	if err != nil {
 		return image.Image{}, &StepError{Step: step, Instruction: st.SourceCode, Err: err}
 	}
-	s := &stageState{img: base, cfg: base.Config.Config, shell: []string{"/bin/sh", "-c"}, args: map[string]string{}}
-	s.cfg.Env = append([]string(nil), s.cfg.Env...)
+	s := &stageState{args: map[string]string{}}
+	s.setImage(base)
 	if base.ID != "" {
 		r.send(fmt.Sprintf(" ---> %s\n", shortHex(base.ID)))
 		if err := r.onBuildTriggers(ctx, s, base); err != nil {
@@ -213,14 +244,15 @@ func (r *buildRun) runStage(ctx context.Context, i int) (image.Image, error) {
 
 // onBuildTriggers runs the base image's ONBUILD instructions.
 func (r *buildRun) onBuildTriggers(ctx context.Context, s *stageState, base image.Image) error {
-	var raw struct {
-		Config struct{ OnBuild []string } `json:"config"`
-	}
-	if json.Unmarshal(base.ConfigRaw, &raw) != nil || len(raw.Config.OnBuild) == 0 {
+	// The triggers run once: the stage's own image does not inherit them,
+	// as docker's.
+	triggers := s.ext.OnBuild
+	s.ext.OnBuild = nil
+	if len(triggers) == 0 {
 		return nil
 	}
-	r.send(fmt.Sprintf("# Executing %d build trigger", len(raw.Config.OnBuild)) + map[bool]string{true: "s", false: ""}[len(raw.Config.OnBuild) > 1] + "\n")
-	for _, t := range raw.Config.OnBuild {
+	r.send(fmt.Sprintf("# Executing %d build trigger", len(triggers)) + map[bool]string{true: "s", false: ""}[len(triggers) > 1] + "\n")
+	for _, t := range triggers {
 		res, err := parser.Parse(strings.NewReader(t))
 		if err != nil || len(res.AST.Children) != 1 {
 			return invalid("ONBUILD trigger %q: %v", t, err)
@@ -349,13 +381,16 @@ func (r *buildRun) dispatch(ctx context.Context, s *stageState, c instructions.C
 		s.cfg.StopSignal = c.Signal
 		return r.configStep(ctx, s, "STOPSIGNAL "+c.Signal)
 	case *instructions.HealthCheckCommand:
-		s.healthcheck = c
+		if old := s.ext.Healthcheck; old != nil && len(old.Test) > 0 && old.Test[0] != "NONE" {
+			r.send(fmt.Sprintf("Note: overriding previous HEALTHCHECK: %v\n", old.Test))
+		}
+		s.ext.Healthcheck = c.Health
 		return r.configStep(ctx, s, "HEALTHCHECK "+jsonString(c.Health))
 	case *instructions.ShellCommand:
-		s.shell = append([]string(nil), c.Shell...)
+		s.ext.Shell = append([]string(nil), c.Shell...)
 		return r.configStep(ctx, s, "SHELL "+jsonString(c.Shell))
 	case *instructions.OnbuildCommand:
-		s.onbuild = append(s.onbuild, c.Expression)
+		s.ext.OnBuild = append(append([]string(nil), s.ext.OnBuild...), c.Expression)
 		return r.configStep(ctx, s, "ONBUILD "+c.Expression)
 	case *instructions.ArgCommand:
 		for _, kv := range c.Args {
@@ -417,7 +452,7 @@ func jsonString(v any) string {
 
 func (r *buildRun) commandLine(s *stageState, c instructions.ShellDependantCmdLine) []string {
 	if c.PrependShell {
-		return append(append([]string(nil), s.shell...), strings.Join(c.CmdLine, " "))
+		return append(append([]string(nil), s.shell()...), strings.Join(c.CmdLine, " "))
 	}
 	return append([]string(nil), c.CmdLine...)
 }
@@ -469,9 +504,7 @@ func (r *buildRun) cached(ctx context.Context, s *stageState, key string) bool {
 	if err != nil {
 		return false
 	}
-	s.img = img
-	s.cfg = img.Config.Config
-	s.cfg.Env = append([]string(nil), s.cfg.Env...)
+	s.setImage(img)
 	r.send(" ---> Using cache\n")
 	r.send(fmt.Sprintf(" ---> %s\n", shortHex(img.ID)))
 	return true
@@ -485,12 +518,13 @@ func (r *buildRun) done(s *stageState, key string, img image.Image) error {
 
 // configStep commits a config-only step.
 func (r *buildRun) configStep(ctx context.Context, s *stageState, instr string) error {
-	key := stepKey(s.img.ID, instr, "config="+jsonString(s.cfg), "author="+s.author)
+	key := r.stepKey(s.img.ID, instr, "config="+jsonString(s.cfg), "ext="+jsonString(s.ext), "author="+s.author)
 	if r.cached(ctx, s, key) {
 		return nil
 	}
 	img, err := r.b.images.CreateFromDiff(ctx, s.img, nil, image.CommitOptions{
-		Ref: cacheRef(key), Config: &s.cfg, EmptyLayer: true, CreatedBy: "/bin/sh -c #(nop) " + instr, Author: s.author, Platform: r.opts.Platform,
+		Ref: cacheRef(key), Config: &s.cfg, ConfigExt: &s.ext, EmptyLayer: true, CreatedBy: "/bin/sh -c #(nop) " + instr, Author: s.author, Platform: r.opts.Platform,
+		Created: r.created(),
 	})
 	if err != nil {
 		return err
@@ -531,13 +565,33 @@ func (r *buildRun) layerStep(ctx context.Context, s *stageState, key, createdBy 
 		pw.CloseWithError(err)
 	}()
 	img, err := r.b.images.CreateFromDiff(ctx, s.img, pr, image.CommitOptions{
-		Ref: cacheRef(key), Config: &s.cfg, CreatedBy: createdBy, Author: s.author, Platform: r.opts.Platform,
+		Ref: cacheRef(key), Config: &s.cfg, ConfigExt: &s.ext, CreatedBy: createdBy, Author: s.author, Platform: r.opts.Platform,
+		Created: r.created(),
 	})
 	pr.CloseWithError(errors.New("layer not read"))
 	if err != nil {
 		return err
 	}
 	return r.done(s, key, img)
+}
+
+// stepKey is the cache key of a step of this build: SOURCE_DATE_EPOCH,
+// which sets the created times and clamps the files' mtimes, is part of
+// it.
+func (r *buildRun) stepKey(parent digest.Digest, instruction string, extra ...string) string {
+	if t, ok := r.sourceDateEpoch(); ok {
+		extra = append(extra, fmt.Sprintf("epoch=%d", t.Unix()))
+	}
+	return stepKey(parent, instruction, extra...)
+}
+
+// created is the time built images record: SOURCE_DATE_EPOCH when given,
+// else nil for now.
+func (r *buildRun) created() *time.Time {
+	if t, ok := r.sourceDateEpoch(); ok {
+		return &t
+	}
+	return nil
 }
 
 func (r *buildRun) sourceDateEpoch() (time.Time, bool) {
@@ -628,7 +682,7 @@ func (s *stageState) runArgs(c *instructions.RunCommand) []string {
 	script := strings.Join(c.CmdLine, " ")
 	if onlyHeredoc(c) {
 		// RUN <<EOF: the heredoc is the script.
-		return append(append([]string(nil), s.shell...), c.Files[0].Data)
+		return append(append([]string(nil), s.shell()...), c.Files[0].Data)
 	}
 	for _, f := range c.Files {
 		data := f.Data
@@ -637,7 +691,7 @@ func (s *stageState) runArgs(c *instructions.RunCommand) []string {
 		}
 		script += "\n" + data + f.Name
 	}
-	return append(append([]string(nil), s.shell...), script)
+	return append(append([]string(nil), s.shell()...), script)
 }
 
 // onlyHeredoc reports whether a shell-form RUN is a single heredoc.
@@ -819,7 +873,7 @@ func (r *buildRun) run(ctx context.Context, s *stageState, c *instructions.RunCo
 			return invalid("RUN --mount=type=%s is not supported", m.Type)
 		}
 	}
-	key := stepKey(s.img.ID, "RUN "+jsonString(args), "args="+strings.Join(argKV, "\x01"), "mounts="+strings.Join(mountKeys, "\x01"), "network="+network)
+	key := r.stepKey(s.img.ID, "RUN "+jsonString(args), "args="+strings.Join(argKV, "\x01"), "mounts="+strings.Join(mountKeys, "\x01"), "network="+network)
 	if r.cached(ctx, s, key) {
 		return nil
 	}
@@ -1009,7 +1063,7 @@ func (r *buildRun) copy(ctx context.Context, s *stageState, a copyArgs) error {
 		}
 	}
 	instr := fmt.Sprintf("%s chown=%s chmod=%s exclude=%q src=%q dest=%s", a.name, a.chown, a.chmod, a.exclude, a.sd.SourcePaths, cs.dest)
-	key := stepKey(s.img.ID, instr, extra...)
+	key := r.stepKey(s.img.ID, instr, extra...)
 	if r.cached(ctx, s, key) {
 		return nil
 	}
@@ -1112,7 +1166,7 @@ func cmdText(c instructions.Command) string {
 
 // cacheRef names a step's image so the image store keeps it: the image
 // service drops images without a name.
-func cacheRef(key string) string { return "berth-build-cache:" + key }
+func cacheRef(key string) string { return image.IntermediateName(key) }
 
 // expandCommand expands the stage's args and ENV in c's words, as docker
 // does, and returns the expander for the words c's own handling expands.

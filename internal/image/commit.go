@@ -13,6 +13,9 @@ import (
 
 	"github.com/containerd/errdefs"
 	"github.com/klauspost/compress/gzip"
+	"github.com/moby/buildkit/frontend/dockerfile/instructions"
+	"github.com/moby/buildkit/frontend/dockerfile/parser"
+	dockerspec "github.com/moby/docker-image-spec/specs-go/v1"
 	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
@@ -27,10 +30,18 @@ type CommitOptions struct {
 	Ref string
 	// Changes are Dockerfile-like instructions applied to the config, as
 	// docker's --change: CMD, ENTRYPOINT, ENV, WORKDIR, EXPOSE, LABEL,
-	// USER, VOLUME, STOPSIGNAL.
+	// USER, VOLUME, STOPSIGNAL, HEALTHCHECK, SHELL, ONBUILD.
 	Changes []string
 	// Config, when set, replaces the parent's config before Changes.
 	Config *ocispec.ImageConfig
+	// ConfigExt, when set, replaces the docker-only fields of the
+	// parent's config (Healthcheck, OnBuild, Shell) before Changes; unset,
+	// they are inherited. They are written into the config JSON's
+	// "config" object under docker's names.
+	ConfigExt *dockerspec.DockerOCIImageConfigExt
+	// Created, when set, is the config's and the history entry's created
+	// time (SOURCE_DATE_EPOCH) instead of now.
+	Created *time.Time
 	// Author, Comment and CreatedBy go into the config and its history.
 	Author, Comment, CreatedBy string
 	// EmptyLayer records a history entry without a layer (layer is
@@ -38,6 +49,29 @@ type CommitOptions struct {
 	EmptyLayer bool
 	// Platform of an image without a parent ("" for the service's).
 	Platform string
+}
+
+// intermediateRepo is the repository of the records that keep a
+// builder's step images. Such a name keeps its image (GC, Get by name or
+// ID) but is not a tag: List leaves out images that only have such names
+// (docker's images hides the legacy builder's intermediate images), they
+// are not dangling, and rmi neither counts nor reports the name.
+const intermediateRepo = "docker.io/library/berth-build-cache"
+
+// IntermediateName is the name of the record that keeps the builder's
+// step image of the cache key key.
+func IntermediateName(key string) string { return "berth-build-cache:" + key }
+
+func isIntermediateName(n string) bool { return strings.HasPrefix(n, intermediateRepo+":") }
+
+// onlyIntermediate reports whether names are all intermediate names.
+func onlyIntermediate(names []string) bool {
+	for _, n := range names {
+		if !isIntermediateName(n) {
+			return false
+		}
+	}
+	return len(names) > 0
 }
 
 // CreateFromDiff makes a new image of parent (a zero Image for none) plus
@@ -53,7 +87,9 @@ func (s *Service) CreateFromDiff(ctx context.Context, parent Image, layer io.Rea
 }
 
 func (s *Service) createFromDiff(ctx context.Context, parent Image, layer io.Reader, opts CommitOptions) (Image, error) {
-	var cfg ocispec.Image
+	// The docker type keeps the parent's Healthcheck, OnBuild and Shell,
+	// which OCI's ImageConfig has no fields for.
+	var cfg dockerspec.DockerOCIImage
 	var layers []ocispec.Descriptor
 	if parent.ID != "" {
 		if err := json.Unmarshal(parent.ConfigRaw, &cfg); err != nil {
@@ -73,12 +109,18 @@ func (s *Service) createFromDiff(ctx context.Context, parent Image, layer io.Rea
 		cfg.RootFS.Type = "layers"
 	}
 	if opts.Config != nil {
-		cfg.Config = *opts.Config
+		cfg.Config.ImageConfig = *opts.Config
+	}
+	if opts.ConfigExt != nil {
+		cfg.Config.DockerOCIImageConfigExt = *opts.ConfigExt
 	}
 	if err := applyChanges(&cfg.Config, opts.Changes); err != nil {
 		return Image{}, err
 	}
 	now := time.Now().UTC()
+	if opts.Created != nil {
+		now = opts.Created.UTC()
+	}
 	cfg.Created = &now
 	if opts.Author != "" {
 		cfg.Author = opts.Author
@@ -110,7 +152,7 @@ func (s *Service) createFromDiff(ctx context.Context, parent Image, layer io.Rea
 
 // storeImage writes config and OCI manifest and names the image (or keeps
 // it dangling).
-func (s *Service) storeImage(ctx context.Context, cfg ocispec.Image, layers []ocispec.Descriptor, ref string) (Image, error) {
+func (s *Service) storeImage(ctx context.Context, cfg any, layers []ocispec.Descriptor, ref string) (Image, error) {
 	cb, err := json.Marshal(cfg)
 	if err != nil {
 		return Image{}, err
@@ -260,7 +302,7 @@ func (s *Service) Import(ctx context.Context, r io.Reader, opts ImportOptions) (
 }
 
 // applyChanges applies docker --change instructions to c.
-func applyChanges(c *ocispec.ImageConfig, changes []string) error {
+func applyChanges(c *dockerspec.DockerOCIImageConfig, changes []string) error {
 	for _, ch := range changes {
 		ch = strings.TrimSpace(ch)
 		instr, rest, _ := strings.Cut(ch, " ")
@@ -354,11 +396,47 @@ func applyChanges(c *ocispec.ImageConfig, changes []string) error {
 				return bad("no signal")
 			}
 			c.StopSignal = rest
+		case "HEALTHCHECK", "SHELL":
+			cmd, err := parseInstruction(ch)
+			if err != nil {
+				return bad(err.Error())
+			}
+			switch cmd := cmd.(type) {
+			case *instructions.HealthCheckCommand:
+				c.Healthcheck = cmd.Health
+			case *instructions.ShellCommand:
+				c.Shell = append([]string(nil), cmd.Shell...)
+			}
+		case "ONBUILD":
+			if _, err := parseInstruction(ch); err != nil {
+				return bad(err.Error())
+			}
+			c.OnBuild = append(c.OnBuild, rest)
 		default:
-			return bad("instruction " + instr + " is not one of CMD, ENTRYPOINT, ENV, WORKDIR, EXPOSE, LABEL, USER, VOLUME, STOPSIGNAL")
+			return bad("instruction " + instr + " is not one of CMD, ENTRYPOINT, ENV, WORKDIR, EXPOSE, LABEL, USER, VOLUME, STOPSIGNAL, HEALTHCHECK, SHELL, ONBUILD")
 		}
 	}
 	return nil
+}
+
+// maxChangeBytes bounds one --change instruction given to the Dockerfile
+// parser.
+const maxChangeBytes = 64 << 10
+
+// parseInstruction parses one Dockerfile instruction with buildkit's
+// parser, as docker parses --change values it does not handle itself.
+func parseInstruction(line string) (instructions.Command, error) {
+	if len(line) > maxChangeBytes {
+		return nil, fmt.Errorf("longer than %d bytes", maxChangeBytes)
+	}
+	res, err := parser.Parse(strings.NewReader(line))
+	if err != nil {
+		return nil, err
+	}
+	if len(res.AST.Children) != 1 {
+		return nil, fmt.Errorf("want one instruction, got %d", len(res.AST.Children))
+	}
+	return instructions.ParseCommand(res.AST.Children[0])
 }
 
 func setEnv(env []string, k, v string) []string {

@@ -124,7 +124,7 @@ func (s *Service) images(ctx context.Context) ([]Image, error) {
 		}
 		img.names = append(img.names, rec.Name)
 		switch {
-		case isDanglingName(rec.Name):
+		case isDanglingName(rec.Name), isIntermediateName(rec.Name):
 		case strings.Contains(rec.Name, "@"):
 			img.RepoDigests = append(img.RepoDigests, metadata.FamiliarName(rec.Name))
 		default:
@@ -134,7 +134,7 @@ func (s *Service) images(ctx context.Context) ([]Image, error) {
 	out := make([]Image, 0, len(order))
 	for _, id := range order {
 		img := byID[id]
-		img.Dangling = len(img.RepoTags) == 0
+		img.Dangling = len(img.RepoTags) == 0 && !onlyIntermediate(img.names)
 		out = append(out, *img)
 	}
 	sort.SliceStable(out, func(i, j int) bool { return out[i].Created.After(out[j].Created) })
@@ -349,11 +349,11 @@ func (s *Service) remove(ctx context.Context, ref string, opts RemoveOptions) ([
 		it := tx.Images()
 		tagged := 0
 		for _, n := range img.names {
-			if !strings.Contains(n, "@") {
+			if !strings.Contains(n, "@") && !isIntermediateName(n) {
 				tagged++
 			}
 		}
-		if byName != "" && (tagged > 1 || (strings.Contains(byName, "@") && tagged > 0)) {
+		if byName != "" && (tagged > 1 || (strings.Contains(byName, "@") && tagged > 0) || (isIntermediateName(byName) && len(img.names) > 1)) {
 			// Another name remains: only untag.
 			out = append(out, DeleteResponse{Untagged: metadata.FamiliarName(byName)})
 			return it.Delete(byName)
@@ -368,7 +368,7 @@ func (s *Service) remove(ctx context.Context, ref string, opts RemoveOptions) ([
 			if err := it.Delete(n); err != nil {
 				return err
 			}
-			if !isDanglingName(n) {
+			if !isDanglingName(n) && !isIntermediateName(n) {
 				out = append(out, DeleteResponse{Untagged: metadata.FamiliarName(n)})
 			}
 		}
@@ -388,6 +388,8 @@ type ListOptions struct {
 	// Filters as docker's: dangling=true|false, reference=PATTERN,
 	// label=KEY or KEY=VALUE, before=IMAGE, since=IMAGE, until=TIMESTAMP.
 	Filters map[string][]string
+	// All lists the builder's intermediate images too (docker images -a).
+	All bool
 }
 
 // List returns the images that match every filter, newest first.
@@ -402,7 +404,7 @@ func (s *Service) List(ctx context.Context, opts ListOptions) ([]Image, error) {
 	}
 	var out []Image
 	for _, img := range all {
-		if match(img) {
+		if match(img) && (opts.All || !onlyIntermediate(img.names)) {
 			out = append(out, img)
 		}
 	}

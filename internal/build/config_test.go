@@ -1,0 +1,141 @@
+package build
+
+import (
+	"context"
+	"encoding/json"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	dockerspec "github.com/moby/docker-image-spec/specs-go/v1"
+
+	"github.com/berth/berth/internal/image"
+)
+
+func imageExt(t *testing.T, img image.Image) dockerspec.DockerOCIImageConfigExt {
+	t.Helper()
+	var raw struct {
+		Config dockerspec.DockerOCIImageConfigExt `json:"config"`
+	}
+	if err := json.Unmarshal(img.ConfigRaw, &raw); err != nil {
+		t.Fatal(err)
+	}
+	return raw.Config
+}
+
+// HEALTHCHECK, SHELL and ONBUILD are written into the image config under
+// docker's names; a build FROM that image inherits its healthcheck and
+// shell (RUN and shell-form CMD use it) and runs its triggers once.
+func TestBuildDockerConfigFields(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	dir := t.TempDir()
+	// The shell logs each command it runs, then runs it: a RUN through it
+	// leaves a line in /shell.log.
+	writeFiles(t, dir, map[string]string{"Dockerfile": `FROM busybox
+HEALTHCHECK --interval=3s --timeout=2s --start-period=1s --retries=4 CMD wget -q -O- http://127.0.0.1/
+SHELL ["/bin/sh", "-c", "echo \"ran: $1\" >> /shell.log; eval \"$1\"", "logsh"]
+ONBUILD RUN echo trig > /trig
+ONBUILD LABEL from.trigger=yes
+RUN echo parent > /parent
+`})
+	pid, out, err := e.build(t, dir, BuildOptions{Tags: []string{"parent:1"}})
+	if err != nil {
+		t.Fatalf("parent build: %v\n%s", err, out)
+	}
+	parent, err := e.images.Get(ctx, pid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ext := imageExt(t, parent)
+	want := &dockerspec.HealthcheckConfig{Test: []string{"CMD-SHELL", "wget -q -O- http://127.0.0.1/"}, Interval: 3 * time.Second, Timeout: 2 * time.Second, StartPeriod: time.Second, Retries: 4}
+	if jsonString(ext.Healthcheck) != jsonString(want) {
+		t.Errorf("parent Healthcheck %s, want %s", jsonString(ext.Healthcheck), jsonString(want))
+	}
+	if len(ext.Shell) != 4 || ext.Shell[3] != "logsh" {
+		t.Errorf("parent Shell %q", ext.Shell)
+	}
+	if strings.Join(ext.OnBuild, "|") != "RUN echo trig > /trig|LABEL from.trigger=yes" {
+		t.Errorf("parent OnBuild %q", ext.OnBuild)
+	}
+	root := e.export(t, pid)
+	if got := readFile(t, filepath.Join(root, "shell.log")); got != "ran: echo parent > /parent\n" {
+		t.Errorf("parent shell.log %q: RUN did not use SHELL", got)
+	}
+
+	child := t.TempDir()
+	writeFiles(t, child, map[string]string{"Dockerfile": "FROM parent:1\nRUN echo child > /child\nCMD echo hi\n"})
+	cid, out, err := e.build(t, child, BuildOptions{Tags: []string{"child:1"}})
+	if err != nil {
+		t.Fatalf("child build: %v\n%s", err, out)
+	}
+	if !strings.Contains(out, "# Executing 2 build triggers") {
+		t.Errorf("child build output lacks the triggers:\n%s", out)
+	}
+	img, err := e.images.Get(ctx, cid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cext := imageExt(t, img)
+	if jsonString(cext.Healthcheck) != jsonString(want) || jsonString(cext.Shell) != jsonString(ext.Shell) || len(cext.OnBuild) != 0 {
+		t.Errorf("child ext %s: want the parent's healthcheck and shell, no triggers", jsonString(cext))
+	}
+	if img.Config.Config.Labels["from.trigger"] != "yes" {
+		t.Errorf("child labels %v: the LABEL trigger did not run", img.Config.Config.Labels)
+	}
+	if len(img.Config.Config.Cmd) != 5 || img.Config.Config.Cmd[4] != "echo hi" || img.Config.Config.Cmd[3] != "logsh" {
+		t.Errorf("child shell-form CMD %q, want the inherited SHELL", img.Config.Config.Cmd)
+	}
+	croot := e.export(t, cid)
+	if got := readFile(t, filepath.Join(croot, "trig")); got != "trig\n" {
+		t.Errorf("/trig %q", got)
+	}
+	if got := readFile(t, filepath.Join(croot, "shell.log")); got != "ran: echo parent > /parent\nran: echo trig > /trig\nran: echo child > /child\n" {
+		t.Errorf("child shell.log %q: the trigger and RUN did not use the inherited SHELL", got)
+	}
+	// A grandchild does not run the triggers again.
+	gc := t.TempDir()
+	writeFiles(t, gc, map[string]string{"Dockerfile": "FROM child:1\nLABEL g=1\n"})
+	if _, out, err := e.build(t, gc, BuildOptions{}); err != nil || strings.Contains(out, "build trigger") {
+		t.Errorf("grandchild build: %v\n%s", err, out)
+	}
+}
+
+// Step images are not listed by the image service (docker images), but a
+// rebuild finds them in the cache, and the tagged result is listed.
+func TestBuildIntermediatesHidden(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	dir := t.TempDir()
+	writeFiles(t, dir, map[string]string{"Dockerfile": "FROM busybox\nENV A=1\nRUN echo x > /x\nLABEL l=1\n"})
+	id, out, err := e.build(t, dir, BuildOptions{Tags: []string{"hidden:1"}})
+	if err != nil {
+		t.Fatalf("build: %v\n%s", err, out)
+	}
+	list, err := e.images.List(ctx, image.ListOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, img := range list {
+		if len(img.RepoTags) == 0 {
+			names = append(names, "<none>:"+img.ID.String())
+		}
+		names = append(names, img.RepoTags...)
+	}
+	if strings.Join(names, ",") != "hidden:1,busybox:latest" {
+		t.Errorf("images listed %v, want only hidden:1 and busybox", names)
+	}
+	all, err := e.images.List(ctx, image.ListOptions{All: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(all) != len(list)+2 {
+		t.Errorf("List All gives %d images, want %d (the ENV and RUN steps too)", len(all), len(list)+2)
+	}
+	id2, out, err := e.build(t, dir, BuildOptions{Tags: []string{"hidden:1"}})
+	if err != nil || id2 != id || strings.Count(out, "Using cache") != 3 {
+		t.Errorf("rebuild: %s %v, want %s from cache:\n%s", id2, err, id, out)
+	}
+}
