@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"regexp"
+	"sync"
 
 	"github.com/containerd/errdefs"
 )
@@ -16,7 +17,9 @@ const AnonymousLabel = "com.docker.volume.anonymous"
 // restrictedNameChars is the pattern dockerd quotes in its error.
 const restrictedNameChars = `[a-zA-Z0-9][a-zA-Z0-9_.-]`
 
-var nameRegexp = regexp.MustCompile(`^` + restrictedNameChars + `+$`)
+// nameRegexp is compiled on first use: every berth process links this
+// package, few validate a volume name.
+var nameRegexp = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^` + restrictedNameChars + `+$`) })
 
 // ValidateName checks a volume name as dockerd's local driver does, with
 // its messages (errdefs.ErrInvalidArgument).
@@ -24,7 +27,7 @@ func ValidateName(name string) error {
 	if len(name) == 1 {
 		return errdefs.ErrInvalidArgument.WithMessage("volume name is too short, names should be at least two alphanumeric characters")
 	}
-	if !nameRegexp.MatchString(name) {
+	if !nameRegexp().MatchString(name) {
 		return errdefs.ErrInvalidArgument.WithMessage(fmt.Sprintf("%q includes invalid characters for a local volume name, only %q are allowed. If you intended to pass a host directory, use absolute path", name, restrictedNameChars))
 	}
 	return nil

@@ -7,6 +7,7 @@ import (
 	"io"
 	"reflect"
 	"strings"
+	"sync"
 	"text/tabwriter"
 	"text/template"
 
@@ -43,7 +44,7 @@ func Render(w io.Writer, format string, headers map[string]string, rows []any) e
 		_, err := body.WriteTo(w)
 		return err
 	}
-	htmpl, err := template.New("").Funcs(headerFuncs).Parse(format)
+	htmpl, err := template.New("").Funcs(headerFuncs()).Parse(format)
 	if err != nil {
 		return &command.StatusError{Code: 1, Err: fmt.Errorf("template parsing error: %v", err)}
 	}
@@ -94,8 +95,8 @@ func (f *FilterFlag) Values() []string { return f.values }
 
 // headerFuncs make the header pass render column titles: every function
 // returns its first argument unchanged, json prints nothing (docker's
-// HeaderFunctions).
-var headerFuncs = func() template.FuncMap {
+// HeaderFunctions). Built on first use, not at every berth start.
+var headerFuncs = sync.OnceValue(func() template.FuncMap {
 	m := template.FuncMap{}
 	for name := range command.TemplateFuncs {
 		m[name] = func(v ...any) string {
@@ -107,7 +108,7 @@ var headerFuncs = func() template.FuncMap {
 	}
 	m["json"] = func(v any) string { return "" }
 	return m
-}()
+})
 
 // MarshalMethods renders a formatting context as docker's `{{json .}}`
 // does: a JSON object of every exported method that takes no argument,
