@@ -15,6 +15,7 @@ import (
 	"crypto/rand"
 	"flag"
 	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"runtime/pprof"
@@ -40,7 +41,11 @@ func main() {
 	dir := fs.String("dir", "", "directory to unpack into")
 	src := fs.String("src", "", "push: tag this image as --ref first")
 	cpuprofile := fs.String("cpuprofile", "", "write a CPU profile to this file")
+	verbose := fs.Bool("v", false, "debug log (per layer timings) to stderr")
 	fs.Parse(os.Args[2:])
+	if *verbose {
+		slog.SetDefault(slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug})))
+	}
 	if *cpuprofile != "" {
 		f, err := os.Create(*cpuprofile)
 		if err == nil {

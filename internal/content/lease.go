@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"slices"
@@ -71,7 +72,10 @@ func (s *LocalStore) writeLease(l Lease) error {
 	if err != nil {
 		return fmt.Errorf("lease %q: %w", l.ID, err)
 	}
-	if err := writeFileAtomic(s.leasePath(l.ID), b); err != nil {
+	// Not fsynced: a lease protects blobs from the GC of this process; after
+	// a power loss the operation that held it is gone and its blobs are
+	// garbage anyway (the image is recorded only after they are synced).
+	if err := writeFileRename(s.leasePath(l.ID), b); err != nil {
 		return fmt.Errorf("lease %q: %w", l.ID, err)
 	}
 	return nil
@@ -154,8 +158,17 @@ func (s *LocalStore) listLeases() ([]Lease, error) {
 		if !strings.HasSuffix(e.Name(), ".json") {
 			continue
 		}
-		l, err := s.readLease(filepath.Join(dir, e.Name()))
+		p := filepath.Join(dir, e.Name())
+		l, err := s.readLease(p)
 		if errors.Is(err, fs.ErrNotExist) {
+			continue
+		}
+		var se *json.SyntaxError
+		if errors.As(err, &se) || (err == nil && l.ID == "") {
+			// Torn by a power loss (leases are not fsynced): whatever
+			// held it died with the machine.
+			slog.Warn("content: removing unreadable lease", "file", p, "err", err)
+			os.Remove(p)
 			continue
 		}
 		if err != nil {

@@ -215,6 +215,23 @@ func (s *LocalStore) writeLabels(dgst digest.Digest, labels map[string]string, n
 	return writeFileAtomic(p, b)
 }
 
+// writeFileRename writes b to p through p.tmp and a rename, without fsync:
+// a process crash leaves the old file or the new one, never a torn one. It
+// is for files that matter only while the process runs or that are
+// rebuilt or discarded after a power loss (ingest metadata, leases).
+func writeFileRename(p string, b []byte) error {
+	tmp := p + ".tmp"
+	if err := os.WriteFile(tmp, b, 0o600); err != nil {
+		os.Remove(tmp)
+		return fmt.Errorf("write %s: %w", p, err)
+	}
+	if err := os.Rename(tmp, p); err != nil {
+		os.Remove(tmp)
+		return fmt.Errorf("write %s: %w", p, err)
+	}
+	return nil
+}
+
 // writeFileAtomic writes b to p through p.tmp, fsync and rename.
 func writeFileAtomic(p string, b []byte) error {
 	tmp := p + ".tmp"

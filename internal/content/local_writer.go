@@ -78,6 +78,13 @@ func (s *LocalStore) openWriter(ctx context.Context, ref string, total int64, ex
 	}
 	dir := s.ingestDir(ref)
 	meta, err := readIngestMeta(dir)
+	if errors.Is(err, errBadIngestMeta) {
+		// Torn by a power loss (meta is not fsynced): start over.
+		if err := os.RemoveAll(dir); err != nil {
+			return nil, fmt.Errorf("writer %q: %w", ref, err)
+		}
+		err = fs.ErrNotExist
+	}
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
 		if err := os.MkdirAll(dir, 0o700); err != nil {
@@ -85,7 +92,9 @@ func (s *LocalStore) openWriter(ctx context.Context, ref string, total int64, ex
 		}
 		meta = ingestMeta{Ref: ref, Total: total, Expected: expected, StartedAt: time.Now()}
 		b, _ := json.Marshal(meta)
-		if err := writeFileAtomic(filepath.Join(dir, "meta"), b); err != nil {
+		// Not fsynced: an ingest is resumed only by this process or after a
+		// restart with WithIngestMaxAge, and its data is verified on commit.
+		if err := writeFileRename(filepath.Join(dir, "meta"), b); err != nil {
 			os.RemoveAll(dir)
 			return nil, fmt.Errorf("writer %q: %w", ref, err)
 		}
@@ -126,6 +135,9 @@ func (s *LocalStore) openWriter(ctx context.Context, ref string, total int64, ex
 	return w, nil
 }
 
+// errBadIngestMeta marks an ingest whose meta file cannot be parsed.
+var errBadIngestMeta = errors.New("unreadable ingest metadata")
+
 func readIngestMeta(dir string) (ingestMeta, error) {
 	var meta ingestMeta
 	b, err := os.ReadFile(filepath.Join(dir, "meta"))
@@ -133,7 +145,7 @@ func readIngestMeta(dir string) (ingestMeta, error) {
 		return meta, err
 	}
 	if err := json.Unmarshal(b, &meta); err != nil {
-		return meta, fmt.Errorf("ingest %s: meta: %w", dir, err)
+		return meta, fmt.Errorf("ingest %s: meta: %w: %w", dir, errBadIngestMeta, err)
 	}
 	return meta, nil
 }
@@ -276,6 +288,27 @@ func (w *localWriter) Commit(ctx context.Context, size int64, expected digest.Di
 		return fmt.Errorf("commit ingest %q: remove ingest: %w", w.ref, err)
 	}
 	return nil
+}
+
+// IngestReader is implemented by the LocalStore's writers: ReaderAt opens
+// the bytes written so far for reading. The reader holds the file open, so
+// it stays valid after Commit (which renames the file into blobs/) or
+// Abort; the caller closes it. A pull uses it to unpack a layer whose bytes
+// are verified while the blob is still being synced.
+type IngestReader interface {
+	ReaderAt() (ReaderAt, error)
+}
+
+// ReaderAt implements IngestReader.
+func (w *localWriter) ReaderAt() (ReaderAt, error) {
+	if w.done {
+		return nil, fmt.Errorf("read ingest %q: writer closed: %w", w.ref, errdefs.ErrFailedPrecondition)
+	}
+	f, err := os.Open(filepath.Join(w.dir, "data"))
+	if err != nil {
+		return nil, fmt.Errorf("read ingest %q: %w", w.ref, err)
+	}
+	return fileReaderAt{File: f, size: w.offset}, nil
 }
 
 // rehash hashes the first n bytes of the ingest with alg.

@@ -90,7 +90,11 @@ func (s *Service) pull(ctx context.Context, ref string, opts PullOptions) (Image
 	defer s.content.DeleteLease(context.WithoutCancel(ctx), leaseID)
 	lctx := content.WithLease(ctx, leaseID)
 
-	top, err := rr.fetchManifest(lctx, s, r.Identifier())
+	// Manifests and the config are written to the store (synced) while
+	// the layers download; the record waits for them.
+	var bg blobWrites
+	defer bg.wait()
+	top, err := rr.fetchManifest(lctx, s, r.Identifier(), &bg)
 	if err != nil {
 		return Image{}, err
 	}
@@ -105,7 +109,7 @@ func (s *Service) pull(ctx context.Context, ref string, opts PullOptions) (Image
 		if err != nil {
 			return Image{}, err
 		}
-		m, err := rr.fetchManifest(lctx, s, sel.Digest.String())
+		m, err := rr.fetchManifest(lctx, s, sel.Digest.String(), &bg)
 		if err != nil {
 			return Image{}, err
 		}
@@ -118,7 +122,7 @@ func (s *Service) pull(ctx context.Context, ref string, opts PullOptions) (Image
 	if err != nil {
 		return Image{}, err
 	}
-	cfgBytes, err := rr.fetchSmallBlob(lctx, s, manifest.Config, "config")
+	cfgBytes, err := rr.fetchSmallBlob(lctx, s, manifest.Config, "config", &bg)
 	if err != nil {
 		return Image{}, err
 	}
@@ -135,6 +139,9 @@ func (s *Service) pull(ctx context.Context, ref string, opts PullOptions) (Image
 	}
 
 	if err := s.fetchAndUnpack(lctx, rr, manifest.Layers, cfg.RootFS.DiffIDs, pr, opts.Progress != nil); err != nil {
+		return Image{}, err
+	}
+	if err := bg.wait(); err != nil {
 		return Image{}, err
 	}
 
@@ -200,9 +207,42 @@ type fetched struct {
 	data []byte
 }
 
+// blobWrites are small blobs being written to the content store in the
+// background.
+type blobWrites struct {
+	wg   sync.WaitGroup
+	mu   sync.Mutex
+	errs []error
+}
+
+// store writes b as desc in the background.
+func (bw *blobWrites) store(ctx context.Context, s *Service, desc ocispec.Descriptor, b []byte) {
+	bw.wg.Add(1)
+	go func() {
+		defer bw.wg.Done()
+		if err := content.WriteBlob(ctx, s.content, "pull-"+desc.Digest.String(), bytes.NewReader(b), desc); err != nil {
+			bw.mu.Lock()
+			bw.errs = append(bw.errs, fmt.Errorf("store %s: %w", desc.Digest, err))
+			bw.mu.Unlock()
+		}
+	}()
+}
+
+// wait waits for every write and returns the first error.
+func (bw *blobWrites) wait() error {
+	bw.wg.Wait()
+	bw.mu.Lock()
+	defer bw.mu.Unlock()
+	if len(bw.errs) > 0 {
+		return bw.errs[0]
+	}
+	return nil
+}
+
 // fetchManifest gets a manifest or index by tag or digest, bounded by
-// content.MaxManifestSize, checks its digest and stores it.
-func (r *remoteRepo) fetchManifest(ctx context.Context, s *Service, ref string) (fetched, error) {
+// content.MaxManifestSize, checks its digest and stores it (in the
+// background, through bw).
+func (r *remoteRepo) fetchManifest(ctx context.Context, s *Service, ref string, bw *blobWrites) (fetched, error) {
 	var out fetched
 	err := retry(ctx, func() error {
 		resp, err := r.do(ctx, http.MethodGet, r.base+"/manifests/"+ref, http.Header{"Accept": {manifestAccept}}, nil, 0, http.StatusOK)
@@ -240,9 +280,7 @@ func (r *remoteRepo) fetchManifest(ctx context.Context, s *Service, ref string) 
 	if !content.IsManifestType(out.desc.MediaType) && !content.IsIndexType(out.desc.MediaType) {
 		return out, fmt.Errorf("manifest %s: unsupported media type %q (schema 1 and artifacts are not images): %w", ref, out.desc.MediaType, errdefs.ErrNotImplemented)
 	}
-	if err := content.WriteBlob(ctx, s.content, "pull-"+out.desc.Digest.String(), bytes.NewReader(out.data), out.desc); err != nil {
-		return out, err
-	}
+	bw.store(ctx, s, out.desc, out.data)
 	return out, nil
 }
 
@@ -270,11 +308,15 @@ func manifestMediaType(header string, b []byte) string {
 	return strings.TrimSpace(header)
 }
 
-// fetchSmallBlob gets a config (bounded by content.MaxManifestSize) into
-// the content store and returns its bytes.
-func (r *remoteRepo) fetchSmallBlob(ctx context.Context, s *Service, desc ocispec.Descriptor, what string) ([]byte, error) {
+// fetchSmallBlob gets a config (bounded by content.MaxManifestSize) from the
+// store, or else from the registry into memory, verified, and stores it (in
+// the background, through bw). It returns its bytes.
+func (r *remoteRepo) fetchSmallBlob(ctx context.Context, s *Service, desc ocispec.Descriptor, what string, bw *blobWrites) ([]byte, error) {
 	if desc.Size > content.MaxManifestSize {
 		return nil, fmt.Errorf("%s %s: size %d exceeds the limit of %d: %w", what, desc.Digest, desc.Size, content.MaxManifestSize, errdefs.ErrInvalidArgument)
+	}
+	if err := desc.Digest.Validate(); err != nil {
+		return nil, fmt.Errorf("%s digest %q: %v: %w", what, desc.Digest, err, errdefs.ErrInvalidArgument)
 	}
 	if b, err := content.ReadBlob(ctx, s.content, desc, content.MaxManifestSize); err == nil {
 		if err := s.addToLease(ctx, desc.Digest); err != nil {
@@ -282,10 +324,30 @@ func (r *remoteRepo) fetchSmallBlob(ctx context.Context, s *Service, desc ocispe
 		}
 		return b, nil
 	}
-	if err := r.fetchBlob(ctx, s, desc, nil, nil, nil); err != nil {
-		return nil, fmt.Errorf("%s: %w", what, err)
+	var b []byte
+	err := retry(ctx, func() error {
+		resp, err := r.do(ctx, http.MethodGet, r.base+"/blobs/"+desc.Digest.String(), nil, nil, 0, http.StatusOK)
+		if err != nil {
+			return err
+		}
+		defer resp.Body.Close()
+		if resp.ContentLength > desc.Size {
+			return fmt.Errorf("registry sends %d bytes, more than the %d the manifest declares: %w", resp.ContentLength, desc.Size, errdefs.ErrInvalidArgument)
+		}
+		b, err = io.ReadAll(io.LimitReader(resp.Body, desc.Size+1))
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("%s %s: %w", what, desc.Digest, classify(err))
 	}
-	return content.ReadBlob(ctx, s.content, desc, content.MaxManifestSize)
+	if int64(len(b)) != desc.Size {
+		return nil, fmt.Errorf("%s %s: got %d bytes, the manifest declares %d: %w", what, desc.Digest, len(b), desc.Size, errdefs.ErrInvalidArgument)
+	}
+	if got := desc.Digest.Algorithm().FromBytes(b); got != desc.Digest {
+		return nil, fmt.Errorf("%s %s: content has digest %s: %w", what, desc.Digest, got, errdefs.ErrInvalidArgument)
+	}
+	bw.store(ctx, s, desc, b)
+	return b, nil
 }
 
 // errStreamBroken closes a layer's stream to the unpacker when the
@@ -297,7 +359,12 @@ var errStreamBroken = errors.New("layer stream restarted")
 // previous ingest and retrying transient errors with Range requests. Every
 // byte appended to the ingest is also written to tee (if not nil) until a
 // write to it fails. progress, if set, is called with the bytes so far.
-func (r *remoteRepo) fetchBlob(ctx context.Context, s *Service, desc ocispec.Descriptor, tee io.Writer, teeBroken func(error), progress func(int64)) error {
+// verified, if set, is called once every byte is in and the digest and
+// size match, before the blob is synced and made visible: the unpacker may
+// commit its snapshot from then on, and another download may start. It is
+// given a reader of the verified bytes (nil if the store cannot give one),
+// which it must close.
+func (r *remoteRepo) fetchBlob(ctx context.Context, s *Service, desc ocispec.Descriptor, tee io.Writer, teeBroken func(error), progress func(int64), verified func(content.ReaderAt)) error {
 	ref := "pull-" + desc.Digest.String()
 	w, err := content.OpenWriter(ctx, s.content, ref, desc.Size, desc.Digest)
 	if err != nil {
@@ -395,6 +462,21 @@ func (r *remoteRepo) fetchBlob(ctx context.Context, s *Service, desc ocispec.Des
 		}
 		return fmt.Errorf("blob %s: %w", desc.Digest, classify(err))
 	}
+	if offset == desc.Size && w.Digest() == desc.Digest {
+		if teeBroken != nil {
+			teeBroken(nil)
+			teeBroken = nil
+		}
+		if verified != nil {
+			var ra content.ReaderAt
+			if ir, ok := w.(content.IngestReader); ok {
+				if ra, err = ir.ReaderAt(); err != nil {
+					ra = nil
+				}
+			}
+			verified(ra)
+		}
+	}
 	if err := w.Commit(ctx, desc.Size, desc.Digest); err != nil && !errdefs.IsAlreadyExists(err) {
 		if teeBroken != nil {
 			teeBroken(err)
@@ -424,8 +506,24 @@ type layerJob struct {
 
 	started bool           // guarded by layers.mu
 	stream  *io.PipeReader // set by the downloader if the unpacker waited for it
-	done    chan struct{}
-	err     error
+	// ok is closed when the blob's bytes are in and verified, before they
+	// are synced, with data a reader of them (or nil); done when the
+	// download has ended, with err.
+	ok   chan struct{}
+	data content.ReaderAt
+	done chan struct{}
+	err  error
+}
+
+// okData returns the verified bytes the download handed over, or nil if
+// it has not (yet) verified them or the store gave no reader.
+func (j *layerJob) okData() content.ReaderAt {
+	select {
+	case <-j.ok:
+		return j.data
+	default:
+		return nil
+	}
 }
 
 type layerSet struct {
@@ -438,7 +536,7 @@ func (s *Service) fetchAndUnpack(ctx context.Context, rr *remoteRepo, layers []o
 	chain := ChainIDs(diffIDs)
 	jobs := make([]*layerJob, len(layers))
 	for i, l := range layers {
-		j := &layerJob{i: i, desc: l, diffID: diffIDs[i], chainID: chain[i], id: shortID(l.Digest), done: make(chan struct{})}
+		j := &layerJob{i: i, desc: l, diffID: diffIDs[i], chainID: chain[i], id: shortID(l.Digest), ok: make(chan struct{}), done: make(chan struct{})}
 		if i > 0 {
 			j.parent = chain[i-1]
 		}
@@ -523,8 +621,13 @@ func (s *Service) fetchAndUnpack(ctx context.Context, rr *remoteRepo, layers []o
 					tee = pw
 					broken = func(err error) { pw.CloseWithError(err) }
 				}
-				err := rr.fetchBlob(ctx, s, j.desc, tee, broken, func(n int64) { pr.bytes(j.id, "Downloading", n, j.desc.Size) })
-				<-sem
+				// The slot is free once the bytes are in: syncing the
+				// blob need not hold back the next download.
+				var release sync.Once
+				free := func() { release.Do(func() { <-sem }) }
+				err := rr.fetchBlob(ctx, s, j.desc, tee, broken, func(n int64) { pr.bytes(j.id, "Downloading", n, j.desc.Size) },
+					func(ra content.ReaderAt) { free(); j.data = ra; close(j.ok) })
+				free()
 				if err != nil {
 					j.err = err
 					close(j.done)
@@ -542,6 +645,11 @@ func (s *Service) fetchAndUnpack(ctx context.Context, rr *remoteRepo, layers []o
 		cancel()
 	}
 	wg.Wait()
+	for _, j := range jobs {
+		if j.data != nil {
+			j.data.Close()
+		}
+	}
 	errs := []error{}
 	for _, j := range jobs {
 		errs = append(errs, j.err)
@@ -591,6 +699,8 @@ func (s *Service) unpackInOrder(ctx context.Context, jobs []*layerJob, ls *layer
 		ls.mu.Unlock()
 		verified := func() error {
 			select {
+			case <-j.ok:
+				return nil
 			case <-j.done:
 			case <-ctx.Done():
 				<-j.done
@@ -608,12 +718,26 @@ func (s *Service) unpackInOrder(ctx context.Context, jobs []*layerJob, ls *layer
 			// The stream broke or the layer was refused: wait for the
 			// verified blob and apply it from the store (a refused layer
 			// is refused again, with the same error).
-			if derr := verified(); derr != nil {
-				return derr
-			}
 		}
-		if err := verified(); err != nil {
-			return err
+		// From the verified bytes of the ingest, while the blob is being
+		// synced, or else from the store once it is committed.
+		select {
+		case <-j.ok:
+		case <-j.done:
+		case <-ctx.Done():
+			<-j.done
+		}
+		if data := j.okData(); data != nil {
+			err := s.applyLayer(ctx, j.chainID, j.parent, j.diffID, io.NewSectionReader(data, 0, data.Size()), false, func() error { return nil }, extracting)
+			if err != nil {
+				return fmt.Errorf("layer %s: %w", j.desc.Digest, err)
+			}
+			pr.send(j.id, "Pull complete")
+			continue
+		}
+		<-j.done
+		if j.err != nil {
+			return j.err
 		}
 		if err := s.applyFromStore(ctx, j.desc, j.chainID, j.parent, j.diffID, extracting); err != nil {
 			return fmt.Errorf("layer %s: %w", j.desc.Digest, err)

@@ -208,6 +208,14 @@ func (s *fsSnapshotter) Usage(ctx context.Context, key string) (Usage, error) {
 	if err != nil {
 		return Usage{}, fmt.Errorf("usage of snapshot %q: %w", key, err)
 	}
+	if kind == KindCommitted {
+		// Immutable: keep it (it is saved with the next change).
+		s.mu.Lock()
+		if cur, ok := s.meta.Snapshots[key]; ok && cur.ID == id && cur.Kind == KindCommitted {
+			cur.Usage = &u
+		}
+		s.mu.Unlock()
+	}
 	return u, nil
 }
 
@@ -378,28 +386,15 @@ func (s *fsSnapshotter) Commit(ctx context.Context, name, key string, opts ...Op
 		return fmt.Errorf("commit %q as %q: %w", key, name, errdefs.ErrAlreadyExists)
 	}
 	id := r.ID
-	s.mu.Unlock()
-
-	// The usage of an immutable layer is computed once, outside the lock.
-	u, err := diskUsage(ctx, s.fsDir(id))
-	if err != nil {
-		return fmt.Errorf("commit %q: usage: %w", key, err)
-	}
-
-	s.mu.Lock()
 	defer s.mu.Unlock()
-	if cur, ok := s.meta.Snapshots[key]; !ok || cur != r || r.Kind != KindActive {
-		return fmt.Errorf("commit %q: removed or committed meanwhile: %w", key, errdefs.ErrNotFound)
-	}
-	if _, ok := s.meta.Snapshots[name]; ok {
-		return fmt.Errorf("commit %q as %q: %w", key, name, errdefs.ErrAlreadyExists)
-	}
+	// The usage of an immutable layer is computed once, by the first Usage
+	// call, not here: a pull commits many layers one after the other.
 	in := Info{Labels: maps.Clone(r.Labels)}
 	for _, o := range opts {
 		o(&in)
 	}
 	c := *r
-	c.Kind, c.Labels, c.Updated, c.Usage = KindCommitted, in.Labels, time.Now().UTC(), &u
+	c.Kind, c.Labels, c.Updated, c.Usage = KindCommitted, in.Labels, time.Now().UTC(), nil
 	delete(s.meta.Snapshots, key)
 	s.meta.Snapshots[name] = &c
 	if err := s.save(); err != nil {
