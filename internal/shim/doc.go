@@ -76,7 +76,8 @@
 //	                                   <───  {"state":{...}}\n
 //	[0 0 0 0 | len] stdin bytes        ───>  to the process's stdin
 //	half-close (CloseWrite)            ───>  end of this client's stdin (closes the
-//	                                         container's stdin with StdinOnce)
+//	                                         container's stdin with StdinOnce and
+//	                                         no terminal, as docker does)
 //	                                   <───  [1 0 0 0 | len] stdout bytes
 //	                                   <───  [2 0 0 0 | len] stderr bytes
 //	                                   <───  [3 0 0 0 | len] {"exitCode":N,...} (last)

@@ -249,6 +249,58 @@ func TestAttachStdinKeptOpen(t *testing.T) {
 	}
 }
 
+// With a terminal, StdinOnce does not close the container's stdin when a
+// client's stdin ends (docker's rule): after one client detached, the next
+// attach's keystrokes reach the process.
+func TestAttachTTYStdinOnceSurvivesDetach(t *testing.T) {
+	e := newEnv(t, shim.RuntimeBerth)
+	cfg := e.config("sh", "-c", "read a; echo got-$a; read b; echo got-$b; exit 7")
+	setTerminal(t, &cfg)
+	cfg.OpenStdin, cfg.StdinOnce = true, true
+	c := e.start(cfg)
+	ctx := ctxT(t, 20*time.Second)
+	if err := c.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	readUntil := func(s *shim.Stream, want string) {
+		t.Helper()
+		var out bytes.Buffer
+		for !strings.Contains(out.String(), want) {
+			_, p, err := s.ReadFrame()
+			if err != nil {
+				t.Fatalf("waiting for %q: %v; got %q", want, err, out.String())
+			}
+			out.Write(p)
+		}
+	}
+	first, err := c.Attach(ctx, shim.AttachOpts{Stdin: true, Stdout: true, Stderr: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := first.Write([]byte("one\n")); err != nil {
+		t.Fatal(err)
+	}
+	readUntil(first, "got-one")
+	// The first client detaches: its stdin ends, its connection closes.
+	_ = first.CloseStdin()
+	first.Close()
+	second, err := c.Attach(ctx, shim.AttachOpts{Stdin: true, Stdout: true, Stderr: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer second.Close()
+	stop := time.AfterFunc(10*time.Second, func() { second.Close() })
+	defer stop.Stop()
+	if _, err := second.Write([]byte("two\n")); err != nil {
+		t.Fatal(err)
+	}
+	readUntil(second, "got-two")
+	ex, err := c.Wait(ctx)
+	if err != nil || ex.Code != 7 {
+		t.Fatalf("wait = %+v, %v; want 7", ex, err)
+	}
+}
+
 func TestAttachTTY(t *testing.T) {
 	for _, rt := range runtimes {
 		t.Run(rt, func(t *testing.T) {

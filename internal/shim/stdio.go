@@ -230,7 +230,11 @@ func (p *procIO) readStdin(r io.Reader, withStdin bool) {
 			withStdin = false
 		}
 	}
-	if withStdin && p.stdinOnce {
+	// StdinOnce closes the container's stdin when the first client's
+	// stdin ends, but not a terminal's (docker's rule): a client that
+	// detaches from a TTY (ctrl-p ctrl-q, or simply goes away) leaves it
+	// open for the next attach.
+	if withStdin && p.stdinOnce && p.stdin != p.console {
 		p.closeStdin()
 	}
 }

@@ -182,11 +182,6 @@ func testDetachKeys(t *testing.T) {
 			if strings.TrimSpace(r.stdout) != "true" {
 				t.Fatalf("container not running after detach: %q %q", r.stdout, r.stderr)
 			}
-			if currentTarget == "berth" {
-				// Known engine gap: after a detach, a new attach's stdin does
-				// not reach the container's shell (with either CLI).
-				t.Skip("berth daemon: stdin of a second attach to a TTY container does not reach it (engine)")
-			}
 			a := startPty(t, tool.bin, "attach", name)
 			time.Sleep(300 * time.Millisecond)
 			if _, err := a.master.WriteString("echo back-$((1+1)); exit 3\r"); err != nil {
