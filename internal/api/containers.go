@@ -36,6 +36,7 @@ func (s *Server) routeContainers(mux *http.ServeMux) {
 	mux.HandleFunc("POST /containers/{id}/rename", s.containerRename)
 	mux.HandleFunc("GET /containers/{id}/logs", s.containerLogs)
 	mux.HandleFunc("DELETE /containers/{id}", s.containerRemove)
+	mux.HandleFunc("POST /commit", s.containerCommit)
 	s.routeExec(mux)
 	s.routeContainerOps(mux)
 	s.routeContainerFiles(mux)

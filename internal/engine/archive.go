@@ -69,7 +69,14 @@ func (e *Engine) Changes(ctx context.Context, ref string) ([]container.Filesyste
 		return nil, fmt.Errorf("changes of %s: %w", c.ID, err)
 	}
 	var out []container.FilesystemChange
+	skipEtc := onlyMountTargetsIn(mount.LowerDirs(mounts), upper)
 	for _, x := range ch {
+		if x.Kind == archive.ChangeAdd && isMountTarget(upper, strings.TrimPrefix(x.Path, "/")) {
+			continue // dockerd's init layer holds these (see etcMountTargets)
+		}
+		if x.Path == "/etc" && x.Kind == archive.ChangeModify && skipEtc {
+			continue
+		}
 		kind := container.ChangeModify
 		switch x.Kind {
 		case archive.ChangeAdd:
@@ -309,4 +316,22 @@ func (e *Engine) Sizes(ctx context.Context, ref string) (rw, rootfs int64, err e
 		rootfs += img.Size
 	}
 	return rw, rootfs, nil
+}
+
+// onlyMtimeChanged reports whether the directory rel in upper has the
+// mode and owner it has in the highest lower directory that holds it: a
+// directory copied up only because something was created in it.
+func onlyMtimeChanged(lowers []string, upper, rel string) bool {
+	var up syscall.Stat_t
+	if err := syscall.Lstat(filepath.Join(upper, rel), &up); err != nil {
+		return false
+	}
+	for _, l := range lowers {
+		var lo syscall.Stat_t
+		if err := syscall.Lstat(filepath.Join(l, rel), &lo); err != nil {
+			continue
+		}
+		return lo.Mode == up.Mode && lo.Uid == up.Uid && lo.Gid == up.Gid
+	}
+	return false
 }
