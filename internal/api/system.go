@@ -192,11 +192,16 @@ func (s *Server) diskUsage(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, err)
 		return
 	}
+	bu, err := s.BuildCacheUsage(r.Context())
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
 	current := system.DiskUsage{
 		ImageUsage:      &image.DiskUsage{Items: []image.Summary{}},
 		ContainerUsage:  &container.DiskUsage{Items: []container.Summary{}},
 		VolumeUsage:     vu,
-		BuildCacheUsage: &build.DiskUsage{Items: []build.CacheRecord{}},
+		BuildCacheUsage: bu,
 	}
 	v := VersionFrom(r.Context())
 	if CompareVersions(v, "1.53") >= 0 {
@@ -205,10 +210,38 @@ func (s *Server) diskUsage(w http.ResponseWriter, r *http.Request) {
 	}
 	legacy := legacyDiskUsage{
 		Images: []image.Summary{}, Containers: []container.Summary{},
-		Volumes: vu.Items, BuildCache: []build.CacheRecord{},
+		Volumes: vu.Items, BuildCache: bu.Items,
 	}
 	if CompareVersions(v, "1.52") == 0 {
 		legacy.DiskUsage = current
 	}
 	writeJSON(w, http.StatusOK, legacy)
+}
+
+// BuildCacheUsage is system df's build cache part: the builder's step
+// entries and RUN cache mounts (none without a builder). Entries held by
+// a tagged image are Shared and not Reclaimable, as builder prune would
+// not free their bytes.
+func (s *Server) BuildCacheUsage(ctx context.Context) (*build.DiskUsage, error) {
+	du := &build.DiskUsage{Items: []build.CacheRecord{}}
+	if s.cfg.Builder == nil {
+		return du, nil
+	}
+	recs, err := s.cfg.Builder.CacheRecords(ctx)
+	if err != nil {
+		return nil, err
+	}
+	for _, rec := range recs {
+		last := rec.LastUsedAt
+		du.Items = append(du.Items, build.CacheRecord{
+			ID: rec.ID, Type: rec.Type, Description: rec.Description, Shared: rec.Shared, Size: rec.Size,
+			CreatedAt: rec.CreatedAt, LastUsedAt: &last, UsageCount: rec.UsageCount,
+		})
+		du.TotalCount++
+		du.TotalSize += rec.Size
+		if !rec.Shared {
+			du.Reclaimable += rec.Size
+		}
+	}
+	return du, nil
 }

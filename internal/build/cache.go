@@ -31,6 +31,9 @@ type cacheEntry struct {
 	// Replaced are images an uncached rebuild of the step displaced (now
 	// dangling unless tagged); Prune removes them too.
 	Replaced []digest.Digest `json:"replaced,omitempty"`
+	// Description is the step's instruction; Uses counts the hits.
+	Description string `json:"description,omitempty"`
+	Uses        int    `json:"uses,omitempty"`
 }
 
 // stepKey is the cache key of a step: its parent, its instruction after
@@ -54,15 +57,16 @@ func (c *cache) get(key string) (digest.Digest, bool) {
 		return "", false
 	}
 	e.LastUsed = time.Now().UTC()
+	e.Uses++
 	if nb, err := json.Marshal(e); err == nil {
 		_ = writeFileAtomic(filepath.Join(c.dir, key), nb)
 	}
 	return e.Image, true
 }
 
-func (c *cache) put(key string, id digest.Digest) error {
+func (c *cache) put(key string, id digest.Digest, description string) error {
 	now := time.Now().UTC()
-	e := cacheEntry{Image: id, Created: now, LastUsed: now}
+	e := cacheEntry{Image: id, Created: now, LastUsed: now, Description: description}
 	if ob, err := os.ReadFile(filepath.Join(c.dir, key)); err == nil {
 		var old cacheEntry
 		if json.Unmarshal(ob, &old) == nil {
@@ -140,7 +144,7 @@ func (b *Builder) Prune(ctx context.Context, opts PruneOptions) (PruneReport, er
 		if err := os.Remove(p); err != nil && !errors.Is(err, os.ErrNotExist) {
 			return rep, fmt.Errorf("prune build cache: %w", err)
 		}
-		rep.Entries = append(rep.Entries, de.Name())
+		rep.Entries = append(rep.Entries, recordID(de.Name()))
 		if e.Image != "" {
 			rep.Images = append(rep.Images, e.Image)
 		}
@@ -176,6 +180,81 @@ func (b *Builder) Prune(ctx context.Context, opts PruneOptions) (PruneReport, er
 		}
 	}
 	return rep, nil
+}
+
+// CacheRecord is one build cache entry for system df, as docker's
+// build.CacheRecord: a step (Type "regular"; Size the bytes of the layer
+// it added, Shared when a tagged image holds them) or a RUN cache mount
+// (Type "exec.cachemount").
+type CacheRecord struct {
+	ID          string
+	Type        string
+	Description string
+	Shared      bool
+	Size        int64
+	CreatedAt   time.Time
+	LastUsedAt  time.Time
+	UsageCount  int
+}
+
+// CacheRecords lists the build cache: the steps whose images still exist
+// and the RUN cache mounts.
+func (b *Builder) CacheRecords(ctx context.Context) ([]CacheRecord, error) {
+	ents, err := os.ReadDir(b.cache.dir)
+	if err != nil {
+		return nil, fmt.Errorf("build cache records: %w", err)
+	}
+	imgs, err := b.images.List(ctx, image.ListOptions{All: true})
+	if err != nil {
+		return nil, fmt.Errorf("build cache records: %w", err)
+	}
+	byID := make(map[digest.Digest]image.Image, len(imgs))
+	for _, img := range imgs {
+		byID[img.ID] = img
+	}
+	var out []CacheRecord
+	for _, de := range ents {
+		if strings.Contains(de.Name(), ".tmp-") {
+			continue
+		}
+		bts, err := os.ReadFile(filepath.Join(b.cache.dir, de.Name()))
+		if err != nil {
+			continue
+		}
+		var e cacheEntry
+		if json.Unmarshal(bts, &e) != nil {
+			continue
+		}
+		img, ok := byID[e.Image]
+		if !ok {
+			continue // a miss: its image was removed
+		}
+		rec := CacheRecord{ID: recordID(de.Name()), Type: "regular", Description: e.Description, Shared: len(img.RepoTags) > 0,
+			CreatedAt: e.Created, LastUsedAt: e.LastUsed, UsageCount: e.Uses}
+		if h := img.Config.History; len(h) > 0 && !h[len(h)-1].EmptyLayer && len(img.Manifest.Layers) > 0 {
+			rec.Size = img.Manifest.Layers[len(img.Manifest.Layers)-1].Size
+		}
+		out = append(out, rec)
+	}
+	mdir := filepath.Join(b.root, "mounts")
+	ms, _ := os.ReadDir(mdir)
+	for _, m := range ms {
+		rec := CacheRecord{ID: recordID(m.Name()), Type: "exec.cachemount", Description: "cached mount", Size: dirSize(filepath.Join(mdir, m.Name()))}
+		if fi, err := m.Info(); err == nil {
+			rec.CreatedAt, rec.LastUsedAt = fi.ModTime().UTC(), fi.ModTime().UTC()
+		}
+		out = append(out, rec)
+	}
+	return out, nil
+}
+
+// recordID is the ID system df and builder prune show for a cache key:
+// 25 characters, as buildkit's.
+func recordID(key string) string {
+	if len(key) > 25 {
+		return key[:25]
+	}
+	return key
 }
 
 // DiskUsage returns the number of cache entries and the bytes of the RUN

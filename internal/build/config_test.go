@@ -139,3 +139,65 @@ func TestBuildIntermediatesHidden(t *testing.T) {
 		t.Errorf("rebuild: %s %v, want %s from cache:\n%s", id2, err, id, out)
 	}
 }
+
+// CacheRecords (system df) lists each step with its instruction, the
+// size of the layer it added, hits, and whether a tag holds it; builder
+// prune frees the step images, including those hidden from the list.
+func TestBuildCacheRecords(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	dir := t.TempDir()
+	writeFiles(t, dir, map[string]string{"big": strings.Repeat("x", 1<<20), "Dockerfile": "FROM busybox\nENV A=1\nCOPY big /big\nRUN --mount=type=cache,target=/c echo c > /c/f\n"})
+	if _, out, err := e.build(t, dir, BuildOptions{Tags: []string{"df:1"}}); err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	if _, out, err := e.build(t, dir, BuildOptions{}); err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	recs, err := e.b.CacheRecords(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	byDesc := map[string]CacheRecord{}
+	var mounts int
+	for _, r := range recs {
+		if r.Type == "exec.cachemount" {
+			mounts++
+			continue
+		}
+		if len(r.ID) != 25 || r.CreatedAt.IsZero() || r.LastUsedAt.Before(r.CreatedAt) {
+			t.Errorf("record %+v", r)
+		}
+		switch {
+		case strings.HasPrefix(r.Description, "ENV"):
+			byDesc["ENV"] = r
+		case strings.Contains(r.Description, "COPY"):
+			byDesc["COPY"] = r
+		case strings.Contains(r.Description, "echo c"):
+			byDesc["RUN"] = r
+		}
+	}
+	if len(byDesc) != 3 || mounts != 1 {
+		t.Fatalf("records %+v, want ENV, COPY, RUN and one cache mount", recs)
+	}
+	if r := byDesc["ENV"]; r.Size != 0 || r.UsageCount != 1 || r.Shared {
+		t.Errorf("ENV record %+v: want no bytes, one hit, not shared", r)
+	}
+	// The COPY's layer is the gzipped 1 MiB of x: small but not empty.
+	if r := byDesc["COPY"]; r.Size <= 0 || r.Size > 1<<20 || r.Shared {
+		t.Errorf("COPY record %+v", r)
+	}
+	if r := byDesc["RUN"]; !r.Shared || r.Size <= 0 {
+		t.Errorf("RUN record (the tagged image's step) %+v: want shared, with its layer", r)
+	}
+	rep, err := e.b.Prune(ctx, PruneOptions{All: true})
+	if err != nil || len(rep.Entries) != 3 {
+		t.Fatalf("prune: %+v %v", rep, err)
+	}
+	if recs, err := e.b.CacheRecords(ctx); err != nil || len(recs) != 0 {
+		t.Errorf("records after prune --all: %+v %v", recs, err)
+	}
+	if all, err := e.images.List(ctx, image.ListOptions{All: true}); err != nil || len(all) != 2 {
+		t.Errorf("images after prune --all: %d (%v), want busybox and df:1", len(all), err)
+	}
+}

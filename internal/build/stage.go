@@ -510,10 +510,10 @@ func (r *buildRun) cached(ctx context.Context, s *stageState, key string) bool {
 	return true
 }
 
-func (r *buildRun) done(s *stageState, key string, img image.Image) error {
+func (r *buildRun) done(s *stageState, key, description string, img image.Image) error {
 	s.img = img
 	r.send(fmt.Sprintf(" ---> %s\n", shortHex(img.ID)))
-	return r.b.cache.put(key, img.ID)
+	return r.b.cache.put(key, img.ID, description)
 }
 
 // configStep commits a config-only step.
@@ -529,7 +529,7 @@ func (r *buildRun) configStep(ctx context.Context, s *stageState, instr string) 
 	if err != nil {
 		return err
 	}
-	return r.done(s, key, img)
+	return r.done(s, key, instr, img)
 }
 
 // layerStep prepares a writable snapshot on the stage's image, lets fill
@@ -572,7 +572,7 @@ func (r *buildRun) layerStep(ctx context.Context, s *stageState, key, createdBy 
 	if err != nil {
 		return err
 	}
-	return r.done(s, key, img)
+	return r.done(s, key, createdBy, img)
 }
 
 // stepKey is the cache key of a step of this build: SOURCE_DATE_EPOCH,
