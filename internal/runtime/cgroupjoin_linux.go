@@ -22,10 +22,25 @@ import (
 //     which moves only the calling thread and needs no global lock.
 //
 // The constructor reports {"type":"cgroup"} (with a message when it failed),
-// and the parent falls back to Manager.Apply.
+// and the parent falls back to Manager.Apply. With wait set, the
+// constructor first waits for the parent's go-ahead (sync_linux.go): the
+// parent makes the v1 directories while the init's binary is exec'd.
 type cgroupJoin struct {
-	v1 []string
-	v2 *os.File
+	v1   []string
+	v2   *os.File
+	wait bool
+}
+
+// hasV1Hierarchy reports whether cgroup paths (as Manager.Paths returns
+// them) name a v1 hierarchy, which the constructor joins through its tasks
+// file.
+func hasV1Hierarchy(paths map[string]string) bool {
+	for k := range paths {
+		if k != "" {
+			return true
+		}
+	}
+	return false
 }
 
 func newCgroupJoin(paths map[string]string) *cgroupJoin {
@@ -52,6 +67,9 @@ func newCgroupJoin(paths map[string]string) *cgroupJoin {
 func (j *cgroupJoin) apply(cmd *exec.Cmd, withFD bool) {
 	if len(j.v1) > 0 {
 		cmd.Env = append(cmd.Env, "_BERTH_CGROUP="+strings.Join(j.v1, "\n"))
+		if j.wait {
+			cmd.Env = append(cmd.Env, "_BERTH_CGROUP_WAIT=1")
+		}
 	}
 	if withFD && j.v2 != nil {
 		if cmd.SysProcAttr == nil {

@@ -29,8 +29,12 @@ type CreateOpts struct {
 	// asks for a terminal.
 	ConsoleSocket string
 	ConsoleConn   *os.File
-	PidFile       string
-	NoPivot       bool
+	// Spec is the bundle's config.json when the caller has already read it
+	// (LoadBundleSpec); nil means Create reads it. Create validates it
+	// either way.
+	Spec    *specs.Spec
+	PidFile string
+	NoPivot bool
 	// Stdio of the init; nil means the caller's.
 	Stdin  io.Reader
 	Stdout io.Writer
@@ -59,9 +63,11 @@ func Create(opts CreateOpts) (c *Container, err error) {
 	if err != nil {
 		return nil, err
 	}
-	spec, err := loadSpec(bundle)
-	if err != nil {
-		return nil, err
+	spec := opts.Spec
+	if spec == nil {
+		if spec, err = loadSpec(bundle); err != nil {
+			return nil, err
+		}
 	}
 	if err := validateSpec(spec, bundle); err != nil {
 		return nil, err
@@ -148,16 +154,16 @@ func Create(opts CreateOpts) (c *Container, err error) {
 		cloneFlags |= uintptr(nsCloneFlag[ns])
 	}
 
-	// The cgroup is made, with its limits, before the init exists; the init
-	// joins it as it starts (cgroupJoin).
+	// The init joins its cgroup as it starts (cgroupJoin). On cgroup v2 the
+	// cgroup is made, with its limits, before the init exists. On v1 (and
+	// hybrid) hosts only the unified directory is (CLONE_INTO_CGROUP needs
+	// it); the v1 directories and the limits are made while the init's
+	// binary is being exec'd, and the init's constructor waits for them
+	// (cgroupJoin.wait) before it joins.
 	var join *cgroupJoin
-	if spec.Linux != nil {
-		cg, err = cgroups.New(spec.Linux.CgroupsPath, opts.ID)
-		if err != nil {
-			return nil, fmt.Errorf("cgroup: %w", err)
-		}
+	setUpCgroup := func() error {
 		if err := cg.Apply(-1); err != nil {
-			return nil, fmt.Errorf("cgroup: %w", err)
+			return fmt.Errorf("cgroup: %w", err)
 		}
 		// The spec's device rules plus the devices every container gets
 		// (/dev/null, the pty, ...), as runc does.
@@ -167,13 +173,32 @@ func Create(opts CreateOpts) (c *Container, err error) {
 		}
 		res.Devices = cgroups.DeviceRules(spec)
 		if err := cg.Set(&res); err != nil {
+			return fmt.Errorf("cgroup: %w", err)
+		}
+		return nil
+	}
+	cgroupPending := false
+	if spec.Linux != nil {
+		cg, err = cgroups.New(spec.Linux.CgroupsPath, opts.ID)
+		if err != nil {
 			return nil, fmt.Errorf("cgroup: %w", err)
 		}
 		c.State.CgroupPaths = cg.Paths()
 		// In a new user namespace the child may not write the host's
 		// cgroup files: the parent moves it.
+		if cloneFlags&unix.CLONE_NEWUSER == 0 && hasV1Hierarchy(c.State.CgroupPaths) {
+			if dir := c.State.CgroupPaths[""]; dir != "" {
+				if err := os.MkdirAll(dir, 0o755); err != nil {
+					return nil, fmt.Errorf("cgroup: create %s: %w", dir, err)
+				}
+			}
+			cgroupPending = true
+		} else if err := setUpCgroup(); err != nil {
+			return nil, err
+		}
 		if cloneFlags&unix.CLONE_NEWUSER == 0 {
 			join = newCgroupJoin(c.State.CgroupPaths)
+			join.wait = cgroupPending
 			defer join.close()
 		}
 	}
@@ -221,6 +246,16 @@ func Create(opts CreateOpts) (c *Container, err error) {
 	l.started()
 	sync := newSyncConn(l.parent)
 	pid := cmd.Process.Pid
+	if cgroupPending {
+		if err := setUpCgroup(); err != nil {
+			return nil, err
+		}
+		if join != nil && join.reportsJoin() {
+			if err := sync.sendCgroupGo(); err != nil {
+				return nil, fmt.Errorf("container init: %w", err)
+			}
+		}
+	}
 	joined := false
 	if join != nil && join.reportsJoin() {
 		m, err := sync.expect(msgCgroup)

@@ -11,11 +11,15 @@
 //	parent (berth runtime create)                 init (sealed copy of berth, arg "init")
 //	-----------------------------                 ---------------------------------------
 //	validate config.json, mkdir state dir
-//	listen on exec.sock, cgroup
-//	clone(new namespaces) + exec sealed berth ---> [nsenter constructor: setns() for
+//	listen on exec.sock, cgroup (on v1: only the
+//	unified directory)
+//	clone(new namespaces) + exec sealed berth ---> [nsenter constructor, before the Go
+//	v1: cgroup dirs and limits, while the init      runtime starts: on v1, wait for 'c',
+//	is being exec'd; then 'c' --- syncPipe ---->    join the cgroups through their tasks
+//	                        <---- syncPipe ------   files, send msgCgroup; setns() for
 //	                                                namespaces given by path, fork if a
 //	                                                PID namespace is joined]
-//	add pid to cgroup, write oom_score_adj
+//	(fallback: add pid to cgroup), oom_score_adj
 //	send initConfig (JSON)  ----- syncPipe ----->  read initConfig
 //	                                               prepare rootfs, mounts, devices,
 //	                                               console, hooks createContainer,

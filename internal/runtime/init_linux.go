@@ -29,6 +29,8 @@ func Init() {
 	// memory until the exec resets this.
 	_ = unix.Prctl(unix.PR_SET_DUMPABLE, 0, 0, 0, 0)
 	os.Unsetenv("_BERTH_NS")
+	os.Unsetenv("_BERTH_CGROUP")
+	os.Unsetenv("_BERTH_CGROUP_WAIT")
 	os.Unsetenv("_BERTH_SYNC")
 	f := os.NewFile(syncFd, "sync")
 	sync := newSyncConn(f)

@@ -5,7 +5,7 @@ import (
 	"fmt"
 	"os"
 	"strings"
-	"syscall"
+	"unsafe"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
@@ -23,7 +23,7 @@ const defaultUmask = 0o022
 //  1. rlimits (prlimit on the own pid), while CAP_SYS_RESOURCE may still be held
 //  2. drop the bounding set (needs CAP_SETPCAP, so before the user change)
 //  3. PR_SET_KEEPCAPS, so that setuid to non-root keeps the permitted set
-//  4. setgroups, setgid, setuid (Go applies these to every thread)
+//  4. setgroups, setgid, setuid (of this thread only)
 //  5. clear PR_SET_KEEPCAPS
 //  6. capset effective, permitted, inheritable; raise the ambient set
 //  7. umask, then PR_SET_NO_NEW_PRIVS when noNewPrivileges is set
@@ -69,9 +69,9 @@ func finalizeProcess(p *specs.Process) error {
 	return nil
 }
 
-// setProcessUser sets the supplementary groups, gid and uid. syscall's
-// Setgroups, Setgid and Setuid apply to all threads of the process. First it
-// hands the stdio pipes and terminal to the user, as runc does.
+// setProcessUser sets the supplementary groups, gid and uid of the calling
+// thread, which must be the one that execs. First it hands the stdio pipes
+// and terminal to the user, as runc does.
 func setProcessUser(u specs.User) error {
 	if err := chownStdio(u.UID); err != nil {
 		return err
@@ -82,23 +82,44 @@ func setProcessUser(u specs.User) error {
 	}
 	switch {
 	case !denied:
-		gids := make([]int, len(u.AdditionalGids))
-		for i, g := range u.AdditionalGids {
-			gids[i] = int(g)
-		}
+		gids := u.AdditionalGids
 		// Also with no additional gids: this clears the groups the init
 		// inherited from the caller.
-		if err := syscall.Setgroups(gids); err != nil {
+		if err := threadSetgroups(gids); err != nil {
 			return fmt.Errorf("process.user.additionalGids: setgroups %v: %w", u.AdditionalGids, err)
 		}
 	case len(u.AdditionalGids) > 0:
 		return fmt.Errorf("process.user.additionalGids: cannot set %v: setgroups is denied in this user namespace", u.AdditionalGids)
 	}
-	if err := syscall.Setgid(int(u.GID)); err != nil {
+	if err := threadSetid(unix.SYS_SETGID, u.GID); err != nil {
 		return fmt.Errorf("process.user.gid: setgid %d: %w%s", u.GID, err, unmappedHint(err))
 	}
-	if err := syscall.Setuid(int(u.UID)); err != nil {
+	if err := threadSetid(unix.SYS_SETUID, u.UID); err != nil {
 		return fmt.Errorf("process.user.uid: setuid %d: %w%s", u.UID, err, unmappedHint(err))
+	}
+	return nil
+}
+
+// threadSetgroups and threadSetid change the credentials of the calling
+// thread only, with the raw system calls, as runc does (libcontainer/system).
+// Go's syscall.Setgroups, Setgid and Setuid change every thread of the
+// process, which with cgo linked in means glibc's setxid broadcast: a signal
+// to each thread and a wait for all of them, per call. The init execs from
+// this thread right after, and the exec ends the other threads.
+func threadSetgroups(gids []uint32) error {
+	var p unsafe.Pointer
+	if len(gids) > 0 {
+		p = unsafe.Pointer(&gids[0])
+	}
+	if _, _, errno := unix.RawSyscall(unix.SYS_SETGROUPS, uintptr(len(gids)), uintptr(p), 0); errno != 0 {
+		return errno
+	}
+	return nil
+}
+
+func threadSetid(nr uintptr, id uint32) error {
+	if _, _, errno := unix.RawSyscall(nr, uintptr(id), 0, 0); errno != 0 {
+		return errno
 	}
 	return nil
 }

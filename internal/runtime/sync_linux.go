@@ -14,6 +14,7 @@ import (
 // The parent and the init talk over a unix socketpair (fd syncFd in the init)
 // with newline-delimited JSON messages:
 //
+//	parent -> nsenter (C)   the byte 'c', with _BERTH_CGROUP_WAIT=1: the v1 cgroup directories now exist
 //	nsenter (C) -> parent   {"type":"cgroup"[,"message":...]} when asked to join v1 cgroups (_BERTH_CGROUP)
 //	nsenter (C) -> parent   {"type":"pid","pid":N}          only when it forked to join a PID namespace
 //	parent -> init          {"type":"config", ...initConfig}
@@ -68,6 +69,10 @@ type syncMsg struct {
 	Config  *initConfig `json:"config,omitempty"`
 }
 
+// cgroupGo is the byte the parent sends the constructor once the cgroup
+// directories it is to join exist.
+const cgroupGo = 'c'
+
 type syncConn struct {
 	f *os.File
 	r *bufio.Reader
@@ -84,6 +89,12 @@ func (c *syncConn) send(m syncMsg) error {
 	}
 	b = append(b, '\n')
 	_, err = c.f.Write(b)
+	return err
+}
+
+// sendCgroupGo tells the init's constructor to join its cgroups.
+func (c *syncConn) sendCgroupGo() error {
+	_, err := c.f.Write([]byte{cgroupGo})
 	return err
 }
 

@@ -23,6 +23,17 @@ const maxSpecSize = 16 << 20
 // "config.json:" and say what is wrong: a missing file, a file over
 // maxSpecSize, invalid JSON (with the byte offset), a top-level value that is
 // not an object, or a value of the wrong type for a field.
+// LoadBundleSpec reads and decodes bundle's config.json, unvalidated (Create
+// validates it), for a caller that needs a field before Create and passes
+// the result as CreateOpts.Spec, so the file is read once.
+func LoadBundleSpec(bundle string) (*specs.Spec, error) {
+	abs, err := filepath.Abs(bundle)
+	if err != nil {
+		return nil, err
+	}
+	return loadSpec(abs)
+}
+
 func loadSpec(bundle string) (*specs.Spec, error) {
 	path := filepath.Join(bundle, "config.json")
 	f, err := os.Open(path)

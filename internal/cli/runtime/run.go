@@ -1,13 +1,9 @@
 package runtime
 
 import (
-	"encoding/json"
-	"errors"
 	"os"
 	"os/signal"
-	"path/filepath"
 
-	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"github.com/spf13/cobra"
 	"golang.org/x/sys/unix"
 
@@ -46,10 +42,13 @@ func runContainer(g *globalOpts, o *createOpts, id string, detach, keep bool) (i
 	if !detach {
 		// We wait for the init, so it must stay our descendant.
 		_ = unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
-		terminal, err := bundleWantsTerminal(o.bundle)
-		if err != nil {
-			return 0, err
+		// config.json is read once, here; a bundle that cannot be read
+		// is left to Create, which reports it in its usual order.
+		spec, err := rt.LoadBundleSpec(o.bundle)
+		if err == nil {
+			ro.Spec = spec
 		}
+		terminal := spec != nil && spec.Process != nil && spec.Process.Terminal
 		if terminal && o.consoleSocket == "" {
 			console, err = newConsoleRelay()
 			if err != nil {
@@ -97,23 +96,6 @@ func runContainer(g *globalOpts, o *createOpts, id string, detach, keep bool) (i
 		}
 	}
 	return code, werr
-}
-
-func bundleWantsTerminal(bundle string) (bool, error) {
-	b, err := os.ReadFile(filepath.Join(bundle, "config.json"))
-	if err != nil {
-		if errors.Is(err, os.ErrNotExist) {
-			return false, nil // Create reports it properly
-		}
-		return false, err
-	}
-	var s struct {
-		Process *specs.Process `json:"process"`
-	}
-	if json.Unmarshal(b, &s) != nil || s.Process == nil {
-		return false, nil
-	}
-	return s.Process.Terminal, nil
 }
 
 // forwardSignals relays what arrives on sigc to send, follows window size

@@ -97,16 +97,33 @@ static void join_cgroups(const char *dirs) {
 	writeall(out, j);
 }
 
+// wait_parent blocks until the parent sends the byte 'c' on the sync socket:
+// it makes the cgroup directories while this binary is being exec'd.
+// Anything else (end of file: the parent gave up) ends the process.
+static void wait_parent(void) {
+	char c = 0;
+	ssize_t r;
+	do
+		r = read(syncfd, &c, 1);
+	while (r < 0 && errno == EINTR);
+	if (r != 1 || c != 'c')
+		_exit(1);
+}
+
 void berth_nsenter(void) {
 	const char *spec = getenv("_BERTH_NS");
 	const char *cg = getenv("_BERTH_CGROUP");
+	const char *cgwait = getenv("_BERTH_CGROUP_WAIT");
 	if ((spec == NULL || *spec == '\0') && (cg == NULL || *cg == '\0'))
 		return;
 	const char *s = getenv("_BERTH_SYNC");
 	if (s != NULL)
 		syncfd = atoi(s);
-	if (cg != NULL && *cg != '\0')
+	if (cg != NULL && *cg != '\0') {
+		if (cgwait != NULL && cgwait[0] == '1')
+			wait_parent();
 		join_cgroups(cg);
+	}
 	if (spec == NULL || *spec == '\0')
 		return;
 
