@@ -636,11 +636,15 @@ func (e *Engine) checkHostPorts(c *Container) error {
 			ip = "0.0.0.0"
 		}
 		addr := net.JoinHostPort(ip, strconv.Itoa(b.HostPort))
+		family := "4"
+		if strings.Contains(ip, ":") {
+			family = "6" // -p [::1]:8080:80, published on an IPv6 network
+		}
 		var cl io.Closer
 		if b.Proto == "udp" {
-			cl, err = net.ListenPacket("udp4", addr)
+			cl, err = net.ListenPacket("udp"+family, addr)
 		} else {
-			cl, err = net.Listen("tcp4", addr)
+			cl, err = net.Listen("tcp"+family, addr)
 		}
 		if err != nil {
 			if errors.Is(err, syscall.EADDRINUSE) {

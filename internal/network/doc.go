@@ -31,7 +31,9 @@
 //	              <P>-POSTROUTING (nat), where <P> is Config.ChainPrefix
 //	              ("BERTH"); jumps to them from FORWARD, PREROUTING, OUTPUT and
 //	              POSTROUTING; rules carry the comment "berth:<owner id>"
-//	ip6tables     <P>-FORWARD, <P>-IN, <P>-OUT (filter) for IPv6 networks
+//	ip6tables     <P>-FORWARD, <P>-IN, <P>-OUT (filter) and <P>-DNAT,
+//	              <P>-POSTROUTING (nat) for IPv6 networks; OUTPUT's jump to
+//	              <P>-DNAT skips ::1
 //	DNS           127.0.0.11:53 udp and tcp inside each container's netns
 //	              connected to a user-defined network, served by this process
 //
@@ -41,11 +43,18 @@
 // on the bridge for 127.0.0.1), masquerade of DNATed hairpin traffic and of
 // outbound traffic from non-internal networks.
 //
-// IPv6 networks (--ipv6) give containers an address and a default route;
-// traffic between containers of a network needs nothing more, but routed
-// IPv6 (out of the network) needs net.ipv6.conf.all.forwarding=1, which
-// Berth does not set because it turns off router advertisements on the
-// host's own interfaces. Published ports and masquerade are IPv4 only.
+// IPv6 networks (--ipv6) give containers an address and a default route,
+// and the embedded DNS answers AAAA with it. Berth does not set
+// net.ipv6.conf.all.forwarding, which turns off router advertisements on
+// the host's own interfaces; it sets force_forwarding on the bridges of
+// non-internal IPv6 networks instead (Linux 6.17+; without it, IPv6 out
+// of a network and IPv6 hairpin need all.forwarding). Outbound IPv6 is
+// masqueraded as IPv4 is. A port published on all addresses of a
+// container with IPv6 is published on IPv6 too: ip6tables DNAT for the
+// host's IPv6 addresses, and for [::1], which no DNAT can send off the
+// host (IPv6 has no route_localnet), the socket that holds the port in
+// the daemon forwards TCP connections to the container (UDP on [::1] is
+// not forwarded). `-p [::1]:H:C` and `-p [::]:H:C` publish on IPv6 only.
 //
 // # State on disk
 //

@@ -21,6 +21,11 @@ import (
 //	nat PREROUTING, OUTPUT (dst-type LOCAL) -> <P>-DNAT      published ports
 //	nat POSTROUTING                         -> <P>-POSTROUTING masquerade
 //
+// and the same chains in ip6tables for IPv6 networks, where OUTPUT skips
+// ::1: IPv6 has no route_localnet, a packet from ::1 never leaves the
+// host, so [::1]:port is served by the port's holding socket instead
+// (see ports.go).
+//
 // Every rule in the <P>-* chains carries the comment "berth:<owner>" (a
 // network or container ID), which is how removeOwner finds them.
 type firewall struct {
@@ -30,13 +35,13 @@ type firewall struct {
 
 func (f *firewall) chain(name string) string { return f.prefix + "-" + name }
 
-// iptables runs iptables; the table "filter6" (as in "-t filter6") stands
-// for ip6tables' filter table.
+// iptables runs iptables; the tables "filter6" and "nat6" (as in "-t
+// filter6") stand for ip6tables' filter and nat tables.
 func iptables(args ...string) (string, error) {
 	bin := "iptables"
-	if len(args) > 1 && args[0] == "-t" && args[1] == "filter6" {
+	if len(args) > 1 && args[0] == "-t" && strings.HasSuffix(args[1], "6") {
 		bin = "ip6tables"
-		args = append([]string{"-t", "filter"}, args[2:]...)
+		args = append([]string{"-t", strings.TrimSuffix(args[1], "6")}, args[2:]...)
 	}
 	cmd := exec.Command(bin, append([]string{"-w", "5"}, args...)...)
 	var out, stderr bytes.Buffer
@@ -69,12 +74,14 @@ func ensureRule(insert bool, table, chain string, rule ...string) error {
 	return err
 }
 
-// chains returns Berth's chains as (table, chain); "filter6" is ip6tables'.
+// chains returns Berth's chains as (table, chain); "filter6" and "nat6"
+// are ip6tables'.
 func (f *firewall) chains() [][2]string {
 	return [][2]string{
 		{"filter", f.chain("FORWARD")}, {"filter", f.chain("IN")}, {"filter", f.chain("OUT")},
 		{"nat", f.chain("DNAT")}, {"nat", f.chain("POSTROUTING")},
 		{"filter6", f.chain("FORWARD")}, {"filter6", f.chain("IN")}, {"filter6", f.chain("OUT")},
+		{"nat6", f.chain("DNAT")}, {"nat6", f.chain("POSTROUTING")},
 	}
 }
 
@@ -84,6 +91,7 @@ func (f *firewall) ruleChains() [][2]string {
 		{"filter", f.chain("IN")}, {"filter", f.chain("OUT")},
 		{"nat", f.chain("DNAT")}, {"nat", f.chain("POSTROUTING")},
 		{"filter6", f.chain("IN")}, {"filter6", f.chain("OUT")},
+		{"nat6", f.chain("DNAT")}, {"nat6", f.chain("POSTROUTING")},
 	}
 }
 
@@ -110,6 +118,9 @@ func (f *firewall) setup() error {
 		{true, "filter6", "FORWARD", []string{"-j", f.chain("FORWARD")}},
 		{false, "filter6", f.chain("FORWARD"), []string{"-j", f.chain("IN")}},
 		{false, "filter6", f.chain("FORWARD"), []string{"-j", f.chain("OUT")}},
+		{false, "nat6", "PREROUTING", []string{"-m", "addrtype", "--dst-type", "LOCAL", "-j", f.chain("DNAT")}},
+		{false, "nat6", "OUTPUT", []string{"!", "-d", "::1/128", "-m", "addrtype", "--dst-type", "LOCAL", "-j", f.chain("DNAT")}},
+		{true, "nat6", "POSTROUTING", []string{"-j", f.chain("POSTROUTING")}},
 	} {
 		if err := ensureRule(r.insert, r.table, r.chain, r.rule...); err != nil {
 			return fmt.Errorf("firewall: %w", err)
@@ -127,6 +138,9 @@ func (f *firewall) teardown() error {
 	iptables("-t", "nat", "-D", "OUTPUT", "-m", "addrtype", "--dst-type", "LOCAL", "-j", f.chain("DNAT"))
 	iptables("-t", "nat", "-D", "POSTROUTING", "-j", f.chain("POSTROUTING"))
 	iptables("-t", "filter6", "-D", "FORWARD", "-j", f.chain("FORWARD"))
+	iptables("-t", "nat6", "-D", "PREROUTING", "-m", "addrtype", "--dst-type", "LOCAL", "-j", f.chain("DNAT"))
+	iptables("-t", "nat6", "-D", "OUTPUT", "!", "-d", "::1/128", "-m", "addrtype", "--dst-type", "LOCAL", "-j", f.chain("DNAT"))
+	iptables("-t", "nat6", "-D", "POSTROUTING", "-j", f.chain("POSTROUTING"))
 	var errs []string
 	for _, c := range f.chains() {
 		if _, err := iptables("-t", c[0], "-n", "-L", c[1]); err != nil {
@@ -186,11 +200,19 @@ func (f *firewall) addNetwork(n *Network) error {
 			rule{"filter6", f.chain("IN"), []string{"-i", br, "-o", br, "-j", "ACCEPT"}},
 			rule{"filter6", f.chain("IN"), []string{"-o", br, "-j", "DROP"}},
 		)
-		verdict := "ACCEPT"
+		sub6 := n.Subnet6.String()
 		if n.Internal {
-			verdict = "DROP"
+			rules = append(rules, rule{"filter6", f.chain("OUT"), []string{"-i", br, "-j", "DROP"}})
+		} else {
+			rules = append(rules,
+				rule{"filter6", f.chain("IN"), []string{"-o", br, "-m", "conntrack", "--ctstate", "DNAT", "-j", "ACCEPT"}},
+				rule{"filter6", f.chain("OUT"), []string{"-i", br, "-j", "ACCEPT"}},
+				rule{"nat6", f.chain("POSTROUTING"), []string{"-s", sub6, "!", "-o", br, "-j", "MASQUERADE"}},
+			)
 		}
-		rules = append(rules, rule{"filter6", f.chain("OUT"), []string{"-i", br, "-j", verdict}})
+		// Hairpin: a container reaching its own network's published
+		// ports at a host address.
+		rules = append(rules, rule{"nat6", f.chain("POSTROUTING"), []string{"-s", sub6, "-o", br, "-m", "conntrack", "--ctstate", "DNAT", "-j", "MASQUERADE"}})
 	}
 	// The drop rule of <P>-IN must stay after every network's accepts:
 	// insert accepts at the top, append the drop.
@@ -294,21 +316,47 @@ func splitRule(line string) ([]string, error) {
 	return out, nil
 }
 
-// addPorts installs the DNAT rules of a container's published ports.
-func (f *firewall) addPorts(containerID string, ip netip.Addr, bs []PortBinding) error {
+// addPorts installs the DNAT rules of a container's published ports: in
+// iptables to ip for bindings on all or an IPv4 host address, in
+// ip6tables to ip6 (when valid) for bindings on all or an IPv6 one.
+func (f *firewall) addPorts(containerID string, ip, ip6 netip.Addr, bs []PortBinding) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	for _, b := range bs {
-		args := []string{"-p", b.Proto}
-		if b.HostIP != "" && b.HostIP != "0.0.0.0" {
-			args = append(args, "-d", b.HostIP)
-		}
-		args = append(args, "--dport", strconv.Itoa(b.HostPort), "-j", "DNAT",
-			"--to-destination", netip.AddrPortFrom(ip, uint16(b.ContainerPort)).String())
-		args = append(args, comment(containerID)...)
-		if _, err := iptables(append([]string{"-t", "nat", "-A", f.chain("DNAT")}, args...)...); err != nil {
-			return fmt.Errorf("firewall: publish %s: %w", containerID, err)
+		v4, v6 := families(b.HostIP, ip6)
+		for _, fam := range []struct {
+			on    bool
+			table string
+			to    netip.Addr
+		}{{v4, "nat", ip}, {v6, "nat6", ip6}} {
+			if !fam.on || b.HostIP == "::1" {
+				continue // [::1] is served by the holding socket (hold6)
+			}
+			args := []string{"-p", b.Proto}
+			if b.HostIP != "" && b.HostIP != "::" {
+				args = append(args, "-d", b.HostIP)
+			}
+			args = append(args, "--dport", strconv.Itoa(b.HostPort), "-j", "DNAT",
+				"--to-destination", netip.AddrPortFrom(fam.to, uint16(b.ContainerPort)).String())
+			args = append(args, comment(containerID)...)
+			if _, err := iptables(append([]string{"-t", fam.table, "-A", f.chain("DNAT")}, args...)...); err != nil {
+				return fmt.Errorf("firewall: publish %s: %w", containerID, err)
+			}
 		}
 	}
 	return nil
+}
+
+// families tells whether a binding on hostIP ("" for all addresses, as
+// normalize leaves it) is published over IPv4 and over IPv6, for a
+// container whose IPv6 address is ip6 (invalid: none).
+func families(hostIP string, ip6 netip.Addr) (v4, v6 bool) {
+	if hostIP == "" {
+		return true, ip6.IsValid()
+	}
+	a, err := netip.ParseAddr(hostIP)
+	if err != nil {
+		return false, false
+	}
+	return a.Is4(), a.Is6() && ip6.IsValid()
 }

@@ -100,7 +100,7 @@ func assertNothingLeft(t *testing.T, cfg Config) {
 			}
 		}
 	}
-	for _, cmd := range [][]string{{"iptables-save", "-t", "filter"}, {"iptables-save", "-t", "nat"}, {"ip6tables-save", "-t", "filter"}} {
+	for _, cmd := range [][]string{{"iptables-save", "-t", "filter"}, {"iptables-save", "-t", "nat"}, {"ip6tables-save", "-t", "filter"}, {"ip6tables-save", "-t", "nat"}} {
 		table := strings.Join(cmd, " ")
 		out, err := exec.Command(cmd[0], cmd[1:]...).CombinedOutput()
 		if err != nil {
@@ -290,7 +290,7 @@ func queryType(t *testing.T, nsPath, proto, name string, qtype uint16) (int, []s
 func iptablesSave(t *testing.T, prefix string) string {
 	t.Helper()
 	var all []string
-	for _, cmd := range [][]string{{"iptables-save", "-t", "filter"}, {"iptables-save", "-t", "nat"}, {"ip6tables-save", "-t", "filter"}} {
+	for _, cmd := range [][]string{{"iptables-save", "-t", "filter"}, {"iptables-save", "-t", "nat"}, {"ip6tables-save", "-t", "filter"}, {"ip6tables-save", "-t", "nat"}} {
 		out, err := exec.Command(cmd[0], cmd[1:]...).CombinedOutput()
 		if err != nil {
 			t.Fatalf("%s: %v: %s", cmd[0], err, out)

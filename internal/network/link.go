@@ -3,6 +3,7 @@ package network
 import (
 	"errors"
 	"fmt"
+	"log/slog"
 	"net"
 	"net/netip"
 	"os"
@@ -63,6 +64,16 @@ func ensureBridge(tag string, n *Network) error {
 	}
 	if err := os.WriteFile("/proc/sys/net/ipv4/conf/"+n.Bridge+"/route_localnet", []byte("1"), 0o644); err != nil {
 		return fmt.Errorf("bridge %s: route_localnet: %w", n.Bridge, err)
+	}
+	if n.Subnet6.IsValid() && !n.Internal {
+		// IPv6 forwarding for what comes in on this bridge only (Linux
+		// 6.17+): hairpin to published ports and routed traffic out of
+		// the network, without net.ipv6.conf.all.forwarding, which would
+		// turn off router advertisements on the host's own interfaces.
+		p := "/proc/sys/net/ipv6/conf/" + n.Bridge + "/force_forwarding"
+		if err := os.WriteFile(p, []byte("1"), 0o644); err != nil {
+			slog.Debug("bridge: no per-interface IPv6 forwarding; IPv6 hairpin and routing need net.ipv6.conf.all.forwarding=1", "bridge", n.Bridge, "err", err)
+		}
 	}
 	if err := netlink.LinkSetUp(link); err != nil {
 		return fmt.Errorf("bridge %s: set up: %w", n.Bridge, err)

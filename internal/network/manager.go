@@ -36,8 +36,10 @@ type state struct {
 
 // publication is one container's published ports.
 type publication struct {
-	ContainerIP netip.Addr    `json:"containerIp"`
-	Bindings    []PortBinding `json:"bindings"`
+	ContainerIP netip.Addr `json:"containerIp"`
+	// ContainerIPv6 is set when the bindings are published over IPv6 too.
+	ContainerIPv6 netip.Addr    `json:"containerIpv6,omitzero"`
+	Bindings      []PortBinding `json:"bindings"`
 }
 
 // Manager owns Berth's networks on this host. It is safe for concurrent use.

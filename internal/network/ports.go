@@ -5,10 +5,14 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/netip"
 	"slices"
 	"strconv"
+	"strings"
+	"sync"
+	"time"
 
 	"github.com/containerd/errdefs"
 )
@@ -18,8 +22,8 @@ import (
 // DNAT rule catches the traffic before it reaches the socket).
 type portHolder = io.Closer
 
-// hold binds hostIP:port (port 0: an ephemeral port) and returns the
-// socket with the port it got.
+// hold binds hostIP:port (port 0: an ephemeral port) over IPv4 and
+// returns the socket with the port it got.
 func hold(proto, hostIP string, port int) (portHolder, int, error) {
 	addr := net.JoinHostPort(hostIP, strconv.Itoa(port))
 	if proto == "udp" {
@@ -34,6 +38,141 @@ func hold(proto, hostIP string, port int) (portHolder, int, error) {
 		return nil, 0, err
 	}
 	return ln, ln.Addr().(*net.TCPAddr).Port, nil
+}
+
+// hold6 binds hostIP:port over IPv6 only ("" or "::": all addresses;
+// port 0: an ephemeral port). The ip6tables DNAT rules catch TCP and UDP
+// to every local address but ::1, which the kernel never routes off the
+// host: a TCP connection to [::1]:port reaches this socket, which
+// forwards it to the container at to. UDP to [::1] is not forwarded.
+func hold6(proto, hostIP string, port int, to netip.AddrPort) (portHolder, int, error) {
+	if hostIP == "" {
+		hostIP = "::"
+	}
+	addr := net.JoinHostPort(hostIP, strconv.Itoa(port))
+	if proto == "udp" {
+		pc, err := net.ListenPacket("udp6", addr)
+		if err != nil {
+			return nil, 0, err
+		}
+		return pc, pc.LocalAddr().(*net.UDPAddr).Port, nil
+	}
+	ln, err := net.Listen("tcp6", addr) // "tcp6": IPV6_V6ONLY, beside the IPv4 socket
+	if err != nil {
+		return nil, 0, err
+	}
+	p := &loopbackProxy{ln: ln, to: to, conns: map[net.Conn]bool{}}
+	go p.serve()
+	return p, ln.Addr().(*net.TCPAddr).Port, nil
+}
+
+// loopbackProxy forwards the TCP connections a holding socket accepts
+// (only those to [::1], the others are DNATed before) to the container.
+type loopbackProxy struct {
+	ln net.Listener
+	to netip.AddrPort
+
+	mu     sync.Mutex
+	closed bool
+	conns  map[net.Conn]bool
+}
+
+func (p *loopbackProxy) serve() {
+	for {
+		c, err := p.ln.Accept()
+		if err != nil {
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() {
+				continue
+			}
+			return // closed
+		}
+		go p.forward(c)
+	}
+}
+
+// track adds (or, with add false, removes) a connection; false when the
+// proxy is closed.
+func (p *loopbackProxy) track(c net.Conn, add bool) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if !add {
+		delete(p.conns, c)
+		return true
+	}
+	if p.closed {
+		return false
+	}
+	p.conns[c] = true
+	return true
+}
+
+func (p *loopbackProxy) forward(c net.Conn) {
+	defer c.Close()
+	if !p.track(c, true) {
+		return
+	}
+	defer p.track(c, false)
+	up, err := net.DialTimeout("tcp", p.to.String(), 5*time.Second)
+	if err != nil {
+		slog.Debug("published port: [::1] forward", "to", p.to, "err", err)
+		return
+	}
+	defer up.Close()
+	if !p.track(up, true) {
+		return
+	}
+	defer p.track(up, false)
+	done := make(chan struct{}, 2)
+	pipe := func(dst, src net.Conn) {
+		io.Copy(dst, src)
+		if tc, ok := dst.(*net.TCPConn); ok {
+			tc.CloseWrite()
+		}
+		done <- struct{}{}
+	}
+	go pipe(up, c)
+	go pipe(c, up)
+	<-done
+	<-done
+}
+
+// Close stops accepting and ends the forwarded connections.
+func (p *loopbackProxy) Close() error {
+	p.mu.Lock()
+	p.closed = true
+	for c := range p.conns {
+		c.Close()
+	}
+	p.mu.Unlock()
+	return p.ln.Close()
+}
+
+// holdBinding reserves b's host port (b.HostPort, 0: ephemeral) on the
+// families it is published on and returns the holders with the port.
+func holdBinding(b PortBinding, v4, v6 bool, to6 netip.AddrPort, port int) ([]portHolder, int, error) {
+	var hs []portHolder
+	fail := func(err error) ([]portHolder, int, error) {
+		for _, h := range hs {
+			h.Close()
+		}
+		return nil, 0, err
+	}
+	if v4 {
+		h, p, err := hold(b.Proto, b.HostIP, port)
+		if err != nil {
+			return fail(err)
+		}
+		hs, port = append(hs, h), p
+	}
+	if v6 {
+		h, p, err := hold6(b.Proto, b.HostIP, port, netip.AddrPortFrom(to6.Addr(), uint16(b.ContainerPort)))
+		if err != nil {
+			return fail(err)
+		}
+		hs, port = append(hs, h), p
+	}
+	return hs, port, nil
 }
 
 func normalize(b PortBinding) (PortBinding, error) {
@@ -54,18 +193,24 @@ func normalize(b PortBinding) (PortBinding, error) {
 	}
 	if b.HostIP != "" {
 		a, err := netip.ParseAddr(b.HostIP)
-		if err != nil || !a.Is4() {
-			return b, errdefs.ErrInvalidArgument.WithMessage(fmt.Sprintf("invalid host ip %q: want an IPv4 address", b.HostIP))
+		if err != nil || a.Zone() != "" || a.Is4In6() {
+			return b, errdefs.ErrInvalidArgument.WithMessage(fmt.Sprintf("invalid host ip %q: want an IPv4 or IPv6 address", b.HostIP))
 		}
+		b.HostIP = a.String()
 	}
 	return b, nil
 }
 
 // taken reports whether Berth already publishes the host port; m.mu is held.
 func (m *Manager) taken(proto, hostIP string, port int) bool {
+	is6 := func(ip string) bool { return strings.Contains(ip, ":") }
 	for _, p := range m.st.Ports {
 		for _, b := range p.Bindings {
-			if b.Proto == proto && b.HostPort == port && (b.HostIP == "" || hostIP == "" || b.HostIP == hostIP) {
+			if b.Proto != proto || b.HostPort != port {
+				continue
+			}
+			if b.HostIP == "" || hostIP == "" || b.HostIP == hostIP ||
+				(b.HostIP == "::" && is6(hostIP)) || (hostIP == "::" && is6(b.HostIP)) {
 				return true
 			}
 		}
@@ -91,6 +236,12 @@ func conflict(b PortBinding, port int, err error) error {
 // Conflict error before any rule is installed. It returns the bindings as
 // made: ranges and ephemeral ports resolved to one port each. The ports
 // stay reserved (bound by this process) until UnpublishPorts.
+//
+// When the container's endpoint with containerIP also has an IPv6
+// address (its network has --ipv6), a binding on all addresses (HostIP
+// "") or on an IPv6 one is published over IPv6 too, to that address, on
+// the same host port; [::1]:port included (see hold6). A binding on an
+// IPv6 host address for a container without IPv6 is invalid.
 func (m *Manager) PublishPorts(ctx context.Context, containerID string, containerIP netip.Addr, bindings []PortBinding) ([]PortBinding, error) {
 	if !containerIP.Is4() {
 		return nil, errdefs.ErrInvalidArgument.WithMessage(fmt.Sprintf("publish ports of %s: container ip %s is not IPv4", containerID, containerIP))
@@ -100,6 +251,13 @@ func (m *Manager) PublishPorts(ctx context.Context, containerID string, containe
 	if _, ok := m.st.Ports[containerID]; ok {
 		return nil, errdefs.ErrConflict.WithMessage(fmt.Sprintf("ports of container %s are already published", containerID))
 	}
+	var ip6 netip.Addr
+	for _, ep := range m.st.Endpoints {
+		if ep.ContainerID == containerID && ep.IP == containerIP {
+			ip6 = ep.IPv6
+		}
+	}
+	to6 := netip.AddrPortFrom(ip6, 0)
 	var made []PortBinding
 	var holders []portHolder
 	fail := func(err error) ([]PortBinding, error) {
@@ -110,7 +268,7 @@ func (m *Manager) PublishPorts(ctx context.Context, containerID string, containe
 		return nil, err
 	}
 	// Bindings made in this call count as taken too.
-	m.st.Ports[containerID] = &publication{ContainerIP: containerIP}
+	m.st.Ports[containerID] = &publication{ContainerIP: containerIP, ContainerIPv6: ip6}
 	defer func() {
 		if m.st.Ports[containerID] != nil && len(m.st.Ports[containerID].Bindings) == 0 {
 			delete(m.st.Ports, containerID)
@@ -121,44 +279,50 @@ func (m *Manager) PublishPorts(ctx context.Context, containerID string, containe
 		if err != nil {
 			return fail(err)
 		}
-		var h portHolder
+		v4, v6 := families(b.HostIP, ip6)
+		if !v4 && !v6 {
+			return fail(errdefs.ErrInvalidArgument.WithMessage(fmt.Sprintf("publish %s:%d: container %s has no IPv6 address (its network has no --ipv6)", b.HostIP, b.HostPort, containerID)))
+		}
+		var hs []portHolder
 		var got int
 		var lastErr error
 		switch {
 		case b.HostPort == 0:
-			for try := 0; try < 20 && h == nil; try++ {
-				hh, p, err := hold(b.Proto, b.HostIP, 0)
+			for try := 0; try < 20 && hs == nil; try++ {
+				hh, p, err := holdBinding(b, v4, v6, to6, 0)
 				if err != nil {
+					// An ephemeral port free on one family may be taken
+					// on the other: try another.
 					lastErr = err
-					break
-				}
-				if m.taken(b.Proto, b.HostIP, p) {
-					defer hh.Close() // keep it bound until another is found
 					continue
 				}
-				h, got = hh, p
+				if m.taken(b.Proto, b.HostIP, p) {
+					defer closeAll(hh) // keep it bound until another is found
+					continue
+				}
+				hs, got = hh, p
 			}
 		default:
 			end := b.HostPort
 			if b.HostPortEnd > end {
 				end = b.HostPortEnd
 			}
-			for p := b.HostPort; p <= end && h == nil; p++ {
+			for p := b.HostPort; p <= end && hs == nil; p++ {
 				if m.taken(b.Proto, b.HostIP, p) {
 					continue
 				}
-				hh, _, err := hold(b.Proto, b.HostIP, p)
+				hh, _, err := holdBinding(b, v4, v6, to6, p)
 				if err != nil {
 					lastErr = err
 					continue
 				}
-				h, got = hh, p
+				hs, got = hh, p
 			}
 		}
-		if h == nil {
+		if hs == nil {
 			return fail(conflict(b, b.HostPort, lastErr))
 		}
-		holders = append(holders, h)
+		holders = append(holders, hs...)
 		b.HostPort, b.HostPortEnd = got, 0
 		made = append(made, b)
 		m.st.Ports[containerID].Bindings = made
@@ -166,7 +330,7 @@ func (m *Manager) PublishPorts(ctx context.Context, containerID string, containe
 	if len(made) == 0 {
 		return nil, nil
 	}
-	if err := m.fw.addPorts(containerID, containerIP, made); err != nil {
+	if err := m.fw.addPorts(containerID, containerIP, ip6, made); err != nil {
 		m.fw.removeOwner(containerID)
 		delete(m.st.Ports, containerID)
 		return fail(err)
@@ -200,12 +364,29 @@ func (m *Manager) UnpublishPorts(ctx context.Context, containerID string) error 
 	return errors.Join(errs...)
 }
 
-// Ports returns a container's published ports.
+// Ports returns a container's published ports. A binding on all
+// addresses of a container with IPv6 is listed twice, as docker shows
+// it: on 0.0.0.0 (HostIP "") and on "::".
 func (m *Manager) Ports(ctx context.Context, containerID string) []PortBinding {
 	m.mu.RLock()
 	defer m.mu.RUnlock()
-	if p := m.st.Ports[containerID]; p != nil {
-		return slices.Clone(p.Bindings)
+	p := m.st.Ports[containerID]
+	if p == nil {
+		return nil
 	}
-	return nil
+	var out []PortBinding
+	for _, b := range p.Bindings {
+		out = append(out, b)
+		if b.HostIP == "" && p.ContainerIPv6.IsValid() {
+			b.HostIP = "::"
+			out = append(out, b)
+		}
+	}
+	return out
+}
+
+func closeAll(hs []portHolder) {
+	for _, h := range hs {
+		h.Close()
+	}
 }

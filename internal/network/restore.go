@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/netip"
 	"strings"
 
 	"github.com/vishvananda/netlink"
@@ -100,18 +101,19 @@ func (m *Manager) Restore(ctx context.Context, running []ContainerNetState) erro
 		if err := m.fw.removeOwner(id); err != nil {
 			errs = append(errs, err)
 		}
-		if err := m.fw.addPorts(id, p.ContainerIP, p.Bindings); err != nil {
+		if err := m.fw.addPorts(id, p.ContainerIP, p.ContainerIPv6, p.Bindings); err != nil {
 			errs = append(errs, err)
 		}
 		if _, held := m.holds[id]; !held {
 			var hs []portHolder
 			for _, b := range p.Bindings {
-				h, _, err := hold(b.Proto, b.HostIP, b.HostPort)
+				v4, v6 := families(b.HostIP, p.ContainerIPv6)
+				h, _, err := holdBinding(b, v4, v6, netip.AddrPortFrom(p.ContainerIPv6, 0), b.HostPort)
 				if err != nil {
 					errs = append(errs, fmt.Errorf("reserve host port %d of %s: %w", b.HostPort, id, err))
 					continue
 				}
-				hs = append(hs, h)
+				hs = append(hs, h...)
 			}
 			m.holds[id] = hs
 		}

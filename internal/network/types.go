@@ -60,7 +60,8 @@ type NetworkConfig struct {
 	// random unique local /64 (fdxx:xxxx:xxxx::/64) when zero, with
 	// Gateway6 (the subnet's first address when zero) on the bridge.
 	// Containers get an address of it and, unless Internal, a default
-	// route via the gateway. Published ports are IPv4 only.
+	// route via the gateway. Ports published on all addresses are
+	// published on IPv6 too (see PublishPorts).
 	IPv6     bool
 	Subnet6  netip.Prefix
 	Gateway6 netip.Addr

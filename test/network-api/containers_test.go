@@ -3,10 +3,13 @@ package networkapi
 import (
 	"crypto/rand"
 	"fmt"
+	"io"
 	"math/big"
+	"net"
 	"net/netip"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -190,7 +193,8 @@ func TestIPv6NetworkByName(t *testing.T) {
 	d := newDaemon(t)
 	d.withBusybox(t)
 	d.docker(t, "network", "create", "--ipv6", "--subnet", "10.213.83.0/24", "--subnet", "fd00:b7:83::/64", "ptsix")
-	d.server(t, "six1", "--network", "ptsix")
+	hp := freePort(t)
+	d.server(t, "six1", "--network", "ptsix", "-p", hp+":80")
 	addr := strings.TrimSpace(d.docker(t, "inspect", "-f", "{{.NetworkSettings.Networks.ptsix.GlobalIPv6Address}}", "six1"))
 	a, err := netip.ParseAddr(addr)
 	if err != nil || !netip.MustParsePrefix("fd00:b7:83::/64").Contains(a) {
@@ -212,4 +216,56 @@ func TestIPv6NetworkByName(t *testing.T) {
 	if !strings.Contains(got, "inet6 fd00:b7:83::") {
 		t.Errorf("eth0 of a container on the IPv6 network:\n%s\nwant an address of fd00:b7:83::/64", got)
 	}
+	// The published port answers on IPv4 and IPv6 loopback, and docker
+	// shows both bindings.
+	if got, want := d.docker(t, "port", "six1"), "80/tcp -> 0.0.0.0:"+hp+"\n80/tcp -> [::]:"+hp+"\n"; got != want {
+		t.Errorf("docker port six1 = %q, want %q", got, want)
+	}
+	for _, addr := range []string{"127.0.0.1:" + hp, "[::1]:" + hp} {
+		if got := dialRead(t, addr); got != "hello from six1" {
+			t.Errorf("from the host to %s: %q, want \"hello from six1\"", addr, got)
+		}
+	}
+	d.docker(t, "rm", "-f", "six1")
+	for _, n := range []string{"tcp4", "tcp6"} {
+		ln, err := net.Listen(n, ":"+hp)
+		if err != nil {
+			t.Errorf("port %s (%s) not free after rm -f: %v", hp, n, err)
+			continue
+		}
+		ln.Close()
+	}
+}
+
+// freePort returns a TCP port free on IPv4 and IPv6 right now.
+func freePort(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", ":0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return strconv.Itoa(ln.Addr().(*net.TCPAddr).Port)
+}
+
+// dialRead connects to addr from the host, retrying for up to 5 s, and
+// returns the first line the server sends.
+func dialRead(t *testing.T, addr string) string {
+	t.Helper()
+	var last string
+	for i := 0; i < 50; i++ {
+		c, err := net.DialTimeout("tcp", addr, time.Second)
+		if err == nil {
+			c.SetDeadline(time.Now().Add(3 * time.Second))
+			b, _ := io.ReadAll(c)
+			c.Close()
+			if last = strings.TrimSpace(string(b)); last != "" {
+				return last
+			}
+		} else {
+			last = err.Error()
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	return last
 }
