@@ -275,9 +275,9 @@ func (s *Server) imagesList(w http.ResponseWriter, r *http.Request) {
 		}
 		if shared {
 			sum.SharedSize = 0
-			for _, l := range img.Manifest.Layers {
-				if layerUse[l.Digest] > 1 {
-					sum.SharedSize += l.Size
+			for i, l := range img.Manifest.Layers {
+				if layerUse[l.Digest] > 1 && i < len(img.LayerSizes) {
+					sum.SharedSize += img.LayerSizes[i] // unpacked, as Size
 				}
 			}
 		}

@@ -80,6 +80,23 @@ type ApplyOptions struct {
 	// MaxPAXBytes bounds the summed keys and values of an entry's PAX
 	// records, xattrs included (DefaultMaxPAXBytes when 0).
 	MaxPAXBytes int
+	// Stats, when set, receives figures about the layer once Apply has
+	// applied all of it.
+	Stats *ApplyStats
+}
+
+// ApplyStats are figures about an applied layer.
+type ApplyStats struct {
+	// Size is docker's size of the layer: the apparent sizes of the files
+	// it adds (regular files, and symbolic links as the length of their
+	// target); directories, whiteouts, devices and hard links count
+	// nothing. It is what docker's overlay2 driver reports for a layer (the
+	// sum over its diff directory, hard links once) and what `docker
+	// images` adds up for an image; a file that the same layer writes twice
+	// counts twice.
+	Size int64
+	// TarSize is the size of the uncompressed tar stream.
+	TarSize int64
 }
 
 // EntryError is the error Apply returns for an entry it refuses or fails to
@@ -226,6 +243,9 @@ func Apply(ctx context.Context, root string, r io.Reader, opts ApplyOptions) (in
 	if err := a.finish(); err != nil {
 		return cr.n, err
 	}
+	if opts.Stats != nil {
+		*opts.Stats = ApplyStats{Size: a.total + a.linkBytes, TarSize: cr.n}
+	}
 	return cr.n, nil
 }
 
@@ -252,8 +272,10 @@ type applier struct {
 	root   string
 	rootFd int
 	opts   ApplyOptions
-	total  int64
+	total  int64 // regular files' sizes
 	buf    []byte
+	// linkBytes is the summed length of the symbolic links' targets
+	linkBytes int64
 
 	// the last parent directory opened, reused by consecutive entries
 	lastDir string
@@ -485,6 +507,7 @@ func (a *applier) entry(hdr *tar.Header, r io.Reader) error {
 		if err := unix.Symlinkat(hdr.Linkname, pfd, base); err != nil {
 			return fmt.Errorf("symlink: %w", err)
 		}
+		a.linkBytes += int64(len(hdr.Linkname))
 		return a.meta(pfd, base, hdr, uid, gid, true)
 	case tar.TypeLink:
 		return a.hardlink(pfd, base, hdr)

@@ -33,6 +33,9 @@ type target struct {
 	manifest  ocispec.Manifest
 	configRaw []byte
 	config    ocispec.Image
+	// layerSizes are the layers' unpacked sizes, size their sum.
+	layerSizes []int64
+	size       int64
 }
 
 // loadTarget reads a record's target (a manifest, or an index resolved for
@@ -69,6 +72,13 @@ func (s *Service) loadTarget(ctx context.Context, desc ocispec.Descriptor) (*tar
 		return nil, err
 	}
 	t = &target{desc: mdesc, manifest: m, configRaw: raw, config: cfg}
+	if len(cfg.RootFS.DiffIDs) == len(m.Layers) {
+		for i, c := range ChainIDs(cfg.RootFS.DiffIDs) {
+			n := s.layerSize(ctx, c, m.Layers[i])
+			t.layerSizes = append(t.layerSizes, n)
+			t.size += n
+		}
+	}
 	s.targetMu.Lock()
 	s.targets[desc.Digest] = t
 	s.targetMu.Unlock()
@@ -79,17 +89,15 @@ func (t *target) id() digest.Digest { return t.manifest.Config.Digest }
 
 func (s *Service) imageFromTarget(t *target, createdAt time.Time) Image {
 	img := Image{
-		ID:        t.id(),
-		Target:    t.desc,
-		Manifest:  t.manifest,
-		Config:    t.config,
-		ConfigRaw: t.configRaw,
-		Labels:    t.config.Config.Labels,
-		Size:      t.manifest.Config.Size,
-		Created:   createdAt,
-	}
-	for _, l := range t.manifest.Layers {
-		img.Size += l.Size
+		ID:         t.id(),
+		Target:     t.desc,
+		Manifest:   t.manifest,
+		Config:     t.config,
+		ConfigRaw:  t.configRaw,
+		Labels:     t.config.Config.Labels,
+		Size:       t.size,
+		LayerSizes: t.layerSizes,
+		Created:    createdAt,
 	}
 	if t.config.Created != nil {
 		img.Created = *t.config.Created
@@ -524,7 +532,7 @@ type HistoryEntry struct {
 	Created   time.Time
 	CreatedBy string
 	Tags      []string
-	Size      int64 // the layer's stored size, 0 for empty layers
+	Size      int64 // the layer's unpacked size (docker's), 0 for empty layers
 	Comment   string
 }
 
@@ -541,8 +549,8 @@ func (s *Service) History(ctx context.Context, ref string) ([]HistoryEntry, erro
 		if h.Created != nil {
 			e.Created = *h.Created
 		}
-		if !h.EmptyLayer && layer < len(img.Manifest.Layers) {
-			e.Size = img.Manifest.Layers[layer].Size
+		if !h.EmptyLayer && layer < len(img.LayerSizes) {
+			e.Size = img.LayerSizes[layer]
 			layer++
 		}
 		out = append(out, e)
@@ -700,4 +708,50 @@ func (img Image) InspectJSON() (map[string]any, error) {
 		return nil, fmt.Errorf("image %s config: %w", img.ID, err)
 	}
 	return m, nil
+}
+
+// DiskUsage is what docker's system df reports about images.
+type DiskUsage struct {
+	// LayersSize is the unpacked size of every layer of every image, each
+	// layer counted once however many images share it (docker's
+	// LayersSize, the images' TotalSize).
+	LayersSize int64
+	// Images are all images, newest first, as List returns them.
+	Images []Image
+	// SharedSize is, by image ID, the part of the image's Size in layers
+	// that other images use too.
+	SharedSize map[digest.Digest]int64
+}
+
+// DiskUsage returns the images with the space their layers take. Layers
+// are identified by chain ID, as docker's layer store does.
+func (s *Service) DiskUsage(ctx context.Context) (DiskUsage, error) {
+	all, err := s.images(ctx)
+	if err != nil {
+		return DiskUsage{}, fmt.Errorf("disk usage of images: %w", err)
+	}
+	du := DiskUsage{Images: all, SharedSize: map[digest.Digest]int64{}}
+	users := map[digest.Digest]int{}
+	size := map[digest.Digest]int64{}
+	for _, img := range all {
+		for i, c := range ChainIDs(img.Config.RootFS.DiffIDs) {
+			users[c]++
+			if i < len(img.LayerSizes) {
+				size[c] = img.LayerSizes[i]
+			}
+		}
+	}
+	for _, n := range size {
+		du.LayersSize += n
+	}
+	for _, img := range all {
+		var shared int64
+		for i, c := range ChainIDs(img.Config.RootFS.DiffIDs) {
+			if users[c] > 1 && i < len(img.LayerSizes) {
+				shared += img.LayerSizes[i]
+			}
+		}
+		du.SharedSize[img.ID] = shared
+	}
+	return du, nil
 }

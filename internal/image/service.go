@@ -67,6 +67,9 @@ type Service struct {
 
 	targetMu sync.Mutex
 	targets  map[digest.Digest]*target // manifest digest -> parsed, immutable
+
+	sizeMu sync.Mutex
+	sizes  map[digest.Digest]int64 // chain ID -> the layer's unpacked size
 }
 
 // New returns a Service over the given stores.
@@ -103,6 +106,7 @@ func New(cfg Config) (*Service, error) {
 		client:   &http.Client{Transport: tr},
 		unpacks:  map[digest.Digest]*chainLock{},
 		targets:  map[digest.Digest]*target{},
+		sizes:    map[digest.Digest]int64{},
 	}, nil
 }
 
@@ -244,8 +248,12 @@ type Image struct {
 	// ChainID is the chain ID of the top layer ("" for no layers): the
 	// parent of a container's snapshot.
 	ChainID digest.Digest
-	// Size is the bytes of config and layers, as stored.
+	// Size is docker's size of the image: the unpacked size of its layers
+	// (what `docker images` shows with the classic store), not the bytes
+	// stored compressed.
 	Size int64
+	// LayerSizes are the unpacked sizes of Manifest.Layers, in order.
+	LayerSizes []int64
 	// Created is the config's created time (the record's if absent).
 	Created time.Time
 	// Labels are the config's labels.

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"strconv"
 	"time"
 
 	"github.com/containerd/errdefs"
@@ -93,7 +94,8 @@ func (s *Service) applyLayer(ctx context.Context, chainID, parent, diffID digest
 	defer dr.Close()
 	h := sha256.New()
 	tr := io.TeeReader(dr, h)
-	if _, err := archive.Apply(ctx, dir, tr, archive.ApplyOptions{Format: format}); err != nil {
+	var stats archive.ApplyStats
+	if _, err := archive.Apply(ctx, dir, tr, archive.ApplyOptions{Format: format, Stats: &stats}); err != nil {
 		return fmt.Errorf("apply layer %s: %w", diffID, err)
 	}
 	if _, err := io.Copy(io.Discard, io.LimitReader(tr, 1<<20)); err != nil {
@@ -110,14 +112,57 @@ func (s *Service) applyLayer(ctx context.Context, chainID, parent, diffID digest
 	defer func() {
 		slog.DebugContext(ctx, "unpacked layer", "chainID", chainID, "apply", t1.Sub(t0), "waitVerified", t2.Sub(t1), "commit", time.Since(t2))
 	}()
-	if err := s.snap.Commit(ctx, chainID.String(), key); err != nil {
+	size := snapshot.WithLabels(map[string]string{labelLayerSize: strconv.FormatInt(stats.Size, 10)})
+	if err := s.snap.Commit(ctx, chainID.String(), key, size); err != nil {
 		if errdefs.IsAlreadyExists(err) {
 			return nil
 		}
 		return fmt.Errorf("commit snapshot %s: %w", chainID, err)
 	}
 	committed = true
+	s.sizeMu.Lock()
+	s.sizes[chainID] = stats.Size
+	s.sizeMu.Unlock()
 	return nil
+}
+
+// labelLayerSize is the label of a layer's snapshot that records its
+// unpacked size (archive.ApplyStats.Size: docker's figure), in decimal.
+const labelLayerSize = "io.berth.layer.size"
+
+// layerSize returns the unpacked size of the layer desc whose chain ID is
+// chainID: recorded on its snapshot when it was unpacked, or, for a layer
+// unpacked before sizes were recorded, counted from its blob (once per
+// process; the figure is the same every time).
+func (s *Service) layerSize(ctx context.Context, chainID digest.Digest, desc ocispec.Descriptor) int64 {
+	s.sizeMu.Lock()
+	n, ok := s.sizes[chainID]
+	s.sizeMu.Unlock()
+	if ok {
+		return n
+	}
+	if info, err := s.snap.Stat(ctx, chainID.String()); err == nil {
+		if v, err := strconv.ParseInt(info.Labels[labelLayerSize], 10, 64); err == nil && v >= 0 {
+			n, ok = v, true
+		}
+	}
+	if !ok {
+		ra, err := s.content.ReaderAt(ctx, desc)
+		if err != nil {
+			slog.WarnContext(ctx, "layer size: no snapshot label and no blob", "chainID", chainID, "blob", desc.Digest, "err", err)
+			return 0
+		}
+		n, err = archive.LayerSize(io.NewSectionReader(ra, 0, ra.Size()))
+		ra.Close()
+		if err != nil {
+			slog.WarnContext(ctx, "layer size: read blob", "blob", desc.Digest, "err", err)
+			return 0
+		}
+	}
+	s.sizeMu.Lock()
+	s.sizes[chainID] = n
+	s.sizeMu.Unlock()
+	return n
 }
 
 // applyFromStore unpacks a committed layer blob.

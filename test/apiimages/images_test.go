@@ -3,11 +3,55 @@ package apiimages
 import (
 	"encoding/json"
 	"fmt"
+	"os"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/docker/go-units"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+
+	"github.com/berth/berth/internal/archive"
 )
+
+// layoutUnpackedSize is docker's size of the (one) image in an OCI layout:
+// the unpacked size of its layers.
+func layoutUnpackedSize(t *testing.T, dir string) int64 {
+	t.Helper()
+	blob := func(d ocispec.Descriptor) string {
+		return filepath.Join(dir, "blobs", d.Digest.Algorithm().String(), d.Digest.Encoded())
+	}
+	var idx ocispec.Index
+	var m ocispec.Manifest
+	b, err := os.ReadFile(filepath.Join(dir, "index.json"))
+	if err == nil {
+		err = json.Unmarshal(b, &idx)
+	}
+	if err == nil && len(idx.Manifests) == 1 {
+		if b, err = os.ReadFile(blob(idx.Manifests[0])); err == nil {
+			err = json.Unmarshal(b, &m)
+		}
+	}
+	if err != nil || len(m.Layers) == 0 {
+		t.Fatalf("read the OCI layout %s: %v (%d manifests)", dir, err, len(idx.Manifests))
+	}
+	var total int64
+	for _, l := range m.Layers {
+		f, err := os.Open(blob(l))
+		if err != nil {
+			t.Fatal(err)
+		}
+		n, err := archive.LayerSize(f)
+		f.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		total += n
+	}
+	return total
+}
 
 // inspectJSON runs `docker image inspect` and decodes its one object.
 func inspectJSON(t *testing.T, c *cli, ref string) map[string]any {
@@ -81,8 +125,15 @@ func TestPullListInspectTagPush(t *testing.T) {
 	if layers, _ := rootfs["Layers"].([]any); rootfs["Type"] != "layers" || len(layers) != 1 {
 		t.Errorf("inspect RootFS = %v", info["RootFS"])
 	}
-	if size, _ := info["Size"].(float64); size < 100000 {
-		t.Errorf("inspect Size = %v", info["Size"])
+	// docker's Size: the unpacked size of the layers, not the compressed
+	// bytes of the blobs.
+	wantSize := layoutUnpackedSize(t, busyboxDir)
+	if size, _ := info["Size"].(float64); int64(size) != wantSize {
+		t.Errorf("inspect Size = %v, want the unpacked size %d", info["Size"], wantSize)
+	}
+	r = c.ok("images", "--format", "{{.Size}}", host+"/busybox")
+	if got, want := strings.TrimSpace(r.stdout), units.HumanSizeWithPrecision(float64(wantSize), 3); got != want {
+		t.Errorf("docker images SIZE = %q, want %q", got, want)
 	}
 	if _, err := time.Parse(time.RFC3339Nano, fmt.Sprint(info["Created"])); err != nil {
 		t.Errorf("inspect Created = %v: %v", info["Created"], err)
