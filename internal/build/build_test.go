@@ -338,3 +338,29 @@ RUN --network=none cat /proc/net/dev | grep -c : > /ifaces
 		t.Errorf("cache mount count %q, want 2", got)
 	}
 }
+
+// TestBuildCopyDestinations checks docker's rule for a COPY destination
+// that names a directory: "." and "dir/." as well as "dir/" (COPY f .
+// after WORKDIR /app is the most common Dockerfile line there is).
+func TestBuildCopyDestinations(t *testing.T) {
+	e := newEnv(t)
+	dir := t.TempDir()
+	writeFiles(t, dir, map[string]string{"f.txt": "eff\n", "Dockerfile": `FROM busybox
+WORKDIR /app
+COPY f.txt .
+WORKDIR /w2
+COPY f.txt sub/.
+COPY f.txt ./
+COPY f.txt named
+`})
+	id, out, err := e.build(t, dir, BuildOptions{})
+	if err != nil {
+		t.Fatalf("build: %v\n%s", err, out)
+	}
+	root := e.export(t, id)
+	for name, want := range map[string]string{"app/f.txt": "eff\n", "w2/sub/f.txt": "eff\n", "w2/f.txt": "eff\n", "w2/named": "eff\n"} {
+		if got := readFile(t, filepath.Join(root, name)); got != want {
+			t.Errorf("/%s = %q, want %q", name, got, want)
+		}
+	}
+}

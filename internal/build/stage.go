@@ -941,7 +941,10 @@ func (r *buildRun) copy(ctx context.Context, s *stageState, a copyArgs) error {
 			cs.dest += "/"
 		}
 	}
-	cs.destDir = strings.HasSuffix(a.sd.DestPath, "/") || len(a.sd.SourcePaths)+len(a.sd.SourceContents) > 1
+	// As docker: "dir/", ".", "dir/." and several sources all name a
+	// directory (COPY f . after WORKDIR /app writes /app/f).
+	d := a.sd.DestPath
+	cs.destDir = strings.HasSuffix(d, "/") || d == "." || strings.HasSuffix(d, "/.") || len(a.sd.SourcePaths)+len(a.sd.SourceContents) > 1
 	if a.chmod != "" {
 		m, err := strconv.ParseUint(a.chmod, 8, 32)
 		if err != nil || m > 0o7777 {
