@@ -493,6 +493,8 @@ func parseSignal(s string) (int, error) {
 
 // cached looks key up and, on a hit, makes its image the stage's.
 func (r *buildRun) cached(ctx context.Context, s *stageState, key string) bool {
+	t0 := time.Now()
+	defer func() { fmt.Fprintf(os.Stderr, "TRACE   lookup %v\n", time.Since(t0)) }()
 	if r.opts.NoCache {
 		return false
 	}
@@ -1044,10 +1046,12 @@ func (r *buildRun) copy(ctx context.Context, s *stageState, a copyArgs) error {
 		cs.skip = func(rel string) bool { return r.ctx.ignored(rel) }
 		cs.skipDeep = r.ctx.ignore != nil && r.ctx.ignore.Exclusions()
 		cs.sums = &r.b.sums
+		th := time.Now()
 		h, err := cs.hash()
 		if err != nil {
 			return err
 		}
+		fmt.Fprintf(os.Stderr, "TRACE   hash %v\n", time.Since(th))
 		extra = append(extra, "content="+h)
 	}
 	if a.add {
@@ -1065,7 +1069,7 @@ func (r *buildRun) copy(ctx context.Context, s *stageState, a copyArgs) error {
 			return isTar(b[:n])
 		}
 	}
-	instr := fmt.Sprintf("%s chown=%s chmod=%s exclude=%q src=%q dest=%s", a.name, a.chown, a.chmod, a.exclude, a.sd.SourcePaths, cs.dest)
+	instr := fmt.Sprintf("%s chown=%s chmod=%s exclude=%q src=%q dest=%s dir=%t", a.name, a.chown, a.chmod, a.exclude, a.sd.SourcePaths, cs.dest, cs.destDir)
 	key := r.stepKey(s.img.ID, instr, extra...)
 	if r.cached(ctx, s, key) {
 		return nil
