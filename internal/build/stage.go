@@ -493,8 +493,6 @@ func parseSignal(s string) (int, error) {
 
 // cached looks key up and, on a hit, makes its image the stage's.
 func (r *buildRun) cached(ctx context.Context, s *stageState, key string) bool {
-	t0 := time.Now()
-	defer func() { fmt.Fprintf(os.Stderr, "TRACE   lookup %v\n", time.Since(t0)) }()
 	if r.opts.NoCache {
 		return false
 	}
@@ -1046,12 +1044,10 @@ func (r *buildRun) copy(ctx context.Context, s *stageState, a copyArgs) error {
 		cs.skip = func(rel string) bool { return r.ctx.ignored(rel) }
 		cs.skipDeep = r.ctx.ignore != nil && r.ctx.ignore.Exclusions()
 		cs.sums = &r.b.sums
-		th := time.Now()
 		h, err := cs.hash()
 		if err != nil {
 			return err
 		}
-		fmt.Fprintf(os.Stderr, "TRACE   hash %v\n", time.Since(th))
 		extra = append(extra, "content="+h)
 	}
 	if a.add {
