@@ -158,9 +158,10 @@ func (d *daemon) stop() {
 	}
 }
 
-// leftovers lists links and firewall lines of this daemon still on the
-// host: its default bridge, bridges of its networks (alias
-// "berth:<prefix>:<id>") and anything mentioning its chain prefix.
+// leftovers lists links, mounts and firewall lines of this daemon still
+// on the host: its default bridge, bridges of its networks (alias
+// "berth:<prefix>:<id>"), mounts below its root (network namespaces,
+// volumes, rootfs) and anything mentioning its chain prefix.
 func (d *daemon) leftovers(t *testing.T) []string {
 	t.Helper()
 	var left []string
@@ -173,6 +174,9 @@ func (d *daemon) leftovers(t *testing.T) []string {
 		if strings.Contains(line, ": "+d.bridge+":") || strings.Contains(line, tag) {
 			left = append(left, "ip link: "+line)
 		}
+	}
+	for _, m := range mountsUnder(t, d.root) {
+		left = append(left, "mount: "+m)
 	}
 	for _, cmd := range []string{"iptables-save", "ip6tables-save"} {
 		out, err := exec.Command(cmd).CombinedOutput()
@@ -195,6 +199,10 @@ func (d *daemon) assertNothingLeft(t *testing.T) {
 	}
 	t.Errorf("the daemon left on the host:\n%s\ndaemon log:\n%s", strings.Join(left, "\n"), readFile(d.log))
 	// Remove it anyway, so a failed test leaks nothing.
+	mps := mountsUnder(t, d.root)
+	for i := len(mps) - 1; i >= 0; i-- {
+		syscall.Unmount(mps[i], syscall.MNT_DETACH)
+	}
 	m, err := network.New(context.Background(), network.Config{
 		Root: filepath.Join(d.dataRoot, "network"), DefaultBridge: d.bridge, ChainPrefix: d.chainPrefix,
 		BIP: netip.MustParsePrefix(d.bip),
