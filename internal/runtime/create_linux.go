@@ -418,9 +418,13 @@ func (c *Container) Start() error {
 		// The init failed after start: it wrote why instead of exec'ing.
 		return fmt.Errorf("start %s: %s", c.State.ID, b[1:])
 	}
-	_ = os.Remove(sock)
+	// Without its exec.sock the container reads as running (Status), so
+	// state.json is rewritten only when the socket cannot be removed: one
+	// file less to create on the start path.
 	c.State.Started = true
-	_ = c.save()
+	if err := os.Remove(sock); err != nil && !errors.Is(err, os.ErrNotExist) {
+		_ = c.save()
+	}
 	if c.State.Spec.Hooks != nil {
 		st := c.OCIState()
 		// The process was started, even if it has already exited.

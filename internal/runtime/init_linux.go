@@ -95,7 +95,7 @@ func initMain(sync *syncConn) error {
 		return err
 	}
 	if proc.Terminal {
-		if err := setupConsole(cfg.ConsoleFd, true); err != nil {
+		if err := setupConsole(cfg.ConsoleFd, proc.ConsoleSize, true); err != nil {
 			return err
 		}
 	}
@@ -320,9 +320,10 @@ func checkExecutable(p string) error {
 
 // setupConsole makes a pty in the container's devpts, sends its master over
 // the connection at fd connFd, and makes the slave our stdio and
-// controlling terminal. When mount, the slave is also bound onto
-// /dev/console.
-func setupConsole(connFd int, mount bool) error {
+// controlling terminal. The terminal has size (process.consoleSize) before
+// the process starts, as runc sizes it. When mount, the slave is also bound
+// onto /dev/console.
+func setupConsole(connFd int, size *specs.Box, mount bool) error {
 	if connFd == 0 {
 		return errors.New("terminal requested but no console socket")
 	}
@@ -333,6 +334,12 @@ func setupConsole(connFd int, mount bool) error {
 	defer master.Close()
 	if err := unix.IoctlSetPointerInt(int(master.Fd()), unix.TIOCSPTLCK, 0); err != nil {
 		return fmt.Errorf("unlockpt: %w", err)
+	}
+	if size != nil && (size.Height > 0 || size.Width > 0) {
+		ws := &unix.Winsize{Row: uint16(min(size.Height, 0xffff)), Col: uint16(min(size.Width, 0xffff))}
+		if err := unix.IoctlSetWinsize(int(master.Fd()), unix.TIOCSWINSZ, ws); err != nil {
+			return fmt.Errorf("process.consoleSize: %w", err)
+		}
 	}
 	n, err := unix.IoctlGetInt(int(master.Fd()), unix.TIOCGPTN)
 	if err != nil {
@@ -378,7 +385,7 @@ func execMain(sync *syncConn, cfg *initConfig) error {
 		if _, err := unix.Setsid(); err != nil {
 			return fmt.Errorf("setsid: %w", err)
 		}
-		if err := setupConsole(cfg.ConsoleFd, false); err != nil {
+		if err := setupConsole(cfg.ConsoleFd, proc.ConsoleSize, false); err != nil {
 			return err
 		}
 	}

@@ -54,6 +54,9 @@ func prepareRootfs(spec *specs.Spec, rootfs string) error {
 			return fmt.Errorf("mounts[%d] (%s on %s): %w", i, m.Type, m.Destination, err)
 		}
 	}
+	if err := createCwd(spec, rootfs); err != nil {
+		return err
+	}
 
 	if !devIsBindMount(spec) {
 		root, err := openRoot(rootfs)
@@ -77,6 +80,28 @@ func prepareRootfs(spec *specs.Spec, rootfs string) error {
 			}
 		}
 	}
+	return nil
+}
+
+// createCwd makes process.cwd inside the root when it is missing (0755
+// directories, owned by root), as runc does: an image's WORKDIR or
+// `run -w` need not exist in the image. It runs after the mounts so that a
+// cwd inside a volume is made there, and is resolved inside the root, so a
+// symbolic link in the image cannot make it create anything outside.
+func createCwd(spec *specs.Spec, rootfs string) error {
+	if spec.Process == nil || spec.Process.Cwd == "" || cleanDest(spec.Process.Cwd) == "/" {
+		return nil
+	}
+	root, err := openRoot(rootfs)
+	if err != nil {
+		return err
+	}
+	defer root.close()
+	fd, err := root.open(spec.Process.Cwd, createDir)
+	if err != nil {
+		return fmt.Errorf("process.cwd %s: %w", spec.Process.Cwd, err)
+	}
+	unix.Close(fd)
 	return nil
 }
 

@@ -119,6 +119,11 @@ func readKeyValues(dir, file string) (map[string]uint64, error) {
 // rmdir(2) only (cgroup files cannot be unlinked). EBUSY is retried for about
 // a second, since the kernel releases an emptied cgroup asynchronously.
 func rmdirAll(dir string) error {
+	// A cgroup without child cgroups (the usual case) goes at once; its
+	// interface files do not keep rmdir from succeeding.
+	if err := unix.Rmdir(dir); err == nil || err == unix.ENOENT {
+		return nil
+	}
 	entries, err := os.ReadDir(dir)
 	if err != nil {
 		if errors.Is(err, os.ErrNotExist) {
