@@ -17,6 +17,20 @@
 // a dangling record named berth-dangling@<manifest digest>, shown by List
 // without RepoTags, as docker's "<none>:<none>".
 //
+// Get and List read an index of the records (index.go): images by ID, record
+// names to IDs, and the sorted IDs for a prefix search, so Get is a map
+// lookup or a binary search, not a scan. It is built from the database when
+// first needed and dropped by every change of the records (setNames,
+// Remove), so the next read builds it again.
+//
+// An image's Size is docker's: the unpacked size of its layers (what the
+// overlay2 driver counts for a layer: file sizes and symlink targets, hard
+// links once), not the compressed bytes stored. Each layer's figure is
+// recorded as the label io.berth.layer.size of its snapshot when the layer
+// is unpacked (pull, load, import, commit all unpack through applyLayer),
+// so it survives restarts; a snapshot made before that label existed gets
+// the same figure counted from its blob.
+//
 // # Pull
 //
 //	resolve ref ---- GET manifest (bounded, 4 MiB) ---- index? select platform

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"log/slog"
 	"path"
-	"sort"
 	"strings"
 	"time"
 
@@ -111,42 +110,11 @@ func (s *Service) imageFromTarget(t *target, createdAt time.Time) Image {
 // images returns every image, grouping the records by config digest, in
 // the order of their newest Created first.
 func (s *Service) images(ctx context.Context) ([]Image, error) {
-	recs, err := s.db.Images().List(ctx)
+	ix, err := s.records(ctx)
 	if err != nil {
 		return nil, err
 	}
-	byID := map[digest.Digest]*Image{}
-	var order []digest.Digest
-	for _, rec := range recs {
-		t, err := s.loadTarget(ctx, rec.Target)
-		if err != nil {
-			slog.WarnContext(ctx, "image record with unreadable target", "name", rec.Name, "target", rec.Target.Digest, "err", err)
-			continue
-		}
-		img, ok := byID[t.id()]
-		if !ok {
-			i := s.imageFromTarget(t, rec.CreatedAt)
-			img = &i
-			byID[t.id()] = img
-			order = append(order, t.id())
-		}
-		img.names = append(img.names, rec.Name)
-		switch {
-		case isDanglingName(rec.Name), isIntermediateName(rec.Name):
-		case strings.Contains(rec.Name, "@"):
-			img.RepoDigests = append(img.RepoDigests, metadata.FamiliarName(rec.Name))
-		default:
-			img.RepoTags = append(img.RepoTags, metadata.FamiliarName(rec.Name))
-		}
-	}
-	out := make([]Image, 0, len(order))
-	for _, id := range order {
-		img := byID[id]
-		img.Dangling = len(img.RepoTags) == 0 && !onlyIntermediate(img.names)
-		out = append(out, *img)
-	}
-	sort.SliceStable(out, func(i, j int) bool { return out[i].Created.After(out[j].Created) })
-	return out, nil
+	return ix.all(), nil
 }
 
 func isHex(s string) bool {
@@ -170,32 +138,24 @@ func (s *Service) Get(ctx context.Context, ref string) (Image, error) {
 }
 
 func (s *Service) get(ctx context.Context, ref string) (Image, error) {
-	all, err := s.images(ctx)
+	ix, err := s.records(ctx)
 	if err != nil {
 		return Image{}, err
 	}
 	if name, err := metadata.NormalizeName(ref); err == nil {
-		for _, img := range all {
-			for _, n := range img.names {
-				if n == name {
-					return img, nil
-				}
-			}
+		if img, ok := ix.lookupName(name); ok {
+			return img, nil
 		}
 	}
 	id := strings.TrimPrefix(ref, "sha256:")
 	if isHex(id) && len(id) <= 64 {
-		var found []Image
-		for _, img := range all {
-			if strings.HasPrefix(img.ID.Encoded(), id) {
-				found = append(found, img)
-			}
-		}
+		found := ix.withPrefix(id, 2)
 		if len(found) == 1 {
 			return found[0], nil
 		}
 		if len(found) > 1 {
-			return Image{}, fmt.Errorf("image ID prefix %q is ambiguous (%d images): %w", ref, len(found), errdefs.ErrInvalidArgument)
+			n := len(ix.withPrefix(id, len(ix.ids)))
+			return Image{}, fmt.Errorf("image ID prefix %q is ambiguous (%d images): %w", ref, n, errdefs.ErrInvalidArgument)
 		}
 	}
 	return Image{}, fmt.Errorf("no such image: %s: %w", ref, errdefs.ErrNotFound)
@@ -207,6 +167,7 @@ func (s *Service) get(ctx context.Context, ref string) (Image, error) {
 func (s *Service) setNames(ctx context.Context, names []string, target ocispec.Descriptor) (bool, error) {
 	s.recordMu.Lock()
 	defer s.recordMu.Unlock()
+	defer s.recordsChanged()
 	changed := false
 	err := s.db.Update(ctx, func(tx *metadata.Tx) error {
 		it := tx.Images()
@@ -353,6 +314,7 @@ func (s *Service) remove(ctx context.Context, ref string, opts RemoveOptions) ([
 		}
 	}
 	var out []DeleteResponse
+	defer s.recordsChanged()
 	err = s.db.Update(ctx, func(tx *metadata.Tx) error {
 		it := tx.Images()
 		tagged := 0

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/opencontainers/go-digest"
@@ -70,6 +71,11 @@ type Service struct {
 
 	sizeMu sync.Mutex
 	sizes  map[digest.Digest]int64 // chain ID -> the layer's unpacked size
+
+	// index is the records' index (nil: to be built); indexMu serialises
+	// its builds with the changes that drop it.
+	index   atomic.Pointer[recordIndex]
+	indexMu sync.Mutex
 }
 
 // New returns a Service over the given stores.

@@ -22,7 +22,7 @@ import (
 // openService opens a service on the stores under root and returns it with
 // a function that closes them, so that the same root can be opened again
 // (a daemon restart).
-func openService(t *testing.T, root string) (*Service, func()) {
+func openService(t testing.TB, root string) (*Service, func()) {
 	t.Helper()
 	cs, err := content.Open(filepath.Join(root, "content"))
 	if err != nil {
