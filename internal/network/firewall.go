@@ -228,19 +228,30 @@ func (f *firewall) addNetwork(n *Network) error {
 
 // removeOwner deletes every rule of the <P>-* chains tagged with owner.
 func (f *firewall) removeOwner(owner string) error {
+	return f.removeOwnerIn(f.ruleChains(), owner)
+}
+
+// removePorts deletes the rules of a container's published ports, which
+// are only in the DNAT chains (two iptables calls instead of one per chain
+// on a container's stop path).
+func (f *firewall) removePorts(containerID string) error {
+	return f.removeOwnerIn([][2]string{{"nat", f.chain("DNAT")}, {"nat6", f.chain("DNAT")}}, containerID)
+}
+
+func (f *firewall) removeOwnerIn(chains [][2]string, owner string) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	return f.removeMatching(func(line string) bool {
+	return f.removeMatching(chains, func(line string) bool {
 		tag := "berth:" + owner
 		return strings.Contains(line, tag+" ") || strings.Contains(line, tag+`"`) || strings.HasSuffix(line, tag)
 	})
 }
 
-// removeMatching deletes the rules of the <P>-* chains for which match
-// returns true, given the rule as iptables -S prints it.
-func (f *firewall) removeMatching(match func(line string) bool) error {
+// removeMatching deletes the rules of chains (table, chain) for which
+// match returns true, given the rule as iptables -S prints it.
+func (f *firewall) removeMatching(chains [][2]string, match func(line string) bool) error {
 	var errs []string
-	for _, tc := range f.ruleChains() {
+	for _, tc := range chains {
 		out, err := iptables("-t", tc[0], "-S", tc[1])
 		if err != nil {
 			continue

@@ -49,12 +49,16 @@ type Manager struct {
 
 	mu        sync.RWMutex
 	st        state
+	fwReady   bool // forwarding on, chains set up: by the first network
 	resolvers map[string]*resolver    // by container ID
 	holds     map[string][]portHolder // by container ID: sockets reserving host ports
 }
 
 // New loads the manager's state from cfg.Root and makes sure the default
-// network exists (its bridge, address and firewall rules).
+// network exists (its bridge, address and firewall rules). With
+// DefaultBridge "none" there is no default network: the host is not
+// touched (no forwarding, chains or links) until a user-defined network
+// is made or found in the state.
 func New(ctx context.Context, cfg Config) (*Manager, error) {
 	if cfg.Root == "" {
 		return nil, errdefs.ErrInvalidArgument.WithMessage("network: config root is empty")
@@ -86,15 +90,16 @@ func New(ctx context.Context, cfg Config) (*Manager, error) {
 	if err := m.load(); err != nil {
 		return nil, err
 	}
-	if err := enableForwarding(); err != nil {
-		return nil, err
-	}
-	if err := m.fw.setup(); err != nil {
-		return nil, err
-	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	if m.defaultNetwork() == nil {
+	if cfg.DefaultBridge == NoDefaultBridge {
+		if err := m.dropDefault(); err != nil {
+			return nil, err
+		}
+	} else if err := m.setupHost(); err != nil {
+		return nil, err
+	}
+	if cfg.DefaultBridge != NoDefaultBridge && m.defaultNetwork() == nil {
 		n := &Network{
 			ID: newID(), Name: DefaultNetworkName, Driver: "bridge", Default: true,
 			Bridge: cfg.DefaultBridge, MTU: cfg.MTU, Created: time.Now().UTC(),
@@ -134,8 +139,60 @@ func defaultPools() []AddressPool {
 	}
 }
 
+// setupHost turns on forwarding and sets up the firewall chains, once;
+// m.mu is held.
+func (m *Manager) setupHost() error {
+	if m.fwReady {
+		return nil
+	}
+	if err := enableForwarding(); err != nil {
+		return err
+	}
+	if err := m.fw.setup(); err != nil {
+		return err
+	}
+	m.fwReady = true
+	return nil
+}
+
+// dropDefault forgets the default network of an earlier start (the
+// daemon runs with --bridge none now) and removes its bridge, as dockerd
+// removes docker0; m.mu is held. With endpoints left it stays, for
+// Restore to sort out.
+func (m *Manager) dropDefault() error {
+	n := m.defaultNetwork()
+	if n == nil {
+		return nil
+	}
+	for _, ep := range m.st.Endpoints {
+		if ep.NetworkID == n.ID {
+			return nil
+		}
+	}
+	delete(m.st.Networks, n.ID)
+	if err := m.save(); err != nil {
+		return err
+	}
+	if err := m.setupHost(); err != nil {
+		return err
+	}
+	m.down(n)
+	return nil
+}
+
+// HasDefault tells whether the default network exists (not with
+// DefaultBridge "none").
+func (m *Manager) HasDefault() bool {
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	return m.defaultNetwork() != nil
+}
+
 // up creates the network's bridge and firewall rules when missing.
 func (m *Manager) up(n *Network) error {
+	if err := m.setupHost(); err != nil {
+		return fmt.Errorf("network %s: %w", n.Name, err)
+	}
 	if err := ensureBridge(m.tag(), n); err != nil {
 		return fmt.Errorf("network %s: %w", n.Name, err)
 	}

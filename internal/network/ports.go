@@ -345,12 +345,18 @@ func (m *Manager) PublishPorts(ctx context.Context, containerID string, containe
 }
 
 // UnpublishPorts removes a container's port forwarding and frees its host
-// ports. A container without published ports is not an error.
+// ports. A container without published ports is not an error, and costs
+// no firewall call (rules of ports that the state lost in a crash are
+// removed by Restore).
 func (m *Manager) UnpublishPorts(ctx context.Context, containerID string) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	_, published := m.st.Ports[containerID]
+	if _, held := m.holds[containerID]; !published && !held {
+		return nil
+	}
 	var errs []error
-	if err := m.fw.removeOwner(containerID); err != nil {
+	if err := m.fw.removePorts(containerID); err != nil {
 		errs = append(errs, fmt.Errorf("unpublish ports of %s: %w", containerID, err))
 	}
 	for _, h := range m.holds[containerID] {

@@ -60,6 +60,11 @@ func (m *Manager) Restore(ctx context.Context, running []ContainerNetState) erro
 		return err
 	}
 
+	if !m.fwReady && len(m.st.Networks) == 0 {
+		// --bridge none and no network: nothing of ours on the host, and
+		// the chains and links of this prefix may be another daemon's.
+		return errors.Join(errs...)
+	}
 	// Links: bridges of unknown networks, veths of unknown endpoints.
 	links, err := taggedLinks(m.tag())
 	if err != nil {
@@ -153,6 +158,8 @@ func (m *Manager) Uninstall(ctx context.Context) error {
 	for _, n := range m.st.Networks {
 		errs = append(errs, deleteLink(n.Bridge))
 	}
-	errs = append(errs, m.fw.teardown())
+	if m.fwReady {
+		errs = append(errs, m.fw.teardown())
+	}
 	return errors.Join(errs...)
 }

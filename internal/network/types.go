@@ -10,7 +10,7 @@ type Config struct {
 	// Root is the directory of the manager's state file (created if missing).
 	Root string
 	// DefaultBridge is the Linux bridge of the default network; "berth0"
-	// when empty.
+	// when empty; NoDefaultBridge for none (dockerd's --bridge=none).
 	DefaultBridge string
 	// BIP is the default bridge's address with its prefix (--bip, e.g.
 	// 172.17.0.1/16); when invalid (zero), a subnet is chosen from
@@ -31,6 +31,11 @@ type Config struct {
 	// container's network namespace; 127.0.0.11:53 when empty.
 	DNSAddr string
 }
+
+// NoDefaultBridge as Config.DefaultBridge runs without the default
+// network: user-defined networks still work, and containers that ask for
+// the default network get no network (dockerd's --bridge=none).
+const NoDefaultBridge = "none"
 
 // AddressPool is a range subnets are carved from: Base split into
 // subnets of Size bits (docker's --default-address-pool base=,size=).
