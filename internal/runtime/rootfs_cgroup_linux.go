@@ -56,6 +56,14 @@ func mountCgroup(spec *specs.Spec, root *inRoot, fstype, dest string, o mountOpt
 	if err != nil {
 		return fmt.Errorf("mount tmpfs for cgroup hierarchies: %w", err)
 	}
+	// The tmpfs is new and only this process has reached it: its entries
+	// are made and opened from its own descriptor, not resolved from the
+	// container's root again for every hierarchy.
+	tmpfs, err := root.open(dest, createNone)
+	if err != nil {
+		return err
+	}
+	defer unix.Close(tmpfs)
 	for _, m := range mounts {
 		if m.fsType != "cgroup" || !pathWithin(m.mountPoint, "/sys/fs/cgroup") {
 			continue
@@ -69,9 +77,8 @@ func mountCgroup(spec *specs.Spec, root *inRoot, fstype, dest string, o mountOpt
 			continue
 		}
 		name := path.Base(m.mountPoint)
-		sub := path.Join(dest, name)
 		if ownNS {
-			err = root.withPath(sub, createDir, func(target string) error {
+			err = withTmpfsDir(tmpfs, name, true, func(target string) error {
 				return unix.Mount("cgroup", target, "cgroup", flags, controllers)
 			})
 		} else {
@@ -80,11 +87,12 @@ func mountCgroup(spec *specs.Spec, root *inRoot, fstype, dest string, o mountOpt
 				continue // our cgroup is outside what this host mount shows
 			}
 			src := filepath.Join(m.mountPoint, rel)
-			err = root.withPath(sub, createDir, func(target string) error {
+			err = withTmpfsDir(tmpfs, name, true, func(target string) error {
 				return unix.Mount(src, target, "", unix.MS_BIND, "")
 			})
 			if err == nil {
-				err = root.withPath(sub, createNone, func(target string) error {
+				// Opened again: the bind mount now covers the directory.
+				err = withTmpfsDir(tmpfs, name, false, func(target string) error {
 					return remountBind(target, flags, o.cleared, o.atime)
 				})
 			}
@@ -94,28 +102,35 @@ func mountCgroup(spec *specs.Spec, root *inRoot, fstype, dest string, o mountOpt
 		}
 		// A co-mounted hierarchy (cpu,cpuacct) is reachable by each name.
 		if strings.Contains(name, ",") {
-			dir, err := root.open(dest, createNone)
-			if err != nil {
-				return err
-			}
 			for _, c := range strings.Split(name, ",") {
-				if err := unix.Symlinkat(name, dir, c); err != nil && !errors.Is(err, unix.EEXIST) {
-					unix.Close(dir)
+				if err := unix.Symlinkat(name, tmpfs, c); err != nil && !errors.Is(err, unix.EEXIST) {
 					return fmt.Errorf("symlink %s -> %s: %w", c, name, err)
 				}
 			}
-			unix.Close(dir)
 		}
 	}
 	if flags&unix.MS_RDONLY != 0 {
-		err = root.withPath(dest, createNone, func(target string) error {
-			return unix.Mount("", target, "", unix.MS_REMOUNT|flags, "mode=755")
-		})
-		if err != nil {
+		if err := unix.Mount("", procFdPath(tmpfs), "", unix.MS_REMOUNT|flags, "mode=755"); err != nil {
 			return fmt.Errorf("remount cgroup tmpfs read-only: %w", err)
 		}
 	}
 	return finishMount(root, dest, mountOptions{prop: o.prop})
+}
+
+// withTmpfsDir calls fn with a path naming directory name of the tmpfs at
+// dir (made first when create), opened without following a symlink.
+func withTmpfsDir(dir int, name string, create bool, fn func(target string) error) error {
+	if create {
+		if err := unix.Mkdirat(dir, name, 0o755); err != nil && !errors.Is(err, unix.EEXIST) {
+			return fmt.Errorf("mkdir %s: %w", name, err)
+		}
+	}
+	fd, err := unix.Openat(dir, name, unix.O_PATH|unix.O_NOFOLLOW|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return fmt.Errorf("open %s: %w", name, err)
+	}
+	defer unix.Close(fd)
+	return fn(procFdPath(fd))
 }
 
 func hasCgroupNamespace(spec *specs.Spec) bool {
