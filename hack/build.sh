@@ -1,9 +1,21 @@
 #!/bin/sh
 # build.sh builds the single static berth binary into bin/berth (or $1).
 # cgo is used only by internal/runtime/nsenter; glibc is linked statically.
+# The binary's git commit (git rev-parse --short HEAD, empty outside a git
+# checkout) and build time are what `berth version` and the daemon's
+# /version report. The build time is now, or SOURCE_DATE_EPOCH when set, so
+# that a rebuild of the same commit is byte for byte the same.
 set -eu
 cd "$(dirname "$0")/.."
 export PATH="/usr/local/go/bin:$PATH"
 out=${1:-bin/berth}
-CGO_ENABLED=1 go build -trimpath -tags osusergo,netgo \
-	-ldflags '-s -w -extldflags "-static"' -o "$out" ./cmd/berth
+pkg=github.com/berth/berth/internal/cli/version
+commit=$(git rev-parse --short HEAD 2>/dev/null || true)
+if [ -n "${SOURCE_DATE_EPOCH:-}" ]; then
+	built=$(date -u -d "@$SOURCE_DATE_EPOCH" +%Y-%m-%dT%H:%M:%SZ)
+else
+	built=$(date -u +%Y-%m-%dT%H:%M:%SZ)
+fi
+CGO_ENABLED=1 go build -trimpath -buildvcs=false -tags osusergo,netgo \
+	-ldflags "-s -w -X $pkg.GitCommit=$commit -X $pkg.BuildTime=$built -extldflags \"-static\"" \
+	-o "$out" ./cmd/berth

@@ -155,11 +155,15 @@ func (s *Server) Info(ctx context.Context) (system.Info, error) {
 		Runtimes:          runtimes,
 		DefaultRuntime:    rts.Default,
 		Swarm:             swarm.Info{LocalNodeState: swarm.LocalNodeStateInactive},
-		Isolation:         container.IsolationDefault,
-		InitBinary:        "",
-		SecurityOptions:   append([]string(nil), s.cfg.SecurityOptions...),
-		CDISpecDirs:       []string{},
-		Warnings:          warnings,
+		// Always: a container's parent is its shim, not the daemon, and
+		// the daemon stops none at shutdown; a new daemon reconnects to
+		// the shims (docker's --live-restore, which berth cannot turn off).
+		LiveRestoreEnabled: true,
+		Isolation:          container.IsolationDefault,
+		InitBinary:         "",
+		SecurityOptions:    append([]string(nil), s.cfg.SecurityOptions...),
+		CDISpecDirs:        []string{},
+		Warnings:           warnings,
 	}, nil
 }
 

@@ -7,7 +7,9 @@
 // update, top, stats, cp, diff, export, rename, remove and list. Containers
 // outlive the daemon: their records are on disk and a new engine
 // reconnects to the running shims and collects the exits that happened
-// meanwhile.
+// meanwhile. This is docker's live restore, always on (`docker info` says
+// "Live Restore Enabled: true"): the daemon stops no container when it
+// shuts down.
 //
 // # On disk
 //

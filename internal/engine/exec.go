@@ -200,20 +200,9 @@ func (e *Engine) execProcess(c *Container, req container.ExecCreateRequest) (*sp
 	if err != nil {
 		return nil, err
 	}
-	env := append([]string{}, c.Config.Env...)
-	hasPath := false
-	for _, kv := range env {
-		if strings.HasPrefix(kv, "PATH=") {
-			hasPath = true
-		}
-	}
-	if !hasPath {
-		env = append([]string{"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"}, env...)
-	}
-	if req.Tty {
-		env = append(env, "TERM=xterm")
-	}
-	env = append(env, req.Env...)
+	// As docker: the container's environment with HOSTNAME, TERM for this
+	// exec's terminal, then the exec's own variables.
+	env := daemonEnv(containerHostname(c), req.Tty, c.Config.Env, req.Env)
 	cwd := req.WorkingDir
 	if cwd == "" {
 		cwd = c.Config.WorkingDir

@@ -121,7 +121,6 @@ func (e *Engine) startHealth(c *Container, client *shim.Client) {
 	e.wg.Add(1)
 	go func() {
 		defer e.wg.Done()
-		var n int
 		for {
 			wait := interval
 			inStart := time.Since(started) < hc.StartPeriod
@@ -133,8 +132,10 @@ func (e *Engine) startHealth(c *Container, client *shim.Client) {
 				return
 			case <-time.After(wait):
 			}
-			n++
-			res := e.probe(ctx, c, client, fmt.Sprintf("health-%d", n), args, timeout)
+			// A random ID as docker's: the shim outlives the daemon and
+			// remembers the IDs of recent execs, so a counter restarted
+			// with the daemon would collide with them.
+			res := e.probe(ctx, c, client, newID(), args, timeout)
 			if ctx.Err() != nil {
 				return
 			}

@@ -103,6 +103,80 @@ func capabilities(hc *container.HostConfig) ([]string, error) {
 	return out, nil
 }
 
+// specOCIVersion is the ociVersion of the specs the engine writes. Not
+// specs.Version (1.3.0): crun 1.8.1, Debian 12's, accepts only 1.0.x and
+// 1.1.x ("unknown version specified"), and docker 28 (1.2.x) fails there
+// the same way. Every 1.x runtime (runc 1.1, crun 1.8, ours) accepts 1.0.2,
+// which dockerd 20.10 writes too; runtimes do not gate the fields they
+// support on this string.
+const specOCIVersion = "1.0.2"
+
+// defaultPathEnv is docker's PATH for a container whose image sets none.
+const defaultPathEnv = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
+// containerHostname is the hostname of c's UTS namespace: --hostname, the
+// short ID, or the host's name with --network host.
+func containerHostname(c *Container) string {
+	if c.Config.Hostname != "" {
+		return c.Config.Hostname
+	}
+	if c.HostConfig != nil && c.HostConfig.NetworkMode == "host" {
+		if h, err := os.Hostname(); err == nil {
+			return h
+		}
+	}
+	return c.ID[:12]
+}
+
+// daemonEnv is the environment docker gives a container's process and each
+// exec (its CreateDaemonEnvironment and ReplaceOrAppendEnvValues): the
+// default PATH, HOSTNAME and, with a terminal, TERM=xterm, then each list of
+// overrides in turn: a variable already there is replaced in place, a bare
+// name unsets it, anything else is appended.
+func daemonEnv(hostname string, tty bool, overrides ...[]string) []string {
+	env := []string{defaultPathEnv, "HOSTNAME=" + hostname}
+	if tty {
+		env = append(env, "TERM=xterm")
+	}
+	for _, o := range overrides {
+		env = replaceOrAppendEnv(env, o)
+	}
+	return env
+}
+
+func replaceOrAppendEnv(env, overrides []string) []string {
+	index := make(map[string]int, len(env))
+	for i, kv := range env {
+		k, _, _ := strings.Cut(kv, "=")
+		index[k] = i
+	}
+	unset := false
+	for _, kv := range overrides {
+		k, _, hasValue := strings.Cut(kv, "=")
+		i, ok := index[k]
+		switch {
+		case !hasValue:
+			if ok {
+				env[i], unset = "", true
+			}
+		case ok:
+			env[i] = kv
+		default:
+			env = append(env, kv)
+		}
+	}
+	if !unset {
+		return env
+	}
+	out := env[:0]
+	for _, kv := range env {
+		if kv != "" {
+			out = append(out, kv)
+		}
+	}
+	return out
+}
+
 // specFor generates the OCI spec of c with docker's defaults. dir is the
 // container's directory (hostname, hosts, resolv.conf live there).
 func (e *Engine) specFor(c *Container, dir, netns string) (*specs.Spec, error) {
@@ -111,27 +185,8 @@ func (e *Engine) specFor(c *Container, dir, netns string) (*specs.Spec, error) {
 	if err != nil {
 		return nil, err
 	}
-	env := cfg.Env
-	hasPath := false
-	for _, kv := range env {
-		if strings.HasPrefix(kv, "PATH=") {
-			hasPath = true
-		}
-	}
-	if !hasPath {
-		env = append([]string{"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"}, env...)
-	}
-	hostname := cfg.Hostname
-	if hostname == "" {
-		hostname = c.ID[:12]
-	}
-	if hc.NetworkMode == "host" && cfg.Hostname == "" {
-		hostname, _ = os.Hostname()
-	}
-	env = append(env, "HOSTNAME="+hostname)
-	if cfg.Tty {
-		env = append(env, "TERM=xterm")
-	}
+	hostname := containerHostname(c)
+	env := daemonEnv(hostname, cfg.Tty, cfg.Env)
 	args := append(append([]string{}, cfg.Entrypoint...), cfg.Cmd...)
 	var initMount *specs.Mount
 	if hc.Init != nil && *hc.Init {
@@ -155,7 +210,7 @@ func (e *Engine) specFor(c *Container, dir, netns string) (*specs.Spec, error) {
 		rlimits = append(rlimits, specs.POSIXRlimit{Type: "RLIMIT_" + strings.ToUpper(u.Name), Hard: uint64(u.Hard), Soft: uint64(u.Soft)})
 	}
 	s := &specs.Spec{
-		Version: specs.Version,
+		Version: specOCIVersion,
 		Process: &specs.Process{
 			Terminal: cfg.Tty,
 			User:     user,

@@ -14,6 +14,7 @@ import (
 	"github.com/moby/moby/api/types/container"
 	"github.com/moby/moby/api/types/mount"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
 
 	"github.com/berth/berth/internal/volume"
 )
@@ -29,6 +30,9 @@ type MountRecord struct {
 	Anonymous bool `json:",omitempty"`
 	// Copied is set once the image's content was copied up.
 	Copied bool `json:",omitempty"`
+	// CreateSource marks a -v bind: a missing host directory is made at
+	// each start (0755, as docker does); a --mount bind's must exist.
+	CreateSource bool `json:",omitempty"`
 }
 
 // prepareMounts validates and resolves c's mounts: -v, --mount, --tmpfs,
@@ -54,6 +58,9 @@ func (e *Engine) prepareMounts(ctx context.Context, c *Container) (retErr error)
 		}
 		if err := add(mp); err != nil {
 			return err
+		}
+		if mp.Type == mount.TypeBind {
+			recs[len(recs)-1].CreateSource = true
 		}
 	}
 	for _, m := range hc.Mounts {
@@ -277,12 +284,29 @@ func (e *Engine) volumeMounts(c *Container) ([]specs.Mount, error) {
 			}
 			out = append(out, r.OCIMount(v.Mountpoint))
 		case mount.TypeBind:
+			if r.CreateSource {
+				if err := createBindSource(r.Source); err != nil {
+					return nil, err
+				}
+			}
 			out = append(out, r.OCIMount(r.Source))
 		default:
 			out = append(out, r.OCIMount(""))
 		}
 	}
 	return out, nil
+}
+
+// createBindSource makes the missing host directory of a -v bind, as
+// docker does; an existing file or directory is left as it is.
+func createBindSource(source string) error {
+	if _, err := os.Lstat(source); err == nil {
+		return nil
+	}
+	if err := os.MkdirAll(source, 0o755); err != nil && !errors.Is(err, unix.ENOTDIR) {
+		return fmt.Errorf("error while creating mount source path '%s': %w", source, err)
+	}
+	return nil
 }
 
 // mountPointsOf is inspect's and ps's Mounts of a container; vols (nil for
