@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"sync/atomic"
 
 	"github.com/containerd/errdefs"
 
@@ -17,7 +18,8 @@ type AttachOptions struct {
 }
 
 // AttachStreams are the client's side of an attach: Stdin is read until
-// EOF (then the container's stdin is closed when it has StdinOnce),
+// EOF (then the container's stdin is closed when it has StdinOnce and no
+// TTY, and the attach ends otherwise, as dockerd does),
 // Stdout and Stderr receive the output (with a TTY only Stdout).
 type AttachStreams struct {
 	Stdin          io.Reader
@@ -56,6 +58,11 @@ func (e *Engine) Attach(ctx context.Context, ref string, o AttachOptions, open f
 		return errdefs.ErrConflict.WithMessage(fmt.Sprintf("container %s is paused, unpause the container before attach", c.ID))
 	}
 	client := c.client
+	// dockerd ends an attach's output when its stdin ends, unless the end
+	// closes the container's stdin instead (StdinOnce without a TTY).
+	// A container without OpenStdin ignores the client's stdin.
+	endWithStdin := !(c.Config.StdinOnce && !c.Config.Tty)
+	o.Stdin = o.Stdin && c.Config.OpenStdin
 	var done func()
 	var started <-chan struct{}
 	if client == nil || !c.State.Running {
@@ -87,17 +94,22 @@ func (e *Engine) Attach(ctx context.Context, ref string, o AttachOptions, open f
 	if err != nil {
 		return fmt.Errorf("attach %s: %w", c.ID, err)
 	}
-	return pump(ctx, stream, o.Stdin, s)
+	return pump(ctx, stream, o.Stdin, endWithStdin, s)
 }
 
 // pump copies stdin to stream and the stream's output to s until the
-// output ends.
-func pump(ctx context.Context, stream *shim.Stream, withStdin bool, s AttachStreams) error {
+// output ends, or, with endWithStdin, until the client's stdin ends.
+func pump(ctx context.Context, stream *shim.Stream, withStdin, endWithStdin bool, s AttachStreams) error {
 	defer stream.Close()
+	var stdinEnded atomic.Bool
 	if withStdin && s.Stdin != nil {
 		go func() {
-			_, _ = io.Copy(stream, s.Stdin)
+			_, err := io.Copy(stream, s.Stdin)
 			_ = stream.CloseStdin()
+			if err == nil && endWithStdin {
+				stdinEnded.Store(true)
+				stream.Close()
+			}
 		}()
 	} else {
 		_ = stream.CloseStdin()
@@ -112,7 +124,7 @@ func pump(ctx context.Context, stream *shim.Stream, withStdin bool, s AttachStre
 		stderr = io.Discard
 	}
 	_, err := stream.Demux(stdout, stderr)
-	if err != nil && ctx.Err() != nil {
+	if err != nil && (ctx.Err() != nil || stdinEnded.Load()) {
 		return nil
 	}
 	if errors.Is(err, io.EOF) {
