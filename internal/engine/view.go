@@ -76,13 +76,12 @@ func (e *Engine) Inspect(ref string) (container.InspectResponse, error) {
 // Summary returns docker's list view of c.
 func (c *Container) Summary() container.Summary {
 	s := c.Snapshot()
-	cmd := append(append([]string{}, s.Config.Entrypoint...), s.Config.Cmd...)
 	out := container.Summary{
 		ID:      s.ID,
 		Names:   []string{s.Name},
 		Image:   s.Config.Image,
 		ImageID: s.ImageID,
-		Command: strings.Join(cmd, " "),
+		Command: commandLine(s.Path, s.Args),
 		Created: s.Created.Unix(),
 		Ports:   []container.PortSummary{},
 		Labels:  s.Config.Labels,
@@ -162,4 +161,24 @@ func humanDuration(d time.Duration) string {
 		return fmt.Sprintf("%d months", hours/24/30)
 	}
 	return fmt.Sprintf("%d years", int(d.Hours())/24/365)
+}
+
+// commandLine is the COMMAND of docker's list: the path, then the
+// arguments, those with a space in single quotes (dockerd quotes no
+// further: a quote inside an argument stays as it is).
+func commandLine(path string, args []string) string {
+	if len(args) == 0 {
+		return path
+	}
+	var b strings.Builder
+	b.WriteString(path)
+	for _, a := range args {
+		b.WriteByte(' ')
+		if strings.Contains(a, " ") {
+			b.WriteString("'" + a + "'")
+		} else {
+			b.WriteString(a)
+		}
+	}
+	return b.String()
 }

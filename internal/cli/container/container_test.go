@@ -143,3 +143,27 @@ func TestParseRunFlags(t *testing.T) {
 		}
 	}
 }
+
+// Ellipsis counts terminal columns as docker's formatter does: wide
+// characters take two.
+func TestEllipsis(t *testing.T) {
+	for _, tc := range []struct {
+		in   string
+		max  int
+		want string
+	}{
+		{"sleep 100", 20, "sleep 100"},
+		{"sh -c 'while true; do sleep 1; done'", 20, "sh -c 'while true; …"},
+		{"12345678901234567890", 20, "12345678901234567890"},
+		{"123456789012345678901", 20, "1234567890123456789…"},
+		{"echo 你好世界你好世界你好", 12, "echo 你好世…"},
+		{"你好", 4, "你好"},
+		{"abc", 1, "a"},
+		{"abc", 0, ""},
+		{"", 5, ""},
+	} {
+		if got := Ellipsis(tc.in, tc.max); got != tc.want {
+			t.Errorf("Ellipsis(%q, %d) = %q, want %q", tc.in, tc.max, got, tc.want)
+		}
+	}
+}

@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
 
 	"github.com/distribution/reference"
 	"github.com/docker/go-units"
@@ -267,14 +268,79 @@ func TruncateID(id string) string {
 
 // Ellipsis shortens s to max runes, ending in "…" when cut.
 func Ellipsis(s string, max int) string {
-	r := []rune(s)
-	if len(r) <= max {
-		return s
-	}
-	if max < 1 {
+	if max <= 0 {
 		return ""
 	}
-	return string(r[:max-1]) + "…"
+	rs := []rune(s)
+	if len(rs) == 0 {
+		return s
+	}
+	if max == 1 {
+		return string(rs[0])
+	}
+	width := 0
+	for _, r := range rs {
+		width += charWidth(r)
+	}
+	if width <= max {
+		return s
+	}
+	// Keep the runes that fit in max-1 columns, then the ellipsis.
+	used := 0
+	for i, r := range rs {
+		if used+charWidth(r) > max-1 {
+			return string(rs[:i]) + "…"
+		}
+		used += charWidth(r)
+	}
+	return s
+}
+
+// charWidth is the columns r takes on a terminal: 2 for East Asian wide
+// and fullwidth characters, 1 otherwise, as docker's formatter counts.
+func charWidth(r rune) int {
+	if r >= 0x1100 && unicode.Is(eastAsianWide, r) {
+		return 2
+	}
+	return 1
+}
+
+// eastAsianWide holds Unicode's East Asian Wide (W) and Fullwidth (F)
+// blocks: Hangul Jamo, CJK symbols, kana, ideographs, Hangul syllables,
+// compatibility forms, fullwidth forms and the emoji blocks.
+var eastAsianWide = &unicode.RangeTable{
+	R16: []unicode.Range16{
+		{Lo: 0x1100, Hi: 0x115f, Stride: 1},
+		{Lo: 0x231a, Hi: 0x231b, Stride: 1},
+		{Lo: 0x2329, Hi: 0x232a, Stride: 1},
+		{Lo: 0x23e9, Hi: 0x23ec, Stride: 1},
+		{Lo: 0x25fd, Hi: 0x25fe, Stride: 1},
+		{Lo: 0x2614, Hi: 0x2615, Stride: 1},
+		{Lo: 0x2648, Hi: 0x2653, Stride: 1},
+		{Lo: 0x2e80, Hi: 0x303e, Stride: 1},
+		{Lo: 0x3041, Hi: 0x33ff, Stride: 1},
+		{Lo: 0x3400, Hi: 0x4dbf, Stride: 1},
+		{Lo: 0x4e00, Hi: 0x9fff, Stride: 1},
+		{Lo: 0xa000, Hi: 0xa4cf, Stride: 1},
+		{Lo: 0xa960, Hi: 0xa97f, Stride: 1},
+		{Lo: 0xac00, Hi: 0xd7a3, Stride: 1},
+		{Lo: 0xf900, Hi: 0xfaff, Stride: 1},
+		{Lo: 0xfe10, Hi: 0xfe19, Stride: 1},
+		{Lo: 0xfe30, Hi: 0xfe6f, Stride: 1},
+		{Lo: 0xff00, Hi: 0xff60, Stride: 1},
+		{Lo: 0xffe0, Hi: 0xffe6, Stride: 1},
+	},
+	R32: []unicode.Range32{
+		{Lo: 0x16fe0, Hi: 0x16fe4, Stride: 1},
+		{Lo: 0x17000, Hi: 0x18cff, Stride: 1},
+		{Lo: 0x1b000, Hi: 0x1b2ff, Stride: 1},
+		{Lo: 0x1f300, Hi: 0x1f64f, Stride: 1},
+		{Lo: 0x1f680, Hi: 0x1f6ff, Stride: 1},
+		{Lo: 0x1f900, Hi: 0x1f9ff, Stride: 1},
+		{Lo: 0x1fa70, Hi: 0x1faff, Stride: 1},
+		{Lo: 0x20000, Hi: 0x2fffd, Stride: 1},
+		{Lo: 0x30000, Hi: 0x3fffd, Stride: 1},
+	},
 }
 
 // DisplayablePorts is docker's PORTS column: consecutive ports grouped

@@ -1,0 +1,50 @@
+package engine
+
+import (
+	"strings"
+	"testing"
+)
+
+// TestPsCommand: the COMMAND column as with dockerd: arguments with a
+// space in single quotes, the whole quoted and cut to 20 columns with an
+// ellipsis, uncut with --no-trunc; the same through the berth CLI.
+func TestPsCommand(t *testing.T) {
+	d := newDaemon(t)
+	d.mustDocker(t, "create", "--name", "cmd-sleep", "busybox", "sleep", "100")
+	d.mustDocker(t, "create", "--name", "cmd-loop", "busybox", "sh", "-c", "while true; do sleep 1; done")
+	d.mustDocker(t, "create", "--name", "cmd-entry", "--entrypoint", "echo", "busybox", "a b", "c")
+	want := map[string][2]string{
+		"cmd-sleep": {`"sleep 100"`, `"sleep 100"`},
+		"cmd-loop":  {`"sh -c 'while true; …"`, `"sh -c 'while true; do sleep 1; done'"`},
+		"cmd-entry": {`"echo 'a b' c"`, `"echo 'a b' c"`},
+	}
+	for _, cli := range []struct {
+		name string
+		run  func(args ...string) (string, string, error)
+	}{
+		{"docker", func(args ...string) (string, string, error) { return d.docker(t, args...) }},
+		{"berth", func(args ...string) (string, string, error) { return d.berth(t, args...) }},
+	} {
+		for i, flags := range [][]string{nil, {"--no-trunc"}} {
+			args := append([]string{"ps", "-a", "--format", "{{.Names}}|{{.Command}}"}, flags...)
+			out, errOut, err := cli.run(args...)
+			if err != nil {
+				t.Fatalf("%s %s: %v %s", cli.name, strings.Join(args, " "), err, errOut)
+			}
+			got := map[string]string{}
+			for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
+				name, cmd, _ := strings.Cut(line, "|")
+				got[name] = cmd
+			}
+			for name, w := range want {
+				if got[name] != w[i] {
+					t.Errorf("%s ps %v: COMMAND of %s = %s, want %s", cli.name, flags, name, got[name], w[i])
+				}
+			}
+		}
+	}
+	// The table shows the same cut command.
+	if out := d.mustDocker(t, "ps", "-a", "--filter", "name=cmd-loop"); !strings.Contains(out, `"sh -c 'while true; …"`) {
+		t.Errorf("ps table: %q", out)
+	}
+}
