@@ -78,6 +78,7 @@ type Server struct {
 	mu       sync.RWMutex
 	runtimes Runtimes
 	debug    bool
+	labels   []string
 
 	srvMu    sync.Mutex
 	servers  []*http.Server
@@ -131,6 +132,21 @@ func (s *Server) SetDebug(debug bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.debug = debug
+}
+
+// SetLabels replaces the daemon's labels (Info.Labels; at start and on
+// SIGHUP).
+func (s *Server) SetLabels(labels []string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.labels = append([]string(nil), labels...)
+}
+
+// daemonLabels returns a copy of the daemon's labels, never nil.
+func (s *Server) daemonLabels() []string {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return append([]string{}, s.labels...)
 }
 
 func (s *Server) snapshot() (Runtimes, bool) {

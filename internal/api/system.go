@@ -149,7 +149,7 @@ func (s *Server) Info(ctx context.Context) (system.Info, error) {
 		MemTotal:          host.memTotal,
 		DockerRootDir:     s.cfg.DataRoot,
 		Name:              host.hostname,
-		Labels:            []string{},
+		Labels:            s.daemonLabels(),
 		ExperimentalBuild: s.cfg.Experimental,
 		ServerVersion:     s.cfg.Version,
 		Runtimes:          runtimes,
