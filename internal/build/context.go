@@ -14,8 +14,6 @@ import (
 
 	"github.com/moby/patternmatcher"
 	"github.com/moby/patternmatcher/ignorefile"
-
-	"github.com/berth/berth/internal/archive"
 )
 
 // buildContext is the build context: a directory (the caller's, or one a
@@ -47,12 +45,6 @@ func (b *Builder) openContext(ctx context.Context, opts *BuildOptions) (*buildCo
 			return nil, fmt.Errorf("build context: %w", err)
 		}
 		bc.dir, bc.tmp = d, d
-		if opts.Context != nil {
-			if _, err := archive.Apply(ctx, d, opts.Context, archive.ApplyOptions{Format: archive.FormatNative}); err != nil {
-				os.RemoveAll(d)
-				return nil, fmt.Errorf("build context tar: %w", err)
-			}
-		}
 	}
 	r, err := os.OpenRoot(bc.dir)
 	if err != nil {
@@ -60,6 +52,12 @@ func (b *Builder) openContext(ctx context.Context, opts *BuildOptions) (*buildCo
 		return nil, fmt.Errorf("build context: %w", err)
 	}
 	bc.root = r
+	if opts.ContextDir == "" && opts.Context != nil {
+		if err := b.unpackContext(ctx, bc, opts.Context); err != nil {
+			bc.close()
+			return nil, err
+		}
+	}
 	return bc, nil
 }
 

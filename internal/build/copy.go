@@ -138,10 +138,24 @@ type fileID struct {
 // maxFileSums bounds the remembered sums; the table starts over when full.
 const maxFileSums = 1 << 17
 
+func idOf(st *syscall.Stat_t) fileID {
+	return fileID{dev: st.Dev, ino: st.Ino, size: st.Size, mtime: st.Mtim.Nano(), ctime: st.Ctim.Nano()}
+}
+
+// put remembers sum as the SHA-256 of the file st describes.
+func (fs_ *fileSums) put(st *syscall.Stat_t, sum []byte) {
+	fs_.mu.Lock()
+	defer fs_.mu.Unlock()
+	if fs_.m == nil || len(fs_.m) >= maxFileSums {
+		fs_.m = map[fileID][]byte{}
+	}
+	fs_.m[idOf(st)] = sum
+}
+
 func (fs_ *fileSums) sum(p string, st *syscall.Stat_t) ([]byte, error) {
 	var id fileID
 	if fs_ != nil && st != nil {
-		id = fileID{dev: st.Dev, ino: st.Ino, size: st.Size, mtime: st.Mtim.Nano(), ctime: st.Ctim.Nano()}
+		id = idOf(st)
 		fs_.mu.Lock()
 		s, ok := fs_.m[id]
 		fs_.mu.Unlock()

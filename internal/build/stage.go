@@ -978,30 +978,36 @@ func (r *buildRun) copy(ctx context.Context, s *stageState, a copyArgs) error {
 		return err
 	}
 	defer os.RemoveAll(tmp)
+	var fromImage func() (cleanup func(), err error)
 	if a.from != "" {
 		img, err := r.fromImage(ctx, a.from)
 		if err != nil {
 			return fmt.Errorf("--from=%s: %w", a.from, err)
 		}
-		dir, cleanup, err := r.mountImage(ctx, img)
-		if err != nil {
-			return err
-		}
-		defer cleanup()
-		root, err := os.OpenRoot(dir)
-		if err != nil {
-			return err
-		}
-		defer root.Close()
-		for _, p := range a.sd.SourcePaths {
-			srcs, err := matchSources(dir, root, p, func(string) bool { return false })
-			if err != nil {
-				return err
-			}
-			cs.sources = append(cs.sources, srcs...)
-		}
-		// The image ID fixes what the patterns match: nothing to hash.
+		// The image ID fixes what the patterns match: nothing to hash,
+		// and the image is mounted only when the step is not cached.
 		extra = append(extra, "from="+img.ID.String())
+		fromImage = func() (func(), error) {
+			dir, cleanup, err := r.mountImage(ctx, img)
+			if err != nil {
+				return nil, err
+			}
+			root, err := os.OpenRoot(dir)
+			if err != nil {
+				cleanup()
+				return nil, err
+			}
+			defer root.Close()
+			for _, p := range a.sd.SourcePaths {
+				srcs, err := matchSources(dir, root, p, func(string) bool { return false })
+				if err != nil {
+					cleanup()
+					return nil, err
+				}
+				cs.sources = append(cs.sources, srcs...)
+			}
+			return cleanup, nil
+		}
 	} else {
 		for _, p := range a.sd.SourcePaths {
 			if a.add && (strings.HasPrefix(p, "http://") || strings.HasPrefix(p, "https://")) {
@@ -1069,6 +1075,13 @@ func (r *buildRun) copy(ctx context.Context, s *stageState, a copyArgs) error {
 	key := r.stepKey(s.img.ID, instr, extra...)
 	if r.cached(ctx, s, key) {
 		return nil
+	}
+	if fromImage != nil {
+		cleanup, err := fromImage()
+		if err != nil {
+			return err
+		}
+		defer cleanup()
 	}
 	return r.layerStep(ctx, s, key, "/bin/sh -c #(nop) "+instr, func(id string, rootfs []mount.Mount) error {
 		dir, err := os.MkdirTemp(filepath.Join(r.b.root, "tmp"), "rootfs-")

@@ -1,0 +1,167 @@
+package build
+
+import (
+	"archive/tar"
+	"context"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path"
+	"syscall"
+	"time"
+
+	"github.com/berth/berth/internal/archive"
+)
+
+// unpackContext unpacks the context tar read from r (plain, gzip or zstd)
+// into bc's directory in one pass that also hashes each regular file, so
+// the COPY steps' cache keys need not read the files again: a fully
+// cached rebuild reads its context once, as it streams in.
+//
+// The tar is hostile: every name is resolved inside the directory
+// (os.Root: no "..", no symlink out), a later entry replaces an earlier
+// one of the same name, links and symlinks are made as they are (what
+// follows them later is checked where it is used), devices, fifos and
+// sockets are skipped. A hash is remembered for the file's identity
+// (device, inode, size, times) as it is once its metadata is set, so a
+// later entry that changes the file (a hard link to it changes its ctime)
+// makes the builder hash it from disk again.
+func (b *Builder) unpackContext(ctx context.Context, bc *buildContext, r io.Reader) error {
+	dr, _, err := archive.DecompressStream(r)
+	if err != nil {
+		return fmt.Errorf("build context tar: %w", err)
+	}
+	defer dr.Close()
+	tr := tar.NewReader(dr)
+	type dirTime struct {
+		name  string
+		mtime time.Time
+	}
+	var dirs []dirTime
+	buf := make([]byte, 256<<10)
+	for {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		h, err := tr.Next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return fmt.Errorf("build context tar: %w", err)
+		}
+		name := path.Clean("/" + h.Name)[1:]
+		if name == "" {
+			continue
+		}
+		if err := b.unpackEntry(bc.root, tr, h, name, buf); err != nil {
+			return fmt.Errorf("build context tar: %s: %w", h.Name, err)
+		}
+		if h.Typeflag == tar.TypeDir {
+			dirs = append(dirs, dirTime{name, h.ModTime})
+		}
+	}
+	// Directory times last: their entries changed them.
+	for i := len(dirs) - 1; i >= 0; i-- {
+		_ = bc.root.Chtimes(dirs[i].name, dirs[i].mtime, dirs[i].mtime)
+	}
+	return nil
+}
+
+func (b *Builder) unpackEntry(root *os.Root, tr *tar.Reader, h *tar.Header, name string, buf []byte) error {
+	mode := fs.FileMode(h.Mode).Perm()
+	if h.Mode&0o4000 != 0 {
+		mode |= fs.ModeSetuid
+	}
+	if h.Mode&0o2000 != 0 {
+		mode |= fs.ModeSetgid
+	}
+	if h.Mode&0o1000 != 0 {
+		mode |= fs.ModeSticky
+	}
+	if dir := path.Dir(name); dir != "." {
+		if err := root.MkdirAll(dir, 0o755); err != nil {
+			return err
+		}
+	}
+	if h.Typeflag == tar.TypeDir {
+		fi, err := root.Lstat(name)
+		switch {
+		case err == nil && fi.IsDir():
+		case err == nil:
+			if err := root.RemoveAll(name); err != nil {
+				return err
+			}
+			fallthrough
+		default:
+			if err := root.Mkdir(name, 0o700); err != nil && !errors.Is(err, fs.ErrExist) {
+				return err
+			}
+		}
+		if err := root.Lchown(name, h.Uid, h.Gid); err != nil {
+			return err
+		}
+		return root.Chmod(name, mode)
+	}
+	// A later entry replaces an earlier one, as docker's unpacking does.
+	if err := root.RemoveAll(name); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return err
+	}
+	switch h.Typeflag {
+	case tar.TypeReg, tar.TypeRegA:
+		f, err := root.OpenFile(name, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+		if err != nil {
+			return err
+		}
+		sum := sha256.New()
+		_, err = io.CopyBuffer(io.MultiWriter(f, sum), tr, buf)
+		if err == nil {
+			err = f.Chown(h.Uid, h.Gid)
+		}
+		if err == nil {
+			err = f.Chmod(mode)
+		}
+		var ino uint64
+		if fi, serr := f.Stat(); serr == nil {
+			if st, ok := fi.Sys().(*syscall.Stat_t); ok {
+				ino = st.Ino
+			}
+		}
+		if cerr := f.Close(); err == nil {
+			err = cerr
+		}
+		if err != nil {
+			return err
+		}
+		atime := h.AccessTime
+		if atime.IsZero() {
+			atime = h.ModTime
+		}
+		if err := root.Chtimes(name, atime, h.ModTime); err != nil {
+			return err
+		}
+		if fi, err := root.Lstat(name); err == nil {
+			if st, ok := fi.Sys().(*syscall.Stat_t); ok && st.Ino == ino && fi.Mode().IsRegular() {
+				b.sums.put(st, sum.Sum(nil))
+			}
+		}
+		return nil
+	case tar.TypeSymlink:
+		if err := root.Symlink(h.Linkname, name); err != nil {
+			return err
+		}
+		return root.Lchown(name, h.Uid, h.Gid)
+	case tar.TypeLink:
+		target := path.Clean("/" + h.Linkname)[1:]
+		if target == "" {
+			return fmt.Errorf("hard link to the root")
+		}
+		return root.Link(target, name)
+	default:
+		// Devices, fifos and sockets have no place in a build context.
+		return nil
+	}
+}
