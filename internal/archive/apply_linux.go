@@ -41,6 +41,18 @@ const OverlayOpaqueXattr = "trusted.overlay.opaque"
 // maxTrailing bounds the bytes Apply reads after the end-of-archive blocks.
 const maxTrailing = 1 << 20
 
+// MaxLayerSize bounds the uncompressed bytes of one layer stream: the reader
+// DecompressStream returns (which Apply, LayerSize and the image service's
+// import and commit read through) fails with ErrLayerTooLarge past it, so a
+// small compressed stream cannot expand without end, nor an endless one be
+// read to its end. 64 GiB: docker has no such bound, and no real layer
+// comes near it. A daemon or test may lower it.
+var MaxLayerSize int64 = 64 << 30
+
+// ErrLayerTooLarge is wrapped by the error of a layer stream longer than
+// MaxLayerSize uncompressed; it wraps ErrUnsafe.
+var ErrLayerTooLarge = fmt.Errorf("%w: layer too large", ErrUnsafe)
+
 // Default bounds of ApplyOptions.
 const (
 	DefaultMaxNameBytes = 4096
@@ -149,9 +161,41 @@ func DetectCompression(b []byte) Compression {
 }
 
 // DecompressStream returns the uncompressed form of a layer stream, detecting
-// gzip and zstd by their magic bytes. Close releases the decoder; it does not
-// close r.
+// gzip and zstd by their magic bytes, bounded by MaxLayerSize. Close releases
+// the decoder; it does not close r.
 func DecompressStream(r io.Reader) (io.ReadCloser, Compression, error) {
+	rc, c, err := decompressStream(r)
+	if err != nil {
+		return nil, c, err
+	}
+	return &boundedReader{ReadCloser: rc, left: MaxLayerSize, max: MaxLayerSize}, c, nil
+}
+
+// boundedReader fails once more than max bytes were read through it.
+type boundedReader struct {
+	io.ReadCloser
+	left, max int64
+}
+
+func (b *boundedReader) Read(p []byte) (int, error) {
+	if b.left <= 0 {
+		// Past the bound only if there is more.
+		var one [1]byte
+		n, err := b.ReadCloser.Read(one[:])
+		if n > 0 {
+			return 0, fmt.Errorf("%w: the uncompressed layer exceeds the limit of %d bytes", ErrLayerTooLarge, b.max)
+		}
+		return 0, err
+	}
+	if int64(len(p)) > b.left {
+		p = p[:b.left]
+	}
+	n, err := b.ReadCloser.Read(p)
+	b.left -= int64(n)
+	return n, err
+}
+
+func decompressStream(r io.Reader) (io.ReadCloser, Compression, error) {
 	br := bufio.NewReaderSize(r, 64<<10)
 	magic, err := br.Peek(4)
 	if err != nil && !errors.Is(err, io.EOF) {

@@ -3,8 +3,10 @@ package archive
 import (
 	"bytes"
 	"context"
+	"errors"
 	"io/fs"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/klauspost/compress/gzip"
@@ -85,5 +87,36 @@ func TestApplyStatsSizeIsDockers(t *testing.T) {
 	}
 	if _, err := LayerSize(bytes.NewReader(gz.Bytes()[:gz.Len()/2])); err == nil {
 		t.Error("LayerSize of a truncated gzip layer: no error")
+	}
+}
+
+// A layer that expands past MaxLayerSize is refused with an error naming
+// the limit, however few compressed bytes it has; one exactly at the limit
+// is not.
+func TestMaxLayerSize(t *testing.T) {
+	old := MaxLayerSize
+	t.Cleanup(func() { MaxLayerSize = old })
+	body := string(make([]byte, 4<<20)) // zeros: gzip makes them a few KiB
+	layer := makeTar(t, reg("zeros", body, 0o644))
+	var gz bytes.Buffer
+	zw := gzip.NewWriter(&gz)
+	zw.Write(layer)
+	zw.Close()
+
+	MaxLayerSize = 1 << 20
+	root, outside := sandbox(t)
+	_, err := Apply(context.Background(), root, bytes.NewReader(gz.Bytes()), ApplyOptions{})
+	if !errors.Is(err, ErrLayerTooLarge) || !errors.Is(err, ErrUnsafe) || !strings.Contains(err.Error(), "exceeds the limit of 1048576 bytes") {
+		t.Fatalf("apply of %d compressed bytes expanding to %d with a limit of 1 MiB: %v", gz.Len(), len(layer), err)
+	}
+	assertEmpty(t, outside)
+	if _, err := LayerSize(bytes.NewReader(gz.Bytes())); !errors.Is(err, ErrLayerTooLarge) {
+		t.Errorf("LayerSize past the limit: %v", err)
+	}
+
+	MaxLayerSize = int64(len(layer))
+	root2, _ := sandbox(t)
+	if _, err := Apply(context.Background(), root2, bytes.NewReader(gz.Bytes()), ApplyOptions{}); err != nil {
+		t.Errorf("apply of a layer exactly at the limit: %v", err)
 	}
 }

@@ -30,16 +30,35 @@ type loadDir struct {
 	links map[string]string
 }
 
+// DefaultMaxLoadSize is the bound on what Load reads from an archive when
+// Config.MaxLoadSize is 0: 64 GiB of file contents.
+const DefaultMaxLoadSize = 64 << 30
+
+// maxLoadEntries bounds the entries of a load archive (docker's and OCI
+// archives have a handful per image).
+const maxLoadEntries = 100000
+
+// errTooLarge is wrapped by the errors of archives over a bound.
+func errTooLarge(format string, args ...any) error {
+	return fmt.Errorf("%s: %w", fmt.Sprintf(format, args...), errdefs.ErrInvalidArgument)
+}
+
 // spool extracts r's regular files into a temp dir; names are cleaned and
-// must stay inside it.
-func spool(r io.Reader) (*loadDir, error) {
+// must stay inside it. The files' contents may add up to max bytes; more
+// is refused, and nothing is left behind.
+func spool(r io.Reader, max int64) (*loadDir, error) {
 	dir, err := os.MkdirTemp("", "berth-load-")
 	if err != nil {
 		return nil, err
 	}
 	ld := &loadDir{dir: dir, links: map[string]string{}}
 	tr := tar.NewReader(r)
-	for {
+	var total int64
+	for entries := 0; ; entries++ {
+		if entries >= maxLoadEntries {
+			ld.close()
+			return nil, errTooLarge("archive has more than %d entries, the limit of a load archive", maxLoadEntries)
+		}
 		h, err := tr.Next()
 		if errors.Is(err, io.EOF) {
 			return ld, nil
@@ -55,6 +74,11 @@ func spool(r io.Reader) (*loadDir, error) {
 		}
 		switch h.Typeflag {
 		case tar.TypeReg:
+			if h.Size < 0 || h.Size > max-total {
+				ld.close()
+				return nil, errTooLarge("archive entry %q: the archive's files exceed the load size limit of %d bytes", h.Name, max)
+			}
+			total += h.Size
 			p := filepath.Join(dir, name)
 			if err := os.MkdirAll(filepath.Dir(p), 0o700); err != nil {
 				ld.close()
@@ -142,7 +166,11 @@ func (s *Service) Load(ctx context.Context, r io.Reader) ([]string, error) {
 }
 
 func (s *Service) load(ctx context.Context, r io.Reader) ([]string, error) {
-	ld, err := spool(r)
+	max := s.maxLoadSize
+	if max <= 0 {
+		max = DefaultMaxLoadSize
+	}
+	ld, err := spool(r, max)
 	if err != nil {
 		return nil, err
 	}

@@ -42,6 +42,10 @@ type Config struct {
 	Registry    RegistryConfig
 	// Platform images are pulled for (content.DefaultPlatform when zero).
 	Platform ocispec.Platform
+	// MaxLoadSize bounds the file contents Load reads from one archive
+	// (DefaultMaxLoadSize when 0): a bigger archive is refused with an
+	// error naming the limit, and nothing of it is kept.
+	MaxLoadSize int64
 }
 
 // Service is the image service. It is safe for concurrent use.
@@ -52,6 +56,8 @@ type Service struct {
 	reg      RegistryConfig
 	platform ocispec.Platform
 	client   *http.Client
+
+	maxLoadSize int64
 
 	// unpackMu serialises unpacking per chain ID, so two pulls of one
 	// layer unpack it once.
@@ -113,6 +119,8 @@ func New(cfg Config) (*Service, error) {
 		unpacks:  map[digest.Digest]*chainLock{},
 		targets:  map[digest.Digest]*target{},
 		sizes:    map[digest.Digest]int64{},
+
+		maxLoadSize: cfg.MaxLoadSize,
 	}, nil
 }
 
