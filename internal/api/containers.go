@@ -78,6 +78,10 @@ func (s *Server) containerInspect(w http.ResponseWriter, r *http.Request) {
 		}
 		resp.SizeRw, resp.SizeRootFs = &rw, &rootfs
 	}
+	if CompareVersions(VersionFrom(r.Context()), "1.52") < 0 {
+		writeJSON(w, http.StatusOK, legacyInspectOf(resp))
+		return
+	}
 	writeJSON(w, http.StatusOK, resp)
 }
 

@@ -4,7 +4,9 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"os/exec"
 	"strconv"
@@ -166,6 +168,10 @@ func (e *Engine) Stats(ref string) (container.StatsResponse, error) {
 	if c.State.Running {
 		m, err = e.cgroupOf(c)
 	}
+	pid, ownNetNS := c.State.Pid, c.NetNS != ""
+	if mode, _ := networkMode(c.HostConfig); mode != modeBridge && mode != modeNone {
+		ownNetNS = false // host's or another container's: dockerd reports none
+	}
 	c.mu.Unlock()
 	resp := container.StatsResponse{ID: id, Name: name, OSType: "linux", Read: time.Now().UTC()}
 	if m == nil {
@@ -208,6 +214,15 @@ func (e *Engine) Stats(ref string) (container.StatsResponse, error) {
 		IoServicedRecursive:     conv(st.Blkio.IoServicedRecursive),
 	}
 	resp.Networks = map[string]container.NetworkStats{}
+	if ownNetNS && pid > 0 {
+		nets, err := netDevStats(pid)
+		switch {
+		case err == nil:
+			resp.Networks = nets
+		case !errors.Is(err, fs.ErrNotExist): // else it has just exited
+			return resp, fmt.Errorf("stats %s: %w", id, err)
+		}
+	}
 	return resp, nil
 }
 

@@ -47,7 +47,8 @@ func (e *Engine) Create(ctx context.Context, req CreateRequest) (string, []strin
 	if err := validateHostConfig(hc); err != nil {
 		return "", nil, err
 	}
-	if err := e.validateNetwork(ctx, hc); err != nil {
+	warnings, err := e.validateNetwork(ctx, hc)
+	if err != nil {
 		return "", nil, err
 	}
 	img, err := e.cfg.Images.Get(ctx, req.Config.Image)
@@ -142,7 +143,6 @@ func (e *Engine) Create(ctx context.Context, req CreateRequest) (string, []strin
 	e.containers[id] = c
 	e.mu.Unlock()
 	e.publish(c, mevents.ActionCreate, nil)
-	var warnings []string
 	return id, warnings, nil
 }
 

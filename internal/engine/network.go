@@ -87,6 +87,10 @@ func (e *Engine) connectNetworks(ctx context.Context, c *Container) (retErr erro
 		}
 	}()
 	names := wantedNetworks(c)
+	// dockerd with --bridge=none gives a container that asks for the
+	// default network no network at all (its NetworkDisabled), and joins
+	// it to the others.
+	noDefault := !nets.HasDefault()
 	user := false
 	for _, n := range names {
 		if isUserNetwork(n) {
@@ -100,6 +104,9 @@ func (e *Engine) connectNetworks(ctx context.Context, c *Container) (retErr erro
 	}
 	var primaryIP netip.Addr
 	for i, name := range names {
+		if noDefault && !isUserNetwork(name) {
+			continue
+		}
 		es := c.Networks[name]
 		if es == nil && i == 0 {
 			es = c.Networks["default"]
@@ -136,7 +143,7 @@ func (e *Engine) connectNetworks(ctx context.Context, c *Container) (retErr erro
 	if err != nil {
 		return err
 	}
-	if len(bindings) > 0 {
+	if len(bindings) > 0 && primaryIP.IsValid() { // else discarded, as create warned
 		if _, err := nets.PublishPorts(ctx, c.ID, primaryIP, bindings); err != nil {
 			return err
 		}
@@ -570,39 +577,52 @@ func (e *Engine) setupNetwork(ctx context.Context, c *Container, dir string) (st
 
 // validateNetwork checks NetworkMode at create: a user network must
 // exist (when the daemon has networking), container:REF must name a
-// container.
-func (e *Engine) validateNetwork(ctx context.Context, hc *container.HostConfig) error {
+// container. It returns create's warnings: published ports that nothing
+// will publish.
+func (e *Engine) validateNetwork(ctx context.Context, hc *container.HostConfig) ([]string, error) {
+	publishes := len(hc.PortBindings) > 0 || hc.PublishAllPorts
 	mode, ref := networkMode(hc)
 	switch mode {
 	case modeContainer:
 		if ref == "" {
-			return errdefs.ErrInvalidArgument.WithMessage("network mode container: needs a container name or ID")
+			return nil, errdefs.ErrInvalidArgument.WithMessage("network mode container: needs a container name or ID")
 		}
 		if _, err := e.Get(ref); err != nil {
-			return err
+			return nil, err
 		}
-		if len(hc.PortBindings) > 0 || hc.PublishAllPorts {
-			return errdefs.ErrInvalidArgument.WithMessage("conflicting options: port publishing and the container type network mode")
+		if publishes {
+			return nil, errdefs.ErrInvalidArgument.WithMessage("conflicting options: port publishing and the container type network mode")
 		}
 	case modeBridge:
 		name := primaryNetwork(hc)
-		if e.cfg.Networks == nil {
-			if name != network.DefaultNetworkName {
-				return errdefs.ErrNotFound.WithMessage(fmt.Sprintf("network %s not found", name))
+		if e.cfg.Networks == nil || (!isUserNetwork(name) && !e.cfg.Networks.HasDefault()) {
+			if isUserNetwork(name) {
+				return nil, errdefs.ErrNotFound.WithMessage(fmt.Sprintf("network %s not found", name))
 			}
-			return nil
+			// dockerd (--bridge=none) runs it without a network.
+			if publishes {
+				return []string{"Published ports are discarded: the default bridge network is disabled (the daemon runs with --bridge none)"}, nil
+			}
+			return nil, nil
 		}
 		if _, err := e.cfg.Networks.Get(ctx, name); err != nil {
 			if errdefs.IsNotFound(err) {
-				return errdefs.ErrNotFound.WithMessage(fmt.Sprintf("network %s not found", name))
+				return nil, errdefs.ErrNotFound.WithMessage(fmt.Sprintf("network %s not found", name))
 			}
-			return err
+			return nil, err
 		}
-	case modeHost, modeNone:
-		// dockerd accepts published ports with host and none and publishes
-		// nothing (the docker CLI warns for host).
+	case modeHost:
+		// dockerd's warning; the docker CLI prints it.
+		if len(hc.PortBindings) > 0 {
+			return []string{"Published ports are discarded when using host network mode"}, nil
+		}
+	case modeNone:
+		// dockerd publishes nothing without a word; say so.
+		if publishes {
+			return []string{"Published ports are discarded when using network mode none"}, nil
+		}
 	}
-	return nil
+	return nil, nil
 }
 
 func dnsStrings(in []netip.Addr) []string {
@@ -622,6 +642,9 @@ func (e *Engine) checkHostPorts(c *Container) error {
 	}
 	if mode, _ := networkMode(c.HostConfig); mode != modeBridge {
 		return nil
+	}
+	if !isUserNetwork(primaryNetwork(c.HostConfig)) && !e.cfg.Networks.HasDefault() {
+		return nil // discarded (--bridge none), as create warns
 	}
 	bindings, err := portBindings(c)
 	if err != nil {

@@ -98,13 +98,14 @@ func networkConfig(cfg Config) (network.Config, error) {
 // layout in package network): it brings up the default bridge and the
 // firewall chains. Close it at shutdown; containers' networking stays.
 // With --bridge none (dockerd's way to go without the default bridge)
-// there is no manager at all (nil): no bridge, no firewall chains, no
-// /networks routes; for daemons, such as other packages' tests, that run
-// beside a real one.
+// there is no default network: the network API lists host and none,
+// containers asking for the default network get none, and the host is
+// not touched (no bridge, no forwarding, no firewall chains) until a
+// user-defined network is created; so daemons, such as other packages'
+// tests, can run beside a real one.
 func openNetworks(ctx context.Context, cfg Config) (*network.Manager, error) {
-	if cfg.Bridge == "none" {
-		slog.Info("networking disabled (--bridge none)")
-		return nil, nil
+	if cfg.Bridge == network.NoDefaultBridge {
+		slog.Info("no default bridge (--bridge none)")
 	}
 	nc, err := networkConfig(cfg)
 	if err != nil {

@@ -71,8 +71,13 @@ func TestBridgeNoneDisablesNetworking(t *testing.T) {
 		t.Fatal(err)
 	}
 	m, err := openNetworks(t.Context(), cfg)
-	if err != nil || m != nil {
-		t.Fatalf("openNetworks with bridge none = %v, %v; want no manager", m, err)
+	if err != nil || m == nil {
+		t.Fatalf("openNetworks with bridge none = %v, %v; want a manager", m, err)
 	}
-	closeNetworks(t.Context(), m) // must accept nil
+	// dockerd --bridge=none: no default network, nothing on the host.
+	if m.HasDefault() || len(m.List(t.Context())) != 0 {
+		t.Errorf("bridge none: default network %v, networks %v; want none", m.HasDefault(), m.List(t.Context()))
+	}
+	closeNetworks(t.Context(), m)
+	closeNetworks(t.Context(), nil) // must accept nil
 }
