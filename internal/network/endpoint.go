@@ -134,6 +134,9 @@ func (m *Manager) Connect(ctx context.Context, netRef, containerID, netnsPath st
 	if n.Internal {
 		ep.Gateway, ep.Gateway6 = netip.Addr{}, netip.Addr{}
 	}
+	if ep.IfName, err = nextIfName(netnsPath); err != nil {
+		return nil, fmt.Errorf("network %s: connect %s: %w", n.Name, containerID, err)
+	}
 	m.st.Endpoints[key] = ep
 	if err := m.save(); err != nil {
 		delete(m.st.Endpoints, key)
@@ -147,10 +150,6 @@ func (m *Manager) Connect(ctx context.Context, netRef, containerID, netnsPath st
 	if err := attach(m.tag(), n, ep); err != nil {
 		undo()
 		return nil, fmt.Errorf("network %s: connect %s: %w", n.Name, containerID, err)
-	}
-	if err := m.save(); err != nil { // IfName is known now
-		undo()
-		return nil, err
 	}
 	if !n.Default {
 		if err := m.ensureResolver(containerID, netnsPath); err != nil {

@@ -133,10 +133,12 @@ func enableForwarding() error {
 	return nil
 }
 
-// attach creates the veth pair of ep, puts its host side on the bridge and
-// configures the container side inside the namespace at ep.NetnsPath:
-// renamed to ep.IfName, address, MAC, up, default route via the gateway
-// unless the network is internal. On error nothing is left.
+// attach creates the veth pair of ep, its host side on the bridge and its
+// container side made directly inside the namespace at ep.NetnsPath
+// (created there, not moved: a move costs the kernel a network
+// synchronization of some 10 to 30 ms) with its name ep.IfName (the next
+// free ethN when empty) and MAC; then address, up, default route via the
+// gateway unless the network is internal. On error nothing is left.
 func attach(tag string, n *Network, ep *Endpoint) (err error) {
 	br, err := netlink.LinkByName(n.Bridge)
 	if err != nil {
@@ -159,14 +161,30 @@ func attach(tag string, n *Network, ep *Endpoint) (err error) {
 			return err
 		}
 	}
-	peerTmp := "vc" + ep.HostVeth[2:]
+	mac, err := net.ParseMAC(ep.MAC)
+	if err != nil {
+		return fmt.Errorf("mac address %q: %w", ep.MAC, err)
+	}
 	la := netlink.NewLinkAttrs()
 	la.Name = ep.HostVeth
 	la.MTU = n.MTU
 	la.MasterIndex = br.Attrs().Index
-	veth := &netlink.Veth{LinkAttrs: la, PeerName: peerTmp}
+	veth := netlink.NewVeth(la)
+	veth.PeerName = ep.IfName
+	veth.PeerHardwareAddr = mac
+	veth.PeerNamespace = netlink.NsFd(ns)
 	if err := netlink.LinkAdd(veth); err != nil {
-		return fmt.Errorf("create veth %s: %w", ep.HostVeth, err)
+		if !errors.Is(err, unix.EEXIST) {
+			return fmt.Errorf("create veth %s: %w", ep.HostVeth, err)
+		}
+		// A pair of this container on this network left by a crash (or
+		// dying with an old namespace): its name is ours, remove it.
+		if derr := deleteLink(ep.HostVeth); derr != nil {
+			return fmt.Errorf("create veth %s: %w (and removing the old one: %v)", ep.HostVeth, err, derr)
+		}
+		if err := netlink.LinkAdd(veth); err != nil {
+			return fmt.Errorf("create veth %s: %w", ep.HostVeth, err)
+		}
 	}
 	defer func() {
 		if err != nil {
@@ -183,29 +201,12 @@ func attach(tag string, n *Network, ep *Endpoint) (err error) {
 	if err := netlink.LinkSetHairpin(host, true); err != nil {
 		return fmt.Errorf("veth %s: hairpin: %w", ep.HostVeth, err)
 	}
-	peer, err := netlink.LinkByName(peerTmp)
-	if err != nil {
-		return fmt.Errorf("veth %s: %w", peerTmp, err)
-	}
-	if err := netlink.LinkSetNsFd(peer, int(ns)); err != nil {
-		return fmt.Errorf("move %s into %s: %w", peerTmp, ep.NetnsPath, err)
-	}
 	if err := netlink.LinkSetUp(host); err != nil {
 		return fmt.Errorf("veth %s: set up: %w", ep.HostVeth, err)
 	}
-	peer, err = h.LinkByName(peerTmp)
+	peer, err := h.LinkByName(ep.IfName)
 	if err != nil {
-		return fmt.Errorf("veth %s in %s: %w", peerTmp, ep.NetnsPath, err)
-	}
-	if err := h.LinkSetName(peer, ep.IfName); err != nil {
-		return fmt.Errorf("rename %s to %s: %w", peerTmp, ep.IfName, err)
-	}
-	mac, err := net.ParseMAC(ep.MAC)
-	if err != nil {
-		return fmt.Errorf("mac address %q: %w", ep.MAC, err)
-	}
-	if err := h.LinkSetHardwareAddr(peer, mac); err != nil {
-		return fmt.Errorf("%s: set mac %s: %w", ep.IfName, ep.MAC, err)
+		return fmt.Errorf("veth %s in %s: %w", ep.IfName, ep.NetnsPath, err)
 	}
 	if err := h.AddrAdd(peer, &netlink.Addr{IPNet: ipNet(n.Subnet, ep.IP)}); err != nil {
 		return fmt.Errorf("%s: address %s: %w", ep.IfName, ep.IP, err)
@@ -249,6 +250,21 @@ func attach(tag string, n *Network, ep *Endpoint) (err error) {
 		}
 	}
 	return nil
+}
+
+// nextIfName returns the first ethN not present in the namespace at path.
+func nextIfName(path string) (string, error) {
+	ns, err := netns.GetFromPath(path)
+	if err != nil {
+		return "", fmt.Errorf("network namespace %s: %w", path, err)
+	}
+	defer ns.Close()
+	h, err := netlink.NewHandleAt(ns)
+	if err != nil {
+		return "", fmt.Errorf("netlink in %s: %w", path, err)
+	}
+	defer h.Close()
+	return freeIfName(h)
 }
 
 // freeIfName returns the first ethN not present in the namespace.
