@@ -41,6 +41,13 @@ func (e *Engine) Inspect(ref string) (container.InspectResponse, error) {
 		Health:     s.State.Health,
 	}
 	nets, ports := networkSettings(s)
+	hc := s.HostConfig
+	if hc != nil && hc.Runtime == "" && s.Runtime != "" {
+		// dockerd records the default runtime a container got at create.
+		cp := *hc
+		cp.Runtime = s.Runtime
+		hc = &cp
+	}
 	sandbox := ""
 	if s.NetNS != "" {
 		sandbox = s.NetNS
@@ -61,7 +68,7 @@ func (e *Engine) Inspect(ref string) (container.InspectResponse, error) {
 		Driver:         "overlay2",
 		Platform:       "linux",
 		ExecIDs:        execs,
-		HostConfig:     s.HostConfig,
+		HostConfig:     hc,
 		GraphDriver:    &storage.DriverData{Name: "overlay2", Data: map[string]string{"MergedDir": dir + "/rootfs"}},
 		Mounts:         mountPointsOf(s, e.cfg.Volumes),
 		Config:         s.Config,

@@ -43,6 +43,8 @@ type Config struct {
 	TLSKey         string                    `json:"tlskey,omitempty"`
 	InsecureTCP    bool                      `json:"insecure-tcp,omitempty"`
 	Experimental   bool                      `json:"experimental,omitempty"`
+	// Labels are the daemon's key=value labels, shown by info.
+	Labels []string `json:"labels,omitempty"`
 	// InsecureRegistries are registries ("host" or "host:port") reached
 	// over plain HTTP; loopback registries always are.
 	InsecureRegistries []string `json:"insecure-registries,omitempty"`
@@ -70,7 +72,7 @@ var flagForKey = map[string]string{
 	"group": "group", "default-runtime": "default-runtime", "runtimes": "add-runtime",
 	"debug": "debug", "log-level": "log-level", "log-format": "log-format", "tls": "tls",
 	"tlsverify": "tlsverify", "tlscacert": "tlscacert", "tlscert": "tlscert", "tlskey": "tlskey",
-	"insecure-tcp": "insecure-tcp", "experimental": "experimental",
+	"insecure-tcp": "insecure-tcp", "experimental": "experimental", "labels": "label",
 	"insecure-registries": "insecure-registry",
 	"bip":                 "bip", "default-address-pools": "default-address-pool", "mtu": "mtu", "bridge": "bridge",
 }
@@ -149,6 +151,7 @@ func merge(flags Config, changed *pflag.FlagSet, file Config, keys map[string]bo
 	set("tlskey", func() { out.TLSKey = file.TLSKey })
 	set("insecure-tcp", func() { out.InsecureTCP = file.InsecureTCP })
 	set("experimental", func() { out.Experimental = file.Experimental })
+	set("labels", func() { out.Labels = file.Labels })
 	set("insecure-registries", func() { out.InsecureRegistries = file.InsecureRegistries })
 	set("bip", func() { out.BIP = file.BIP })
 	set("default-address-pools", func() { out.DefaultAddressPools = file.DefaultAddressPools })
@@ -207,6 +210,11 @@ func load(flags Config, fs *pflag.FlagSet) (Config, error) {
 	case "", "text", "json":
 	default:
 		return cfg, fmt.Errorf("log-format %q: want text or json", cfg.LogFormat)
+	}
+	for _, l := range cfg.Labels {
+		if k, _, ok := strings.Cut(l, "="); !ok || k == "" {
+			return cfg, fmt.Errorf("labels: bad attribute format: %s (want key=value)", l)
+		}
 	}
 	if _, err := runtimeSet(cfg); err != nil {
 		return cfg, err

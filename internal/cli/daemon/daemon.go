@@ -43,6 +43,7 @@ func newCommand(runFn func(*cobra.Command, Config) error) *cobra.Command {
 	f.StringVar(&flags.TLSKey, "tlskey", "", "The server's TLS key")
 	f.BoolVar(&flags.InsecureTCP, "insecure-tcp", false, "Allow plain TCP on non-loopback addresses (anyone who reaches it is root here)")
 	f.BoolVar(&flags.Experimental, "experimental", false, "Enable experimental features")
+	f.StringArrayVar(&flags.Labels, "label", nil, "Set key=value labels to the daemon (repeatable)")
 	f.StringVar(&flags.BIP, "bip", "", "Address and prefix of the default bridge, e.g. 172.17.0.1/16 (default: a free subnet chosen at first start)")
 	f.Var(addressPools{&flags.DefaultAddressPools}, "default-address-pool", "Default address pool for networks as base=CIDR,size=N (repeatable)")
 	f.IntVar(&flags.MTU, "mtu", 0, "MTU of the bridges and container interfaces (default 1500)")

@@ -68,6 +68,8 @@ func TestConfigErrors(t *testing.T) {
 		{`{}`, []string{"--add-runtime", "runc=/x"}, `runtime name "runc" is reserved`},
 		{`{}`, []string{"--add-runtime", "noequals"}, `--add-runtime "noequals": want NAME=PATH`},
 		{`{not json`, nil, "config file"},
+		{`{"labels":["a=1","novalue"]}`, nil, "labels: bad attribute format: novalue"},
+		{`{"labels":["a=1"]}`, []string{"--label", "b=2"}, "the following directives are specified both as a flag and in the configuration file: labels"},
 	} {
 		args := append([]string{"--config-file", writeFile(t, c.file)}, c.args...)
 		_, err := parse(t, args...)
@@ -177,5 +179,33 @@ func TestLockAndEngineID(t *testing.T) {
 	again, _ := engineID(root)
 	if again != id {
 		t.Errorf("engine id changed: %s then %s", id, again)
+	}
+}
+
+// configDiff tells the options SIGHUP applies from those that wait for a
+// restart.
+func TestConfigDiff(t *testing.T) {
+	old, err := parse(t, "--config-file", writeFile(t, `{"labels":["a=1"],"mtu":1500}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	same, err := parse(t, "--config-file", writeFile(t, `{"mtu":1500,"labels":["a=1"]}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if changed, ignored := configDiff(old, same); len(changed)+len(ignored) != 0 {
+		t.Errorf("identical configurations differ: %v %v", changed, ignored)
+	}
+	next, err := parse(t, "--config-file", writeFile(t, `{"labels":["a=2"],"debug":true,"mtu":1400,"data-root":"/elsewhere",
+		"runtimes":{"mine":{"path":"/bin/mine"}},"insecure-registries":["r:5000"]}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	changed, ignored := configDiff(old, next)
+	if got := strings.Join(changed, ","); got != "debug,labels,runtimes" {
+		t.Errorf("changed = %s", got)
+	}
+	if got := strings.Join(ignored, ","); got != "data-root,insecure-registries,mtu" {
+		t.Errorf("ignored = %s", got)
 	}
 }

@@ -6,8 +6,12 @@
 //
 // Signals: SIGTERM and SIGINT stop listening and exit 0, leaving containers
 // running (their shims outlive the daemon); SIGHUP re-reads the
-// configuration file and applies what is reloadable (log level, debug,
-// runtimes, default runtime), logs it and publishes a daemon "reload" event.
+// configuration file and applies what dockerd reloads that Berth has (log
+// level, debug, labels, runtimes including new ones, the default runtime
+// of containers created from then on), logs which options changed and
+// warns about each changed option that needs a restart (hosts, roots, TLS,
+// networking, insecure-registries: ignored until then), and publishes a
+// daemon "reload" event. A file that does not load changes nothing.
 //
 // On disk:
 //

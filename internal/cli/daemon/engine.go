@@ -14,11 +14,23 @@ import (
 	"github.com/berth/berth/internal/volume"
 )
 
+// runtimePath answers the engine's RuntimePath from the current runtime
+// set (replaced on SIGHUP): the binary of a runtime driven through its
+// command line; berth's own is built in.
+func runtimePath(current func() *api.Runtimes) func(string) (string, bool) {
+	return func(name string) (string, bool) {
+		rt, ok := current().All[name]
+		if !ok || name == "berth" {
+			return "", false
+		}
+		return rt.Path, true
+	}
+}
+
 // openEngine opens the container engine over the data and exec roots:
 // it reconnects to the shims of running containers and applies restart
 // policies before the API serves.
-func openEngine(ctx context.Context, cfg Config, images *image.Service, bus *events.Bus, rts api.Runtimes, nets *network.Manager, vols *volume.Store) (*engine.Engine, error) {
-	all := rts.All
+func openEngine(ctx context.Context, cfg Config, images *image.Service, bus *events.Bus, rts *api.Runtimes, lookup func(string) (string, bool), nets *network.Manager, vols *volume.Store) (*engine.Engine, error) {
 	e, err := engine.New(ctx, engine.Config{
 		DataRoot:       cfg.DataRoot,
 		ExecRoot:       cfg.ExecRoot,
@@ -27,13 +39,7 @@ func openEngine(ctx context.Context, cfg Config, images *image.Service, bus *eve
 		Networks:       nets,
 		Volumes:        vols,
 		DefaultRuntime: rts.Default,
-		RuntimePath: func(name string) (string, bool) {
-			rt, ok := all[name]
-			if !ok || name == "berth" {
-				return "", false
-			}
-			return rt.Path, true
-		},
+		RuntimePath:    lookup,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("container engine: %w", err)

@@ -1,7 +1,9 @@
 package daemon
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -11,6 +13,7 @@ import (
 	"os/signal"
 	"sort"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -20,6 +23,7 @@ import (
 	"github.com/berth/berth/internal/api"
 	"github.com/berth/berth/internal/api/events"
 	"github.com/berth/berth/internal/cli/version"
+	"github.com/berth/berth/internal/engine"
 )
 
 // shutdownGrace bounds how long requests in flight may finish after
@@ -35,6 +39,10 @@ type daemon struct {
 	server *api.Server
 	bus    *events.Bus
 	id     string
+	eng    *engine.Engine
+	// runtimes is the runtime set containers may choose (the engine's
+	// RuntimePath reads it); replaced whole on SIGHUP.
+	runtimes atomic.Pointer[api.Runtimes]
 }
 
 // run serves until SIGTERM or SIGINT (nil) or a listener fails (error).
@@ -93,11 +101,14 @@ func run(ctx context.Context, flags Config, fs *pflag.FlagSet, stderr io.Writer)
 	}
 	defer closeNetworks(context.Background(), nets)
 	d.bus = events.NewBus(0)
-	eng, err := openEngine(ctx, cfg, images, d.bus, rts, nets, vols)
+	rts = withVersions(ctx, rts)
+	d.runtimes.Store(&rts)
+	eng, err := openEngine(ctx, cfg, images, d.bus, &rts, runtimePath(d.runtimes.Load), nets, vols)
 	if err != nil {
 		return err
 	}
 	defer eng.Close()
+	d.eng = eng
 	builder, err := openBuilder(cfg, images, eng)
 	if err != nil {
 		return err
@@ -121,8 +132,9 @@ func run(ctx context.Context, flags Config, fs *pflag.FlagSet, stderr io.Writer)
 		NetworkAttacher: eng,
 		Builder:         builder,
 	})
-	d.server.SetRuntimes(withVersions(ctx, rts))
+	d.server.SetRuntimes(rts)
 	d.server.SetDebug(d.level.Level() <= slog.LevelDebug)
+	d.server.SetLabels(cfg.Labels)
 
 	sigs := make(chan os.Signal, 4)
 	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP)
@@ -168,10 +180,17 @@ func (d *daemon) shutdown() error {
 	return nil
 }
 
+// reloadable are the daemon.json keys SIGHUP applies, as dockerd reloads
+// them; a change to any other key waits for a restart.
+var reloadable = map[string]bool{
+	"debug": true, "log-level": true, "labels": true, "default-runtime": true, "runtimes": true,
+}
+
 // reload re-reads the configuration file and applies the reloadable part:
-// log level and debug, runtimes and the default runtime. Anything else
-// changed in the file waits for a restart (and is logged as such). A bad
-// file leaves the running configuration untouched.
+// log level and debug, labels, runtimes and the default runtime (for the
+// containers created from now on). It logs which options changed and
+// which changed but cannot be applied while running (those are ignored
+// until a restart). A bad file leaves the running configuration untouched.
 func (d *daemon) reload(ctx context.Context) {
 	cfg, err := load(d.flags, d.fs)
 	if err != nil {
@@ -183,33 +202,29 @@ func (d *daemon) reload(ctx context.Context) {
 		slog.Error("reload: configuration not applied", "err", err)
 		return
 	}
+	rts = withVersions(ctx, rts)
+	changed, ignored := configDiff(d.cfg, cfg)
 	lvl, _ := parseLevel(cfg)
 	d.level.Set(lvl)
 	d.server.SetDebug(lvl <= slog.LevelDebug)
-	d.server.SetRuntimes(withVersions(ctx, rts))
-	var ignored []string
-	if strings.Join(cfg.Hosts, ",") != strings.Join(d.cfg.Hosts, ",") {
-		ignored = append(ignored, "hosts")
-	}
-	if cfg.DataRoot != d.cfg.DataRoot {
-		ignored = append(ignored, "data-root")
-	}
-	if cfg.ExecRoot != d.cfg.ExecRoot {
-		ignored = append(ignored, "exec-root")
-	}
-	if cfg.TLS != d.cfg.TLS || cfg.TLSVerify != d.cfg.TLSVerify || cfg.TLSCert != d.cfg.TLSCert || cfg.TLSKey != d.cfg.TLSKey || cfg.TLSCACert != d.cfg.TLSCACert {
-		ignored = append(ignored, "tls")
-	}
+	d.server.SetLabels(cfg.Labels)
+	d.runtimes.Store(&rts)
+	d.server.SetRuntimes(rts)
+	d.eng.SetDefaultRuntime(rts.Default)
 	keep := d.cfg
-	keep.LogLevel, keep.Debug, keep.Runtimes, keep.DefaultRuntime = cfg.LogLevel, cfg.Debug, cfg.Runtimes, cfg.DefaultRuntime
+	keep.LogLevel, keep.Debug, keep.Labels, keep.Runtimes, keep.DefaultRuntime = cfg.LogLevel, cfg.Debug, cfg.Labels, cfg.Runtimes, cfg.DefaultRuntime
 	d.cfg = keep
+	for _, k := range ignored {
+		slog.Warn("reload: option changed in the configuration file but cannot be changed while the daemon runs; ignored until a restart", "option", k)
+	}
 	names := make([]string, 0, len(rts.All))
 	for n := range rts.All {
 		names = append(names, n)
 	}
 	sort.Strings(names)
-	slog.Info("configuration reloaded", "log-level", strings.ToLower(lvl.String()), "default-runtime", rts.Default,
-		"runtimes", strings.Join(names, ","), "needs-restart", strings.Join(ignored, ","))
+	slog.Info("configuration reloaded", "changed", strings.Join(changed, ","), "ignored", strings.Join(ignored, ","),
+		"log-level", strings.ToLower(lvl.String()), "labels", strings.Join(cfg.Labels, ","), "default-runtime", rts.Default,
+		"runtimes", strings.Join(names, ","))
 	host, _ := os.Hostname()
 	d.bus.Publish(mevents.Message{
 		Type:   mevents.DaemonEventType,
@@ -218,8 +233,39 @@ func (d *daemon) reload(ctx context.Context) {
 			"name":            host,
 			"debug":           fmt.Sprint(lvl <= slog.LevelDebug),
 			"log-level":       strings.ToLower(lvl.String()),
+			"labels":          fmt.Sprint(cfg.Labels),
 			"default-runtime": rts.Default,
 			"runtimes":        strings.Join(names, " "),
 		}},
 	})
+}
+
+// configDiff lists the daemon.json keys whose values differ between old
+// and new: those SIGHUP applies (changed) and the others (ignored).
+func configDiff(old, new Config) (changed, ignored []string) {
+	a, b := configKeys(old), configKeys(new)
+	keys := make([]string, 0, len(flagForKey))
+	for k := range flagForKey {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		if bytes.Equal(a[k], b[k]) {
+			continue
+		}
+		if reloadable[k] {
+			changed = append(changed, k)
+		} else {
+			ignored = append(ignored, k)
+		}
+	}
+	return changed, ignored
+}
+
+// configKeys is c as daemon.json keys and their JSON values.
+func configKeys(c Config) map[string]json.RawMessage {
+	b, _ := json.Marshal(c)
+	var m map[string]json.RawMessage
+	_ = json.Unmarshal(b, &m)
+	return m
 }
