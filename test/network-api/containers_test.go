@@ -226,7 +226,20 @@ func TestIPv6NetworkByName(t *testing.T) {
 			t.Errorf("from the host to %s: %q, want \"hello from six1\"", addr, got)
 		}
 	}
-	d.docker(t, "rm", "-f", "six1")
+	// -p [::1]:H:C publishes on IPv6 loopback only.
+	hpLo := freePort(t)
+	d.server(t, "six2", "--network", "ptsix", "-p", "[::1]:"+hpLo+":80")
+	if got, want := d.docker(t, "port", "six2"), "80/tcp -> [::1]:"+hpLo+"\n"; got != want {
+		t.Errorf("docker port six2 = %q, want %q", got, want)
+	}
+	if got := dialRead(t, "[::1]:"+hpLo); got != "hello from six2" {
+		t.Errorf("from the host to [::1]:%s: %q, want \"hello from six2\"", hpLo, got)
+	}
+	if c, err := net.DialTimeout("tcp", "127.0.0.1:"+hpLo, time.Second); err == nil {
+		c.Close()
+		t.Errorf("a port published on [::1] only accepted a connection on 127.0.0.1:%s", hpLo)
+	}
+	d.docker(t, "rm", "-f", "six1", "six2")
 	for _, n := range []string{"tcp4", "tcp6"} {
 		ln, err := net.Listen(n, ":"+hp)
 		if err != nil {
