@@ -287,31 +287,35 @@ func Create(opts CreateOpts) (c *Container, err error) {
 	st := c.OCIState()
 	st.Status = specs.StateCreating
 	st.Pid = pid
+	// Without prestart or createRuntime hooks the init need not stop for
+	// them: one round trip less.
+	hooksBeforePivot := spec.Hooks != nil && (len(spec.Hooks.Prestart) > 0 || len(spec.Hooks.CreateRuntime) > 0)
 	cfg := &initConfig{
-		ID:         opts.ID,
-		Spec:       spec,
-		Rootfs:     rootfs,
-		ExecSockFd: syncFd + 1,
-		NoPivot:    opts.NoPivot,
-		ConsoleFd:  consoleFd,
-		State:      &st,
+		ID:           opts.ID,
+		Spec:         spec,
+		Rootfs:       rootfs,
+		ExecSockFd:   syncFd + 1,
+		NoPivot:      opts.NoPivot,
+		ConsoleFd:    consoleFd,
+		State:        &st,
+		PrestartStop: hooksBeforePivot,
 	}
 	if err := sync.send(syncMsg{Type: msgConfig, Config: cfg}); err != nil {
 		return nil, fmt.Errorf("send config to init: %w", err)
 	}
-	if _, err := sync.expect(msgPrestart); err != nil {
-		return nil, err
-	}
-	if spec.Hooks != nil {
+	if hooksBeforePivot {
+		if _, err := sync.expect(msgPrestart); err != nil {
+			return nil, err
+		}
 		if err := runHooks(spec.Hooks.Prestart, &st); err != nil {
 			return nil, fmt.Errorf("prestart %w", err)
 		}
 		if err := runHooks(spec.Hooks.CreateRuntime, &st); err != nil {
 			return nil, fmt.Errorf("createRuntime %w", err)
 		}
-	}
-	if err := sync.send(syncMsg{Type: msgContinue}); err != nil {
-		return nil, err
+		if err := sync.send(syncMsg{Type: msgContinue}); err != nil {
+			return nil, err
+		}
 	}
 	if _, err := sync.expect(msgReady); err != nil {
 		return nil, err

@@ -21,12 +21,15 @@
 //	                                                PID namespace is joined]
 //	(fallback: add pid to cgroup), oom_score_adj
 //	send initConfig (JSON)  ----- syncPipe ----->  read initConfig
-//	                                               prepare rootfs, mounts, devices,
-//	                                               console, hooks createContainer,
-//	                                               pivot_root, masked/readonly paths,
-//	                                               hostname, sysctl
+//	                                               prepare rootfs, mounts, devices
+//	  only with prestart or createRuntime hooks:
+//	                        <---- syncPipe ------  msgPrestart
+//	run prestart, createRuntime hooks
+//	msgContinue             ----- syncPipe ----->
+//	                                               hooks createContainer, pivot_root,
+//	                                               console, masked/readonly paths,
+//	                                               hostname, sysctl, credentials
 //	                        <---- syncPipe ------  msgReady (or msgError{message})
-//	run createRuntime hooks... (prestart too)
 //	write state.json, exit
 //
 //	berth runtime start: connect to exec.sock ---> init's accept() returns; it

@@ -68,11 +68,13 @@ func initMain(sync *syncConn) error {
 			return err
 		}
 	}
-	if err := sync.send(syncMsg{Type: msgPrestart}); err != nil {
-		return err
-	}
-	if _, err := sync.expect(msgContinue); err != nil {
-		return err
+	if cfg.PrestartStop {
+		if err := sync.send(syncMsg{Type: msgPrestart}); err != nil {
+			return err
+		}
+		if _, err := sync.expect(msgContinue); err != nil {
+			return err
+		}
 	}
 	if spec.Hooks != nil {
 		if err := runHooks(spec.Hooks.CreateContainer, cfg.State); err != nil {

@@ -19,7 +19,7 @@ import (
 //	nsenter (C) -> parent   {"type":"pid","pid":N}          only when it forked to join a PID namespace
 //	parent -> init          {"type":"config", ...initConfig}
 //	init -> parent          {"type":"prestart"}              rootfs mounted, before pivot_root: run prestart and createRuntime hooks
-//	parent -> init          {"type":"continue"}
+//	parent -> init          {"type":"continue"}              (these two only when config.prestartStop: there are such hooks)
 //	init -> parent          {"type":"ready"}                 created; init now blocks on exec.sock
 //	init -> parent          {"type":"error","message":"..."} at any point; the init then exits
 //
@@ -52,6 +52,9 @@ type initConfig struct {
 	// connects to.
 	ExecSockFd int  `json:"execSockFd,omitempty"`
 	NoPivot    bool `json:"noPivot,omitempty"`
+	// PrestartStop makes the init stop before pivot_root for the parent to
+	// run the prestart and createRuntime hooks (msgPrestart, msgContinue).
+	PrestartStop bool `json:"prestartStop,omitempty"`
 	// ConsoleFd is the fd (in the init) of a unix socket connection to send the
 	// pty master to, or 0 when the process has no terminal.
 	ConsoleFd int `json:"consoleFd,omitempty"`
