@@ -75,6 +75,13 @@ func (s *Server) execStart(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, errdefs.ErrConflict.WithMessage("Error: Exec command "+id+" has already run"))
 		return
 	}
+	// As dockerd: the start's size wins over the create's, for a terminal.
+	if req.ConsoleSize != nil && req.Tty {
+		if err := s.cfg.Engine.ExecConsoleSize(id, req.ConsoleSize[0], req.ConsoleSize[1]); err != nil {
+			writeError(w, r, err)
+			return
+		}
+	}
 	if req.Detach {
 		if err := s.cfg.Engine.ExecStart(r.Context(), id, true, engineStreamsNone()); err != nil {
 			writeError(w, r, err)

@@ -91,6 +91,22 @@ func (e *Engine) ExecInspect(id string) (container.ExecInspectResponse, error) {
 	}, nil
 }
 
+// ExecConsoleSize sets the terminal size an exec starts with (exec start's
+// ConsoleSize, which overrides exec create's as in docker); it changes
+// nothing once the exec has started.
+func (e *Engine) ExecConsoleSize(id string, height, width uint) error {
+	x, err := e.GetExec(id)
+	if err != nil {
+		return err
+	}
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	if !x.started {
+		x.Config.ConsoleSize = &[2]uint{height, width}
+	}
+	return nil
+}
+
 // ExecStart runs the exec and streams its stdio through s until it ends
 // (detach: returns once it started).
 func (e *Engine) ExecStart(ctx context.Context, id string, detach bool, s AttachStreams) error {

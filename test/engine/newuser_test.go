@@ -1,0 +1,213 @@
+package engine
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/moby/moby/api/types/container"
+	"github.com/moby/moby/client"
+)
+
+// These are what a Docker user hit in a first session with berth and the
+// docker CLI; each asserts what dockerd 20.10 with runc shows.
+
+// TestWorkdirMissingInImage: a working directory the image lacks (run -w,
+// an image's WORKDIR) is made, 0755, as runc makes it.
+func TestWorkdirMissingInImage(t *testing.T) {
+	d := newDaemon(t)
+	if out := d.mustDocker(t, "run", "--rm", "-w", "/newdir/sub", "busybox", "sh", "-c", "pwd; stat -c %a /newdir"); out != "/newdir/sub\n755\n" {
+		t.Errorf("run -w /newdir/sub: %q, want the directory made 0755", out)
+	}
+	d.mustDocker(t, "create", "--name", "wdbase", "busybox")
+	d.mustDocker(t, "commit", "--change", "WORKDIR /app", "wdbase", "wd:app")
+	if out := d.mustDocker(t, "run", "--rm", "wd:app", "pwd"); out != "/app\n" {
+		t.Errorf("run of an image with WORKDIR /app: %q", out)
+	}
+}
+
+// TestConsoleSizeBeforeStart: a terminal has the client's size before the
+// process starts (HostConfig.ConsoleSize, exec's ConsoleSize), with no
+// resize call after: the Engine API alone, then the docker CLI on a
+// terminal as the user runs it.
+func TestConsoleSizeBeforeStart(t *testing.T) {
+	d := newDaemon(t)
+	c := d.client(t)
+	ctx := context.Background()
+	cr, err := c.ContainerCreate(ctx, client.ContainerCreateOptions{
+		Config:     &container.Config{Image: "busybox", Tty: true, Cmd: []string{"stty", "size"}},
+		HostConfig: &container.HostConfig{ConsoleSize: [2]uint{30, 100}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	wr := c.ContainerWait(ctx, cr.ID, client.ContainerWaitOptions{Condition: container.WaitConditionNextExit})
+	if _, err := c.ContainerStart(ctx, cr.ID, client.ContainerStartOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if code := waitCode(t, wr); code != 0 {
+		t.Errorf("stty size exited %d", code)
+	}
+	if out := d.mustDocker(t, "logs", cr.ID); strings.TrimSpace(out) != "30 100" {
+		t.Errorf("stty size in a container created with ConsoleSize [30,100]: %q", out)
+	}
+
+	d.mustDocker(t, "run", "-d", "--name", "sz", "busybox", "sleep", "300")
+	execSize := func(start client.ConsoleSize) string {
+		t.Helper()
+		ex, err := c.ExecCreate(ctx, "sz", client.ExecCreateOptions{
+			TTY: true, AttachStdout: true, Cmd: []string{"stty", "size"},
+			ConsoleSize: client.ConsoleSize{Height: 30, Width: 100},
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		at, err := c.ExecAttach(ctx, ex.ID, client.ExecAttachOptions{TTY: true, ConsoleSize: start})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer at.Close()
+		_ = at.Conn.SetReadDeadline(time.Now().Add(20 * time.Second))
+		out, _ := io.ReadAll(at.Reader)
+		return strings.TrimSpace(string(out))
+	}
+	if out := execSize(client.ConsoleSize{}); out != "30 100" {
+		t.Errorf("exec created with ConsoleSize [30,100]: stty size %q", out)
+	}
+	if out := execSize(client.ConsoleSize{Height: 40, Width: 120}); out != "40 120" {
+		t.Errorf("exec started with ConsoleSize [40,120] (created with [30,100]): stty size %q", out)
+	}
+
+	script, err := exec.LookPath("script")
+	if err != nil {
+		t.Skip("script(1) is not installed: the docker CLI case is skipped")
+	}
+	for _, cmdline := range []string{"run -it --rm busybox stty size", "exec -it sz stty size"} {
+		cmd := exec.Command(script, "-qec", "stty rows 30 cols 100; "+dockerCLI(t)+" -H "+d.host+" "+cmdline, "/dev/null")
+		cmd.Env = append(os.Environ(), "DOCKER_CONFIG="+filepath.Join(d.dir, "docker-config"))
+		out, err := cmd.CombinedOutput()
+		if err != nil || !strings.Contains(string(out), "30 100") {
+			t.Errorf("docker %s on a 30x100 terminal: %v, output %q", cmdline, err, out)
+		}
+	}
+}
+
+// TestHealthAfterDaemonRestart: health checks keep passing after the daemon
+// restarts (their exec IDs must not collide with those the container's shim
+// remembers from before), and the container keeps running meanwhile (live
+// restore, which `docker info` reports).
+func TestHealthAfterDaemonRestart(t *testing.T) {
+	d := newDaemon(t)
+	if out := d.mustDocker(t, "info", "--format", "{{.LiveRestoreEnabled}}"); out != "true\n" {
+		t.Errorf("info LiveRestoreEnabled %q, want true: containers outlive the daemon", out)
+	}
+	d.mustDocker(t, "run", "-d", "--name", "hc", "--health-cmd", "test -f /ok", "--health-interval", "200ms",
+		"busybox", "sh", "-c", "touch /ok; sleep 300")
+	type state struct {
+		Pid    int
+		Health struct {
+			Status string
+			Log    []struct {
+				Start    time.Time
+				ExitCode int
+				Output   string
+			}
+		}
+	}
+	inspect := func() state {
+		var st state
+		if err := json.Unmarshal([]byte(d.mustDocker(t, "inspect", "-f", "{{json .State}}", "hc")), &st); err != nil {
+			t.Fatal(err)
+		}
+		return st
+	}
+	waitFor(t, "healthy with 3 checks", func() bool { st := inspect(); return st.Health.Status == "healthy" && len(st.Health.Log) >= 3 })
+	before := inspect().Pid
+	d.stop(t)
+	restarted := time.Now()
+	d.start(t)
+	if st := inspect(); st.Pid != before {
+		t.Fatalf("container pid %d after the daemon restart, was %d", st.Pid, before)
+	}
+	var after int
+	waitFor(t, "3 checks after the restart", func() bool {
+		after = 0
+		for _, l := range inspect().Health.Log {
+			if l.Start.After(restarted) {
+				after++
+			}
+		}
+		return after >= 3
+	})
+	st := inspect()
+	for _, l := range st.Health.Log {
+		if l.Start.After(restarted) && l.ExitCode != 0 {
+			t.Errorf("check at %s after the restart: exit %d, output %q", l.Start.Format(time.StampMilli), l.ExitCode, l.Output)
+		}
+	}
+	if st.Health.Status != "healthy" {
+		t.Errorf("health %q after the restart", st.Health.Status)
+	}
+}
+
+// TestBindSourceMissing: -v makes a missing host directory (0755); --mount
+// refuses it at create, exit 125, naming the path, and makes nothing.
+func TestBindSourceMissing(t *testing.T) {
+	d := newDaemon(t)
+	src := filepath.Join(d.dir, "absent", "dir")
+	d.mustDocker(t, "run", "--rm", "-v", src+":/y", "busybox", "touch", "/y/f")
+	if st, err := os.Stat(src); err != nil || st.Mode().Perm() != 0o755 || !st.IsDir() {
+		t.Fatalf("-v %s: host directory %v, %v; want made 0755", src, st, err)
+	}
+	if _, err := os.Stat(filepath.Join(src, "f")); err != nil {
+		t.Errorf("file written through the -v bind: %v", err)
+	}
+	absent := filepath.Join(d.dir, "absent2")
+	_, errOut, err := d.docker(t, "run", "--rm", "--mount", "type=bind,src="+absent+",dst=/y", "busybox", "true")
+	if code := exitCode(err); code != 125 || !strings.Contains(errOut, "bind source path does not exist: "+absent) {
+		t.Errorf("run --mount of a missing source: exit %d, stderr %q; want 125 naming the path", code, errOut)
+	}
+	if _, err := os.Stat(absent); !os.IsNotExist(err) {
+		t.Errorf("--mount made its missing source %s: %v", absent, err)
+	}
+}
+
+// TestExecEnvironment: an exec has the container's environment as dockerd
+// gives it: default PATH, HOSTNAME, TERM for an exec's terminal, then the
+// container's variables, the exec's replacing them in place.
+func TestExecEnvironment(t *testing.T) {
+	d := newDaemon(t)
+	d.mustDocker(t, "run", "-d", "--name", "envc", "--hostname", "hh", "-e", "A=1", "busybox", "sleep", "300")
+	const path = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin\n"
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"exec", "envc", "env"}, path + "HOSTNAME=hh\nA=1\nHOME=/root\n"},
+		{[]string{"exec", "-e", "A=2", "-e", "B=3", "envc", "env"}, path + "HOSTNAME=hh\nA=2\nB=3\nHOME=/root\n"},
+		{[]string{"exec", "-t", "envc", "env"}, path + "HOSTNAME=hh\nTERM=xterm\nA=1\nHOME=/root\n"},
+		{[]string{"run", "--rm", "-e", "A=1", "-e", "HOSTNAME=x", "busybox", "env"}, path + "HOSTNAME=x\nA=1\nHOME=/root\n"},
+	} {
+		out := strings.ReplaceAll(d.mustDocker(t, tc.args...), "\r\n", "\n")
+		if out != tc.want {
+			t.Errorf("docker %s:\n%s\nwant:\n%s", strings.Join(tc.args, " "), out, tc.want)
+		}
+	}
+}
+
+// TestDiffLeavesOutEtcMounts: the files the engine mounts into /etc
+// (hostname, hosts, resolv.conf) are not changes of the container.
+func TestDiffLeavesOutEtcMounts(t *testing.T) {
+	d := newDaemon(t)
+	d.mustDocker(t, "run", "-d", "--name", "df", "busybox", "sleep", "300")
+	d.mustDocker(t, "exec", "df", "touch", "/x")
+	if out := d.mustDocker(t, "diff", "df"); out != "A /x\n" {
+		t.Errorf("diff: %q, want only A /x", out)
+	}
+}
