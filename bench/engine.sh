@@ -12,8 +12,9 @@
 # Usage: bench/engine.sh [--runs N] [--containers N] [--no-peer]
 #
 # Each daemon gets its own socket, data root and exec root in a temporary
-# directory; dockerd runs with --bridge=none --iptables=false so it touches
-# no host network state. busybox:latest comes from hack/mkimage-busybox.sh
+# directory; berth runs with --bridge none and dockerd with --bridge=none
+# --iptables=false --ip6tables=false, so neither touches the host's
+# network set-up. The last lines are the ratios berth/dockerd. busybox:latest comes from hack/mkimage-busybox.sh
 # through skopeo (docker-archive) and `docker load`. Must run as root.
 # Everything it makes is removed at exit.
 set -euo pipefail
@@ -115,6 +116,8 @@ bench() {
 	local ps_med
 	ps_med=$(printf '%s\n' "${ps_times[@]}" | median)
 	$D rm -f $($D ps -aq) >/dev/null
+	res_run[$h]=$run_med res_many[$h]=$many_ms res_ps[$h]=$ps_med res_idle[$h]=$idle_rss
+	res_rss[$h]=$(((s_rss + d_rss1 - d_rss0) / n)) res_pss[$h]=$(((s_pss + d_pss1 - d_pss0) / n))
 	awk -v h="$h" -v run="$run_med" -v many="$many_ms" -v n="$n" -v shims="$shims" \
 		-v srss="$s_rss" -v spss="$s_pss" -v drss=$((d_rss1 - d_rss0)) -v dpss=$((d_pss1 - d_pss0)) \
 		-v idle="$idle_rss" -v ps="$ps_med" 'BEGIN {
@@ -123,12 +126,13 @@ bench() {
 	}'
 }
 
+declare -A res_run res_many res_ps res_idle res_rss res_pss
 mkdir -p "$work/berth-data" "$work/berth-exec"
 "$work/berth" daemon --data-root "$work/berth-data" --exec-root "$work/berth-exec" \
-	-H "unix://$work/berth.sock" --pidfile "$work/berth.pid" >"$work/berth.log" 2>&1 &
+	-H "unix://$work/berth.sock" --pidfile "$work/berth.pid" --bridge none >"$work/berth.log" 2>&1 &
 berth_pid=$!
 wait_sock "$work/berth.sock"
-echo "$(date -u +%FT%TZ) $(uname -r), $(nproc) CPUs; $runs runs, $n containers; times are medians"
+echo "$(date -u +%FT%TZ) $(uname -r), $(nproc) CPUs, load $(cut -d' ' -f1-3 /proc/loadavg); $runs runs, $n containers; times are medians"
 bench berth
 
 if [ $peer = 1 ]; then
@@ -139,4 +143,12 @@ if [ $peer = 1 ]; then
 	docker_pid=$!
 	wait_sock "$work/docker.sock"
 	bench docker
+	awk -v br="${res_run[berth]}" -v dr="${res_run[docker]}" -v bm="${res_many[berth]}" -v dm="${res_many[docker]}" \
+		-v bp="${res_ps[berth]}" -v dp="${res_ps[docker]}" -v bi="${res_idle[berth]}" -v di="${res_idle[docker]}" \
+		-v brss="${res_rss[berth]}" -v drss="${res_rss[docker]}" -v bpss="${res_pss[berth]}" -v dpss="${res_pss[docker]}" \
+		-v n="$n" 'function ratio(a, b) { return b > 0 ? sprintf("%.2f", a / b) : "n/a" }
+	BEGIN {
+		printf "berth/dockerd: run --rm %s (target <= 0.20) | %d x run -d %s | memory per container RSS %s PSS %s (target <= 0.33) | idle daemon RSS %s (berth %.1f MiB, target < 28.6) | ps -a %s\n",
+			ratio(br, dr), n, ratio(bm, dm), ratio(brss, drss), ratio(bpss, dpss), ratio(bi, di), bi / 1024, ratio(bp, dp)
+	}'
 fi
