@@ -239,6 +239,7 @@ func newPruneCommand(copts *client.Options) *cobra.Command {
 func newCommitCommand(copts *client.Options) *cobra.Command {
 	var o mobyclient.ContainerCommitOptions
 	var pause bool
+	changes := opts.NewListOpts(nil)
 	cmd := &cobra.Command{
 		Use:   "commit [OPTIONS] CONTAINER [REPOSITORY[:TAG]]",
 		Short: "Create a new image from a container's changes",
@@ -248,6 +249,7 @@ func newCommitCommand(copts *client.Options) *cobra.Command {
 				o.Reference = args[1]
 			}
 			o.NoPause = !pause
+			o.Changes = changes.GetSlice()
 			return connectDo(copts, func(c *client.Client) error {
 				r, err := c.ContainerCommit(cmd.Context(), args[0], o)
 				if err != nil {
@@ -262,7 +264,7 @@ func newCommitCommand(copts *client.Options) *cobra.Command {
 	f.BoolVarP(&pause, "pause", "p", true, "Pause container during commit")
 	f.StringVarP(&o.Comment, "message", "m", "", "Commit message")
 	f.StringVarP(&o.Author, "author", "a", "", `Author (e.g., "John Hannibal Smith <hannibal@a-team.com>")`)
-	f.StringArrayVarP(&o.Changes, "change", "c", nil, "Apply Dockerfile instruction to the created image")
+	f.VarP(&changes, "change", "c", "Apply Dockerfile instruction to the created image")
 	return cmd
 }
 
