@@ -113,11 +113,14 @@ func run(cmd, root, ref, src string, layers, size int, dir string) error {
 		fmt.Printf("%.0f\n", float64(n)/1e6/el.Seconds())
 		return nil
 	}
+	t0 := time.Now()
 	s, closeFn, err := open(root)
 	if err != nil {
 		return err
 	}
 	defer closeFn()
+	slog.Debug("stores opened", "t", time.Since(t0))
+	defer func() { slog.Debug(cmd+" done", "t", time.Since(t0)) }()
 	switch cmd {
 	case "make":
 		var img image.Image

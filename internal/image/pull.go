@@ -504,8 +504,9 @@ type layerJob struct {
 	download bool // blob missing from the store
 	unpack   bool // snapshot missing
 
-	started bool           // guarded by layers.mu
-	stream  *io.PipeReader // set by the downloader if the unpacker waited for it
+	started    bool           // guarded by layerSet.mu
+	wantStream bool           // guarded by layerSet.mu: its unpack waits for the download
+	stream     *io.PipeReader // set by the downloader if the unpack waited for it
 	// ok is closed when the blob's bytes are in and verified, before they
 	// are synced, with data a reader of them (or nil); done when the
 	// download has ended, with err.
@@ -513,6 +514,11 @@ type layerJob struct {
 	data content.ReaderAt
 	done chan struct{}
 	err  error
+
+	// committed is closed when the layer's snapshot exists (or its unpack
+	// failed, with uerr).
+	committed chan struct{}
+	uerr      error
 }
 
 // okData returns the verified bytes the download handed over, or nil if
@@ -527,16 +533,16 @@ func (j *layerJob) okData() content.ReaderAt {
 }
 
 type layerSet struct {
-	mu       sync.Mutex
-	cond     *sync.Cond
-	unpackAt int
+	mu   sync.Mutex
+	cond *sync.Cond
 }
 
 func (s *Service) fetchAndUnpack(ctx context.Context, rr *remoteRepo, layers []ocispec.Descriptor, diffIDs []digest.Digest, pr *progress, verbose bool) error {
 	chain := ChainIDs(diffIDs)
 	jobs := make([]*layerJob, len(layers))
 	for i, l := range layers {
-		j := &layerJob{i: i, desc: l, diffID: diffIDs[i], chainID: chain[i], id: shortID(l.Digest), ok: make(chan struct{}), done: make(chan struct{})}
+		j := &layerJob{i: i, desc: l, diffID: diffIDs[i], chainID: chain[i], id: shortID(l.Digest),
+			ok: make(chan struct{}), done: make(chan struct{}), committed: make(chan struct{})}
 		if i > 0 {
 			j.parent = chain[i-1]
 		}
@@ -562,12 +568,13 @@ func (s *Service) fetchAndUnpack(ctx context.Context, rr *remoteRepo, layers []o
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	// The unpacker starts with the first layer it unpacks: that layer's
-	// download streams to it even if the download starts first.
-	ls := &layerSet{unpackAt: -1}
+	// A layer's download streams to its unpack when the unpack waits for
+	// it; the first layer unpacked always does, even if its download
+	// starts first.
+	ls := &layerSet{}
 	for _, j := range jobs {
 		if j.unpack {
-			ls.unpackAt = j.i
+			j.wantStream = true
 			break
 		}
 	}
@@ -604,7 +611,7 @@ func (s *Service) fetchAndUnpack(ctx context.Context, rr *remoteRepo, layers []o
 			}
 			var pw *io.PipeWriter
 			ls.mu.Lock()
-			if ls.unpackAt == j.i && j.unpack {
+			if j.wantStream && j.unpack {
 				var prd *io.PipeReader
 				prd, pw = io.Pipe()
 				j.stream = prd
@@ -640,7 +647,7 @@ func (s *Service) fetchAndUnpack(ctx context.Context, rr *remoteRepo, layers []o
 			}()
 		}
 	}()
-	err := s.unpackInOrder(ctx, jobs, ls, pr)
+	err := s.unpackAll(ctx, cancel, jobs, ls, pr)
 	if err != nil {
 		cancel()
 	}
@@ -678,71 +685,159 @@ func firstCause(errs []error) error {
 	return first
 }
 
-func (s *Service) unpackInOrder(ctx context.Context, jobs []*layerJob, ls *layerSet, pr *progress) error {
+// unpackParallel bounds the layers a pull unpacks at once when the
+// snapshotter is a Rebaser.
+const unpackParallel = 3
+
+// unpackAll unpacks the layers that need it, each in a task of its own,
+// started in layer order. With a snapshotter.Rebaser (overlay) up to
+// unpackParallel tasks run at once: a layer whose parent is not committed
+// yet is unpacked into a snapshot without parent and committed onto its
+// parent once that is. Otherwise they run one after the other, each on its
+// committed parent.
+func (s *Service) unpackAll(ctx context.Context, cancel func(), jobs []*layerJob, ls *layerSet, pr *progress) error {
+	_, rebase := s.snap.(snapshot.Rebaser)
+	slots := make(chan struct{}, 1)
+	if rebase {
+		slots = make(chan struct{}, unpackParallel)
+	}
+	var wg sync.WaitGroup
+	var prev *layerJob
 	for _, j := range jobs {
+		parent := prev
+		prev = j
 		if !j.unpack {
+			// Its snapshot exists; the download, if any, must succeed.
+			close(j.committed)
 			if j.download {
-				<-j.done
-				if j.err != nil {
-					return j.err
-				}
-				pr.send(j.id, "Pull complete")
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					<-j.done
+					if j.err == nil {
+						pr.send(j.id, "Pull complete")
+					}
+				}()
 			}
 			continue
 		}
-		ls.mu.Lock()
-		ls.unpackAt = j.i
-		for !j.started {
-			ls.cond.Wait()
+		select {
+		case slots <- struct{}{}:
+		case <-ctx.Done():
 		}
-		stream := j.stream
-		ls.mu.Unlock()
-		verified := func() error {
-			select {
-			case <-j.ok:
-				return nil
-			case <-j.done:
-			case <-ctx.Done():
-				<-j.done
+		if err := ctx.Err(); err != nil {
+			j.uerr = err
+			close(j.committed)
+			continue
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			err := s.unpackJob(ctx, j, parent, ls, pr, rebase)
+			<-slots
+			if err != nil {
+				j.uerr = fmt.Errorf("layer %s: %w", j.desc.Digest, err)
+				cancel()
 			}
-			return j.err
+			close(j.committed)
+		}()
+	}
+	wg.Wait()
+	var errs []error
+	for _, j := range jobs {
+		errs = append(errs, j.uerr)
+	}
+	return firstCause(errs)
+}
+
+// closed reports whether ch is closed.
+func closed(ch chan struct{}) bool {
+	select {
+	case <-ch:
+		return true
+	default:
+		return false
+	}
+}
+
+// unpackJob unpacks one layer: from its download as it streams when the
+// download had not started, else from the verified bytes of its ingest or
+// from the store; detached from its parent (rebase) when that is not
+// committed yet.
+func (s *Service) unpackJob(ctx context.Context, j, parent *layerJob, ls *layerSet, pr *progress, rebase bool) error {
+	parentReady := func() error {
+		if parent == nil {
+			return nil
 		}
-		extracting := func(n int64) { pr.bytes(j.id, "Extracting", n, j.desc.Size) }
-		if stream != nil {
-			err := s.applyLayer(ctx, j.chainID, j.parent, j.diffID, stream, true, verified, extracting)
-			stream.CloseWithError(errStreamBroken)
-			if err == nil {
-				pr.send(j.id, "Pull complete")
-				continue
-			}
-			// The stream broke or the layer was refused: wait for the
-			// verified blob and apply it from the store (a refused layer
-			// is refused again, with the same error).
+		select {
+		case <-parent.committed:
+		case <-ctx.Done():
+			return ctx.Err()
 		}
-		// From the verified bytes of the ingest, while the blob is being
-		// synced, or else from the store once it is committed.
+		return parent.uerr
+	}
+	var onto func() error
+	if rebase && parent != nil && !closed(parent.committed) {
+		onto = parentReady
+	} else if err := parentReady(); err != nil {
+		return err
+	}
+	ls.mu.Lock()
+	j.wantStream = true
+	for !j.started {
+		ls.cond.Wait()
+	}
+	stream := j.stream
+	ls.mu.Unlock()
+	verified := func() error {
 		select {
 		case <-j.ok:
+			return nil
 		case <-j.done:
 		case <-ctx.Done():
 			<-j.done
 		}
-		if data := j.okData(); data != nil {
-			err := s.applyLayer(ctx, j.chainID, j.parent, j.diffID, io.NewSectionReader(data, 0, data.Size()), false, func() error { return nil }, extracting)
-			if err != nil {
-				return fmt.Errorf("layer %s: %w", j.desc.Digest, err)
-			}
+		return j.err
+	}
+	extracting := func(n int64) { pr.bytes(j.id, "Extracting", n, j.desc.Size) }
+	if stream != nil {
+		err := s.applyLayer(ctx, j.chainID, j.parent, j.diffID, stream, true, verified, extracting, onto)
+		stream.CloseWithError(errStreamBroken)
+		if err == nil {
 			pr.send(j.id, "Pull complete")
-			continue
+			return nil
 		}
+		// The stream broke or the layer was refused: apply it again from
+		// its verified bytes (a refused layer is refused again, with the
+		// same error).
+	}
+	// From the verified bytes of the ingest, while the blob is being
+	// synced, or else from the store once it is committed.
+	select {
+	case <-j.ok:
+	case <-j.done:
+	case <-ctx.Done():
 		<-j.done
-		if j.err != nil {
-			return j.err
-		}
-		if err := s.applyFromStore(ctx, j.desc, j.chainID, j.parent, j.diffID, extracting); err != nil {
-			return fmt.Errorf("layer %s: %w", j.desc.Digest, err)
+	}
+	if data := j.okData(); data != nil {
+		if err := s.applyLayer(ctx, j.chainID, j.parent, j.diffID, io.NewSectionReader(data, 0, data.Size()), false, func() error { return nil }, extracting, onto); err != nil {
+			return err
 		}
 		pr.send(j.id, "Pull complete")
+		return nil
 	}
+	<-j.done
+	if j.err != nil {
+		return j.err
+	}
+	ra, err := s.content.ReaderAt(ctx, j.desc)
+	if err != nil {
+		return err
+	}
+	defer ra.Close()
+	if err := s.applyLayer(ctx, j.chainID, j.parent, j.diffID, io.NewSectionReader(ra, 0, ra.Size()), false, func() error { return nil }, extracting, onto); err != nil {
+		return err
+	}
+	pr.send(j.id, "Pull complete")
 	return nil
 }

@@ -49,12 +49,24 @@ func (c *countReader) Read(p []byte) (int, error) {
 // returns nil. A chainID committed meanwhile is success. Nothing is left
 // behind on failure.
 //
+// With onto set, the layer is unpacked detached: into a snapshot without
+// parent (in overlay form: the snapshotter is a snapshot.Rebaser), which is
+// committed onto parent once onto returns nil (the parent is committed),
+// so that layers unpack in parallel.
+//
 // A streamed layer (streamed true: r is fed by a running download) never
 // waits for another pull's unpack of the same chain ID: that pull may be
 // waiting, through the content store, for the very download that feeds r,
 // which cannot progress until r is read. It returns errStreamBroken instead,
 // and the caller applies the layer from the store once it is verified.
-func (s *Service) applyLayer(ctx context.Context, chainID, parent, diffID digest.Digest, r io.Reader, streamed bool, verified func() error, progress func(int64)) error {
+func (s *Service) applyLayer(ctx context.Context, chainID, parent, diffID digest.Digest, r io.Reader, streamed bool, verified func() error, progress func(int64), onto func() error) error {
+	var rb snapshot.Rebaser
+	if onto != nil {
+		var ok bool
+		if rb, ok = s.snap.(snapshot.Rebaser); !ok || parent == "" {
+			return fmt.Errorf("unpack layer %s detached: the snapshotter cannot commit it onto %q: %w", diffID, parent, errdefs.ErrNotImplemented)
+		}
+	}
 	var unlock func()
 	if streamed {
 		var ok bool
@@ -70,7 +82,11 @@ func (s *Service) applyLayer(ctx context.Context, chainID, parent, diffID digest
 	}
 	key := "extract-" + randomID() + "-" + chainID.Encoded()
 	t0 := time.Now()
-	mounts, err := s.snap.Prepare(ctx, key, parent.String())
+	prepareOn := parent.String()
+	if rb != nil {
+		prepareOn = ""
+	}
+	mounts, err := s.snap.Prepare(ctx, key, prepareOn, snapshot.Ephemeral())
 	if err != nil {
 		return fmt.Errorf("prepare snapshot for layer %s: %w", diffID, err)
 	}
@@ -85,6 +101,9 @@ func (s *Service) applyLayer(ctx context.Context, chainID, parent, diffID digest
 	dir, format, err := applyTarget(mounts)
 	if err != nil {
 		return err
+	}
+	if rb != nil {
+		format = archive.FormatOverlay // an upper layer, even if it is not mounted as one yet
 	}
 	cr := &countReader{r: r, fn: progress}
 	dr, _, err := archive.DecompressStream(cr)
@@ -113,7 +132,15 @@ func (s *Service) applyLayer(ctx context.Context, chainID, parent, diffID digest
 		slog.DebugContext(ctx, "unpacked layer", "chainID", chainID, "apply", t1.Sub(t0), "waitVerified", t2.Sub(t1), "commit", time.Since(t2))
 	}()
 	size := snapshot.WithLabels(map[string]string{labelLayerSize: strconv.FormatInt(stats.Size, 10)})
-	if err := s.snap.Commit(ctx, chainID.String(), key, size); err != nil {
+	if rb != nil {
+		if err := onto(); err != nil {
+			return err
+		}
+		err = rb.CommitOnto(ctx, chainID.String(), key, parent.String(), size)
+	} else {
+		err = s.snap.Commit(ctx, chainID.String(), key, size)
+	}
+	if err != nil {
 		if errdefs.IsAlreadyExists(err) {
 			return nil
 		}
@@ -172,7 +199,7 @@ func (s *Service) applyFromStore(ctx context.Context, desc ocispec.Descriptor, c
 		return err
 	}
 	defer ra.Close()
-	return s.applyLayer(ctx, chainID, parent, diffID, io.NewSectionReader(ra, 0, ra.Size()), false, func() error { return nil }, progress)
+	return s.applyLayer(ctx, chainID, parent, diffID, io.NewSectionReader(ra, 0, ra.Size()), false, func() error { return nil }, progress, nil)
 }
 
 // unpackLayers makes sure every layer of an image whose blobs are in the

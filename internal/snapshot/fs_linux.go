@@ -34,6 +34,8 @@ type record struct {
 	// pending: being made (a native copy in progress); in memory only,
 	// invisible but for holding its key and its parent.
 	pending bool
+	// ephemeral: active, kept in memory only until committed (Ephemeral).
+	ephemeral bool
 }
 
 type metadata struct {
@@ -52,9 +54,24 @@ type fsSnapshotter struct {
 }
 
 // NewOverlay opens (creating it if needed) an overlay snapshotter rooted at
-// root, e.g. /var/lib/berth/snapshots/overlay.
+// root, e.g. /var/lib/berth/snapshots/overlay. It is a Rebaser.
 func NewOverlay(root string) (Snapshotter, error) {
-	return open(root, false)
+	s, err := open(root, false)
+	if err != nil {
+		return nil, err
+	}
+	return overlaySnapshotter{s}, nil
+}
+
+// overlaySnapshotter is the overlay form of fsSnapshotter, which can commit
+// a layer onto a parent it was not prepared on.
+type overlaySnapshotter struct{ *fsSnapshotter }
+
+func (s overlaySnapshotter) CommitOnto(ctx context.Context, name, key, parent string, opts ...Opt) error {
+	if parent == "" {
+		return fmt.Errorf("commit %q onto a parent: empty parent: %w", key, errdefs.ErrInvalidArgument)
+	}
+	return s.commit(ctx, name, key, parent, opts)
 }
 
 // NewNative opens (creating it if needed) a native snapshotter rooted at
@@ -139,7 +156,7 @@ func (s *fsSnapshotter) removeOrphans() error {
 func (s *fsSnapshotter) save() error {
 	out := metadata{NextID: s.meta.NextID, Snapshots: map[string]*record{}}
 	for k, r := range s.meta.Snapshots {
-		if !r.pending {
+		if !r.pending && !r.ephemeral {
 			out.Snapshots[k] = r
 		}
 	}
@@ -278,6 +295,10 @@ func (s *fsSnapshotter) create(ctx context.Context, kind Kind, key, parent strin
 		return nil, fmt.Errorf("prepare snapshot %q: %w", key, err)
 	}
 	r.pending = false
+	if kind == KindActive && in.ephemeral {
+		r.ephemeral = true
+		return s.mounts(r)
+	}
 	if err := s.save(); err != nil {
 		delete(s.meta.Snapshots, key)
 		os.RemoveAll(s.dir(r.ID))
@@ -368,6 +389,12 @@ func (s *fsSnapshotter) mounts(r *record) ([]mount.Mount, error) {
 }
 
 func (s *fsSnapshotter) Commit(ctx context.Context, name, key string, opts ...Opt) error {
+	return s.commit(ctx, name, key, "", opts)
+}
+
+// commit commits key as name; onto, when set, becomes its parent (key must
+// have none).
+func (s *fsSnapshotter) commit(ctx context.Context, name, key, onto string, opts []Opt) error {
 	if name == "" {
 		return fmt.Errorf("commit %q: empty name: %w", key, errdefs.ErrInvalidArgument)
 	}
@@ -385,6 +412,21 @@ func (s *fsSnapshotter) Commit(ctx context.Context, name, key string, opts ...Op
 		s.mu.Unlock()
 		return fmt.Errorf("commit %q as %q: %w", key, name, errdefs.ErrAlreadyExists)
 	}
+	if onto != "" {
+		if r.Parent != "" {
+			s.mu.Unlock()
+			return fmt.Errorf("commit %q onto %q: it was prepared on %q: %w", key, onto, r.Parent, errdefs.ErrFailedPrecondition)
+		}
+		pr, ok := s.meta.Snapshots[onto]
+		if !ok || pr.pending {
+			s.mu.Unlock()
+			return fmt.Errorf("commit %q: parent snapshot %q: %w", key, onto, errdefs.ErrNotFound)
+		}
+		if pr.Kind != KindCommitted {
+			s.mu.Unlock()
+			return fmt.Errorf("commit %q: parent snapshot %q is %s, not committed: %w", key, onto, pr.Kind, errdefs.ErrFailedPrecondition)
+		}
+	}
 	id := r.ID
 	defer s.mu.Unlock()
 	// The usage of an immutable layer is computed once, by the first Usage
@@ -394,7 +436,10 @@ func (s *fsSnapshotter) Commit(ctx context.Context, name, key string, opts ...Op
 		o(&in)
 	}
 	c := *r
-	c.Kind, c.Labels, c.Updated, c.Usage = KindCommitted, in.Labels, time.Now().UTC(), nil
+	c.Kind, c.Labels, c.Updated, c.Usage, c.ephemeral = KindCommitted, in.Labels, time.Now().UTC(), nil, false
+	if onto != "" {
+		c.Parent = onto
+	}
 	delete(s.meta.Snapshots, key)
 	s.meta.Snapshots[name] = &c
 	if err := s.save(); err != nil {
@@ -428,9 +473,11 @@ func (s *fsSnapshotter) Remove(ctx context.Context, key string) error {
 		return fmt.Errorf("remove %q: it is the parent of %q: %w", key, children, errdefs.ErrFailedPrecondition)
 	}
 	delete(s.meta.Snapshots, key)
-	if err := s.save(); err != nil {
-		s.meta.Snapshots[key] = r
-		return fmt.Errorf("remove %q: %w", key, err)
+	if !r.ephemeral {
+		if err := s.save(); err != nil {
+			s.meta.Snapshots[key] = r
+			return fmt.Errorf("remove %q: %w", key, err)
+		}
 	}
 	// A failure here leaves an orphan directory, removed at the next open.
 	if err := os.RemoveAll(s.dir(r.ID)); err != nil {

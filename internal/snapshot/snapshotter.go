@@ -52,6 +52,8 @@ type Info struct {
 	Labels  map[string]string
 	Created time.Time
 	Updated time.Time
+
+	ephemeral bool // set by Ephemeral, for Prepare
 }
 
 // Usage is the disk space a snapshot's own files take: for an overlay
@@ -75,6 +77,26 @@ func WithLabels(labels map[string]string) Opt {
 			i.Labels[k] = v
 		}
 	}
+}
+
+// Ephemeral makes Prepare keep the new active snapshot in memory only until
+// it is committed: after a crash it is gone (its directory is removed when
+// the snapshotter is opened). For snapshots that are worthless unfinished,
+// as a layer being unpacked; it saves a metadata write.
+func Ephemeral() Opt {
+	return func(i *Info) { i.ephemeral = true }
+}
+
+// Rebaser is implemented by snapshotters whose committed layers do not
+// depend on the layers below them (overlay, where a layer is an upper
+// directory): an active snapshot prepared without a parent can be
+// committed onto any committed parent. The image service uses it to unpack
+// the layers of an image in parallel.
+type Rebaser interface {
+	// CommitOnto is Commit that makes parent (a committed snapshot) the
+	// parent of the committed snapshot name. key must have been prepared
+	// without a parent.
+	CommitOnto(ctx context.Context, name, key, parent string, opts ...Opt) error
 }
 
 // Snapshotter makes, describes and removes snapshots. Errors are classified
