@@ -187,10 +187,20 @@ type legacyDiskUsage struct {
 	system.DiskUsage
 }
 
-// diskUsage answers /system/df. Volumes are counted (VolumeUsage); the
-// other figures are still zero; the shape follows the request's API
-// version.
+// diskUsage answers /system/df: images (ImageUsage), containers
+// (ContainerUsage), volumes (VolumeUsage) and the build cache; the shape
+// follows the request's API version.
 func (s *Server) diskUsage(w http.ResponseWriter, r *http.Request) {
+	iu, err := s.ImageUsage(r.Context())
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	cu, err := s.ContainerUsage(r.Context())
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
 	vu, err := s.VolumeUsage(r.Context())
 	if err != nil {
 		writeError(w, r, err)
@@ -202,8 +212,8 @@ func (s *Server) diskUsage(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	current := system.DiskUsage{
-		ImageUsage:      &image.DiskUsage{Items: []image.Summary{}},
-		ContainerUsage:  &container.DiskUsage{Items: []container.Summary{}},
+		ImageUsage:      iu,
+		ContainerUsage:  cu,
 		VolumeUsage:     vu,
 		BuildCacheUsage: bu,
 	}
@@ -213,7 +223,7 @@ func (s *Server) diskUsage(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	legacy := legacyDiskUsage{
-		Images: []image.Summary{}, Containers: []container.Summary{},
+		LayersSize: iu.TotalSize, Images: iu.Items, Containers: cu.Items,
 		Volumes: vu.Items, BuildCache: bu.Items,
 	}
 	if CompareVersions(v, "1.52") == 0 {
