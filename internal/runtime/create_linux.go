@@ -292,7 +292,7 @@ func Create(opts CreateOpts) (c *Container, err error) {
 	hooksBeforePivot := spec.Hooks != nil && (len(spec.Hooks.Prestart) > 0 || len(spec.Hooks.CreateRuntime) > 0)
 	cfg := &initConfig{
 		ID:           opts.ID,
-		Spec:         spec,
+		Spec:         newInitSpec(spec),
 		Rootfs:       rootfs,
 		ExecSockFd:   syncFd + 1,
 		NoPivot:      opts.NoPivot,

@@ -171,7 +171,7 @@ func (c *Container) Exec(opts ExecOpts) (*Process, error) {
 		}
 	}
 	st := c.OCIState()
-	cfg := &initConfig{Exec: true, ID: c.State.ID, Spec: c.State.Spec, Process: proc, ConsoleFd: consoleFd,
+	cfg := &initConfig{Exec: true, ID: c.State.ID, Spec: newInitSpec(c.State.Spec), Process: proc, ConsoleFd: consoleFd,
 		SeccompAgentFd: agentFd, State: &st}
 	if err := sync.send(syncMsg{Type: msgConfig, Config: cfg}); err != nil {
 		return fail(fmt.Errorf("exec: send config: %w", err))

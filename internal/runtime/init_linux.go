@@ -51,7 +51,7 @@ func initMain(sync *syncConn) error {
 	if cfg.Exec {
 		return execMain(sync, cfg)
 	}
-	spec := cfg.Spec
+	spec := cfg.Spec.spec()
 	proc := spec.Process
 	if proc.Terminal {
 		if _, err := unix.Setsid(); err != nil {
@@ -391,12 +391,12 @@ func execMain(sync *syncConn, cfg *initConfig) error {
 			return err
 		}
 	}
-	spec := *cfg.Spec
+	spec := cfg.Spec.spec()
 	var agent *os.File
 	if cfg.SeccompAgentFd != 0 {
 		agent = os.NewFile(uintptr(cfg.SeccompAgentFd), "seccomp-agent")
 	}
-	path, filter, err := prepareExec(&spec, proc)
+	path, filter, err := prepareExec(spec, proc)
 	if err != nil {
 		return err
 	}
