@@ -16,6 +16,7 @@ import (
 
 	"github.com/berth/berth/internal/archive"
 	"github.com/berth/berth/internal/image"
+	"github.com/berth/berth/internal/metadata"
 )
 
 // Config is what New needs.
@@ -225,8 +226,11 @@ func (b *Builder) Build(ctx context.Context, opts BuildOptions, progress Progres
 	}
 	send(fmt.Sprintf("Successfully built %s\n", shortHex(id)))
 	for _, t := range opts.Tags {
-		if err := b.images.Tag(ctx, id.String(), t); err != nil {
-			return "", fmt.Errorf("tag %s: %w", t, err)
+		// A cached rebuild usually finds its tags in place: no write.
+		if !hasTag(img, t) {
+			if err := b.images.Tag(ctx, id.String(), t); err != nil {
+				return "", fmt.Errorf("tag %s: %w", t, err)
+			}
 		}
 		send(fmt.Sprintf("Successfully tagged %s\n", familiar(t)))
 	}
@@ -237,6 +241,21 @@ func (b *Builder) Build(ctx context.Context, opts BuildOptions, progress Progres
 	}
 	progress(Event{ID: id.String()})
 	return id, nil
+}
+
+// hasTag reports whether img is tagged t already.
+func hasTag(img image.Image, t string) bool {
+	n, err := metadata.NormalizeName(t)
+	if err != nil {
+		return false
+	}
+	f := metadata.FamiliarName(n)
+	for _, rt := range img.RepoTags {
+		if rt == f {
+			return true
+		}
+	}
+	return false
 }
 
 func shortHex(d digest.Digest) string {

@@ -64,26 +64,32 @@ func (c *cache) get(key string) (digest.Digest, bool) {
 	return e.Image, true
 }
 
-func (c *cache) put(key string, id digest.Digest, description string) error {
+// put records id as the image of the step key and returns the image the
+// entry named before, if another.
+func (c *cache) put(key string, id digest.Digest, description string) (digest.Digest, error) {
 	now := time.Now().UTC()
 	e := cacheEntry{Image: id, Created: now, LastUsed: now, Description: description}
+	var displaced digest.Digest
 	if ob, err := os.ReadFile(filepath.Join(c.dir, key)); err == nil {
 		var old cacheEntry
 		if json.Unmarshal(ob, &old) == nil {
 			e.Replaced = old.Replaced
-			if old.Image != "" && old.Image != id && len(e.Replaced) < 64 {
-				e.Replaced = append(e.Replaced, old.Image)
+			if old.Image != "" && old.Image != id {
+				displaced = old.Image
+				if len(e.Replaced) < 64 {
+					e.Replaced = append(e.Replaced, old.Image)
+				}
 			}
 		}
 	}
 	b, err := json.Marshal(e)
 	if err != nil {
-		return err
+		return "", err
 	}
 	if err := writeFileAtomic(filepath.Join(c.dir, key), b); err != nil {
-		return fmt.Errorf("build cache: %w", err)
+		return "", fmt.Errorf("build cache: %w", err)
 	}
-	return nil
+	return displaced, nil
 }
 
 func writeFileAtomic(path string, b []byte) error {

@@ -138,6 +138,26 @@ func TestBuildIntermediatesHidden(t *testing.T) {
 	if err != nil || id2 != id || strings.Count(out, "Using cache") != 3 {
 		t.Errorf("rebuild: %s %v, want %s from cache:\n%s", id2, err, id, out)
 	}
+	// A --no-cache rebuild displaces the step images: they stay hidden
+	// (the old final image too: it is still the cache of its step), so
+	// nothing dangling shows; builder prune removes them all.
+	id3, out, err := e.build(t, dir, BuildOptions{Tags: []string{"hidden:1"}, NoCache: true})
+	if err != nil || id3 == id {
+		t.Fatalf("no-cache rebuild: %s %v\n%s", id3, err, out)
+	}
+	if l, err := e.images.List(ctx, image.ListOptions{}); err != nil || len(l) != 2 {
+		t.Errorf("images after a --no-cache rebuild: %d (%v), want hidden:1 and busybox", len(l), err)
+	}
+	if all, err := e.images.List(ctx, image.ListOptions{All: true}); err != nil || len(all) != 1+3+3 {
+		t.Errorf("all images after a --no-cache rebuild: %d (%v), want 7: busybox and the three step images of each build", len(all), err)
+	}
+	rep, err := e.b.Prune(ctx, PruneOptions{All: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if all, err := e.images.List(ctx, image.ListOptions{All: true}); err != nil || len(all) != 2 {
+		t.Errorf("after prune (%d entries): %d images (%v), want busybox and hidden:1", len(rep.Entries), len(all), err)
+	}
 }
 
 // CacheRecords (system df) lists each step with its instruction, the

@@ -41,7 +41,8 @@ func (b *Builder) unpackContext(ctx context.Context, bc *buildContext, r io.Read
 		mtime time.Time
 	}
 	var dirs []dirTime
-	buf := make([]byte, 256<<10)
+	hs := b.newStreamHasher()
+	defer hs.close()
 	for {
 		if err := ctx.Err(); err != nil {
 			return err
@@ -57,7 +58,7 @@ func (b *Builder) unpackContext(ctx context.Context, bc *buildContext, r io.Read
 		if name == "" {
 			continue
 		}
-		if err := b.unpackEntry(bc.root, tr, h, name, buf); err != nil {
+		if err := unpackEntry(bc.root, tr, h, name, hs); err != nil {
 			return fmt.Errorf("build context tar: %s: %w", h.Name, err)
 		}
 		if h.Typeflag == tar.TypeDir {
@@ -71,7 +72,7 @@ func (b *Builder) unpackContext(ctx context.Context, bc *buildContext, r io.Read
 	return nil
 }
 
-func (b *Builder) unpackEntry(root *os.Root, tr *tar.Reader, h *tar.Header, name string, buf []byte) error {
+func unpackEntry(root *os.Root, tr *tar.Reader, h *tar.Header, name string, hs *streamHasher) error {
 	mode := fs.FileMode(h.Mode).Perm()
 	if h.Mode&0o4000 != 0 {
 		mode |= fs.ModeSetuid
@@ -116,8 +117,7 @@ func (b *Builder) unpackEntry(root *os.Root, tr *tar.Reader, h *tar.Header, name
 		if err != nil {
 			return err
 		}
-		sum := sha256.New()
-		_, err = io.CopyBuffer(io.MultiWriter(f, sum), tr, buf)
+		err = hs.copy(f, tr)
 		if err == nil {
 			err = f.Chown(h.Uid, h.Gid)
 		}
@@ -143,11 +143,13 @@ func (b *Builder) unpackEntry(root *os.Root, tr *tar.Reader, h *tar.Header, name
 		if err := root.Chtimes(name, atime, h.ModTime); err != nil {
 			return err
 		}
+		var id *syscall.Stat_t
 		if fi, err := root.Lstat(name); err == nil {
 			if st, ok := fi.Sys().(*syscall.Stat_t); ok && st.Ino == ino && fi.Mode().IsRegular() {
-				b.sums.put(st, sum.Sum(nil))
+				id = st
 			}
 		}
+		hs.end(id)
 		return nil
 	case tar.TypeSymlink:
 		if err := root.Symlink(h.Linkname, name); err != nil {
@@ -163,5 +165,90 @@ func (b *Builder) unpackEntry(root *os.Root, tr *tar.Reader, h *tar.Header, name
 	default:
 		// Devices, fifos and sockets have no place in a build context.
 		return nil
+	}
+}
+
+// streamHasher hashes the files the unpacker writes on a goroutine of its
+// own, so hashing overlaps with reading the stream and writing the files.
+// copy and end are called from one goroutine; the sums go to the
+// Builder's table in file order.
+type streamHasher struct {
+	chunks chan hashChunk
+	free   chan []byte
+	done   chan struct{}
+	closed bool
+}
+
+// hashChunk is part of a file's data, or (end) the end of the file with
+// its identity, nil when its hash must not be remembered.
+type hashChunk struct {
+	data []byte
+	end  bool
+	id   *syscall.Stat_t
+}
+
+const (
+	hashBufs    = 4
+	hashBufSize = 256 << 10
+)
+
+func (b *Builder) newStreamHasher() *streamHasher {
+	hs := &streamHasher{chunks: make(chan hashChunk, hashBufs+1), free: make(chan []byte, hashBufs), done: make(chan struct{})}
+	for range hashBufs {
+		hs.free <- make([]byte, hashBufSize)
+	}
+	go func() {
+		defer close(hs.done)
+		h := sha256.New()
+		for c := range hs.chunks {
+			if !c.end {
+				h.Write(c.data)
+				hs.free <- c.data[:cap(c.data)]
+				continue
+			}
+			if c.id != nil {
+				b.sums.put(c.id, h.Sum(nil))
+			}
+			h.Reset()
+		}
+	}()
+	return hs
+}
+
+// copy writes the file's data from r to w and hands it to the hasher.
+func (hs *streamHasher) copy(w io.Writer, r io.Reader) error {
+	for {
+		buf := <-hs.free
+		n, err := io.ReadFull(r, buf)
+		if n > 0 {
+			if _, werr := w.Write(buf[:n]); werr != nil {
+				hs.free <- buf
+				hs.end(nil)
+				return werr
+			}
+			hs.chunks <- hashChunk{data: buf[:n]}
+		} else {
+			hs.free <- buf
+		}
+		switch {
+		case err == io.EOF || err == io.ErrUnexpectedEOF:
+			return nil
+		case err != nil:
+			hs.end(nil)
+			return err
+		}
+	}
+}
+
+// end ends the current file: its hash is remembered for id (not when
+// nil).
+func (hs *streamHasher) end(id *syscall.Stat_t) { hs.chunks <- hashChunk{end: true, id: id} }
+
+// close waits until every file handed over was hashed.
+func (hs *streamHasher) close() {
+	if !hs.closed {
+		hs.closed = true
+		close(hs.chunks)
+		<-hs.done
 	}
 }

@@ -19,6 +19,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/containerd/errdefs"
 	"github.com/moby/buildkit/frontend/dockerfile/instructions"
 	"github.com/moby/buildkit/frontend/dockerfile/parser"
 	"github.com/moby/buildkit/frontend/dockerfile/shell"
@@ -510,10 +511,22 @@ func (r *buildRun) cached(ctx context.Context, s *stageState, key string) bool {
 	return true
 }
 
-func (r *buildRun) done(s *stageState, key, description string, img image.Image) error {
+func (r *buildRun) done(ctx context.Context, s *stageState, key, description string, img image.Image) error {
 	s.img = img
 	r.send(fmt.Sprintf(" ---> %s\n", shortHex(img.ID)))
-	return r.b.cache.put(key, img.ID, description)
+	displaced, err := r.b.cache.put(key, img.ID, description)
+	if err != nil || displaced == "" {
+		return err
+	}
+	// The step's image of an earlier (--no-cache) build lost the step's
+	// name to this one: it keeps a hidden name of its own, so it is not
+	// listed as a dangling image; builder prune removes it.
+	if old, err := r.b.images.Get(ctx, displaced.String()); err == nil && old.Dangling {
+		if err := r.b.images.Tag(ctx, displaced.String(), cacheRef(key[:32]+"-"+displaced.Encoded()[:16])); err != nil && !errdefs.IsNotFound(err) {
+			return err
+		}
+	}
+	return nil
 }
 
 // configStep commits a config-only step.
@@ -529,7 +542,7 @@ func (r *buildRun) configStep(ctx context.Context, s *stageState, instr string) 
 	if err != nil {
 		return err
 	}
-	return r.done(s, key, instr, img)
+	return r.done(ctx, s, key, instr, img)
 }
 
 // layerStep prepares a writable snapshot on the stage's image, lets fill
@@ -572,7 +585,7 @@ func (r *buildRun) layerStep(ctx context.Context, s *stageState, key, createdBy 
 	if err != nil {
 		return err
 	}
-	return r.done(s, key, createdBy, img)
+	return r.done(ctx, s, key, createdBy, img)
 }
 
 // stepKey is the cache key of a step of this build: SOURCE_DATE_EPOCH,
