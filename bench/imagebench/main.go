@@ -42,6 +42,7 @@ func main() {
 	src := fs.String("src", "", "push: tag this image as --ref first")
 	cpuprofile := fs.String("cpuprofile", "", "write a CPU profile to this file")
 	verbose := fs.Bool("v", false, "debug log (per layer timings) to stderr")
+	fs.IntVar(&downloads, "downloads", 0, "parallel layer downloads (the service's default when 0)")
 	fs.Parse(os.Args[2:])
 	if *verbose {
 		slog.SetDefault(slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug})))
@@ -60,6 +61,9 @@ func main() {
 	}
 }
 
+// downloads is --downloads.
+var downloads int
+
 func open(root string) (*image.Service, func(), error) {
 	cs, err := content.Open(filepath.Join(root, "content"))
 	if err != nil {
@@ -74,7 +78,8 @@ func open(root string) (*image.Service, func(), error) {
 		db.Close()
 		return nil, nil, err
 	}
-	s, err := image.New(image.Config{Content: cs, Metadata: db, Snapshotter: sn})
+	s, err := image.New(image.Config{Content: cs, Metadata: db, Snapshotter: sn,
+		Registry: image.RegistryConfig{MaxConcurrentDownloads: downloads}})
 	if err != nil {
 		return nil, nil, err
 	}

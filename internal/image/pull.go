@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"strings"
 	"sync"
@@ -74,6 +75,7 @@ func (s *Service) pull(ctx context.Context, ref string, opts PullOptions) (Image
 	}
 	pr := newProgress(opts.Progress)
 	pr.send(r.Identifier(), "Pulling from "+familiarRepo(r.Context()))
+	t0 := time.Now()
 	rr, err := s.openRemote(ctx, r, opts.Auth, transport.PullScope)
 	if err != nil {
 		return Image{}, err
@@ -138,9 +140,11 @@ func (s *Service) pull(ctx context.Context, ref string, opts PullOptions) (Image
 		return Image{}, err
 	}
 
+	slog.DebugContext(ctx, "pull: manifest and config", "ref", ref, "t", time.Since(t0))
 	if err := s.fetchAndUnpack(lctx, rr, manifest.Layers, cfg.RootFS.DiffIDs, pr, opts.Progress != nil); err != nil {
 		return Image{}, err
 	}
+	slog.DebugContext(ctx, "pull: layers", "ref", ref, "t", time.Since(t0))
 	if err := bg.wait(); err != nil {
 		return Image{}, err
 	}
@@ -151,6 +155,7 @@ func (s *Service) pull(ctx context.Context, ref string, opts PullOptions) (Image
 	}
 	names = append(names, r.Context().Name()+"@"+top.desc.Digest.String())
 	updated, err := s.setNames(ctx, names, mdesc)
+	slog.DebugContext(ctx, "pull: recorded", "ref", ref, "t", time.Since(t0))
 	if err != nil {
 		return Image{}, err
 	}
