@@ -131,6 +131,7 @@ func runBuild(cmd *cobra.Command, copts *client.Options, o *buildOptions, path s
 		BuildArgs:      buildArgs(o.buildArgs),
 		Labels:         labels,
 		Target:         o.target,
+		AuthConfigs:    registryAuths(cmd.ErrOrStderr()),
 	}
 	if o.platform != "" {
 		p, err := parsePlatform(o.platform)
