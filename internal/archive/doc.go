@@ -31,6 +31,10 @@
 // user or group names; mtimes in whole seconds), so the same upper directory
 // always gives the same bytes and the same diff ID.
 //
+// Apply reports, in ApplyOptions.Stats, the layer's size as docker counts
+// it (its files' and symlinks' sizes, hard links once), which the image
+// service records per layer; LayerSize computes the same from a layer tar.
+//
 // # Safety
 //
 // No entry writes outside the root, whatever the archive says:
@@ -63,6 +67,9 @@
 //   - ApplyOptions.MaxSize bounds the total bytes of file contents; at most
 //     1 MiB may follow the end-of-archive blocks (a small compressed stream
 //     can inflate to endless zeros).
+//   - Every stream DecompressStream returns (Apply's, LayerSize's, the image
+//     service's import and commit) fails past MaxLayerSize (64 GiB)
+//     uncompressed with ErrLayerTooLarge, naming the limit.
 //
 // Every rejection is an *EntryError naming the entry. Apply streams: it reads
 // the layer once, front to back, holding no copy of it, so a download and its

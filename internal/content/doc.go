@@ -25,7 +25,12 @@
 // filesystem, so a blob is either wholly there or absent) and fsyncs the
 // directory. Open removes every ingest (or, with WithIngestMaxAge, the stale
 // ones) and stray *.tmp files, so a crash mid-ingest leaves nothing
-// visible.
+// visible. An ingest's meta and the lease files are written through a
+// rename but not fsynced: they matter only to the running process (a torn
+// meta after a power loss starts its ingest over, a torn lease is dropped
+// by GC). A LocalStore's writers are IngestReaders: the bytes written so far
+// can be read before Commit (a pull unpacks a verified layer while its blob
+// is being synced).
 //
 // # Sharing one download
 //

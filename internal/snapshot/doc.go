@@ -24,6 +24,14 @@
 //	})
 //	sn.Commit(ctx, chainID, key)                      // AlreadyExists: someone else won; Remove(key)
 //
+// Prepare with Ephemeral keeps an active snapshot in memory until it is
+// committed (a crash removes it with the orphan directories). The overlay
+// snapshotter is a Rebaser: an active snapshot prepared without a parent can
+// be committed onto any committed parent (CommitOnto), since an overlay
+// layer's files do not depend on the layers below; the image service unpacks
+// a pull's layers in parallel that way. A committed snapshot's usage is
+// computed by the first Usage call and kept.
+//
 // Naming committed layers by their chain ID makes every layer unpacked once
 // and shared by every image and container above it. A container then
 // Prepares its own key on the image's top chain ID and mounts the result.
@@ -32,7 +40,7 @@
 //
 //	<root>/                   e.g. /var/lib/berth/snapshots/overlay (or .../native)
 //	  metadata.json           every snapshot: key or name -> id, kind, parent,
-//	                          labels, created, updated, usage (once committed);
+//	                          labels, created, updated, usage (once computed);
 //	                          rewritten whole (temp file, rename) on each change;
 //	                          not fsynced, like the layers' files (see save)
 //	  metadata.lock           flock held by the open Snapshotter (one process at a time)
