@@ -4,7 +4,7 @@
 // with docker's defaults, mounts the container's snapshot as its rootfs,
 // runs the container through one shim per container (internal/shim), and
 // serves start, stop, kill, restart, wait, attach, logs, exec, pause,
-// update, top, stats, cp, diff, export, rename, remove and list. Containers
+// update, top, stats, cp, diff, export, commit, rename, remove and list. Containers
 // outlive the daemon: their records are on disk and a new engine
 // reconnects to the running shims and collects the exits that happened
 // meanwhile. This is docker's live restore, always on (`docker info` says
@@ -58,6 +58,19 @@
 // An attach to a container that does not run registers for its next start
 // before the API answers the hijack: the docker CLI sends start as soon as
 // it has the upgrade, and a fast process's output must not be missed.
+// Stdin follows dockerd's rules: a container without OpenStdin ignores a
+// client's stdin; when a client's stdin ends, StdinOnce without a TTY
+// closes the container's stdin (and the attach goes on until the output
+// ends), otherwise the container's stdin stays open for the next attach
+// and this attach ends (a TTY's stdin is never closed by a client: ctrl-p
+// ctrl-q, then attach again, reaches the same process).
+//
+// Commit takes the snapshot's upper directory as one layer (archive.Diff),
+// pausing a running container meanwhile unless asked not to, and merges
+// the request's config with the container's as dockerd does. The files the
+// engine bind-mounts over /etc (hostname, hosts, resolv.conf) are left out
+// of diff and commit when the runtime created them empty as mount targets:
+// dockerd keeps them in an init layer below the container's.
 //
 // Restart policies follow docker's: no, always, unless-stopped,
 // on-failure[:N]; the delay doubles from 100 ms (at most a minute) and
