@@ -42,8 +42,12 @@ func prepareRootfs(spec *specs.Spec, rootfs string) error {
 	if err := unix.Mount("", "/", "", prop, ""); err != nil {
 		return fmt.Errorf("prepare rootfs: set propagation of /: %w", err)
 	}
-	if err := makeParentMountPrivate(rootfs); err != nil {
-		return err
+	// After a recursive rslave or rprivate no mount is shared any more, and
+	// the mount table (long on a busy host) need not be read.
+	if prop&unix.MS_REC == 0 || prop&(unix.MS_SLAVE|unix.MS_PRIVATE) == 0 {
+		if err := makeParentMountPrivate(rootfs); err != nil {
+			return err
+		}
 	}
 	if err := unix.Mount(rootfs, rootfs, "", unix.MS_BIND|unix.MS_REC, ""); err != nil {
 		return fmt.Errorf("prepare rootfs: bind %s onto itself: %w", rootfs, err)
