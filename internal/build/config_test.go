@@ -221,3 +221,34 @@ func TestBuildCacheRecords(t *testing.T) {
 		t.Errorf("images after prune --all: %d (%v), want busybox and df:1", len(all), err)
 	}
 }
+
+// RUN --mount=type=bind,from=STAGE reads the stage's files; the source
+// path is part of the step's key, and a cached step mounts nothing.
+func TestBuildBindMountFromStage(t *testing.T) {
+	e := newEnv(t)
+	df := func(src string) string {
+		return "FROM busybox AS src\nRUN mkdir /a /b && echo from-a > /a/f && echo from-b > /b/f\n" +
+			"FROM busybox\nRUN --mount=type=bind,from=src,source=" + src + ",target=/m cat /m/f > /out\n"
+	}
+	dir := t.TempDir()
+	writeFiles(t, dir, map[string]string{"Dockerfile": df("/a")})
+	id, out, err := e.build(t, dir, BuildOptions{})
+	if err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	if got := readFile(t, filepath.Join(e.export(t, id), "out")); got != "from-a\n" {
+		t.Errorf("/out = %q", got)
+	}
+	runs := e.exec.runs.Load()
+	if id2, out, err := e.build(t, dir, BuildOptions{}); err != nil || id2 != id || e.exec.runs.Load() != runs {
+		t.Errorf("rebuild: %s (want %s), %v, %d runs\n%s", id2, id, err, e.exec.runs.Load()-runs, out)
+	}
+	writeFiles(t, dir, map[string]string{"Dockerfile": df("/b")})
+	id3, out, err := e.build(t, dir, BuildOptions{})
+	if err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	if got := readFile(t, filepath.Join(e.export(t, id3), "out")); got != "from-b\n" {
+		t.Errorf("another source: /out = %q, want from-b (a stale cache hit?)", got)
+	}
+}

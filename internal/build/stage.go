@@ -771,6 +771,8 @@ func (r *buildRun) run(ctx context.Context, s *stageState, c *instructions.RunCo
 	}
 	var mountKeys []string
 	var cleanups []func()
+	// onMiss prepares what only a step that runs needs.
+	var onMiss []func() error
 	defer func() {
 		for _, f := range cleanups {
 			f()
@@ -848,40 +850,46 @@ func (r *buildRun) run(ctx context.Context, s *stageState, c *instructions.RunCo
 			mounts = append(mounts, RunMount{Type: "bind", Source: src, Target: target, ReadOnly: true})
 			mountKeys = append(mountKeys, "secret:"+id+":"+target)
 		case instructions.MountTypeBind:
-			var dir string
-			var hashExtra string
 			if m.From != "" {
 				img, err := r.fromImage(ctx, m.From)
 				if err != nil {
 					return fmt.Errorf("--mount from=%s: %w", m.From, err)
 				}
-				d, cleanup, err := r.mountImage(ctx, img)
-				if err != nil {
-					return err
-				}
-				cleanups = append(cleanups, cleanup)
-				dir, hashExtra = d, img.ID.String()
-			} else {
-				dir = r.ctx.dir
+				// The image ID and the source fix the key; the image is
+				// mounted only when the step runs.
+				i, m := len(mounts), m
+				mounts = append(mounts, RunMount{Type: "bind", Target: target, ReadOnly: m.ReadOnly})
+				mountKeys = append(mountKeys, "bind:"+target+":"+img.ID.String()+":"+m.Source)
+				onMiss = append(onMiss, func() error {
+					dir, cleanup, err := r.mountImage(ctx, img)
+					if err != nil {
+						return err
+					}
+					cleanups = append(cleanups, cleanup)
+					root, err := os.OpenRoot(dir)
+					if err != nil {
+						return err
+					}
+					defer root.Close()
+					srcs, err := matchSources(dir, root, m.Source, func(string) bool { return false })
+					if err != nil {
+						return fmt.Errorf("--mount from=%s,source=%s: %w", m.From, m.Source, err)
+					}
+					mounts[i].Source = srcs[0].host
+					return nil
+				})
+				continue
 			}
-			root, err := os.OpenRoot(dir)
-			if err != nil {
-				return err
-			}
-			srcs, err := matchSources(dir, root, m.Source, func(string) bool { return false })
-			root.Close()
+			srcs, err := matchSources(r.ctx.dir, r.ctx.root, m.Source, func(string) bool { return false })
 			if err != nil {
 				return fmt.Errorf("--mount source=%s: %w", m.Source, err)
 			}
-			if m.From == "" {
-				h, err := (&copySpec{sources: srcs}).hash()
-				if err != nil {
-					return err
-				}
-				hashExtra = h
+			h, err := (&copySpec{sources: srcs, sums: &r.b.sums}).hash()
+			if err != nil {
+				return err
 			}
 			mounts = append(mounts, RunMount{Type: "bind", Source: srcs[0].host, Target: target, ReadOnly: m.ReadOnly})
-			mountKeys = append(mountKeys, "bind:"+target+":"+hashExtra)
+			mountKeys = append(mountKeys, "bind:"+target+":"+h)
 		default:
 			return invalid("RUN --mount=type=%s is not supported", m.Type)
 		}
@@ -889,6 +897,11 @@ func (r *buildRun) run(ctx context.Context, s *stageState, c *instructions.RunCo
 	key := r.stepKey(s.img.ID, "RUN "+jsonString(args), "args="+strings.Join(argKV, "\x01"), "mounts="+strings.Join(mountKeys, "\x01"), "network="+network)
 	if r.cached(ctx, s, key) {
 		return nil
+	}
+	for _, f := range onMiss {
+		if err := f(); err != nil {
+			return err
+		}
 	}
 	createdBy := strings.Join(args, " ")
 	if len(argKV) > 0 {
