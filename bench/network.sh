@@ -7,10 +7,17 @@
 #   - container-to-container TCP throughput over a user-defined network:
 #     bench/tools/tcpthru (static Go, 256 KiB writes) serving in one
 #     container, named by the embedded DNS, and sending for S seconds from
-#     another; the same tool in two network namespaces joined by a bare
-#     veth pair made here; and two dockerd containers on a dockerd user
-#     network. Transfers of the three alternate; medians are printed with
-#     the ratio to the bare pair.
+#     another; the same tool run by the host (its root cgroup, no seccomp)
+#     inside two Berth containers' network namespaces, which is Berth's
+#     network path alone ("berth netns"); the same tool in two network
+#     namespaces joined by a bare veth pair made here; and two dockerd
+#     containers on a dockerd user network. Containers share their engine's
+#     cgroup (berth/, docker/), which gets one task's CPU share against the
+#     other sessions' processes: under load that, not the network, is most
+#     of what separates "user net" from "bare veth". Transfers of the three alternate; medians are printed with
+#     the ratio to the bare pair: MB/s, and the CPU time sender and receiver
+#     spent per GB (getrusage; the kernel's veth and bridge work runs in
+#     their context), which the other sessions' load disturbs less.
 #
 # Usage: bench/network.sh [--runs N] [--secs S] [--transfers N] [--no-peer]
 #
@@ -51,7 +58,7 @@ cd "$(dirname "$0")/.."
 tag=$$
 bridge=bnb$tag prefix=BNB$tag dbridge=dnb$tag nsA=bnbA$tag nsB=bnbB$tag
 work=$(mktemp -d /var/tmp/berth-network-bench.XXXXXX)
-berth_pid="" docker_pid="" srv_pid=""
+berth_pid="" docker_pid="" srv_pid="" nsrv_pid=""
 cleanup() {
 	set +e
 	for h in berth docker; do
@@ -61,6 +68,7 @@ cleanup() {
 		$docker -H "unix://$work/$h.sock" network prune -f >/dev/null 2>&1 || true
 	done
 	[ -z "$srv_pid" ] || kill "$srv_pid" 2>/dev/null
+	[ -z "$nsrv_pid" ] || kill "$nsrv_pid" 2>/dev/null
 	for p in $berth_pid $docker_pid; do kill "$p" 2>/dev/null || true; done
 	for p in $berth_pid $docker_pid; do
 		for _ in $(seq 100); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
@@ -114,7 +122,8 @@ start_daemon_net() {
 	$D run -d --name sink --network nbench tcpthru:latest /tcpthru serve :5001 >/dev/null
 }
 
-# daemon_tp DAEMON: MB/s of one transfer between two containers on nbench
+# daemon_tp DAEMON: "MB/s CPU-ms/GB" of one transfer between two
+# containers on nbench
 daemon_tp() {
 	$docker -H "unix://$work/$1.sock" run --rm --network nbench tcpthru:latest /tcpthru send sink:5001 "$secs"
 }
@@ -137,6 +146,19 @@ veth_setup() {
 }
 
 veth_tp() { ip netns exec "$nsB" "$tcpthru" send "$veth_ip:5001" "$secs"; }
+
+# netns_setup: a host tcpthru serving :5003 in berth's sink container's
+# network namespace, and a second container (src) whose namespace sends
+netns_setup() {
+	local B="$docker -H unix://$work/berth.sock"
+	$B run -d --name src --network nbench tcpthru:latest /tcpthru serve :5002 >/dev/null
+	src_ns=$($B inspect -f '{{.NetworkSettings.SandboxKey}}' src)
+	sink_ip=$($B inspect -f '{{.NetworkSettings.Networks.nbench.IPAddress}}' sink)
+	nsenter --net="$($B inspect -f '{{.NetworkSettings.SandboxKey}}' sink)" "$tcpthru" serve :5003 &
+	nsrv_pid=$!
+}
+
+netns_tp() { nsenter --net="$src_ns" "$tcpthru" send "$sink_ip:5003" "$secs"; }
 
 mkdir -p "$work/berth-data" "$work/berth-exec"
 "$work/berth" daemon --data-root "$work/berth-data" --exec-root "$work/berth-exec" \
@@ -162,7 +184,7 @@ if [ $peer = 1 ]; then
 fi
 echo "$(date -u +%FT%TZ) $(uname -r), $(nproc) CPUs, load $(cut -d' ' -f1 /proc/loadavg); $runs runs, $transfers transfers of ${secs}s; figures are medians"
 
-declare -A lat tp
+declare -A lat tp cpu
 for d in $daemons; do run_ms "$d" >/dev/null; done # warm caches
 for _ in $(seq "$runs"); do # alternated, so both see the same load
 	for d in $daemons; do lat[$d]+="$(run_ms "$d") "; done
@@ -170,13 +192,20 @@ done
 
 for d in $daemons; do start_daemon_net "$d"; done
 veth_setup
+netns_setup
 for _ in $(seq "$transfers"); do # alternated, so all see the same load
-	tp[veth]+="$(veth_tp) "
-	for d in $daemons; do tp[$d]+="$(daemon_tp "$d") "; done
+	for k in veth netns $daemons; do
+		case $k in
+		veth) r=$(veth_tp) ;;
+		netns) r=$(netns_tp) ;;
+		*) r=$(daemon_tp "$k") ;;
+		esac
+		tp[$k]+="${r% *} " cpu[$k]+="${r#* } "
+	done
 done
 echo "load at the end $(cut -d' ' -f1 /proc/loadavg)"
 med() { printf '%s\n' $1 | median; }
-v=$(med "${tp[veth]}")
+v=$(med "${tp[veth]}") vc=$(med "${cpu[veth]}")
 printf '%-34s %10s %10s %s\n' case median ratio "all runs"
 b_lat=$(med "${lat[berth]}")
 if [ $peer = 1 ]; then
@@ -187,7 +216,16 @@ else
 	printf '%-34s %10s %10s %s\n' "run --rm, bridge, berth (ms)" "$b_lat" - "${lat[berth]}"
 fi
 printf '%-34s %10s %10s %s\n' "c2c TCP, bare veth pair (MB/s)" "$v" 1.00 "${tp[veth]}"
+t=$(med "${tp[netns]}")
+printf '%-34s %10s %10s %s\n' "c2c TCP, berth netns (MB/s)" "$t" "$(ratio "$t" "$v")" "${tp[netns]}"
 for d in $daemons; do
 	t=$(med "${tp[$d]}")
-	printf '%-34s %10s %10s %s\n' "c2c TCP, $d user network (MB/s)" "$t" "$(ratio "$t" "$v")" "${tp[$d]}"
+	printf '%-34s %10s %10s %s\n' "c2c TCP, $d user net (MB/s)" "$t" "$(ratio "$t" "$v")" "${tp[$d]}"
+done
+printf '%-34s %10s %10s %s\n' "c2c CPU, bare veth pair (ms/GB)" "$vc" 1.00 "${cpu[veth]}"
+c=$(med "${cpu[netns]}")
+printf '%-34s %10s %10s %s\n' "c2c CPU, berth netns (ms/GB)" "$c" "$(ratio "$c" "$vc")" "${cpu[netns]}"
+for d in $daemons; do
+	c=$(med "${cpu[$d]}")
+	printf '%-34s %10s %10s %s\n' "c2c CPU, $d user net (ms/GB)" "$c" "$(ratio "$c" "$vc")" "${cpu[$d]}"
 done

@@ -4,10 +4,19 @@
 //
 //	tcpthru serve [HOST]:PORT      accept connections until killed; each one is
 //	                               drained, and when the sender closes its
-//	                               side the byte count is written back
+//	                               side the byte count and the CPU time the
+//	                               server used meanwhile are written back
 //	tcpthru send HOST:PORT SECONDS send zeros for SECONDS, close the write side,
-//	                               wait for the receiver's count and print
-//	                               MB/s (10^6 bytes) of what it received
+//	                               wait for the receiver's answer and print
+//	                               "MBPS CPUMS": MB/s (10^6 bytes) of what it
+//	                               received, and the CPU milliseconds sender
+//	                               and receiver spent per GB (10^9 bytes)
+//
+// The CPU time (user + system, getrusage) includes the kernel's network
+// processing that runs in the two processes' context, which on a veth
+// path is most of it: it tells a path's cost apart from the machine's
+// load better than MB/s does on a shared machine. Run one transfer at a
+// time per server, or the server's CPU time mixes them.
 //
 // The sender retries connecting for up to 10 s, so it can start right
 // after the server's container. It is built static (CGO_ENABLED=0) by
@@ -22,6 +31,7 @@ import (
 	"net"
 	"os"
 	"strconv"
+	"syscall"
 	"time"
 )
 
@@ -47,7 +57,7 @@ func run(args []string) error {
 		if err != nil {
 			return err
 		}
-		fmt.Printf("%.0f\n", mbps)
+		fmt.Printf("%.0f %.0f\n", mbps[0], mbps[1])
 		return nil
 	}
 	return errors.New("usage: tcpthru serve [HOST]:PORT | tcpthru send HOST:PORT SECONDS")
@@ -65,19 +75,30 @@ func serve(addr string) error {
 		}
 		go func() {
 			defer c.Close()
+			cpu0 := cpuTime()
 			n, err := io.CopyBuffer(io.Discard, c, make([]byte, bufSize))
 			if err != nil {
 				fmt.Fprintln(os.Stderr, "tcpthru: serve:", err)
 				return
 			}
-			var b [8]byte
-			binary.BigEndian.PutUint64(b[:], uint64(n))
+			var b [16]byte
+			binary.BigEndian.PutUint64(b[:8], uint64(n))
+			binary.BigEndian.PutUint64(b[8:], uint64(cpuTime()-cpu0))
 			c.Write(b[:])
 		}()
 	}
 }
 
-func send(addr string, d time.Duration) (float64, error) {
+// cpuTime is the user and system CPU time of this process.
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// send returns MB/s and CPU milliseconds per GB.
+func send(addr string, d time.Duration) ([2]float64, error) {
+	var zero [2]float64
 	var c net.Conn
 	var err error
 	for deadline := time.Now().Add(10 * time.Second); ; {
@@ -88,10 +109,11 @@ func send(addr string, d time.Duration) (float64, error) {
 		time.Sleep(50 * time.Millisecond)
 	}
 	if err != nil {
-		return 0, fmt.Errorf("send: %w", err)
+		return zero, fmt.Errorf("send: %w", err)
 	}
 	defer c.Close()
 	tc := c.(*net.TCPConn)
+	cpu0 := cpuTime()
 	buf := make([]byte, bufSize)
 	var sent uint64
 	start := time.Now()
@@ -100,21 +122,22 @@ func send(addr string, d time.Duration) (float64, error) {
 		n, err := tc.Write(buf)
 		sent += uint64(n)
 		if err != nil {
-			return 0, fmt.Errorf("send to %s: %w", addr, err)
+			return zero, fmt.Errorf("send to %s: %w", addr, err)
 		}
 	}
 	if err := tc.CloseWrite(); err != nil {
-		return 0, fmt.Errorf("send to %s: close write: %w", addr, err)
+		return zero, fmt.Errorf("send to %s: close write: %w", addr, err)
 	}
-	var b [8]byte
+	var b [16]byte
 	tc.SetReadDeadline(time.Now().Add(30 * time.Second))
 	if _, err := io.ReadFull(tc, b[:]); err != nil {
-		return 0, fmt.Errorf("send to %s: read the receiver's count: %w", addr, err)
+		return zero, fmt.Errorf("send to %s: read the receiver's count: %w", addr, err)
 	}
 	elapsed := time.Since(start)
-	got := binary.BigEndian.Uint64(b[:])
+	cpu := cpuTime() - cpu0 + time.Duration(binary.BigEndian.Uint64(b[8:]))
+	got := binary.BigEndian.Uint64(b[:8])
 	if got != sent {
-		return 0, fmt.Errorf("send to %s: receiver got %d bytes, %d were sent", addr, got, sent)
+		return zero, fmt.Errorf("send to %s: receiver got %d bytes, %d were sent", addr, got, sent)
 	}
-	return float64(got) / 1e6 / elapsed.Seconds(), nil
+	return [2]float64{float64(got) / 1e6 / elapsed.Seconds(), float64(cpu.Microseconds()) / 1e3 / (float64(got) / 1e9)}, nil
 }
