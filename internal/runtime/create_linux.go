@@ -273,6 +273,13 @@ func Create(opts CreateOpts) (c *Container, err error) {
 		_, _ = cmd.Process.Wait()
 	}
 	c.State.Pid = pid
+	// Read while the init's Go runtime starts, not by the init.
+	var cgroupMounts []cgroupMount
+	if needsHostCgroupMounts(spec) {
+		if cgroupMounts, err = hostCgroupMounts(); err != nil {
+			return nil, err
+		}
+	}
 	if cg != nil && !joined {
 		if err := cg.Apply(pid); err != nil {
 			return nil, fmt.Errorf("cgroup: %w", err)
@@ -299,6 +306,7 @@ func Create(opts CreateOpts) (c *Container, err error) {
 		ConsoleFd:    consoleFd,
 		State:        &st,
 		PrestartStop: hooksBeforePivot,
+		CgroupMounts: cgroupMounts,
 	}
 	if err := sync.send(syncMsg{Type: msgConfig, Config: cfg}); err != nil {
 		return nil, fmt.Errorf("send config to init: %w", err)

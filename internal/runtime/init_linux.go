@@ -64,7 +64,7 @@ func initMain(sync *syncConn) error {
 		}
 	}
 	if _, ok := findNS(spec, specs.MountNamespace); ok {
-		if err := prepareRootfs(spec, cfg.Rootfs); err != nil {
+		if err := prepareRootfs(spec, cfg.Rootfs, cfg.CgroupMounts); err != nil {
 			return err
 		}
 	}

@@ -21,7 +21,10 @@ import (
 // mounted afresh (the kernel roots them at the namespace's cgroup); without
 // one, the container's cgroup directories are bound from the host. The
 // result is read-only unless the mount's options say rw.
-func mountCgroup(spec *specs.Spec, root *inRoot, fstype, dest string, o mountOptions) error {
+//
+// hostMounts are the host's cgroup v1 mounts (hostCgroupMounts); nil means
+// read them from the mount table here.
+func mountCgroup(spec *specs.Spec, root *inRoot, fstype, dest string, o mountOptions, hostMounts []cgroupMount) error {
 	ownNS := hasCgroupNamespace(spec)
 	cgroups, err := readProcCgroup("/proc/self/cgroup")
 	if err != nil {
@@ -44,9 +47,11 @@ func mountCgroup(spec *specs.Spec, root *inRoot, fstype, dest string, o mountOpt
 		return mountBind(root, src, dest, mountOptions{flags: unix.MS_BIND | flags | unix.MS_REC, cleared: o.cleared, atime: o.atime, prop: o.prop})
 	}
 
-	mounts, err := readMountInfo("/proc/self/mountinfo")
-	if err != nil {
-		return err
+	mounts := hostMounts
+	if mounts == nil {
+		if mounts, err = hostCgroupMounts(); err != nil {
+			return err
+		}
 	}
 	// The tmpfs stays writable until the hierarchies are in place.
 	tmpfsFlags := flags &^ unix.MS_RDONLY
@@ -65,10 +70,7 @@ func mountCgroup(spec *specs.Spec, root *inRoot, fstype, dest string, o mountOpt
 	}
 	defer unix.Close(tmpfs)
 	for _, m := range mounts {
-		if m.fsType != "cgroup" || !pathWithin(m.mountPoint, "/sys/fs/cgroup") {
-			continue
-		}
-		controllers := cgroupControllers(m.superOptions)
+		controllers := cgroupControllers(m.SuperOptions)
 		if controllers == "" {
 			continue
 		}
@@ -76,17 +78,17 @@ func mountCgroup(spec *specs.Spec, root *inRoot, fstype, dest string, o mountOpt
 		if !ok {
 			continue
 		}
-		name := path.Base(m.mountPoint)
+		name := path.Base(m.MountPoint)
 		if ownNS {
 			err = withTmpfsDir(tmpfs, name, true, func(target string) error {
 				return unix.Mount("cgroup", target, "cgroup", flags, controllers)
 			})
 		} else {
-			rel := strings.TrimPrefix(cgPath, m.root)
-			if m.root != "/" && !strings.HasPrefix(cgPath, m.root+"/") && cgPath != m.root {
+			rel := strings.TrimPrefix(cgPath, m.Root)
+			if m.Root != "/" && !strings.HasPrefix(cgPath, m.Root+"/") && cgPath != m.Root {
 				continue // our cgroup is outside what this host mount shows
 			}
-			src := filepath.Join(m.mountPoint, rel)
+			src := filepath.Join(m.MountPoint, rel)
 			err = withTmpfsDir(tmpfs, name, true, func(target string) error {
 				return unix.Mount(src, target, "", unix.MS_BIND, "")
 			})
@@ -115,6 +117,42 @@ func mountCgroup(spec *specs.Spec, root *inRoot, fstype, dest string, o mountOpt
 		}
 	}
 	return finishMount(root, dest, mountOptions{prop: o.prop})
+}
+
+// cgroupMount is a host cgroup v1 mount under /sys/fs/cgroup.
+type cgroupMount struct {
+	MountPoint   string `json:"mountPoint"`
+	Root         string `json:"root"`
+	SuperOptions string `json:"superOptions"`
+}
+
+// hostCgroupMounts returns the cgroup v1 mounts under /sys/fs/cgroup of the
+// caller's mount table, in its order (never nil).
+func hostCgroupMounts() ([]cgroupMount, error) {
+	mounts, err := readMountInfo("/proc/self/mountinfo")
+	if err != nil {
+		return nil, err
+	}
+	out := []cgroupMount{}
+	for _, m := range mounts {
+		if m.fsType == "cgroup" && pathWithin(m.mountPoint, "/sys/fs/cgroup") {
+			out = append(out, cgroupMount{MountPoint: m.mountPoint, Root: m.root, SuperOptions: m.superOptions})
+		}
+	}
+	return out, nil
+}
+
+// needsHostCgroupMounts reports whether the init will mount a v1 cgroup view
+// (a "cgroup" mount on a host whose /sys/fs/cgroup is not cgroup2), which
+// needs the host's cgroup mounts.
+func needsHostCgroupMounts(spec *specs.Spec) bool {
+	for _, m := range spec.Mounts {
+		if m.Type == "cgroup" {
+			var st unix.Statfs_t
+			return unix.Statfs("/sys/fs/cgroup", &st) == nil && st.Type != unix.CGROUP2_SUPER_MAGIC
+		}
+	}
+	return false
 }
 
 // withTmpfsDir calls fn with a path naming directory name of the tmpfs at

@@ -109,7 +109,7 @@ func runRootfsScenario(file string) (res rootfsResult) {
 		return rootfsResult{Error: err.Error()}
 	}
 	openat2Disabled.Store(sc.NoOpenat2)
-	if err := prepareRootfs(sc.Spec, sc.Rootfs); err != nil {
+	if err := prepareRootfs(sc.Spec, sc.Rootfs, nil); err != nil {
 		return rootfsResult{Error: err.Error()}
 	}
 	if sc.Stop != "prepare" {

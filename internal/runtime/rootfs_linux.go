@@ -23,7 +23,10 @@ import (
 
 // prepareRootfs runs in the init, in the container's new mount namespace,
 // before enterRootfs. rootfs is the host path of the bundle's root.
-func prepareRootfs(spec *specs.Spec, rootfs string) error {
+//
+// cgroupMounts are the host's cgroup v1 mounts for a cgroup mount entry, or
+// nil to read them here.
+func prepareRootfs(spec *specs.Spec, rootfs string, cgroupMounts []cgroupMount) error {
 	if spec == nil {
 		return errors.New("prepare rootfs: no spec")
 	}
@@ -54,7 +57,7 @@ func prepareRootfs(spec *specs.Spec, rootfs string) error {
 	}
 
 	for i, m := range spec.Mounts {
-		if err := mountSpecEntry(spec, rootfs, m); err != nil {
+		if err := mountSpecEntry(spec, rootfs, m, cgroupMounts); err != nil {
 			return fmt.Errorf("mounts[%d] (%s on %s): %w", i, m.Type, m.Destination, err)
 		}
 	}
@@ -140,7 +143,7 @@ func makeParentMountPrivate(rootfs string) error {
 }
 
 // mountSpecEntry performs one entry of spec.Mounts.
-func mountSpecEntry(spec *specs.Spec, rootfs string, m specs.Mount) error {
+func mountSpecEntry(spec *specs.Spec, rootfs string, m specs.Mount, cgroupMounts []cgroupMount) error {
 	if len(m.UIDMappings) > 0 || len(m.GIDMappings) > 0 {
 		return errors.New("id-mapped mounts (uidMappings/gidMappings) are not supported")
 	}
@@ -165,7 +168,7 @@ func mountSpecEntry(spec *specs.Spec, rootfs string, m specs.Mount) error {
 	case m.Type == "bind" || o.flags&unix.MS_BIND != 0:
 		return mountBind(root, m.Source, dest, o)
 	case m.Type == "cgroup" || m.Type == "cgroup2":
-		return mountCgroup(spec, root, m.Type, dest, o)
+		return mountCgroup(spec, root, m.Type, dest, o, cgroupMounts)
 	case m.Type == "":
 		return errors.New("type is empty and options have no bind or rbind")
 	default:

@@ -55,6 +55,11 @@ type initConfig struct {
 	// PrestartStop makes the init stop before pivot_root for the parent to
 	// run the prestart and createRuntime hooks (msgPrestart, msgContinue).
 	PrestartStop bool `json:"prestartStop,omitempty"`
+	// CgroupMounts are the host's cgroup v1 mounts, read by the parent while
+	// the init starts (the init's new mount namespace is a copy of the
+	// parent's), for a spec that mounts a v1 cgroup view; nil makes the init
+	// read its own mount table.
+	CgroupMounts []cgroupMount `json:"cgroupMounts,omitempty"`
 	// ConsoleFd is the fd (in the init) of a unix socket connection to send the
 	// pty master to, or 0 when the process has no terminal.
 	ConsoleFd int `json:"consoleFd,omitempty"`

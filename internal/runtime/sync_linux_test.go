@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
 )
 
 // TestInitSpecRoundTrip checks that what the init reads of the spec
@@ -51,5 +52,40 @@ func TestInitSpecRoundTrip(t *testing.T) {
 	}
 	if newInitSpec(nil) != nil {
 		t.Error("newInitSpec(nil) != nil")
+	}
+}
+
+// TestHostCgroupMounts checks what the parent sends the init for a v1
+// cgroup view: the host's v1 hierarchies under /sys/fs/cgroup, and only
+// when the spec mounts one on a host that has them.
+func TestHostCgroupMounts(t *testing.T) {
+	var st unix.Statfs_t
+	if err := unix.Statfs("/sys/fs/cgroup", &st); err != nil || st.Type == unix.CGROUP2_SUPER_MAGIC {
+		t.Skip("no cgroup v1 hierarchies on this host")
+	}
+	mounts, err := hostCgroupMounts()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(mounts) == 0 {
+		t.Fatal("no cgroup v1 mounts found under /sys/fs/cgroup")
+	}
+	memory := false
+	for _, m := range mounts {
+		if !pathWithin(m.MountPoint, "/sys/fs/cgroup") || m.SuperOptions == "" || m.Root == "" {
+			t.Errorf("bad cgroup mount %+v", m)
+		}
+		memory = memory || cgroupControllers(m.SuperOptions) == "memory"
+	}
+	if !memory {
+		t.Errorf("no memory hierarchy in %+v", mounts)
+	}
+	s := DefaultSpec()
+	if !needsHostCgroupMounts(s) {
+		t.Error("the default spec mounts a cgroup view, but needsHostCgroupMounts is false")
+	}
+	s.Mounts = s.Mounts[:1]
+	if needsHostCgroupMounts(s) {
+		t.Error("a spec without a cgroup mount needs no host cgroup mounts")
 	}
 }
