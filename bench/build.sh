@@ -10,6 +10,9 @@
 #     steps, a 10 MB COPY, a COPY --from another stage
 #   - fully cached rebuild of the same context (the 10 MB file re-sent
 #     and re-hashed, every step a cache hit)
+#   - the floor of that rebuild: the docker CLI sending the same context
+#     to a server that only reads it (then also SHA-256s it) and answers
+#     at once; and Berth's own CLI against Berth
 #
 # Times are wall-clock medians of N runs of the whole CLI command, as a
 # user sees them; the ratios are Berth's time over the peer's.
@@ -50,8 +53,8 @@ work=$(mktemp -d /var/tmp/berth-build-bench.XXXXXX)
 berth_pid="" docker_pid=""
 cleanup() {
 	set +e
-	for p in $berth_pid $docker_pid; do kill "$p" 2>/dev/null || true; done
-	for p in $berth_pid $docker_pid; do
+	for p in $berth_pid $docker_pid $drain_pid; do kill "$p" 2>/dev/null || true; done
+	for p in $berth_pid $docker_pid $drain_pid; do
 		for _ in $(seq 150); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
 	done
 	{ grep " $work/" /proc/self/mountinfo || true; } | awk '{print $5}' | sort -r | while read -r m; do umount -l "$m" 2>/dev/null || true; done
@@ -77,6 +80,47 @@ RUN wc -c /big.bin > /size
 COPY --from=tools /tool /tool
 CMD ["cat", "/size"]
 EOF
+
+# The floor of a cached rebuild through the legacy API: the same docker
+# CLI sending the same context to a server that only reads the body
+# (and, second, also hashes it with SHA-256) and answers with an image ID.
+mkdir -p "$work/drain"
+cat >"$work/drain/main.go" <<'EOF'
+package main
+
+import (
+	"crypto/sha256"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+)
+
+func main() {
+	l, err := net.Listen("unix", os.Args[1])
+	if err != nil {
+		panic(err)
+	}
+	hash := len(os.Args) > 2
+	http.Serve(l, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Api-Version", "1.41")
+		if r.URL.Path == "/_ping" {
+			w.Write([]byte("OK"))
+			return
+		}
+		var dst io.Writer = io.Discard
+		if hash {
+			dst = sha256.New()
+		}
+		n, _ := io.Copy(dst, r.Body)
+		w.Header().Set("Content-Type", "application/json")
+		fmt.Fprintf(w, "{\"stream\":\"read %d bytes\\n\"}\n{\"aux\":{\"ID\":\"sha256:%064d\"}}\n", n, 0)
+	}))
+}
+EOF
+(cd "$work/drain" && printf 'module drain\ngo 1.22\n' >go.mod && go build -o drain .)
+drain_pid=""
 
 wait_sock() {
 	for _ in $(seq 300); do $docker -H "unix://$1" version >/dev/null 2>&1 && return 0; sleep 0.1; done
@@ -137,9 +181,30 @@ if [ $peer = 1 ]; then
 	$docker -H "unix://$work/docker.sock" load -q -i "$work/busybox.tar" >/dev/null
 fi
 
+# floor VAR [hash]: sets VAR to the median of the docker CLI's build
+# against the drain server (started and stopped here, in this shell).
+floor() {
+	local var=$1
+	shift
+	"$work/drain/drain" "$work/drain.sock" "$@" &
+	drain_pid=$!
+	wait_sock "$work/drain.sock"
+	printf -v "$var" '%s' "$(timed $docker DOCKER_BUILDKIT=0 -H "unix://$work/drain.sock" build --network none -t bench:floor "$ctx")"
+	kill "$drain_pid"
+	wait "$drain_pid" 2>/dev/null || true
+	drain_pid=""
+	rm -f "$work/drain.sock"
+	[ -n "${!var}" ] || { echo "build.sh: the floor measurement failed" >&2; exit 1; }
+}
+
 echo "$(date -u +%FT%TZ) $(uname -r), $(nproc) CPUs, load $(cut -d' ' -f1-3 /proc/loadavg); $runs runs; times are medians in ms"
 read -r b_cold b_cached < <(bench berth "$work/berth.sock" $docker DOCKER_BUILDKIT=0)
 printf '%-28s cold %7.1f ms | cached %6.1f ms\n' "berth (docker CLI 28)" "$b_cold" "$b_cached"
+read -r bb_cold bb_cached < <(bench berth-cli "$work/berth.sock" "$work/berth" DOCKER_BUILDKIT=0)
+printf '%-28s cold %7.1f ms | cached %6.1f ms\n' "berth (berth CLI)" "$bb_cold" "$bb_cached"
+floor f_read
+floor f_hash hash
+printf '%-28s %.1f ms; reading and hashing it %.1f ms\n' "floor: the CLI sends the context, the server reads it" "$f_read" "$f_hash"
 if [ $peer = 1 ]; then
 	read -r l_cold l_cached < <(bench legacy "$work/docker.sock" $docker DOCKER_BUILDKIT=0)
 	printf '%-28s cold %7.1f ms | cached %6.1f ms\n' "dockerd 20.10 legacy" "$l_cold" "$l_cached"
