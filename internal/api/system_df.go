@@ -44,9 +44,6 @@ func (s *Server) ImageUsage(ctx context.Context) (*imagetypes.DiskUsage, error) 
 			SharedSize:  iu.SharedSize[img.ID],
 			Size:        img.Size,
 		}
-		if sum.Labels == nil {
-			sum.Labels = map[string]string{}
-		}
 		du.Items = append(du.Items, sum)
 		du.TotalCount++
 		if sum.Containers > 0 {
