@@ -42,6 +42,21 @@
 //	  mounts/<id hash>/        the directories of RUN --mount=type=cache
 //	  tmp/                     build contexts unpacked from tars, scratch files
 //
+// # Context
+//
+// A context directory is used in place. A context tar (POST /build's
+// body) is unpacked under tmp/ in one pass that hashes every regular
+// file on a goroutine of its own while it is written (context_unpack.go):
+// the hashes are remembered by file identity (device, inode, size,
+// mtime, ctime), so the COPY keys of a fully cached rebuild read nothing
+// again. Names resolve inside the directory (os.Root), a later entry
+// replaces an earlier one, devices and fifos are skipped, and a file a
+// later entry changes (a hard link changes its ctime) is hashed from disk.
+//
+// A cache hit costs a file read and an image lookup: no container starts,
+// COPY --from and RUN --mount from= mount their image only on a miss, and
+// tags already in place are not written again.
+//
 // # Images
 //
 // HEALTHCHECK, SHELL and ONBUILD go into the image config's "config"
