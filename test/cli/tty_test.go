@@ -197,4 +197,38 @@ func testDetachKeys(t *testing.T) {
 	}
 }
 
+// TestStartAttachInteractive: `start -ai` of a stopped `run -it`
+// container gives the new run the terminal again: keystrokes reach the
+// shell and the CLI exits with its code.
+func TestStartAttachInteractive(t *testing.T) { forEachTarget(t, testStartAttachInteractive) }
+
+func testStartAttachInteractive(t *testing.T) {
+	needEnv(t)
+	cleanupContainers(t)
+	for _, tool := range []struct{ name, bin, prefix string }{{"docker", dockerCLI, dockerPrefix}, {"berth", env.berth, berthPrefix}} {
+		t.Run(tool.name, func(t *testing.T) {
+			name := tool.prefix + "sai"
+			p := startPty(t, tool.bin, "run", "-it", "--name", name, "--network", "none", "busybox", "sh")
+			p.waitFor(t, "/ # ")
+			if _, err := p.master.WriteString("exit 3\r"); err != nil {
+				t.Fatal(err)
+			}
+			if code := p.exit(t); code != 3 {
+				t.Fatalf("run -it: exit %d, want 3; terminal %q", code, p.output())
+			}
+			a := startPty(t, tool.bin, "start", "-ai", name)
+			a.waitFor(t, "/ # ")
+			if _, err := a.master.WriteString("echo again-$((1+1)); exit 4\r"); err != nil {
+				t.Fatal(err)
+			}
+			if code := a.exit(t); code != 4 {
+				t.Errorf("start -ai: exit %d, want 4; terminal %q", code, a.output())
+			}
+			if !strings.Contains(a.output(), "again-2") {
+				t.Errorf("start -ai terminal lacks the echo: %q", a.output())
+			}
+		})
+	}
+}
+
 var _ = context.Background
