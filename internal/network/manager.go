@@ -49,7 +49,7 @@ type Manager struct {
 
 	mu        sync.RWMutex
 	st        state
-	fwReady   bool // forwarding on, chains set up: by the first network
+	fwReady   bool                    // forwarding on, chains set up: by the first network
 	resolvers map[string]*resolver    // by container ID
 	holds     map[string][]portHolder // by container ID: sockets reserving host ports
 }

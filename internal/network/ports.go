@@ -80,12 +80,13 @@ type loopbackProxy struct {
 func (p *loopbackProxy) serve() {
 	for {
 		c, err := p.ln.Accept()
-		if err != nil {
-			var ne net.Error
-			if errors.As(err, &ne) && ne.Timeout() {
-				continue
-			}
-			return // closed
+		if errors.Is(err, net.ErrClosed) {
+			return
+		}
+		if err != nil { // e.g. out of file descriptors: try again
+			slog.Debug("published port: [::1] accept", "to", p.to, "err", err)
+			time.Sleep(50 * time.Millisecond)
+			continue
 		}
 		go p.forward(c)
 	}
