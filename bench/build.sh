@@ -14,8 +14,10 @@
 #     to a server that only reads it (then also SHA-256s it) and answers
 #     at once; and Berth's own CLI against Berth
 #
-# Times are wall-clock medians of N runs of the whole CLI command, as a
-# user sees them; the ratios are Berth's time over the peer's.
+# Times are wall-clock medians of N rounds of the whole CLI command, as
+# a user sees them; each round runs every target once, in turn, so the
+# load of a shared machine falls on all alike; a ratio is the median of
+# the rounds' ratios of Berth's time over the peer's.
 #
 # Usage: bench/build.sh [--runs N] [--no-peer]
 #
@@ -129,39 +131,20 @@ wait_sock() {
 median() { sort -n | awk '{a[NR]=$1} END {if (NR%2) print a[(NR+1)/2]; else printf "%.1f\n", (a[NR/2]+a[NR/2+1])/2}'; }
 ms() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%.1f\n", (b-a)*1000}'; }
 
-# timed NAME CLI ENV ARGS...: prints the median wall time in ms of runs
-# of the CLI's build; a failed build stops the benchmark.
-timed() {
-	local cli=$1 env=$2
-	shift 2
-	local times=() t0
-	for _ in $(seq "$runs"); do
-		t0=$EPOCHREALTIME
-		if ! env $env "$cli" "$@" >"$work/out.log" 2>&1; then
-			echo "build.sh: $cli $* failed:" >&2
-			cat "$work/out.log" >&2
-			exit 1
-		fi
-		times+=("$(ms "$t0" "$EPOCHREALTIME")")
-	done
-	printf '%s\n' "${times[@]}" | median
-}
-
-# bench NAME SOCK CLI ENV: cold and cached medians, "cold cached".
-bench() {
-	local sock=$2 cli=$3 env=$4
-	local H="-H unix://$sock"
-	local cold cached
-	cold=$(timed "$cli" "$env" $H build --network none --no-cache -t bench:cold "$ctx")
-	# Prime the cache once, then rebuild with every step a hit.
-	env $env "$cli" $H build --network none -t bench:cached "$ctx" >"$work/out.log" 2>&1 || { cat "$work/out.log" >&2; exit 1; }
-	cached=$(timed "$cli" "$env" $H build --network none -t bench:cached "$ctx")
-	if [ "$env" = DOCKER_BUILDKIT=0 ] && [ "$(grep -c 'Using cache' "$work/out.log")" -lt 4 ]; then
-		echo "build.sh: $1's rebuild was not fully cached:" >&2
-		cat "$work/out.log" >&2
+# once NAME SOCK CLI ENV ARGS...: runs one build of the CLI against the
+# daemon on SOCK and prints its wall time in ms; a failed build stops the
+# benchmark, and a "cached" build of berth or dockerd's legacy builder
+# must show every step from the cache.
+once() {
+	local name=$1 sock=$2 cli=$3 env=$4 t0
+	shift 4
+	t0=$EPOCHREALTIME
+	if ! env $env "$cli" -H "unix://$sock" "$@" >"$work/out-$name.log" 2>&1; then
+		echo "build.sh: $name: $cli $* failed:" >&2
+		cat "$work/out-$name.log" >&2
 		exit 1
 	fi
-	echo "$cold $cached"
+	ms "$t0" "$EPOCHREALTIME"
 }
 
 mkdir -p "$work/berth-data" "$work/berth-exec"
@@ -181,43 +164,71 @@ if [ $peer = 1 ]; then
 	$docker -H "unix://$work/docker.sock" load -q -i "$work/busybox.tar" >/dev/null
 fi
 
-# floor VAR [hash]: sets VAR to the median of the docker CLI's build
-# against the drain server (started and stopped here, in this shell).
-floor() {
-	local var=$1
-	shift
-	"$work/drain/drain" "$work/drain.sock" "$@" &
-	drain_pid=$!
-	wait_sock "$work/drain.sock"
-	printf -v "$var" '%s' "$(timed $docker DOCKER_BUILDKIT=0 -H "unix://$work/drain.sock" build --network none -t bench:floor "$ctx")"
-	kill "$drain_pid"
-	wait "$drain_pid" 2>/dev/null || true
-	drain_pid=""
-	rm -f "$work/drain.sock"
-	[ -n "${!var}" ] || { echo "build.sh: the floor measurement failed" >&2; exit 1; }
-}
-
-echo "$(date -u +%FT%TZ) $(uname -r), $(nproc) CPUs, load $(cut -d' ' -f1-3 /proc/loadavg); $runs runs; times are medians in ms"
-read -r b_cold b_cached < <(bench berth "$work/berth.sock" $docker DOCKER_BUILDKIT=0)
-printf '%-28s cold %7.1f ms | cached %6.1f ms\n' "berth (docker CLI 28)" "$b_cold" "$b_cached"
-read -r bb_cold bb_cached < <(bench berth-cli "$work/berth.sock" "$work/berth" DOCKER_BUILDKIT=0)
-printf '%-28s cold %7.1f ms | cached %6.1f ms\n' "berth (berth CLI)" "$bb_cold" "$bb_cached"
-floor f_read
-floor f_hash hash
-printf '%-28s %.1f ms; reading and hashing it %.1f ms\n' "floor: the CLI sends the context, the server reads it" "$f_read" "$f_hash"
+# The targets, "name sock cli env": the same docker CLI against Berth and
+# dockerd's legacy builder, Berth's own CLI, BuildKit through Debian's
+# 20.10 CLI; the floor servers take part in the cached rounds only.
+targets=("berth $work/berth.sock $docker DOCKER_BUILDKIT=0" "berth-cli $work/berth.sock $work/berth DOCKER_BUILDKIT=0")
 if [ $peer = 1 ]; then
-	read -r l_cold l_cached < <(bench legacy "$work/docker.sock" $docker DOCKER_BUILDKIT=0)
-	printf '%-28s cold %7.1f ms | cached %6.1f ms\n' "dockerd 20.10 legacy" "$l_cold" "$l_cached"
+	targets+=("legacy $work/docker.sock $docker DOCKER_BUILDKIT=0")
 	if [ -x $bkdocker ]; then
-		read -r k_cold k_cached < <(bench buildkit "$work/docker.sock" $bkdocker DOCKER_BUILDKIT=1)
-		printf '%-28s cold %7.1f ms | cached %6.1f ms\n' "dockerd 20.10 BuildKit" "$k_cold" "$k_cached"
+		targets+=("buildkit $work/docker.sock $bkdocker DOCKER_BUILDKIT=1")
+	fi
+fi
+"$work/drain/drain" "$work/drain.sock" &
+drain_pid=$!
+"$work/drain/drain" "$work/drain-hash.sock" hash &
+drain_pid="$drain_pid $!"
+wait_sock "$work/drain.sock"
+wait_sock "$work/drain-hash.sock"
+floors=("floor $work/drain.sock $docker DOCKER_BUILDKIT=0" "floor-hash $work/drain-hash.sock $docker DOCKER_BUILDKIT=0")
+
+echo "$(date -u +%FT%TZ) $(uname -r), $(nproc) CPUs, load $(cut -d' ' -f1-3 /proc/loadavg); $runs rounds; times are medians in ms"
+mkdir -p "$work/times"
+# Prime each cache once.
+for t in "${targets[@]}"; do
+	read -r name sock cli env <<<"$t"
+	once "$name" "$sock" "$cli" "$env" build --network none -t "bench-$name:cached" "$ctx" >/dev/null
+done
+# Rounds interleave the targets, so the load of a shared machine falls on
+# all of them alike; the ratios are medians of each round's ratio.
+for _ in $(seq "$runs"); do
+	for t in "${targets[@]}"; do
+		read -r name sock cli env <<<"$t"
+		once "$name" "$sock" "$cli" "$env" build --network none --no-cache -t "bench-$name:cold" "$ctx" >>"$work/times/$name.cold"
+	done
+	for t in "${targets[@]}" "${floors[@]}"; do
+		read -r name sock cli env <<<"$t"
+		once "$name" "$sock" "$cli" "$env" build --network none -t "bench-$name:cached" "$ctx" >>"$work/times/$name.cached"
+		if [ "$name" = berth ] || [ "$name" = legacy ]; then
+			if [ "$(grep -c 'Using cache' "$work/out-$name.log")" -lt 4 ]; then
+				echo "build.sh: $name's rebuild was not fully cached:" >&2
+				cat "$work/out-$name.log" >&2
+				exit 1
+			fi
+		fi
+	done
+done
+med() { median <"$work/times/$1"; }
+ratio() { paste "$work/times/$1" "$work/times/$2" | awk '{print $1/$2}' | median; }
+label() {
+	case $1 in
+	berth) echo "berth (docker CLI 28)" ;; berth-cli) echo "berth (berth CLI)" ;;
+	legacy) echo "dockerd 20.10 legacy" ;; buildkit) echo "dockerd 20.10 BuildKit" ;;
+	esac
+}
+for t in "${targets[@]}"; do
+	read -r name _ <<<"$t"
+	printf '%-28s cold %7.1f ms | cached %6.1f ms\n' "$(label "$name")" "$(med "$name.cold")" "$(med "$name.cached")"
+done
+printf 'floor of a cached rebuild: the docker CLI sends the context to a server that only reads it %.1f ms, reads and SHA-256s it %.1f ms\n' \
+	"$(med floor.cached)" "$(med floor-hash.cached)"
+if [ $peer = 1 ]; then
+	printf 'berth/legacy:   cold %.2fx (target <= 0.33) | cached %.2fx (target <= 0.20)\n' \
+		"$(ratio berth.cold legacy.cold)" "$(ratio berth.cached legacy.cached)"
+	if [ -x $bkdocker ]; then
+		printf 'berth/BuildKit: cold %.2fx (target < 1) | cached %.2fx (target < 1)\n' \
+			"$(ratio berth.cold buildkit.cold)" "$(ratio berth.cached buildkit.cached)"
 	else
 		echo "BuildKit: skipped ($bkdocker, Debian's 20.10 CLI with its BuildKit client, is missing)"
-	fi
-	awk -v bc="$b_cold" -v bh="$b_cached" -v lc="$l_cold" -v lh="$l_cached" 'BEGIN {
-		printf "berth/legacy:   cold %.2fx (target <= 0.33) | cached %.2fx (target <= 0.20)\n", bc/lc, bh/lh }'
-	if [ -x $bkdocker ]; then
-		awk -v bc="$b_cold" -v bh="$b_cached" -v kc="$k_cold" -v kh="$k_cached" 'BEGIN {
-			printf "berth/BuildKit: cold %.2fx (target < 1) | cached %.2fx (target < 1)\n", bc/kc, bh/kh }'
 	fi
 fi
