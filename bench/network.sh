@@ -2,8 +2,9 @@
 # network.sh measures Berth's container networking, in one run:
 #
 #   - `run --rm busybox true` latency on the default bridge network (median
-#     of N runs), against Debian's docker.io dockerd when it is installed;
-#     the two daemons' runs alternate, so both see the same load
+#     of N runs), against Debian's docker.io dockerd when it is installed,
+#     and Berth's with --network none (what networking adds); the runs
+#     alternate, so all see the same load
 #   - container-to-container TCP throughput over a user-defined network:
 #     bench/tools/tcpthru (static Go, 256 KiB writes) serving in one
 #     container, named by the embedded DNS, and sending for S seconds from
@@ -106,10 +107,10 @@ free_subnet() {
 	echo "network.sh: no free 10.213.x.0/24" >&2; exit 1
 }
 
-# run_ms DAEMON: the time of one `run --rm busybox true`
+# run_ms DAEMON [NETWORK]: the time of one `run --rm busybox true`
 run_ms() {
 	local t0=$EPOCHREALTIME
-	$docker -H "unix://$work/$1.sock" run --rm busybox true >/dev/null
+	$docker -H "unix://$work/$1.sock" run --rm --network "${2:-bridge}" busybox true >/dev/null
 	ms "$t0" "$EPOCHREALTIME"
 }
 
@@ -188,6 +189,7 @@ declare -A lat tp cpu
 for d in $daemons; do run_ms "$d" >/dev/null; done # warm caches
 for _ in $(seq "$runs"); do # alternated, so both see the same load
 	for d in $daemons; do lat[$d]+="$(run_ms "$d") "; done
+	lat[none]+="$(run_ms berth none) " # what networking adds to Berth's run
 done
 
 for d in $daemons; do start_daemon_net "$d"; done
@@ -212,8 +214,11 @@ if [ $peer = 1 ]; then
 	d_lat=$(med "${lat[docker]}")
 	printf '%-34s %10s %10s %s\n' "run --rm, bridge, berth (ms)" "$b_lat" "$(ratio "$b_lat" "$d_lat")" "${lat[berth]}"
 	printf '%-34s %10s %10s %s\n' "run --rm, bridge, dockerd (ms)" "$d_lat" 1.00 "${lat[docker]}"
+	n_lat=$(med "${lat[none]}")
+	printf '%-34s %10s %10s %s\n' "run --rm, none, berth (ms)" "$n_lat" "$(ratio "$n_lat" "$d_lat")" "${lat[none]}"
 else
 	printf '%-34s %10s %10s %s\n' "run --rm, bridge, berth (ms)" "$b_lat" - "${lat[berth]}"
+	printf '%-34s %10s %10s %s\n' "run --rm, none, berth (ms)" "$(med "${lat[none]}")" - "${lat[none]}"
 fi
 printf '%-34s %10s %10s %s\n' "c2c TCP, bare veth pair (MB/s)" "$v" 1.00 "${tp[veth]}"
 t=$(med "${tp[netns]}")
