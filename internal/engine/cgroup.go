@@ -9,6 +9,7 @@ import (
 	"io/fs"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
@@ -353,9 +354,24 @@ func (e *Engine) oomKilled(c *Container) bool {
 	if err != nil {
 		return false
 	}
-	st, err := m.Stats()
-	if err != nil {
+	dir := m.Path("memory")
+	if dir == "" {
 		return false
 	}
-	return st.Memory.EventCount.OOMKill > 0
+	// Only the OOM kill count, not the whole Stats (some 40 files): this
+	// is on the exit path every run --rm waits for. cgroup v1 keeps it in
+	// memory.oom_control, v2 in memory.events.
+	for _, name := range []string{"memory.oom_control", "memory.events"} {
+		b, err := os.ReadFile(filepath.Join(dir, name))
+		if err != nil {
+			continue
+		}
+		for _, line := range strings.Split(string(b), "\n") {
+			if k, v, ok := strings.Cut(line, " "); ok && k == "oom_kill" {
+				n, _ := strconv.ParseUint(strings.TrimSpace(v), 10, 64)
+				return n > 0
+			}
+		}
+	}
+	return false
 }
