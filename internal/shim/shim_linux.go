@@ -43,6 +43,10 @@ func Main() {
 	debug.SetMemoryLimit(memoryLimit)
 	goruntime.MemProfileRate = 0
 	ready := os.NewFile(readyFd, "ready")
+	// Not into the runtime's processes: crun's container init inherits
+	// what crun create does and would hold the daemon's read of this pipe
+	// open until the container starts (runc starts its init with 0-2 only).
+	unix.CloseOnExec(readyFd)
 	// SIGTERM or SIGINT, even while the container is being created: kill
 	// and delete it, then exit.
 	term := make(chan os.Signal, 1)

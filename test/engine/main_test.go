@@ -97,6 +97,10 @@ type daemon struct {
 	done                          chan struct{}
 	// netArgs are the daemon's networking flags; "--bridge none" when nil.
 	netArgs []string
+	// wrap, when set, runs the daemon as wrap[0] wrap[1:]... berth args...
+	// (a command that ends by exec'ing its arguments, e.g. into a private
+	// mount namespace).
+	wrap []string
 }
 
 // newDaemon makes the roots, loads busybox:latest into the data root and
@@ -164,7 +168,13 @@ func (d *daemon) start(t *testing.T) {
 	if d.netArgs == nil {
 		args = append(args, "--bridge", "none")
 	}
-	d.cmd = exec.Command(berthBin, append(args, d.netArgs...)...)
+	args = append(args, d.netArgs...)
+	if len(d.wrap) > 0 {
+		args = append(append(append([]string{}, d.wrap[1:]...), berthBin), args...)
+		d.cmd = exec.Command(d.wrap[0], args...)
+	} else {
+		d.cmd = exec.Command(berthBin, args...)
+	}
 	d.cmd.Stdout, d.cmd.Stderr = d.log, d.log
 	if err := d.cmd.Start(); err != nil {
 		t.Fatal(err)

@@ -211,3 +211,49 @@ func TestDiffLeavesOutEtcMounts(t *testing.T) {
 		t.Errorf("diff: %q, want only A /x", out)
 	}
 }
+
+// TestCrunRuntime: --runtime crun works with Debian 12's crun 1.8.1, which
+// refuses an ociVersion above 1.1 ("unknown version specified"), and whose
+// container init inherits crun's descriptors (the shim's ready pipe held the
+// daemon's start open). crun refuses hybrid cgroups, so the daemon runs in a
+// private mount namespace without /sys/fs/cgroup/unified, as
+// MACHINE-FACTS.md describes.
+func TestCrunRuntime(t *testing.T) {
+	for _, bin := range []string{"crun", "unshare"} {
+		if _, err := exec.LookPath(bin); err != nil {
+			t.Skipf("%s is not installed (hack/install-deps.sh)", bin)
+		}
+	}
+	d := newDaemon(t)
+	d.stop(t)
+	d.wrap = []string{"unshare", "-m", "--propagation", "private", "sh", "-c",
+		`umount /sys/fs/cgroup/unified 2>/dev/null; exec "$0" "$@"`}
+	d.start(t)
+	// A hang (the daemon never hearing from the shim) fails in a minute.
+	docker := func(args ...string) string {
+		t.Helper()
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		cmd := exec.CommandContext(ctx, dockerCLI(t), append([]string{"-H", d.host}, args...)...)
+		cmd.Env = append(os.Environ(), "DOCKER_CONFIG="+filepath.Join(d.dir, "docker-config"))
+		out, err := cmd.Output()
+		if err != nil {
+			var stderr []byte
+			if ee, ok := err.(*exec.ExitError); ok {
+				stderr = ee.Stderr
+			}
+			t.Fatalf("docker %s: %v (context: %v)\nstdout: %s\nstderr: %s", strings.Join(args, " "), err, ctx.Err(), out, stderr)
+		}
+		return string(out)
+	}
+	if out := docker("run", "--rm", "--runtime", "crun", "-w", "/wd", "busybox", "sh", "-c", "pwd; echo from crun"); out != "/wd\nfrom crun\n" {
+		t.Errorf("run --runtime crun: %q", out)
+	}
+	docker("run", "-d", "--name", "cr", "--runtime", "crun", "--hostname", "hc", "busybox", "sleep", "300")
+	if out := docker("exec", "cr", "env"); !strings.Contains(out, "\nHOSTNAME=hc\n") {
+		t.Errorf("exec env in a crun container: %q lacks HOSTNAME=hc", out)
+	}
+	if out := docker("inspect", "-f", "{{.HostConfig.Runtime}} {{.State.Status}}", "cr"); out != "crun running\n" {
+		t.Errorf("inspect: %q", out)
+	}
+}
