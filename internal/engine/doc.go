@@ -43,14 +43,18 @@
 //
 // # Networks and volumes
 //
-// With a network.Manager (Config.Networks; nil with --bridge none, when
-// containers get a loopback-only namespace) a container joins the network
-// its NetworkMode names ("default" and "bridge": the default network) and
-// those of Container.Networks (NetworkingConfig at create, network
-// connect while stopped); network connect and disconnect of a running
-// container go to the manager at once (ConnectContainer,
+// With a network.Manager (Config.Networks; nil: every container gets a
+// loopback-only namespace) a container joins the network its NetworkMode
+// names ("default" and "bridge": the default network; with --bridge none
+// the manager has none, and such a container gets loopback only, as
+// dockerd's NetworkDisabled, its published ports discarded with a create
+// warning) and those of Container.Networks (NetworkingConfig at create,
+// network connect while stopped); network connect and disconnect of a
+// running container go to the manager at once (ConnectContainer,
 // DisconnectContainer: the api.NetworkAttacher). Inspect and ps show the
-// endpoints and published ports copied from the manager at each change.
+// endpoints and published ports copied from the manager at each change;
+// stats read the interface counters of the container's namespace
+// (/proc/PID/net/dev, without lo).
 // At daemon start the running containers' namespaces go to
 // Manager.Restore, which removes everything else; every restored
 // container acquires its volumes again (references live in memory).
