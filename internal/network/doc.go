@@ -20,6 +20,13 @@
 // new name. [Manager.Close] at daemon shutdown stops the embedded DNS and
 // leaves the containers' networking in place for the next Restore.
 //
+// With Config.DefaultBridge [NoDefaultBridge] (the daemon's --bridge none)
+// there is no default network (one left by an earlier start is dropped
+// with its bridge) and nothing is made on the host, no forwarding sysctl,
+// chain or link, until the first user-defined network; Restore and
+// Uninstall then leave the host alone too, so such a daemon can run
+// beside another with the same chain prefix.
+//
 // # Host objects and their names
 //
 //	bridges       berth0 (default network), br-<id12> (user networks) or the
