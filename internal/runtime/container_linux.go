@@ -136,14 +136,29 @@ func List(root string) ([]*Container, error) {
 func (c *Container) ID() string { return c.State.ID }
 
 func (c *Container) save() error {
-	b, err := json.Marshal(&c.State)
+	tmp, err := c.writeStateTmp()
 	if err != nil {
 		return err
 	}
+	return c.publishState(tmp)
+}
+
+// writeStateTmp writes the state to a temporary file beside state.json and
+// returns its path; publishState renames it into place, atomically for
+// readers of state.json.
+func (c *Container) writeStateTmp() (string, error) {
+	b, err := json.Marshal(&c.State)
+	if err != nil {
+		return "", err
+	}
 	tmp := filepath.Join(c.dir, stateFile+".tmp")
 	if err := os.WriteFile(tmp, b, 0o600); err != nil {
-		return err
+		return "", err
 	}
+	return tmp, nil
+}
+
+func (c *Container) publishState(tmp string) error {
 	return os.Rename(tmp, filepath.Join(c.dir, stateFile))
 }
 

@@ -311,6 +311,23 @@ func Create(opts CreateOpts) (c *Container, err error) {
 	if err := sync.send(syncMsg{Type: msgConfig, Config: cfg}); err != nil {
 		return nil, fmt.Errorf("send config to init: %w", err)
 	}
+	// state.json is written while the init prepares the container (the
+	// parent would wait idle meanwhile) and put in place once it is ready.
+	startTime, _, err := pidStartTime(pid)
+	if err != nil {
+		return nil, fmt.Errorf("container init: %w", err)
+	}
+	c.State.PidStartTime = startTime
+	c.State.Namespaces = map[specs.LinuxNamespaceType]string{}
+	if spec.Linux != nil {
+		for _, n := range spec.Linux.Namespaces {
+			c.State.Namespaces[n.Type] = "/proc/" + strconv.Itoa(pid) + "/ns/" + nsProcName[n.Type]
+		}
+	}
+	stateTmp, err := c.writeStateTmp()
+	if err != nil {
+		return nil, fmt.Errorf("save state: %w", err)
+	}
 	if hooksBeforePivot {
 		if _, err := sync.expect(msgPrestart); err != nil {
 			return nil, err
@@ -328,18 +345,7 @@ func Create(opts CreateOpts) (c *Container, err error) {
 	if _, err := sync.expect(msgReady); err != nil {
 		return nil, err
 	}
-	startTime, _, err := pidStartTime(pid)
-	if err != nil {
-		return nil, fmt.Errorf("container init: %w", err)
-	}
-	c.State.PidStartTime = startTime
-	c.State.Namespaces = map[specs.LinuxNamespaceType]string{}
-	if spec.Linux != nil {
-		for _, n := range spec.Linux.Namespaces {
-			c.State.Namespaces[n.Type] = "/proc/" + strconv.Itoa(pid) + "/ns/" + nsProcName[n.Type]
-		}
-	}
-	if err := c.save(); err != nil {
+	if err := c.publishState(stateTmp); err != nil {
 		return nil, fmt.Errorf("save state: %w", err)
 	}
 	if opts.PidFile != "" {
