@@ -60,10 +60,14 @@ func (s *Server) version(w http.ResponseWriter, r *http.Request) {
 	}
 	comps := []system.ComponentVersion{{Name: "Engine", Version: s.cfg.Version, Details: details}}
 	if rts.Default != "" {
+		rtCommit := ""
+		if rts.Default == "berth" { // the built-in runtime is this binary
+			rtCommit = s.cfg.GitCommit
+		}
 		comps = append(comps, system.ComponentVersion{
 			Name:    rts.Default,
 			Version: rts.Versions[rts.Default],
-			Details: map[string]string{"GitCommit": ""},
+			Details: map[string]string{"GitCommit": rtCommit},
 		})
 	}
 	writeJSON(w, http.StatusOK, system.VersionResponse{
