@@ -7,8 +7,10 @@ import (
 	"net/netip"
 	goruntime "runtime"
 	"sort"
+	"strconv"
 	"time"
 
+	"github.com/containerd/errdefs"
 	"github.com/moby/moby/api/types/build"
 	"github.com/moby/moby/api/types/container"
 	"github.com/moby/moby/api/types/image"
@@ -181,59 +183,105 @@ func (s *Server) info(w http.ResponseWriter, r *http.Request) {
 }
 
 // legacyDiskUsage is the /system/df body before API 1.52 (and, with the
-// new fields added, at 1.52): lists per object kind plus LayersSize.
+// new fields added, at 1.52): lists per object kind plus LayersSize. A
+// kind the type query left out is left out (nil).
 type legacyDiskUsage struct {
 	LayersSize int64
-	Images     []image.Summary
-	Containers []container.Summary
-	Volumes    []volume.Volume
-	BuildCache []build.CacheRecord
+	Images     []image.Summary     `json:",omitzero"`
+	Containers []container.Summary `json:",omitzero"`
+	Volumes    []volume.Volume     `json:",omitzero"`
+	BuildCache []build.CacheRecord `json:",omitzero"`
 	system.DiskUsage
 }
 
 // diskUsage answers /system/df: images (ImageUsage), containers
-// (ContainerUsage), volumes (VolumeUsage) and the build cache; the shape
-// follows the request's API version.
+// (ContainerUsage), volumes (VolumeUsage) and the build cache, or the
+// kinds the type query names. The shape follows the request's API
+// version as dockerd's: the legacy lists before 1.52; at 1.52 those and
+// the totals, or only the totals once verbose is given; from 1.53 the
+// totals. The totals carry their Items unless verbose is false (or the
+// lists carry them).
 func (s *Server) diskUsage(w http.ResponseWriter, r *http.Request) {
-	iu, err := s.ImageUsage(r.Context())
+	ctx := r.Context()
+	q := r.URL.Query()
+	want, err := diskUsageKinds(q["type"])
 	if err != nil {
 		writeError(w, r, err)
 		return
 	}
-	cu, err := s.ContainerUsage(r.Context())
-	if err != nil {
-		writeError(w, r, err)
-		return
+	v := VersionFrom(ctx)
+	legacyFields, verbose := CompareVersions(v, "1.53") < 0, true
+	if p := q.Get("verbose"); p != "" && CompareVersions(v, "1.52") >= 0 {
+		if verbose, err = strconv.ParseBool(p); err != nil {
+			writeError(w, r, errdefs.ErrInvalidArgument.WithMessage(fmt.Sprintf("invalid value for verbose: %s", p)))
+			return
+		}
+		legacyFields = false
 	}
-	vu, err := s.VolumeUsage(r.Context())
-	if err != nil {
-		writeError(w, r, err)
-		return
+	keepItems := verbose && !legacyFields
+	var current system.DiskUsage
+	var legacy legacyDiskUsage
+	if want["image"] {
+		iu, err := s.ImageUsage(ctx)
+		if err != nil {
+			writeError(w, r, err)
+			return
+		}
+		legacy.LayersSize, legacy.Images = iu.TotalSize, iu.Items
+		totals := *iu
+		if !keepItems {
+			totals.Items = nil
+		}
+		current.ImageUsage = &totals
 	}
-	bu, err := s.BuildCacheUsage(r.Context())
-	if err != nil {
-		writeError(w, r, err)
-		return
+	if want["container"] {
+		cu, err := s.ContainerUsage(ctx)
+		if err != nil {
+			writeError(w, r, err)
+			return
+		}
+		legacy.Containers = cu.Items
+		totals := *cu
+		if !keepItems {
+			totals.Items = nil
+		}
+		current.ContainerUsage = &totals
 	}
-	current := system.DiskUsage{
-		ImageUsage:      iu,
-		ContainerUsage:  cu,
-		VolumeUsage:     vu,
-		BuildCacheUsage: bu,
+	if want["volume"] {
+		vu, err := s.VolumeUsage(ctx)
+		if err != nil {
+			writeError(w, r, err)
+			return
+		}
+		legacy.Volumes = vu.Items
+		totals := *vu
+		if !keepItems {
+			totals.Items = nil
+		}
+		current.VolumeUsage = &totals
 	}
-	v := VersionFrom(r.Context())
-	if CompareVersions(v, "1.53") >= 0 {
-		writeJSON(w, http.StatusOK, current)
-		return
+	if want["build-cache"] {
+		bu, err := s.BuildCacheUsage(ctx)
+		if err != nil {
+			writeError(w, r, err)
+			return
+		}
+		legacy.BuildCache = bu.Items
+		totals := *bu
+		if !keepItems {
+			totals.Items = nil
+		}
+		current.BuildCacheUsage = &totals
 	}
-	legacy := legacyDiskUsage{
-		LayersSize: iu.TotalSize, Images: iu.Items, Containers: cu.Items,
-		Volumes: vu.Items, BuildCache: bu.Items,
-	}
-	if CompareVersions(v, "1.52") == 0 {
+	switch {
+	case CompareVersions(v, "1.52") < 0:
+		writeJSON(w, http.StatusOK, legacy)
+	case legacyFields:
 		legacy.DiskUsage = current
+		writeJSON(w, http.StatusOK, legacy)
+	default:
+		writeJSON(w, http.StatusOK, current)
 	}
-	writeJSON(w, http.StatusOK, legacy)
 }
 
 // BuildCacheUsage is system df's build cache part: the builder's step

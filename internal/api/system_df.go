@@ -90,3 +90,19 @@ func (s *Server) ContainerUsage(ctx context.Context) (*container.DiskUsage, erro
 	}
 	return du, nil
 }
+
+// diskUsageKinds parses /system/df's type query: none means every kind.
+func diskUsageKinds(types []string) (map[string]bool, error) {
+	all := map[string]bool{"container": true, "image": true, "volume": true, "build-cache": true}
+	if len(types) == 0 {
+		return all, nil
+	}
+	want := map[string]bool{}
+	for _, t := range types {
+		if !all[t] {
+			return nil, errdefs.ErrInvalidArgument.WithMessage(fmt.Sprintf("unknown object type: %s", t))
+		}
+		want[t] = true
+	}
+	return want, nil
+}
