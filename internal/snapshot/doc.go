@@ -41,8 +41,14 @@
 //	<root>/                   e.g. /var/lib/berth/snapshots/overlay (or .../native)
 //	  metadata.json           every snapshot: key or name -> id, kind, parent,
 //	                          labels, created, updated, usage (once computed);
-//	                          rewritten whole (temp file, rename) on each change;
-//	                          not fsynced, like the layers' files (see save)
+//	                          written whole (temp file, rename) at open and
+//	                          when the log is compacted
+//	  metadata.log            the changes since: one JSON line per key put or
+//	                          deleted ({"op","key","rec","next"}), a commit's
+//	                          two in one write; replayed at open (a torn last
+//	                          line is ignored), compacted into metadata.json
+//	                          after 1000 entries more than there are snapshots.
+//	                          Neither is fsynced, like the layers' files (see save)
 //	  metadata.lock           flock held by the open Snapshotter (one process at a time)
 //	  <id>/                   id: a small decimal number, so lowerdir strings stay short
 //	    fs/                   overlay: the layer's own files (upper dir while active);

@@ -1,6 +1,7 @@
 package snapshot
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -51,6 +52,10 @@ type fsSnapshotter struct {
 	mu   sync.Mutex
 	meta metadata
 	lock *os.File
+	// log is metadata.log, open for appending; logEntries counts its
+	// entries since the last compaction.
+	log        *os.File
+	logEntries int
 }
 
 // NewOverlay opens (creating it if needed) an overlay snapshotter rooted at
@@ -109,12 +114,118 @@ func open(root string, native bool) (*fsSnapshotter, error) {
 			s.meta.Snapshots = map[string]*record{}
 		}
 	}
+	if err := s.replayLog(); err != nil {
+		lock.Close()
+		return nil, err
+	}
 	if err := s.removeOrphans(); err != nil {
 		lock.Close()
 		return nil, err
 	}
+	// Start from a compact state: metadata.json written, the log empty.
+	if err := s.save(); err != nil {
+		lock.Close()
+		return nil, err
+	}
+	s.log, err = os.OpenFile(s.logPath(), os.O_WRONLY|os.O_APPEND|os.O_CREATE|os.O_TRUNC, 0o600)
+	if err != nil {
+		lock.Close()
+		return nil, fmt.Errorf("snapshot metadata log: %w", err)
+	}
 	return s, nil
 }
+
+func (s *fsSnapshotter) logPath() string { return filepath.Join(s.root, "metadata.log") }
+
+// logEntry is one line of metadata.log: a record put under a key (with the
+// next id), or a key deleted. A change of several keys (a commit) is one
+// write of several lines.
+type logEntry struct {
+	Op   string  `json:"op"` // "put" or "del"
+	Key  string  `json:"key"`
+	Rec  *record `json:"rec,omitempty"`
+	Next uint64  `json:"next,omitempty"`
+}
+
+// replayLog applies metadata.log to what metadata.json gave. A line that
+// does not parse ends the replay: only the last one can be torn (by a
+// power loss), and what it lost is an orphan directory, removed next.
+func (s *fsSnapshotter) replayLog() error {
+	b, err := os.ReadFile(s.logPath())
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("read snapshot metadata log: %w", err)
+	}
+	for len(b) > 0 {
+		line, rest, ok := bytes.Cut(b, []byte("\n"))
+		if !ok {
+			break // torn
+		}
+		b = rest
+		var e logEntry
+		if err := json.Unmarshal(line, &e); err != nil || e.Key == "" {
+			slog.Warn("snapshot: metadata log ends in an unreadable entry", "log", s.logPath(), "err", err)
+			break
+		}
+		switch {
+		case e.Op == "put" && e.Rec != nil:
+			s.meta.Snapshots[e.Key] = e.Rec
+		case e.Op == "del":
+			delete(s.meta.Snapshots, e.Key)
+		}
+		if e.Next > s.meta.NextID {
+			s.meta.NextID = e.Next
+		}
+	}
+	return nil
+}
+
+// maxLogEntries is the log length that makes a change rewrite
+// metadata.json and start the log over (plus one entry per snapshot, so
+// the rewrites cost O(1) per change).
+const maxLogEntries = 1000
+
+// journal appends the entries to metadata.log in one write; called with mu
+// held. Like metadata.json, the log is not fsynced (see save).
+func (s *fsSnapshotter) journal(entries ...logEntry) error {
+	if s.log == nil {
+		return fmt.Errorf("snapshot metadata log: snapshotter closed: %w", errdefs.ErrFailedPrecondition)
+	}
+	var buf bytes.Buffer
+	for _, e := range entries {
+		if e.Op == "put" {
+			e.Next = s.meta.NextID
+		}
+		b, err := json.Marshal(e)
+		if err != nil {
+			return err
+		}
+		buf.Write(b)
+		buf.WriteByte('\n')
+	}
+	if _, err := s.log.Write(buf.Bytes()); err != nil {
+		return fmt.Errorf("write snapshot metadata log: %w", err)
+	}
+	s.logEntries += len(entries)
+	if s.logEntries > maxLogEntries+len(s.meta.Snapshots) {
+		// Compact: a failure leaves the log, which still holds it all.
+		if err := s.save(); err != nil {
+			slog.Warn("snapshot: compact metadata", "err", err)
+			return nil
+		}
+		if err := s.log.Truncate(0); err != nil {
+			slog.Warn("snapshot: truncate metadata log", "err", err)
+			return nil
+		}
+		s.logEntries = 0
+	}
+	return nil
+}
+
+func put(key string, r *record) logEntry { return logEntry{Op: "put", Key: key, Rec: r} }
+func del(key string) logEntry            { return logEntry{Op: "del", Key: key} }
 
 func (s *fsSnapshotter) metaPath() string { return filepath.Join(s.root, "metadata.json") }
 
@@ -146,8 +257,10 @@ func (s *fsSnapshotter) removeOrphans() error {
 	return nil
 }
 
-// save writes metadata.json atomically (temp file, rename); called with mu
-// held. It does not fsync: a layer's files are not synced either (as with
+// save writes metadata.json atomically (temp file, rename) from the state
+// in memory; called with mu held, at open and when the log is compacted
+// (every other change is an entry appended to metadata.log). It does not
+// fsync: a layer's files are not synced either (as with
 // docker's overlay2 and containerd), so syncing only the metadata would cost
 // two disk flushes per commit (most of a many-layer pull) without making a
 // power loss safe. A process crash cannot tear the file; after a power loss
@@ -160,7 +273,7 @@ func (s *fsSnapshotter) save() error {
 			out.Snapshots[k] = r
 		}
 	}
-	b, err := json.MarshalIndent(&out, "", "  ")
+	b, err := json.Marshal(&out)
 	if err != nil {
 		return err
 	}
@@ -226,10 +339,13 @@ func (s *fsSnapshotter) Usage(ctx context.Context, key string) (Usage, error) {
 		return Usage{}, fmt.Errorf("usage of snapshot %q: %w", key, err)
 	}
 	if kind == KindCommitted {
-		// Immutable: keep it (it is saved with the next change).
+		// Immutable: keep it.
 		s.mu.Lock()
 		if cur, ok := s.meta.Snapshots[key]; ok && cur.ID == id && cur.Kind == KindCommitted {
 			cur.Usage = &u
+			if err := s.journal(put(key, cur)); err != nil {
+				slog.Debug("snapshot: record usage", "key", key, "err", err)
+			}
 		}
 		s.mu.Unlock()
 	}
@@ -299,7 +415,7 @@ func (s *fsSnapshotter) create(ctx context.Context, kind Kind, key, parent strin
 		r.ephemeral = true
 		return s.mounts(r)
 	}
-	if err := s.save(); err != nil {
+	if err := s.journal(put(key, r)); err != nil {
 		delete(s.meta.Snapshots, key)
 		os.RemoveAll(s.dir(r.ID))
 		return nil, err
@@ -442,7 +558,7 @@ func (s *fsSnapshotter) commit(ctx context.Context, name, key, onto string, opts
 	}
 	delete(s.meta.Snapshots, key)
 	s.meta.Snapshots[name] = &c
-	if err := s.save(); err != nil {
+	if err := s.journal(del(key), put(name, &c)); err != nil {
 		delete(s.meta.Snapshots, name)
 		s.meta.Snapshots[key] = r
 		return fmt.Errorf("commit %q: %w", key, err)
@@ -474,7 +590,7 @@ func (s *fsSnapshotter) Remove(ctx context.Context, key string) error {
 	}
 	delete(s.meta.Snapshots, key)
 	if !r.ephemeral {
-		if err := s.save(); err != nil {
+		if err := s.journal(del(key)); err != nil {
 			s.meta.Snapshots[key] = r
 			return fmt.Errorf("remove %q: %w", key, err)
 		}
@@ -512,6 +628,10 @@ func (s *fsSnapshotter) Close() error {
 	defer s.mu.Unlock()
 	if s.lock == nil {
 		return nil
+	}
+	if s.log != nil {
+		s.log.Close()
+		s.log = nil
 	}
 	err := s.lock.Close()
 	s.lock = nil
