@@ -113,10 +113,14 @@ func TestStatsNetIO(t *testing.T) {
 	peer := strings.TrimSpace(d.docker(t, "inspect", "-f", "{{.NetworkSettings.Networks.bridge.IPAddress}}", "st2"))
 	d.docker(t, "exec", "st1", "ping", "-c", "5", "-s", "1000", "-W", "2", peer)
 
-	out := strings.TrimSpace(d.docker(t, "stats", "--no-stream", "--format", "{{.NetIO}}", "st1"))
-	m := regexp.MustCompile(`^([0-9.]+)([kMG]?B) / ([0-9.]+)([kMG]?B)$`).FindStringSubmatch(out)
-	if m == nil || m[1] == "0" || m[3] == "0" || m[2] == "B" || m[4] == "B" {
-		t.Errorf("docker stats NET I/O = %q, want kilobytes both ways after 5 pings of 1000 bytes", out)
+	netIO := regexp.MustCompile(`^([0-9.]+)([kMG]?B) / ([0-9.]+)([kMG]?B)$`)
+	for _, bin := range []string{dockerCLI, env.berth} {
+		r := run(t, d, bin, "", "stats", "--no-stream", "--format", "{{.NetIO}}", "st1")
+		out := strings.TrimSpace(r.stdout)
+		m := netIO.FindStringSubmatch(out)
+		if r.code != 0 || m == nil || m[1] == "0" || m[3] == "0" || m[2] == "B" || m[4] == "B" {
+			t.Errorf("%s stats NET I/O = %q (%s), want kilobytes both ways after 5 pings of 1000 bytes", bin, out, r)
+		}
 	}
 
 	type sample struct {
