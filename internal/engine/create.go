@@ -47,6 +47,9 @@ func (e *Engine) Create(ctx context.Context, req CreateRequest) (string, []strin
 	if err := validateHostConfig(hc); err != nil {
 		return "", nil, err
 	}
+	if wd := req.Config.WorkingDir; wd != "" && !filepath.IsAbs(wd) {
+		return "", nil, errdefs.ErrInvalidArgument.WithMessage(fmt.Sprintf("the working directory '%s' is invalid, it needs to be an absolute path", wd))
+	}
 	warnings, err := e.validateNetwork(ctx, hc)
 	if err != nil {
 		return "", nil, err

@@ -578,7 +578,9 @@ func (e *Engine) setupNetwork(ctx context.Context, c *Container, dir string) (st
 // validateNetwork checks NetworkMode at create: a user network must
 // exist (when the daemon has networking), container:REF must name a
 // container. It returns create's warnings: published ports that nothing
-// will publish.
+// will publish. A missing network or container is an invalid argument of
+// create, not a 404: the docker CLI takes a 404 from create for a missing
+// image and goes pulling it.
 func (e *Engine) validateNetwork(ctx context.Context, hc *container.HostConfig) ([]string, error) {
 	publishes := len(hc.PortBindings) > 0 || hc.PublishAllPorts
 	mode, ref := networkMode(hc)
@@ -588,7 +590,7 @@ func (e *Engine) validateNetwork(ctx context.Context, hc *container.HostConfig) 
 			return nil, errdefs.ErrInvalidArgument.WithMessage("network mode container: needs a container name or ID")
 		}
 		if _, err := e.Get(ref); err != nil {
-			return nil, err
+			return nil, createRefError(err)
 		}
 		if publishes {
 			return nil, errdefs.ErrInvalidArgument.WithMessage("conflicting options: port publishing and the container type network mode")
@@ -597,7 +599,7 @@ func (e *Engine) validateNetwork(ctx context.Context, hc *container.HostConfig) 
 		name := primaryNetwork(hc)
 		if e.cfg.Networks == nil || (!isUserNetwork(name) && !e.cfg.Networks.HasDefault()) {
 			if isUserNetwork(name) {
-				return nil, errdefs.ErrNotFound.WithMessage(fmt.Sprintf("network %s not found", name))
+				return nil, errdefs.ErrInvalidArgument.WithMessage(fmt.Sprintf("network %s not found", name))
 			}
 			// dockerd (--bridge=none) runs it without a network.
 			if publishes {
@@ -607,7 +609,7 @@ func (e *Engine) validateNetwork(ctx context.Context, hc *container.HostConfig) 
 		}
 		if _, err := e.cfg.Networks.Get(ctx, name); err != nil {
 			if errdefs.IsNotFound(err) {
-				return nil, errdefs.ErrNotFound.WithMessage(fmt.Sprintf("network %s not found", name))
+				return nil, errdefs.ErrInvalidArgument.WithMessage(fmt.Sprintf("network %s not found", name))
 			}
 			return nil, err
 		}

@@ -88,7 +88,7 @@ func (e *Engine) prepareMounts(ctx context.Context, c *Container) (retErr error)
 		ref, mode, _ := strings.Cut(from, ":")
 		other, err := e.Get(ref)
 		if err != nil {
-			return err
+			return createRefError(err)
 		}
 		for _, r := range other.Snapshot().MountPoints {
 			if r.Type == mount.TypeTmpfs || dests[r.Destination] {
@@ -295,6 +295,17 @@ func (e *Engine) volumeMounts(c *Container) ([]specs.Mount, error) {
 		}
 	}
 	return out, nil
+}
+
+// createRefError is a container that create's request names (with
+// --volumes-from, --network container:) and that does not exist: 400 with
+// dockerd's "No such container" message, since the docker CLI answers a
+// 404 from create by pulling the image.
+func createRefError(err error) error {
+	if errdefs.IsNotFound(err) {
+		return errdefs.ErrInvalidArgument.WithMessage(err.Error())
+	}
+	return err
 }
 
 // createBindSource makes the missing host directory of a -v bind, as

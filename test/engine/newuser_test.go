@@ -30,6 +30,15 @@ func TestWorkdirMissingInImage(t *testing.T) {
 	if out := d.mustDocker(t, "run", "--rm", "wd:app", "pwd"); out != "/app\n" {
 		t.Errorf("run of an image with WORKDIR /app: %q", out)
 	}
+	// A relative one is refused at create, as dockerd does (docker create
+	// exits 1 on a daemon error, docker run 125), and nothing is created.
+	_, errOut, err := d.docker(t, "create", "--name", "rel", "-w", "rel", "busybox")
+	if code := exitCode(err); code != 1 || !strings.Contains(errOut, "the working directory 'rel' is invalid, it needs to be an absolute path") {
+		t.Errorf("create -w rel: exit %d, stderr %q", code, errOut)
+	}
+	if out := d.mustDocker(t, "ps", "-aq", "--filter", "name=rel"); out != "" {
+		t.Errorf("create -w rel left a container: %q", out)
+	}
 }
 
 // TestConsoleSizeBeforeStart: a terminal has the client's size before the
@@ -255,5 +264,29 @@ func TestCrunRuntime(t *testing.T) {
 	}
 	if out := docker("inspect", "-f", "{{.HostConfig.Runtime}} {{.State.Status}}", "cr"); out != "crun running\n" {
 		t.Errorf("inspect: %q", out)
+	}
+}
+
+// TestCreateNamesMissingContainer: a create naming a container or network
+// that does not exist fails with dockerd's message and exit 125, and the
+// docker CLI does not take it for a missing image (it pulls on a 404 from
+// create). The image is named after a registry on a closed loopback port,
+// so a regression cannot reach out.
+func TestCreateNamesMissingContainer(t *testing.T) {
+	d := newDaemon(t)
+	d.mustDocker(t, "tag", "busybox", "127.0.0.1:1/bb")
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--volumes-from", "nosuch"}, "No such container: nosuch"},
+		{[]string{"--network", "container:nosuch"}, "No such container: nosuch"},
+		{[]string{"--network", "nosuchnet"}, "network nosuchnet not found"},
+	} {
+		args := append(append([]string{"run", "--rm"}, tc.args...), "127.0.0.1:1/bb", "true")
+		_, errOut, err := d.docker(t, args...)
+		if code := exitCode(err); code != 125 || !strings.Contains(errOut, tc.want) || strings.Contains(errOut, "Unable to find image") {
+			t.Errorf("docker %s: exit %d, stderr %q; want 125 and %q, no pull", strings.Join(args, " "), code, errOut, tc.want)
+		}
 	}
 }
