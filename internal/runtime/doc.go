@@ -21,13 +21,16 @@
 //	                                                PID namespace is joined]
 //	(fallback: add pid to cgroup), oom_score_adj
 //	send initConfig (JSON)  ----- syncPipe ----->  read initConfig
-//	                                               prepare rootfs, mounts, devices
+//	                                               prepare rootfs, mounts, devices,
+//	                                               process.cwd (made 0755 in the
+//	                                               root when missing, as runc)
 //	  only with prestart or createRuntime hooks:
 //	                        <---- syncPipe ------  msgPrestart
 //	run prestart, createRuntime hooks
 //	msgContinue             ----- syncPipe ----->
 //	                                               hooks createContainer, pivot_root,
-//	                                               console, masked/readonly paths,
+//	                                               console (consoleSize set before
+//	                                               the exec), masked/readonly paths,
 //	                                               hostname, sysctl, credentials
 //	                        <---- syncPipe ------  msgReady (or msgError{message})
 //	write state.json, exit
