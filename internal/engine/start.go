@@ -260,7 +260,14 @@ func (e *Engine) watchExit(c *Container, client *shim.Client) {
 func (e *Engine) handleExit(c *Container, client *shim.Client, ex *shim.Exit) {
 	ctx := context.WithoutCancel(e.ctx)
 	t0 := time.Now()
-	defer func() { slog.Debug("exit handled", "id", c.ID, "code", ex.Code, "took", time.Since(t0)) }()
+	var tDelete, tRelease, tSaved time.Time
+	defer func() {
+		if tSaved.IsZero() {
+			return
+		}
+		slog.Debug("exit handled", "id", c.ID, "code", ex.Code, "took", time.Since(t0), "shim-delete", tDelete.Sub(t0),
+			"release", tRelease.Sub(tDelete), "record", tSaved.Sub(tRelease), "remove", time.Since(tSaved))
+	}()
 	c.mu.Lock()
 	if c.client != client {
 		c.mu.Unlock()
@@ -270,7 +277,9 @@ func (e *Engine) handleExit(c *Container, client *shim.Client, ex *shim.Exit) {
 	oom := e.oomKilled(c)
 	_ = client.Delete(ctx, true)
 	_ = os.RemoveAll(e.shimDir(c.ID))
+	tDelete = time.Now()
 	e.releaseRun(c)
+	tRelease = time.Now()
 	if c.State.Health != nil {
 		c.State.Health.Status = container.Unhealthy
 	}
@@ -296,6 +305,7 @@ func (e *Engine) handleExit(c *Container, client *shim.Client, ex *shim.Exit) {
 	c.notify()
 	e.saveLogged(c)
 	c.mu.Unlock()
+	tSaved = time.Now()
 	if c.HostConfig.AutoRemove {
 		if err := e.Remove(ctx, c.ID, RemoveOptions{Force: true}); err != nil {
 			slog.Error("auto-remove container", "id", c.ID, "err", err)
