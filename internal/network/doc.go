@@ -60,8 +60,9 @@
 // container with IPv6 is published on IPv6 too: ip6tables DNAT for the
 // host's IPv6 addresses, and for [::1], which no DNAT can send off the
 // host (IPv6 has no route_localnet), the socket that holds the port in
-// the daemon forwards TCP connections to the container (UDP on [::1] is
-// not forwarded). `-p [::1]:H:C` and `-p [::]:H:C` publish on IPv6 only.
+// the daemon forwards TCP connections and UDP datagrams to the container
+// (so these stop while the daemon is down; the DNAT paths do not).
+// `-p [::1]:H:C` and `-p [::]:H:C` publish on IPv6 only.
 //
 // # State on disk
 //

@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/containerd/errdefs"
 	"github.com/miekg/dns"
@@ -168,5 +169,58 @@ func TestIPv6PublishedPorts(t *testing.T) {
 	t.Cleanup(func() { m.Disconnect(ctx, DefaultNetworkName, "c4") })
 	if _, err := m.PublishPorts(ctx, "c4", ep4.IP, []PortBinding{{HostIP: "::1", HostPort: hp, ContainerPort: 80}}); !errdefs.IsInvalidArgument(err) {
 		t.Fatalf("publishing on ::1 for a container without IPv6: err = %v, want invalid argument", err)
+	}
+}
+
+// TestIPv6PublishedUDP: a UDP port published on an IPv6 network answers
+// at 127.0.0.1, at the gateway's IPv6 address (ip6tables DNAT) and at
+// [::1] (the holding socket relays), each client its own flow.
+func TestIPv6PublishedUDP(t *testing.T) {
+	requireRoot(t)
+	ctx := context.Background()
+	m := newTestManager(t, newTestConfig(t))
+	if _, err := m.Create(ctx, NetworkConfig{Name: "six", IPv6: true, Subnet: netip.MustParsePrefix("10.246.114.0/24"), Subnet6: netip.MustParsePrefix("fd00:b7:114::/64")}); err != nil {
+		t.Fatal(err)
+	}
+	ns := newNetns(t)
+	ep, err := m.Connect(ctx, "six", "c1", ns, EndpointConfig{Name: "echo"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { m.Disconnect(ctx, "six", "c1") })
+	var pc net.PacketConn
+	if err := inNetns(ns, func() (err error) { pc, err = net.ListenPacket("udp", ":5000"); return err }); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { pc.Close() })
+	go func() {
+		buf := make([]byte, 512)
+		for {
+			n, from, err := pc.ReadFrom(buf)
+			if err != nil {
+				return
+			}
+			pc.WriteTo(append([]byte("echo "), buf[:n]...), from)
+		}
+	}()
+	got, err := m.PublishPorts(ctx, "c1", ep.IP, []PortBinding{{ContainerPort: 5000, Proto: "udp"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { m.UnpublishPorts(ctx, "c1") })
+	p := strconv.Itoa(got[0].HostPort)
+	for _, addr := range []string{"127.0.0.1:" + p, "[fd00:b7:114::1]:" + p, "[::1]:" + p, "[::1]:" + p} {
+		c, err := net.Dial("udp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.SetDeadline(time.Now().Add(3 * time.Second))
+		c.Write([]byte("ping " + addr))
+		buf := make([]byte, 128)
+		n, err := c.Read(buf)
+		c.Close()
+		if want := "echo ping " + addr; err != nil || string(buf[:n]) != want {
+			t.Errorf("udp to %s: %q, %v; want %q", addr, buf[:n], err, want)
+		}
 	}
 }

@@ -43,8 +43,8 @@ func hold(proto, hostIP string, port int) (portHolder, int, error) {
 // hold6 binds hostIP:port over IPv6 only ("" or "::": all addresses;
 // port 0: an ephemeral port). The ip6tables DNAT rules catch TCP and UDP
 // to every local address but ::1, which the kernel never routes off the
-// host: a TCP connection to [::1]:port reaches this socket, which
-// forwards it to the container at to. UDP to [::1] is not forwarded.
+// host: a TCP connection or UDP datagram to [::1]:port reaches this
+// socket, which forwards it to the container at to.
 func hold6(proto, hostIP string, port int, to netip.AddrPort) (portHolder, int, error) {
 	if hostIP == "" {
 		hostIP = "::"
@@ -55,7 +55,9 @@ func hold6(proto, hostIP string, port int, to netip.AddrPort) (portHolder, int, 
 		if err != nil {
 			return nil, 0, err
 		}
-		return pc, pc.LocalAddr().(*net.UDPAddr).Port, nil
+		f := &udpForwarder{pc: pc, to: to, flows: map[string]*net.UDPConn{}}
+		go f.serve()
+		return f, pc.LocalAddr().(*net.UDPAddr).Port, nil
 	}
 	ln, err := net.Listen("tcp6", addr) // "tcp6": IPV6_V6ONLY, beside the IPv4 socket
 	if err != nil {
@@ -147,6 +149,99 @@ func (p *loopbackProxy) Close() error {
 	}
 	p.mu.Unlock()
 	return p.ln.Close()
+}
+
+// udpForwarder relays datagrams a holding socket receives (only those to
+// [::1], the others are DNATed before) to the container: one connected
+// socket per client address, which relays the answers back and is closed
+// after udpIdle without traffic. At most udpMaxFlows clients at a time.
+type udpForwarder struct {
+	pc net.PacketConn
+	to netip.AddrPort
+
+	mu     sync.Mutex
+	closed bool
+	flows  map[string]*net.UDPConn // by client address
+}
+
+const (
+	udpIdle     = 60 * time.Second
+	udpMaxFlows = 1024
+)
+
+func (f *udpForwarder) serve() {
+	buf := make([]byte, 65535)
+	for {
+		n, from, err := f.pc.ReadFrom(buf)
+		if errors.Is(err, net.ErrClosed) {
+			return
+		}
+		if err != nil {
+			slog.Debug("published port: [::1] udp read", "to", f.to, "err", err)
+			time.Sleep(50 * time.Millisecond)
+			continue
+		}
+		up := f.flow(from)
+		if up == nil {
+			continue
+		}
+		up.SetReadDeadline(time.Now().Add(udpIdle))
+		if _, err := up.Write(buf[:n]); err != nil {
+			slog.Debug("published port: [::1] udp forward", "to", f.to, "err", err)
+		}
+	}
+}
+
+// flow returns the socket towards the container for client from, made
+// on its first datagram; nil when closed or at the limit.
+func (f *udpForwarder) flow(from net.Addr) *net.UDPConn {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.closed {
+		return nil
+	}
+	key := from.String()
+	if up := f.flows[key]; up != nil {
+		return up
+	}
+	if len(f.flows) >= udpMaxFlows {
+		return nil
+	}
+	up, err := net.DialUDP("udp", nil, net.UDPAddrFromAddrPort(f.to))
+	if err != nil {
+		slog.Debug("published port: [::1] udp dial", "to", f.to, "err", err)
+		return nil
+	}
+	f.flows[key] = up
+	go func() {
+		buf := make([]byte, 65535)
+		for {
+			n, err := up.Read(buf)
+			if err != nil { // idle, closed, or the container refused
+				break
+			}
+			up.SetReadDeadline(time.Now().Add(udpIdle))
+			f.pc.WriteTo(buf[:n], from)
+		}
+		f.mu.Lock()
+		if f.flows[key] == up {
+			delete(f.flows, key)
+		}
+		f.mu.Unlock()
+		up.Close()
+	}()
+	return up
+}
+
+// Close stops forwarding and closes every client's socket.
+func (f *udpForwarder) Close() error {
+	f.mu.Lock()
+	f.closed = true
+	for _, up := range f.flows {
+		up.Close()
+	}
+	f.mu.Unlock()
+	return f.pc.Close()
 }
 
 // holdBinding reserves b's host port (b.HostPort, 0: ephemeral) on the
