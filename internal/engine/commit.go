@@ -105,6 +105,9 @@ func (e *Engine) Commit(ctx context.Context, ref string, o CommitOptions) (image
 		CreatedBy: strings.Join(ctrCfg.Cmd, " "),
 	})
 	pr.CloseWithError(errors.New("layer not read"))
+	if errdefs.IsInvalidArgument(err) {
+		return image.Image{}, err // a bad change: the message names it
+	}
 	if err != nil {
 		return image.Image{}, fmt.Errorf("commit %s: %w", c.ID, err)
 	}
