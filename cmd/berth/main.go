@@ -1,7 +1,9 @@
 // Command berth is the single Berth binary: the docker-compatible CLI, the
-// daemon, the OCI runtime and the registry. Re-exec entry points (the
-// runtime's container init) are dispatched before the command tree is built,
-// so a container's init never pays for cobra or the daemon's packages.
+// daemon, the OCI runtime and the registry. Re-exec entry points are
+// dispatched before the command tree is built: the runtime's container init
+// even earlier, from internal/runtime's package initialisation
+// (initentry_linux.go), so that it does not wait for the daemon's and the
+// CLI's packages to be initialised; the shim here.
 package main
 
 import (
@@ -15,7 +17,7 @@ import (
 
 func main() {
 	if len(os.Args) > 1 && os.Args[1] == runtime.InitArg {
-		runtime.Init() // never returns
+		runtime.Init() // never returns; normally reached from runtime's init() already
 	}
 	if len(os.Args) > 1 && os.Args[1] == shim.Arg {
 		shim.Main() // never returns

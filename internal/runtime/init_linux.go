@@ -408,13 +408,24 @@ func execMain(sync *syncConn, cfg *initConfig) error {
 
 // dialAgent connects to the seccomp agent's unix socket.
 func dialAgent(path string) (*os.File, error) {
+	f, err := dialUnix(path)
+	if err != nil {
+		return nil, fmt.Errorf("linux.seccomp.listenerPath %s: %w", path, err)
+	}
+	return f, nil
+}
+
+// dialUnix connects a stream socket to the unix socket at path. The package
+// does without package net, so that the init starts before net and what
+// needs it are initialised (initentry_linux.go).
+func dialUnix(path string) (*os.File, error) {
 	fd, err := unix.Socket(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("socket: %w", err)
 	}
 	if err := unix.Connect(fd, &unix.SockaddrUnix{Name: path}); err != nil {
 		unix.Close(fd)
-		return nil, fmt.Errorf("linux.seccomp.listenerPath %s: %w", path, err)
+		return nil, fmt.Errorf("dial unix %s: %w", path, err)
 	}
 	return os.NewFile(uintptr(fd), path), nil
 }

@@ -3,7 +3,6 @@ package runtime
 import (
 	"fmt"
 	"io"
-	"net"
 	"os"
 	"os/exec"
 	"strconv"
@@ -30,14 +29,7 @@ func newLaunch(consoleSocket string, consoleConn *os.File) (l *launch, err error
 		}
 	}()
 	if consoleSocket != "" {
-		conn, err := net.Dial("unix", consoleSocket)
-		if err != nil {
-			return nil, fmt.Errorf("console socket: %w", err)
-		}
-		uc := conn.(*net.UnixConn)
-		l.console, err = uc.File()
-		uc.Close()
-		if err != nil {
+		if l.console, err = dialUnix(consoleSocket); err != nil {
 			return nil, fmt.Errorf("console socket: %w", err)
 		}
 		l.ownConsole = true

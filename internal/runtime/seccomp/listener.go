@@ -5,9 +5,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net"
 	"os"
 	"runtime"
+	"time"
 	"unsafe"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
@@ -71,17 +71,24 @@ func SendListener(ctx context.Context, path string, listener *os.File, state spe
 	if err != nil {
 		return fmt.Errorf("send seccomp listener: %w", err)
 	}
-	var d net.Dialer
-	c, err := d.DialContext(ctx, "unix", path)
-	if err != nil {
+	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("send seccomp listener to listenerPath %s: %w", path, err)
 	}
-	defer c.Close()
-	uc := c.(*net.UnixConn)
-	if dl, ok := ctx.Deadline(); ok {
-		_ = uc.SetWriteDeadline(dl)
+	fd, err := unix.Socket(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return fmt.Errorf("send seccomp listener: socket: %w", err)
 	}
-	if err := sendOn(uc, payload, listener); err != nil {
+	defer unix.Close(fd)
+	// A unix stream connect does not block once the agent listens (the
+	// kernel queues it); the deadline bounds the send.
+	if dl, ok := ctx.Deadline(); ok {
+		tv := unix.NsecToTimeval(max(time.Until(dl), time.Millisecond).Nanoseconds())
+		_ = unix.SetsockoptTimeval(fd, unix.SOL_SOCKET, unix.SO_SNDTIMEO, &tv)
+	}
+	if err := unix.Connect(fd, &unix.SockaddrUnix{Name: path}); err != nil {
+		return fmt.Errorf("send seccomp listener to listenerPath %s: dial unix %s: %w", path, path, err)
+	}
+	if err := sendOn(fd, payload, listener); err != nil {
 		return fmt.Errorf("send seccomp listener to listenerPath %s: %w", path, err)
 	}
 	return nil
@@ -99,28 +106,27 @@ func SendListenerOn(conn *os.File, listener *os.File, state specs.ContainerProce
 	if err != nil {
 		return fmt.Errorf("send seccomp listener: %w", err)
 	}
-	c, err := net.FileConn(conn)
-	if err != nil {
-		return fmt.Errorf("send seccomp listener: %w", err)
-	}
-	defer c.Close()
-	uc, ok := c.(*net.UnixConn)
-	if !ok {
+	if dom, err := unix.GetsockoptInt(int(conn.Fd()), unix.SOL_SOCKET, unix.SO_DOMAIN); err != nil || dom != unix.AF_UNIX {
 		return fmt.Errorf("send seccomp listener: not a unix socket")
 	}
-	if err := sendOn(uc, payload, listener); err != nil {
+	err = sendOn(int(conn.Fd()), payload, listener)
+	runtime.KeepAlive(conn)
+	if err != nil {
 		return fmt.Errorf("send seccomp listener: %w", err)
 	}
 	return nil
 }
 
-func sendOn(uc *net.UnixConn, payload []byte, listener *os.File) error {
-	n, oobn, err := uc.WriteMsgUnix(payload, unix.UnixRights(int(listener.Fd())), nil)
+// sendOn sends payload with listener (SCM_RIGHTS) in one message on the
+// connected unix socket fd. The package does without package net (see
+// runtime's dialUnix).
+func sendOn(fd int, payload []byte, listener *os.File) error {
+	n, err := unix.SendmsgN(fd, payload, unix.UnixRights(int(listener.Fd())), nil, 0)
 	runtime.KeepAlive(listener)
 	if err != nil {
 		return err
 	}
-	if n != len(payload) || oobn == 0 {
+	if n != len(payload) {
 		return fmt.Errorf("short write (%d of %d bytes)", n, len(payload))
 	}
 	return nil
