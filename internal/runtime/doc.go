@@ -40,6 +40,10 @@
 //	no_new_privs, seccomp) and execs the process; the connection closes on
 //	exec, and start, which reads to EOF, runs the poststart hooks.
 //
+// The init's Go code is entered from this package's initialisation
+// (initentry_linux.go), before the rest of the binary's packages are
+// initialised; the package therefore does not import package net.
+//
 // Errors in the init are sent to the parent as msgError and printed by the
 // parent as a one-line error naming what failed; the parent then kills the
 // init and removes every trace (cgroup, state directory).
