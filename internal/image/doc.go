@@ -37,21 +37,27 @@
 //	   |                                                    |
 //	   lease in content store (1 h TTL, dropped when the record is stored)
 //	   |
-//	   config (bounded, parsed) -> diff IDs -> chain IDs
+//	   config (bounded, verified in memory, parsed) -> diff IDs -> chain IDs
+//	   (manifests and config are written to the store in the background)
 //	   |
-//	   layers: up to 3 downloads at once, each written through a verified
-//	   content ingest; the unpacker walks the layers in order and applies
-//	   layer i to a new snapshot on chain ID i-1 as soon as layer i-1 is
-//	   committed: from the running download when it has not started yet
-//	   (the bytes are teed into the ingest and into archive.Apply), else
-//	   from the store once the blob is committed. The uncompressed stream
-//	   is hashed and must equal the config's diff ID; the snapshot is
-//	   committed under its chain ID only after the blob's digest and size
-//	   were verified, so a hostile layer leaves no committed snapshot.
-//	   Layers whose chain ID is already committed and whose blob is present
-//	   are skipped ("Already exists").
+//	   layers: up to 3 downloads at once, in layer order, each written
+//	   through a content ingest; a download's slot is freed as soon as its
+//	   bytes are in and their digest and size verified, before the blob is
+//	   synced and made visible. Each layer to unpack is a task, tasks start
+//	   in layer order, up to 3 at once with a snapshot.Rebaser (overlay),
+//	   else one at a time. A task reads its layer from the running download
+//	   when it was waiting for it (the bytes are teed into the ingest and
+//	   into archive.Apply), else from the verified bytes of the ingest, else
+//	   from the store. It applies the layer onto a snapshot of chain ID i-1
+//	   when that is committed, or else (Rebaser) into a snapshot of its own,
+//	   committed onto chain ID i-1 once that is. The uncompressed stream is
+//	   hashed and must equal the config's diff ID; a snapshot is committed
+//	   under its chain ID only after the blob's digest and size were
+//	   verified, so a hostile layer leaves no committed snapshot. Layers
+//	   whose chain ID is already committed and whose blob is present are
+//	   skipped ("Already exists").
 //	   |
-//	   image record (the tag and repo@digest), lease deleted
+//	   every blob synced -> image record (the tag and repo@digest), lease deleted
 //
 // Transient registry errors (5xx, 429, connection reset, unexpected EOF)
 // are retried with backoff; a blob download resumes from the byte it
