@@ -36,7 +36,7 @@
 //	        connect to the shim -> shim start (the process runs) ->
 //	        watchExit goroutine
 //	Exit:   record code and OOM kill, shim delete, unmount,
-//	        UnpublishPorts + DisconnectAll, netns removed, "die" event,
+//	        UnpublishPorts + Release, netns removed, "die" event,
 //	        then --rm (remove) or the restart policy
 //	Remove: (force: shim delete) snapshot and directory removed, volumes
 //	        released (anonymous ones removed with -v or --rm), "destroy"

@@ -176,7 +176,9 @@ func (e *Engine) endpointsByName(ctx context.Context, id string) map[string]netw
 	return out
 }
 
-// disconnectNetworks removes c's ports and endpoints; c.mu held.
+// disconnectNetworks removes c's ports and endpoints; c.mu held. Every
+// caller releases c's network namespace right after, so the veth pairs
+// are left to the manager to delete in the background (Release).
 func (e *Engine) disconnectNetworks(ctx context.Context, c *Container) {
 	nets := e.cfg.Networks
 	if nets == nil {
@@ -186,7 +188,7 @@ func (e *Engine) disconnectNetworks(ctx context.Context, c *Container) {
 	if err := nets.UnpublishPorts(ctx, c.ID); err != nil {
 		slog.Error("unpublish ports", "id", c.ID, "err", err)
 	}
-	if err := nets.DisconnectAll(ctx, c.ID); err != nil {
+	if err := nets.Release(ctx, c.ID); err != nil {
 		slog.Error("disconnect networks", "id", c.ID, "err", err)
 	}
 	for name, ep := range eps {

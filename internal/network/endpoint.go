@@ -6,15 +6,84 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net"
 	"net/netip"
 	"slices"
 	"strings"
+	"sync"
 
 	"github.com/containerd/errdefs"
+	"github.com/vishvananda/netlink"
+	"golang.org/x/sys/unix"
 )
 
 func epKey(netID, containerID string) string { return netID + "/" + containerID }
+
+// draining tracks the veth pairs of released endpoints while the kernel
+// deletes them in the background (see Release). Their addresses stay
+// held, so an address is handed out again only once its old pair is gone,
+// and a Connect that would make a pair of the same name waits for it. It
+// has its own lock: the deleting goroutines never take Manager.mu, so
+// holders of Manager.mu may wait for them.
+type draining struct {
+	mu    sync.Mutex
+	wg    sync.WaitGroup
+	addrs map[string]bool          // "<network ID>/<address>"
+	links map[string]chan struct{} // host veth name -> closed when deleted
+}
+
+func (d *draining) holds(netID string, a netip.Addr) bool {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.addrs[netID+"/"+a.String()]
+}
+
+// start deletes link in the background, holding addrs of netID meanwhile.
+func (d *draining) start(link netlink.Link, netID string, addrs ...netip.Addr) {
+	d.mu.Lock()
+	if d.addrs == nil {
+		d.addrs, d.links = map[string]bool{}, map[string]chan struct{}{}
+	}
+	name := link.Attrs().Name
+	done := make(chan struct{})
+	d.links[name] = done
+	var keys []string
+	for _, a := range addrs {
+		if a.IsValid() {
+			keys = append(keys, netID+"/"+a.String())
+			d.addrs[keys[len(keys)-1]] = true
+		}
+	}
+	d.wg.Add(1)
+	d.mu.Unlock()
+	go func() {
+		defer d.wg.Done()
+		// By index: a pair made meanwhile under the same name is not this one.
+		if err := netlink.LinkDel(link); err != nil && !errors.Is(err, unix.ENODEV) {
+			slog.Error("network: delete released veth", "veth", name, "err", err)
+		}
+		d.mu.Lock()
+		for _, k := range keys {
+			delete(d.addrs, k)
+		}
+		if d.links[name] == done {
+			delete(d.links, name)
+		}
+		d.mu.Unlock()
+		close(done)
+	}()
+}
+
+// waitLink waits until a released pair named name is deleted.
+func (d *draining) waitLink(name string) {
+	d.mu.Lock()
+	done := d.links[name]
+	d.mu.Unlock()
+	if done != nil {
+		<-done
+	}
+}
 
 // allocate returns the requested address if free, or the lowest free
 // address of the network's range; m.mu is held. Addresses held by an
@@ -26,12 +95,13 @@ func (m *Manager) allocate(n *Network, want netip.Addr) (netip.Addr, error) {
 			held[ep.IP] = true
 		}
 	}
+	isHeld := func(a netip.Addr) bool { return held[a] || m.drain.holds(n.ID, a) }
 	bc := broadcast(n.Subnet)
 	if want.IsValid() {
 		if !n.Subnet.Contains(want) || want == n.Subnet.Addr() || want == bc {
 			return netip.Addr{}, errdefs.ErrInvalidArgument.WithMessage(fmt.Sprintf("network %s: address %s is not a host address of subnet %s", n.Name, want, n.Subnet))
 		}
-		if held[want] {
+		if isHeld(want) {
 			return netip.Addr{}, errdefs.ErrConflict.WithMessage(fmt.Sprintf("network %s: address %s is already in use", n.Name, want))
 		}
 		return want, nil
@@ -41,7 +111,7 @@ func (m *Manager) allocate(n *Network, want netip.Addr) (netip.Addr, error) {
 		r = n.IPRange
 	}
 	for a := r.Addr(); r.Contains(a); a = a.Next() {
-		if a == n.Subnet.Addr() || a == bc || held[a] {
+		if a == n.Subnet.Addr() || a == bc || isHeld(a) {
 			continue
 		}
 		return a, nil
@@ -57,17 +127,18 @@ func (m *Manager) allocate6(n *Network, want netip.Addr) (netip.Addr, error) {
 			held[ep.IPv6] = true
 		}
 	}
+	isHeld := func(a netip.Addr) bool { return held[a] || m.drain.holds(n.ID, a) }
 	if want.IsValid() {
 		if !n.Subnet6.Contains(want) || want == n.Subnet6.Addr() {
 			return netip.Addr{}, errdefs.ErrInvalidArgument.WithMessage(fmt.Sprintf("network %s: address %s is not a host address of subnet %s", n.Name, want, n.Subnet6))
 		}
-		if held[want] {
+		if isHeld(want) {
 			return netip.Addr{}, errdefs.ErrConflict.WithMessage(fmt.Sprintf("network %s: address %s is already in use", n.Name, want))
 		}
 		return want, nil
 	}
 	for a := n.Subnet6.Addr(); n.Subnet6.Contains(a); a = a.Next() {
-		if !held[a] {
+		if !isHeld(a) {
 			return a, nil
 		}
 	}
@@ -147,6 +218,7 @@ func (m *Manager) Connect(ctx context.Context, netRef, containerID, netnsPath st
 		delete(m.st.Endpoints, key)
 		m.save()
 	}
+	m.drain.waitLink(ep.HostVeth) // a pair of this name released just before
 	if err := attach(m.tag(), n, ep); err != nil {
 		undo()
 		return nil, fmt.Errorf("network %s: connect %s: %w", n.Name, containerID, err)
@@ -204,6 +276,53 @@ func (m *Manager) DisconnectAll(ctx context.Context, containerID string) error {
 			errs = append(errs, err)
 		}
 	}
+	return errors.Join(errs...)
+}
+
+// Release detaches a container whose network namespace the caller
+// releases right after (the engine, once the container stopped) from
+// every network: like DisconnectAll, its endpoints leave the state and
+// its names the DNS at once, but the veth pairs are deleted in the
+// background, off the caller's path: a deletion waits 10 to 30 ms for the
+// kernel's network synchronization. Their addresses are handed out again
+// only once they are gone; Close waits for them.
+func (m *Manager) Release(ctx context.Context, containerID string) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	type released struct {
+		link netlink.Link
+		ep   *Endpoint
+	}
+	var rel []released
+	var errs []error
+	for key, ep := range m.st.Endpoints {
+		if ep.ContainerID != containerID {
+			continue
+		}
+		link, err := netlink.LinkByName(ep.HostVeth)
+		if err != nil {
+			var nf netlink.LinkNotFoundError
+			if !errors.As(err, &nf) {
+				errs = append(errs, fmt.Errorf("release %s: veth %s: %w", containerID, ep.HostVeth, err))
+				continue // kept: DisconnectAll or Restore deletes it
+			}
+			link = nil // gone already
+		}
+		delete(m.st.Endpoints, key)
+		rel = append(rel, released{link, ep})
+	}
+	if len(rel) == 0 {
+		return errors.Join(errs...)
+	}
+	for _, r := range rel {
+		if r.link != nil {
+			m.drain.start(r.link, r.ep.NetworkID, r.ep.IP, r.ep.IPv6)
+		}
+	}
+	if err := m.save(); err != nil { // Restore drops what a crash leaves
+		errs = append(errs, err)
+	}
+	m.dropResolverIfUnused(containerID)
 	return errors.Join(errs...)
 }
 

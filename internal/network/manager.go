@@ -52,6 +52,7 @@ type Manager struct {
 	fwReady   bool                    // forwarding on, chains set up: by the first network
 	resolvers map[string]*resolver    // by container ID
 	holds     map[string][]portHolder // by container ID: sockets reserving host ports
+	drain     draining                // released veths being deleted
 }
 
 // New loads the manager's state from cfg.Root and makes sure the default
@@ -576,12 +577,13 @@ func (m *Manager) HostGateway() netip.Addr {
 	return netip.Addr{}
 }
 
-// Close stops the embedded DNS servers and releases the host-port
-// reservations of this process. Networking of containers stays in place
+// Close waits for released veth pairs to be deleted, stops the embedded
+// DNS servers and releases the host-port reservations of this process. Networking of containers stays in place
 // for Restore in the next daemon.
 func (m *Manager) Close() error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	m.drain.wg.Wait()
 	for id, r := range m.resolvers {
 		r.stop()
 		delete(m.resolvers, id)

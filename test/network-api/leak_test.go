@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 // mountsUnder lists the mount points below dir.
@@ -28,7 +29,8 @@ func mountsUnder(t *testing.T, dir string) []string {
 // something on the host (a user network with IPv6, the default bridge,
 // published ports on both families, a named and an anonymous volume, a
 // tmpfs volume), removes them with rm -f -v, volume rm and network rm
-// while the daemon runs, and finds nothing of them left: no link, no
+// while the daemon runs, and finds nothing of them left: no link (within
+// 5 s: veth pairs of stopped containers are deleted in the background), no
 // iptables or ip6tables rule naming them, no mount or namespace file
 // below the daemon's roots, an empty volumes directory. The daemon's
 // cleanup then checks that the stopped daemon left no bridge or chain.
@@ -53,16 +55,24 @@ func TestNothingLeftAfterRemoval(t *testing.T) {
 	d.docker(t, "volume", "rm", "ptvol", "pttmp")
 	d.docker(t, "network", "rm", "ptleak")
 
+	// The veth pairs of stopped containers are deleted in the background
+	// (the kernel takes 10 to 30 ms each): they must be gone within 5 s.
 	var left []string
-	out, _ := exec.Command("ip", "-o", "link", "show").CombinedOutput()
-	for _, line := range strings.Split(string(out), "\n") {
-		if strings.Contains(line, netID) || strings.Contains(line, "br-"+netID[:12]) {
-			left = append(left, "ip link: "+line)
-		}
-		for _, id := range ids {
-			if strings.Contains(line, id) {
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		left = nil
+		out, _ := exec.Command("ip", "-o", "link", "show").CombinedOutput()
+		for _, line := range strings.Split(string(out), "\n") {
+			if strings.Contains(line, netID) || strings.Contains(line, "br-"+netID[:12]) {
 				left = append(left, "ip link: "+line)
 			}
+			for _, id := range ids {
+				if strings.Contains(line, id) {
+					left = append(left, "ip link: "+line)
+				}
+			}
+		}
+		if len(left) == 0 || time.Now().After(deadline) {
+			break
 		}
 	}
 	for _, tool := range []string{"iptables-save", "ip6tables-save"} {
