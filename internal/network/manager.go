@@ -578,8 +578,8 @@ func (m *Manager) HostGateway() netip.Addr {
 }
 
 // Close waits for released veth pairs to be deleted, stops the embedded
-// DNS servers and releases the host-port reservations of this process. Networking of containers stays in place
-// for Restore in the next daemon.
+// DNS servers and releases the host-port reservations of this process.
+// Networking of containers stays in place for Restore in the next daemon.
 func (m *Manager) Close() error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
