@@ -134,6 +134,12 @@ func (e *Engine) ExecStart(ctx context.Context, id string, detach bool, s Attach
 	p, err := e.execProcess(c, x.Config)
 	c.mu.Unlock()
 	if err != nil {
+		// dockerd's code for an exec that could not start (an unknown
+		// user); without it the CLI, which reads the code, exits 0.
+		code := 126
+		x.mu.Lock()
+		x.ExitCode = &code
+		x.mu.Unlock()
 		return err
 	}
 	stdin := x.Config.AttachStdin && s.Stdin != nil && !detach

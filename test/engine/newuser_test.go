@@ -208,6 +208,11 @@ func TestExecEnvironment(t *testing.T) {
 			t.Errorf("docker %s:\n%s\nwant:\n%s", strings.Join(tc.args, " "), out, tc.want)
 		}
 	}
+	// An exec that cannot start is a failure the CLI sees (126, as dockerd).
+	_, errOut, err := d.docker(t, "exec", "-u", "nosuchuser", "envc", "true")
+	if code := exitCode(err); code != 126 || !strings.Contains(errOut, "unable to find user nosuchuser") {
+		t.Errorf("exec -u nosuchuser: exit %d, stderr %q; want 126 naming the user", code, errOut)
+	}
 }
 
 // TestDiffLeavesOutEtcMounts: the files the engine mounts into /etc
