@@ -49,9 +49,19 @@ const maxTrailing = 1 << 20
 // comes near it. A daemon or test may lower it.
 var MaxLayerSize int64 = 64 << 30
 
-// ErrLayerTooLarge is wrapped by the error of a layer stream longer than
-// MaxLayerSize uncompressed; it wraps ErrUnsafe.
-var ErrLayerTooLarge = fmt.Errorf("%w: layer too large", ErrUnsafe)
+// ErrLayerTooLarge is matched (errors.Is) by the error of a layer stream
+// longer than MaxLayerSize uncompressed, as is ErrUnsafe.
+var ErrLayerTooLarge = errors.New("layer too large")
+
+type layerTooLargeError struct{ max int64 }
+
+func (e layerTooLargeError) Error() string {
+	return fmt.Sprintf("layer too large: the uncompressed layer exceeds the limit of %d bytes", e.max)
+}
+
+func (e layerTooLargeError) Is(target error) bool {
+	return target == ErrLayerTooLarge || target == ErrUnsafe
+}
 
 // Default bounds of ApplyOptions.
 const (
@@ -183,7 +193,7 @@ func (b *boundedReader) Read(p []byte) (int, error) {
 		var one [1]byte
 		n, err := b.ReadCloser.Read(one[:])
 		if n > 0 {
-			return 0, fmt.Errorf("%w: the uncompressed layer exceeds the limit of %d bytes", ErrLayerTooLarge, b.max)
+			return 0, layerTooLargeError{max: b.max}
 		}
 		return 0, err
 	}
