@@ -225,9 +225,17 @@ func (b *Builder) Build(ctx context.Context, opts BuildOptions, progress Progres
 		send(fmt.Sprintf("[Warning] One or more build-args [%s] were not consumed\n", strings.Join(un, " ")))
 	}
 	send(fmt.Sprintf("Successfully built %s\n", shortHex(id)))
+	// A cached rebuild usually finds its tags in place: no write. The
+	// image's names are read again now, as another build may have moved
+	// a tag meanwhile.
+	var current image.Image
+	if len(opts.Tags) > 0 {
+		if c, err := b.images.Get(ctx, id.String()); err == nil {
+			current = c
+		}
+	}
 	for _, t := range opts.Tags {
-		// A cached rebuild usually finds its tags in place: no write.
-		if !hasTag(img, t) {
+		if !hasTag(current, t) {
 			if err := b.images.Tag(ctx, id.String(), t); err != nil {
 				return "", fmt.Errorf("tag %s: %w", t, err)
 			}
