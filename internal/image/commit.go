@@ -206,7 +206,14 @@ func (s *Service) storeLayer(ctx context.Context, r io.Reader) (ocispec.Descript
 	if err != nil {
 		return ocispec.Descriptor{}, "", err
 	}
-	defer w.Close()
+	committed := false
+	defer func() {
+		w.Close()
+		if !committed {
+			// The store refuses to abort an ingest whose writer is open.
+			_ = s.content.Abort(context.WithoutCancel(ctx), ref)
+		}
+	}()
 	cw := &countWriter{w: w}
 	dh := sha256.New()
 	zw, err := gzip.NewWriterLevel(cw, gzip.BestSpeed)
@@ -214,7 +221,6 @@ func (s *Service) storeLayer(ctx context.Context, r io.Reader) (ocispec.Descript
 		return ocispec.Descriptor{}, "", err
 	}
 	if _, err := io.Copy(io.MultiWriter(zw, dh), dr); err != nil {
-		_ = s.content.Abort(context.WithoutCancel(ctx), ref)
 		return ocispec.Descriptor{}, "", fmt.Errorf("read layer: %w", err)
 	}
 	if err := zw.Close(); err != nil {
@@ -224,6 +230,7 @@ func (s *Service) storeLayer(ctx context.Context, r io.Reader) (ocispec.Descript
 	if err := w.Commit(ctx, desc.Size, desc.Digest); err != nil && !errdefs.IsAlreadyExists(err) {
 		return ocispec.Descriptor{}, "", err
 	}
+	committed = true
 	if err := s.addToLease(ctx, desc.Digest); err != nil {
 		return ocispec.Descriptor{}, "", err
 	}

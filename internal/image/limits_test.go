@@ -169,10 +169,8 @@ func TestImportBounded(t *testing.T) {
 			if !errors.Is(err, archive.ErrLayerTooLarge) || !strings.Contains(err.Error(), want) {
 				t.Fatalf("import: %v, want %q", err, want)
 			}
-			// The ingest of the layer stays until the daemon restarts:
-			// storeLayer (commit.go) aborts it while its writer is open,
-			// which the content store refuses.
-			assertNothingKept(t, s, t.TempDir(), false)
+			// No blob, image, snapshot or ingest is left.
+			assertNothingKept(t, s, t.TempDir(), true)
 		})
 	}
 	// Within the bound an import works.
