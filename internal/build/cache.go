@@ -239,6 +239,9 @@ func (b *Builder) CacheRecords(ctx context.Context) ([]CacheRecord, error) {
 			CreatedAt: e.Created, LastUsedAt: e.LastUsed, UsageCount: e.Uses}
 		if h := img.Config.History; len(h) > 0 && !h[len(h)-1].EmptyLayer && len(img.Manifest.Layers) > 0 {
 			rec.Size = img.Manifest.Layers[len(img.Manifest.Layers)-1].Size
+			if n := len(img.LayerSizes); n == len(img.Manifest.Layers) {
+				rec.Size = img.LayerSizes[n-1] // unpacked, as images and df count
+			}
 		}
 		out = append(out, rec)
 	}
