@@ -231,7 +231,7 @@ func (s *Server) imagesList(w http.ResponseWriter, r *http.Request) {
 			}
 		}
 	}
-	imgs, err := svc.List(r.Context(), image.ListOptions{Filters: f})
+	imgs, err := svc.List(r.Context(), image.ListOptions{Filters: f, All: boolValue(r, "all")})
 	if err != nil {
 		writeError(w, r, messageError(err, innerMessage(err)))
 		return

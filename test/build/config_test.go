@@ -36,6 +36,11 @@ RUN echo parent > /parent
 	if err != nil || out != "hc:1\nbusybox:latest\n" {
 		t.Errorf("docker images: %v %s\n%q, want hc:1 and busybox only", err, errOut, out)
 	}
+	// -a adds the step images, nameless as docker's intermediates.
+	out, errOut, err = d.docker(t, "", "", "images", "-a", "--format", "{{.Repository}}:{{.Tag}}")
+	if lines := strings.Split(strings.TrimSpace(out), "\n"); err != nil || len(lines) < 4 || strings.Count(out, "<none>:<none>\n") != len(lines)-2 {
+		t.Errorf("docker images -a: %v %s\n%q, want hc:1, busybox and nameless step images", err, errOut, out)
+	}
 	out, errOut, err = d.docker(t, "", "", "system", "df", "-v")
 	if err != nil {
 		t.Fatalf("system df -v: %v %s", err, errOut)
