@@ -5,12 +5,16 @@
 # `unshare --pid --fork --mount --uts --ipc --net true`.
 #
 # Usage: bench/runtime.sh [--count N] [--timeout SECS] [--berth PATH]
+#                         [--also NAME=PATH]...
 #
 #   --count N      iterations per runtime (default 50)
 #   --timeout SECS a run still going after SECS is killed and its runtime
 #                  reported failed (default 30)
 #   --berth PATH   berth binary (default: build ./cmd/berth from this checkout
 #                  into the work dir)
+#   --also NAME=PATH  another berth binary (an older build, a prototype) timed
+#                  as NAME in the same interleaved rounds; repeatable. NAME is
+#                  lower-case letters, digits, - and _.
 #
 # The bundle is a busybox-static rootfs with the default `runc spec` config,
 # changed only to process.terminal=false, process.args=["true"] and
@@ -35,6 +39,8 @@ export LC_ALL=C
 count=50
 run_timeout=30
 berth=""
+also_names=()
+declare -A also_bin=()
 repo=$(cd "$(dirname "$0")/.." && pwd)
 
 die() {
@@ -50,6 +56,16 @@ while [ $# -gt 0 ]; do
 	--timeout=*) run_timeout=${1#*=}; shift ;;
 	--berth) berth=${2:?--berth needs a path}; shift 2 ;;
 	--berth=*) berth=${1#*=}; shift ;;
+	--also | --also=*)
+		if [ "$1" = --also ]; then v=${2:?--also needs NAME=PATH}; shift 2; else v=${1#*=}; shift; fi
+		n=${v%%=*} b=${v#*=}
+		[ "$n" != "$v" ] || die "--also $v: want NAME=PATH"
+		case "$n" in '' | *[!a-z0-9_-]* | berth | runc | crun | floor) die "--also $v: bad name $n" ;; esac
+		[ -x "$b" ] || die "--also $v: $b is not an executable"
+		[ -z "${also_bin[$n]:-}" ] || die "--also $v: $n given twice"
+		also_names+=("$n")
+		also_bin[$n]=$(cd "$(dirname "$b")" && pwd)/$(basename "$b")
+		;;
 	-h | --help) sed -n '2,/^set -eu/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
 	*) die "unknown argument $1 (see --help)" ;;
 	esac
@@ -96,7 +112,7 @@ cleanup() {
 		kill -0 "$crun_pid" 2>/dev/null && kill_tree "$crun_pid"
 		wait "$crun_pid" 2>/dev/null
 	fi
-	for r in berth runc crun; do
+	for r in berth runc crun "${also_names[@]}"; do
 		for id in $(ls "$work/state-$r" 2>/dev/null); do
 			[ -d "$work/state-$r/$id" ] || continue
 			echo "bench/runtime: removing leftover $r container $id" >&2
@@ -105,6 +121,7 @@ cleanup() {
 			runc) timeout 20 runc --root "$work/state-$r" delete --force "$id" ;;
 			crun) timeout 20 unshare --mount --propagation private sh -c \
 				'umount /sys/fs/cgroup/unified; exec crun --root "$1" delete --force "$2"' sh "$work/state-$r" "$id" ;;
+			*) timeout 20 "${also_bin[$r]}" runtime --root "$work/state-$r" delete --force "$id" ;;
 			esac
 		done
 	done >/dev/null 2>&1
@@ -130,6 +147,7 @@ jq --arg cg "/$cg_parent/ctr" \
 	"$bundle/config.json" >"$bundle/config.json.new"
 mv "$bundle/config.json.new" "$bundle/config.json"
 mkdir -p "$work/state-berth" "$work/state-runc" "$work/state-crun" "$work/samples"
+for n in "${also_names[@]}"; do mkdir -p "$work/state-$n"; done
 
 declare -A failed=()
 
@@ -244,12 +262,13 @@ check=$work/check
 mkdir -p "$check"
 jq --arg root "$bundle/rootfs" '.root.path = $root | .process.args = ["sh", "-c", "exit 7"]' \
 	"$bundle/config.json" >"$check/config.json"
-for name in berth runc; do
+for name in berth "${also_names[@]}" runc; do
 	[ -z "${failed[$name]:-}" ] || continue
 	rc=0
 	case $name in
 	berth) timeout -k 5 "$run_timeout" "$berth" runtime --root "$work/state-berth" run --bundle "$check" check-berth ;;
 	runc) timeout -k 5 "$run_timeout" runc --root "$work/state-runc" run --bundle "$check" check-runc ;;
+	*) timeout -k 5 "$run_timeout" "${also_bin[$name]}" runtime --root "$work/state-$name" run --bundle "$check" "check-$name" ;;
 	esac </dev/null >/dev/null 2>>"$work/$name.err" || rc=$?
 	[ "$rc" = 7 ] || failed[$name]="run of a process that exits 7 returned $rc: $(first_line "$work/$name.err")"
 done
@@ -261,6 +280,9 @@ fi
 echo "bench/runtime: $count x run of 'true' per runtime, interleaved; bundle $bundle" >&2
 for i in $(seq 1 "$count"); do
 	[ -n "${failed[berth]:-}" ] || time_one berth "$berth" runtime --root "$work/state-berth" run --bundle "$bundle" "bench-berth-$i"
+	for n in "${also_names[@]}"; do
+		[ -n "${failed[$n]:-}" ] || time_one "$n" "${also_bin[$n]}" runtime --root "$work/state-$n" run --bundle "$bundle" "bench-$n-$i"
+	done
 	[ -n "${failed[runc]:-}" ] || time_one runc runc --root "$work/state-runc" run --bundle "$bundle" "bench-runc-$i"
 	[ -n "${failed[crun]:-}" ] || time_crun "bench-crun-$i"
 	[ -n "${failed[floor]:-}" ] || time_one floor unshare --pid --fork --mount --uts --ipc --net true
@@ -285,7 +307,7 @@ fi
 
 echo "kernel $(uname -r), $(nproc) CPUs, load $(cut -d" " -f1-3 /proc/loadavg); runc $(runc --version | awk 'NR==1 {print $3}'), crun $(crun --version | awk 'NR==1 {print $3}')"
 printf '%-8s %5s %9s %9s %9s %9s  %s\n' runtime runs min_ms median_ms max_ms vs_crun note
-for name in berth runc crun floor; do
+for name in berth "${also_names[@]}" runc crun floor; do
 	note=""
 	case $name in
 	crun) note="private mount ns, /sys/fs/cgroup/unified unmounted" ;;
