@@ -152,7 +152,7 @@ func shimEnv() []string {
 	if v := os.Getenv("SHIM_GODEBUG"); v != "" {
 		godebug += "," + v
 	}
-	return append(env, "GOMAXPROCS=1", "GOGC=20", "GODEBUG="+godebug)
+	return append(env, "GOMAXPROCS=1", "GOGC=off", "GODEBUG="+godebug)
 }
 
 // Connect returns a client for the shim serving stateDir, after checking it

@@ -39,8 +39,11 @@ func Main() {
 		fmt.Fprintln(os.Stderr, "usage: berth shim STATE-DIR")
 		os.Exit(2)
 	}
-	debug.SetGCPercent(gcPercent)
-	debug.SetMemoryLimit(memoryLimit)
+	// No collection while the container is created: the runtime's create
+	// (the spec's decoding above all) allocates a few MiB that a 4 MiB
+	// limit would collect over and over, on the path every `run` waits
+	// for. The tiny heap's settings apply once the shim serves.
+	debug.SetGCPercent(-1)
 	goruntime.MemProfileRate = 0
 	ready := os.NewFile(readyFd, "ready")
 	// Not into the runtime's processes: crun's container init inherits
@@ -72,6 +75,8 @@ func Main() {
 		_, _ = ready.Write([]byte("ok\n"))
 		ready.Close()
 	}
+	debug.SetGCPercent(gcPercent)
+	debug.SetMemoryLimit(memoryLimit)
 	go func() {
 		<-term
 		if err := s.delete(true); err != nil {
