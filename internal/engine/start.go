@@ -265,8 +265,8 @@ func (e *Engine) handleExit(c *Container, client *shim.Client, ex *shim.Exit) {
 		if tSaved.IsZero() {
 			return
 		}
-		slog.Debug("exit handled", "id", c.ID, "code", ex.Code, "took", time.Since(t0), "shim-delete", tDelete.Sub(t0),
-			"release", tRelease.Sub(tDelete), "record", tSaved.Sub(tRelease), "remove", time.Since(tSaved))
+		slog.Debug("exit handled", "id", c.ID, "code", ex.Code, "took", time.Since(t0), "release", tRelease.Sub(t0),
+			"shim-delete", tDelete.Sub(t0), "record", tSaved.Sub(tDelete), "remove", time.Since(tSaved))
 	}()
 	c.mu.Lock()
 	if c.client != client {
@@ -275,11 +275,19 @@ func (e *Engine) handleExit(c *Container, client *shim.Client, ex *shim.Exit) {
 	}
 	c.client = nil
 	oom := e.oomKilled(c)
-	_ = client.Delete(ctx, true)
-	_ = os.RemoveAll(e.shimDir(c.ID))
-	tDelete = time.Now()
+	// The shim's delete (runtime state, cgroups) and the release of what
+	// the run held here (rootfs mount, network) do not depend on each
+	// other: both at once, as run --rm waits for them.
+	deleted := make(chan struct{})
+	go func() {
+		_ = client.Delete(ctx, true)
+		_ = os.RemoveAll(e.shimDir(c.ID))
+		close(deleted)
+	}()
 	e.releaseRun(c)
 	tRelease = time.Now()
+	<-deleted
+	tDelete = time.Now()
 	if c.State.Health != nil {
 		c.State.Health.Status = container.Unhealthy
 	}
