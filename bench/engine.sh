@@ -2,7 +2,8 @@
 # engine.sh measures Berth's daemon against Debian's docker.io (dockerd
 # 20.10 + containerd + runc) with the same docker CLI, in one run:
 #
-#   - `run --rm --network none busybox true` latency (median of N runs)
+#   - `run --rm --network none busybox true` latency (median of N runs,
+#     the two daemons in turn so both see the same load)
 #   - 50 detached `sleep` containers: total time, and the memory added per
 #     running container (RSS and PSS of the shims plus the daemons' growth,
 #     divided by 50)
@@ -81,28 +82,37 @@ shim_pids() {
 	if [ "$1" = berth ]; then pgrep -f "^berth shim $work/" || true; else pgrep -f "containerd-shim.*$work/docker-exec" || true; fi
 }
 
-bench() {
-	local h=$1 sock="$work/$1.sock" D
-	D="$docker -H unix://$sock"
+# prepare NAME: busybox loaded, caches warm; idle daemon RSS recorded.
+prepare() {
+	local h=$1 D="$docker -H unix://$work/$1.sock"
 	$D load -q -i "$work/busybox.tar" >/dev/null
 	$D run --rm --network none busybox true >/dev/null # warm caches
-	sleep 1
-	local idle_rss=0
-	for p in $(daemon_pids "$h"); do idle_rss=$((idle_rss + $(rss_kb "$p"))); done
-	local times=()
+}
+
+# run_latency: `run --rm` timed on each daemon in turn, so both see the
+# same load; medians into res_run.
+run_latency() {
+	local -A times
+	local h t0
 	for _ in $(seq "$runs"); do
-		local t0=$EPOCHREALTIME
-		$D run --rm --network none busybox true >/dev/null
-		times+=("$(ms "$t0" "$EPOCHREALTIME")")
+		for h in "${hosts[@]}"; do
+			t0=$EPOCHREALTIME
+			$docker -H "unix://$work/$h.sock" run --rm --network none busybox true >/dev/null
+			times[$h]+="$(ms "$t0" "$EPOCHREALTIME") "
+		done
 	done
-	local run_med
-	run_med=$(printf '%s\n' "${times[@]}" | median)
+	for h in "${hosts[@]}"; do res_run[$h]=$(printf '%s\n' ${times[$h]} | median); done
+}
+
+# many NAME: n detached containers (total time, memory they add), ps -a
+# with them, then their removal.
+many() {
+	local h=$1 D="$docker -H unix://$work/$1.sock"
 	local d_rss0=0 d_pss0=0
 	for p in $(daemon_pids "$h"); do d_rss0=$((d_rss0 + $(rss_kb "$p"))); d_pss0=$((d_pss0 + $(pss_kb "$p"))); done
 	local t0=$EPOCHREALTIME
 	for _ in $(seq "$n"); do $D run -d --network none busybox sleep 600 >/dev/null; done
-	local many_ms
-	many_ms=$(ms "$t0" "$EPOCHREALTIME")
+	res_many[$h]=$(ms "$t0" "$EPOCHREALTIME")
 	sleep 2
 	local s_rss=0 s_pss=0 d_rss1=0 d_pss1=0 shims=0
 	for p in $(shim_pids "$h"); do s_rss=$((s_rss + $(rss_kb "$p"))); s_pss=$((s_pss + $(pss_kb "$p"))); shims=$((shims + 1)); done
@@ -113,28 +123,29 @@ bench() {
 		$D ps -a >/dev/null
 		ps_times+=("$(ms "$t0" "$EPOCHREALTIME")")
 	done
-	local ps_med
-	ps_med=$(printf '%s\n' "${ps_times[@]}" | median)
+	res_ps[$h]=$(printf '%s\n' "${ps_times[@]}" | median)
 	$D rm -f $($D ps -aq) >/dev/null
-	res_run[$h]=$run_med res_many[$h]=$many_ms res_ps[$h]=$ps_med res_idle[$h]=$idle_rss
+	res_srss[$h]=$((s_rss / n)) res_spss[$h]=$((s_pss / n)) res_shims[$h]=$shims
 	res_rss[$h]=$(((s_rss + d_rss1 - d_rss0) / n)) res_pss[$h]=$(((s_pss + d_pss1 - d_pss0) / n))
-	awk -v h="$h" -v run="$run_med" -v many="$many_ms" -v n="$n" -v shims="$shims" \
-		-v srss="$s_rss" -v spss="$s_pss" -v drss=$((d_rss1 - d_rss0)) -v dpss=$((d_pss1 - d_pss0)) \
-		-v idle="$idle_rss" -v ps="$ps_med" 'BEGIN {
+}
+
+report() {
+	local h=$1
+	awk -v h="$h" -v run="${res_run[$h]}" -v many="${res_many[$h]}" -v n="$n" -v shims="${res_shims[$h]}" \
+		-v srss="${res_srss[$h]}" -v spss="${res_spss[$h]}" -v rss="${res_rss[$h]}" -v pss="${res_pss[$h]}" \
+		-v idle="${res_idle[$h]}" -v ps="${res_ps[$h]}" 'BEGIN {
 		printf "%-7s run --rm %7.1f ms | %d x run -d %6.2f s | per container: shim RSS %5.2f MiB PSS %5.2f MiB, with daemon growth RSS %5.2f MiB PSS %5.2f MiB (%d shims) | idle daemon RSS %6.1f MiB | ps -a %6.1f ms\n",
-			h, run, n, many/1000, srss/n/1024, spss/n/1024, (srss+drss)/n/1024, (spss+dpss)/n/1024, shims, idle/1024, ps
+			h, run, n, many/1000, srss/1024, spss/1024, rss/1024, pss/1024, shims, idle/1024, ps
 	}'
 }
 
-declare -A res_run res_many res_ps res_idle res_rss res_pss
+declare -A res_run res_many res_ps res_idle res_rss res_pss res_srss res_spss res_shims
+hosts=(berth)
 mkdir -p "$work/berth-data" "$work/berth-exec"
 "$work/berth" daemon --data-root "$work/berth-data" --exec-root "$work/berth-exec" \
 	-H "unix://$work/berth.sock" --pidfile "$work/berth.pid" --bridge none >"$work/berth.log" 2>&1 &
 berth_pid=$!
 wait_sock "$work/berth.sock"
-echo "$(date -u +%FT%TZ) $(uname -r), $(nproc) CPUs, load $(cut -d' ' -f1-3 /proc/loadavg); $runs runs, $n containers; times are medians"
-bench berth
-
 if [ $peer = 1 ]; then
 	mkdir -p "$work/docker-data" "$work/docker-exec"
 	dockerd --data-root "$work/docker-data" --exec-root "$work/docker-exec" -H "unix://$work/docker.sock" \
@@ -142,7 +153,21 @@ if [ $peer = 1 ]; then
 		>"$work/dockerd.log" 2>&1 &
 	docker_pid=$!
 	wait_sock "$work/docker.sock"
-	bench docker
+	hosts+=(docker)
+fi
+echo "$(date -u +%FT%TZ) $(uname -r), $(nproc) CPUs, load $(cut -d' ' -f1-3 /proc/loadavg); $runs runs (interleaved), $n containers; times are medians"
+for h in "${hosts[@]}"; do prepare "$h"; done
+sleep 1
+for h in "${hosts[@]}"; do
+	res_idle[$h]=0
+	for p in $(daemon_pids "$h"); do res_idle[$h]=$((res_idle[$h] + $(rss_kb "$p"))); done
+done
+run_latency
+for h in "${hosts[@]}"; do many "$h"; done
+for h in "${hosts[@]}"; do report "$h"; done
+echo "load at the end $(cut -d' ' -f1-3 /proc/loadavg)"
+
+if [ $peer = 1 ]; then
 	awk -v br="${res_run[berth]}" -v dr="${res_run[docker]}" -v bm="${res_many[berth]}" -v dm="${res_many[docker]}" \
 		-v bp="${res_ps[berth]}" -v dp="${res_ps[docker]}" -v bi="${res_idle[berth]}" -v di="${res_idle[docker]}" \
 		-v brss="${res_rss[berth]}" -v drss="${res_rss[docker]}" -v bpss="${res_pss[berth]}" -v dpss="${res_pss[docker]}" \
