@@ -117,6 +117,11 @@ func (e *Engine) startLocked(ctx context.Context, c *Container) (retErr error) {
 		return err
 	}
 	if c.Runtime != shim.RuntimeBerth {
+		// A runtime the daemon's configuration dropped since the create
+		// (SIGHUP) is an error, not a silent fallback to runc.
+		if err := e.checkRuntime(c.Runtime); err != nil {
+			return err
+		}
 		scfg.Runtime = c.Runtime
 		scfg.RuntimeRoot = filepath.Join(e.cfg.ExecRoot, c.Runtime)
 		if e.cfg.RuntimePath != nil {

@@ -80,4 +80,20 @@ func TestReloadConfig(t *testing.T) {
 	if out := d.mustDocker(t, "info", "--format", "{{json .Labels}} {{.Debug}}"); out != `["a=2","zone=test"] true`+"\n" {
 		t.Errorf("info after a refused reload: %q", out)
 	}
+
+	// A runtime dropped from the file: containers made for it no longer
+	// start, with docker's message.
+	if err := os.WriteFile(cfgFile, []byte(`{"labels":["a=3"]}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := d.cmd.Process.Signal(syscall.SIGHUP); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the third reload", func() bool { return strings.Count(d.log.String(), `msg="configuration reloaded"`) == 2 })
+	if _, errOut, err := d.docker(t, "start", "after"); exitCode(err) != 1 || !strings.Contains(errOut, "unknown or invalid runtime name: myrunc") {
+		t.Errorf("start of a container whose runtime was dropped: exit %d, %q", exitCode(err), errOut)
+	}
+	if out := d.mustDocker(t, "start", "-a", "before"); out != "" {
+		t.Errorf("start -a of a berth container: %q", out)
+	}
 }
