@@ -39,7 +39,15 @@ func TestLimitsPauseTopStatsUpdate(t *testing.T) {
 			t.Errorf("%s/%s = %q, want %q", c.ctrl, c.file, got, c.want)
 		}
 	}
-	if out := d.mustDocker(t, "logs", "lim"); out != "1024\n2048\n" {
+	// run -d returns once the process started, maybe before the shell
+	// has printed: wait for its two lines.
+	out := ""
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+		if out = d.mustDocker(t, "logs", "lim"); strings.Count(out, "\n") >= 2 {
+			break
+		}
+	}
+	if out != "1024\n2048\n" {
 		t.Errorf("--ulimit nofile=1024:2048: the container saw %q", out)
 	}
 

@@ -155,7 +155,10 @@ func caseEventsStats(t *testing.T, r *runtimeCLI) any {
 	if ev.Data.Memory.Usage.Usage == 0 || ev.Data.Pids.Current == 0 {
 		t.Errorf("%s: stats show no usage: %s", r.name, res.Stdout)
 	}
-	return []any{ev.Type, ev.ID == c.id, ev.Data.Memory.Usage.Limit, ev.Data.Pids.Current}
+	// How many processes the cgroup holds at this instant depends on how
+	// far the runtime's init has got (runc's start returns before its
+	// init has exec'd): compare only that there are some.
+	return []any{ev.Type, ev.ID == c.id, ev.Data.Memory.Usage.Limit, ev.Data.Pids.Current > 0}
 }
 
 func casePsJSON(t *testing.T, r *runtimeCLI) any {
