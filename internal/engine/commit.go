@@ -3,6 +3,7 @@ package engine
 import (
 	"archive/tar"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -15,6 +16,7 @@ import (
 	"strings"
 
 	"github.com/containerd/errdefs"
+	dockerspec "github.com/moby/docker-image-spec/specs-go/v1"
 	"github.com/moby/moby/api/types/container"
 	mevents "github.com/moby/moby/api/types/events"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
@@ -100,6 +102,7 @@ func (e *Engine) Commit(ctx context.Context, ref string, o CommitOptions) (image
 		Ref:       o.Ref,
 		Changes:   o.Changes,
 		Config:    cfg,
+		ConfigExt: commitConfigExt(parent, o.Config, ctrCfg),
 		Author:    o.Author,
 		Comment:   o.Comment,
 		CreatedBy: strings.Join(ctrCfg.Cmd, " "),
@@ -260,4 +263,36 @@ func onlyMountTargetsIn(lowers []string, upper string) bool {
 		}
 	}
 	return onlyMtimeChanged(lowers, upper, "etc")
+}
+
+// commitConfigExt is the docker-only part of a committed image's config:
+// the parent's Healthcheck, Shell and OnBuild, replaced by what the
+// commit's config (or else the container's) sets, as dockerd writes the
+// container's config into the image. Nil keeps the parent's as they are.
+func commitConfigExt(parent image.Image, req, ctr *container.Config) *dockerspec.DockerOCIImageConfigExt {
+	c := req
+	if c == nil {
+		c = ctr
+	}
+	if c == nil || (c.Healthcheck == nil && len(c.Shell) == 0 && len(c.OnBuild) == 0) {
+		return nil
+	}
+	var raw struct {
+		Config dockerspec.DockerOCIImageConfigExt `json:"config"`
+	}
+	if len(parent.ConfigRaw) > 0 {
+		_ = json.Unmarshal(parent.ConfigRaw, &raw) // a parent without them keeps none
+	}
+	ext := raw.Config
+	if h := c.Healthcheck; h != nil {
+		ext.Healthcheck = &dockerspec.HealthcheckConfig{Test: h.Test, Interval: h.Interval, Timeout: h.Timeout,
+			StartPeriod: h.StartPeriod, StartInterval: h.StartInterval, Retries: h.Retries}
+	}
+	if len(c.Shell) > 0 {
+		ext.Shell = slices.Clone(c.Shell)
+	}
+	if len(c.OnBuild) > 0 {
+		ext.OnBuild = slices.Clone(c.OnBuild)
+	}
+	return &ext
 }

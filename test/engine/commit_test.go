@@ -50,6 +50,14 @@ func TestCommit(t *testing.T) {
 		t.Errorf("history's top entry: %q", hist)
 	}
 
+	// The container's healthcheck goes into the image, as dockerd writes
+	// the container's config.
+	d.mustDocker(t, "run", "--name", "hc", "--health-cmd", "true", "--health-interval", "2s", "busybox", "true")
+	d.mustDocker(t, "commit", "hc", "committed:hc")
+	if got := d.mustDocker(t, "image", "inspect", "-f", "{{json .Config.Healthcheck}}", "committed:hc"); got != `{"Test":["CMD-SHELL","true"],"Interval":2000000000}`+"\n" {
+		t.Errorf("committed healthcheck = %q", got)
+	}
+
 	// The files the engine mounts over /etc are not the container's
 	// changes (dockerd keeps them in an init layer).
 	d.mustDocker(t, "run", "--name", "noop", "busybox", "true")
