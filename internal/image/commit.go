@@ -147,6 +147,14 @@ func (s *Service) createFromDiff(ctx context.Context, parent Image, layer io.Rea
 		}
 	}
 	cfg.History = append(cfg.History, h)
+	if opts.Comment != "" {
+		// docker's image config carries the commit or import message at
+		// its top level too (inspect's Comment).
+		return s.storeImage(lctx, struct {
+			dockerspec.DockerOCIImage
+			Comment string `json:"comment"`
+		}{cfg, opts.Comment}, layers, opts.Ref)
+	}
 	return s.storeImage(lctx, cfg, layers, opts.Ref)
 }
 

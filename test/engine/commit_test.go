@@ -42,8 +42,8 @@ func TestCommit(t *testing.T) {
 	if out := d.mustDocker(t, "run", "--rm", "committed:1", "sh", "-c", "echo $FOO; test -e /etc/group || echo no-group"); out != "bar\nno-group\n" {
 		t.Fatalf("committed env and deletion: %q", out)
 	}
-	got := d.mustDocker(t, "image", "inspect", "-f", "{{.ID}}|{{.Author}}|{{json .Config.Cmd}}", "committed:1")
-	if want := strings.TrimSpace(id) + `|Ann <ann@example.org>|["cat","/f"]` + "\n"; got != want {
+	got := d.mustDocker(t, "image", "inspect", "-f", "{{.ID}}|{{.Author}}|{{.Comment}}|{{json .Config.Cmd}}", "committed:1")
+	if want := strings.TrimSpace(id) + `|Ann <ann@example.org>|the message|["cat","/f"]` + "\n"; got != want {
 		t.Errorf("image inspect = %q, want %q", got, want)
 	}
 	if hist := d.mustDocker(t, "history", "--no-trunc", "--format", "{{.Comment}}|{{.CreatedBy}}", "committed:1"); !strings.HasPrefix(hist, "the message|sh -c echo committed-content > /f; rm /etc/group\n") {
