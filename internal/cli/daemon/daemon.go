@@ -47,7 +47,7 @@ func newCommand(runFn func(*cobra.Command, Config) error) *cobra.Command {
 	f.StringVar(&flags.BIP, "bip", "", "Address and prefix of the default bridge, e.g. 172.17.0.1/16 (default: a free subnet chosen at first start)")
 	f.Var(addressPools{&flags.DefaultAddressPools}, "default-address-pool", "Default address pool for networks as base=CIDR,size=N (repeatable)")
 	f.IntVar(&flags.MTU, "mtu", 0, "MTU of the bridges and container interfaces (default 1500)")
-	f.StringVarP(&flags.Bridge, "bridge", "b", "", "Name of the default bridge (default berth0); \"none\" runs without networking")
+	f.StringVarP(&flags.Bridge, "bridge", "b", "", "Name of the default bridge (default berth0); \"none\" for no default bridge network")
 	f.StringVar(&flags.ChainPrefix, "iptables-chain-prefix", "", "Prefix of the daemon's iptables chains (default BERTH)")
 	_ = f.MarkHidden("iptables-chain-prefix")
 	return cmd
