@@ -94,10 +94,15 @@ func TestGCRacesPushes(t *testing.T) {
 				gcErr = err
 				return
 			}
-			// Pauses of 0 to 24 ms between collections: back to back
-			// they can refuse every push of a slow (race-detector) run;
-			// the zero pauses keep the race.
-			time.Sleep(time.Duration(gcRuns.Add(1)%4) * 8 * time.Millisecond)
+			// Bursts of collections 0 to 24 ms apart, then a pause of
+			// 150 ms: without the pauses a slow (race-detector, loaded)
+			// run can have every push refused; the bursts keep the race.
+			n := gcRuns.Add(1)
+			pause := time.Duration(n%4) * 8 * time.Millisecond
+			if n%8 == 0 {
+				pause = 150 * time.Millisecond
+			}
+			time.Sleep(pause)
 		}
 	}()
 	type pushed struct {
