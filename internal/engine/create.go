@@ -6,6 +6,8 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	goruntime "runtime"
+	"strconv"
 	"strings"
 	"time"
 
@@ -276,5 +278,75 @@ func validateHostConfig(hc *container.HostConfig) error {
 	if hc.ShmSize < 0 {
 		return errdefs.ErrInvalidArgument.WithMessage("SHM size can not be less than 0")
 	}
+	return validateCPUs(hc)
+}
+
+// validateCPUs refuses, as dockerd does at create, a CPU count or a cpuset
+// the host cannot give: the error is known now rather than at start.
+func validateCPUs(hc *container.HostConfig) error {
+	ncpu := int64(goruntime.NumCPU())
+	if hc.NanoCPUs != 0 && (hc.NanoCPUs < 1e7 || hc.NanoCPUs > ncpu*1e9) {
+		return errdefs.ErrInvalidArgument.WithMessage(fmt.Sprintf("Range of CPUs is from 0.01 to %d.00, as there are only %d CPUs available", ncpu, ncpu))
+	}
+	for _, c := range []struct {
+		req, what, unit, file, fallback string
+	}{
+		{hc.CpusetCpus, "cpus", "CPUs", "cpus", fmt.Sprintf("0-%d", ncpu-1)},
+		{hc.CpusetMems, "mems", "memory nodes", "mems", "0"},
+	} {
+		if c.req == "" {
+			continue
+		}
+		want, err := parseCPUSet(c.req)
+		if err != nil {
+			return errdefs.ErrInvalidArgument.WithMessage(fmt.Sprintf("Invalid value %s for cpuset %s", c.req, c.what))
+		}
+		avail := hostCPUSet(c.file, c.fallback)
+		have, err := parseCPUSet(avail)
+		if err != nil {
+			continue // the host's own list is unreadable: leave it to the runtime
+		}
+		for n := range want {
+			if !have[n] {
+				return errdefs.ErrInvalidArgument.WithMessage(fmt.Sprintf("Requested %s are not available - requested %s, available: %s", c.unit, c.req, avail))
+			}
+		}
+	}
 	return nil
+}
+
+// hostCPUSet is the CPUs ("cpus") or memory nodes ("mems") containers may
+// use: the root cpuset's list on cgroup v1, the effective one on v2.
+func hostCPUSet(kind, fallback string) string {
+	for _, p := range []string{"/sys/fs/cgroup/cpuset/cpuset." + kind, "/sys/fs/cgroup/cpuset." + kind + ".effective"} {
+		if b, err := os.ReadFile(p); err == nil && strings.TrimSpace(string(b)) != "" {
+			return strings.TrimSpace(string(b))
+		}
+	}
+	return fallback
+}
+
+// parseCPUSet parses a cpuset list such as "0-2,4".
+func parseCPUSet(s string) (map[int]bool, error) {
+	set := map[int]bool{}
+	for _, part := range strings.Split(s, ",") {
+		lo, hi, isRange := strings.Cut(strings.TrimSpace(part), "-")
+		a, err := strconv.Atoi(lo)
+		if err != nil || a < 0 {
+			return nil, fmt.Errorf("invalid cpuset %q", s)
+		}
+		b := a
+		if isRange {
+			if b, err = strconv.Atoi(hi); err != nil || b < a {
+				return nil, fmt.Errorf("invalid cpuset %q", s)
+			}
+		}
+		if b-a > 1<<16 {
+			return nil, fmt.Errorf("invalid cpuset %q: range too large", s)
+		}
+		for n := a; n <= b; n++ {
+			set[n] = true
+		}
+	}
+	return set, nil
 }
