@@ -6,6 +6,8 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+
+	"github.com/berth/berth/internal/testutil"
 )
 
 // step is one CLI invocation of a parity script.
@@ -104,17 +106,17 @@ func TestCLIParity(t *testing.T) {
 	for i, st := range script {
 		want := run(t, dd, dockerCLI, st.stdin, st.args...)
 		got := run(t, bd, env.berth, st.stdin, st.args...)
-		w := result{normalize(want.stdout, dd.dataRoot), normalize(want.stderr, dd.dataRoot), want.code}
-		g := result{normalize(got.stdout, bd.dataRoot), normalize(got.stderr, bd.dataRoot), got.code}
+		w := result{normalize(want.stdout, dd.DataRoot), normalize(want.stderr, dd.DataRoot), want.code}
+		g := result{normalize(got.stdout, bd.DataRoot), normalize(got.stderr, bd.DataRoot), got.code}
 		if w != g {
 			t.Errorf("step %d %q (stdin %q):\n--- docker CLI:\n%s\n--- berth:\n%s", i, st.args, st.stdin, w, g)
 		}
 	}
 	// Both scripts end with every volume removed, directories included.
-	for _, d := range []*daemon{dd, bd} {
-		des, err := os.ReadDir(filepath.Join(d.dataRoot, "volumes"))
+	for _, d := range []*testutil.Daemon{dd, bd} {
+		des, err := os.ReadDir(filepath.Join(d.DataRoot, "volumes"))
 		if err != nil || len(des) != 0 {
-			t.Errorf("%s/volumes after the script: %v entries, %v", d.dataRoot, len(des), err)
+			t.Errorf("%s/volumes after the script: %v entries, %v", d.DataRoot, len(des), err)
 		}
 	}
 }
@@ -131,13 +133,12 @@ func TestVolumesOutliveTheDaemon(t *testing.T) {
 			t.Fatalf("%v: %s", args, r)
 		}
 	}
-	data := filepath.Join(d.dataRoot, "volumes", "keep", "_data", "file")
+	data := filepath.Join(d.DataRoot, "volumes", "keep", "_data", "file")
 	if err := os.WriteFile(data, []byte("kept"), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	before := run(t, d, env.berth, "", "volume", "inspect", "keep", "tmp")
-	d.stop(t)
-	d.start(t)
+	d.Restart(t)
 	after := run(t, d, env.berth, "", "volume", "inspect", "keep", "tmp")
 	if before != after || after.code != 0 {
 		t.Errorf("inspect before the restart:\n%s\nafter:\n%s", before, after)
