@@ -8,7 +8,6 @@ import (
 	"net"
 	"net/netip"
 	"os/exec"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -31,20 +30,12 @@ var busybox struct {
 func (d *daemon) withBusybox(t *testing.T) {
 	t.Helper()
 	busybox.once.Do(func() {
-		root, err := testutil.ModuleRoot()
+		img, err := testutil.MakeBusyboxImage(env.tmp)
 		if err != nil {
 			busybox.err = err
 			return
 		}
-		layout := filepath.Join(env.tmp, "busybox-oci")
-		if out, err := exec.Command("sh", filepath.Join(root, "hack", "mkimage-busybox.sh"), layout).CombinedOutput(); err != nil {
-			busybox.err = fmt.Errorf("mkimage-busybox: %v: %s", err, out)
-			return
-		}
-		busybox.archive = filepath.Join(env.tmp, "busybox.tar")
-		if out, err := exec.Command("skopeo", "copy", "oci:"+layout+":latest", "docker-archive:"+busybox.archive+":busybox:latest").CombinedOutput(); err != nil {
-			busybox.err = fmt.Errorf("skopeo copy: %v: %s", err, out)
-		}
+		busybox.archive, busybox.err = img.DockerArchive()
 	})
 	if busybox.err != nil {
 		t.Skipf("no busybox image: %v", busybox.err)
@@ -69,7 +60,7 @@ func (d *daemon) docker(t *testing.T, args ...string) string {
 	t.Helper()
 	r := run(t, d, dockerCLI, "", args...)
 	if r.code != 0 {
-		t.Fatalf("docker %s: %s\ndaemon log:\n%s", strings.Join(args, " "), r, readFile(d.log))
+		t.Fatalf("docker %s: %s\ndaemon log:\n%s", strings.Join(args, " "), r, readFile(d.LogFile))
 	}
 	return r.stdout
 }

@@ -85,10 +85,10 @@ func TestNothingLeftAfterRemoval(t *testing.T) {
 			}
 		}
 	}
-	for _, m := range mountsUnder(t, d.root) {
+	for _, m := range mountsUnder(t, d.Dir) {
 		left = append(left, "mount: "+m)
 	}
-	for _, dir := range []string{filepath.Join(d.dataRoot, "volumes"), filepath.Join(d.root, "exec", "netns")} {
+	for _, dir := range []string{filepath.Join(d.DataRoot, "volumes"), filepath.Join(d.Dir, "exec", "netns")} {
 		des, err := os.ReadDir(dir)
 		if err != nil && !os.IsNotExist(err) {
 			t.Errorf("%s: %v", dir, err)

@@ -2,16 +2,12 @@ package networkapi
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
 	"net/netip"
-	"os"
-	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -22,7 +18,7 @@ import (
 // caller closes its body.
 func (d *daemon) apiGet(t *testing.T, path string) *http.Response {
 	t.Helper()
-	sock := strings.TrimPrefix(d.host, "unix://")
+	sock := d.Sock
 	c := &http.Client{Transport: &http.Transport{DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
 		return (&net.Dialer{}).DialContext(ctx, "unix", sock)
 	}}}
@@ -175,27 +171,7 @@ func TestStatsNetIO(t *testing.T) {
 // chain prefix for the user networks it makes).
 func newBridgeNoneDaemon(t *testing.T) *daemon {
 	t.Helper()
-	if env.skip != "" {
-		t.Skip(env.skip)
-	}
-	root, err := os.MkdirTemp(env.tmp, "d")
-	if err != nil {
-		t.Fatal(err)
-	}
-	b := make([]byte, 3)
-	rand.Read(b)
-	id := hex.EncodeToString(b)
-	d := &daemon{
-		root: root, host: "unix://" + filepath.Join(root, "d.sock"), dataRoot: filepath.Join(root, "data"),
-		log: filepath.Join(root, "daemon.log"), bridge: "none", chainPrefix: "BTN" + strings.ToUpper(id),
-		bip: "10.213.0.1/24", pool: "10.213.0.0/16",
-	}
-	t.Cleanup(func() {
-		d.stop()
-		d.assertNothingLeft(t)
-	})
-	d.start(t)
-	return d
+	return startNetDaemon(t, "none")
 }
 
 // TestBridgeNone is dockerd --bridge=none: the network API is there

@@ -117,6 +117,6 @@ func TestNetworkCLIParity(t *testing.T) {
 		}
 	}
 	if t.Failed() {
-		t.Logf("daemon log:\n%s", readFile(d.log))
+		t.Logf("daemon log:\n%s", readFile(d.LogFile))
 	}
 }

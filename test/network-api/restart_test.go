@@ -20,11 +20,11 @@ func TestNetworksSurviveRestart(t *testing.T) {
 	if err := exec.Command("ip", "link", "show", bridge).Run(); err != nil {
 		t.Fatalf("bridge %s of the new network: %v", bridge, err)
 	}
-	d.stop()
+	d.Stop(t)
 	if left := d.leftovers(t); len(left) > 0 {
 		t.Errorf("a stopped idle daemon left:\n%s", strings.Join(left, "\n"))
 	}
-	d.start(t)
+	d.Start(t)
 	r = run(t, d, dockerCLI, "", "network", "inspect", "--format", "{{.Id}} {{range .IPAM.Config}}{{.Subnet}}{{end}} {{.Labels}}", "ptkeep")
 	if want := id + " 10.213.70.0/24 map[k:v]\n"; r.code != 0 || r.stdout != want {
 		t.Errorf("after restart: %s, want %q", r, want)
