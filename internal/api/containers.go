@@ -6,7 +6,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -77,6 +79,9 @@ func (s *Server) containerInspect(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		resp.SizeRw, resp.SizeRootFs = &rw, &rootfs
+	}
+	if CompareVersions(VersionFrom(r.Context()), "1.45") < 0 {
+		addShortIDAliases(&resp)
 	}
 	if CompareVersions(VersionFrom(r.Context()), "1.52") < 0 {
 		writeJSON(w, http.StatusOK, legacyInspectOf(resp))
@@ -178,6 +183,11 @@ func (s *Server) matchContainer(f listFilters, c container.Summary) (bool, error
 			default:
 				return false, errdefs.ErrInvalidArgument.WithMessage("invalid filter '" + key + "'")
 			}
+		}
+		if key == "label" {
+			// dockerd requires every label term, not one of them
+			// (Compose filters by project, service and one-off at once).
+			any = labelsMatch(slices.Collect(maps.Keys(vals)), c.Labels)
 		}
 		if !any {
 			return false, nil

@@ -1,6 +1,8 @@
 package api
 
 import (
+	"slices"
+
 	"github.com/moby/moby/api/types/container"
 	"github.com/moby/moby/api/types/network"
 )
@@ -77,4 +79,28 @@ func addrString(valid bool, s string) string {
 		return ""
 	}
 	return s
+}
+
+// addShortIDAliases puts the container's short ID into the Aliases of
+// every user-defined network, as dockerd did before API 1.45 (1.45 moved
+// it to DNSNames). Compose v1 looks for it there: without it, every
+// "up" disconnects and reconnects the container.
+func addShortIDAliases(resp *container.InspectResponse) {
+	if resp.NetworkSettings == nil || len(resp.ID) < 12 {
+		return
+	}
+	short := resp.ID[:12]
+	nets := make(map[string]*network.EndpointSettings, len(resp.NetworkSettings.Networks))
+	for name, ep := range resp.NetworkSettings.Networks {
+		switch {
+		case ep == nil, name == "bridge", name == "host", name == "none", name == "default":
+		case !slices.Contains(ep.Aliases, short):
+			ep = ep.Copy()
+			ep.Aliases = append(ep.Aliases, short)
+		}
+		nets[name] = ep
+	}
+	ns := *resp.NetworkSettings
+	ns.Networks = nets
+	resp.NetworkSettings = &ns
 }

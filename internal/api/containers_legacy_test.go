@@ -60,3 +60,47 @@ func TestLegacyInspect(t *testing.T) {
 		t.Errorf("user network only: top-level IPAddress %v MacAddress %v, want empty", got.NetworkSettings["IPAddress"], got.NetworkSettings["MacAddress"])
 	}
 }
+
+func TestShortIDAliasesBefore145(t *testing.T) {
+	id := "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
+	front := &network.EndpointSettings{Aliases: []string{"web"}}
+	resp := container.InspectResponse{ID: id, NetworkSettings: &container.NetworkSettings{
+		Networks: map[string]*network.EndpointSettings{"bridge": {}, "front": front, "back": {Aliases: []string{"0123456789ab"}}},
+	}}
+	addShortIDAliases(&resp)
+	nets := resp.NetworkSettings.Networks
+	if got := nets["front"].Aliases; len(got) != 2 || got[0] != "web" || got[1] != "0123456789ab" {
+		t.Errorf("front Aliases = %v, want [web 0123456789ab]", got)
+	}
+	if got := nets["back"].Aliases; len(got) != 1 {
+		t.Errorf("back Aliases = %v, want the short ID once", got)
+	}
+	if got := nets["bridge"].Aliases; len(got) != 0 {
+		t.Errorf("default bridge Aliases = %v, want none", got)
+	}
+	if len(front.Aliases) != 1 {
+		t.Errorf("the engine's endpoint settings were changed: %v", front.Aliases)
+	}
+}
+
+// GET /containers/json with several label filters returns the containers
+// that carry all of them, as dockerd does (Compose v1 lists a service's
+// containers by project, service and one-off labels together).
+func TestContainerListLabelsAllMatch(t *testing.T) {
+	f, err := parseListFilters(`{"label":["com.docker.compose.project=proj","com.docker.compose.service=client"]}`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	web := container.Summary{ID: "w", Labels: map[string]string{"com.docker.compose.project": "proj", "com.docker.compose.service": "web"}}
+	client := container.Summary{ID: "c", Labels: map[string]string{"com.docker.compose.project": "proj", "com.docker.compose.service": "client"}}
+	s := &Server{}
+	for _, tc := range []struct {
+		c    container.Summary
+		want bool
+	}{{web, false}, {client, true}} {
+		got, err := s.matchContainer(f, tc.c)
+		if err != nil || got != tc.want {
+			t.Errorf("container %s: match = %v, %v; want %v", tc.c.ID, got, err, tc.want)
+		}
+	}
+}

@@ -44,6 +44,11 @@ type Container struct {
 	// settings of) its NetworkMode's, by name: NetworkingConfig at create
 	// and network connect.
 	Networks map[string]*mnetwork.EndpointSettings `json:",omitempty"`
+	// PrimaryDisconnected is set when network disconnect took the
+	// container off its NetworkMode's network: NetworkMode keeps its value
+	// (inspect shows it, as dockerd does) and a later connect to that
+	// network clears it.
+	PrimaryDisconnected bool `json:",omitempty"`
 	// MountPoints are its validated volumes, binds and tmpfs mounts.
 	MountPoints []MountRecord `json:",omitempty"`
 
@@ -101,7 +106,7 @@ func (c *Container) Snapshot() *Container {
 		ID: c.ID, Name: c.Name, Created: c.Created, Path: c.Path, Args: c.Args,
 		Config: c.Config, HostConfig: c.HostConfig, ImageID: c.ImageID, State: c.State,
 		RestartCount: c.RestartCount, Runtime: c.Runtime, LogPath: c.LogPath, NetNS: c.NetNS,
-		Networks: c.Networks, MountPoints: c.MountPoints,
+		Networks: c.Networks, PrimaryDisconnected: c.PrimaryDisconnected, MountPoints: c.MountPoints,
 		endpoints: c.endpoints, ports: c.ports,
 	}
 }

@@ -66,7 +66,10 @@ func isUserNetwork(name string) bool {
 // first, with their settings.
 func wantedNetworks(c *Container) []string {
 	primary := primaryNetwork(c.HostConfig)
-	out := []string{primary}
+	var out []string
+	if !c.PrimaryDisconnected {
+		out = []string{primary}
+	}
 	var rest []string
 	for name := range c.Networks {
 		if name != primary && name != "default" {
@@ -108,7 +111,7 @@ func (e *Engine) connectNetworks(ctx context.Context, c *Container) (retErr erro
 			continue
 		}
 		es := c.Networks[name]
-		if es == nil && i == 0 {
+		if es == nil && i == 0 && !c.PrimaryDisconnected {
 			es = c.Networks["default"]
 		}
 		cfg := network.EndpointConfig{Name: strings.TrimPrefix(c.Name, "/")}
@@ -422,7 +425,8 @@ func (e *Engine) ConnectContainer(ctx context.Context, netID, ref string, settin
 		return errdefs.ErrPermissionDenied.WithMessage(fmt.Sprintf("container %s: cannot connect a container with network mode %s to a network", ref, c.HostConfig.NetworkMode))
 	}
 	name := n.Name
-	if _, ok := c.Networks[name]; ok || e.netName(ctx, primaryNetwork(c.HostConfig)) == name {
+	primary := e.netName(ctx, primaryNetwork(c.HostConfig)) == name
+	if _, ok := c.Networks[name]; ok || (primary && !c.PrimaryDisconnected) {
 		if !c.State.Running || e.endpointsByName(ctx, c.ID)[name].ID != "" {
 			return errdefs.ErrConflict.WithMessage(fmt.Sprintf("endpoint with name %s already exists in network %s", strings.TrimPrefix(c.Name, "/"), name))
 		}
@@ -447,6 +451,9 @@ func (e *Engine) ConnectContainer(ctx context.Context, netID, ref string, settin
 			c.Networks = map[string]*mnetwork.EndpointSettings{}
 		}
 		c.Networks[name] = settings
+		if primary {
+			c.PrimaryDisconnected = false
+		}
 		if err := e.writeNetworkEtcFiles(ctx, c, e.dir(c.ID)); err != nil {
 			slog.Error("rewrite etc files", "id", c.ID, "err", err)
 		}
@@ -456,6 +463,9 @@ func (e *Engine) ConnectContainer(ctx context.Context, netID, ref string, settin
 			c.Networks = map[string]*mnetwork.EndpointSettings{}
 		}
 		c.Networks[name] = settings
+		if primary {
+			c.PrimaryDisconnected = false
+		}
 	}
 	e.saveLogged(c)
 	return nil
@@ -482,7 +492,7 @@ func (e *Engine) DisconnectContainer(ctx context.Context, netID, ref string, for
 	defer c.mu.Unlock()
 	name := n.Name
 	_, wanted := c.Networks[name]
-	primary := e.netName(ctx, primaryNetwork(c.HostConfig)) == name
+	primary := e.netName(ctx, primaryNetwork(c.HostConfig)) == name && !c.PrimaryDisconnected
 	if !wanted && !primary {
 		return errdefs.ErrInvalidArgument.WithMessage(fmt.Sprintf("container %s is not connected to network %s", c.ID, name))
 	}
@@ -494,7 +504,9 @@ func (e *Engine) DisconnectContainer(ctx context.Context, netID, ref string, for
 	}
 	delete(c.Networks, name)
 	if primary {
-		c.HostConfig.NetworkMode = "none"
+		// dockerd keeps NetworkMode: a later connect to this network (as
+		// Compose does right after create) must still be allowed.
+		c.PrimaryDisconnected = true
 	}
 	if c.State.Running {
 		if err := e.writeNetworkEtcFiles(ctx, c, e.dir(c.ID)); err != nil {

@@ -88,3 +88,24 @@ func TestSecurePathStaysInRoot(t *testing.T) {
 		t.Errorf("a symlink loop resolved")
 	}
 }
+
+// A container taken off its NetworkMode's network by network disconnect
+// keeps its NetworkMode (dockerd does; Compose v1 disconnects and
+// reconnects right after create) and no longer joins that network.
+func TestWantedNetworksPrimaryDisconnected(t *testing.T) {
+	c := &Container{Config: &container.Config{}, HostConfig: &container.HostConfig{NetworkMode: "front"}, Networks: map[string]*mnetwork.EndpointSettings{"alpha": {}}}
+	c.PrimaryDisconnected = true
+	if got, want := wantedNetworks(c), []string{"alpha"}; !reflect.DeepEqual(got, want) {
+		t.Errorf("wantedNetworks = %v, want %v", got, want)
+	}
+	nets, _ := networkSettings(c)
+	if _, ok := nets["front"]; ok || len(nets) != 1 {
+		t.Errorf("inspect Networks = %v, want only alpha", nets)
+	}
+	// connect again: the settings are in Networks and the flag is clear.
+	c.PrimaryDisconnected = false
+	c.Networks["front"] = &mnetwork.EndpointSettings{Aliases: []string{"web"}}
+	if got, want := wantedNetworks(c), []string{"front", "alpha"}; !reflect.DeepEqual(got, want) {
+		t.Errorf("wantedNetworks = %v, want %v", got, want)
+	}
+}
