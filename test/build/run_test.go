@@ -83,7 +83,7 @@ func TestBuildCancelledLeavesNothing(t *testing.T) {
 	// The marker makes the RUN's shell findable by its command line.
 	marker := fmt.Sprintf("cancel-marker-%d", time.Now().UnixNano())
 	ctx := writeFiles(t, map[string]string{"Dockerfile": "FROM busybox\nRUN echo started; sleep 300; : " + marker + "\n"})
-	cmd := exec.Command(berthBin, "-H", d.host, "build", ctx)
+	cmd := exec.Command(berthBin, "-H", d.Host, "build", ctx)
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -103,7 +103,7 @@ func TestBuildCancelledLeavesNothing(t *testing.T) {
 	if !started {
 		t.Fatal("the RUN step never started")
 	}
-	execRoot := filepath.Join(d.dir, "exec")
+	execRoot := filepath.Join(d.Dir, "exec")
 	ents, _ := os.ReadDir(filepath.Join(execRoot, "build"))
 	if len(ents) != 1 {
 		t.Fatalf("while running: %d bundles under exec-root/build, want 1", len(ents))
@@ -139,7 +139,7 @@ func TestBuildCancelledLeavesNothing(t *testing.T) {
 // leftovers lists what a RUN step leaves while (or after) it runs.
 func leftovers(d *daemon) []string {
 	var left []string
-	execRoot := filepath.Join(d.dir, "exec")
+	execRoot := filepath.Join(d.Dir, "exec")
 	for _, sub := range []string{"build", "netns", "runtime"} {
 		ents, _ := os.ReadDir(filepath.Join(execRoot, sub))
 		for _, e := range ents {
@@ -164,7 +164,7 @@ func TestDaemonCrashDuringRun(t *testing.T) {
 	d := newDaemon(t)
 	marker := fmt.Sprintf("crash-marker-%d", time.Now().UnixNano())
 	ctx := writeFiles(t, map[string]string{"Dockerfile": "FROM busybox\nRUN echo started; sleep 300; : " + marker + "\n"})
-	cmd := exec.Command(berthBin, "-H", d.host, "build", ctx)
+	cmd := exec.Command(berthBin, "-H", d.Host, "build", ctx)
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -176,7 +176,7 @@ func TestDaemonCrashDuringRun(t *testing.T) {
 	sc := bufio.NewScanner(stdout)
 	for sc.Scan() && sc.Text() != "started" {
 	}
-	ents, _ := os.ReadDir(filepath.Join(d.dir, "exec", "build"))
+	ents, _ := os.ReadDir(filepath.Join(d.Dir, "exec", "build"))
 	if len(ents) != 1 {
 		t.Fatalf("while running: %d bundles, want 1", len(ents))
 	}
@@ -185,7 +185,7 @@ func TestDaemonCrashDuringRun(t *testing.T) {
 	if err := exec.Command("pgrep", "-f", marker).Run(); err != nil {
 		t.Fatalf("the RUN's process should outlive the killed daemon (else this test proves nothing): %v", err)
 	}
-	d.start(t)
+	d.Start(t)
 	left := leftovers(d)
 	for _, cg := range cgroups {
 		if _, err := os.Stat(cg); err == nil {
