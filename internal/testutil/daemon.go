@@ -137,14 +137,15 @@ func StartDaemon(t testing.TB, opts DaemonOptions) *Daemon {
 	return d
 }
 
-// Args returns the daemon's command line after the binary: "daemon", the
-// roots, -H, the network flags, Args, then extra.
+// Args returns the daemon's command line after the binary, without -H:
+// "daemon", the roots, the network flags, Args, then extra. Start runs
+// Args("-H", Host, extra...); a test that runs a daemon itself (one that
+// must fail to start, say) adds its own -H.
 func (d *Daemon) Args(extra ...string) []string {
 	args := []string{"daemon", "--data-root", d.DataRoot, "--exec-root", d.ExecRoot, "--pidfile", d.PIDFile}
 	if !d.opts.NoConfigFile {
 		args = append(args, "--config-file", d.ConfigFile)
 	}
-	args = append(args, "-H", d.Host)
 	if d.opts.Network == nil {
 		args = append(args, "--bridge", "none")
 	}
@@ -175,7 +176,7 @@ func (d *Daemon) TryStart(extra ...string) error {
 		return fmt.Errorf("start daemon: %w", err)
 	}
 	buf := &LockedBuffer{}
-	args := d.Args(extra...)
+	args := d.Args(append([]string{"-H", d.Host}, extra...)...)
 	var cmd *exec.Cmd
 	if w := d.opts.Wrap; len(w) > 0 {
 		cmd = exec.Command(w[0], append(append(append([]string{}, w[1:]...), d.opts.Binary), args...)...)

@@ -100,7 +100,7 @@ func TestDaemonLifecycle(t *testing.T) {
 	t.Run("run", func(t *testing.T) {
 		d = StartDaemon(t, DaemonOptions{Binary: fakeBerth(t), Args: []string{"--debug"}, ClientEnv: []string{"EXTRA=1"}})
 		if !strings.Contains(d.Log(), "args: daemon --data-root "+d.DataRoot+" --exec-root "+d.ExecRoot) ||
-			!strings.Contains(d.Log(), "-H "+d.Host+" --bridge none --debug") {
+			!strings.Contains(d.Log(), "--bridge none --debug -H "+d.Host) {
 			t.Errorf("daemon command line not as documented:\n%s", d.Log())
 		}
 		if b, err := os.ReadFile(d.ConfigFile); err != nil || string(b) != "{}\n" {
@@ -159,7 +159,7 @@ func TestDaemonOptions(t *testing.T) {
 	d := NewDaemon(t, DaemonOptions{Binary: bin, Network: []string{"--bridge", "bt0", "--iptables-chain-prefix", "BT0"},
 		Config: `{"debug":true}`, Wrap: []string{"env", "WRAPPED=1"}})
 	got := strings.Join(d.Args("--x"), " ")
-	if strings.Contains(got, "--bridge none") || !strings.HasSuffix(got, "-H "+d.Host+" --bridge bt0 --iptables-chain-prefix BT0 --x") {
+	if strings.Contains(got, "--bridge none") || strings.Contains(got, "-H") || !strings.HasSuffix(got, "--config-file "+d.ConfigFile+" --bridge bt0 --iptables-chain-prefix BT0 --x") {
 		t.Errorf("Args = %s", got)
 	}
 	if b, _ := os.ReadFile(d.ConfigFile); string(b) != `{"debug":true}` {
