@@ -71,6 +71,9 @@ type DaemonOptions struct {
 //	  daemon.log    the output of every run of the daemon, appended
 //	  docker-config DOCKER_CONFIG of the CLIs that Run starts
 //
+// A test may set Host (e.g. to a TLS-only tcp:// address) before Start;
+// then readiness is the log line alone and cleanup removes no containers.
+//
 // The cleanup NewDaemon registers removes every container (the daemon
 // leaves containers running when it stops), stops the daemon by its PID
 // (SIGTERM, then SIGKILL), runs AfterStop, kills and reports shims still
@@ -206,6 +209,9 @@ func (d *Daemon) TryStart(extra ...string) error {
 	deadline := time.Now().Add(d.opts.StartTimeout)
 	for {
 		if strings.Contains(buf.String(), DaemonReadyLine) {
+			if !d.ownSocket() {
+				return nil
+			}
 			if c, err := net.Dial("unix", d.Sock); err == nil {
 				c.Close()
 				return nil
@@ -221,6 +227,11 @@ func (d *Daemon) TryStart(extra ...string) error {
 		}
 	}
 }
+
+// ownSocket reports whether the daemon serves the helper's unix socket
+// (a test may point Host elsewhere, e.g. at a TLS-only TCP address, before
+// Start).
+func (d *Daemon) ownSocket() bool { return d.Host == "unix://"+d.Sock }
 
 // Running reports whether the daemon process of the last Start is alive.
 func (d *Daemon) Running() bool {
@@ -419,7 +430,7 @@ func RequireDockerCLI(t testing.TB) string {
 // cleanup removes the containers, stops the daemon and leaves nothing of
 // it behind (see Daemon).
 func (d *Daemon) cleanup(t testing.TB) {
-	if d.Running() {
+	if d.Running() && d.ownSocket() {
 		if r, err := d.RunErr(d.opts.Binary, RunOptions{Timeout: time.Minute}, "ps", "-aq"); err != nil || r.Code != 0 {
 			t.Errorf("cleanup: list containers: %v %s", err, r)
 		} else if ids := strings.Fields(r.Stdout); len(ids) > 0 {
