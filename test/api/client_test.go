@@ -18,7 +18,7 @@ import (
 func TestGoClientLiveEvents(t *testing.T) {
 	d := newDaemonDirs(t)
 	startDaemon(t, d)
-	c, err := client.New(client.Options{Host: d.host})
+	c, err := client.New(client.Options{Host: d.Host})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -27,7 +27,7 @@ func TestGoClientLiveEvents(t *testing.T) {
 	defer cancel()
 	res := c.Events(ctx, mobyclient.EventsListOptions{Filters: mobyclient.Filters{}.Add("type", "daemon").Add("event", "reload")})
 	// Events returns once the response headers are in: the subscription exists.
-	if err := d.cmd.Process.Signal(syscall.SIGHUP); err != nil {
+	if err := d.Signal(syscall.SIGHUP); err != nil {
 		t.Fatal(err)
 	}
 	select {

@@ -8,6 +8,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/berth/berth/internal/testutil"
 )
 
 // TestDockerCLI drives the daemon with the real docker CLI 28: version,
@@ -19,7 +21,7 @@ func TestDockerCLI(t *testing.T) {
 	startDaemon(t, d)
 	env := dockerEnv(t)
 
-	r := run(t, env, docker, "-H", d.host, "version")
+	r := run(t, env, docker, "-H", d.Host, "version")
 	if r.code != 0 {
 		t.Fatalf("docker version: exit %d\n%s%s", r.code, r.stdout, r.stderr)
 	}
@@ -33,7 +35,7 @@ func TestDockerCLI(t *testing.T) {
 		t.Errorf("client API version line missing:\n%s", r.stdout)
 	}
 
-	r = run(t, env, docker, "-H", d.host, "info", "--format", "{{json .}}")
+	r = run(t, env, docker, "-H", d.Host, "info", "--format", "{{json .}}")
 	if r.code != 0 {
 		t.Fatalf("docker info: exit %d\n%s%s", r.code, r.stdout, r.stderr)
 	}
@@ -41,10 +43,10 @@ func TestDockerCLI(t *testing.T) {
 	if err := json.Unmarshal([]byte(r.stdout), &info); err != nil {
 		t.Fatalf("docker info json: %v\n%s", err, r.stdout)
 	}
-	id, _ := os.ReadFile(d.dataRoot + "/engine-id")
+	id, _ := os.ReadFile(d.DataRoot + "/engine-id")
 	host, _ := os.Hostname()
 	for k, want := range map[string]any{
-		"ID": strings.TrimSpace(string(id)), "DockerRootDir": d.dataRoot, "Driver": "overlay", "CgroupDriver": "cgroupfs",
+		"ID": strings.TrimSpace(string(id)), "DockerRootDir": d.DataRoot, "Driver": "overlay", "CgroupDriver": "cgroupfs",
 		"DefaultRuntime": "berth", "OSType": "linux", "Name": host, "Containers": float64(0), "Images": float64(0),
 	} {
 		if info[k] != want {
@@ -57,18 +59,18 @@ func TestDockerCLI(t *testing.T) {
 	if rt, _ := info["Runtimes"].(map[string]any); rt["runc"] == nil || rt["berth"] == nil || rt["crun"] == nil {
 		t.Errorf("docker info Runtimes = %v", info["Runtimes"])
 	}
-	r = run(t, env, docker, "-H", d.host, "info")
+	r = run(t, env, docker, "-H", d.Host, "info")
 	if r.code != 0 || !strings.Contains(r.stdout, " Server Version: 0.") || !strings.Contains(r.stdout, " Default Runtime: berth") {
 		t.Errorf("docker info (table): exit %d\n%s%s", r.code, r.stdout, r.stderr)
 	}
 
 	since := time.Now().Add(-time.Second).Unix()
-	if err := d.cmd.Process.Signal(syscall.SIGHUP); err != nil {
+	if err := d.Signal(syscall.SIGHUP); err != nil {
 		t.Fatal(err)
 	}
 	waitLog(t, d, "configuration reloaded")
 	until := time.Now().Add(time.Second).Unix()
-	r = run(t, env, docker, "-H", d.host, "system", "events", "--since", fmt.Sprint(since), "--until", fmt.Sprint(until), "--filter", "type=daemon")
+	r = run(t, env, docker, "-H", d.Host, "system", "events", "--since", fmt.Sprint(since), "--until", fmt.Sprint(until), "--filter", "type=daemon")
 	if r.code != 0 {
 		t.Fatalf("docker system events: exit %d\n%s%s", r.code, r.stdout, r.stderr)
 	}
@@ -77,32 +79,32 @@ func TestDockerCLI(t *testing.T) {
 		t.Errorf("docker events output lacks %q:\n%s", want, r.stdout)
 	}
 	// A filter that matches nothing gives an empty window, exit 0.
-	r = run(t, env, docker, "-H", d.host, "events", "--since", fmt.Sprint(since), "--until", fmt.Sprint(until), "--filter", "type=container")
+	r = run(t, env, docker, "-H", d.Host, "events", "--since", fmt.Sprint(since), "--until", fmt.Sprint(until), "--filter", "type=container")
 	if r.code != 0 || r.stdout != "" {
 		t.Errorf("docker events type=container: exit %d, output %q %s", r.code, r.stdout, r.stderr)
 	}
-	r = run(t, env, docker, "-H", d.host, "system", "df")
+	r = run(t, env, docker, "-H", d.Host, "system", "df")
 	if r.code != 0 || !strings.Contains(r.stdout, "Images          0         0         0B") {
 		t.Errorf("docker system df: exit %d\n%s%s", r.code, r.stdout, r.stderr)
 	}
 	// Login checks the credentials against the registry: nothing listens
 	// on port 1, and the daemon says so.
-	r = run(t, env, docker, "-H", d.host, "login", "-u", "x", "-p", "y", "127.0.0.1:1")
+	r = run(t, env, docker, "-H", d.Host, "login", "-u", "x", "-p", "y", "127.0.0.1:1")
 	if r.code != 1 || !strings.Contains(r.stderr, "Error response from daemon: login to http://127.0.0.1:1/v2/") || !strings.Contains(r.stderr, "connection refused") {
 		t.Errorf("docker login: exit %d, stderr %q", r.code, r.stderr)
 	}
-	r = run(t, env, docker, "-H", d.host, "ps", "-a")
+	r = run(t, env, docker, "-H", d.Host, "ps", "-a")
 	if r.code != 0 || !strings.HasPrefix(r.stdout, "CONTAINER ID") {
 		t.Errorf("docker ps -a: exit %d, stdout %q, stderr %q", r.code, r.stdout, r.stderr)
 	}
 }
 
-func waitLog(t *testing.T, d *daemon, s string) {
+func waitLog(t *testing.T, d *testutil.Daemon, s string) {
 	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
-	for !strings.Contains(d.log.String(), s) {
+	for !strings.Contains(d.Log(), s) {
 		if time.Now().After(deadline) {
-			t.Fatalf("daemon log lacks %q after 10s:\n%s", s, d.log.String())
+			t.Fatalf("daemon log lacks %q after 10s:\n%s", s, d.Log())
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
@@ -114,7 +116,7 @@ func TestBerthCLI(t *testing.T) {
 	d := newDaemonDirs(t)
 	startDaemon(t, d)
 
-	r := run(t, nil, berthBin, "-H", d.host, "version")
+	r := run(t, nil, berthBin, "-H", d.Host, "version")
 	if r.code != 0 {
 		t.Fatalf("berth version: exit %d\n%s%s", r.code, r.stdout, r.stderr)
 	}
@@ -123,44 +125,44 @@ func TestBerthCLI(t *testing.T) {
 			t.Errorf("berth version output lacks %q:\n%s", want, r.stdout)
 		}
 	}
-	for _, env := range [][]string{{"BERTH_HOST=" + d.host}, {"DOCKER_HOST=" + d.host}, {"BERTH_HOST=" + d.host, "DOCKER_HOST=unix:///nonexistent.sock"}} {
+	for _, env := range [][]string{{"BERTH_HOST=" + d.Host}, {"DOCKER_HOST=" + d.Host}, {"BERTH_HOST=" + d.Host, "DOCKER_HOST=unix:///nonexistent.sock"}} {
 		r = run(t, env, berthBin, "version", "--format", "{{.Server.Version}} {{.Client.APIVersion}}")
 		if r.code != 0 || !strings.HasSuffix(r.stdout, " 1.56\n") {
 			t.Errorf("berth version with %v: exit %d, %q %s", env, r.code, r.stdout, r.stderr)
 		}
 	}
-	r = run(t, nil, berthBin, "-H", d.host, "info")
+	r = run(t, nil, berthBin, "-H", d.Host, "info")
 	if r.code != 0 {
 		t.Fatalf("berth info: exit %d\n%s%s", r.code, r.stdout, r.stderr)
 	}
-	for _, want := range []string{"Server:\n Containers: 0\n", " Docker Root Dir: " + d.dataRoot + "\n", " Cgroup Driver: cgroupfs\n", " Default Runtime: berth\n", " Runtimes: berth crun runc\n"} {
+	for _, want := range []string{"Server:\n Containers: 0\n", " Docker Root Dir: " + d.DataRoot + "\n", " Cgroup Driver: cgroupfs\n", " Default Runtime: berth\n", " Runtimes: berth crun runc\n"} {
 		if !strings.Contains(r.stdout, want) {
 			t.Errorf("berth info output lacks %q:\n%s", want, r.stdout)
 		}
 	}
-	r = run(t, nil, berthBin, "-H", d.host, "system", "info", "--format", "{{.DockerRootDir}}|{{.ClientInfo.Context}}")
-	if r.code != 0 || r.stdout != d.dataRoot+"|default\n" {
+	r = run(t, nil, berthBin, "-H", d.Host, "system", "info", "--format", "{{.DockerRootDir}}|{{.ClientInfo.Context}}")
+	if r.code != 0 || r.stdout != d.DataRoot+"|default\n" {
 		t.Errorf("berth system info --format: exit %d, %q %s", r.code, r.stdout, r.stderr)
 	}
 
 	since := time.Now().Add(-time.Second)
-	if err := d.cmd.Process.Signal(syscall.SIGHUP); err != nil {
+	if err := d.Signal(syscall.SIGHUP); err != nil {
 		t.Fatal(err)
 	}
 	waitLog(t, d, "configuration reloaded")
 	until := time.Now().Add(time.Second)
-	r = run(t, nil, berthBin, "-H", d.host, "system", "events", "--since", since.Format(time.RFC3339Nano),
+	r = run(t, nil, berthBin, "-H", d.Host, "system", "events", "--since", since.Format(time.RFC3339Nano),
 		"--until", until.Format(time.RFC3339Nano), "--filter", "event=reload", "--format", "{{.Type}} {{.Action}} {{.Actor.Attributes.name}}")
 	host, _ := os.Hostname()
 	if r.code != 0 || r.stdout != "daemon reload "+host+"\n" {
 		t.Errorf("berth system events: exit %d, %q %s", r.code, r.stdout, r.stderr)
 	}
-	r = run(t, nil, berthBin, "-H", d.host, "events", "--since", "1m", "--until", fmt.Sprint(until.Unix()), "--format", "json")
+	r = run(t, nil, berthBin, "-H", d.Host, "events", "--since", "1m", "--until", fmt.Sprint(until.Unix()), "--format", "json")
 	var m map[string]any
 	if r.code != 0 || json.Unmarshal([]byte(r.stdout), &m) != nil || m["Action"] != "reload" {
 		t.Errorf("berth events --format json: exit %d, %q %s", r.code, r.stdout, r.stderr)
 	}
-	r = run(t, nil, berthBin, "-H", d.host, "system", "df")
+	r = run(t, nil, berthBin, "-H", d.Host, "system", "df")
 	if r.code != 0 || !strings.Contains(r.stdout, "TYPE") || !strings.Contains(r.stdout, "Images") {
 		t.Errorf("berth system df: exit %d, %q %s", r.code, r.stdout, r.stderr)
 	}

@@ -17,17 +17,17 @@ import (
 func TestOneDaemonPerDataRoot(t *testing.T) {
 	d := newDaemonDirs(t)
 	startDaemon(t, d)
-	args := d.args("-H", "unix://"+d.dir+"/second.sock", "--pidfile", d.dir+"/second.pid")
+	args := d.Args("-H", "unix://"+d.Dir+"/second.sock", "--pidfile", d.Dir+"/second.pid")
 	r := run(t, nil, berthBin, args...)
-	want := "data root " + d.dataRoot + " is in use by another berth daemon (pid " + strconv.Itoa(d.cmd.Process.Pid) + ")"
+	want := "data root " + d.DataRoot + " is in use by another berth daemon (pid " + strconv.Itoa(d.PID()) + ")"
 	if r.code != 1 || !strings.Contains(r.stderr, want) {
 		t.Errorf("second daemon: exit %d, stderr %q; want exit 1 and %q", r.code, r.stderr, want)
 	}
-	if _, err := os.Stat(d.dir + "/second.sock"); !os.IsNotExist(err) {
+	if _, err := os.Stat(d.Dir + "/second.sock"); !os.IsNotExist(err) {
 		t.Errorf("second daemon left its socket: %v", err)
 	}
 	// The first one still serves.
-	if r := run(t, nil, berthBin, "-H", d.host, "version", "--format", "{{.Server.Version}}"); r.code != 0 {
+	if r := run(t, nil, berthBin, "-H", d.Host, "version", "--format", "{{.Server.Version}}"); r.code != 0 {
 		t.Errorf("first daemon stopped answering: %s", r.stderr)
 	}
 }
@@ -36,44 +36,44 @@ func TestOneDaemonPerDataRoot(t *testing.T) {
 func TestSIGTERM(t *testing.T) {
 	d := newDaemonDirs(t)
 	startDaemon(t, d)
-	if _, err := os.Stat(d.pidfile); err != nil {
+	if _, err := os.Stat(d.PIDFile); err != nil {
 		t.Fatalf("pidfile: %v", err)
 	}
-	fi, err := os.Stat(d.sock)
+	fi, err := os.Stat(d.Sock)
 	if err != nil || fi.Mode().Type() != os.ModeSocket || fi.Mode().Perm() != 0o660 {
-		t.Fatalf("socket %s: %v %v", d.sock, fi, err)
+		t.Fatalf("socket %s: %v %v", d.Sock, fi, err)
 	}
 	// An open events stream must not hold up the exit.
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	events := exec.CommandContext(ctx, berthBin, "-H", d.host, "events")
+	events := exec.CommandContext(ctx, berthBin, "-H", d.Host, "events")
 	if err := events.Start(); err != nil {
 		t.Fatal(err)
 	}
 	defer events.Wait()
 	time.Sleep(300 * time.Millisecond)
 	start := time.Now()
-	if err := d.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+	if err := d.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}
 	select {
-	case <-d.done:
+	case <-d.Done():
 	case <-time.After(15 * time.Second):
-		t.Fatalf("daemon still running 15s after SIGTERM:\n%s", d.log.String())
+		t.Fatalf("daemon still running 15s after SIGTERM:\n%s", d.Log())
 	}
-	if d.exitErr != nil {
-		t.Errorf("daemon exit after SIGTERM: %v\n%s", d.exitErr, d.log.String())
+	if d.ExitErr() != nil {
+		t.Errorf("daemon exit after SIGTERM: %v\n%s", d.ExitErr(), d.Log())
 	}
 	if took := time.Since(start); took > 5*time.Second {
 		t.Errorf("SIGTERM took %v with an events stream open", took)
 	}
-	for _, p := range []string{d.sock, d.pidfile} {
+	for _, p := range []string{d.Sock, d.PIDFile} {
 		if _, err := os.Stat(p); !os.IsNotExist(err) {
 			t.Errorf("%s left behind after SIGTERM: %v", p, err)
 		}
 	}
-	if !strings.Contains(d.log.String(), "containers keep running") {
-		t.Errorf("shutdown not logged:\n%s", d.log.String())
+	if !strings.Contains(d.Log(), "containers keep running") {
+		t.Errorf("shutdown not logged:\n%s", d.Log())
 	}
 }
 
@@ -81,21 +81,21 @@ func TestSIGTERM(t *testing.T) {
 // listening) is replaced; a live one makes the new daemon refuse.
 func TestStaleSocketReplaced(t *testing.T) {
 	d := newDaemonDirs(t)
-	l, err := net.Listen("unix", d.sock)
+	l, err := net.Listen("unix", d.Sock)
 	if err != nil {
 		t.Fatal(err)
 	}
-	r := run(t, nil, berthBin, d.args("-H", d.host)...)
+	r := run(t, nil, berthBin, d.Args("-H", d.Host)...)
 	if r.code != 1 || !strings.Contains(r.stderr, "another daemon is listening on it") {
 		t.Errorf("daemon over a live socket: exit %d, stderr %q", r.code, r.stderr)
 	}
 	l.(*net.UnixListener).SetUnlinkOnClose(false)
 	l.Close()
 	startDaemon(t, d)
-	if !strings.Contains(d.log.String(), "removing stale socket") {
-		t.Errorf("stale socket replacement not logged:\n%s", d.log.String())
+	if !strings.Contains(d.Log(), "removing stale socket") {
+		t.Errorf("stale socket replacement not logged:\n%s", d.Log())
 	}
-	if r := run(t, nil, berthBin, "-H", d.host, "version", "--format", "{{.Server.Version}}"); r.code != 0 {
+	if r := run(t, nil, berthBin, "-H", d.Host, "version", "--format", "{{.Server.Version}}"); r.code != 0 {
 		t.Errorf("daemon on a replaced socket: %s", r.stderr)
 	}
 }
@@ -105,7 +105,7 @@ func TestStaleSocketReplaced(t *testing.T) {
 func TestPlainTCPOnlyOnLoopback(t *testing.T) {
 	d := newDaemonDirs(t)
 	requireBerth(t)
-	r := run(t, nil, berthBin, d.args("-H", "tcp://0.0.0.0:2375")...)
+	r := run(t, nil, berthBin, d.Args("-H", "tcp://0.0.0.0:2375")...)
 	if r.code != 1 || !strings.Contains(r.stderr, "refusing to serve the API on a non-loopback address without TLS") {
 		t.Errorf("plain TCP on 0.0.0.0: exit %d, stderr %q", r.code, r.stderr)
 	}
@@ -123,10 +123,10 @@ func TestIdleRSS(t *testing.T) {
 	d := newDaemonDirs(t)
 	startDaemon(t, d)
 	for range 3 {
-		run(t, nil, berthBin, "-H", d.host, "info")
+		run(t, nil, berthBin, "-H", d.Host, "info")
 	}
 	time.Sleep(500 * time.Millisecond)
-	kib := rssKiB(t, d.cmd.Process.Pid)
+	kib := rssKiB(t, d.PID())
 	t.Logf("idle berth daemon RSS: %d KiB (%.1f MiB)", kib, float64(kib)/1024)
 	if kib > 30*1000 {
 		t.Errorf("idle daemon RSS %d KiB is over the 30 MB target", kib)

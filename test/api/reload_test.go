@@ -18,12 +18,12 @@ func TestReloadAndLogs(t *testing.T) {
 	startDaemon(t, d, "--log-format", "json", "--group", strconv.Itoa(gid))
 
 	var st syscall.Stat_t
-	if err := syscall.Stat(d.sock, &st); err != nil || int(st.Gid) != gid {
+	if err := syscall.Stat(d.Sock, &st); err != nil || int(st.Gid) != gid {
 		t.Errorf("socket group = %d (%v), want %d", st.Gid, err, gid)
 	}
 	info := func() map[string]any {
 		t.Helper()
-		r := run(t, nil, berthBin, "-H", d.host, "info", "--format", "json")
+		r := run(t, nil, berthBin, "-H", d.Host, "info", "--format", "json")
 		var m map[string]any
 		if r.code != 0 || json.Unmarshal([]byte(r.stdout), &m) != nil {
 			t.Fatalf("berth info: exit %d, %q %s", r.code, r.stdout, r.stderr)
@@ -34,10 +34,10 @@ func TestReloadAndLogs(t *testing.T) {
 		t.Errorf("Debug before reload = %v", m["Debug"])
 	}
 	cfg := `{"log-level":"debug","default-runtime":"mine","runtimes":{"mine":{"path":"/opt/mine/bin/mine","runtimeArgs":["--quiet"]}}}`
-	if err := os.WriteFile(d.configFile, []byte(cfg), 0o600); err != nil {
+	if err := os.WriteFile(d.ConfigFile, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	if err := d.cmd.Process.Signal(syscall.SIGHUP); err != nil {
+	if err := d.Signal(syscall.SIGHUP); err != nil {
 		t.Fatal(err)
 	}
 	waitLog(t, d, `"msg":"configuration reloaded"`)
@@ -50,17 +50,17 @@ func TestReloadAndLogs(t *testing.T) {
 	// Debug logging is on: requests are logged.
 	waitLog(t, d, `"msg":"api request"`)
 
-	if err := os.WriteFile(d.configFile, []byte(`{"log-level":"loud"}`), 0o600); err != nil {
+	if err := os.WriteFile(d.ConfigFile, []byte(`{"log-level":"loud"}`), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	if err := d.cmd.Process.Signal(syscall.SIGHUP); err != nil {
+	if err := d.Signal(syscall.SIGHUP); err != nil {
 		t.Fatal(err)
 	}
 	waitLog(t, d, `"msg":"reload: configuration not applied"`)
 	if m := info(); m["DefaultRuntime"] != "mine" {
 		t.Errorf("a bad file changed the configuration: DefaultRuntime %v", m["DefaultRuntime"])
 	}
-	for _, line := range strings.Split(strings.TrimSpace(d.log.String()), "\n") {
+	for _, line := range strings.Split(strings.TrimSpace(d.Log()), "\n") {
 		var rec map[string]any
 		if err := json.Unmarshal([]byte(line), &rec); err != nil || rec["level"] == nil || rec["msg"] == nil {
 			t.Errorf("log line is not a JSON record: %q", line)

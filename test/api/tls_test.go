@@ -88,10 +88,10 @@ func newPKI(t *testing.T, dir string) pki {
 // docker CLI), one without a certificate or trusting another CA does not.
 func TestTLSVerify(t *testing.T) {
 	d := newDaemonDirs(t)
-	p := newPKI(t, d.dir)
+	p := newPKI(t, d.Dir)
 	port := strconv.Itoa(freeLoopbackPort(t))
 	host := "tcp://127.0.0.1:" + port
-	d.host = host
+	d.Host = host
 	startDaemon(t, d, "--tlsverify", "--tlscacert", p.ca, "--tlscert", p.serverCert, "--tlskey", p.serverKey)
 
 	tlsArgs := []string{"-H", host, "--tlsverify", "--tlscacert", p.ca, "--tlscert", p.clientCert, "--tlskey", p.clientKey}
@@ -125,7 +125,7 @@ func TestTLSVerify(t *testing.T) {
 func TestTLSRequiresKeyPair(t *testing.T) {
 	requireBerth(t)
 	d := newDaemonDirs(t)
-	r := run(t, nil, berthBin, d.args("-H", "tcp://127.0.0.1:"+strconv.Itoa(freeLoopbackPort(t)), "--tls")...)
+	r := run(t, nil, berthBin, d.Args("-H", "tcp://127.0.0.1:"+strconv.Itoa(freeLoopbackPort(t)), "--tls")...)
 	if r.code != 1 || !strings.Contains(r.stderr, "--tlscert and --tlskey are required") {
 		t.Errorf("--tls without certificates: exit %d, stderr %q", r.code, r.stderr)
 	}
