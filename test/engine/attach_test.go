@@ -15,7 +15,7 @@ import (
 
 func (d *daemon) client(t *testing.T) *client.Client {
 	t.Helper()
-	c, err := client.New(client.WithHost(d.host), client.WithAPIVersionNegotiation())
+	c, err := client.New(client.WithHost(d.Host), client.WithAPIVersionNegotiation())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -65,8 +65,8 @@ func TestInteractiveTTY(t *testing.T) {
 	d := newDaemon(t)
 	docker := dockerCLI(t)
 	onTTY := func(cmdline string) (string, int) {
-		cmd := exec.Command(script, "-qec", docker+" -H "+d.host+" "+cmdline, "/dev/null")
-		cmd.Env = append(os.Environ(), "DOCKER_CONFIG="+filepath.Join(d.dir, "docker-config"))
+		cmd := exec.Command(script, "-qec", docker+" -H "+d.Host+" "+cmdline, "/dev/null")
+		cmd.Env = append(os.Environ(), "DOCKER_CONFIG="+filepath.Join(d.Dir, "docker-config"))
 		out, err := cmd.CombinedOutput()
 		return string(out), exitCode(err)
 	}

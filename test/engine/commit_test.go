@@ -14,7 +14,7 @@ import (
 // error.
 func (d *daemon) berth(t testing.TB, args ...string) (string, string, error) {
 	t.Helper()
-	cmd := exec.Command(berthBin, append([]string{"-H", d.host}, args...)...)
+	cmd := exec.Command(berthBin, append([]string{"-H", d.Host}, args...)...)
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
 	err := cmd.Run()

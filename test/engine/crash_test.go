@@ -28,9 +28,9 @@ func TestDaemonCrash(t *testing.T) {
 	d.mustDocker(t, "run", "-d", "--name", "exits3", "busybox", "sh", "-c", "sleep 1; exit 3")
 	d.mustDocker(t, "run", "-d", "--name", "exits0", "busybox", "sh", "-c", "sleep 1")
 	time.Sleep(300 * time.Millisecond)
-	d.kill9(t)
+	d.Kill(t)
 	time.Sleep(1500 * time.Millisecond) // exits3 and exits0 end while no daemon runs
-	d.start(t)
+	d.Start(t)
 
 	for i := range n {
 		name := fmt.Sprintf("w%d", i)

@@ -122,7 +122,7 @@ func TestBadInput(t *testing.T) {
 func rawRequest(t *testing.T, d *daemon, method, path, contentType, body string) (int, string) {
 	t.Helper()
 	hc := &http.Client{Transport: &http.Transport{DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
-		return (&net.Dialer{}).DialContext(ctx, "unix", d.sock)
+		return (&net.Dialer{}).DialContext(ctx, "unix", d.Sock)
 	}}}
 	req, err := http.NewRequest(method, "http://berth"+path, strings.NewReader(body))
 	if err != nil {

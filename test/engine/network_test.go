@@ -26,7 +26,7 @@ func newNetDaemon(t *testing.T) (*daemon, string, string) {
 	d := newDaemonWith(t, []string{"--bridge", bridge, "--iptables-chain-prefix", prefix})
 	t.Cleanup(func() {
 		select {
-		case <-d.done:
+		case <-d.Done():
 			return
 		default:
 		}
@@ -251,8 +251,8 @@ func TestNetworkDaemonCrashKeepsAddresses(t *testing.T) {
 		d.server(t, n, "--network", "app")
 		ips[n] = d.ipOf(t, n, "app")
 	}
-	d.kill9(t)
-	d.start(t)
+	d.Kill(t)
+	d.Start(t)
 	for n, ip := range ips {
 		if got := d.ipOf(t, n, "app"); got != ip {
 			t.Errorf("%s: address %s after the restart, was %s", n, got, ip)

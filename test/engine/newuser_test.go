@@ -98,8 +98,8 @@ func TestConsoleSizeBeforeStart(t *testing.T) {
 		t.Skip("script(1) is not installed: the docker CLI case is skipped")
 	}
 	for _, cmdline := range []string{"run -it --rm busybox stty size", "exec -it sz stty size"} {
-		cmd := exec.Command(script, "-qec", "stty rows 30 cols 100; "+dockerCLI(t)+" -H "+d.host+" "+cmdline, "/dev/null")
-		cmd.Env = append(os.Environ(), "DOCKER_CONFIG="+filepath.Join(d.dir, "docker-config"))
+		cmd := exec.Command(script, "-qec", "stty rows 30 cols 100; "+dockerCLI(t)+" -H "+d.Host+" "+cmdline, "/dev/null")
+		cmd.Env = append(os.Environ(), "DOCKER_CONFIG="+filepath.Join(d.Dir, "docker-config"))
 		out, err := cmd.CombinedOutput()
 		if err != nil || !strings.Contains(string(out), "30 100") {
 			t.Errorf("docker %s on a 30x100 terminal: %v, output %q", cmdline, err, out)
@@ -138,9 +138,9 @@ func TestHealthAfterDaemonRestart(t *testing.T) {
 	}
 	waitFor(t, "healthy with 3 checks", func() bool { st := inspect(); return st.Health.Status == "healthy" && len(st.Health.Log) >= 3 })
 	before := inspect().Pid
-	d.stop(t)
+	d.Stop(t)
 	restarted := time.Now()
-	d.start(t)
+	d.Start(t)
 	if st := inspect(); st.Pid != before {
 		t.Fatalf("container pid %d after the daemon restart, was %d", st.Pid, before)
 	}
@@ -169,7 +169,7 @@ func TestHealthAfterDaemonRestart(t *testing.T) {
 // refuses it at create, exit 125, naming the path, and makes nothing.
 func TestBindSourceMissing(t *testing.T) {
 	d := newDaemon(t)
-	src := filepath.Join(d.dir, "absent", "dir")
+	src := filepath.Join(d.Dir, "absent", "dir")
 	d.mustDocker(t, "run", "--rm", "-v", src+":/y", "busybox", "touch", "/y/f")
 	if st, err := os.Stat(src); err != nil || st.Mode().Perm() != 0o755 || !st.IsDir() {
 		t.Fatalf("-v %s: host directory %v, %v; want made 0755", src, st, err)
@@ -177,7 +177,7 @@ func TestBindSourceMissing(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(src, "f")); err != nil {
 		t.Errorf("file written through the -v bind: %v", err)
 	}
-	absent := filepath.Join(d.dir, "absent2")
+	absent := filepath.Join(d.Dir, "absent2")
 	_, errOut, err := d.docker(t, "run", "--rm", "--mount", "type=bind,src="+absent+",dst=/y", "busybox", "true")
 	if code := exitCode(err); code != 125 || !strings.Contains(errOut, "bind source path does not exist: "+absent) {
 		t.Errorf("run --mount of a missing source: exit %d, stderr %q; want 125 naming the path", code, errOut)
@@ -239,17 +239,17 @@ func TestCrunRuntime(t *testing.T) {
 		}
 	}
 	d := newDaemon(t)
-	d.stop(t)
-	d.wrap = []string{"unshare", "-m", "--propagation", "private", "sh", "-c",
-		`umount /sys/fs/cgroup/unified 2>/dev/null; exec "$0" "$@"`}
-	d.start(t)
+	d.Stop(t)
+	d.SetWrap([]string{"unshare", "-m", "--propagation", "private", "sh", "-c",
+		`umount /sys/fs/cgroup/unified 2>/dev/null; exec "$0" "$@"`})
+	d.Start(t)
 	// A hang (the daemon never hearing from the shim) fails in a minute.
 	docker := func(args ...string) string {
 		t.Helper()
 		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 		defer cancel()
-		cmd := exec.CommandContext(ctx, dockerCLI(t), append([]string{"-H", d.host}, args...)...)
-		cmd.Env = append(os.Environ(), "DOCKER_CONFIG="+filepath.Join(d.dir, "docker-config"))
+		cmd := exec.CommandContext(ctx, dockerCLI(t), append([]string{"-H", d.Host}, args...)...)
+		cmd.Env = append(os.Environ(), "DOCKER_CONFIG="+filepath.Join(d.Dir, "docker-config"))
 		out, err := cmd.Output()
 		if err != nil {
 			var stderr []byte

@@ -40,11 +40,11 @@ func TestReloadConfig(t *testing.T) {
 	if err := os.WriteFile(cfgFile, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	if err := d.cmd.Process.Signal(syscall.SIGHUP); err != nil {
+	if err := d.Signal(syscall.SIGHUP); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "the reload's log line", func() bool { return strings.Contains(d.log.String(), `msg="configuration reloaded"`) })
-	log := d.log.String()
+	waitFor(t, "the reload's log line", func() bool { return strings.Contains(d.Log(), `msg="configuration reloaded"`) })
+	log := d.Log()
 	for _, want := range []string{`changed=debug,default-runtime,labels,runtimes`, `ignored=mtu`, `option=mtu`} {
 		if !strings.Contains(log, want) {
 			t.Errorf("daemon log lacks %q:\n%s", want, log)
@@ -73,10 +73,10 @@ func TestReloadConfig(t *testing.T) {
 	if err := os.WriteFile(cfgFile, []byte(`{"labels":["nokeyvalue"],"debug":false}`), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	if err := d.cmd.Process.Signal(syscall.SIGHUP); err != nil {
+	if err := d.Signal(syscall.SIGHUP); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "the refused reload's log line", func() bool { return strings.Contains(d.log.String(), "bad attribute format: nokeyvalue") })
+	waitFor(t, "the refused reload's log line", func() bool { return strings.Contains(d.Log(), "bad attribute format: nokeyvalue") })
 	if out := d.mustDocker(t, "info", "--format", "{{json .Labels}} {{.Debug}}"); out != `["a=2","zone=test"] true`+"\n" {
 		t.Errorf("info after a refused reload: %q", out)
 	}
@@ -86,10 +86,10 @@ func TestReloadConfig(t *testing.T) {
 	if err := os.WriteFile(cfgFile, []byte(`{"labels":["a=3"]}`), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	if err := d.cmd.Process.Signal(syscall.SIGHUP); err != nil {
+	if err := d.Signal(syscall.SIGHUP); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "the third reload", func() bool { return strings.Count(d.log.String(), `msg="configuration reloaded"`) == 2 })
+	waitFor(t, "the third reload", func() bool { return strings.Count(d.Log(), `msg="configuration reloaded"`) == 2 })
 	if _, errOut, err := d.docker(t, "start", "after"); exitCode(err) != 1 || !strings.Contains(errOut, "unknown or invalid runtime name: myrunc") {
 		t.Errorf("start of a container whose runtime was dropped: exit %d, %q", exitCode(err), errOut)
 	}

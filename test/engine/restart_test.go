@@ -53,8 +53,8 @@ func TestRestartPolicies(t *testing.T) {
 	d.mustDocker(t, "run", "-d", "--name", "us-stopped", "--restart", "unless-stopped", "busybox", "sleep", "300")
 	d.mustDocker(t, "stop", "-t", "1", "us-stopped")
 	d.mustDocker(t, "run", "-d", "--name", "al-killed", "--restart", "always", "busybox", "sleep", "300")
-	d.kill9(t)
-	d.start(t)
+	d.Kill(t)
+	d.Start(t)
 	for name, want := range map[string]string{"us-running": "running", "us-stopped": "exited", "al-killed": "running", "always": "exited"} {
 		if got := strings.Fields(inspect(name))[0]; got != want {
 			t.Errorf("%s after the daemon restart: %s, want %s", name, got, want)

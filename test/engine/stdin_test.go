@@ -28,7 +28,7 @@ func TestStdinAcrossAttaches(t *testing.T) {
 	if out, errOut, err := d.dockerIn(t, []byte("two\nmore\n"), "start", "-ai", "si"); err != nil || out != "got-two\nmore\n" {
 		t.Fatalf("docker start -ai: %v %q %s", err, out, errOut)
 	}
-	cmd := exec.Command(berthBin, "-H", d.host, "start", "-ai", "si")
+	cmd := exec.Command(berthBin, "-H", d.Host, "start", "-ai", "si")
 	cmd.Stdin = strings.NewReader("three\n")
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb

@@ -19,7 +19,7 @@ func TestLogRotation(t *testing.T) {
 	id := strings.TrimSpace(d.mustDocker(t, "run", "-d", "--log-opt", "max-size=2k", "--log-opt", "max-file=3", "busybox", "sh", "-c",
 		"i=0; while [ $i -lt 300 ]; do echo line-$i; i=$((i+1)); done"))
 	d.mustDocker(t, "wait", id)
-	logs, _ := filepath.Glob(filepath.Join(d.dataRoot, "containers", id, id+"-json.log*"))
+	logs, _ := filepath.Glob(filepath.Join(d.DataRoot, "containers", id, id+"-json.log*"))
 	if len(logs) != 3 {
 		t.Fatalf("log files %v, want 3 (max-file=3)", logs)
 	}

@@ -21,8 +21,8 @@ func TestVolumeDataSurvivesContainerRemoval(t *testing.T) {
 		t.Errorf("volume rm of a volume in use: err %v, stderr %q; want 'volume is in use'", err, errOut)
 	}
 	// After a daemon restart the reference is still held.
-	d.stop(t)
-	d.start(t)
+	d.Stop(t)
+	d.Start(t)
 	if _, errOut, err = d.docker(t, "volume", "rm", "data"); err == nil {
 		t.Errorf("volume rm after a daemon restart succeeded, want in use (%s)", errOut)
 	}
@@ -99,7 +99,7 @@ func TestVolumeBindsAndTmpfs(t *testing.T) {
 		t.Errorf("--mount type=tmpfs: %q", out)
 	}
 	// A bind source inside the data root is refused.
-	_, errOut, err = d.docker(t, "run", "--rm", "-v", d.dataRoot+":/x", "busybox", "true")
+	_, errOut, err = d.docker(t, "run", "--rm", "-v", d.DataRoot+":/x", "busybox", "true")
 	if err == nil {
 		t.Errorf("bind of the data root accepted")
 	}
