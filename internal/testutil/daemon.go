@@ -157,6 +157,9 @@ func (d *Daemon) Args(extra ...string) []string {
 	return append(args, extra...)
 }
 
+// SetEnv replaces DaemonOptions.Env for the next Start.
+func (d *Daemon) SetEnv(env []string) { d.opts.Env = env }
+
 // SetWrap changes the wrapper command of the next Start (nil: none).
 func (d *Daemon) SetWrap(wrap []string) { d.opts.Wrap = wrap }
 

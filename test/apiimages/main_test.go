@@ -10,8 +10,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -33,154 +31,51 @@ func TestMain(m *testing.M) {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
-	berthBin = filepath.Join(dir, "berth")
-	berthBuildErr = testutil.GoBuild(berthBin, "./cmd/berth")
-	busyboxDir = filepath.Join(dir, "busybox-oci")
-	busyboxErr = makeBusybox(busyboxDir)
+	berthBin, berthBuildErr = testutil.BerthBinary(dir)
+	if img, err := testutil.MakeBusyboxImage(dir); err != nil {
+		busyboxErr = err
+	} else {
+		busyboxDir = img.Layout
+	}
 	code := m.Run()
 	os.RemoveAll(dir)
 	os.Exit(code)
 }
 
-func makeBusybox(dir string) error {
-	root, err := testutil.ModuleRoot()
-	if err != nil {
-		return err
-	}
-	out, err := exec.Command("sh", filepath.Join(root, "hack", "mkimage-busybox.sh"), dir).CombinedOutput()
-	if err != nil {
-		return fmt.Errorf("hack/mkimage-busybox.sh: %v\n%s", err, out)
-	}
-	return nil
-}
-
 // lockedBuffer collects a process's output safely while it runs.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
+type lockedBuffer = testutil.LockedBuffer
 
 // daemon is a `berth daemon` started by a test on its own roots.
 type daemon struct {
-	dir, dataRoot, sock string
-	host                string // -H for clients
-	cmd                 *exec.Cmd
-	log                 *lockedBuffer
-	done                chan struct{}
+	*testutil.Daemon
 }
 
-// startDaemon starts berth daemon on a short temporary directory (unix
-// socket paths are limited to 108 bytes) with config as its daemon.json,
-// and waits until it answers; cleanup stops it by its PID and removes the
+// startDaemon starts berth daemon (testutil.Daemon: a short temporary
+// directory, as unix socket paths are limited to 108 bytes) with config
+// as its daemon.json and no registry credentials of its own, and waits
+// until it is ready; cleanup stops it by its PID and removes the
 // directory (and any mount under it).
 func startDaemon(t *testing.T, config string) *daemon {
 	t.Helper()
 	if berthBuildErr != nil {
 		t.Fatalf("build berth: %v", berthBuildErr)
 	}
-	dir, err := os.MkdirTemp("", "bimg")
-	if err != nil {
-		t.Fatal(err)
-	}
-	d := &daemon{dir: dir, dataRoot: filepath.Join(dir, "data"), sock: filepath.Join(dir, "d.sock")}
-	d.host = "unix://" + d.sock
-	t.Cleanup(func() {
-		unmountUnder(dir)
-		os.RemoveAll(dir)
-	})
-	if config == "" {
-		config = "{}"
-	}
-	cfgFile := filepath.Join(dir, "daemon.json")
-	if err := os.WriteFile(cfgFile, []byte(config), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	home := filepath.Join(dir, "home")
+	d := &daemon{testutil.NewDaemon(t, testutil.DaemonOptions{Binary: berthBin, DirPrefix: "bimg", Config: config})}
+	// The daemon's own registry credentials: none (an empty config dir).
+	home := filepath.Join(d.Dir, "home")
 	if err := os.Mkdir(home, 0o700); err != nil {
 		t.Fatal(err)
 	}
-	d.log = &lockedBuffer{}
-	d.cmd = exec.Command(berthBin, "daemon", "--bridge", "none", "--data-root", d.dataRoot, "--exec-root", filepath.Join(dir, "exec"),
-		"--pidfile", filepath.Join(dir, "d.pid"), "--config-file", cfgFile, "-H", d.host)
-	// The daemon's own registry credentials: none (an empty config dir).
-	d.cmd.Env = append(cleanEnv(), "DOCKER_CONFIG="+home, "HOME="+home)
-	d.cmd.Stdout, d.cmd.Stderr = d.log, d.log
-	if err := d.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	d.done = make(chan struct{})
-	go func() { d.cmd.Wait(); close(d.done) }()
-	t.Cleanup(func() { d.stop(t) })
-	deadline := time.Now().Add(20 * time.Second)
-	for !strings.Contains(d.log.String(), "berth daemon ready") {
-		select {
-		case <-d.done:
-			t.Fatalf("daemon exited before it was ready:\n%s", d.log.String())
-		case <-time.After(20 * time.Millisecond):
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("daemon not ready after 20s:\n%s", d.log.String())
-		}
-	}
+	d.SetEnv([]string{"DOCKER_CONFIG=" + home, "HOME=" + home})
+	d.Start(t)
 	return d
-}
-
-// stop ends the daemon with SIGTERM (SIGKILL if it hangs).
-func (d *daemon) stop(t *testing.T) {
-	select {
-	case <-d.done:
-		return
-	default:
-	}
-	_ = d.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-d.done:
-	case <-time.After(15 * time.Second):
-		_ = d.cmd.Process.Kill()
-		<-d.done
-		t.Errorf("daemon ignored SIGTERM for 15s; killed. Log:\n%s", d.log.String())
-	}
-	if t.Failed() {
-		t.Logf("daemon log:\n%s", d.log.String())
-	}
-}
-
-// unmountUnder lazily unmounts whatever is still mounted below dir (a
-// failed test may leave a view), deepest first.
-func unmountUnder(dir string) {
-	b, err := os.ReadFile("/proc/self/mountinfo")
-	if err != nil {
-		return
-	}
-	var mps []string
-	for _, line := range strings.Split(string(b), "\n") {
-		f := strings.Fields(line)
-		if len(f) > 4 && strings.HasPrefix(f[4], dir+"/") {
-			mps = append(mps, f[4])
-		}
-	}
-	for i := len(mps) - 1; i >= 0; i-- {
-		_ = syscall.Unmount(mps[i], syscall.MNT_DETACH)
-	}
 }
 
 // httpClient talks HTTP to the daemon's socket.
 func (d *daemon) httpClient() *http.Client {
 	return &http.Client{Transport: &http.Transport{DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
 		var dl net.Dialer
-		return dl.DialContext(ctx, "unix", d.sock)
+		return dl.DialContext(ctx, "unix", d.Sock)
 	}}}
 }
 
@@ -197,7 +92,7 @@ func run(t *testing.T, env []string, stdin []byte, bin string, args ...string) r
 	ctx, cancel := context.WithTimeout(context.Background(), 120*time.Second)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, bin, args...)
-	cmd.Env = append(cleanEnv(), env...)
+	cmd.Env = append(testutil.CleanEnv(), env...)
 	if stdin != nil {
 		cmd.Stdin = bytes.NewReader(stdin)
 	}
@@ -213,29 +108,10 @@ func run(t *testing.T, env []string, stdin []byte, bin string, args ...string) r
 	return r
 }
 
-// cleanEnv is the test's environment without anything that selects a
-// daemon or a docker config.
-func cleanEnv() []string {
-	var env []string
-	for _, kv := range os.Environ() {
-		k, _, _ := strings.Cut(kv, "=")
-		switch k {
-		case "BERTH_HOST", "DOCKER_HOST", "DOCKER_CONTEXT", "DOCKER_TLS_VERIFY", "DOCKER_CERT_PATH", "DOCKER_API_VERSION", "DOCKER_CONFIG":
-			continue
-		}
-		env = append(env, kv)
-	}
-	return env
-}
-
 // dockerCLI returns the docker CLI's path or skips t saying it is missing.
 func dockerCLI(t *testing.T) string {
 	t.Helper()
-	const p = "/usr/local/bin/docker"
-	if _, err := os.Stat(p); err != nil {
-		t.Skipf("the docker CLI is not installed at %s (%v): docker CLI cases skipped", p, err)
-	}
-	return p
+	return testutil.RequireDockerCLI(t)
 }
 
 // cli runs the docker CLI against d with a private config directory.
@@ -247,7 +123,7 @@ type cli struct {
 }
 
 func newCLI(t *testing.T, d *daemon) *cli {
-	return &cli{t: t, docker: dockerCLI(t), host: d.host, env: []string{"DOCKER_CONFIG=" + t.TempDir()}}
+	return &cli{t: t, docker: dockerCLI(t), host: d.Host, env: []string{"DOCKER_CONFIG=" + t.TempDir()}}
 }
 
 func (c *cli) run(args ...string) result {
