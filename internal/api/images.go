@@ -328,6 +328,11 @@ type inspectResponse struct {
 	Parent        *string `json:"Parent,omitempty"`
 	DockerVersion *string `json:"DockerVersion,omitempty"`
 	VirtualSize   *int64  `json:"VirtualSize,omitempty"`
+	// Container and ContainerConfig went away in API 1.45; dockerd sent
+	// them before (empty for images without them), and Compose v1 reads
+	// ContainerConfig.Volumes of every image it recreates a container of.
+	Container       *string          `json:"Container,omitempty"`
+	ContainerConfig *json.RawMessage `json:"ContainerConfig,omitempty"`
 }
 
 // rawConfig holds the docker fields of an image config that OCI's type
@@ -337,9 +342,15 @@ type rawConfig struct {
 	Comment       string                           `json:"comment"`
 	DockerVersion string                           `json:"docker_version"`
 	Parent        string                           `json:"parent"`
+	Container     string                           `json:"container"`
+	ContainerCfg  json.RawMessage                  `json:"container_config"`
 	OSVersion     string                           `json:"os.version"`
 	Config        *dockerspec.DockerOCIImageConfig `json:"config"`
 }
+
+// emptyContainerConfig is the ContainerConfig dockerd 20.10 shows for an
+// image whose config has none: a zero container config.
+var emptyContainerConfig = json.RawMessage(`{"Hostname":"","Domainname":"","User":"","AttachStdin":false,"AttachStdout":false,"AttachStderr":false,"Tty":false,"OpenStdin":false,"StdinOnce":false,"Env":null,"Cmd":null,"Image":"","Volumes":null,"WorkingDir":"","Entrypoint":null,"OnBuild":null,"Labels":null}`)
 
 // inspectImage builds dockerd's inspect answer for img at API version.
 func inspectImage(img image.Image, version string) inspectResponse {
@@ -379,6 +390,13 @@ func inspectImage(img image.Image, version string) inspectResponse {
 		resp.Parent, resp.DockerVersion = &rc.Parent, &rc.DockerVersion
 	} else if rc.Parent != "" {
 		resp.Parent = &rc.Parent
+	}
+	if CompareVersions(version, "1.45") < 0 {
+		cc := emptyContainerConfig
+		if len(rc.ContainerCfg) > 0 && rc.ContainerCfg[0] == '{' {
+			cc = rc.ContainerCfg
+		}
+		resp.Container, resp.ContainerConfig = &rc.Container, &cc
 	}
 	return resp
 }

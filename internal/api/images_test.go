@@ -357,3 +357,27 @@ func TestPullMessage(t *testing.T) {
 		}
 	}
 }
+
+// Before API 1.45 image inspect carries Container and ContainerConfig
+// (Compose v1 reads ContainerConfig.Volumes when it recreates a
+// container); from 1.45 on neither is sent.
+func TestImageInspectContainerConfigBefore145(t *testing.T) {
+	_, ts := newImageServer(t, nil)
+	status, _, body := request(t, "POST", ts.URL+"/v1.50/images/create?fromSrc=-&repo=rectest/cc:1", bytes.NewReader(rootfs(t, "x")))
+	if status != 200 {
+		t.Fatalf("import: %d %s", status, body)
+	}
+	_, _, body = request(t, "GET", ts.URL+"/v1.41/images/rectest/cc:1/json", nil)
+	var in map[string]any
+	if err := json.Unmarshal([]byte(body), &in); err != nil {
+		t.Fatal(err)
+	}
+	cc, ok := in["ContainerConfig"].(map[string]any)
+	if _, hasVolumes := cc["Volumes"]; !ok || !hasVolumes || in["Container"] != "" {
+		t.Errorf("inspect at 1.41: ContainerConfig %v Container %v, want a container config and \"\"", in["ContainerConfig"], in["Container"])
+	}
+	_, _, body = request(t, "GET", ts.URL+"/v1.45/images/rectest/cc:1/json", nil)
+	if strings.Contains(body, `"ContainerConfig"`) || strings.Contains(body, `"Container"`) {
+		t.Errorf("inspect at 1.45 has ContainerConfig or Container: %s", body)
+	}
+}
