@@ -96,8 +96,34 @@ type Daemon struct {
 // its cleanup; it does not start it (see Start, StartDaemon).
 func NewDaemon(t testing.TB, opts DaemonOptions) *Daemon {
 	t.Helper()
+	d, err := newDaemon(opts)
+	if err != nil {
+		t.Fatalf("test daemon: %v", err)
+	}
+	t.Cleanup(func() { d.cleanup(t) })
+	return d
+}
+
+// OpenDaemon is NewDaemon for a TestMain, where there is no testing.TB:
+// the caller must Close the daemon. AfterStop is not allowed here.
+func OpenDaemon(opts DaemonOptions) (*Daemon, error) {
+	if opts.AfterStop != nil {
+		return nil, errors.New("test daemon: AfterStop needs a test; use NewDaemon")
+	}
+	return newDaemon(opts)
+}
+
+// Close is the cleanup of a daemon from OpenDaemon (see Daemon); it
+// returns everything that was left behind or went wrong, joined.
+func (d *Daemon) Close() error {
+	var r collector
+	d.cleanup(&r)
+	return errors.Join(r.errs...)
+}
+
+func newDaemon(opts DaemonOptions) (*Daemon, error) {
 	if opts.Binary == "" {
-		t.Fatal("test daemon: no berth binary given (DaemonOptions.Binary)")
+		return nil, errors.New("no berth binary given (DaemonOptions.Binary)")
 	}
 	if opts.DirPrefix == "" {
 		opts.DirPrefix = "berth-d-"
@@ -110,7 +136,7 @@ func NewDaemon(t testing.TB, opts DaemonOptions) *Daemon {
 	}
 	dir, err := os.MkdirTemp("", opts.DirPrefix)
 	if err != nil {
-		t.Fatalf("test daemon: %v", err)
+		return nil, err
 	}
 	d := &Daemon{
 		Dir: dir, DataRoot: filepath.Join(dir, "data"), ExecRoot: filepath.Join(dir, "exec"),
@@ -119,18 +145,34 @@ func NewDaemon(t testing.TB, opts DaemonOptions) *Daemon {
 		opts: opts, log: &LockedBuffer{},
 	}
 	d.Host = "unix://" + d.Sock
-	t.Cleanup(func() { d.cleanup(t) })
 	if !opts.NoConfigFile {
 		cfg := opts.Config
 		if cfg == "" {
 			cfg = "{}\n"
 		}
 		if err := os.WriteFile(d.ConfigFile, []byte(cfg), 0o600); err != nil {
-			t.Fatalf("test daemon: %v", err)
+			os.RemoveAll(dir)
+			return nil, err
 		}
 	}
-	return d
+	return d, nil
 }
+
+// reporter is the part of testing.TB the cleanup reports through.
+type reporter interface {
+	Errorf(format string, args ...any)
+	Logf(format string, args ...any)
+	Failed() bool
+}
+
+// collector is the reporter of Close.
+type collector struct{ errs []error }
+
+func (c *collector) Errorf(format string, args ...any) {
+	c.errs = append(c.errs, fmt.Errorf(format, args...))
+}
+func (c *collector) Logf(string, ...any) {}
+func (c *collector) Failed() bool        { return len(c.errs) > 0 }
 
 // StartDaemon is NewDaemon followed by Start.
 func StartDaemon(t testing.TB, opts DaemonOptions) *Daemon {
@@ -302,6 +344,10 @@ func (d *Daemon) Signal(sig syscall.Signal) error {
 // the daemon is not running.
 func (d *Daemon) Stop(t testing.TB) {
 	t.Helper()
+	d.stop(t)
+}
+
+func (d *Daemon) stop(r reporter) {
 	if !d.Running() {
 		return
 	}
@@ -312,7 +358,7 @@ func (d *Daemon) Stop(t testing.TB) {
 	case <-time.After(d.opts.StopTimeout):
 		_ = d.Signal(syscall.SIGKILL)
 		<-done
-		t.Errorf("test daemon ignored SIGTERM for %s; killed it. Log:\n%s", d.opts.StopTimeout, d.Log())
+		r.Errorf("test daemon ignored SIGTERM for %s; killed it. Log:\n%s", d.opts.StopTimeout, d.Log())
 	}
 }
 
@@ -432,7 +478,7 @@ func RequireDockerCLI(t testing.TB) string {
 
 // cleanup removes the containers, stops the daemon and leaves nothing of
 // it behind (see Daemon).
-func (d *Daemon) cleanup(t testing.TB) {
+func (d *Daemon) cleanup(t reporter) {
 	if d.Running() && d.ownSocket() {
 		if r, err := d.RunErr(d.opts.Binary, RunOptions{Timeout: time.Minute}, "ps", "-aq"); err != nil || r.Code != 0 {
 			t.Errorf("cleanup: list containers: %v %s", err, r)
@@ -442,9 +488,9 @@ func (d *Daemon) cleanup(t testing.TB) {
 			}
 		}
 	}
-	d.Stop(t)
-	if d.opts.AfterStop != nil {
-		d.opts.AfterStop(t, d)
+	d.stop(t)
+	if tb, ok := t.(testing.TB); ok && d.opts.AfterStop != nil {
+		d.opts.AfterStop(tb, d)
 	}
 	for _, pid := range d.liveShims() {
 		t.Errorf("cleanup: shim %d of %s still running; killed it", pid, d.Dir)

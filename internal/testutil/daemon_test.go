@@ -284,3 +284,39 @@ func TestMakeBusyboxImage(t *testing.T) {
 		t.Errorf("docker-archive %s: %v\n%s", a, err, out)
 	}
 }
+
+func TestOpenDaemonClose(t *testing.T) {
+	bin := fakeBerth(t)
+	d, err := OpenDaemon(DaemonOptions{Binary: bin})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := d.TryStart(); err != nil {
+		d.Close()
+		t.Fatal(err)
+	}
+	if err := d.Close(); err != nil {
+		t.Errorf("Close of a well-behaved daemon: %v", err)
+	}
+	if _, err := os.Stat(d.Dir); !os.IsNotExist(err) {
+		t.Errorf("Close left %s (%v)", d.Dir, err)
+	}
+
+	s, err := OpenDaemon(DaemonOptions{Binary: bin, Env: []string{"FAKE_BERTH_IGNORE_TERM=1"}, StopTimeout: 200 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.TryStart(); err != nil {
+		s.Close()
+		t.Fatal(err)
+	}
+	if err := s.Close(); err == nil || !strings.Contains(err.Error(), "ignored SIGTERM") {
+		t.Errorf("Close of a daemon that ignores SIGTERM = %v; want that reported", err)
+	}
+	if s.Running() {
+		t.Error("still running after Close")
+	}
+	if _, err := OpenDaemon(DaemonOptions{Binary: bin, AfterStop: func(testing.TB, *Daemon) {}}); err == nil {
+		t.Error("OpenDaemon accepted AfterStop")
+	}
+}
