@@ -12,9 +12,11 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/berth/berth/internal/testutil"
 )
 
-const dockerCLI = "/usr/local/bin/docker"
+const dockerCLI = testutil.DockerCLI
 
 // env is what every parity test needs; skip says why it cannot run.
 var env struct {
@@ -68,7 +70,7 @@ func wanted(name string) bool {
 }
 
 func TestMain(m *testing.M) {
-	code := func() int {
+	code := func() (code int) {
 		tmp, err := os.MkdirTemp("", "berth-cli-test-")
 		if err != nil {
 			fmt.Fprintln(os.Stderr, err)
@@ -94,9 +96,14 @@ func TestMain(m *testing.M) {
 		}
 		if wanted("berth") {
 			tg := &target{name: "berth"}
-			stop, host, err := startBerthDaemon(tmp)
+			stop, host, err := startBerthDaemon()
 			if stop != nil {
-				defer stop()
+				defer func() {
+					if err := stop(); err != nil {
+						fmt.Fprintf(os.Stderr, "berth daemon cleanup: %v\n", err)
+						code = 1
+					}
+				}()
 			}
 			if err != nil {
 				tg.skip = "berth daemon: " + err.Error()
@@ -122,19 +129,20 @@ func setupCommon(tmp string) error {
 			return fmt.Errorf("%s not installed: %v", tool, err)
 		}
 	}
-	env.berth = os.Getenv("BERTH_TEST_BINARY")
-	if env.berth == "" {
-		env.berth = filepath.Join(tmp, "berth")
-		out, err := exec.Command("go", "build", "-o", env.berth, "github.com/berth/berth/cmd/berth").CombinedOutput()
-		if err != nil {
-			return fmt.Errorf("go build berth: %v\n%s", err, out)
-		}
+	var err error
+	if env.berth, err = testutil.BerthBinary(tmp); err != nil {
+		return err
 	}
 	env.configDir = filepath.Join(tmp, "config")
 	if err := os.MkdirAll(env.configDir, 0o700); err != nil {
 		return err
 	}
-	return buildBusybox(tmp)
+	img, err := testutil.MakeBusyboxImage(tmp)
+	if err != nil {
+		return err
+	}
+	env.archive, err = img.DockerArchive()
+	return err
 }
 
 // startDockerd starts Debian's dockerd on its own roots without touching
@@ -188,51 +196,19 @@ func startDockerd(tmp string) (stop func(), host string, err error) {
 	return stop, host, loadBusybox(host)
 }
 
-// startBerthDaemon starts `berth daemon` on its own roots and socket and
-// loads busybox. stop removes the tests' leftover containers (the daemon
-// leaves containers running when it stops), ends it and unmounts what it
-// left.
-func startBerthDaemon(tmp string) (stop func(), host string, err error) {
-	root := filepath.Join(tmp, "b")
-	if err := os.MkdirAll(root, 0o700); err != nil {
-		return nil, "", err
-	}
-	cfg := filepath.Join(root, "daemon.json")
-	if err := os.WriteFile(cfg, []byte("{}\n"), 0o600); err != nil {
-		return nil, "", err
-	}
-	logf, err := os.Create(filepath.Join(tmp, "berthd.log"))
+// startBerthDaemon starts `berth daemon` on its own roots and socket
+// (testutil.Daemon) and loads busybox. stop removes the tests' leftover
+// containers (the daemon leaves containers running when it stops), ends
+// it and fails the run if anything of it is left.
+func startBerthDaemon() (stop func() error, host string, err error) {
+	d, err := testutil.OpenDaemon(testutil.DaemonOptions{Binary: env.berth, DirPrefix: "berth-cli-b"})
 	if err != nil {
 		return nil, "", err
 	}
-	host = "unix://" + filepath.Join(root, "d.sock")
-	cmd := exec.Command(env.berth, "daemon", "--data-root", filepath.Join(root, "data"), "--exec-root", filepath.Join(root, "exec"),
-		"--pidfile", filepath.Join(root, "d.pid"), "--config-file", cfg, "-H", host)
-	cmd.Stdout, cmd.Stderr = logf, logf
-	if err := cmd.Start(); err != nil {
-		logf.Close()
-		return nil, "", fmt.Errorf("start: %v", err)
+	if err := d.TryStart(); err != nil {
+		return d.Close, d.Host, err
 	}
-	exited := make(chan struct{})
-	go func() { _ = cmd.Wait(); close(exited) }()
-	stop = func() {
-		if ids := strings.Fields(cliOutput(host, "ps", "-aq")); len(ids) > 0 {
-			cliOutput(host, append([]string{"rm", "-f"}, ids...)...)
-		}
-		_ = cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-exited:
-		case <-time.After(20 * time.Second):
-			_ = cmd.Process.Kill()
-			<-exited
-		}
-		logf.Close()
-		unmountUnder(root)
-	}
-	if err := waitReady(host, exited, logf.Name()); err != nil {
-		return stop, host, err
-	}
-	return stop, host, loadBusybox(host)
+	return d.Close, d.Host, loadBusybox(d.Host)
 }
 
 // cliOutput runs the docker CLI against host and returns its stdout.
@@ -261,27 +237,6 @@ func waitReady(host string, exited chan struct{}, logPath string) error {
 	}
 }
 
-// buildBusybox makes busybox:latest as a docker-archive with
-// hack/mkimage-busybox.sh and skopeo.
-func buildBusybox(tmp string) error {
-	repo, err := repoRoot()
-	if err != nil {
-		return err
-	}
-	layout := filepath.Join(tmp, "busybox-oci")
-	env.archive = filepath.Join(tmp, "busybox.tar")
-	steps := [][]string{
-		{"sh", filepath.Join(repo, "hack/mkimage-busybox.sh"), layout},
-		{"skopeo", "copy", "-q", "oci:" + layout + ":latest", "docker-archive:" + env.archive + ":busybox:latest"},
-	}
-	for _, s := range steps {
-		if out, err := exec.Command(s[0], s[1:]...).CombinedOutput(); err != nil {
-			return fmt.Errorf("%s: %v\n%s", strings.Join(s, " "), err, out)
-		}
-	}
-	return nil
-}
-
 // loadBusybox loads the busybox archive into the daemon at host.
 func loadBusybox(host string) error {
 	if out, err := exec.Command(dockerCLI, "-H", host, "load", "-q", "-i", env.archive).CombinedOutput(); err != nil {
@@ -290,31 +245,8 @@ func loadBusybox(host string) error {
 	return nil
 }
 
-func repoRoot() (string, error) {
-	out, err := exec.Command("go", "list", "-m", "-f", "{{.Dir}}").Output()
-	if err != nil {
-		return "", fmt.Errorf("go list -m: %v", err)
-	}
-	return strings.TrimSpace(string(out)), nil
-}
-
 // unmountUnder lazily unmounts anything dockerd left mounted below dir.
-func unmountUnder(dir string) {
-	b, err := os.ReadFile("/proc/self/mountinfo")
-	if err != nil {
-		return
-	}
-	var mps []string
-	for _, line := range strings.Split(string(b), "\n") {
-		f := strings.Fields(line)
-		if len(f) > 4 && strings.HasPrefix(f[4], dir) {
-			mps = append(mps, f[4])
-		}
-	}
-	for i := len(mps) - 1; i >= 0; i-- {
-		_ = syscall.Unmount(mps[i], syscall.MNT_DETACH)
-	}
-}
+func unmountUnder(dir string) { testutil.UnmountUnder(dir) }
 
 func tail(s string, n int) string {
 	if len(s) > n {

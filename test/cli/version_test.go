@@ -1,14 +1,13 @@
 package cli
 
 import (
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
-	"time"
+
+	"github.com/berth/berth/internal/testutil"
 )
 
 // TestVersionBuildStamp: a berth built by hack/build.sh reports its git
@@ -21,7 +20,7 @@ func TestVersionBuildStamp(t *testing.T) {
 	if os.Geteuid() != 0 {
 		t.Skip("the daemon needs root")
 	}
-	root, err := repoRoot()
+	root, err := testutil.ModuleRoot()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -38,42 +37,8 @@ func TestVersionBuildStamp(t *testing.T) {
 		t.Fatalf("hack/build.sh: %v: %s", err, out)
 	}
 
-	sock := filepath.Join(dir, "d.sock")
-	host := "unix://" + sock
-	daemon := exec.Command(bin, "daemon", "--data-root", filepath.Join(dir, "data"), "--exec-root", filepath.Join(dir, "exec"),
-		"--pidfile", filepath.Join(dir, "d.pid"), "-H", host, "--bridge", "none")
-	logf, err := os.Create(filepath.Join(dir, "daemon.log"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer logf.Close()
-	daemon.Stdout, daemon.Stderr = logf, logf
-	if err := daemon.Start(); err != nil {
-		t.Fatal(err)
-	}
-	exited := make(chan struct{})
-	go func() { _ = daemon.Wait(); close(exited) }()
-	t.Cleanup(func() {
-		_ = daemon.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-exited:
-		case <-time.After(20 * time.Second):
-			_ = daemon.Process.Kill()
-			<-exited
-		}
-		unmountUnder(dir)
-	})
-	ready := false
-	for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline) && !ready; time.Sleep(20 * time.Millisecond) {
-		if c, err := net.Dial("unix", sock); err == nil {
-			c.Close()
-			ready = true
-		}
-	}
-	if !ready {
-		b, _ := os.ReadFile(logf.Name())
-		t.Fatalf("daemon not ready: %s", b)
-	}
+	d := testutil.StartDaemon(t, testutil.DaemonOptions{Binary: bin, DirPrefix: "berth-cli-v", NoConfigFile: true})
+	host := d.Host
 
 	out, err := exec.Command(bin, "-H", host, "version").CombinedOutput()
 	if err != nil {
