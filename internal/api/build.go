@@ -17,7 +17,9 @@ import (
 	"time"
 
 	"github.com/containerd/errdefs"
+	"github.com/distribution/reference"
 	mbuild "github.com/moby/moby/api/types/build"
+	mevents "github.com/moby/moby/api/types/events"
 	"github.com/moby/moby/api/types/jsonstream"
 	"github.com/moby/moby/api/types/registry"
 
@@ -123,6 +125,12 @@ func (s *Server) buildImage(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		buildFail(ps, err)
 		return
+	}
+	for _, t := range opts.Tags {
+		// dockerd logs an image tag event for every -t of a build.
+		if ref, err := reference.ParseNormalizedNamed(t); err == nil {
+			s.publishImage(mevents.ActionTag, id.String(), map[string]string{"name": reference.FamiliarString(reference.TagNameOnly(ref))})
+		}
 	}
 	if quiet {
 		// dockerd's q=1 answer: the image ID as the only output line.

@@ -8,6 +8,7 @@ import (
 	"sync/atomic"
 
 	"github.com/containerd/errdefs"
+	mevents "github.com/moby/moby/api/types/events"
 
 	"github.com/berth/berth/internal/shim"
 )
@@ -74,6 +75,9 @@ func (e *Engine) Attach(ctx context.Context, ref string, o AttachOptions, open f
 	if err != nil {
 		return err
 	}
+	c.mu.Lock()
+	e.publish(c, mevents.ActionAttach, nil) // dockerd logs it once the client is attached
+	c.mu.Unlock()
 	if started != nil {
 		select {
 		case <-started:
