@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"os/signal"
@@ -318,5 +319,27 @@ func TestOpenDaemonClose(t *testing.T) {
 	}
 	if _, err := OpenDaemon(DaemonOptions{Binary: bin, AfterStop: func(testing.TB, *Daemon) {}}); err == nil {
 		t.Error("OpenDaemon accepted AfterStop")
+	}
+}
+
+func TestStartDockerRegistry(t *testing.T) {
+	host := StartDockerRegistry(t, "u", "p")
+	resp, err := http.Get("http://" + host + "/v2/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusUnauthorized {
+		t.Errorf("GET /v2/ without credentials: %s, want 401", resp.Status)
+	}
+	req, _ := http.NewRequest(http.MethodGet, "http://"+host+"/v2/", nil)
+	req.SetBasicAuth("u", "p")
+	resp, err = http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Errorf("GET /v2/ as u:p: %s, want 200", resp.Status)
 	}
 }
