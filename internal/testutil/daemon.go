@@ -35,7 +35,7 @@ type DaemonOptions struct {
 	DirPrefix string
 	// Network are the daemon's networking flags; nil means --bridge none.
 	Network []string
-	// Args are further daemon flags, after the roots and -H.
+	// Args are further daemon flags, after the network flags.
 	Args []string
 	// Config is the content of the daemon.json given with --config-file;
 	// empty means "{}". NoConfigFile leaves --config-file out.
@@ -43,9 +43,10 @@ type DaemonOptions struct {
 	NoConfigFile bool
 	// Wrap, when set, runs the daemon as Wrap[0] Wrap[1:]... Binary args...
 	// (a command that ends by exec'ing its arguments, e.g. `unshare -m`).
-	// Tests may change it between Stop and Start.
+	// SetWrap changes it for the next Start.
 	Wrap []string
-	// Env is added to the daemon's environment (CleanEnv()).
+	// Env is added to the daemon's environment (CleanEnv()); SetEnv
+	// changes it for the next Start.
 	Env []string
 	// ClientEnv is added to the environment of every Run, after
 	// CleanEnv(), DOCKER_CONFIG=<Dir>/docker-config and
@@ -73,6 +74,14 @@ type DaemonOptions struct {
 //
 // A test may set Host (e.g. to a TLS-only tcp:// address) before Start;
 // then readiness is the log line alone and cleanup removes no containers.
+//
+// Typical use, with the binary from BerthBinary in TestMain:
+//
+//	d := testutil.StartDaemon(t, testutil.DaemonOptions{Binary: berthBin})
+//	d.LoadImage(t, busyboxArchive)
+//	if r := d.Docker(t, "run", "--rm", "busybox", "true"); r.Code != 0 { t.Fatal(r) }
+//	d.Kill(t)  // a crash: containers and shims keep running
+//	d.Start(t) // the next daemon recovers them
 //
 // The cleanup NewDaemon registers removes every container (the daemon
 // leaves containers running when it stops), stops the daemon by its PID

@@ -22,7 +22,7 @@ import (
 // socket, logs its arguments and the ready line, logs "reloaded" on
 // SIGHUP and exits 0 on SIGTERM (or FAKE_BERTH_IGNORE_TERM=1 ignores it);
 // FAKE_BERTH_FAIL=1 makes it exit 3 at start. `ps` lists nothing;
-// `echo` prints its arguments, stdin and environment; `exit N` exits N.
+// `load -q -i FILE` checks FILE exists; `echo` prints its arguments, stdin and environment; `exit N` exits N.
 func TestFakeBerth(t *testing.T) {
 	if os.Getenv("FAKE_BERTH") != "1" {
 		t.Skip("helper process for the Daemon tests")
@@ -73,6 +73,15 @@ func TestFakeBerth(t *testing.T) {
 			os.Exit(0)
 		}
 	case "ps":
+	case "load":
+		if len(args) != 4 || args[1] != "-q" || args[2] != "-i" {
+			fmt.Fprintln(os.Stderr, "usage: load -q -i FILE")
+			os.Exit(1)
+		}
+		if _, err := os.Stat(args[3]); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
 	case "echo":
 		in, _ := io.ReadAll(os.Stdin)
 		fmt.Printf("args=%s\nstdin=%s\nconfig=%s\n", strings.Join(args[1:], " "), in, os.Getenv("DOCKER_CONFIG"))
@@ -141,6 +150,12 @@ func TestDaemonLifecycle(t *testing.T) {
 		if !errors.As(r.Err, &ee) {
 			t.Errorf("Result.Err = %v; want an *exec.ExitError", r.Err)
 		}
+		archive := filepath.Join(t.TempDir(), "image.tar")
+		if err := os.WriteFile(archive, nil, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		d.LoadImage(t, archive) // the fake insists on load -q -i FILE
+
 		d.Stop(t)
 		if d.Running() || d.ExitErr() != nil {
 			t.Errorf("after Stop: running %v, exit %v", d.Running(), d.ExitErr())
