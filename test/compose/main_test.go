@@ -1,0 +1,183 @@
+package compose
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"net"
+	"net/netip"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/berth/berth/internal/network"
+	"github.com/berth/berth/internal/testutil"
+)
+
+var env struct {
+	skip    string
+	berth   string // the berth binary
+	busybox string // docker-archive of busybox:latest
+}
+
+func TestMain(m *testing.M) {
+	code := func() int {
+		tmp, err := os.MkdirTemp("", "berth-cmp-")
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			return 1
+		}
+		defer os.RemoveAll(tmp)
+		if err := setup(tmp); err != nil {
+			env.skip = err.Error()
+		}
+		return m.Run()
+	}()
+	os.Exit(code)
+}
+
+func setup(tmp string) error {
+	if os.Geteuid() != 0 {
+		return fmt.Errorf("needs root to start a daemon")
+	}
+	for _, tool := range []string{"docker-compose", "skopeo", "iptables-save"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			return fmt.Errorf("%s is not installed (hack/install-deps.sh): %v", tool, err)
+		}
+	}
+	img, err := testutil.MakeBusyboxImage(tmp)
+	if err != nil {
+		return err
+	}
+	if env.busybox, err = img.DockerArchive(); err != nil {
+		return err
+	}
+	env.berth, err = testutil.BerthBinary(tmp)
+	return err
+}
+
+// daemon is a berth daemon with its own default bridge (bcm<hex>),
+// iptables chains (BCM<HEX>-...) and address pool, busybox loaded.
+type daemon struct {
+	*testutil.Daemon
+	bridge, chainPrefix, bip string
+}
+
+func newDaemon(t *testing.T) *daemon {
+	t.Helper()
+	if env.skip != "" {
+		t.Skip(env.skip)
+	}
+	b := make([]byte, 3)
+	rand.Read(b)
+	id := hex.EncodeToString(b)
+	d := &daemon{bridge: "bcm" + id, chainPrefix: "BCM" + strings.ToUpper(id), bip: "10.219.0.1/24"}
+	d.Daemon = testutil.StartDaemon(t, testutil.DaemonOptions{
+		Binary: env.berth, DirPrefix: "berth-cmp-d",
+		Network: []string{"--bridge", d.bridge, "--iptables-chain-prefix", d.chainPrefix, "--bip", d.bip,
+			"--default-address-pool", "base=10.219.0.0/16,size=24"},
+		AfterStop: func(t testing.TB, _ *testutil.Daemon) { d.assertNothingLeft(t) },
+	})
+	d.LoadImage(t, env.busybox)
+	return d
+}
+
+// leftovers lists links, mounts and firewall lines of this daemon still
+// on the host once it stopped.
+func (d *daemon) leftovers(t testing.TB) []string {
+	var left []string
+	out, err := exec.Command("ip", "-o", "link", "show").CombinedOutput()
+	if err != nil {
+		t.Errorf("ip link: %v\n%s", err, out)
+	}
+	tag := "berth:" + d.chainPrefix + ":"
+	for _, line := range strings.Split(string(out), "\n") {
+		if strings.Contains(line, ": "+d.bridge+":") || strings.Contains(line, tag) {
+			left = append(left, "ip link: "+line)
+		}
+	}
+	for _, m := range testutil.MountsUnder(d.Dir) {
+		left = append(left, "mount: "+m)
+	}
+	for _, cmd := range []string{"iptables-save", "ip6tables-save"} {
+		out, err := exec.Command(cmd).CombinedOutput()
+		if err != nil {
+			t.Errorf("%s: %v\n%s", cmd, err, out)
+		}
+		for _, line := range strings.Split(string(out), "\n") {
+			if strings.Contains(line, d.chainPrefix) {
+				left = append(left, cmd+": "+line)
+			}
+		}
+	}
+	return left
+}
+
+func (d *daemon) assertNothingLeft(t testing.TB) {
+	left := d.leftovers(t)
+	if len(left) == 0 {
+		return
+	}
+	t.Errorf("the daemon left on the host:\n%s", strings.Join(left, "\n"))
+	testutil.UnmountUnder(d.Dir)
+	m, err := network.New(context.Background(), network.Config{
+		Root: filepath.Join(d.DataRoot, "network"), DefaultBridge: d.bridge, ChainPrefix: d.chainPrefix,
+		BIP: netip.MustParsePrefix(d.bip),
+	})
+	if err != nil {
+		t.Errorf("clean up: %v", err)
+		return
+	}
+	if err := m.Uninstall(context.Background()); err != nil {
+		t.Errorf("clean up: %v", err)
+	}
+}
+
+// result is one client run.
+type result struct {
+	stdout, stderr string
+	code           int
+}
+
+func (r result) String() string {
+	return fmt.Sprintf("exit %d\nstdout:\n%s\nstderr:\n%s", r.code, r.stdout, r.stderr)
+}
+
+// client runs bin (docker-compose, python3, the docker CLI) in dir with
+// DOCKER_HOST set to the daemon and extra environment.
+func (d *daemon) client(t *testing.T, dir string, extraEnv []string, bin string, args ...string) result {
+	t.Helper()
+	e := append([]string{"DOCKER_HOST=" + d.Host, "COMPOSE_API_VERSION=", "COMPOSE_INTERACTIVE_NO_CLI=1"}, extraEnv...)
+	r := d.Run(t, bin, testutil.RunOptions{NoHost: true, Dir: dir, Env: e, Timeout: 45 * time.Second}, args...)
+	return result{stdout: r.Stdout, stderr: r.Stderr, code: r.Code}
+}
+
+// freePort returns a TCP port on 127.0.0.1 nothing listens on now.
+func freePort(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return strconv.Itoa(l.Addr().(*net.TCPAddr).Port)
+}
+
+// writeFiles writes name -> content below dir.
+func writeFiles(t *testing.T, dir string, files map[string]string) {
+	t.Helper()
+	for name, content := range files {
+		p := filepath.Join(dir, name)
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
