@@ -358,3 +358,49 @@ func TestStartDockerRegistry(t *testing.T) {
 		t.Errorf("GET /v2/ as u:p: %s, want 200", resp.Status)
 	}
 }
+
+// TestFakeFailingTest is not a test: run by TestDaemonCleanupOnFailure
+// (with FAKE_FAILING_TEST set to a file), it starts a fake daemon, writes
+// the daemon's directory and PID to that file and fails with t.Fatal.
+func TestFakeFailingTest(t *testing.T) {
+	out := os.Getenv("FAKE_FAILING_TEST")
+	if out == "" {
+		t.Skip("helper process for TestDaemonCleanupOnFailure")
+	}
+	d := StartDaemon(t, DaemonOptions{Binary: os.Getenv("FAKE_FAILING_BERTH")})
+	if err := os.WriteFile(out, []byte(fmt.Sprintf("%s %d", d.Dir, d.PID())), 0o600); err != nil {
+		t.Error(err)
+	}
+	t.Fatal("failing on purpose")
+}
+
+// TestDaemonCleanupOnFailure: a test that fails with t.Fatal while its
+// daemon runs still leaves neither the daemon nor its directory behind.
+func TestDaemonCleanupOnFailure(t *testing.T) {
+	out := filepath.Join(t.TempDir(), "daemon")
+	cmd := exec.Command(os.Args[0], "-test.run=^TestFakeFailingTest$", "-test.count=1")
+	cmd.Env = append(os.Environ(), "FAKE_FAILING_TEST="+out, "FAKE_FAILING_BERTH="+fakeBerth(t))
+	b, err := cmd.CombinedOutput()
+	if err == nil || !strings.Contains(string(b), "failing on purpose") {
+		t.Fatalf("the failing test did not fail as planned: %v\n%s", err, b)
+	}
+	if !strings.Contains(string(b), "daemon log") {
+		t.Errorf("the failed test's output lacks the daemon log:\n%s", b)
+	}
+	rec, err := os.ReadFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var dir string
+	var pid int
+	if _, err := fmt.Sscanf(string(rec), "%s %d", &dir, &pid); err != nil || pid <= 1 {
+		t.Fatalf("record %q: %v", rec, err)
+	}
+	if _, err := os.Stat(dir); !os.IsNotExist(err) {
+		t.Errorf("the failed test left %s (%v)", dir, err)
+		os.RemoveAll(dir)
+	}
+	if err := syscall.Kill(pid, 0); err == nil {
+		t.Errorf("the failed test left its daemon %d running", pid)
+	}
+}
