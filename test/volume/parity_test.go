@@ -24,7 +24,9 @@ var script = []step{
 	s("volume", "create", "v1"),
 	// One label each: docker 28 joins .Labels in map order.
 	s("volume", "create", "--label", "k=v", "-o", "type=tmpfs", "-o", "device=tmpfs", "-o", "o=size=1m", "tv"),
-	s("volume", "create", "--label", "e", "elabel"),
+	// Named past "f": the anonymous volume's random hex name then sorts
+	// before it in both runs (as "elabel", 1 run in 16 put it after).
+	s("volume", "create", "--label", "e", "labeled"),
 	s("volume", "create", "--name", "named2"),
 	s("volume", "create", "v1"), // an existing name is no error
 	s("volume", "create"),       // anonymous
@@ -65,7 +67,7 @@ var script = []step{
 	s("volume", "inspect"),
 	s("volume", "rm", "v1", "nosuch"),
 	s("volume", "rm", "-f", "nosuch"),
-	s("volume", "remove", "named2", "elabel"),
+	s("volume", "remove", "named2", "labeled"),
 	s("volume", "rm"),
 	{stdin: "n\n", args: []string{"volume", "prune"}},
 	s("volume", "prune", "-f"), // the anonymous volume only (API 1.42 and later)
