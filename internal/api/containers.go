@@ -3,7 +3,6 @@ package api
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"maps"
@@ -443,7 +442,7 @@ func (s *Server) containerAttach(w http.ResponseWriter, r *http.Request) {
 }
 
 // errAttachDone ends an attach that only wanted the logs.
-var errAttachDone = errors.New("attach: logs only")
+var errAttachDone = engine.ErrLogsOnly
 
 // streamsFor frames the output on conn (multiplexed without a TTY, raw
 // with one) and reads stdin from it through a pipe, so that the

@@ -38,6 +38,10 @@ func (e *Engine) Tty(ref string) (bool, error) {
 	return c.Config.Tty, nil
 }
 
+// ErrLogsOnly, returned by an Attach's open, ends an attach that wanted
+// the logs only (stream=0) once the client is attached.
+var ErrLogsOnly = errors.New("attach: logs only")
+
 // Attach connects the client's streams to the container's stdio. For a
 // container that is not running it registers for the next start first,
 // then calls open (the API's hijack: the client may send start as soon as
@@ -72,12 +76,15 @@ func (e *Engine) Attach(ctx context.Context, ref string, o AttachOptions, open f
 	}
 	c.mu.Unlock()
 	s, err := open()
-	if err != nil {
+	if err != nil && !errors.Is(err, ErrLogsOnly) {
 		return err
 	}
 	c.mu.Lock()
-	e.publish(c, mevents.ActionAttach, nil) // dockerd logs it once the client is attached
+	e.publish(c, mevents.ActionAttach, nil) // dockerd logs it once the client is attached, logs only or not
 	c.mu.Unlock()
+	if err != nil {
+		return err
+	}
 	if started != nil {
 		select {
 		case <-started:

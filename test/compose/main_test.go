@@ -45,7 +45,7 @@ func setup(tmp string) error {
 	if os.Geteuid() != 0 {
 		return fmt.Errorf("needs root to start a daemon")
 	}
-	for _, tool := range []string{"docker-compose", "skopeo", "iptables-save"} {
+	for _, tool := range []string{"docker-compose", "docker", "skopeo", "iptables-save"} {
 		if _, err := exec.LookPath(tool); err != nil {
 			return fmt.Errorf("%s is not installed (hack/install-deps.sh): %v", tool, err)
 		}
@@ -149,10 +149,14 @@ func (r result) String() string {
 }
 
 // client runs bin (docker-compose, python3, the docker CLI) in dir with
-// DOCKER_HOST set to the daemon and extra environment.
+// DOCKER_HOST set to the daemon and extra environment. docker-compose run
+// and exec go through the docker CLI on PATH, as by default: their
+// in-process alternative (COMPOSE_INTERACTIVE_NO_CLI, dockerpty) closes
+// the socket when stdin ends and loses output now and then, against
+// dockerd too.
 func (d *daemon) client(t *testing.T, dir string, extraEnv []string, bin string, args ...string) result {
 	t.Helper()
-	e := append([]string{"DOCKER_HOST=" + d.Host, "COMPOSE_API_VERSION=", "COMPOSE_INTERACTIVE_NO_CLI=1"}, extraEnv...)
+	e := append([]string{"DOCKER_HOST=" + d.Host, "COMPOSE_API_VERSION="}, extraEnv...)
 	r := d.Run(t, bin, testutil.RunOptions{NoHost: true, Dir: dir, Env: e, Timeout: 45 * time.Second}, args...)
 	return result{stdout: r.Stdout, stderr: r.Stderr, code: r.Code}
 }
