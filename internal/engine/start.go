@@ -176,6 +176,7 @@ func (e *Engine) startLocked(ctx context.Context, c *Container) (retErr error) {
 	e.startHealth(c, client)
 	c.notify()
 	e.saveLogged(c)
+	e.publishVolumeEvents(ctx, c, mevents.ActionMount)
 	e.publish(c, mevents.ActionStart, nil)
 	e.watchExit(c, client)
 	return nil
@@ -315,6 +316,9 @@ func (e *Engine) handleExit(c *Container, client *shim.Client, ex *shim.Exit) {
 	}
 	// die comes before anything a waiter does on the exit (stop's event).
 	e.publish(c, mevents.ActionDie, map[string]string{"exitCode": strconv.Itoa(ex.Code)})
+	if !restart {
+		e.publishVolumeEvents(ctx, c, mevents.ActionUnmount)
+	}
 	c.notify()
 	e.saveLogged(c)
 	c.mu.Unlock()

@@ -8,10 +8,13 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
+	"time"
 
 	"github.com/containerd/errdefs"
 	"github.com/moby/moby/api/types/container"
+	mevents "github.com/moby/moby/api/types/events"
 	"github.com/moby/moby/api/types/mount"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
@@ -346,4 +349,39 @@ func mountPointsOf(s *Container, vols *volume.Store) []container.MountPoint {
 		out = append(out, container.MountPoint{Type: mount.TypeTmpfs, Destination: dest, RW: true})
 	}
 	return out
+}
+
+// publishVolumeEvents logs dockerd's events for c's volumes: "mount"
+// (driver, container, destination, read/write, propagation) as it starts,
+// "unmount" (driver, container) once it exited for good. c.mu held.
+func (e *Engine) publishVolumeEvents(ctx context.Context, c *Container, action mevents.Action) {
+	if e.cfg.Publish == nil {
+		return
+	}
+	for _, m := range c.MountPoints {
+		if m.Type != mount.TypeVolume || m.Name == "" {
+			continue
+		}
+		driver := "local"
+		if e.cfg.Volumes != nil {
+			if v, err := e.cfg.Volumes.Get(ctx, m.Name); err == nil && v.Driver != "" {
+				driver = v.Driver
+			}
+		}
+		attrs := map[string]string{"driver": driver, "container": c.ID}
+		if action == mevents.ActionMount {
+			attrs["destination"] = m.Destination
+			attrs["read/write"] = strconv.FormatBool(m.RW)
+			attrs["propagation"] = string(m.Propagation)
+		}
+		now := time.Now()
+		e.cfg.Publish(mevents.Message{
+			Type:     mevents.VolumeEventType,
+			Action:   action,
+			Actor:    mevents.Actor{ID: m.Name, Attributes: attrs},
+			Scope:    "local",
+			Time:     now.Unix(),
+			TimeNano: now.UnixNano(),
+		})
+	}
 }

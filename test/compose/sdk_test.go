@@ -113,7 +113,7 @@ func TestPythonSDK(t *testing.T) {
 	}
 	for _, want := range []string{"container create", "container start", "container attach", "container exec_create",
 		"container exec_start", "container exec_die", "container die", "container destroy", "image tag", "image untag",
-		"network create", "network connect", "network disconnect", "network destroy", "volume create", "volume destroy"} {
+		"network create", "network connect", "network disconnect", "network destroy", "volume create", "volume mount", "volume unmount", "volume destroy"} {
 		if !have[want] {
 			t.Errorf("events lack %q; got %v", want, got.Events)
 		}
