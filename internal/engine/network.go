@@ -328,6 +328,11 @@ func networkSettings(s *Container) (map[string]*mnetwork.EndpointSettings, mnetw
 			nets[string(s.HostConfig.NetworkMode)] = &mnetwork.EndpointSettings{}
 		}
 	}
+	if mode != modeBridge || !s.State.Running || len(s.endpoints) == 0 {
+		// dockerd lists exposed ports only while the container runs on a
+		// network: created, exited, none and host containers show none.
+		return nets, ports
+	}
 	for p := range s.Config.ExposedPorts {
 		if _, ok := ports[p]; !ok {
 			ports[p] = nil

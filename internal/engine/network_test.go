@@ -109,3 +109,25 @@ func TestWantedNetworksPrimaryDisconnected(t *testing.T) {
 		t.Errorf("wantedNetworks = %v, want %v", got, want)
 	}
 }
+
+// Exposed ports are in NetworkSettings.Ports (and ps) only while the
+// container runs on a network, as dockerd shows them.
+func TestExposedPortsOnlyWhileRunningOnANetwork(t *testing.T) {
+	c := &Container{
+		ID:         "0123456789abcdef",
+		Config:     &container.Config{ExposedPorts: mnetwork.PortSet{mnetwork.MustParsePort("80/tcp"): {}}},
+		HostConfig: &container.HostConfig{NetworkMode: "front"},
+	}
+	if _, ports := networkSettings(c); len(ports) != 0 {
+		t.Errorf("created container: Ports = %v, want none", ports)
+	}
+	c.State.Running = true
+	c.endpoints = map[string]network.Endpoint{"front": {Name: "c", IP: netip.MustParseAddr("10.0.0.2")}}
+	if _, ports := networkSettings(c); len(ports) != 1 {
+		t.Errorf("running container: Ports = %v, want 80/tcp", ports)
+	}
+	c.HostConfig.NetworkMode = "none"
+	if _, ports := networkSettings(c); len(ports) != 0 {
+		t.Errorf("running with network none: Ports = %v, want none", ports)
+	}
+}
