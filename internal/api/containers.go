@@ -15,6 +15,7 @@ import (
 	"github.com/containerd/errdefs"
 	"github.com/moby/moby/api/types"
 	"github.com/moby/moby/api/types/container"
+	mevents "github.com/moby/moby/api/types/events"
 
 	"github.com/berth/berth/internal/engine"
 )
@@ -290,6 +291,8 @@ func (s *Server) containerPrune(w http.ResponseWriter, r *http.Request) {
 			rep.ContainersDeleted = append(rep.ContainersDeleted, sum.ID)
 		}
 	}
+	s.cfg.Events.Publish(mevents.Message{Type: mevents.ContainerEventType, Action: mevents.ActionPrune,
+		Actor: mevents.Actor{Attributes: map[string]string{"reclaimed": fmt.Sprint(rep.SpaceReclaimed)}}})
 	writeJSON(w, http.StatusOK, rep)
 }
 

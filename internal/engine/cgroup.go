@@ -112,7 +112,13 @@ func (e *Engine) Top(ctx context.Context, ref, psArgs string) (container.TopResp
 	if err != nil {
 		return container.TopResponse{}, errdefs.ErrInvalidArgument.WithMessage(fmt.Sprintf("ps: %v", err))
 	}
-	return parsePS(out, pids)
+	resp, err := parsePS(out, pids)
+	if err == nil {
+		c.mu.Lock()
+		e.publish(c, mevents.ActionTop, nil) // dockerd logs every top
+		c.mu.Unlock()
+	}
+	return resp, err
 }
 
 func parsePS(out []byte, pids []int) (container.TopResponse, error) {

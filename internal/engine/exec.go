@@ -50,7 +50,7 @@ func (e *Engine) ExecCreate(ctx context.Context, ref string, req container.ExecC
 	e.execs[x.ID] = x
 	e.mu.Unlock()
 	c.execs[x.ID] = true
-	e.publish(c, mevents.Action("exec_create: "+strings.Join(req.Cmd, " ")), map[string]string{"execID": x.ID})
+	e.publish(c, execAction("exec_create", req.Cmd), map[string]string{"execID": x.ID})
 	return x.ID, nil
 }
 
@@ -154,7 +154,7 @@ func (e *Engine) ExecStart(ctx context.Context, id string, detach bool, s Attach
 	x.mu.Lock()
 	x.Running, x.Pid, x.client = true, stream.Pid, client
 	x.mu.Unlock()
-	e.publish(c, mevents.Action("exec_start: "+strings.Join(x.Config.Cmd, " ")), map[string]string{"execID": x.ID})
+	e.publish(c, execAction("exec_start", x.Config.Cmd), map[string]string{"execID": x.ID})
 	finish := func(ex *shim.Exit) {
 		code := 126
 		if ex != nil {
@@ -275,4 +275,14 @@ func (e *Engine) ExecResize(ctx context.Context, id string, height, width uint16
 		return errdefs.ErrConflict.WithMessage(fmt.Sprintf("exec %s is not running", id))
 	}
 	return client.Resize(ctx, id, width, height)
+}
+
+// execAction is the action of an exec's create and start events as
+// dockerd words it: "exec_create: " + the program + " " + its arguments,
+// so a command without arguments ends in a space ("exec_start: env ").
+func execAction(prefix string, cmd []string) mevents.Action {
+	if len(cmd) == 0 {
+		return mevents.Action(prefix + ":  ")
+	}
+	return mevents.Action(prefix + ": " + cmd[0] + " " + strings.Join(cmd[1:], " "))
 }

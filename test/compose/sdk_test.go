@@ -27,6 +27,7 @@ ct.attach(stream=False, logs=True)
 r = ct.exec_run("sh -c 'echo out; echo err >&2; exit 5'", demux=True)
 out["exec"] = [r.exit_code, r.output[0].decode(), r.output[1].decode()]
 out["by_label"] = [x.name for x in c.containers.list(filters={"label": ["k=v"]})]
+out["top"] = ct.top()["Titles"][-1]
 img, _ = c.images.build(fileobj=io.BytesIO(b"FROM busybox\nRUN echo built > /f\nLABEL a=b\n"), tag="sdkimg:1", rm=True)
 out["build"] = [img.tags, img.labels]
 out["run_rm"] = c.containers.run("sdkimg:1", "cat /f", remove=True).decode()
@@ -48,6 +49,7 @@ ct.stop(timeout=1)
 ct.remove()
 v.remove()
 c.images.remove("sdkimg:1")
+c.containers.prune()
 ev = set()
 for e in c.events(decode=True, since=t0, until=int(time.time()) + 1):
     ev.add(e["Type"] + " " + e["Action"].split(":")[0])
@@ -91,6 +93,9 @@ func TestPythonSDK(t *testing.T) {
 	if b, _ := json.Marshal(got.Exec); string(b) != `[5,"out\n","err\n"]` {
 		t.Errorf("exec_run demux: %s, want exit 5 with out and err apart", b)
 	}
+	if str("top") != "CMD" {
+		t.Errorf("top: last title %q, want CMD", str("top"))
+	}
 	if len(got.ByLabel) != 1 || got.ByLabel[0] != "sdk1" {
 		t.Errorf("list by label: %v", got.ByLabel)
 	}
@@ -112,7 +117,7 @@ func TestPythonSDK(t *testing.T) {
 		have[e] = true
 	}
 	for _, want := range []string{"container create", "container start", "container attach", "container exec_create",
-		"container exec_start", "container exec_die", "container die", "container destroy", "image tag", "image untag",
+		"container exec_start", "container exec_die", "container top", "container die", "container destroy", "container prune", "image tag", "image untag",
 		"network create", "network connect", "network disconnect", "network destroy", "volume create", "volume mount", "volume unmount", "volume destroy"} {
 		if !have[want] {
 			t.Errorf("events lack %q; got %v", want, got.Events)
