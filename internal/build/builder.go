@@ -224,6 +224,8 @@ func (b *Builder) Build(ctx context.Context, opts BuildOptions, progress Progres
 	if un := run.unconsumed(); len(un) > 0 {
 		send(fmt.Sprintf("[Warning] One or more build-args [%s] were not consumed\n", strings.Join(un, " ")))
 	}
+	// dockerd's order: the aux ID, then "Successfully built", then the tags.
+	progress(Event{ID: id.String()})
 	send(fmt.Sprintf("Successfully built %s\n", shortHex(id)))
 	// A cached rebuild usually finds its tags in place: no write. The
 	// image's names are read again now, as another build may have moved
@@ -247,7 +249,6 @@ func (b *Builder) Build(ctx context.Context, opts BuildOptions, progress Progres
 			return "", err
 		}
 	}
-	progress(Event{ID: id.String()})
 	return id, nil
 }
 
