@@ -244,10 +244,7 @@ func newPruneCommand(copts *client.Options) *cobra.Command {
 				if all {
 					warning = "WARNING! This will remove all build cache."
 				}
-				fmt.Fprintf(out, "%s\nAre you sure you want to continue? [y/N] ", warning)
-				var line string
-				fmt.Fscanln(cmd.InOrStdin(), &line)
-				if a := strings.ToLower(strings.TrimSpace(line)); a != "y" && a != "yes" {
+				if !command.Confirm(cmd, warning) {
 					return &command.StatusError{Code: 1, Err: errors.New("")}
 				}
 			}

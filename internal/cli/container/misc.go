@@ -1,7 +1,6 @@
 package container
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"fmt"
@@ -190,14 +189,6 @@ func newExportCommand(copts *client.Options) *cobra.Command {
 	return cmd
 }
 
-// confirm asks docker's "Are you sure you want to continue? [y/N]".
-func confirm(cmd *cobra.Command, msg string) bool {
-	fmt.Fprintf(cmd.OutOrStdout(), "%s\nAre you sure you want to continue? [y/N] ", msg)
-	line, _ := bufio.NewReader(cmd.InOrStdin()).ReadString('\n')
-	a := strings.ToLower(strings.TrimSpace(line))
-	return a == "y" || a == "yes"
-}
-
 func newPruneCommand(copts *client.Options) *cobra.Command {
 	var force bool
 	var filters FilterFlag
@@ -210,7 +201,7 @@ func newPruneCommand(copts *client.Options) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			if !force && !confirm(cmd, "WARNING! This will remove all stopped containers.") {
+			if !force && !command.Confirm(cmd, "WARNING! This will remove all stopped containers.") {
 				return &command.StatusError{Code: 1, Err: errors.New("")}
 			}
 			return connectDo(copts, func(c *client.Client) error {

@@ -197,6 +197,34 @@ func (r *historyRow) Size() string {
 }
 func (r *historyRow) Comment() string { return r.h.Comment }
 
+// transferRef is pull's and push's reference: normalised, with docker's
+// "Using default tag: latest" when it names no tag (unless all or quiet).
+func transferRef(arg string, all, quiet bool, out io.Writer) (reference.Named, error) {
+	ref, err := reference.ParseNormalizedNamed(arg)
+	if err != nil {
+		return nil, &command.StatusError{Code: 1, Err: err}
+	}
+	if !all && reference.IsNameOnly(ref) {
+		ref = reference.TagNameOnly(ref)
+		if !quiet {
+			fmt.Fprintln(out, "Using default tag: latest")
+		}
+	}
+	return ref, nil
+}
+
+// showTransfer shows a pull's or push's progress stream (nothing when
+// quiet); an error in the stream exits 1.
+func showTransfer(resp io.Reader, out io.Writer, quiet bool) error {
+	if quiet {
+		out = io.Discard
+	}
+	if err := container.DisplayProgress(resp, out, nil); err != nil {
+		return &command.StatusError{Code: 1, Err: err}
+	}
+	return nil
+}
+
 func newPullCommand(copts *client.Options) *cobra.Command {
 	var all, quiet bool
 	var platform string
@@ -205,16 +233,10 @@ func newPullCommand(copts *client.Options) *cobra.Command {
 		Short: "Download an image from a registry",
 		Args:  container.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			ref, err := reference.ParseNormalizedNamed(args[0])
-			if err != nil {
-				return &command.StatusError{Code: 1, Err: err}
-			}
 			out := cmd.OutOrStdout()
-			if !all && reference.IsNameOnly(ref) {
-				ref = reference.TagNameOnly(ref)
-				if !quiet {
-					fmt.Fprintln(out, "Using default tag: latest")
-				}
+			ref, err := transferRef(args[0], all, quiet, out)
+			if err != nil {
+				return err
 			}
 			return connectDo(copts, func(c *client.Client) error {
 				auth := container.RegistryAuth(ref.String())
@@ -224,12 +246,8 @@ func newPullCommand(copts *client.Options) *cobra.Command {
 					return err
 				}
 				defer resp.Close()
-				w := out
-				if quiet {
-					w = io.Discard
-				}
-				if err := container.DisplayProgress(resp, w, nil); err != nil {
-					return &command.StatusError{Code: 1, Err: err}
+				if err := showTransfer(resp, out, quiet); err != nil {
+					return err
 				}
 				fmt.Fprintln(out, ref.String())
 				return nil
@@ -250,16 +268,10 @@ func newPushCommand(copts *client.Options) *cobra.Command {
 		Short: "Upload an image to a registry",
 		Args:  container.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			ref, err := reference.ParseNormalizedNamed(args[0])
-			if err != nil {
-				return &command.StatusError{Code: 1, Err: err}
-			}
 			out := cmd.OutOrStdout()
-			if !all && reference.IsNameOnly(ref) {
-				ref = reference.TagNameOnly(ref)
-				if !quiet {
-					fmt.Fprintln(out, "Using default tag: latest")
-				}
+			ref, err := transferRef(args[0], all, quiet, out)
+			if err != nil {
+				return err
 			}
 			return connectDo(copts, func(c *client.Client) error {
 				auth := container.RegistryAuth(ref.String())
@@ -268,12 +280,8 @@ func newPushCommand(copts *client.Options) *cobra.Command {
 					return err
 				}
 				defer resp.Close()
-				w := out
-				if quiet {
-					w = io.Discard
-				}
-				if err := container.DisplayProgress(resp, w, nil); err != nil {
-					return &command.StatusError{Code: 1, Err: err}
+				if err := showTransfer(resp, out, quiet); err != nil {
+					return err
 				}
 				if quiet {
 					fmt.Fprintln(out, ref.String())
@@ -443,10 +451,7 @@ func newPruneCommand(copts *client.Options) *cobra.Command {
 			}
 			out := cmd.OutOrStdout()
 			if !force {
-				fmt.Fprintf(out, "%s\nAre you sure you want to continue? [y/N] ", warning)
-				var line string
-				fmt.Fscanln(cmd.InOrStdin(), &line)
-				if a := strings.ToLower(strings.TrimSpace(line)); a != "y" && a != "yes" {
+				if !command.Confirm(cmd, warning) {
 					return &command.StatusError{Code: 1, Err: errors.New("")}
 				}
 			}

@@ -2,16 +2,16 @@ package network
 
 import (
 	"fmt"
-	"strings"
 
 	"github.com/docker/cli/opts"
 	mobyclient "github.com/moby/moby/client"
 	"github.com/spf13/cobra"
 
+	"github.com/berth/berth/internal/cli/command"
 	"github.com/berth/berth/internal/client"
 )
 
-const pruneWarning = "WARNING! This will remove all custom networks not used by at least one container.\nAre you sure you want to continue?"
+const pruneWarning = "WARNING! This will remove all custom networks not used by at least one container."
 
 func newPruneCommand(copts *client.Options) *cobra.Command {
 	var force bool
@@ -24,10 +24,7 @@ func newPruneCommand(copts *client.Options) *cobra.Command {
 			out := cmd.OutOrStdout()
 			if !force {
 				// Docker's prompt: a "no" ends quietly with exit 0.
-				fmt.Fprintf(out, "%s [y/N] ", pruneWarning)
-				var line string
-				fmt.Fscanln(cmd.InOrStdin(), &line)
-				if a := strings.ToLower(strings.TrimSpace(line)); a != "y" && a != "yes" {
+				if !command.Confirm(cmd, pruneWarning) {
 					return nil
 				}
 			}

@@ -3,7 +3,6 @@ package volume
 import (
 	"errors"
 	"fmt"
-	"strings"
 
 	"github.com/docker/cli/opts"
 	"github.com/docker/go-units"
@@ -15,8 +14,8 @@ import (
 )
 
 const (
-	anonymousWarning = "WARNING! This will remove anonymous local volumes not used by at least one container.\nAre you sure you want to continue?"
-	allWarning       = "WARNING! This will remove all local volumes not used by at least one container.\nAre you sure you want to continue?"
+	anonymousWarning = "WARNING! This will remove anonymous local volumes not used by at least one container."
+	allWarning       = "WARNING! This will remove all local volumes not used by at least one container."
 )
 
 func newPruneCommand(copts *client.Options) *cobra.Command {
@@ -39,10 +38,7 @@ func newPruneCommand(copts *client.Options) *cobra.Command {
 			out := cmd.OutOrStdout()
 			if !force {
 				// Docker's prompt: a "no" ends quietly with exit 0.
-				fmt.Fprintf(out, "%s [y/N] ", warning)
-				var line string
-				fmt.Fscanln(cmd.InOrStdin(), &line)
-				if a := strings.ToLower(strings.TrimSpace(line)); a != "y" && a != "yes" {
+				if !command.Confirm(cmd, warning) {
 					return nil
 				}
 			}
