@@ -154,7 +154,7 @@ func TestConcurrentPullsShare(t *testing.T) {
 func TestPullWithCredentialHelper(t *testing.T) {
 	testutil.RequireRoot(t)
 	ctx := context.Background()
-	host := startRegistry(t, "helperuser", "helperpass")
+	host := testutil.StartDockerRegistry(t, "helperuser", "helperpass")
 	src := newTestService(t, "")
 	twoLayers(t).store(t, src, host+"/cred/app:1")
 	if err := src.Push(ctx, host+"/cred/app:1", PushOptions{Auth: &AuthConfig{Username: "helperuser", Password: "helperpass"}}); err != nil {

@@ -34,7 +34,7 @@ func TestPushPullRoundTrip(t *testing.T) {
 			if auth {
 				user, pass = "berth", "s3cret"
 			}
-			host := startRegistry(t, user, pass)
+			host := testutil.StartDockerRegistry(t, user, pass)
 			src := newTestService(t, "")
 			ti := twoLayers(t)
 			img := ti.store(t, src, host+"/test/app:v1")
@@ -137,7 +137,7 @@ func hasStatus(events []ProgressEvent, id, status string) bool {
 func TestSkopeoInterop(t *testing.T) {
 	testutil.RequireRoot(t)
 	ctx := context.Background()
-	host := startRegistry(t, "", "")
+	host := testutil.StartDockerRegistry(t, "", "")
 	modRoot, err := testutil.ModuleRoot()
 	if err != nil {
 		t.Fatal(err)
