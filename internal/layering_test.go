@@ -32,7 +32,7 @@ var allowed = map[string][]string{
 	"metadata": {},
 	"network":  {},
 	"volume":   {},
-	"testutil": {"runtime", "content", "snapshot", "archive", "image", "metadata", "registry"},
+	"testutil": {"runtime", "content", "snapshot", "archive", "image", "metadata", "registry", "network"},
 }
 
 // cliDockerGroups talk to the daemon only through client/.

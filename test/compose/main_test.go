@@ -1,12 +1,10 @@
 package compose
 
 import (
-	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
 	"net"
-	"net/netip"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -15,8 +13,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/berth/berth/internal/network"
 	"github.com/berth/berth/internal/testutil"
+	"github.com/berth/berth/internal/testutil/netcheck"
 )
 
 var env struct {
@@ -81,61 +79,12 @@ func newDaemon(t *testing.T) *daemon {
 		Binary: env.berth, DirPrefix: "berth-cmp-d",
 		Network: []string{"--bridge", d.bridge, "--iptables-chain-prefix", d.chainPrefix, "--bip", d.bip,
 			"--default-address-pool", "base=10.219.0.0/16,size=24"},
-		AfterStop: func(t testing.TB, _ *testutil.Daemon) { d.assertNothingLeft(t) },
+		AfterStop: func(t testing.TB, _ *testutil.Daemon) {
+			netcheck.AssertNothingLeft(t, d.Daemon, netcheck.Host{Bridge: d.bridge, ChainPrefix: d.chainPrefix, BIP: d.bip})
+		},
 	})
 	d.LoadImage(t, env.busybox)
 	return d
-}
-
-// leftovers lists links, mounts and firewall lines of this daemon still
-// on the host once it stopped.
-func (d *daemon) leftovers(t testing.TB) []string {
-	var left []string
-	out, err := exec.Command("ip", "-o", "link", "show").CombinedOutput()
-	if err != nil {
-		t.Errorf("ip link: %v\n%s", err, out)
-	}
-	tag := "berth:" + d.chainPrefix + ":"
-	for _, line := range strings.Split(string(out), "\n") {
-		if strings.Contains(line, ": "+d.bridge+":") || strings.Contains(line, tag) {
-			left = append(left, "ip link: "+line)
-		}
-	}
-	for _, m := range testutil.MountsUnder(d.Dir) {
-		left = append(left, "mount: "+m)
-	}
-	for _, cmd := range []string{"iptables-save", "ip6tables-save"} {
-		out, err := exec.Command(cmd).CombinedOutput()
-		if err != nil {
-			t.Errorf("%s: %v\n%s", cmd, err, out)
-		}
-		for _, line := range strings.Split(string(out), "\n") {
-			if strings.Contains(line, d.chainPrefix) {
-				left = append(left, cmd+": "+line)
-			}
-		}
-	}
-	return left
-}
-
-func (d *daemon) assertNothingLeft(t testing.TB) {
-	left := d.leftovers(t)
-	if len(left) == 0 {
-		return
-	}
-	t.Errorf("the daemon left on the host:\n%s", strings.Join(left, "\n"))
-	testutil.UnmountUnder(d.Dir)
-	m, err := network.New(context.Background(), network.Config{
-		Root: filepath.Join(d.DataRoot, "network"), DefaultBridge: d.bridge, ChainPrefix: d.chainPrefix,
-		BIP: netip.MustParsePrefix(d.bip),
-	})
-	if err != nil {
-		t.Errorf("clean up: %v", err)
-		return
-	}
-	if err := m.Uninstall(context.Background()); err != nil {
-		t.Errorf("clean up: %v", err)
-	}
 }
 
 // result is one client run.

@@ -1,19 +1,16 @@
 package networkapi
 
 import (
-	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
-	"net/netip"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
 
-	"github.com/berth/berth/internal/network"
 	"github.com/berth/berth/internal/testutil"
+	"github.com/berth/berth/internal/testutil/netcheck"
 )
 
 const dockerCLI = testutil.DockerCLI
@@ -91,65 +88,16 @@ func startNetDaemon(t *testing.T, bridge string) *daemon {
 		Network: []string{"--bridge", d.bridge, "--iptables-chain-prefix", d.chainPrefix, "--bip", d.bip,
 			"--default-address-pool", "base=" + d.pool + ",size=24"},
 		ClientEnv: []string{"TZ=UTC"},
-		AfterStop: func(t testing.TB, _ *testutil.Daemon) { d.assertNothingLeft(t) },
+		AfterStop: func(t testing.TB, _ *testutil.Daemon) { netcheck.AssertNothingLeft(t, d.Daemon, d.host()) },
 	})
 	return d
 }
 
-// leftovers lists links, mounts and firewall lines of this daemon still
-// on the host: its default bridge, bridges of its networks (alias
-// "berth:<prefix>:<id>"), mounts below its root (network namespaces,
-// volumes, rootfs) and anything mentioning its chain prefix.
-func (d *daemon) leftovers(t testing.TB) []string {
-	t.Helper()
-	var left []string
-	out, err := exec.Command("ip", "-o", "link", "show").CombinedOutput()
-	if err != nil {
-		t.Errorf("ip link: %v\n%s", err, out)
-	}
-	tag := "berth:" + d.chainPrefix + ":"
-	for _, line := range strings.Split(string(out), "\n") {
-		if strings.Contains(line, ": "+d.bridge+":") || strings.Contains(line, tag) {
-			left = append(left, "ip link: "+line)
-		}
-	}
-	for _, m := range testutil.MountsUnder(d.Dir) {
-		left = append(left, "mount: "+m)
-	}
-	for _, cmd := range []string{"iptables-save", "ip6tables-save"} {
-		out, err := exec.Command(cmd).CombinedOutput()
-		if err != nil {
-			t.Errorf("%s: %v\n%s", cmd, err, out)
-		}
-		for _, line := range strings.Split(string(out), "\n") {
-			if strings.Contains(line, d.chainPrefix) {
-				left = append(left, cmd+": "+line)
-			}
-		}
-	}
-	return left
+func (d *daemon) host() netcheck.Host {
+	return netcheck.Host{Bridge: d.bridge, ChainPrefix: d.chainPrefix, BIP: d.bip}
 }
 
-func (d *daemon) assertNothingLeft(t testing.TB) {
-	left := d.leftovers(t)
-	if len(left) == 0 {
-		return
-	}
-	t.Errorf("the daemon left on the host:\n%s\ndaemon log:\n%s", strings.Join(left, "\n"), readFile(d.LogFile))
-	// Remove it anyway, so a failed test leaks nothing.
-	testutil.UnmountUnder(d.Dir)
-	m, err := network.New(context.Background(), network.Config{
-		Root: filepath.Join(d.DataRoot, "network"), DefaultBridge: d.bridge, ChainPrefix: d.chainPrefix,
-		BIP: netip.MustParsePrefix(d.bip),
-	})
-	if err != nil {
-		t.Errorf("clean up: %v", err)
-		return
-	}
-	if err := m.Uninstall(context.Background()); err != nil {
-		t.Errorf("clean up: %v", err)
-	}
-}
+func (d *daemon) leftovers(t testing.TB) []string { return netcheck.Leftovers(t, d.Daemon, d.host()) }
 
 func readFile(p string) string {
 	b, _ := os.ReadFile(p)
