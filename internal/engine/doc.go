@@ -32,7 +32,7 @@
 //	Start:  mount rootfs, netns (own, none, host or container:ID's),
 //	        --dns forwarders, Connect to each network, PublishPorts, then
 //	        hosts/resolv.conf/hostname, copy-up into new volumes, spec ->
-//	        shim.Start (created) -> attach streams waiting for this start
+//	        shim Pool.Start (created; the pool's spare shim when it has one) -> attach streams waiting for this start
 //	        connect to the shim -> shim start (the process runs) ->
 //	        watchExit goroutine
 //	Exit:   record code and OOM kill, shim delete, unmount,

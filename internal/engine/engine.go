@@ -60,10 +60,17 @@ type Engine struct {
 	names      map[string]string     // name without "/" -> ID
 	execs      map[string]*Exec      // by exec ID
 
+	// shims starts the containers' shims, with a spare ready while
+	// containers are being started (shim.Pool).
+	shims *shim.Pool
+
 	ctx    context.Context // lives as long as the engine
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
 }
+
+// spareIdle is how long the shim pool keeps a spare shim nobody used.
+const spareIdle = time.Minute
 
 // New opens the containers of cfg.DataRoot, reconnects to the shims of
 // running containers and collects the exits that happened while no engine
@@ -82,6 +89,7 @@ func New(ctx context.Context, cfg Config) (*Engine, error) {
 		cfg:        cfg,
 		root:       filepath.Join(cfg.DataRoot, "containers"),
 		containers: map[string]*Container{},
+		shims:      shim.NewPool(spareIdle),
 		names:      map[string]string{},
 		execs:      map[string]*Exec{},
 	}
@@ -101,6 +109,7 @@ func New(ctx context.Context, cfg Config) (*Engine, error) {
 func (e *Engine) Close() error {
 	e.cancel()
 	e.wg.Wait()
+	e.shims.Close()
 	return nil
 }
 

@@ -134,7 +134,7 @@ func (e *Engine) startLocked(ctx context.Context, c *Container) (retErr error) {
 		}
 	}
 	t0 := time.Now()
-	client, err := shim.Start(ctx, scfg)
+	client, err := e.shims.Start(ctx, scfg)
 	slog.DebugContext(ctx, "shim started", "id", c.ID, "runtime", scfg.Runtime, "took", time.Since(t0), "prepare", t0.Sub(prepStart))
 	if err != nil {
 		return errdefs.ErrUnknown.WithMessage(fmt.Sprintf("failed to create task for container: OCI runtime create failed: %s: unknown", strings.TrimPrefix(err.Error(), "shim for "+c.ID+": ")))

@@ -37,98 +37,138 @@ type Client struct {
 // shim is our child only until we exit: a goroutine reaps it if it ends
 // first.
 func Start(ctx context.Context, cfg Config) (*Client, error) {
+	return (*Pool)(nil).Start(ctx, cfg)
+}
+
+// prepare checks cfg, makes its state directory and writes config.json
+// there; it returns cfg with absolute paths and the shim binary to run.
+func prepare(ctx context.Context, cfg Config) (Config, string, error) {
 	if err := cfg.validate(); err != nil {
-		return nil, err
+		return cfg, "", err
 	}
 	dir, err := filepath.Abs(cfg.StateDir)
 	if err != nil {
-		return nil, fmt.Errorf("shim state dir: %w", err)
+		return cfg, "", fmt.Errorf("shim state dir: %w", err)
 	}
 	cfg.StateDir = dir
 	if cfg.Bundle, err = filepath.Abs(cfg.Bundle); err != nil {
-		return nil, fmt.Errorf("shim bundle: %w", err)
+		return cfg, "", fmt.Errorf("shim bundle: %w", err)
 	}
 	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return nil, fmt.Errorf("shim state dir: %w", err)
+		return cfg, "", fmt.Errorf("shim state dir: %w", err)
 	}
 	if c, err := Connect(ctx, dir); err == nil {
-		return nil, fmt.Errorf("shim state dir %s: already served by shim %d", dir, c.pid)
+		return cfg, "", fmt.Errorf("shim state dir %s: already served by shim %d", dir, c.pid)
 	}
 	for _, n := range []string{exitName, pidName, sockName} {
 		_ = os.Remove(filepath.Join(dir, n))
 	}
 	b, err := json.Marshal(&cfg)
 	if err != nil {
-		return nil, err
+		return cfg, "", err
 	}
 	if err := writeFileAtomic(filepath.Join(dir, configName), b); err != nil {
-		return nil, fmt.Errorf("write shim config: %w", err)
+		return cfg, "", fmt.Errorf("write shim config: %w", err)
 	}
 	bin := cfg.Binary
 	if bin == "" {
 		bin = "/proc/self/exe"
 	}
+	return cfg, bin, nil
+}
+
+// proc is a shim process this daemon started and still reaps.
+type proc struct {
+	cmd    *exec.Cmd
+	ready  *os.File      // read end of the shim's fd 3
+	assign *os.File      // write end of a spare's fd 4; nil for a shim started for its directory
+	exited chan struct{} // closed once reaped
+}
+
+// spawn starts bin as a shim for dir, or as a spare (dir == spareArg) that
+// waits for its directory on fd 4. Its stderr is stderr (the state
+// directory's shim.log; /dev/null for a spare, which opens its log once
+// it has a directory).
+func spawn(bin, dir string, stderr *os.File) (*proc, error) {
 	devnull, err := os.OpenFile(os.DevNull, os.O_RDWR, 0)
 	if err != nil {
 		return nil, err
 	}
 	defer devnull.Close()
-	logf, err := os.OpenFile(filepath.Join(dir, logName), os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600)
-	if err != nil {
-		return nil, fmt.Errorf("shim log: %w", err)
+	if stderr == nil {
+		stderr = devnull
 	}
-	defer logf.Close()
 	rd, wr, err := os.Pipe()
 	if err != nil {
 		return nil, err
 	}
-	defer rd.Close()
-	cmd := &exec.Cmd{
+	defer wr.Close()
+	p := &proc{ready: rd, exited: make(chan struct{})}
+	extra := []*os.File{wr}
+	if dir == spareArg {
+		ard, awr, err := os.Pipe()
+		if err != nil {
+			rd.Close()
+			return nil, err
+		}
+		defer ard.Close()
+		p.assign = awr
+		extra = append(extra, ard)
+	}
+	p.cmd = &exec.Cmd{
 		Path:        bin,
 		Args:        []string{"berth", Arg, dir},
 		Env:         shimEnv(),
 		Dir:         "/",
 		Stdin:       devnull,
 		Stdout:      devnull,
-		Stderr:      logf,
-		ExtraFiles:  []*os.File{wr},
+		Stderr:      stderr,
+		ExtraFiles:  extra,
 		SysProcAttr: &syscall.SysProcAttr{Setsid: true},
 	}
-	err = cmd.Start()
-	wr.Close()
-	if err != nil {
+	if err := p.cmd.Start(); err != nil {
+		rd.Close()
+		if p.assign != nil {
+			p.assign.Close()
+		}
 		return nil, fmt.Errorf("start shim: %w", err)
 	}
-	exited := make(chan struct{})
 	go func() {
-		_ = cmd.Wait()
-		close(exited)
+		_ = p.cmd.Wait()
+		close(p.exited)
 	}()
+	return p, nil
+}
 
+// await waits for the shim p started for cfg to report that it created
+// the container, and gives up (SIGTERM, so that the shim removes what it
+// created) when ctx ends.
+func (p *proc) await(ctx context.Context, cfg Config) (*Client, error) {
+	defer p.ready.Close()
 	msg := make(chan string, 1)
 	go func() {
-		b, _ := io.ReadAll(io.LimitReader(rd, 4096))
+		b, _ := io.ReadAll(io.LimitReader(p.ready, 4096))
 		msg <- strings.TrimSpace(string(b))
 	}()
 	select {
 	case m := <-msg:
 		if m == "ok" {
-			return &Client{dir: dir, pid: cmd.Process.Pid}, nil
+			return &Client{dir: cfg.StateDir, pid: p.cmd.Process.Pid}, nil
 		}
 		if m == "" {
 			m = "exited before it was ready"
-			if b, err := os.ReadFile(filepath.Join(dir, logName)); err == nil && len(b) > 0 {
+			if b, err := os.ReadFile(filepath.Join(cfg.StateDir, logName)); err == nil && len(b) > 0 {
 				m += ": " + strings.TrimSpace(string(b))
 			}
 		}
 		return nil, fmt.Errorf("shim for %s: %s", cfg.ID, m)
 	case <-ctx.Done():
 		// SIGTERM lets the shim remove a container it created meanwhile.
-		_ = cmd.Process.Signal(syscall.SIGTERM)
+		_ = p.cmd.Process.Signal(syscall.SIGTERM)
 		select {
-		case <-exited:
+		case <-p.exited:
 		case <-time.After(termWait):
-			_ = cmd.Process.Kill()
+			_ = p.cmd.Process.Kill()
 		}
 		return nil, fmt.Errorf("shim for %s: %w", cfg.ID, ctx.Err())
 	}

@@ -18,6 +18,19 @@
 // still its parent. When the daemon dies the shim goes on; a new daemon
 // finds it with Connect(stateDir).
 //
+// # Spare
+//
+// The daemon starts shims through a Pool, which keeps one spare: `berth
+// shim -`, a shim process already through the exec of the berth binary
+// and Go's start, blocked on fd 4. Pool.Start writes config.json, hands
+// the spare its state directory (one line on fd 4; the spare then makes
+// that directory's shim.log its stderr and goes on as any shim) and starts
+// the next spare 30 ms later. The spare is made only after a start and
+// let go after a minute unused (its fd 4 closed: it reads end-of-file and
+// exits, as it does when the daemon dies), so an idle daemon has none.
+// It takes about 5 ms off each container start (`shim started` in the
+// daemon's debug log: 18.6 against 14.3 ms, median of 30).
+//
 // One goroutine reaps every child (wait4(-1) on SIGCHLD). Code that waits
 // for its own children (runtime.Create, hooks, the runc command line) holds
 // the reaper's lock meanwhile, and registers the pids it wants reported

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"os/signal"
@@ -12,6 +13,7 @@ import (
 	goruntime "runtime"
 	"runtime/debug"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -45,6 +47,10 @@ func Main() {
 	// for. The tiny heap's settings apply once the shim serves.
 	debug.SetGCPercent(-1)
 	goruntime.MemProfileRate = 0
+	dir := os.Args[2]
+	if dir == spareArg {
+		dir = awaitAssignment()
+	}
 	ready := os.NewFile(readyFd, "ready")
 	// Not into the runtime's processes: crun's container init inherits
 	// what crun create does and would hold the daemon's read of this pipe
@@ -60,7 +66,7 @@ func Main() {
 	var err error
 	done := make(chan struct{})
 	go func() {
-		s, err = newShim(os.Args[2])
+		s, err = newShim(dir)
 		close(done)
 	}()
 	<-done
@@ -86,6 +92,26 @@ func Main() {
 	}()
 	s.trimLater()
 	s.serve()
+}
+
+// awaitAssignment is a spare's wait (see Pool): it reads its state
+// directory from fd 4 and makes that directory's shim.log its stderr. It
+// exits when the daemon lets it go (end-of-file) or sends something that
+// is not an absolute path.
+func awaitAssignment() string {
+	unix.CloseOnExec(assignFd)
+	f := os.NewFile(assignFd, "assign")
+	b, _ := io.ReadAll(io.LimitReader(f, 4097))
+	f.Close()
+	dir, ok := strings.CutSuffix(string(b), "\n")
+	if !ok || !filepath.IsAbs(dir) || strings.Contains(dir, "\n") {
+		os.Exit(0)
+	}
+	if logf, err := os.OpenFile(filepath.Join(dir, logName), os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600); err == nil {
+		_ = unix.Dup3(int(logf.Fd()), 2, 0)
+		logf.Close()
+	}
+	return dir
 }
 
 // shim is the server side: one container, its stdio and its execs.
