@@ -1,9 +1,12 @@
 package integration
 
 import (
+	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"reflect"
 	"strings"
@@ -41,6 +44,7 @@ func TestRuntimeParity(t *testing.T) {
 		{"ExitCode", caseExitCode},
 		{"SigtermTrapCreateStart", caseSigtermCreateStart},
 		{"SigtermTrapRunExitCode", caseSigtermRun},
+		{"RunForwardsSignals", caseRunForwardsSignals},
 		{"ConsoleSocket", caseConsoleSocket},
 		{"ExecSeesPidNamespace", caseExec},
 		{"UserNamespace", caseUserNamespace},
@@ -406,6 +410,43 @@ func caseSigtermRun(t *testing.T, r *runtimeCLI) any {
 		t.Fatalf("run did not return within %v of kill TERM", commandTimeout)
 	}
 	return nil
+}
+
+// caseRunForwardsSignals: signals sent to a foreground `run` reach the
+// container's process: USR1 at once, XCPU (one of those Berth catches only
+// once the process has run for 20 ms: lifecycle.Signals) after a while,
+// then TERM, whose trap ends the process and so the run with 3.
+func caseRunForwardsSignals(t *testing.T, r *runtimeCLI) any {
+	var out string
+	script := `mark() { echo $1 >/out/$1.tmp; mv /out/$1.tmp /out/$1; }; trap 'mark usr1' USR1; trap 'mark xcpu' XCPU; trap 'exit 3' TERM; ` +
+		`mark ready; while true; do sleep 1 & wait $!; done`
+	c := busyboxContainer(t, r, func(s *specs.Spec) { out = sharedDir(t, s, "/out") }, "sh", "-c", script)
+	ctx, cancel := context.WithTimeout(context.Background(), commandTimeout)
+	defer cancel()
+	cmd := r.command(ctx, "run", "--bundle", c.bundle, c.id)
+	cmd.Stdout, cmd.Stderr = outputFile(t), outputFile(t)
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	waitFile(t, filepath.Join(out, "ready"), 10*time.Second)
+	if err := cmd.Process.Signal(syscall.SIGUSR1); err != nil {
+		t.Fatal(err)
+	}
+	waitFile(t, filepath.Join(out, "usr1"), 10*time.Second)
+	time.Sleep(200 * time.Millisecond)
+	if err := cmd.Process.Signal(syscall.SIGXCPU); err != nil {
+		t.Fatal(err)
+	}
+	waitFile(t, filepath.Join(out, "xcpu"), 10*time.Second)
+	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	err := cmd.Wait()
+	var exit *exec.ExitError
+	if !errors.As(err, &exit) || exit.ExitCode() != 3 {
+		t.Errorf("run ended with %v, want exit status 3 from the TERM trap", err)
+	}
+	return "usr1 xcpu term"
 }
 
 // caseConsoleSocket: with terminal true, the runtime sends the pty master

@@ -3,37 +3,19 @@ package runtime
 import (
 	"github.com/spf13/cobra"
 
-	rt "github.com/berth/berth/internal/runtime"
+	"github.com/berth/berth/internal/cli/runtime/lifecycle"
 )
 
-type createOpts struct {
-	bundle        string
-	consoleSocket string
-	pidFile       string
-	noPivot       bool
-	noNewKeyring  bool
-	preserveFds   int
-}
+type createOpts = lifecycle.CreateOpts
 
-func (o *createOpts) flags(cmd *cobra.Command) {
+func createFlags(cmd *cobra.Command, o *createOpts) {
 	f := cmd.Flags()
-	f.StringVarP(&o.bundle, "bundle", "b", ".", "path to the root of the bundle directory")
-	f.StringVar(&o.consoleSocket, "console-socket", "", "path to an AF_UNIX socket which will receive the pty master")
-	f.StringVar(&o.pidFile, "pid-file", "", "file to write the init's process id to")
-	f.BoolVar(&o.noPivot, "no-pivot", false, "do not use pivot_root to jail the process inside rootfs")
-	f.BoolVar(&o.noNewKeyring, "no-new-keyring", false, "accepted for compatibility")
-	f.IntVar(&o.preserveFds, "preserve-fds", 0, "accepted for compatibility")
-}
-
-func (o *createOpts) runtimeOpts(g *globalOpts, id string) rt.CreateOpts {
-	return rt.CreateOpts{
-		Root:          g.root,
-		ID:            id,
-		Bundle:        o.bundle,
-		ConsoleSocket: o.consoleSocket,
-		PidFile:       o.pidFile,
-		NoPivot:       o.noPivot,
-	}
+	f.StringVarP(&o.Bundle, "bundle", "b", ".", "path to the root of the bundle directory")
+	f.StringVar(&o.ConsoleSocket, "console-socket", "", "path to an AF_UNIX socket which will receive the pty master")
+	f.StringVar(&o.PidFile, "pid-file", "", "file to write the init's process id to")
+	f.BoolVar(&o.NoPivot, "no-pivot", false, "do not use pivot_root to jail the process inside rootfs")
+	f.BoolVar(&o.NoNewKeyring, "no-new-keyring", false, "accepted for compatibility")
+	f.IntVar(&o.PreserveFds, "preserve-fds", 0, "accepted for compatibility")
 }
 
 func newCreateCommand(g *globalOpts) *cobra.Command {
@@ -43,11 +25,10 @@ func newCreateCommand(g *globalOpts) *cobra.Command {
 		Short: "Create a container",
 		Args:  exactArgs(1, "<container-id>"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			_, err := rt.Create(o.runtimeOpts(g, args[0]))
-			return g.fail(err)
+			return lifecycle.Create(g, o, args[0])
 		},
 	}
-	o.flags(cmd)
+	createFlags(cmd, o)
 	return cmd
 }
 
@@ -57,11 +38,7 @@ func newStartCommand(g *globalOpts) *cobra.Command {
 		Short: "Execute the user-defined process in a created container",
 		Args:  exactArgs(1, "<container-id>"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			c, err := g.load(args[0])
-			if err != nil {
-				return g.fail(err)
-			}
-			return g.fail(c.Start())
+			return lifecycle.Start(g, args[0])
 		},
 	}
 }

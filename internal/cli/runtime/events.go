@@ -24,17 +24,17 @@ func newEventsCommand(g *globalOpts) *cobra.Command {
 		Short: "Display container events such as OOM notifications and resource usage statistics",
 		Args:  exactArgs(1, "<container-id>"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			c, err := g.load(args[0])
+			c, err := g.Load(args[0])
 			if err != nil {
-				return g.fail(err)
+				return g.Fail(err)
 			}
 			if c.Status() == rt.Stopped {
-				return g.fail(fmt.Errorf("container with id %s is not running", args[0]))
+				return g.Fail(fmt.Errorf("container with id %s is not running", args[0]))
 			}
 			for {
 				s, err := c.Stats()
 				if err != nil {
-					return g.fail(err)
+					return g.Fail(err)
 				}
 				b, _ := json.Marshal(event{Type: "stats", ID: c.ID(), Data: s})
 				fmt.Printf("%s\n", b)

@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
-	"os/signal"
 	"strconv"
 	"strings"
 
@@ -12,6 +11,7 @@ import (
 	"github.com/spf13/cobra"
 	"golang.org/x/sys/unix"
 
+	"github.com/berth/berth/internal/cli/runtime/lifecycle"
 	rt "github.com/berth/berth/internal/runtime"
 )
 
@@ -38,7 +38,7 @@ func newExecCommand(g *globalOpts) *cobra.Command {
 		RunE: func(cmd *cobra.Command, args []string) error {
 			code, err := execProcess(g, o, args[0], args[1:])
 			if err != nil {
-				return g.fail(err)
+				return g.Fail(err)
 			}
 			if code != 0 {
 				return &ExitError{Code: code}
@@ -67,7 +67,7 @@ func newExecCommand(g *globalOpts) *cobra.Command {
 }
 
 func execProcess(g *globalOpts, o *execOpts, id string, args []string) (int, error) {
-	c, err := g.load(id)
+	c, err := g.Load(id)
 	if err != nil {
 		return 0, err
 	}
@@ -76,24 +76,24 @@ func execProcess(g *globalOpts, o *execOpts, id string, args []string) (int, err
 		return 0, err
 	}
 	eo := rt.ExecOpts{Process: proc, ConsoleSocket: o.consoleSocket, PidFile: o.pidFile}
-	var console *consoleRelay
+	var console *lifecycle.ConsoleRelay
 	if proc.Terminal && o.consoleSocket == "" {
 		if o.detach {
 			return 0, fmt.Errorf("cannot allocate tty if berth will detach without setting console socket")
 		}
-		if console, err = newConsoleRelay(); err != nil {
+		if console, err = lifecycle.NewConsoleRelay(); err != nil {
 			return 0, err
 		}
 		defer console.Close()
-		eo.ConsoleConn = console.remote
+		eo.ConsoleConn = console.Remote
 	}
 	if !o.detach {
 		_ = unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
 	}
-	sigc := make(chan os.Signal, 64)
+	var sigs *lifecycle.Signals
 	if !o.detach {
-		signal.Notify(sigc)
-		defer signal.Stop(sigc)
+		sigs = lifecycle.NotifySignals()
+		defer sigs.Stop()
 	}
 	p, err := c.Exec(eo)
 	if err != nil {
@@ -103,16 +103,16 @@ func execProcess(g *globalOpts, o *execOpts, id string, args []string) (int, err
 		return 0, nil
 	}
 	if console != nil {
-		if err := console.receive(); err != nil {
+		if err := console.Receive(); err != nil {
 			return 0, err
 		}
-		console.start()
+		console.Start()
 	}
-	stop := forwardSignals(sigc, console, func(sig unix.Signal) { _ = unix.Kill(p.Pid, sig) })
+	sigs.Forward(console, func(sig unix.Signal) { _ = unix.Kill(p.Pid, sig) })
 	code, err := p.Wait()
-	stop()
+	sigs.Stop()
 	if console != nil {
-		console.drain()
+		console.Drain()
 	}
 	return code, err
 }

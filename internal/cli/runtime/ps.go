@@ -19,13 +19,13 @@ func newPsCommand(g *globalOpts) *cobra.Command {
 		Short: "Display the processes running inside a container",
 		Args:  cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			c, err := g.load(args[0])
+			c, err := g.Load(args[0])
 			if err != nil {
-				return g.fail(err)
+				return g.Fail(err)
 			}
 			pids, err := c.Processes()
 			if err != nil {
-				return g.fail(err)
+				return g.Fail(err)
 			}
 			switch format {
 			case "json":
@@ -37,7 +37,7 @@ func newPsCommand(g *globalOpts) *cobra.Command {
 				return nil
 			case "table":
 			default:
-				return g.fail(fmt.Errorf("invalid format option %q", format))
+				return g.Fail(fmt.Errorf("invalid format option %q", format))
 			}
 			psArgs := args[1:]
 			if len(psArgs) == 0 {
@@ -45,9 +45,9 @@ func newPsCommand(g *globalOpts) *cobra.Command {
 			}
 			out, err := exec.Command("ps", psArgs...).Output()
 			if err != nil {
-				return g.fail(fmt.Errorf("ps: %w", err))
+				return g.Fail(fmt.Errorf("ps: %w", err))
 			}
-			return g.fail(filterPs(out, pids))
+			return g.Fail(filterPs(out, pids))
 		},
 	}
 	cmd.Flags().StringVarP(&format, "format", "f", "table", "select one of: table or json")

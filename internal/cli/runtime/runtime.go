@@ -1,60 +1,37 @@
 package runtime
 
 import (
-	"encoding/json"
 	"fmt"
-	"os"
-	"time"
 
 	"github.com/spf13/cobra"
 
+	"github.com/berth/berth/internal/cli/runtime/lifecycle"
 	rt "github.com/berth/berth/internal/runtime"
 )
 
-// ExitError carries a process exit code up to cli.Main; Err, when set, is
-// printed first.
-type ExitError struct {
-	Code int
-	Err  error
-}
-
-func (e *ExitError) Error() string {
-	if e.Err != nil {
-		return e.Err.Error()
-	}
-	return fmt.Sprintf("exit status %d", e.Code)
-}
-
-func (e *ExitError) Unwrap() error { return e.Err }
+// ExitError carries a process exit code up to cli.Main.
+type ExitError = lifecycle.ExitError
 
 // globalOpts are runc's global flags.
-type globalOpts struct {
-	root      string
-	log       string
-	logFormat string
-	debug     bool
-}
+type globalOpts = lifecycle.Global
 
 // NewCommand returns the `berth runtime` command group.
 func NewCommand() *cobra.Command {
-	g := &globalOpts{}
+	g := lifecycle.NewGlobal()
 	cmd := &cobra.Command{
 		Use:   "runtime",
 		Short: "Run OCI bundles with Berth's own runtime (runc-compatible command line)",
 		Long: "berth runtime runs containers from OCI bundles (a directory with config.json and a root\n" +
 			"filesystem) with the same command line as runc, so tools that drive runc can drive Berth.",
 		PersistentPreRunE: func(cmd *cobra.Command, args []string) error {
-			if g.logFormat != "text" && g.logFormat != "json" {
-				return fmt.Errorf("invalid log-format: %s", g.logFormat)
-			}
-			return nil
+			return g.Check()
 		},
 	}
 	f := cmd.PersistentFlags()
-	f.StringVar(&g.root, "root", rt.DefaultRoot, "root directory for storage of container state")
-	f.StringVar(&g.log, "log", "", "file to write errors to, in addition to stderr")
-	f.StringVar(&g.logFormat, "log-format", "text", "log format: text or json")
-	f.BoolVar(&g.debug, "debug", false, "enable debug output")
+	f.StringVar(&g.Root, "root", rt.DefaultRoot, "root directory for storage of container state")
+	f.StringVar(&g.Log, "log", "", "file to write errors to, in addition to stderr")
+	f.StringVar(&g.LogFormat, "log-format", "text", "log format: text or json")
+	f.BoolVar(&g.Debug, "debug", false, "enable debug output")
 	var systemd, rootless bool
 	var criu string
 	f.BoolVar(&systemd, "systemd-cgroup", false, "not supported: Berth manages cgroups through cgroupfs")
@@ -73,25 +50,6 @@ func NewCommand() *cobra.Command {
 	return cmd
 }
 
-// fail logs err to --log (if any) and returns it for cli.Main to print.
-func (g *globalOpts) fail(err error) error {
-	if err == nil || g.log == "" {
-		return err
-	}
-	f, ferr := os.OpenFile(g.log, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644)
-	if ferr != nil {
-		return err
-	}
-	defer f.Close()
-	if g.logFormat == "json" {
-		b, _ := json.Marshal(map[string]string{"level": "error", "msg": err.Error(), "time": time.Now().UTC().Format(time.RFC3339Nano)})
-		fmt.Fprintf(f, "%s\n", b)
-	} else {
-		fmt.Fprintf(f, "time=%q level=error msg=%q\n", time.Now().UTC().Format(time.RFC3339Nano), err.Error())
-	}
-	return err
-}
-
 func exactArgs(n int, usage string) cobra.PositionalArgs {
 	return func(cmd *cobra.Command, args []string) error {
 		if len(args) != n {
@@ -99,8 +57,4 @@ func exactArgs(n int, usage string) cobra.PositionalArgs {
 		}
 		return nil
 	}
-}
-
-func (g *globalOpts) load(id string) (*rt.Container, error) {
-	return rt.Load(g.root, id)
 }

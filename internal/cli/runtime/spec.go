@@ -21,14 +21,14 @@ func newSpecCommand(g *globalOpts) *cobra.Command {
 		RunE: func(cmd *cobra.Command, args []string) error {
 			p := filepath.Join(bundle, "config.json")
 			if _, err := os.Stat(p); err == nil {
-				return g.fail(errors.New("File config.json exists. Remove it first"))
+				return g.Fail(errors.New("File config.json exists. Remove it first"))
 			}
 			b, err := json.MarshalIndent(rt.DefaultSpec(), "", "\t")
 			if err != nil {
 				return err
 			}
 			if err := os.WriteFile(p, append(b, '\n'), 0o666); err != nil {
-				return g.fail(fmt.Errorf("spec: %w", err))
+				return g.Fail(fmt.Errorf("spec: %w", err))
 			}
 			return nil
 		},

@@ -27,15 +27,15 @@ func newUpdateCommand(g *globalOpts) *cobra.Command {
 		Short: "Update container resource constraints",
 		Args:  exactArgs(1, "<container-id>"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			c, err := g.load(args[0])
+			c, err := g.Load(args[0])
 			if err != nil {
-				return g.fail(err)
+				return g.Fail(err)
 			}
 			r, err := o.build(cmd)
 			if err != nil {
-				return g.fail(err)
+				return g.Fail(err)
 			}
-			return g.fail(c.Update(r))
+			return g.Fail(c.Update(r))
 		},
 	}
 	f := cmd.Flags()

@@ -1,4 +1,4 @@
-package runtime
+package lifecycle
 
 import (
 	"fmt"
@@ -10,27 +10,29 @@ import (
 	"golang.org/x/term"
 )
 
-// consoleRelay is the console socket of a foreground `run` or `exec` with a
+// ConsoleRelay is the console socket of a foreground `run` or `exec` with a
 // terminal: it receives the pty master from the container and relays it to
 // our stdio, with our terminal in raw mode and its size followed.
-type consoleRelay struct {
-	local, remote *os.File
-	master        *os.File
-	oldState      *term.State
-	wg            sync.WaitGroup
+type ConsoleRelay struct {
+	local *os.File
+	// Remote is the container's end: CreateOpts.ConsoleConn or ExecOpts.ConsoleConn.
+	Remote   *os.File
+	master   *os.File
+	oldState *term.State
+	wg       sync.WaitGroup
 }
 
-func newConsoleRelay() (*consoleRelay, error) {
+func NewConsoleRelay() (*ConsoleRelay, error) {
 	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
 	if err != nil {
 		return nil, fmt.Errorf("console socketpair: %w", err)
 	}
-	return &consoleRelay{local: os.NewFile(uintptr(fds[0]), "console"), remote: os.NewFile(uintptr(fds[1]), "console-remote")}, nil
+	return &ConsoleRelay{local: os.NewFile(uintptr(fds[0]), "console"), Remote: os.NewFile(uintptr(fds[1]), "console-remote")}, nil
 }
 
-// receive reads the pty master sent by the container.
-func (r *consoleRelay) receive() error {
-	r.remote.Close()
+// Receive reads the pty master sent by the container.
+func (r *ConsoleRelay) Receive() error {
+	r.Remote.Close()
 	f, err := recvFile(r.local)
 	if err != nil {
 		return fmt.Errorf("receive pty master: %w", err)
@@ -64,12 +66,13 @@ func recvFile(sock *os.File) (*os.File, error) {
 	return nil, fmt.Errorf("no file descriptor received")
 }
 
-func (r *consoleRelay) start() {
+// Start relays the pty and our stdio, our terminal in raw mode.
+func (r *ConsoleRelay) Start() {
 	if term.IsTerminal(int(os.Stdin.Fd())) {
 		if st, err := term.MakeRaw(int(os.Stdin.Fd())); err == nil {
 			r.oldState = st
 		}
-		r.resize()
+		r.Resize()
 	}
 	go func() { _, _ = io.Copy(r.master, os.Stdin) }()
 	r.wg.Add(1)
@@ -79,7 +82,8 @@ func (r *consoleRelay) start() {
 	}()
 }
 
-func (r *consoleRelay) resize() {
+// Resize gives the pty our terminal's size.
+func (r *ConsoleRelay) Resize() {
 	if r.master == nil {
 		return
 	}
@@ -90,13 +94,14 @@ func (r *consoleRelay) resize() {
 	_ = unix.IoctlSetWinsize(int(r.master.Fd()), unix.TIOCSWINSZ, ws)
 }
 
-// drain waits for the output still buffered in the pty after the process
+// Drain waits for the output still buffered in the pty after the process
 // exited (the read ends with EIO once the last slave is closed).
-func (r *consoleRelay) drain() {
+func (r *ConsoleRelay) Drain() {
 	r.wg.Wait()
 }
 
-func (r *consoleRelay) Close() {
+// Close restores our terminal and closes the relay's files.
+func (r *ConsoleRelay) Close() {
 	if r.oldState != nil {
 		_ = term.Restore(int(os.Stdin.Fd()), r.oldState)
 	}
@@ -104,5 +109,5 @@ func (r *consoleRelay) Close() {
 		r.master.Close()
 	}
 	r.local.Close()
-	r.remote.Close()
+	r.Remote.Close()
 }

@@ -1,0 +1,202 @@
+package lifecycle
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+)
+
+func init() {
+	if len(os.Args) < 3 || os.Args[1] != "runtime" {
+		return
+	}
+	cmd, ok := parseFast(os.Args[2:])
+	if !ok {
+		return // main's command tree
+	}
+	// Not on this goroutine: it is locked to the main thread while
+	// packages are initialised (see doc.go).
+	code := make(chan int)
+	go func() { code <- cmd.run() }()
+	os.Exit(<-code)
+}
+
+// fastCmd is one parsed fast-path command line.
+type fastCmd struct {
+	g      *Global
+	name   string
+	args   []string
+	create CreateOpts
+	detach bool // run
+	keep   bool // run
+	force  bool // delete
+	all    bool // kill
+}
+
+// parseFast parses args (after "runtime") when they are a fast-path
+// command line; ok is false for anything else.
+func parseFast(args []string) (c *fastCmd, ok bool) {
+	c = &fastCmd{g: NewGlobal(), create: CreateOpts{Bundle: "."}}
+	// Global flags, then the command.
+	i := 0
+	for ; i < len(args) && strings.HasPrefix(args[i], "-"); i++ {
+		name, val, hasVal := strings.Cut(args[i], "=")
+		var dst *string
+		switch name {
+		case "--root":
+			dst = &c.g.Root
+		case "--log":
+			dst = &c.g.Log
+		case "--log-format":
+			dst = &c.g.LogFormat
+		case "--debug":
+			if hasVal && val != "true" && val != "false" {
+				return nil, false
+			}
+			c.g.Debug = !hasVal || val == "true"
+			continue
+		default:
+			return nil, false
+		}
+		if !hasVal {
+			if i+1 >= len(args) {
+				return nil, false
+			}
+			i++
+			val = args[i]
+		}
+		*dst = val
+	}
+	if i >= len(args) || c.g.Check() != nil {
+		return nil, false
+	}
+	c.name = args[i]
+	var known map[string]any
+	switch c.name {
+	case "create":
+		known = c.createFlags()
+	case "run":
+		known = c.createFlags()
+		known["--detach"], known["-d"], known["--keep"] = &c.detach, &c.detach, &c.keep
+	case "delete":
+		known = map[string]any{"--force": &c.force, "-f": &c.force}
+	case "kill":
+		known = map[string]any{"--all": &c.all, "-a": &c.all}
+	case "start", "state":
+		known = map[string]any{}
+	default:
+		return nil, false
+	}
+	// The command's flags may come before or after its arguments, as
+	// the command tree (pflag) allows.
+	for i++; i < len(args); i++ {
+		a := args[i]
+		if a == "-" || !strings.HasPrefix(a, "-") {
+			c.args = append(c.args, a)
+			continue
+		}
+		name, val, hasVal := strings.Cut(a, "=")
+		switch dst := known[name].(type) {
+		case *bool:
+			if hasVal && val != "true" && val != "false" {
+				return nil, false
+			}
+			*dst = !hasVal || val == "true"
+		case *string:
+			if !hasVal {
+				if i+1 >= len(args) {
+					return nil, false
+				}
+				i++
+				val = args[i]
+			}
+			*dst = val
+		case *int:
+			if !hasVal {
+				if i+1 >= len(args) {
+					return nil, false
+				}
+				i++
+				val = args[i]
+			}
+			n, err := strconv.Atoi(val)
+			if err != nil {
+				return nil, false
+			}
+			*dst = n
+		default: // unknown, --help, "--"
+			return nil, false
+		}
+	}
+	want := 1
+	if c.name == "kill" && len(c.args) == 2 {
+		want = 2
+	}
+	if len(c.args) != want {
+		return nil, false
+	}
+	return c, true
+}
+
+func (c *fastCmd) createFlags() map[string]any {
+	o := &c.create
+	return map[string]any{
+		"--bundle": &o.Bundle, "-b": &o.Bundle,
+		"--console-socket": &o.ConsoleSocket,
+		"--pid-file":       &o.PidFile,
+		"--no-pivot":       &o.NoPivot,
+		"--no-new-keyring": &o.NoNewKeyring,
+		"--preserve-fds":   &o.PreserveFds,
+	}
+}
+
+// run runs the command and returns the process's exit status, printing
+// errors as the command tree does.
+func (c *fastCmd) run() int {
+	id := c.args[0]
+	var err error
+	switch c.name {
+	case "create":
+		err = Create(c.g, &c.create, id)
+	case "start":
+		err = Start(c.g, id)
+	case "run":
+		var code int
+		code, err = Run(c.g, &c.create, id, c.detach, c.keep)
+		if err == nil && code != 0 {
+			err = &ExitError{Code: code}
+		} else {
+			err = c.g.Fail(err)
+		}
+	case "state":
+		err = State(c.g, id)
+	case "kill":
+		sig := ""
+		if len(c.args) == 2 {
+			sig = c.args[1]
+		}
+		err = Kill(c.g, id, sig, c.all)
+	case "delete":
+		err = Delete(c.g, id, c.force)
+	}
+	return ExitCode(err)
+}
+
+// ExitCode prints err as `berth runtime` does and returns the exit status:
+// an ExitError's code, else 1.
+func ExitCode(err error) int {
+	if err == nil {
+		return 0
+	}
+	var ee *ExitError
+	if errors.As(err, &ee) {
+		if ee.Err != nil {
+			fmt.Fprintln(os.Stderr, "berth:", ee.Err)
+		}
+		return ee.Code
+	}
+	fmt.Fprintln(os.Stderr, "berth:", err)
+	return 1
+}
