@@ -12,7 +12,9 @@
 #     and re-hashed, every step a cache hit)
 #   - the floor of that rebuild: the docker CLI sending the same context
 #     to a server that only reads it (then also SHA-256s it) and answers
-#     at once; and Berth's own CLI against Berth
+#     at once; and Berth's own CLI against Berth, which offers the daemon
+#     its context directory to read in place (docs/build.md), so its
+#     cached rebuild sends no context at all
 #
 # Times are wall-clock medians of N rounds of the whole CLI command, as
 # a user sees them; each round runs every target once, in turn, so the
@@ -133,8 +135,8 @@ ms() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%.1f\n", (b-a)*1000}'; }
 
 # once NAME SOCK CLI ENV ARGS...: runs one build of the CLI against the
 # daemon on SOCK and prints its wall time in ms; a failed build stops the
-# benchmark, and a "cached" build of berth or dockerd's legacy builder
-# must show every step from the cache.
+# benchmark, and a "cached" build of berth (either CLI) or dockerd's legacy
+# builder must show every step from the cache.
 once() {
 	local name=$1 sock=$2 cli=$3 env=$4 t0
 	shift 4
@@ -199,7 +201,7 @@ for _ in $(seq "$runs"); do
 	for t in "${targets[@]}" "${floors[@]}"; do
 		read -r name sock cli env <<<"$t"
 		once "$name" "$sock" "$cli" "$env" build --network none -t "bench-$name:cached" "$ctx" >>"$work/times/$name.cached"
-		if [ "$name" = berth ] || [ "$name" = legacy ]; then
+		if [ "$name" = berth ] || [ "$name" = berth-cli ] || [ "$name" = legacy ]; then
 			if [ "$(grep -c 'Using cache' "$work/out-$name.log")" -lt 4 ]; then
 				echo "build.sh: $name's rebuild was not fully cached:" >&2
 				cat "$work/out-$name.log" >&2
@@ -223,11 +225,15 @@ done
 printf 'floor of a cached rebuild: the docker CLI sends the context to a server that only reads it %.1f ms, reads and SHA-256s it %.1f ms\n' \
 	"$(med floor.cached)" "$(med floor-hash.cached)"
 if [ $peer = 1 ]; then
-	printf 'berth/legacy:   cold %.2fx (target <= 0.33) | cached %.2fx (target <= 0.20)\n' \
+	printf 'berth/legacy:   cold %.2fx (target <= 0.33) | cached %.2fx (target <= 0.20)   docker CLI\n' \
 		"$(ratio berth.cold legacy.cold)" "$(ratio berth.cached legacy.cached)"
+	printf 'berth/legacy:   cold %.2fx (target <= 0.33) | cached %.2fx (target <= 0.20)   berth CLI\n' \
+		"$(ratio berth-cli.cold legacy.cold)" "$(ratio berth-cli.cached legacy.cached)"
 	if [ -x $bkdocker ]; then
-		printf 'berth/BuildKit: cold %.2fx (target < 1) | cached %.2fx (target < 1)\n' \
+		printf 'berth/BuildKit: cold %.2fx (target < 1) | cached %.2fx (target < 1)   docker CLI\n' \
 			"$(ratio berth.cold buildkit.cold)" "$(ratio berth.cached buildkit.cached)"
+		printf 'berth/BuildKit: cold %.2fx (target < 1) | cached %.2fx (target < 1)   berth CLI\n' \
+			"$(ratio berth-cli.cold buildkit.cold)" "$(ratio berth-cli.cached buildkit.cached)"
 	else
 		echo "BuildKit: skipped ($bkdocker, Debian's 20.10 CLI with its BuildKit client, is missing)"
 	fi

@@ -4,12 +4,15 @@ import (
 	"bufio"
 	"bytes"
 	"compress/bzip2"
+	"context"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"io/fs"
+	"log/slog"
+	"net"
 	"net/http"
 	"os/exec"
 	"path/filepath"
@@ -22,6 +25,7 @@ import (
 	mevents "github.com/moby/moby/api/types/events"
 	"github.com/moby/moby/api/types/jsonstream"
 	"github.com/moby/moby/api/types/registry"
+	"golang.org/x/sys/unix"
 
 	"github.com/berth/berth/internal/build"
 	"github.com/berth/berth/internal/image"
@@ -98,16 +102,40 @@ func (s *Server) buildImage(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, err)
 		return
 	}
-	body, closeBody, err := buildContext(r)
-	if err != nil {
-		writeError(w, r, err)
-		return
+	if dir, ok := localContextDir(r); ok {
+		// The body is not read: the client, which sent Expect:
+		// 100-continue, sends no context.
+		opts.ContextDir = dir
+		slog.DebugContext(r.Context(), "build context read in place", "dir", dir)
+	} else {
+		body, closeBody, err := buildContext(r)
+		if err != nil {
+			writeError(w, r, err)
+			return
+		}
+		defer closeBody()
+		opts.Context = body
 	}
-	defer closeBody()
-	opts.Context = body
 	quiet := boolValue(r, "q")
+	ctx := r.Context()
+	if opts.ContextDir != "" {
+		// Go's server notices a client that went away only once the
+		// body was read, and this one never is: watch the socket.
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithCancel(ctx)
+		defer cancel()
+		defer watchHangup(r, cancel)()
+	}
 	ps := newProgressStream(w, r, nil)
-	id, err := s.cfg.Builder.Build(r.Context(), opts, func(ev build.Event) {
+	if opts.ContextDir != "" {
+		// The answer's headers tell the client at once that its
+		// context is not wanted: it would send it after
+		// ExpectContinueTimeout otherwise.
+		ps.mu.Lock()
+		ps.start()
+		ps.mu.Unlock()
+	}
+	id, err := s.cfg.Builder.Build(ctx, opts, func(ev build.Event) {
 		switch {
 		case ev.ID != "":
 			aux, _ := json.Marshal(map[string]string{"ID": ev.ID})
@@ -204,6 +232,109 @@ func buildFail(ps *progressStream, err error) {
 	ps.start()
 	ps.write(streamMessage{ErrorDetail: &jsonstream.Error{Code: code, Message: msg}, Error: msg})
 	ps.flush()
+}
+
+// The headers of a build whose context is a directory this daemon can read
+// in place (the berth CLI's, on this host): X-Berth-Context-Dir is its
+// absolute path, X-Berth-Context-Id "DEV:INO" as the client saw it. They
+// travel with Expect: 100-continue and a tar body, so a daemon that does
+// not take the offer (dockerd, or this one for a remote or unprivileged
+// client) reads the body and the client sends the tar then.
+const (
+	headerContextDir = "X-Berth-Context-Dir"
+	headerContextID  = "X-Berth-Context-Id"
+)
+
+// localContextDir returns the directory a build asks to be read in place,
+// when the request came from root over a unix socket (a client that could
+// bind-mount any file of the host anyway) and the daemon sees at that path
+// the very directory the client named (same device and inode: not another
+// mount namespace's).
+func localContextDir(r *http.Request) (string, bool) {
+	dir := r.Header.Get(headerContextDir)
+	if dir == "" || !filepath.IsAbs(dir) || !strings.Contains(r.Header.Get("Expect"), "100-continue") {
+		return "", false
+	}
+	if uid, ok := peerUID(r); !ok || uid != 0 {
+		return "", false
+	}
+	var st unix.Stat_t
+	if err := unix.Stat(dir, &st); err != nil || st.Mode&unix.S_IFMT != unix.S_IFDIR {
+		return "", false
+	}
+	if fmt.Sprintf("%d:%d", st.Dev, st.Ino) != r.Header.Get(headerContextID) {
+		return "", false
+	}
+	return dir, true
+}
+
+// peerUID is the uid of the process at the other end of the request's
+// unix socket.
+func peerUID(r *http.Request) (uint32, bool) {
+	uc, ok := r.Context().Value(connKey{}).(*net.UnixConn)
+	if !ok {
+		return 0, false
+	}
+	raw, err := uc.SyscallConn()
+	if err != nil {
+		return 0, false
+	}
+	var cred *unix.Ucred
+	var cerr error
+	if err := raw.Control(func(fd uintptr) {
+		cred, cerr = unix.GetsockoptUcred(int(fd), unix.SOL_SOCKET, unix.SO_PEERCRED)
+	}); err != nil || cerr != nil {
+		return 0, false
+	}
+	return cred.Uid, true
+}
+
+// watchHangup calls cancel when the client at the other end of r's unix
+// socket closes it, until the returned stop is called. It polls a
+// duplicate of the socket for POLLRDHUP, so it takes no byte from the
+// connection and leaves the server's own reads alone; stop wakes the poll
+// through a pipe.
+func watchHangup(r *http.Request, cancel func()) (stop func()) {
+	uc, ok := r.Context().Value(connKey{}).(*net.UnixConn)
+	if !ok {
+		return func() {}
+	}
+	raw, err := uc.SyscallConn()
+	if err != nil {
+		return func() {}
+	}
+	fd := -1
+	_ = raw.Control(func(f uintptr) { fd, _ = unix.FcntlInt(f, unix.F_DUPFD_CLOEXEC, 0) })
+	if fd < 0 {
+		return func() {}
+	}
+	var wake [2]int
+	if err := unix.Pipe2(wake[:], unix.O_CLOEXEC); err != nil {
+		unix.Close(fd)
+		return func() {}
+	}
+	ended := make(chan struct{})
+	go func() {
+		defer close(ended)
+		fds := []unix.PollFd{{Fd: int32(fd), Events: unix.POLLRDHUP}, {Fd: int32(wake[0]), Events: unix.POLLIN}}
+		for {
+			_, err := unix.Poll(fds, -1)
+			if err == unix.EINTR {
+				continue
+			}
+			if err == nil && fds[1].Revents == 0 && fds[0].Revents&(unix.POLLRDHUP|unix.POLLHUP|unix.POLLERR) != 0 {
+				cancel()
+			}
+			return
+		}
+	}()
+	return func() {
+		_, _ = unix.Write(wake[1], []byte{0})
+		<-ended
+		unix.Close(fd)
+		unix.Close(wake[0])
+		unix.Close(wake[1])
+	}
 }
 
 // buildContext returns the request's body as a tar stream: plain, gzip or

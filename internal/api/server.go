@@ -155,6 +155,9 @@ func (s *Server) snapshot() (Runtimes, bool) {
 	return s.runtimes, s.debug
 }
 
+// connKey is the context key of a request's connection (ConnContext).
+type connKey struct{}
+
 // Serve accepts connections on l until Shutdown; it returns nil after a
 // Shutdown, the listener's error otherwise.
 func (s *Server) Serve(l net.Listener) error {
@@ -163,6 +166,9 @@ func (s *Server) Serve(l net.Listener) error {
 		ReadHeaderTimeout: 30 * time.Second,
 		IdleTimeout:       2 * time.Minute, // idle keep-alive connections
 		ErrorLog:          slog.NewLogLogger(slog.Default().Handler(), slog.LevelDebug),
+		ConnContext: func(ctx context.Context, c net.Conn) context.Context {
+			return context.WithValue(ctx, connKey{}, c)
+		},
 	}
 	s.srvMu.Lock()
 	s.servers = append(s.servers, hs)

@@ -2,11 +2,14 @@ package client
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"net"
+	"net/http"
 	"os"
 	"syscall"
+	"time"
 
 	mobyclient "github.com/moby/moby/client"
 )
@@ -27,7 +30,24 @@ type Options struct {
 	// TLSVerify uses TLS and verifies the server against CACert.
 	TLSVerify         bool
 	CACert, Cert, Key string
+	// Headers are sent with every request of the client.
+	Headers map[string]string
 }
+
+// ExpectContinueTimeout is how long a request sent with "Expect:
+// 100-continue" waits for the daemon's go-ahead before it sends its body
+// anyway (a daemon that ignores the header).
+const ExpectContinueTimeout = 2 * time.Second
+
+// The headers with which the berth CLI offers a daemon on this host to
+// read a build's context directory in place (see the api package's
+// localContextDir): its absolute path, and "DEV:INO" as stat(2) gives it.
+// They go with Expect: 100-continue, so a daemon that does not take the
+// offer reads the body, and the context is sent as a tar after all.
+const (
+	HeaderContextDir = "X-Berth-Context-Dir"
+	HeaderContextID  = "X-Berth-Context-Id"
+)
 
 // ResolveHost returns the daemon address for a -H value: the value itself,
 // else $BERTH_HOST, else $DOCKER_HOST, else DefaultHost.
@@ -61,6 +81,23 @@ func New(opts Options) (*Client, error) {
 			return nil, err
 		}
 		ops = append(ops, mobyclient.WithHTTPClient(hc))
+	} else {
+		// moby's own default, with a wait for 100 Continue. A non-nil
+		// TLSNextProto keeps the transport from setting itself up for
+		// HTTP/2 when moby clones it, which would give it a TLS config
+		// and moby the idea to speak https.
+		ops = append(ops, mobyclient.WithHTTPClient(&http.Client{
+			Transport: &http.Transport{
+				MaxIdleConns:          6,
+				IdleConnTimeout:       30 * time.Second,
+				ExpectContinueTimeout: ExpectContinueTimeout,
+				TLSNextProto:          map[string]func(string, *tls.Conn) http.RoundTripper{},
+			},
+			CheckRedirect: mobyclient.CheckRedirect,
+		}))
+	}
+	if len(opts.Headers) > 0 {
+		ops = append(ops, mobyclient.WithHTTPHeaders(opts.Headers))
 	}
 	ops = append(ops,
 		mobyclient.WithHost(host),

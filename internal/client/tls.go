@@ -41,8 +41,9 @@ func tlsHTTPClient(opts Options) (*http.Client, error) {
 		cfg.Certificates = []tls.Certificate{pair}
 	}
 	return &http.Client{Transport: &http.Transport{
-		TLSClientConfig: cfg,
-		MaxIdleConns:    6,
-		IdleConnTimeout: 30 * time.Second,
+		TLSClientConfig:       cfg,
+		MaxIdleConns:          6,
+		IdleConnTimeout:       30 * time.Second,
+		ExpectContinueTimeout: ExpectContinueTimeout,
 	}}, nil
 }

@@ -141,6 +141,7 @@ func runBuild(cmd *cobra.Command, copts *client.Options, o *buildOptions, path s
 		opts.Platforms = []ocispec.Platform{p}
 	}
 	out, errOut := cmd.OutOrStdout(), cmd.ErrOrStderr()
+	copts = cs.offerDir(copts)
 	c, err := command.Connect(copts)
 	if err != nil {
 		return err

@@ -15,6 +15,9 @@ import (
 
 	"github.com/moby/patternmatcher"
 	"github.com/moby/patternmatcher/ignorefile"
+	"golang.org/x/sys/unix"
+
+	"github.com/berth/berth/internal/client"
 )
 
 // contextSource is what `build` sends: a tar made from a directory, or a
@@ -109,6 +112,34 @@ func isArchive(h []byte) bool {
 		}
 	}
 	return len(h) >= 262 && string(h[257:262]) == "ustar"
+}
+
+// offerDir returns the client options of the build request: copts, plus
+// for a context directory on a daemon of this host (a unix socket) the
+// headers that offer the daemon to read the directory in place
+// (client.HeaderContextDir). The tar is still the body; it is sent only if
+// the daemon answers Expect: 100-continue with its go-ahead: dockerd
+// does, and so does a berth daemon for a client that is not root or a
+// directory it does not see as we do.
+func (cs *contextSource) offerDir(copts *client.Options) *client.Options {
+	if cs.dir == "" || cs.extraName != "" || !strings.HasPrefix(client.ResolveHost(copts.Host), "unix://") {
+		return copts
+	}
+	dir, err := filepath.Abs(cs.dir)
+	if err == nil {
+		dir, err = filepath.EvalSymlinks(dir)
+	}
+	var st unix.Stat_t
+	if err != nil || unix.Stat(dir, &st) != nil {
+		return copts
+	}
+	o := *copts
+	o.Headers = map[string]string{
+		client.HeaderContextDir: dir,
+		client.HeaderContextID:  fmt.Sprintf("%d:%d", st.Dev, st.Ino),
+		"Expect":                "100-continue",
+	}
+	return &o
 }
 
 // writeTo writes the context as a tar to w: the directory's files minus
