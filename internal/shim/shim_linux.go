@@ -18,6 +18,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/berth/berth/internal/runtime"
 )
 
 // readyFd is the descriptor a starting shim reports on: "ok\n" once it
@@ -100,6 +102,7 @@ func Main() {
 // is not an absolute path.
 func awaitAssignment() string {
 	unix.CloseOnExec(assignFd)
+	runtime.Prewarm()
 	f := os.NewFile(assignFd, "assign")
 	b, _ := io.ReadAll(io.LimitReader(f, 4097))
 	f.Close()
