@@ -3,7 +3,6 @@ package shim
 import (
 	"bytes"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -83,7 +82,7 @@ func (t *builtinTask) create(stdio stdioFiles, terminal bool) (int, *os.File, er
 	var console *os.File
 	if terminal {
 		remote.Close()
-		if console, err = recvFile(local); err != nil {
+		if console, err = runtime.RecvFile(local); err != nil {
 			_ = c.Delete(true)
 			return 0, nil, fmt.Errorf("receive pty master: %w", err)
 		}
@@ -129,7 +128,7 @@ func (t *builtinTask) exec(id string, p *specs.Process, stdio stdioFiles) (int, 
 	var console *os.File
 	if p.Terminal {
 		remote.Close()
-		if console, err = recvFile(local); err != nil {
+		if console, err = runtime.RecvFile(local); err != nil {
 			_ = unix.Kill(proc.Pid, unix.SIGKILL)
 			return 0, nil, fmt.Errorf("receive pty master: %w", err)
 		}
@@ -237,7 +236,7 @@ func acceptConsole(l *net.UnixListener) <-chan consoleResult {
 			return
 		}
 		defer f.Close()
-		m, err := recvFile(f)
+		m, err := runtime.RecvFile(f)
 		ch <- consoleResult{f: m, err: err}
 	}()
 	return ch
@@ -347,28 +346,3 @@ func socketPair() (local, remote *os.File, err error) {
 	return os.NewFile(uintptr(fds[0]), "console-local"), os.NewFile(uintptr(fds[1]), "console-remote"), nil
 }
 
-// recvFile receives one file descriptor sent with SCM_RIGHTS (the pty
-// master, as runc and the built-in runtime send it).
-func recvFile(sock *os.File) (*os.File, error) {
-	buf := make([]byte, 256)
-	oob := make([]byte, unix.CmsgSpace(4*4))
-	n, oobn, _, _, err := unix.Recvmsg(int(sock.Fd()), buf, oob, unix.MSG_CMSG_CLOEXEC)
-	if err != nil {
-		return nil, err
-	}
-	msgs, err := unix.ParseSocketControlMessage(oob[:oobn])
-	if err != nil {
-		return nil, err
-	}
-	for _, m := range msgs {
-		fds, err := unix.ParseUnixRights(&m)
-		if err != nil || len(fds) == 0 {
-			continue
-		}
-		for _, extra := range fds[1:] {
-			unix.Close(extra)
-		}
-		return os.NewFile(uintptr(fds[0]), string(buf[:n])), nil
-	}
-	return nil, errors.New("no file descriptor received")
-}

@@ -8,6 +8,8 @@ import (
 
 	"golang.org/x/sys/unix"
 	"golang.org/x/term"
+
+	rt "github.com/berth/berth/internal/runtime"
 )
 
 // ConsoleRelay is the console socket of a foreground `run` or `exec` with a
@@ -33,7 +35,7 @@ func NewConsoleRelay() (*ConsoleRelay, error) {
 // Receive reads the pty master sent by the container.
 func (r *ConsoleRelay) Receive() error {
 	r.Remote.Close()
-	f, err := recvFile(r.local)
+	f, err := rt.RecvFile(r.local)
 	if err != nil {
 		return fmt.Errorf("receive pty master: %w", err)
 	}
@@ -41,30 +43,6 @@ func (r *ConsoleRelay) Receive() error {
 	return nil
 }
 
-// recvFile receives one file descriptor sent with SCM_RIGHTS.
-func recvFile(sock *os.File) (*os.File, error) {
-	buf := make([]byte, 4096)
-	oob := make([]byte, unix.CmsgSpace(4*4))
-	n, oobn, _, _, err := unix.Recvmsg(int(sock.Fd()), buf, oob, unix.MSG_CMSG_CLOEXEC)
-	if err != nil {
-		return nil, err
-	}
-	msgs, err := unix.ParseSocketControlMessage(oob[:oobn])
-	if err != nil {
-		return nil, err
-	}
-	for _, m := range msgs {
-		fds, err := unix.ParseUnixRights(&m)
-		if err != nil || len(fds) == 0 {
-			continue
-		}
-		for _, extra := range fds[1:] {
-			unix.Close(extra)
-		}
-		return os.NewFile(uintptr(fds[0]), string(buf[:n])), nil
-	}
-	return nil, fmt.Errorf("no file descriptor received")
-}
 
 // Start relays the pty and our stdio, our terminal in raw mode.
 func (r *ConsoleRelay) Start() {

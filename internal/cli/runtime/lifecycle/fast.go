@@ -98,36 +98,33 @@ func parseFast(args []string) (c *fastCmd, ok bool) {
 			continue
 		}
 		name, val, hasVal := strings.Cut(a, "=")
-		switch dst := known[name].(type) {
-		case *bool:
+		dst, ok := known[name]
+		if !ok { // unknown, --help, "--"
+			return nil, false
+		}
+		if b, isBool := dst.(*bool); isBool {
 			if hasVal && val != "true" && val != "false" {
 				return nil, false
 			}
-			*dst = !hasVal || val == "true"
-		case *string:
-			if !hasVal {
-				if i+1 >= len(args) {
-					return nil, false
-				}
-				i++
-				val = args[i]
+			*b = !hasVal || val == "true"
+			continue
+		}
+		if !hasVal { // --flag value
+			if i+1 >= len(args) {
+				return nil, false
 			}
+			i++
+			val = args[i]
+		}
+		switch dst := dst.(type) {
+		case *string:
 			*dst = val
 		case *int:
-			if !hasVal {
-				if i+1 >= len(args) {
-					return nil, false
-				}
-				i++
-				val = args[i]
-			}
 			n, err := strconv.Atoi(val)
 			if err != nil {
 				return nil, false
 			}
 			*dst = n
-		default: // unknown, --help, "--"
-			return nil, false
 		}
 	}
 	want := 1
