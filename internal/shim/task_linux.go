@@ -345,4 +345,3 @@ func socketPair() (local, remote *os.File, err error) {
 	}
 	return os.NewFile(uintptr(fds[0]), "console-local"), os.NewFile(uintptr(fds[1]), "console-remote"), nil
 }
-

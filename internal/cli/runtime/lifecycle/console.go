@@ -43,7 +43,6 @@ func (r *ConsoleRelay) Receive() error {
 	return nil
 }
 
-
 // Start relays the pty and our stdio, our terminal in raw mode.
 func (r *ConsoleRelay) Start() {
 	if term.IsTerminal(int(os.Stdin.Fd())) {
