@@ -10,7 +10,11 @@
 // and the 8-byte multiplexed stdout/stderr framing (stdmux.go).
 //
 // Request and response bodies are the types of github.com/moby/moby/api, so
-// nothing drifts from what clients decode. The server holds no engine state
+// nothing drifts from what clients decode. Responses take the shape of the
+// request's API version, as dockerd's do, with one exception for an old
+// client: docker-compose 1.x (Debian 12's 1.29) is answered at API 1.44 at
+// most (composeV1Version in version.go), since it negotiates the highest
+// version and then reads image inspect's ContainerConfig, gone in 1.45. The server holds no engine state
 // itself: the daemon (internal/cli/daemon) hands it the event bus, the data
 // root and providers, and reloads what is reloadable through its setters.
 package api

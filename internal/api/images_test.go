@@ -380,4 +380,23 @@ func TestImageInspectContainerConfigBefore145(t *testing.T) {
 	if strings.Contains(body, `"ContainerConfig"`) || strings.Contains(body, `"Container"`) {
 		t.Errorf("inspect at 1.45 has ContainerConfig or Container: %s", body)
 	}
+	// docker-compose 1.x asks at the server's highest version and reads
+	// ContainerConfig all the same: it is answered at 1.44 at most.
+	for ua, want := range map[string]bool{
+		"docker-compose/1.29.2 docker-py/5.0.3 Linux/6.18.44": true,
+		"docker-sdk-python/5.0.3":                           false,
+		"Docker-Client/28.5.1 (linux)":                      false,
+	} {
+		req, _ := http.NewRequest("GET", ts.URL+"/v"+APIVersion+"/images/rectest/cc:1/json", nil)
+		req.Header.Set("User-Agent", ua)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if got := strings.Contains(string(b), `"ContainerConfig"`); got != want {
+			t.Errorf("inspect at %s by %q: ContainerConfig shown %v, want %v", APIVersion, ua, got, want)
+		}
+	}
 }

@@ -19,6 +19,17 @@ const (
 	MinAPIVersion = "1.24"
 )
 
+// composeV1Version is the highest API version requests of docker-compose
+// 1.x (Debian 12's 1.29) are answered at. Compose v1 negotiates the
+// server's highest version for a compose file without "version:", then
+// reads fields that version no longer has: image inspect's
+// ContainerConfig (gone in 1.45) when it recreates a container, so a
+// changed service fails with KeyError: 'ContainerConfig', as it does
+// against dockerd 25 and later. Debian's docker.io (20.10, API 1.41), its
+// peer on Debian 12, answered it in the old shape; so does Berth, at the
+// last version that has those fields.
+const composeV1Version = "1.44"
+
 type versionKey struct{}
 
 // VersionFrom returns the API version of the request being served: the
@@ -111,6 +122,9 @@ func (s *Server) withVersion(next http.Handler) http.Handler {
 			}
 		} else {
 			v = APIVersion
+		}
+		if CompareVersions(v, composeV1Version) > 0 && strings.HasPrefix(r.UserAgent(), "docker-compose/1.") {
+			v = composeV1Version
 		}
 		slog.DebugContext(r.Context(), "api request", "method", r.Method, "path", r.URL.Path, "version", v)
 		r2 := r.WithContext(context.WithValue(r.Context(), versionKey{}, v))

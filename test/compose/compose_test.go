@@ -157,3 +157,41 @@ func TestComposeLifecycle(t *testing.T) {
 		}
 	}
 }
+
+// TestComposeRecreateWithoutVersion: a compose file without "version:"
+// makes docker-compose 1.29 negotiate the daemon's highest API version;
+// a changed service is then recreated (compose reads the old container's
+// image's ContainerConfig for its volumes) and runs the new command.
+func TestComposeRecreateWithoutVersion(t *testing.T) {
+	d := newDaemon(t)
+	dir := t.TempDir()
+	file := "services:\n  app:\n    image: busybox\n    command: sh -c 'trap \"exit 0\" TERM; echo first; sleep 300 & wait'\n    stop_grace_period: 1s\n"
+	writeFiles(t, dir, map[string]string{"docker-compose.yml": file})
+	compose := func(args ...string) result {
+		t.Helper()
+		return d.client(t, dir, nil, "docker-compose", append([]string{"-p", "cmpv"}, args...)...)
+	}
+	t.Cleanup(func() { compose("down", "-t", "1") })
+	if r := compose("up", "-d"); r.code != 0 {
+		t.Fatalf("up -d: %s", r)
+	}
+	writeFiles(t, dir, map[string]string{"docker-compose.yml": strings.Replace(file, "echo first", "echo second", 1)})
+	r := compose("up", "-d")
+	if r.code != 0 || !strings.Contains(r.stderr, "Recreating cmpv_app_1") {
+		t.Fatalf("second up -d: want the service recreated: %s", r)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		logs := compose("logs", "--no-color", "app").stdout
+		if strings.Contains(logs, "second") && !strings.Contains(logs, "first") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("logs after the recreate: want only the new command's output:\n%s", logs)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if ps := d.Docker(t, "ps", "-a", "--format", "{{.Names}}"); strings.TrimSpace(ps.Stdout) != "cmpv_app_1" {
+		t.Errorf("containers after the recreate: %q, want only cmpv_app_1", ps.Stdout)
+	}
+}
