@@ -384,8 +384,8 @@ func TestImageInspectContainerConfigBefore145(t *testing.T) {
 	// ContainerConfig all the same: it is answered at 1.44 at most.
 	for ua, want := range map[string]bool{
 		"docker-compose/1.29.2 docker-py/5.0.3 Linux/6.18.44": true,
-		"docker-sdk-python/5.0.3":                           false,
-		"Docker-Client/28.5.1 (linux)":                      false,
+		"docker-sdk-python/5.0.3":                             false,
+		"Docker-Client/28.5.1 (linux)":                        false,
 	} {
 		req, _ := http.NewRequest("GET", ts.URL+"/v"+APIVersion+"/images/rectest/cc:1/json", nil)
 		req.Header.Set("User-Agent", ua)
