@@ -243,6 +243,9 @@ func (c *Container) OCIState() specs.State {
 // in its cgroup).
 func (c *Container) Signal(sig unix.Signal, all bool) error {
 	st := c.Status()
+	if st == Stopped && all {
+		return nil // no process left to signal, as runc's kill --all
+	}
 	if st == Stopped || st == Creating {
 		return fmt.Errorf("container %s is not running", c.State.ID)
 	}
@@ -271,6 +274,13 @@ func (c *Container) Signal(sig unix.Signal, all bool) error {
 	}
 	if err := unix.PidfdSendSignal(fd, sig, nil, 0); err != nil {
 		return fmt.Errorf("signal container %s: %w", c.State.ID, err)
+	}
+	if st == Paused && sig == unix.SIGKILL {
+		// A frozen task does not die of SIGKILL under the v1 freezer:
+		// thaw it, as runc does, so the kill takes effect now.
+		if cg := c.cgroup(); cg != nil {
+			_ = cg.Thaw()
+		}
 	}
 	return nil
 }

@@ -86,6 +86,20 @@ func TestLimitsPauseTopStatsUpdate(t *testing.T) {
 	if got := cgroupFile(t, "freezer", id, "freezer.state"); got != "THAWED" {
 		t.Errorf("freezer after unpause: %s", got)
 	}
+	// kill of a paused container ends it, as dockerd's does.
+	d.mustDocker(t, "pause", "lim")
+	d.mustDocker(t, "kill", "lim")
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		st := strings.TrimSpace(d.mustDocker(t, "inspect", "-f", "{{.State.Status}} {{.State.Paused}} {{.State.ExitCode}}", "lim"))
+		if st == "exited false 137" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("after kill of the paused container: state %q, want exited false 137", st)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
 	d.mustDocker(t, "rm", "-f", "lim")
 	if _, err := os.Stat(filepath.Join("/sys/fs/cgroup/memory/berth", id)); !os.IsNotExist(err) {
 		t.Errorf("cgroup left after rm -f: %v", err)

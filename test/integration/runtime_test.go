@@ -54,6 +54,7 @@ func TestRuntimeParity(t *testing.T) {
 		{"DefaultDevices", caseDefaultDevices},
 		{"OOMScoreAdjAndSysctl", caseOOMScoreAdjAndSysctl},
 		{"PidFileAndForceDelete", casePidFileAndForceDelete},
+		{"KillPausedAndSignalZero", caseKillPaused},
 		{"RunKilledThenForceDelete", caseRunKilled},
 	})
 }
@@ -809,6 +810,27 @@ func casePidFileAndForceDelete(t *testing.T, r *runtimeCLI) any {
 		t.Errorf("init %d still runs after delete --force", st.Pid)
 	}
 	return []any{refused.Code != 0}
+}
+
+// caseKillPaused: signal 0 checks that the container runs; KILL of a
+// paused container ends it at once (the runtime thaws it); kill -a of the
+// stopped container is no error, a plain kill is.
+func caseKillPaused(t *testing.T, r *runtimeCLI) any {
+	c := busyboxContainer(t, r, nil, "sleep", "1000")
+	r.mustRun(t, "create", "--bundle", c.bundle, c.id)
+	r.mustRun(t, "start", c.id)
+	r.mustRun(t, "kill", c.id, "0")
+	r.mustRun(t, "pause", c.id)
+	r.waitStatus(t, c.id, "paused", 10*time.Second)
+	r.mustRun(t, "kill", c.id, "KILL")
+	r.waitStatus(t, c.id, "stopped", 10*time.Second)
+	all := r.run(t, "kill", "--all", c.id, "KILL")
+	plain := r.run(t, "kill", c.id, "KILL")
+	if all.Code != 0 || plain.Code == 0 {
+		t.Errorf("kill of a stopped container: --all exit %d (want 0), plain exit %d (want non-zero)", all.Code, plain.Code)
+	}
+	r.mustRun(t, "delete", c.id)
+	return []any{all.Code == 0, plain.Code != 0}
 }
 
 // caseRunKilled: when a foreground `run` is SIGKILLed (a caller's timeout),

@@ -186,7 +186,7 @@ func ToStateJSON(c *rt.Container) StateJSON {
 // ParseSignal accepts "9", "KILL" and "SIGKILL".
 func ParseSignal(s string) (unix.Signal, error) {
 	if n, err := strconv.Atoi(s); err == nil {
-		if n <= 0 || n > 64 {
+		if n < 0 || n > 64 {
 			return 0, fmt.Errorf("invalid signal %q", s)
 		}
 		return unix.Signal(n), nil
