@@ -259,9 +259,9 @@ func TestBuildErrors(t *testing.T) {
 	srvURL := srv.URL
 	cases := []struct{ name, df, want string }{
 		{"parent", "FROM busybox\nCOPY ../x /x\n", "forbidden path outside the build context"},
-		{"symlink-abs", "FROM busybox\nCOPY link-out /x\n", "symlink points outside the build context"},
-		{"symlink-rel", "FROM busybox\nCOPY rel-out /x\n", "symlink points outside the build context"},
-		{"through-symlink-dir", "FROM busybox\nCOPY dir-out/secret /x\n", "outside the build context"},
+		{"symlink-abs", "FROM busybox\nCOPY link-out /x\n", "a symbolic link on the way leads outside it or to nothing"},
+		{"symlink-rel", "FROM busybox\nCOPY rel-out /x\n", "a symbolic link on the way leads outside it or to nothing"},
+		{"through-symlink-dir", "FROM busybox\nCOPY dir-out/secret /x\n", "a symbolic link on the way leads outside it or to nothing"},
 		{"wildcard-through-symlink", "FROM busybox\nCOPY dir-out/* /x/\n", "no source files were specified"},
 		{"missing", "FROM busybox\nCOPY nothere /x\n", "file not found in build context"},
 		{"unknown", "FROM busybox\nFROBNICATE x\n", "unknown instruction"},
@@ -361,6 +361,60 @@ COPY f.txt named
 	for name, want := range map[string]string{"app/f.txt": "eff\n", "w2/sub/f.txt": "eff\n", "w2/f.txt": "eff\n", "w2/named": "eff\n"} {
 		if got := readFile(t, filepath.Join(root, name)); got != want {
 			t.Errorf("/%s = %q, want %q", name, got, want)
+		}
+	}
+}
+
+// COPY follows symbolic links as docker does, inside the context (an
+// absolute target starts at the context, ".." stops there); a directory a
+// COPY makes is 0755 and owned by --chown's user, and a directory
+// source's own mode is not given to its destination.
+func TestBuildCopyLinksAndDirectories(t *testing.T) {
+	e := newEnv(t)
+	dir := t.TempDir()
+	writeFiles(t, dir, map[string]string{
+		"a.txt": "alpha\n", "sub/b.txt": "beta\n", "p.txt": "p\n", "tree/inner/c.txt": "c\n",
+		"Dockerfile": "FROM busybox\nCOPY link_abs /la\nCOPY linkdir/ /ld/\nCOPY through/inner/c.txt /tc\n" +
+			"COPY . /c/\nCOPY emptydir /e/\nCOPY --chown=1000:1000 p.txt /p/q/\nCOPY tree /t/\n",
+	})
+	for link, target := range map[string]string{"link_abs": "/a.txt", "linkdir": "../sub", "through": "/tree"} {
+		if err := os.Symlink(target, filepath.Join(dir, link)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.Mkdir(filepath.Join(dir, "emptydir"), 0o777); err != nil {
+		t.Fatal(err)
+	}
+	for p, mode := range map[string]os.FileMode{".": 0o750, "emptydir": 0o1777, "tree/inner": 0o700} {
+		if err := os.Chmod(filepath.Join(dir, p), mode); err != nil {
+			t.Fatal(err)
+		}
+	}
+	id, out, err := e.build(t, dir, BuildOptions{})
+	if err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	root := e.export(t, id)
+	for name, want := range map[string]string{"la": "alpha\n", "ld/b.txt": "beta\n", "tc": "c\n", "c/a.txt": "alpha\n", "p/q/p.txt": "p\n"} {
+		if got := readFile(t, filepath.Join(root, name)); got != want {
+			t.Errorf("/%s = %q, want %q", name, got, want)
+		}
+	}
+	for name, want := range map[string]struct {
+		mode  os.FileMode
+		owner [2]uint32
+	}{
+		"c": {0o755, [2]uint32{0, 0}}, "e": {0o755, [2]uint32{0, 0}}, "t": {0o755, [2]uint32{0, 0}},
+		"p": {0o755, [2]uint32{1000, 1000}}, "p/q": {0o755, [2]uint32{1000, 1000}},
+		"t/inner": {0o700, [2]uint32{0, 0}}, // below the source, modes are kept
+	} {
+		fi, err := os.Lstat(filepath.Join(root, name))
+		if err != nil {
+			t.Errorf("/%s: %v", name, err)
+			continue
+		}
+		if fi.Mode()&(os.ModePerm|os.ModeSticky|os.ModeSetuid|os.ModeSetgid) != want.mode || statOwner(fi) != want.owner {
+			t.Errorf("/%s: mode %v owner %v, want %v %v", name, fi.Mode(), statOwner(fi), want.mode, want.owner)
 		}
 	}
 }

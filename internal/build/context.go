@@ -10,10 +10,12 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"strconv"
 	"strings"
 
 	"github.com/moby/patternmatcher"
 	"github.com/moby/patternmatcher/ignorefile"
+	"golang.org/x/sys/unix"
 )
 
 // buildContext is the build context: a directory (the caller's, or one a
@@ -186,35 +188,59 @@ func matchSources(dir string, root *os.Root, pattern string, skip func(rel strin
 	var out []source
 	for _, rel := range rels {
 		fi, err := root.Lstat(rel)
-		if err != nil {
+		host := filepath.Join(dir, rel)
+		escapes := err != nil && strings.Contains(err.Error(), "path escapes")
+		if err != nil && !escapes {
 			if errors.Is(err, fs.ErrNotExist) {
 				return nil, invalid("%s: file not found in build context or excluded by .dockerignore", pattern)
 			}
-			if strings.Contains(err.Error(), "path escapes") {
-				return nil, invalid("%s: a symlink on the path leads outside the build context", pattern)
-			}
 			return nil, invalid("%s: %v", pattern, err)
 		}
-		host := filepath.Join(dir, rel)
-		if fi.Mode()&fs.ModeSymlink != 0 {
-			// A top-level symlink is followed, as docker does, but only
-			// while it stays inside the root.
-			if _, err := root.Stat(rel); err != nil {
-				return nil, invalid("%s: symlink points outside the build context or to nothing: %v", pattern, err)
-			}
-			real, err := filepath.EvalSymlinks(host)
-			if err != nil {
-				return nil, fmt.Errorf("%s: %w", pattern, err)
-			}
-			if r, err := filepath.Rel(dir, real); err != nil || r == ".." || strings.HasPrefix(r, "../") {
-				return nil, invalid("%s: symlink points outside the build context", pattern)
-			}
-			host = real
-			if fi, err = os.Stat(real); err != nil {
-				return nil, err
+		if escapes || fi.Mode()&fs.ModeSymlink != 0 {
+			// Symbolic links on the path, and a source that is one, are
+			// followed as docker does: inside the root, an absolute
+			// target and ".." taken from the root itself.
+			if host, fi, err = resolveInRoot(dir, rel); err != nil {
+				if errors.Is(err, fs.ErrNotExist) {
+					return nil, invalid("%s: not found in the build context: a symbolic link on the way leads outside it or to nothing (links are followed inside the context, as docker does)", pattern)
+				}
+				return nil, invalid("%s: %v", pattern, err)
 			}
 		}
 		out = append(out, source{host: host, rel: rel, info: fi})
 	}
 	return out, nil
+}
+
+// resolveInRoot resolves rel inside dir as if dir were the root directory
+// (openat2's RESOLVE_IN_ROOT: an absolute symlink starts at dir, ".."
+// stops there, nothing leads out), following a final symlink too, and
+// returns the host path it names and its Lstat.
+func resolveInRoot(dir, rel string) (string, fs.FileInfo, error) {
+	d, err := unix.Open(dir, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return "", nil, &fs.PathError{Op: "open", Path: dir, Err: err}
+	}
+	defer unix.Close(d)
+	fd, err := unix.Openat2(d, rel, &unix.OpenHow{Flags: unix.O_PATH | unix.O_CLOEXEC, Resolve: unix.RESOLVE_IN_ROOT | unix.RESOLVE_NO_MAGICLINKS})
+	if err != nil {
+		return "", nil, &fs.PathError{Op: "resolve", Path: rel, Err: err}
+	}
+	defer unix.Close(fd)
+	real, err := os.Readlink("/proc/self/fd/" + strconv.Itoa(fd))
+	if err != nil {
+		return "", nil, err
+	}
+	base, err := os.Readlink("/proc/self/fd/" + strconv.Itoa(d))
+	if err != nil {
+		return "", nil, err
+	}
+	if r, err := filepath.Rel(base, real); err != nil || r == ".." || strings.HasPrefix(r, "../") {
+		return "", nil, fmt.Errorf("%s resolves outside the build context", rel)
+	}
+	fi, err := os.Lstat(real)
+	if err != nil {
+		return "", nil, err
+	}
+	return real, fi, nil
 }

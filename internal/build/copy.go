@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"io"
 	"io/fs"
@@ -96,10 +97,17 @@ func (cs *copySpec) hash() (string, error) {
 	err := cs.walk(func(s source, rel string, fi fs.FileInfo) error {
 		st, _ := fi.Sys().(*syscall.Stat_t)
 		var uid, gid uint32
-		if st != nil {
+		if st != nil && cs.keepOwner {
+			// Without keepOwner the sources' owners do not reach the
+			// image (--chown's ids, or root's, do): a tar's and the
+			// directory read in place give the same key.
 			uid, gid = st.Uid, st.Gid
 		}
-		fmt.Fprintf(h, "%s\x00%s\x00%o\x00%d:%d\x00", s.rel, rel, fi.Mode(), uid, gid)
+		mode := fi.Mode()
+		if rel == "" && fi.IsDir() && !cs.keepOwner {
+			mode = fs.ModeDir // a directory source's own mode is not copied
+		}
+		fmt.Fprintf(h, "%s\x00%s\x00%o\x00%d:%d\x00", s.rel, rel, mode, uid, gid)
 		p := filepath.Join(s.host, filepath.FromSlash(rel))
 		switch {
 		case fi.Mode()&fs.ModeSymlink != 0:
@@ -206,6 +214,9 @@ func (cs *copySpec) apply(dir string) error {
 			destIsDir = true
 		}
 	}
+	// mkdir makes the directories of rel that are missing, 0755 and owned
+	// by the step's user (--chown), as docker's builder does; directories
+	// already there are left as they are.
 	mkdir := func(rel string) error {
 		if rel == "." || rel == "" {
 			return nil
@@ -213,8 +224,24 @@ func (cs *copySpec) apply(dir string) error {
 		if fi, err := root.Stat(rel); err == nil && fi.IsDir() {
 			return nil
 		}
-		if err := root.MkdirAll(rel, 0o755); err != nil {
-			return err
+		p := ""
+		for _, part := range strings.Split(rel, "/") {
+			p = path.Join(p, part)
+			if _, err := root.Lstat(p); err == nil {
+				continue // there already (a directory, or a link to one)
+			}
+			if err := root.Mkdir(p, 0o755); err != nil {
+				if errors.Is(err, fs.ErrExist) {
+					continue
+				}
+				return err
+			}
+			if err := root.Chmod(p, 0o755); err != nil {
+				return err
+			}
+			if err := root.Lchown(p, cs.uid, cs.gid); err != nil {
+				return err
+			}
 		}
 		return nil
 	}
@@ -248,7 +275,11 @@ func (cs *copySpec) apply(dir string) error {
 			if err := mkdir(target); err != nil {
 				return fmt.Errorf("mkdir %s: %w", target, err)
 			}
-			if rel == "" && target == "." {
+			if rel == "" && (target == "." || !cs.keepOwner) {
+				// A directory source's contents go into the
+				// destination: the destination keeps its own mode
+				// and owner, or mkdir's when it made it (docker
+				// does not give it the source's).
 				return nil
 			}
 		case mode&fs.ModeSymlink != 0:
