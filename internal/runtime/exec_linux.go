@@ -186,7 +186,9 @@ func (c *Container) Exec(opts ExecOpts) (*Process, error) {
 	}
 	if opts.PidFile != "" {
 		if err := writePidFile(opts.PidFile, pid); err != nil {
-			return nil, err
+			// The caller learns of a failed exec: no process of it may
+			// go on in the container (runc kills it too).
+			return fail(err)
 		}
 	}
 	return &Process{Pid: pid}, nil

@@ -47,6 +47,7 @@ func TestRuntimeParity(t *testing.T) {
 		{"RunForwardsSignals", caseRunForwardsSignals},
 		{"ConsoleSocket", caseConsoleSocket},
 		{"ExecSeesPidNamespace", caseExec},
+		{"ExecPidFileFailureLeavesNoProcess", caseExecPidFileFails},
 		{"UserNamespace", caseUserNamespace},
 		{"Hooks", caseHooks},
 		{"StateAndList", caseStateAndList},
@@ -476,6 +477,24 @@ func caseConsoleSocket(t *testing.T, r *runtimeCLI) any {
 	}
 	r.waitStatus(t, c.id, "stopped", 10*time.Second)
 	return sawHi
+}
+
+// caseExecPidFileFails: an exec whose --pid-file cannot be written fails,
+// and its process does not go on in the container.
+func caseExecPidFileFails(t *testing.T, r *runtimeCLI) any {
+	c := busyboxContainer(t, r, nil, "sleep", "1000")
+	r.mustRun(t, "create", "--bundle", c.bundle, c.id)
+	r.mustRun(t, "start", c.id)
+	res := r.run(t, "exec", "-d", "--pid-file", "/nonexistent-dir/p", c.id, "sleep", "31")
+	left := r.mustRun(t, "exec", c.id, "sh", "-c", "ps -o args | grep -c '^sleep 31' || true")
+	r.mustRun(t, "delete", "--force", c.id)
+	if res.Code == 0 {
+		t.Errorf("exec with an unwritable pid file succeeded: %s", res)
+	}
+	if n := strings.TrimSpace(left.Stdout); n != "0" {
+		t.Errorf("%s processes of the failed exec still run in the container", n)
+	}
+	return res.Code != 0
 }
 
 // caseExec: a process exec'd into a running container is in its PID
