@@ -16,6 +16,7 @@ import (
 	registrycli "github.com/berth/berth/internal/cli/registry"
 	runtimecli "github.com/berth/berth/internal/cli/runtime"
 	"github.com/berth/berth/internal/cli/system"
+	"github.com/berth/berth/internal/cli/version"
 	volumecli "github.com/berth/berth/internal/cli/volume"
 	"github.com/berth/berth/internal/client"
 )
@@ -33,12 +34,19 @@ func Main(args []string) int {
 		root.SetArgs(args)
 		return exitCode(root.Execute())
 	}
+	build := version.GitCommit
+	if build == "" {
+		build = "unknown"
+	}
 	root := &cobra.Command{
 		Use:           "berth",
 		Short:         "A self-sufficient runtime for containers",
 		SilenceUsage:  true,
 		SilenceErrors: true,
+		// docker --version / -v: "Docker version 28.2.2, build e6534b4".
+		Version: version.Version + ", build " + build,
 	}
+	root.SetVersionTemplate("Berth version {{.Version}}\n")
 	// Global flags select the daemon the docker-compatible commands talk to.
 	var clientOpts client.Options
 	pf := root.PersistentFlags()

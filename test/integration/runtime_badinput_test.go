@@ -246,3 +246,28 @@ func mountedAt(dir string) bool {
 	}
 	return false
 }
+
+// TestRuntimeVersionAndUnknownCommand: --version prints runc's lines
+// (NAME version V, commit:, spec:), and a word that is no command exits 3
+// as runc does, for berth and runc alike.
+func TestRuntimeVersionAndUnknownCommand(t *testing.T) {
+	for _, name := range selectedRuntimes() {
+		t.Run(name, func(t *testing.T) {
+			r := newRuntime(t, name)
+			v := r.run(t, "--version")
+			lines := strings.Split(strings.TrimSpace(v.Stdout), "\n")
+			if v.Code != 0 || len(lines) < 3 || !strings.HasPrefix(lines[0], name+" version ") ||
+				!strings.HasPrefix(lines[1], "commit:") || !strings.HasPrefix(lines[2], "spec: 1.") {
+				t.Errorf("--version: %s", v)
+			}
+			if res := r.run(t, "nosuchcommand"); res.Code != 3 || !strings.Contains(res.Stdout+res.Stderr, "No help topic for 'nosuchcommand'") {
+				t.Errorf("nosuchcommand: %s; want exit 3, No help topic", res)
+			}
+			// Berth has no checkpoint/restore (runc's need CRIU): they
+			// must fail, not print help and succeed.
+			if res := r.run(t, "restore", "some-id"); res.Code == 0 {
+				t.Errorf("restore: %s; want a failure", res)
+			}
+		})
+	}
+}

@@ -2,10 +2,13 @@ package runtime
 
 import (
 	"fmt"
+	goruntime "runtime"
 
+	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"github.com/spf13/cobra"
 
 	"github.com/berth/berth/internal/cli/runtime/lifecycle"
+	"github.com/berth/berth/internal/cli/version"
 	rt "github.com/berth/berth/internal/runtime"
 )
 
@@ -26,7 +29,19 @@ func NewCommand() *cobra.Command {
 		PersistentPreRunE: func(cmd *cobra.Command, args []string) error {
 			return g.Check()
 		},
+		// As runc: a word that is no command is an error (exit 3), not
+		// the help text.
+		Args: cobra.ArbitraryArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if len(args) > 0 {
+				return &ExitError{Code: 3, Err: fmt.Errorf("No help topic for '%s'", args[0])}
+			}
+			return cmd.Help()
+		},
+		// runc --version's lines.
+		Version: version.Version,
 	}
+	cmd.SetVersionTemplate("berth version {{.Version}}\ncommit: " + commitOrUnknown() + "\nspec: " + specs.Version + "\ngo: " + goruntime.Version() + "\n")
 	f := cmd.PersistentFlags()
 	f.StringVar(&g.Root, "root", rt.DefaultRoot, "root directory for storage of container state")
 	f.StringVar(&g.Log, "log", "", "file to write errors to, in addition to stderr")
@@ -57,4 +72,11 @@ func exactArgs(n int, usage string) cobra.PositionalArgs {
 		}
 		return nil
 	}
+}
+
+func commitOrUnknown() string {
+	if version.GitCommit == "" {
+		return "unknown"
+	}
+	return version.GitCommit
 }
