@@ -151,9 +151,11 @@ func runBuild(cmd *cobra.Command, copts *client.Options, o *buildOptions, path s
 	pr, pw := io.Pipe()
 	counter := &countWriter{w: pw}
 	sent := make(chan struct{})
+	var sendErr error
 	go func() {
 		defer close(sent)
-		pw.CloseWithError(cs.writeTo(counter))
+		sendErr = cs.writeTo(counter)
+		pw.CloseWithError(sendErr)
 	}()
 	resp, err := c.ImageBuild(cmd.Context(), pr, opts)
 	pr.CloseWithError(errors.New("build request ended"))
@@ -164,7 +166,9 @@ func runBuild(cmd *cobra.Command, copts *client.Options, o *buildOptions, path s
 	defer resp.Body.Close()
 	select {
 	case <-sent:
-		if !o.quiet {
+		// Not when the daemon read the directory in place: the
+		// writer then ended on the closed pipe, having sent nothing.
+		if !o.quiet && sendErr == nil {
 			fmt.Fprintf(out, "Sending build context to Docker daemon  %s\n", units.HumanSizeWithPrecision(float64(counter.n), 4))
 		}
 	default:
