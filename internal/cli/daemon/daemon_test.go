@@ -3,9 +3,13 @@ package daemon
 import (
 	"net"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/spf13/cobra"
 )
@@ -207,5 +211,44 @@ func TestConfigDiff(t *testing.T) {
 	}
 	if got := strings.Join(ignored, ","); got != "data-root,insecure-registries,mtu" {
 		t.Errorf("ignored = %s", got)
+	}
+}
+
+// A pidfile naming a berth process that has exited but is not reaped yet
+// (a daemon killed a moment ago) does not keep the next daemon from
+// starting; a live one does.
+func TestPidfileZombie(t *testing.T) {
+	dir := t.TempDir()
+	// A child named berth: a copy of sleep under that name.
+	sleep, err := exec.LookPath("sleep")
+	if err != nil {
+		t.Skip("no sleep binary")
+	}
+	bin := filepath.Join(dir, "berth")
+	b, err := os.ReadFile(sleep)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(bin, b, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(bin, "30")
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = cmd.Process.Kill(); _ = cmd.Wait() }()
+	pidfile := filepath.Join(dir, "d.pid")
+	os.WriteFile(pidfile, []byte(strconv.Itoa(cmd.Process.Pid)+"\n"), 0o644)
+	if err := writePidfile(pidfile); err == nil || !strings.Contains(err.Error(), "a running berth daemon") {
+		t.Errorf("live berth in the pidfile: %v, want refused", err)
+	}
+	// Killed, not reaped: a zombie.
+	_ = cmd.Process.Signal(syscall.SIGKILL)
+	deadline := time.Now().Add(5 * time.Second)
+	for !zombie(cmd.Process.Pid) && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if err := writePidfile(pidfile); err != nil {
+		t.Errorf("zombie berth in the pidfile: %v, want it replaced", err)
 	}
 }

@@ -46,7 +46,7 @@ func lockDataRoot(dataRoot string) (*os.File, error) {
 func writePidfile(path string) error {
 	if b, err := os.ReadFile(path); err == nil {
 		if pid, err := strconv.Atoi(string(bytes.TrimSpace(b))); err == nil && pid != os.Getpid() && pid > 0 {
-			if err := unix.Kill(pid, 0); err == nil || errors.Is(err, syscall.EPERM) {
+			if err := unix.Kill(pid, 0); (err == nil || errors.Is(err, syscall.EPERM)) && !zombie(pid) {
 				if comm, _ := os.ReadFile(fmt.Sprintf("/proc/%d/comm", pid)); strings.TrimSpace(string(comm)) == "berth" {
 					return fmt.Errorf("pidfile %s names process %d, a running berth daemon: stop it or choose another --pidfile", path, pid)
 				}
@@ -60,6 +60,20 @@ func writePidfile(path string) error {
 		return fmt.Errorf("pidfile %s: %w", path, err)
 	}
 	return nil
+}
+
+// zombie reports whether pid has exited and waits to be reaped (a daemon
+// killed a moment ago, whose parent has not collected it yet).
+func zombie(pid int) bool {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return false
+	}
+	// The state follows the command name's closing parenthesis.
+	if i := bytes.LastIndexByte(b, ')'); i >= 0 && i+2 < len(b) {
+		return b[i+2] == 'Z'
+	}
+	return false
 }
 
 // engineID returns the daemon's persistent ID from <data-root>/engine-id,
