@@ -35,6 +35,9 @@ type CreateOpts struct {
 	Spec    *specs.Spec
 	PidFile string
 	NoPivot bool
+	// PreserveFds passes the caller's descriptors 3 .. 3+PreserveFds-1
+	// on to the process, as the same numbers (runc's --preserve-fds).
+	PreserveFds int
 	// Stdio of the init; nil means the caller's.
 	Stdin  io.Reader
 	Stdout io.Writer
@@ -208,10 +211,16 @@ func Create(opts CreateOpts) (c *Container, err error) {
 		return nil, err
 	}
 	defer l.close()
+	preserved, err := preservedFiles(opts.PreserveFds)
+	if err != nil {
+		return nil, err
+	}
 	var consoleFd int
+	var preserveFds []int
 	newCmd := func(cgroupFD bool) *exec.Cmd {
 		var cmd *exec.Cmd
 		cmd, consoleFd = l.command(opts.Stdin, opts.Stdout, opts.Stderr, execSock)
+		preserveFds = appendPreserved(cmd, preserved)
 		// Relative bind sources are relative to the bundle, as in runc.
 		cmd.Dir = bundle
 		cmd.SysProcAttr.Cloneflags = cloneFlags
@@ -307,6 +316,7 @@ func Create(opts CreateOpts) (c *Container, err error) {
 		State:        &st,
 		PrestartStop: hooksBeforePivot,
 		CgroupMounts: cgroupMounts,
+		PreserveFds:  preserveFds,
 	}
 	if err := sync.send(syncMsg{Type: msgConfig, Config: cfg}); err != nil {
 		return nil, fmt.Errorf("send config to init: %w", err)

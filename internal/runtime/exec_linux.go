@@ -21,9 +21,12 @@ type ExecOpts struct {
 	ConsoleSocket string
 	ConsoleConn   *os.File
 	PidFile       string
-	Stdin         io.Reader
-	Stdout        io.Writer
-	Stderr        io.Writer
+	// PreserveFds passes the caller's descriptors 3 .. 3+PreserveFds-1
+	// on to the process (runc's --preserve-fds).
+	PreserveFds int
+	Stdin       io.Reader
+	Stdout      io.Writer
+	Stderr      io.Writer
 }
 
 // Process is a process started in a container by Exec.
@@ -106,7 +109,12 @@ func (c *Container) Exec(opts ExecOpts) (*Process, error) {
 		join = newCgroupJoin(c.State.CgroupPaths)
 		defer join.close()
 	}
+	preserved, err := preservedFiles(opts.PreserveFds)
+	if err != nil {
+		return nil, err
+	}
 	var consoleFd int
+	var preserveFds []int
 	newCmd := func(cgroupFD bool) *exec.Cmd {
 		var extra []*os.File
 		if agent != nil {
@@ -115,6 +123,7 @@ func (c *Container) Exec(opts ExecOpts) (*Process, error) {
 		}
 		cmd, cfd := l.command(opts.Stdin, opts.Stdout, opts.Stderr, extra...)
 		consoleFd = cfd
+		preserveFds = appendPreserved(cmd, preserved)
 		cmd.Env = append(cmd.Env, "_BERTH_NS="+strings.Join(joins, ","))
 		if join != nil {
 			join.apply(cmd, cgroupFD)
@@ -171,7 +180,7 @@ func (c *Container) Exec(opts ExecOpts) (*Process, error) {
 		}
 	}
 	st := c.OCIState()
-	cfg := &initConfig{Exec: true, ID: c.State.ID, Spec: newInitSpec(c.State.Spec), Process: proc, ConsoleFd: consoleFd,
+	cfg := &initConfig{Exec: true, ID: c.State.ID, Spec: newInitSpec(c.State.Spec), Process: proc, ConsoleFd: consoleFd, PreserveFds: preserveFds,
 		SeccompAgentFd: agentFd, State: &st}
 	if err := sync.send(syncMsg{Type: msgConfig, Config: cfg}); err != nil {
 		return fail(fmt.Errorf("exec: send config: %w", err))

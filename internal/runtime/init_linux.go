@@ -164,7 +164,7 @@ func initMain(sync *syncConn) error {
 				return fmt.Errorf("startContainer %w", err)
 			}
 		}
-		return execProcess(proc, path, filter, agent, &running)
+		return execProcess(proc, path, filter, agent, &running, cfg.PreserveFds, conn, syncFd)
 	}()
 	_, _ = unix.Write(conn, []byte(err.Error()))
 	return err
@@ -199,11 +199,11 @@ func prepareExec(spec *specs.Spec, proc *specs.Process) (string, *seccomp.Filter
 
 // finalExec drops privileges, loads seccomp and execs the process. agent is
 // a connection to the seccomp agent, for a filter with SCMP_ACT_NOTIFY.
-func finalExec(proc *specs.Process, path string, filter *seccomp.Filter, agent *os.File, state *specs.State) error {
+func finalExec(proc *specs.Process, path string, filter *seccomp.Filter, agent *os.File, state *specs.State, preserve []int, keep ...int) error {
 	if err := dropPrivileges(proc, filter, agent, state); err != nil {
 		return err
 	}
-	return execProcess(proc, path, filter, agent, state)
+	return execProcess(proc, path, filter, agent, state, preserve, keep...)
 }
 
 // dropPrivileges loads seccomp unless no_new_privs lets an unprivileged
@@ -220,8 +220,10 @@ func dropPrivileges(proc *specs.Process, filter *seccomp.Filter, agent *os.File,
 }
 
 // execProcess loads seccomp when no_new_privs is set, as close to the exec
-// as possible, closes every descriptor of ours and execs the process.
-func execProcess(proc *specs.Process, path string, filter *seccomp.Filter, agent *os.File, state *specs.State) error {
+// as possible, closes every descriptor of ours and execs the process, with
+// the preserved descriptors as 3, 4, ... keep are descriptors the init
+// reports an exec failure on: they are back in place if the exec fails.
+func execProcess(proc *specs.Process, path string, filter *seccomp.Filter, agent *os.File, state *specs.State, preserve []int, keep ...int) error {
 	if filter != nil && proc.NoNewPrivileges {
 		if err := loadSeccomp(filter, agent, state); err != nil {
 			return err
@@ -234,8 +236,54 @@ func execProcess(proc *specs.Process, path string, filter *seccomp.Filter, agent
 	if err := unix.CloseRange(3, ^uint(0), unix.CLOSE_RANGE_CLOEXEC); err != nil {
 		markCloexec()
 	}
-	err := unix.Exec(path, proc.Args, proc.Env)
+	restore, err := placePreserved(preserve, keep)
+	if err != nil {
+		return err
+	}
+	err = unix.Exec(path, proc.Args, proc.Env)
+	restore()
 	return fmt.Errorf("exec %s: %w", proc.Args[0], err)
+}
+
+// placePreserved makes the descriptors of preserve 3, 4, ... in order,
+// without close-on-exec. A descriptor of keep in that range is copied above
+// it first; restore puts it back (after a failed exec).
+func placePreserved(preserve, keep []int) (restore func(), err error) {
+	restore = func() {}
+	if len(preserve) == 0 {
+		return restore, nil
+	}
+	top := 3 + len(preserve)
+	// Every source above the range first, so that no placement closes a
+	// source still to be placed.
+	src := make([]int, len(preserve))
+	for i, fd := range preserve {
+		if src[i], err = unix.FcntlInt(uintptr(fd), unix.F_DUPFD_CLOEXEC, top); err != nil {
+			return restore, fmt.Errorf("preserve-fds: fd %d: %w", fd, err)
+		}
+	}
+	saved := map[int]int{}
+	for _, k := range keep {
+		if k >= 3 && k < top {
+			s, err := unix.FcntlInt(uintptr(k), unix.F_DUPFD_CLOEXEC, top)
+			if err != nil {
+				return restore, fmt.Errorf("preserve-fds: %w", err)
+			}
+			saved[k] = s
+		}
+	}
+	restore = func() {
+		for k, s := range saved {
+			_ = unix.Dup3(s, k, unix.O_CLOEXEC)
+		}
+	}
+	for i, s := range src {
+		if err := unix.Dup3(s, 3+i, 0); err != nil {
+			restore()
+			return func() {}, fmt.Errorf("preserve-fds: %w", err)
+		}
+	}
+	return restore, nil
 }
 
 // loadSeccomp installs filter; a filter with SCMP_ACT_NOTIFY hands its
@@ -403,7 +451,7 @@ func execMain(sync *syncConn, cfg *initConfig) error {
 	if err := sync.send(syncMsg{Type: msgReady}); err != nil {
 		return err
 	}
-	return finalExec(proc, path, filter, agent, cfg.State)
+	return finalExec(proc, path, filter, agent, cfg.State, cfg.PreserveFds, syncFd)
 }
 
 // dialAgent connects to the seccomp agent's unix socket.

@@ -7,6 +7,8 @@ import (
 	"os/exec"
 	"strconv"
 	"syscall"
+
+	"golang.org/x/sys/unix"
 )
 
 // launch is what create and exec both prepare before starting a child of
@@ -95,4 +97,33 @@ func (l *launch) close() {
 	if l.ownConsole && l.console != nil {
 		l.console.Close()
 	}
+}
+
+// preservedFiles returns our descriptors 3 .. 3+n-1 for --preserve-fds,
+// refusing one that is not open.
+func preservedFiles(n int) ([]*os.File, error) {
+	if n < 0 {
+		return nil, fmt.Errorf("preserve-fds: %d is negative", n)
+	}
+	files := make([]*os.File, 0, n)
+	for i := 0; i < n; i++ {
+		fd := 3 + i
+		if flags, err := unix.FcntlInt(uintptr(fd), unix.F_GETFD, 0); err != nil || flags&unix.FD_CLOEXEC != 0 {
+			// Closed, or one of ours (close-on-exec): not the caller's.
+			return nil, fmt.Errorf("preserve-fds: descriptor %d was not passed to the runtime", fd)
+		}
+		files = append(files, os.NewFile(uintptr(fd), "preserved-"+strconv.Itoa(fd)))
+	}
+	return files, nil
+}
+
+// appendPreserved adds files to cmd's descriptors and returns their
+// numbers in the child.
+func appendPreserved(cmd *exec.Cmd, files []*os.File) []int {
+	var fds []int
+	for _, f := range files {
+		fds = append(fds, syncFd+len(cmd.ExtraFiles))
+		cmd.ExtraFiles = append(cmd.ExtraFiles, f)
+	}
+	return fds
 }

@@ -63,6 +63,9 @@ type initConfig struct {
 	// ConsoleFd is the fd (in the init) of a unix socket connection to send the
 	// pty master to, or 0 when the process has no terminal.
 	ConsoleFd int `json:"consoleFd,omitempty"`
+	// PreserveFds are descriptors of the init (the caller's
+	// --preserve-fds, passed on) that become 3, 4, ... in the process.
+	PreserveFds []int `json:"preserveFds,omitempty"`
 	// SeccompAgentFd is a connection (fd in an exec'd process) to the
 	// seccomp agent at linux.seccomp.listenerPath, or 0.
 	SeccompAgentFd int `json:"seccompAgentFd,omitempty"`

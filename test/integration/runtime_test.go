@@ -48,6 +48,7 @@ func TestRuntimeParity(t *testing.T) {
 		{"ConsoleSocket", caseConsoleSocket},
 		{"ExecSeesPidNamespace", caseExec},
 		{"ExecPidFileFailureLeavesNoProcess", caseExecPidFileFails},
+		{"PreserveFds", casePreserveFds},
 		{"UserNamespace", caseUserNamespace},
 		{"Hooks", caseHooks},
 		{"StateAndList", caseStateAndList},
@@ -477,6 +478,66 @@ func caseConsoleSocket(t *testing.T, r *runtimeCLI) any {
 	}
 	r.waitStatus(t, c.id, "stopped", 10*time.Second)
 	return sawHi
+}
+
+// casePreserveFds: --preserve-fds N passes the caller's descriptors 3 ..
+// 3+N-1 to the process, for run and for exec; berth refuses N that counts
+// a descriptor the caller did not pass.
+func casePreserveFds(t *testing.T, r *runtimeCLI) any {
+	files := func(bodies ...string) []*os.File {
+		var fs []*os.File
+		for _, b := range bodies {
+			p := filepath.Join(t.TempDir(), "f")
+			if err := os.WriteFile(p, []byte(b), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			f, err := os.Open(p)
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { f.Close() })
+			fs = append(fs, f)
+		}
+		return fs
+	}
+	runWith := func(extra []*os.File, args ...string) result {
+		t.Helper()
+		ctx, cancel := context.WithTimeout(context.Background(), commandTimeout)
+		defer cancel()
+		cmd := r.command(ctx, args...)
+		out, errOut := outputFile(t), outputFile(t)
+		cmd.Stdout, cmd.Stderr, cmd.ExtraFiles = out, errOut, extra
+		err := cmd.Run()
+		res := result{Stdout: readOutput(t, out), Stderr: readOutput(t, errOut)}
+		var exit *exec.ExitError
+		if errors.As(err, &exit) {
+			res.Code = exit.ExitCode()
+		} else if err != nil {
+			t.Fatal(err)
+		}
+		return res
+	}
+	c := busyboxContainer(t, r, nil, "sh", "-c", "cat <&3; cat <&4")
+	res := runWith(files("three\n", "four\n"), "run", "--preserve-fds", "2", "--bundle", c.bundle, c.id)
+	if res.Code != 0 || res.Stdout != "three\nfour\n" {
+		t.Errorf("run --preserve-fds 2: %s; want three and four", res)
+	}
+	c2 := busyboxContainer(t, r, nil, "sleep", "1000")
+	r.mustRun(t, "create", "--bundle", c2.bundle, c2.id)
+	r.mustRun(t, "start", c2.id)
+	ex := runWith(files("via exec\n"), "exec", "--preserve-fds", "1", c2.id, "sh", "-c", "cat <&3")
+	r.mustRun(t, "delete", "--force", c2.id)
+	if ex.Code != 0 || ex.Stdout != "via exec\n" {
+		t.Errorf("exec --preserve-fds 1: %s", ex)
+	}
+	if r.name == "berth" {
+		c3 := busyboxContainer(t, r, nil, "true")
+		bad := runWith(files("only three\n"), "run", "--preserve-fds", "2", "--bundle", c3.bundle, c3.id)
+		if bad.Code == 0 || !strings.Contains(bad.Stderr, "descriptor 4 was not passed") {
+			t.Errorf("run --preserve-fds 2 with only fd 3: %s; want refused", bad)
+		}
+	}
+	return res.Stdout + ex.Stdout
 }
 
 // caseExecPidFileFails: an exec whose --pid-file cannot be written fails,

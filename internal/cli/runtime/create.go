@@ -15,7 +15,7 @@ func createFlags(cmd *cobra.Command, o *createOpts) {
 	f.StringVar(&o.PidFile, "pid-file", "", "file to write the init's process id to")
 	f.BoolVar(&o.NoPivot, "no-pivot", false, "do not use pivot_root to jail the process inside rootfs")
 	f.BoolVar(&o.NoNewKeyring, "no-new-keyring", false, "accepted for compatibility")
-	f.IntVar(&o.PreserveFds, "preserve-fds", 0, "accepted for compatibility")
+	f.IntVar(&o.PreserveFds, "preserve-fds", 0, "pass N additional file descriptors to the container (stdio + $LISTEN_FDS + N in total)")
 }
 
 func newCreateCommand(g *globalOpts) *cobra.Command {

@@ -27,6 +27,7 @@ type execOpts struct {
 	caps          []string
 	noNewPrivs    bool
 	pidFile       string
+	preserveFds   int
 }
 
 func newExecCommand(g *globalOpts) *cobra.Command {
@@ -62,11 +63,14 @@ func newExecCommand(g *globalOpts) *cobra.Command {
 	f.String("process-label", "", "ignored (no SELinux)")
 	f.String("apparmor", "", "ignored (no AppArmor)")
 	f.Bool("ignore-paused", false, "accepted for compatibility")
-	f.StringP("preserve-fds", "", "0", "accepted for compatibility")
+	f.IntVar(&o.preserveFds, "preserve-fds", 0, "pass N additional file descriptors to the process (stdio + $LISTEN_FDS + N in total)")
 	return cmd
 }
 
 func execProcess(g *globalOpts, o *execOpts, id string, args []string) (int, error) {
+	if err := lifecycle.CheckPreserved(o.preserveFds); err != nil {
+		return 0, err
+	}
 	c, err := g.Load(id)
 	if err != nil {
 		return 0, err
@@ -75,7 +79,7 @@ func execProcess(g *globalOpts, o *execOpts, id string, args []string) (int, err
 	if err != nil {
 		return 0, err
 	}
-	eo := rt.ExecOpts{Process: proc, ConsoleSocket: o.consoleSocket, PidFile: o.pidFile}
+	eo := rt.ExecOpts{Process: proc, ConsoleSocket: o.consoleSocket, PidFile: o.pidFile, PreserveFds: o.preserveFds}
 	var console *lifecycle.ConsoleRelay
 	if proc.Terminal && o.consoleSocket == "" {
 		if o.detach {

@@ -93,13 +93,35 @@ func (o *CreateOpts) RuntimeOpts(g *Global, id string) rt.CreateOpts {
 		ConsoleSocket: o.ConsoleSocket,
 		PidFile:       o.PidFile,
 		NoPivot:       o.NoPivot,
+		PreserveFds:   o.PreserveFds,
 	}
 }
 
 // Create is `create`.
 func Create(g *Global, o *CreateOpts, id string) error {
+	if err := CheckPreserved(o.PreserveFds); err != nil {
+		return g.Fail(err)
+	}
 	_, err := rt.Create(o.RuntimeOpts(g, id))
 	return g.Fail(err)
+}
+
+// CheckPreserved makes sure the descriptors --preserve-fds n names, 3 ..
+// 3+n-1, are ones the caller passed: open and without close-on-exec (a
+// descriptor that survived the exec of berth). One the caller did not pass
+// may be berth's own (Go's runtime keeps the cgroup's CPU quota files
+// open, for one): it must never reach the container.
+func CheckPreserved(n int) error {
+	if n < 0 {
+		return fmt.Errorf("preserve-fds: %d is negative", n)
+	}
+	for fd := 3; fd < 3+n; fd++ {
+		flags, err := unix.FcntlInt(uintptr(fd), unix.F_GETFD, 0)
+		if err != nil || flags&unix.FD_CLOEXEC != 0 {
+			return fmt.Errorf("preserve-fds %d: descriptor %d was not passed to berth", n, fd)
+		}
+	}
+	return nil
 }
 
 // Start is `start`.

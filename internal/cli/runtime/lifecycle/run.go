@@ -15,6 +15,9 @@ import (
 // (unless keep) with signals forwarded and the terminal (when asked for)
 // relayed. It returns the process's exit code.
 func Run(g *Global, o *CreateOpts, id string, detach, keep bool) (int, error) {
+	if err := CheckPreserved(o.PreserveFds); err != nil {
+		return 0, err
+	}
 	ro := o.RuntimeOpts(g, id)
 	var console *ConsoleRelay
 	if !detach {
