@@ -274,6 +274,23 @@ func readLog(t *testing.T, path string) []logLine {
 	return out
 }
 
+// runToExit starts c's container, waits for it to exit with code, and
+// checks that its log holds the one line logLine.
+func runToExit(t *testing.T, c *shim.Client, cfg shim.Config, code int, logLine string) {
+	t.Helper()
+	ctx := ctxT(t, 20*time.Second)
+	if err := c.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	ex, err := c.Wait(ctx)
+	if err != nil || ex.Code != code {
+		t.Fatalf("wait = %+v, %v; want exit %d", ex, err, code)
+	}
+	if lines := readLog(t, cfg.LogPath); len(lines) != 1 || lines[0].Log != logLine {
+		t.Errorf("log = %+v, want the one line %q", lines, logLine)
+	}
+}
+
 func ctxT(t *testing.T, d time.Duration) context.Context {
 	ctx, cancel := context.WithTimeout(context.Background(), d)
 	t.Cleanup(cancel)

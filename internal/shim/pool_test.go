@@ -63,17 +63,7 @@ func TestPoolSpare(t *testing.T) {
 	if c.Pid() != spare {
 		t.Errorf("second start ran shim %d; want the spare %d", c.Pid(), spare)
 	}
-	ctx := ctxT(t, 20*time.Second)
-	if err := c.Start(ctx); err != nil {
-		t.Fatal(err)
-	}
-	ex, err := c.Wait(ctx)
-	if err != nil || ex.Code != 4 {
-		t.Fatalf("wait = %+v, %v; want exit 4", ex, err)
-	}
-	if lines := readLog(t, cfg.LogPath); len(lines) != 1 || lines[0].Log != "from-spare\n" {
-		t.Errorf("log = %+v", lines)
-	}
+	runToExit(t, c, cfg, 4, "from-spare\n")
 	// Its stderr is the new directory's shim.log.
 	if target, err := os.Readlink(filepath.Join("/proc", strconv.Itoa(spare), "fd", "2")); err != nil || target != filepath.Join(cfg.StateDir, "shim.log") {
 		t.Errorf("spare's stderr = %q, %v; want %s", target, err, filepath.Join(cfg.StateDir, "shim.log"))
@@ -115,13 +105,7 @@ func TestPoolDeadSpare(t *testing.T) {
 	if c.Pid() == spare {
 		t.Fatalf("start was handed the dead spare %d", spare)
 	}
-	ctx := ctxT(t, 20*time.Second)
-	if err := c.Start(ctx); err != nil {
-		t.Fatal(err)
-	}
-	if ex, err := c.Wait(ctx); err != nil || ex.Code != 0 {
-		t.Fatalf("wait = %+v, %v", ex, err)
-	}
+	runToExit(t, c, cfg, 0, "alive\n")
 	waitGone(t, spare)
 }
 

@@ -595,17 +595,7 @@ func TestBerthBinary(t *testing.T) {
 	cfg := e.config("sh", "-c", "echo from-berth-shim; exit 5")
 	cfg.Binary = berthBin
 	c := e.start(cfg)
-	ctx := ctxT(t, 20*time.Second)
-	if err := c.Start(ctx); err != nil {
-		t.Fatal(err)
-	}
-	ex, err := c.Wait(ctx)
-	if err != nil || ex.Code != 5 {
-		t.Fatalf("wait = %+v, %v; want 5", ex, err)
-	}
-	if lines := readLog(t, cfg.LogPath); len(lines) != 1 || lines[0].Log != "from-berth-shim\n" {
-		t.Errorf("log = %+v", lines)
-	}
+	runToExit(t, c, cfg, 5, "from-berth-shim\n")
 	b, err := os.ReadFile(filepath.Join("/proc", strconv.Itoa(c.Pid()), "cmdline"))
 	if err != nil || !strings.HasPrefix(string(b), "berth\x00shim\x00") {
 		t.Errorf("shim command line = %q, %v; want berth shim ...", b, err)
