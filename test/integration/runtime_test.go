@@ -768,8 +768,8 @@ func caseStateAndList(t *testing.T, r *runtimeCLI) any {
 	if err := json.Unmarshal([]byte(js.Stdout), &listed); err != nil {
 		t.Fatalf("list --format json: %v: %q", err, js.Stdout)
 	}
-	if len(listed) != 1 || listed[0]["id"] != c.id || listed[0]["status"] != "running" {
-		t.Errorf("list --format json = %v, want one running %s", listed, c.id)
+	if len(listed) != 1 || listed[0]["id"] != c.id || listed[0]["status"] != "running" || listed[0]["owner"] != "root" {
+		t.Errorf("list --format json = %v, want one running %s owned by root", listed, c.id)
 	}
 
 	r.mustRun(t, "kill", c.id, "KILL")

@@ -4,6 +4,10 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"os/user"
+	"path/filepath"
+	"strconv"
+	"syscall"
 	"text/tabwriter"
 	"time"
 
@@ -47,7 +51,7 @@ func newListCommand(g *globalOpts) *cobra.Command {
 			case "json":
 				out := make([]lifecycle.StateJSON, 0, len(cs))
 				for _, c := range cs {
-					out = append(out, lifecycle.ToStateJSON(c))
+					out = append(out, listed(g, c))
 				}
 				b, err := json.Marshal(out)
 				if err != nil {
@@ -58,7 +62,7 @@ func newListCommand(g *globalOpts) *cobra.Command {
 				w := tabwriter.NewWriter(os.Stdout, 12, 1, 3, ' ', 0)
 				fmt.Fprint(w, "ID\tPID\tSTATUS\tBUNDLE\tCREATED\tOWNER\n")
 				for _, c := range cs {
-					s := lifecycle.ToStateJSON(c)
+					s := listed(g, c)
 					fmt.Fprintf(w, "%s\t%d\t%s\t%s\t%s\t%s\n", s.ID, s.Pid, s.Status, s.Bundle, s.Created.Format(time.RFC3339Nano), s.Owner)
 				}
 				return w.Flush()
@@ -71,4 +75,22 @@ func newListCommand(g *globalOpts) *cobra.Command {
 	cmd.Flags().StringVarP(&format, "format", "f", "table", "select one of: table or json")
 	cmd.Flags().BoolVarP(&quiet, "quiet", "q", false, "display only container IDs")
 	return cmd
+}
+
+// listed is c's line of `list`: its state, with runc's owner there, the
+// name of the user who owns the container's state directory.
+func listed(g *globalOpts, c *rt.Container) lifecycle.StateJSON {
+	s := lifecycle.ToStateJSON(c)
+	if s.Owner == "" {
+		if fi, err := os.Stat(filepath.Join(g.Root, c.ID())); err == nil {
+			if st, ok := fi.Sys().(*syscall.Stat_t); ok {
+				uid := strconv.FormatUint(uint64(st.Uid), 10)
+				s.Owner = "#" + uid
+				if u, err := user.LookupId(uid); err == nil {
+					s.Owner = u.Username
+				}
+			}
+		}
+	}
+	return s
 }
