@@ -65,8 +65,13 @@ func (e *Engine) Create(ctx context.Context, req CreateRequest) (string, []strin
 	}
 	cfg := *req.Config
 	mergeImageConfig(&cfg, img)
+	// --entrypoint "" sends [""]: the image's entrypoint and command are
+	// not taken (mergeImageConfig saw an entrypoint), and none is left.
+	if len(cfg.Entrypoint) == 1 && cfg.Entrypoint[0] == "" {
+		cfg.Entrypoint = nil
+	}
 	if len(cfg.Cmd) == 0 && len(cfg.Entrypoint) == 0 {
-		return "", nil, errdefs.ErrInvalidArgument.WithMessage("no command specified")
+		return "", nil, errdefs.ErrInvalidArgument.WithMessage("No command specified")
 	}
 	applyHostDefaults(hc)
 	rt := hc.Runtime

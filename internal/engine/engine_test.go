@@ -194,11 +194,12 @@ func TestResolveUser(t *testing.T) {
 	_ = os.WriteFile(filepath.Join(root, "etc", "passwd"), []byte("root:x:0:0::/root:/bin/sh\nalice:x:1000:1000::/home/alice:/bin/sh\n"), 0o644)
 	_ = os.WriteFile(filepath.Join(root, "etc", "group"), []byte("root:x:0:\nalice:x:1000:\nwheel:x:10:alice,bob\nstaff:x:50:\n"), 0o644)
 	for in, want := range map[string][3]any{
-		"":            {uint32(0), uint32(0), []uint32(nil)},
-		"alice":       {uint32(1000), uint32(1000), []uint32{10}},
-		"1000":        {uint32(1000), uint32(1000), []uint32{10}},
-		"alice:staff": {uint32(1000), uint32(50), []uint32{10}},
-		"4242:7":      {uint32(4242), uint32(7), []uint32(nil)},
+		// The primary group first, as docker lists it among the groups.
+		"":            {uint32(0), uint32(0), []uint32{0}},
+		"alice":       {uint32(1000), uint32(1000), []uint32{1000, 10}},
+		"1000":        {uint32(1000), uint32(1000), []uint32{1000, 10}},
+		"alice:staff": {uint32(1000), uint32(50), []uint32{50, 10}},
+		"4242:7":      {uint32(4242), uint32(7), []uint32{7}},
 	} {
 		u, err := resolveUser(root, in)
 		if err != nil || u.UID != want[0] || u.GID != want[1] || !reflect.DeepEqual(u.AdditionalGids, want[2]) {

@@ -5,6 +5,8 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
+	"sort"
 	"strconv"
 	"strings"
 
@@ -120,7 +122,7 @@ func containerHostname(c *Container) string {
 	if c.Config.Hostname != "" {
 		return c.Config.Hostname
 	}
-	if c.HostConfig != nil && c.HostConfig.NetworkMode == "host" {
+	if c.HostConfig != nil && (c.HostConfig.NetworkMode == "host" || c.HostConfig.UTSMode == "host") {
 		if h, err := os.Hostname(); err == nil {
 			return h
 		}
@@ -201,6 +203,9 @@ func (e *Engine) specFor(c *Container, dir, netns string) (*specs.Spec, error) {
 	if err != nil {
 		return nil, err
 	}
+	if user.AdditionalGids, err = addGroups(filepath.Join(dir, "rootfs"), user.AdditionalGids, hc.GroupAdd); err != nil {
+		return nil, err
+	}
 	cwd := cfg.WorkingDir
 	if cwd == "" {
 		cwd = "/"
@@ -229,12 +234,32 @@ func (e *Engine) specFor(c *Container, dir, netns string) (*specs.Spec, error) {
 		Linux: &specs.Linux{
 			CgroupsPath: "/berth/" + c.ID,
 			Resources:   resources(hc),
-			Namespaces: []specs.LinuxNamespace{
-				{Type: specs.MountNamespace}, {Type: specs.PIDNamespace}, {Type: specs.IPCNamespace},
-				{Type: specs.UTSNamespace},
-			},
-			Sysctl: hc.Sysctls,
+			Namespaces:  []specs.LinuxNamespace{{Type: specs.MountNamespace}},
+			Sysctl:      hc.Sysctls,
 		},
+		Domainname: cfg.Domainname,
+	}
+	if hc.OomScoreAdj != 0 {
+		adj := hc.OomScoreAdj
+		s.Process.OOMScoreAdj = &adj
+	}
+	// --pid, --ipc, --uts: a namespace of its own, the host's (none in
+	// the spec) or another container's.
+	for _, n := range []struct {
+		typ  specs.LinuxNamespaceType
+		mode string
+	}{{specs.PIDNamespace, string(hc.PidMode)}, {specs.IPCNamespace, string(hc.IpcMode)}, {specs.UTSNamespace, string(hc.UTSMode)}} {
+		ns, err := e.namespaceFor(c, n.typ, n.mode)
+		if err != nil {
+			return nil, err
+		}
+		if ns != nil {
+			s.Linux.Namespaces = append(s.Linux.Namespaces, *ns)
+		}
+	}
+	if hc.UTSMode == "host" {
+		s.Hostname = "" // the host's, which the process shares
+		s.Domainname = ""
 	}
 	if !hc.Privileged {
 		s.Linux.MaskedPaths = defaultMaskedPaths
@@ -255,6 +280,10 @@ func (e *Engine) specFor(c *Container, dir, netns string) (*specs.Spec, error) {
 	if cfg.Tty && hc.ConsoleSize[0] > 0 {
 		s.Process.ConsoleSize = &specs.Box{Height: hc.ConsoleSize[0], Width: hc.ConsoleSize[1]}
 	}
+	// The user's mounts go after the defaults, a parent before what is
+	// mounted below it (docker sorts them by depth): -v a:/data/sub with
+	// -v b:/data, or /etc/hosts over a volume on /etc.
+	defaults := len(s.Mounts)
 	// hostname, hosts and resolv.conf from the container's directory.
 	for _, f := range []struct{ name, dest string }{{"hostname", "/etc/hostname"}, {"hosts", "/etc/hosts"}, {"resolv.conf", "/etc/resolv.conf"}} {
 		opts := []string{"rbind", "rprivate"}
@@ -278,6 +307,8 @@ func (e *Engine) specFor(c *Container, dir, netns string) (*specs.Spec, error) {
 		return nil, err
 	}
 	s.Mounts = append(s.Mounts, vm...)
+	user_ := s.Mounts[defaults:]
+	sort.SliceStable(user_, func(i, j int) bool { return mountDepth(user_[i].Destination) < mountDepth(user_[j].Destination) })
 	for _, d := range hc.Devices {
 		if err := addDevice(s, d); err != nil {
 			return nil, err
@@ -520,4 +551,82 @@ func hostDevices() []specs.LinuxDevice {
 		return nil
 	})
 	return out
+}
+
+// mountDepth is the number of components of a mount destination.
+func mountDepth(dest string) int {
+	dest = filepath.Clean("/" + dest)
+	if dest == "/" {
+		return 0
+	}
+	return strings.Count(dest, "/")
+}
+
+// namespaceFor returns the namespace of type typ for a --pid, --ipc or
+// --uts mode: a new one (the default), nil for "host" (the host's, shared),
+// or a running container's ("container:NAME", --pid and --ipc).
+func (e *Engine) namespaceFor(c *Container, typ specs.LinuxNamespaceType, mode string) (*specs.LinuxNamespace, error) {
+	what := map[specs.LinuxNamespaceType]string{specs.PIDNamespace: "PID", specs.IPCNamespace: "IPC", specs.UTSNamespace: "UTS"}[typ]
+	switch {
+	case mode == "host":
+		return nil, nil
+	case strings.HasPrefix(mode, "container:") && typ != specs.UTSNamespace:
+		ref := strings.TrimPrefix(mode, "container:")
+		other, err := e.Get(ref)
+		if err != nil {
+			return nil, err
+		}
+		if other == c {
+			return nil, errdefs.ErrInvalidArgument.WithMessage(fmt.Sprintf("cannot join own %s namespace", what))
+		}
+		other.mu.Lock()
+		running, pid := other.State.Running, other.State.Pid
+		ipc := other.HostConfig.IpcMode
+		other.mu.Unlock()
+		if !running || pid == 0 {
+			return nil, errdefs.ErrConflict.WithMessage(fmt.Sprintf("cannot join %s of a non running container: %s", what, ref))
+		}
+		if typ == specs.IPCNamespace && ipc != container.IPCModeShareable && ipc != container.IPCModeHost {
+			return nil, errdefs.ErrConflict.WithMessage(fmt.Sprintf("cannot join IPC of container %s: non-shareable IPC (hint: use IpcMode:shareable for the donor container)", ref))
+		}
+		if typ == specs.IPCNamespace && ipc == container.IPCModeHost {
+			return nil, nil
+		}
+		file := map[specs.LinuxNamespaceType]string{specs.PIDNamespace: "pid", specs.IPCNamespace: "ipc"}[typ]
+		return &specs.LinuxNamespace{Type: typ, Path: fmt.Sprintf("/proc/%d/ns/%s", pid, file)}, nil
+	case mode == "" || mode == "private" || mode == "shareable" || mode == "none":
+		return &specs.LinuxNamespace{Type: typ}, nil
+	}
+	return nil, errdefs.ErrInvalidArgument.WithMessage(fmt.Sprintf("invalid %s mode: %s", strings.ToLower(what), mode))
+}
+
+// addGroups appends --group-add's groups (names from the rootfs's
+// /etc/group, or numbers) to gids, as docker does.
+func addGroups(rootfs string, gids []uint32, add []string) ([]uint32, error) {
+	if len(add) == 0 {
+		return gids, nil
+	}
+	groups := readColonFile(filepath.Join(rootfs, "etc", "group"))
+	for _, g := range add {
+		var gid uint32
+		if n, err := strconv.ParseUint(g, 10, 32); err == nil {
+			gid = uint32(n)
+		} else {
+			found := false
+			for _, e := range groups {
+				if len(e) > 2 && e[0] == g {
+					n, _ := strconv.ParseUint(e[2], 10, 32)
+					gid, found = uint32(n), true
+					break
+				}
+			}
+			if !found {
+				return nil, errdefs.ErrInvalidArgument.WithMessage(fmt.Sprintf("Unable to find group %s: no matching entries in group file", g))
+			}
+		}
+		if !slices.Contains(gids, gid) {
+			gids = append(gids, gid)
+		}
+	}
+	return gids, nil
 }

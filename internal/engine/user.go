@@ -69,6 +69,8 @@ func resolveUser(rootfs, u string) (specs.User, error) {
 			}
 		}
 	}
+	// The primary group is among the process's groups, as docker has it.
+	out.AdditionalGids = []uint32{out.GID}
 	if userName != "" {
 		for _, g := range groups {
 			if len(g) < 4 {

@@ -1,0 +1,83 @@
+package engine
+
+import (
+	"os"
+	"strings"
+	"testing"
+)
+
+// --pid, --ipc and --uts host share the host's namespaces; --pid
+// container:X and --ipc container:X (X shareable) share X's; a private
+// donor's IPC is refused as dockerd refuses it.
+func TestRunNamespaceModes(t *testing.T) {
+	d := newDaemon(t)
+	host := func(ns string) string {
+		l, err := os.Readlink("/proc/self/ns/" + ns)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return l
+	}
+	out := d.mustDocker(t, "run", "--rm", "--pid", "host", "--ipc", "host", "--uts", "host", "busybox",
+		"sh", "-c", "for n in pid ipc uts; do readlink /proc/self/ns/$n; done; hostname")
+	hn, _ := os.Hostname()
+	if want := host("pid") + "\n" + host("ipc") + "\n" + host("uts") + "\n" + hn + "\n"; out != want {
+		t.Errorf("--pid/--ipc/--uts host: %q, want the host's %q", out, want)
+	}
+	d.mustDocker(t, "run", "-d", "--name", "donor", "--ipc", "shareable", "busybox", "sleep", "1000")
+	d.mustDocker(t, "run", "-d", "--name", "private", "busybox", "sleep", "1000")
+	t.Cleanup(func() { d.docker(t, "rm", "-f", "donor", "private") })
+	donor := d.mustDocker(t, "exec", "donor", "sh", "-c", "for n in pid ipc; do readlink /proc/self/ns/$n; done")
+	joined := d.mustDocker(t, "run", "--rm", "--pid", "container:donor", "--ipc", "container:donor", "busybox",
+		"sh", "-c", "for n in pid ipc; do readlink /proc/self/ns/$n; done; ps -o args | grep -c '^sleep 1000'")
+	if joined != donor+"1\n" {
+		t.Errorf("--pid/--ipc container:donor: %q, want donor's namespaces %q and its sleep", joined, donor)
+	}
+	if _, errOut, err := d.docker(t, "run", "--rm", "--ipc", "container:private", "busybox", "true"); exitCode(err) != 125 || !strings.Contains(errOut, "non-shareable IPC") {
+		t.Errorf("--ipc container:private: exit %d %s; want 125, non-shareable IPC", exitCode(err), errOut)
+	}
+}
+
+// --group-add, the primary group among the groups, --oom-score-adj,
+// --domainname and --entrypoint "" as dockerd has them.
+func TestRunUserGroupsAndProcessSettings(t *testing.T) {
+	d := newDaemon(t)
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"busybox", "id"}, "uid=0(root) gid=0(root) groups=0(root),10(wheel)\n"},
+		{[]string{"-u", "1000:1000", "busybox", "id"}, "uid=1000 gid=1000 groups=1000\n"},
+		{[]string{"-u", "nobody", "--group-add", "29", "--group-add", "wheel", "busybox", "id"}, "uid=65534(nobody) gid=65534(nogroup) groups=10(wheel),29(audio),65534(nogroup)\n"},
+		{[]string{"--oom-score-adj", "500", "busybox", "cat", "/proc/self/oom_score_adj"}, "500\n"},
+		{[]string{"--domainname", "example.org", "busybox", "cat", "/proc/sys/kernel/domainname"}, "example.org\n"},
+		{[]string{"--entrypoint", "", "busybox", "echo", "x"}, "x\n"},
+	} {
+		out, errOut, err := d.docker(t, append([]string{"run", "--rm"}, c.args...)...)
+		if err != nil || out != c.want {
+			t.Errorf("run %v: %q %v %s; want %q", c.args, out, err, errOut, c.want)
+		}
+	}
+	if _, errOut, err := d.docker(t, "run", "--rm", "--group-add", "nosuchgrp", "busybox", "true"); err == nil || !strings.Contains(errOut, "Unable to find group nosuchgrp") {
+		t.Errorf("--group-add nosuchgrp: %v %s", err, errOut)
+	}
+	if _, errOut, err := d.docker(t, "run", "--rm", "--entrypoint", "", "busybox"); exitCode(err) != 125 || !strings.Contains(errOut, "No command specified") {
+		t.Errorf("--entrypoint \"\" without a command: exit %d %s", exitCode(err), errOut)
+	}
+}
+
+// A parent mount is mounted before what goes below it, whatever the
+// order of -v; /etc/hosts and friends go over a volume on /etc.
+func TestRunMountOrder(t *testing.T) {
+	d := newDaemon(t)
+	t.Cleanup(func() { d.docker(t, "volume", "rm", "-f", "mo-sub", "mo-data", "mo-etc") })
+	out, errOut, err := d.docker(t, "run", "--rm", "-v", "mo-sub:/data/sub", "-v", "mo-data:/data", "busybox",
+		"sh", "-c", "touch /data/sub/f && echo ok")
+	if err != nil || out != "ok\n" {
+		t.Errorf("-v mo-sub:/data/sub -v mo-data:/data: %q %v %s", out, err, errOut)
+	}
+	out, errOut, err = d.docker(t, "run", "--rm", "--hostname", "hn1", "-v", "mo-etc:/etc", "busybox", "cat", "/etc/hostname")
+	if err != nil || out != "hn1\n" {
+		t.Errorf("-v mo-etc:/etc: /etc/hostname %q %v %s; want hn1", out, err, errOut)
+	}
+}
