@@ -341,6 +341,18 @@ func watchHangup(r *http.Request, cancel func()) (stop func()) {
 // zstd go to the builder as they are; bzip2 is decompressed here and xz by
 // the host's xz. The result is bounded by maxBuildContext.
 func buildContext(r *http.Request) (io.Reader, func(), error) {
+	rd, closeFn, err := decompressedBody(r, "build context")
+	if rd == nil || err != nil {
+		return rd, closeFn, err
+	}
+	return &limitedReader{r: rd, n: maxBuildContext}, closeFn, nil
+}
+
+// decompressedBody returns the request's body with bzip2 decompressed here
+// and xz by the host's xz (what, in errors, names the body); plain, gzip
+// and zstd bodies are returned as they are. A nil reader means an empty
+// body. The close function reaps xz.
+func decompressedBody(r *http.Request, what string) (io.Reader, func(), error) {
 	if r.Body == nil {
 		return nil, func() {}, nil
 	}
@@ -356,10 +368,10 @@ func buildContext(r *http.Request) (io.Reader, func(), error) {
 		cmd.Stdin = br
 		out, err := cmd.StdoutPipe()
 		if err != nil {
-			return nil, closeFn, fmt.Errorf("build context: xz: %w", err)
+			return nil, closeFn, fmt.Errorf("%s: xz: %w", what, err)
 		}
 		if err := cmd.Start(); err != nil {
-			return nil, closeFn, errdefs.ErrNotImplemented.WithMessage("build context: xz-compressed contexts need the host's xz: " + err.Error())
+			return nil, closeFn, errdefs.ErrNotImplemented.WithMessage(what + ": xz-compressed archives need the host's xz: " + err.Error())
 		}
 		rd = out
 		closeFn = func() {
@@ -371,7 +383,7 @@ func buildContext(r *http.Request) (io.Reader, func(), error) {
 	if len(head) == 0 {
 		return nil, closeFn, nil
 	}
-	return &limitedReader{r: rd, n: maxBuildContext}, closeFn, nil
+	return rd, closeFn, nil
 }
 
 // limitedReader fails once more than n bytes were read.

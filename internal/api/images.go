@@ -676,7 +676,18 @@ func (s *Server) imagesLoad(w http.ResponseWriter, r *http.Request) {
 	// Nothing is written before the body is read: an HTTP/1 response
 	// that has started may cut the request body short.
 	ps := newProgressStream(w, r, nil)
-	lines, err := svc.Load(r.Context(), r.Body)
+	// docker load takes an archive compressed with gzip, zstd (the image
+	// service's), bzip2 or xz (here) as well.
+	body, closeBody, err := decompressedBody(r, "load")
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	defer closeBody()
+	if body == nil {
+		body = http.NoBody
+	}
+	lines, err := svc.Load(r.Context(), body)
 	for _, l := range lines {
 		ps.send(streamMessage{Stream: l + "\n"})
 		if n, ok := strings.CutPrefix(l, "Loaded image: "); ok {

@@ -170,7 +170,13 @@ func (s *Service) load(ctx context.Context, r io.Reader) ([]string, error) {
 	if max <= 0 {
 		max = DefaultMaxLoadSize
 	}
-	ld, err := spool(r, max)
+	// A gzip or zstd archive (docker load takes them) is decompressed.
+	dr, _, err := archive.DecompressStream(r)
+	if err != nil {
+		return nil, fmt.Errorf("read archive: %w: %w", err, errdefs.ErrInvalidArgument)
+	}
+	defer dr.Close()
+	ld, err := spool(dr, max)
 	if err != nil {
 		return nil, err
 	}

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -94,6 +95,20 @@ func TestSaveLoadImportPrune(t *testing.T) {
 	r = c.runIn([]byte(saved), "load", "-q")
 	if r.code != 0 || strings.TrimSpace(r.stdout) != "Loaded image: rectest/save:1" {
 		t.Errorf("docker save | docker load: exit %d %q %q", r.code, r.stdout, r.stderr)
+	}
+	// Compressed archives load too, as with dockerd.
+	for _, z := range []struct{ ext, cmd string }{{"gz", "gzip"}, {"bz2", "bzip2"}, {"xz", "xz"}, {"zst", "zstd"}} {
+		if _, err := exec.LookPath(z.cmd); err != nil {
+			continue
+		}
+		zp := archive + "." + z.ext
+		if out, err := exec.Command("sh", "-c", z.cmd+" -c "+archive+" > "+zp).CombinedOutput(); err != nil {
+			t.Fatalf("%s: %v %s", z.cmd, err, out)
+		}
+		c.ok("rmi", "rectest/save:1")
+		if r := c.ok("load", "-i", zp); strings.TrimSpace(r.stdout) != "Loaded image: rectest/save:1" {
+			t.Errorf("docker load -i save.tar.%s: %q", z.ext, r.stdout)
+		}
 	}
 	// A broken archive: the error arrives in the stream.
 	r = c.runIn([]byte("not a tar"), "load")
