@@ -23,6 +23,19 @@ import (
 // withRootfs calls fn with the container's merged root: the mounted rootfs
 // of a running container, or a temporary mount of a stopped one.
 func (e *Engine) withRootfs(ctx context.Context, ref string, fn func(c *Container, root string) error) error {
+	return e.withRoot(ctx, ref, false, fn)
+}
+
+// withMounts is withRootfs for docker cp: a running container's root as
+// its process sees it (/proc/PID/root), with its volumes, binds, tmpfs
+// mounts and /etc/hosts, hostname and resolv.conf, so a copy lands where
+// the container reads it. (A stopped container's volumes are not
+// mounted: its rootfs alone.)
+func (e *Engine) withMounts(ctx context.Context, ref string, fn func(c *Container, root string) error) error {
+	return e.withRoot(ctx, ref, true, fn)
+}
+
+func (e *Engine) withRoot(ctx context.Context, ref string, withMounts bool, fn func(c *Container, root string) error) error {
 	c, err := e.Get(ref)
 	if err != nil {
 		return err
@@ -34,6 +47,12 @@ func (e *Engine) withRootfs(ctx context.Context, ref string, fn func(c *Containe
 	}
 	root := filepath.Join(e.dir(c.ID), "rootfs")
 	if c.State.Running {
+		if withMounts && c.State.Pid > 0 {
+			proc := fmt.Sprintf("/proc/%d/root", c.State.Pid)
+			if _, err := os.Stat(proc); err == nil {
+				return fn(c, proc)
+			}
+		}
 		return fn(c, root)
 	}
 	mounts, err := e.cfg.Images.Mounts(ctx, c.ID)
@@ -137,7 +156,7 @@ func resolveIn(root, p string, noFollowLast bool) (string, error) {
 // StatPath is docker's stat of a path in the container (cp's HEAD).
 func (e *Engine) StatPath(ctx context.Context, ref, p string) (container.PathStat, error) {
 	var st container.PathStat
-	err := e.withRootfs(ctx, ref, func(c *Container, root string) error {
+	err := e.withMounts(ctx, ref, func(c *Container, root string) error {
 		var err error
 		st, err = statIn(root, p)
 		if errors.Is(err, os.ErrNotExist) {
@@ -170,7 +189,7 @@ func statIn(root, p string) (container.PathStat, error) {
 // ArchivePath writes a tar of p (a file or a tree, named by its base name)
 // and returns its stat, as docker cp from a container needs.
 func (e *Engine) ArchivePath(ctx context.Context, ref, p string, w func(container.PathStat) io.Writer) error {
-	return e.withRootfs(ctx, ref, func(c *Container, root string) error {
+	return e.withMounts(ctx, ref, func(c *Container, root string) error {
 		st, err := statIn(root, p)
 		if errors.Is(err, os.ErrNotExist) {
 			return errdefs.ErrNotFound.WithMessage(fmt.Sprintf("Could not find the file %s in container %s", p, ref))
@@ -192,7 +211,7 @@ func (e *Engine) ArchivePath(ctx context.Context, ref, p string, w func(containe
 
 // ExtractTo unpacks the tar r into the directory p of the container.
 func (e *Engine) ExtractTo(ctx context.Context, ref, p string, r io.Reader, noOverwriteDirNonDir bool) error {
-	return e.withRootfs(ctx, ref, func(c *Container, root string) error {
+	return e.withMounts(ctx, ref, func(c *Container, root string) error {
 		if c.HostConfig.ReadonlyRootfs {
 			return errdefs.ErrPermissionDenied.WithMessage("container rootfs is marked read-only")
 		}

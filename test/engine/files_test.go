@@ -137,3 +137,36 @@ func rawRequest(t *testing.T, d *daemon, method, path, contentType, body string)
 	b, _ := io.ReadAll(resp.Body)
 	return resp.StatusCode, string(b)
 }
+
+// docker cp goes through the container's mounts, as dockerd's does: into
+// and out of a named volume and a bind mount, and /etc/hostname is the
+// container's, not the image's.
+func TestCpThroughMounts(t *testing.T) {
+	d := newDaemon(t)
+	bind := t.TempDir()
+	if err := os.WriteFile(filepath.Join(bind, "hf"), []byte("from-host\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	src := filepath.Join(t.TempDir(), "x.txt")
+	if err := os.WriteFile(src, []byte("copied\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	d.mustDocker(t, "run", "-d", "--name", "cpm", "--hostname", "cphost", "-v", bind+":/mnt/b", "-v", "cpvol:/mnt/v", "busybox", "sleep", "1000")
+	t.Cleanup(func() { d.docker(t, "rm", "-f", "-v", "cpm"); d.docker(t, "volume", "rm", "-f", "cpvol") })
+	d.mustDocker(t, "cp", src, "cpm:/mnt/v/")
+	d.mustDocker(t, "cp", src, "cpm:/mnt/b/x2")
+	if out := d.mustDocker(t, "exec", "cpm", "cat", "/mnt/v/x.txt", "/mnt/b/x2"); out != "copied\ncopied\n" {
+		t.Errorf("files copied into the volume and the bind, seen in the container: %q", out)
+	}
+	if b, err := os.ReadFile(filepath.Join(bind, "x2")); err != nil || string(b) != "copied\n" {
+		t.Errorf("the bind's host directory: %q, %v", b, err)
+	}
+	out := t.TempDir()
+	d.mustDocker(t, "cp", "cpm:/mnt/b/hf", out)
+	d.mustDocker(t, "cp", "cpm:/etc/hostname", out)
+	for name, want := range map[string]string{"hf": "from-host\n", "hostname": "cphost\n"} {
+		if b, err := os.ReadFile(filepath.Join(out, name)); err != nil || string(b) != want {
+			t.Errorf("copied out %s: %q, %v; want %q", name, b, err, want)
+		}
+	}
+}
