@@ -210,7 +210,7 @@ func commitConfig(req, ctr *container.Config) *ocispec.ImageConfig {
 // them; the same is done here by leaving out an empty file at one of
 // these paths (what the container writes there goes to the bind-mounted
 // file, never to the upper directory).
-var etcMountTargets = map[string]bool{"etc/hostname": true, "etc/hosts": true, "etc/resolv.conf": true}
+var etcMountTargets = map[string]bool{"etc/hostname": true, "etc/hosts": true, "etc/resolv.conf": true, ".dockerenv": true}
 
 // isMountTarget reports whether rel (relative to upper, no leading "/")
 // is an engine-created, empty mount target file.

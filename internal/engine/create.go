@@ -244,6 +244,10 @@ func applyHostDefaults(hc *container.HostConfig) {
 	if hc.ShmSize == 0 {
 		hc.ShmSize = 64 << 20
 	}
+	if hc.Memory > 0 && hc.MemorySwap == 0 {
+		// dockerd records the swap limit it applies: twice the memory.
+		hc.MemorySwap = 2 * hc.Memory
+	}
 	if hc.IpcMode == "" {
 		hc.IpcMode = container.IPCModePrivate
 	}

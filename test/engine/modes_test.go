@@ -81,3 +81,21 @@ func TestRunMountOrder(t *testing.T) {
 		t.Errorf("-v mo-etc:/etc: /etc/hostname %q %v %s; want hn1", out, err, errOut)
 	}
 }
+
+// /.dockerenv is there, as in dockerd's containers, and neither diff nor
+// commit shows it.
+func TestDockerenv(t *testing.T) {
+	d := newDaemon(t)
+	d.mustDocker(t, "run", "-d", "--name", "denv", "busybox", "sleep", "1000")
+	t.Cleanup(func() { d.docker(t, "rm", "-f", "denv") })
+	if out := d.mustDocker(t, "exec", "denv", "sh", "-c", "test -f /.dockerenv && echo yes"); out != "yes\n" {
+		t.Errorf("/.dockerenv in the container: %q", out)
+	}
+	if diff := d.mustDocker(t, "diff", "denv"); strings.Contains(diff, "dockerenv") {
+		t.Errorf("docker diff shows it: %q", diff)
+	}
+	d.mustDocker(t, "commit", "denv", "denv-img")
+	if out, _, _ := d.docker(t, "run", "--rm", "--entrypoint", "", "denv-img", "ls", "-a", "/"); !strings.Contains(out, ".dockerenv") {
+		t.Errorf("a container of the committed image lacks its own /.dockerenv: %q", out)
+	}
+}
