@@ -56,6 +56,13 @@ func (e *Engine) Create(ctx context.Context, req CreateRequest) (string, []strin
 	if err != nil {
 		return "", nil, err
 	}
+	for _, l := range hc.Links {
+		if name, _ := parseLink(l); name == "" {
+			return "", nil, errdefs.ErrInvalidArgument.WithMessage(fmt.Sprintf("invalid link %q", l))
+		} else if _, err := e.Get(name); err != nil {
+			return "", nil, errdefs.ErrInvalidArgument.WithMessage(fmt.Sprintf("could not get container for %s: No such container: %s", name, name))
+		}
+	}
 	img, err := e.cfg.Images.Get(ctx, req.Config.Image)
 	if err != nil {
 		if errdefs.IsNotFound(err) {

@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/netip"
 	"os"
+	"path"
 	"path/filepath"
 	"sort"
 	"strconv"
@@ -350,10 +351,7 @@ func parseMAC(s string) (mnetwork.HardwareAddr, error) {
 // writeNetworkEtcFiles writes hostname, hosts and resolv.conf for a
 // container with its own namespace once its endpoints exist.
 func (e *Engine) writeNetworkEtcFiles(ctx context.Context, c *Container, dir string) error {
-	hostname := c.Config.Hostname
-	if hostname == "" {
-		hostname = c.ID[:12]
-	}
+	hostname := containerHostname(c)
 	hc := network.HostsConfig{Hostname: hostname, Domainname: c.Config.Domainname, ExtraHosts: c.HostConfig.ExtraHosts}
 	embedded := false
 	if nets := e.cfg.Networks; nets != nil {
@@ -361,6 +359,20 @@ func (e *Engine) writeNetworkEtcFiles(ctx context.Context, c *Container, dir str
 		eps := e.endpointsByName(ctx, c.ID)
 		names := make([]string, 0, len(eps))
 		primary := e.netName(ctx, primaryNetwork(c.HostConfig))
+		// --link NAME:ALIAS: the linked container's address on the
+		// network they share, under the alias, its short ID and name.
+		for _, l := range c.HostConfig.Links {
+			name, alias := parseLink(l)
+			other, err := e.Get(name)
+			if err != nil {
+				return errdefs.ErrInvalidArgument.WithMessage(fmt.Sprintf("could not get container for %s: No such container: %s", name, name))
+			}
+			if ep, ok := e.endpointsByName(ctx, other.ID)[primary]; ok && ep.IP.IsValid() {
+				for _, n := range []string{alias, other.ID[:12], strings.TrimPrefix(other.Name, "/")} {
+					hc.ExtraHosts = append(hc.ExtraHosts, n+":"+ep.IP.String())
+				}
+			}
+		}
 		for name := range eps {
 			if name != primary {
 				names = append(names, name)
@@ -710,4 +722,15 @@ func (e *Engine) netName(ctx context.Context, ref string) string {
 		}
 	}
 	return ref
+}
+
+// parseLink splits a --link value, "NAME:ALIAS", "NAME" (alias NAME) or
+// dockerd's stored "/NAME:/CONTAINER/ALIAS".
+func parseLink(l string) (name, alias string) {
+	name, alias, ok := strings.Cut(l, ":")
+	name = strings.TrimPrefix(name, "/")
+	if !ok {
+		return name, name
+	}
+	return name, path.Base(alias)
 }
