@@ -9,6 +9,7 @@ import (
 	"io/fs"
 	"os"
 	"os/exec"
+	"path"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -23,13 +24,22 @@ import (
 	"github.com/berth/berth/internal/runtime/cgroups"
 )
 
+// cgroupPath is the container's cgroup: /berth/ID, or --cgroup-parent's
+// directory with the ID below it, as dockerd's cgroupfs driver has it.
+func cgroupPath(c *Container) string {
+	if c.HostConfig != nil && c.HostConfig.CgroupParent != "" {
+		return path.Join("/", c.HostConfig.CgroupParent, c.ID)
+	}
+	return "/berth/" + c.ID
+}
+
 // cgroupOf returns the cgroup manager of a running container (the spec's
 // cgroupsPath, which the built-in runtime and runc both use); c.mu held.
 func (e *Engine) cgroupOf(c *Container) (cgroups.Manager, error) {
 	if !c.State.Running {
 		return nil, errdefs.ErrConflict.WithMessage(fmt.Sprintf("Container %s is not running", c.ID))
 	}
-	m, err := cgroups.New("/berth/"+c.ID, c.ID)
+	m, err := cgroups.New(cgroupPath(c), c.ID)
 	if err != nil {
 		return nil, fmt.Errorf("cgroup of %s: %w", c.ID, err)
 	}
@@ -356,7 +366,7 @@ func (e *Engine) Update(ref string, u container.UpdateConfig) ([]string, error) 
 // oomKilled tells whether the kernel's OOM killer killed a process of the
 // container's cgroup; read at exit, before the runtime removes the cgroup.
 func (e *Engine) oomKilled(c *Container) bool {
-	m, err := cgroups.New("/berth/"+c.ID, c.ID)
+	m, err := cgroups.New(cgroupPath(c), c.ID)
 	if err != nil {
 		return false
 	}

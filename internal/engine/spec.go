@@ -232,7 +232,7 @@ func (e *Engine) specFor(c *Container, dir, netns string) (*specs.Spec, error) {
 		Hostname: hostname,
 		Mounts:   defaultMounts(hc),
 		Linux: &specs.Linux{
-			CgroupsPath: "/berth/" + c.ID,
+			CgroupsPath: cgroupPath(c),
 			Resources:   resources(hc),
 			Namespaces:  []specs.LinuxNamespace{{Type: specs.MountNamespace}},
 			Sysctl:      hc.Sysctls,

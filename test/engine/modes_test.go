@@ -99,3 +99,24 @@ func TestDockerenv(t *testing.T) {
 		t.Errorf("a container of the committed image lacks its own /.dockerenv: %q", out)
 	}
 }
+
+// --cgroup-parent puts the container's cgroup below that directory.
+func TestCgroupParent(t *testing.T) {
+	if _, err := os.Stat("/sys/fs/cgroup/pids"); err != nil {
+		t.Skip("needs the cgroup v1 pids controller")
+	}
+	d := newDaemon(t)
+	id := strings.TrimSpace(d.mustDocker(t, "run", "-d", "--cgroup-parent", "/berth-test-parent", "busybox", "sleep", "1000"))
+	t.Cleanup(func() {
+		d.docker(t, "rm", "-f", id)
+		for _, c := range []string{"pids", "memory", "cpu", "cpuacct", "cpuset", "devices", "freezer", "blkio", "systemd", "unified"} {
+			os.Remove("/sys/fs/cgroup/" + c + "/berth-test-parent")
+		}
+	})
+	if _, err := os.Stat("/sys/fs/cgroup/pids/berth-test-parent/" + id); err != nil {
+		t.Errorf("cgroup below --cgroup-parent: %v", err)
+	}
+	if out := d.mustDocker(t, "exec", id, "cat", "/proc/self/cgroup"); !strings.Contains(out, "/berth-test-parent/"+id) {
+		t.Errorf("/proc/self/cgroup: %q", out)
+	}
+}
