@@ -63,6 +63,13 @@ func buildOptions(r *http.Request) (build.BuildOptions, error) {
 	if q.Get("remote") != "" {
 		return opts, errdefs.ErrNotImplemented.WithMessage("build: remote contexts are not supported; send the context as the request body")
 	}
+	for _, h := range q["extrahosts"] {
+		// docker's --add-host NAME:IP (or NAME=IP)
+		if name, ip, ok := strings.Cut(strings.Replace(h, "=", ":", 1), ":"); !ok || name == "" || ip == "" {
+			return opts, errdefs.ErrInvalidArgument.WithMessage(fmt.Sprintf("invalid add-host %q: want NAME:IP", h))
+		}
+		opts.ExtraHosts = append(opts.ExtraHosts, strings.Replace(h, "=", ":", 1))
+	}
 	if v := q.Get("buildargs"); v != "" {
 		if err := json.Unmarshal([]byte(v), &opts.BuildArgs); err != nil {
 			return opts, errdefs.ErrInvalidArgument.WithMessage("invalid buildargs: " + err.Error())

@@ -123,6 +123,9 @@ type BuildOptions struct {
 	// Network is the RUN steps' default network ("default", "none",
 	// "host").
 	Network string
+	// ExtraHosts are --add-host's "NAME:IP" entries for the RUN steps'
+	// /etc/hosts.
+	ExtraHosts []string
 	// Secrets map a secret ID to the file RUN --mount=type=secret reads.
 	Secrets map[string]string
 	Outputs []Output

@@ -42,6 +42,8 @@ type RunRequest struct {
 	// Network is "default" (the engine's default network), "none" or
 	// "host".
 	Network string
+	// ExtraHosts are "NAME:IP" lines for its /etc/hosts (--add-host).
+	ExtraHosts []string
 	// Mounts are RUN --mount mounts besides the root.
 	Mounts []RunMount
 	// Stdin, when set, is the process's standard input.

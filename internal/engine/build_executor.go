@@ -146,7 +146,7 @@ func (x *BuildExecutor) Run(ctx context.Context, req build.RunRequest) (err erro
 			WorkingDir: req.WorkingDir,
 			User:       req.User,
 		},
-		HostConfig: &container.HostConfig{NetworkMode: container.NetworkMode(network), ShmSize: buildShmSize},
+		HostConfig: &container.HostConfig{NetworkMode: container.NetworkMode(network), ShmSize: buildShmSize, ExtraHosts: req.ExtraHosts},
 	}
 	if network == "host" {
 		c.Config.Hostname = ""

@@ -119,3 +119,19 @@ func TestBuildContextReadInPlace(t *testing.T) {
 		t.Errorf("/f = %q, %v", out, err)
 	}
 }
+
+// build --add-host puts NAME:IP into the RUN steps' /etc/hosts, through
+// the docker CLI and berth's.
+func TestBuildAddHost(t *testing.T) {
+	d := newDaemon(t)
+	dir := writeFiles(t, map[string]string{"Dockerfile": "FROM busybox\nRUN grep -q '1.2.3.4.*berth-test-host' /etc/hosts\n"})
+	if out, errOut, err := d.berth(t, "build", "--no-cache", "--add-host", "berth-test-host:1.2.3.4", dir); err != nil {
+		t.Errorf("berth build --add-host: %v\n%s%s", err, out, errOut)
+	}
+	if _, _, err := d.berth(t, "build", "--no-cache", dir); err == nil {
+		t.Errorf("without --add-host the RUN found the entry")
+	}
+	if out, errOut, err := d.docker(t, dir, "", "build", "--no-cache", "--add-host", "berth-test-host:1.2.3.4", "."); err != nil {
+		t.Errorf("docker build --add-host: %v\n%s%s", err, out, errOut)
+	}
+}

@@ -52,6 +52,7 @@ type buildOptions struct {
 	pull       bool
 	quiet      bool
 	network    string
+	addHosts   []string
 	iidfile    string
 	platform   string
 	rm         bool
@@ -78,6 +79,7 @@ func newBuildCommand(copts *client.Options) *cobra.Command {
 	f.BoolVar(&o.pull, "pull", false, "Always attempt to pull a newer version of the image")
 	f.BoolVarP(&o.quiet, "quiet", "q", false, "Suppress the build output and print image ID on success")
 	f.StringVar(&o.network, "network", "default", "Set the networking mode for the RUN instructions during build")
+	f.StringSliceVar(&o.addHosts, "add-host", nil, "Add a custom host-to-IP mapping (\"host:ip\")")
 	f.StringVar(&o.iidfile, "iidfile", "", "Write the image ID to the file")
 	f.StringVar(&o.platform, "platform", os.Getenv("DOCKER_DEFAULT_PLATFORM"), "Set platform if server is multi-platform capable")
 	f.BoolVar(&o.rm, "rm", true, "Remove intermediate containers after a successful build")
@@ -127,6 +129,7 @@ func runBuild(cmd *cobra.Command, copts *client.Options, o *buildOptions, path s
 		ForceRemove:    o.forceRm,
 		PullParent:     o.pull,
 		NetworkMode:    o.network,
+		ExtraHosts:     o.addHosts,
 		Dockerfile:     cs.dockerfile,
 		BuildArgs:      buildArgs(o.buildArgs),
 		Labels:         labels,
