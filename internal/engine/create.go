@@ -17,6 +17,7 @@ import (
 	"github.com/moby/moby/api/types/network"
 
 	"github.com/berth/berth/internal/image"
+	"github.com/berth/berth/internal/shim"
 )
 
 // CreateRequest is what POST /containers/create carries.
@@ -293,6 +294,27 @@ func validateHostConfig(hc *container.HostConfig) error {
 	}
 	if hc.ShmSize < 0 {
 		return errdefs.ErrInvalidArgument.WithMessage("SHM size can not be less than 0")
+	}
+	// What dockerd refuses at create on a host like this one, with its
+	// words, rather than a container that silently lacks it.
+	if len(hc.StorageOpt) > 0 {
+		return errdefs.ErrInvalidArgument.WithMessage("--storage-opt is supported only for overlay over xfs with 'pquota' mount option")
+	}
+	if len(hc.DeviceRequests) > 0 {
+		dr := hc.DeviceRequests[0]
+		return errdefs.ErrInvalidArgument.WithMessage(fmt.Sprintf("could not select device driver %q with capabilities: %v", dr.Driver, dr.Capabilities))
+	}
+	if hc.LogConfig.Type == "" || hc.LogConfig.Type == "json-file" {
+		for k := range hc.LogConfig.Config {
+			switch k {
+			case "max-size", "max-file", "compress", "labels", "labels-regex", "env", "env-regex", "tag":
+			default:
+				return errdefs.ErrInvalidArgument.WithMessage(fmt.Sprintf("unknown log opt '%s' for json-file log driver", k))
+			}
+		}
+	}
+	if err := logOptions(hc.LogConfig, &shim.Config{}); err != nil {
+		return err
 	}
 	return validateCPUs(hc)
 }

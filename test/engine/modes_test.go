@@ -120,3 +120,24 @@ func TestCgroupParent(t *testing.T) {
 		t.Errorf("/proc/self/cgroup: %q", out)
 	}
 }
+
+// What this host cannot give is refused at create with dockerd's words.
+func TestRunRefusesUnsupported(t *testing.T) {
+	d := newDaemon(t)
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--log-opt", "bogus=1"}, "unknown log opt 'bogus' for json-file log driver"},
+		{[]string{"--storage-opt", "size=1G"}, "--storage-opt is supported only for overlay over xfs"},
+		{[]string{"--gpus", "all"}, "could not select device driver"},
+	} {
+		_, errOut, err := d.docker(t, append(append([]string{"run", "--rm"}, c.args...), "busybox", "true")...)
+		if exitCode(err) != 125 || !strings.Contains(errOut, c.want) {
+			t.Errorf("run %v: exit %d %q; want 125, %q", c.args, exitCode(err), errOut, c.want)
+		}
+	}
+	if out, errOut, err := d.docker(t, "run", "--rm", "--log-opt", "max-size=1m", "--log-opt", "tag=x", "busybox", "echo", "ok"); err != nil || out != "ok\n" {
+		t.Errorf("run with json-file's options: %q %v %s", out, err, errOut)
+	}
+}
