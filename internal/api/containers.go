@@ -132,7 +132,8 @@ func (s *Server) containerList(w http.ResponseWriter, r *http.Request) {
 }
 
 // matchContainer applies ps filters: id, name, label, status, exited,
-// ancestor, health, network, before, since.
+// ancestor, health, network, before, since, volume, publish, expose and
+// is-task.
 func (s *Server) matchContainer(f listFilters, c container.Summary) (bool, error) {
 	for key, vals := range f {
 		any := false
@@ -180,6 +181,41 @@ func (s *Server) matchContainer(f listFilters, c container.Summary) (bool, error
 				any = any || c.State == container.StateExited && strings.HasPrefix(c.Status, fmt.Sprintf("Exited (%d)", code))
 			case "ancestor":
 				any = any || c.Image == v || strings.HasPrefix(c.ImageID, v) || strings.TrimPrefix(c.ImageID, "sha256:") == v
+			case "volume":
+				// a volume's name or any mount's destination
+				for _, m := range c.Mounts {
+					any = any || (m.Name != "" && m.Name == v) || m.Destination == v
+				}
+			case "publish", "expose":
+				// dockerd's: a container port the container publishes
+				// (HostConfig.PortBindings) or exposes (Config.ExposedPorts).
+				lo, hi, proto, err := parsePortFilter(v)
+				if err != nil {
+					return false, errdefs.ErrInvalidArgument.WithMessage(fmt.Sprintf("invalid filter '%s=%s': %v", key, v, err))
+				}
+				ctr, err := s.cfg.Engine.Get(c.ID)
+				if err != nil {
+					continue
+				}
+				snap := ctr.Snapshot()
+				var ports []string
+				if key == "publish" && snap.HostConfig != nil {
+					for p := range snap.HostConfig.PortBindings {
+						ports = append(ports, p.String())
+					}
+				} else if key == "expose" && snap.Config != nil {
+					for p := range snap.Config.ExposedPorts {
+						ports = append(ports, p.String())
+					}
+				}
+				for _, p := range ports {
+					num, pr, _ := strings.Cut(p, "/")
+					n, err := strconv.ParseUint(num, 10, 16)
+					any = any || err == nil && uint16(n) >= lo && uint16(n) <= hi && pr == proto
+				}
+			case "is-task":
+				// no container here is a swarm task
+				any = any || v == "false"
 			default:
 				return false, errdefs.ErrInvalidArgument.WithMessage("invalid filter '" + key + "'")
 			}
@@ -616,4 +652,27 @@ func parseListFilters(s string) (listFilters, error) {
 		}
 	}
 	return f, nil
+}
+
+// parsePortFilter parses a publish= or expose= value, PORT[-PORT][/PROTO]
+// (tcp when no protocol is given).
+func parsePortFilter(v string) (lo, hi uint16, proto string, err error) {
+	ports, proto, _ := strings.Cut(v, "/")
+	if proto == "" {
+		proto = "tcp"
+	}
+	a, b, isRange := strings.Cut(ports, "-")
+	n, err := strconv.ParseUint(a, 10, 16)
+	if err != nil {
+		return 0, 0, "", fmt.Errorf("invalid port %q", a)
+	}
+	lo, hi = uint16(n), uint16(n)
+	if isRange {
+		m, err := strconv.ParseUint(b, 10, 16)
+		if err != nil || uint16(m) < lo {
+			return 0, 0, "", fmt.Errorf("invalid port range %q", ports)
+		}
+		hi = uint16(m)
+	}
+	return lo, hi, proto, nil
 }

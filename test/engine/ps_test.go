@@ -48,3 +48,25 @@ func TestPsCommand(t *testing.T) {
 		t.Errorf("ps table: %q", out)
 	}
 }
+
+// ps --filter volume=, publish=, expose= and is-task= as dockerd has them.
+func TestPsFiltersMountsPorts(t *testing.T) {
+	d := newDaemon(t)
+	d.mustDocker(t, "create", "--name", "pf1", "-v", "pfvol:/data", "--expose", "7000", "-p", "127.0.0.1:18080:80", "busybox", "true")
+	d.mustDocker(t, "create", "--name", "pf2", "busybox", "true")
+	t.Cleanup(func() { d.docker(t, "rm", "-f", "-v", "pf1", "pf2"); d.docker(t, "volume", "rm", "-f", "pfvol") })
+	for filter, want := range map[string]string{
+		// publish= names the container port that is published, as dockerd's
+		"volume=pfvol": "pf1", "volume=/data": "pf1", "publish=80": "pf1", "publish=80/tcp": "pf1",
+		"publish=70-90": "pf1", "publish=80/udp": "", "publish=7000": "", "expose=7000": "pf1",
+		"expose=7001": "", "is-task=true": "",
+	} {
+		out := strings.TrimSpace(d.mustDocker(t, "ps", "-a", "--format", "{{.Names}}", "--filter", filter))
+		if out != want {
+			t.Errorf("ps --filter %s: %q, want %q", filter, out, want)
+		}
+	}
+	if out := d.mustDocker(t, "ps", "-a", "--format", "{{.Names}}", "--filter", "is-task=false"); !strings.Contains(out, "pf1") || !strings.Contains(out, "pf2") {
+		t.Errorf("ps --filter is-task=false: %q", out)
+	}
+}
