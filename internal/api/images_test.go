@@ -187,7 +187,7 @@ func TestImageInUse(t *testing.T) {
 	}
 	used = img.ID
 	status, _, body := request(t, "DELETE", ts.URL+"/v1.50/images/inuse:1", nil)
-	want := "conflict: unable to delete " + img.ID.Encoded()[:12] + " (cannot be forced) - image is being used by a container"
+	want := `conflict: unable to remove repository reference \"inuse:1\" (must force) - container is using its referenced image ` + img.ID.Encoded()[:12]
 	if status != 409 || !strings.Contains(body, `"message":"`+want) || strings.Contains(body, ": conflict") {
 		t.Errorf("rmi of an image in use: %d %s, want 409 %q", status, body, want)
 	}

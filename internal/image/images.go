@@ -332,7 +332,12 @@ func (s *Service) remove(ctx context.Context, ref string, opts RemoveOptions) ([
 			return fmt.Errorf("conflict: unable to delete %s (must be forced) - image is referenced in multiple repositories: %w", shortID(img.ID), errdefs.ErrConflict)
 		}
 		if inUse && !opts.Force {
-			return fmt.Errorf("conflict: unable to delete %s (cannot be forced) - image is being used by a container: %w", shortID(img.ID), errdefs.ErrConflict)
+			// -f does remove it (its names; the image stays, nameless,
+			// for the container): "must be forced", as dockerd says.
+			if byName != "" {
+				return fmt.Errorf("conflict: unable to remove repository reference %q (must force) - container is using its referenced image %s: %w", metadata.FamiliarName(byName), shortID(img.ID), errdefs.ErrConflict)
+			}
+			return fmt.Errorf("conflict: unable to delete %s (must be forced) - image is being used by a container: %w", shortID(img.ID), errdefs.ErrConflict)
 		}
 		for _, n := range img.names {
 			if err := it.Delete(n); err != nil {
