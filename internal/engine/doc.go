@@ -31,10 +31,13 @@
 //	        no process
 //	Start:  mount rootfs, netns (own, none, host or container:ID's),
 //	        --dns forwarders, Connect to each network, PublishPorts, then
-//	        hosts/resolv.conf/hostname, copy-up into new volumes, spec ->
-//	        shim Pool.Start (created; the pool's spare shim when it has one) -> attach streams waiting for this start
-//	        connect to the shim -> shim start (the process runs) ->
-//	        watchExit goroutine
+//	        hosts/resolv.conf/hostname (with --link and --add-host
+//	        entries), copy-up into new volumes, spec (the user's mounts
+//	        by depth; --pid/--ipc/--uts own, host or container:ID's;
+//	        --group-add, --cgroup-parent; /.dockerenv) -> shim Pool.Start
+//	        (created; the pool's spare shim when it has one) -> attach
+//	        streams waiting for this start connect to the shim -> shim
+//	        start (the process runs) -> watchExit goroutine
 //	Exit:   record code and OOM kill, shim delete, unmount,
 //	        UnpublishPorts + Release, netns removed, "die" event,
 //	        then --rm (remove) or the restart policy
