@@ -381,7 +381,7 @@ func inspectImage(img image.Image, version string) inspectResponse {
 		Os:           img.Config.OS,
 		OsVersion:    rc.OSVersion,
 		Size:         img.Size,
-		GraphDriver:  &storage.DriverData{Name: "overlay", Data: map[string]string{}},
+		GraphDriver:  &storage.DriverData{Name: "overlay2", Data: map[string]string{}},
 		RootFS:       imagetypes.RootFS{Type: "layers", Layers: layers},
 	}}
 	if CompareVersions(version, "1.44") < 0 {

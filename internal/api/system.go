@@ -114,7 +114,7 @@ func (s *Server) Info(ctx context.Context) (system.Info, error) {
 		ContainersPaused:  counts.Paused,
 		ContainersStopped: counts.Stopped,
 		Images:            counts.Images,
-		Driver:            "overlay",
+		Driver:            "overlay2",
 		DriverStatus:      [][2]string{{"Backing Filesystem", host.backingFS}, {"Supports d_type", "true"}},
 		Plugins: system.PluginsInfo{
 			Volume:  []string{"local"},

@@ -46,7 +46,7 @@ func TestDockerCLI(t *testing.T) {
 	id, _ := os.ReadFile(d.DataRoot + "/engine-id")
 	host, _ := os.Hostname()
 	for k, want := range map[string]any{
-		"ID": strings.TrimSpace(string(id)), "DockerRootDir": d.DataRoot, "Driver": "overlay", "CgroupDriver": "cgroupfs",
+		"ID": strings.TrimSpace(string(id)), "DockerRootDir": d.DataRoot, "Driver": "overlay2", "CgroupDriver": "cgroupfs",
 		"DefaultRuntime": "berth", "OSType": "linux", "Name": host, "Containers": float64(0), "Images": float64(0),
 	} {
 		if info[k] != want {
