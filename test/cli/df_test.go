@@ -114,7 +114,7 @@ func testSystemDf(t *testing.T) {
 	}
 
 	// Both CLIs print the same; times and statuses may tick in between.
-	ticking := regexp.MustCompile(`(Less than a second|About a minute|About an hour|\d+ (seconds|minutes|hours))`)
+	ticking := regexp.MustCompile(`(Less than a second|About a minute|About an hour|\d+ (second|minute|hour)s?)`)
 	norm := func(s string) string {
 		s = ticking.ReplaceAllString(s, "T")
 		return regexp.MustCompile(` {2,}`).ReplaceAllString(s, "  ")
