@@ -90,6 +90,10 @@ func (s *Server) imagePull(w http.ResponseWriter, r *http.Request) {
 	}
 	// As dockerd: a pull ignores credentials it cannot decode.
 	auth, _ := registryAuth(r)
+	if allTags(q.Get("fromImage"), q.Get("tag")) {
+		s.pullAllTags(w, r, svc, reference.TrimNamed(ref), auth)
+		return
+	}
 	ps := newProgressStream(w, r, func(m streamMessage) bool {
 		return m.ErrorDetail == nil && strings.HasPrefix(m.Status, "Pulling from ")
 	})
@@ -245,6 +249,58 @@ func (s *Server) imagePush(w http.ResponseWriter, r *http.Request, name string) 
 		aux, _ := json.Marshal(pushAux{Tag: tag, Digest: img.Target.Digest.String(), Size: img.Target.Size})
 		ps.send(streamMessage{ProgressDetail: &jsonstream.Progress{}, Aux: aux})
 		s.publishImage(mevents.ActionPush, reference.FamiliarString(ref), map[string]string{"name": reference.FamiliarString(ref)})
+	}
+	ps.finish()
+}
+
+// allTags reports whether a pull names no tag and no digest at all, which
+// dockerd reads as every tag of the repository (`docker pull --all-tags`
+// sends no tag; a plain pull sends :latest).
+func allTags(fromImage, tag string) bool {
+	if tag != "" {
+		return false
+	}
+	ref, err := reference.ParseNormalizedNamed(strings.TrimSuffix(fromImage, ":"))
+	if err != nil {
+		return false
+	}
+	_, tagged := ref.(reference.Tagged)
+	_, digested := ref.(reference.Digested)
+	return !tagged && !digested
+}
+
+// pullAllTags pulls every tag of repo, one after the other, in one
+// progress stream, as dockerd's pull of a repository without a tag.
+func (s *Server) pullAllTags(w http.ResponseWriter, r *http.Request, svc *image.Service, repo reference.Named, auth *image.AuthConfig) {
+	ps := newProgressStream(w, r, func(m streamMessage) bool {
+		return m.ErrorDetail == nil && strings.HasPrefix(m.Status, "Pulling from ")
+	})
+	tags, err := svc.Tags(r.Context(), repo.String(), auth)
+	if err != nil {
+		ps.fail(err, pullMessage(repo, err))
+		return
+	}
+	if len(tags) == 0 {
+		err := errdefs.ErrNotFound.WithMessage("repository " + reference.FamiliarName(repo) + " has no tags")
+		ps.fail(err, err.Error())
+		return
+	}
+	for _, tag := range tags {
+		ref, err := reference.WithTag(repo, tag)
+		if err != nil {
+			continue // a registry's tag that is not one
+		}
+		progress := func(e image.ProgressEvent) {
+			if strings.HasPrefix(e.Status, "Pulling from ") {
+				e.Status = "Pulling from " + reference.Path(ref)
+			}
+			ps.event(e)
+		}
+		if _, err := svc.Pull(r.Context(), ref.String(), image.PullOptions{Platform: r.URL.Query().Get("platform"), Auth: auth, Progress: progress}); err != nil {
+			ps.fail(err, pullMessage(ref, err))
+			return
+		}
+		s.publishImage(mevents.ActionPull, reference.FamiliarString(ref), map[string]string{"name": reference.FamiliarString(ref)})
 	}
 	ps.finish()
 }

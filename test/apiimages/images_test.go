@@ -250,3 +250,23 @@ func TestPullListInspectTagPush(t *testing.T) {
 		}
 	}
 }
+
+// docker pull --all-tags pulls every tag of the repository; a plain pull
+// of it still means :latest.
+func TestPullAllTags(t *testing.T) {
+	host := startRegistry(t, "", "")
+	pushBusybox(t, host, "alltags/c:b")
+	pushBusybox(t, host, "alltags/c:r")
+	d := startDaemon(t, "")
+	c := newCLI(t, d)
+	if r := c.run("pull", host+"/alltags/c"); r.code == 0 || !strings.Contains(r.stderr, "alltags/c:latest not found") {
+		t.Errorf("pull without a tag: %+v; want :latest not found", r)
+	}
+	c.ok("pull", "-a", host+"/alltags/c")
+	out := c.ok("images", "--format", "{{.Repository}}:{{.Tag}}", host+"/alltags/c").stdout
+	for _, tag := range []string{"b", "r"} {
+		if !strings.Contains(out, host+"/alltags/c:"+tag+"\n") {
+			t.Errorf("after pull -a: images %q lack tag %s", out, tag)
+		}
+	}
+}
