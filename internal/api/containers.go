@@ -570,6 +570,7 @@ func (s *Server) containerLogs(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	stamps := boolValue(r, "timestamps")
+	details := boolValue(r, "details")
 	flusher, _ := w.(http.Flusher)
 	started := false
 	var mux *MuxWriter
@@ -604,6 +605,12 @@ func (s *Server) containerLogs(w http.ResponseWriter, r *http.Request) {
 	err = s.cfg.Engine.Logs(ctx, ref, o, func(en engine.LogEntry) error {
 		begin()
 		line := en.Line
+		if details {
+			// dockerd's: the entry's attributes (labels and env
+			// log-opts, which Berth's json-file does not record), then
+			// a space.
+			line = append([]byte(" "), line...)
+		}
 		if stamps {
 			line = append([]byte(en.Time.UTC().Format(time.RFC3339Nano)+" "), line...)
 		}

@@ -141,3 +141,17 @@ func TestRunRefusesUnsupported(t *testing.T) {
 		t.Errorf("run with json-file's options: %q %v %s", out, err, errOut)
 	}
 }
+
+// logs --details puts the entry's attributes (none here) and a space
+// before each line, as dockerd does.
+func TestLogsDetails(t *testing.T) {
+	d := newDaemon(t)
+	d.mustDocker(t, "run", "--name", "ld", "busybox", "sh", "-c", "echo one; echo two")
+	t.Cleanup(func() { d.docker(t, "rm", "-f", "ld") })
+	if out := d.mustDocker(t, "logs", "--details", "ld"); out != " one\n two\n" {
+		t.Errorf("logs --details: %q", out)
+	}
+	if out := d.mustDocker(t, "logs", "ld"); out != "one\ntwo\n" {
+		t.Errorf("logs: %q", out)
+	}
+}
