@@ -10,11 +10,15 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"slices"
+	"sort"
 	"strings"
 	"syscall"
 
 	"github.com/containerd/errdefs"
 	"github.com/moby/moby/api/types/container"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/berth/berth/internal/archive"
 	"github.com/berth/berth/internal/snapshot/mount"
@@ -63,7 +67,67 @@ func (e *Engine) withRoot(ctx context.Context, ref string, withMounts bool, fn f
 		return fmt.Errorf("mount rootfs of %s: %w", c.ID, err)
 	}
 	defer func() { _ = mount.UnmountAll(root) }()
+	if withMounts {
+		// docker cp of a stopped container reaches its volumes and
+		// binds too: they are bound into the temporary root meanwhile.
+		unbind, err := e.bindVolumes(c, root)
+		defer unbind()
+		if err != nil {
+			return err
+		}
+	}
 	return fn(c, root)
+}
+
+// bindVolumes binds c's volumes and bind mounts at their destinations
+// inside root (resolved inside it, a parent before what goes below it),
+// read-only where the container has them so; the returned function
+// unmounts them, last first.
+func (e *Engine) bindVolumes(c *Container, root string) (func(), error) {
+	var bound []string
+	undo := func() {
+		for i := len(bound) - 1; i >= 0; i-- {
+			_ = unix.Unmount(bound[i], unix.MNT_DETACH)
+		}
+	}
+	ms, err := e.volumeMounts(c)
+	if err != nil {
+		return undo, err
+	}
+	sort.SliceStable(ms, func(i, j int) bool { return mountDepth(ms[i].Destination) < mountDepth(ms[j].Destination) })
+	for _, m := range ms {
+		if m.Type != "bind" || m.Source == "" {
+			continue // tmpfs: nothing outside a running container
+		}
+		fi, err := os.Stat(m.Source)
+		if err != nil {
+			continue
+		}
+		target, err := resolveIn(root, m.Destination, false)
+		if err != nil {
+			return undo, err
+		}
+		if fi.IsDir() {
+			err = os.MkdirAll(target, 0o755)
+		} else if _, serr := os.Lstat(target); serr != nil {
+			if err = os.MkdirAll(filepath.Dir(target), 0o755); err == nil {
+				err = os.WriteFile(target, nil, 0o644)
+			}
+		}
+		if err != nil {
+			return undo, fmt.Errorf("mount point %s of %s: %w", m.Destination, c.ID, err)
+		}
+		if err := unix.Mount(m.Source, target, "", unix.MS_BIND|unix.MS_REC, ""); err != nil {
+			return undo, fmt.Errorf("bind %s at %s: %w", m.Source, m.Destination, err)
+		}
+		bound = append(bound, target)
+		if slices.Contains(m.Options, "ro") {
+			if err := unix.Mount("", target, "", unix.MS_BIND|unix.MS_REMOUNT|unix.MS_RDONLY, ""); err != nil {
+				return undo, fmt.Errorf("bind %s at %s read-only: %w", m.Source, m.Destination, err)
+			}
+		}
+	}
+	return undo, nil
 }
 
 // Changes lists what the container changed over its image (docker diff).

@@ -169,4 +169,21 @@ func TestCpThroughMounts(t *testing.T) {
 			t.Errorf("copied out %s: %q, %v; want %q", name, b, err, want)
 		}
 	}
+	// Stopped, its volume and bind are reached all the same.
+	d.mustDocker(t, "stop", "-t", "0", "cpm")
+	d.mustDocker(t, "cp", src, "cpm:/mnt/v/stopped.txt")
+	d.mustDocker(t, "cp", src, "cpm:/mnt/b/stopped.txt")
+	if out := d.mustDocker(t, "run", "--rm", "-v", "cpvol:/v", "busybox", "cat", "/v/stopped.txt"); out != "copied\n" {
+		t.Errorf("copied into the stopped container's volume: %q", out)
+	}
+	if b, err := os.ReadFile(filepath.Join(bind, "stopped.txt")); err != nil || string(b) != "copied\n" {
+		t.Errorf("copied into the stopped container's bind: %q, %v", b, err)
+	}
+	d.mustDocker(t, "cp", "cpm:/mnt/b/hf", filepath.Join(out, "hf2"))
+	if b, err := os.ReadFile(filepath.Join(out, "hf2")); err != nil || string(b) != "from-host\n" {
+		t.Errorf("copied out of the stopped container's bind: %q, %v", b, err)
+	}
+	if m, _ := os.ReadFile("/proc/self/mountinfo"); strings.Contains(string(m), "/rootfs/mnt/") {
+		t.Errorf("binds left mounted after the copies")
+	}
 }
