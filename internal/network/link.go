@@ -92,6 +92,11 @@ func deleteLink(name string) error {
 		return fmt.Errorf("link %s: %w", name, err)
 	}
 	if err := netlink.LinkDel(link); err != nil {
+		// Gone meanwhile: a veth pair is also deleted in the background
+		// after a stop, and deleting one end takes the other.
+		if errors.Is(err, unix.ENODEV) {
+			return nil
+		}
 		return fmt.Errorf("delete link %s: %w", name, err)
 	}
 	return nil
