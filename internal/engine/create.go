@@ -58,10 +58,8 @@ func (e *Engine) Create(ctx context.Context, req CreateRequest) (string, []strin
 		return "", nil, err
 	}
 	for _, l := range hc.Links {
-		if name, _ := parseLink(l); name == "" {
-			return "", nil, errdefs.ErrInvalidArgument.WithMessage(fmt.Sprintf("invalid link %q", l))
-		} else if _, err := e.Get(name); err != nil {
-			return "", nil, errdefs.ErrInvalidArgument.WithMessage(fmt.Sprintf("could not get container for %s: No such container: %s", name, name))
+		if _, _, err := e.linked(l); err != nil {
+			return "", nil, err
 		}
 	}
 	img, err := e.cfg.Images.Get(ctx, req.Config.Image)

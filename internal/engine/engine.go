@@ -69,6 +69,11 @@ type Engine struct {
 	wg     sync.WaitGroup
 }
 
+// dockerenv is the empty file bound at every container's /.dockerenv,
+// the file by which programs tell they run in a container (dockerd's
+// init layer has it).
+func (e *Engine) dockerenv() string { return filepath.Join(e.cfg.ExecRoot, "dockerenv") }
+
 // spareIdle is how long the shim pool keeps a spare shim nobody used.
 const spareIdle = time.Minute
 
@@ -98,6 +103,10 @@ func New(ctx context.Context, cfg Config) (*Engine, error) {
 		if err := os.MkdirAll(d, 0o711); err != nil {
 			return nil, fmt.Errorf("engine: %w", err)
 		}
+	}
+	// One empty /.dockerenv for every container (a read-only bind).
+	if err := os.WriteFile(e.dockerenv(), nil, 0o444); err != nil {
+		return nil, fmt.Errorf("engine: %w", err)
 	}
 	if err := e.restore(ctx); err != nil {
 		return nil, err

@@ -362,10 +362,9 @@ func (e *Engine) writeNetworkEtcFiles(ctx context.Context, c *Container, dir str
 		// --link NAME:ALIAS: the linked container's address on the
 		// network they share, under the alias, its short ID and name.
 		for _, l := range c.HostConfig.Links {
-			name, alias := parseLink(l)
-			other, err := e.Get(name)
+			other, alias, err := e.linked(l)
 			if err != nil {
-				return errdefs.ErrInvalidArgument.WithMessage(fmt.Sprintf("could not get container for %s: No such container: %s", name, name))
+				return err
 			}
 			if ep, ok := e.endpointsByName(ctx, other.ID)[primary]; ok && ep.IP.IsValid() {
 				for _, n := range []string{alias, other.ID[:12], strings.TrimPrefix(other.Name, "/")} {
@@ -724,13 +723,20 @@ func (e *Engine) netName(ctx context.Context, ref string) string {
 	return ref
 }
 
-// parseLink splits a --link value, "NAME:ALIAS", "NAME" (alias NAME) or
-// dockerd's stored "/NAME:/CONTAINER/ALIAS".
-func parseLink(l string) (name, alias string) {
+// linked returns the container and alias of a --link value: "NAME:ALIAS",
+// "NAME" (alias NAME) or dockerd's stored "/NAME:/CONTAINER/ALIAS".
+func (e *Engine) linked(l string) (*Container, string, error) {
 	name, alias, ok := strings.Cut(l, ":")
 	name = strings.TrimPrefix(name, "/")
 	if !ok {
-		return name, name
+		alias = name
 	}
-	return name, path.Base(alias)
+	if name == "" {
+		return nil, "", errdefs.ErrInvalidArgument.WithMessage(fmt.Sprintf("invalid link %q", l))
+	}
+	c, err := e.Get(name)
+	if err != nil {
+		return nil, "", errdefs.ErrInvalidArgument.WithMessage(fmt.Sprintf("could not get container for %s: No such container: %s", name, name))
+	}
+	return c, path.Base(alias), nil
 }

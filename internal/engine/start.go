@@ -95,12 +95,7 @@ func (e *Engine) startLocked(ctx context.Context, c *Container) (retErr error) {
 	if err != nil {
 		return err
 	}
-	// /.dockerenv, the empty file by which programs tell they run in a
-	// container (dockerd's init layer has it; here a read-only bind).
-	if err := os.WriteFile(filepath.Join(dir, "dockerenv"), nil, 0o444); err != nil {
-		return fmt.Errorf("start %s: %w", c.ID, err)
-	}
-	spec.Mounts = append(spec.Mounts, specs.Mount{Destination: "/.dockerenv", Type: "bind", Source: filepath.Join(dir, "dockerenv"), Options: []string{"rbind", "rprivate", "ro"}})
+	spec.Mounts = append(spec.Mounts, specs.Mount{Destination: "/.dockerenv", Type: "bind", Source: e.dockerenv(), Options: []string{"rbind", "rprivate", "ro"}})
 	b, err := json.Marshal(spec)
 	if err != nil {
 		return fmt.Errorf("start %s: spec: %w", c.ID, err)

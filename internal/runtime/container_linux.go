@@ -203,6 +203,13 @@ func (c *Container) initAlive() bool {
 	return st == c.State.PidStartTime
 }
 
+// ProcState returns the state letter of /proc/PID/stat: R, S, D, Z (exited,
+// not yet reaped), ...
+func ProcState(pid int) (byte, error) {
+	_, state, err := pidStartTime(pid)
+	return state, err
+}
+
 // pidStartTime returns field 22 (starttime) and field 3 (state) of /proc/pid/stat.
 func pidStartTime(pid int) (uint64, byte, error) {
 	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")

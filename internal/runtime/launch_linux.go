@@ -99,19 +99,32 @@ func (l *launch) close() {
 	}
 }
 
-// preservedFiles returns our descriptors 3 .. 3+n-1 for --preserve-fds,
-// refusing one that is not open.
-func preservedFiles(n int) ([]*os.File, error) {
+// CheckPreserveFds makes sure the descriptors --preserve-fds n names, 3 ..
+// 3+n-1, are ones the caller passed: open and without close-on-exec (a
+// descriptor that survived the exec of berth). One the caller did not pass
+// may be the process's own (Go's runtime keeps the cgroup's CPU quota
+// files open, for one): it must never reach the container. A command line
+// checks before it opens anything itself.
+func CheckPreserveFds(n int) error {
 	if n < 0 {
-		return nil, fmt.Errorf("preserve-fds: %d is negative", n)
+		return fmt.Errorf("preserve-fds: %d is negative", n)
+	}
+	for fd := 3; fd < 3+n; fd++ {
+		flags, err := unix.FcntlInt(uintptr(fd), unix.F_GETFD, 0)
+		if err != nil || flags&unix.FD_CLOEXEC != 0 {
+			return fmt.Errorf("preserve-fds %d: descriptor %d was not passed to berth", n, fd)
+		}
+	}
+	return nil
+}
+
+// preservedFiles returns our descriptors 3 .. 3+n-1 for --preserve-fds.
+func preservedFiles(n int) ([]*os.File, error) {
+	if err := CheckPreserveFds(n); err != nil {
+		return nil, err
 	}
 	files := make([]*os.File, 0, n)
-	for i := 0; i < n; i++ {
-		fd := 3 + i
-		if flags, err := unix.FcntlInt(uintptr(fd), unix.F_GETFD, 0); err != nil || flags&unix.FD_CLOEXEC != 0 {
-			// Closed, or one of ours (close-on-exec): not the caller's.
-			return nil, fmt.Errorf("preserve-fds: descriptor %d was not passed to the runtime", fd)
-		}
+	for fd := 3; fd < 3+n; fd++ {
 		files = append(files, os.NewFile(uintptr(fd), "preserved-"+strconv.Itoa(fd)))
 	}
 	return files, nil

@@ -21,15 +21,9 @@ var (
 )
 
 func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "berth-api-test-")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	berthBin, berthBuildErr = testutil.BerthBinary(dir)
-	code := m.Run()
-	os.RemoveAll(dir)
-	os.Exit(code)
+	os.Exit(testutil.RunSuite(m, "berth-api-test-", func(dir string) {
+		berthBin, berthBuildErr = testutil.BerthBinary(dir)
+	}))
 }
 
 func requireBerth(t *testing.T) {

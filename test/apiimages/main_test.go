@@ -3,7 +3,6 @@ package apiimages
 import (
 	"bytes"
 	"context"
-	"fmt"
 	"net"
 	"net/http"
 	"os"
@@ -24,20 +23,14 @@ var (
 )
 
 func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "berth-apiimages-")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	berthBin, berthBuildErr = testutil.BerthBinary(dir)
-	if img, err := testutil.MakeBusyboxImage(dir); err != nil {
-		busyboxErr = err
-	} else {
-		busyboxDir = img.Layout
-	}
-	code := m.Run()
-	os.RemoveAll(dir)
-	os.Exit(code)
+	os.Exit(testutil.RunSuite(m, "berth-apiimages-", func(dir string) {
+		berthBin, berthBuildErr = testutil.BerthBinary(dir)
+		if img, err := testutil.MakeBusyboxImage(dir); err != nil {
+			busyboxErr = err
+		} else {
+			busyboxDir = img.Layout
+		}
+	}))
 }
 
 // lockedBuffer collects a process's output safely while it runs.

@@ -24,19 +24,11 @@ var env struct {
 }
 
 func TestMain(m *testing.M) {
-	code := func() int {
-		tmp, err := os.MkdirTemp("", "berth-cmp-")
-		if err != nil {
-			fmt.Fprintln(os.Stderr, err)
-			return 1
-		}
-		defer os.RemoveAll(tmp)
-		if err := setup(tmp); err != nil {
+	os.Exit(testutil.RunSuite(m, "berth-cmp-", func(dir string) {
+		if err := setup(dir); err != nil {
 			env.skip = err.Error()
 		}
-		return m.Run()
-	}()
-	os.Exit(code)
+	}))
 }
 
 func setup(tmp string) error {

@@ -22,20 +22,12 @@ var env struct {
 }
 
 func TestMain(m *testing.M) {
-	code := func() int {
-		tmp, err := os.MkdirTemp("", "berth-netapi-")
-		if err != nil {
-			fmt.Fprintln(os.Stderr, err)
-			return 1
-		}
-		defer os.RemoveAll(tmp)
-		env.tmp = tmp
-		if err := setup(tmp); err != nil {
+	os.Exit(testutil.RunSuite(m, "berth-netapi-", func(dir string) {
+		env.tmp = dir
+		if err := setup(dir); err != nil {
 			env.skip = err.Error()
 		}
-		return m.Run()
-	}()
-	os.Exit(code)
+	}))
 }
 
 func setup(tmp string) error {

@@ -12,6 +12,8 @@ import (
 	"syscall"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/berth/berth/internal/runtime"
 )
 
 // lockDataRoot takes the exclusive lock of dataRoot (a flock on
@@ -65,15 +67,8 @@ func writePidfile(path string) error {
 // zombie reports whether pid has exited and waits to be reaped (a daemon
 // killed a moment ago, whose parent has not collected it yet).
 func zombie(pid int) bool {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return false
-	}
-	// The state follows the command name's closing parenthesis.
-	if i := bytes.LastIndexByte(b, ')'); i >= 0 && i+2 < len(b) {
-		return b[i+2] == 'Z'
-	}
-	return false
+	st, err := runtime.ProcState(pid)
+	return err == nil && st == 'Z'
 }
 
 // engineID returns the daemon's persistent ID from <data-root>/engine-id,

@@ -106,23 +106,9 @@ func Create(g *Global, o *CreateOpts, id string) error {
 	return g.Fail(err)
 }
 
-// CheckPreserved makes sure the descriptors --preserve-fds n names, 3 ..
-// 3+n-1, are ones the caller passed: open and without close-on-exec (a
-// descriptor that survived the exec of berth). One the caller did not pass
-// may be berth's own (Go's runtime keeps the cgroup's CPU quota files
-// open, for one): it must never reach the container.
-func CheckPreserved(n int) error {
-	if n < 0 {
-		return fmt.Errorf("preserve-fds: %d is negative", n)
-	}
-	for fd := 3; fd < 3+n; fd++ {
-		flags, err := unix.FcntlInt(uintptr(fd), unix.F_GETFD, 0)
-		if err != nil || flags&unix.FD_CLOEXEC != 0 {
-			return fmt.Errorf("preserve-fds %d: descriptor %d was not passed to berth", n, fd)
-		}
-	}
-	return nil
-}
+// CheckPreserved is runtime.CheckPreserveFds, called by the command line
+// before berth opens any descriptor of its own.
+func CheckPreserved(n int) error { return rt.CheckPreserveFds(n) }
 
 // Start is `start`.
 func Start(g *Global, id string) error {
