@@ -16,6 +16,13 @@ if [ -n "${SOURCE_DATE_EPOCH:-}" ]; then
 else
 	built=$(date -u +%Y-%m-%dT%H:%M:%SZ)
 fi
-CGO_ENABLED=1 go build -trimpath -buildvcs=false -tags osusergo,netgo \
+# First the shim's serving image (internal/shim, "Two images"), a small
+# static program that berth embeds and every running container's shim
+# becomes once the container is created.
+mkdir -p internal/shim/image
+CGO_ENABLED=0 go build -trimpath -buildvcs=false -tags shimserver,osusergo,netgo \
+	-ldflags "-s -w" -o internal/shim/image/berth-shim.$$ ./internal/shim/cmd/berth-shim
+mv internal/shim/image/berth-shim.$$ internal/shim/image/berth-shim
+CGO_ENABLED=1 go build -trimpath -buildvcs=false -tags shimimage,osusergo,netgo \
 	-ldflags "-s -w -X $pkg.GitCommit=$commit -X $pkg.BuildTime=$built -extldflags \"-static\"" \
 	-o "$out" ./cmd/berth

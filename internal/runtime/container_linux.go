@@ -18,6 +18,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/berth/berth/internal/runtime/cgroups"
+	"github.com/berth/berth/internal/runtime/initsock"
 )
 
 // Status is a container's lifecycle state as the runtime spec names it.
@@ -34,7 +35,7 @@ const (
 const (
 	stateFile = "state.json"
 	// execSockName is present while the container is "created".
-	execSockName = "exec.sock"
+	execSockName = initsock.SockName
 	// DefaultRoot is where container state lives unless --root says otherwise.
 	DefaultRoot = "/run/berth/runtime"
 )
@@ -181,6 +182,9 @@ func (c *Container) Status() Status {
 	}
 	return Running
 }
+
+// Dir is the container's state directory under the runtime's root.
+func (c *Container) Dir() string { return c.dir }
 
 func (c *Container) cgroup() cgroups.Manager {
 	if len(c.State.CgroupPaths) == 0 {
@@ -345,22 +349,7 @@ func (c *Container) Delete(force bool) error {
 func (c *Container) destroy() error {
 	var errs []error
 	if cg := c.cgroup(); cg != nil {
-		// Processes outside a PID namespace may outlive the init.
-		if pids, err := cg.Procs(); err == nil && len(pids) > 0 {
-			_ = cg.Thaw()
-			for _, p := range pids {
-				_ = unix.Kill(p, unix.SIGKILL)
-			}
-		}
-		// A dead init keeps its cgroup busy until its parent reaps it.
-		var err error
-		for i := 0; i < 200; i++ {
-			if err = cg.Destroy(); err == nil {
-				break
-			}
-			time.Sleep(10 * time.Millisecond)
-		}
-		if err != nil {
+		if err := cgroups.Remove(cg); err != nil {
 			errs = append(errs, err)
 		}
 	}

@@ -16,6 +16,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/berth/berth/internal/runtime/cgroups"
+	"github.com/berth/berth/internal/runtime/initsock"
 )
 
 // CreateOpts are the inputs of Create.
@@ -435,7 +436,7 @@ func (c *Container) Start() error {
 		return fmt.Errorf("cannot start an already running container")
 	}
 	sock := filepath.Join(c.dir, execSockName)
-	b, err := startInit(c.dir)
+	b, err := initsock.Start(c.dir)
 	if err != nil {
 		return fmt.Errorf("start %s: %w", c.State.ID, err)
 	}
@@ -491,28 +492,4 @@ func listenExecSock(dir string) (*os.File, error) {
 		return nil, fmt.Errorf("exec socket: %w", err)
 	}
 	return os.NewFile(uintptr(fd), execSockName), nil
-}
-
-// startInit connects to the init's exec socket and returns what it sent
-// before the connection closed on its exec.
-func startInit(dir string) ([]byte, error) {
-	d, err := os.Open(dir)
-	if err != nil {
-		return nil, err
-	}
-	defer d.Close()
-	fd, err := unix.Socket(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
-	if err != nil {
-		return nil, err
-	}
-	f := os.NewFile(uintptr(fd), "exec-sock")
-	defer f.Close()
-	addr := &unix.SockaddrUnix{Name: "/proc/self/fd/" + strconv.Itoa(int(d.Fd())) + "/" + execSockName}
-	if err := unix.Connect(fd, addr); err != nil {
-		if errors.Is(err, unix.ECONNREFUSED) {
-			return nil, errors.New("container init exited before start")
-		}
-		return nil, err
-	}
-	return io.ReadAll(f)
 }

@@ -115,10 +115,23 @@ func spawn(bin, dir string, stderr *os.File) (*proc, error) {
 		p.assign = awr
 		extra = append(extra, ard)
 	}
+	env := shimEnv()
+	img, err := servingImage()
+	if err != nil {
+		rd.Close()
+		if p.assign != nil {
+			p.assign.Close()
+		}
+		return nil, err
+	}
+	if img != nil {
+		extra = append(extra, img)
+		env = append(env, imageFdEnv+"="+strconv.Itoa(2+len(extra)))
+	}
 	p.cmd = &exec.Cmd{
 		Path:        bin,
 		Args:        []string{"berth", Arg, dir},
-		Env:         shimEnv(),
+		Env:         env,
 		Dir:         "/",
 		Stdin:       devnull,
 		Stdout:      devnull,
@@ -179,9 +192,16 @@ const termWait = 15 * time.Second
 
 // shimEnv is the environment of a shim: only what it and the runtimes
 // need, and the Go runtime settings that keep it small from its first
-// allocation on (one P, no heap profiling, a small GC target); SHIM_GODEBUG
-// adds GODEBUG settings for debugging.
+// allocation on (baseEnv); it does not collect at all until it created the
+// container (see Main).
 func shimEnv() []string {
+	return append(baseEnv(), "GOGC=off")
+}
+
+// baseEnv is the environment of a shim and its serving image: PATH and
+// TMPDIR, one P, no heap profiling; SHIM_GODEBUG adds GODEBUG settings for
+// debugging.
+func baseEnv() []string {
 	var env []string
 	for _, k := range []string{"PATH", "TMPDIR"} {
 		if v, ok := os.LookupEnv(k); ok {
@@ -192,7 +212,7 @@ func shimEnv() []string {
 	if v := os.Getenv("SHIM_GODEBUG"); v != "" {
 		godebug += "," + v
 	}
-	return append(env, "GOMAXPROCS=1", "GOGC=off", "GODEBUG="+godebug)
+	return append(env, "GOMAXPROCS=1", "GODEBUG="+godebug)
 }
 
 // Connect returns a client for the shim serving stateDir, after checking it

@@ -168,7 +168,7 @@ func runFakeDaemon(t *testing.T, e *env, cfgs []shim.Config) time.Time {
 		t.Fatal(err)
 	}
 	cmd := exec.Command(os.Args[0], "-test.run=^$")
-	cmd.Env = append(os.Environ(), daemonEnv+"="+file)
+	cmd.Env = append(os.Environ(), daemonEnv+"="+file, imageEnv+"="+activeImage)
 	cmd.Stderr = os.Stderr
 	out, err := cmd.StdoutPipe()
 	if err != nil {

@@ -108,6 +108,45 @@
 // of 64 frames, and one whose queue is full is dropped (its connection
 // closed) instead of being waited for. The log file is written directly.
 //
+// # Two images
+//
+// A shim is two programs in turn, with one pid. `berth shim` (the berth
+// binary) creates the container: the built-in runtime in-process, runc or
+// crun through their command line. Once the container is created and the
+// socket listens, it execs the serving image, berth-shim, a program of this
+// package alone (internal/shim/cmd/berth-shim, built with the shimserver
+// tag, so without the runtime and the rest of berth), which goes on for the
+// container's whole life:
+//
+//	daemon --spawn, fd 3 ready, fd N the image (a sealed memfd)--> berth shim DIR
+//	berth shim: create, listen, "ok" on fd 3, then
+//	  execve(/proc/self/fd/N, ["berth-shim" "serve" DIR], BERTH_SHIM_HANDOVER={...})
+//	berth-shim serve DIR: same pid, so the init stays its child; same
+//	  session; the subreaper flag, the listening socket, the stdio pipes or
+//	  pty master and an O_PATH descriptor of the berth binary are
+//	  inherited, named in the handover (JSON in its environment)
+//
+// The output is not read before the exec (the init has not started the
+// process yet); the serving image wires it, watches the init and reaps it
+// if it already exited. SIGTERM and SIGINT are blocked on the exec'ing
+// thread, so one sent meanwhile waits for the image; one that arrived
+// before is handled by `berth shim` itself, which then serves in place.
+//
+// Without the runtime, the serving image does what is frequent itself, as
+// the runtime would: start (the init's exec socket, package
+// runtime/initsock), a signal to the init, and the removal of a container
+// whose init is gone (cgroups.Remove, then its state directory). Exec,
+// signals to all processes, SIGKILL (a paused container must be thawed),
+// and start and delete when the spec has hooks go through `berth runtime`,
+// run through the inherited descriptor, like runc's command line: a later
+// berth binary at the same path does not change what a running shim runs.
+//
+// hack/build.sh builds the image first and embeds it (the shimimage tag,
+// image_embed.go); the daemon puts it in a sealed memfd once, which every
+// shim execs, so they share its pages. A berth built without it (plain `go
+// build`) has no image: each shim then serves from `berth shim` itself.
+// Should the exec fail, the shim also serves in place.
+//
 // # Memory
 //
 // The shim runs with GOMAXPROCS=1, GOGC=20, heap profiling off and a 4 MiB

@@ -21,15 +21,22 @@ import (
 	"github.com/berth/berth/internal/testutil"
 )
 
-// The shims of the tests run shimBin, internal/shim/cmd/berth-shim (the
-// same shim.Main without the rest of berth); berthBin, cmd/berth, is run
-// by TestBerthBinary and TestMemory.
+// The shims of the tests run berthBin, cmd/berth, and exec into imageBin,
+// the serving image (internal/shim/cmd/berth-shim with the shimserver
+// tag), as a daemon's shims do; TestWithoutImage and TestMemory also run
+// them without the image.
 var (
 	berthBin      string
 	berthBuildErr error
-	shimBin       string
-	shimBuildErr  error
+	imageBin      string
+	imageBuildErr error
 )
+
+// activeImage is the serving image of the shims started now ("": none).
+var activeImage string
+
+// imageEnv names the serving image for a fake daemon (the test binary).
+const imageEnv = "BERTH_SHIM_TEST_IMAGE"
 
 // daemonEnv makes the test binary act as a "daemon" that starts shims for
 // the configs in the named file, prints their pids, and waits to be killed.
@@ -56,14 +63,37 @@ func runMain(m *testing.M) int {
 	if berthBuildErr = testutil.GoBuild(berthBin, "./cmd/berth"); berthBuildErr != nil {
 		berthBin = ""
 	}
-	shimBin = filepath.Join(dir, "berth-shim")
-	if shimBuildErr = testutil.GoBuild(shimBin, "./internal/shim/cmd/berth-shim"); shimBuildErr != nil {
-		shimBin = ""
+	imageBin = filepath.Join(dir, "berth-shim")
+	if imageBuildErr = testutil.BuildShimImage(imageBin); imageBuildErr != nil {
+		imageBin = ""
+	} else if err := useImage(imageBin); err != nil {
+		fmt.Fprintf(os.Stderr, "shim test: %v\n", err)
+		return 1
 	}
 	return m.Run()
 }
 
+// useImage makes the serving image at path the one of the shims this
+// process starts; "" for none.
+func useImage(path string) error {
+	activeImage = path
+	if path == "" {
+		shim.SetImage(nil)
+		return nil
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return err
+	}
+	shim.SetImage(b)
+	return nil
+}
+
 func fakeDaemon(file string) int {
+	if err := useImage(os.Getenv(imageEnv)); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
 	b, err := os.ReadFile(file)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
@@ -104,8 +134,11 @@ type env struct {
 func newEnv(t *testing.T, rt string) *env {
 	t.Helper()
 	testutil.RequireRoot(t)
-	if shimBin == "" {
-		t.Fatalf("cannot build ./internal/shim/cmd/berth-shim: %v", shimBuildErr)
+	if berthBin == "" {
+		t.Fatalf("cannot build ./cmd/berth: %v", berthBuildErr)
+	}
+	if imageBin == "" {
+		t.Fatalf("cannot build ./internal/shim/cmd/berth-shim: %v", imageBuildErr)
 	}
 	if rt == shim.RuntimeRunc {
 		if _, err := exec.LookPath("runc"); err != nil {
@@ -132,7 +165,7 @@ func (e *env) config(args ...string) shim.Config {
 		Runtime:     e.runtime,
 		RuntimeRoot: e.root,
 		LogPath:     filepath.Join(state, id+"-json.log"),
-		Binary:      shimBin,
+		Binary:      berthBin,
 		ExitTimeout: -1,
 	}
 }

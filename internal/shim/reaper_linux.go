@@ -98,3 +98,12 @@ func (r *reaper) watchPid(pid int, fn func(code int)) {
 		go fn(code)
 	}
 }
+
+// watching reports whether pid is watched and not yet reaped. The caller
+// holds the lock.
+func (r *reaper) watching(pid int) bool {
+	r.wmu.Lock()
+	defer r.wmu.Unlock()
+	_, ok := r.watch[pid]
+	return ok
+}

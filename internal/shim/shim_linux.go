@@ -18,8 +18,6 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
-
-	"github.com/berth/berth/internal/runtime"
 )
 
 // readyFd is the descriptor a starting shim reports on: "ok\n" once it
@@ -58,17 +56,17 @@ func Main() {
 	// what crun create does and would hold the daemon's read of this pipe
 	// open until the container starts (runc starts its init with 0-2 only).
 	unix.CloseOnExec(readyFd)
+	img := imageFd()
 	// SIGTERM or SIGINT, even while the container is being created: kill
 	// and delete it, then exit.
-	term := make(chan os.Signal, 1)
-	signal.Notify(term, unix.SIGTERM, unix.SIGINT)
+	term := notifyTerm()
 	// Created on a goroutine that ends, so the deep stack of the runtime's
 	// create is freed rather than kept by the serving goroutine.
 	var s *shim
 	var err error
 	done := make(chan struct{})
 	go func() {
-		s, err = newShim(dir)
+		s, err = newShim(dir, img >= 0)
 		close(done)
 	}()
 	<-done
@@ -83,17 +81,36 @@ func Main() {
 		_, _ = ready.Write([]byte("ok\n"))
 		ready.Close()
 	}
+	if img >= 0 {
+		// The container is created: go on in the serving image, which
+		// costs a fraction of this process's memory.
+		if err := s.handOver(img, term); err != nil {
+			fmt.Fprintf(os.Stderr, "shim: %v; serving from this process\n", err)
+		}
+		s.wirePending()
+	}
 	debug.SetGCPercent(gcPercent)
 	debug.SetMemoryLimit(memoryLimit)
-	go func() {
-		<-term
-		if err := s.delete(true); err != nil {
-			fmt.Fprintf(os.Stderr, "shim: terminate: %v\n", err)
-		}
-		s.shutdown(nil)
-	}()
+	go s.terminateOn(term)
 	s.trimLater()
 	s.serve()
+}
+
+// notifyTerm is the channel of SIGTERM and SIGINT, which end a shim.
+func notifyTerm() chan os.Signal {
+	term := make(chan os.Signal, 1)
+	signal.Notify(term, unix.SIGTERM, unix.SIGINT)
+	return term
+}
+
+// terminateOn kills and deletes the container, and exits, on a signal of
+// term.
+func (s *shim) terminateOn(term <-chan os.Signal) {
+	<-term
+	if err := s.delete(true); err != nil {
+		fmt.Fprintf(os.Stderr, "shim: terminate: %v\n", err)
+	}
+	s.shutdown(nil)
 }
 
 // awaitAssignment is a spare's wait (see Pool): it reads its state
@@ -102,7 +119,7 @@ func Main() {
 // is not an absolute path.
 func awaitAssignment() string {
 	unix.CloseOnExec(assignFd)
-	runtime.Prewarm()
+	prewarm()
 	f := os.NewFile(assignFd, "assign")
 	b, _ := io.ReadAll(io.LimitReader(f, 4097))
 	f.Close()
@@ -137,6 +154,12 @@ type shim struct {
 	trim    *time.Timer
 	conns   int
 	idle    time.Time // when the last connection closed
+
+	// handing: the shim will exec the serving image, which reads the
+	// output; until then its read ends wait here.
+	handing        bool
+	pending        stdioFiles
+	pendingConsole *os.File
 }
 
 type execProc struct {
@@ -146,16 +169,9 @@ type execProc struct {
 	exited chan struct{}
 }
 
-func newShim(stateDir string) (*shim, error) {
-	b, err := os.ReadFile(filepath.Join(stateDir, configName))
-	if err != nil {
-		return nil, fmt.Errorf("read config: %w", err)
-	}
-	s := &shim{dir: stateDir, status: Created, exited: make(chan struct{}), execs: map[string]*execProc{}, idle: time.Now()}
-	if err := json.Unmarshal(b, &s.cfg); err != nil {
-		return nil, fmt.Errorf("read config: %s: %w", filepath.Join(stateDir, configName), err)
-	}
-	if err := s.cfg.validate(); err != nil {
+func newShim(stateDir string, handing bool) (*shim, error) {
+	s := &shim{dir: stateDir, status: Created, exited: make(chan struct{}), execs: map[string]*execProc{}, idle: time.Now(), handing: handing}
+	if err := s.readConfig(); err != nil {
 		return nil, err
 	}
 	if err := unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0); err != nil {
@@ -164,6 +180,7 @@ func newShim(stateDir string) (*shim, error) {
 	// Hold no directory of the host busy.
 	_ = os.Chdir("/")
 	s.reaper = newReaper()
+	var err error
 	if s.task, err = newTask(&s.cfg); err != nil {
 		return nil, err
 	}
@@ -210,7 +227,11 @@ func (s *shim) create() error {
 		s.mu.Unlock()
 		// The copiers run before the exit can be reaped (at unlock), so
 		// the exit waits for the output.
-		p.wire(outs, console, s.cfg.OpenStdin)
+		if s.handing {
+			s.pending, s.pendingConsole = outs, console
+		} else {
+			p.wire(outs, console, s.cfg.OpenStdin)
+		}
 		s.reaper.watchPid(pid, s.initExited)
 	}
 	s.reaper.unlock()
@@ -273,6 +294,19 @@ func (p *procIO) wire(ours stdioFiles, console *os.File, stdin bool) {
 	}
 	p.startCopy(ours.stdout, StreamStdout)
 	p.startCopy(ours.stderr, StreamStderr)
+}
+
+// wirePending starts reading the output a handover left unread (when it
+// could not exec the serving image).
+func (s *shim) wirePending() {
+	s.reaper.lock()
+	defer s.reaper.unlock()
+	if !s.handing {
+		return
+	}
+	s.handing = false
+	s.io.wire(s.pending, s.pendingConsole, s.cfg.OpenStdin)
+	s.pending, s.pendingConsole = stdioFiles{}, nil
 }
 
 // initExited runs when the reaper collected the container's init: it waits

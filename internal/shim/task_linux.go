@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net"
 	"os"
 	"os/exec"
@@ -15,7 +14,7 @@ import (
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 
-	"github.com/berth/berth/internal/runtime"
+	"github.com/berth/berth/internal/runtime/initsock"
 )
 
 // stdioFiles are the child ends of a process's stdio; console is set
@@ -35,12 +34,15 @@ type task interface {
 	exec(id string, p *specs.Process, stdio stdioFiles) (pid int, console *os.File, err error)
 	// delete removes the container, whose init is gone, from the runtime.
 	delete() error
+	// handover is what the serving image needs to go on with the
+	// container (see handOver).
+	handover() (*handover, error)
 }
 
 func newTask(cfg *Config) (task, error) {
 	switch cfg.Runtime {
 	case "", RuntimeBerth:
-		return &builtinTask{cfg: cfg}, nil
+		return newBuiltinTask(cfg)
 	default:
 		bin := cfg.RuntimePath
 		if bin == "" {
@@ -54,96 +56,13 @@ func newTask(cfg *Config) (task, error) {
 	}
 }
 
-// builtinTask calls internal/runtime in the shim's own process, which is
-// thereby the init's parent.
-type builtinTask struct {
-	cfg *Config
-	c   *runtime.Container
-}
-
-func (t *builtinTask) create(stdio stdioFiles, terminal bool) (int, *os.File, error) {
-	opts := runtime.CreateOpts{Root: t.cfg.RuntimeRoot, ID: t.cfg.ID, Bundle: t.cfg.Bundle}
-	var local, remote *os.File
-	if terminal {
-		var err error
-		if local, remote, err = socketPair(); err != nil {
-			return 0, nil, err
-		}
-		defer local.Close()
-		defer remote.Close()
-		opts.ConsoleConn = remote
-	}
-	setStdio(&opts.Stdin, &opts.Stdout, &opts.Stderr, stdio)
-	c, err := runtime.Create(opts)
-	if err != nil {
-		return 0, nil, err
-	}
-	t.c = c
-	var console *os.File
-	if terminal {
-		remote.Close()
-		if console, err = runtime.RecvFile(local); err != nil {
-			_ = c.Delete(true)
-			return 0, nil, fmt.Errorf("receive pty master: %w", err)
-		}
-	}
-	return c.State.Pid, console, nil
-}
-
-// setStdio sets the runtime's stdio fields to the files, leaving nil (not a
-// typed nil *os.File) where a file is absent.
-func setStdio(in *io.Reader, out, errw *io.Writer, s stdioFiles) {
-	if s.stdin != nil {
-		*in = s.stdin
-	}
-	if s.stdout != nil {
-		*out = s.stdout
-	}
-	if s.stderr != nil {
-		*errw = s.stderr
-	}
-}
-
-func (t *builtinTask) start() error { return t.c.Start() }
-
-func (t *builtinTask) kill(sig unix.Signal, all bool) error { return t.c.Signal(sig, all) }
-
-func (t *builtinTask) exec(id string, p *specs.Process, stdio stdioFiles) (int, *os.File, error) {
-	opts := runtime.ExecOpts{Process: p}
-	var local, remote *os.File
-	if p.Terminal {
-		var err error
-		if local, remote, err = socketPair(); err != nil {
-			return 0, nil, err
-		}
-		defer local.Close()
-		defer remote.Close()
-		opts.ConsoleConn = remote
-	}
-	setStdio(&opts.Stdin, &opts.Stdout, &opts.Stderr, stdio)
-	proc, err := t.c.Exec(opts)
-	if err != nil {
-		return 0, nil, err
-	}
-	var console *os.File
-	if p.Terminal {
-		remote.Close()
-		if console, err = runtime.RecvFile(local); err != nil {
-			_ = unix.Kill(proc.Pid, unix.SIGKILL)
-			return 0, nil, fmt.Errorf("receive pty master: %w", err)
-		}
-	}
-	return proc.Pid, console, nil
-}
-
-func (t *builtinTask) delete() error { return t.c.Delete(true) }
-
 // cliTask drives runc or crun through their command line. Their init (and
 // exec'd processes) are double-forked away from the command and reparent
 // to the shim, a subreaper.
 type cliTask struct {
 	cfg *Config
 	bin string
+	sub []string // before the global flags: "runtime" for berth's
 }
 
 func (t *cliTask) command(args ...string) *exec.Cmd {
@@ -151,7 +70,8 @@ func (t *cliTask) command(args ...string) *exec.Cmd {
 	if t.cfg.RuntimeRoot != "" {
 		g = append(g, "--root", t.cfg.RuntimeRoot)
 	}
-	cmd := exec.Command(t.bin, append(g, args...)...)
+	g = append(append(t.sub[:len(t.sub):len(t.sub)], g...), args...)
+	cmd := exec.Command(t.bin, g...)
 	cmd.Dir = t.cfg.StateDir
 	return cmd
 }
@@ -185,7 +105,7 @@ func (t *cliTask) fail(what string, err error, out string) error {
 	if msg == "" {
 		msg = err.Error()
 	}
-	return fmt.Errorf("%s %s: %s", filepath.Base(t.bin), what, msg)
+	return fmt.Errorf("%s %s: %s", t.name(), what, msg)
 }
 
 // consoleListener listens on a socket runc sends the pty master to. It is
@@ -236,7 +156,7 @@ func acceptConsole(l *net.UnixListener) <-chan consoleResult {
 			return
 		}
 		defer f.Close()
-		m, err := runtime.RecvFile(f)
+		m, err := initsock.RecvFile(f)
 		ch <- consoleResult{f: m, err: err}
 	}()
 	return ch
@@ -288,11 +208,11 @@ func (t *cliTask) runWithConsole(args []string, stdio stdioFiles, terminal bool,
 	b, err := os.ReadFile(pidFile)
 	_ = os.Remove(pidFile)
 	if err != nil {
-		return 0, nil, fmt.Errorf("%s %s: pid file: %w", filepath.Base(t.bin), args[0], err)
+		return 0, nil, fmt.Errorf("%s %s: pid file: %w", t.name(), args[0], err)
 	}
 	pid, err := strconv.Atoi(strings.TrimSpace(string(b)))
 	if err != nil {
-		return 0, nil, fmt.Errorf("%s %s: pid file %q: %w", filepath.Base(t.bin), args[0], b, err)
+		return 0, nil, fmt.Errorf("%s %s: pid file %q: %w", t.name(), args[0], b, err)
 	}
 	var console *os.File
 	if terminal {
@@ -338,10 +258,21 @@ func (t *cliTask) exec(id string, p *specs.Process, stdio stdioFiles) (int, *os.
 
 func (t *cliTask) delete() error { return t.run("delete", "--force", t.cfg.ID) }
 
+// handover: the serving image drives runc or crun as this shim does.
+func (t *cliTask) handover() (*handover, error) { return &handover{}, nil }
+
 func socketPair() (local, remote *os.File, err error) {
 	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
 	if err != nil {
 		return nil, nil, fmt.Errorf("console socket pair: %w", err)
 	}
 	return os.NewFile(uintptr(fds[0]), "console-local"), os.NewFile(uintptr(fds[1]), "console-remote"), nil
+}
+
+// name is how errors name the runtime: "runc", "crun", "berth runtime".
+func (t *cliTask) name() string {
+	if len(t.sub) > 0 {
+		return "berth " + strings.Join(t.sub, " ")
+	}
+	return filepath.Base(t.bin)
 }

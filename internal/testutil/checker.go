@@ -53,17 +53,59 @@ func fileExists(p string) bool {
 // "./cmd/berth") into the file out. env entries (KEY=VALUE) are added to the
 // build's environment.
 func GoBuild(out, pkg string, env ...string) error {
+	return goBuild(out, pkg, "", env...)
+}
+
+func goBuild(out, pkg, tags string, env ...string) error {
 	root, err := ModuleRoot()
 	if err != nil {
 		return err
 	}
-	cmd := exec.Command(GoTool(), "build", "-o", out, pkg)
+	args := []string{"build", "-o", out}
+	if tags != "" {
+		args = append(args, "-tags", tags)
+	}
+	cmd := exec.Command(GoTool(), append(args, pkg)...)
 	cmd.Dir = root
 	cmd.Env = append(os.Environ(), env...)
 	if msg, err := cmd.CombinedOutput(); err != nil {
 		return fmt.Errorf("go build %s: %w\n%s", pkg, err, msg)
 	}
 	return nil
+}
+
+// BuildShimImage builds the shim's serving image (internal/shim/cmd/berth-shim
+// with the shimserver tag, as hack/build.sh does) into out.
+func BuildShimImage(out string) error {
+	return goBuild(out, "./internal/shim/cmd/berth-shim", "shimserver", "CGO_ENABLED=0")
+}
+
+// BuildBerth builds ./cmd/berth into out with the shim's serving image
+// embedded, as hack/build.sh does (without its static link and build
+// stamp): the image goes to internal/shim/image/berth-shim first, renamed
+// into place so that concurrent builds never read half of it.
+func BuildBerth(out string) error {
+	root, err := ModuleRoot()
+	if err != nil {
+		return err
+	}
+	dir := filepath.Join(root, "internal", "shim", "image")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	tmp, err := os.CreateTemp(dir, "berth-shim.*")
+	if err != nil {
+		return err
+	}
+	tmp.Close()
+	defer os.Remove(tmp.Name())
+	if err := BuildShimImage(tmp.Name()); err != nil {
+		return err
+	}
+	if err := os.Rename(tmp.Name(), filepath.Join(dir, "berth-shim")); err != nil {
+		return err
+	}
+	return goBuild(out, "./cmd/berth", "shimimage")
 }
 
 // BuildChecker builds test/runtimetest statically (CGO_ENABLED=0) into

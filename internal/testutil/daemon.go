@@ -602,13 +602,13 @@ func (l *LockedBuffer) String() string {
 
 // BerthBinary returns the berth binary the tests run: $BERTH_TEST_BINARY
 // when set (machines without a Go toolchain), else ./cmd/berth built into
-// dir.
+// dir as hack/build.sh builds it (BuildBerth).
 func BerthBinary(dir string) (string, error) {
 	if p := os.Getenv("BERTH_TEST_BINARY"); p != "" {
 		return p, nil
 	}
 	p := filepath.Join(dir, "berth")
-	if err := GoBuild(p, "./cmd/berth"); err != nil {
+	if err := BuildBerth(p); err != nil {
 		return "", fmt.Errorf("build berth: %w", err)
 	}
 	return p, nil

@@ -7,6 +7,7 @@ import (
 	"path"
 	"path/filepath"
 	"strings"
+	"time"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
@@ -182,4 +183,25 @@ func procsOf(dir string) ([]int, error) {
 		pids = append(pids, pid)
 	}
 	return pids, nil
+}
+
+// Remove kills what is left in a container's cgroup (processes outside its
+// PID namespace may outlive its init; a frozen cgroup is thawed first so
+// that they die) and removes the cgroup, retrying for up to 2 s: a dead
+// init keeps its cgroup busy until its parent reaps it.
+func Remove(m Manager) error {
+	if pids, err := m.Procs(); err == nil && len(pids) > 0 {
+		_ = m.Thaw()
+		for _, p := range pids {
+			_ = unix.Kill(p, unix.SIGKILL)
+		}
+	}
+	var err error
+	for i := 0; i < 200; i++ {
+		if err = m.Destroy(); err == nil {
+			return nil
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	return err
 }

@@ -9,7 +9,7 @@ import (
 	"golang.org/x/sys/unix"
 	"golang.org/x/term"
 
-	rt "github.com/berth/berth/internal/runtime"
+	"github.com/berth/berth/internal/runtime/initsock"
 )
 
 // ConsoleRelay is the console socket of a foreground `run` or `exec` with a
@@ -35,7 +35,7 @@ func NewConsoleRelay() (*ConsoleRelay, error) {
 // Receive reads the pty master sent by the container.
 func (r *ConsoleRelay) Receive() error {
 	r.Remote.Close()
-	f, err := rt.RecvFile(r.local)
+	f, err := initsock.RecvFile(r.local)
 	if err != nil {
 		return fmt.Errorf("receive pty master: %w", err)
 	}

@@ -1,24 +1,26 @@
-// Command berth-shim is the shim alone, without the rest of berth: a
-// measurement of what the shim costs when the process does not carry (and
-// initialise) every package of the berth binary. TestMemory compares it
-// with `berth shim`.
+// Command berth-shim is the shim's serving image: the part of a shim that
+// outlives the container's creation, without the runtime and the rest of
+// berth, so that each running container costs a fraction of the memory.
+// hack/build.sh builds it with the shimserver tag and embeds it into berth
+// (see internal/shim, "Two images"); `berth shim` execs it once the
+// container is created. It is not run by hand.
 package main
 
 import (
-	"os"
+	"unsafe"
 
-	"github.com/berth/berth/internal/runtime"
-	_ "github.com/berth/berth/internal/runtime/nsenter"
+	"golang.org/x/sys/unix"
+
 	"github.com/berth/berth/internal/shim"
 )
 
+// init runs on the main thread, whose name ps shows: the image is exec'd
+// through /proc/self/fd, which would name it after the descriptor.
+func init() {
+	name := []byte("berth-shim\x00")
+	_ = unix.Prctl(unix.PR_SET_NAME, uintptr(unsafe.Pointer(&name[0])), 0, 0, 0)
+}
+
 func main() {
-	if len(os.Args) > 1 && os.Args[1] == runtime.InitArg {
-		runtime.Init()
-	}
-	if len(os.Args) > 1 && os.Args[1] == shim.Arg {
-		shim.Main()
-	}
-	os.Stderr.WriteString("usage: berth-shim shim STATE-DIR\n")
-	os.Exit(2)
+	shim.ServeMain()
 }

@@ -1,0 +1,69 @@
+package initsock
+
+import (
+	"errors"
+	"io"
+	"os"
+	"strconv"
+
+	"golang.org/x/sys/unix"
+)
+
+// RecvFile receives one file descriptor sent with SCM_RIGHTS on sock: the
+// pty master that a container's init (this runtime's, runc's or crun's)
+// sends to its console socket. Any further descriptors of the message are
+// closed; the file is named by the message's bytes ("/dev/ptmx").
+func RecvFile(sock *os.File) (*os.File, error) {
+	buf := make([]byte, 256)
+	oob := make([]byte, unix.CmsgSpace(4*4))
+	n, oobn, _, _, err := unix.Recvmsg(int(sock.Fd()), buf, oob, unix.MSG_CMSG_CLOEXEC)
+	if err != nil {
+		return nil, err
+	}
+	msgs, err := unix.ParseSocketControlMessage(oob[:oobn])
+	if err != nil {
+		return nil, err
+	}
+	for _, m := range msgs {
+		fds, err := unix.ParseUnixRights(&m)
+		if err != nil || len(fds) == 0 {
+			continue
+		}
+		for _, extra := range fds[1:] {
+			unix.Close(extra)
+		}
+		return os.NewFile(uintptr(fds[0]), string(buf[:n])), nil
+	}
+	return nil, errors.New("no file descriptor received")
+}
+
+// SockName is the init's exec socket in the container's state directory;
+// it exists while the container is created and not yet started.
+const SockName = "exec.sock"
+
+// Start connects to the exec socket of the created container whose state
+// directory is dir and returns what the init sent before the connection
+// closed on its exec: one byte when it exec'd the process, that byte and a
+// message when it failed, nothing when it had exited.
+func Start(dir string) ([]byte, error) {
+	d, err := os.Open(dir)
+	if err != nil {
+		return nil, err
+	}
+	defer d.Close()
+	fd, err := unix.Socket(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return nil, err
+	}
+	f := os.NewFile(uintptr(fd), "exec-sock")
+	defer f.Close()
+	// Through the directory's fd: a long --root must not hit sun_path's limit.
+	addr := &unix.SockaddrUnix{Name: "/proc/self/fd/" + strconv.Itoa(int(d.Fd())) + "/" + SockName}
+	if err := unix.Connect(fd, addr); err != nil {
+		if errors.Is(err, unix.ECONNREFUSED) {
+			return nil, errors.New("container init exited before start")
+		}
+		return nil, err
+	}
+	return io.ReadAll(f)
+}

@@ -1,0 +1,319 @@
+package shim
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	goruntime "runtime"
+	"runtime/debug"
+	"strconv"
+	"sync"
+	"syscall"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// The serving image (see the package doc, "Two images"): berth-shim, a
+// small program of this package alone, that a shim execs into once the
+// container is created. The daemon holds it in a sealed memfd and hands
+// that to each shim it starts.
+
+// ServeArg is argv[1] of the serving image: `berth-shim serve STATE-DIR`,
+// with the handover in its environment.
+const ServeArg = "serve"
+
+// Environment of a shim: the fd of the serving image (set by the daemon
+// for a shim it starts), and the handover (set by a shim for its serving
+// image).
+const (
+	imageFdEnv  = "BERTH_SHIM_IMAGE_FD"
+	handoverEnv = "BERTH_SHIM_HANDOVER"
+)
+
+// handover is what the serving image is told of the container a shim
+// created: the descriptors it inherits and what its task needs.
+type handover struct {
+	Pid      int `json:"pid"`
+	Listener int `json:"listener"`
+	Stdin    int `json:"stdin,omitempty"` // the pipe's write end; 0: none (or the console)
+	Stdout   int `json:"stdout,omitempty"`
+	Stderr   int `json:"stderr,omitempty"`
+	Console  int `json:"console,omitempty"`
+	// The built-in runtime's container: the berth binary (an O_PATH
+	// descriptor) to run `berth runtime` with, the container's state
+	// directory and cgroup, and whether its spec has hooks (which only
+	// `berth runtime` runs).
+	Berth  int               `json:"berth,omitempty"`
+	Dir    string            `json:"dir,omitempty"`
+	Cgroup map[string]string `json:"cgroup,omitempty"`
+	Hooks  bool              `json:"hooks,omitempty"`
+}
+
+// image is the serving image the daemon hands to the shims it starts:
+// embedded by hack/build.sh (image_embed.go), or set by SetImage.
+var (
+	imageMu    sync.Mutex
+	imageBytes = embeddedImage
+	imageFile  *os.File
+	imageErr   error
+)
+
+// SetImage makes b the serving image of the shims started from now on
+// (nil: none, each shim serves in the process that created its container).
+// Tests use it; a berth built by hack/build.sh carries its own.
+func SetImage(b []byte) {
+	imageMu.Lock()
+	defer imageMu.Unlock()
+	if imageFile != nil {
+		imageFile.Close()
+	}
+	imageBytes, imageFile, imageErr = b, nil, nil
+}
+
+// HasImage reports whether the shims this process starts exec into a
+// serving image.
+func HasImage() bool {
+	imageMu.Lock()
+	defer imageMu.Unlock()
+	return len(imageBytes) > 0
+}
+
+// servingImage returns the sealed memfd holding the serving image, made on
+// first use; nil when there is none.
+func servingImage() (*os.File, error) {
+	imageMu.Lock()
+	defer imageMu.Unlock()
+	if len(imageBytes) == 0 || imageErr != nil || imageFile != nil {
+		return imageFile, imageErr
+	}
+	fd, err := unix.MemfdCreate("berth-shim", unix.MFD_CLOEXEC|unix.MFD_ALLOW_SEALING)
+	if err != nil {
+		imageErr = fmt.Errorf("shim image: %w", err)
+		return nil, imageErr
+	}
+	f := os.NewFile(uintptr(fd), "berth-shim")
+	if _, err := f.Write(imageBytes); err != nil {
+		f.Close()
+		imageErr = fmt.Errorf("shim image: %w", err)
+		return nil, imageErr
+	}
+	// Sealed: no shim, and nothing that gets hold of the descriptor, can
+	// change what later shims run.
+	seals := unix.F_SEAL_SEAL | unix.F_SEAL_SHRINK | unix.F_SEAL_GROW | unix.F_SEAL_WRITE
+	if _, err := unix.FcntlInt(uintptr(fd), unix.F_ADD_SEALS, seals); err != nil {
+		f.Close()
+		imageErr = fmt.Errorf("shim image: seal: %w", err)
+		return nil, imageErr
+	}
+	imageFile = f
+	return f, nil
+}
+
+// imageFd is the serving image's descriptor in this shim, -1 for none. It
+// is made close-on-exec at once: no runtime or container inherits it (an
+// exec through /proc/self/fd still works).
+func imageFd() int {
+	fd, err := strconv.Atoi(os.Getenv(imageFdEnv))
+	if err != nil || fd < 3 {
+		return -1
+	}
+	if _, err := unix.FcntlInt(uintptr(fd), unix.F_GETFD, 0); err != nil {
+		return -1
+	}
+	unix.CloseOnExec(fd)
+	return fd
+}
+
+// handOver execs the serving image with the created container, keeping the
+// shim's pid (the init stays its child, its session and subreaper role
+// stay). It returns only if that could not be done, and the shim then
+// serves in this process. The output is not being read yet (see create).
+func (s *shim) handOver(img int, term chan os.Signal) error {
+	s.reaper.lock()
+	defer s.reaper.unlock()
+	if !s.reaper.watching(s.pid) {
+		return errors.New("the container's init already exited")
+	}
+	h, err := s.task.handover()
+	if err != nil {
+		return err
+	}
+	h.Pid = s.pid
+	var keep []int
+	inherit := func(fd int) int {
+		if fd > 0 {
+			keep = append(keep, fd)
+		}
+		return fd
+	}
+	lf, err := s.l.File()
+	if err != nil {
+		return err
+	}
+	defer lf.Close()
+	h.Listener = inherit(rawFd(lf))
+	h.Stdin = inherit(rawFd(s.io.stdin))
+	h.Stdout = inherit(rawFd(s.pending.stdout))
+	h.Stderr = inherit(rawFd(s.pending.stderr))
+	h.Console = inherit(rawFd(s.pendingConsole))
+	if h.Berth > 0 {
+		keep = append(keep, h.Berth)
+		defer unix.Close(h.Berth)
+	}
+	b, err := json.Marshal(h)
+	if err != nil {
+		return err
+	}
+	for _, fd := range keep {
+		if _, err := unix.FcntlInt(uintptr(fd), unix.F_SETFD, 0); err != nil {
+			return err
+		}
+	}
+	env := append(baseEnv(), "GOGC="+strconv.Itoa(gcPercent), handoverEnv+"="+string(b))
+	// A SIGTERM from here on must reach the serving image, which handles
+	// it from its start: blocked on the thread that execs (the mask is
+	// kept across exec), it stays pending until the image takes it. One
+	// that Go already took is handled here, without the exec.
+	goruntime.LockOSThread()
+	defer goruntime.UnlockOSThread()
+	var block, old unix.Sigset_t
+	for _, sig := range []unix.Signal{unix.SIGTERM, unix.SIGINT} {
+		block.Val[(sig-1)/64] |= 1 << ((uint(sig) - 1) % 64)
+	}
+	if err := unix.PthreadSigmask(unix.SIG_BLOCK, &block, &old); err != nil {
+		return err
+	}
+	defer unix.PthreadSigmask(unix.SIG_SETMASK, &old, nil)
+	select {
+	case sig := <-term:
+		term <- sig
+		return errors.New("terminated before the handover")
+	default:
+	}
+	err = unix.Exec("/proc/self/fd/"+strconv.Itoa(img), []string{"berth-shim", ServeArg, s.dir}, env)
+	for _, fd := range keep {
+		unix.CloseOnExec(fd)
+	}
+	return fmt.Errorf("exec the serving image: %w", err)
+}
+
+// rawFd is f's descriptor, without Fd's switch to blocking mode; 0 for
+// nil.
+func rawFd(f *os.File) int {
+	if f == nil {
+		return 0
+	}
+	fd := 0
+	if rc, err := f.SyscallConn(); err == nil {
+		_ = rc.Control(func(u uintptr) { fd = int(u) })
+	}
+	return fd
+}
+
+// ServeMain is the serving image, `berth-shim serve STATE-DIR`: it goes on
+// with the container the shim that exec'd it created, as that shim would
+// have. It never returns.
+func ServeMain() {
+	if len(os.Args) < 3 || os.Args[1] != ServeArg {
+		fmt.Fprintln(os.Stderr, "usage: berth-shim serve STATE-DIR (run by berth shim, not by hand)")
+		os.Exit(2)
+	}
+	debug.SetGCPercent(gcPercent)
+	debug.SetMemoryLimit(memoryLimit)
+	var h handover
+	err := json.Unmarshal([]byte(os.Getenv(handoverEnv)), &h)
+	if err == nil {
+		os.Unsetenv(handoverEnv)
+		term := notifyTerm()
+		var s *shim
+		if s, err = newServed(os.Args[2], &h); err == nil {
+			go s.terminateOn(term)
+			s.serve()
+		}
+	}
+	fmt.Fprintf(os.Stderr, "shim: serving image: %v\n", err)
+	// Nobody serves the container: do not leave it running unseen.
+	if h.Pid > 0 {
+		_ = unix.Kill(h.Pid, unix.SIGKILL)
+	}
+	os.Exit(1)
+}
+
+// newServed is newShim in the serving image: the container exists, its
+// descriptors are inherited.
+func newServed(dir string, h *handover) (*shim, error) {
+	s := &shim{dir: dir, status: Created, exited: make(chan struct{}), execs: map[string]*execProc{}}
+	if err := s.readConfig(); err != nil {
+		return nil, err
+	}
+	// Kept across exec by the kernel; set again, so that orphans of
+	// `berth runtime exec` are surely ours.
+	if err := unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0); err != nil {
+		return nil, fmt.Errorf("become subreaper: %w", err)
+	}
+	if h.Pid <= 0 || h.Listener < 3 {
+		return nil, fmt.Errorf("handover %+v: no init or no socket", *h)
+	}
+	s.pid = h.Pid
+	var err error
+	if s.task, err = servedTaskFor(&s.cfg, h); err != nil {
+		return nil, err
+	}
+	lf := inherited(h.Listener, "shim.sock")
+	l, err := net.FileListener(lf)
+	lf.Close()
+	if err != nil {
+		return nil, fmt.Errorf("shim socket: %w", err)
+	}
+	ul, ok := l.(*net.UnixListener)
+	if !ok {
+		l.Close()
+		return nil, errors.New("shim socket: not a unix socket")
+	}
+	ul.SetUnlinkOnClose(false)
+	s.l = ul
+	p := &procIO{stdinOnce: s.cfg.StdinOnce}
+	if s.cfg.LogPath != "" {
+		if p.log, err = openJSONLog(s.cfg.LogPath, s.cfg.LogMaxSize, s.cfg.LogMaxFiles); err != nil {
+			return nil, err
+		}
+	}
+	p.stdin = inherited(h.Stdin, "stdin")
+	outs := stdioFiles{stdout: inherited(h.Stdout, "stdout"), stderr: inherited(h.Stderr, "stderr")}
+	s.io = p
+	s.reaper = newReaper()
+	s.reaper.lock()
+	p.wire(outs, inherited(h.Console, "console"), s.cfg.OpenStdin)
+	s.reaper.watchPid(s.pid, s.initExited)
+	// unlock reaps an init that exited before this image watched it.
+	s.reaper.unlock()
+	s.idle = time.Now()
+	return s, nil
+}
+
+// inherited is the file of an inherited descriptor (nil for 0), made
+// close-on-exec and non-blocking so that Go's poller reads it.
+func inherited(fd int, name string) *os.File {
+	if fd <= 0 {
+		return nil
+	}
+	unix.CloseOnExec(fd)
+	_ = syscall.SetNonblock(fd, true)
+	return os.NewFile(uintptr(fd), name)
+}
+
+// readConfig reads and checks config.json of the state directory.
+func (s *shim) readConfig() error {
+	b, err := os.ReadFile(filepath.Join(s.dir, configName))
+	if err != nil {
+		return fmt.Errorf("read config: %w", err)
+	}
+	if err := json.Unmarshal(b, &s.cfg); err != nil {
+		return fmt.Errorf("read config: %s: %w", filepath.Join(s.dir, configName), err)
+	}
+	return s.cfg.validate()
+}

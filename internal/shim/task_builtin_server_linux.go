@@ -1,0 +1,14 @@
+//go:build shimserver
+
+package shim
+
+import "errors"
+
+// The serving image (built with the shimserver tag) carries no runtime: it
+// goes on with containers that `berth shim` created.
+
+func newBuiltinTask(*Config) (task, error) {
+	return nil, errors.New("berth-shim cannot create a container of the built-in runtime (berth shim does)")
+}
+
+func prewarm() {}
