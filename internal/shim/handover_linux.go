@@ -246,7 +246,7 @@ func ServeMain() {
 // newServed is newShim in the serving image: the container exists, its
 // descriptors are inherited.
 func newServed(dir string, h *handover) (*shim, error) {
-	s := &shim{dir: dir, status: Created, exited: make(chan struct{}), execs: map[string]*execProc{}}
+	s := &shim{dir: dir, status: Created, exited: make(chan struct{}), execs: map[string]*execProc{}, served: true}
 	if err := s.readConfig(); err != nil {
 		return nil, err
 	}

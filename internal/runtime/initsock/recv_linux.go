@@ -51,19 +51,28 @@ func Start(dir string) ([]byte, error) {
 		return nil, err
 	}
 	defer d.Close()
-	fd, err := unix.Socket(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+	// Non-blocking, so that Go's poller waits for the answer rather than a
+	// thread of its own (one thread more for good in a small process).
+	fd, err := unix.Socket(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC|unix.SOCK_NONBLOCK, 0)
 	if err != nil {
 		return nil, err
 	}
-	f := os.NewFile(uintptr(fd), "exec-sock")
-	defer f.Close()
 	// Through the directory's fd: a long --root must not hit sun_path's limit.
 	addr := &unix.SockaddrUnix{Name: "/proc/self/fd/" + strconv.Itoa(int(d.Fd())) + "/" + SockName}
-	if err := unix.Connect(fd, addr); err != nil {
+	for {
+		err = unix.Connect(fd, addr)
+		if err != unix.EINTR {
+			break
+		}
+	}
+	if err != nil {
+		unix.Close(fd)
 		if errors.Is(err, unix.ECONNREFUSED) {
 			return nil, errors.New("container init exited before start")
 		}
 		return nil, err
 	}
+	f := os.NewFile(uintptr(fd), "exec-sock")
+	defer f.Close()
 	return io.ReadAll(f)
 }
