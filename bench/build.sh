@@ -66,7 +66,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-go build -o "$work/berth" ./cmd/berth
+hack/build.sh "$work/berth"
 sh hack/mkimage-busybox.sh "$work/busybox-oci" >/dev/null
 skopeo copy -q "oci:$work/busybox-oci:latest" "docker-archive:$work/busybox.tar:busybox:latest" >/dev/null
 

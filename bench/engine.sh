@@ -5,8 +5,8 @@
 #   - `run --rm --network none busybox true` latency (median of N runs,
 #     the two daemons in turn so both see the same load)
 #   - 50 detached `sleep` containers: total time, and the memory added per
-#     running container (RSS and PSS of the shims plus the daemons' growth,
-#     divided by 50)
+#     running container (the growth of the shims' and the daemons' RSS and
+#     PSS, divided by 50; berth's spare shim is there before as after)
 #   - idle daemon RSS (berth daemon; dockerd plus containerd)
 #   - `ps -a` latency with the 50 containers
 #
@@ -60,7 +60,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-go build -o "$work/berth" ./cmd/berth
+hack/build.sh "$work/berth"
 sh hack/mkimage-busybox.sh "$work/busybox-oci" >/dev/null
 skopeo copy -q "oci:$work/busybox-oci:latest" "docker-archive:$work/busybox.tar:busybox:latest" >/dev/null
 
@@ -81,7 +81,7 @@ daemon_pids() {
 shim_pids() {
 	# berth: the daemon's shim children, the spare among them (a shim
 	# waiting for the next container, `berth shim -`).
-	if [ "$1" = berth ]; then pgrep -P "$berth_pid" -f "^berth shim " || true; else pgrep -f "containerd-shim.*$work/docker-exec" || true; fi
+	if [ "$1" = berth ]; then pgrep -P "$berth_pid" -f "^berth(-shim serve| shim) " || true; else pgrep -f "containerd-shim.*$work/docker-exec" || true; fi
 }
 
 # prepare NAME: busybox loaded, caches warm; idle daemon RSS recorded.
@@ -110,8 +110,12 @@ run_latency() {
 # with them, then their removal.
 many() {
 	local h=$1 D="$docker -H unix://$work/$1.sock"
-	local d_rss0=0 d_pss0=0
+	local d_rss0=0 d_pss0=0 s_rss0=0 s_pss0=0
+	sleep 1 # the spare that the last start used is replaced meanwhile
 	for p in $(daemon_pids "$h"); do d_rss0=$((d_rss0 + $(rss_kb "$p"))); d_pss0=$((d_pss0 + $(pss_kb "$p"))); done
+	# Berth's spare shim, there before as after (one, whatever the
+	# number of containers), is not memory the containers add.
+	for p in $(shim_pids "$h"); do s_rss0=$((s_rss0 + $(rss_kb "$p"))); s_pss0=$((s_pss0 + $(pss_kb "$p"))); done
 	local t0=$EPOCHREALTIME
 	for _ in $(seq "$n"); do $D run -d --network none busybox sleep 600 >/dev/null; done
 	res_many[$h]=$(ms "$t0" "$EPOCHREALTIME")
@@ -127,8 +131,8 @@ many() {
 	done
 	res_ps[$h]=$(printf '%s\n' "${ps_times[@]}" | median)
 	$D rm -f $($D ps -aq) >/dev/null
-	res_srss[$h]=$((s_rss / n)) res_spss[$h]=$((s_pss / n)) res_shims[$h]=$shims
-	res_rss[$h]=$(((s_rss + d_rss1 - d_rss0) / n)) res_pss[$h]=$(((s_pss + d_pss1 - d_pss0) / n))
+	res_srss[$h]=$(((s_rss - s_rss0) / n)) res_spss[$h]=$(((s_pss - s_pss0) / n)) res_shims[$h]=$shims
+	res_rss[$h]=$(((s_rss - s_rss0 + d_rss1 - d_rss0) / n)) res_pss[$h]=$(((s_pss - s_pss0 + d_pss1 - d_pss0) / n))
 }
 
 report() {

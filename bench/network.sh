@@ -83,7 +83,7 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-go build -o "$work/berth" ./cmd/berth
+hack/build.sh "$work/berth"
 mkdir -p "$work/tcpthru-root"
 CGO_ENABLED=0 go build -o "$work/tcpthru-root/tcpthru" ./bench/tools/tcpthru
 tar -C "$work/tcpthru-root" -cf "$work/tcpthru.tar" tcpthru

@@ -199,11 +199,11 @@ func shimEnv() []string {
 }
 
 // baseEnv is the environment of a shim and its serving image: PATH and
-// TMPDIR, one P, no heap profiling; SHIM_GODEBUG adds GODEBUG settings for
-// debugging.
+// TMPDIR, one P, no heap profiling; SHIM_GODEBUG (passed on to the
+// serving image) adds GODEBUG settings for debugging.
 func baseEnv() []string {
 	var env []string
-	for _, k := range []string{"PATH", "TMPDIR"} {
+	for _, k := range []string{"PATH", "TMPDIR", "SHIM_GODEBUG"} {
 		if v, ok := os.LookupEnv(k); ok {
 			env = append(env, k+"="+v)
 		}
