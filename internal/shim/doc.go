@@ -149,31 +149,42 @@
 //
 // # Memory
 //
-// The shim runs with GOMAXPROCS=1, GOGC=20, heap profiling off and a 4 MiB
-// soft memory limit, reads with 16 KiB buffers, keeps one goroutine per
-// output stream, one for the reaper and one per connection, and gives its
-// heap back to the kernel 100 ms after a create, start or exec. Until the
-// container is created it does not collect at all (GOGC=off in its
-// environment): under the 4 MiB limit the create's few MiB of allocations
+// Each running container costs its serving image: about 0.85 MiB of
+// private memory, plus its share of the image's pages (2.8 MB, shared by
+// every shim; RSS counts them whole). The image runs with GOMAXPROCS=1,
+// GOGC=20, heap profiling off and a 4 MiB soft memory limit, reads with
+// 16 KiB buffers, keeps one goroutine per output stream, one for the
+// reaper and one per connection. It never forces a collection: each
+// collection makes Go take fresh 64 KiB arenas of mark bits and clear the
+// ones it reuses, which cost more (about 170 KiB per shim, measured) than
+// a tiny heap gives back. The init's exec socket is read through Go's
+// poller, not a blocked thread, since every thread keeps a signal stack
+// and a system stack. The daemon waits for its shims through pidfds for
+// the same reason (a thread blocked in waitid per shim was 45 KiB of the
+// daemon per container), and drops the embedded image's pages from its own
+// resident set once they are in the memfd.
+//
+// `berth shim`, until the exec, does not collect at all (GOGC=off in its
+// environment): under a 4 MiB limit the create's few MiB of allocations
 // (the spec's decoding above all) were collected over and over, and the
-// shim's start took twice as long (54 against 27 ms at load 3, on the path
-// every `run` waits for); the steady state is the same. TestMemory
-// measures it (smaps_rollup, 5 running containers, 2026-11-27):
+// start took twice as long (54 against 27 ms at load 3, on the path every
+// `run` waits for). When it serves in place (no image), it returns its heap
+// to the kernel 100 ms after a create, start or exec.
 //
-//	binary                 RSS        PSS        anonymous
-//	berth shim             18.5 MiB   5.9 MiB    3.0 MiB
-//	berth-shim (measure)    7.3 MiB   2.9 MiB    2.0 MiB
-//	target                 <= 4.3     <= 0.86
+// TestMemory measures it (smaps_rollup, 5 running containers, each
+// attached to and exec'd into once; 2026-11-27), bench/engine.sh with 50
+// (docs/benchmarks.md):
 //
-// Not there yet. This kernel maps a binary's whole text and rodata into
-// every process that runs it (large folios), so RSS carries the binary's
-// size (15 MB of text and rodata for berth today, and growing); that part is shared page cache and PSS
-// divides it among the shims. The private part is the Go runtime (heap
-// arena, GC metadata, a signal stack per thread), the heap that package
-// initialisers of the whole binary keep (970 KB in berth: the regexps of
-// distribution/reference 415 KB, runtime/seccomp's syscall tables 236 KB,
-// registry 130 KB, go-digest 92 KB; GODEBUG=inittrace=1 shows them), and
-// encoding/json's type cache for specs.Spec (175 KB) that the in-process
-// create leaves. A create-then-re-exec design was tried and gave nothing
-// back once the serving image loaded the container again.
+//	                              RSS        PSS        anonymous
+//	serving image (5, TestMemory)  3.7 MiB    1.5 MiB    0.95 MiB
+//	serving image (50, engine.sh)  3.5 MiB    0.91 MiB
+//	berth shim in place (5)       23.7 MiB    7.3 MiB    3.3 MiB
+//	containerd-shim (50)          12.9 MiB    2.6 MiB
+//
+// In place, RSS carries the berth binary (this kernel maps a binary's text
+// and rodata whole, as large folios), and the private part holds the heap
+// that the initialisers of every package of berth keep (970 KB: the
+// regexps of distribution/reference 415 KB, runtime/seccomp's syscall
+// tables 236 KB, ...; GODEBUG=inittrace=1 shows them) and encoding/json's
+// type cache for the spec; hence the second image.
 package shim

@@ -789,3 +789,38 @@ func TestShimSIGTERM(t *testing.T) {
 		t.Errorf("container %s is still in the runtime", cfg.ID)
 	}
 }
+
+// Hooks after the create run, in the serving image, through `berth
+// runtime`: poststart at start, poststop at the delete, each once, in
+// order; with and without a serving image.
+func TestPoststartPoststopHooks(t *testing.T) {
+	for _, mode := range []string{"serving image", "berth shim"} {
+		t.Run(mode, func(t *testing.T) {
+			e := newEnv(t, shim.RuntimeBerth)
+			if mode == "berth shim" {
+				withoutImage(t)
+			}
+			cfg := e.config("sh", "-c", "echo ran; exit 3")
+			out := filepath.Join(t.TempDir(), "hooks")
+			spec := testutil.LoadSpec(t, cfg.Bundle)
+			hook := func(name string) specs.Hook {
+				return specs.Hook{Path: "/bin/sh", Args: []string{"sh", "-c", "echo " + name + " >> " + out}}
+			}
+			spec.Hooks = &specs.Hooks{Poststart: []specs.Hook{hook("poststart")}, Poststop: []specs.Hook{hook("poststop")}}
+			testutil.WriteSpec(t, cfg.Bundle, spec)
+			c := e.start(cfg)
+			runToExit(t, c, cfg, 3, "ran\n")
+			ctx := ctxT(t, 20*time.Second)
+			if err := c.Delete(ctx, false); err != nil {
+				t.Fatal(err)
+			}
+			waitGone(t, c.Pid())
+			if b, err := os.ReadFile(out); err != nil || string(b) != "poststart\npoststop\n" {
+				t.Errorf("hooks wrote %q, %v; want poststart then poststop", b, err)
+			}
+			if _, err := runtime.Load(cfg.RuntimeRoot, cfg.ID); err == nil {
+				t.Errorf("container %s is still in the runtime", cfg.ID)
+			}
+		})
+	}
+}
