@@ -24,7 +24,23 @@ type builtinTask struct {
 }
 
 func (t *builtinTask) create(stdio stdioFiles, terminal bool) (int, *os.File, error) {
-	opts := runtime.CreateOpts{Root: t.cfg.RuntimeRoot, ID: t.cfg.ID, Bundle: t.cfg.Bundle}
+	return withConsole(terminal, func(remote *os.File) (int, func(), error) {
+		opts := runtime.CreateOpts{Root: t.cfg.RuntimeRoot, ID: t.cfg.ID, Bundle: t.cfg.Bundle, ConsoleConn: remote}
+		setStdio(&opts.Stdin, &opts.Stdout, &opts.Stderr, stdio)
+		c, err := runtime.Create(opts)
+		if err != nil {
+			return 0, nil, err
+		}
+		t.c = c
+		return c.State.Pid, func() { _ = c.Delete(true) }, nil
+	})
+}
+
+// withConsole runs a create or an exec of the runtime, given the remote end
+// of a console socket with a terminal (else nil), and receives the pty
+// master the process sends there; undo takes back what run started when
+// that fails.
+func withConsole(terminal bool, run func(remote *os.File) (pid int, undo func(), err error)) (int, *os.File, error) {
 	var local, remote *os.File
 	if terminal {
 		var err error
@@ -33,23 +49,18 @@ func (t *builtinTask) create(stdio stdioFiles, terminal bool) (int, *os.File, er
 		}
 		defer local.Close()
 		defer remote.Close()
-		opts.ConsoleConn = remote
 	}
-	setStdio(&opts.Stdin, &opts.Stdout, &opts.Stderr, stdio)
-	c, err := runtime.Create(opts)
+	pid, undo, err := run(remote)
+	if err != nil || !terminal {
+		return pid, nil, err
+	}
+	remote.Close()
+	console, err := initsock.RecvFile(local)
 	if err != nil {
-		return 0, nil, err
+		undo()
+		return 0, nil, fmt.Errorf("receive pty master: %w", err)
 	}
-	t.c = c
-	var console *os.File
-	if terminal {
-		remote.Close()
-		if console, err = initsock.RecvFile(local); err != nil {
-			_ = c.Delete(true)
-			return 0, nil, fmt.Errorf("receive pty master: %w", err)
-		}
-	}
-	return c.State.Pid, console, nil
+	return pid, console, nil
 }
 
 // setStdio sets the runtime's stdio fields to the files, leaving nil (not a
@@ -71,31 +82,15 @@ func (t *builtinTask) start() error { return t.c.Start() }
 func (t *builtinTask) kill(sig unix.Signal, all bool) error { return t.c.Signal(sig, all) }
 
 func (t *builtinTask) exec(id string, p *specs.Process, stdio stdioFiles) (int, *os.File, error) {
-	opts := runtime.ExecOpts{Process: p}
-	var local, remote *os.File
-	if p.Terminal {
-		var err error
-		if local, remote, err = socketPair(); err != nil {
+	return withConsole(p.Terminal, func(remote *os.File) (int, func(), error) {
+		opts := runtime.ExecOpts{Process: p, ConsoleConn: remote}
+		setStdio(&opts.Stdin, &opts.Stdout, &opts.Stderr, stdio)
+		proc, err := t.c.Exec(opts)
+		if err != nil {
 			return 0, nil, err
 		}
-		defer local.Close()
-		defer remote.Close()
-		opts.ConsoleConn = remote
-	}
-	setStdio(&opts.Stdin, &opts.Stdout, &opts.Stderr, stdio)
-	proc, err := t.c.Exec(opts)
-	if err != nil {
-		return 0, nil, err
-	}
-	var console *os.File
-	if p.Terminal {
-		remote.Close()
-		if console, err = initsock.RecvFile(local); err != nil {
-			_ = unix.Kill(proc.Pid, unix.SIGKILL)
-			return 0, nil, fmt.Errorf("receive pty master: %w", err)
-		}
-	}
-	return proc.Pid, console, nil
+		return proc.Pid, func() { _ = unix.Kill(proc.Pid, unix.SIGKILL) }, nil
+	})
 }
 
 func (t *builtinTask) delete() error { return t.c.Delete(true) }
