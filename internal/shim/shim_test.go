@@ -824,3 +824,32 @@ func TestPoststartPoststopHooks(t *testing.T) {
 		})
 	}
 }
+
+// An exec that cannot start fails with the runtime's own words, the same
+// whether the serving image runs `berth runtime exec` or berth shim calls
+// the runtime in-process.
+func TestExecFailureWords(t *testing.T) {
+	for _, mode := range []string{"serving image", "berth shim"} {
+		t.Run(mode, func(t *testing.T) {
+			e := newEnv(t, shim.RuntimeBerth)
+			if mode == "berth shim" {
+				withoutImage(t)
+			}
+			cfg := e.config("sleep", "100")
+			c := e.start(cfg)
+			ctx := ctxT(t, 20*time.Second)
+			if err := c.Start(ctx); err != nil {
+				t.Fatal(err)
+			}
+			_, err := c.Exec(ctx, shim.ExecConfig{ID: "x", Process: &specs.Process{Args: []string{"no-such-cmd"}, Cwd: "/", Env: []string{"PATH=/bin"}}})
+			want := `exec x: exec: "no-such-cmd": executable file not found in $PATH`
+			if err == nil || !strings.HasSuffix(err.Error(), want) || strings.Contains(err.Error(), "berth runtime") {
+				t.Errorf("exec of a missing command: %v; want an error ending %q, without the command line's name", err, want)
+			}
+			if err := c.Delete(ctx, true); err != nil {
+				t.Fatal(err)
+			}
+			waitGone(t, c.Pid())
+		})
+	}
+}

@@ -3,6 +3,7 @@ package shim
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net"
 	"os"
@@ -104,6 +105,10 @@ func (t *cliTask) fail(what string, err error, out string) error {
 	}
 	if msg == "" {
 		msg = err.Error()
+	}
+	if len(t.sub) > 0 {
+		// The built-in runtime's own words, as when it runs in-process.
+		return errors.New(msg)
 	}
 	return fmt.Errorf("%s %s: %s", t.name(), what, msg)
 }
