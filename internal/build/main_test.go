@@ -14,6 +14,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"syscall"
 	"testing"
@@ -242,7 +243,23 @@ func (e *runtimeExecutor) Run(ctx context.Context, req RunRequest) (err error) {
 	if err := os.WriteFile(filepath.Join(bundle, "config.json"), data, 0o644); err != nil {
 		return err
 	}
-	c, err := runtime.Create(runtime.CreateOpts{Root: e.stateRoot, ID: req.ID, Bundle: bundle, Stdin: req.Stdin, Stdout: req.Stdout, Stderr: req.Stderr})
+	// The output through pipes of our own, read to their end before Run
+	// returns: the runtime's Wait is for the process, not for the copies
+	// os/exec would make of a writer that is not a file.
+	var copiers sync.WaitGroup
+	defer copiers.Wait()
+	stdout, err := copyFrom(&copiers, req.Stdout)
+	if err != nil {
+		return err
+	}
+	stderr, err := copyFrom(&copiers, req.Stderr)
+	if err != nil {
+		stdout.Close()
+		return err
+	}
+	c, err := runtime.Create(runtime.CreateOpts{Root: e.stateRoot, ID: req.ID, Bundle: bundle, Stdin: req.Stdin, Stdout: stdout, Stderr: stderr})
+	stdout.Close()
+	stderr.Close()
 	if err != nil {
 		return err
 	}
@@ -266,6 +283,26 @@ func (e *runtimeExecutor) Run(ctx context.Context, req RunRequest) (err error) {
 		return &ExitError{Code: code}
 	}
 	return nil
+}
+
+// copyFrom returns the write end of a pipe whose output a goroutine copies
+// to w (discarded when w is nil) until every writer closed it; wg waits
+// for the copy.
+func copyFrom(wg *sync.WaitGroup, w io.Writer) (*os.File, error) {
+	r, pw, err := os.Pipe()
+	if err != nil {
+		return nil, err
+	}
+	if w == nil {
+		w = io.Discard
+	}
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		defer r.Close()
+		_, _ = io.Copy(w, r)
+	}()
+	return pw, nil
 }
 
 // build runs a build of the Dockerfile df in a context made of files and
