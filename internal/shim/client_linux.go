@@ -210,15 +210,38 @@ func (p *proc) await(ctx context.Context, cfg Config) (*Client, error) {
 		_ = p.cmd.Process.Signal(syscall.SIGTERM)
 		select {
 		case <-p.exited:
-		case <-time.After(termWait):
-			_ = p.cmd.Process.Kill()
+		case <-time.After(termAsk):
+			// The shim had created the container and was exec'ing its
+			// serving image, which ignores the signal over the exec: ask
+			// it through its socket.
+			p.deleteServed(cfg.StateDir)
 		}
 		return nil, fmt.Errorf("shim for %s: %w", cfg.ID, ctx.Err())
 	}
 }
 
-// termWait is how long Start waits for a shim it sent SIGTERM to.
-const termWait = 15 * time.Second
+// termAsk is how long Start waits for a shim it sent SIGTERM to, before
+// it asks for the delete through the shim's socket; termWait how long in
+// all, before it kills the shim.
+const (
+	termAsk  = 2 * time.Second
+	termWait = 15 * time.Second
+)
+
+// deleteServed has the shim that serves dir kill and delete its container,
+// and waits for the shim to exit; one that does not answer is killed.
+func (p *proc) deleteServed(dir string) {
+	ctx, cancel := context.WithTimeout(context.Background(), termWait)
+	defer cancel()
+	if c, err := Connect(ctx, dir); err == nil {
+		_ = c.Delete(ctx, true)
+	}
+	select {
+	case <-p.exited:
+	case <-ctx.Done():
+		_ = p.cmd.Process.Kill()
+	}
+}
 
 // shimEnv is the environment of a shim: only what it and the runtimes
 // need, and the Go runtime settings that keep it small from its first

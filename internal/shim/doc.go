@@ -128,9 +128,12 @@
 //
 // The output is not read before the exec (the init has not started the
 // process yet); the serving image wires it, watches the init and reaps it
-// if it already exited. SIGTERM and SIGINT are blocked on the exec'ing
-// thread, so one sent meanwhile waits for the image; one that arrived
-// before is handled by `berth shim` itself, which then serves in place.
+// if it already exited. A SIGTERM or SIGINT that arrived before the exec
+// is handled by `berth shim` itself, which then serves in place; over the
+// exec they are ignored (held, one would end the image as Go starts), and
+// the image handles them from its first instruction on. The daemon sends
+// one only while Start waits for "ok"; when that shim does not exit within
+// 2 s, Start asks it through its socket to delete the container.
 //
 // Without the runtime, the serving image does what is frequent itself, as
 // the runtime would: start (the init's exec socket, package

@@ -6,8 +6,8 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"os/signal"
 	"path/filepath"
-	goruntime "runtime"
 	"runtime/debug"
 	"strconv"
 	"sync"
@@ -195,20 +195,14 @@ func (s *shim) handOver(img int, term chan os.Signal) error {
 		}
 	}
 	env := append(baseEnv(), "GOGC="+strconv.Itoa(gcPercent), handoverEnv+"="+string(b))
-	// A SIGTERM from here on must reach the serving image, which handles
-	// it from its start: blocked on the thread that execs (the mask is
-	// kept across exec), it stays pending until the image takes it. One
-	// that Go already took is handled here, without the exec.
-	goruntime.LockOSThread()
-	defer goruntime.UnlockOSThread()
-	var block, old unix.Sigset_t
-	for _, sig := range []unix.Signal{unix.SIGTERM, unix.SIGINT} {
-		block.Val[(sig-1)/64] |= 1 << ((uint(sig) - 1) % 64)
-	}
-	if err := unix.PthreadSigmask(unix.SIG_BLOCK, &block, &old); err != nil {
-		return err
-	}
-	defer unix.PthreadSigmask(unix.SIG_SETMASK, &old, nil)
+	// One SIGTERM (or SIGINT) that Go already took is handled here,
+	// without the exec. From here on they are ignored, not held: held
+	// across the exec, one would end the serving image as it starts (Go
+	// unblocks them before the image can ask for them). Start sends one
+	// only until it has "ok", and when one is lost here it deletes the
+	// container through the socket instead (see proc.await).
+	signal.Ignore(unix.SIGTERM, unix.SIGINT)
+	defer signal.Notify(term, unix.SIGTERM, unix.SIGINT)
 	select {
 	case sig := <-term:
 		term <- sig
@@ -243,13 +237,14 @@ func ServeMain() {
 		fmt.Fprintln(os.Stderr, "usage: berth-shim serve STATE-DIR (run by berth shim, not by hand)")
 		os.Exit(2)
 	}
+	// First: until then a SIGTERM ends this process (see handOver).
+	term := notifyTerm()
 	debug.SetGCPercent(gcPercent)
 	debug.SetMemoryLimit(memoryLimit)
 	var h handover
 	err := json.Unmarshal([]byte(os.Getenv(handoverEnv)), &h)
 	if err == nil {
 		os.Unsetenv(handoverEnv)
-		term := notifyTerm()
 		var s *shim
 		if s, err = newServed(os.Args[2], &h); err == nil {
 			go s.terminateOn(term)
