@@ -131,7 +131,7 @@
 // if it already exited. A SIGTERM or SIGINT that arrived before the exec
 // is handled by `berth shim` itself, which then serves in place; over the
 // exec they are ignored (held, one would end the image as Go starts), and
-// the image handles them from its first instruction on. The daemon sends
+// the image handles them as soon as its main starts. The daemon sends
 // one only while Start waits for "ok"; when that shim does not exit within
 // 2 s, Start asks it through its socket to delete the container.
 //
