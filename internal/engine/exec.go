@@ -259,7 +259,15 @@ func (e *Engine) Resize(ctx context.Context, ref string, height, width uint16) e
 	if client == nil {
 		return errdefs.ErrConflict.WithMessage(fmt.Sprintf("Container %s is not running", c.ID))
 	}
-	return client.Resize(ctx, "", width, height)
+	if err := client.Resize(ctx, "", width, height); err != nil {
+		if shim.IsNotRunning(err) {
+			// Ended before the daemon learnt of it (the docker CLI
+			// resizes right after a short run).
+			return errdefs.ErrConflict.WithMessage(fmt.Sprintf("Container %s is not running", c.ID))
+		}
+		return err
+	}
+	return nil
 }
 
 // ExecResize sets the terminal size of an exec.
@@ -274,7 +282,13 @@ func (e *Engine) ExecResize(ctx context.Context, id string, height, width uint16
 	if client == nil || !running {
 		return errdefs.ErrConflict.WithMessage(fmt.Sprintf("exec %s is not running", id))
 	}
-	return client.Resize(ctx, id, width, height)
+	if err := client.Resize(ctx, id, width, height); err != nil {
+		if shim.IsNotRunning(err) {
+			return errdefs.ErrConflict.WithMessage(fmt.Sprintf("exec %s is not running", id))
+		}
+		return err
+	}
+	return nil
 }
 
 // execAction is the action of an exec's create and start events as

@@ -71,6 +71,7 @@ func (e *Engine) restore(ctx context.Context) error {
 					slog.Warn("reconnect to shim", "id", c.ID, "err", err)
 				}
 				ex, _ := shim.ReadExit(e.shimDir(c.ID))
+				e.deleteOrphan(c)
 				e.recordLostExit(c, ex)
 			}
 		}

@@ -251,16 +251,37 @@ func (e *Engine) watchExit(c *Container, client *shim.Client) {
 				return
 			}
 			if err != nil {
+				if _, cerr := shim.Connect(e.ctx, client.StateDir()); cerr == nil {
+					// The shim lives; only the wait broke.
+					time.Sleep(100 * time.Millisecond)
+					continue
+				}
 				// The shim is gone: its exit.json, if any, tells the code.
 				ex, err = shim.ReadExit(client.StateDir())
 				if err != nil || ex == nil {
 					ex = &shim.Exit{Code: 255, At: time.Now()}
 				}
+				e.deleteOrphan(c)
 			}
 			e.handleExit(c, client, ex)
 			return
 		}
 	}()
+}
+
+// deleteOrphan removes c's container from its runtime after its shim died
+// without doing so (killed, out of memory): whatever of it still runs is
+// killed, as containerd does for a dead shim, so that nothing is left that
+// no one watches and rm cannot reach.
+func (e *Engine) deleteOrphan(c *Container) {
+	found, err := shim.DeleteFromRuntime(e.shimDir(c.ID))
+	if err != nil {
+		slog.Error("delete the container of a dead shim from its runtime", "id", c.ID, "err", err)
+		return
+	}
+	if found {
+		slog.Warn("the container's shim died: container deleted from its runtime", "id", c.ID)
+	}
 }
 
 // handleExit records an exit, releases what the run held and applies

@@ -172,3 +172,29 @@ func writeFileAtomic(path string, data []byte) error {
 	}
 	return os.Rename(tmp, path)
 }
+
+// DeleteFromRuntime removes the container of the shim state directory
+// stateDir from its runtime, killing whatever of it still runs: what the
+// shim does at the end, for a shim that died without doing it (killed, or
+// out of memory), whose container lives on without anyone to reap it, log
+// it or stop it. It reports whether the runtime had the container.
+func DeleteFromRuntime(stateDir string) (bool, error) {
+	s := &shim{dir: stateDir}
+	if err := s.readConfig(); err != nil {
+		return false, err
+	}
+	switch s.cfg.Runtime {
+	case "", RuntimeBerth:
+		return deleteBuiltin(&s.cfg)
+	}
+	t, err := newTask(&s.cfg)
+	if err != nil {
+		return false, err
+	}
+	ct := t.(*cliTask)
+	// `state` first: runc's delete of a container it does not know fails.
+	if err := ct.run("state", s.cfg.ID); err != nil {
+		return false, nil
+	}
+	return true, ct.delete()
+}

@@ -22,6 +22,16 @@ const (
 	opDelete     = "delete"
 )
 
+// ErrNotRunning is the shim's error, word for word, when a request needs
+// a process that has ended (a resize after the exit, say). IsNotRunning
+// tells it.
+const ErrNotRunning = "the process is not running"
+
+// IsNotRunning reports whether err is the shim's ErrNotRunning.
+func IsNotRunning(err error) bool {
+	return err != nil && err.Error() == ErrNotRunning
+}
+
 // request is the JSON line a client sends first on a connection.
 type request struct {
 	Op     string      `json:"op"`

@@ -573,8 +573,20 @@ func (s *shim) resize(req request) error {
 		return errors.New("resize: the process has no terminal")
 	}
 	ws := &unix.Winsize{Row: req.Height, Col: req.Width}
-	if err := unix.IoctlSetWinsize(int(p.console.Fd()), unix.TIOCSWINSZ, ws); err != nil {
-		return fmt.Errorf("resize: %w", err)
+	// Through Control, which keeps the pty open meanwhile: its reader
+	// closes it once the process ended, and the descriptor's number may
+	// then be another file's.
+	var ioErr error
+	rc, err := p.console.SyscallConn()
+	if err == nil {
+		err = rc.Control(func(fd uintptr) { ioErr = unix.IoctlSetWinsize(int(fd), unix.TIOCSWINSZ, ws) })
+	}
+	if err != nil || errors.Is(ioErr, unix.EIO) {
+		// Closed: the process ended and its output was read.
+		return errors.New(ErrNotRunning)
+	}
+	if ioErr != nil {
+		return fmt.Errorf("resize: %w", ioErr)
 	}
 	return nil
 }

@@ -853,3 +853,26 @@ func TestExecFailureWords(t *testing.T) {
 		})
 	}
 }
+
+// A resize of a terminal whose process ended (the docker CLI sends one
+// right after a short `run -t`) is ErrNotRunning, not a failed ioctl on a
+// closed pty.
+func TestResizeAfterExit(t *testing.T) {
+	e := newEnv(t, shim.RuntimeBerth)
+	cfg := e.config("true")
+	setTerminal(t, &cfg)
+	c := e.start(cfg)
+	ctx := ctxT(t, 20*time.Second)
+	if err := c.Resize(ctx, "", 100, 30); err != nil {
+		t.Fatalf("resize of the created container: %v", err)
+	}
+	if err := c.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Wait(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Resize(ctx, "", 100, 30); !shim.IsNotRunning(err) {
+		t.Errorf("resize after the exit: %v; want %q", err, shim.ErrNotRunning)
+	}
+}

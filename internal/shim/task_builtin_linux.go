@@ -3,6 +3,7 @@
 package shim
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -108,3 +109,15 @@ func (t *builtinTask) handover() (*handover, error) {
 
 // prewarm readies what a create needs while a spare waits.
 func prewarm() { runtime.Prewarm() }
+
+// deleteBuiltin is DeleteFromRuntime for the built-in runtime.
+func deleteBuiltin(cfg *Config) (bool, error) {
+	c, err := runtime.Load(cfg.RuntimeRoot, cfg.ID)
+	if errors.Is(err, runtime.ErrNotExist) {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	return true, c.Delete(true)
+}

@@ -12,3 +12,7 @@ func newBuiltinTask(*Config) (task, error) {
 }
 
 func prewarm() {}
+
+func deleteBuiltin(*Config) (bool, error) {
+	return false, errors.New("berth-shim cannot delete a container of the built-in runtime")
+}

@@ -5,8 +5,12 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -103,4 +107,71 @@ func TestDaemonCrash(t *testing.T) {
 		t.Fatal("attach to a restored container did not end when it stopped")
 	}
 	at.Close()
+}
+
+// TestShimKilled kills a running container's shim with SIGKILL (as the
+// OOM killer may): the daemon records the exit, and kills and deletes the
+// container that no one watches any more, so that nothing of it is left
+// after rm, with the built-in runtime and with runc.
+func TestShimKilled(t *testing.T) {
+	d := newDaemon(t)
+	for _, rt := range []string{"berth", "runc"} {
+		t.Run(rt, func(t *testing.T) {
+			if rt == "runc" {
+				if _, err := exec.LookPath("runc"); err != nil {
+					t.Skip("runc is not installed (hack/install-deps.sh)")
+				}
+			}
+			name := "orphan-" + rt
+			id := strings.TrimSpace(d.mustDocker(t, "run", "-d", "--runtime", rt, "--name", name, "busybox", "sleep", "100000"))
+			pid, err := strconv.Atoi(strings.TrimSpace(d.mustDocker(t, "inspect", "-f", "{{.State.Pid}}", name)))
+			if err != nil || pid <= 0 {
+				t.Fatalf("init pid %d, %v", pid, err)
+			}
+			shimPid := procPPid(t, pid)
+			if err := syscall.Kill(shimPid, syscall.SIGKILL); err != nil {
+				t.Fatal(err)
+			}
+			deadline := time.Now().Add(15 * time.Second)
+			for {
+				st := strings.TrimSpace(d.mustDocker(t, "inspect", "-f", "{{.State.Status}}", name))
+				if st == "exited" && !procAlive(pid) {
+					break
+				}
+				if time.Now().After(deadline) {
+					t.Fatalf("15 s after its shim was killed: state %s, init %d alive %v", st, pid, procAlive(pid))
+				}
+				time.Sleep(50 * time.Millisecond)
+			}
+			d.mustDocker(t, "rm", name)
+			if _, err := os.Stat(filepath.Join("/sys/fs/cgroup/pids/berth", id)); !os.IsNotExist(err) {
+				t.Errorf("cgroup of %s after rm: %v", name, err)
+			}
+		})
+	}
+}
+
+// procPPid is the parent of pid.
+func procPPid(t *testing.T, pid int) int {
+	t.Helper()
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := strings.Fields(string(b[bytes.LastIndexByte(b, ')')+1:]))
+	ppid, err := strconv.Atoi(f[1])
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ppid
+}
+
+// procAlive reports whether pid runs (is neither gone nor a zombie).
+func procAlive(pid int) bool {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return false
+	}
+	f := strings.Fields(string(b[bytes.LastIndexByte(b, ')')+1:]))
+	return len(f) > 0 && f[0] != "Z" && f[0] != "X"
 }
