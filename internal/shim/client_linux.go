@@ -252,8 +252,10 @@ func shimEnv() []string {
 }
 
 // baseEnv is the environment of a shim and its serving image: PATH and
-// TMPDIR, one P, no heap profiling; SHIM_GODEBUG (passed on to the
-// serving image) adds GODEBUG settings for debugging.
+// TMPDIR, one P, no heap profiling, and no reading of the cgroup's CPU
+// limits for GOMAXPROCS (which kept two cgroup files open in every shim);
+// SHIM_GODEBUG (passed on to the serving image) adds GODEBUG settings for
+// debugging.
 func baseEnv() []string {
 	var env []string
 	for _, k := range []string{"PATH", "TMPDIR", "SHIM_GODEBUG"} {
@@ -261,7 +263,7 @@ func baseEnv() []string {
 			env = append(env, k+"="+v)
 		}
 	}
-	godebug := "memprofilerate=0"
+	godebug := "memprofilerate=0,containermaxprocs=0,updatemaxprocs=0"
 	if v := os.Getenv("SHIM_GODEBUG"); v != "" {
 		godebug += "," + v
 	}
