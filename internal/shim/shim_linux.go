@@ -152,8 +152,10 @@ type shim struct {
 	execs   map[string]*execProc
 	ended   []string // ids of ended execs, oldest first
 	trim    *time.Timer
-	conns   int
-	idle    time.Time // when the last connection closed
+	// dropText: the serving image's dropTextPages, after a start or exec.
+	dropText *time.Timer
+	conns    int
+	idle     time.Time // when the last connection closed
 
 	// served: this is the serving image.
 	served bool
@@ -693,11 +695,19 @@ const trimDelay = 100 * time.Millisecond
 // that execs (health checks) gives back more (about 400 KiB after a minute
 // of one exec a second).
 func (s *shim) trimLater(afterExec bool) {
-	if s.served && !afterExec {
-		return
-	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if s.served {
+		// And its code's pages, once the start or exec is over.
+		if s.dropText != nil {
+			s.dropText.Reset(textDropDelay)
+		} else {
+			s.dropText = time.AfterFunc(textDropDelay, dropTextPages)
+		}
+		if !afterExec {
+			return
+		}
+	}
 	if s.trim != nil {
 		s.trim.Reset(trimDelay)
 		return
