@@ -497,29 +497,37 @@ func TestStartErrors(t *testing.T) {
 // image and by `berth shim` itself, against the target of a third of
 // containerd-shim's 12.9 MiB RSS and 2.6 MiB PSS.
 func TestMemory(t *testing.T) {
+	inBothModes(t, func(t *testing.T, e *env, served bool) {
+		rss, pss, anon := measureShims(t, e, berthBin, 5)
+		t.Logf("per shim with 5 running: RSS %.2f MiB, PSS %.2f MiB (anonymous %.2f MiB); target RSS <= 4.3, PSS <= 0.86",
+			rss, pss, anon)
+		// Guards against regressions, above today's figures (see the
+		// package doc).
+		limit := 3.5
+		if served {
+			limit = 1.5
+			// 3.7 MiB before the image dropped its code's pages
+			// (dropTextPages), about 2.5 after.
+			if rss > 3.2 {
+				t.Errorf("RSS %.2f MiB per shim, above the 3.2 MiB guard (target 4.3)", rss)
+			}
+		}
+		if anon > limit {
+			t.Errorf("%.2f MiB of anonymous memory per shim, more than the %.1f MiB guard", anon, limit)
+		}
+	})
+}
+
+// inBothModes runs f twice: with the serving image (served), and with
+// berth shim serving in place.
+func inBothModes(t *testing.T, f func(t *testing.T, e *env, served bool)) {
 	for _, mode := range []string{"serving image", "berth shim"} {
 		t.Run(mode, func(t *testing.T) {
 			e := newEnv(t, shim.RuntimeBerth)
 			if mode == "berth shim" {
 				withoutImage(t)
 			}
-			rss, pss, anon := measureShims(t, e, berthBin, 5)
-			t.Logf("%s: per shim with 5 running: RSS %.2f MiB, PSS %.2f MiB (anonymous %.2f MiB); target RSS <= 4.3, PSS <= 0.86",
-				mode, rss, pss, anon)
-			// Guards against regressions, above today's figures (see the
-			// package doc).
-			limit := 3.5
-			if mode == "serving image" {
-				limit = 1.5
-				// 3.7 MiB before the image dropped its code's pages
-				// (dropTextPages), about 2.5 after.
-				if rss > 3.2 {
-					t.Errorf("RSS %.2f MiB per shim, above the 3.2 MiB guard (target 4.3)", rss)
-				}
-			}
-			if anon > limit {
-				t.Errorf("%s: %.2f MiB of anonymous memory per shim, more than the %.1f MiB guard", mode, anon, limit)
-			}
+			f(t, e, mode == "serving image")
 		})
 	}
 }
@@ -797,64 +805,52 @@ func TestShimSIGTERM(t *testing.T) {
 // runtime`: poststart at start, poststop at the delete, each once, in
 // order; with and without a serving image.
 func TestPoststartPoststopHooks(t *testing.T) {
-	for _, mode := range []string{"serving image", "berth shim"} {
-		t.Run(mode, func(t *testing.T) {
-			e := newEnv(t, shim.RuntimeBerth)
-			if mode == "berth shim" {
-				withoutImage(t)
-			}
-			cfg := e.config("sh", "-c", "echo ran; exit 3")
-			out := filepath.Join(t.TempDir(), "hooks")
-			spec := testutil.LoadSpec(t, cfg.Bundle)
-			hook := func(name string) specs.Hook {
-				return specs.Hook{Path: "/bin/sh", Args: []string{"sh", "-c", "echo " + name + " >> " + out}}
-			}
-			spec.Hooks = &specs.Hooks{Poststart: []specs.Hook{hook("poststart")}, Poststop: []specs.Hook{hook("poststop")}}
-			testutil.WriteSpec(t, cfg.Bundle, spec)
-			c := e.start(cfg)
-			runToExit(t, c, cfg, 3, "ran\n")
-			ctx := ctxT(t, 20*time.Second)
-			if err := c.Delete(ctx, false); err != nil {
-				t.Fatal(err)
-			}
-			waitGone(t, c.Pid())
-			if b, err := os.ReadFile(out); err != nil || string(b) != "poststart\npoststop\n" {
-				t.Errorf("hooks wrote %q, %v; want poststart then poststop", b, err)
-			}
-			if _, err := runtime.Load(cfg.RuntimeRoot, cfg.ID); err == nil {
-				t.Errorf("container %s is still in the runtime", cfg.ID)
-			}
-		})
-	}
+	inBothModes(t, func(t *testing.T, e *env, served bool) {
+		cfg := e.config("sh", "-c", "echo ran; exit 3")
+		out := filepath.Join(t.TempDir(), "hooks")
+		spec := testutil.LoadSpec(t, cfg.Bundle)
+		hook := func(name string) specs.Hook {
+			return specs.Hook{Path: "/bin/sh", Args: []string{"sh", "-c", "echo " + name + " >> " + out}}
+		}
+		spec.Hooks = &specs.Hooks{Poststart: []specs.Hook{hook("poststart")}, Poststop: []specs.Hook{hook("poststop")}}
+		testutil.WriteSpec(t, cfg.Bundle, spec)
+		c := e.start(cfg)
+		runToExit(t, c, cfg, 3, "ran\n")
+		ctx := ctxT(t, 20*time.Second)
+		if err := c.Delete(ctx, false); err != nil {
+			t.Fatal(err)
+		}
+		waitGone(t, c.Pid())
+		if b, err := os.ReadFile(out); err != nil || string(b) != "poststart\npoststop\n" {
+			t.Errorf("hooks wrote %q, %v; want poststart then poststop", b, err)
+		}
+		if _, err := runtime.Load(cfg.RuntimeRoot, cfg.ID); err == nil {
+			t.Errorf("container %s is still in the runtime", cfg.ID)
+		}
+	})
 }
 
 // An exec that cannot start fails with the runtime's own words, the same
 // whether the serving image runs `berth runtime exec` or berth shim calls
 // the runtime in-process.
 func TestExecFailureWords(t *testing.T) {
-	for _, mode := range []string{"serving image", "berth shim"} {
-		t.Run(mode, func(t *testing.T) {
-			e := newEnv(t, shim.RuntimeBerth)
-			if mode == "berth shim" {
-				withoutImage(t)
-			}
-			cfg := e.config("sleep", "100")
-			c := e.start(cfg)
-			ctx := ctxT(t, 20*time.Second)
-			if err := c.Start(ctx); err != nil {
-				t.Fatal(err)
-			}
-			_, err := c.Exec(ctx, shim.ExecConfig{ID: "x", Process: &specs.Process{Args: []string{"no-such-cmd"}, Cwd: "/", Env: []string{"PATH=/bin"}}})
-			want := `exec x: exec: "no-such-cmd": executable file not found in $PATH`
-			if err == nil || !strings.HasSuffix(err.Error(), want) || strings.Contains(err.Error(), "berth runtime") {
-				t.Errorf("exec of a missing command: %v; want an error ending %q, without the command line's name", err, want)
-			}
-			if err := c.Delete(ctx, true); err != nil {
-				t.Fatal(err)
-			}
-			waitGone(t, c.Pid())
-		})
-	}
+	inBothModes(t, func(t *testing.T, e *env, served bool) {
+		cfg := e.config("sleep", "100")
+		c := e.start(cfg)
+		ctx := ctxT(t, 20*time.Second)
+		if err := c.Start(ctx); err != nil {
+			t.Fatal(err)
+		}
+		_, err := c.Exec(ctx, shim.ExecConfig{ID: "x", Process: &specs.Process{Args: []string{"no-such-cmd"}, Cwd: "/", Env: []string{"PATH=/bin"}}})
+		want := `exec x: exec: "no-such-cmd": executable file not found in $PATH`
+		if err == nil || !strings.HasSuffix(err.Error(), want) || strings.Contains(err.Error(), "berth runtime") {
+			t.Errorf("exec of a missing command: %v; want an error ending %q, without the command line's name", err, want)
+		}
+		if err := c.Delete(ctx, true); err != nil {
+			t.Fatal(err)
+		}
+		waitGone(t, c.Pid())
+	})
 }
 
 // A resize of a terminal whose process ended (the docker CLI sends one
