@@ -74,7 +74,23 @@ func (t *cliTask) command(args ...string) *exec.Cmd {
 	g = append(append(t.sub[:len(t.sub):len(t.sub)], g...), args...)
 	cmd := exec.Command(t.bin, g...)
 	cmd.Dir = t.cfg.StateDir
+	cmd.Env = runtimeEnv()
 	return cmd
+}
+
+// runtimeEnv is the environment of a runtime command: the shim's, without
+// the settings that keep the shim's Go runtime small (runc and berth are
+// Go programs too, and a start or exec with GOGC=20 and one P is slower).
+func runtimeEnv() []string {
+	var env []string
+	for _, kv := range os.Environ() {
+		switch k, _, _ := strings.Cut(kv, "="); k {
+		case "GOGC", "GOMAXPROCS", "GODEBUG", imageFdEnv, handoverEnv:
+		default:
+			env = append(env, kv)
+		}
+	}
+	return env
 }
 
 // run runs a runtime command whose stdio is not the container's and
