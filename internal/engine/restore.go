@@ -71,7 +71,9 @@ func (e *Engine) restore(ctx context.Context) error {
 					slog.Warn("reconnect to shim", "id", c.ID, "err", err)
 				}
 				ex, _ := shim.ReadExit(e.shimDir(c.ID))
-				e.deleteOrphan(c)
+				if errors.Is(err, shim.ErrShimGone) {
+					e.deleteOrphan(c)
+				}
 				e.recordLostExit(c, ex)
 			}
 		}

@@ -161,18 +161,26 @@ func (e *Engine) startLocked(ctx context.Context, c *Container) (retErr error) {
 	t1 := time.Now()
 	defer func() { slog.DebugContext(ctx, "container started", "id", c.ID, "start", time.Since(t1)) }()
 	if err := client.Start(ctx); err != nil {
-		_ = client.Delete(context.WithoutCancel(ctx), true)
+		if derr := client.Delete(context.WithoutCancel(ctx), true); derr != nil {
+			// No shim to delete it: from the runtime, or the next start
+			// finds the container still there.
+			e.deleteOrphan(c)
+		}
 		c.client = nil
 		return fmt.Errorf("start %s: %w", c.ID, err)
 	}
-	st, err := client.State(ctx)
-	if err != nil {
-		return fmt.Errorf("start %s: %w", c.ID, err)
+	// The container runs: from here on its exit is watched whatever
+	// happens to this request.
+	pid := 0
+	if st, err := client.State(context.WithoutCancel(ctx)); err == nil {
+		pid = st.Pid
+	} else {
+		slog.WarnContext(ctx, "state of a started container", "id", c.ID, "err", err)
 	}
 	c.State = State{
 		Status:    container.StateRunning,
 		Running:   true,
-		Pid:       st.Pid,
+		Pid:       pid,
 		StartedAt: time.Now().UTC(),
 	}
 	e.startHealth(c, client)
@@ -251,8 +259,12 @@ func (e *Engine) watchExit(c *Container, client *shim.Client) {
 				return
 			}
 			if err != nil {
-				if _, cerr := shim.Connect(e.ctx, client.StateDir()); cerr == nil {
-					// The shim lives; only the wait broke.
+				if _, cerr := shim.Connect(e.ctx, client.StateDir()); !errors.Is(cerr, shim.ErrShimGone) {
+					if e.ctx.Err() != nil {
+						return
+					}
+					// The shim lives (or does not answer yet); only the
+					// wait broke.
 					time.Sleep(100 * time.Millisecond)
 					continue
 				}

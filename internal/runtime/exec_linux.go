@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"strconv"
 	"strings"
+	"time"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
@@ -212,7 +213,17 @@ func (c *Container) Wait() (int, error) {
 		}
 		return waitPid(c.State.Pid)
 	}
-	return waitPid(c.cmd.Process.Pid)
+	code, err := waitPid(c.cmd.Process.Pid)
+	// Stdio that is not a file is copied by os/exec's goroutines: let them
+	// finish, so that the caller has all the output once Wait returns (a
+	// build's RUN step lost its last output without). The process is
+	// reaped already; Wait only awaits the copies, which end when every
+	// process that holds the pipes has ended, or 2 s after the init did.
+	if c.cmd.WaitDelay == 0 {
+		c.cmd.WaitDelay = 2 * time.Second
+	}
+	_ = c.cmd.Wait()
+	return code, err
 }
 
 // Pause freezes every process of the container.

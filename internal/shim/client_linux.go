@@ -116,15 +116,8 @@ func spawn(bin, dir string, stderr *os.File) (*proc, error) {
 		extra = append(extra, ard)
 	}
 	env := shimEnv()
-	img, err := servingImage()
-	if err != nil {
-		rd.Close()
-		if p.assign != nil {
-			p.assign.Close()
-		}
-		return nil, err
-	}
-	if img != nil {
+	// Without the image (it could not be made), the shim serves in place.
+	if img, _ := servingImage(); img != nil {
 		extra = append(extra, img)
 		env = append(env, imageFdEnv+"="+strconv.Itoa(2+len(extra)))
 	}
@@ -216,6 +209,10 @@ func (p *proc) await(ctx context.Context, cfg Config) (*Client, error) {
 			// it through its socket.
 			p.deleteServed(cfg.StateDir)
 		}
+		// A shim that ended without deleting the container (the signal
+		// came while the serving image's Go was starting, before it
+		// handles it) leaves it to us.
+		_, _ = DeleteFromRuntime(cfg.StateDir)
 		return nil, fmt.Errorf("shim for %s: %w", cfg.ID, ctx.Err())
 	}
 }

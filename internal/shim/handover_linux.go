@@ -60,7 +60,6 @@ var (
 	imageMu    sync.Mutex
 	imageBytes = embeddedImage
 	imageFile  *os.File
-	imageErr   error
 )
 
 // SetImage makes b the serving image of the shims started from now on
@@ -72,7 +71,7 @@ func SetImage(b []byte) {
 	if imageFile != nil {
 		imageFile.Close()
 	}
-	imageBytes, imageFile, imageErr = b, nil, nil
+	imageBytes, imageFile = b, nil
 }
 
 // HasImage reports whether the shims this process starts exec into a
@@ -84,37 +83,47 @@ func HasImage() bool {
 }
 
 // servingImage returns the sealed memfd holding the serving image, made on
-// first use; nil when there is none.
+// first use; nil when there is none. A failure is not kept: the next start
+// tries again, and this one serves in place.
 func servingImage() (*os.File, error) {
 	imageMu.Lock()
 	defer imageMu.Unlock()
-	if len(imageBytes) == 0 || imageErr != nil || imageFile != nil {
-		return imageFile, imageErr
+	if len(imageBytes) == 0 || imageFile != nil {
+		return imageFile, nil
 	}
-	fd, err := unix.MemfdCreate("berth-shim", unix.MFD_CLOEXEC|unix.MFD_ALLOW_SEALING)
+	fd, err := memfdExec("berth-shim")
 	if err != nil {
-		imageErr = fmt.Errorf("shim image: %w", err)
-		return nil, imageErr
+		return nil, fmt.Errorf("shim image: %w", err)
 	}
 	f := os.NewFile(uintptr(fd), "berth-shim")
 	if _, err := f.Write(imageBytes); err != nil {
 		f.Close()
-		imageErr = fmt.Errorf("shim image: %w", err)
-		return nil, imageErr
+		return nil, fmt.Errorf("shim image: %w", err)
 	}
 	// Sealed: no shim, and nothing that gets hold of the descriptor, can
 	// change what later shims run.
 	seals := unix.F_SEAL_SEAL | unix.F_SEAL_SHRINK | unix.F_SEAL_GROW | unix.F_SEAL_WRITE
 	if _, err := unix.FcntlInt(uintptr(fd), unix.F_ADD_SEALS, seals); err != nil {
 		f.Close()
-		imageErr = fmt.Errorf("shim image: seal: %w", err)
-		return nil, imageErr
+		return nil, fmt.Errorf("shim image: seal: %w", err)
 	}
 	if len(embeddedImage) > 0 && &imageBytes[0] == &embeddedImage[0] {
 		dropPages(imageBytes)
 	}
 	imageFile = f
 	return f, nil
+}
+
+// memfdExec makes an executable memfd: with MFD_EXEC where the kernel
+// knows it (6.3 on; vm.memfd_noexec=1 makes memfds without it
+// non-executable), without before.
+func memfdExec(name string) (int, error) {
+	flags := unix.MFD_CLOEXEC | unix.MFD_ALLOW_SEALING
+	fd, err := unix.MemfdCreate(name, flags|unix.MFD_EXEC)
+	if err == unix.EINVAL {
+		fd, err = unix.MemfdCreate(name, flags)
+	}
+	return fd, err
 }
 
 // dropPages takes the pages of b, read-only data of the binary's file
@@ -152,55 +161,26 @@ func imageFd() int {
 // handOver execs the serving image with the created container, keeping the
 // shim's pid (the init stays its child, its session and subreaper role
 // stay). It returns only if that could not be done, and the shim then
-// serves in this process. The output is not being read yet (see create).
-func (s *shim) handOver(img int, term chan os.Signal) error {
+// serves in this process: the output, not read until now (see create), is
+// wired before the reaper's lock is let go, so that an exit waits for it.
+func (s *shim) handOver(img int, term chan os.Signal) (err error) {
 	s.reaper.lock()
 	defer s.reaper.unlock()
+	defer func() {
+		if err != nil {
+			s.wirePendingLocked()
+		}
+	}()
 	if !s.reaper.watching(s.pid) {
 		return errors.New("the container's init already exited")
 	}
-	h, err := s.task.handover()
-	if err != nil {
-		return err
-	}
-	h.Pid = s.pid
-	var keep []int
-	inherit := func(fd int) int {
-		if fd > 0 {
-			keep = append(keep, fd)
-		}
-		return fd
-	}
-	lf, err := s.l.File()
-	if err != nil {
-		return err
-	}
-	defer lf.Close()
-	h.Listener = inherit(rawFd(lf))
-	h.Stdin = inherit(rawFd(s.io.stdin))
-	h.Stdout = inherit(rawFd(s.pending.stdout))
-	h.Stderr = inherit(rawFd(s.pending.stderr))
-	h.Console = inherit(rawFd(s.pendingConsole))
-	if h.Berth > 0 {
-		keep = append(keep, h.Berth)
-		defer unix.Close(h.Berth)
-	}
-	b, err := json.Marshal(h)
-	if err != nil {
-		return err
-	}
-	for _, fd := range keep {
-		if _, err := unix.FcntlInt(uintptr(fd), unix.F_SETFD, 0); err != nil {
-			return err
-		}
-	}
-	env := append(baseEnv(), "GOGC="+strconv.Itoa(gcPercent), handoverEnv+"="+string(b))
 	// One SIGTERM (or SIGINT) that Go already took is handled here,
 	// without the exec. From here on they are ignored, not held: held
 	// across the exec, one would end the serving image as it starts (Go
 	// unblocks them before the image can ask for them). Start sends one
-	// only until it has "ok", and when one is lost here it deletes the
-	// container through the socket instead (see proc.await).
+	// only until it has "ok", and when the shim then does not exit it
+	// deletes the container through the socket or, the shim gone, from
+	// the runtime (see proc.await).
 	signal.Ignore(unix.SIGTERM, unix.SIGINT)
 	defer signal.Notify(term, unix.SIGTERM, unix.SIGINT)
 	select {
@@ -209,10 +189,53 @@ func (s *shim) handOver(img int, term chan os.Signal) error {
 		return errors.New("terminated before the handover")
 	default:
 	}
-	err = unix.Exec("/proc/self/fd/"+strconv.Itoa(img), []string{"berth-shim", ServeArg, s.dir}, env)
-	for _, fd := range keep {
-		unix.CloseOnExec(fd)
+	h, err := s.task.handover()
+	if err != nil {
+		return err
 	}
+	if h.Berth > 0 {
+		defer unix.Close(h.Berth)
+	}
+	h.Pid = s.pid
+	lf, err := s.l.File()
+	if err != nil {
+		return err
+	}
+	defer lf.Close()
+	keep := []int{h.Berth}
+	inherit := func(f *os.File) int {
+		fd := rawFd(f)
+		keep = append(keep, fd)
+		return fd
+	}
+	h.Listener = inherit(lf)
+	h.Stdin = inherit(s.io.stdin)
+	h.Stdout = inherit(s.pending.stdout)
+	h.Stderr = inherit(s.pending.stderr)
+	h.Console = inherit(s.pendingConsole)
+	b, err := json.Marshal(h)
+	if err != nil {
+		return err
+	}
+	env := append(baseEnv(), "GOGC="+strconv.Itoa(gcPercent), handoverEnv+"="+string(b))
+	// Inherited by the image only: close-on-exec again on every way out
+	// but the exec, so that no runtime command or hook gets them.
+	defer func() {
+		for _, fd := range keep {
+			if fd > 0 {
+				unix.CloseOnExec(fd)
+			}
+		}
+	}()
+	for _, fd := range keep {
+		if fd <= 0 {
+			continue
+		}
+		if _, err := unix.FcntlInt(uintptr(fd), unix.F_SETFD, 0); err != nil {
+			return err
+		}
+	}
+	err = unix.Exec("/proc/self/fd/"+strconv.Itoa(img), []string{"berth-shim", ServeArg, s.dir}, env)
 	return fmt.Errorf("exec the serving image: %w", err)
 }
 

@@ -75,10 +75,10 @@ func (t *servedTask) start() error {
 	return nil
 }
 
-// kill signals the init, its child (not reaped while the shim holds the
-// reaper's lock, so the pid is surely the init's). Every process of the
-// container, and SIGKILL (which must thaw a paused container), go through
-// `berth runtime kill`.
+// kill signals the init, its child: shim.kill calls it with the reaper's
+// lock held and the init not reaped, so the pid is surely the init's.
+// Every process of the container, and SIGKILL (which must thaw a paused
+// container), go through `berth runtime kill`.
 func (t *servedTask) kill(sig unix.Signal, all bool) error {
 	if all || sig == unix.SIGKILL {
 		return t.cli.kill(sig, all)

@@ -305,6 +305,11 @@ func (p *procIO) wire(ours stdioFiles, console *os.File, stdin bool) {
 func (s *shim) wirePending() {
 	s.reaper.lock()
 	defer s.reaper.unlock()
+	s.wirePendingLocked()
+}
+
+// wirePendingLocked is wirePending with the reaper's lock held.
+func (s *shim) wirePendingLocked() {
 	if !s.handing {
 		return
 	}
@@ -513,10 +518,12 @@ func (s *shim) kill(req request) error {
 		if err != nil {
 			return err
 		}
-		select {
-		case <-e.exited:
+		// Under the reaper's lock, and only while the pid is not reaped:
+		// a reaped pid may be another process's already.
+		s.reaper.lock()
+		defer s.reaper.unlock()
+		if !s.reaper.watching(e.pid) {
 			return fmt.Errorf("exec %s is not running", req.Exec)
-		default:
 		}
 		if err := unix.Kill(e.pid, sig); err != nil {
 			return fmt.Errorf("signal exec %s: %w", req.Exec, err)
@@ -529,6 +536,11 @@ func (s *shim) kill(req request) error {
 	default:
 	}
 	s.reaper.lock()
+	if !s.reaper.watching(s.pid) {
+		// Reaped, its exit not yet recorded: the pid may be reused.
+		s.reaper.unlock()
+		return fmt.Errorf("container %s is not running", s.cfg.ID)
+	}
 	err := s.task.kill(sig, req.All)
 	s.reaper.unlock()
 	if err != nil {

@@ -158,3 +158,21 @@ func TestBerthBuildDockerignoreAndStdin(t *testing.T) {
 		t.Errorf("docker run stdin:2: %v: %q %s", err, out, errOut)
 	}
 }
+
+// A RUN step's output reaches the build's progress whole, up to its last
+// line, every time: the step waits for the output after the process.
+func TestBuildRunOutputWhole(t *testing.T) {
+	d := newDaemon(t)
+	ctx := writeFiles(t, map[string]string{
+		"Dockerfile": "FROM busybox\nRUN i=0; while [ $i -lt 300 ]; do echo line$i; i=$((i+1)); done; echo last-line\n",
+	})
+	for i := range 5 {
+		out, errOut, err := d.berth(t, "build", "--no-cache", "-t", "whole:1", ctx)
+		if err != nil {
+			t.Fatalf("berth build: %v\n%s\n%s", err, out, errOut)
+		}
+		if !strings.Contains(out, "line299\n") || !strings.Contains(out, "last-line\n") {
+			t.Fatalf("build %d: the RUN step's output is cut:\n%s", i, out[max(0, len(out)-400):])
+		}
+	}
+}
