@@ -150,7 +150,7 @@ func TestIPv6PublishedPorts(t *testing.T) {
 		t.Fatal(err)
 	}
 	rules, _ = exec.Command("ip6tables-save", "-t", "nat").CombinedOutput()
-	if strings.Contains(string(rules), "berth:c1") {
+	if strings.Contains(string(rules), `"berth:c1"`) { // quoted: a network id may begin with c1
 		t.Fatalf("ip6tables rules of c1 left after unpublish:\n%s", grepLines(string(rules), "berth:c1"))
 	}
 	for _, n := range []string{"tcp4", "tcp6"} {
