@@ -2,6 +2,8 @@ package shim
 
 import (
 	"bufio"
+	"bytes"
+	"encoding/binary"
 	"os"
 	"strconv"
 	"strings"
@@ -20,51 +22,84 @@ const textDropDelay = time.Second
 // serving image had its whole 2.8 MB file mapped after its start, where
 // its steady state (the poller, the reaper, the log) maps back about 1.2
 // MB. The pages stay in the page cache, shared with every other shim; only
-// this process's mappings go. Writable data, and read-only mappings with
-// private copies, are left alone.
+// this process's mappings go. Writable data is left alone, and read-only
+// data where the loader may have written it.
 func dropTextPages() {
 	exe, err := os.Readlink("/proc/self/exe")
 	if err != nil {
 		return
 	}
-	f, err := os.Open("/proc/self/smaps")
+	// Read-only data is dropped too only where nothing wrote to it: a
+	// binary with a dynamic section, an interpreter or a RELRO segment
+	// (a PIE's relocated data) may hold private copies there, which
+	// MADV_DONTNEED would take back to the file's bytes.
+	rodata := !elfWritesReadOnly("/proc/self/exe")
+	f, err := os.Open("/proc/self/maps")
 	if err != nil {
 		return
 	}
 	defer f.Close()
-	var start, end uint64
-	candidate := false
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		line := sc.Text()
-		fields := strings.Fields(line)
-		if len(fields) >= 5 && strings.Contains(fields[0], "-") && !strings.HasSuffix(fields[0], ":") {
-			// A mapping: start-end perms offset dev inode path.
-			candidate = false
-			if len(fields) < 6 || strings.Join(fields[5:], " ") != exe {
-				continue
-			}
-			if perms := fields[1]; perms != "r-xp" && perms != "r--p" {
-				continue
-			}
-			lo, hi, ok := strings.Cut(fields[0], "-")
-			var err1, err2 error
-			start, err1 = strconv.ParseUint(lo, 16, 64)
-			end, err2 = strconv.ParseUint(hi, 16, 64)
-			candidate = ok && err1 == nil && err2 == nil && end > start
-			continue
+	r := bufio.NewReaderSize(f, 4096)
+	for {
+		line, err := r.ReadSlice('\n')
+		if len(line) > 0 && bytes.HasSuffix(bytes.TrimRight(line, "\n"), []byte(" "+exe)) {
+			dropMapping(string(line), rodata)
 		}
-		// Only a mapping without private copies: a read-only one may
-		// still hold pages the loader wrote (a PIE's relocated data),
-		// which MADV_DONTNEED would take back to the file's bytes.
-		if candidate && len(fields) >= 2 && fields[0] == "Anonymous:" {
-			candidate = false
-			if fields[1] != "0" {
-				continue
-			}
-			for _, advice := range []uintptr{unix.MADV_RANDOM, unix.MADV_DONTNEED} {
-				_, _, _ = unix.Syscall(unix.SYS_MADVISE, uintptr(start), uintptr(end-start), advice)
-			}
+		if err != nil {
+			return
 		}
 	}
+}
+
+// dropMapping drops one line of /proc/self/maps, "start-end perms offset
+// dev inode path", if it is code, or read-only data and rodata is set.
+func dropMapping(line string, rodata bool) {
+	fields := strings.Fields(line)
+	if len(fields) < 6 || !(fields[1] == "r-xp" || rodata && fields[1] == "r--p") {
+		return
+	}
+	lo, hi, ok := strings.Cut(fields[0], "-")
+	start, err1 := strconv.ParseUint(lo, 16, 64)
+	end, err2 := strconv.ParseUint(hi, 16, 64)
+	if !ok || err1 != nil || err2 != nil || end <= start {
+		return
+	}
+	for _, advice := range []uintptr{unix.MADV_RANDOM, unix.MADV_DONTNEED} {
+		_, _, _ = unix.Syscall(unix.SYS_MADVISE, uintptr(start), uintptr(end-start), advice)
+	}
+}
+
+// elfWritesReadOnly reports whether the ELF file at path may have its
+// read-only data written at load time (a PT_DYNAMIC, PT_INTERP or
+// PT_GNU_RELRO program header), or cannot be read as a 64-bit ELF: true
+// then, to be safe. Berth's serving image (static, internally linked) has
+// none of them.
+func elfWritesReadOnly(path string) bool {
+	f, err := os.Open(path)
+	if err != nil {
+		return true
+	}
+	defer f.Close()
+	var h [64]byte
+	if _, err := f.ReadAt(h[:], 0); err != nil || string(h[:4]) != "\x7fELF" || h[4] != 2 || h[5] != 1 {
+		return true
+	}
+	phoff := int64(binary.LittleEndian.Uint64(h[32:]))
+	phentsize := int(binary.LittleEndian.Uint16(h[54:]))
+	phnum := int(binary.LittleEndian.Uint16(h[56:]))
+	if phentsize < 4 || phnum == 0 || phnum > 64 {
+		return true
+	}
+	ph := make([]byte, phentsize*phnum)
+	if _, err := f.ReadAt(ph, phoff); err != nil {
+		return true
+	}
+	const ptDynamic, ptInterp, ptGNURelro = 2, 3, 0x6474e552
+	for i := 0; i < phnum; i++ {
+		switch binary.LittleEndian.Uint32(ph[i*phentsize:]) {
+		case ptDynamic, ptInterp, ptGNURelro:
+			return true
+		}
+	}
+	return false
 }
