@@ -179,21 +179,21 @@ func writeFileAtomic(path string, data []byte) error {
 // out of memory), whose container lives on without anyone to reap it, log
 // it or stop it. It reports whether the runtime had the container.
 func DeleteFromRuntime(stateDir string) (bool, error) {
-	s := &shim{dir: stateDir}
-	if err := s.readConfig(); err != nil {
+	cfg, err := loadConfig(stateDir)
+	if err != nil {
 		return false, err
 	}
-	switch s.cfg.Runtime {
+	switch cfg.Runtime {
 	case "", RuntimeBerth:
-		return deleteBuiltin(&s.cfg)
+		return deleteBuiltin(&cfg)
 	}
-	t, err := newTask(&s.cfg)
+	t, err := newTask(&cfg)
 	if err != nil {
 		return false, err
 	}
 	ct := t.(*cliTask)
 	// `state` first: runc's delete of a container it does not know fails.
-	if err := ct.run("state", s.cfg.ID); err != nil {
+	if err := ct.run("state", cfg.ID); err != nil {
 		return false, nil
 	}
 	return true, ct.delete()

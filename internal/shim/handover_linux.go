@@ -74,14 +74,6 @@ func SetImage(b []byte) {
 	imageBytes, imageFile = b, nil
 }
 
-// HasImage reports whether the shims this process starts exec into a
-// serving image.
-func HasImage() bool {
-	imageMu.Lock()
-	defer imageMu.Unlock()
-	return len(imageBytes) > 0
-}
-
 // servingImage returns the sealed memfd holding the serving image, made on
 // first use; nil when there is none. A failure is not kept: the next start
 // tries again, and this one serves in place.
@@ -285,10 +277,11 @@ func ServeMain() {
 // newServed is newShim in the serving image: the container exists, its
 // descriptors are inherited.
 func newServed(dir string, h *handover) (*shim, error) {
-	s := &shim{dir: dir, status: Created, exited: make(chan struct{}), execs: map[string]*execProc{}, served: true}
-	if err := s.readConfig(); err != nil {
+	s, err := newState(dir)
+	if err != nil {
 		return nil, err
 	}
+	s.served = true
 	// Kept across exec by the kernel; set again, so that orphans of
 	// `berth runtime exec` are surely ours.
 	if err := unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0); err != nil {
@@ -298,7 +291,6 @@ func newServed(dir string, h *handover) (*shim, error) {
 		return nil, fmt.Errorf("handover %+v: no init or no socket", *h)
 	}
 	s.pid = h.Pid
-	var err error
 	if s.task, err = servedTaskFor(&s.cfg, h); err != nil {
 		return nil, err
 	}
@@ -330,7 +322,6 @@ func newServed(dir string, h *handover) (*shim, error) {
 	s.reaper.watchPid(s.pid, s.initExited)
 	// unlock reaps an init that exited before this image watched it.
 	s.reaper.unlock()
-	s.idle = time.Now()
 	return s, nil
 }
 
@@ -345,14 +336,25 @@ func inherited(fd int, name string) *os.File {
 	return os.NewFile(uintptr(fd), name)
 }
 
-// readConfig reads and checks config.json of the state directory.
-func (s *shim) readConfig() error {
-	b, err := os.ReadFile(filepath.Join(s.dir, configName))
+// newState is a shim for the state directory dir, its container created
+// (not started), its config read and checked.
+func newState(dir string) (*shim, error) {
+	cfg, err := loadConfig(dir)
 	if err != nil {
-		return fmt.Errorf("read config: %w", err)
+		return nil, err
 	}
-	if err := json.Unmarshal(b, &s.cfg); err != nil {
-		return fmt.Errorf("read config: %s: %w", filepath.Join(s.dir, configName), err)
+	return &shim{cfg: cfg, dir: dir, status: Created, exited: make(chan struct{}), execs: map[string]*execProc{}, idle: time.Now()}, nil
+}
+
+// loadConfig reads and checks config.json of the state directory dir.
+func loadConfig(dir string) (Config, error) {
+	var cfg Config
+	b, err := os.ReadFile(filepath.Join(dir, configName))
+	if err != nil {
+		return cfg, fmt.Errorf("read config: %w", err)
 	}
-	return s.cfg.validate()
+	if err := json.Unmarshal(b, &cfg); err != nil {
+		return cfg, fmt.Errorf("read config: %s: %w", filepath.Join(dir, configName), err)
+	}
+	return cfg, cfg.validate()
 }

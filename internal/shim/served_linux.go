@@ -59,16 +59,8 @@ func (t *servedTask) start() error {
 	if t.hooks {
 		return t.cli.start()
 	}
-	b, err := initsock.Start(t.dir)
-	if err != nil {
+	if err := initsock.Start(t.dir); err != nil {
 		return err
-	}
-	if len(b) == 0 {
-		return errors.New("container init exited before start")
-	}
-	if len(b) > 1 {
-		// The init failed after start: it wrote why instead of exec'ing.
-		return errors.New(string(b[1:]))
 	}
 	// Without its exec socket the runtime reads the container as running.
 	_ = os.Remove(filepath.Join(t.dir, initsock.SockName))

@@ -174,17 +174,17 @@ type execProc struct {
 }
 
 func newShim(stateDir string, handing bool) (*shim, error) {
-	s := &shim{dir: stateDir, status: Created, exited: make(chan struct{}), execs: map[string]*execProc{}, idle: time.Now(), handing: handing}
-	if err := s.readConfig(); err != nil {
+	s, err := newState(stateDir)
+	if err != nil {
 		return nil, err
 	}
+	s.handing = handing
 	if err := unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0); err != nil {
 		return nil, fmt.Errorf("become subreaper: %w", err)
 	}
 	// Hold no directory of the host busy.
 	_ = os.Chdir("/")
 	s.reaper = newReaper()
-	var err error
 	if s.task, err = newTask(&s.cfg); err != nil {
 		return nil, err
 	}

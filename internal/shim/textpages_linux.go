@@ -7,6 +7,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -25,15 +26,10 @@ const textDropDelay = time.Second
 // this process's mappings go. Writable data is left alone, and read-only
 // data where the loader may have written it.
 func dropTextPages() {
-	exe, err := os.Readlink("/proc/self/exe")
-	if err != nil {
+	exe, rodata := ownImage()
+	if exe == "" {
 		return
 	}
-	// Read-only data is dropped too only where nothing wrote to it: a
-	// binary with a dynamic section, an interpreter or a RELRO segment
-	// (a PIE's relocated data) may hold private copies there, which
-	// MADV_DONTNEED would take back to the file's bytes.
-	rodata := !elfWritesReadOnly("/proc/self/exe")
 	f, err := os.Open("/proc/self/maps")
 	if err != nil {
 		return
@@ -50,6 +46,20 @@ func dropTextPages() {
 		}
 	}
 }
+
+// ownImage is, once for the process, the path /proc/self/maps names this
+// program by ("" when unknown), and whether its read-only data may be dropped too: only
+// where nothing wrote to it (a binary with a dynamic section, an
+// interpreter or a RELRO segment, a PIE's relocated data say, may hold
+// private copies there, which MADV_DONTNEED would take back to the file's
+// bytes).
+var ownImage = sync.OnceValues(func() (string, bool) {
+	exe, err := os.Readlink("/proc/self/exe")
+	if err != nil {
+		return "", false
+	}
+	return exe, !elfWritesReadOnly("/proc/self/exe")
+})
 
 // dropMapping drops one line of /proc/self/maps, "start-end perms offset
 // dev inode path", if it is code, or read-only data and rodata is set.

@@ -42,20 +42,21 @@ func RecvFile(sock *os.File) (*os.File, error) {
 const SockName = "exec.sock"
 
 // Start connects to the exec socket of the created container whose state
-// directory is dir and returns what the init sent before the connection
-// closed on its exec: one byte when it exec'd the process, that byte and a
-// message when it failed, nothing when it had exited.
-func Start(dir string) ([]byte, error) {
+// directory is dir, which lets its init exec the process, and reads the
+// init's answer before the connection closes on the exec: one byte when it
+// exec'd the process; that byte and why when it failed; nothing when it
+// had exited.
+func Start(dir string) error {
 	d, err := os.Open(dir)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	defer d.Close()
 	// Non-blocking, so that Go's poller waits for the answer rather than a
 	// thread of its own (one thread more for good in a small process).
 	fd, err := unix.Socket(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC|unix.SOCK_NONBLOCK, 0)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	// Through the directory's fd: a long --root must not hit sun_path's limit.
 	addr := &unix.SockaddrUnix{Name: "/proc/self/fd/" + strconv.Itoa(int(d.Fd())) + "/" + SockName}
@@ -68,11 +69,23 @@ func Start(dir string) ([]byte, error) {
 	if err != nil {
 		unix.Close(fd)
 		if errors.Is(err, unix.ECONNREFUSED) {
-			return nil, errors.New("container init exited before start")
+			return errExitedBeforeStart
 		}
-		return nil, err
+		return err
 	}
 	f := os.NewFile(uintptr(fd), "exec-sock")
 	defer f.Close()
-	return io.ReadAll(f)
+	b, err := io.ReadAll(f)
+	switch {
+	case err != nil:
+		return err
+	case len(b) == 0:
+		return errExitedBeforeStart
+	case len(b) > 1:
+		// The init failed after start: it wrote why instead of exec'ing.
+		return errors.New(string(b[1:]))
+	}
+	return nil
 }
+
+var errExitedBeforeStart = errors.New("container init exited before start")
