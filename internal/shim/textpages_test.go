@@ -4,8 +4,9 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"testing"
+
+	"github.com/berth/berth/internal/testutil"
 )
 
 // Read-only data is dropped only from binaries whose loader writes none of
@@ -20,7 +21,7 @@ func TestELFWritesReadOnly(t *testing.T) {
 		t.Fatal(err)
 	}
 	static := filepath.Join(dir, "static")
-	build := exec.Command(filepath.Join(runtime.GOROOT(), "bin", "go"), "build", "-buildmode=exe", "-o", static, ".")
+	build := exec.Command(testutil.GoTool(), "build", "-buildmode=exe", "-o", static, ".")
 	build.Dir = dir
 	build.Env = append(os.Environ(), "CGO_ENABLED=0", "GOFLAGS=")
 	if out, err := build.CombinedOutput(); err != nil {
