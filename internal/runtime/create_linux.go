@@ -203,6 +203,10 @@ func Create(opts CreateOpts) (c *Container, err error) {
 		if cloneFlags&unix.CLONE_NEWUSER == 0 {
 			join = newCgroupJoin(c.State.CgroupPaths)
 			join.wait = cgroupPending
+			// An init that joins no namespace by path sees our cgroup
+			// mounts (its new mount namespace is a copy of ours) and
+			// joins its v1 cgroups itself, after its Go runtime started.
+			join.byInit = len(joins) == 0
 			defer join.close()
 		}
 	}
@@ -290,7 +294,7 @@ func Create(opts CreateOpts) (c *Container, err error) {
 			return nil, err
 		}
 	}
-	if cg != nil && !joined {
+	if cg != nil && !joined && !join.joinsByInit() {
 		if err := cg.Apply(pid); err != nil {
 			return nil, fmt.Errorf("cgroup: %w", err)
 		}
@@ -319,6 +323,9 @@ func Create(opts CreateOpts) (c *Container, err error) {
 		CgroupMounts: cgroupMounts,
 		PreserveFds:  preserveFds,
 	}
+	if join.joinsByInit() {
+		cfg.CgroupTasks = join.v1
+	}
 	if err := sync.send(syncMsg{Type: msgConfig, Config: cfg}); err != nil {
 		return nil, fmt.Errorf("send config to init: %w", err)
 	}
@@ -338,6 +345,22 @@ func Create(opts CreateOpts) (c *Container, err error) {
 	stateTmp, err := c.writeStateTmp()
 	if err != nil {
 		return nil, fmt.Errorf("save state: %w", err)
+	}
+	if len(cfg.CgroupTasks) > 0 {
+		m, err := sync.expect(msgCgroup)
+		if err != nil {
+			return nil, err
+		}
+		if m.Message != "" {
+			// The init could not move itself (it waits): move the
+			// whole process, the slow way.
+			if err := cg.Apply(pid); err != nil {
+				return nil, fmt.Errorf("cgroup: %w", err)
+			}
+			if err := sync.send(syncMsg{Type: msgContinue}); err != nil {
+				return nil, err
+			}
+		}
 	}
 	if hooksBeforePivot {
 		if _, err := sync.expect(msgPrestart); err != nil {

@@ -48,6 +48,11 @@ func initMain(sync *syncConn) error {
 	if cfg == nil || cfg.Spec == nil {
 		return errors.New("init: empty config")
 	}
+	if len(cfg.CgroupTasks) > 0 {
+		if err := joinCgroupTasks(sync, cfg.CgroupTasks); err != nil {
+			return err
+		}
+	}
 	if cfg.Exec {
 		return execMain(sync, cfg)
 	}

@@ -18,6 +18,7 @@ import (
 //	nsenter (C) -> parent   {"type":"cgroup"[,"message":...]} when asked to join v1 cgroups (_BERTH_CGROUP)
 //	nsenter (C) -> parent   {"type":"pid","pid":N}          only when it forked to join a PID namespace
 //	parent -> init          {"type":"config", ...initConfig}
+//	init -> parent          {"type":"cgroup"[,"message":...]} when config.cgroupTasks: it joined them (or failed and waits for "continue")
 //	init -> parent          {"type":"prestart"}              rootfs mounted, before pivot_root: run prestart and createRuntime hooks
 //	parent -> init          {"type":"continue"}              (these two only when config.prestartStop: there are such hooks)
 //	init -> parent          {"type":"ready"}                 created; init now blocks on exec.sock
@@ -63,6 +64,10 @@ type initConfig struct {
 	// ConsoleFd is the fd (in the init) of a unix socket connection to send the
 	// pty master to, or 0 when the process has no terminal.
 	ConsoleFd int `json:"consoleFd,omitempty"`
+	// CgroupTasks are the v1 cgroup directories the init moves its exec
+	// thread into before anything else (cgroupJoin.byInit), reporting
+	// msgCgroup.
+	CgroupTasks []string `json:"cgroupTasks,omitempty"`
 	// PreserveFds are descriptors of the init (the caller's
 	// --preserve-fds, passed on) that become 3, 4, ... in the process.
 	PreserveFds []int `json:"preserveFds,omitempty"`

@@ -2,8 +2,11 @@ package runtime
 
 import (
 	"encoding/json"
+	"os"
 	"reflect"
+	"strings"
 	"testing"
+	"time"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
@@ -88,4 +91,64 @@ func TestHostCgroupMounts(t *testing.T) {
 	if needsHostCgroupMounts(s) {
 		t.Error("a spec without a cgroup mount needs no host cgroup mounts")
 	}
+}
+
+// TestJoinCgroupTasks checks the init's side of its own v1 cgroup join:
+// "0" written to each tasks file and an empty cgroup message, or, when a
+// write fails, a message naming the directory and a wait for the parent's
+// continue (the parent then moves the whole process).
+func TestJoinCgroupTasks(t *testing.T) {
+	pair := func(t *testing.T) (parent, init *syncConn) {
+		fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		p, c := os.NewFile(uintptr(fds[0]), "parent"), os.NewFile(uintptr(fds[1]), "init")
+		t.Cleanup(func() { p.Close(); c.Close() })
+		return newSyncConn(p), newSyncConn(c)
+	}
+
+	t.Run("joined", func(t *testing.T) {
+		parent, init := pair(t)
+		a, b := t.TempDir(), t.TempDir()
+		for _, d := range []string{a, b} {
+			if err := os.WriteFile(d+"/tasks", nil, 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := joinCgroupTasks(init, []string{a, b}); err != nil {
+			t.Fatal(err)
+		}
+		m, err := parent.expect(msgCgroup)
+		if err != nil || m.Message != "" {
+			t.Fatalf("parent got %+v, %v; want an empty cgroup message", m, err)
+		}
+		for _, d := range []string{a, b} {
+			if got, _ := os.ReadFile(d + "/tasks"); string(got) != "0" {
+				t.Errorf("%s/tasks = %q, want \"0\"", d, got)
+			}
+		}
+	})
+
+	t.Run("failed", func(t *testing.T) {
+		parent, init := pair(t)
+		missing := t.TempDir() + "/gone"
+		done := make(chan error, 1)
+		go func() { done <- joinCgroupTasks(init, []string{missing}) }()
+		m, err := parent.expect(msgCgroup)
+		if err != nil || !strings.Contains(m.Message, "join "+missing) {
+			t.Fatalf("parent got %+v, %v; want a message naming %s", m, err, missing)
+		}
+		select {
+		case err := <-done:
+			t.Fatalf("the init went on (%v) before the parent's continue", err)
+		case <-time.After(50 * time.Millisecond):
+		}
+		if err := parent.send(syncMsg{Type: msgContinue}); err != nil {
+			t.Fatal(err)
+		}
+		if err := <-done; err != nil {
+			t.Fatalf("after continue: %v", err)
+		}
+	})
 }
