@@ -30,10 +30,9 @@ type CreateOpts struct {
 	// asks for a terminal.
 	ConsoleSocket string
 	ConsoleConn   *os.File
-	// Spec is the bundle's config.json when the caller has already read it
-	// (LoadBundleSpec); nil means Create reads it. Create validates it
-	// either way.
-	Spec    *specs.Spec
+	// Config is the bundle's config.json when the caller has already read
+	// it (ReadBundleConfig); nil means Create reads it.
+	Config  *BundleConfig
 	PidFile string
 	NoPivot bool
 	// PreserveFds passes the caller's descriptors 3 .. 3+PreserveFds-1
@@ -56,6 +55,13 @@ var joinOrder = []specs.LinuxNamespaceType{
 // rootfs and an init waiting for Start. On error nothing is left behind.
 // The returned *exec.Cmd is the init's process when it is our child (nil
 // when it had to be double-forked to join a PID namespace).
+//
+// The init is started as soon as what starting it needs is known and
+// checked (the namespaces, ID mappings, cgroupsPath and terminal: launchSpec);
+// the rest of config.json is decoded and validated, and the cgroup made,
+// while the init's Go runtime starts. An invalid spec is still reported
+// as if it had been checked first: its error wins over any other, and the
+// init and everything made for it are removed.
 func Create(opts CreateOpts) (c *Container, err error) {
 	if err := validateID(opts.ID); err != nil {
 		return nil, err
@@ -67,28 +73,57 @@ func Create(opts CreateOpts) (c *Container, err error) {
 	if err != nil {
 		return nil, err
 	}
-	spec := opts.Spec
-	if spec == nil {
-		if spec, err = loadSpec(bundle); err != nil {
+	var spec *specs.Spec
+	var data []byte
+	var launch *specs.Spec // what starting the init reads of the spec
+	if opts.Config != nil {
+		data, launch = opts.Config.data, opts.Config.launch
+	} else if data, err = readSpecFile(bundle); err != nil {
+		return nil, err
+	} else {
+		launch = parseLaunchSpec(data)
+	}
+	var rootfs string
+	validated := false
+	validate := func() error {
+		validated = true
+		if spec == nil {
+			var err error
+			if spec, err = parseSpec(data); err != nil {
+				return err
+			}
+		}
+		if err := validateSpec(spec, bundle); err != nil {
+			return err
+		}
+		if err := checkConsole(spec, opts); err != nil {
+			return err
+		}
+		rootfs = spec.Root.Path
+		if !filepath.IsAbs(rootfs) {
+			rootfs = filepath.Join(bundle, rootfs)
+		}
+		var err error
+		if rootfs, err = filepath.EvalSymlinks(rootfs); err != nil {
+			return fmt.Errorf("config.json: root.path: %w", err)
+		}
+		return nil
+	}
+	if launch == nil || validateNamespaces(launch, bundle) != nil || validateIDMappings(launch, bundle) != nil ||
+		checkConsole(launch, opts) != nil {
+		// Checked whole first, so that what is wrong is reported.
+		if err := validate(); err != nil {
 			return nil, err
 		}
+		launch = spec
 	}
-	if err := validateSpec(spec, bundle); err != nil {
-		return nil, err
-	}
-	if spec.Process.Terminal && opts.ConsoleSocket == "" && opts.ConsoleConn == nil {
-		return nil, errors.New("cannot allocate tty if berth will detach without setting console socket")
-	}
-	if !spec.Process.Terminal && (opts.ConsoleSocket != "") {
-		return nil, errors.New("cannot use console socket if berth will not detach or allocate tty")
-	}
-	rootfs := spec.Root.Path
-	if !filepath.IsAbs(rootfs) {
-		rootfs = filepath.Join(bundle, rootfs)
-	}
-	if rootfs, err = filepath.EvalSymlinks(rootfs); err != nil {
-		return nil, fmt.Errorf("config.json: root.path: %w", err)
-	}
+	defer func() {
+		if err != nil && !validated {
+			if verr := validate(); verr != nil {
+				c, err = nil, verr
+			}
+		}
+	}()
 
 	if err := os.MkdirAll(opts.Root, 0o711); err != nil {
 		return nil, fmt.Errorf("state root: %w", err)
@@ -101,14 +136,10 @@ func Create(opts CreateOpts) (c *Container, err error) {
 		return nil, fmt.Errorf("state dir: %w", err)
 	}
 	ctr := &Container{dir: dir, State: State{
-		OCIVersion:  spec.Version,
-		ID:          opts.ID,
-		Bundle:      bundle,
-		Rootfs:      rootfs,
-		Created:     time.Now().UTC(),
-		Owner:       "",
-		Annotations: spec.Annotations,
-		Spec:        spec,
+		ID:      opts.ID,
+		Bundle:  bundle,
+		Created: time.Now().UTC(),
+		Owner:   "",
 	}}
 	c = ctr
 	var cmd *exec.Cmd
@@ -140,7 +171,7 @@ func Create(opts CreateOpts) (c *Container, err error) {
 	var joins []string
 	var joinPID bool
 	for _, ns := range joinOrder {
-		n, ok := findNS(spec, ns)
+		n, ok := findNS(launch, ns)
 		if !ok {
 			continue
 		}
@@ -158,12 +189,12 @@ func Create(opts CreateOpts) (c *Container, err error) {
 		cloneFlags |= uintptr(nsCloneFlag[ns])
 	}
 
-	// The init joins its cgroup as it starts (cgroupJoin). On cgroup v2 the
-	// cgroup is made, with its limits, before the init exists. On v1 (and
-	// hybrid) hosts only the unified directory is (CLONE_INTO_CGROUP needs
-	// it); the v1 directories and the limits are made while the init's
-	// binary is being exec'd, and the init's constructor waits for them
-	// (cgroupJoin.wait) before it joins.
+	// The init joins its cgroup as it starts (cgroupJoin). Before it exists
+	// only the v2 (or unified) directory is made, which CLONE_INTO_CGROUP
+	// needs; the v1 directories and the limits are made while the init
+	// starts, before it is sent its config: the init joins its v1 cgroups
+	// once it has it, or its constructor waits for them (cgroupJoin.wait).
+	// The container's process runs only after all of it.
 	var join *cgroupJoin
 	setUpCgroup := func() error {
 		if err := cg.Apply(-1); err != nil {
@@ -181,28 +212,22 @@ func Create(opts CreateOpts) (c *Container, err error) {
 		}
 		return nil
 	}
-	cgroupPending := false
-	if spec.Linux != nil {
-		cg, err = cgroups.New(spec.Linux.CgroupsPath, opts.ID)
+	if launch.Linux != nil {
+		cg, err = cgroups.New(launch.Linux.CgroupsPath, opts.ID)
 		if err != nil {
 			return nil, fmt.Errorf("cgroup: %w", err)
 		}
 		c.State.CgroupPaths = cg.Paths()
 		// In a new user namespace the child may not write the host's
 		// cgroup files: the parent moves it.
-		if cloneFlags&unix.CLONE_NEWUSER == 0 && hasV1Hierarchy(c.State.CgroupPaths) {
+		if cloneFlags&unix.CLONE_NEWUSER == 0 {
 			if dir := c.State.CgroupPaths[""]; dir != "" {
 				if err := os.MkdirAll(dir, 0o755); err != nil {
 					return nil, fmt.Errorf("cgroup: create %s: %w", dir, err)
 				}
 			}
-			cgroupPending = true
-		} else if err := setUpCgroup(); err != nil {
-			return nil, err
-		}
-		if cloneFlags&unix.CLONE_NEWUSER == 0 {
 			join = newCgroupJoin(c.State.CgroupPaths)
-			join.wait = cgroupPending
+			join.wait = true
 			// An init that joins no namespace by path sees our cgroup
 			// mounts (its new mount namespace is a copy of ours) and
 			// joins its v1 cgroups itself, after its Go runtime started.
@@ -233,8 +258,8 @@ func Create(opts CreateOpts) (c *Container, err error) {
 			cmd.Env = append(cmd.Env, "_BERTH_NS="+strings.Join(joins, ","))
 		}
 		if cloneFlags&unix.CLONE_NEWUSER != 0 {
-			cmd.SysProcAttr.UidMappings = idMaps(spec.Linux.UIDMappings)
-			cmd.SysProcAttr.GidMappings = idMaps(spec.Linux.GIDMappings)
+			cmd.SysProcAttr.UidMappings = idMaps(launch.Linux.UIDMappings)
+			cmd.SysProcAttr.GidMappings = idMaps(launch.Linux.GIDMappings)
 			cmd.SysProcAttr.GidMappingsEnableSetgroups = true
 			// Become root of the new namespace before exec, so the init
 			// gets its full capabilities there.
@@ -260,7 +285,16 @@ func Create(opts CreateOpts) (c *Container, err error) {
 	l.started()
 	sync := newSyncConn(l.parent)
 	pid := cmd.Process.Pid
-	if cgroupPending {
+	if !validated {
+		if err := validate(); err != nil {
+			return nil, err
+		}
+	}
+	c.State.OCIVersion = spec.Version
+	c.State.Rootfs = rootfs
+	c.State.Annotations = spec.Annotations
+	c.State.Spec = spec
+	if cg != nil {
 		if err := setUpCgroup(); err != nil {
 			return nil, err
 		}
@@ -392,6 +426,18 @@ func Create(opts CreateOpts) (c *Container, err error) {
 	}
 	c.cmd = cmd
 	return c, nil
+}
+
+// checkConsole checks the spec's terminal against the console options.
+func checkConsole(spec *specs.Spec, opts CreateOpts) error {
+	terminal := spec.Process != nil && spec.Process.Terminal
+	if terminal && opts.ConsoleSocket == "" && opts.ConsoleConn == nil {
+		return errors.New("cannot allocate tty if berth will detach without setting console socket")
+	}
+	if !terminal && (opts.ConsoleSocket != "") {
+		return errors.New("cannot use console socket if berth will not detach or allocate tty")
+	}
+	return nil
 }
 
 func destroyCgroup(cg cgroups.Manager) {

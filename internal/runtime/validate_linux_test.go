@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 
@@ -334,4 +335,32 @@ func TestLoadSpec(t *testing.T) {
 			t.Fatalf("loadSpec error = %v, want it to say not a regular file", err)
 		}
 	})
+}
+
+// TestParseLaunchSpec checks the part of config.json Create reads before it
+// starts the init: the fields it needs, and nil (the whole spec is then
+// decoded and validated first) for input it cannot use.
+func TestParseLaunchSpec(t *testing.T) {
+	got := parseLaunchSpec([]byte(`{"ociVersion":"1.0.2","process":{"terminal":true,"args":["sh"]},
+		"linux":{"namespaces":[{"type":"pid"},{"type":"network","path":"/proc/1/ns/net"}],
+		"uidMappings":[{"containerID":0,"hostID":1000,"size":1}],"gidMappings":[{"containerID":0,"hostID":1000,"size":2}],
+		"cgroupsPath":"/a/b","resources":{"pids":{"limit":5}}}}`))
+	want := &specs.Spec{
+		Process: &specs.Process{Terminal: true},
+		Linux: &specs.Linux{
+			Namespaces:  []specs.LinuxNamespace{{Type: specs.PIDNamespace}, {Type: specs.NetworkNamespace, Path: "/proc/1/ns/net"}},
+			UIDMappings: []specs.LinuxIDMapping{{ContainerID: 0, HostID: 1000, Size: 1}},
+			GIDMappings: []specs.LinuxIDMapping{{ContainerID: 0, HostID: 1000, Size: 2}},
+			CgroupsPath: "/a/b",
+		},
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("parseLaunchSpec = %+v, want %+v", got, want)
+	}
+	for _, bad := range []string{`{"process":{`, `null`, `[]`, `{"linux":{}}`, `{"process":{}}`,
+		`{"process":{"terminal":"yes"},"linux":{}}`, `{"process":{},"linux":{}} {}`} {
+		if s := parseLaunchSpec([]byte(bad)); s != nil {
+			t.Errorf("parseLaunchSpec(%s) = %+v, want nil", bad, s)
+		}
+	}
 }

@@ -25,12 +25,11 @@ func Run(g *Global, o *CreateOpts, id string, detach, keep bool) (int, error) {
 		_ = unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
 		// config.json is read once, here; a bundle that cannot be read
 		// is left to Create, which reports it in its usual order.
-		spec, err := rt.LoadBundleSpec(o.Bundle)
+		cfg, err := rt.ReadBundleConfig(o.Bundle)
 		if err == nil {
-			ro.Spec = spec
+			ro.Config = cfg
 		}
-		terminal := spec != nil && spec.Process != nil && spec.Process.Terminal
-		if terminal && o.ConsoleSocket == "" {
+		if cfg != nil && cfg.Terminal() && o.ConsoleSocket == "" {
 			console, err = NewConsoleRelay()
 			if err != nil {
 				return 0, err
