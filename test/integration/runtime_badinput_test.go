@@ -181,7 +181,9 @@ func TestRuntimeDuplicateID(t *testing.T) {
 			}
 			// A bad spec under an id in use is reported as the bad spec,
 			// as when the spec is checked before anything else.
-			editSpec(t, second, func(s *specs.Spec) { s.Process.Capabilities.Bounding = append(s.Process.Capabilities.Bounding, "CAP_BOGUS") })
+			editSpec(t, second, func(s *specs.Spec) {
+				s.Process.Capabilities.Bounding = append(s.Process.Capabilities.Bounding, "CAP_BOGUS")
+			})
 			assertRefused(t, r, r.run(t, "create", "--bundle", second, first.id), []string{"CAP_BOGUS"})
 			if after := r.state(t, first.id); after.Status != "created" || after.Pid != before.Pid {
 				t.Errorf("first container changed: before %+v, after %+v", before, after)
