@@ -35,6 +35,9 @@ type CreateOpts struct {
 	Config  *BundleConfig
 	PidFile string
 	NoPivot bool
+	// BeforeInit, if set, is called just before the init is started (a
+	// foreground run waits there for its signal handlers).
+	BeforeInit func()
 	// PreserveFds passes the caller's descriptors 3 .. 3+PreserveFds-1
 	// on to the process, as the same numbers (runc's --preserve-fds).
 	PreserveFds int
@@ -269,6 +272,9 @@ func Create(opts CreateOpts) (c *Container, err error) {
 			join.apply(cmd, cgroupFD)
 		}
 		return cmd
+	}
+	if opts.BeforeInit != nil {
+		opts.BeforeInit()
 	}
 	cmd = newCmd(true)
 	if err := cmd.Start(); err != nil && join != nil && join.v2 != nil {

@@ -98,6 +98,7 @@ func execProcess(g *globalOpts, o *execOpts, id string, args []string) (int, err
 	if !o.detach {
 		sigs = lifecycle.NotifySignals()
 		defer sigs.Stop()
+		sigs.Caught()
 	}
 	p, err := c.Exec(eo)
 	if err != nil {
