@@ -10,17 +10,21 @@
 //
 //	parent (berth runtime create)                 init (sealed copy of berth, arg "init")
 //	-----------------------------                 ---------------------------------------
-//	validate config.json, mkdir state dir
-//	listen on exec.sock, cgroup (on v1: only the
-//	unified directory)
+//	decode and check what starting the init
+//	needs (launchSpec), mkdir state dir, listen
+//	on exec.sock, the v2 (or unified) cgroup dir
 //	clone(new namespaces) + exec sealed berth ---> [nsenter constructor, before the Go
-//	v1: cgroup dirs and limits, while the init      runtime starts: on v1, wait for 'c',
-//	is being exec'd; then 'c' --- syncPipe ---->    join the cgroups through their tasks
-//	                        <---- syncPipe ------   files, send msgCgroup; setns() for
-//	                                                namespaces given by path, fork if a
-//	                                                PID namespace is joined]
-//	(fallback: add pid to cgroup), oom_score_adj
+//	decode and validate the whole spec; cgroup     runtime starts, only with namespaces
+//	dirs and limits, while the init starts;        given by path: on v1, wait for 'c',
+//	with namespaces given by path, 'c' -------->   join the cgroups through their tasks
+//	                        <---- syncPipe ------   files, send msgCgroup; setns(), fork
+//	                                                if a PID namespace is joined]
+//	oom_score_adj
 //	send initConfig (JSON)  ----- syncPipe ----->  read initConfig
+//	                                               v1 (no namespace by path): join the
+//	                                               cgroups through their tasks files
+//	                        <---- syncPipe ------  from the exec thread, msgCgroup
+//	(fallback: add pid to cgroup, msgContinue)
 //	                                               prepare rootfs, mounts, devices,
 //	                                               process.cwd (made 0755 in the
 //	                                               root when missing, as runc)
