@@ -57,7 +57,7 @@ trap 'rm -rf "$tmp"' EXIT
 # The runtime's own cgroup cases of the integration suite, run by berth in
 # the guest: limits seen inside, OOM kill, pids limit, update, pause,
 # stats, and the cgroup namespace's view.
-run_runtime='TestRuntimeParity/(CgroupLimitsVisible|MemoryLimitOOMKill|PidsLimit|ExitCode|Identity)$|TestRuntimeLifecycle/(PauseResume|UpdateLimits|EventsStats|PsJSON)$'
+run_runtime='TestRuntimeParity/(CgroupLimitsVisible|MemoryLimitOOMKill|PidsLimit|ExitCode|Identity)$|TestRuntimeLifecycle/(PauseResume|UpdateLimits|EventsStats|PsJSON|TightPidsLimit)$'
 
 if [ ${#pkgs[@]} -eq 0 ]; then
 	pkgs=("./test/cgroup2:.")

@@ -18,31 +18,37 @@ import (
 // `run` on cgroup v1. Instead:
 //   - cgroup v2 (or the unified hierarchy of a hybrid host): clone3 with
 //     CLONE_INTO_CGROUP places the child at birth;
-//   - cgroup v1: a write of "0" to each hierarchy's tasks file, which moves
-//     only the calling thread and needs no global lock. A container's init
-//     that joins no namespace by path does it itself (byInit), first thing
-//     once it has its config, on the thread that later execs the
-//     container's process: an exec leaves only that thread, so the process
-//     is in the container's cgroups from its first instruction, and the
-//     init's Go runtime starts while the parent makes the directories and
-//     writes the limits, instead of after. Otherwise (an exec'd process, an
-//     init joining namespaces) the nsenter constructor does it, still
-//     single-threaded and before it joins any namespace.
+//   - cgroup v1: the process writes "0" to each hierarchy's tasks file,
+//     which moves only the calling thread and needs no global lock, from
+//     the thread that later execs the container's process, first thing
+//     once it has its config (joinCgroupTasks). An exec keeps only that
+//     thread, so the container's process is in the cgroups from its first
+//     instruction. The process's Go runtime has started by then, outside:
+//     its threads are not counted against a pids limit (a Go runtime
+//     started inside a cgroup with pids.max of 4 or less cannot create its
+//     threads), nor its start-up memory against a memory limit. The
+//     parent sends the tasks files' paths (a container's init, whose mount
+//     namespace is a copy of ours) or opened tasks files (an exec'd
+//     process, which joins the container's mount namespace first; a write
+//     to a v1 cgroup file is checked against the credentials of who opened
+//     it, so this works from a user namespace too).
 //
-// Either reports {"type":"cgroup"} (with a message when it failed), and the
-// parent falls back to Manager.Apply. With wait set, the constructor first
-// waits for the parent's go-ahead (sync_linux.go): the parent makes the v1
-// directories while the init's binary is exec'd.
+// The process reports {"type":"cgroup"} (with a message when it failed) and
+// the parent then moves it with Manager.Apply. An init that joins a mount
+// namespace by path is moved by the parent before it is sent its config.
+//
+// A v2 cgroup with a pids limit (late) is not joined at birth either: a Go
+// runtime born in it could not create its threads. The process then starts
+// outside, reports once its Go runtime runs, and the parent moves it
+// (a write to cgroup.procs, with its grace period: only then).
 type cgroupJoin struct {
-	v1     []string
-	v2     *os.File
-	wait   bool
-	byInit bool
+	v1   []string
+	v2   *os.File
+	late bool
 }
 
 // hasV1Hierarchy reports whether cgroup paths (as Manager.Paths returns
-// them) name a v1 hierarchy, which the constructor joins through its tasks
-// file.
+// them) name a v1 hierarchy.
 func hasV1Hierarchy(paths map[string]string) bool {
 	for k := range paths {
 		if k != "" {
@@ -71,16 +77,10 @@ func newCgroupJoin(paths map[string]string) *cgroupJoin {
 	return j
 }
 
-// apply sets up cmd so that its child joins the cgroup; withFD says whether
-// to use CLONE_INTO_CGROUP.
+// apply sets up cmd so that its child is born in the v2 (or unified)
+// cgroup when withFD is set (CLONE_INTO_CGROUP).
 func (j *cgroupJoin) apply(cmd *exec.Cmd, withFD bool) {
-	if len(j.v1) > 0 && !j.byInit {
-		cmd.Env = append(cmd.Env, "_BERTH_CGROUP="+strings.Join(j.v1, "\n"))
-		if j.wait {
-			cmd.Env = append(cmd.Env, "_BERTH_CGROUP_WAIT=1")
-		}
-	}
-	if withFD && j.v2 != nil {
+	if withFD && j.v2 != nil && !j.late {
 		if cmd.SysProcAttr == nil {
 			cmd.SysProcAttr = &syscall.SysProcAttr{}
 		}
@@ -89,29 +89,54 @@ func (j *cgroupJoin) apply(cmd *exec.Cmd, withFD bool) {
 	}
 }
 
+// openTasks opens the tasks file of each v1 directory for writing.
+func (j *cgroupJoin) openTasks() ([]*os.File, error) {
+	var files []*os.File
+	for _, dir := range j.v1 {
+		f, err := os.OpenFile(dir+"/tasks", os.O_WRONLY, 0)
+		if err != nil {
+			for _, f := range files {
+				f.Close()
+			}
+			return nil, err
+		}
+		files = append(files, f)
+	}
+	return files, nil
+}
+
 func (j *cgroupJoin) close() {
 	if j.v2 != nil {
 		j.v2.Close()
 	}
 }
 
-// reportsJoin says whether the child's constructor sends a cgroup message.
-func (j *cgroupJoin) reportsJoin() bool { return len(j.v1) > 0 && !j.byInit }
-
-// joinsByInit says whether the init joins its v1 cgroups itself
-// (initConfig.CgroupTasks). j may be nil.
-func (j *cgroupJoin) joinsByInit() bool { return j != nil && j.byInit && len(j.v1) > 0 }
-
-// joinCgroupTasks moves the calling thread into each v1 cgroup directory of
-// dirs and reports the outcome to the parent; after a failure it waits for
-// the parent to have moved the whole process.
-func joinCgroupTasks(sync *syncConn, dirs []string) error {
+// joinCgroupTasks moves the calling thread into each v1 cgroup whose tasks
+// file is named in paths or open as a descriptor in fds (which it closes),
+// and reports the outcome to the parent; after a failure, or with
+// awaitMove (cgroupJoin.late), it waits for the parent to have moved the
+// whole process.
+func joinCgroupTasks(sync *syncConn, paths []string, fds []int, awaitMove bool) error {
 	msg := ""
-	for _, dir := range dirs {
-		if err := writeZero(dir + "/tasks"); err != nil {
-			msg = fmt.Sprintf("join %s: %v", dir, err)
+	if awaitMove {
+		msg = "to be moved by the parent"
+	}
+	for _, p := range paths {
+		if msg != "" {
 			break
 		}
+		if err := writeZero(p); err != nil {
+			msg = fmt.Sprintf("join %s: %v", p, err)
+			break
+		}
+	}
+	for _, fd := range fds {
+		if msg == "" {
+			if _, err := unix.Write(fd, []byte{'0'}); err != nil {
+				msg = fmt.Sprintf("join cgroup (fd %d): %v", fd, err)
+			}
+		}
+		unix.Close(fd)
 	}
 	if err := sync.send(syncMsg{Type: msgCgroup, Message: msg}); err != nil {
 		return err
@@ -121,6 +146,12 @@ func joinCgroupTasks(sync *syncConn, dirs []string) error {
 		return err
 	}
 	return nil
+}
+
+// pidsLimited reports whether the v2 cgroup dir has a pids limit.
+func pidsLimited(dir string) bool {
+	b, err := os.ReadFile(dir + "/pids.max")
+	return err == nil && strings.TrimSpace(string(b)) != "max"
 }
 
 func writeZero(path string) error {

@@ -230,14 +230,16 @@ func Create(opts CreateOpts) (c *Container, err error) {
 				}
 			}
 			join = newCgroupJoin(c.State.CgroupPaths)
-			join.wait = true
-			// An init that joins no namespace by path sees our cgroup
-			// mounts (its new mount namespace is a copy of ours) and
-			// joins its v1 cgroups itself, after its Go runtime started.
-			join.byInit = len(joins) == 0
 			defer join.close()
+			_, v1pids := c.State.CgroupPaths["pids"]
+			join.late = join.v2 != nil && !v1pids && specPidsLimited(launch)
 		}
 	}
+	// The init joins its v1 cgroups itself, after its Go runtime started,
+	// by their paths: its new mount namespace is a copy of ours, unless it
+	// joins one by path (the parent moves it then).
+	mountNS, _ := findNS(launch, specs.MountNamespace)
+	v1ByInit := join != nil && len(join.v1) > 0 && mountNS.Path == ""
 
 	l, err := newLaunch(opts.ConsoleSocket, opts.ConsoleConn)
 	if err != nil {
@@ -277,7 +279,7 @@ func Create(opts CreateOpts) (c *Container, err error) {
 		opts.BeforeInit()
 	}
 	cmd = newCmd(true)
-	if err := cmd.Start(); err != nil && join != nil && join.v2 != nil {
+	if err := cmd.Start(); err != nil && join != nil && join.v2 != nil && !join.late {
 		// CLONE_INTO_CGROUP refused (an old kernel, a busy cgroup): start
 		// without it and let the parent move the init.
 		join = nil
@@ -304,19 +306,6 @@ func Create(opts CreateOpts) (c *Container, err error) {
 		if err := setUpCgroup(); err != nil {
 			return nil, err
 		}
-		if join != nil && join.reportsJoin() {
-			if err := sync.sendCgroupGo(); err != nil {
-				return nil, fmt.Errorf("container init: %w", err)
-			}
-		}
-	}
-	joined := false
-	if join != nil && join.reportsJoin() {
-		m, err := sync.expect(msgCgroup)
-		if err != nil {
-			return nil, err
-		}
-		joined = m.Message == ""
 	}
 	if joinPID {
 		m, err := sync.expect(msgPid)
@@ -334,7 +323,7 @@ func Create(opts CreateOpts) (c *Container, err error) {
 			return nil, err
 		}
 	}
-	if cg != nil && !joined && !join.joinsByInit() {
+	if cg != nil && parentMoves(c.State.CgroupPaths, join, v1ByInit) {
 		if err := cg.Apply(pid); err != nil {
 			return nil, fmt.Errorf("cgroup: %w", err)
 		}
@@ -363,9 +352,12 @@ func Create(opts CreateOpts) (c *Container, err error) {
 		CgroupMounts: cgroupMounts,
 		PreserveFds:  preserveFds,
 	}
-	if join.joinsByInit() {
-		cfg.CgroupTasks = join.v1
+	if v1ByInit {
+		for _, dir := range join.v1 {
+			cfg.CgroupTasks = append(cfg.CgroupTasks, dir+"/tasks")
+		}
 	}
+	cfg.CgroupAwaitMove = join != nil && join.late
 	if err := sync.send(syncMsg{Type: msgConfig, Config: cfg}); err != nil {
 		return nil, fmt.Errorf("send config to init: %w", err)
 	}
@@ -386,14 +378,14 @@ func Create(opts CreateOpts) (c *Container, err error) {
 	if err != nil {
 		return nil, fmt.Errorf("save state: %w", err)
 	}
-	if len(cfg.CgroupTasks) > 0 {
+	if len(cfg.CgroupTasks) > 0 || cfg.CgroupAwaitMove {
 		m, err := sync.expect(msgCgroup)
 		if err != nil {
 			return nil, err
 		}
 		if m.Message != "" {
-			// The init could not move itself (it waits): move the
-			// whole process, the slow way.
+			// The init could not move itself, or waits to be moved
+			// (cgroupJoin.late): move the whole process, the slow way.
 			if err := cg.Apply(pid); err != nil {
 				return nil, fmt.Errorf("cgroup: %w", err)
 			}
@@ -432,6 +424,26 @@ func Create(opts CreateOpts) (c *Container, err error) {
 	}
 	c.cmd = cmd
 	return c, nil
+}
+
+// parentMoves says whether a new process must be moved into its cgroup by
+// the parent (Manager.Apply) before it is sent its config: when its v2 (or
+// unified) directory was not joined at birth (join nil: no
+// CLONE_INTO_CGROUP) and is not to be joined once its Go runtime runs
+// (late), or its v1 hierarchies are not joined by the process itself.
+func parentMoves(paths map[string]string, join *cgroupJoin, v1ByProcess bool) bool {
+	_, v2 := paths[""]
+	v2Missed := v2 && (join == nil || join.v2 == nil && !join.late)
+	return v2Missed || hasV1Hierarchy(paths) && !v1ByProcess
+}
+
+// specPidsLimited reports whether the spec limits the number of pids.
+func specPidsLimited(spec *specs.Spec) bool {
+	if spec.Linux == nil || spec.Linux.Resources == nil || spec.Linux.Resources.Pids == nil {
+		return false
+	}
+	l := spec.Linux.Resources.Pids.Limit
+	return l != nil && *l > 0
 }
 
 // checkConsole checks the spec's terminal against the console options.

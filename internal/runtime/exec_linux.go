@@ -106,21 +106,40 @@ func (c *Container) Exec(opts ExecOpts) (*Process, error) {
 		defer agent.Close()
 	}
 	var join *cgroupJoin
+	// The process joins the container's v1 cgroups from its exec thread
+	// once its Go runtime runs (cgroupJoin), through tasks files we open:
+	// it is in the container's mount namespace by then.
+	var tasks []*os.File
 	if len(c.State.CgroupPaths) > 0 {
 		join = newCgroupJoin(c.State.CgroupPaths)
 		defer join.close()
+		_, v1pids := c.State.CgroupPaths["pids"]
+		join.late = join.v2 != nil && !v1pids && pidsLimited(c.State.CgroupPaths[""])
+		if tasks, err = join.openTasks(); err != nil {
+			tasks = nil // moved by us instead
+		}
+		defer func() {
+			for _, f := range tasks {
+				f.Close()
+			}
+		}()
 	}
 	preserved, err := preservedFiles(opts.PreserveFds)
 	if err != nil {
 		return nil, err
 	}
 	var consoleFd int
-	var preserveFds []int
+	var preserveFds, taskFds []int
 	newCmd := func(cgroupFD bool) *exec.Cmd {
 		var extra []*os.File
 		if agent != nil {
 			extra = append(extra, agent)
 			agentFd = syncFd + 1
+		}
+		taskFds = nil
+		for _, f := range tasks {
+			extra = append(extra, f)
+			taskFds = append(taskFds, syncFd+len(extra))
 		}
 		cmd, cfd := l.command(opts.Stdin, opts.Stdout, opts.Stderr, extra...)
 		consoleFd = cfd
@@ -132,7 +151,7 @@ func (c *Container) Exec(opts ExecOpts) (*Process, error) {
 		return cmd
 	}
 	cmd := newCmd(true)
-	if err := cmd.Start(); err != nil && join != nil && join.v2 != nil {
+	if err := cmd.Start(); err != nil && join != nil && join.v2 != nil && !join.late {
 		// CLONE_INTO_CGROUP refused: start without it, move it ourselves.
 		join = nil
 		cmd = newCmd(false)
@@ -153,16 +172,6 @@ func (c *Container) Exec(opts ExecOpts) (*Process, error) {
 		_, _ = cmd.Process.Wait()
 		return nil, err
 	}
-	joined := false
-	if join != nil && join.reportsJoin() {
-		m, err := sync.expect(msgCgroup)
-		if err != nil {
-			return fail(err)
-		}
-		joined = m.Message == ""
-	} else if join != nil {
-		joined = join.v2 != nil
-	}
 	if joinPID {
 		m, err := sync.expect(msgPid)
 		if err != nil {
@@ -171,20 +180,40 @@ func (c *Container) Exec(opts ExecOpts) (*Process, error) {
 		pid = m.Pid
 		_, _ = cmd.Process.Wait()
 	}
-	if len(c.State.CgroupPaths) > 0 && !joined {
+	moveIn := func() error {
 		cg, err := cgroups.Load(c.State.CgroupPaths)
 		if err == nil {
 			err = cg.Apply(pid)
 		}
 		if err != nil {
-			return fail(fmt.Errorf("exec: join cgroup: %w", err))
+			return fmt.Errorf("exec: join cgroup: %w", err)
+		}
+		return nil
+	}
+	if len(c.State.CgroupPaths) > 0 && parentMoves(c.State.CgroupPaths, join, len(tasks) > 0) {
+		if err := moveIn(); err != nil {
+			return fail(err)
 		}
 	}
 	st := c.OCIState()
 	cfg := &initConfig{Exec: true, ID: c.State.ID, Spec: newInitSpec(c.State.Spec), Process: proc, ConsoleFd: consoleFd, PreserveFds: preserveFds,
-		SeccompAgentFd: agentFd, State: &st}
+		SeccompAgentFd: agentFd, State: &st, CgroupTaskFds: taskFds, CgroupAwaitMove: join != nil && join.late}
 	if err := sync.send(syncMsg{Type: msgConfig, Config: cfg}); err != nil {
 		return fail(fmt.Errorf("exec: send config: %w", err))
+	}
+	if len(taskFds) > 0 || cfg.CgroupAwaitMove {
+		m, err := sync.expect(msgCgroup)
+		if err != nil {
+			return fail(err)
+		}
+		if m.Message != "" {
+			if err := moveIn(); err != nil {
+				return fail(err)
+			}
+			if err := sync.send(syncMsg{Type: msgContinue}); err != nil {
+				return fail(err)
+			}
+		}
 	}
 	if _, err := sync.expect(msgReady); err != nil {
 		return fail(err)

@@ -29,8 +29,6 @@ func Init() {
 	// memory until the exec resets this.
 	_ = unix.Prctl(unix.PR_SET_DUMPABLE, 0, 0, 0, 0)
 	os.Unsetenv("_BERTH_NS")
-	os.Unsetenv("_BERTH_CGROUP")
-	os.Unsetenv("_BERTH_CGROUP_WAIT")
 	os.Unsetenv("_BERTH_SYNC")
 	f := os.NewFile(syncFd, "sync")
 	sync := newSyncConn(f)
@@ -48,8 +46,8 @@ func initMain(sync *syncConn) error {
 	if cfg == nil || cfg.Spec == nil {
 		return errors.New("init: empty config")
 	}
-	if len(cfg.CgroupTasks) > 0 {
-		if err := joinCgroupTasks(sync, cfg.CgroupTasks); err != nil {
+	if len(cfg.CgroupTasks) > 0 || len(cfg.CgroupTaskFds) > 0 || cfg.CgroupAwaitMove {
+		if err := joinCgroupTasks(sync, cfg.CgroupTasks, cfg.CgroupTaskFds, cfg.CgroupAwaitMove); err != nil {
 			return err
 		}
 	}

@@ -14,11 +14,10 @@ import (
 // The parent and the init talk over a unix socketpair (fd syncFd in the init)
 // with newline-delimited JSON messages:
 //
-//	parent -> nsenter (C)   the byte 'c', with _BERTH_CGROUP_WAIT=1: the v1 cgroup directories now exist
-//	nsenter (C) -> parent   {"type":"cgroup"[,"message":...]} when asked to join v1 cgroups (_BERTH_CGROUP)
 //	nsenter (C) -> parent   {"type":"pid","pid":N}          only when it forked to join a PID namespace
 //	parent -> init          {"type":"config", ...initConfig}
-//	init -> parent          {"type":"cgroup"[,"message":...]} when config.cgroupTasks: it joined them (or failed and waits for "continue")
+//	init -> parent          {"type":"cgroup"[,"message":...]} with config.cgroupTasks, cgroupTaskFds or cgroupAwaitMove: it joined them,
+//	                                                          or (with a message) waits for the parent to move it and send "continue"
 //	init -> parent          {"type":"prestart"}              rootfs mounted, before pivot_root: run prestart and createRuntime hooks
 //	parent -> init          {"type":"continue"}              (these two only when config.prestartStop: there are such hooks)
 //	init -> parent          {"type":"ready"}                 created; init now blocks on exec.sock
@@ -64,10 +63,15 @@ type initConfig struct {
 	// ConsoleFd is the fd (in the init) of a unix socket connection to send the
 	// pty master to, or 0 when the process has no terminal.
 	ConsoleFd int `json:"consoleFd,omitempty"`
-	// CgroupTasks are the v1 cgroup directories the init moves its exec
-	// thread into before anything else (cgroupJoin.byInit), reporting
-	// msgCgroup.
-	CgroupTasks []string `json:"cgroupTasks,omitempty"`
+	// CgroupTasks are the tasks files of the v1 cgroups the init moves its
+	// exec thread into before anything else (cgroupJoin), reporting
+	// msgCgroup; CgroupTaskFds are the same opened by the parent (fds in an
+	// exec'd process).
+	CgroupTasks   []string `json:"cgroupTasks,omitempty"`
+	CgroupTaskFds []int    `json:"cgroupTaskFds,omitempty"`
+	// CgroupAwaitMove: the process reports msgCgroup and waits for the
+	// parent to move it into its v2 cgroup (cgroupJoin.late).
+	CgroupAwaitMove bool `json:"cgroupAwaitMove,omitempty"`
 	// PreserveFds are descriptors of the init (the caller's
 	// --preserve-fds, passed on) that become 3, 4, ... in the process.
 	PreserveFds []int `json:"preserveFds,omitempty"`
@@ -137,10 +141,6 @@ type syncMsg struct {
 	Config  *initConfig `json:"config,omitempty"`
 }
 
-// cgroupGo is the byte the parent sends the constructor once the cgroup
-// directories it is to join exist.
-const cgroupGo = 'c'
-
 type syncConn struct {
 	f *os.File
 	r *bufio.Reader
@@ -157,12 +157,6 @@ func (c *syncConn) send(m syncMsg) error {
 	}
 	b = append(b, '\n')
 	_, err = c.f.Write(b)
-	return err
-}
-
-// sendCgroupGo tells the init's constructor to join its cgroups.
-func (c *syncConn) sendCgroupGo() error {
-	_, err := c.f.Write([]byte{cgroupGo})
 	return err
 }
 

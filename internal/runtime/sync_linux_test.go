@@ -94,9 +94,10 @@ func TestHostCgroupMounts(t *testing.T) {
 }
 
 // TestJoinCgroupTasks checks the init's side of its own v1 cgroup join:
-// "0" written to each tasks file and an empty cgroup message, or, when a
-// write fails, a message naming the directory and a wait for the parent's
-// continue (the parent then moves the whole process).
+// "0" written to each tasks file, by path or through a descriptor (then
+// closed), and an empty cgroup message, or, when a write fails, a message
+// naming the file and a wait for the parent's continue (the parent then
+// moves the whole process).
 func TestJoinCgroupTasks(t *testing.T) {
 	pair := func(t *testing.T) (parent, init *syncConn) {
 		fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
@@ -110,31 +111,38 @@ func TestJoinCgroupTasks(t *testing.T) {
 
 	t.Run("joined", func(t *testing.T) {
 		parent, init := pair(t)
-		a, b := t.TempDir(), t.TempDir()
-		for _, d := range []string{a, b} {
+		a, b, c := t.TempDir(), t.TempDir(), t.TempDir()
+		for _, d := range []string{a, b, c} {
 			if err := os.WriteFile(d+"/tasks", nil, 0o644); err != nil {
 				t.Fatal(err)
 			}
 		}
-		if err := joinCgroupTasks(init, []string{a, b}); err != nil {
+		fd, err := unix.Open(c+"/tasks", unix.O_WRONLY|unix.O_CLOEXEC, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := joinCgroupTasks(init, []string{a + "/tasks", b + "/tasks"}, []int{fd}, false); err != nil {
 			t.Fatal(err)
 		}
 		m, err := parent.expect(msgCgroup)
 		if err != nil || m.Message != "" {
 			t.Fatalf("parent got %+v, %v; want an empty cgroup message", m, err)
 		}
-		for _, d := range []string{a, b} {
+		for _, d := range []string{a, b, c} {
 			if got, _ := os.ReadFile(d + "/tasks"); string(got) != "0" {
 				t.Errorf("%s/tasks = %q, want \"0\"", d, got)
 			}
+		}
+		if _, err := unix.FcntlInt(uintptr(fd), unix.F_GETFD, 0); err == nil {
+			t.Errorf("the tasks descriptor %d is still open", fd)
 		}
 	})
 
 	t.Run("failed", func(t *testing.T) {
 		parent, init := pair(t)
-		missing := t.TempDir() + "/gone"
+		missing := t.TempDir() + "/gone/tasks"
 		done := make(chan error, 1)
-		go func() { done <- joinCgroupTasks(init, []string{missing}) }()
+		go func() { done <- joinCgroupTasks(init, []string{missing}, nil, false) }()
 		m, err := parent.expect(msgCgroup)
 		if err != nil || !strings.Contains(m.Message, "join "+missing) {
 			t.Fatalf("parent got %+v, %v; want a message naming %s", m, err, missing)

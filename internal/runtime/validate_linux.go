@@ -98,6 +98,9 @@ type launchSpec struct {
 		UIDMappings []specs.LinuxIDMapping `json:"uidMappings"`
 		GIDMappings []specs.LinuxIDMapping `json:"gidMappings"`
 		CgroupsPath string                 `json:"cgroupsPath"`
+		Resources   *struct {
+			Pids *specs.LinuxPids `json:"pids"`
+		} `json:"resources"`
 	} `json:"linux"`
 }
 
@@ -110,11 +113,15 @@ func parseLaunchSpec(data []byte) *specs.Spec {
 	if err := json.Unmarshal(data, &l); err != nil || l.Process == nil || l.Linux == nil {
 		return nil
 	}
-	return &specs.Spec{
+	s := &specs.Spec{
 		Process: &specs.Process{Terminal: l.Process.Terminal},
 		Linux: &specs.Linux{Namespaces: l.Linux.Namespaces, UIDMappings: l.Linux.UIDMappings,
 			GIDMappings: l.Linux.GIDMappings, CgroupsPath: l.Linux.CgroupsPath},
 	}
+	if r := l.Linux.Resources; r != nil && r.Pids != nil {
+		s.Linux.Resources = &specs.LinuxResources{Pids: r.Pids}
+	}
+	return s
 }
 
 // parseSpec decodes config.json's bytes; see loadSpec.

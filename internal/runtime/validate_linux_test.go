@@ -341,10 +341,11 @@ func TestLoadSpec(t *testing.T) {
 // starts the init: the fields it needs, and nil (the whole spec is then
 // decoded and validated first) for input it cannot use.
 func TestParseLaunchSpec(t *testing.T) {
+	five := int64(5)
 	got := parseLaunchSpec([]byte(`{"ociVersion":"1.0.2","process":{"terminal":true,"args":["sh"]},
 		"linux":{"namespaces":[{"type":"pid"},{"type":"network","path":"/proc/1/ns/net"}],
 		"uidMappings":[{"containerID":0,"hostID":1000,"size":1}],"gidMappings":[{"containerID":0,"hostID":1000,"size":2}],
-		"cgroupsPath":"/a/b","resources":{"pids":{"limit":5}}}}`))
+		"cgroupsPath":"/a/b","resources":{"pids":{"limit":5},"memory":{"limit":1000000}}}}`))
 	want := &specs.Spec{
 		Process: &specs.Process{Terminal: true},
 		Linux: &specs.Linux{
@@ -352,6 +353,7 @@ func TestParseLaunchSpec(t *testing.T) {
 			UIDMappings: []specs.LinuxIDMapping{{ContainerID: 0, HostID: 1000, Size: 1}},
 			GIDMappings: []specs.LinuxIDMapping{{ContainerID: 0, HostID: 1000, Size: 2}},
 			CgroupsPath: "/a/b",
+			Resources:   &specs.LinuxResources{Pids: &specs.LinuxPids{Limit: &five}},
 		},
 	}
 	if !reflect.DeepEqual(got, want) {

@@ -25,6 +25,7 @@ func TestRuntimeLifecycle(t *testing.T) {
 		{"PsJSON", casePsJSON},
 		{"ExecEnvCwdUser", caseExecEnvCwdUser},
 		{"JoinNetNamespaceByPath", caseJoinNetNS},
+		{"TightPidsLimit", caseTightPidsLimit},
 		{"NoHostFdLeak", caseNoHostFdLeak},
 	})
 }
@@ -214,6 +215,39 @@ func caseJoinNetNS(t *testing.T, r *runtimeCLI) any {
 		t.Errorf("%s: uts namespace shared although only net was joined", r.name)
 	}
 	return []any{rep.Namespaces["net"] == want, same}
+}
+
+// caseTightPidsLimit: a pids limit of 1 leaves room for the container's one
+// process, also when a namespace is joined by path (as a daemon's
+// containers join their network namespace), and an exec into a container at
+// one task below its limit runs: the runtime's own threads are not the
+// container's.
+func caseTightPidsLimit(t *testing.T, r *runtimeCLI) any {
+	_, pid := startSleeper(t, r, nil)
+	var outs []string
+	for _, joinNet := range []bool{false, true} {
+		c := busyboxContainer(t, r, func(s *specs.Spec) {
+			s.Linux.Resources.Pids = &specs.LinuxPids{Limit: ptr(int64(1))}
+			for i, ns := range s.Linux.Namespaces {
+				if joinNet && ns.Type == specs.NetworkNamespace {
+					s.Linux.Namespaces[i].Path = "/proc/" + strconv.Itoa(pid) + "/ns/net"
+				}
+			}
+		}, "sh", "-c", "echo ok")
+		res := runContainer(t, r, c)
+		if res.Code != 0 || strings.TrimSpace(res.Stdout) != "ok" {
+			t.Errorf("%s run under pids.max 1 (net joined by path: %v): %s", r.name, joinNet, res)
+		}
+		outs = append(outs, strings.TrimSpace(res.Stdout))
+	}
+	c, _ := startSleeper(t, r, func(s *specs.Spec) {
+		s.Linux.Resources.Pids = &specs.LinuxPids{Limit: ptr(int64(2))}
+	})
+	res := r.run(t, "exec", c.id, "sh", "-c", "echo exec")
+	if res.Code != 0 || strings.TrimSpace(res.Stdout) != "exec" {
+		t.Errorf("%s exec under pids.max 2 with one task running: %s", r.name, res)
+	}
+	return append(outs, strings.TrimSpace(res.Stdout))
 }
 
 func caseNoHostFdLeak(t *testing.T, r *runtimeCLI) any {

@@ -10,10 +10,9 @@
 // exits, and the child goes on into Go. Errors are written to the same socket
 // as {"type":"error","message":...}. Without _BERTH_NS it does nothing.
 //
-// Before any of that, when _BERTH_CGROUP lists cgroup v1 directories (one a
-// line), it joins them by writing "0" to each tasks file and reports
-// {"type":"cgroup"} (with a "message" on failure): see
-// internal/runtime/cgroupjoin_linux.go.
+// It does not join cgroups: a process joins them once its Go runtime has
+// started (internal/runtime/cgroupjoin_linux.go), so that the runtime's
+// threads are not counted against the container's pids limit.
 //
 // The Go side is internal/runtime (create and exec); the message format is
 // the runtime's sync protocol (internal/runtime/sync_linux.go).

@@ -2,7 +2,6 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
-#include <limits.h>
 #include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -58,74 +57,13 @@ static void fail(const char *what, const char *arg, int err) {
 	_exit(1);
 }
 
-// join_cgroups moves this (still single-threaded) process into each v1
-// cgroup directory listed in dirs, one per line, by writing "0" to its tasks
-// file: moving only the calling thread needs no global lock, unlike a write
-// of a pid to cgroup.procs. It reports the outcome on the sync socket; the
-// parent falls back to moving the process itself.
-static void join_cgroups(const char *dirs) {
-	char path[PATH_MAX], err[600] = "";
-	const char *p = dirs;
-	while (*p != '\0' && err[0] == '\0') {
-		const char *nl = strchr(p, '\n');
-		size_t n = nl ? (size_t)(nl - p) : strlen(p);
-		if (n > 0 && n + sizeof "/tasks" < sizeof path) {
-			memcpy(path, p, n);
-			strcpy(path + n, "/tasks");
-			int fd = open(path, O_WRONLY | O_CLOEXEC);
-			if (fd < 0 || write(fd, "0", 1) != 1)
-				snprintf(err, sizeof err, "join %.500s: %s", path, strerror(errno));
-			if (fd >= 0)
-				close(fd);
-		}
-		p += n;
-		if (*p == '\n')
-			p++;
-	}
-	char out[1400];
-	size_t j = (size_t)snprintf(out, sizeof out, "{\"type\":\"cgroup\"");
-	if (err[0] != '\0') {
-		j += (size_t)snprintf(out + j, sizeof out - j, ",\"message\":\"");
-		for (const char *q = err; *q && j < sizeof out - 8; q++) {
-			if (*q == '"' || *q == '\\')
-				out[j++] = '\\';
-			out[j++] = (*q < 0x20) ? ' ' : *q;
-		}
-		out[j++] = '"';
-	}
-	j += (size_t)snprintf(out + j, sizeof out - j, "}\n");
-	writeall(out, j);
-}
-
-// wait_parent blocks until the parent sends the byte 'c' on the sync socket:
-// it makes the cgroup directories while this binary is being exec'd.
-// Anything else (end of file: the parent gave up) ends the process.
-static void wait_parent(void) {
-	char c = 0;
-	ssize_t r;
-	do
-		r = read(syncfd, &c, 1);
-	while (r < 0 && errno == EINTR);
-	if (r != 1 || c != 'c')
-		_exit(1);
-}
-
 void berth_nsenter(void) {
 	const char *spec = getenv("_BERTH_NS");
-	const char *cg = getenv("_BERTH_CGROUP");
-	const char *cgwait = getenv("_BERTH_CGROUP_WAIT");
-	if ((spec == NULL || *spec == '\0') && (cg == NULL || *cg == '\0'))
+	if (spec == NULL || *spec == '\0')
 		return;
 	const char *s = getenv("_BERTH_SYNC");
 	if (s != NULL)
 		syncfd = atoi(s);
-	if (cg != NULL && *cg != '\0') {
-		if (cgwait != NULL && cgwait[0] == '1')
-			wait_parent();
-		join_cgroups(cg);
-	}
-	if (spec == NULL || *spec == '\0')
-		return;
 
 	char buf[8192];
 	if (strlen(spec) >= sizeof buf)
