@@ -7,6 +7,7 @@ import (
 	"io"
 	"maps"
 	"net/http"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -168,7 +169,7 @@ func (s *Server) matchContainer(f listFilters, c container.Summary) (bool, error
 				any = any || strings.HasPrefix(c.ID, v)
 			case "name":
 				for _, n := range c.Names {
-					any = any || strings.Contains(strings.TrimPrefix(n, "/"), strings.TrimPrefix(v, "/"))
+					any = any || nameFilterMatches(v, n)
 				}
 			case "label":
 				k, val, hasVal := strings.Cut(v, "=")
@@ -682,4 +683,17 @@ func parsePortFilter(v string) (lo, hi uint16, proto string, err error) {
 		hi = uint16(m)
 	}
 	return lo, hi, proto, nil
+}
+
+// nameFilterMatches is dockerd's name filter: the value is a regular
+// expression matched against the name with and without its leading slash
+// (so "web" matches any name containing it, "^web$" only web); a value
+// that is not a valid expression matches only the name itself.
+func nameFilterMatches(filter, name string) bool {
+	bare := strings.TrimPrefix(name, "/")
+	if filter == name || filter == bare {
+		return true
+	}
+	re, err := regexp.Compile(filter)
+	return err == nil && (re.MatchString(name) || re.MatchString(bare))
 }

@@ -9,6 +9,7 @@ import (
 	goruntime "runtime"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/containerd/errdefs"
@@ -49,6 +50,11 @@ func (e *Engine) Create(ctx context.Context, req CreateRequest) (string, []strin
 	}
 	if err := validateHostConfig(hc); err != nil {
 		return "", nil, err
+	}
+	if s := req.Config.StopSignal; s != "" {
+		if _, err := ParseSignal(s, syscall.SIGTERM); err != nil {
+			return "", nil, errdefs.ErrInvalidArgument.WithMessage("Invalid signal: " + s)
+		}
 	}
 	if wd := req.Config.WorkingDir; wd != "" && !filepath.IsAbs(wd) {
 		return "", nil, errdefs.ErrInvalidArgument.WithMessage(fmt.Sprintf("the working directory '%s' is invalid, it needs to be an absolute path", wd))
@@ -292,6 +298,14 @@ func validateHostConfig(hc *container.HostConfig) error {
 	}
 	if hc.ShmSize < 0 {
 		return errdefs.ErrInvalidArgument.WithMessage("SHM size can not be less than 0")
+	}
+	for _, c := range []struct {
+		field string
+		caps  []string
+	}{{"CapAdd", hc.CapAdd}, {"CapDrop", hc.CapDrop}} {
+		if _, err := capabilities(&container.HostConfig{CapAdd: c.caps}); err != nil {
+			return errdefs.ErrInvalidArgument.WithMessage("invalid " + c.field + ": " + err.Error())
+		}
 	}
 	// What dockerd refuses at create on a host like this one, with its
 	// words, rather than a container that silently lacks it.

@@ -37,7 +37,9 @@ func newCreateCommand(copts *client.Options) *cobra.Command {
 			defer c.Close()
 			id, err := createContainer(cmd.Context(), c, cmd.ErrOrStderr(), o, cc)
 			if err != nil {
-				return runError(cmd, err, 125)
+				// docker create reports what the daemon refused as it
+				// is, exit 1 (docker run: 125, with the help line).
+				return command.DaemonError(err)
 			}
 			fmt.Fprintln(cmd.OutOrStdout(), id)
 			return nil
