@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"time"
@@ -180,6 +181,11 @@ func writeFileAtomic(path string, data []byte) error {
 // it or stop it. It reports whether the runtime had the container.
 func DeleteFromRuntime(stateDir string) (bool, error) {
 	cfg, err := loadConfig(stateDir)
+	if errors.Is(err, fs.ErrNotExist) {
+		// The shim's state is gone with it: it was removed after the
+		// container (a restart, rm), so nothing is left to delete.
+		return false, nil
+	}
 	if err != nil {
 		return false, err
 	}

@@ -875,3 +875,21 @@ func TestResizeAfterExit(t *testing.T) {
 		t.Errorf("resize after the exit: %v; want %q", err, shim.ErrNotRunning)
 	}
 }
+
+// TestDeleteFromRuntimeGone: a shim state directory that is already gone
+// (removed after its container, as a restart does) has nothing to delete,
+// and that is no error; a config that cannot be read still is one.
+func TestDeleteFromRuntimeGone(t *testing.T) {
+	dir := t.TempDir()
+	for _, d := range []string{filepath.Join(dir, "gone"), dir} {
+		if found, err := shim.DeleteFromRuntime(d); found || err != nil {
+			t.Errorf("DeleteFromRuntime(%s) = %v, %v; want false, nil", d, found, err)
+		}
+	}
+	if err := os.WriteFile(filepath.Join(dir, "config.json"), []byte("{"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := shim.DeleteFromRuntime(dir); err == nil {
+		t.Error("DeleteFromRuntime of a broken config: no error")
+	}
+}
