@@ -15,16 +15,17 @@
 //	on exec.sock, the v2 (or unified) cgroup dir
 //	clone(new namespaces) + exec sealed berth ---> [nsenter constructor, before the Go
 //	decode and validate the whole spec; cgroup     runtime starts, only with namespaces
-//	dirs and limits, while the init starts;        given by path: on v1, wait for 'c',
-//	with namespaces given by path, 'c' -------->   join the cgroups through their tasks
-//	                        <---- syncPipe ------   files, send msgCgroup; setns(), fork
-//	                                                if a PID namespace is joined]
-//	oom_score_adj
+//	dirs and limits, while the init starts         given by path: setns(), fork if a
+//	                        <---- syncPipe ------   PID namespace is joined, msgPid]
+//	(mount namespace given by path: add pid to
+//	cgroup), oom_score_adj
 //	send initConfig (JSON)  ----- syncPipe ----->  read initConfig
-//	                                               v1 (no namespace by path): join the
-//	                                               cgroups through their tasks files
-//	                        <---- syncPipe ------  from the exec thread, msgCgroup
-//	(fallback: add pid to cgroup, msgContinue)
+//	                                               v1: join the cgroups through their
+//	                                               tasks files from the exec thread;
+//	                        <---- syncPipe ------  msgCgroup (v2 with a pids limit: to
+//	                                               be moved)
+//	(failed, or v2 with a pids limit: add pid to
+//	cgroup, msgContinue)
 //	                                               prepare rootfs, mounts, devices,
 //	                                               process.cwd (made 0755 in the
 //	                                               root when missing, as runc)
