@@ -117,9 +117,6 @@ func (e *Engine) Create(ctx context.Context, req CreateRequest) (string, []strin
 			c.Networks[name] = es.Copy()
 		}
 	}
-	if err := e.checkHostPorts(c); err != nil {
-		return "", nil, err
-	}
 	argv := append(append([]string{}, cfg.Entrypoint...), cfg.Cmd...)
 	c.Path, c.Args = argv[0], argv[1:]
 

@@ -4,9 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
-	"net"
 	"net/netip"
 	"os"
 	"path"
@@ -14,7 +12,6 @@ import (
 	"sort"
 	"strconv"
 	"strings"
-	"syscall"
 
 	"github.com/containerd/errdefs"
 	"github.com/moby/moby/api/types/container"
@@ -107,6 +104,7 @@ func (e *Engine) connectNetworks(ctx context.Context, c *Container) (retErr erro
 		}
 	}
 	var primaryIP netip.Addr
+	var primaryEP string
 	for i, name := range names {
 		if noDefault && !isUserNetwork(name) {
 			continue
@@ -139,7 +137,7 @@ func (e *Engine) connectNetworks(ctx context.Context, c *Container) (retErr erro
 			return fmt.Errorf("start %s: network %s: %w", c.ID, name, err)
 		}
 		if i == 0 {
-			primaryIP = ep.IP
+			primaryIP, primaryEP = ep.IP, ep.ID
 		}
 		e.publishNetwork(ep.NetworkID, name, c.ID, mevents.ActionConnect)
 	}
@@ -149,7 +147,10 @@ func (e *Engine) connectNetworks(ctx context.Context, c *Container) (retErr erro
 	}
 	if len(bindings) > 0 && primaryIP.IsValid() { // else discarded, as create warned
 		if _, err := nets.PublishPorts(ctx, c.ID, primaryIP, bindings); err != nil {
-			return err
+			// dockerd's words: a host port is checked at start, not at
+			// create (the container stays, created, as with dockerd).
+			return fmt.Errorf("driver failed programming external connectivity on endpoint %s (%s): %w",
+				strings.TrimPrefix(c.Name, "/"), primaryEP, err)
 		}
 	}
 	e.refreshNet(ctx, c)
@@ -663,53 +664,6 @@ func dnsStrings(in []netip.Addr) []string {
 		out = append(out, a.String())
 	}
 	return out
-}
-
-// checkHostPorts refuses at create a container whose fixed host ports are
-// already taken (by another container or any process), so `docker run`
-// fails before anything is made, with dockerd's message.
-func (e *Engine) checkHostPorts(c *Container) error {
-	if e.cfg.Networks == nil {
-		return nil
-	}
-	if mode, _ := networkMode(c.HostConfig); mode != modeBridge {
-		return nil
-	}
-	if !isUserNetwork(primaryNetwork(c.HostConfig)) && !e.cfg.Networks.HasDefault() {
-		return nil // discarded (--bridge none), as create warns
-	}
-	bindings, err := portBindings(c)
-	if err != nil {
-		return err
-	}
-	for _, b := range bindings {
-		if b.HostPort == 0 || b.HostPortEnd > b.HostPort {
-			continue
-		}
-		ip := b.HostIP
-		if ip == "" {
-			ip = "0.0.0.0"
-		}
-		addr := net.JoinHostPort(ip, strconv.Itoa(b.HostPort))
-		family := "4"
-		if strings.Contains(ip, ":") {
-			family = "6" // -p [::1]:8080:80, published on an IPv6 network
-		}
-		var cl io.Closer
-		if b.Proto == "udp" {
-			cl, err = net.ListenPacket("udp"+family, addr)
-		} else {
-			cl, err = net.Listen("tcp"+family, addr)
-		}
-		if err != nil {
-			if errors.Is(err, syscall.EADDRINUSE) {
-				return errdefs.ErrConflict.WithMessage(fmt.Sprintf("Bind for %s failed: port is already allocated", addr))
-			}
-			return errdefs.ErrInvalidArgument.WithMessage(fmt.Sprintf("publish %s: %v", addr, err))
-		}
-		cl.Close()
-	}
-	return nil
 }
 
 // netName is the name of network ref (a name, ID or ID prefix); ref when

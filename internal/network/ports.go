@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/containerd/errdefs"
@@ -314,16 +315,29 @@ func (m *Manager) taken(proto, hostIP string, port int) bool {
 	return false
 }
 
+// conflict is the error for a host port that cannot be published, in
+// dockerd's words: taken by another container (err nil), or by another
+// program (err from binding it; docker-proxy's words).
 func conflict(b PortBinding, port int, err error) error {
 	ip := b.HostIP
 	if ip == "" {
 		ip = "0.0.0.0"
 	}
-	msg := fmt.Sprintf("bind for %s:%d failed: port is already allocated", ip, port)
-	if err != nil {
-		msg += " (" + err.Error() + ")"
+	addr := net.JoinHostPort(ip, strconv.Itoa(port))
+	if err == nil {
+		return errdefs.ErrConflict.WithMessage(fmt.Sprintf("Bind for %s failed: port is already allocated", addr))
 	}
-	return errdefs.ErrConflict.WithMessage(msg)
+	if errors.Is(err, syscall.EADDRINUSE) {
+		proto, fam := b.Proto, "4"
+		if proto == "" {
+			proto = "tcp"
+		}
+		if strings.Contains(ip, ":") {
+			fam = "6"
+		}
+		return errdefs.ErrConflict.WithMessage(fmt.Sprintf("Error starting userland proxy: listen %s%s %s: bind: address already in use", proto, fam, addr))
+	}
+	return errdefs.ErrConflict.WithMessage("Error starting userland proxy: " + err.Error())
 }
 
 // PublishPorts makes host ports forward to a container's ports. Every

@@ -200,23 +200,43 @@ func TestNetworkPublishedPort(t *testing.T) {
 		t.Errorf("hairpin %s:%s from a container: %q, want hello from pub2", gw, port2, got)
 	}
 
-	// The same port again fails before anything is made.
-	before := d.mustDocker(t, "ps", "-aq")
+	// The same port again: as with dockerd, the container is created and
+	// its start fails (exit 125), leaving it created and nothing else.
 	rulesBefore, _ := exec.Command("iptables-save").Output()
 	_, errOut, err := d.docker(t, "run", "-d", "--name", "dup", "-p", "127.0.0.1:"+port+":80", "busybox", "sleep", "60")
-	if err == nil {
-		t.Fatalf("second container on %s started", addr)
+	if code := exitCode(err); code != 125 {
+		t.Fatalf("second container on %s: exit %d (%v), want 125", addr, code, err)
+	}
+	if want := "driver failed programming external connectivity on endpoint dup ("; !strings.Contains(errOut, want) {
+		t.Errorf("error = %q, want it to contain %q", errOut, want)
 	}
 	if want := "Bind for " + addr + " failed: port is already allocated"; !strings.Contains(errOut, want) {
 		t.Errorf("error = %q, want it to contain %q", errOut, want)
 	}
-	if after := d.mustDocker(t, "ps", "-aq"); after != before {
-		t.Errorf("containers after the failed run:\n%s\nbefore:\n%s", after, before)
+	if st := strings.TrimSpace(d.mustDocker(t, "inspect", "-f", "{{.State.Status}}", "dup")); st != "created" {
+		t.Errorf("dup after its failed start: %s, want created", st)
 	}
 	rulesAfter, _ := exec.Command("iptables-save").Output()
 	if a, b := grepLines(string(rulesAfter), prefix), grepLines(string(rulesBefore), prefix); a != b {
 		t.Errorf("rules changed by the failed run:\n%s\nbefore:\n%s", a, b)
 	}
+	// A port another program holds fails the start with docker-proxy's
+	// words; once it is free, the same container starts.
+	d.mustDocker(t, "rm", "dup")
+	held, err := net.Listen("tcp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	heldAddr := held.Addr().String()
+	_, hp, _ := net.SplitHostPort(heldAddr)
+	d.mustDocker(t, "create", "--name", "later", "-p", "127.0.0.1:"+hp+":80", "busybox", "sleep", "60")
+	_, errOut, err = d.docker(t, "start", "later")
+	if want := "Error starting userland proxy: listen tcp4 " + heldAddr + ": bind: address already in use"; err == nil || !strings.Contains(errOut, want) {
+		t.Errorf("start with %s held: %v %q, want an error containing %q", heldAddr, err, errOut, want)
+	}
+	held.Close()
+	d.mustDocker(t, "start", "later")
+	d.mustDocker(t, "rm", "-f", "later")
 
 	// -P publishes EXPOSE'd ports on ephemeral host ports.
 	d.server(t, "auto", "-P", "--expose", "80")
