@@ -192,7 +192,12 @@ func caseExecEnvCwdUser(t *testing.T, r *runtimeCLI) any {
 	if code != 5 {
 		t.Errorf("%s exec 'exit 5': exit %d", r.name, code)
 	}
-	return []any{got, code}
+	// An exec that cannot start exits 255, as runc's does.
+	failed := r.run(t, "exec", c.id, "nosuch")
+	if failed.Code != 255 || !strings.Contains(failed.Stderr, "nosuch") {
+		t.Errorf("%s exec of a missing command: %s, want exit 255 naming it", r.name, failed)
+	}
+	return []any{got, code, failed.Code}
 }
 
 func caseJoinNetNS(t *testing.T, r *runtimeCLI) any {

@@ -39,7 +39,8 @@ func newExecCommand(g *globalOpts) *cobra.Command {
 		RunE: func(cmd *cobra.Command, args []string) error {
 			code, err := execProcess(g, o, args[0], args[1:])
 			if err != nil {
-				return g.Fail(err)
+				// runc's exit status for an exec that did not run.
+				return g.Fail(&ExitError{Code: 255, Err: err})
 			}
 			if code != 0 {
 				return &ExitError{Code: code}
