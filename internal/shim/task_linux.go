@@ -190,7 +190,7 @@ type consoleResult struct {
 
 // runWithConsole runs a runtime command that may send a pty master to a
 // console socket, and the pid it wrote to pidFile.
-func (t *cliTask) runWithConsole(args []string, stdio stdioFiles, terminal bool, name, pidFile string) (int, *os.File, error) {
+func (t *cliTask) runWithConsole(args []string, stdio stdioFiles, terminal bool, name, pidFile string) (_ int, _ *os.File, retErr error) {
 	var (
 		l       *net.UnixListener
 		cleanup func()
@@ -203,6 +203,17 @@ func (t *cliTask) runWithConsole(args []string, stdio stdioFiles, terminal bool,
 		}
 		defer cleanup()
 		got = acceptConsole(l)
+		defer func() {
+			if retErr == nil || got == nil {
+				return
+			}
+			// A pty master the runtime sent before it failed is not
+			// handed on: close it (closing the listener ends a wait).
+			l.Close()
+			if r := <-got; r.f != nil {
+				r.f.Close()
+			}
+		}()
 		args = append(args[:1:1], append([]string{"--console-socket", l.Addr().String()}, args[1:]...)...)
 	}
 	cmd := t.command(args...)
@@ -238,6 +249,7 @@ func (t *cliTask) runWithConsole(args []string, stdio stdioFiles, terminal bool,
 	var console *os.File
 	if terminal {
 		r := <-got
+		got = nil // received
 		if r.err != nil {
 			return 0, nil, fmt.Errorf("receive pty master: %w", r.err)
 		}
