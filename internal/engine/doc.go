@@ -17,6 +17,9 @@
 //	  config.v2.json                 the record (Config, HostConfig, State, Name, Networks, MountPoints, ...), written atomically
 //	  config.json                    the OCI spec of the last start
 //	  rootfs/                        the snapshot's mounts, mounted while it runs
+//	  shm/                           --ipc shareable: the /dev/shm tmpfs, mounted while it runs
+//	                                 (bound by --ipc container:<id> joiners; --ipc host binds
+//	                                 the host's /dev/shm, none has none, private a tmpfs)
 //	  hostname, hosts, resolv.conf   bind-mounted into the container
 //	  <id>-json.log[.N]              docker's json-file log, written (and rotated) by the shim
 //	<exec-root>/shims/<id>/          the shim's state directory (socket, exit.json)
@@ -25,12 +28,13 @@
 //
 // # Lifecycle
 //
-//	Create: record + writable snapshot (image.Service.Prepare); fixed host
-//	        ports checked free; mounts validated (-v, --mount, --tmpfs,
+//	Create: record + writable snapshot (image.Service.Prepare); mounts
+//	        validated (-v, --mount, --tmpfs,
 //	        --volumes-from, image VOLUMEs), volumes created and acquired;
 //	        no process
-//	Start:  mount rootfs, netns (own, none, host or container:ID's),
-//	        --dns forwarders, Connect to each network, PublishPorts, then
+//	Start:  mount rootfs (and shm), netns (own, none, host or container:ID's),
+//	        --dns forwarders, Connect to each network, PublishPorts (a
+//	        host port in use fails the start: the container stays created), then
 //	        hosts/resolv.conf/hostname (with --link and --add-host
 //	        entries), copy-up into new volumes, spec (the user's mounts
 //	        by depth; --pid/--ipc/--uts own, host or container:ID's;

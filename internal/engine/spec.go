@@ -14,6 +14,9 @@ import (
 	"github.com/moby/moby/api/types/container"
 	"github.com/moby/profiles/seccomp"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
+
+	"github.com/berth/berth/internal/snapshot/mount"
 )
 
 // defaultCaps is docker's default capability set.
@@ -230,7 +233,7 @@ func (e *Engine) specFor(c *Container, dir, netns string) (*specs.Spec, error) {
 		},
 		Root:     &specs.Root{Path: "rootfs", Readonly: hc.ReadonlyRootfs},
 		Hostname: hostname,
-		Mounts:   defaultMounts(hc),
+		Mounts:   e.withShm(c, defaultMounts(hc)),
 		Linux: &specs.Linux{
 			CgroupsPath: cgroupPath(c),
 			Resources:   resources(hc),
@@ -368,6 +371,82 @@ func setSeccomp(s *specs.Spec, hc *container.HostConfig) error {
 		return fmt.Errorf("default seccomp profile: %w", err)
 	}
 	s.Linux.Seccomp = p
+	return nil
+}
+
+// shmDir is where a container with --ipc shareable has its /dev/shm: a
+// tmpfs the engine mounts on the host while the container runs, so that
+// containers joining its IPC namespace (--ipc container:NAME) see the same
+// files, as with dockerd.
+func (e *Engine) shmDir(id string) string { return filepath.Join(e.dir(id), "shm") }
+
+// withShm gives mounts (the defaults, with a private tmpfs on /dev/shm) the
+// /dev/shm of c's IPC mode, as dockerd does: the host's for --ipc host, the
+// engine's tmpfs of c (shareable) or of the container it joins, none for
+// --ipc none.
+func (e *Engine) withShm(c *Container, mounts []specs.Mount) []specs.Mount {
+	mode := string(c.HostConfig.IpcMode)
+	bindFrom := func(src string) specs.Mount {
+		return specs.Mount{Destination: "/dev/shm", Type: "bind", Source: src, Options: []string{"rbind", "rprivate"}}
+	}
+	var shm *specs.Mount
+	switch {
+	case mode == string(container.IPCModeHost):
+		m := bindFrom("/dev/shm")
+		shm = &m
+	case mode == string(container.IPCModeShareable):
+		m := bindFrom(e.shmDir(c.ID))
+		shm = &m
+	case strings.HasPrefix(mode, "container:"):
+		// The donor was checked (running, shareable or host) by
+		// namespaceFor.
+		if other, err := e.Get(strings.TrimPrefix(mode, "container:")); err == nil && other != c {
+			other.mu.Lock()
+			omode, oid := other.HostConfig.IpcMode, other.ID
+			other.mu.Unlock()
+			switch omode {
+			case container.IPCModeHost:
+				m := bindFrom("/dev/shm")
+				shm = &m
+			case container.IPCModeShareable:
+				m := bindFrom(e.shmDir(oid))
+				shm = &m
+			}
+		}
+	case mode == string(container.IPCModeNone):
+	default:
+		return mounts // a private tmpfs
+	}
+	out := mounts[:0:0]
+	for _, m := range mounts {
+		if m.Destination == "/dev/shm" {
+			if shm != nil {
+				out = append(out, *shm)
+			}
+			continue
+		}
+		out = append(out, m)
+	}
+	return out
+}
+
+// mountShm mounts the tmpfs of a container with --ipc shareable (shmDir).
+func (e *Engine) mountShm(c *Container) error {
+	if c.HostConfig.IpcMode != container.IPCModeShareable {
+		return nil
+	}
+	dir := e.shmDir(c.ID)
+	_ = mount.UnmountAll(dir)
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return fmt.Errorf("shm: %w", err)
+	}
+	size := c.HostConfig.ShmSize
+	if size <= 0 {
+		size = 64 << 20
+	}
+	if err := unix.Mount("shm", dir, "tmpfs", unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC, "mode=1777,size="+strconv.FormatInt(size, 10)); err != nil {
+		return fmt.Errorf("shm: mount tmpfs on %s: %w", dir, err)
+	}
 	return nil
 }
 

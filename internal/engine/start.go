@@ -68,6 +68,7 @@ func (e *Engine) startLocked(ctx context.Context, c *Container) (retErr error) {
 	}
 	cleanup := func() {
 		_ = mount.UnmountAll(rootfs)
+		_ = mount.UnmountAll(e.shmDir(c.ID))
 		if c.NetNS != "" {
 			e.disconnectNetworks(context.WithoutCancel(ctx), c)
 			removeNetNS(c.NetNS)
@@ -84,6 +85,9 @@ func (e *Engine) startLocked(ctx context.Context, c *Container) (retErr error) {
 			e.saveLogged(c)
 		}
 	}()
+	if err := e.mountShm(c); err != nil {
+		return fmt.Errorf("start %s: %w", c.ID, err)
+	}
 	netns, err := e.setupNetwork(ctx, c, dir)
 	if err != nil {
 		return err
@@ -378,6 +382,9 @@ func (e *Engine) releaseRun(c *Container) {
 	}
 	if err := mount.UnmountAll(filepath.Join(e.dir(c.ID), "rootfs")); err != nil {
 		slog.Error("unmount rootfs", "id", c.ID, "err", err)
+	}
+	if err := mount.UnmountAll(e.shmDir(c.ID)); err != nil {
+		slog.Error("unmount shm", "id", c.ID, "err", err)
 	}
 	if c.NetNS != "" {
 		e.disconnectNetworks(context.WithoutCancel(e.ctx), c)

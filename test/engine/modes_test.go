@@ -38,6 +38,56 @@ func TestRunNamespaceModes(t *testing.T) {
 	}
 }
 
+// /dev/shm follows the IPC mode, as with dockerd: a shareable container's
+// is a tmpfs the engine mounts on the host while it runs, which containers
+// joining its IPC namespace share; --ipc host has the host's /dev/shm,
+// --ipc none none at all. Nothing stays mounted once the donor stopped.
+func TestIpcShm(t *testing.T) {
+	d := newDaemon(t)
+	shmMounts := func() int {
+		b, err := os.ReadFile("/proc/self/mountinfo")
+		if err != nil {
+			t.Fatal(err)
+		}
+		n := 0
+		for _, l := range strings.Split(string(b), "\n") {
+			if f := strings.Fields(l); len(f) > 4 && strings.HasPrefix(f[4], d.DataRoot) && strings.HasSuffix(f[4], "/shm") {
+				n++
+			}
+		}
+		return n
+	}
+	d.mustDocker(t, "run", "-d", "--name", "donor", "--ipc", "shareable", "--shm-size", "8m", "busybox", "sleep", "1000")
+	t.Cleanup(func() { d.docker(t, "rm", "-f", "donor") })
+	d.mustDocker(t, "exec", "donor", "sh", "-c", "echo from-donor > /dev/shm/a")
+	got := d.mustDocker(t, "run", "--rm", "--ipc", "container:donor", "busybox", "sh", "-c", "cat /dev/shm/a; echo from-joiner > /dev/shm/b")
+	if got != "from-donor\n" {
+		t.Errorf("joiner read %q from the donor's /dev/shm, want from-donor", got)
+	}
+	if got := d.mustDocker(t, "exec", "donor", "sh", "-c", "cat /dev/shm/b; df -k /dev/shm | tail -1"); !strings.HasPrefix(got, "from-joiner\n") || !strings.Contains(got, " 8192 ") {
+		t.Errorf("donor's /dev/shm: %q, want the joiner's file and an 8 MiB tmpfs", got)
+	}
+	probe, err := os.CreateTemp("/dev/shm", "berth-test-*")
+	if err != nil {
+		t.Fatal(err)
+	}
+	probe.Close()
+	defer os.Remove(probe.Name())
+	if _, _, err := d.docker(t, "run", "--rm", "--ipc", "host", "busybox", "test", "-e", probe.Name()); err != nil {
+		t.Errorf("--ipc host does not see the host's %s: %v", probe.Name(), err)
+	}
+	if got := d.mustDocker(t, "run", "--rm", "--ipc", "none", "busybox", "sh", "-c", "grep -c ' /dev/shm ' /proc/mounts; true"); got != "0\n" {
+		t.Errorf("--ipc none: /dev/shm mounted %q times, want 0", got)
+	}
+	if n := shmMounts(); n != 1 {
+		t.Errorf("%d shm mounts under the data root while the donor runs, want 1", n)
+	}
+	d.mustDocker(t, "stop", "-t", "1", "donor")
+	if n := shmMounts(); n != 0 {
+		t.Errorf("%d shm mounts under the data root after the donor stopped, want 0", n)
+	}
+}
+
 // --group-add, the primary group among the groups, --oom-score-adj,
 // --domainname and --entrypoint "" as dockerd has them.
 func TestRunUserGroupsAndProcessSettings(t *testing.T) {
