@@ -239,6 +239,12 @@ func (b *Builder) Build(ctx context.Context, opts BuildOptions, progress Progres
 			current = c
 		}
 	}
+	if len(opts.Tags) == 0 && len(opts.Outputs) == 0 {
+		// Untagged, it is listed as <none> and pruned, as with dockerd.
+		if err := b.images.ListUnnamed(ctx, id.String()); err != nil {
+			return "", err
+		}
+	}
 	for _, t := range opts.Tags {
 		if !hasTag(current, t) {
 			if err := b.images.Tag(ctx, id.String(), t); err != nil {

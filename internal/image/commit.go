@@ -64,6 +64,30 @@ func IntermediateName(key string) string { return "berth-build-cache:" + key }
 
 func isIntermediateName(n string) bool { return strings.HasPrefix(n, intermediateRepo+":") }
 
+// ListUnnamed gives the image ref, when its only names are the builder's
+// intermediate records (the result of a build without -t), a dangling name,
+// so that it is listed as <none>, matched by dangling=true and pruned, as
+// dockerd lists and prunes the untagged result of a build.
+func (s *Service) ListUnnamed(ctx context.Context, ref string) error {
+	s.recordMu.Lock()
+	defer s.recordMu.Unlock()
+	img, err := s.get(ctx, ref)
+	if err != nil {
+		return err
+	}
+	if !onlyIntermediate(img.names) {
+		return nil
+	}
+	defer s.recordsChanged()
+	return s.db.Update(ctx, func(tx *metadata.Tx) error {
+		_, err := tx.Images().Create(metadata.Image{Name: danglingName(img.Target.Digest), Target: img.Target})
+		if errdefs.IsAlreadyExists(err) {
+			return nil
+		}
+		return err
+	})
+}
+
 // onlyIntermediate reports whether names are all intermediate names.
 func onlyIntermediate(names []string) bool {
 	for _, n := range names {

@@ -67,6 +67,40 @@ func TestDockerBuildRunCachePrune(t *testing.T) {
 	}
 }
 
+// TestUntaggedBuildIsListedAndPruned: the result of a build without -t is
+// listed as <none>, matched by dangling=true and removed by image prune, as
+// with dockerd; the steps it was built from are not listed.
+func TestUntaggedBuildIsListedAndPruned(t *testing.T) {
+	d := newDaemon(t)
+	ctx := writeFiles(t, map[string]string{"Dockerfile": appDockerfile, "hello.txt": "untagged\n"})
+	if out, errOut, err := d.docker(t, ctx, "", "build", "-q", "."); err != nil {
+		t.Fatalf("docker build: %v\n%s\n%s", err, out, errOut)
+	}
+	id, errOut, err := d.docker(t, ctx, "", "build", "-q", ".")
+	if err != nil {
+		t.Fatalf("docker build: %v %s", err, errOut)
+	}
+	id = strings.TrimSpace(id)
+	short := strings.TrimPrefix(id, "sha256:")[:12]
+	list, _, _ := d.docker(t, "", "", "images", "--format", "{{.Repository}}:{{.Tag}} {{.ID}}")
+	if !strings.Contains(list, "<none>:<none> "+short) {
+		t.Errorf("docker images lacks the untagged result %s:\n%s", short, list)
+	}
+	if n := strings.Count(list, "<none>"); n != 2 {
+		t.Errorf("docker images lists %d <none> entries, want the result alone:\n%s", n/2, list)
+	}
+	if dangling, _, _ := d.docker(t, "", "", "images", "-q", "--filter", "dangling=true"); strings.TrimSpace(dangling) != short {
+		t.Errorf("dangling=true: %q, want %s", dangling, short)
+	}
+	out, errOut, err := d.docker(t, "", "", "image", "prune", "-f")
+	if err != nil || !strings.Contains(out, "deleted: "+id) {
+		t.Errorf("image prune: %v\n%s\n%s", err, out, errOut)
+	}
+	if list, _, _ := d.docker(t, "", "", "images", "-a", "-q", "--no-trunc"); strings.Contains(list, id) {
+		t.Errorf("the untagged result outlived image prune:\n%s", list)
+	}
+}
+
 // TestBuildFailingRun: a RUN that exits 7 ends both CLIs with status 7 and
 // docker's message, and tags nothing.
 func TestBuildFailingRun(t *testing.T) {
