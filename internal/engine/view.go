@@ -52,6 +52,14 @@ func (e *Engine) Inspect(ref string) (container.InspectResponse, error) {
 	if s.NetNS != "" {
 		sandbox = s.NetNS
 	}
+	cfg := s.Config
+	if cfg != nil && cfg.Hostname == "" {
+		// dockerd fills in the hostname the container gets: its short
+		// ID, or the host's with --network host or --uts host.
+		cp := *cfg
+		cp.Hostname = containerHostname(s)
+		cfg = &cp
+	}
 	return container.InspectResponse{
 		ID:             s.ID,
 		Created:        timeString(s.Created),
@@ -71,7 +79,7 @@ func (e *Engine) Inspect(ref string) (container.InspectResponse, error) {
 		HostConfig:     hc,
 		GraphDriver:    &storage.DriverData{Name: "overlay2", Data: map[string]string{"MergedDir": dir + "/rootfs"}},
 		Mounts:         mountPointsOf(s, e.cfg.Volumes),
-		Config:         s.Config,
+		Config:         cfg,
 		NetworkSettings: &container.NetworkSettings{
 			SandboxKey: sandbox,
 			Networks:   nets,
