@@ -104,8 +104,23 @@ func (s *Server) containerList(w http.ResponseWriter, r *http.Request) {
 	}
 	all := boolValue(r, "all") || limit > 0
 	out := []container.Summary{}
+	resolved := map[string]string{} // image reference -> image ID now
 	for _, c := range s.cfg.Engine.List() {
 		sum := c.Summary()
+		// As dockerd: a reference that no longer names the container's
+		// image (untagged, or moved to another) is shown as the image ID.
+		if s.cfg.Images != nil && sum.Image != sum.ImageID {
+			id, ok := resolved[sum.Image]
+			if !ok {
+				if img, err := s.cfg.Images.Get(r.Context(), sum.Image); err == nil {
+					id = img.ID.String()
+				}
+				resolved[sum.Image] = id
+			}
+			if id != sum.ImageID {
+				sum.Image = sum.ImageID
+			}
+		}
 		if !all && sum.State != container.StateRunning && sum.State != container.StatePaused && sum.State != container.StateRestarting {
 			if _, ok := f["status"]; !ok {
 				continue
