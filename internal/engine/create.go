@@ -63,6 +63,13 @@ func (e *Engine) Create(ctx context.Context, req CreateRequest) (string, []strin
 	if err != nil {
 		return "", nil, err
 	}
+	if req.NetworkingConfig != nil {
+		for name, es := range req.NetworkingConfig.EndpointsConfig {
+			if err := e.validateEndpoint(ctx, name, es); err != nil {
+				return "", nil, err
+			}
+		}
+	}
 	for _, l := range hc.Links {
 		if _, _, err := e.linked(l); err != nil {
 			return "", nil, err

@@ -134,6 +134,9 @@ func (e *Engine) connectNetworks(ctx context.Context, c *Container) (retErr erro
 			if errdefs.IsNotFound(err) {
 				return errdefs.ErrNotFound.WithMessage(fmt.Sprintf("network %s not found", name))
 			}
+			if strings.HasPrefix(err.Error(), "network "+name+": ") {
+				return fmt.Errorf("start %s: %w", c.ID, err) // named already
+			}
 			return fmt.Errorf("start %s: network %s: %w", c.ID, name, err)
 		}
 		if i == 0 {
@@ -656,6 +659,48 @@ func (e *Engine) validateNetwork(ctx context.Context, hc *container.HostConfig) 
 		}
 	}
 	return nil, nil
+}
+
+// validateEndpoint checks a container's settings for network name as
+// dockerd does at create (its validateEndpointSettings): static addresses
+// and aliases only on user-defined networks, addresses that parse and lie
+// in the network's subnet.
+func (e *Engine) validateEndpoint(ctx context.Context, name string, es *mnetwork.EndpointSettings) error {
+	if es == nil {
+		return nil
+	}
+	var a4, a6 netip.Addr
+	if es.IPAMConfig != nil {
+		a4, a6 = es.IPAMConfig.IPv4Address, es.IPAMConfig.IPv6Address
+	}
+	var errs []string
+	predefined := !container.NetworkMode(name).IsUserDefined()
+	if predefined && (a4.IsValid() || a6.IsValid()) {
+		errs = append(errs, "user specified IP address is supported on user defined networks only")
+	}
+	if predefined && len(es.Aliases) > 0 {
+		errs = append(errs, "network-scoped aliases are only supported for user-defined networks")
+	}
+	if a4.IsValid() && !a4.Is4() {
+		errs = append(errs, "invalid IPv4 address: "+a4.String())
+	}
+	if a6.IsValid() && (!a6.Is6() || a6.Is4In6()) {
+		errs = append(errs, "invalid IPv6 address: "+a6.String())
+	}
+	if !predefined && e.cfg.Networks != nil && len(errs) == 0 && (a4.IsValid() || a6.IsValid()) {
+		if n, err := e.cfg.Networks.Get(ctx, name); err == nil {
+			if a4.IsValid() && !n.Subnet.Contains(a4) {
+				errs = append(errs, "no configured subnet or ip-range contain the IP address "+a4.String())
+			}
+			if a6.IsValid() && (!n.Subnet6.IsValid() || !n.Subnet6.Contains(a6)) {
+				errs = append(errs, "no configured subnet or ip-range contain the IP address "+a6.String())
+			}
+		}
+	}
+	if len(errs) > 0 {
+		return errdefs.ErrInvalidArgument.WithMessage(fmt.Sprintf("invalid config for network %s: invalid endpoint settings:\n%s", name, strings.Join(errs, "\n")))
+	}
+	return nil
 }
 
 func dnsStrings(in []netip.Addr) []string {

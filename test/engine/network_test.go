@@ -334,3 +334,26 @@ func TestNetworkRenameAndRestart(t *testing.T) {
 		t.Errorf("client after stop and start got %q", got)
 	}
 }
+
+// TestStaticAddressChecked: as dockerd does at create, a static address on
+// a predefined network or outside the network's subnet is refused before a
+// container exists; one inside the subnet is the container's.
+func TestStaticAddressChecked(t *testing.T) {
+	d, _, _ := newNetDaemon(t)
+	d.mustDocker(t, "network", "create", "--subnet", "10.213.77.0/24", "fixed")
+	_, errOut, err := d.docker(t, "run", "--rm", "--name", "ipbad", "--ip", "10.213.78.5", "busybox", "true")
+	if exitCode(err) != 125 || !strings.Contains(errOut, "user specified IP address is supported on user defined networks only") {
+		t.Errorf("--ip on the default bridge: exit %d %q", exitCode(err), errOut)
+	}
+	_, errOut, err = d.docker(t, "create", "--name", "ipout", "--network", "fixed", "--ip", "10.213.78.5", "busybox", "true")
+	if err == nil || !strings.Contains(errOut, "invalid config for network fixed: invalid endpoint settings:\nno configured subnet or ip-range contain the IP address 10.213.78.5") {
+		t.Errorf("--ip outside the subnet: %v %q", err, errOut)
+	}
+	if out := d.mustDocker(t, "ps", "-aq"); out != "" {
+		t.Errorf("refused creates left containers:\n%s", out)
+	}
+	got := d.mustDocker(t, "run", "--rm", "--network", "fixed", "--ip", "10.213.77.9", "busybox", "sh", "-c", "ip -4 -o addr show eth0")
+	if !strings.Contains(got, "inet 10.213.77.9/24") {
+		t.Errorf("--ip 10.213.77.9 on fixed: %q", got)
+	}
+}
