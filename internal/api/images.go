@@ -325,14 +325,58 @@ func nonNil(s []string) []string {
 // fields dockerd still sends to older clients.
 type inspectResponse struct {
 	imagetypes.InspectResponse
+	// Before API 1.52 dockerd always sent these (empty when unset); from
+	// it on, only when set. They shadow the embedded omitempty fields.
 	Parent        *string `json:"Parent,omitempty"`
+	Comment       *string `json:"Comment,omitempty"`
 	DockerVersion *string `json:"DockerVersion,omitempty"`
+	Author        *string `json:"Author,omitempty"`
+	// Config as the API version has it (legacyImageConfig).
+	Config json.RawMessage `json:"Config,omitempty"`
 	VirtualSize   *int64  `json:"VirtualSize,omitempty"`
 	// Container and ContainerConfig went away in API 1.45; dockerd sent
 	// them before (empty for images without them), and Compose v1 reads
 	// ContainerConfig.Volumes of every image it recreates a container of.
 	Container       *string          `json:"Container,omitempty"`
 	ContainerConfig *json.RawMessage `json:"ContainerConfig,omitempty"`
+}
+
+// legacyImageConfig is an image's Config as dockerd sends it at API
+// version: before 1.52 with Cmd, Entrypoint, Env, Labels, OnBuild, User,
+// Volumes and WorkingDir even when unset (null or ""), before 1.50 also
+// with the container fields it carried (Hostname, Tty, Image, ...), so that
+// a client's template naming one of them finds it.
+func legacyImageConfig(cfg *dockerspec.DockerOCIImageConfig, version string) json.RawMessage {
+	b, err := json.Marshal(cfg)
+	if err != nil || CompareVersions(version, "1.52") >= 0 {
+		return b
+	}
+	var m map[string]any
+	if err := json.Unmarshal(b, &m); err != nil || m == nil {
+		return b
+	}
+	fill := func(k string, v any) {
+		if _, ok := m[k]; !ok {
+			m[k] = v
+		}
+	}
+	for _, k := range []string{"Cmd", "Entrypoint", "Env", "Labels", "OnBuild", "Volumes"} {
+		fill(k, nil)
+	}
+	fill("User", "")
+	fill("WorkingDir", "")
+	if CompareVersions(version, "1.50") < 0 {
+		for _, k := range []string{"Hostname", "Domainname", "Image"} {
+			fill(k, "")
+		}
+		for _, k := range []string{"AttachStdin", "AttachStdout", "AttachStderr", "Tty", "OpenStdin", "StdinOnce"} {
+			fill(k, false)
+		}
+	}
+	if out, err := json.Marshal(m); err == nil {
+		return out
+	}
+	return b
 }
 
 // rawConfig holds the docker fields of an image config that OCI's type
@@ -387,10 +431,16 @@ func inspectImage(img image.Image, version string) inspectResponse {
 	if CompareVersions(version, "1.44") < 0 {
 		size := img.Size
 		resp.VirtualSize = &size
-		resp.Parent, resp.DockerVersion = &rc.Parent, &rc.DockerVersion
-	} else if rc.Parent != "" {
-		resp.Parent = &rc.Parent
 	}
+	for _, f := range []struct {
+		dst **string
+		v   *string
+	}{{&resp.Parent, &rc.Parent}, {&resp.Comment, &rc.Comment}, {&resp.DockerVersion, &rc.DockerVersion}, {&resp.Author, &rc.Author}} {
+		if *f.v != "" || CompareVersions(version, "1.52") < 0 {
+			*f.dst = f.v
+		}
+	}
+	resp.Config = legacyImageConfig(cfg, version)
 	if CompareVersions(version, "1.45") < 0 {
 		cc := emptyContainerConfig
 		if len(rc.ContainerCfg) > 0 && rc.ContainerCfg[0] == '{' {

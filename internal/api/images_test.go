@@ -139,8 +139,24 @@ func TestImportListInspectShapes(t *testing.T) {
 	if in["Id"] != id || in["Os"] != "linux" || !strings.Contains(jsonText(cfg["Env"]), "A=1") || jsonText(cfg["Cmd"]) != `["sh"]` {
 		t.Errorf("inspect = %s", body)
 	}
-	if _, ok := in["Parent"]; ok {
-		t.Errorf("inspect at 1.50 has Parent: %s", body)
+	// Before API 1.52 dockerd sends Parent, Comment, DockerVersion and
+	// Author, and the Config fields Cmd ... WorkingDir, even when empty.
+	if in["Parent"] != "" || in["Comment"] != "hi" || in["DockerVersion"] != "" || in["Author"] != "" {
+		t.Errorf("inspect at 1.50 lacks the empty legacy fields: %s", body)
+	}
+	if _, ok := cfg["Entrypoint"]; !ok || cfg["WorkingDir"] != "" {
+		t.Errorf("inspect at 1.50: Config lacks Entrypoint or WorkingDir: %s", body)
+	}
+	if _, ok := cfg["Hostname"]; ok {
+		t.Errorf("inspect at 1.50: Config has Hostname (gone in 1.50): %s", body)
+	}
+	_, _, body = request(t, "GET", ts.URL+"/v1.52/images/rectest/imp:1/json", nil)
+	if strings.Contains(body, `"Parent"`) || strings.Contains(body, `"Author"`) || strings.Contains(body, `"Entrypoint"`) || !strings.Contains(body, `"Comment":"hi"`) {
+		t.Errorf("inspect at 1.52 must omit the empty ones: %s", body)
+	}
+	_, _, body = request(t, "GET", ts.URL+"/v1.49/images/rectest/imp:1/json", nil)
+	if !strings.Contains(body, `"Hostname":""`) || !strings.Contains(body, `"Tty":false`) {
+		t.Errorf("inspect at 1.49: Config lacks the container fields: %s", body)
 	}
 	_, _, body = request(t, "GET", ts.URL+"/v1.41/images/"+id+"/json", nil)
 	if !strings.Contains(body, `"Parent":""`) || !strings.Contains(body, `"VirtualSize":`) {
