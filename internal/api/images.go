@@ -332,8 +332,8 @@ type inspectResponse struct {
 	DockerVersion *string `json:"DockerVersion,omitempty"`
 	Author        *string `json:"Author,omitempty"`
 	// Config as the API version has it (legacyImageConfig).
-	Config json.RawMessage `json:"Config,omitempty"`
-	VirtualSize   *int64  `json:"VirtualSize,omitempty"`
+	Config      json.RawMessage `json:"Config,omitempty"`
+	VirtualSize *int64          `json:"VirtualSize,omitempty"`
 	// Container and ContainerConfig went away in API 1.45; dockerd sent
 	// them before (empty for images without them), and Compose v1 reads
 	// ContainerConfig.Volumes of every image it recreates a container of.
