@@ -999,6 +999,7 @@ func (r *buildRun) copy(ctx context.Context, s *stageState, a copyArgs) error {
 		cs.clamp = &t
 	}
 	var extra []string
+	srcDesc := "" // what the history says was copied: docker's file:, dir: or multi:<hash>
 	tmp, err := os.MkdirTemp(filepath.Join(r.b.root, "tmp"), "copy-")
 	if err != nil {
 		return err
@@ -1013,6 +1014,7 @@ func (r *buildRun) copy(ctx context.Context, s *stageState, a copyArgs) error {
 		// The image ID fixes what the patterns match: nothing to hash,
 		// and the image is mounted only when the step is not cached.
 		extra = append(extra, "from="+img.ID.String())
+		srcDesc = "--from=" + a.from + " " + strings.Join(a.sd.SourcePaths, " ")
 		fromImage = func() (func(), error) {
 			dir, cleanup, err := r.mountImage(ctx, img)
 			if err != nil {
@@ -1081,6 +1083,14 @@ func (r *buildRun) copy(ctx context.Context, s *stageState, a copyArgs) error {
 			return err
 		}
 		extra = append(extra, "content="+h)
+		switch {
+		case len(cs.sources) == 1 && cs.sources[0].info.IsDir():
+			srcDesc = "dir:" + h
+		case len(cs.sources) == 1:
+			srcDesc = "file:" + h
+		default:
+			srcDesc = "multi:" + h
+		}
 	}
 	if a.add {
 		cs.extract = func(src source) bool {
@@ -1099,6 +1109,15 @@ func (r *buildRun) copy(ctx context.Context, s *stageState, a copyArgs) error {
 	}
 	instr := fmt.Sprintf("%s chown=%s chmod=%s exclude=%q src=%q dest=%s dir=%t", a.name, a.chown, a.chmod, a.exclude, a.sd.SourcePaths, cs.dest, cs.destDir)
 	key := r.stepKey(s.img.ID, instr, extra...)
+	// The history's line, as the legacy builder writes it.
+	opts := ""
+	if a.chown != "" {
+		opts += "--chown=" + a.chown + " "
+	}
+	if a.chmod != "" {
+		opts += "--chmod=" + a.chmod + " "
+	}
+	createdBy := fmt.Sprintf("/bin/sh -c #(nop) %s %s%s in %s ", a.name, opts, srcDesc, cs.dest)
 	if r.cached(ctx, s, key) {
 		return nil
 	}
@@ -1109,7 +1128,7 @@ func (r *buildRun) copy(ctx context.Context, s *stageState, a copyArgs) error {
 		}
 		defer cleanup()
 	}
-	return r.layerStep(ctx, s, key, "/bin/sh -c #(nop) "+instr, func(id string, rootfs []mount.Mount) error {
+	return r.layerStep(ctx, s, key, createdBy, func(id string, rootfs []mount.Mount) error {
 		dir, err := os.MkdirTemp(filepath.Join(r.b.root, "tmp"), "rootfs-")
 		if err != nil {
 			return err

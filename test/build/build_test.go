@@ -33,6 +33,11 @@ func TestDockerBuildRunCachePrune(t *testing.T) {
 	if err != nil || out != "built-by-run\nhello from the context\n" {
 		t.Fatalf("docker run --rm app:1: %v: %q %s", err, out, errOut)
 	}
+	// The history says what was copied as the legacy builder does.
+	hist, _, _ := d.docker(t, "", "", "history", "--no-trunc", "--format", "{{.CreatedBy}}", "app:1")
+	if !regexp.MustCompile(`(?m)^/bin/sh -c #\(nop\) COPY file:[0-9a-f]{64} in /hello.txt $`).MatchString(hist) {
+		t.Errorf("history of app:1 lacks docker's COPY line:\n%s", hist)
+	}
 
 	out, errOut, err = d.docker(t, ctx, "", "build", "-t", "app:2", ".")
 	if err != nil {
