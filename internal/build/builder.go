@@ -205,7 +205,8 @@ func (b *Builder) Build(ctx context.Context, opts BuildOptions, progress Progres
 	if err != nil {
 		return "", err
 	}
-	run := &buildRun{b: b, opts: opts, plan: plan, ctx: bctx, send: send, sendEvent: sendEvent, results: map[int]*stageResult{}}
+	run := &buildRun{b: b, opts: opts, plan: plan, ctx: bctx, send: send, sendEvent: sendEvent, results: map[int]*stageResult{},
+		out: newStageOutput(send, plan.buildOrder())}
 	sctx, cancel := context.WithCancel(ctx)
 	img, err := run.buildStage(sctx, plan.target)
 	if err != nil {
@@ -214,6 +215,7 @@ func (b *Builder) Build(ctx context.Context, opts BuildOptions, progress Progres
 	}
 	run.wg.Wait()
 	cancel()
+	run.out.flushAll()
 	if err != nil {
 		return "", err
 	}

@@ -47,6 +47,7 @@ type buildRun struct {
 	ctx       *buildContext
 	send      func(string)
 	sendEvent func(Event)
+	out       *stageOutput
 	mu        sync.Mutex
 	results   map[int]*stageResult
 	// wg counts the stages started ahead of need.
@@ -82,6 +83,8 @@ func (r *buildRun) unconsumed() []string {
 
 // stageState is what a stage's instructions change.
 type stageState struct {
+	// send writes to the build's output in stage order (stageOutput).
+	send   func(string)
 	img    image.Image
 	cfg    ocispec.ImageConfig
 	author string
@@ -194,22 +197,24 @@ func (r *buildRun) image(ctx context.Context, ref, platform string) (image.Image
 func (r *buildRun) runStage(ctx context.Context, i int) (image.Image, error) {
 	st := r.plan.stages[i]
 	step := r.plan.firstStep[i]
-	r.send(fmt.Sprintf("Step %d/%d : %s\n", step, r.plan.total, st.SourceCode))
+	send := r.out.sender(i)
+	defer r.out.finish(i)
+	send(fmt.Sprintf("Step %d/%d : %s\n", step, r.plan.total, st.SourceCode))
 	base, err := r.baseImage(ctx, i)
 	if err != nil {
 		return image.Image{}, &StepError{Step: step, Instruction: st.SourceCode, Err: err}
 	}
-	s := &stageState{args: map[string]string{}}
+	s := &stageState{send: send, args: map[string]string{}}
 	s.setImage(base)
 	if base.ID != "" {
-		r.send(fmt.Sprintf(" ---> %s\n", shortHex(base.ID)))
+		s.send(fmt.Sprintf(" ---> %s\n", shortHex(base.ID)))
 		if err := r.onBuildTriggers(ctx, s, base); err != nil {
 			return image.Image{}, &StepError{Step: step, Instruction: st.SourceCode, Err: err}
 		}
 	}
 	for _, c := range st.Commands {
 		step++
-		r.send(fmt.Sprintf("Step %d/%d : %s\n", step, r.plan.total, cmdText(c)))
+		s.send(fmt.Sprintf("Step %d/%d : %s\n", step, r.plan.total, cmdText(c)))
 		if err := ctx.Err(); err != nil {
 			return image.Image{}, err
 		}
@@ -252,7 +257,7 @@ func (r *buildRun) onBuildTriggers(ctx context.Context, s *stageState, base imag
 	if len(triggers) == 0 {
 		return nil
 	}
-	r.send(fmt.Sprintf("# Executing %d build trigger", len(triggers)) + map[bool]string{true: "s", false: ""}[len(triggers) > 1] + "\n")
+	s.send(fmt.Sprintf("# Executing %d build trigger", len(triggers)) + map[bool]string{true: "s", false: ""}[len(triggers) > 1] + "\n")
 	for _, t := range triggers {
 		res, err := parser.Parse(strings.NewReader(t))
 		if err != nil || len(res.AST.Children) != 1 {
@@ -383,7 +388,7 @@ func (r *buildRun) dispatch(ctx context.Context, s *stageState, c instructions.C
 		return r.configStep(ctx, s, "STOPSIGNAL "+c.Signal)
 	case *instructions.HealthCheckCommand:
 		if old := s.ext.Healthcheck; old != nil && len(old.Test) > 0 && old.Test[0] != "NONE" {
-			r.send(fmt.Sprintf("Note: overriding previous HEALTHCHECK: %v\n", old.Test))
+			s.send(fmt.Sprintf("Note: overriding previous HEALTHCHECK: %v\n", old.Test))
 		}
 		s.ext.Healthcheck = c.Health
 		return r.configStep(ctx, s, "HEALTHCHECK "+jsonString(c.Health))
@@ -413,7 +418,7 @@ func (r *buildRun) dispatch(ctx context.Context, s *stageState, c instructions.C
 			s.args[kv.Key] = v
 		}
 		if s.img.ID != "" {
-			r.send(fmt.Sprintf(" ---> %s\n", shortHex(s.img.ID)))
+			s.send(fmt.Sprintf(" ---> %s\n", shortHex(s.img.ID)))
 		}
 		return nil
 	case *instructions.RunCommand:
@@ -506,14 +511,14 @@ func (r *buildRun) cached(ctx context.Context, s *stageState, key string) bool {
 		return false
 	}
 	s.setImage(img)
-	r.send(" ---> Using cache\n")
-	r.send(fmt.Sprintf(" ---> %s\n", shortHex(img.ID)))
+	s.send(" ---> Using cache\n")
+	s.send(fmt.Sprintf(" ---> %s\n", shortHex(img.ID)))
 	return true
 }
 
 func (r *buildRun) done(ctx context.Context, s *stageState, key, description string, img image.Image) error {
 	s.img = img
-	r.send(fmt.Sprintf(" ---> %s\n", shortHex(img.ID)))
+	s.send(fmt.Sprintf(" ---> %s\n", shortHex(img.ID)))
 	displaced, err := r.b.cache.put(key, img.ID, description)
 	if err != nil || displaced == "" {
 		return err
@@ -908,8 +913,8 @@ func (r *buildRun) run(ctx context.Context, s *stageState, c *instructions.RunCo
 		createdBy = fmt.Sprintf("|%d %s %s", len(argKV), strings.Join(argKV, " "), createdBy)
 	}
 	return r.layerStep(ctx, s, key, createdBy, func(id string, rootfs []mount.Mount) error {
-		r.send(fmt.Sprintf(" ---> Running in %s\n", id[:12]))
-		out := &lineWriter{send: r.send}
+		s.send(fmt.Sprintf(" ---> Running in %s\n", id[:12]))
+		out := &lineWriter{send: s.send}
 		wd := s.cfg.WorkingDir
 		if wd == "" {
 			wd = "/"
@@ -922,7 +927,7 @@ func (r *buildRun) run(ctx context.Context, s *stageState, c *instructions.RunCo
 		if err != nil {
 			return err
 		}
-		r.send(fmt.Sprintf("Removing intermediate container %s\n", id[:12]))
+		s.send(fmt.Sprintf("Removing intermediate container %s\n", id[:12]))
 		return nil
 	})
 }
@@ -1268,4 +1273,91 @@ func verifyChecksum(p, want string) error {
 		return invalid("--checksum=%s: the content has another digest", want)
 	}
 	return nil
+}
+
+// stageOutput writes the stages' output in stage order, as the legacy
+// builder, which builds one stage after the other, prints it: the stages
+// a build needs run at once, but each one's lines are held until the
+// stages before it are done, so that a step's lines are never mixed with
+// another stage's.
+type stageOutput struct {
+	mu    sync.Mutex
+	send  func(string)
+	order []int // the stages built, in stage order
+	cur   int   // index in order of the stage printing live
+	held  map[int][]string
+	done  map[int]bool
+}
+
+func newStageOutput(send func(string), order []int) *stageOutput {
+	return &stageOutput{send: send, order: order, held: map[int][]string{}, done: map[int]bool{}}
+}
+
+// sender returns the output function of stage i.
+func (o *stageOutput) sender(i int) func(string) {
+	return func(m string) {
+		o.mu.Lock()
+		defer o.mu.Unlock()
+		if o.cur < len(o.order) && o.order[o.cur] == i {
+			o.send(m)
+			return
+		}
+		o.held[i] = append(o.held[i], m)
+	}
+}
+
+// finish marks stage i done and lets the next stages' output through.
+func (o *stageOutput) finish(i int) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.done[i] = true
+	for o.cur < len(o.order) && o.done[o.order[o.cur]] {
+		o.cur++
+		if o.cur < len(o.order) {
+			o.flush(o.order[o.cur])
+		}
+	}
+}
+
+// flushAll writes whatever is still held (a failed build), in order.
+func (o *stageOutput) flushAll() {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	for ; o.cur < len(o.order); o.cur++ {
+		o.flush(o.order[o.cur])
+	}
+}
+
+func (o *stageOutput) flush(i int) {
+	for _, m := range o.held[i] {
+		o.send(m)
+	}
+	delete(o.held, i)
+}
+
+// buildOrder is the stages a build of target runs (target and what it
+// needs), in stage order.
+func (p *plan) buildOrder() []int {
+	seen := map[int]bool{}
+	var visit func(int)
+	visit = func(i int) {
+		if i < 0 || seen[i] {
+			return
+		}
+		seen[i] = true
+		for _, d := range p.deps[i] {
+			visit(d)
+		}
+		if b := p.bases[i]; b >= 0 {
+			visit(b)
+		}
+	}
+	visit(p.target)
+	var out []int
+	for i := range p.stages {
+		if seen[i] {
+			out = append(out, i)
+		}
+	}
+	return out
 }

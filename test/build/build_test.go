@@ -215,3 +215,37 @@ func TestBuildRunOutputWhole(t *testing.T) {
 		}
 	}
 }
+
+// TestMultiStageOutputInOrder: the stages a build needs run at once, but
+// their output comes stage by stage, as the legacy builder prints it: the
+// final stage's steps (which run while the first stage sleeps) follow all
+// of the first stage's lines.
+func TestMultiStageOutputInOrder(t *testing.T) {
+	d := newDaemon(t)
+	ctx := writeFiles(t, map[string]string{"Dockerfile": `FROM busybox AS a
+RUN sleep 1 && echo from-a > /a
+FROM busybox
+RUN echo final-run
+COPY --from=a /a /a
+`})
+	out, errOut, err := d.docker(t, ctx, "", "build", "--no-cache", ".")
+	if err != nil {
+		t.Fatalf("docker build: %v\n%s\n%s", err, out, errOut)
+	}
+	firstEnd := strings.Index(out, "Step 3/5 : FROM busybox")
+	if firstEnd < 0 {
+		t.Fatalf("no Step 3/5:\n%s", out)
+	}
+	first, rest := out[:firstEnd], out[firstEnd:]
+	for _, want := range []string{"Step 1/5 : FROM busybox AS a", "Step 2/5 : RUN sleep 1", "Removing intermediate container"} {
+		if !strings.Contains(first, want) {
+			t.Errorf("%q not printed before the final stage:\n%s", want, out)
+		}
+	}
+	if strings.Contains(first, "final-run") || !strings.Contains(rest, "final-run") {
+		t.Errorf("the final stage's RUN output is not in its own stage's lines:\n%s", out)
+	}
+	if strings.Count(first, " ---> Running in ") != 1 || strings.Count(rest, " ---> Running in ") != 1 {
+		t.Errorf("each stage's RUN is not printed with its stage:\n%s", out)
+	}
+}
