@@ -227,7 +227,16 @@ func buildFail(ps *progressStream, err error) {
 	if errors.As(err, &ee) {
 		code = ee.Code
 		if errors.As(err, &se) {
-			msg = fmt.Sprintf("The command '%s' returned a non-zero code: %d", se.Instruction, ee.Code)
+			cmd := ee.Cmd
+			if cmd == "" {
+				cmd = se.Instruction
+			}
+			msg = fmt.Sprintf("The command '%s' returned a non-zero code: %d", cmd, ee.Code)
+		}
+	} else if errors.As(err, &se) {
+		// The legacy builder's words for a COPY or ADD that failed.
+		if name, _, _ := strings.Cut(se.Instruction, " "); strings.EqualFold(name, "COPY") || strings.EqualFold(name, "ADD") {
+			msg = strings.ToUpper(name) + " failed: " + trimClass(se.Err.Error())
 		}
 	}
 	ps.mu.Lock()

@@ -154,6 +154,13 @@ func TestBuildFail(t *testing.T) {
 
 	w = httptest.NewRecorder()
 	ps = newProgressStream(w, httptest.NewRequest("POST", "/build", nil), nil)
+	buildFail(ps, &build.StepError{Step: 2, Instruction: "RUN exit 3", Err: &build.ExitError{Code: 3, Cmd: "/bin/sh -c exit 3"}})
+	if !strings.Contains(w.Body.String(), `The command '/bin/sh -c exit 3' returned a non-zero code: 3`) {
+		t.Errorf("a RUN failure does not name the command as it ran: %s", w.Body.String())
+	}
+
+	w = httptest.NewRecorder()
+	ps = newProgressStream(w, httptest.NewRequest("POST", "/build", nil), nil)
 	buildFail(ps, &build.StepError{Step: 2, Instruction: "RUN exit 3", Err: &build.ExitError{Code: 3}})
 	if w.Code != http.StatusOK || !strings.Contains(w.Body.String(), `"code":3`) {
 		t.Errorf("quiet failed RUN: %d %s", w.Code, w.Body.String())

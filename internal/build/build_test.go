@@ -242,7 +242,7 @@ RUN exit 9
 		t.Errorf("scratch stage has busybox")
 	}
 	_, _, err = e.build(t, dir, BuildOptions{Target: "nope"})
-	if err == nil || !strings.Contains(err.Error(), `target stage "nope" could not be found`) {
+	if err == nil || !strings.Contains(err.Error(), `failed to reach build target nope in Dockerfile`) {
 		t.Errorf("missing target: %v", err)
 	}
 }

@@ -181,7 +181,7 @@ func matchSources(dir string, root *os.Root, pattern string, skip func(rel strin
 		}
 	} else {
 		if skip(p) {
-			return nil, invalid("%s: file not found in build context or excluded by .dockerignore", pattern)
+			return nil, invalid("file not found in build context or excluded by .dockerignore: stat %s: file does not exist", pattern)
 		}
 		rels = []string{p}
 	}
@@ -192,7 +192,7 @@ func matchSources(dir string, root *os.Root, pattern string, skip func(rel strin
 		escapes := err != nil && strings.Contains(err.Error(), "path escapes")
 		if err != nil && !escapes {
 			if errors.Is(err, fs.ErrNotExist) {
-				return nil, invalid("%s: file not found in build context or excluded by .dockerignore", pattern)
+				return nil, invalid("file not found in build context or excluded by .dockerignore: stat %s: file does not exist", pattern)
 			}
 			return nil, invalid("%s: %v", pattern, err)
 		}

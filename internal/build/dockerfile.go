@@ -155,7 +155,7 @@ func parseDockerfile(df []byte, opts BuildOptions) (*plan, error) {
 	if opts.Target != "" {
 		i, ok := instructions.HasStage(stages, opts.Target)
 		if !ok {
-			return nil, invalid("dockerfile: target stage %q could not be found", opts.Target)
+			return nil, invalid("failed to reach build target %s in Dockerfile", opts.Target)
 		}
 		p.target = i
 	}

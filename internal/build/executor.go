@@ -64,6 +64,9 @@ type RunMount struct {
 // ExitError is a RUN command's non-zero exit status.
 type ExitError struct {
 	Code int
+	// Cmd is the command as the step ran it (shell form through the
+	// shell), set by the builder.
+	Cmd string
 }
 
 func (e *ExitError) Error() string { return fmt.Sprintf("exit code %d", e.Code) }

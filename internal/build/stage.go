@@ -924,6 +924,9 @@ func (r *buildRun) run(ctx context.Context, s *stageState, c *instructions.RunCo
 			Network: network, ExtraHosts: r.opts.ExtraHosts, Mounts: mounts, Stdout: out, Stderr: out,
 		})
 		out.flush()
+		if ee := (*ExitError)(nil); errors.As(err, &ee) && ee.Cmd == "" {
+			ee.Cmd = strings.Join(args, " ") // the legacy builder's words name it
+		}
 		if err != nil {
 			return err
 		}

@@ -107,11 +107,12 @@ func TestUntaggedBuildIsListedAndPruned(t *testing.T) {
 }
 
 // TestBuildFailingRun: a RUN that exits 7 ends both CLIs with status 7 and
-// docker's message, and tags nothing.
+// docker's message, and tags nothing; a COPY of a missing file fails with
+// the legacy builder's words.
 func TestBuildFailingRun(t *testing.T) {
 	d := newDaemon(t)
 	ctx := writeFiles(t, map[string]string{"Dockerfile": "FROM busybox\nRUN echo before-failure\nRUN exit 7\n"})
-	const msg = "The command 'RUN exit 7' returned a non-zero code: 7"
+	const msg = "The command '/bin/sh -c exit 7' returned a non-zero code: 7"
 	out, errOut, err := d.docker(t, ctx, "", "build", "-t", "bad:1", ".")
 	if exitCode(err) != 7 || !strings.Contains(errOut, msg) || !strings.Contains(out, "before-failure") {
 		t.Errorf("docker build: exit %d, want 7\nstdout:\n%s\nstderr:\n%s", exitCode(err), out, errOut)
@@ -124,6 +125,11 @@ func TestBuildFailingRun(t *testing.T) {
 		if _, _, err := d.berth(t, "image", "inspect", ref); err == nil {
 			t.Errorf("%s was tagged by a failed build", ref)
 		}
+	}
+	ctx = writeFiles(t, map[string]string{"Dockerfile": "FROM busybox\nCOPY nothere.txt /\n"})
+	const copyMsg = "COPY failed: file not found in build context or excluded by .dockerignore: stat nothere.txt: file does not exist"
+	if _, errOut, err := d.docker(t, ctx, "", "build", "."); exitCode(err) != 1 || !strings.Contains(errOut, copyMsg) {
+		t.Errorf("COPY of a missing file: exit %d, stderr %q, want 1 and %q", exitCode(err), errOut, copyMsg)
 	}
 }
 
