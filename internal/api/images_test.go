@@ -196,14 +196,19 @@ func jsonText(v any) string {
 // dockerd's text unless forced, and keeps the image out of prune.
 func TestImageInUse(t *testing.T) {
 	var used digest.Digest
-	svc, ts := newImageServer(t, func(_ context.Context, id digest.Digest) bool { return id == used })
+	svc, ts := newImageServer(t, func(_ context.Context, id digest.Digest) (string, bool) {
+		if id == used {
+			return strings.Repeat("c", 64), false
+		}
+		return "", false
+	})
 	img, err := svc.Import(context.Background(), bytes.NewReader(rootfs(t, "y")), image.ImportOptions{Ref: "inuse:1"})
 	if err != nil {
 		t.Fatal(err)
 	}
 	used = img.ID
 	status, _, body := request(t, "DELETE", ts.URL+"/v1.50/images/inuse:1", nil)
-	want := `conflict: unable to remove repository reference \"inuse:1\" (must force) - container is using its referenced image ` + img.ID.Encoded()[:12]
+	want := `conflict: unable to remove repository reference \"inuse:1\" (must force) - container cccccccccccc is using its referenced image ` + img.ID.Encoded()[:12]
 	if status != 409 || !strings.Contains(body, `"message":"`+want) || strings.Contains(body, ": conflict") {
 		t.Errorf("rmi of an image in use: %d %s, want 409 %q", status, body, want)
 	}

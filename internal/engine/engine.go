@@ -246,14 +246,18 @@ func (e *Engine) saveLogged(c *Container) {
 
 // ImageInUse tells whether a container uses image id (rmi's conflict,
 // image prune).
-func (e *Engine) ImageInUse(_ context.Context, id digest.Digest) bool {
+func (e *Engine) ImageInUse(_ context.Context, id digest.Digest) (string, bool) {
+	user := ""
 	for _, c := range e.List() {
 		c.mu.Lock()
-		used := c.ImageID == id.String()
+		used, running := c.ImageID == id.String(), c.State.Running
 		c.mu.Unlock()
-		if used {
-			return true
+		if used && running {
+			return c.ID, true // a running one first: it decides what -f can do
+		}
+		if used && user == "" {
+			user = c.ID
 		}
 	}
-	return false
+	return user, false
 }

@@ -260,8 +260,9 @@ func (s *Service) Tag(ctx context.Context, source, targetName string) error {
 	return nil
 }
 
-// InUseFunc tells whether a container uses the image id.
-type InUseFunc func(ctx context.Context, id digest.Digest) bool
+// InUseFunc tells whether a container uses the image id: the ID of one
+// that does ("" for none), and whether it runs.
+type InUseFunc func(ctx context.Context, id digest.Digest) (container string, running bool)
 
 // RemoveOptions tune Remove.
 type RemoveOptions struct {
@@ -304,7 +305,12 @@ func (s *Service) remove(ctx context.Context, ref string, opts RemoveOptions) ([
 	if err != nil {
 		return nil, err
 	}
-	inUse := opts.InUse != nil && opts.InUse(ctx, img.ID)
+	var user string
+	var running bool
+	if opts.InUse != nil {
+		user, running = opts.InUse(ctx, img.ID)
+	}
+	inUse := user != ""
 	byName := ""
 	if n, err := metadata.NormalizeName(ref); err == nil {
 		for _, x := range img.names {
@@ -331,13 +337,17 @@ func (s *Service) remove(ctx context.Context, ref string, opts RemoveOptions) ([
 		if byName == "" && tagged > 1 && !opts.Force {
 			return fmt.Errorf("conflict: unable to delete %s (must be forced) - image is referenced in multiple repositories: %w", shortID(img.ID), errdefs.ErrConflict)
 		}
+		if inUse && byName == "" && running {
+			// dockerd's: not even -f deletes what a running container uses.
+			return fmt.Errorf("conflict: unable to delete %s (cannot be forced) - image is being used by running container %s: %w", shortID(img.ID), shortHexID(user), errdefs.ErrConflict)
+		}
 		if inUse && !opts.Force {
 			// -f does remove it (its names; the image stays, nameless,
 			// for the container): "must be forced", as dockerd says.
 			if byName != "" {
-				return fmt.Errorf("conflict: unable to remove repository reference %q (must force) - container is using its referenced image %s: %w", metadata.FamiliarName(byName), shortID(img.ID), errdefs.ErrConflict)
+				return fmt.Errorf("conflict: unable to remove repository reference %q (must force) - container %s is using its referenced image %s: %w", metadata.FamiliarName(byName), shortHexID(user), shortID(img.ID), errdefs.ErrConflict)
 			}
-			return fmt.Errorf("conflict: unable to delete %s (must be forced) - image is being used by a container: %w", shortID(img.ID), errdefs.ErrConflict)
+			return fmt.Errorf("conflict: unable to delete %s (must be forced) - image is being used by stopped container %s: %w", shortID(img.ID), shortHexID(user), errdefs.ErrConflict)
 		}
 		for _, n := range img.names {
 			if err := it.Delete(n); err != nil {
@@ -569,8 +579,10 @@ func (s *Service) Prune(ctx context.Context, opts PruneOptions) (PruneReport, er
 		if !match(img) || (!opts.All && !img.Dangling) {
 			continue
 		}
-		if opts.InUse != nil && opts.InUse(ctx, img.ID) {
-			continue
+		if opts.InUse != nil {
+			if user, _ := opts.InUse(ctx, img.ID); user != "" {
+				continue
+			}
 		}
 		del, err := s.remove(ctx, img.ID.String(), RemoveOptions{Force: true, NoPrune: true, InUse: opts.InUse})
 		if err != nil {
@@ -721,4 +733,12 @@ func (s *Service) DiskUsage(ctx context.Context) (DiskUsage, error) {
 		du.SharedSize[img.ID] = shared
 	}
 	return du, nil
+}
+
+// shortHexID is the first 12 characters of a container ID.
+func shortHexID(id string) string {
+	if len(id) > 12 {
+		return id[:12]
+	}
+	return id
 }

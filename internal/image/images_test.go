@@ -88,7 +88,12 @@ func TestRecordsTagRemovePrune(t *testing.T) {
 
 	// Remove by ID of an image with two tags is a conflict unless forced;
 	// one a container uses is a conflict even then... unless forced.
-	inUse := func(_ context.Context, id digest.Digest) bool { return id == b.ID }
+	inUse := func(_ context.Context, id digest.Digest) (string, bool) {
+		if id == b.ID {
+			return strings.Repeat("c", 64), false
+		}
+		return "", false
+	}
 	if _, err := s.Remove(ctx, b.ID.String(), RemoveOptions{}); !errdefs.IsConflict(err) {
 		t.Errorf("remove by ID with two tags: %v", err)
 	}
