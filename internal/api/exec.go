@@ -87,7 +87,7 @@ func (s *Server) execStart(w http.ResponseWriter, r *http.Request) {
 			writeError(w, r, err)
 			return
 		}
-		writeJSON(w, http.StatusOK, struct{}{})
+		w.WriteHeader(http.StatusOK) // dockerd's: no body
 		return
 	}
 	tty := x.ProcessConfig != nil && x.ProcessConfig.Tty

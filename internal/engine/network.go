@@ -188,9 +188,16 @@ func (e *Engine) endpointsByName(ctx context.Context, id string) map[string]netw
 // caller releases c's network namespace right after, so the veth pairs
 // are left to the manager to delete in the background (Release).
 func (e *Engine) disconnectNetworks(ctx context.Context, c *Container) {
+	e.disconnectNetworksLater(ctx, c)()
+}
+
+// disconnectNetworksLater is disconnectNetworks whose "disconnect" events
+// go out when the returned function is called (after "die", as dockerd
+// sends them).
+func (e *Engine) disconnectNetworksLater(ctx context.Context, c *Container) (publish func()) {
 	nets := e.cfg.Networks
 	if nets == nil {
-		return
+		return func() {}
 	}
 	eps := e.endpointsByName(ctx, c.ID)
 	if err := nets.UnpublishPorts(ctx, c.ID); err != nil {
@@ -199,10 +206,12 @@ func (e *Engine) disconnectNetworks(ctx context.Context, c *Container) {
 	if err := nets.Release(ctx, c.ID); err != nil {
 		slog.Error("disconnect networks", "id", c.ID, "err", err)
 	}
-	for name, ep := range eps {
-		e.publishNetwork(ep.NetworkID, name, c.ID, mevents.ActionDisconnect)
-	}
 	c.endpoints, c.ports = nil, nil
+	return func() {
+		for name, ep := range eps {
+			e.publishNetwork(ep.NetworkID, name, c.ID, mevents.ActionDisconnect)
+		}
+	}
 }
 
 func (e *Engine) publishNetwork(netID, name, containerID string, action mevents.Action) {
@@ -448,7 +457,7 @@ func (e *Engine) ConnectContainer(ctx context.Context, netID, ref string, settin
 	primary := e.netName(ctx, primaryNetwork(c.HostConfig)) == name
 	if _, ok := c.Networks[name]; ok || (primary && !c.PrimaryDisconnected) {
 		if !c.State.Running || e.endpointsByName(ctx, c.ID)[name].ID != "" {
-			return errdefs.ErrConflict.WithMessage(fmt.Sprintf("endpoint with name %s already exists in network %s", strings.TrimPrefix(c.Name, "/"), name))
+			return errdefs.ErrPermissionDenied.WithMessage(fmt.Sprintf("endpoint with name %s already exists in network %s", strings.TrimPrefix(c.Name, "/"), name)) // dockerd: 403
 		}
 	}
 	if settings == nil {

@@ -81,6 +81,10 @@ func (e *Engine) startLocked(ctx context.Context, c *Container) (retErr error) {
 			cleanup()
 			c.State.Error = retErr.Error()
 			c.State.ExitCode = exitCodeFor(retErr.Error())
+			if c.State.ExitCode != 128 && !errdefs.IsInvalidArgument(retErr) {
+				// dockerd's class for a command that cannot run (a 400).
+				retErr = errdefs.ErrInvalidArgument.WithMessage(retErr.Error())
+			}
 			c.notify()
 			e.saveLogged(c)
 		}
@@ -329,7 +333,7 @@ func (e *Engine) handleExit(c *Container, client *shim.Client, ex *shim.Exit) {
 		_ = os.RemoveAll(e.shimDir(c.ID))
 		close(deleted)
 	}()
-	e.releaseRun(c)
+	publishDisconnects := e.releaseRunLater(c)
 	tRelease = time.Now()
 	<-deleted
 	tDelete = time.Now()
@@ -353,8 +357,10 @@ func (e *Engine) handleExit(c *Container, client *shim.Client, ex *shim.Exit) {
 		c.State.Restarting = true
 		c.State.Status = container.StateRestarting
 	}
-	// die comes before anything a waiter does on the exit (stop's event).
+	// die comes before anything a waiter does on the exit (stop's event),
+	// and before the network disconnects, as dockerd sends them.
 	e.publish(c, mevents.ActionDie, map[string]string{"exitCode": strconv.Itoa(ex.Code)})
+	publishDisconnects()
 	if !restart {
 		e.publishVolumeEvents(ctx, c, mevents.ActionUnmount)
 	}
@@ -375,7 +381,12 @@ func (e *Engine) handleExit(c *Container, client *shim.Client, ex *shim.Exit) {
 
 // releaseRun unmounts the rootfs, unpublishes the ports, disconnects the
 // networks and drops the network namespace; c.mu held.
-func (e *Engine) releaseRun(c *Container) {
+func (e *Engine) releaseRun(c *Container) { e.releaseRunLater(c)() }
+
+// releaseRunLater is releaseRun whose network "disconnect" events go out
+// when the returned function is called.
+func (e *Engine) releaseRunLater(c *Container) (publish func()) {
+	publish = func() {}
 	if c.healthCancel != nil {
 		c.healthCancel()
 		c.healthCancel = nil
@@ -387,10 +398,11 @@ func (e *Engine) releaseRun(c *Container) {
 		slog.Error("unmount shm", "id", c.ID, "err", err)
 	}
 	if c.NetNS != "" {
-		e.disconnectNetworks(context.WithoutCancel(e.ctx), c)
+		publish = e.disconnectNetworksLater(context.WithoutCancel(e.ctx), c)
 		removeNetNS(c.NetNS)
 		c.NetNS = ""
 	}
+	return publish
 }
 
 // restartDecision applies the restart policy with docker's back-off

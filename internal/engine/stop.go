@@ -58,13 +58,32 @@ func (e *Engine) Kill(ctx context.Context, ref string, sigName string) error {
 	if sig == syscall.SIGKILL || sig == syscall.SIGTERM || sig == syscall.SIGINT {
 		c.ManuallyStopped = true
 	}
+	var exited <-chan struct{}
+	if sig == syscall.SIGKILL {
+		exited = c.watchExitChan()
+	}
 	c.mu.Unlock()
 	e.publish(c, mevents.ActionKill, map[string]string{"signal": strconv.Itoa(int(sig))})
 	if err := client.Kill(ctx, sig, false); err != nil {
 		return fmt.Errorf("kill %s: %w", c.ID, err)
 	}
-	return nil
+	if exited == nil {
+		return nil
+	}
+	// As dockerd: a SIGKILL returns once the container has stopped, so
+	// that a remove right after it finds it stopped.
+	select {
+	case <-exited:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-time.After(killWait):
+		return fmt.Errorf("kill %s: tried to kill container, but did not receive an exit event", c.ID)
+	}
 }
+
+// killWait is how long a SIGKILL waits for the container to stop.
+const killWait = 10 * time.Second
 
 // Stop sends the stop signal, waits timeout (the container's StopTimeout,
 // else 10 s; negative: forever), then SIGKILL. errdefs.ErrNotModified when

@@ -168,7 +168,7 @@ func (m *Manager) Connect(ctx context.Context, netRef, containerID, netnsPath st
 	}
 	key := epKey(n.ID, containerID)
 	if _, ok := m.st.Endpoints[key]; ok {
-		return nil, errdefs.ErrConflict.WithMessage(fmt.Sprintf("endpoint with name %s already exists in network %s", cfg.Name, n.Name))
+		return nil, errdefs.ErrPermissionDenied.WithMessage(fmt.Sprintf("endpoint with name %s already exists in network %s", cfg.Name, n.Name)) // dockerd: 403
 	}
 	if cfg.IP.IsValid() && n.Default {
 		return nil, errdefs.ErrInvalidArgument.WithMessage("user specified IP address is supported on user defined networks only")

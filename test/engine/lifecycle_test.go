@@ -2,6 +2,7 @@ package engine
 
 import (
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -210,5 +211,19 @@ func TestInitReapsZombies(t *testing.T) {
 	d.mustDocker(t, "stop", "initd")
 	if el := time.Since(start); el > 5*time.Second {
 		t.Fatalf("stop of an --init container took %v", el)
+	}
+}
+
+// TestKillThenRemove: docker kill returns once the container has stopped,
+// as dockerd's does, so that rm right after it (no -f) succeeds.
+func TestKillThenRemove(t *testing.T) {
+	d := newDaemon(t)
+	for i := range 5 {
+		name := fmt.Sprintf("k%d", i)
+		d.mustDocker(t, "run", "-d", "--name", name, "busybox", "sleep", "300")
+		d.mustDocker(t, "kill", name)
+		if _, errOut, err := d.docker(t, "rm", name); err != nil {
+			t.Fatalf("rm right after kill (%d): %v %s", i, err, errOut)
+		}
 	}
 }

@@ -357,3 +357,18 @@ func TestStaticAddressChecked(t *testing.T) {
 		t.Errorf("--ip 10.213.77.9 on fixed: %q", got)
 	}
 }
+
+// TestDieBeforeDisconnect: a container's "die" comes before its networks'
+// "disconnect", as dockerd sends them.
+func TestDieBeforeDisconnect(t *testing.T) {
+	d, _, _ := newNetDaemon(t)
+	d.mustDocker(t, "network", "create", "evnet")
+	since := time.Now().Unix()
+	d.mustDocker(t, "run", "--rm", "--network", "evnet", "busybox", "true")
+	until := time.Now().Unix() + 1
+	out := d.mustDocker(t, "events", "--since", fmt.Sprint(since), "--until", fmt.Sprint(until),
+		"--filter", "event=die", "--filter", "event=disconnect", "--format", "{{.Type}} {{.Action}}")
+	if out != "container die\nnetwork disconnect\n" {
+		t.Errorf("events:\n%s\nwant container die, then network disconnect", out)
+	}
+}
