@@ -56,6 +56,7 @@ func (s *Server) containerCreate(w http.ResponseWriter, r *http.Request) {
 		Config:           req.Config,
 		HostConfig:       req.HostConfig,
 		NetworkingConfig: req.NetworkingConfig,
+		Platform:         r.URL.Query().Get("platform"),
 	})
 	if err != nil {
 		writeError(w, r, err)

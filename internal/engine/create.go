@@ -16,7 +16,9 @@ import (
 	"github.com/moby/moby/api/types/container"
 	mevents "github.com/moby/moby/api/types/events"
 	"github.com/moby/moby/api/types/network"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
+	"github.com/berth/berth/internal/content"
 	"github.com/berth/berth/internal/image"
 	"github.com/berth/berth/internal/shim"
 )
@@ -29,6 +31,9 @@ type CreateRequest struct {
 	// NetworkingConfig carries --ip, --network-alias and --mac-address
 	// per network (nil: none).
 	NetworkingConfig *network.NetworkingConfig
+	// Platform is --platform ("os/arch[/variant]", "" for any): the
+	// image must be of it.
+	Platform string
 }
 
 // Create makes a container from req: the image's config merged with the
@@ -81,6 +86,18 @@ func (e *Engine) Create(ctx context.Context, req CreateRequest) (string, []strin
 			return "", nil, errdefs.ErrNotFound.WithMessage("No such image: " + req.Config.Image)
 		}
 		return "", nil, fmt.Errorf("create: image %s: %w", req.Config.Image, err)
+	}
+	if req.Platform != "" {
+		want, err := content.ParsePlatform(req.Platform)
+		if err != nil {
+			return "", nil, errdefs.ErrInvalidArgument.WithMessage(fmt.Sprintf("invalid platform %q: %v", req.Platform, err))
+		}
+		have := ocispec.Platform{OS: img.Config.OS, Architecture: img.Config.Architecture, Variant: img.Config.Variant}
+		if !content.MatchPlatform(want, have) {
+			// dockerd's words; the docker CLI then tries a pull.
+			return "", nil, errdefs.ErrNotFound.WithMessage(fmt.Sprintf("image with reference %s was found but does not match the specified platform: wanted %s, actual: %s",
+				req.Config.Image, content.FormatPlatform(want), content.FormatPlatform(have)))
+		}
 	}
 	cfg := *req.Config
 	mergeImageConfig(&cfg, img)

@@ -222,6 +222,8 @@ func testRunParity(t *testing.T) {
 		{name: "unknown dropped capability", args: "create --name {n}cap --network none --cap-drop NOPE busybox true", code: 1},
 		{name: "invalid stop signal", args: "run --name {n}cap --network none --stop-signal BOGUS busybox true", code: 125},
 		{name: "nothing created by refused runs", args: "ps -aq --filter name={n}cap"},
+		{name: "platform of another architecture", args: "run --rm --pull never --platform linux/arm64 --network none busybox true", code: 125},
+		{name: "platform of the image", args: "run --rm --pull never --platform linux/amd64 --network none busybox true"},
 		{name: "hostname in inspect", args: "create --name {n}hn --network none busybox"},
 		{name: "inspect hostname is the short ID", args: "inspect -f '{{len .Config.Hostname}} {{eq .Config.Hostname (slice .Id 0 12)}}' {n}hn"},
 		{name: "host network's hostname", args: "create --name {n}hh --network host busybox"},
