@@ -197,7 +197,15 @@ func (s *Server) matchContainer(f listFilters, c container.Summary) (bool, error
 				code, _ := strconv.Atoi(v)
 				any = any || c.State == container.StateExited && strings.HasPrefix(c.Status, fmt.Sprintf("Exited (%d)", code))
 			case "ancestor":
-				any = any || c.Image == v || strings.HasPrefix(c.ImageID, v) || strings.TrimPrefix(c.ImageID, "sha256:") == v
+				// dockerd resolves the value to an image: a name in any
+				// form (busybox, busybox:latest, docker.io/library/...)
+				// or an ID prefix.
+				any = any || c.Image == v || strings.HasPrefix(c.ImageID, v) || strings.HasPrefix(strings.TrimPrefix(c.ImageID, "sha256:"), v)
+				if !any && s.cfg.Images != nil {
+					if img, err := s.cfg.Images.Get(context.Background(), v); err == nil && img.ID.String() == c.ImageID {
+						any = true
+					}
+				}
 			case "volume":
 				// a volume's name or any mount's destination
 				for _, m := range c.Mounts {

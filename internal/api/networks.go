@@ -500,7 +500,7 @@ func (s *Server) networkConnect(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, err)
 		return
 	}
-	id, n, err := s.attachTarget(r)
+	id, _, err := s.attachTarget(r)
 	switch {
 	case err != nil:
 	case req.Container == "":
@@ -514,7 +514,8 @@ func (s *Server) networkConnect(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, err)
 		return
 	}
-	s.networkEvent(mevents.ActionConnect, n.ID, map[string]string{"container": req.Container, "name": n.Name, "type": n.Driver})
+	// The attacher sends "connect" when the container is attached (now,
+	// if it runs; else when it starts), as dockerd does.
 	w.WriteHeader(http.StatusOK)
 }
 

@@ -140,6 +140,14 @@ func (e *Engine) Create(ctx context.Context, req CreateRequest) (string, []strin
 			}
 			c.Networks[name] = es.Copy()
 		}
+		// As dockerd: endpoint settings for some networks with the default
+		// network mode join those networks only (the SDKs' way of putting
+		// a container on a user network), not the default bridge too.
+		if m := hc.NetworkMode; m == "" || m == "default" {
+			_, b := c.Networks["bridge"]
+			_, d := c.Networks["default"]
+			c.PrimaryDisconnected = !b && !d
+		}
 	}
 	argv := append(append([]string{}, cfg.Entrypoint...), cfg.Cmd...)
 	c.Path, c.Args = argv[0], argv[1:]

@@ -240,6 +240,7 @@ func (e *Engine) execProcess(c *Container, req container.ExecCreateRequest) (*sp
 		Cwd:             cwd,
 		Capabilities:    &specs.LinuxCapabilities{Bounding: caps, Effective: caps, Permitted: caps},
 		NoNewPrivileges: hasSecOpt(c.HostConfig, "no-new-privileges"),
+		Rlimits:         ulimits(c.HostConfig),
 	}
 	if req.ConsoleSize != nil && req.ConsoleSize[0] > 0 {
 		p.ConsoleSize = &specs.Box{Height: req.ConsoleSize[0], Width: req.ConsoleSize[1]}

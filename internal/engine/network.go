@@ -486,7 +486,8 @@ func (e *Engine) ConnectContainer(ctx context.Context, netID, ref string, settin
 		if err := e.writeNetworkEtcFiles(ctx, c, e.dir(c.ID)); err != nil {
 			slog.Error("rewrite etc files", "id", c.ID, "err", err)
 		}
-		e.refreshNet(ctx, c) // the API publishes the connect event
+		e.refreshNet(ctx, c)
+		e.publishNetwork(n.ID, name, c.ID, mevents.ActionConnect)
 	} else {
 		if c.Networks == nil {
 			c.Networks = map[string]*mnetwork.EndpointSettings{}

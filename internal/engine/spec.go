@@ -213,10 +213,7 @@ func (e *Engine) specFor(c *Container, dir, netns string) (*specs.Spec, error) {
 	if cwd == "" {
 		cwd = "/"
 	}
-	rlimits := []specs.POSIXRlimit{}
-	for _, u := range hc.Ulimits {
-		rlimits = append(rlimits, specs.POSIXRlimit{Type: "RLIMIT_" + strings.ToUpper(u.Name), Hard: uint64(u.Hard), Soft: uint64(u.Soft)})
-	}
+	rlimits := ulimits(hc)
 	s := &specs.Spec{
 		Version: specOCIVersion,
 		Process: &specs.Process{
@@ -448,6 +445,16 @@ func (e *Engine) mountShm(c *Container) error {
 		return fmt.Errorf("shm: mount tmpfs on %s: %w", dir, err)
 	}
 	return nil
+}
+
+// ulimits are --ulimit's limits as the spec's rlimits (the container's
+// process and, as with dockerd, each exec).
+func ulimits(hc *container.HostConfig) []specs.POSIXRlimit {
+	rlimits := []specs.POSIXRlimit{}
+	for _, u := range hc.Ulimits {
+		rlimits = append(rlimits, specs.POSIXRlimit{Type: "RLIMIT_" + strings.ToUpper(u.Name), Hard: uint64(u.Hard), Soft: uint64(u.Soft)})
+	}
+	return rlimits
 }
 
 func defaultMounts(hc *container.HostConfig) []specs.Mount {

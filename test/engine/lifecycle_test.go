@@ -227,3 +227,21 @@ func TestKillThenRemove(t *testing.T) {
 		}
 	}
 }
+
+// TestExecUlimitsAndAncestor: an exec has the container's --ulimit, as
+// with dockerd; ps's ancestor filter finds a container by any form of its
+// image's name or by the image ID.
+func TestExecUlimitsAndAncestor(t *testing.T) {
+	d := newDaemon(t)
+	d.mustDocker(t, "run", "-d", "--name", "ul", "--ulimit", "nofile=1024:2048", "busybox", "sleep", "300")
+	if got := d.mustDocker(t, "exec", "ul", "sh", "-c", "ulimit -n; ulimit -Hn"); got != "1024\n2048\n" {
+		t.Errorf("exec's nofile limits: %q, want 1024 and 2048", got)
+	}
+	id := strings.TrimSpace(d.mustDocker(t, "inspect", "-f", "{{.Id}}", "ul"))
+	img := strings.TrimPrefix(strings.TrimSpace(d.mustDocker(t, "inspect", "-f", "{{.Image}}", "ul")), "sha256:")
+	for _, a := range []string{"busybox", "busybox:latest", "docker.io/library/busybox:latest", img[:12]} {
+		if got := strings.TrimSpace(d.mustDocker(t, "ps", "-q", "--no-trunc", "--filter", "ancestor="+a)); got != id {
+			t.Errorf("ps --filter ancestor=%s: %q, want %s", a, got, id)
+		}
+	}
+}

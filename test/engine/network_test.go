@@ -372,3 +372,50 @@ func TestDieBeforeDisconnect(t *testing.T) {
 		t.Errorf("events:\n%s\nwant container die, then network disconnect", out)
 	}
 }
+
+// TestEndpointsConfigOnly: a create through the API with the default
+// network mode and endpoint settings for a user network (the SDKs' and
+// testcontainers' way) joins that network only, as dockerd does; without
+// endpoint settings, the default bridge.
+func TestEndpointsConfigOnly(t *testing.T) {
+	d, _, _ := newNetDaemon(t)
+	d.mustDocker(t, "network", "create", "only")
+	status, body := rawRequest(t, d, "POST", "/v1.56/containers/create?name=epc", "application/json",
+		`{"Image":"busybox","Cmd":["sleep","300"],"NetworkingConfig":{"EndpointsConfig":{"only":{"Aliases":["web"]}}}}`)
+	if status != 201 {
+		t.Fatalf("create: %d %s", status, body)
+	}
+	d.mustDocker(t, "start", "epc")
+	if got := d.mustDocker(t, "inspect", "-f", "{{range $k, $v := .NetworkSettings.Networks}}{{$k}} {{end}}", "epc"); got != "only \n" {
+		t.Errorf("networks of epc: %q, want only", got)
+	}
+	if got := d.mustDocker(t, "run", "--rm", "--network", "only", "busybox", "nslookup", "web"); !strings.Contains(got, "Name:") {
+		t.Errorf("the alias on only does not resolve:\n%s", got)
+	}
+	d.mustDocker(t, "run", "-d", "--name", "plain", "busybox", "sleep", "300")
+	if got := d.mustDocker(t, "inspect", "-f", "{{range $k, $v := .NetworkSettings.Networks}}{{$k}} {{end}}", "plain"); got != "bridge \n" {
+		t.Errorf("networks of a plain run: %q, want bridge", got)
+	}
+}
+
+// TestConnectEventsOnce: connecting a created container sends "connect"
+// once, when it starts, as dockerd does; a running one's, at the connect.
+func TestConnectEventsOnce(t *testing.T) {
+	d, _, _ := newNetDaemon(t)
+	d.mustDocker(t, "network", "create", "late")
+	since := time.Now().Unix()
+	d.mustDocker(t, "create", "--name", "ce", "busybox", "sleep", "300")
+	d.mustDocker(t, "network", "connect", "late", "ce")
+	d.mustDocker(t, "start", "ce")
+	d.mustDocker(t, "run", "-d", "--name", "ce2", "busybox", "sleep", "300")
+	d.mustDocker(t, "network", "connect", "late", "ce2")
+	until := time.Now().Unix() + 1
+	out := d.mustDocker(t, "events", "--since", fmt.Sprint(since), "--until", fmt.Sprint(until),
+		"--filter", "event=connect", "--filter", "network=late", "--format", "{{.Actor.Attributes.container}}")
+	ids := strings.Fields(out)
+	ce := strings.TrimSpace(d.mustDocker(t, "inspect", "-f", "{{.Id}}", "ce"))
+	ce2 := strings.TrimSpace(d.mustDocker(t, "inspect", "-f", "{{.Id}}", "ce2"))
+	if len(ids) != 2 || ids[0] != ce || ids[1] != ce2 {
+		t.Errorf("connect events on late: %q, want one for ce (%s), then one for ce2 (%s)", ids, ce[:12], ce2[:12])
+	}
+}
