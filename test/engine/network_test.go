@@ -365,9 +365,7 @@ func TestDieBeforeDisconnect(t *testing.T) {
 	d.mustDocker(t, "network", "create", "evnet")
 	since := time.Now().Unix()
 	d.mustDocker(t, "run", "--rm", "--network", "evnet", "busybox", "true")
-	until := time.Now().Unix() + 1
-	out := d.mustDocker(t, "events", "--since", fmt.Sprint(since), "--until", fmt.Sprint(until),
-		"--filter", "event=die", "--filter", "event=disconnect", "--format", "{{.Type}} {{.Action}}")
+	out := d.eventsSince(t, since, "{{.Type}} {{.Action}}", "event=die", "event=disconnect")
 	if out != "container die\nnetwork disconnect\n" {
 		t.Errorf("events:\n%s\nwant container die, then network disconnect", out)
 	}
@@ -409,13 +407,22 @@ func TestConnectEventsOnce(t *testing.T) {
 	d.mustDocker(t, "start", "ce")
 	d.mustDocker(t, "run", "-d", "--name", "ce2", "busybox", "sleep", "300")
 	d.mustDocker(t, "network", "connect", "late", "ce2")
-	until := time.Now().Unix() + 1
-	out := d.mustDocker(t, "events", "--since", fmt.Sprint(since), "--until", fmt.Sprint(until),
-		"--filter", "event=connect", "--filter", "network=late", "--format", "{{.Actor.Attributes.container}}")
+	out := d.eventsSince(t, since, "{{.Actor.Attributes.container}}", "event=connect", "network=late")
 	ids := strings.Fields(out)
 	ce := strings.TrimSpace(d.mustDocker(t, "inspect", "-f", "{{.Id}}", "ce"))
 	ce2 := strings.TrimSpace(d.mustDocker(t, "inspect", "-f", "{{.Id}}", "ce2"))
 	if len(ids) != 2 || ids[0] != ce || ids[1] != ce2 {
 		t.Errorf("connect events on late: %q, want one for ce (%s), then one for ce2 (%s)", ids, ce[:12], ce2[:12])
 	}
+}
+
+// eventsSince is docker events from since (Unix seconds) to now, with the
+// filters, in format.
+func (d *daemon) eventsSince(t *testing.T, since int64, format string, filters ...string) string {
+	t.Helper()
+	args := []string{"events", "--since", fmt.Sprint(since), "--until", fmt.Sprint(time.Now().Unix() + 1), "--format", format}
+	for _, f := range filters {
+		args = append(args, "--filter", f)
+	}
+	return d.mustDocker(t, args...)
 }
