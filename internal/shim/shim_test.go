@@ -635,7 +635,14 @@ func TestBerthBinary(t *testing.T) {
 	if err != nil || string(b) != want {
 		t.Errorf("shim command line = %q, %v; want berth-shim serve %s", b, err, cfg.StateDir)
 	}
-	if b, err := os.ReadFile(filepath.Join("/proc", pid, "comm")); err != nil || string(b) != "berth-shim\n" {
+	// The image names itself (PR_SET_NAME) once its Go runtime runs, a
+	// moment after the exec.
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+		if b, err = os.ReadFile(filepath.Join("/proc", pid, "comm")); err != nil || string(b) == "berth-shim\n" {
+			break
+		}
+	}
+	if err != nil || string(b) != "berth-shim\n" {
 		t.Errorf("shim comm = %q, %v; want berth-shim", b, err)
 	}
 	runToExit(t, c, cfg, 5, "from-berth-shim\n")
