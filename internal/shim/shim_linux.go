@@ -584,7 +584,9 @@ func (s *shim) resize(req request) error {
 		p = e.io
 	}
 	if p.console == nil {
-		return errors.New("resize: the process has no terminal")
+		// Nothing to size: containerd's shim ignores it too, so a
+		// client's resize of a container without -t is no error.
+		return nil
 	}
 	ws := &unix.Winsize{Row: req.Height, Col: req.Width}
 	// Through Control, which keeps the pty open meanwhile: its reader

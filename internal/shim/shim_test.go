@@ -881,6 +881,16 @@ func TestResizeAfterExit(t *testing.T) {
 	if err := c.Resize(ctx, "", 100, 30); !shim.IsNotRunning(err) {
 		t.Errorf("resize after the exit: %v; want %q", err, shim.ErrNotRunning)
 	}
+	// A container without a terminal has nothing to size: no error, as
+	// with containerd's shim.
+	cfg2 := e.config("sleep", "30")
+	c2 := e.start(cfg2)
+	if err := c2.Resize(ctx, "", 100, 30); err != nil {
+		t.Errorf("resize of a container without a terminal: %v", err)
+	}
+	if err := c2.Delete(ctx, true); err != nil {
+		t.Error(err)
+	}
 }
 
 // TestDeleteFromRuntimeGone: a shim state directory that is already gone
