@@ -128,6 +128,14 @@ func (e *Engine) connectNetworks(ctx context.Context, c *Container) (retErr erro
 		}
 		if isUserNetwork(name) {
 			cfg.Aliases = append(cfg.Aliases, c.ID[:12]) // dockerd answers the short ID too
+			var links []string
+			if es != nil {
+				links = es.Links
+			}
+			if i == 0 && !c.PrimaryDisconnected {
+				links = append(links, c.HostConfig.Links...) // --link on a user network
+			}
+			cfg.Links = linkMap(links)
 		}
 		ep, err := nets.Connect(ctx, name, c.ID, c.NetNS, cfg)
 		if err != nil {
@@ -464,7 +472,8 @@ func (e *Engine) ConnectContainer(ctx context.Context, netID, ref string, settin
 		settings = &mnetwork.EndpointSettings{}
 	}
 	if c.State.Running && c.NetNS != "" {
-		cfg := network.EndpointConfig{Name: strings.TrimPrefix(c.Name, "/"), Aliases: append(append([]string{}, settings.Aliases...), c.ID[:12])}
+		cfg := network.EndpointConfig{Name: strings.TrimPrefix(c.Name, "/"), Aliases: append(append([]string{}, settings.Aliases...), c.ID[:12]),
+			Links: linkMap(settings.Links)}
 		if settings.IPAMConfig != nil {
 			cfg.IP, cfg.IPv6 = settings.IPAMConfig.IPv4Address, settings.IPAMConfig.IPv6Address
 		}
@@ -734,6 +743,29 @@ func (e *Engine) netName(ctx context.Context, ref string) string {
 
 // linked returns the container and alias of a --link value: "NAME:ALIAS",
 // "NAME" (alias NAME) or dockerd's stored "/NAME:/CONTAINER/ALIAS".
+// linkMap turns links ("NAME[:ALIAS]") into alias -> NAME, which the
+// embedded DNS of a user-defined network answers for the linking
+// container, as dockerd's does.
+func linkMap(links []string) map[string]string {
+	var m map[string]string
+	for _, l := range links {
+		name, alias, ok := strings.Cut(l, ":")
+		name = strings.TrimPrefix(name, "/")
+		if !ok {
+			alias = name
+		}
+		alias = path.Base(alias)
+		if name == "" || alias == "" {
+			continue
+		}
+		if m == nil {
+			m = map[string]string{}
+		}
+		m[alias] = name
+	}
+	return m
+}
+
 func (e *Engine) linked(l string) (*Container, string, error) {
 	name, alias, ok := strings.Cut(l, ":")
 	name = strings.TrimPrefix(name, "/")

@@ -141,6 +141,12 @@ func (m *Manager) lookup(containerID, name string) (v4, v6 []netip.Addr) {
 			continue
 		}
 		q := strings.TrimSuffix(name, "."+strings.ToLower(n.Name))
+		for alias, target := range own.Links {
+			if strings.EqualFold(alias, q) {
+				q = strings.ToLower(strings.TrimPrefix(target, "/")) // a --link of this container
+				break
+			}
+		}
 		for _, ep := range m.st.Endpoints {
 			if ep.NetworkID != n.ID {
 				continue

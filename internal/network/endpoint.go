@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net"
 	"net/netip"
 	"slices"
@@ -196,7 +197,7 @@ func (m *Manager) Connect(ctx context.Context, netRef, containerID, netnsPath st
 	}
 	ep := &Endpoint{
 		ID: newID(), NetworkID: n.ID, ContainerID: containerID, Name: strings.TrimPrefix(cfg.Name, "/"),
-		Aliases: slices.Clone(cfg.Aliases), IP: ip, Prefix: n.Subnet.Bits(), Gateway: n.Gateway,
+		Aliases: slices.Clone(cfg.Aliases), Links: maps.Clone(cfg.Links), IP: ip, Prefix: n.Subnet.Bits(), Gateway: n.Gateway,
 		MAC: mac, HostVeth: vethName(n.ID, containerID), NetnsPath: netnsPath,
 	}
 	if ip6.IsValid() {
@@ -230,7 +231,7 @@ func (m *Manager) Connect(ctx context.Context, netRef, containerID, netnsPath st
 		}
 	}
 	out := *ep
-	out.Aliases = slices.Clone(ep.Aliases)
+	out.Aliases, out.Links = slices.Clone(ep.Aliases), maps.Clone(ep.Links)
 	return &out, nil
 }
 
@@ -334,7 +335,7 @@ func (m *Manager) ContainerEndpoints(ctx context.Context, containerID string) ma
 	for _, ep := range m.st.Endpoints {
 		if ep.ContainerID == containerID {
 			e := *ep
-			e.Aliases = slices.Clone(ep.Aliases)
+			e.Aliases, e.Links = slices.Clone(ep.Aliases), maps.Clone(ep.Links)
 			out[ep.NetworkID] = e
 		}
 	}

@@ -105,20 +105,26 @@ type EndpointConfig struct {
 	IPv6       netip.Addr
 	Aliases    []string
 	MacAddress string
+	// Links are --link's on a user-defined network: alias -> the linked
+	// container's name, which the embedded DNS answers for this container
+	// alone.
+	Links map[string]string
 }
 
 // Endpoint is a container's attachment to a network.
 type Endpoint struct {
 	// ID is the endpoint's own ID (docker's EndpointID).
-	ID          string     `json:"id"`
-	NetworkID   string     `json:"networkId"`
-	ContainerID string     `json:"containerId"`
-	Name        string     `json:"name"`
-	Aliases     []string   `json:"aliases,omitempty"`
-	IP          netip.Addr `json:"ip"`
-	Prefix      int        `json:"prefix"`
-	Gateway     netip.Addr `json:"gateway"`
-	MAC         string     `json:"mac"`
+	ID          string   `json:"id"`
+	NetworkID   string   `json:"networkId"`
+	ContainerID string   `json:"containerId"`
+	Name        string   `json:"name"`
+	Aliases     []string `json:"aliases,omitempty"`
+	// Links: see EndpointConfig.
+	Links   map[string]string `json:"links,omitempty"`
+	IP      netip.Addr        `json:"ip"`
+	Prefix  int               `json:"prefix"`
+	Gateway netip.Addr        `json:"gateway"`
+	MAC     string            `json:"mac"`
 	// IPv6, Prefix6 and Gateway6 are set on IPv6 networks.
 	IPv6     netip.Addr `json:"ipv6,omitzero"`
 	Prefix6  int        `json:"prefix6,omitempty"`

@@ -426,3 +426,24 @@ func (d *daemon) eventsSince(t *testing.T, since int64, format string, filters .
 	}
 	return d.mustDocker(t, args...)
 }
+
+// TestLinksOnUserNetwork: --link on a user-defined network, and network
+// connect --link, make the embedded DNS answer the alias for the linking
+// container alone, as dockerd's does.
+func TestLinksOnUserNetwork(t *testing.T) {
+	d, _, _ := newNetDaemon(t)
+	d.mustDocker(t, "network", "create", "ln")
+	d.mustDocker(t, "run", "-d", "--name", "srv", "--network", "ln", "busybox", "sleep", "300")
+	ip := d.ipOf(t, "srv", "ln")
+	if got := d.mustDocker(t, "run", "--rm", "--network", "ln", "--link", "srv:lk", "busybox", "nslookup", "lk"); !strings.Contains(got, ip) {
+		t.Errorf("nslookup lk with --link srv:lk: %q, want %s", got, ip)
+	}
+	if _, _, err := d.docker(t, "run", "--rm", "--network", "ln", "busybox", "nslookup", "lk"); err == nil {
+		t.Errorf("lk resolves for a container without the link")
+	}
+	d.mustDocker(t, "run", "-d", "--name", "cli", "busybox", "sleep", "300")
+	d.mustDocker(t, "network", "connect", "--link", "srv:lk2", "ln", "cli")
+	if got := d.mustDocker(t, "exec", "cli", "nslookup", "lk2"); !strings.Contains(got, ip) {
+		t.Errorf("nslookup lk2 after network connect --link: %q, want %s", got, ip)
+	}
+}
