@@ -427,6 +427,7 @@ func inspectImage(img image.Image, version string) inspectResponse {
 		Size:         img.Size,
 		GraphDriver:  &storage.DriverData{Name: "overlay2", Data: map[string]string{}},
 		RootFS:       imagetypes.RootFS{Type: "layers", Layers: layers},
+		Metadata:     imagetypes.Metadata{LastTagTime: img.LastTagTime},
 	}}
 	if CompareVersions(version, "1.44") < 0 {
 		size := img.Size

@@ -222,6 +222,9 @@ func (s *Service) storeImage(ctx context.Context, cfg any, layers []ocispec.Desc
 	if ref == "" {
 		return s.Get(ctx, cdesc.Digest.String())
 	}
+	if err := s.stampTagTime(ctx, name); err != nil {
+		return Image{}, err
+	}
 	return s.Get(ctx, name)
 }
 

@@ -257,7 +257,28 @@ func (s *Service) Tag(ctx context.Context, source, targetName string) error {
 	if _, err := s.setNames(ctx, []string{named.String()}, img.Target); err != nil {
 		return fmt.Errorf("tag %s as %s: %w", source, targetName, err)
 	}
-	return nil
+	return s.stampTagTime(ctx, named.String())
+}
+
+// tagTimeLabel is the record label that holds when the name was put on an
+// image by a tag (Image.LastTagTime).
+const tagTimeLabel = "berth.tag-time"
+
+// stampTagTime records now as the time name was tagged.
+func (s *Service) stampTagTime(ctx context.Context, name string) error {
+	s.recordMu.Lock()
+	defer s.recordMu.Unlock()
+	defer s.recordsChanged()
+	return s.db.Update(ctx, func(tx *metadata.Tx) error {
+		it := tx.Images()
+		rec, err := it.Get(name)
+		if err != nil {
+			return err
+		}
+		rec.Labels = map[string]string{tagTimeLabel: time.Now().UTC().Format(time.RFC3339Nano)}
+		_, err = it.Update(rec, "labels."+tagTimeLabel)
+		return err
+	})
 }
 
 // InUseFunc tells whether a container uses the image id: the ID of one

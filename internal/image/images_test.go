@@ -7,6 +7,7 @@ import (
 	"sort"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/containerd/errdefs"
 	"github.com/opencontainers/go-digest"
@@ -57,6 +58,11 @@ func TestRecordsTagRemovePrune(t *testing.T) {
 	}
 	if strings.Join(got.RepoTags, ",") != "app:1,app:latest,registry.local:5000/team/app:1" {
 		t.Errorf("RepoTags %v", got.RepoTags)
+	}
+	// A tag put here is docker's LastTagTime; an image stored otherwise
+	// (a pull, here store's records) has none.
+	if !a.LastTagTime.IsZero() || got.LastTagTime.IsZero() || time.Since(got.LastTagTime) > time.Minute {
+		t.Errorf("LastTagTime before the tags %v, after %v", a.LastTagTime, got.LastTagTime)
 	}
 	if err := s.Tag(ctx, "app:1", "app@sha256:"+strings.Repeat("a", 64)); !errdefs.IsInvalidArgument(err) {
 		t.Errorf("tag as a digest: %v", err)

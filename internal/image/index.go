@@ -6,6 +6,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/opencontainers/go-digest"
 
@@ -80,6 +81,9 @@ func (s *Service) buildIndex(ctx context.Context) (*recordIndex, error) {
 			img.RepoDigests = append(img.RepoDigests, metadata.FamiliarName(rec.Name))
 		default:
 			img.RepoTags = append(img.RepoTags, metadata.FamiliarName(rec.Name))
+			if t, err := time.Parse(time.RFC3339Nano, rec.Labels[tagTimeLabel]); err == nil && t.After(img.LastTagTime) {
+				img.LastTagTime = t
+			}
 		}
 	}
 	for _, img := range ix.list {

@@ -274,6 +274,10 @@ type Image struct {
 	Labels map[string]string
 	// Dangling is true when the image has no tag.
 	Dangling bool
+	// LastTagTime is when a tag was last put on the image here (tag,
+	// build -t, import), zero when none was (a pull): docker's
+	// Metadata.LastTagTime.
+	LastTagTime time.Time
 	// names are the normalised record names.
 	names []string
 }
