@@ -24,6 +24,10 @@ func TestSaveLoadRoundTrip(t *testing.T) {
 			src := newTestService(t, "")
 			a := twoLayers(t).store(t, src, "example.com/a:1")
 			b := newTestImage(t, makeTar(t, tarEntry{name: "b", body: "bee"})).store(t, src, "b:latest")
+			// "b", a repository, saves every tag of it, as docker save does.
+			if err := src.Tag(ctx, "b:latest", "b:two"); err != nil {
+				t.Fatal(err)
+			}
 			var buf bytes.Buffer
 			if err := src.Save(ctx, []string{"example.com/a:1", "b", a.ID.String()}, &buf, format); err != nil {
 				t.Fatal(err)
@@ -33,11 +37,11 @@ func TestSaveLoadRoundTrip(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			want := "Loaded image: example.com/a:1\nLoaded image: b:latest"
+			want := "Loaded image: example.com/a:1\nLoaded image: b:latest\nLoaded image: b:two"
 			if got := strings.Join(lines, "\n"); got != want {
 				t.Errorf("load lines:\n%s\nwant:\n%s", got, want)
 			}
-			for name, img := range map[string]Image{"example.com/a:1": a, "b:latest": b} {
+			for name, img := range map[string]Image{"example.com/a:1": a, "b:latest": b, "b:two": b} {
 				got, err := dst.Get(ctx, name)
 				if err != nil {
 					t.Fatal(err)

@@ -43,7 +43,8 @@ type saveItem struct {
 // form (manifest.json, repositories, <config hex>.json, <layer>/layer.tar
 // uncompressed, as docker save writes them) or as an OCI image layout
 // (oci-layout, index.json, blobs/, plus docker's manifest.json). A ref that
-// is a name saves that tag; an ID saves the image without tags.
+// is a name saves that tag, a repository without a tag every tag of it (as
+// docker save), an ID the image without tags.
 func (s *Service) Save(ctx context.Context, refs []string, w io.Writer, format string) error {
 	if err := s.save(ctx, refs, w, format); err != nil {
 		return fmt.Errorf("save %s: %w", strings.Join(refs, " "), err)
@@ -60,7 +61,15 @@ func (s *Service) save(ctx context.Context, refs []string, w io.Writer, format s
 	}
 	var items []*saveItem
 	byID := map[digest.Digest]*saveItem{}
+	var expanded []string
 	for _, ref := range refs {
+		if tags := s.repoTags(ctx, ref); len(tags) > 0 {
+			expanded = append(expanded, tags...) // as docker: a repository saves all its tags
+		} else {
+			expanded = append(expanded, ref)
+		}
+	}
+	for _, ref := range expanded {
 		img, err := s.Get(ctx, ref)
 		if err != nil {
 			return err
@@ -92,6 +101,32 @@ func (s *Service) save(ctx context.Context, refs []string, w io.Writer, format s
 		return err
 	}
 	return tw.Close()
+}
+
+// repoTags returns the tags (normalised names) of repository ref, when ref
+// names a repository without a tag or digest; nil otherwise.
+func (s *Service) repoTags(ctx context.Context, ref string) []string {
+	if strings.Contains(ref, "@") || strings.Contains(ref[strings.LastIndex(ref, "/")+1:], ":") {
+		return nil
+	}
+	n, err := reference.ParseNormalizedNamed(ref)
+	if err != nil {
+		return nil
+	}
+	imgs, err := s.List(ctx, ListOptions{})
+	if err != nil {
+		return nil
+	}
+	var out []string
+	for _, img := range imgs {
+		for _, x := range img.names {
+			if strings.HasPrefix(x, n.Name()+":") && !strings.Contains(x, "@") {
+				out = append(out, x)
+			}
+		}
+	}
+	sort.Strings(out)
+	return out
 }
 
 func contains(xs []string, x string) bool {
