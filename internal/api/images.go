@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/url"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -16,6 +17,7 @@ import (
 	dockerspec "github.com/moby/docker-image-spec/specs-go/v1"
 	mevents "github.com/moby/moby/api/types/events"
 	imagetypes "github.com/moby/moby/api/types/image"
+	registrytypes "github.com/moby/moby/api/types/registry"
 	"github.com/moby/moby/api/types/storage"
 	"github.com/opencontainers/go-digest"
 
@@ -33,6 +35,7 @@ func (s *Server) routeImages(mux *http.ServeMux) {
 	mux.HandleFunc("POST /images/create", s.imagesCreate)
 	mux.HandleFunc("POST /images/load", s.imagesLoad)
 	mux.HandleFunc("POST /images/prune", s.imagesPrune)
+	mux.HandleFunc("GET /images/search", s.imagesSearch)
 	mux.HandleFunc("GET /images/{rest...}", s.imagesGetByName)
 	mux.HandleFunc("POST /images/{rest...}", s.imagesPostByName)
 	mux.HandleFunc("DELETE /images/{rest...}", s.imagesDelete)
@@ -754,4 +757,78 @@ func (s *Server) imagesLoad(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	ps.finish()
+}
+
+// imagesSearch answers GET /images/search: the registry's v1 search for
+// term (image.Service.Search), filtered by stars, is-official and
+// is-automated, as dockerd's.
+func (s *Server) imagesSearch(w http.ResponseWriter, r *http.Request) {
+	svc, err := s.images()
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	q := r.URL.Query()
+	term := q.Get("term")
+	if term == "" {
+		writeError(w, r, errdefs.ErrInvalidArgument.WithMessage("term is required"))
+		return
+	}
+	limit, err := int64Value(r, "limit", 0)
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	if limit < 0 || limit > 100 {
+		writeError(w, r, errdefs.ErrInvalidArgument.WithMessage(fmt.Sprintf("limit %d is outside the range of [1, 100]", limit)))
+		return
+	}
+	f, err := imageFilters(q, "stars", "is-official", "is-automated")
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	minStars := 0
+	for _, v := range f["stars"] {
+		n, err := strconv.Atoi(v)
+		if err != nil {
+			writeError(w, r, errdefs.ErrInvalidArgument.WithMessage(fmt.Sprintf("invalid filter 'stars=%s'", v)))
+			return
+		}
+		minStars = max(minStars, n)
+	}
+	wantBool := func(key string) (bool, bool, error) {
+		vs := f[key]
+		if len(vs) == 0 {
+			return false, false, nil
+		}
+		b, err := strconv.ParseBool(vs[0])
+		if err != nil {
+			return false, false, errdefs.ErrInvalidArgument.WithMessage(fmt.Sprintf("invalid filter '%s=%s'", key, vs[0]))
+		}
+		return b, true, nil
+	}
+	official, byOfficial, err := wantBool("is-official")
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	automated, byAutomated, err := wantBool("is-automated")
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	results, err := svc.Search(r.Context(), term, int(limit))
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	out := []registrytypes.SearchResult{}
+	for _, res := range results {
+		if res.StarCount < minStars || (byOfficial && res.IsOfficial != official) || (byAutomated && res.IsAutomated != automated) {
+			continue
+		}
+		out = append(out, res)
+	}
+	writeJSON(w, http.StatusOK, out)
 }

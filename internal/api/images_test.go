@@ -11,6 +11,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -419,5 +420,42 @@ func TestImageInspectContainerConfigBefore145(t *testing.T) {
 		if got := strings.Contains(string(b), `"ContainerConfig"`); got != want {
 			t.Errorf("inspect at %s by %q: ContainerConfig shown %v, want %v", APIVersion, ua, got, want)
 		}
+	}
+}
+
+// TestImagesSearch: GET /images/search asks the registry the term names
+// (here a fake v1 search on 127.0.0.1, over plain HTTP as a loopback
+// registry) and filters the answer by stars and is-official.
+func TestImagesSearch(t *testing.T) {
+	var asked string
+	reg := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/v1/search" {
+			http.NotFound(w, r)
+			return
+		}
+		asked = r.URL.RawQuery
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write([]byte(`{"query":"busy","num_results":3,"results":[` +
+			`{"name":"busybox","description":"the box","star_count":9,"is_official":true},` +
+			`{"name":"someone/busybox","description":"a copy","star_count":2},` +
+			`{"name":"other/busy","description":"","star_count":5}]}`))
+	}))
+	defer reg.Close()
+	_, ts := newImageServer(t, nil)
+	host := strings.TrimPrefix(reg.URL, "http://")
+	status, _, body := request(t, "GET", ts.URL+"/v1.50/images/search?term="+host+"/busy&limit=10&filters="+url.QueryEscape(`{"stars":{"3":true}}`), nil)
+	if status != 200 || asked != "n=10&q=busy" {
+		t.Fatalf("search: %d %s (registry asked %q)", status, body, asked)
+	}
+	var got []map[string]any
+	if err := json.Unmarshal([]byte(body), &got); err != nil || len(got) != 2 || got[0]["name"] != "busybox" || got[1]["name"] != "other/busy" {
+		t.Errorf("search with stars>=3: %v %s", err, body)
+	}
+	_, _, body = request(t, "GET", ts.URL+"/v1.50/images/search?term="+host+"/busy&filters="+url.QueryEscape(`{"is-official":{"true":true}}`), nil)
+	if err := json.Unmarshal([]byte(body), &got); err != nil || len(got) != 1 || got[0]["is_official"] != true {
+		t.Errorf("search is-official: %v %s", err, body)
+	}
+	if status, _, body := request(t, "GET", ts.URL+"/v1.50/images/search", nil); status != 400 {
+		t.Errorf("search without a term: %d %s", status, body)
 	}
 }
