@@ -10,7 +10,7 @@ import (
 
 // AddCommands adds the `image` group, docker's top-level image commands
 // (images, pull, push, rmi, tag, history, save, load, import, login,
-// logout) to root. opts holds the global -H and TLS flags.
+// logout, search) to root. opts holds the global -H and TLS flags.
 func AddCommands(root *cobra.Command, opts *client.Options) {
 	group := &cobra.Command{
 		Use:   "image",
@@ -31,7 +31,7 @@ func AddCommands(root *cobra.Command, opts *client.Options) {
 	root.AddCommand(group)
 	for _, c := range []*cobra.Command{newListCommand(opts), newPullCommand(opts), newPushCommand(opts), newRemoveCommand(opts),
 		newTagCommand(opts), newHistoryCommand(opts), newSaveCommand(opts), newLoadCommand(opts), newImportCommand(opts),
-		newLoginCommand(opts), newLogoutCommand(opts)} {
+		newLoginCommand(opts), newLogoutCommand(opts), newSearchCommand(opts)} {
 		command.DockerHelp(c)
 		root.AddCommand(c)
 	}
