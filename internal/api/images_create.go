@@ -232,13 +232,22 @@ func (s *Server) imagePush(w http.ResponseWriter, r *http.Request, name string) 
 		return
 	}
 	ps := newProgressStream(w, r, nil)
-	for _, ref := range refs {
+	for i, ref := range refs {
 		img, err := svc.Get(r.Context(), ref.String())
 		if err != nil {
 			ps.fail(err, "tag does not exist: "+reference.FamiliarString(ref))
 			return
 		}
-		if err := svc.Push(r.Context(), ref.String(), image.PushOptions{Auth: auth, Progress: ps.event}); err != nil {
+		progress := ps.event
+		if i > 0 {
+			// "The push refers to repository" once, as dockerd's push -a.
+			progress = func(e image.ProgressEvent) {
+				if !strings.HasPrefix(e.Status, "The push refers to repository") {
+					ps.event(e)
+				}
+			}
+		}
+		if err := svc.Push(r.Context(), ref.String(), image.PushOptions{Auth: auth, Progress: progress}); err != nil {
 			ps.fail(err, innerMessage(err))
 			return
 		}
@@ -285,6 +294,7 @@ func (s *Server) pullAllTags(w http.ResponseWriter, r *http.Request, svc *image.
 		ps.fail(err, err.Error())
 		return
 	}
+	downloaded := false
 	for _, tag := range tags {
 		ref, err := reference.WithTag(repo, tag)
 		if err != nil {
@@ -294,6 +304,11 @@ func (s *Server) pullAllTags(w http.ResponseWriter, r *http.Request, svc *image.
 			if strings.HasPrefix(e.Status, "Pulling from ") {
 				e.Status = "Pulling from " + reference.Path(ref)
 			}
+			if strings.HasPrefix(e.Status, "Status: ") {
+				// One status for the repository, at the end, as dockerd.
+				downloaded = downloaded || strings.HasPrefix(e.Status, "Status: Downloaded newer image")
+				return
+			}
 			ps.event(e)
 		}
 		if _, err := svc.Pull(r.Context(), ref.String(), image.PullOptions{Platform: r.URL.Query().Get("platform"), Auth: auth, Progress: progress}); err != nil {
@@ -302,5 +317,10 @@ func (s *Server) pullAllTags(w http.ResponseWriter, r *http.Request, svc *image.
 		}
 		s.publishImage(mevents.ActionPull, reference.FamiliarString(ref), map[string]string{"name": reference.FamiliarString(ref)})
 	}
+	status := "Status: Image is up to date for " + reference.FamiliarName(repo)
+	if downloaded {
+		status = "Status: Downloaded newer image for " + reference.FamiliarName(repo)
+	}
+	ps.event(image.ProgressEvent{Status: status})
 	ps.finish()
 }

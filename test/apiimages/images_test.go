@@ -183,6 +183,9 @@ func TestPullListInspectTagPush(t *testing.T) {
 	if !strings.Contains(r.stdout, "v1: digest: "+manifestDigest) || !strings.Contains(r.stdout, "v2: digest: "+manifestDigest) {
 		t.Errorf("docker push --all-tags:\n%s", r.stdout)
 	}
+	if n := strings.Count(r.stdout, "The push refers to repository"); n != 1 {
+		t.Errorf("docker push --all-tags names the repository %d times, want once as dockerd:\n%s", n, r.stdout)
+	}
 	// The last tag of a repository goes with its digest reference, as
 	// dockerd untags it.
 	r = c.ok("rmi", host+"/copy:v2")
@@ -262,7 +265,10 @@ func TestPullAllTags(t *testing.T) {
 	if r := c.run("pull", host+"/alltags/c"); r.code == 0 || !strings.Contains(r.stderr, "alltags/c:latest not found") {
 		t.Errorf("pull without a tag: %+v; want :latest not found", r)
 	}
-	c.ok("pull", "-a", host+"/alltags/c")
+	pulled := c.ok("pull", "-a", host+"/alltags/c").stdout
+	if n := strings.Count(pulled, "Status: "); n != 1 || !strings.Contains(pulled, "Status: Downloaded newer image for "+host+"/alltags/c\n") {
+		t.Errorf("pull -a: %d status lines, want one for the repository as dockerd:\n%s", n, pulled)
+	}
 	out := c.ok("images", "--format", "{{.Repository}}:{{.Tag}}", host+"/alltags/c").stdout
 	for _, tag := range []string{"b", "r"} {
 		if !strings.Contains(out, host+"/alltags/c:"+tag+"\n") {
