@@ -106,6 +106,7 @@ func (s *Server) containerList(w http.ResponseWriter, r *http.Request) {
 	all := boolValue(r, "all") || limit > 0
 	out := []container.Summary{}
 	resolved := map[string]string{} // image reference -> image ID now
+	ancestors := s.resolveAncestors(r.Context(), f)
 	for _, c := range s.cfg.Engine.List() {
 		sum := c.Summary()
 		// As dockerd: a reference that no longer names the container's
@@ -127,7 +128,7 @@ func (s *Server) containerList(w http.ResponseWriter, r *http.Request) {
 				continue
 			}
 		}
-		ok, err := s.matchContainer(f, sum)
+		ok, err := s.matchContainer(f, sum, ancestors)
 		if err != nil {
 			writeError(w, r, err)
 			return
@@ -151,7 +152,7 @@ func (s *Server) containerList(w http.ResponseWriter, r *http.Request) {
 // matchContainer applies ps filters: id, name, label, status, exited,
 // ancestor, health, network, before, since, volume, publish, expose and
 // is-task.
-func (s *Server) matchContainer(f listFilters, c container.Summary) (bool, error) {
+func (s *Server) matchContainer(f listFilters, c container.Summary, ancestors map[string]string) (bool, error) {
 	for key, vals := range f {
 		any := false
 		for v := range vals {
@@ -200,12 +201,8 @@ func (s *Server) matchContainer(f listFilters, c container.Summary) (bool, error
 				// dockerd resolves the value to an image: a name in any
 				// form (busybox, busybox:latest, docker.io/library/...)
 				// or an ID prefix.
-				any = any || c.Image == v || strings.HasPrefix(c.ImageID, v) || strings.HasPrefix(strings.TrimPrefix(c.ImageID, "sha256:"), v)
-				if !any && s.cfg.Images != nil {
-					if img, err := s.cfg.Images.Get(context.Background(), v); err == nil && img.ID.String() == c.ImageID {
-						any = true
-					}
-				}
+				any = any || c.Image == v || strings.HasPrefix(c.ImageID, v) || strings.HasPrefix(strings.TrimPrefix(c.ImageID, "sha256:"), v) ||
+					(ancestors[v] != "" && ancestors[v] == c.ImageID)
 			case "volume":
 				// a volume's name or any mount's destination
 				for _, m := range c.Mounts {
@@ -662,6 +659,21 @@ func (s *Server) containerLogs(w http.ResponseWriter, r *http.Request) {
 
 // listFilters are the filters of list and prune requests: key -> values.
 type listFilters map[string]map[string]bool
+
+// resolveAncestors maps each ancestor filter value that names an image to
+// its ID, once per list.
+func (s *Server) resolveAncestors(ctx context.Context, f listFilters) map[string]string {
+	out := map[string]string{}
+	if s.cfg.Images == nil {
+		return out
+	}
+	for v := range f["ancestor"] {
+		if img, err := s.cfg.Images.Get(ctx, v); err == nil {
+			out[v] = img.ID.String()
+		}
+	}
+	return out
+}
 
 // parseListFilters reads the filters query value: {"key":{"v":true}} or
 // the older {"key":["v"]}.

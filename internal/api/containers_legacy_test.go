@@ -98,7 +98,7 @@ func TestContainerListLabelsAllMatch(t *testing.T) {
 		c    container.Summary
 		want bool
 	}{{web, false}, {client, true}} {
-		got, err := s.matchContainer(f, tc.c)
+		got, err := s.matchContainer(f, tc.c, nil)
 		if err != nil || got != tc.want {
 			t.Errorf("container %s: match = %v, %v; want %v", tc.c.ID, got, err, tc.want)
 		}

@@ -111,6 +111,31 @@ func (j *cgroupJoin) close() {
 	}
 }
 
+// dropFD gives up CLONE_INTO_CGROUP (refused: an old kernel, a busy
+// cgroup); the parent then moves the process into the v2 directory
+// (parentMoves), the v1 hierarchies are joined as before.
+func (j *cgroupJoin) dropFD() {
+	j.close()
+	j.v2 = nil
+}
+
+// awaitJoin reads the process's cgroup report (joinCgroupTasks) and, when
+// it did not join or waits to be moved, moves it with move and lets it go
+// on.
+func awaitJoin(sync *syncConn, move func() error) error {
+	m, err := sync.expect(msgCgroup)
+	if err != nil {
+		return err
+	}
+	if m.Message == "" {
+		return nil
+	}
+	if err := move(); err != nil {
+		return err
+	}
+	return sync.send(syncMsg{Type: msgContinue})
+}
+
 // joinCgroupTasks moves the calling thread into each v1 cgroup whose tasks
 // file is named in paths or open as a descriptor in fds (which it closes),
 // and reports the outcome to the parent; after a failure, or with
@@ -122,12 +147,10 @@ func joinCgroupTasks(sync *syncConn, paths []string, fds []int, awaitMove bool) 
 		msg = "to be moved by the parent"
 	}
 	for _, p := range paths {
-		if msg != "" {
-			break
-		}
-		if err := writeZero(p); err != nil {
-			msg = fmt.Sprintf("join %s: %v", p, err)
-			break
+		if msg == "" {
+			if err := writeZero(p); err != nil {
+				msg = fmt.Sprintf("join %s: %v", p, err)
+			}
 		}
 	}
 	for _, fd := range fds {

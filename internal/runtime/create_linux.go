@@ -195,9 +195,9 @@ func Create(opts CreateOpts) (c *Container, err error) {
 	// The init joins its cgroup as it starts (cgroupJoin). Before it exists
 	// only the v2 (or unified) directory is made, which CLONE_INTO_CGROUP
 	// needs; the v1 directories and the limits are made while the init
-	// starts, before it is sent its config: the init joins its v1 cgroups
-	// once it has it, or its constructor waits for them (cgroupJoin.wait).
-	// The container's process runs only after all of it.
+	// starts, before it is sent its config, and the init joins its v1
+	// cgroups once it has it. The container's process runs only after all
+	// of it.
 	var join *cgroupJoin
 	setUpCgroup := func() error {
 		if err := cg.Apply(-1); err != nil {
@@ -282,7 +282,7 @@ func Create(opts CreateOpts) (c *Container, err error) {
 	if err := cmd.Start(); err != nil && join != nil && join.v2 != nil && !join.late {
 		// CLONE_INTO_CGROUP refused (an old kernel, a busy cgroup): start
 		// without it and let the parent move the init.
-		join = nil
+		join.dropFD()
 		cmd = newCmd(false)
 		if err := cmd.Start(); err != nil {
 			return nil, fmt.Errorf("start container init: %w", err)
@@ -379,19 +379,16 @@ func Create(opts CreateOpts) (c *Container, err error) {
 		return nil, fmt.Errorf("save state: %w", err)
 	}
 	if len(cfg.CgroupTasks) > 0 || cfg.CgroupAwaitMove {
-		m, err := sync.expect(msgCgroup)
+		// The init could not move itself, or waits to be moved
+		// (cgroupJoin.late): the whole process, the slow way.
+		err := awaitJoin(sync, func() error {
+			if err := cg.Apply(pid); err != nil {
+				return fmt.Errorf("cgroup: %w", err)
+			}
+			return nil
+		})
 		if err != nil {
 			return nil, err
-		}
-		if m.Message != "" {
-			// The init could not move itself, or waits to be moved
-			// (cgroupJoin.late): move the whole process, the slow way.
-			if err := cg.Apply(pid); err != nil {
-				return nil, fmt.Errorf("cgroup: %w", err)
-			}
-			if err := sync.send(syncMsg{Type: msgContinue}); err != nil {
-				return nil, err
-			}
 		}
 	}
 	if hooksBeforePivot {

@@ -153,7 +153,7 @@ func (c *Container) Exec(opts ExecOpts) (*Process, error) {
 	cmd := newCmd(true)
 	if err := cmd.Start(); err != nil && join != nil && join.v2 != nil && !join.late {
 		// CLONE_INTO_CGROUP refused: start without it, move it ourselves.
-		join = nil
+		join.dropFD()
 		cmd = newCmd(false)
 		if err := cmd.Start(); err != nil {
 			return nil, fmt.Errorf("exec: start: %w", err)
@@ -202,17 +202,8 @@ func (c *Container) Exec(opts ExecOpts) (*Process, error) {
 		return fail(fmt.Errorf("exec: send config: %w", err))
 	}
 	if len(taskFds) > 0 || cfg.CgroupAwaitMove {
-		m, err := sync.expect(msgCgroup)
-		if err != nil {
+		if err := awaitJoin(sync, moveIn); err != nil {
 			return fail(err)
-		}
-		if m.Message != "" {
-			if err := moveIn(); err != nil {
-				return fail(err)
-			}
-			if err := sync.send(syncMsg{Type: msgContinue}); err != nil {
-				return fail(err)
-			}
 		}
 	}
 	if _, err := sync.expect(msgReady); err != nil {

@@ -160,3 +160,41 @@ func TestJoinCgroupTasks(t *testing.T) {
 		}
 	})
 }
+
+// TestParentMoves: the parent moves a new process itself when its v2 (or
+// unified) cgroup was not joined at birth (no CLONE_INTO_CGROUP, or given
+// up: dropFD) and it is not to be moved later, or when the process does
+// not join its v1 hierarchies; the join is never left nil by a fallback.
+func TestParentMoves(t *testing.T) {
+	hybrid := map[string]string{"": "/u/c", "pids": "/p/c"}
+	v2only := map[string]string{"": "/u/c"}
+	devnull, err := os.Open(os.DevNull)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer devnull.Close()
+	fd := &cgroupJoin{v1: []string{"/p/c"}, v2: devnull}
+	dropped := &cgroupJoin{v1: []string{"/p/c"}}
+	for _, tc := range []struct {
+		name  string
+		paths map[string]string
+		join  *cgroupJoin
+		v1    bool
+		want  bool
+	}{
+		{"born in v2, v1 by the process", hybrid, fd, true, false},
+		{"born in v2, v1 not by the process", hybrid, fd, false, true},
+		{"CLONE_INTO_CGROUP given up", hybrid, dropped, true, true},
+		{"no join at all (user namespace)", hybrid, nil, false, true},
+		{"v2 with a pids limit: moved later", v2only, &cgroupJoin{late: true}, false, false},
+	} {
+		if got := parentMoves(tc.paths, tc.join, tc.v1); got != tc.want {
+			t.Errorf("%s: parentMoves = %v, want %v", tc.name, got, tc.want)
+		}
+	}
+	d := &cgroupJoin{v1: []string{"/p/c"}}
+	d.dropFD()
+	if d.v2 != nil || len(d.v1) != 1 {
+		t.Errorf("dropFD: %+v, want the v1 list kept and no fd", d)
+	}
+}
