@@ -332,8 +332,10 @@ func validateHostConfig(hc *container.HostConfig) error {
 		field string
 		caps  []string
 	}{{"CapAdd", hc.CapAdd}, {"CapDrop", hc.CapDrop}} {
-		if _, err := capabilities(&container.HostConfig{CapAdd: c.caps}); err != nil {
-			return errdefs.ErrInvalidArgument.WithMessage("invalid " + c.field + ": " + err.Error())
+		for _, name := range c.caps {
+			if _, err := normCap(name); err != nil {
+				return errdefs.ErrInvalidArgument.WithMessage("invalid " + c.field + ": " + err.Error())
+			}
 		}
 	}
 	// What dockerd refuses at create on a host like this one, with its

@@ -749,12 +749,7 @@ func (e *Engine) netName(ctx context.Context, ref string) string {
 func linkMap(links []string) map[string]string {
 	var m map[string]string
 	for _, l := range links {
-		name, alias, ok := strings.Cut(l, ":")
-		name = strings.TrimPrefix(name, "/")
-		if !ok {
-			alias = name
-		}
-		alias = path.Base(alias)
+		name, alias := splitLink(l)
 		if name == "" || alias == "" {
 			continue
 		}
@@ -766,12 +761,19 @@ func linkMap(links []string) map[string]string {
 	return m
 }
 
-func (e *Engine) linked(l string) (*Container, string, error) {
+// splitLink splits a link "NAME[:ALIAS]" (NAME may start with a slash,
+// ALIAS is its last path element; NAME when absent).
+func splitLink(l string) (name, alias string) {
 	name, alias, ok := strings.Cut(l, ":")
 	name = strings.TrimPrefix(name, "/")
 	if !ok {
 		alias = name
 	}
+	return name, path.Base(alias)
+}
+
+func (e *Engine) linked(l string) (*Container, string, error) {
+	name, alias := splitLink(l)
 	if name == "" {
 		return nil, "", errdefs.ErrInvalidArgument.WithMessage(fmt.Sprintf("invalid link %q", l))
 	}
@@ -779,5 +781,5 @@ func (e *Engine) linked(l string) (*Container, string, error) {
 	if err != nil {
 		return nil, "", errdefs.ErrInvalidArgument.WithMessage(fmt.Sprintf("could not get container for %s: No such container: %s", name, name))
 	}
-	return c, path.Base(alias), nil
+	return c, alias, nil
 }

@@ -50,33 +50,36 @@ var (
 	}
 )
 
+// normCap returns a capability name as the kernel spells it ("net_admin"
+// is CAP_NET_ADMIN), or "ALL"; an unknown name is an invalid argument.
+func normCap(s string) (string, error) {
+	s = strings.ToUpper(s)
+	if s == "ALL" {
+		return s, nil
+	}
+	if !strings.HasPrefix(s, "CAP_") {
+		s = "CAP_" + s
+	}
+	for _, c := range allCaps {
+		if c == s {
+			return s, nil
+		}
+	}
+	return "", errdefs.ErrInvalidArgument.WithMessage(fmt.Sprintf("unknown capability: %q", s))
+}
+
 // capabilities applies --cap-add/--cap-drop (with or without CAP_, ALL)
 // over docker's default set.
 func capabilities(hc *container.HostConfig) ([]string, error) {
 	if hc.Privileged {
 		return boundingCaps(), nil
 	}
-	norm := func(s string) (string, error) {
-		s = strings.ToUpper(s)
-		if s == "ALL" {
-			return s, nil
-		}
-		if !strings.HasPrefix(s, "CAP_") {
-			s = "CAP_" + s
-		}
-		for _, c := range allCaps {
-			if c == s {
-				return s, nil
-			}
-		}
-		return "", errdefs.ErrInvalidArgument.WithMessage(fmt.Sprintf("unknown capability: %q", s))
-	}
 	set := map[string]bool{}
 	for _, c := range defaultCaps {
 		set[c] = true
 	}
 	for _, d := range hc.CapDrop {
-		n, err := norm(d)
+		n, err := normCap(d)
 		if err != nil {
 			return nil, err
 		}
@@ -87,7 +90,7 @@ func capabilities(hc *container.HostConfig) ([]string, error) {
 		delete(set, n)
 	}
 	for _, a := range hc.CapAdd {
-		n, err := norm(a)
+		n, err := normCap(a)
 		if err != nil {
 			return nil, err
 		}
@@ -386,14 +389,12 @@ func (e *Engine) withShm(c *Container, mounts []specs.Mount) []specs.Mount {
 	bindFrom := func(src string) specs.Mount {
 		return specs.Mount{Destination: "/dev/shm", Type: "bind", Source: src, Options: []string{"rbind", "rprivate"}}
 	}
-	var shm *specs.Mount
+	src := "" // what is bound on /dev/shm; none when empty
 	switch {
 	case mode == string(container.IPCModeHost):
-		m := bindFrom("/dev/shm")
-		shm = &m
+		src = "/dev/shm"
 	case mode == string(container.IPCModeShareable):
-		m := bindFrom(e.shmDir(c.ID))
-		shm = &m
+		src = e.shmDir(c.ID)
 	case strings.HasPrefix(mode, "container:"):
 		// The donor was checked (running, shareable or host) by
 		// namespaceFor.
@@ -403,11 +404,9 @@ func (e *Engine) withShm(c *Container, mounts []specs.Mount) []specs.Mount {
 			other.mu.Unlock()
 			switch omode {
 			case container.IPCModeHost:
-				m := bindFrom("/dev/shm")
-				shm = &m
+				src = "/dev/shm"
 			case container.IPCModeShareable:
-				m := bindFrom(e.shmDir(oid))
-				shm = &m
+				src = e.shmDir(oid)
 			}
 		}
 	case mode == string(container.IPCModeNone):
@@ -417,8 +416,8 @@ func (e *Engine) withShm(c *Container, mounts []specs.Mount) []specs.Mount {
 	out := mounts[:0:0]
 	for _, m := range mounts {
 		if m.Destination == "/dev/shm" {
-			if shm != nil {
-				out = append(out, *shm)
+			if src != "" {
+				out = append(out, bindFrom(src))
 			}
 			continue
 		}
@@ -437,11 +436,8 @@ func (e *Engine) mountShm(c *Container) error {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return fmt.Errorf("shm: %w", err)
 	}
-	size := c.HostConfig.ShmSize
-	if size <= 0 {
-		size = 64 << 20
-	}
-	if err := unix.Mount("shm", dir, "tmpfs", unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC, "mode=1777,size="+strconv.FormatInt(size, 10)); err != nil {
+	// ShmSize: docker's 64 MiB unless set (applyHostDefaults).
+	if err := unix.Mount("shm", dir, "tmpfs", unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC, "mode=1777,size="+strconv.FormatInt(c.HostConfig.ShmSize, 10)); err != nil {
 		return fmt.Errorf("shm: mount tmpfs on %s: %w", dir, err)
 	}
 	return nil
