@@ -106,14 +106,11 @@ func (s *Service) save(ctx context.Context, refs []string, w io.Writer, format s
 // repoTags returns the tags (normalised names) of repository ref, when ref
 // names a repository without a tag or digest; nil otherwise.
 func (s *Service) repoTags(ctx context.Context, ref string) []string {
-	if strings.Contains(ref, "@") || strings.Contains(ref[strings.LastIndex(ref, "/")+1:], ":") {
-		return nil
-	}
 	n, err := reference.ParseNormalizedNamed(ref)
-	if err != nil {
+	if err != nil || !reference.IsNameOnly(n) {
 		return nil
 	}
-	imgs, err := s.List(ctx, ListOptions{})
+	imgs, err := s.images(ctx)
 	if err != nil {
 		return nil
 	}
