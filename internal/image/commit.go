@@ -216,13 +216,13 @@ func (s *Service) storeImage(ctx context.Context, cfg any, layers []ocispec.Desc
 		}
 		name = n
 	}
-	if _, err := s.setNames(ctx, []string{name}, mdesc); err != nil {
-		return Image{}, err
-	}
 	if ref == "" {
+		if _, err := s.setNames(ctx, []string{name}, mdesc); err != nil {
+			return Image{}, err
+		}
 		return s.Get(ctx, cdesc.Digest.String())
 	}
-	if err := s.stampTagTime(ctx, name); err != nil {
+	if err := s.tagNames(ctx, []string{name}, mdesc); err != nil {
 		return Image{}, err
 	}
 	return s.Get(ctx, name)

@@ -73,6 +73,9 @@ func TestCreateFromDiffDockerConfig(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if child.LastTagTime.IsZero() {
+		t.Error("a commit with a name has no LastTagTime")
+	}
 	if ext := rawExt(t, child); ext.Healthcheck == nil || ext.Healthcheck.Retries != 3 || strings.Join(ext.Shell, " ") != "/bin/bash -c" || len(ext.OnBuild) != 1 {
 		t.Errorf("inherited ext %+v", ext)
 	}

@@ -165,10 +165,22 @@ func (s *Service) get(ctx context.Context, ref string) (Image, error) {
 // keeps an image that loses its last name as a dangling record. It
 // reports whether any name changed.
 func (s *Service) setNames(ctx context.Context, names []string, target ocispec.Descriptor) (bool, error) {
+	return s.nameImage(ctx, names, target, false)
+}
+
+// tagNames is setNames for a tag (docker tag, commit or import with a
+// name): the names, but the builder's intermediate ones, also record when
+// they were tagged (LastTagTime), in the same transaction.
+func (s *Service) tagNames(ctx context.Context, names []string, target ocispec.Descriptor) error {
+	_, err := s.nameImage(ctx, names, target, true)
+	return err
+}
+
+func (s *Service) nameImage(ctx context.Context, names []string, target ocispec.Descriptor, tagged bool) (bool, error) {
 	s.recordMu.Lock()
 	defer s.recordMu.Unlock()
 	defer s.recordsChanged()
-	changed := false
+	changed, now := false, time.Now().UTC()
 	err := s.db.Update(ctx, func(tx *metadata.Tx) error {
 		it := tx.Images()
 		var displaced []ocispec.Descriptor
@@ -201,6 +213,11 @@ func (s *Service) setNames(ctx context.Context, names []string, target ocispec.D
 				changed = true
 			default:
 				return err
+			}
+			if tagged && !isIntermediateName(n) {
+				if err := stampTagTime(it, n, now); err != nil {
+					return err
+				}
 			}
 		}
 		// A named image is not dangling any more; a dangling name set
@@ -254,31 +271,25 @@ func (s *Service) Tag(ctx context.Context, source, targetName string) error {
 	if _, ok := named.(reference.Digested); ok {
 		return fmt.Errorf("tag %s as %s: refusing to create a tag with a digest reference: %w", source, targetName, errdefs.ErrInvalidArgument)
 	}
-	if _, err := s.setNames(ctx, []string{named.String()}, img.Target); err != nil {
+	if err := s.tagNames(ctx, []string{named.String()}, img.Target); err != nil {
 		return fmt.Errorf("tag %s as %s: %w", source, targetName, err)
 	}
-	return s.stampTagTime(ctx, named.String())
+	return nil
 }
 
 // tagTimeLabel is the record label that holds when the name was put on an
 // image by a tag (Image.LastTagTime).
 const tagTimeLabel = "berth.tag-time"
 
-// stampTagTime records now as the time name was tagged.
-func (s *Service) stampTagTime(ctx context.Context, name string) error {
-	s.recordMu.Lock()
-	defer s.recordMu.Unlock()
-	defer s.recordsChanged()
-	return s.db.Update(ctx, func(tx *metadata.Tx) error {
-		it := tx.Images()
-		rec, err := it.Get(name)
-		if err != nil {
-			return err
-		}
-		rec.Labels = map[string]string{tagTimeLabel: time.Now().UTC().Format(time.RFC3339Nano)}
-		_, err = it.Update(rec, "labels."+tagTimeLabel)
+// stampTagTime records t as the time name was tagged.
+func stampTagTime(it *metadata.ImageTx, name string, t time.Time) error {
+	rec, err := it.Get(name)
+	if err != nil {
 		return err
-	})
+	}
+	rec.Labels = map[string]string{tagTimeLabel: t.Format(time.RFC3339Nano)}
+	_, err = it.Update(rec, "labels."+tagTimeLabel)
+	return err
 }
 
 // InUseFunc tells whether a container uses the image id: the ID of one
