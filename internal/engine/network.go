@@ -741,8 +741,6 @@ func (e *Engine) netName(ctx context.Context, ref string) string {
 	return ref
 }
 
-// linked returns the container and alias of a --link value: "NAME:ALIAS",
-// "NAME" (alias NAME) or dockerd's stored "/NAME:/CONTAINER/ALIAS".
 // linkMap turns links ("NAME[:ALIAS]") into alias -> NAME, which the
 // embedded DNS of a user-defined network answers for the linking
 // container, as dockerd's does.
@@ -772,6 +770,8 @@ func splitLink(l string) (name, alias string) {
 	return name, path.Base(alias)
 }
 
+// linked returns the container and alias of a --link value: "NAME:ALIAS",
+// "NAME" (alias NAME) or dockerd's stored "/NAME:/CONTAINER/ALIAS".
 func (e *Engine) linked(l string) (*Container, string, error) {
 	name, alias := splitLink(l)
 	if name == "" {
