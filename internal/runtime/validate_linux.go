@@ -8,9 +8,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"regexp"
 	"strings"
-	"sync"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
@@ -217,14 +215,37 @@ func validateSpec(spec *specs.Spec, bundle string) error {
 	return nil
 }
 
-// ociVersion1 matches the runtime-spec versions this runtime implements.
-var ociVersion1 = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^1\.[0-9]+(\.[0-9]+)?([-+].*)?$`) })
+// ociVersion1 reports whether v is a runtime-spec version this runtime
+// implements: `^1\.[0-9]+(\.[0-9]+)?([-+].*)?$` (1.x, 1.x.y, with an optional
+// pre-release or build suffix on the same line).
+func ociVersion1(v string) bool {
+	rest, ok := strings.CutPrefix(v, "1.")
+	if !ok {
+		return false
+	}
+	digits := func(s string) (string, bool) {
+		i := 0
+		for i < len(s) && '0' <= s[i] && s[i] <= '9' {
+			i++
+		}
+		return s[i:], i > 0
+	}
+	if rest, ok = digits(rest); !ok {
+		return false
+	}
+	if after, found := strings.CutPrefix(rest, "."); found {
+		if rest, ok = digits(after); !ok {
+			return false
+		}
+	}
+	return rest == "" || (rest[0] == '-' || rest[0] == '+') && !strings.Contains(rest, "\n")
+}
 
 func validateVersion(spec *specs.Spec, _ string) error {
 	if spec.Version == "" {
 		return errors.New("ociVersion is required")
 	}
-	if !ociVersion1().MatchString(spec.Version) {
+	if !ociVersion1(spec.Version) {
 		return fmt.Errorf("ociVersion %q is not supported (want 1.x)", spec.Version)
 	}
 	return nil
