@@ -195,10 +195,14 @@ func TestResolveUser(t *testing.T) {
 	_ = os.WriteFile(filepath.Join(root, "etc", "group"), []byte("root:x:0:\nalice:x:1000:\nwheel:x:10:alice,bob\nstaff:x:50:\n"), 0o644)
 	for in, want := range map[string][3]any{
 		// The primary group first, as docker lists it among the groups.
-		"":            {uint32(0), uint32(0), []uint32{0}},
-		"alice":       {uint32(1000), uint32(1000), []uint32{1000, 10}},
-		"1000":        {uint32(1000), uint32(1000), []uint32{1000, 10}},
-		"alice:staff": {uint32(1000), uint32(50), []uint32{50, 10}},
+		"":      {uint32(0), uint32(0), []uint32{0}},
+		"alice": {uint32(1000), uint32(1000), []uint32{1000, 10}},
+		"1000":  {uint32(1000), uint32(1000), []uint32{1000, 10}},
+		// A group given explicitly is the only one (docker's explicit
+		// form): the groups that list alice are not added.
+		"alice:staff": {uint32(1000), uint32(50), []uint32{50}},
+		"alice:1000":  {uint32(1000), uint32(1000), []uint32{1000}},
+		"1000:0":      {uint32(1000), uint32(0), []uint32{0}},
 		"4242:7":      {uint32(4242), uint32(7), []uint32{7}},
 	} {
 		u, err := resolveUser(root, in)
@@ -209,6 +213,24 @@ func TestResolveUser(t *testing.T) {
 	for _, bad := range []string{"nobody", "alice:nogroup"} {
 		if _, err := resolveUser(root, bad); err == nil {
 			t.Errorf("resolveUser(%q) accepted", bad)
+		}
+	}
+
+	// An image's /etc/passwd that links out of its rootfs is not read.
+	outside := t.TempDir()
+	_ = os.WriteFile(filepath.Join(outside, "passwd"), []byte("mallory:x:7:7::/:/bin/sh\n"), 0o644)
+	evil := filepath.Join(t.TempDir(), "rootfs")
+	if err := os.MkdirAll(filepath.Join(evil, "etc"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	rel, _ := filepath.Rel(filepath.Join(evil, "etc"), filepath.Join(outside, "passwd"))
+	for _, target := range []string{rel, filepath.Join(outside, "passwd")} {
+		_ = os.Remove(filepath.Join(evil, "etc", "passwd"))
+		if err := os.Symlink(target, filepath.Join(evil, "etc", "passwd")); err != nil {
+			t.Fatal(err)
+		}
+		if u, err := resolveUser(evil, "mallory"); err == nil {
+			t.Errorf("resolveUser read /etc/passwd through a symlink to %s: %+v", target, u)
 		}
 	}
 }

@@ -688,7 +688,7 @@ func addGroups(rootfs string, gids []uint32, add []string) ([]uint32, error) {
 	if len(add) == 0 {
 		return gids, nil
 	}
-	groups := readColonFile(filepath.Join(rootfs, "etc", "group"))
+	groups := readColonFile(rootfs, "etc/group")
 	for _, g := range add {
 		var gid uint32
 		if n, err := strconv.ParseUint(g, 10, 32); err == nil {

@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"fmt"
 	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 
@@ -21,8 +20,8 @@ func resolveUser(rootfs, u string) (specs.User, error) {
 		u = "0"
 	}
 	name, group, _ := strings.Cut(u, ":")
-	passwd := readColonFile(filepath.Join(rootfs, "etc", "passwd"))
-	groups := readColonFile(filepath.Join(rootfs, "etc", "group"))
+	passwd := readColonFile(rootfs, "etc/passwd")
+	groups := readColonFile(rootfs, "etc/group")
 	var out specs.User
 	userName := ""
 	if n, err := strconv.ParseUint(name, 10, 32); err == nil {
@@ -69,9 +68,11 @@ func resolveUser(rootfs, u string) (specs.User, error) {
 			}
 		}
 	}
-	// The primary group is among the process's groups, as docker has it.
+	// The primary group is among the process's groups, as docker has it;
+	// the groups that list the user are added only when --user names no
+	// group (docker's implicit form: `-u 0:0` is in group 0 alone).
 	out.AdditionalGids = []uint32{out.GID}
-	if userName != "" {
+	if userName != "" && group == "" {
 		for _, g := range groups {
 			if len(g) < 4 {
 				continue
@@ -89,8 +90,16 @@ func resolveUser(rootfs, u string) (specs.User, error) {
 	return out, nil
 }
 
-func readColonFile(p string) [][]string {
-	f, err := os.Open(p)
+// readColonFile reads the colon-separated lines of name in rootfs; a
+// symlink is followed within rootfs only (the image's /etc/passwd may
+// point anywhere).
+func readColonFile(rootfs, name string) [][]string {
+	root, err := os.OpenRoot(rootfs)
+	if err != nil {
+		return nil
+	}
+	defer root.Close()
+	f, err := root.Open(name)
 	if err != nil {
 		return nil
 	}

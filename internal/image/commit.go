@@ -15,6 +15,7 @@ import (
 	"github.com/klauspost/compress/gzip"
 	"github.com/moby/buildkit/frontend/dockerfile/instructions"
 	"github.com/moby/buildkit/frontend/dockerfile/parser"
+	"github.com/moby/buildkit/frontend/dockerfile/shell"
 	dockerspec "github.com/moby/docker-image-spec/specs-go/v1"
 	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
@@ -345,6 +346,10 @@ func (s *Service) Import(ctx context.Context, r io.Reader, opts ImportOptions) (
 
 // applyChanges applies docker --change instructions to c.
 func applyChanges(c *dockerspec.DockerOCIImageConfig, changes []string) error {
+	// ENTRYPOINT resets the CMD, unless a CMD came before it among the
+	// changes (as in a Dockerfile: the CMD of the image is dropped, one
+	// given with it is kept).
+	cmdSet := false
 	for _, ch := range changes {
 		ch = strings.TrimSpace(ch)
 		instr, rest, _ := strings.Cut(ch, " ")
@@ -364,17 +369,35 @@ func applyChanges(c *dockerspec.DockerOCIImageConfig, changes []string) error {
 			}
 			if strings.EqualFold(instr, "CMD") {
 				c.Cmd = args
+				cmdSet = true
 			} else {
 				c.Entrypoint = args
-				c.Cmd = nil
+				if !cmdSet {
+					c.Cmd = nil
+				}
 			}
 		case "ENV":
-			kvs, err := keyValues(rest)
+			// Parsed and expanded as a Dockerfile's ENV: $VAR is the
+			// config's value so far (docker's `ENV PATH=/x:$PATH`).
+			cmd, err := parseInstruction(ch)
 			if err != nil {
 				return bad(err.Error())
 			}
-			for _, kv := range kvs {
-				c.Env = setEnv(c.Env, kv[0], kv[1])
+			env, ok := cmd.(*instructions.EnvCommand)
+			if !ok {
+				return bad("not an ENV instruction")
+			}
+			lex := shell.NewLex('\\')
+			vars := newConfigEnv(c.Env)
+			if err := env.Expand(func(word string) (string, error) {
+				w, _, err := lex.ProcessWord(word, vars)
+				return w, err
+			}); err != nil {
+				return bad(err.Error())
+			}
+			for _, kv := range env.Env {
+				c.Env = setEnv(c.Env, kv.Key, kv.Value)
+				vars[kv.Key] = kv.Value
 			}
 		case "LABEL":
 			kvs, err := keyValues(rest)
@@ -459,6 +482,28 @@ func applyChanges(c *dockerspec.DockerOCIImageConfig, changes []string) error {
 		}
 	}
 	return nil
+}
+
+// configEnv is an image config's Env as the Dockerfile lexer reads it.
+type configEnv map[string]string
+
+func (e configEnv) Get(k string) (string, bool) { v, ok := e[k]; return v, ok }
+
+func (e configEnv) Keys() []string {
+	keys := make([]string, 0, len(e))
+	for k := range e {
+		keys = append(keys, k)
+	}
+	return keys
+}
+
+func newConfigEnv(env []string) configEnv {
+	m := configEnv{}
+	for _, kv := range env {
+		k, v, _ := strings.Cut(kv, "=")
+		m[k] = v
+	}
+	return m
 }
 
 // maxChangeBytes bounds one --change instruction given to the Dockerfile

@@ -409,7 +409,8 @@ type ListOptions struct {
 	All bool
 }
 
-// List returns the images that match every filter, newest first.
+// List returns the images that match every filter (any one of the
+// reference filters), newest first.
 func (s *Service) List(ctx context.Context, opts ListOptions) ([]Image, error) {
 	all, err := s.images(ctx)
 	if err != nil {
@@ -440,11 +441,11 @@ func (s *Service) filter(ctx context.Context, all []Image, filters map[string][]
 				}
 				preds = append(preds, func(img Image) bool { return img.Dangling == want })
 			case "reference":
-				pat := v
-				if _, err := path.Match(pat, ""); err != nil {
+				// Checked here; matched below, any of them (dockerd ORs
+				// the reference filters, and ANDs the others).
+				if _, err := path.Match(v, ""); err != nil {
 					return nil, fmt.Errorf("filter reference: invalid pattern %q: %w", v, errdefs.ErrInvalidArgument)
 				}
-				preds = append(preds, func(img Image) bool { return matchReference(img, pat) })
 			case "label":
 				k, val, hasVal := strings.Cut(v, "=")
 				preds = append(preds, func(img Image) bool {
@@ -472,6 +473,16 @@ func (s *Service) filter(ctx context.Context, all []Image, filters map[string][]
 				return nil, fmt.Errorf("invalid filter %q: %w", key, errdefs.ErrInvalidArgument)
 			}
 		}
+	}
+	if pats := filters["reference"]; len(pats) > 0 {
+		preds = append(preds, func(img Image) bool {
+			for _, pat := range pats {
+				if matchReference(img, pat) {
+					return true
+				}
+			}
+			return false
+		})
 	}
 	return func(img Image) bool {
 		for _, p := range preds {

@@ -85,6 +85,10 @@ func TestRecordsTagRemovePrune(t *testing.T) {
 	if imgs, _ := s.List(ctx, ListOptions{Filters: map[string][]string{"reference": {"app:*"}}}); strings.Join(names(imgs), ",") != "app:1,app:latest" {
 		t.Errorf("reference=app:*: %v", names(imgs))
 	}
+	// Two reference filters match either (dockerd ORs them).
+	if imgs, _ := s.List(ctx, ListOptions{Filters: map[string][]string{"reference": {"nothing:here", "app:latest"}}}); len(imgs) != 1 || imgs[0].ID != b.ID {
+		t.Errorf("reference=nothing:here and reference=app:latest: %v", names(imgs))
+	}
 	if imgs, _ := s.List(ctx, ListOptions{Filters: map[string][]string{"label": {"test=yes"}, "dangling": {"false"}}}); len(imgs) != 1 || imgs[0].ID != b.ID {
 		t.Errorf("label=test=yes,dangling=false: %v", names(imgs))
 	}
