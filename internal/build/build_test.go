@@ -275,6 +275,7 @@ func TestBuildErrors(t *testing.T) {
 		{"add-checksum", "FROM busybox\nADD --checksum=sha256:0000000000000000000000000000000000000000000000000000000000000000 " + srvURL + "/f /f\n", "the content has another digest"},
 		{"add-checksum-local", "FROM busybox\nADD --checksum=sha256:0000000000000000000000000000000000000000000000000000000000000000 ok /f\n", "only for http(s) sources"},
 		{"huge", "FROM busybox\nRUN echo " + strings.Repeat("x", MaxDockerfileBytes) + "\n", "more than the limit"},
+		{"duplicate-stage", "FROM busybox AS b\nRUN true\nFROM busybox AS B\nRUN true\n", "b stage name already used"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

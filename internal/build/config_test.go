@@ -3,6 +3,7 @@ package build
 import (
 	"context"
 	"encoding/json"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -250,5 +251,83 @@ func TestBuildBindMountFromStage(t *testing.T) {
 	}
 	if got := readFile(t, filepath.Join(e.export(t, id3), "out")); got != "from-b\n" {
 		t.Errorf("another source: /out = %q, want from-b (a stale cache hit?)", got)
+	}
+}
+
+// The legacy builder's rules a Dockerfile relies on: ENTRYPOINT keeps the
+// stage's own CMD and drops an inherited one; a stage whose base has no
+// PATH gets the default one; WORKDIR makes its directory in the image; a
+// RUN sees a VOLUME's directory (and what the image has in it) while what
+// it writes there is dropped, as with the anonymous volume docker mounts.
+func TestBuildLegacyRules(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	dir := t.TempDir()
+	writeFiles(t, dir, map[string]string{"Dockerfile": `FROM busybox AS own
+CMD ["echo", "a"]
+ENTRYPOINT ["echo", "ep"]
+
+FROM busybox AS inherited
+ENTRYPOINT ["echo", "ep"]
+
+FROM scratch AS bare
+ENV PATH=$PATH:/opt/bin
+
+FROM busybox
+WORKDIR /wd/deep
+RUN mkdir /data && echo pre > /data/pre
+VOLUME /data /newvol
+RUN ls -d /newvol > /newvol.ls && touch /newvol/inside && cat /data/pre > /seen && echo post > /data/post
+`})
+	for _, tc := range []struct {
+		target      string
+		cmd, entry  string
+		envContains string
+	}{
+		{target: "own", cmd: "echo a", entry: "echo ep"},
+		{target: "inherited", cmd: "", entry: "echo ep"},
+		{target: "bare", envContains: "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin:/opt/bin"},
+	} {
+		id, out, err := e.build(t, dir, BuildOptions{Target: tc.target})
+		if err != nil {
+			t.Fatalf("build --target %s: %v\n%s", tc.target, err, out)
+		}
+		img, err := e.images.Get(ctx, id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c := img.Config.Config
+		if tc.envContains != "" {
+			if !strings.Contains(strings.Join(c.Env, "\n"), tc.envContains) {
+				t.Errorf("%s: Env %q lacks %q", tc.target, c.Env, tc.envContains)
+			}
+			continue
+		}
+		if strings.Join(c.Cmd, " ") != tc.cmd || strings.Join(c.Entrypoint, " ") != tc.entry {
+			t.Errorf("%s: Cmd %q Entrypoint %q; want %q %q", tc.target, c.Cmd, c.Entrypoint, tc.cmd, tc.entry)
+		}
+	}
+	id, out, err := e.build(t, dir, BuildOptions{})
+	if err != nil {
+		t.Fatalf("build: %v\n%s", err, out)
+	}
+	root := e.export(t, id)
+	if fi, err := os.Stat(filepath.Join(root, "wd/deep")); err != nil || !fi.IsDir() {
+		t.Errorf("WORKDIR /wd/deep is not in the image: %v", err)
+	}
+	if got := readFile(t, filepath.Join(root, "seen")); got != "pre\n" {
+		t.Errorf("RUN read %q from the volume, want the image's pre", got)
+	}
+	if _, err := os.Stat(filepath.Join(root, "data/post")); err == nil {
+		t.Error("a file written into a VOLUME by a later RUN is in the image")
+	}
+	if got := readFile(t, filepath.Join(root, "newvol.ls")); got != "/newvol\n" {
+		t.Errorf("RUN listed %q for /newvol", got)
+	}
+	if _, err := os.Stat(filepath.Join(root, "newvol/inside")); err == nil {
+		t.Error("a file written into a VOLUME by a later RUN is in the image")
+	}
+	if fi, err := os.Stat(filepath.Join(root, "newvol")); err != nil || !fi.IsDir() || statOwner(fi)[0] != 0 {
+		t.Errorf("/newvol in the image: %v %v (want a root-owned directory)", fi, err)
 	}
 }

@@ -128,6 +128,16 @@ func parseDockerfile(df []byte, opts BuildOptions) (*plan, error) {
 	if len(stages) == 0 {
 		return nil, invalid("dockerfile: no FROM instruction")
 	}
+	named := map[string]bool{}
+	for _, st := range stages {
+		if st.Name == "" {
+			continue
+		}
+		if named[st.Name] {
+			return nil, invalid("%s stage name already used", st.Name)
+		}
+		named[st.Name] = true
+	}
 	p := &plan{stages: stages, escape: res.EscapeToken, globalArgs: map[string]string{}, deps: map[int][]int{}, firstStep: map[int]int{}}
 	for k, v := range platformArgs(opts.Platform) {
 		p.globalArgs[k] = v

@@ -30,6 +30,7 @@ import (
 
 	"github.com/berth/berth/internal/archive"
 	"github.com/berth/berth/internal/image"
+	"github.com/berth/berth/internal/snapshot"
 	"github.com/berth/berth/internal/snapshot/mount"
 )
 
@@ -92,7 +93,14 @@ type stageState struct {
 	// ext is the config docker has and OCI's lacks: HEALTHCHECK, SHELL,
 	// ONBUILD.
 	ext dockerspec.DockerOCIImageConfigExt
+	// cmdSet is whether the stage has a CMD of its own, which its
+	// ENTRYPOINT keeps (an inherited one is reset).
+	cmdSet bool
 }
+
+// defaultPath is the PATH a stage gets when its base image has none
+// (scratch, say), as docker's builder sets it.
+const defaultPath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
 // defaultShell is the shell of shell-form RUN, CMD and ENTRYPOINT
 // without SHELL.
@@ -206,6 +214,9 @@ func (r *buildRun) runStage(ctx context.Context, i int) (image.Image, error) {
 	}
 	s := &stageState{send: send, args: map[string]string{}}
 	s.setImage(base)
+	if !hasEnv(s.cfg.Env, "PATH") {
+		s.cfg.Env = append(s.cfg.Env, "PATH="+defaultPath)
+	}
 	if base.ID != "" {
 		s.send(fmt.Sprintf(" ---> %s\n", shortHex(base.ID)))
 		if err := r.onBuildTriggers(ctx, s, base); err != nil {
@@ -328,10 +339,11 @@ func (r *buildRun) dispatch(ctx context.Context, s *stageState, c instructions.C
 		return r.configStep(ctx, s, "MAINTAINER "+c.Maintainer)
 	case *instructions.CmdCommand:
 		s.cfg.Cmd = r.commandLine(s, c.ShellDependantCmdLine)
+		s.cmdSet = true
 		return r.configStep(ctx, s, "CMD "+jsonString(s.cfg.Cmd))
 	case *instructions.EntrypointCommand:
 		s.cfg.Entrypoint = r.commandLine(s, c.ShellDependantCmdLine)
-		if s.img.ID != "" && equalStrings(s.cfg.Cmd, s.img.Config.Config.Cmd) {
+		if !s.cmdSet {
 			s.cfg.Cmd = nil // an inherited CMD is reset by ENTRYPOINT, as docker does
 		}
 		return r.configStep(ctx, s, "ENTRYPOINT "+jsonString(s.cfg.Entrypoint))
@@ -363,7 +375,7 @@ func (r *buildRun) dispatch(ctx context.Context, s *stageState, c instructions.C
 			p = path.Join("/", s.cfg.WorkingDir, p)
 		}
 		s.cfg.WorkingDir = path.Clean(p)
-		return r.configStep(ctx, s, "WORKDIR "+s.cfg.WorkingDir)
+		return r.workdir(ctx, s)
 	case *instructions.UserCommand:
 		s.cfg.User = c.User
 		return r.configStep(ctx, s, "USER "+c.User)
@@ -437,18 +449,6 @@ func cloneMap(m map[string]string) map[string]string {
 		n[k] = v
 	}
 	return n
-}
-
-func equalStrings(a, b []string) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }
 
 func jsonString(v any) string {
@@ -914,6 +914,14 @@ func (r *buildRun) run(ctx context.Context, s *stageState, c *instructions.RunCo
 	}
 	return r.layerStep(ctx, s, key, createdBy, func(id string, rootfs []mount.Mount) error {
 		s.send(fmt.Sprintf(" ---> Running in %s\n", id[:12]))
+		if len(s.cfg.Volumes) > 0 {
+			vols, cleanup, err := r.volumeMounts(ctx, rootfs, s.cfg.Volumes)
+			if err != nil {
+				return err
+			}
+			defer cleanup()
+			mounts = append(vols, mounts...)
+		}
 		out := &lineWriter{send: s.send}
 		wd := s.cfg.WorkingDir
 		if wd == "" {
@@ -933,6 +941,98 @@ func (r *buildRun) run(ctx context.Context, s *stageState, c *instructions.RunCo
 		s.send(fmt.Sprintf("Removing intermediate container %s\n", id[:12]))
 		return nil
 	})
+}
+
+// workdir commits WORKDIR as the legacy builder does: the directory is
+// made (owned by root) in a layer of its own, so that it is in the image
+// and not only made by the runtime when a container starts there.
+func (r *buildRun) workdir(ctx context.Context, s *stageState) error {
+	instr := "WORKDIR " + s.cfg.WorkingDir
+	key := r.stepKey(s.img.ID, instr, "config="+jsonString(s.cfg), "ext="+jsonString(s.ext), "author="+s.author, "mkdir")
+	if r.cached(ctx, s, key) {
+		return nil
+	}
+	return r.layerStep(ctx, s, key, "/bin/sh -c #(nop) "+instr, func(_ string, rootfs []mount.Mount) error {
+		dir, err := os.MkdirTemp(filepath.Join(r.b.root, "tmp"), "rootfs-")
+		if err != nil {
+			return err
+		}
+		defer os.Remove(dir)
+		if err := mount.All(rootfs, dir); err != nil {
+			return err
+		}
+		defer unmount(dir)
+		root, err := os.OpenRoot(dir)
+		if err != nil {
+			return err
+		}
+		defer root.Close()
+		if rel := strings.TrimPrefix(s.cfg.WorkingDir, "/"); rel != "" {
+			if err := root.MkdirAll(rel, 0o755); err != nil {
+				return fmt.Errorf("%s: %w", instr, err)
+			}
+		}
+		return nil
+	})
+}
+
+// volumeMounts gives a RUN step the stage's VOLUMEs as the legacy builder
+// does: each path is an anonymous volume, filled with what the image has
+// there, so the step sees it and its mount point exists (and stays in the
+// layer), while what the step writes into it is dropped with the volume.
+func (r *buildRun) volumeMounts(ctx context.Context, rootfs []mount.Mount, volumes map[string]struct{}) (_ []RunMount, cleanup func(), err error) {
+	paths := make([]string, 0, len(volumes))
+	for v := range volumes {
+		paths = append(paths, path.Clean("/"+v))
+	}
+	sort.Strings(paths) // a volume before the ones inside it
+	tmp, err := os.MkdirTemp(filepath.Join(r.b.root, "tmp"), "volumes-")
+	if err != nil {
+		return nil, nil, err
+	}
+	cleanup = func() { os.RemoveAll(tmp) }
+	// The rootfs is mounted beside tmp, never inside it: removing tmp must
+	// not reach into the step's files.
+	view, err := os.MkdirTemp(filepath.Join(r.b.root, "tmp"), "volumes-view-")
+	if err != nil {
+		cleanup()
+		return nil, nil, err
+	}
+	defer os.Remove(view)
+	if err := mount.All(rootfs, view); err != nil {
+		cleanup()
+		return nil, nil, err
+	}
+	defer unmount(view)
+	var out []RunMount
+	for i, p := range paths {
+		dst := filepath.Join(tmp, strconv.Itoa(i))
+		if src, ok := dirInRoot(view, p); ok {
+			err = snapshot.CopyTree(ctx, src, dst)
+		} else {
+			err = os.Mkdir(dst, 0o755)
+		}
+		if err != nil {
+			cleanup()
+			return nil, nil, fmt.Errorf("VOLUME %s: %w", p, err)
+		}
+		out = append(out, RunMount{Type: "bind", Source: dst, Target: p})
+	}
+	return out, cleanup, nil
+}
+
+// dirInRoot returns the host path of directory p of the tree at root, its
+// symlinks resolved, if it is one and stays inside root.
+func dirInRoot(root, p string) (string, bool) {
+	real, err := filepath.EvalSymlinks(filepath.Join(root, filepath.FromSlash(p)))
+	if err != nil {
+		return "", false
+	}
+	if rel, err := filepath.Rel(root, real); err != nil || rel == ".." || strings.HasPrefix(rel, "../") {
+		return "", false
+	}
+	fi, err := os.Lstat(real)
+	return real, err == nil && fi.IsDir()
 }
 
 func hasEnv(env []string, k string) bool {

@@ -12,11 +12,11 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// copyTree copies the directory src to dst (which must not exist) with
+// CopyTree copies the directory src to dst (which must not exist) with
 // everything a layer carries: file types, hard links, owners, modes,
 // xattrs and times. It never follows a symlink in src; dst is new, so
 // nothing in it can redirect a write.
-func copyTree(ctx context.Context, src, dst string) error {
+func CopyTree(ctx context.Context, src, dst string) error {
 	c := &copier{ctx: ctx, links: map[[2]uint64]string{}}
 	var st unix.Stat_t
 	if err := unix.Lstat(src, &st); err != nil {

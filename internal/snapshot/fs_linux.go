@@ -431,7 +431,7 @@ func (s *fsSnapshotter) makeDirs(ctx context.Context, r, parent *record) error {
 	}
 	switch {
 	case s.native && r.Kind == KindActive && parent != nil:
-		return copyTree(ctx, s.fsDir(parent.ID), s.fsDir(r.ID))
+		return CopyTree(ctx, s.fsDir(parent.ID), s.fsDir(r.ID))
 	case s.native && r.Kind == KindView && parent != nil:
 		return nil // binds the parent's copy
 	case !s.native && r.Kind == KindView && parent != nil:
