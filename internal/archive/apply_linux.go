@@ -4,6 +4,7 @@ import (
 	"archive/tar"
 	"bufio"
 	"bytes"
+	"compress/bzip2"
 	"context"
 	"errors"
 	"fmt"
@@ -146,6 +147,8 @@ const (
 	Uncompressed Compression = iota
 	Gzip
 	Zstd
+	Bzip2
+	Xz
 )
 
 func (c Compression) String() string {
@@ -154,25 +157,34 @@ func (c Compression) String() string {
 		return "gzip"
 	case Zstd:
 		return "zstd"
+	case Bzip2:
+		return "bzip2"
+	case Xz:
+		return "xz"
 	}
 	return "uncompressed"
 }
 
 // DetectCompression reports the compression the first bytes of a stream
-// announce.
+// announce: gzip and zstd (layers), bzip2 and xz (what docker also reads in
+// `docker load`, `import` and a build's ADD).
 func DetectCompression(b []byte) Compression {
 	switch {
 	case bytes.HasPrefix(b, []byte{0x1f, 0x8b}):
 		return Gzip
 	case bytes.HasPrefix(b, []byte{0x28, 0xb5, 0x2f, 0xfd}):
 		return Zstd
+	case bytes.HasPrefix(b, []byte{'B', 'Z', 'h'}):
+		return Bzip2
+	case bytes.HasPrefix(b, []byte{0xfd, '7', 'z', 'X', 'Z', 0x00}):
+		return Xz
 	}
 	return Uncompressed
 }
 
 // DecompressStream returns the uncompressed form of a layer stream, detecting
-// gzip and zstd by their magic bytes, bounded by MaxLayerSize. Close releases
-// the decoder; it does not close r.
+// its compression by its magic bytes (DetectCompression), bounded by
+// MaxLayerSize. Close releases the decoder; it does not close r.
 func DecompressStream(r io.Reader) (io.ReadCloser, Compression, error) {
 	rc, c, err := decompressStream(r)
 	if err != nil {
@@ -207,7 +219,7 @@ func (b *boundedReader) Read(p []byte) (int, error) {
 
 func decompressStream(r io.Reader) (io.ReadCloser, Compression, error) {
 	br := bufio.NewReaderSize(r, 64<<10)
-	magic, err := br.Peek(4)
+	magic, err := br.Peek(6)
 	if err != nil && !errors.Is(err, io.EOF) {
 		return nil, 0, fmt.Errorf("read layer header: %w", err)
 	}
@@ -224,6 +236,14 @@ func decompressStream(r io.Reader) (io.ReadCloser, Compression, error) {
 			return nil, c, fmt.Errorf("zstd layer: %w", err)
 		}
 		return zr.IOReadCloser(), c, nil
+	case Bzip2:
+		return io.NopCloser(bzip2.NewReader(br)), c, nil
+	case Xz:
+		zr, err := xzReader(br)
+		if err != nil {
+			return nil, c, fmt.Errorf("xz stream: %w", err)
+		}
+		return zr, c, nil
 	}
 	return io.NopCloser(br), Uncompressed, nil
 }

@@ -5,11 +5,14 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
+	"encoding/binary"
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"hash/crc32"
 	"io"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -314,6 +317,16 @@ func compress(t testing.TB, c Compression, data []byte) []byte {
 		}
 		zw.Write(data)
 		zw.Close()
+	case Bzip2, Xz:
+		// The programs install-deps.sh installs (bzip2 comes with
+		// Debian; xz-utils is named there).
+		prog := map[Compression]string{Bzip2: "bzip2", Xz: "xz"}[c]
+		cmd := exec.Command(prog, "-z", "-c")
+		cmd.Stdin = bytes.NewReader(data)
+		cmd.Stdout = &b
+		if err := cmd.Run(); err != nil {
+			t.Fatalf("%s: %v", prog, err)
+		}
 	default:
 		b.Write(data)
 	}
@@ -323,7 +336,7 @@ func compress(t testing.TB, c Compression, data []byte) []byte {
 func TestApplyCompression(t *testing.T) {
 	testutil.RequireRoot(t)
 	data := makeTar(t, reg("hello", strings.Repeat("hello ", 1000), 0o644))
-	for _, c := range []Compression{Uncompressed, Gzip, Zstd} {
+	for _, c := range []Compression{Uncompressed, Gzip, Zstd, Bzip2, Xz} {
 		t.Run(c.String(), func(t *testing.T) {
 			root, _ := sandbox(t)
 			z := compress(t, c, data)
@@ -360,6 +373,9 @@ func TestApplyCorruptStreams(t *testing.T) {
 	badCRC := slices.Clone(gz)
 	badCRC[len(badCRC)-6] ^= 0xff
 	zs := compress(t, Zstd, data)
+	bz := compress(t, Bzip2, data)
+	xzData := compress(t, Xz, data)
+	bigDict := xzWithDictionary(t, xzData, 38) // (2|0) << (38/2+11) bytes: 2 GiB
 	// An entry with more data than its header declares: the excess is read
 	// as the next header.
 	long := makeTar(t, reg("a", strings.Repeat("A", 1000), 0o644))
@@ -381,6 +397,9 @@ func TestApplyCorruptStreams(t *testing.T) {
 		{"truncated tar inside an entry", `"a"`, data[:3000]},
 		{"gzip of garbage", "", append([]byte{0x1f, 0x8b}, bytes.Repeat([]byte{7}, 100)...)},
 		{"zstd bomb after the end of the archive", "follow the end of the archive", compress(t, Zstd, append(slices.Clone(data), make([]byte, 64<<20)...))},
+		{"truncated xz", "xz:", xzData[:len(xzData)-10]},
+		{"xz asking for a 2 GiB dictionary", "Memory usage limit reached", bigDict},
+		{"truncated bzip2", "unexpected EOF", bz[:len(bz)/2]},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			root, outside := sandbox(t)
@@ -880,4 +899,22 @@ func treeOf(t *testing.T, dir string) []string {
 		return nil
 	})
 	return out
+}
+
+// xzWithDictionary returns the xz stream z with its first block's LZMA2
+// dictionary size code set to code (the header's CRC32 recomputed): a
+// stream whose decoder would need that much memory.
+func xzWithDictionary(t testing.TB, z []byte, code byte) []byte {
+	t.Helper()
+	z = slices.Clone(z)
+	const blockStart = 12 // after the stream header
+	size := (int(z[blockStart]) + 1) * 4
+	hdr := z[blockStart : blockStart+size]
+	i := bytes.Index(hdr[2:], []byte{0x21, 0x01}) // the LZMA2 filter, 1 byte of properties
+	if i < 0 {
+		t.Fatalf("no LZMA2 filter in the block header % x", hdr)
+	}
+	hdr[2+i+2] = code
+	binary.LittleEndian.PutUint32(hdr[size-4:], crc32.ChecksumIEEE(hdr[:size-4]))
+	return z
 }

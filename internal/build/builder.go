@@ -1,7 +1,7 @@
 package build
 
 import (
-	"bytes"
+	"archive/tar"
 	"context"
 	"errors"
 	"fmt"
@@ -299,11 +299,15 @@ func invalid(format string, a ...any) error {
 	return fmt.Errorf(format+": %w", append(a, errdefs.ErrInvalidArgument)...)
 }
 
-// isTar reports whether b (the first 512 bytes of a file) is a tar, maybe
-// compressed.
-func isTar(b []byte) bool {
-	if archive.DetectCompression(b) != archive.Uncompressed {
-		return true
+// isTar reports whether r is a tar archive, maybe compressed (gzip, bzip2,
+// xz, zstd), as ADD decides whether to unpack a file: dockerd's test is
+// that the decompressed stream starts with a tar header.
+func isTar(r io.Reader) bool {
+	dr, _, err := archive.DecompressStream(r)
+	if err != nil {
+		return false
 	}
-	return len(b) >= 262 && bytes.Equal(b[257:262], []byte("ustar"))
+	defer dr.Close()
+	_, err = tar.NewReader(dr).Next()
+	return err == nil
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -329,5 +330,43 @@ RUN ls -d /newvol > /newvol.ls && touch /newvol/inside && cat /data/pre > /seen 
 	}
 	if fi, err := os.Stat(filepath.Join(root, "newvol")); err != nil || !fi.IsDir() || statOwner(fi)[0] != 0 {
 		t.Errorf("/newvol in the image: %v %v (want a root-owned directory)", fi, err)
+	}
+}
+
+// ADD unpacks a local tar compressed with gzip, bzip2, xz or zstd, as
+// dockerd does, and copies any other file, a compressed one too, as it is.
+func TestBuildAddArchives(t *testing.T) {
+	e := newEnv(t)
+	dir := t.TempDir()
+	writeFiles(t, dir, map[string]string{"in/hello": "hi\n", "note": "not a tar\n", "Dockerfile": `FROM busybox
+ADD t.tar.gz /gz/
+ADD t.tar.bz2 /bz2/
+ADD t.tar.xz /xz/
+ADD note.gz /plain/
+`})
+	for name, args := range map[string][]string{
+		"t.tar.gz":  {"tar", "-czf", "t.tar.gz", "-C", "in", "hello"},
+		"t.tar.bz2": {"tar", "-cjf", "t.tar.bz2", "-C", "in", "hello"},
+		"t.tar.xz":  {"tar", "-cJf", "t.tar.xz", "-C", "in", "hello"},
+		"note.gz":   {"gzip", "-k", "note"},
+	} {
+		cmd := exec.Command(args[0], args[1:]...)
+		cmd.Dir = dir
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("make %s: %v\n%s", name, err, out)
+		}
+	}
+	id, out, err := e.build(t, dir, BuildOptions{})
+	if err != nil {
+		t.Fatalf("build: %v\n%s", err, out)
+	}
+	root := e.export(t, id)
+	for _, d := range []string{"gz", "bz2", "xz"} {
+		if got := readFile(t, filepath.Join(root, d, "hello")); got != "hi\n" {
+			t.Errorf("/%s/hello = %q: the archive was not unpacked", d, got)
+		}
+	}
+	if fi, err := os.Stat(filepath.Join(root, "plain/note.gz")); err != nil || !fi.Mode().IsRegular() {
+		t.Errorf("a gzip file that is no tar was not copied as a file: %v", err)
 	}
 }

@@ -1210,9 +1210,7 @@ func (r *buildRun) copy(ctx context.Context, s *stageState, a copyArgs) error {
 				return false
 			}
 			defer f.Close()
-			b := make([]byte, 512)
-			n, _ := io.ReadFull(f, b)
-			return isTar(b[:n])
+			return isTar(f)
 		}
 	}
 	instr := fmt.Sprintf("%s chown=%s chmod=%s exclude=%q src=%q dest=%s dir=%t", a.name, a.chown, a.chmod, a.exclude, a.sd.SourcePaths, cs.dest, cs.destDir)
