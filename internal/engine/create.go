@@ -338,6 +338,9 @@ func validateHostConfig(hc *container.HostConfig) error {
 			}
 		}
 	}
+	if _, err := parseSecurityOpts(hc.SecurityOpt); err != nil {
+		return err
+	}
 	// What dockerd refuses at create on a host like this one, with its
 	// words, rather than a container that silently lacks it.
 	if len(hc.StorageOpt) > 0 {
@@ -347,10 +350,25 @@ func validateHostConfig(hc *container.HostConfig) error {
 		dr := hc.DeviceRequests[0]
 		return errdefs.ErrInvalidArgument.WithMessage(fmt.Sprintf("could not select device driver %q with capabilities: %v", dr.Driver, dr.Capabilities))
 	}
+	if hc.LogConfig.Type != "none" {
+		// The options of every driver, as dockerd's ValidateLogOpts.
+		mode := hc.LogConfig.Config["mode"]
+		if mode != "" && mode != "blocking" && mode != "non-blocking" {
+			return errdefs.ErrInvalidArgument.WithMessage("logger: logging mode not supported: " + mode)
+		}
+		if v, ok := hc.LogConfig.Config["max-buffer-size"]; ok {
+			if mode != "non-blocking" {
+				return errdefs.ErrInvalidArgument.WithMessage("logger: max-buffer-size option is only supported with 'mode=non-blocking'")
+			}
+			if _, err := parseSize(v); err != nil {
+				return errdefs.ErrInvalidArgument.WithMessage(fmt.Sprintf("error parsing option max-buffer-size: invalid size: '%s'", v))
+			}
+		}
+	}
 	if hc.LogConfig.Type == "" || hc.LogConfig.Type == "json-file" {
 		for k := range hc.LogConfig.Config {
 			switch k {
-			case "max-size", "max-file", "compress", "labels", "labels-regex", "env", "env-regex", "tag":
+			case "max-size", "max-file", "compress", "labels", "labels-regex", "env", "env-regex", "tag", "mode", "max-buffer-size":
 			default:
 				return errdefs.ErrInvalidArgument.WithMessage(fmt.Sprintf("unknown log opt '%s' for json-file log driver", k))
 			}

@@ -239,7 +239,7 @@ func (e *Engine) execProcess(c *Container, req container.ExecCreateRequest) (*sp
 		Env:             env,
 		Cwd:             cwd,
 		Capabilities:    &specs.LinuxCapabilities{Bounding: caps, Effective: caps, Permitted: caps},
-		NoNewPrivileges: hasSecOpt(c.HostConfig, "no-new-privileges"),
+		NoNewPrivileges: noNewPrivileges(c.HostConfig),
 		Rlimits:         ulimits(c.HostConfig),
 	}
 	if req.ConsoleSize != nil && req.ConsoleSize[0] > 0 {

@@ -229,7 +229,7 @@ func (e *Engine) specFor(c *Container, dir, netns string) (*specs.Spec, error) {
 				Bounding: caps, Effective: caps, Permitted: caps,
 			},
 			Rlimits:         rlimits,
-			NoNewPrivileges: hasSecOpt(hc, "no-new-privileges"),
+			NoNewPrivileges: noNewPrivileges(hc),
 		},
 		Root:     &specs.Root{Path: "rootfs", Readonly: hc.ReadonlyRootfs},
 		Hostname: hostname,
@@ -326,17 +326,45 @@ func (e *Engine) specFor(c *Container, dir, netns string) (*specs.Spec, error) {
 	return s, nil
 }
 
-func hasSecOpt(hc *container.HostConfig, want string) bool {
-	for _, o := range hc.SecurityOpt {
-		k, v, _ := strings.Cut(o, "=")
-		if k == want && (v == "" || v == "true") {
-			return true
+// noNewPrivileges reports whether hc's --security-opt asks for
+// no_new_privs (checkSecurityOpts has refused what it cannot read).
+func noNewPrivileges(hc *container.HostConfig) bool {
+	on, _ := parseSecurityOpts(hc.SecurityOpt)
+	return on
+}
+
+// parseSecurityOpts reads --security-opt as dockerd does: KEY=VALUE, or
+// the older KEY:VALUE; "no-new-privileges" alone, or with a boolean; label,
+// apparmor and seccomp (seccomp is read by setSeccomp); anything else is
+// an error in dockerd's words. It returns whether no_new_privs is asked.
+func parseSecurityOpts(opts []string) (noNewPrivs bool, err error) {
+	for _, o := range opts {
+		if o == "no-new-privileges" {
+			noNewPrivs = true
+			continue
 		}
-		if k == want && strings.Contains(o, ":") {
-			return true
+		if o == "disable" {
+			continue
+		}
+		k, v, ok := strings.Cut(o, "=")
+		if !ok {
+			if k, v, ok = strings.Cut(o, ":"); !ok {
+				return false, errdefs.ErrInvalidArgument.WithMessage(fmt.Sprintf("invalid --security-opt 1: %q", o))
+			}
+		}
+		switch k {
+		case "label", "apparmor", "seccomp":
+		case "no-new-privileges":
+			b, err := strconv.ParseBool(v)
+			if err != nil {
+				return false, errdefs.ErrInvalidArgument.WithMessage(fmt.Sprintf("invalid --security-opt 2: %q", o))
+			}
+			noNewPrivs = b
+		default:
+			return false, errdefs.ErrInvalidArgument.WithMessage(fmt.Sprintf("invalid --security-opt 2: %q", o))
 		}
 	}
-	return false
+	return noNewPrivs, nil
 }
 
 func setSeccomp(s *specs.Spec, hc *container.HostConfig) error {

@@ -234,6 +234,15 @@ func logOptions(lc container.LogConfig, s *shim.Config) error {
 		}
 		s.LogMaxFiles = n
 	}
+	if v, ok := lc.Config["compress"]; ok {
+		on, err := strconv.ParseBool(v)
+		if err != nil {
+			return errdefs.ErrInvalidArgument.WithMessage(fmt.Sprintf("error reading compress log option: %v", err))
+		}
+		if on && s.LogMaxFiles < 2 {
+			return errdefs.ErrInvalidArgument.WithMessage("compress cannot be true when max-file is less than 2")
+		}
+	}
 	return nil
 }
 

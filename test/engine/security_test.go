@@ -16,6 +16,9 @@ func TestSecurityOptions(t *testing.T) {
 		{"seccomp default", []string{"busybox", "grep", "Seccomp:", "/proc/self/status"}, []string{"Seccomp:\t2"}},
 		{"seccomp unconfined", []string{"--security-opt", "seccomp=unconfined", "busybox", "grep", "Seccomp:", "/proc/self/status"}, []string{"Seccomp:\t0"}},
 		{"no-new-privileges", []string{"--security-opt", "no-new-privileges", "busybox", "grep", "NoNewPrivs", "/proc/self/status"}, []string{"NoNewPrivs:\t1"}},
+		// Compose's spelling, and the = form with a boolean.
+		{"no-new-privileges:true", []string{"--security-opt", "no-new-privileges:true", "busybox", "grep", "NoNewPrivs", "/proc/self/status"}, []string{"NoNewPrivs:\t1"}},
+		{"no-new-privileges=false", []string{"--security-opt", "no-new-privileges=false", "busybox", "grep", "NoNewPrivs", "/proc/self/status"}, []string{"NoNewPrivs:\t0"}},
 		{"read-only with tmpfs", []string{"--read-only", "--tmpfs", "/scratch", "busybox", "sh", "-c", "touch /x 2>&1; touch /scratch/y && echo tmpfs-ok"}, []string{"Read-only file system", "tmpfs-ok"}},
 		{"masked paths", []string{"busybox", "sh", "-c", "wc -c < /proc/timer_list; (echo 0 > /proc/sys/vm/swappiness) 2>&1; true"}, []string{"0\n", "Read-only file system"}},
 		{"privileged", []string{"--privileged", "busybox", "sh", "-c", "grep CapEff /proc/self/status; test -e /dev/kmsg && echo all-devices; echo > /proc/sys/kernel/ns_last_pid 2>&1 || true"}, []string{"all-devices"}},
@@ -35,6 +38,22 @@ func TestSecurityOptions(t *testing.T) {
 	}
 	if out := d.mustDocker(t, "run", "--rm", "--privileged", "busybox", "grep", "CapEff", "/proc/self/status"); strings.Contains(out, "00000000a80425fb") {
 		t.Errorf("--privileged kept the default capabilities: %q", out)
+	}
+	// An exec into a container with no-new-privileges has it too.
+	d.mustDocker(t, "run", "-d", "--name", "nnp", "--security-opt", "no-new-privileges:true", "busybox", "sleep", "300")
+	if out := d.mustDocker(t, "exec", "nnp", "grep", "NoNewPrivs", "/proc/self/status"); !strings.Contains(out, "NoNewPrivs:\t1") {
+		t.Errorf("exec into a no-new-privileges:true container: %q", out)
+	}
+	d.mustDocker(t, "rm", "-f", "nnp")
+	// What dockerd cannot read is refused at create (exit 125), not ignored.
+	for opt, want := range map[string]string{
+		"no-new-privileges:bogus": `invalid --security-opt 2: "no-new-privileges:bogus"`,
+		"colour=red":              `invalid --security-opt 2: "colour=red"`,
+	} {
+		_, errOut, err := d.docker(t, "run", "--rm", "--security-opt", opt, "busybox", "true")
+		if exitCode(err) != 125 || !strings.Contains(errOut, want) {
+			t.Errorf("--security-opt %s: exit %d, %q; want 125 and %q", opt, exitCode(err), errOut, want)
+		}
 	}
 }
 
