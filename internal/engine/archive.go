@@ -17,6 +17,7 @@ import (
 
 	"github.com/containerd/errdefs"
 	"github.com/moby/moby/api/types/container"
+	mounttypes "github.com/moby/moby/api/types/mount"
 
 	"golang.org/x/sys/unix"
 
@@ -276,12 +277,28 @@ func (e *Engine) ArchivePath(ctx context.Context, ref, p string, w func(containe
 // ExtractTo unpacks the tar r into the directory p of the container.
 func (e *Engine) ExtractTo(ctx context.Context, ref, p string, r io.Reader, noOverwriteDirNonDir bool) error {
 	return e.withMounts(ctx, ref, func(c *Container, root string) error {
-		if c.HostConfig.ReadonlyRootfs {
-			return errdefs.ErrPermissionDenied.WithMessage("container rootfs is marked read-only")
-		}
 		host, err := resolveIn(root, p, false)
 		if err != nil {
 			return err
+		}
+		// As dockerd: into a volume or bind, unless it is read-only; into
+		// the rootfs, unless that is.
+		rel, err := filepath.Rel(root, host)
+		if err != nil {
+			return err
+		}
+		toVolume := false
+		for _, m := range c.MountPoints {
+			if m.Type == mounttypes.TypeTmpfs || !pathWithin("/"+filepath.ToSlash(rel), m.Destination) {
+				continue
+			}
+			if !m.RW {
+				return errdefs.ErrPermissionDenied.WithMessage("mounted volume is marked read-only")
+			}
+			toVolume = true
+		}
+		if !toVolume && c.HostConfig.ReadonlyRootfs {
+			return errdefs.ErrPermissionDenied.WithMessage("container rootfs is marked read-only")
 		}
 		fi, err := os.Stat(host)
 		if errors.Is(err, os.ErrNotExist) {
@@ -314,9 +331,18 @@ func writeTree(ctx context.Context, src, name string, w io.Writer) error {
 			return ctx.Err()
 		}
 		rel, _ := filepath.Rel(src, p)
-		entry := filepath.ToSlash(filepath.Join(name, rel))
-		if name == "" && rel == "." {
+		rel = filepath.ToSlash(rel)
+		// Each entry is name/rel, "./x" for a tree asked as "dir/.": the
+		// docker CLI renames the first element of every entry to the
+		// destination, so it must stay, "." too.
+		entry := name + "/" + rel
+		switch {
+		case name == "" && rel == ".":
 			return nil
+		case name == "":
+			entry = rel
+		case rel == ".":
+			entry = name
 		}
 		fi, err := d.Info()
 		if err != nil {
@@ -417,4 +443,10 @@ func onlyMtimeChanged(lowers []string, upper, rel string) bool {
 		return lo.Mode == up.Mode && lo.Uid == up.Uid && lo.Gid == up.Gid
 	}
 	return false
+}
+
+// pathWithin reports whether the clean absolute path p is dir or below it.
+func pathWithin(p, dir string) bool {
+	p, dir = path.Clean(p), path.Clean(dir)
+	return p == dir || dir == "/" || strings.HasPrefix(p, dir+"/")
 }

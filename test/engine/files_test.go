@@ -186,4 +186,34 @@ func TestCpThroughMounts(t *testing.T) {
 	if m, _ := os.ReadFile("/proc/self/mountinfo"); strings.Contains(string(m), "/rootfs/mnt/") {
 		t.Errorf("binds left mounted after the copies")
 	}
+
+	// A tree asked as "dir/." lands in a new destination directory under
+	// its own names (the CLI renames each entry's first element).
+	d.mustDocker(t, "run", "-d", "--name", "cpdot", "busybox", "sh", "-c", "mkdir -p /data/d/sub && echo a > /data/d/a.txt && echo b > /data/d/sub/b.txt && sleep 1000")
+	t.Cleanup(func() { d.docker(t, "rm", "-f", "cpdot") })
+	waitFor(t, "the files of cpdot", func() bool {
+		_, _, err := d.docker(t, "exec", "cpdot", "test", "-e", "/data/d/sub/b.txt")
+		return err == nil
+	})
+	dest := filepath.Join(t.TempDir(), "out")
+	d.mustDocker(t, "cp", "cpdot:/data/d/.", dest)
+	for name, want := range map[string]string{"a.txt": "a\n", "sub/b.txt": "b\n"} {
+		if b, err := os.ReadFile(filepath.Join(dest, name)); err != nil || string(b) != want {
+			t.Errorf("cp cpdot:/data/d/. %s: %s = %q, %v", dest, name, b, err)
+		}
+	}
+
+	// A read-only container takes files into its writable volume, not
+	// into its rootfs or a read-only bind.
+	d.mustDocker(t, "run", "-d", "--name", "cpro", "--read-only", "-v", "cprovol:/vol", "-v", bind+":/robind:ro", "busybox", "sleep", "1000")
+	t.Cleanup(func() { d.docker(t, "rm", "-f", "-v", "cpro"); d.docker(t, "volume", "rm", "-f", "cprovol") })
+	d.mustDocker(t, "cp", src, "cpro:/vol/")
+	if out := d.mustDocker(t, "exec", "cpro", "cat", "/vol/x.txt"); out != "copied\n" {
+		t.Errorf("copied into the read-only container's volume: %q", out)
+	}
+	for dst, want := range map[string]string{"cpro:/tmp/": "container rootfs is marked read-only", "cpro:/robind/": "mounted volume is marked read-only"} {
+		if _, errOut, err := d.docker(t, "cp", src, dst); err == nil || !strings.Contains(errOut, want) {
+			t.Errorf("cp into %s: %v %q; want an error with %q", dst, err, errOut, want)
+		}
+	}
 }
