@@ -41,6 +41,8 @@ func testCpParity(t *testing.T) {
 		{name: "file out", args: "cp {n}cp:/tmp/hello.txt {dir}/cpout-{n}/"},
 		{name: "tree out", args: "cp {n}cp:/tmp/newtree {dir}/cpout-{n}/t2"},
 		{name: "tree out into dir", args: "cp {n}cp:/tmp/tree {dir}/cpout-{n}/"},
+		{name: "tree's content to a new dir", args: "cp {n}cp:/tmp/tree/. {dir}/cpout-{n}/t3"},
+		{name: "tree's content into a dir", args: "cp {n}cp:/tmp/newtree/. {dir}/cpout-{n}/t3"},
 		{name: "missing container source", args: "cp {n}cp:/nonexistent {dir}/cpout-{n}/", code: 1},
 		{name: "missing local dir", args: "cp {n}cp:/tmp/hello.txt {dir}/cpout-{n}/nodir/", code: 1},
 		{name: "unknown container", args: "cp nosuch:/x {dir}/cpout-{n}/", code: 1},
@@ -53,7 +55,7 @@ func testCpParity(t *testing.T) {
 		return string(out)
 	}
 	d, b := list(dockerPrefix), list(berthPrefix)
-	if d != b || !strings.Contains(d, "./t2/sub/b") {
+	if d != b || !strings.Contains(d, "./t2/sub/b") || !strings.Contains(d, "./t3/sub/b") || strings.Contains(d, "./t3/tree") {
 		t.Errorf("copied trees differ\ndocker:\n%s\nberth:\n%s", d, b)
 	}
 }

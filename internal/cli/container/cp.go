@@ -112,6 +112,23 @@ func copyFromContainer(cmd *cobra.Command, c *client.Client, ctr, src, dst strin
 	}
 	srcBase := res.Stat.Name
 	srcIsDir := res.Stat.Mode.IsDir()
+	if srcIsDir && (strings.HasSuffix(src, "/.") || src == ".") {
+		// "dir/.": the directory's content goes into dst, which is made
+		// when it does not exist (the archive's entries are ./name).
+		if fi, err := os.Stat(dst); err == nil && !fi.IsDir() {
+			return &command.StatusError{Code: 1, Err: fmt.Errorf("cannot copy a directory to a file: %s", dst)}
+		} else if err != nil {
+			if err := os.Mkdir(dst, 0o755); err != nil {
+				return &command.StatusError{Code: 1, Err: err}
+			}
+		}
+		n, err := extractTar(res.Content, dst, ".", ".", o.archive)
+		if err != nil {
+			return &command.StatusError{Code: 1, Err: err}
+		}
+		o.report(cmd, n, dst)
+		return nil
+	}
 	// Where the archive's top entry lands: inside an existing directory
 	// under its own name, or at dst itself.
 	destDir, destName := dst, srcBase
