@@ -368,11 +368,10 @@ func matchPrune(f listFilters, c container.Summary) (bool, error) {
 			}
 		case "until":
 			for v := range vals {
-				d, err := time.ParseDuration(v)
-				var t time.Time
-				if err == nil {
-					t = time.Now().Add(-d)
-				} else if t, err = parseTimestamp("until", v); err != nil {
+				// A duration, a date or time, or Unix seconds, as the
+				// other prunes take it.
+				t, err := parseUntil(v, time.Now())
+				if err != nil {
 					return false, err
 				}
 				if time.Unix(c.Created, 0).After(t) {
@@ -578,13 +577,8 @@ func (s *Server) containerLogs(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, err)
 		return
 	}
-	if t := q.Get("tail"); t != "" && t != "all" {
-		n, err := strconv.Atoi(t)
-		if err != nil {
-			writeError(w, r, errdefs.ErrInvalidArgument.WithMessage(fmt.Sprintf("invalid value for tail: %q", t)))
-			return
-		}
-		o.Tail = n
+	if n, err := strconv.Atoi(q.Get("tail")); err == nil {
+		o.Tail = n // anything else ("all", "abc") is every line, as dockerd's
 	}
 	tty, err := s.cfg.Engine.Tty(ref)
 	if err != nil {
@@ -634,7 +628,8 @@ func (s *Server) containerLogs(w http.ResponseWriter, r *http.Request) {
 			line = append([]byte(" "), line...)
 		}
 		if stamps {
-			line = append([]byte(en.Time.UTC().Format(time.RFC3339Nano)+" "), line...)
+			// Fixed width, nine digits, as dockerd's RFC3339NanoFixed.
+			line = append([]byte(en.Time.UTC().Format("2006-01-02T15:04:05.000000000Z07:00")+" "), line...)
 		}
 		var werr error
 		switch {

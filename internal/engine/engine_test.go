@@ -129,6 +129,9 @@ func TestStatusText(t *testing.T) {
 		{State{Status: container.StateCreated}, "Created"},
 		{State{Running: true, StartedAt: now.Add(-3 * time.Second)}, "Up 3 seconds"},
 		{State{Running: true, Paused: true, StartedAt: now.Add(-2 * time.Hour)}, "Up 2 hours (Paused)"},
+		{State{Running: true, StartedAt: now.Add(-3 * time.Second), Health: &container.Health{Status: container.Starting}}, "Up 3 seconds (health: starting)"},
+		{State{Running: true, StartedAt: now.Add(-3 * time.Second), Health: &container.Health{Status: container.Healthy}}, "Up 3 seconds (healthy)"},
+		{State{Running: true, Paused: true, StartedAt: now.Add(-3 * time.Second), Health: &container.Health{Status: container.Unhealthy}}, "Up 3 seconds (Paused)"},
 		{State{Status: container.StateExited, ExitCode: 3, StartedAt: now.Add(-time.Hour), FinishedAt: now.Add(-90 * time.Second)}, "Exited (3) About a minute ago"},
 	} {
 		if got := statusText(tc.s, now); got != tc.want {

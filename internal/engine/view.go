@@ -133,11 +133,14 @@ func statusText(s State, now time.Time) string {
 		return fmt.Sprintf("Restarting (%d) %s ago", s.ExitCode, humanDuration(now.Sub(s.FinishedAt)))
 	case s.Running:
 		up := "Up " + humanDuration(now.Sub(s.StartedAt))
-		if s.Paused {
+		switch h := s.Health; {
+		case s.Paused:
 			up += " (Paused)"
-		}
-		if s.Health != nil && s.Health.Status != "" && s.Health.Status != "none" {
-			up += " (" + string(s.Health.Status) + ")"
+		case h == nil || h.Status == "" || h.Status == "none":
+		case h.Status == container.Starting:
+			up += " (health: starting)" // as dockerd words it
+		default:
+			up += " (" + string(h.Status) + ")"
 		}
 		return up
 	case s.Status == container.StateRemoving:

@@ -34,6 +34,13 @@ func TestStartAttachRestartPruneInfo(t *testing.T) {
 	if strings.TrimSpace(info) != "3 1 2 0" {
 		t.Fatalf("info counts %q, want 3 1 2 0", info)
 	}
+	// until= takes a date, a time or a duration, as dockerd's: nothing
+	// here is that old.
+	for _, until := range []string{"2000-01-01", "2000-01-01T10:00:00", "2000-01-01T10:00:00Z", "87600h", "946684800"} {
+		if out := d.mustDocker(t, "container", "prune", "-f", "--filter", "until="+until); strings.Contains(out, "Deleted") {
+			t.Fatalf("prune until=%s deleted: %q", until, out)
+		}
+	}
 	out = d.mustDocker(t, "container", "prune", "-f", "--filter", "label=prune=1")
 	if !strings.Contains(out, "Deleted Containers:") || len(strings.Fields(d.mustDocker(t, "ps", "-aq"))) != 2 {
 		t.Fatalf("prune by label: %q", out)

@@ -75,6 +75,18 @@ func TestDetachedLogsStopInspect(t *testing.T) {
 	if lines := strings.Split(strings.TrimSpace(out+errOut), "\n"); err != nil || len(lines) != 1 || !strings.Contains(lines[0], "Z line") && !strings.Contains(lines[0], "Z err") {
 		t.Fatalf("logs --tail 1 -t: %v %q %q", err, out, errOut)
 	}
+	// A --tail that is no number is every line, as dockerd reads it.
+	if all, bad := d.mustDocker(t, "logs", "ticker"), d.mustDocker(t, "logs", "--tail", "abc", "ticker"); !strings.HasPrefix(bad, all) {
+		t.Errorf("logs --tail abc: %q, want every line %q", bad, all)
+	}
+	// Timestamps are of one width, nine fraction digits (dockerd's
+	// RFC3339NanoFixed), also when the time ends in zeros.
+	stamped := d.mustDocker(t, "logs", "-t", "ticker")
+	for _, l := range strings.Split(strings.TrimSpace(stamped), "\n") {
+		if ts, _, _ := strings.Cut(l, " "); len(ts) != len("2006-01-02T15:04:05.000000000Z") {
+			t.Errorf("logs -t timestamp %q is not 30 characters", ts)
+		}
+	}
 	if ps := d.mustDocker(t, "ps", "--filter", "name=tick", "--format", "{{.Names}} {{.Status}}"); !strings.HasPrefix(ps, "ticker Up ") {
 		t.Fatalf("ps --filter name=tick: %q", ps)
 	}
