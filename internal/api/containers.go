@@ -104,6 +104,10 @@ func (s *Server) containerList(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	all := boolValue(r, "all") || limit > 0
+	if err := s.checkListFilters(f); err != nil {
+		writeError(w, r, err)
+		return
+	}
 	out := []container.Summary{}
 	resolved := map[string]string{} // image reference -> image ID now
 	ancestors := s.resolveAncestors(r.Context(), f)
@@ -147,6 +151,39 @@ func (s *Server) containerList(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	writeJSON(w, http.StatusOK, out)
+}
+
+// checkListFilters refuses the ps filter values dockerd refuses, with its
+// words, whether or not a container would be compared with them.
+func (s *Server) checkListFilters(f listFilters) error {
+	for key, vals := range f {
+		for v := range vals {
+			switch key {
+			case "status":
+				switch container.ContainerState(v) {
+				case container.StateCreated, container.StateRestarting, container.StateRunning, container.StateRemoving,
+					container.StatePaused, container.StateExited, container.StateDead:
+				default:
+					return errdefs.ErrInvalidArgument.WithMessage(fmt.Sprintf("invalid filter 'status=%s'", v))
+				}
+			case "exited":
+				if _, err := strconv.Atoi(v); err != nil {
+					return errdefs.ErrInvalidArgument.WithMessage(err.Error())
+				}
+			case "health":
+				switch container.HealthStatus(v) {
+				case container.Starting, container.Healthy, container.Unhealthy, container.NoHealthcheck:
+				default:
+					return errdefs.ErrInvalidArgument.WithMessage("Unrecognised filter value for health: " + v)
+				}
+			case "before", "since":
+				if _, err := s.cfg.Engine.Get(v); err != nil {
+					return err
+				}
+			}
+		}
+	}
+	return nil
 }
 
 // matchContainer applies ps filters: id, name, label, status, exited,

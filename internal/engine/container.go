@@ -111,7 +111,16 @@ func (c *Container) Snapshot() *Container {
 	}
 }
 
-// ExecIDs lists the container's exec instances.
+// forgetExec drops an exec that ended from the container's list, as
+// dockerd's (inspect's ExecIDs are those created or running); the exec
+// itself stays inspectable.
+func (c *Container) forgetExec(id string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	delete(c.execs, id)
+}
+
+// ExecIDs lists the container's exec instances that have not ended.
 func (c *Container) ExecIDs() []string {
 	c.mu.Lock()
 	defer c.mu.Unlock()

@@ -140,6 +140,7 @@ func (e *Engine) ExecStart(ctx context.Context, id string, detach bool, s Attach
 		x.mu.Lock()
 		x.ExitCode = &code
 		x.mu.Unlock()
+		c.forgetExec(x.ID)
 		return err
 	}
 	stdin := x.Config.AttachStdin && s.Stdin != nil && !detach
@@ -149,6 +150,7 @@ func (e *Engine) ExecStart(ctx context.Context, id string, detach bool, s Attach
 		x.mu.Lock()
 		x.ExitCode = &code
 		x.mu.Unlock()
+		c.forgetExec(x.ID)
 		return errdefs.ErrUnknown.WithMessage(fmt.Sprintf("OCI runtime exec failed: %s: unknown", err))
 	}
 	x.mu.Lock()
@@ -164,6 +166,7 @@ func (e *Engine) ExecStart(ctx context.Context, id string, detach bool, s Attach
 		x.Running = false
 		x.ExitCode = &code
 		x.mu.Unlock()
+		c.forgetExec(x.ID)
 		e.publish(c, mevents.ActionExecDie, map[string]string{"execID": x.ID, "exitCode": strconv.Itoa(code)})
 	}
 	if detach {

@@ -59,6 +59,17 @@ func TestStartAttachRestartPruneInfo(t *testing.T) {
 			t.Errorf("ps -a --filter %s: %q, want %q", filter, ps, want)
 		}
 	}
+	// Values dockerd refuses are errors, not an empty list.
+	for filter, want := range map[string]string{
+		"status=bogus":  "invalid filter 'status=bogus'",
+		"exited=abc":    `strconv.Atoi: parsing "abc": invalid syntax`,
+		"health=bogus":  "Unrecognised filter value for health: bogus",
+		"before=nosuch": "No such container: nosuch",
+	} {
+		if _, errOut, err := d.docker(t, "ps", "-a", "--filter", filter); exitCode(err) != 1 || !strings.Contains(errOut, want) {
+			t.Errorf("ps --filter %s: exit %d %q; want 1 and %q", filter, exitCode(err), errOut, want)
+		}
+	}
 }
 
 // TestInteractiveTTY runs `docker run -it` and `docker exec -it` on a

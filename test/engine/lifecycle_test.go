@@ -151,6 +151,14 @@ func TestExecAndRmForce(t *testing.T) {
 	if _, _, err := d.docker(t, "exec", "sleeper", "sh", "-c", "exit 5"); exitCode(err) != 5 {
 		t.Fatalf("exec exit 5: exit code %d", exitCode(err))
 	}
+	// ExecIDs lists the execs that have not ended, as dockerd's.
+	if n := strings.TrimSpace(d.mustDocker(t, "inspect", "-f", "{{len .ExecIDs}}", "sleeper")); n != "0" {
+		t.Errorf("ExecIDs after three finished execs: %s, want 0", n)
+	}
+	d.mustDocker(t, "exec", "-d", "sleeper", "sleep", "300")
+	waitFor(t, "the detached exec in ExecIDs", func() bool {
+		return strings.TrimSpace(d.mustDocker(t, "inspect", "-f", "{{len .ExecIDs}}", "sleeper")) == "1"
+	})
 	if _, errOut, err := d.docker(t, "rm", "sleeper"); exitCode(err) != 1 || !strings.Contains(errOut, "cannot remove a running container") {
 		t.Fatalf("rm of a running container: %v %s", err, errOut)
 	}
