@@ -274,19 +274,22 @@ func (e *Engine) Remove(ctx context.Context, ref string, o RemoveOptions) error 
 	client := c.client
 	c.client = nil
 	if client != nil {
+		// As dockerd's rm -f: kill, die, the networks' disconnect, destroy.
+		e.publish(c, mevents.ActionKill, map[string]string{"signal": "9"})
 		_ = client.Delete(ctx, true)
 		_ = os.RemoveAll(e.shimDir(c.ID))
 		c.State.Running, c.State.Pid = false, 0
 		c.State.ExitCode = 137
 		c.State.FinishedAt = time.Now().UTC()
 	}
-	e.releaseRun(c)
+	disconnected := e.releaseRunLater(c)
 	c.State.Status = container.StateRemoving
 	wasRunning := client != nil
 	c.mu.Unlock()
 	if wasRunning {
 		e.publish(c, mevents.ActionDie, map[string]string{"exitCode": "137"})
 	}
+	disconnected()
 	if err := e.cfg.Images.RemoveRootfs(ctx, c.ID); err != nil && !errdefs.IsNotFound(err) {
 		c.mu.Lock()
 		c.removed = false

@@ -369,6 +369,14 @@ func TestDieBeforeDisconnect(t *testing.T) {
 	if out != "container die\nnetwork disconnect\n" {
 		t.Errorf("events:\n%s\nwant container die, then network disconnect", out)
 	}
+	// rm -f of a running container: kill, die, disconnect, destroy.
+	d.mustDocker(t, "run", "-d", "--name", "rmf", "--network", "evnet", "busybox", "sleep", "300")
+	since = time.Now().Unix()
+	d.mustDocker(t, "rm", "-f", "rmf")
+	out = d.eventsSince(t, since, "{{.Type}} {{.Action}}", "event=kill", "event=die", "event=disconnect", "event=destroy")
+	if out != "container kill\ncontainer die\nnetwork disconnect\ncontainer destroy\n" {
+		t.Errorf("events of rm -f:\n%s\nwant kill, die, disconnect, destroy", out)
+	}
 }
 
 // TestEndpointsConfigOnly: a create through the API with the default
