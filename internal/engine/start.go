@@ -41,6 +41,9 @@ func (e *Engine) Start(ctx context.Context, ref string) error {
 		return errdefs.ErrNotModified.WithMessage("container already started")
 	}
 	c.ManuallyStopped = false
+	// A start by hand begins the restart policy afresh, as dockerd's
+	// (on-failure:N counts again from 0, the back-off from 100 ms).
+	c.RestartCount, c.restartDelay = 0, 0
 	if err := e.startLocked(ctx, c); err != nil {
 		if c.HostConfig.AutoRemove {
 			go func() { _ = e.Remove(context.WithoutCancel(ctx), c.ID, RemoveOptions{Force: true}) }()

@@ -31,6 +31,12 @@ func TestRestartPolicies(t *testing.T) {
 	if got := inspect("onfail"); got != "exited 1 2" {
 		t.Fatalf("on-failure:2 restarted more than twice: %s", got)
 	}
+	// A start by hand counts afresh: two more restarts, as dockerd's.
+	d.mustDocker(t, "start", "onfail")
+	waitFor(t, "on-failure:2 to give up again after a start", func() bool { return inspect("onfail") == "exited 1 2" })
+	if n := strings.Count(d.eventsSince(t, 0, "{{.Action}}", "container=onfail", "event=start"), "start"); n != 6 {
+		t.Errorf("onfail started %d times, want 6 (run, 2 restarts, start, 2 restarts)", n)
+	}
 	d.mustDocker(t, "run", "-d", "--name", "okonce", "--restart", "on-failure", "busybox", "true")
 	waitFor(t, "okonce to exit", func() bool { return inspect("okonce") == "exited 0 0" })
 
