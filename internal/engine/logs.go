@@ -36,8 +36,8 @@ type jsonEntry struct {
 }
 
 // Logs calls emit for each line of the container's log that o selects;
-// with Follow it goes on until the container stops and the log is drained
-// or ctx ends.
+// with Follow it goes on until the container's current run ends and the
+// log is drained, or ctx ends.
 func (e *Engine) Logs(ctx context.Context, ref string, o LogOptions, emit func(LogEntry) error) error {
 	c, err := e.Get(ref)
 	if err != nil {
@@ -112,9 +112,21 @@ func (e *Engine) Logs(ctx context.Context, ref string, o LogOptions, emit func(L
 	}
 	tick := time.NewTicker(50 * time.Millisecond)
 	defer tick.Stop()
+	// The run followed: the one going on, or the next one if the
+	// container is about to start. As dockerd's, following ends with that
+	// run, also when the restart policy starts another.
+	var run time.Time
 	for {
 		c.mu.Lock()
-		running := c.State.Running || c.State.Restarting || c.client != nil || c.starting != nil
+		if run.IsZero() && c.State.Running {
+			run = c.State.StartedAt
+		}
+		var running bool
+		if run.IsZero() {
+			running = c.State.Restarting || c.client != nil || c.starting != nil
+		} else {
+			running = c.State.Running && c.State.StartedAt.Equal(run)
+		}
 		removed := c.removed
 		ch := c.watch()
 		c.mu.Unlock()

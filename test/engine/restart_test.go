@@ -37,6 +37,16 @@ func TestRestartPolicies(t *testing.T) {
 	if n := strings.Count(d.eventsSince(t, 0, "{{.Action}}", "container=onfail", "event=start"), "start"); n != 6 {
 		t.Errorf("onfail started %d times, want 6 (run, 2 restarts, start, 2 restarts)", n)
 	}
+	// logs -f follows the run going on, not the ones the policy starts
+	// after it (dockerd's; Compose, which follows each start, printed
+	// every later line twice).
+	d.mustDocker(t, "run", "-d", "--name", "follow1", "--restart", "always", "busybox", "sh", "-c", "echo run; sleep 1")
+	start := time.Now()
+	out, _, err := d.docker(t, "logs", "-f", "follow1")
+	if err != nil || out != "run\n" || time.Since(start) > 5*time.Second {
+		t.Errorf("logs -f of a container that restarts: %v %q after %v; want one run's line, at its end", err, out, time.Since(start))
+	}
+	d.mustDocker(t, "rm", "-f", "follow1")
 	d.mustDocker(t, "run", "-d", "--name", "okonce", "--restart", "on-failure", "busybox", "true")
 	waitFor(t, "okonce to exit", func() bool { return inspect("okonce") == "exited 0 0" })
 
