@@ -602,10 +602,16 @@ func (e *Engine) setupNetwork(ctx context.Context, c *Container, dir string) (st
 		}
 		other.mu.Lock()
 		running, ns := other.State.Running, other.NetNS
+		hostname, domainname := containerHostname(other), other.Config.Domainname
 		other.mu.Unlock()
 		if !running {
 			return "", errdefs.ErrConflict.WithMessage(fmt.Sprintf("cannot join network namespace of a non running container: container %s is not running", ref))
 		}
+		// As dockerd: the container takes the hostname and domain name of
+		// the one whose network it joins, with its /etc files.
+		cfg := *c.Config
+		cfg.Hostname, cfg.Domainname = hostname, domainname
+		c.Config = &cfg
 		if ns == "" {
 			return "", e.writeEtcFiles(c, dir)
 		}

@@ -299,11 +299,19 @@ func TestNetworkNoneAndHostModes(t *testing.T) {
 	if strings.Contains(out, "eth0") || !strings.Contains(out, "lo") {
 		t.Errorf("--network none links:\n%s", out)
 	}
-	d.mustDocker(t, "run", "-d", "--name", "owner", "busybox", "sleep", "60")
+	d.mustDocker(t, "run", "-d", "--name", "owner", "--hostname", "ahost", "--domainname", "example.test", "busybox", "sleep", "60")
 	ip := d.ipOf(t, "owner", "bridge")
 	out = d.mustDocker(t, "run", "--rm", "--network", "container:owner", "busybox", "ip", "-o", "-4", "addr")
 	if !strings.Contains(out, ip+"/") {
 		t.Errorf("--network container:owner addresses:\n%s\nwant %s", out, ip)
+	}
+	// It takes the owner's hostname and domain name too, as dockerd's.
+	d.mustDocker(t, "run", "-d", "--name", "joiner", "--network", "container:owner", "busybox", "sleep", "60")
+	if out := d.mustDocker(t, "exec", "joiner", "sh", "-c", "hostname; cat /etc/hostname; dnsdomainname 2>/dev/null || cat /proc/sys/kernel/domainname"); out != "ahost\nahost\nexample.test\n" {
+		t.Errorf("--network container:owner hostname, /etc/hostname, domain: %q", out)
+	}
+	if got := d.mustDocker(t, "inspect", "-f", "{{.Config.Hostname}} {{.Config.Domainname}}", "joiner"); got != "ahost example.test\n" {
+		t.Errorf("inspect of the joiner: %q", got)
 	}
 	out = d.mustDocker(t, "run", "--rm", "--add-host", "gw:host-gateway", "--dns", "192.0.2.53", "--dns-search", "example.test", "busybox", "sh", "-c", "cat /etc/hosts /etc/resolv.conf")
 	for _, want := range []string{"\tgw\n", "nameserver 192.0.2.53", "search example.test"} {
