@@ -28,7 +28,9 @@ func (e *Engine) Inspect(ref string) (container.InspectResponse, error) {
 	dir := e.dir(s.ID)
 	st := &container.State{
 		Status:     s.State.Status,
-		Running:    s.State.Running,
+		// dockerd's restarting container is running too (State.Running
+		// and Restarting), between its runs.
+		Running:    s.State.Running || s.State.Restarting,
 		Paused:     s.State.Paused,
 		Restarting: s.State.Restarting,
 		OOMKilled:  s.State.OOMKilled,

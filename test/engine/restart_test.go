@@ -56,6 +56,15 @@ func TestRestartPolicies(t *testing.T) {
 		fmt.Sscan(strings.TrimSpace(d.mustDocker(t, "inspect", "-f", "{{.RestartCount}}", "always")), &n)
 		return n >= 2
 	})
+	// Between its runs a restarting container is running too, as
+	// dockerd's inspect has it.
+	waitFor(t, "always between two runs", func() bool {
+		st := strings.TrimSpace(d.mustDocker(t, "inspect", "-f", "{{.State.Restarting}} {{.State.Running}}", "always"))
+		if st == "true false" {
+			t.Fatalf("a restarting container reads as not running")
+		}
+		return st == "true true"
+	})
 	d.mustDocker(t, "stop", "always")
 	st := inspect("always")
 	time.Sleep(time.Second)
