@@ -140,15 +140,30 @@ func TestBuildIntermediatesHidden(t *testing.T) {
 	if err != nil || id2 != id || strings.Count(out, "Using cache") != 3 {
 		t.Errorf("rebuild: %s %v, want %s from cache:\n%s", id2, err, id, out)
 	}
-	// A --no-cache rebuild displaces the step images: they stay hidden
-	// (the old final image too: it is still the cache of its step), so
-	// nothing dangling shows; builder prune removes them all.
+	// A --no-cache rebuild displaces the step images: they stay hidden,
+	// but the old result, which lost its tag, is dangling, as dockerd
+	// lists it (<none>, and image prune removes it); builder prune removes
+	// the step images.
 	id3, out, err := e.build(t, dir, BuildOptions{Tags: []string{"hidden:1"}, NoCache: true})
 	if err != nil || id3 == id {
 		t.Fatalf("no-cache rebuild: %s %v\n%s", id3, err, out)
 	}
-	if l, err := e.images.List(ctx, image.ListOptions{}); err != nil || len(l) != 2 {
-		t.Errorf("images after a --no-cache rebuild: %d (%v), want hidden:1 and busybox", len(l), err)
+	dangling := func() []string {
+		l, err := e.images.List(ctx, image.ListOptions{Filters: map[string][]string{"dangling": {"true"}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var ids []string
+		for _, img := range l {
+			ids = append(ids, img.ID.String())
+		}
+		return ids
+	}
+	if l, err := e.images.List(ctx, image.ListOptions{}); err != nil || len(l) != 3 {
+		t.Errorf("images after a --no-cache rebuild: %d (%v), want hidden:1, busybox and the old result", len(l), err)
+	}
+	if d := dangling(); len(d) != 1 || d[0] != id {
+		t.Errorf("dangling after the rebuild: %v, want the old result %s", d, id)
 	}
 	if all, err := e.images.List(ctx, image.ListOptions{All: true}); err != nil || len(all) != 1+3+3 {
 		t.Errorf("all images after a --no-cache rebuild: %d (%v), want 7: busybox and the three step images of each build", len(all), err)
@@ -157,8 +172,14 @@ func TestBuildIntermediatesHidden(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if all, err := e.images.List(ctx, image.ListOptions{All: true}); err != nil || len(all) != 2 {
-		t.Errorf("after prune (%d entries): %d images (%v), want busybox and hidden:1", len(rep.Entries), len(all), err)
+	if all, err := e.images.List(ctx, image.ListOptions{All: true}); err != nil || len(all) != 3 {
+		t.Errorf("after builder prune (%d entries): %d images (%v), want busybox, hidden:1 and the dangling old result", len(rep.Entries), len(all), err)
+	}
+	if _, err := e.images.Prune(ctx, image.PruneOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if all, err := e.images.List(ctx, image.ListOptions{All: true}); err != nil || len(all) != 2 || len(dangling()) != 0 {
+		t.Errorf("after image prune: %d images (%v), want busybox and hidden:1", len(all), err)
 	}
 }
 

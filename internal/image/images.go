@@ -232,7 +232,10 @@ func (s *Service) nameImage(ctx context.Context, names []string, target ocispec.
 	return changed, err
 }
 
-// keepDangling records each displaced target no record points at any more.
+// keepDangling records each displaced target no name points at any more
+// but the builder's intermediate records: a rebuilt image's old result,
+// which keeps its cache record, is dangling then, listed as <none> and
+// pruned, as dockerd's.
 func keepDangling(it *metadata.ImageTx, displaced []ocispec.Descriptor) error {
 	if len(displaced) == 0 {
 		return nil
@@ -244,7 +247,7 @@ func keepDangling(it *metadata.ImageTx, displaced []ocispec.Descriptor) error {
 	for _, d := range displaced {
 		used := false
 		for _, r := range recs {
-			if r.Target.Digest == d.Digest {
+			if r.Target.Digest == d.Digest && !isIntermediateName(r.Name) {
 				used = true
 				break
 			}
