@@ -27,7 +27,7 @@ func (e *Engine) Inspect(ref string) (container.InspectResponse, error) {
 	s := c.Snapshot()
 	dir := e.dir(s.ID)
 	st := &container.State{
-		Status:     s.State.Status,
+		Status: s.State.Status,
 		// dockerd's restarting container is running too (State.Running
 		// and Restarting), between its runs.
 		Running:    s.State.Running || s.State.Restarting,
