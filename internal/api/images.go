@@ -530,6 +530,10 @@ func (s *Server) imageTag(w http.ResponseWriter, r *http.Request, name string) {
 		writeError(w, r, err)
 		return
 	}
+	if reference.FamiliarName(ref) == string(digest.Canonical) {
+		writeError(w, r, errdefs.ErrInvalidArgument.WithMessage("refusing to create an ambiguous tag using digest algorithm as name"))
+		return
+	}
 	img, err := s.getImage(r.Context(), name)
 	if err != nil {
 		writeError(w, r, err)

@@ -178,6 +178,10 @@ func TestImportListInspectShapes(t *testing.T) {
 	if status != 400 || !strings.Contains(body, "refusing to create a tag with a digest reference") {
 		t.Errorf("tag with a digest: %d %s", status, body)
 	}
+	status, _, body = request(t, "POST", ts.URL+"/v1.50/images/rectest/imp:1/tag?repo=sha256&tag=abc", nil)
+	if status != 400 || !strings.Contains(body, "refusing to create an ambiguous tag using digest algorithm as name") {
+		t.Errorf("tag named sha256: %d %s", status, body)
+	}
 	status, _, body = request(t, "DELETE", ts.URL+"/v1.50/images/other/name:2", nil)
 	if status != 200 || strings.TrimSpace(body) != `[{"Untagged":"other/name:2"}]` {
 		t.Errorf("rmi of a second tag: %d %s", status, body)

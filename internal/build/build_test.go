@@ -276,6 +276,9 @@ func TestBuildErrors(t *testing.T) {
 		{"add-checksum-local", "FROM busybox\nADD --checksum=sha256:0000000000000000000000000000000000000000000000000000000000000000 ok /f\n", "only for http(s) sources"},
 		{"huge", "FROM busybox\nRUN echo " + strings.Repeat("x", MaxDockerfileBytes) + "\n", "more than the limit"},
 		{"duplicate-stage", "FROM busybox AS b\nRUN true\nFROM busybox AS B\nRUN true\n", "b stage name already used"},
+		{"expose-proto", "FROM busybox\nEXPOSE 80/xyz\n", "invalid proto: xyz"},
+		{"copy-many-to-file", "FROM busybox\nCOPY ok Dockerfile /dest\n", "When using COPY with more than one source file, the destination must be a directory and end with a /"},
+		{"healthcheck-retries-0", "FROM busybox\nHEALTHCHECK --retries=0 CMD true\n", "--retries must be at least 1"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

@@ -399,6 +399,9 @@ func (r *buildRun) dispatch(ctx context.Context, s *stageState, c instructions.C
 		s.cfg.StopSignal = c.Signal
 		return r.configStep(ctx, s, "STOPSIGNAL "+c.Signal)
 	case *instructions.HealthCheckCommand:
+		if h := c.Health; h != nil && len(h.Test) > 0 && h.Test[0] != "NONE" && h.Retries < 1 && strings.Contains(c.String(), "--retries") {
+			return invalid("--retries must be at least 1")
+		}
 		if old := s.ext.Healthcheck; old != nil && len(old.Test) > 0 && old.Test[0] != "NONE" {
 			s.send(fmt.Sprintf("Note: overriding previous HEALTHCHECK: %v\n", old.Test))
 		}
@@ -467,6 +470,11 @@ func expandPorts(p string) ([]string, error) {
 	port, proto, _ := strings.Cut(p, "/")
 	if proto == "" {
 		proto = "tcp"
+	}
+	switch strings.ToLower(proto) {
+	case "tcp", "udp", "sctp":
+	default:
+		return nil, invalid("invalid proto: %s", proto)
 	}
 	lo, hi, isRange := strings.Cut(port, "-")
 	a, err := strconv.ParseUint(lo, 10, 16)
@@ -1078,7 +1086,11 @@ func (r *buildRun) copy(ctx context.Context, s *stageState, a copyArgs) error {
 	// As docker: "dir/", ".", "dir/." and several sources all name a
 	// directory (COPY f . after WORKDIR /app writes /app/f).
 	d := a.sd.DestPath
-	cs.destDir = strings.HasSuffix(d, "/") || d == "." || strings.HasSuffix(d, "/.") || len(a.sd.SourcePaths)+len(a.sd.SourceContents) > 1
+	dirForm := strings.HasSuffix(d, "/") || d == "." || strings.HasSuffix(d, "/.")
+	if n := len(a.sd.SourcePaths) + len(a.sd.SourceContents); n > 1 && !dirForm {
+		return invalid("When using %s with more than one source file, the destination must be a directory and end with a /", a.name)
+	}
+	cs.destDir = dirForm || len(a.sd.SourcePaths)+len(a.sd.SourceContents) > 1
 	if a.chmod != "" {
 		m, err := strconv.ParseUint(a.chmod, 8, 32)
 		if err != nil || m > 0o7777 {
