@@ -142,6 +142,9 @@ func (s *Server) buildImage(w http.ResponseWriter, r *http.Request) {
 		ps.start()
 		ps.mu.Unlock()
 	}
+	// With q=1 the output is kept, and sent only if the build fails, as
+	// dockerd does (bounded: the last part goes).
+	var held strings.Builder
 	id, err := s.cfg.Builder.Build(ctx, opts, func(ev build.Event) {
 		switch {
 		case ev.ID != "":
@@ -154,10 +157,15 @@ func (s *Server) buildImage(w http.ResponseWriter, r *http.Request) {
 		case ev.Stream != "":
 			if !quiet {
 				ps.send(streamMessage{Stream: ev.Stream})
+			} else if held.Len() < maxQuietOutput {
+				held.WriteString(ev.Stream)
 			}
 		}
 	})
 	if err != nil {
+		if held.Len() > 0 {
+			ps.send(streamMessage{Stream: held.String()})
+		}
 		buildFail(ps, err)
 		return
 	}
@@ -173,6 +181,9 @@ func (s *Server) buildImage(w http.ResponseWriter, r *http.Request) {
 	}
 	ps.finish()
 }
+
+// maxQuietOutput bounds the output a quiet build keeps for its failure.
+const maxQuietOutput = 1 << 20
 
 // maxRegistryConfig bounds the decoded X-Registry-Config header.
 const maxRegistryConfig = 1 << 20

@@ -121,6 +121,12 @@ func TestBuildFailingRun(t *testing.T) {
 	if exitCode(err) != 7 || !strings.Contains(errOut, msg) {
 		t.Errorf("berth build: exit %d, want 7\nstdout:\n%s\nstderr:\n%s", exitCode(err), out, errOut)
 	}
+	// Quiet, the steps' output is shown once the build failed, as dockerd
+	// sends it then.
+	out, errOut, err = d.docker(t, ctx, "", "build", "-q", ".")
+	if exitCode(err) != 7 || !strings.Contains(errOut, msg) || !strings.Contains(out+errOut, "before-failure") {
+		t.Errorf("docker build -q: exit %d, want 7 and the steps' output\nstdout:\n%s\nstderr:\n%s", exitCode(err), out, errOut)
+	}
 	for _, ref := range []string{"bad:1", "bad:2"} {
 		if _, _, err := d.berth(t, "image", "inspect", ref); err == nil {
 			t.Errorf("%s was tagged by a failed build", ref)
