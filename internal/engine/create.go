@@ -234,7 +234,9 @@ func mergeImageConfig(cfg *container.Config, img image.Image) {
 				env = append(env, kv)
 			}
 		}
-		cfg.Env = append(env, cfg.Env...)
+		// The given variables first, then the image's they leave, as
+		// dockerd merges them.
+		cfg.Env = append(append([]string{}, cfg.Env...), env...)
 	}
 	if len(cfg.Entrypoint) == 0 {
 		cfg.Entrypoint = ic.Entrypoint

@@ -19,3 +19,14 @@ func TestRunRmEcho(t *testing.T) {
 		t.Fatalf("run --rm left containers: %q", ps)
 	}
 }
+
+// TestEnvOrder: the variables given to run come first in Config.Env, then
+// the image's they do not set, as dockerd merges them.
+func TestEnvOrder(t *testing.T) {
+	d := newDaemon(t)
+	d.mustDocker(t, "create", "--name", "envs", "-e", "B=2", "-e", "A=1", "busybox")
+	got := strings.TrimSpace(d.mustDocker(t, "inspect", "-f", "{{json .Config.Env}}", "envs"))
+	if !strings.HasPrefix(got, `["B=2","A=1","PATH=`) {
+		t.Errorf("Config.Env %s, want B=2, A=1, then the image's PATH", got)
+	}
+}
