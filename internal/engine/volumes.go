@@ -345,9 +345,8 @@ func mountPointsOf(s *Container, vols *volume.Store) []container.MountPoint {
 		}
 		out = append(out, mp)
 	}
-	for dest := range s.HostConfig.Tmpfs {
-		out = append(out, container.MountPoint{Type: mount.TypeTmpfs, Destination: dest, RW: true})
-	}
+	// --tmpfs mounts are in HostConfig.Tmpfs only, as dockerd shows them;
+	// --mount type=tmpfs ones are mount points.
 	return out
 }
 

@@ -30,3 +30,14 @@ func TestEnvOrder(t *testing.T) {
 		t.Errorf("Config.Env %s, want B=2, A=1, then the image's PATH", got)
 	}
 }
+
+// TestTmpfsMounts: --tmpfs shows in HostConfig.Tmpfs only, a --mount
+// type=tmpfs among the Mounts, as dockerd's inspect has them.
+func TestTmpfsMounts(t *testing.T) {
+	d := newDaemon(t)
+	d.mustDocker(t, "create", "--name", "tm", "--tmpfs", "/flag", "--mount", "type=tmpfs,dst=/mnt", "busybox")
+	got := d.mustDocker(t, "inspect", "-f", "{{range .Mounts}}{{.Type}}:{{.Destination}} {{end}}| {{range $k, $v := .HostConfig.Tmpfs}}{{$k}} {{end}}", "tm")
+	if got != "tmpfs:/mnt | /flag \n" {
+		t.Errorf("Mounts | HostConfig.Tmpfs: %q, want tmpfs:/mnt | /flag", got)
+	}
+}
