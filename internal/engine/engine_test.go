@@ -48,7 +48,7 @@ func TestMergeImageConfig(t *testing.T) {
 	cfg := &container.Config{Env: []string{"A=req", "C=req"}, Cmd: []string{"arg"}, Labels: map[string]string{"b": "req"},
 		Healthcheck: &container.HealthConfig{Interval: time.Second}}
 	mergeImageConfig(cfg, img)
-	if !reflect.DeepEqual(cfg.Env, []string{"PATH=/bin", "A=req", "C=req"}) {
+	if !reflect.DeepEqual(cfg.Env, []string{"A=req", "C=req", "PATH=/bin"}) { // dockerd's order: the request's first
 		t.Errorf("Env %v", cfg.Env)
 	}
 	if !reflect.DeepEqual(cfg.Entrypoint, []string{"/entry"}) || !reflect.DeepEqual(cfg.Cmd, []string{"arg"}) {
