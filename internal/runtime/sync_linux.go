@@ -150,8 +150,24 @@ func newSyncConn(f *os.File) *syncConn {
 	return &syncConn{f: f, r: bufio.NewReader(f)}
 }
 
+// syncHead is a syncMsg without its config: what the init sends. Encoding
+// a syncMsg builds encoding/json's encoders for the whole config (the
+// spec's types), about 0.1 ms of the init's start; this type has three
+// fields.
+type syncHead struct {
+	Type    string `json:"type"`
+	Pid     int    `json:"pid,omitempty"`
+	Message string `json:"message,omitempty"`
+}
+
 func (c *syncConn) send(m syncMsg) error {
-	b, err := json.Marshal(m)
+	var b []byte
+	var err error
+	if m.Config == nil {
+		b, err = json.Marshal(syncHead{Type: m.Type, Pid: m.Pid, Message: m.Message})
+	} else {
+		b, err = json.Marshal(m)
+	}
 	if err != nil {
 		return err
 	}
