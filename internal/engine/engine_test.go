@@ -140,23 +140,6 @@ func TestStatusText(t *testing.T) {
 	}
 }
 
-func TestFilterResolv(t *testing.T) {
-	c := &Container{HostConfig: &container.HostConfig{}}
-	out := string(filterResolv([]byte("search lan\nnameserver 127.0.0.53\nnameserver 10.0.0.1\noptions edns0\n"), c))
-	if out != "search lan\nnameserver 10.0.0.1\noptions edns0\n" {
-		t.Errorf("loopback nameserver kept: %q", out)
-	}
-	out = string(filterResolv([]byte("nameserver 127.0.0.1\n"), c))
-	if !strings.Contains(out, "nameserver 8.8.8.8\n") {
-		t.Errorf("no nameserver left, no default: %q", out)
-	}
-	c.HostConfig.DNSSearch = []string{"example.org"}
-	out = string(filterResolv([]byte("search lan\nnameserver 10.0.0.1\n"), c))
-	if strings.Contains(out, "lan") || !strings.Contains(out, "search example.org\n") {
-		t.Errorf("--dns-search: %q", out)
-	}
-}
-
 func TestResolveInStaysInRoot(t *testing.T) {
 	root := t.TempDir()
 	must := func(err error) {

@@ -1,12 +1,13 @@
 package engine
 
 import (
-	"bufio"
 	"bytes"
 	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
+
+	"github.com/berth/berth/internal/network"
 )
 
 // writeEtcFiles writes the container's hostname, hosts and resolv.conf
@@ -39,7 +40,9 @@ func (e *Engine) writeEtcFiles(c *Container, dir string) error {
 	}
 	resolv, _ := os.ReadFile("/etc/resolv.conf")
 	if !host {
-		resolv = filterResolv(resolv, c)
+		resolv = network.ResolvConf(resolv, network.ResolvOptions{
+			DNS: dnsStrings(c.HostConfig.DNS), Search: c.HostConfig.DNSSearch, Options: c.HostConfig.DNSOptions,
+		})
 	}
 	for name, data := range map[string][]byte{
 		"hostname":    []byte(hostname + "\n"),
@@ -51,38 +54,4 @@ func (e *Engine) writeEtcFiles(c *Container, dir string) error {
 		}
 	}
 	return nil
-}
-
-func filterResolv(in []byte, c *Container) []byte {
-	var out bytes.Buffer
-	ns := 0
-	sc := bufio.NewScanner(bytes.NewReader(in))
-	for sc.Scan() {
-		line := sc.Text()
-		f := strings.Fields(line)
-		if len(f) >= 2 && f[0] == "nameserver" {
-			if strings.HasPrefix(f[1], "127.") || f[1] == "::1" || len(c.HostConfig.DNS) > 0 {
-				continue
-			}
-			ns++
-		}
-		if len(f) >= 1 && (f[0] == "search" && len(c.HostConfig.DNSSearch) > 0 || f[0] == "options" && len(c.HostConfig.DNSOptions) > 0) {
-			continue
-		}
-		out.WriteString(line + "\n")
-	}
-	for _, d := range c.HostConfig.DNS {
-		fmt.Fprintf(&out, "nameserver %s\n", d)
-		ns++
-	}
-	if len(c.HostConfig.DNSSearch) > 0 {
-		fmt.Fprintf(&out, "search %s\n", strings.Join(c.HostConfig.DNSSearch, " "))
-	}
-	if len(c.HostConfig.DNSOptions) > 0 {
-		fmt.Fprintf(&out, "options %s\n", strings.Join(c.HostConfig.DNSOptions, " "))
-	}
-	if ns == 0 {
-		out.WriteString("nameserver 8.8.8.8\nnameserver 8.8.4.4\n")
-	}
-	return out.Bytes()
 }
