@@ -127,6 +127,10 @@ func TestBuildFailingRun(t *testing.T) {
 	if exitCode(err) != 7 || !strings.Contains(errOut, msg) || !strings.Contains(out+errOut, "before-failure") {
 		t.Errorf("docker build -q: exit %d, want 7 and the steps' output\nstdout:\n%s\nstderr:\n%s", exitCode(err), out, errOut)
 	}
+	out, errOut, err = d.berth(t, "build", "-q", ctx)
+	if exitCode(err) != 7 || !strings.Contains(errOut, msg) || !strings.Contains(errOut, "before-failure") || out != "" {
+		t.Errorf("berth build -q: exit %d, want 7, the steps' output and the error on stderr\nstdout:\n%s\nstderr:\n%s", exitCode(err), out, errOut)
+	}
 	for _, ref := range []string{"bad:1", "bad:2"} {
 		if _, _, err := d.berth(t, "image", "inspect", ref); err == nil {
 			t.Errorf("%s was tagged by a failed build", ref)

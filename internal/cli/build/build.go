@@ -1,6 +1,7 @@
 package build
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -178,8 +179,12 @@ func runBuild(cmd *cobra.Command, copts *client.Options, o *buildOptions, path s
 	}
 	var id string
 	progressOut := out
+	// Quiet, the daemon's output is held: on success it is the image ID
+	// (what dockerd sends then, with or without an aux ID), on failure the
+	// steps' output, shown before the error, as the docker CLI does.
+	var held bytes.Buffer
 	if o.quiet {
-		progressOut = io.Discard
+		progressOut = &held
 	}
 	err = container.DisplayProgress(resp.Body, progressOut, func(aux json.RawMessage) {
 		var r struct{ ID string }
@@ -187,6 +192,14 @@ func runBuild(cmd *cobra.Command, copts *client.Options, o *buildOptions, path s
 			id = r.ID
 		}
 	})
+	if err != nil && o.quiet {
+		_, _ = errOut.Write(held.Bytes())
+	}
+	if err == nil && o.quiet && id == "" {
+		if s := strings.TrimSpace(held.String()); strings.HasPrefix(s, "sha256:") && !strings.ContainsAny(s, " \n") {
+			id = s
+		}
+	}
 	if err != nil {
 		var pe *container.ProgressError
 		if errors.As(err, &pe) {
