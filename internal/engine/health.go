@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"strconv"
 	"sync"
 	"time"
 
@@ -154,6 +155,9 @@ func (e *Engine) probe(ctx context.Context, c *Container, client *shim.Client, i
 		res.End, res.ExitCode, res.Output = time.Now(), -1, err.Error()
 		return res
 	}
+	// A probe is an exec, with the events dockerd logs for one.
+	attrs := map[string]string{"execID": id}
+	e.publish(c, execAction("exec_create", args), attrs)
 	pctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	stream, err := client.Exec(pctx, shim.ExecConfig{ID: id, Process: p})
@@ -161,6 +165,10 @@ func (e *Engine) probe(ctx context.Context, c *Container, client *shim.Client, i
 		res.End, res.ExitCode, res.Output = time.Now(), -1, err.Error()
 		return res
 	}
+	e.publish(c, execAction("exec_start", args), attrs)
+	defer func() {
+		e.publish(c, mevents.ActionExecDie, map[string]string{"execID": id, "exitCode": strconv.Itoa(res.ExitCode)})
+	}()
 	defer stream.Close()
 	_ = stream.CloseStdin()
 	var out limitedBuffer

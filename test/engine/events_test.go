@@ -54,8 +54,20 @@ func TestHealthcheck(t *testing.T) {
 	}
 	out := d.mustDocker(t, "events", "--since", fmt.Sprint(since), "--until", fmt.Sprint(time.Now().Unix()+1),
 		"--filter", "container=hc", "--format", "{{.Action}}")
-	if !strings.Contains(out, "health_status: unhealthy\nhealth_status: healthy\n") {
+	var statuses []string
+	for _, l := range strings.Split(out, "\n") {
+		if strings.HasPrefix(l, "health_status: ") {
+			statuses = append(statuses, l)
+		}
+	}
+	if !strings.Contains(strings.Join(statuses, "\n"), "health_status: unhealthy\nhealth_status: healthy") {
 		t.Fatalf("health events: %q", out)
+	}
+	// Each probe is an exec, with dockerd's events for one.
+	for _, want := range []string{"exec_create: /bin/sh -c cat /tmp/ok\n", "exec_start: /bin/sh -c cat /tmp/ok\n", "exec_die\n"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("health probe events lack %q:\n%s", want, out)
+		}
 	}
 	// An image's HEALTHCHECK NONE and --no-healthcheck: no Health.
 	d.mustDocker(t, "run", "-d", "--name", "nohc", "--no-healthcheck", "busybox", "sleep", "300")
