@@ -222,6 +222,14 @@ func attach(tag string, n *Network, ep *Endpoint) (err error) {
 			return fmt.Errorf("%s: address %s: %w", ep.IfName, ep.IPv6, err)
 		}
 	}
+	if !ep.IPv6.IsValid() {
+		// As dockerd: an interface without an IPv6 address has IPv6
+		// off, so it gets no link-local address and sends nothing
+		// (router and neighbour solicitations) before it is up.
+		if err := disableIPv6(ep.NetnsPath, ep.IfName); err != nil {
+			return err
+		}
+	}
 	if lo, err := h.LinkByName("lo"); err == nil {
 		h.LinkSetUp(lo)
 	}
@@ -315,6 +323,18 @@ func inNetns(path string, fn func() error) error {
 		return fmt.Errorf("return from network namespace %s: %w", path, err)
 	}
 	return ferr
+}
+
+// disableIPv6 sets net.ipv6.conf.IFNAME.disable_ipv6 in the network
+// namespace at nsPath; a kernel without IPv6 has nothing to turn off.
+func disableIPv6(nsPath, ifName string) error {
+	return inNetns(nsPath, func() error {
+		err := os.WriteFile("/proc/sys/net/ipv6/conf/"+ifName+"/disable_ipv6", []byte("1"), 0)
+		if err != nil && !errors.Is(err, os.ErrNotExist) {
+			return fmt.Errorf("%s: disable IPv6: %w", ifName, err)
+		}
+		return nil
+	})
 }
 
 // taggedLinks returns the host links whose alias starts with tag.

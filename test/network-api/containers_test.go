@@ -207,6 +207,12 @@ func TestIPv6NetworkByName(t *testing.T) {
 	if !strings.Contains(got, "inet6 fd00:b7:83::") {
 		t.Errorf("eth0 of a container on the IPv6 network:\n%s\nwant an address of fd00:b7:83::/64", got)
 	}
+	// On a network without IPv6 the interface has IPv6 off (no link-local
+	// address, nothing sent), as dockerd's.
+	got = d.docker(t, "run", "--rm", "busybox", "sh", "-c", "cat /proc/sys/net/ipv6/conf/eth0/disable_ipv6; ip -6 addr show eth0 | grep -c inet6; true")
+	if strings.Fields(got)[0] != "1" || strings.Fields(got)[len(strings.Fields(got))-1] != "0" {
+		t.Errorf("eth0 on the default bridge: disable_ipv6 and inet6 count %q, want 1 and 0", got)
+	}
 	// The published port answers on IPv4 and IPv6 loopback, and docker
 	// shows both bindings.
 	if got, want := d.docker(t, "port", "six1"), "80/tcp -> 0.0.0.0:"+hp+"\n80/tcp -> [::]:"+hp+"\n"; got != want {
