@@ -961,27 +961,34 @@ func (r *buildRun) workdir(ctx context.Context, s *stageState) error {
 		return nil
 	}
 	return r.layerStep(ctx, s, key, "/bin/sh -c #(nop) "+instr, func(_ string, rootfs []mount.Mount) error {
-		dir, err := os.MkdirTemp(filepath.Join(r.b.root, "tmp"), "rootfs-")
-		if err != nil {
-			return err
-		}
-		defer os.Remove(dir)
-		if err := mount.All(rootfs, dir); err != nil {
-			return err
-		}
-		defer unmount(dir)
-		root, err := os.OpenRoot(dir)
-		if err != nil {
-			return err
-		}
-		defer root.Close()
-		if rel := strings.TrimPrefix(s.cfg.WorkingDir, "/"); rel != "" {
-			if err := root.MkdirAll(rel, 0o755); err != nil {
-				return fmt.Errorf("%s: %w", instr, err)
+		return r.withRootfs(rootfs, func(dir string) error {
+			root, err := os.OpenRoot(dir)
+			if err != nil {
+				return err
 			}
-		}
-		return nil
+			defer root.Close()
+			if rel := strings.TrimPrefix(s.cfg.WorkingDir, "/"); rel != "" {
+				if err := root.MkdirAll(rel, 0o755); err != nil {
+					return fmt.Errorf("%s: %w", instr, err)
+				}
+			}
+			return nil
+		})
 	})
+}
+
+// withRootfs mounts a step's rootfs on a directory of its own for fn.
+func (r *buildRun) withRootfs(rootfs []mount.Mount, fn func(dir string) error) error {
+	dir, err := os.MkdirTemp(filepath.Join(r.b.root, "tmp"), "rootfs-")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(dir)
+	if err := mount.All(rootfs, dir); err != nil {
+		return err
+	}
+	defer unmount(dir)
+	return fn(dir)
 }
 
 // volumeMounts gives a RUN step the stage's VOLUMEs as the legacy builder
@@ -1001,30 +1008,26 @@ func (r *buildRun) volumeMounts(ctx context.Context, rootfs []mount.Mount, volum
 	cleanup = func() { os.RemoveAll(tmp) }
 	// The rootfs is mounted beside tmp, never inside it: removing tmp must
 	// not reach into the step's files.
-	view, err := os.MkdirTemp(filepath.Join(r.b.root, "tmp"), "volumes-view-")
+	var out []RunMount
+	err = r.withRootfs(rootfs, func(view string) error {
+		for i, p := range paths {
+			dst := filepath.Join(tmp, strconv.Itoa(i))
+			var err error
+			if src, ok := dirInRoot(view, p); ok {
+				err = snapshot.CopyTree(ctx, src, dst)
+			} else {
+				err = os.Mkdir(dst, 0o755)
+			}
+			if err != nil {
+				return fmt.Errorf("VOLUME %s: %w", p, err)
+			}
+			out = append(out, RunMount{Type: "bind", Source: dst, Target: p})
+		}
+		return nil
+	})
 	if err != nil {
 		cleanup()
 		return nil, nil, err
-	}
-	defer os.Remove(view)
-	if err := mount.All(rootfs, view); err != nil {
-		cleanup()
-		return nil, nil, err
-	}
-	defer unmount(view)
-	var out []RunMount
-	for i, p := range paths {
-		dst := filepath.Join(tmp, strconv.Itoa(i))
-		if src, ok := dirInRoot(view, p); ok {
-			err = snapshot.CopyTree(ctx, src, dst)
-		} else {
-			err = os.Mkdir(dst, 0o755)
-		}
-		if err != nil {
-			cleanup()
-			return nil, nil, fmt.Errorf("VOLUME %s: %w", p, err)
-		}
-		out = append(out, RunMount{Type: "bind", Source: dst, Target: p})
 	}
 	return out, cleanup, nil
 }
@@ -1247,43 +1250,39 @@ func (r *buildRun) copy(ctx context.Context, s *stageState, a copyArgs) error {
 		defer cleanup()
 	}
 	return r.layerStep(ctx, s, key, createdBy, func(id string, rootfs []mount.Mount) error {
-		dir, err := os.MkdirTemp(filepath.Join(r.b.root, "tmp"), "rootfs-")
+		return r.withRootfs(rootfs, func(dir string) error { return r.copyInto(ctx, dir, cs, a) })
+	})
+}
+
+// copyInto does a COPY or ADD into the step's rootfs, mounted on dir.
+func (r *buildRun) copyInto(ctx context.Context, dir string, cs *copySpec, a copyArgs) error {
+	if a.chown != "" {
+		uid, gid, err := resolveOwner(dir, a.chown)
 		if err != nil {
 			return err
 		}
-		defer os.Remove(dir)
-		if err := mount.All(rootfs, dir); err != nil {
+		cs.uid, cs.gid = uid, gid
+	}
+	cs.untar = func(src source, dest string) error {
+		target := filepath.Join(dir, filepath.FromSlash(dest))
+		real, err := filepath.EvalSymlinks(target)
+		if err != nil {
 			return err
 		}
-		defer unmount(dir)
-		if a.chown != "" {
-			uid, gid, err := resolveOwner(dir, a.chown)
-			if err != nil {
-				return err
-			}
-			cs.uid, cs.gid = uid, gid
+		if rel, err := filepath.Rel(dir, real); err != nil || strings.HasPrefix(rel, "..") {
+			return invalid("ADD %s: destination %s leaves the root filesystem", src.rel, dest)
 		}
-		cs.untar = func(src source, dest string) error {
-			target := filepath.Join(dir, filepath.FromSlash(dest))
-			real, err := filepath.EvalSymlinks(target)
-			if err != nil {
-				return err
-			}
-			if rel, err := filepath.Rel(dir, real); err != nil || strings.HasPrefix(rel, "..") {
-				return invalid("ADD %s: destination %s leaves the root filesystem", src.rel, dest)
-			}
-			f, err := os.Open(src.host)
-			if err != nil {
-				return err
-			}
-			defer f.Close()
-			if _, err := archive.Apply(ctx, real, f, archive.ApplyOptions{Format: archive.FormatNative}); err != nil {
-				return fmt.Errorf("ADD %s: extract: %w", src.rel, err)
-			}
-			return nil
+		f, err := os.Open(src.host)
+		if err != nil {
+			return err
 		}
-		return cs.apply(dir)
-	})
+		defer f.Close()
+		if _, err := archive.Apply(ctx, real, f, archive.ApplyOptions{Format: archive.FormatNative}); err != nil {
+			return fmt.Errorf("ADD %s: extract: %w", src.rel, err)
+		}
+		return nil
+	}
+	return cs.apply(dir)
 }
 
 // download fetches an ADD URL into dir, as docker does: the file is named
