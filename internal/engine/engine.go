@@ -104,8 +104,12 @@ func New(ctx context.Context, cfg Config) (*Engine, error) {
 			return nil, fmt.Errorf("engine: %w", err)
 		}
 	}
-	// One empty /.dockerenv for every container (a read-only bind).
-	if err := os.WriteFile(e.dockerenv(), nil, 0o444); err != nil {
+	// One empty /.dockerenv for every container (a read-only bind), 0755
+	// as dockerd's.
+	if err := os.WriteFile(e.dockerenv(), nil, 0o755); err != nil {
+		return nil, fmt.Errorf("engine: %w", err)
+	}
+	if err := os.Chmod(e.dockerenv(), 0o755); err != nil {
 		return nil, fmt.Errorf("engine: %w", err)
 	}
 	if err := e.restore(ctx); err != nil {

@@ -138,8 +138,8 @@ func TestDockerenv(t *testing.T) {
 	d := newDaemon(t)
 	d.mustDocker(t, "run", "-d", "--name", "denv", "busybox", "sleep", "1000")
 	t.Cleanup(func() { d.docker(t, "rm", "-f", "denv") })
-	if out := d.mustDocker(t, "exec", "denv", "sh", "-c", "test -f /.dockerenv && echo yes"); out != "yes\n" {
-		t.Errorf("/.dockerenv in the container: %q", out)
+	if out := d.mustDocker(t, "exec", "denv", "sh", "-c", "test -f /.dockerenv && stat -c %a /.dockerenv"); out != "755\n" {
+		t.Errorf("/.dockerenv in the container: %q, want a file of mode 755 as dockerd's", out)
 	}
 	if diff := d.mustDocker(t, "diff", "denv"); strings.Contains(diff, "dockerenv") {
 		t.Errorf("docker diff shows it: %q", diff)
