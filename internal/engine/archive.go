@@ -176,7 +176,7 @@ func (e *Engine) Changes(ctx context.Context, ref string) ([]container.Filesyste
 // Export writes the container's whole filesystem as a tar.
 func (e *Engine) Export(ctx context.Context, ref string, w io.Writer) error {
 	return e.withRootfs(ctx, ref, func(c *Container, root string) error {
-		return writeTree(ctx, root, "", w)
+		return writeTree(ctx, root, "", w, addInitLayer(root))
 	})
 }
 
@@ -319,7 +319,7 @@ func (e *Engine) ExtractTo(ctx context.Context, ref, p string, r io.Reader, noOv
 
 // writeTree writes src (a file or directory tree) as a tar whose entries
 // start with name ("" for the tree's contents at the top level).
-func writeTree(ctx context.Context, src, name string, w io.Writer) error {
+func writeTree(ctx context.Context, src, name string, w io.Writer, more ...func(*tar.Writer) error) error {
 	tw := tar.NewWriter(w)
 	type inode struct{ dev, ino uint64 }
 	seen := map[inode]string{} // hard links: the first name of each inode
@@ -389,7 +389,49 @@ func writeTree(ctx context.Context, src, name string, w io.Writer) error {
 	if err != nil {
 		return err
 	}
+	for _, fn := range more {
+		if err := fn(tw); err != nil {
+			return err
+		}
+	}
 	return tw.Close()
+}
+
+// initLayer is what dockerd's init layer puts under a container's files
+// where the image has none: mount points, /.dockerenv and /etc/mtab.
+// docker export shows them, also for a container that never ran.
+var initLayer = []struct {
+	name     string
+	typeflag byte
+	link     string
+}{
+	{"dev", tar.TypeDir, ""}, {"dev/pts", tar.TypeDir, ""}, {"dev/shm", tar.TypeDir, ""},
+	{"proc", tar.TypeDir, ""}, {"sys", tar.TypeDir, ""}, {"etc", tar.TypeDir, ""},
+	{".dockerenv", tar.TypeReg, ""}, {"dev/console", tar.TypeReg, ""},
+	{"etc/hostname", tar.TypeReg, ""}, {"etc/hosts", tar.TypeReg, ""}, {"etc/resolv.conf", tar.TypeReg, ""},
+	{"etc/mtab", tar.TypeSymlink, "/proc/mounts"},
+}
+
+// addInitLayer writes the entries of initLayer that root lacks.
+func addInitLayer(root string) func(*tar.Writer) error {
+	return func(tw *tar.Writer) error {
+		for _, e := range initLayer {
+			if _, err := os.Lstat(filepath.Join(root, e.name)); err == nil {
+				continue
+			}
+			hdr := &tar.Header{Name: e.name, Typeflag: e.typeflag, Mode: 0o755, Linkname: e.link, Format: tar.FormatPAX}
+			if e.typeflag == tar.TypeDir {
+				hdr.Name += "/"
+			}
+			if e.typeflag == tar.TypeSymlink {
+				hdr.Mode = 0o777
+			}
+			if err := tw.WriteHeader(hdr); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
 }
 
 // Sizes returns the bytes the container wrote (its snapshot's writable

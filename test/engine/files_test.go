@@ -70,6 +70,26 @@ func TestCopyDiffExport(t *testing.T) {
 	if len(out) > 8<<20 {
 		t.Errorf("export is %d bytes: hard links were copied", len(out))
 	}
+	// What dockerd's init layer adds is there, also for a container that
+	// never ran; diff shows none of it.
+	d.mustDocker(t, "create", "--name", "fresh", "busybox")
+	listed := map[string]bool{}
+	tr = tar.NewReader(bytes.NewReader([]byte(d.mustDocker(t, "export", "fresh"))))
+	for {
+		h, err := tr.Next()
+		if err != nil {
+			break
+		}
+		listed[strings.TrimSuffix(h.Name, "/")] = true
+	}
+	for _, want := range []string{".dockerenv", "dev/console", "dev/pts", "dev/shm", "etc/hostname", "etc/hosts", "etc/resolv.conf", "etc/mtab"} {
+		if !listed[want] {
+			t.Errorf("export of a created container lacks %s", want)
+		}
+	}
+	if diff := d.mustDocker(t, "diff", "fresh"); diff != "" {
+		t.Errorf("diff of a created container: %q", diff)
+	}
 }
 
 func TestSizes(t *testing.T) {
