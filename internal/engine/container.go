@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"math/big"
+	"net/netip"
 	"strings"
 	"sync"
 	"time"
@@ -49,6 +50,10 @@ type Container struct {
 	// (inspect shows it, as dockerd does) and a later connect to that
 	// network clears it.
 	PrimaryDisconnected bool `json:",omitempty"`
+	// LastAddrs are the addresses the container had on each network (by
+	// name) when it last ran: its next start asks for them again, so that
+	// a restart keeps them, as with dockerd.
+	LastAddrs map[string][2]netip.Addr `json:",omitempty"`
 	// MountPoints are its validated volumes, binds and tmpfs mounts.
 	MountPoints []MountRecord `json:",omitempty"`
 
@@ -106,7 +111,7 @@ func (c *Container) Snapshot() *Container {
 		ID: c.ID, Name: c.Name, Created: c.Created, Path: c.Path, Args: c.Args,
 		Config: c.Config, HostConfig: c.HostConfig, ImageID: c.ImageID, State: c.State,
 		RestartCount: c.RestartCount, Runtime: c.Runtime, LogPath: c.LogPath, NetNS: c.NetNS,
-		Networks: c.Networks, PrimaryDisconnected: c.PrimaryDisconnected, MountPoints: c.MountPoints,
+		Networks: c.Networks, PrimaryDisconnected: c.PrimaryDisconnected, MountPoints: c.MountPoints, LastAddrs: c.LastAddrs,
 		endpoints: c.endpoints, ports: c.ports,
 	}
 }

@@ -137,6 +137,9 @@ func (e *Engine) connectNetworks(ctx context.Context, c *Container) (retErr erro
 			}
 			cfg.Links = linkMap(links)
 		}
+		if last, ok := c.LastAddrs[name]; ok {
+			cfg.PreferIP, cfg.PreferIPv6 = last[0], last[1]
+		}
 		ep, err := nets.Connect(ctx, name, c.ID, c.NetNS, cfg)
 		if err != nil {
 			if errdefs.IsNotFound(err) {
@@ -150,6 +153,7 @@ func (e *Engine) connectNetworks(ctx context.Context, c *Container) (retErr erro
 		if i == 0 {
 			primaryIP, primaryEP = ep.IP, ep.ID
 		}
+		c.rememberAddrs(name, ep)
 		e.publishNetwork(ep.NetworkID, name, c.ID, mevents.ActionConnect)
 	}
 	bindings, err := portBindings(c)
@@ -166,6 +170,14 @@ func (e *Engine) connectNetworks(ctx context.Context, c *Container) (retErr erro
 	}
 	e.refreshNet(ctx, c)
 	return nil
+}
+
+// rememberAddrs records ep's addresses as c's on network name; c.mu held.
+func (c *Container) rememberAddrs(name string, ep *network.Endpoint) {
+	if c.LastAddrs == nil {
+		c.LastAddrs = map[string][2]netip.Addr{}
+	}
+	c.LastAddrs[name] = [2]netip.Addr{ep.IP, ep.IPv6}
 }
 
 // refreshNet copies the manager's view of c's endpoints and ports into c
@@ -482,9 +494,11 @@ func (e *Engine) ConnectContainer(ctx context.Context, netID, ref string, settin
 				return err
 			}
 		}
-		if _, err := e.cfg.Networks.Connect(ctx, n.ID, c.ID, c.NetNS, cfg); err != nil {
+		ep, err := e.cfg.Networks.Connect(ctx, n.ID, c.ID, c.NetNS, cfg)
+		if err != nil {
 			return err
 		}
+		c.rememberAddrs(name, ep)
 		if c.Networks == nil {
 			c.Networks = map[string]*mnetwork.EndpointSettings{}
 		}

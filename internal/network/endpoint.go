@@ -30,21 +30,32 @@ func epKey(netID, containerID string) string { return netID + "/" + containerID 
 type draining struct {
 	mu    sync.Mutex
 	wg    sync.WaitGroup
-	addrs map[string]bool          // "<network ID>/<address>"
+	addrs map[string]chan struct{} // "<network ID>/<address>" -> closed when free
 	links map[string]chan struct{} // host veth name -> closed when deleted
 }
 
 func (d *draining) holds(netID string, a netip.Addr) bool {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	return d.addrs[netID+"/"+a.String()]
+	return d.addrs[netID+"/"+a.String()] != nil
+}
+
+// waitAddr waits until a released pair holding address a of netID is
+// deleted.
+func (d *draining) waitAddr(netID string, a netip.Addr) {
+	d.mu.Lock()
+	done := d.addrs[netID+"/"+a.String()]
+	d.mu.Unlock()
+	if done != nil {
+		<-done
+	}
 }
 
 // start deletes link in the background, holding addrs of netID meanwhile.
 func (d *draining) start(link netlink.Link, netID string, addrs ...netip.Addr) {
 	d.mu.Lock()
 	if d.addrs == nil {
-		d.addrs, d.links = map[string]bool{}, map[string]chan struct{}{}
+		d.addrs, d.links = map[string]chan struct{}{}, map[string]chan struct{}{}
 	}
 	name := link.Attrs().Name
 	done := make(chan struct{})
@@ -53,7 +64,7 @@ func (d *draining) start(link netlink.Link, netID string, addrs ...netip.Addr) {
 	for _, a := range addrs {
 		if a.IsValid() {
 			keys = append(keys, netID+"/"+a.String())
-			d.addrs[keys[len(keys)-1]] = true
+			d.addrs[keys[len(keys)-1]] = done
 		}
 	}
 	d.wg.Add(1)
@@ -66,7 +77,9 @@ func (d *draining) start(link netlink.Link, netID string, addrs ...netip.Addr) {
 		}
 		d.mu.Lock()
 		for _, k := range keys {
-			delete(d.addrs, k)
+			if d.addrs[k] == done {
+				delete(d.addrs, k)
+			}
 		}
 		if d.links[name] == done {
 			delete(d.links, name)
@@ -86,10 +99,14 @@ func (d *draining) waitLink(name string) {
 	}
 }
 
-// allocate returns the requested address if free, or the lowest free
-// address of the network's range; m.mu is held. Addresses held by an
-// endpoint in the state are never returned.
-func (m *Manager) allocate(n *Network, want netip.Addr) (netip.Addr, error) {
+// allocate returns the requested address if free, else the preferred one
+// (the container's address on the network before) if free, else the
+// lowest free address of the network's range; m.mu is held. Addresses held
+// by an endpoint in the state are never returned. A requested or
+// preferred address whose released pair is still being deleted is waited
+// for (a restart keeps its address, as with dockerd); any other such
+// address is passed over, so a new container never waits.
+func (m *Manager) allocate(n *Network, want, prefer netip.Addr) (netip.Addr, error) {
 	held := map[netip.Addr]bool{n.Gateway: true}
 	for _, ep := range m.st.Endpoints {
 		if ep.NetworkID == n.ID {
@@ -102,14 +119,19 @@ func (m *Manager) allocate(n *Network, want netip.Addr) (netip.Addr, error) {
 		if !n.Subnet.Contains(want) || want == n.Subnet.Addr() || want == bc {
 			return netip.Addr{}, errdefs.ErrInvalidArgument.WithMessage(fmt.Sprintf("network %s: address %s is not a host address of subnet %s", n.Name, want, n.Subnet))
 		}
-		if isHeld(want) {
+		if held[want] {
 			return netip.Addr{}, errdefs.ErrConflict.WithMessage(fmt.Sprintf("network %s: address %s is already in use", n.Name, want))
 		}
+		m.drain.waitAddr(n.ID, want)
 		return want, nil
 	}
 	r := n.Subnet
 	if n.IPRange.IsValid() {
 		r = n.IPRange
+	}
+	if prefer.IsValid() && r.Contains(prefer) && prefer != n.Subnet.Addr() && prefer != bc && !held[prefer] {
+		m.drain.waitAddr(n.ID, prefer)
+		return prefer, nil
 	}
 	for a := r.Addr(); r.Contains(a); a = a.Next() {
 		if a == n.Subnet.Addr() || a == bc || isHeld(a) {
@@ -121,7 +143,7 @@ func (m *Manager) allocate(n *Network, want netip.Addr) (netip.Addr, error) {
 }
 
 // allocate6 is allocate for the network's IPv6 subnet; m.mu is held.
-func (m *Manager) allocate6(n *Network, want netip.Addr) (netip.Addr, error) {
+func (m *Manager) allocate6(n *Network, want, prefer netip.Addr) (netip.Addr, error) {
 	held := map[netip.Addr]bool{n.Gateway6: true, n.Subnet6.Addr(): true}
 	for _, ep := range m.st.Endpoints {
 		if ep.NetworkID == n.ID && ep.IPv6.IsValid() {
@@ -133,10 +155,15 @@ func (m *Manager) allocate6(n *Network, want netip.Addr) (netip.Addr, error) {
 		if !n.Subnet6.Contains(want) || want == n.Subnet6.Addr() {
 			return netip.Addr{}, errdefs.ErrInvalidArgument.WithMessage(fmt.Sprintf("network %s: address %s is not a host address of subnet %s", n.Name, want, n.Subnet6))
 		}
-		if isHeld(want) {
+		if held[want] {
 			return netip.Addr{}, errdefs.ErrConflict.WithMessage(fmt.Sprintf("network %s: address %s is already in use", n.Name, want))
 		}
+		m.drain.waitAddr(n.ID, want)
 		return want, nil
+	}
+	if prefer.IsValid() && n.Subnet6.Contains(prefer) && !held[prefer] {
+		m.drain.waitAddr(n.ID, prefer)
+		return prefer, nil
 	}
 	for a := n.Subnet6.Addr(); n.Subnet6.Contains(a); a = a.Next() {
 		if !isHeld(a) {
@@ -177,13 +204,13 @@ func (m *Manager) Connect(ctx context.Context, netRef, containerID, netnsPath st
 	if len(cfg.Aliases) > 0 && n.Default {
 		return nil, errdefs.ErrInvalidArgument.WithMessage("network-scoped alias is supported only for containers in user defined networks")
 	}
-	ip, err := m.allocate(n, cfg.IP)
+	ip, err := m.allocate(n, cfg.IP, cfg.PreferIP)
 	if err != nil {
 		return nil, err
 	}
 	var ip6 netip.Addr
 	if n.Subnet6.IsValid() {
-		if ip6, err = m.allocate6(n, cfg.IPv6); err != nil {
+		if ip6, err = m.allocate6(n, cfg.IPv6, cfg.PreferIPv6); err != nil {
 			return nil, err
 		}
 	} else if cfg.IPv6.IsValid() {

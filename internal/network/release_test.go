@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/netip"
 	"testing"
+	"time"
 )
 
 // TestRelease: a released container leaves its network at once (state,
@@ -49,10 +50,12 @@ func TestRelease(t *testing.T) {
 	if linkExists(veth) {
 		t.Fatalf("veth %s still there after the drain", veth)
 	}
-	// An address held by a pair being deleted is skipped.
+	// An address held by a pair being deleted is skipped by a container
+	// that does not ask for it...
 	held := netip.MustParseAddr("10.246.121.3")
+	freed := make(chan struct{})
 	m.drain.mu.Lock()
-	m.drain.addrs = map[string]bool{n.ID + "/" + held.String(): true}
+	m.drain.addrs = map[string]chan struct{}{n.ID + "/" + held.String(): freed}
 	m.drain.mu.Unlock()
 	ep, err := m.Connect(ctx, "rel", "c2", newNetns(t), EndpointConfig{Name: "two"})
 	if err != nil {
@@ -61,23 +64,46 @@ func TestRelease(t *testing.T) {
 	if ep.IP == held {
 		t.Fatalf("c2 got %s, held by a pair being deleted", ep.IP)
 	}
-	if _, err := m.Connect(ctx, "rel", "c3", newNetns(t), EndpointConfig{IP: held}); err == nil {
-		t.Fatalf("c3 got the requested %s, held by a pair being deleted", held)
+	// ... and waited for by one that asks for it (--ip, or its address
+	// before a restart), which gets it once the pair is gone.
+	got := make(chan *Endpoint, 1)
+	ns3 := newNetns(t)
+	go func() {
+		ep3, err := m.Connect(ctx, "rel", "c3", ns3, EndpointConfig{IP: held})
+		if err != nil {
+			t.Errorf("c3 asking for %s: %v", held, err)
+		}
+		got <- ep3
+	}()
+	select {
+	case <-got:
+		t.Fatalf("c3 got %s while its old pair was being deleted", held)
+	case <-time.After(100 * time.Millisecond):
 	}
 	m.drain.mu.Lock()
-	m.drain.addrs = nil
+	delete(m.drain.addrs, n.ID+"/"+held.String())
 	m.drain.mu.Unlock()
-	ep3, err := m.Connect(ctx, "rel", "c3", newNetns(t), EndpointConfig{IP: held})
-	if err != nil {
-		t.Fatalf("c3 asking for %s once drained: %v", held, err)
+	close(freed)
+	ep3 := <-got
+	if ep3 == nil || ep3.IP != held {
+		t.Fatalf("c3 got %v, want the requested %s once drained", ep3, held)
 	}
-	for _, id := range []string{"c2", "c3"} {
+	// A preferred address is taken when free, passed over when in use.
+	ep4, err := m.Connect(ctx, "rel", "c4", newNetns(t), EndpointConfig{PreferIP: netip.MustParseAddr("10.246.121.9")})
+	if err != nil || ep4.IP != netip.MustParseAddr("10.246.121.9") {
+		t.Fatalf("c4 preferring .9: %v %v", ep4, err)
+	}
+	ep5, err := m.Connect(ctx, "rel", "c5", newNetns(t), EndpointConfig{PreferIP: held})
+	if err != nil || ep5.IP == held {
+		t.Fatalf("c5 preferring %s, c3's: %v %v", held, ep5, err)
+	}
+	for _, id := range []string{"c2", "c3", "c4", "c5"} {
 		if err := m.Release(ctx, id); err != nil {
 			t.Fatal(err)
 		}
 	}
 	m.drain.wg.Wait()
-	if linkExists(ep.HostVeth) || linkExists(ep3.HostVeth) {
-		t.Fatalf("veths %s, %s left after release and drain", ep.HostVeth, ep3.HostVeth)
+	if linkExists(ep.HostVeth) || linkExists(ep3.HostVeth) || linkExists(ep4.HostVeth) {
+		t.Fatalf("veths %s, %s, %s left after release and drain", ep.HostVeth, ep3.HostVeth, ep4.HostVeth)
 	}
 }

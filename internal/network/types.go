@@ -102,9 +102,13 @@ type EndpointConfig struct {
 	// IP is a requested address (--ip); the next free one when zero.
 	IP netip.Addr
 	// IPv6 is a requested IPv6 address (--ip6) on an IPv6 network.
-	IPv6       netip.Addr
-	Aliases    []string
-	MacAddress string
+	IPv6 netip.Addr
+	// PreferIP and PreferIPv6 are addresses to take when free and nothing
+	// is requested: the container's addresses on the network before, so
+	// that a restart keeps them, as with dockerd.
+	PreferIP, PreferIPv6 netip.Addr
+	Aliases              []string
+	MacAddress           string
 	// Links are --link's on a user-defined network: alias -> the linked
 	// container's name, which the embedded DNS answers for this container
 	// alone.

@@ -463,3 +463,27 @@ func TestLinksOnUserNetwork(t *testing.T) {
 		t.Errorf("nslookup lk2 after network connect --link: %q, want %s", got, ip)
 	}
 }
+
+// TestRestartKeepsAddress: docker restart keeps a container's address, a
+// static one (--ip: it failed, "already in use", while the old pair was
+// being deleted) and a dynamic one, as with dockerd.
+func TestRestartKeepsAddress(t *testing.T) {
+	d, _, _ := newNetDaemon(t)
+	d.mustDocker(t, "network", "create", "--subnet", "10.213.79.0/24", "sticky")
+	d.mustDocker(t, "run", "-d", "--name", "st", "--network", "sticky", "--ip", "10.213.79.10", "busybox", "sleep", "300")
+	d.mustDocker(t, "run", "-d", "--name", "dy", "--network", "sticky", "busybox", "sleep", "300")
+	dyIP := d.ipOf(t, "dy", "sticky")
+	for i := 0; i < 4; i++ {
+		for _, name := range []string{"st", "dy"} {
+			if _, errOut, err := d.docker(t, "restart", "-t", "0", name); err != nil {
+				t.Fatalf("restart %d of %s: %v %s", i, name, err, errOut)
+			}
+		}
+		if ip := d.ipOf(t, "st", "sticky"); ip != "10.213.79.10" {
+			t.Errorf("restart %d: st has %s, want its --ip 10.213.79.10", i, ip)
+		}
+		if ip := d.ipOf(t, "dy", "sticky"); ip != dyIP {
+			t.Errorf("restart %d: dy has %s, had %s", i, ip, dyIP)
+		}
+	}
+}
