@@ -310,6 +310,9 @@ func (e *Engine) specFor(c *Container, dir, netns string) (*specs.Spec, error) {
 		return nil, err
 	}
 	s.Mounts = append(s.Mounts, vm...)
+	if err := setRootPropagation(s, c.MountPoints); err != nil {
+		return nil, err
+	}
 	user_ := s.Mounts[defaults:]
 	sort.SliceStable(user_, func(i, j int) bool { return mountDepth(user_[i].Destination) < mountDepth(user_[j].Destination) })
 	for _, d := range hc.Devices {

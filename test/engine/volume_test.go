@@ -2,6 +2,7 @@ package engine
 
 import (
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -107,5 +108,37 @@ func TestVolumeBindsAndTmpfs(t *testing.T) {
 	d.mustDocker(t, "run", "--name", "src", "-v", "shared:/s", "busybox", "sh", "-c", "echo via > /s/f")
 	if got := d.mustDocker(t, "run", "--rm", "--volumes-from", "src", "busybox", "cat", "/s/f"); got != "via\n" {
 		t.Errorf("--volumes-from read = %q", got)
+	}
+}
+
+// TestBindPropagationShared: a bind with rshared propagation needs a
+// shared source mount, and then what the container mounts below it is
+// seen on the host (the container's root is shared too), as with dockerd;
+// a private source is refused at start with dockerd's words.
+func TestBindPropagationShared(t *testing.T) {
+	d := newDaemon(t)
+	shared, private := t.TempDir(), t.TempDir()
+	mustRun := func(args ...string) {
+		t.Helper()
+		if out, err := exec.Command(args[0], args[1:]...).CombinedOutput(); err != nil {
+			t.Fatalf("%v: %v %s", args, err, out)
+		}
+	}
+	mustRun("mount", "-t", "tmpfs", "berth-prop", shared)
+	t.Cleanup(func() { exec.Command("umount", "-R", shared).Run() })
+	mustRun("mount", "--make-shared", shared)
+	mustRun("mount", "-t", "tmpfs", "berth-prop", private)
+	t.Cleanup(func() { exec.Command("umount", "-R", private).Run() })
+	mustRun("mount", "--make-private", private)
+
+	d.mustDocker(t, "run", "--rm", "--privileged", "--mount", "type=bind,src="+shared+",dst=/m,bind-propagation=rshared",
+		"busybox", "sh", "-c", "mkdir /m/sub && mount -t tmpfs inner /m/sub && touch /m/sub/seen")
+	t.Cleanup(func() { exec.Command("umount", filepath.Join(shared, "sub")).Run() })
+	if _, err := os.Stat(filepath.Join(shared, "sub", "seen")); err != nil {
+		t.Errorf("the container's mount below an rshared bind did not reach the host: %v", err)
+	}
+	_, errOut, err := d.docker(t, "run", "--rm", "--mount", "type=bind,src="+private+",dst=/m,bind-propagation=rshared", "busybox", "true")
+	if exitCode(err) != 125 || !strings.Contains(errOut, "is mounted on "+private+" but it is not a shared mount") {
+		t.Errorf("rshared bind of a private mount: exit %d %q", exitCode(err), errOut)
 	}
 }
