@@ -104,7 +104,7 @@ func (e *Engine) connectNetworks(ctx context.Context, c *Container) (retErr erro
 		}
 	}
 	var primaryIP netip.Addr
-	var primaryEP string
+	var primaryEP, primaryNet string
 	for i, name := range names {
 		if noDefault && !isUserNetwork(name) {
 			continue
@@ -151,7 +151,7 @@ func (e *Engine) connectNetworks(ctx context.Context, c *Container) (retErr erro
 			return fmt.Errorf("start %s: network %s: %w", c.ID, name, err)
 		}
 		if i == 0 {
-			primaryIP, primaryEP = ep.IP, ep.ID
+			primaryIP, primaryEP, primaryNet = ep.IP, ep.ID, ep.NetworkID
 		}
 		c.rememberAddrs(name, ep)
 		e.publishNetwork(ep.NetworkID, name, c.ID, mevents.ActionConnect)
@@ -159,6 +159,16 @@ func (e *Engine) connectNetworks(ctx context.Context, c *Container) (retErr erro
 	bindings, err := portBindings(c)
 	if err != nil {
 		return err
+	}
+	if n, err := nets.Get(ctx, primaryNet); err == nil && len(bindings) > 0 {
+		// The network's default host address for -p without one.
+		if a, err := netip.ParseAddr(n.Options[network.OptionHostBindingIPv4]); err == nil && a.Is4() {
+			for i := range bindings {
+				if bindings[i].HostIP == "" {
+					bindings[i].HostIP = a.String()
+				}
+			}
+		}
 	}
 	if len(bindings) > 0 && primaryIP.IsValid() { // else discarded, as create warned
 		if _, err := nets.PublishPorts(ctx, c.ID, primaryIP, bindings); err != nil {

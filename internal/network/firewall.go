@@ -168,9 +168,16 @@ func (f *firewall) addNetwork(n *Network) error {
 		table, chain string
 		args         []string
 	}
+	// Traffic between the network's containers: accepted, or dropped
+	// with com.docker.network.bridge.enable_icc=false (then only
+	// replies and published ports pass), as dockerd's.
+	icc := "ACCEPT"
+	if on, err := strconv.ParseBool(n.Options[OptionEnableICC]); err == nil && !on {
+		icc = "DROP"
+	}
 	rules := []rule{
 		{"filter", f.chain("IN"), []string{"-o", br, "-m", "conntrack", "--ctstate", "RELATED,ESTABLISHED", "-j", "ACCEPT"}},
-		{"filter", f.chain("IN"), []string{"-i", br, "-o", br, "-j", "ACCEPT"}},
+		{"filter", f.chain("IN"), []string{"-i", br, "-o", br, "-j", icc}},
 	}
 	if !n.Internal {
 		rules = append(rules,
@@ -197,7 +204,7 @@ func (f *firewall) addNetwork(n *Network) error {
 	if n.Subnet6.IsValid() {
 		rules = append(rules,
 			rule{"filter6", f.chain("IN"), []string{"-o", br, "-m", "conntrack", "--ctstate", "RELATED,ESTABLISHED", "-j", "ACCEPT"}},
-			rule{"filter6", f.chain("IN"), []string{"-i", br, "-o", br, "-j", "ACCEPT"}},
+			rule{"filter6", f.chain("IN"), []string{"-i", br, "-o", br, "-j", icc}},
 			rule{"filter6", f.chain("IN"), []string{"-o", br, "-j", "DROP"}},
 		)
 		sub6 := n.Subnet6.String()

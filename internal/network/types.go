@@ -94,6 +94,17 @@ type Network struct {
 	Default bool `json:"default,omitempty"`
 }
 
+// Bridge driver options of docker's that the manager reads besides
+// com.docker.network.bridge.name.
+const (
+	// OptionEnableICC "false" drops traffic between the network's
+	// containers (but replies and published ports).
+	OptionEnableICC = "com.docker.network.bridge.enable_icc"
+	// OptionHostBindingIPv4 is the host address ports published by the
+	// network's containers bind when -p names none.
+	OptionHostBindingIPv4 = "com.docker.network.bridge.host_binding_ipv4"
+)
+
 // EndpointConfig is a container's wish for one network.
 type EndpointConfig struct {
 	// Name is the container's name (without a leading slash); the embedded

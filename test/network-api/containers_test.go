@@ -279,3 +279,26 @@ func dialRead(t *testing.T, addr string) string {
 	}
 	return last
 }
+
+// TestBridgeOptions: a network's com.docker.network.bridge.enable_icc=false
+// drops traffic between its containers (a published port still answers),
+// and host_binding_ipv4 is the address its containers' ports bind when -p
+// names none, as with dockerd.
+func TestBridgeOptions(t *testing.T) {
+	d := newDaemon(t)
+	d.withBusybox(t)
+	d.docker(t, "network", "create", "--subnet", "10.213.86.0/24",
+		"-o", "com.docker.network.bridge.enable_icc=false", "-o", "com.docker.network.bridge.host_binding_ipv4=127.0.0.1", "ptopts")
+	d.server(t, "iso1", "--network", "ptopts", "-p", "80")
+	if got := d.docker(t, "port", "iso1", "80"); !strings.HasPrefix(got, "127.0.0.1:") {
+		t.Errorf("docker port iso1 80 = %q, want the network's host_binding_ipv4 127.0.0.1", got)
+	}
+	port := strings.TrimPrefix(strings.TrimSpace(strings.Split(d.docker(t, "port", "iso1", "80"), "\n")[0]), "127.0.0.1:")
+	if got := dialRead(t, "127.0.0.1:"+port); got != "hello from iso1" {
+		t.Errorf("the published port: %q", got)
+	}
+	r := run(t, d, dockerCLI, "", "run", "--rm", "--network", "ptopts", "busybox", "nc", "-w", "2", "iso1", "80")
+	if r.code == 0 && strings.Contains(r.stdout, "hello") {
+		t.Errorf("a container reached another on a network with enable_icc=false: %s", r)
+	}
+}
