@@ -9,6 +9,7 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -127,7 +128,7 @@ func (e *Engine) connectNetworks(ctx context.Context, c *Container) (retErr erro
 			}
 		}
 		if isUserNetwork(name) {
-			cfg.Aliases = append(cfg.Aliases, c.ID[:12]) // dockerd answers the short ID too
+			cfg.Aliases = append(cfg.Aliases, dnsAliases(c)...)
 			var links []string
 			if es != nil {
 				links = es.Links
@@ -180,6 +181,17 @@ func (e *Engine) connectNetworks(ctx context.Context, c *Container) (retErr erro
 	}
 	e.refreshNet(ctx, c)
 	return nil
+}
+
+// dnsAliases are the names the embedded DNS answers for c on a user
+// network besides its name and aliases, as dockerd's: the short ID and
+// the --hostname.
+func dnsAliases(c *Container) []string {
+	out := []string{c.ID[:12]}
+	if h := c.Config.Hostname; h != "" && h != strings.TrimPrefix(c.Name, "/") && h != c.ID[:12] {
+		out = append(out, h)
+	}
+	return out
 }
 
 // rememberAddrs records ep's addresses as c's on network name; c.mu held.
@@ -324,9 +336,12 @@ func networkSettings(s *Container) (map[string]*mnetwork.EndpointSettings, mnetw
 				IPPrefixLen: ep.Prefix,
 				DNSNames:    []string{ep.Name, s.ID[:12]},
 			}
+			hostAlias := dnsAliases(s)[1:] // the hostname: a DNS name, not an alias
 			for _, a := range ep.Aliases {
 				if a != s.ID[:12] {
-					es.Aliases = append(es.Aliases, a)
+					if !slices.Contains(hostAlias, a) {
+						es.Aliases = append(es.Aliases, a)
+					}
 					es.DNSNames = append(es.DNSNames, a)
 				}
 			}
@@ -494,7 +509,7 @@ func (e *Engine) ConnectContainer(ctx context.Context, netID, ref string, settin
 		settings = &mnetwork.EndpointSettings{}
 	}
 	if c.State.Running && c.NetNS != "" {
-		cfg := network.EndpointConfig{Name: strings.TrimPrefix(c.Name, "/"), Aliases: append(append([]string{}, settings.Aliases...), c.ID[:12]),
+		cfg := network.EndpointConfig{Name: strings.TrimPrefix(c.Name, "/"), Aliases: append(append([]string{}, settings.Aliases...), dnsAliases(c)...),
 			Links: linkMap(settings.Links)}
 		if settings.IPAMConfig != nil {
 			cfg.IP, cfg.IPv6 = settings.IPAMConfig.IPv4Address, settings.IPAMConfig.IPv6Address

@@ -487,3 +487,18 @@ func TestRestartKeepsAddress(t *testing.T) {
 		}
 	}
 }
+
+// TestHostnameResolves: on a user network a container's --hostname is a
+// DNS name too (DNSNames lists it; Aliases do not), as dockerd answers it.
+func TestHostnameResolves(t *testing.T) {
+	d, _, _ := newNetDaemon(t)
+	d.mustDocker(t, "network", "create", "hn")
+	d.mustDocker(t, "run", "-d", "--name", "hnc", "--hostname", "h1", "--network", "hn", "busybox", "sleep", "300")
+	if got := d.mustDocker(t, "run", "--rm", "--network", "hn", "busybox", "nslookup", "h1"); !strings.Contains(got, "Name:") {
+		t.Errorf("nslookup h1 (hnc's hostname):\n%s", got)
+	}
+	got := d.mustDocker(t, "inspect", "-f", "{{json .NetworkSettings.Networks.hn.DNSNames}} {{json .NetworkSettings.Networks.hn.Aliases}}", "hnc")
+	if !strings.Contains(got, `"h1"`) || strings.Contains(strings.Fields(got)[1], "h1") {
+		t.Errorf("DNSNames and Aliases of hnc: %s, want h1 among the DNS names only", got)
+	}
+}
