@@ -492,6 +492,9 @@ func (e *Engine) ConnectContainer(ctx context.Context, netID, ref string, settin
 	if err != nil {
 		return err
 	}
+	if err := e.validateEndpoint(ctx, n.Name, settings); err != nil {
+		return err
+	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	mode, _ := networkMode(c.HostConfig)
@@ -752,7 +755,9 @@ func (e *Engine) validateEndpoint(ctx context.Context, name string, es *mnetwork
 		errs = append(errs, "invalid IPv6 address: "+a6.String())
 	}
 	if !predefined && e.cfg.Networks != nil && len(errs) == 0 && (a4.IsValid() || a6.IsValid()) {
-		if n, err := e.cfg.Networks.Get(ctx, name); err == nil {
+		if n, err := e.cfg.Networks.Get(ctx, name); err == nil && !n.UserSubnets() {
+			errs = append(errs, "user specified IP address is supported only when connecting to networks with user configured subnets")
+		} else if err == nil {
 			if a4.IsValid() && !n.Subnet.Contains(a4) {
 				errs = append(errs, "no configured subnet or ip-range contain the IP address "+a4.String())
 			}

@@ -388,7 +388,7 @@ func (m *Manager) Create(ctx context.Context, c NetworkConfig) (*Network, error)
 		if err != nil {
 			return nil, fmt.Errorf("network %s: %w", c.Name, err)
 		}
-		n.Subnet = sub
+		n.Subnet, n.AutoSubnet = sub, true
 	}
 	n.Gateway = n.Subnet.Addr().Next()
 	if c.Gateway.IsValid() {
@@ -635,7 +635,7 @@ func (m *Manager) setIPv6(n *Network, c NetworkConfig) error {
 		var a [16]byte
 		a[0] = 0xfd
 		copy(a[1:6], b)
-		n.Subnet6 = netip.PrefixFrom(netip.AddrFrom16(a), 64)
+		n.Subnet6, n.AutoSubnet6 = netip.PrefixFrom(netip.AddrFrom16(a), 64), true
 	}
 	for _, o := range m.st.Networks {
 		if o.Subnet6.IsValid() && o.Subnet6.Overlaps(n.Subnet6) {

@@ -92,7 +92,16 @@ type Network struct {
 	// Default marks the default "bridge" network: no embedded DNS, cannot
 	// be removed.
 	Default bool `json:"default,omitempty"`
+	// AutoSubnet and AutoSubnet6 mark subnets the manager picked (no
+	// --subnet): dockerd takes a static address (--ip) only on a network
+	// with a subnet of the user's.
+	AutoSubnet  bool `json:"autoSubnet,omitempty"`
+	AutoSubnet6 bool `json:"autoSubnet6,omitempty"`
 }
+
+// UserSubnets reports whether the network has a subnet the user gave,
+// which static addresses need.
+func (n *Network) UserSubnets() bool { return !n.AutoSubnet || n.IPv6 && !n.AutoSubnet6 }
 
 // Bridge driver options of docker's that the manager reads besides
 // com.docker.network.bridge.name.

@@ -357,9 +357,19 @@ func TestStaticAddressChecked(t *testing.T) {
 	if err == nil || !strings.Contains(errOut, "invalid config for network fixed: invalid endpoint settings:\nno configured subnet or ip-range contain the IP address 10.213.78.5") {
 		t.Errorf("--ip outside the subnet: %v %q", err, errOut)
 	}
+	d.mustDocker(t, "network", "create", "nosub")
+	_, errOut, err = d.docker(t, "create", "--name", "ipnosub", "--network", "nosub", "--ip", "10.213.78.5", "busybox", "true")
+	if err == nil || !strings.Contains(errOut, "user specified IP address is supported only when connecting to networks with user configured subnets") {
+		t.Errorf("--ip on a network without a subnet of the user's: %v %q", err, errOut)
+	}
 	if out := d.mustDocker(t, "ps", "-aq"); out != "" {
 		t.Errorf("refused creates left containers:\n%s", out)
 	}
+	d.mustDocker(t, "run", "-d", "--name", "late", "busybox", "sleep", "300")
+	if _, errOut, err := d.docker(t, "network", "connect", "--ip", "10.213.78.5", "nosub", "late"); err == nil || !strings.Contains(errOut, "user configured subnets") {
+		t.Errorf("network connect --ip to a network without a subnet of the user's: %v %q", err, errOut)
+	}
+	d.mustDocker(t, "rm", "-f", "late")
 	got := d.mustDocker(t, "run", "--rm", "--network", "fixed", "--ip", "10.213.77.9", "busybox", "sh", "-c", "ip -4 -o addr show eth0")
 	if !strings.Contains(got, "inet 10.213.77.9/24") {
 		t.Errorf("--ip 10.213.77.9 on fixed: %q", got)
