@@ -38,7 +38,7 @@ func (e *Engine) writeEtcFiles(c *Container, dir string) error {
 			fmt.Fprintf(&hosts, "%s\t%s\n", ip, name)
 		}
 	}
-	resolv, _ := os.ReadFile("/etc/resolv.conf")
+	resolv := network.HostResolvConf()
 	if !host {
 		resolv = network.ResolvConf(resolv, network.ResolvOptions{
 			DNS: dnsStrings(c.HostConfig.DNS), Search: c.HostConfig.DNSSearch, Options: c.HostConfig.DNSOptions,

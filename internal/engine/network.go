@@ -450,7 +450,7 @@ func (e *Engine) writeNetworkEtcFiles(ctx context.Context, c *Container, dir str
 	if err != nil {
 		return errdefs.ErrInvalidArgument.WithMessage(fmt.Sprintf("container %s: %v", c.ID, err))
 	}
-	host, _ := os.ReadFile("/etc/resolv.conf")
+	host := network.HostResolvConf()
 	resolv := network.ResolvConf(host, network.ResolvOptions{
 		DNS: dnsStrings(c.HostConfig.DNS), Search: c.HostConfig.DNSSearch, Options: c.HostConfig.DNSOptions, Embedded: embedded,
 	})

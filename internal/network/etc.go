@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"fmt"
 	"net/netip"
+	"os"
 	"strings"
 )
 
@@ -31,6 +32,24 @@ func parseResolvConf(b []byte) resolvConf {
 		}
 	}
 	return rc
+}
+
+// HostResolvConf is the host's resolv.conf as containers are to see it:
+// /etc/resolv.conf, or, when that names only systemd-resolved's stub
+// listener (127.0.0.53, unreachable from a container), the file of the
+// servers systemd-resolved uses, as dockerd reads it.
+func HostResolvConf() []byte {
+	return hostResolvConf("/etc/resolv.conf", "/run/systemd/resolve/resolv.conf")
+}
+
+func hostResolvConf(etc, resolved string) []byte {
+	b, _ := os.ReadFile(etc)
+	if ns := parseResolvConf(b).Nameservers; len(ns) == 1 && ns[0] == "127.0.0.53" {
+		if r, err := os.ReadFile(resolved); err == nil {
+			return r
+		}
+	}
+	return b
 }
 
 // DefaultDNS are the servers docker writes when the host has only loopback

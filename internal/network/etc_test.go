@@ -3,7 +3,9 @@ package network
 import (
 	"context"
 	"net/netip"
+	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -107,5 +109,28 @@ func TestDefaultSubnetAvoidsHostRoutes(t *testing.T) {
 	defer m2.Close()
 	if got := mustGet(t, m2, DefaultNetworkName).Subnet; got != def.Subnet {
 		t.Fatalf("default subnet after restart = %s, want %s", got, def.Subnet)
+	}
+}
+
+// On a host whose resolv.conf names only systemd-resolved's stub, the
+// containers get the servers systemd-resolved uses, as with dockerd.
+func TestHostResolvConfSystemdResolved(t *testing.T) {
+	dir := t.TempDir()
+	etc, resolved := filepath.Join(dir, "etc"), filepath.Join(dir, "resolved")
+	os.WriteFile(resolved, []byte("nameserver 192.0.2.1\nsearch lan\n"), 0o644)
+	for in, want := range map[string]string{
+		"nameserver 127.0.0.53\noptions edns0\n":        "nameserver 192.0.2.1\nsearch lan\n",
+		"nameserver 192.0.2.9\n":                        "nameserver 192.0.2.9\n",
+		"nameserver 127.0.0.53\nnameserver 192.0.2.9\n": "nameserver 127.0.0.53\nnameserver 192.0.2.9\n",
+	} {
+		os.WriteFile(etc, []byte(in), 0o644)
+		if got := string(hostResolvConf(etc, resolved)); got != want {
+			t.Errorf("host resolv.conf %q: got %q, want %q", in, got, want)
+		}
+	}
+	os.Remove(resolved)
+	os.WriteFile(etc, []byte("nameserver 127.0.0.53\n"), 0o644)
+	if got := string(hostResolvConf(etc, resolved)); got != "nameserver 127.0.0.53\n" {
+		t.Errorf("without systemd-resolved's file: %q", got)
 	}
 }
