@@ -137,6 +137,9 @@ func parseVolumeSpec(raw string) (*MountPoint, error) {
 		return nil, fmt.Errorf("%v: %v", invalidSpec(raw), err)
 	}
 	mp.Mode = mode
+	if mode == "" && spec.Type == mount.TypeVolume {
+		mp.Mode = "z" // dockerd's mode of a -v volume of the local driver
+	}
 	return mp, nil
 }
 

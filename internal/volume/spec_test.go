@@ -17,8 +17,9 @@ func TestParseVolumeSpec(t *testing.T) {
 		want MountPoint // Spec not compared
 		err  string
 	}{
-		{raw: "/data", want: MountPoint{Type: mount.TypeVolume, Destination: "/data", RW: true, CopyData: true}},
-		{raw: "name:/data/", want: MountPoint{Type: mount.TypeVolume, Source: "name", Destination: "/data", RW: true, CopyData: true}},
+		// A -v volume without a mode has dockerd's "z".
+		{raw: "/data", want: MountPoint{Type: mount.TypeVolume, Destination: "/data", RW: true, CopyData: true, Mode: "z"}},
+		{raw: "name:/data/", want: MountPoint{Type: mount.TypeVolume, Source: "name", Destination: "/data", RW: true, CopyData: true, Mode: "z"}},
 		{raw: "name:/data:ro,nocopy", want: MountPoint{Type: mount.TypeVolume, Source: "name", Destination: "/data", Mode: "ro,nocopy"}},
 		{raw: "/host/../etc:/ctr", want: MountPoint{Type: mount.TypeBind, Source: "/etc", Destination: "/ctr", RW: true, Propagation: mount.PropagationRPrivate}},
 		{raw: "/h:/c:ro,rshared,z", want: MountPoint{Type: mount.TypeBind, Source: "/h", Destination: "/c", Mode: "ro,rshared,z", Propagation: mount.PropagationRShared}},
