@@ -822,6 +822,98 @@ func splitLink(l string) (name, alias string) {
 
 // linked returns the container and alias of a --link value: "NAME:ALIAS",
 // "NAME" (alias NAME) or dockerd's stored "/NAME:/CONTAINER/ALIAS".
+// linkEnv is the environment docker's legacy links give a container on
+// the default bridge, for each --link NAME:ALIAS: ALIAS_NAME, ALIAS_PORT
+// (the lowest exposed port), ALIAS_PORT_<port>_<PROTO>[_ADDR|_PORT|_PROTO],
+// _START/_END for runs of consecutive ports, and ALIAS_ENV_<var> for the
+// linked container's variables but HOME and PATH; c.mu held.
+func (e *Engine) linkEnv(c *Container) []string {
+	if len(c.HostConfig.Links) == 0 || e.cfg.Networks == nil {
+		return nil
+	}
+	ctx := context.Background()
+	primary := e.netName(ctx, primaryNetwork(c.HostConfig))
+	if isUserNetwork(primary) {
+		return nil // user networks: DNS, no variables
+	}
+	var env []string
+	for _, l := range c.HostConfig.Links {
+		other, alias, err := e.linked(l)
+		if err != nil || other == c {
+			continue
+		}
+		ep, ok := e.endpointsByName(ctx, other.ID)[primary]
+		if !ok || !ep.IP.IsValid() {
+			continue
+		}
+		other.mu.Lock()
+		ocfg := other.Config
+		other.mu.Unlock()
+		env = append(env, legacyLinkEnv(path.Join(c.Name, alias), ep.IP.String(), ocfg)...)
+	}
+	return env
+}
+
+// legacyLinkEnv is docker's Link.ToEnv for the link named name (/c/alias)
+// to a container at ip with config cfg.
+func legacyLinkEnv(name, ip string, cfg *container.Config) []string {
+	prefix := strings.ReplaceAll(strings.ToUpper(path.Base(name)), "-", "_")
+	type port struct {
+		num   int
+		proto string
+	}
+	var ports []port
+	for p := range cfg.ExposedPorts {
+		ports = append(ports, port{int(p.Num()), string(p.Proto())})
+	}
+	sort.Slice(ports, func(i, j int) bool {
+		return ports[i].num < ports[j].num || ports[i].num == ports[j].num && ports[i].proto == "tcp" && ports[j].proto != "tcp"
+	})
+	var env []string
+	if len(ports) > 0 {
+		env = append(env, fmt.Sprintf("%s_PORT=%s://%s:%d", prefix, ports[0].proto, ip, ports[0].num))
+	}
+	// Runs of three or more consecutive port numbers also get _START and
+	// _END variables (dockerd's nextContiguous).
+	for i := 0; i < len(ports); {
+		j := i // the last of the run
+		for j+1 < len(ports) && ports[j+1].num == ports[j].num+1 {
+			j++
+		}
+		if j > i+1 {
+			p, q := ports[i], ports[j]
+			up := strings.ToUpper(p.proto)
+			env = append(env,
+				fmt.Sprintf("%s_PORT_%d_%s_START=%s://%s:%d", prefix, p.num, up, p.proto, ip, p.num),
+				fmt.Sprintf("%s_PORT_%d_%s_ADDR=%s", prefix, p.num, up, ip),
+				fmt.Sprintf("%s_PORT_%d_%s_PROTO=%s", prefix, p.num, up, p.proto),
+				fmt.Sprintf("%s_PORT_%d_%s_PORT_START=%d", prefix, p.num, up, p.num),
+				fmt.Sprintf("%s_PORT_%d_%s_END=%s://%s:%d", prefix, p.num, strings.ToUpper(q.proto), q.proto, ip, q.num),
+				fmt.Sprintf("%s_PORT_%d_%s_PORT_END=%d", prefix, p.num, strings.ToUpper(q.proto), q.num))
+			i = j + 1
+			continue
+		}
+		i++
+	}
+	for _, p := range ports {
+		up := strings.ToUpper(p.proto)
+		env = append(env,
+			fmt.Sprintf("%s_PORT_%d_%s=%s://%s:%d", prefix, p.num, up, p.proto, ip, p.num),
+			fmt.Sprintf("%s_PORT_%d_%s_ADDR=%s", prefix, p.num, up, ip),
+			fmt.Sprintf("%s_PORT_%d_%s_PORT=%d", prefix, p.num, up, p.num),
+			fmt.Sprintf("%s_PORT_%d_%s_PROTO=%s", prefix, p.num, up, p.proto))
+	}
+	env = append(env, fmt.Sprintf("%s_NAME=%s", prefix, name))
+	for _, kv := range cfg.Env {
+		k, v, ok := strings.Cut(kv, "=")
+		if !ok || k == "HOME" || k == "PATH" {
+			continue
+		}
+		env = append(env, fmt.Sprintf("%s_ENV_%s=%s", prefix, k, v))
+	}
+	return env
+}
+
 func (e *Engine) linked(l string) (*Container, string, error) {
 	name, alias := splitLink(l)
 	if name == "" {

@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"strings"
 	"testing"
 
 	"github.com/moby/moby/api/types/container"
@@ -129,5 +130,30 @@ func TestExposedPortsOnlyWhileRunningOnANetwork(t *testing.T) {
 	c.HostConfig.NetworkMode = "none"
 	if _, ports := networkSettings(c); len(ports) != 0 {
 		t.Errorf("running with network none: Ports = %v, want none", ports)
+	}
+}
+
+// legacyLinkEnv gives docker's variables of a legacy link.
+func TestLegacyLinkEnv(t *testing.T) {
+	ports := mnetwork.PortSet{}
+	for _, p := range []string{"80/tcp", "53/udp", "8000/tcp", "8001/tcp", "8002/tcp"} {
+		pp, _ := mnetwork.ParsePort(p)
+		ports[pp] = struct{}{}
+	}
+	env := legacyLinkEnv("/web/db-1", "172.17.0.5", &container.Config{ExposedPorts: ports, Env: []string{"PATH=/bin", "HOME=/root", "PASSWORD=x"}})
+	got := strings.Join(env, "\n")
+	for _, want := range []string{
+		"DB_1_PORT=udp://172.17.0.5:53",
+		"DB_1_PORT_80_TCP=tcp://172.17.0.5:80", "DB_1_PORT_80_TCP_ADDR=172.17.0.5", "DB_1_PORT_80_TCP_PORT=80", "DB_1_PORT_80_TCP_PROTO=tcp",
+		"DB_1_PORT_53_UDP=udp://172.17.0.5:53",
+		"DB_1_PORT_8000_TCP_START=tcp://172.17.0.5:8000", "DB_1_PORT_8000_TCP_END=tcp://172.17.0.5:8002", "DB_1_PORT_8000_TCP_PORT_END=8002",
+		"DB_1_NAME=/web/db-1", "DB_1_ENV_PASSWORD=x",
+	} {
+		if !strings.Contains(got, want+"\n") && !strings.HasSuffix(got, want) {
+			t.Errorf("link env lacks %s:\n%s", want, got)
+		}
+	}
+	if strings.Contains(got, "_ENV_PATH") || strings.Contains(got, "_ENV_HOME") {
+		t.Errorf("PATH or HOME passed on:\n%s", got)
 	}
 }

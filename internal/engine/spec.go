@@ -194,7 +194,7 @@ func (e *Engine) specFor(c *Container, dir, netns string) (*specs.Spec, error) {
 		return nil, err
 	}
 	hostname := containerHostname(c)
-	env := daemonEnv(hostname, cfg.Tty, cfg.Env)
+	env := daemonEnv(hostname, cfg.Tty, e.linkEnv(c), cfg.Env)
 	args := append(append([]string{}, cfg.Entrypoint...), cfg.Cmd...)
 	var initMount *specs.Mount
 	if hc.Init != nil && *hc.Init {

@@ -512,3 +512,21 @@ func TestHostnameResolves(t *testing.T) {
 		t.Errorf("DNSNames and Aliases of hnc: %s, want h1 among the DNS names only", got)
 	}
 }
+
+// TestLegacyLinkEnv: --link on the default bridge gives the linking
+// container docker's variables of the linked one (and /etc/hosts names);
+// on a user network only the name.
+func TestLegacyLinkEnv(t *testing.T) {
+	d, _, _ := newNetDaemon(t)
+	d.mustDocker(t, "run", "-d", "--name", "db", "-e", "PASSWORD=secret", "--expose", "5432", "busybox", "sleep", "300")
+	ip := d.ipOf(t, "db", "bridge")
+	got := d.mustDocker(t, "run", "--rm", "--name", "app", "--link", "db:store", "busybox", "sh", "-c", "env | grep ^STORE_ | sort; grep -w store /etc/hosts")
+	for _, want := range []string{
+		"STORE_NAME=/app/store\n", "STORE_PORT=tcp://" + ip + ":5432\n", "STORE_PORT_5432_TCP_ADDR=" + ip + "\n",
+		"STORE_ENV_PASSWORD=secret\n", ip + "\tstore",
+	} {
+		if !strings.Contains(got, want) {
+			t.Errorf("linked container's view lacks %q:\n%s", want, got)
+		}
+	}
+}
