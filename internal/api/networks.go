@@ -490,6 +490,10 @@ func (s *Server) attachTarget(r *http.Request) (string, mnetwork.Inspect, error)
 	return n.ID, n, nil
 }
 
+// errHostNetwork is dockerd's answer to a connect to or disconnect from
+// the host network.
+var errHostNetwork = errdefs.ErrPermissionDenied.WithMessage("container cannot be disconnected from host network or connected to host network")
+
 // errNoAttacher is the answer to connect and disconnect until the engine
 // provides a NetworkAttacher.
 var errNoAttacher = errdefs.ErrNotImplemented.WithMessage("network connect and disconnect are not available: this daemon's container engine does not attach containers to networks yet")
@@ -503,6 +507,8 @@ func (s *Server) networkConnect(w http.ResponseWriter, r *http.Request) {
 	id, _, err := s.attachTarget(r)
 	switch {
 	case err != nil:
+	case id == "host":
+		err = errHostNetwork
 	case req.Container == "":
 		err = errdefs.ErrInvalidArgument.WithMessage("network connect: container name or id is empty")
 	case s.cfg.NetworkAttacher == nil:
@@ -528,6 +534,8 @@ func (s *Server) networkDisconnect(w http.ResponseWriter, r *http.Request) {
 	id, n, err := s.attachTarget(r)
 	switch {
 	case err != nil:
+	case id == "host":
+		err = errHostNetwork
 	case req.Container == "":
 		err = errdefs.ErrInvalidArgument.WithMessage("network disconnect: container name or id is empty")
 	case s.cfg.NetworkAttacher == nil:

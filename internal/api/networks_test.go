@@ -195,12 +195,19 @@ func TestNetworkEndpoints(t *testing.T) {
 	if status != 200 {
 		t.Errorf("connect = %d %s", status, body)
 	}
-	status, _, body = request(t, "POST", ts.URL+"/networks/host/disconnect", strings.NewReader(`{"Container":"c1","Force":true}`))
+	status, _, body = request(t, "POST", ts.URL+"/networks/apinet/disconnect", strings.NewReader(`{"Container":"c1","Force":true}`))
 	if status != 200 {
 		t.Errorf("disconnect = %d %s", status, body)
 	}
-	if want := []string{"connect " + cr.ID + " c1 db", "disconnect host c1 force"}; !reflect.DeepEqual(att.calls, want) {
+	if want := []string{"connect " + cr.ID + " c1 db", "disconnect " + cr.ID + " c1 force"}; !reflect.DeepEqual(att.calls, want) {
 		t.Errorf("attacher calls = %q, want %q", att.calls, want)
+	}
+	// The host network takes no connect or disconnect (dockerd's 403).
+	for _, op := range []string{"connect", "disconnect"} {
+		status, _, body = request(t, "POST", ts.URL+"/networks/host/"+op, strings.NewReader(`{"Container":"c1"}`))
+		if status != 403 || !strings.Contains(body, "container cannot be disconnected from host network or connected to host network") {
+			t.Errorf("%s host = %d %s", op, status, body)
+		}
 	}
 	status, _, body = request(t, "POST", ts.URL+"/networks/nosuch/connect", strings.NewReader(`{"Container":"c1"}`))
 	if status != 404 || !strings.Contains(body, "network nosuch not found") {
@@ -250,7 +257,7 @@ func TestNetworkEndpoints(t *testing.T) {
 		}
 	}
 	// "connect" is the attacher's to send (when the container is attached).
-	want := []string{"create apinet", "disconnect host", "destroy apinet", "create keep1", "create gone1", "create gone2",
+	want := []string{"create apinet", "disconnect apinet", "destroy apinet", "create keep1", "create gone1", "create gone2",
 		"destroy gone1", "destroy gone2", "prune ", "destroy keep1", "prune "}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("network events = %q\nwant %q", got, want)
