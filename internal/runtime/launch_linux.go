@@ -23,13 +23,17 @@ type launch struct {
 
 // newLaunch prepares a launch; consoleSocket (a path to dial) or
 // consoleConn (already connected) is where the pty master goes.
-func newLaunch(consoleSocket string, consoleConn *os.File) (l *launch, err error) {
-	l = &launch{console: consoleConn}
+func newLaunch(consoleSocket string, consoleConn *os.File) (*launch, error) {
+	// Not a named result: a failure returns nil, and the deferred close
+	// must still see what was opened.
+	l := &launch{console: consoleConn}
+	done := false
 	defer func() {
-		if err != nil {
+		if !done {
 			l.close()
 		}
 	}()
+	var err error
 	if consoleSocket != "" {
 		if l.console, err = dialUnix(consoleSocket); err != nil {
 			return nil, fmt.Errorf("console socket: %w", err)
@@ -42,6 +46,7 @@ func newLaunch(consoleSocket string, consoleConn *os.File) (l *launch, err error
 	if l.parent, l.child, err = socketPair(); err != nil {
 		return nil, err
 	}
+	done = true
 	return l, nil
 }
 

@@ -283,3 +283,32 @@ func TestRuntimeVersionAndUnknownCommand(t *testing.T) {
 		})
 	}
 }
+
+// TestRuntimeConsoleSocketFails: a console socket that cannot be reached
+// (missing, a plain file) fails create and run -d with an error naming it,
+// exit 1 as runc's, and leaves nothing behind (berth panicked here and left
+// a "creating" container whose id stayed taken).
+func TestRuntimeConsoleSocketFails(t *testing.T) {
+	for _, name := range selectedRuntimes() {
+		t.Run(name, func(t *testing.T) {
+			r := newRuntime(t, name)
+			bundle := testutil.BusyboxBundle(t, "sh")
+			editSpec(t, bundle, func(s *specs.Spec) { s.Process.Terminal = true })
+			plain := filepath.Join(t.TempDir(), "plain")
+			if err := os.WriteFile(plain, nil, 0o644); err != nil {
+				t.Fatal(err)
+			}
+			for _, sock := range []string{filepath.Join(t.TempDir(), "missing.sock"), plain} {
+				for _, cmd := range [][]string{{"create"}, {"run", "-d"}} {
+					c := newContainer(t, r, bundle)
+					args := append(append([]string{}, cmd...), "--console-socket", sock, "--bundle", bundle, c.id)
+					res := r.run(t, args...)
+					if res.Code != 1 || !strings.Contains(res.Stderr, sock) && !strings.Contains(strings.ToLower(res.Stderr), "console") {
+						t.Errorf("%s %v with console socket %s: %s; want exit 1 naming the socket", name, cmd, sock, res)
+					}
+					assertNothingLeft(t, r, c)
+				}
+			}
+		})
+	}
+}
