@@ -260,6 +260,11 @@ func (c *Container) OCIState() specs.State {
 	}
 }
 
+// errNotRunning is runc's words for a container without a process to act
+// on: containerd and podman recognise them (a kill racing the exit is "process
+// already finished" to containerd, not an unknown error).
+var errNotRunning = errors.New("container not running")
+
 // Signal sends sig to the container's init (or, with all, to every process
 // in its cgroup).
 func (c *Container) Signal(sig unix.Signal, all bool) error {
@@ -268,7 +273,7 @@ func (c *Container) Signal(sig unix.Signal, all bool) error {
 		return nil // no process left to signal, as runc's kill --all
 	}
 	if st == Stopped || st == Creating {
-		return fmt.Errorf("container %s is not running", c.State.ID)
+		return errNotRunning
 	}
 	if all {
 		if cg := c.cgroup(); cg != nil {
@@ -291,7 +296,7 @@ func (c *Container) Signal(sig unix.Signal, all bool) error {
 	defer unix.Close(fd)
 	// The pidfd pins the process: recheck it is still our init.
 	if !c.initAlive() {
-		return fmt.Errorf("container %s is not running", c.State.ID)
+		return errNotRunning
 	}
 	if err := unix.PidfdSendSignal(fd, sig, nil, 0); err != nil {
 		return fmt.Errorf("signal container %s: %w", c.State.ID, err)

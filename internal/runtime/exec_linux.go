@@ -249,7 +249,7 @@ func (c *Container) Wait() (int, error) {
 // Pause freezes every process of the container.
 func (c *Container) Pause() error {
 	if st := c.Status(); st != Running && st != Created {
-		return fmt.Errorf("container %s is not running", c.State.ID)
+		return errNotRunning
 	}
 	cg := c.cgroup()
 	if cg == nil {
@@ -269,7 +269,7 @@ func (c *Container) Resume() error {
 // Update changes the resource limits of a running container.
 func (c *Container) Update(r *specs.LinuxResources) error {
 	if st := c.Status(); st == Stopped {
-		return fmt.Errorf("container %s is stopped", c.State.ID)
+		return errNotRunning
 	}
 	cg := c.cgroup()
 	if cg == nil {

@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 
@@ -307,6 +308,26 @@ func TestRuntimeConsoleSocketFails(t *testing.T) {
 						t.Errorf("%s %v with console socket %s: %s; want exit 1 naming the socket", name, cmd, sock, res)
 					}
 					assertNothingLeft(t, r, c)
+				}
+			}
+		})
+	}
+}
+
+// TestRuntimeStoppedContainerErrors: kill, pause and update of a stopped
+// container fail with runc's words, which containerd and podman look for.
+func TestRuntimeStoppedContainerErrors(t *testing.T) {
+	for _, name := range selectedRuntimes() {
+		t.Run(name, func(t *testing.T) {
+			r := newRuntime(t, name)
+			bundle := testutil.BusyboxBundle(t, "true")
+			c := newContainer(t, r, bundle)
+			r.mustRun(t, "run", "-d", "--bundle", bundle, c.id)
+			r.waitStatus(t, c.id, "stopped", 10*time.Second)
+			for _, args := range [][]string{{"kill", c.id, "TERM"}, {"pause", c.id}, {"update", "--pids-limit", "50", c.id}} {
+				res := r.run(t, args...)
+				if res.Code == 0 || !strings.Contains(res.Stderr, "container not running") {
+					t.Errorf("%s %v of a stopped container: %s; want an error with \"container not running\"", name, args, res)
 				}
 			}
 		})
