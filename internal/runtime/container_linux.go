@@ -56,8 +56,11 @@ type State struct {
 	// CgroupPaths are the cgroup directories, per controller.
 	CgroupPaths map[string]string `json:"cgroupPaths,omitempty"`
 	// Started is set by start.
-	Started bool        `json:"started,omitempty"`
-	Spec    *specs.Spec `json:"spec"`
+	Started bool `json:"started,omitempty"`
+	// NoNewKeyring records create's --no-new-keyring: exec'd processes
+	// then keep the caller's session keyring too.
+	NoNewKeyring bool        `json:"noNewKeyring,omitempty"`
+	Spec         *specs.Spec `json:"spec"`
 }
 
 // Container is a container found in the state root.

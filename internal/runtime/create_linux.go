@@ -35,6 +35,9 @@ type CreateOpts struct {
 	Config  *BundleConfig
 	PidFile string
 	NoPivot bool
+	// NoNewKeyring keeps the caller's session keyring (runc's
+	// --no-new-keyring); else the container gets its own, _ses.<id>.
+	NoNewKeyring bool
 	// BeforeInit, if set, is called just before the init is started (a
 	// foreground run waits there for its signal handlers).
 	BeforeInit func()
@@ -139,10 +142,11 @@ func Create(opts CreateOpts) (c *Container, err error) {
 		return nil, fmt.Errorf("state dir: %w", err)
 	}
 	ctr := &Container{dir: dir, State: State{
-		ID:      opts.ID,
-		Bundle:  bundle,
-		Created: time.Now().UTC(),
-		Owner:   "",
+		ID:           opts.ID,
+		Bundle:       bundle,
+		Created:      time.Now().UTC(),
+		Owner:        "",
+		NoNewKeyring: opts.NoNewKeyring,
 	}}
 	c = ctr
 	var cmd *exec.Cmd
@@ -346,6 +350,7 @@ func Create(opts CreateOpts) (c *Container, err error) {
 		Rootfs:       rootfs,
 		ExecSockFd:   syncFd + 1,
 		NoPivot:      opts.NoPivot,
+		NoNewKeyring: opts.NoNewKeyring,
 		ConsoleFd:    consoleFd,
 		State:        &st,
 		PrestartStop: hooksBeforePivot,

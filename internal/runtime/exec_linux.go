@@ -196,7 +196,7 @@ func (c *Container) Exec(opts ExecOpts) (*Process, error) {
 		}
 	}
 	st := c.OCIState()
-	cfg := &initConfig{Exec: true, ID: c.State.ID, Spec: newInitSpec(c.State.Spec), Process: proc, ConsoleFd: consoleFd, PreserveFds: preserveFds,
+	cfg := &initConfig{Exec: true, ID: c.State.ID, NoNewKeyring: c.State.NoNewKeyring, Spec: newInitSpec(c.State.Spec), Process: proc, ConsoleFd: consoleFd, PreserveFds: preserveFds,
 		SeccompAgentFd: agentFd, State: &st, CgroupTaskFds: taskFds, CgroupAwaitMove: join != nil && join.late}
 	if err := sync.send(syncMsg{Type: msgConfig, Config: cfg}); err != nil {
 		return fail(fmt.Errorf("exec: send config: %w", err))

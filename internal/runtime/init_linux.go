@@ -56,10 +56,11 @@ func initMain(sync *syncConn) error {
 	}
 	spec := cfg.Spec.spec()
 	proc := spec.Process
-	if proc.Terminal {
-		if _, err := unix.Setsid(); err != nil {
-			return fmt.Errorf("setsid: %w", err)
-		}
+	// A session of its own, as runc's init: the caller's session and
+	// process group (a timeout, a supervisor, job control) do not reach
+	// the container.
+	if _, err := unix.Setsid(); err != nil {
+		return fmt.Errorf("setsid: %w", err)
 	}
 	if n, ok := findNS(spec, specs.CgroupNamespace); ok && n.Path == "" {
 		if err := unix.Unshare(unix.CLONE_NEWCGROUP); err != nil {
@@ -136,6 +137,11 @@ func initMain(sync *syncConn) error {
 	// rlimit above the hard limit) is a create error.
 	running := *cfg.State
 	running.Status = specs.StateRunning
+	if !cfg.NoNewKeyring {
+		if err := joinSessionKeyring(cfg.ID, hasNewUserNS(spec)); err != nil {
+			return err
+		}
+	}
 	if err := dropPrivileges(proc, filter, agent, &running); err != nil {
 		return err
 	}
@@ -243,6 +249,7 @@ func execProcess(proc *specs.Process, path string, filter *seccomp.Filter, agent
 	if err != nil {
 		return err
 	}
+	unignoreSignals()
 	err = unix.Exec(path, proc.Args, proc.Env)
 	restore()
 	return fmt.Errorf("exec %s: %w", proc.Args[0], err)
@@ -434,10 +441,10 @@ func execMain(sync *syncConn, cfg *initConfig) error {
 	if proc == nil {
 		return errors.New("exec: no process")
 	}
+	if _, err := unix.Setsid(); err != nil {
+		return fmt.Errorf("setsid: %w", err)
+	}
 	if proc.Terminal {
-		if _, err := unix.Setsid(); err != nil {
-			return fmt.Errorf("setsid: %w", err)
-		}
 		if err := setupConsole(cfg.ConsoleFd, proc.ConsoleSize, false); err != nil {
 			return err
 		}
@@ -453,6 +460,11 @@ func execMain(sync *syncConn, cfg *initConfig) error {
 	}
 	if err := sync.send(syncMsg{Type: msgReady}); err != nil {
 		return err
+	}
+	if !cfg.NoNewKeyring {
+		if err := joinSessionKeyring(cfg.ID, hasNewUserNS(spec)); err != nil {
+			return err
+		}
 	}
 	return finalExec(proc, path, filter, agent, cfg.State, cfg.PreserveFds, syncFd)
 }

@@ -52,6 +52,8 @@ type initConfig struct {
 	// connects to.
 	ExecSockFd int  `json:"execSockFd,omitempty"`
 	NoPivot    bool `json:"noPivot,omitempty"`
+	// NoNewKeyring: the process keeps the session keyring it inherited.
+	NoNewKeyring bool `json:"noNewKeyring,omitempty"`
 	// PrestartStop makes the init stop before pivot_root for the parent to
 	// run the prestart and createRuntime hooks (msgPrestart, msgContinue).
 	PrestartStop bool `json:"prestartStop,omitempty"`

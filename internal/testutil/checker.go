@@ -181,7 +181,9 @@ type CheckerReport struct {
 	Cgroups    []string                `json:"cgroups"`
 	Limits     map[string]string       `json:"limits"`
 	Namespaces map[string]uint64       `json:"namespaces"`
-	Spawn      *struct {
+	// SessionKeyring describes the session keyring: type;uid;gid;perm;name.
+	SessionKeyring string `json:"sessionKeyring"`
+	Spawn          *struct {
 		Wanted  int    `json:"wanted"`
 		Started int    `json:"started"`
 		Errno   int    `json:"errno"`

@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"reflect"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -931,4 +932,42 @@ func caseRunKilled(t *testing.T, r *runtimeCLI) any {
 		t.Errorf("init %d still runs after delete --force", st.Pid)
 	}
 	return after.Status
+}
+
+// TestRuntimeSessionAndSignals: as runc's, the container's process leads a
+// session of its own, has a session keyring of its own (_ses.<id>, unless
+// --no-new-keyring), and SIGHUP and SIGINT are not ignored in it although
+// the runtime was started with them ignored (nohup, a background job).
+func TestRuntimeSessionAndSignals(t *testing.T) {
+	for _, name := range selectedRuntimes() {
+		t.Run(name, func(t *testing.T) {
+			r := newRuntime(t, name)
+			c := checkerBundle(t, r, nil, "-cat", "/proc/self/stat")
+			full := append(append(append([]string{}, r.args...), "--root", r.root), "run", "--bundle", c.bundle, c.id)
+			cmd := exec.Command("sh", append([]string{"-c", `trap "" HUP INT; exec "$0" "$@"`, r.bin}, full...)...)
+			out, err := cmd.Output()
+			if err != nil {
+				t.Fatalf("%s run: %v\n%s", name, err, out)
+			}
+			rep, err := testutil.ParseCheckerReport(out)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if f := strings.Fields(rep.Files["/proc/self/stat"]); len(f) < 6 || f[5] != "1" {
+				t.Errorf("%s: the container's process leads no session of its own: stat %q", name, rep.Files["/proc/self/stat"])
+			}
+			if ign, err := strconv.ParseUint(rep.Status["SigIgn"], 16, 64); err != nil || ign&3 != 0 {
+				t.Errorf("%s: SIGHUP or SIGINT stays ignored in the container: SigIgn %s", name, rep.Status["SigIgn"])
+			}
+			if !strings.HasSuffix(rep.SessionKeyring, ";_ses."+c.id) {
+				t.Errorf("%s: session keyring %q, want _ses.%s of its own", name, rep.SessionKeyring, c.id)
+			}
+			c2 := checkerBundle(t, r, nil)
+			res := r.run(t, "run", "--no-new-keyring", "--bundle", c2.bundle, c2.id)
+			rep2, err := testutil.ParseCheckerReport([]byte(res.Stdout))
+			if res.Code != 0 || err != nil || strings.HasSuffix(rep2.SessionKeyring, ";_ses."+c2.id) {
+				t.Errorf("%s --no-new-keyring: %s (keyring %q)", name, res, rep2.SessionKeyring)
+			}
+		})
+	}
 }

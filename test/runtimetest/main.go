@@ -14,6 +14,7 @@ import (
 	"strings"
 	"syscall"
 	"time"
+	"unsafe"
 )
 
 // Report is the JSON document the checker prints. Field names are part of the
@@ -28,7 +29,7 @@ type Report struct {
 	GID        int               `json:"gid"`
 	EGID       int               `json:"egid"`
 	Groups     []int             `json:"groups"`
-	Status     map[string]string `json:"status"` // CapEff, CapPrm, CapBnd, CapInh, CapAmb, NoNewPrivs, Seccomp, Umask
+	Status     map[string]string `json:"status"` // CapEff, CapPrm, CapBnd, CapInh, CapAmb, NoNewPrivs, Seccomp, Umask, SigIgn
 	Processes  []Process         `json:"processes"`
 	Cwd        string            `json:"cwd"`
 	Env        []string          `json:"env"`
@@ -42,9 +43,12 @@ type Report struct {
 	Cgroups    []string          `json:"cgroups"`
 	Limits     map[string]string `json:"limits"` // memory and pids limits as seen inside
 	Namespaces map[string]uint64 `json:"namespaces"`
-	Spawn      *SpawnResult      `json:"spawn,omitempty"`
-	Alloc      int               `json:"alloc,omitempty"` // MiB allocated and touched
-	Errors     []string          `json:"errors,omitempty"`
+	// SessionKeyring is the description of the session keyring
+	// (type;uid;gid;perm;name), or "error: ..." (no keyring support).
+	SessionKeyring string       `json:"sessionKeyring"`
+	Spawn          *SpawnResult `json:"spawn,omitempty"`
+	Alloc          int          `json:"alloc,omitempty"` // MiB allocated and touched
+	Errors         []string     `json:"errors,omitempty"`
 }
 
 // Process is one entry of /proc as seen inside.
@@ -162,6 +166,26 @@ func (r *Report) identity() {
 	}
 	r.Env = os.Environ()
 	sort.Strings(r.Env)
+	r.SessionKeyring = sessionKeyring()
+}
+
+// sessionKeyring describes the session keyring (KEYCTL_DESCRIBE of
+// KEY_SPEC_SESSION_KEYRING), without making one.
+func sessionKeyring() string {
+	const keyctl, keyctlDescribe, keySpecSessionKeyring = 250, 6, -3 // x86-64
+	if runtime.GOARCH != "amd64" {
+		return "error: not on amd64"
+	}
+	buf := make([]byte, 512)
+	id := int64(keySpecSessionKeyring)
+	n, _, errno := syscall.Syscall6(keyctl, keyctlDescribe, uintptr(id), uintptr(unsafe.Pointer(&buf[0])), uintptr(len(buf)), 0, 0)
+	if errno != 0 {
+		return "error: " + errno.Error()
+	}
+	if int(n) > len(buf) {
+		n = uintptr(len(buf))
+	}
+	return strings.TrimRight(string(buf[:n]), "\x00")
 }
 
 func cstring(b []int8) string {
@@ -182,7 +206,7 @@ func (r *Report) status() {
 		return
 	}
 	want := map[string]bool{"CapEff": true, "CapPrm": true, "CapBnd": true, "CapInh": true,
-		"CapAmb": true, "NoNewPrivs": true, "Seccomp": true, "Umask": true}
+		"CapAmb": true, "NoNewPrivs": true, "Seccomp": true, "Umask": true, "SigIgn": true}
 	r.Status = map[string]string{}
 	for _, line := range strings.Split(string(data), "\n") {
 		k, v, ok := strings.Cut(line, ":")

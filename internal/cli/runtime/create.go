@@ -14,7 +14,7 @@ func createFlags(cmd *cobra.Command, o *createOpts) {
 	f.StringVar(&o.ConsoleSocket, "console-socket", "", "path to an AF_UNIX socket which will receive the pty master")
 	f.StringVar(&o.PidFile, "pid-file", "", "file to write the init's process id to")
 	f.BoolVar(&o.NoPivot, "no-pivot", false, "do not use pivot_root to jail the process inside rootfs")
-	f.BoolVar(&o.NoNewKeyring, "no-new-keyring", false, "accepted for compatibility")
+	f.BoolVar(&o.NoNewKeyring, "no-new-keyring", false, "do not create a new session keyring for the container")
 	f.IntVar(&o.PreserveFds, "preserve-fds", 0, "pass N additional file descriptors to the container (stdio + $LISTEN_FDS + N in total)")
 }
 

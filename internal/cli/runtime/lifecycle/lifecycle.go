@@ -93,6 +93,7 @@ func (o *CreateOpts) RuntimeOpts(g *Global, id string) rt.CreateOpts {
 		ConsoleSocket: o.ConsoleSocket,
 		PidFile:       o.PidFile,
 		NoPivot:       o.NoPivot,
+		NoNewKeyring:  o.NoNewKeyring,
 		PreserveFds:   o.PreserveFds,
 	}
 }
