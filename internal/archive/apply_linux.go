@@ -106,6 +106,10 @@ type ApplyOptions struct {
 	// Stats, when set, receives figures about the layer once Apply has
 	// applied all of it.
 	Stats *ApplyStats
+	// NoOverwriteDirNonDir refuses an entry that would replace a directory
+	// with something else, or something else with a directory (docker
+	// cp's noOverwriteDirNonDir): the copy fails instead of deleting a tree.
+	NoOverwriteDirNonDir bool
 }
 
 // ApplyStats are figures about an applied layer.
@@ -548,6 +552,12 @@ func (a *applier) entry(hdr *tar.Header, r io.Reader) error {
 	if err := unix.Fstatat(pfd, base, &st, unix.AT_SYMLINK_NOFOLLOW); err == nil {
 		replacesWhiteout = a.opts.Format == FormatOverlay && isWhiteout(&st)
 		isDir := st.Mode&unix.S_IFMT == unix.S_IFDIR
+		if a.opts.NoOverwriteDirNonDir && isDir != (hdr.Typeflag == tar.TypeDir) {
+			if isDir {
+				return fmt.Errorf("cannot overwrite directory %q with non-directory %q", "/"+name, hdr.Name)
+			}
+			return fmt.Errorf("cannot overwrite non-directory %q with directory %q", "/"+name, hdr.Name)
+		}
 		if !(isDir && hdr.Typeflag == tar.TypeDir) {
 			if err := removeAllAt(pfd, base); err != nil {
 				return fmt.Errorf("replace %q: %w", name, err)

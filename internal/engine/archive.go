@@ -237,7 +237,13 @@ func statIn(root, p string) (container.PathStat, error) {
 	if err != nil {
 		return container.PathStat{}, err
 	}
-	fi, err := os.Lstat(host)
+	lstat := os.Lstat
+	if host == root {
+		// A running container's root is /proc/<pid>/root, a link to
+		// follow: its "/" is the directory.
+		lstat = os.Stat
+	}
+	fi, err := lstat(host)
 	if err != nil {
 		return container.PathStat{}, err
 	}
@@ -267,8 +273,16 @@ func (e *Engine) ArchivePath(ctx context.Context, ref, p string, w func(containe
 			return err
 		}
 		name := filepath.Base(host)
-		if strings.HasSuffix(p, "/.") {
+		switch {
+		case strings.HasSuffix(p, "/."):
 			name = "."
+		case host == root:
+			// The root: entries /bin, /etc, ... as dockerd names them
+			// (the CLI renames "/" to the destination).
+			name = "/"
+		}
+		if host == root {
+			host += "/" // walked as the directory, /proc/<pid>/root followed
 		}
 		return writeTree(ctx, host, name, w(st))
 	})
@@ -310,7 +324,7 @@ func (e *Engine) ExtractTo(ctx context.Context, ref, p string, r io.Reader, noOv
 		if !fi.IsDir() {
 			return errdefs.ErrInvalidArgument.WithMessage(fmt.Sprintf("extraction point is not a directory: %s", p))
 		}
-		if _, err := archive.Apply(ctx, host, r, archive.ApplyOptions{Format: archive.FormatNative}); err != nil {
+		if _, err := archive.Apply(ctx, host, r, archive.ApplyOptions{Format: archive.FormatNative, NoOverwriteDirNonDir: noOverwriteDirNonDir}); err != nil {
 			return errdefs.ErrInvalidArgument.WithMessage(fmt.Sprintf("extract to %s: %v", p, err))
 		}
 		return nil
@@ -343,6 +357,8 @@ func writeTree(ctx context.Context, src, name string, w io.Writer, more ...func(
 			entry = rel
 		case rel == ".":
 			entry = name
+		case name == "/":
+			entry = "/" + rel
 		}
 		fi, err := d.Info()
 		if err != nil {

@@ -237,3 +237,38 @@ func TestCpThroughMounts(t *testing.T) {
 		}
 	}
 }
+
+// TestCpRoot: "/" of a running container is its root directory (it was
+// /proc/<pid>/root, a link): copied out whole, and a file copied into it.
+func TestCpRoot(t *testing.T) {
+	d := newDaemon(t)
+	d.mustDocker(t, "run", "-d", "--name", "cproot", "busybox", "sleep", "1000")
+	t.Cleanup(func() { d.docker(t, "rm", "-f", "cproot") })
+	src := filepath.Join(t.TempDir(), "in.txt")
+	os.WriteFile(src, []byte("in\n"), 0o644)
+	d.mustDocker(t, "cp", src, "cproot:/")
+	if out := d.mustDocker(t, "exec", "cproot", "cat", "/in.txt"); out != "in\n" {
+		t.Errorf("copied into /: %q", out)
+	}
+	for _, from := range []string{"cproot:/", "cproot:/."} {
+		dest := filepath.Join(t.TempDir(), "out")
+		d.mustDocker(t, "cp", from, dest)
+		if b, err := os.ReadFile(filepath.Join(dest, "in.txt")); err != nil || string(b) != "in\n" {
+			t.Errorf("cp %s %s: in.txt %q %v", from, dest, b, err)
+		}
+		if fi, err := os.Stat(filepath.Join(dest, "bin", "busybox")); err != nil || !fi.Mode().IsRegular() {
+			t.Errorf("cp %s %s: bin/busybox %v", from, dest, err)
+		}
+	}
+	// docker cp sends noOverwriteDirNonDir: a file never replaces a
+	// directory, as with dockerd.
+	d.mustDocker(t, "exec", "cproot", "sh", "-c", "mkdir -p /x/d && touch /x/d/keep")
+	dfile := filepath.Join(t.TempDir(), "d")
+	os.WriteFile(dfile, []byte("file\n"), 0o644)
+	if _, errOut, err := d.docker(t, "cp", dfile, "cproot:/x/"); err == nil || !strings.Contains(errOut, "cannot overwrite directory") {
+		t.Errorf("cp of a file over a directory: %v %q", err, errOut)
+	}
+	if _, _, err := d.docker(t, "exec", "cproot", "test", "-e", "/x/d/keep"); err != nil {
+		t.Error("the directory's content is gone")
+	}
+}
