@@ -157,6 +157,10 @@ func (e *Engine) Logs(ctx context.Context, ref string, o LogOptions, emit func(L
 		if !running || removed {
 			return nil
 		}
+		// A follow with until ends then, as dockerd's.
+		if !o.Until.IsZero() && !time.Now().Before(o.Until) {
+			return nil
+		}
 		select {
 		case <-ctx.Done():
 			return nil

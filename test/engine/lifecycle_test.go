@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -263,5 +264,21 @@ func TestExecUlimitsAndAncestor(t *testing.T) {
 		if got := strings.TrimSpace(d.mustDocker(t, "ps", "-q", "--no-trunc", "--filter", "ancestor="+a)); got != id {
 			t.Errorf("ps --filter ancestor=%s: %q, want %s", a, got, id)
 		}
+	}
+}
+
+// TestLogsFollowUntil: logs -f with an until in the future ends then, as
+// dockerd's, although the container goes on.
+func TestLogsFollowUntil(t *testing.T) {
+	d := newDaemon(t)
+	d.mustDocker(t, "run", "-d", "--name", "talker", "busybox", "sh", "-c", "while true; do echo tick; sleep 0.2; done")
+	t.Cleanup(func() { d.docker(t, "rm", "-f", "talker") })
+	start := time.Now()
+	out, _, err := d.docker(t, "logs", "-f", "--until", strconv.FormatInt(time.Now().Add(1500*time.Millisecond).Unix()+1, 10), "talker")
+	if err != nil || !strings.Contains(out, "tick") {
+		t.Fatalf("logs -f --until: %v %q", err, out)
+	}
+	if el := time.Since(start); el > 6*time.Second {
+		t.Errorf("logs -f --until returned after %v, want at the until time", el)
 	}
 }
