@@ -75,6 +75,10 @@ func (s *Server) execStart(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, errdefs.ErrConflict.WithMessage("Error: Exec command "+id+" has already run"))
 		return
 	}
+	if err := s.cfg.Engine.CheckExecStart(id); err != nil {
+		writeError(w, r, err)
+		return
+	}
 	// As dockerd: the start's size wins over the create's, for a terminal.
 	if req.ConsoleSize != nil && req.Tty {
 		if err := s.cfg.Engine.ExecConsoleSize(id, req.ConsoleSize[0], req.ConsoleSize[1]); err != nil {

@@ -54,6 +54,34 @@ func (e *Engine) ExecCreate(ctx context.Context, ref string, req container.ExecC
 	return x.ID, nil
 }
 
+// CheckExecStart answers the start of exec id whose container stopped
+// after the exec was created as dockerd does: 404, and the exec is gone.
+func (e *Engine) CheckExecStart(id string) error {
+	x, err := e.GetExec(id)
+	if err != nil {
+		return err
+	}
+	gone := errdefs.ErrNotFound.WithMessage("No such exec instance: " + id)
+	c, err := e.Get(x.ContainerID)
+	if err != nil {
+		return gone
+	}
+	c.mu.Lock()
+	running := c.State.Running
+	c.mu.Unlock()
+	x.mu.Lock()
+	started := x.started || x.Running || x.ExitCode != nil
+	x.mu.Unlock()
+	if running || started {
+		return nil
+	}
+	e.mu.Lock()
+	delete(e.execs, id)
+	e.mu.Unlock()
+	c.forgetExec(id)
+	return gone
+}
+
 // GetExec finds an exec by ID.
 func (e *Engine) GetExec(id string) (*Exec, error) {
 	e.mu.Lock()

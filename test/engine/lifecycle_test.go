@@ -282,3 +282,24 @@ func TestLogsFollowUntil(t *testing.T) {
 		t.Errorf("logs -f --until returned after %v, want at the until time", el)
 	}
 }
+
+// TestExecAfterStop: an exec created while the container ran and started
+// after it stopped is gone (404), as with dockerd, not a 200 whose stream
+// says the container is not running.
+func TestExecAfterStop(t *testing.T) {
+	d := newDaemon(t)
+	d.mustDocker(t, "run", "-d", "--name", "exstop", "busybox", "sleep", "300")
+	status, body := rawRequest(t, d, "POST", "/v1.41/containers/exstop/exec", "application/json", `{"Cmd":["true"],"AttachStdout":true}`)
+	if status != 201 {
+		t.Fatalf("exec create: %d %s", status, body)
+	}
+	var created struct{ Id string }
+	if err := json.Unmarshal([]byte(body), &created); err != nil {
+		t.Fatal(err)
+	}
+	d.mustDocker(t, "stop", "-t", "0", "exstop")
+	status, body = rawRequest(t, d, "POST", "/v1.41/exec/"+created.Id+"/start", "application/json", `{"Detach":false}`)
+	if status != 404 || !strings.Contains(body, "No such exec instance") {
+		t.Errorf("exec start after the stop: %d %s; want 404 No such exec instance", status, body)
+	}
+}
