@@ -185,13 +185,15 @@ func (c *Container) Status() Status {
 	if !c.initAlive() {
 		return Stopped
 	}
-	if _, err := os.Stat(filepath.Join(c.dir, execSockName)); err == nil && !c.State.Started {
-		return Created
-	}
+	// A frozen container is paused, also one not started yet (runc's
+	// state, and what makes kill, delete -f and resume thaw it).
 	if cg := c.cgroup(); cg != nil {
 		if st, err := cg.State(); err == nil && st == cgroups.Frozen {
 			return Paused
 		}
+	}
+	if _, err := os.Stat(filepath.Join(c.dir, execSockName)); err == nil && !c.State.Started {
+		return Created
 	}
 	return Running
 }

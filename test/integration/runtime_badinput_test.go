@@ -333,3 +333,30 @@ func TestRuntimeStoppedContainerErrors(t *testing.T) {
 		})
 	}
 }
+
+// TestRuntimePauseCreated: a created container can be paused (state
+// "paused", as runc's), resumed to created, and paused again it is removed
+// by delete --force (it used to stay frozen, undeletable).
+func TestRuntimePauseCreated(t *testing.T) {
+	for _, name := range selectedRuntimes() {
+		t.Run(name, func(t *testing.T) {
+			r := newRuntime(t, name)
+			bundle := testutil.BusyboxBundle(t, "sleep", "100")
+			c := newContainer(t, r, bundle)
+			r.mustRun(t, "create", "--bundle", bundle, c.id)
+			r.mustRun(t, "pause", c.id)
+			if st := r.state(t, c.id).Status; st != "paused" {
+				t.Errorf("%s: a paused created container is %q, want paused", name, st)
+			}
+			r.mustRun(t, "resume", c.id)
+			if st := r.state(t, c.id).Status; st != "created" {
+				t.Errorf("%s: resumed, it is %q, want created", name, st)
+			}
+			r.mustRun(t, "pause", c.id)
+			if res := r.run(t, "delete", "--force", c.id); res.Code != 0 {
+				t.Errorf("%s delete --force of a paused created container: %s", name, res)
+			}
+			assertNothingLeft(t, r, c)
+		})
+	}
+}
