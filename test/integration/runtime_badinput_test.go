@@ -360,3 +360,31 @@ func TestRuntimePauseCreated(t *testing.T) {
 		})
 	}
 }
+
+// TestRuntimeCLIFlags: runc's spelling update --cpu-share works, events
+// --interval 0 is refused (it busy-looped), and berth refuses spec
+// --rootless instead of writing a rootful spec.
+func TestRuntimeCLIFlags(t *testing.T) {
+	for _, name := range selectedRuntimes() {
+		t.Run(name, func(t *testing.T) {
+			r := newRuntime(t, name)
+			bundle := testutil.BusyboxBundle(t, "sleep", "100")
+			c := newContainer(t, r, bundle)
+			r.mustRun(t, "run", "-d", "--bundle", bundle, c.id)
+			if res := r.run(t, "update", "--cpu-share", "512", c.id); res.Code != 0 {
+				t.Errorf("%s update --cpu-share: %s", name, res)
+			}
+			if res := r.run(t, "events", "--interval", "0s", c.id); res.Code == 0 {
+				t.Errorf("%s events --interval 0s: %s", name, res)
+			}
+			r.mustRun(t, "delete", "--force", c.id)
+			if name == "berth" {
+				dir := t.TempDir()
+				res := r.run(t, "spec", "--rootless", "--bundle", dir)
+				if _, err := os.Stat(filepath.Join(dir, "config.json")); res.Code == 0 || err == nil {
+					t.Errorf("berth spec --rootless: %s (a spec written: %v)", res, err == nil)
+				}
+			}
+		})
+	}
+}

@@ -2,6 +2,7 @@ package runtime
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"time"
 
@@ -24,6 +25,9 @@ func newEventsCommand(g *globalOpts) *cobra.Command {
 		Short: "Display container events such as OOM notifications and resource usage statistics",
 		Args:  exactArgs(1, "<container-id>"),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if interval <= 0 {
+				return g.Fail(errors.New("duration interval must be greater than 0"))
+			}
 			c, err := g.Load(args[0])
 			if err != nil {
 				return g.Fail(err)

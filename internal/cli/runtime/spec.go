@@ -14,6 +14,7 @@ import (
 
 func newSpecCommand(g *globalOpts) *cobra.Command {
 	var bundle string
+	var rootless bool
 	cmd := &cobra.Command{
 		Use:   "spec",
 		Short: "Create a new specification file (config.json)",
@@ -22,6 +23,10 @@ func newSpecCommand(g *globalOpts) *cobra.Command {
 			p := filepath.Join(bundle, "config.json")
 			if _, err := os.Stat(p); err == nil {
 				return g.Fail(errors.New("File config.json exists. Remove it first"))
+			}
+			if rootless {
+				// Better no spec than a rootful one under this name.
+				return g.Fail(errors.New("spec --rootless: rootless specs are not supported"))
 			}
 			b, err := json.MarshalIndent(rt.DefaultSpec(), "", "\t")
 			if err != nil {
@@ -34,7 +39,6 @@ func newSpecCommand(g *globalOpts) *cobra.Command {
 		},
 	}
 	cmd.Flags().StringVarP(&bundle, "bundle", "b", ".", "path to the root of the bundle directory")
-	var rootless bool
-	cmd.Flags().BoolVar(&rootless, "rootless", false, "not supported")
+	cmd.Flags().BoolVar(&rootless, "rootless", false, "not supported (refused)")
 	return cmd
 }

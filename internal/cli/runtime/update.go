@@ -44,6 +44,7 @@ func newUpdateCommand(g *globalOpts) *cobra.Command {
 	f.StringVar(&o.memorySwap, "memory-swap", "", "total memory plus swap limit; -1 for unlimited")
 	f.StringVar(&o.memoryReserv, "memory-reservation", "", "memory reservation or soft limit")
 	f.StringVar(&o.cpuShares, "cpu-shares", "", "CPU shares (relative weight)")
+	f.StringVar(&o.cpuShares, "cpu-share", "", "CPU shares (relative weight), runc's spelling")
 	f.StringVar(&o.cpuQuota, "cpu-quota", "", "CPU CFS quota in microseconds")
 	f.StringVar(&o.cpuPeriod, "cpu-period", "", "CPU CFS period in microseconds")
 	f.StringVar(&o.cpusetCpus, "cpuset-cpus", "", "CPUs in which to allow execution (0-3, 0,1)")
@@ -103,11 +104,11 @@ func (o *updateOpts) build(cmd *cobra.Command) (*specs.LinuxResources, error) {
 			}
 		}
 	}
-	if set("cpu-shares") || set("cpu-quota") || set("cpu-period") || set("cpuset-cpus") || set("cpuset-mems") {
+	if set("cpu-shares") || set("cpu-share") || set("cpu-quota") || set("cpu-period") || set("cpuset-cpus") || set("cpuset-mems") {
 		if r.CPU == nil {
 			r.CPU = &specs.LinuxCPU{}
 		}
-		if set("cpu-shares") {
+		if set("cpu-shares") || set("cpu-share") {
 			v, err := strconv.ParseUint(o.cpuShares, 10, 64)
 			if err != nil {
 				return nil, fmt.Errorf("--cpu-shares %q: %w", o.cpuShares, err)
