@@ -17,6 +17,7 @@ import (
 	"github.com/moby/moby/api/types"
 	"github.com/moby/moby/api/types/container"
 	mevents "github.com/moby/moby/api/types/events"
+	"github.com/moby/term"
 
 	"github.com/berth/berth/internal/engine"
 )
@@ -495,6 +496,14 @@ func (s *Server) containerAttach(w http.ResponseWriter, r *http.Request) {
 		media = types.MediaTypeRawStream
 	}
 	opts := engine.AttachOptions{Stdin: boolValue(r, "stdin"), Stdout: boolValue(r, "stdout"), Stderr: boolValue(r, "stderr")}
+	if k := r.URL.Query().Get("detachKeys"); k != "" {
+		keys, err := term.ToBytes(k)
+		if err != nil {
+			writeError(w, r, errdefs.ErrInvalidArgument.WithMessage(fmt.Sprintf("Invalid detach keys (%s) provided", k)))
+			return
+		}
+		opts.DetachKeys = keys
+	}
 	ctx, cancel := context.WithCancel(context.WithoutCancel(r.Context()))
 	defer cancel()
 	go func() {

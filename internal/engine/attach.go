@@ -9,6 +9,7 @@ import (
 
 	"github.com/containerd/errdefs"
 	mevents "github.com/moby/moby/api/types/events"
+	"github.com/moby/term"
 
 	"github.com/berth/berth/internal/shim"
 )
@@ -16,7 +17,13 @@ import (
 // AttachOptions select the streams of an attach.
 type AttachOptions struct {
 	Stdin, Stdout, Stderr bool
+	// DetachKeys end the attach when the client types them (docker's
+	// ctrl-p,ctrl-q when empty); the container goes on.
+	DetachKeys []byte
 }
+
+// DefaultDetachKeys is docker's detach sequence, ctrl-p ctrl-q.
+var DefaultDetachKeys = []byte{16, 17}
 
 // AttachStreams are the client's side of an attach: Stdin is read until
 // EOF (then the container's stdin is closed when it has StdinOnce and no
@@ -105,6 +112,13 @@ func (e *Engine) Attach(ctx context.Context, ref string, o AttachOptions, open f
 	if err != nil {
 		return fmt.Errorf("attach %s: %w", c.ID, err)
 	}
+	if o.Stdin && s.Stdin != nil {
+		keys := o.DetachKeys
+		if len(keys) == 0 {
+			keys = DefaultDetachKeys
+		}
+		s.Stdin = term.NewEscapeProxy(s.Stdin, keys)
+	}
 	return pump(ctx, stream, o.Stdin, endWithStdin, s)
 }
 
@@ -116,6 +130,12 @@ func pump(ctx context.Context, stream *shim.Stream, withStdin, endWithStdin bool
 	if withStdin && s.Stdin != nil {
 		go func() {
 			_, err := io.Copy(stream, s.Stdin)
+			if errors.As(err, new(term.EscapeError)) {
+				// Detached: the attach ends, the container's stdin stays.
+				stdinEnded.Store(true)
+				stream.Close()
+				return
+			}
 			_ = stream.CloseStdin()
 			if err == nil && endWithStdin {
 				stdinEnded.Store(true)

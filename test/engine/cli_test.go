@@ -1,6 +1,10 @@
 package engine
 
 import (
+	"bufio"
+	"fmt"
+	"io"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -96,5 +100,32 @@ func TestInteractiveTTY(t *testing.T) {
 		if out, code := onTTY(`exec -it ti sh -c 'tty; exit 4'`); code != 4 || !strings.Contains(out, "/dev/pts/") {
 			t.Fatalf("exec -it, try %d: exit %d, output %q", i, code, out)
 		}
+	}
+}
+
+// TestAttachDetachKeys: the daemon ends an attach whose client types the
+// detach keys (the SDKs rely on it; the docker CLI too, through its own
+// proxy, with a terminal), and the container goes on.
+func TestAttachDetachKeys(t *testing.T) {
+	d := newDaemon(t)
+	d.mustDocker(t, "run", "-di", "--name", "dk", "busybox", "sh")
+	conn, err := net.Dial("unix", d.Sock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	fmt.Fprintf(conn, "POST /v1.41/containers/dk/attach?stream=1&stdin=1&stdout=1&detachKeys=ctrl-a,a HTTP/1.1\r\nHost: docker\r\nConnection: Upgrade\r\nUpgrade: tcp\r\n\r\n")
+	br := bufio.NewReader(conn)
+	status, err := br.ReadString('\n')
+	if err != nil || !strings.Contains(status, "101") {
+		t.Fatalf("attach: %q %v", status, err)
+	}
+	conn.Write([]byte("echo attached\n\x01a"))
+	conn.SetReadDeadline(time.Now().Add(10 * time.Second))
+	if _, err := io.Copy(io.Discard, br); err != nil {
+		t.Fatalf("the attach did not end after the detach keys: %v", err)
+	}
+	if st := strings.TrimSpace(d.mustDocker(t, "inspect", "-f", "{{.State.Running}}", "dk")); st != "true" {
+		t.Errorf("the container stopped with the detach: running=%s", st)
 	}
 }
