@@ -327,6 +327,9 @@ func validateHostConfig(hc *container.HostConfig) error {
 	if hc.Memory > 0 && hc.MemorySwap > 0 && hc.MemorySwap < hc.Memory {
 		return errdefs.ErrInvalidArgument.WithMessage("Minimum memoryswap limit should be larger than memory limit, see usage")
 	}
+	if hc.Memory > 0 && hc.MemoryReservation > 0 && hc.Memory < hc.MemoryReservation {
+		return errdefs.ErrInvalidArgument.WithMessage("Minimum memory limit can not be less than memory reservation limit, see usage")
+	}
 	if hc.ShmSize < 0 {
 		return errdefs.ErrInvalidArgument.WithMessage("SHM size can not be less than 0")
 	}
@@ -386,6 +389,17 @@ func validateHostConfig(hc *container.HostConfig) error {
 // the host cannot give: the error is known now rather than at start.
 func validateCPUs(hc *container.HostConfig) error {
 	ncpu := int64(goruntime.NumCPU())
+	// dockerd's checks of the CFS settings, with its words.
+	switch {
+	case hc.NanoCPUs > 0 && hc.CPUPeriod > 0:
+		return errdefs.ErrInvalidArgument.WithMessage("Conflicting options: Nano CPUs and CPU Period cannot both be set")
+	case hc.NanoCPUs > 0 && hc.CPUQuota > 0:
+		return errdefs.ErrInvalidArgument.WithMessage("Conflicting options: Nano CPUs and CPU Quota cannot both be set")
+	case hc.CPUPeriod != 0 && (hc.CPUPeriod < 1000 || hc.CPUPeriod > 1000000):
+		return errdefs.ErrInvalidArgument.WithMessage("CPU cfs period can not be less than 1ms (i.e. 1000) or larger than 1s (i.e. 1000000)")
+	case hc.CPUQuota > 0 && hc.CPUQuota < 1000:
+		return errdefs.ErrInvalidArgument.WithMessage("CPU cfs quota can not be less than 1ms (i.e. 1000)")
+	}
 	if hc.NanoCPUs != 0 && (hc.NanoCPUs < 1e7 || hc.NanoCPUs > ncpu*1e9) {
 		return errdefs.ErrInvalidArgument.WithMessage(fmt.Sprintf("Range of CPUs is from 0.01 to %d.00, as there are only %d CPUs available", ncpu, ncpu))
 	}

@@ -48,3 +48,25 @@ func TestHostConfigOptions(t *testing.T) {
 		}
 	}
 }
+
+// The CPU and memory settings dockerd refuses together or out of range.
+func TestHostConfigLimits(t *testing.T) {
+	for want, hc := range map[string]container.HostConfig{
+		"Nano CPUs and CPU Quota cannot both be set":                   {Resources: container.Resources{NanoCPUs: 1e9, CPUQuota: 50000}},
+		"Nano CPUs and CPU Period cannot both be set":                  {Resources: container.Resources{NanoCPUs: 1e9, CPUPeriod: 100000}},
+		"CPU cfs quota can not be less than 1ms":                       {Resources: container.Resources{CPUQuota: 500}},
+		"CPU cfs period can not be less than 1ms":                      {Resources: container.Resources{CPUPeriod: 10}},
+		"Minimum memory limit can not be less than memory reservation": {Resources: container.Resources{Memory: 64 << 20, MemoryReservation: 128 << 20}},
+	} {
+		hc := hc
+		applyHostDefaults(&hc)
+		if err := validateHostConfig(&hc); err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%+v: %v, want %q", hc.Resources, err, want)
+		}
+	}
+	ok := container.HostConfig{Resources: container.Resources{CPUQuota: 50000, CPUPeriod: 100000, Memory: 128 << 20, MemoryReservation: 64 << 20}}
+	applyHostDefaults(&ok)
+	if err := validateHostConfig(&ok); err != nil {
+		t.Errorf("a quota, a period and a reservation under the limit: %v", err)
+	}
+}
