@@ -1,16 +1,14 @@
 package engine
 
 import (
-	"bufio"
 	"fmt"
-	"os"
-	"path/filepath"
-	"strconv"
 	"strings"
 
 	"github.com/containerd/errdefs"
 	"github.com/moby/moby/api/types/mount"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
+
+	"github.com/berth/berth/internal/volume"
 )
 
 // setRootPropagation applies dockerd's rules for binds that ask for shared
@@ -31,7 +29,7 @@ func setRootPropagation(s *specs.Spec, mps []MountRecord) error {
 		default:
 			continue
 		}
-		mnt, opts, err := mountOf(r.Source)
+		mnt, opts, err := volume.MountOf(r.Source)
 		if err != nil {
 			return err
 		}
@@ -60,63 +58,4 @@ func setRootPropagation(s *specs.Spec, mps []MountRecord) error {
 		}
 	}
 	return nil
-}
-
-// mountOf returns the mount point of the host mount path is on, and that
-// mount's optional fields (shared:N, master:N) from /proc/self/mountinfo.
-func mountOf(path string) (string, []string, error) {
-	real, err := filepath.EvalSymlinks(path)
-	if err != nil {
-		return "", nil, fmt.Errorf("bind source %s: %w", path, err)
-	}
-	f, err := os.Open("/proc/self/mountinfo")
-	if err != nil {
-		return "", nil, err
-	}
-	defer f.Close()
-	best, bestLen := "", -1
-	var bestOpts []string
-	sc := bufio.NewScanner(f)
-	sc.Buffer(make([]byte, 64<<10), 1<<20)
-	for sc.Scan() {
-		fields := strings.Fields(sc.Text())
-		if len(fields) < 7 {
-			continue
-		}
-		mp := unescapeMountinfo(fields[4])
-		if !pathWithin(real, mp) || len(mp) < bestLen {
-			continue
-		}
-		var opts []string
-		for _, o := range fields[6:] {
-			if o == "-" {
-				break
-			}
-			opts = append(opts, o)
-		}
-		best, bestLen, bestOpts = mp, len(mp), opts // the last of equal ones is on top
-	}
-	if err := sc.Err(); err != nil {
-		return "", nil, err
-	}
-	return best, bestOpts, nil
-}
-
-// unescapeMountinfo undoes mountinfo's octal escapes (\040 for a space).
-func unescapeMountinfo(s string) string {
-	if !strings.Contains(s, `\`) {
-		return s
-	}
-	var b strings.Builder
-	for i := 0; i < len(s); i++ {
-		if s[i] == '\\' && i+3 < len(s) {
-			if n, err := strconv.ParseUint(s[i+1:i+4], 8, 8); err == nil {
-				b.WriteByte(byte(n))
-				i += 3
-				continue
-			}
-		}
-		b.WriteByte(s[i])
-	}
-	return b.String()
 }

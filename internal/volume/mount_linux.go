@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 
@@ -135,6 +136,42 @@ func mountPoints() (map[string]bool, error) {
 		}
 	}
 	return out, nil
+}
+
+// MountOf returns the mount point of the mount path is on in this mount
+// namespace, and that mount's optional fields (shared:N, master:N), from
+// /proc/self/mountinfo: what a bind's propagation depends on.
+func MountOf(path string) (string, []string, error) {
+	real, err := filepath.EvalSymlinks(path)
+	if err != nil {
+		return "", nil, fmt.Errorf("bind source %s: %w", path, err)
+	}
+	b, err := os.ReadFile("/proc/self/mountinfo")
+	if err != nil {
+		return "", nil, fmt.Errorf("read mountinfo: %w", err)
+	}
+	best := ""
+	var bestOpts []string
+	for _, line := range strings.Split(string(b), "\n") {
+		f := strings.Fields(line)
+		if len(f) < 7 {
+			continue
+		}
+		mp := unescapeMountinfo(f[4])
+		within := real == mp || mp == "/" || strings.HasPrefix(real, mp+"/")
+		if !within || len(mp) < len(best) {
+			continue
+		}
+		var opts []string
+		for _, o := range f[6:] {
+			if o == "-" {
+				break
+			}
+			opts = append(opts, o)
+		}
+		best, bestOpts = mp, opts // the last of equal ones is on top
+	}
+	return best, bestOpts, nil
 }
 
 // unescapeMountinfo decodes mountinfo's octal escapes (\040 for a space).
