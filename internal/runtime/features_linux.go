@@ -22,7 +22,7 @@ func Features() *features.Features {
 			"async", "atime", "bind", "defaults", "dev", "diratime", "dirsync", "exec", "mand", "noatime",
 			"nodev", "nodiratime", "noexec", "nomand", "norelatime", "nostrictatime", "nosuid", "private",
 			"rbind", "relatime", "remount", "ro", "rprivate", "rshared", "rslave", "runbindable", "rw",
-			"shared", "slave", "strictatime", "suid", "sync", "unbindable",
+			"shared", "slave", "strictatime", "suid", "sync", "tmpcopyup", "unbindable",
 		},
 		Linux: &features.Linux{
 			Namespaces:   namespaces,

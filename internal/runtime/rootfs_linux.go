@@ -241,6 +241,8 @@ func mountFilesystem(root *inRoot, fstype, source, dest string, o mountOptions) 
 		err = withOrdinaryDir(root, dest, func(target string) error {
 			return unix.Mount(source, target, fstype, flags, o.dataString())
 		})
+	} else if fstype == "tmpfs" && o.tmpcopyup {
+		err = mountTmpfsCopyUp(root, source, dest, flags, o.dataString())
 	} else {
 		err = root.withPath(dest, createDir, func(target string) error {
 			return unix.Mount(source, target, fstype, flags, o.dataString())

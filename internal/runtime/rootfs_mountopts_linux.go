@@ -1,7 +1,6 @@
 package runtime
 
 import (
-	"fmt"
 	"strings"
 
 	"golang.org/x/sys/unix"
@@ -20,6 +19,8 @@ type mountOptions struct {
 	recAtime       bool
 	data           []string // passed to the filesystem as the data string
 	idmap          string   // "idmap" or "ridmap" when asked
+	// tmpcopyup: a tmpfs gets a copy of what its destination held.
+	tmpcopyup bool
 }
 
 // flag options: name -> (clear?, flag). From mount(8) and runc.
@@ -151,7 +152,8 @@ func parseMountOptions(options []string) (mountOptions, error) {
 			o.idmap = opt
 			continue
 		case "tmpcopyup":
-			return o, fmt.Errorf("mount option %q is not supported", opt)
+			o.tmpcopyup = true
+			continue
 		case "":
 			continue
 		}

@@ -269,8 +269,8 @@ func TestParseMountOptions(t *testing.T) {
 	if o, _ := parseMountOptions([]string{"ridmap"}); o.idmap != "ridmap" {
 		t.Errorf("ridmap not recognised: %+v", o)
 	}
-	if _, err := parseMountOptions([]string{"tmpcopyup"}); err == nil || !strings.Contains(err.Error(), "tmpcopyup") {
-		t.Errorf("tmpcopyup: %v, want an error naming it", err)
+	if o, err := parseMountOptions([]string{"tmpcopyup", "size=1m"}); err != nil || !o.tmpcopyup || o.dataString() != "size=1m" {
+		t.Errorf("tmpcopyup: %+v %v, want it recognised and kept from the data", o, err)
 	}
 }
 

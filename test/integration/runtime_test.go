@@ -971,3 +971,32 @@ func TestRuntimeSessionAndSignals(t *testing.T) {
 		})
 	}
 }
+
+// TestRuntimeTmpcopyup: a tmpfs with tmpcopyup (podman's --tmpfs) starts
+// with a copy of what its destination held, owners and modes kept, as with
+// runc; the image's files are not changed.
+func TestRuntimeTmpcopyup(t *testing.T) {
+	for _, name := range selectedRuntimes() {
+		t.Run(name, func(t *testing.T) {
+			r := newRuntime(t, name)
+			bundle := testutil.BusyboxBundle(t, "sh", "-c", "cat /etc/seed/a; stat -c '%a %u' /etc/seed/sub /etc/seed/sub/b; readlink /etc/seed/l; touch /etc/seed/new && mount | grep -c ' /etc/seed type tmpfs'")
+			rootfs := filepath.Join(bundle, "rootfs")
+			os.MkdirAll(filepath.Join(rootfs, "etc/seed/sub"), 0o750)
+			os.WriteFile(filepath.Join(rootfs, "etc/seed/a"), []byte("seeded\n"), 0o644)
+			os.WriteFile(filepath.Join(rootfs, "etc/seed/sub/b"), nil, 0o600)
+			os.Chown(filepath.Join(rootfs, "etc/seed/sub/b"), 1000, 1000)
+			os.Symlink("a", filepath.Join(rootfs, "etc/seed/l"))
+			editSpec(t, bundle, func(s *specs.Spec) {
+				s.Mounts = append(s.Mounts, specs.Mount{Destination: "/etc/seed", Type: "tmpfs", Source: "tmpfs", Options: []string{"tmpcopyup", "nosuid", "size=1m"}})
+			})
+			c := newContainer(t, r, bundle)
+			res := r.run(t, "run", "--bundle", bundle, c.id)
+			if res.Code != 0 || res.Stdout != "seeded\n750 0\n600 1000\na\n1\n" {
+				t.Errorf("%s: %s", name, res)
+			}
+			if _, err := os.Stat(filepath.Join(rootfs, "etc/seed/new")); err == nil {
+				t.Errorf("%s: a file made in the tmpfs is in the image", name)
+			}
+		})
+	}
+}
