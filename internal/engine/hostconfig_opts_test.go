@@ -20,7 +20,7 @@ func TestHostConfigOptions(t *testing.T) {
 		{sec: []string{"no-new-privileges:true"}, nnp: true},
 		{sec: []string{"no-new-privileges=true"}, nnp: true},
 		{sec: []string{"no-new-privileges=1", "no-new-privileges:false"}, nnp: false},
-		{sec: []string{"seccomp=unconfined", "apparmor=unconfined", "label=disable", "label:disable"}},
+		{sec: []string{"seccomp=unconfined", "apparmor=unconfined", "label=disable", "label:disable", "writable-cgroups=false"}},
 		{sec: []string{"no-new-privileges:bogus"}, err: `invalid --security-opt 2: "no-new-privileges:bogus"`},
 		{sec: []string{"nonsense"}, err: `invalid --security-opt 1: "nonsense"`},
 		{sec: []string{"colour=red"}, err: `invalid --security-opt 2: "colour=red"`},

@@ -357,6 +357,10 @@ func parseSecurityOpts(opts []string) (noNewPrivs bool, err error) {
 		}
 		switch k {
 		case "label", "apparmor", "seccomp":
+		case "writable-cgroups": // dockerd 25's; accepted, as the API version allows it
+			if _, err := strconv.ParseBool(v); err != nil {
+				return false, errdefs.ErrInvalidArgument.WithMessage(fmt.Sprintf("invalid --security-opt 2: %q", o))
+			}
 		case "no-new-privileges":
 			b, err := strconv.ParseBool(v)
 			if err != nil {
