@@ -336,6 +336,21 @@ func noNewPrivileges(hc *container.HostConfig) bool {
 	return on
 }
 
+// writableCgroups reports --security-opt writable-cgroups=true.
+func writableCgroups(hc *container.HostConfig) bool {
+	for _, o := range hc.SecurityOpt {
+		k, v, ok := strings.Cut(o, "=")
+		if !ok {
+			k, v, _ = strings.Cut(o, ":")
+		}
+		if k == "writable-cgroups" {
+			b, _ := strconv.ParseBool(v)
+			return b
+		}
+	}
+	return false
+}
+
 // parseSecurityOpts reads --security-opt as dockerd does: KEY=VALUE, or
 // the older KEY:VALUE; "no-new-privileges" alone, or with a boolean; label,
 // apparmor and seccomp (seccomp is read by setSeccomp); anything else is
@@ -357,7 +372,7 @@ func parseSecurityOpts(opts []string) (noNewPrivs bool, err error) {
 		}
 		switch k {
 		case "label", "apparmor", "seccomp":
-		case "writable-cgroups": // dockerd 25's; accepted, as the API version allows it
+		case "writable-cgroups": // dockerd 25's (writableCgroups)
 			if _, err := strconv.ParseBool(v); err != nil {
 				return false, errdefs.ErrInvalidArgument.WithMessage(fmt.Sprintf("invalid --security-opt 2: %q", o))
 			}
@@ -493,12 +508,18 @@ func defaultMounts(hc *container.HostConfig) []specs.Mount {
 	if hc.Privileged {
 		sysOpts = []string{"nosuid", "noexec", "nodev"}
 	}
+	// The cgroup mount is read-only but for privileged containers and
+	// --security-opt writable-cgroups=true, as dockerd mounts it.
+	cgroupOpts := []string{"ro", "nosuid", "noexec", "nodev"}
+	if hc.Privileged || writableCgroups(hc) {
+		cgroupOpts = cgroupOpts[1:]
+	}
 	return []specs.Mount{
 		{Destination: "/proc", Type: "proc", Source: "proc", Options: []string{"nosuid", "noexec", "nodev"}},
 		{Destination: "/dev", Type: "tmpfs", Source: "tmpfs", Options: []string{"nosuid", "strictatime", "mode=755", "size=65536k"}},
 		{Destination: "/dev/pts", Type: "devpts", Source: "devpts", Options: []string{"nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620", "gid=5"}},
 		{Destination: "/sys", Type: "sysfs", Source: "sysfs", Options: sysOpts},
-		{Destination: "/sys/fs/cgroup", Type: "cgroup", Source: "cgroup", Options: []string{"ro", "nosuid", "noexec", "nodev"}},
+		{Destination: "/sys/fs/cgroup", Type: "cgroup", Source: "cgroup", Options: cgroupOpts},
 		{Destination: "/dev/mqueue", Type: "mqueue", Source: "mqueue", Options: []string{"nosuid", "noexec", "nodev"}},
 		{Destination: "/dev/shm", Type: "tmpfs", Source: "shm", Options: []string{"nosuid", "noexec", "nodev", "mode=1777", "size=" + strconv.FormatInt(hc.ShmSize, 10)}},
 	}

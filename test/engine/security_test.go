@@ -19,6 +19,10 @@ func TestSecurityOptions(t *testing.T) {
 		// Compose's spelling, and the = form with a boolean.
 		{"no-new-privileges:true", []string{"--security-opt", "no-new-privileges:true", "busybox", "grep", "NoNewPrivs", "/proc/self/status"}, []string{"NoNewPrivs:\t1"}},
 		{"no-new-privileges=false", []string{"--security-opt", "no-new-privileges=false", "busybox", "grep", "NoNewPrivs", "/proc/self/status"}, []string{"NoNewPrivs:\t0"}},
+		// The cgroup mount: read-only, but writable with writable-cgroups
+		// and for privileged containers, as dockerd mounts it.
+		{"cgroup ro", []string{"busybox", "sh", "-c", "grep ' /sys/fs/cgroup ' /proc/mounts | cut -d' ' -f4 | cut -d, -f1"}, []string{"ro\n"}},
+		{"writable-cgroups", []string{"--security-opt", "writable-cgroups=true", "busybox", "sh", "-c", "grep ' /sys/fs/cgroup ' /proc/mounts | cut -d' ' -f4 | cut -d, -f1"}, []string{"rw\n"}},
 		{"read-only with tmpfs", []string{"--read-only", "--tmpfs", "/scratch", "busybox", "sh", "-c", "touch /x 2>&1; touch /scratch/y && echo tmpfs-ok"}, []string{"Read-only file system", "tmpfs-ok"}},
 		{"masked paths", []string{"busybox", "sh", "-c", "wc -c < /proc/timer_list; (echo 0 > /proc/sys/vm/swappiness) 2>&1; true"}, []string{"0\n", "Read-only file system"}},
 		{"privileged", []string{"--privileged", "busybox", "sh", "-c", "grep CapEff /proc/self/status; test -e /dev/kmsg && echo all-devices; echo > /proc/sys/kernel/ns_last_pid 2>&1 || true"}, []string{"all-devices"}},
