@@ -1000,3 +1000,28 @@ func TestRuntimeTmpcopyup(t *testing.T) {
 		})
 	}
 }
+
+// TestRuntimeEventsOOM: events reports an OOM kill in the container's
+// cgroup as an "oom" event, as runc's does.
+func TestRuntimeEventsOOM(t *testing.T) {
+	for _, name := range selectedRuntimes() {
+		t.Run(name, func(t *testing.T) {
+			r := newRuntime(t, name)
+			bundle := testutil.BusyboxBundle(t, "true")
+			checker := testutil.InstallChecker(t, bundle, checkerBin)
+			editSpec(t, bundle, func(s *specs.Spec) {
+				s.Process.Args = []string{"sh", "-c", "sleep 1; " + checker + " -alloc 512 >/dev/null 2>&1; sleep 3"}
+				s.Linux.Resources.Memory = &specs.LinuxMemory{Limit: ptr(int64(32 << 20))}
+			})
+			c := newContainer(t, r, bundle)
+			r.mustRun(t, "run", "-d", "--bundle", bundle, c.id)
+			// runc's events goes on after the container stopped: 8 s.
+			ctx, cancel := context.WithTimeout(context.Background(), 8*time.Second)
+			defer cancel()
+			out, _ := r.command(ctx, "events", "--interval", "1s", c.id).Output()
+			if !strings.Contains(string(out), `{"type":"oom","id":"`+c.id+`"}`) {
+				t.Errorf("%s events: no oom event in %d bytes of output", name, len(out))
+			}
+		})
+	}
+}

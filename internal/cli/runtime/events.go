@@ -11,6 +11,9 @@ import (
 	rt "github.com/berth/berth/internal/runtime"
 )
 
+// oomPoll is how often events looks for OOM kills between two stats.
+const oomPoll = 200 * time.Millisecond
+
 type event struct {
 	Type string      `json:"type"`
 	ID   string      `json:"id"`
@@ -35,19 +38,32 @@ func newEventsCommand(g *globalOpts) *cobra.Command {
 			if c.Status() == rt.Stopped {
 				return g.Fail(fmt.Errorf("container with id %s is not running", args[0]))
 			}
-			for {
+			var oomKills uint64
+			for first := true; ; first = false {
 				s, err := c.Stats()
 				if err != nil {
 					return g.Fail(err)
+				}
+				if first {
+					oomKills = s.Memory.EventCount.OOMKill
 				}
 				b, _ := json.Marshal(event{Type: "stats", ID: c.ID(), Data: s})
 				fmt.Printf("%s\n", b)
 				if stats {
 					return nil
 				}
-				time.Sleep(interval)
-				if c.Status() == rt.Stopped {
-					return nil
+				// Between two stats, an "oom" event for each OOM kill in
+				// the container's cgroup, as runc reports them.
+				for end := time.Now().Add(interval); time.Now().Before(end); {
+					time.Sleep(min(oomPoll, time.Until(end)))
+					if c.Status() == rt.Stopped {
+						return nil
+					}
+					if now, err := c.Stats(); err == nil && now.Memory.EventCount.OOMKill > oomKills {
+						oomKills = now.Memory.EventCount.OOMKill
+						b, _ := json.Marshal(event{Type: "oom", ID: c.ID()})
+						fmt.Printf("%s\n", b)
+					}
 				}
 			}
 		},
