@@ -378,6 +378,10 @@ func TestRuntimeCLIFlags(t *testing.T) {
 				t.Errorf("%s events --interval 0s: %s", name, res)
 			}
 			r.mustRun(t, "delete", "--force", c.id)
+			c2 := newContainer(t, r, testutil.BusyboxBundle(t, "true"))
+			if res := r.run(t, "run", "--no-subreaper", "--bundle", c2.bundle, c2.id); res.Code != 0 {
+				t.Errorf("%s run --no-subreaper: %s", name, res)
+			}
 			if name == "berth" {
 				dir := t.TempDir()
 				res := r.run(t, "spec", "--rootless", "--bundle", dir)

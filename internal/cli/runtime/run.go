@@ -27,5 +27,6 @@ func newRunCommand(g *globalOpts) *cobra.Command {
 	createFlags(cmd, o)
 	cmd.Flags().BoolVarP(&detach, "detach", "d", false, "detach from the container's process")
 	cmd.Flags().BoolVar(&keep, "keep", false, "do not delete the container after it exits")
+	cmd.Flags().BoolVar(&o.NoSubreaper, "no-subreaper", false, "disable the use of the subreaper used to reap reparented processes")
 	return cmd
 }

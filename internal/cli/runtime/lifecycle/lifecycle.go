@@ -82,6 +82,9 @@ type CreateOpts struct {
 	NoPivot       bool
 	NoNewKeyring  bool
 	PreserveFds   int
+	// NoSubreaper (run only) leaves out the subreaper a foreground run
+	// makes of itself to reap a process the init reparents.
+	NoSubreaper bool
 }
 
 // RuntimeOpts is the runtime's create request for container id.

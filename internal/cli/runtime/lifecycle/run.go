@@ -22,7 +22,9 @@ func Run(g *Global, o *CreateOpts, id string, detach, keep bool) (int, error) {
 	var console *ConsoleRelay
 	if !detach {
 		// We wait for the init, so it must stay our descendant.
-		_ = unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
+		if !o.NoSubreaper {
+			_ = unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
+		}
 		// config.json is read once, here; a bundle that cannot be read
 		// is left to Create, which reports it in its usual order.
 		cfg, err := rt.ReadBundleConfig(o.Bundle)
