@@ -3,7 +3,6 @@ package runtime
 import (
 	"fmt"
 	"os"
-	"os/exec"
 	"sort"
 	"strings"
 	"syscall"
@@ -79,7 +78,7 @@ func newCgroupJoin(paths map[string]string) *cgroupJoin {
 
 // apply sets up cmd so that its child is born in the v2 (or unified)
 // cgroup when withFD is set (CLONE_INTO_CGROUP).
-func (j *cgroupJoin) apply(cmd *exec.Cmd, withFD bool) {
+func (j *cgroupJoin) apply(cmd *child, withFD bool) {
 	if withFD && j.v2 != nil && !j.late {
 		if cmd.SysProcAttr == nil {
 			cmd.SysProcAttr = &syscall.SysProcAttr{}

@@ -5,8 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"os/exec"
-	"path/filepath"
+	"path"
 	"sort"
 	"strconv"
 	"strings"
@@ -68,7 +67,7 @@ type Container struct {
 	dir   string
 	State State
 	// cmd is the init's process when this process created it as its child.
-	cmd *exec.Cmd
+	cmd *child
 }
 
 func validateID(id string) error {
@@ -104,8 +103,8 @@ func Load(root, id string) (*Container, error) {
 	if err := validateID(id); err != nil {
 		return nil, err
 	}
-	dir := filepath.Join(root, id)
-	b, err := os.ReadFile(filepath.Join(dir, stateFile))
+	dir := path.Join(root, id)
+	b, err := os.ReadFile(path.Join(dir, stateFile))
 	if err != nil {
 		if errors.Is(err, os.ErrNotExist) {
 			if _, err2 := os.Stat(dir); err2 == nil {
@@ -165,7 +164,7 @@ func (c *Container) writeStateTmp() (string, error) {
 	if err != nil {
 		return "", err
 	}
-	tmp := filepath.Join(c.dir, stateFile+".tmp")
+	tmp := path.Join(c.dir, stateFile+".tmp")
 	if err := os.WriteFile(tmp, b, 0o600); err != nil {
 		return "", err
 	}
@@ -173,7 +172,7 @@ func (c *Container) writeStateTmp() (string, error) {
 }
 
 func (c *Container) publishState(tmp string) error {
-	return os.Rename(tmp, filepath.Join(c.dir, stateFile))
+	return os.Rename(tmp, path.Join(c.dir, stateFile))
 }
 
 // Status reports the container's current state, found from its init process,
@@ -192,7 +191,7 @@ func (c *Container) Status() Status {
 			return Paused
 		}
 	}
-	if _, err := os.Stat(filepath.Join(c.dir, execSockName)); err == nil && !c.State.Started {
+	if _, err := os.Stat(path.Join(c.dir, execSockName)); err == nil && !c.State.Started {
 		return Created
 	}
 	return Running

@@ -5,8 +5,7 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/exec"
-	"path/filepath"
+	"path"
 	"strconv"
 	"strings"
 	"syscall"
@@ -59,7 +58,7 @@ var joinOrder = []specs.LinuxNamespaceType{
 
 // Create makes the container from opts.Bundle: its namespaces, cgroup,
 // rootfs and an init waiting for Start. On error nothing is left behind.
-// The returned *exec.Cmd is the init's process when it is our child (nil
+// The returned *child is the init's process when it is our child (nil
 // when it had to be double-forked to join a PID namespace).
 //
 // The init is started as soon as what starting it needs is known and
@@ -75,7 +74,7 @@ func Create(opts CreateOpts) (c *Container, err error) {
 	if opts.Root == "" {
 		opts.Root = DefaultRoot
 	}
-	bundle, err := filepath.Abs(opts.Bundle)
+	bundle, err := absPath(opts.Bundle)
 	if err != nil {
 		return nil, err
 	}
@@ -106,11 +105,11 @@ func Create(opts CreateOpts) (c *Container, err error) {
 			return err
 		}
 		rootfs = spec.Root.Path
-		if !filepath.IsAbs(rootfs) {
-			rootfs = filepath.Join(bundle, rootfs)
+		if !path.IsAbs(rootfs) {
+			rootfs = path.Join(bundle, rootfs)
 		}
 		var err error
-		if rootfs, err = filepath.EvalSymlinks(rootfs); err != nil {
+		if rootfs, err = evalSymlinks(rootfs); err != nil {
 			return fmt.Errorf("config.json: root.path: %w", err)
 		}
 		return nil
@@ -134,7 +133,7 @@ func Create(opts CreateOpts) (c *Container, err error) {
 	if err := os.MkdirAll(opts.Root, 0o711); err != nil {
 		return nil, fmt.Errorf("state root: %w", err)
 	}
-	dir := filepath.Join(opts.Root, opts.ID)
+	dir := path.Join(opts.Root, opts.ID)
 	if err := os.Mkdir(dir, 0o711); err != nil {
 		if errors.Is(err, os.ErrExist) {
 			return nil, fmt.Errorf("container with id %s already exists", opts.ID)
@@ -149,7 +148,7 @@ func Create(opts CreateOpts) (c *Container, err error) {
 		NoNewKeyring: opts.NoNewKeyring,
 	}}
 	c = ctr
-	var cmd *exec.Cmd
+	var cmd *child
 	var cg cgroups.Manager
 	defer func() {
 		if err == nil {
@@ -256,8 +255,8 @@ func Create(opts CreateOpts) (c *Container, err error) {
 	}
 	var consoleFd int
 	var preserveFds []int
-	newCmd := func(cgroupFD bool) *exec.Cmd {
-		var cmd *exec.Cmd
+	newCmd := func(cgroupFD bool) *child {
+		var cmd *child
 		cmd, consoleFd = l.command(opts.Stdin, opts.Stdout, opts.Stderr, execSock)
 		preserveFds = appendPreserved(cmd, preserved)
 		// Relative bind sources are relative to the bundle, as in runc.
@@ -503,16 +502,16 @@ func socketPair() (parent, child *os.File, err error) {
 }
 
 // writePidFile writes pid atomically, as runc does.
-func writePidFile(path string, pid int) error {
-	path, err := filepath.Abs(path)
+func writePidFile(file string, pid int) error {
+	file, err := absPath(file)
 	if err != nil {
 		return err
 	}
-	tmp := filepath.Join(filepath.Dir(path), "."+filepath.Base(path)+".tmp")
+	tmp := path.Join(path.Dir(file), "."+path.Base(file)+".tmp")
 	if err := os.WriteFile(tmp, []byte(strconv.Itoa(pid)), 0o644); err != nil {
 		return fmt.Errorf("pid file: %w", err)
 	}
-	return os.Rename(tmp, path)
+	return os.Rename(tmp, file)
 }
 
 // Start lets a created container's init exec the user process.
@@ -524,7 +523,7 @@ func (c *Container) Start() error {
 	default:
 		return fmt.Errorf("cannot start an already running container")
 	}
-	sock := filepath.Join(c.dir, execSockName)
+	sock := path.Join(c.dir, execSockName)
 	if err := initsock.Start(c.dir); err != nil {
 		return fmt.Errorf("start %s: %w", c.State.ID, err)
 	}

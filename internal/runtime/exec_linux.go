@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/exec"
 	"strconv"
 	"strings"
 	"time"
@@ -130,7 +129,7 @@ func (c *Container) Exec(opts ExecOpts) (*Process, error) {
 	}
 	var consoleFd int
 	var preserveFds, taskFds []int
-	newCmd := func(cgroupFD bool) *exec.Cmd {
+	newCmd := func(cgroupFD bool) *child {
 		var extra []*os.File
 		if agent != nil {
 			extra = append(extra, agent)
@@ -234,15 +233,11 @@ func (c *Container) Wait() (int, error) {
 		return waitPid(c.State.Pid)
 	}
 	code, err := waitPid(c.cmd.Process.Pid)
-	// Stdio that is not a file is copied by os/exec's goroutines: let them
-	// finish, so that the caller has all the output once Wait returns (a
-	// build's RUN step lost its last output without). The process is
-	// reaped already; Wait only awaits the copies, which end when every
+	// Stdio that is not a file is copied by goroutines: let them finish,
+	// so that the caller has all the output once Wait returns (a build's
+	// RUN step lost its last output without). The copies end when every
 	// process that holds the pipes has ended, or 2 s after the init did.
-	if c.cmd.WaitDelay == 0 {
-		c.cmd.WaitDelay = 2 * time.Second
-	}
-	_ = c.cmd.Wait()
+	_ = c.cmd.awaitCopies(2 * time.Second)
 	return code, err
 }
 

@@ -2,11 +2,10 @@ package runtime
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"fmt"
-	"os/exec"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
@@ -31,28 +30,24 @@ func runHooks(hooks []specs.Hook, state *specs.State) error {
 }
 
 func runHook(h specs.Hook, state []byte) error {
-	ctx := context.Background()
-	if h.Timeout != nil && *h.Timeout > 0 {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, time.Duration(*h.Timeout)*time.Second)
-		defer cancel()
-	}
-	cmd := exec.CommandContext(ctx, h.Path)
-	if len(h.Args) > 0 {
-		cmd.Args = h.Args
-	} else {
+	var out bytes.Buffer
+	cmd := &child{Path: h.Path, Args: h.Args, Env: h.Env, Stdin: bytes.NewReader(state), Stdout: &out, Stderr: &out}
+	if len(cmd.Args) == 0 {
 		cmd.Args = []string{h.Path}
 	}
-	cmd.Env = h.Env
-	if cmd.Env == nil {
-		cmd.Env = []string{}
+	if err := cmd.Start(); err != nil {
+		return err
 	}
-	cmd.Stdin = bytes.NewReader(state)
-	var out bytes.Buffer
-	cmd.Stdout = &out
-	cmd.Stderr = &out
-	if err := cmd.Run(); err != nil {
-		if ctx.Err() != nil {
+	var timedOut atomic.Bool
+	if h.Timeout != nil && *h.Timeout > 0 {
+		t := time.AfterFunc(time.Duration(*h.Timeout)*time.Second, func() {
+			timedOut.Store(true)
+			_ = cmd.Process.Kill()
+		})
+		defer t.Stop()
+	}
+	if err := cmd.Wait(); err != nil {
+		if timedOut.Load() {
 			return fmt.Errorf("timed out after %ds", *h.Timeout)
 		}
 		msg := strings.TrimSpace(out.String())

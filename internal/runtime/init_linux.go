@@ -4,7 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"path/filepath"
+	"path"
 	goruntime "runtime"
 	"strconv"
 	"strings"
@@ -345,11 +345,11 @@ func lookPath(name string, env []string) (string, error) {
 		}
 	}
 	var firstErr error
-	for _, dir := range filepath.SplitList(pathEnv) {
+	for _, dir := range splitPathList(pathEnv) {
 		if dir == "" {
 			dir = "."
 		}
-		p := filepath.Join(dir, name)
+		p := path.Join(dir, name)
 		err := checkExecutable(p)
 		if err == nil {
 			return p, nil

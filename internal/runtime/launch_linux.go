@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/exec"
 	"strconv"
 	"syscall"
 
@@ -53,8 +52,8 @@ func newLaunch(consoleSocket string, consoleConn *os.File) (*launch, error) {
 // command returns the child's command: `berth init` from the sealed binary
 // with the sync socket as fd 3, then extra files, then the console (its fd
 // in the child is returned). Nil stdio means ours.
-func (l *launch) command(stdin io.Reader, stdout, stderr io.Writer, extra ...*os.File) (*exec.Cmd, int) {
-	cmd := &exec.Cmd{
+func (l *launch) command(stdin io.Reader, stdout, stderr io.Writer, extra ...*os.File) (*child, int) {
+	cmd := &child{
 		Path: "/proc/self/fd/" + strconv.Itoa(int(l.exe.Fd())),
 		Args: []string{"berth", InitArg},
 		// The init needs no restartable sequences; glibc's registration of
@@ -137,7 +136,7 @@ func preservedFiles(n int) ([]*os.File, error) {
 
 // appendPreserved adds files to cmd's descriptors and returns their
 // numbers in the child.
-func appendPreserved(cmd *exec.Cmd, files []*os.File) []int {
+func appendPreserved(cmd *child, files []*os.File) []int {
 	var fds []int
 	for _, f := range files {
 		fds = append(fds, syncFd+len(cmd.ExtraFiles))

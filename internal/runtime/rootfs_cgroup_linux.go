@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"os"
 	"path"
-	"path/filepath"
 	"sort"
 	"strings"
 
@@ -43,7 +42,7 @@ func mountCgroup(spec *specs.Spec, root *inRoot, fstype, dest string, o mountOpt
 		if !unified {
 			base = "/sys/fs/cgroup/unified" // hybrid layout
 		}
-		src := filepath.Join(base, cgroups[""])
+		src := path.Join(base, cgroups[""])
 		return mountBind(root, src, dest, mountOptions{flags: unix.MS_BIND | flags | unix.MS_REC, cleared: o.cleared, atime: o.atime, prop: o.prop})
 	}
 
@@ -88,7 +87,7 @@ func mountCgroup(spec *specs.Spec, root *inRoot, fstype, dest string, o mountOpt
 			if m.Root != "/" && !strings.HasPrefix(cgPath, m.Root+"/") && cgPath != m.Root {
 				continue // our cgroup is outside what this host mount shows
 			}
-			src := filepath.Join(m.MountPoint, rel)
+			src := path.Join(m.MountPoint, rel)
 			err = withTmpfsDir(tmpfs, name, true, func(target string) error {
 				return unix.Mount(src, target, "", unix.MS_BIND, "")
 			})

@@ -4,7 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"path/filepath"
+	"path"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
@@ -30,7 +30,7 @@ func prepareRootfs(spec *specs.Spec, rootfs string, cgroupMounts []cgroupMount) 
 	if spec == nil {
 		return errors.New("prepare rootfs: no spec")
 	}
-	real, err := filepath.EvalSymlinks(rootfs)
+	real, err := evalSymlinks(rootfs)
 	if err != nil {
 		return fmt.Errorf("prepare rootfs: resolve root.path %s: %w", rootfs, err)
 	}
@@ -183,7 +183,7 @@ func mountBind(root *inRoot, source, dest string, o mountOptions) error {
 	if source == "" {
 		return errors.New("bind mount source is empty")
 	}
-	src, err := filepath.Abs(source)
+	src, err := absPath(source)
 	if err != nil {
 		return fmt.Errorf("bind mount source %s: %w", source, err)
 	}
@@ -271,7 +271,7 @@ func mountFilesystem(root *inRoot, fstype, source, dest string, o mountOptions) 
 // stays inside the root (a proc mounted elsewhere than where the runtime
 // expects it has been an attack before, CVE-2019-19921).
 func withOrdinaryDir(root *inRoot, dest string, fn func(target string) error) error {
-	dir, name := filepath.Split(dest)
+	dir, name := path.Split(dest)
 	if name == "" {
 		return fmt.Errorf("%s is the root", dest)
 	}
@@ -323,7 +323,7 @@ func finishMount(root *inRoot, dest string, o mountOptions) error {
 // chroot when noPivot or when the current root is an initramfs (where
 // pivot_root fails with EINVAL). The working directory becomes /.
 func enterRootfs(rootfs string, noPivot bool) error {
-	real, err := filepath.EvalSymlinks(rootfs)
+	real, err := evalSymlinks(rootfs)
 	if err != nil {
 		return fmt.Errorf("enter rootfs: resolve %s: %w", rootfs, err)
 	}

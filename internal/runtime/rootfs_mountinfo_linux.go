@@ -4,7 +4,7 @@ import (
 	"bufio"
 	"fmt"
 	"os"
-	"path/filepath"
+	"path"
 	"strconv"
 	"strings"
 )
@@ -127,10 +127,10 @@ func mountContaining(mounts []mountInfo, path string) (mountInfo, bool) {
 
 // pathWithin reports whether path equals dir or lies beneath it (both clean
 // and absolute).
-func pathWithin(path, dir string) bool {
-	path, dir = filepath.Clean(path), filepath.Clean(dir)
+func pathWithin(p, dir string) bool {
+	p, dir = path.Clean(p), path.Clean(dir)
 	if dir == "/" {
 		return true
 	}
-	return path == dir || strings.HasPrefix(path, dir+"/")
+	return p == dir || strings.HasPrefix(p, dir+"/")
 }

@@ -7,7 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
+	"path"
 	"strings"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
@@ -32,7 +32,7 @@ type BundleConfig struct {
 // ReadBundleConfig reads bundle's config.json; Create decodes and validates
 // it.
 func ReadBundleConfig(bundle string) (*BundleConfig, error) {
-	abs, err := filepath.Abs(bundle)
+	abs, err := absPath(bundle)
 	if err != nil {
 		return nil, err
 	}
@@ -59,7 +59,7 @@ func loadSpec(bundle string) (*specs.Spec, error) {
 
 // readSpecFile reads bundle/config.json; see loadSpec.
 func readSpecFile(bundle string) ([]byte, error) {
-	path := filepath.Join(bundle, "config.json")
+	path := path.Join(bundle, "config.json")
 	f, err := os.Open(path)
 	if err != nil {
 		if errors.Is(err, os.ErrNotExist) {
@@ -259,8 +259,8 @@ func validateRoot(spec *specs.Spec, bundle string) error {
 		return errors.New("root.path is required")
 	}
 	p := spec.Root.Path
-	if !filepath.IsAbs(p) {
-		p = filepath.Join(bundle, p)
+	if !path.IsAbs(p) {
+		p = path.Join(bundle, p)
 	}
 	st, err := os.Stat(p)
 	switch {
@@ -298,7 +298,7 @@ func validateProcess(spec *specs.Spec, _ string) error {
 	if p.Cwd == "" {
 		return errors.New("process.cwd is required")
 	}
-	if !filepath.IsAbs(p.Cwd) {
+	if !path.IsAbs(p.Cwd) {
 		return fmt.Errorf("process.cwd: %q is not an absolute path", p.Cwd)
 	}
 	if _, err := newProcessCaps(p.Capabilities); err != nil {
@@ -391,7 +391,7 @@ func validateNamespaces(spec *specs.Spec, _ string) error {
 		if ns.Path == "" {
 			continue
 		}
-		if !filepath.IsAbs(ns.Path) {
+		if !path.IsAbs(ns.Path) {
 			return fmt.Errorf("%s.path: %q is not an absolute path", field, ns.Path)
 		}
 		if err := checkNamespaceFile(ns.Path, flag); err != nil {
@@ -562,12 +562,12 @@ func validateLinuxPaths(spec *specs.Spec, _ string) error {
 		return fmt.Errorf("linux.rootfsPropagation: unknown propagation %q", l.RootfsPropagation)
 	}
 	for i, p := range l.MaskedPaths {
-		if !filepath.IsAbs(p) {
+		if !path.IsAbs(p) {
 			return fmt.Errorf("linux.maskedPaths[%d]: %q is not an absolute path", i, p)
 		}
 	}
 	for i, p := range l.ReadonlyPaths {
-		if !filepath.IsAbs(p) {
+		if !path.IsAbs(p) {
 			return fmt.Errorf("linux.readonlyPaths[%d]: %q is not an absolute path", i, p)
 		}
 	}
@@ -590,7 +590,7 @@ func validateDevices(spec *specs.Spec, _ string) error {
 	}
 	for i, d := range spec.Linux.Devices {
 		field := fmt.Sprintf("linux.devices[%d]", i)
-		if !filepath.IsAbs(d.Path) {
+		if !path.IsAbs(d.Path) {
 			return fmt.Errorf("%s.path: %q is not an absolute path", field, d.Path)
 		}
 		switch d.Type {
@@ -666,7 +666,7 @@ func validateHooks(spec *specs.Spec, _ string) error {
 		{"poststop", h.Poststop},
 	} {
 		for i, hk := range set.hooks {
-			if !filepath.IsAbs(hk.Path) {
+			if !path.IsAbs(hk.Path) {
 				return fmt.Errorf("hooks.%s[%d].path: %q is not an absolute path", set.name, i, hk.Path)
 			}
 			if hk.Timeout != nil && *hk.Timeout <= 0 {

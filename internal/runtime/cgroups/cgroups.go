@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"os"
 	"path"
-	"path/filepath"
 	"strings"
 	"time"
 
@@ -89,14 +88,14 @@ func newManager(h *hierarchies, cgroupsPath, id string) (Manager, error) {
 		if h.unified == "" {
 			return nil, errors.New("no cgroup hierarchy mounted")
 		}
-		return &v2Manager{dir: filepath.Join(h.unified, rel), mount: h.unified}, nil
+		return &v2Manager{dir: path.Join(h.unified, rel), mount: h.unified}, nil
 	}
 	paths := make(map[string]string, len(h.v1)+1)
 	for ctrl, mnt := range h.v1 {
-		paths[ctrl] = filepath.Join(mnt.dir, rel)
+		paths[ctrl] = path.Join(mnt.dir, rel)
 	}
 	if h.unified != "" {
-		paths[""] = filepath.Join(h.unified, rel)
+		paths[""] = path.Join(h.unified, rel)
 	}
 	return &v1Manager{paths: paths, h: h}, nil
 }
@@ -135,7 +134,7 @@ func Load(paths map[string]string) (Manager, error) {
 		return nil, errors.New("load cgroup: no paths recorded")
 	}
 	for ctrl, p := range paths {
-		if !filepath.IsAbs(p) {
+		if !path.IsAbs(p) {
 			return nil, fmt.Errorf("load cgroup: path %q of controller %q is not absolute", p, ctrl)
 		}
 	}
@@ -170,7 +169,7 @@ func isCgroup2(dir string) bool {
 
 // procsOf reads the pids listed in dir/cgroup.procs.
 func procsOf(dir string) ([]int, error) {
-	data, err := os.ReadFile(filepath.Join(dir, "cgroup.procs"))
+	data, err := os.ReadFile(path.Join(dir, "cgroup.procs"))
 	if err != nil {
 		return nil, fmt.Errorf("read cgroup procs: %w", err)
 	}
@@ -178,7 +177,7 @@ func procsOf(dir string) ([]int, error) {
 	for _, f := range strings.Fields(string(data)) {
 		var pid int
 		if _, err := fmt.Sscan(f, &pid); err != nil {
-			return nil, fmt.Errorf("parse %s: %q: %w", filepath.Join(dir, "cgroup.procs"), f, err)
+			return nil, fmt.Errorf("parse %s: %q: %w", path.Join(dir, "cgroup.procs"), f, err)
 		}
 		pids = append(pids, pid)
 	}

@@ -5,7 +5,7 @@ import (
 	"fmt"
 	"math"
 	"os"
-	"path/filepath"
+	"path"
 	"strconv"
 	"strings"
 	"time"
@@ -23,7 +23,7 @@ func writeFile(dir, file, value string) error {
 	if traceWrite != nil {
 		traceWrite(dir, file, value)
 	}
-	fd, err := unix.Open(filepath.Join(dir, file), unix.O_WRONLY|unix.O_TRUNC|unix.O_CLOEXEC, 0)
+	fd, err := unix.Open(path.Join(dir, file), unix.O_WRONLY|unix.O_TRUNC|unix.O_CLOEXEC, 0)
 	if err != nil {
 		return fmt.Errorf("set %s=%s: %w", file, value, err)
 	}
@@ -42,13 +42,13 @@ func writeFile(dir, file, value string) error {
 
 // fileExists reports whether dir/file exists.
 func fileExists(dir, file string) bool {
-	_, err := os.Stat(filepath.Join(dir, file))
+	_, err := os.Stat(path.Join(dir, file))
 	return err == nil
 }
 
 // readString returns the trimmed content of dir/file.
 func readString(dir, file string) (string, error) {
-	data, err := os.ReadFile(filepath.Join(dir, file))
+	data, err := os.ReadFile(path.Join(dir, file))
 	if err != nil {
 		return "", fmt.Errorf("read %s: %w", file, err)
 	}
@@ -133,7 +133,7 @@ func rmdirAll(dir string) error {
 	}
 	for _, e := range entries {
 		if e.IsDir() {
-			if err := rmdirAll(filepath.Join(dir, e.Name())); err != nil {
+			if err := rmdirAll(path.Join(dir, e.Name())); err != nil {
 				return err
 			}
 		}

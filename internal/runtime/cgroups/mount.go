@@ -2,7 +2,7 @@ package cgroups
 
 import (
 	"errors"
-	"path/filepath"
+	"path"
 	"sort"
 	"strings"
 )
@@ -59,7 +59,7 @@ func MountPoints(m Manager) ([]CgroupMount, error) {
 				continue
 			}
 			seen[mnt.dir] = true
-			base := filepath.Base(mnt.dir)
+			base := path.Base(mnt.dir)
 			data := strings.Join(mnt.controllers, ",")
 			if strings.HasPrefix(data, "name=") {
 				data = "none," + data
@@ -77,7 +77,7 @@ func MountPoints(m Manager) ([]CgroupMount, error) {
 		sort.Slice(v1, func(i, j int) bool { return v1[i].Dest < v1[j].Dest })
 		mounts = append(mounts, v1...)
 		if d := m.paths[""]; d != "" && h.unified != "" {
-			mounts = append(mounts, CgroupMount{Dest: filepath.Base(h.unified), Type: "cgroup2", HostDir: d})
+			mounts = append(mounts, CgroupMount{Dest: path.Base(h.unified), Type: "cgroup2", HostDir: d})
 		}
 		return mounts, nil
 	}

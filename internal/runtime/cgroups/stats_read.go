@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"math"
 	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 )
@@ -89,13 +88,18 @@ func readBlkioEntries(dir, file string) ([]BlkioEntry, error) {
 // hugePageSizes lists the page sizes that dir has files for, from the names
 // of files "hugetlb.<size><suffix>".
 func hugePageSizes(dir, suffix string) ([]string, error) {
-	matches, err := filepath.Glob(filepath.Join(dir, "hugetlb.*"+suffix))
+	entries, err := os.ReadDir(dir)
 	if err != nil {
-		return nil, err
+		// As a glob's: a directory that cannot be read has no matches.
+		return nil, nil
 	}
 	var sizes []string
-	for _, p := range matches {
-		size := strings.TrimSuffix(strings.TrimPrefix(filepath.Base(p), "hugetlb."), suffix)
+	for _, e := range entries {
+		name := e.Name()
+		if !strings.HasPrefix(name, "hugetlb.") || !strings.HasSuffix(name, suffix) || len(name) < len("hugetlb.")+len(suffix) {
+			continue
+		}
+		size := strings.TrimSuffix(strings.TrimPrefix(name, "hugetlb."), suffix)
 		if size == "" || strings.Contains(size, ".") {
 			continue // hugetlb.2MB.rsvd.max and the like
 		}

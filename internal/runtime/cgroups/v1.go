@@ -4,7 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"path/filepath"
+	"path"
 	"sort"
 	"strconv"
 	"strings"
@@ -101,7 +101,7 @@ func ensureCpuset(dir string) error {
 			return fmt.Errorf("create cgroup %s: not a cpuset cgroup", dir)
 		}
 	}
-	parent := filepath.Dir(dir)
+	parent := path.Dir(dir)
 	if parent == dir {
 		return fmt.Errorf("create cgroup %s: no cpuset hierarchy", dir)
 	}

@@ -4,7 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"path/filepath"
+	"path"
 	"sort"
 	"strconv"
 	"strings"
@@ -58,16 +58,17 @@ func (m *v2Manager) Apply(pid int) error {
 // ancestor's cgroup.subtree_control every controller it has, so that dir
 // gets them all.
 func createV2Path(mnt, dir string) error {
-	rel, err := filepath.Rel(mnt, dir)
-	if err != nil || rel == "." || strings.HasPrefix(rel, "..") {
+	mnt, dir = path.Clean(mnt), path.Clean(dir)
+	rel, ok := strings.CutPrefix(dir, strings.TrimSuffix(mnt, "/")+"/")
+	if !path.IsAbs(mnt) || !ok || rel == "" {
 		return fmt.Errorf("create cgroup %s: not below the cgroup2 mount %s", dir, mnt)
 	}
 	cur := mnt
-	for _, elem := range strings.Split(rel, string(filepath.Separator)) {
+	for _, elem := range strings.Split(rel, "/") {
 		if err := enableControllers(cur); err != nil {
 			return fmt.Errorf("create cgroup %s: %w", dir, err)
 		}
-		cur = filepath.Join(cur, elem)
+		cur = path.Join(cur, elem)
 		if err := os.Mkdir(cur, 0o755); err != nil && !errors.Is(err, os.ErrExist) {
 			return fmt.Errorf("create cgroup: %w", err)
 		}
