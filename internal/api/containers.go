@@ -3,6 +3,7 @@ package api
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"maps"
@@ -18,6 +19,7 @@ import (
 	"github.com/moby/moby/api/types/container"
 	mevents "github.com/moby/moby/api/types/events"
 	"github.com/moby/term"
+	"golang.org/x/net/websocket"
 
 	"github.com/berth/berth/internal/engine"
 )
@@ -36,6 +38,7 @@ func (s *Server) routeContainers(mux *http.ServeMux) {
 	mux.HandleFunc("POST /containers/{id}/kill", s.containerKill)
 	mux.HandleFunc("POST /containers/{id}/wait", s.containerWait)
 	mux.HandleFunc("POST /containers/{id}/attach", s.containerAttach)
+	mux.HandleFunc("GET /containers/{id}/attach/ws", s.containerAttachWS)
 	mux.HandleFunc("POST /containers/{id}/resize", s.containerResize)
 	mux.HandleFunc("POST /containers/{id}/rename", s.containerRename)
 	mux.HandleFunc("GET /containers/{id}/logs", s.containerLogs)
@@ -546,6 +549,84 @@ func (s *Server) containerAttach(w http.ResponseWriter, r *http.Request) {
 	}
 	finishStreams(streams, conn)
 }
+
+// containerAttachWS attaches to a container over a WebSocket, as dockerd
+// does: the container's stdin is what the client sends, its stdout and
+// stderr are sent unmultiplexed (the frames keep them apart from the
+// client's input), as binary frames from API 1.28 on and text frames
+// before. Before API 1.42 all three streams are attached whatever the
+// query says. An error found before the WebSocket handshake (no such
+// container, bad detach keys) is an HTTP error.
+func (s *Server) containerAttachWS(w http.ResponseWriter, r *http.Request) {
+	ref := r.PathValue("id")
+	version := VersionFrom(r.Context())
+	opts := engine.AttachOptions{Stdin: true, Stdout: true, Stderr: true}
+	if CompareVersions(version, "1.42") >= 0 {
+		opts = engine.AttachOptions{Stdin: boolValue(r, "stdin"), Stdout: boolValue(r, "stdout"), Stderr: boolValue(r, "stderr")}
+	}
+	if k := r.URL.Query().Get("detachKeys"); k != "" {
+		keys, err := term.ToBytes(k)
+		if err != nil {
+			writeError(w, r, errdefs.ErrInvalidArgument.WithMessage(fmt.Sprintf("Invalid detach keys (%s) provided", k)))
+			return
+		}
+		opts.DetachKeys = keys
+	}
+	ctx, cancel := context.WithCancel(context.WithoutCancel(r.Context()))
+	defer cancel()
+	go func() {
+		select {
+		case <-s.stopping:
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
+	done := make(chan struct{})
+	var served chan struct{}
+	open := func() (engine.AttachStreams, error) {
+		conns := make(chan *websocket.Conn, 1)
+		srv := websocket.Server{Handler: func(c *websocket.Conn) {
+			conns <- c
+			<-done
+		}}
+		served = make(chan struct{})
+		go func() {
+			defer close(served)
+			srv.ServeHTTP(w, r)
+		}()
+		var ws *websocket.Conn
+		select {
+		case ws = <-conns:
+		case <-served:
+			// The handshake failed; the server answered the client.
+			return engine.AttachStreams{}, errWSHandshake
+		}
+		if CompareVersions(version, "1.28") >= 0 {
+			ws.PayloadType = websocket.BinaryFrame
+		}
+		streams := engine.AttachStreams{Stdin: ws, Stdout: ws, Stderr: ws}
+		if boolValue(r, "logs") {
+			_ = s.cfg.Engine.Logs(ctx, ref, engine.LogOptions{Stdout: opts.Stdout, Stderr: opts.Stderr, Tail: -1}, func(en engine.LogEntry) error {
+				_, err := ws.Write(en.Line)
+				return err
+			})
+		}
+		if !boolValue(r, "stream") {
+			return streams, errAttachDone
+		}
+		return streams, nil
+	}
+	err := s.cfg.Engine.Attach(ctx, ref, opts, open)
+	close(done)
+	if served == nil {
+		writeError(w, r, err)
+		return
+	}
+	<-served
+}
+
+// errWSHandshake ends an attach whose WebSocket handshake failed.
+var errWSHandshake = errors.New("websocket handshake failed")
 
 // errAttachDone ends an attach that only wanted the logs.
 var errAttachDone = engine.ErrLogsOnly
