@@ -20,6 +20,7 @@ import (
 	"github.com/moby/moby/api/types/container"
 	mevents "github.com/moby/moby/api/types/events"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+	"golang.org/x/sys/unix"
 
 	"github.com/berth/berth/internal/archive"
 	"github.com/berth/berth/internal/image"
@@ -213,13 +214,45 @@ func commitConfig(req, ctr *container.Config) *ocispec.ImageConfig {
 var etcMountTargets = map[string]bool{"etc/hostname": true, "etc/hosts": true, "etc/resolv.conf": true, ".dockerenv": true}
 
 // isMountTarget reports whether rel (relative to upper, no leading "/")
-// is an engine-created, empty mount target file.
+// is an engine-created, empty mount target file, or the /etc/mtab link the
+// engine adds where the image has none (ensureMtab).
 func isMountTarget(upper, rel string) bool {
+	if rel == mtabPath {
+		target, err := os.Readlink(filepath.Join(upper, rel))
+		return err == nil && target == mtabTarget
+	}
 	if !etcMountTargets[rel] {
 		return false
 	}
 	fi, err := os.Lstat(filepath.Join(upper, rel))
 	return err == nil && fi.Mode().IsRegular() && fi.Size() == 0
+}
+
+// mtabPath is where dockerd's init layer links /proc/mounts (mtabTarget)
+// for programs that read the mount table from /etc/mtab.
+const (
+	mtabPath   = "etc/mtab"
+	mtabTarget = "/proc/mounts"
+)
+
+// ensureMtab adds the /etc/mtab link to a container's mounted rootfs when
+// its image has none, as dockerd's init layer does. The link goes into the
+// container's writable layer; diff and commit leave it out (isMountTarget).
+// /etc must be a directory of the image (a symbolic link there is not
+// followed: the image is untrusted); without one nothing is added.
+func ensureMtab(rootfs string) error {
+	if _, err := os.Lstat(filepath.Join(rootfs, mtabPath)); !errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	fd, err := unix.Open(filepath.Join(rootfs, "etc"), unix.O_PATH|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return nil
+	}
+	defer unix.Close(fd)
+	if err := unix.Symlinkat(mtabTarget, fd, path.Base(mtabPath)); err != nil && !errors.Is(err, unix.EEXIST) {
+		return fmt.Errorf("/etc/mtab: %w", err)
+	}
+	return nil
 }
 
 // withoutMountTargets copies the layer tar r to w, leaving out the
@@ -238,7 +271,9 @@ func withoutMountTargets(lowers []string, upper string, r io.Reader, w io.Writer
 			return err
 		}
 		name := strings.TrimPrefix(path.Clean("/"+hdr.Name), "/")
-		if hdr.Typeflag == tar.TypeReg && hdr.Size == 0 && isMountTarget(upper, name) || skipEtc && name == "etc" && hdr.Typeflag == tar.TypeDir {
+		if hdr.Typeflag == tar.TypeReg && hdr.Size == 0 && isMountTarget(upper, name) ||
+			hdr.Typeflag == tar.TypeSymlink && name == mtabPath && hdr.Linkname == mtabTarget && isMountTarget(upper, name) ||
+			skipEtc && name == "etc" && hdr.Typeflag == tar.TypeDir {
 			continue
 		}
 		if err := tw.WriteHeader(hdr); err != nil {

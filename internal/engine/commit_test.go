@@ -74,3 +74,54 @@ func TestIsMountTarget(t *testing.T) {
 		}
 	}
 }
+
+// ensureMtab links /etc/mtab to /proc/mounts where the image has none,
+// keeps an image's own, does not follow an /etc that is a symbolic link,
+// and isMountTarget knows only its own link.
+func TestEnsureMtab(t *testing.T) {
+	root := t.TempDir()
+	if err := os.MkdirAll(filepath.Join(root, "etc"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := ensureMtab(root); err != nil {
+		t.Fatal(err)
+	}
+	if target, err := os.Readlink(filepath.Join(root, "etc/mtab")); err != nil || target != "/proc/mounts" {
+		t.Fatalf("etc/mtab: %q, %v", target, err)
+	}
+	if !isMountTarget(root, "etc/mtab") {
+		t.Error("isMountTarget(etc/mtab) = false for the engine's link")
+	}
+	if err := ensureMtab(root); err != nil {
+		t.Errorf("ensureMtab again: %v", err)
+	}
+
+	own := t.TempDir()
+	if err := os.MkdirAll(filepath.Join(own, "etc"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink("/proc/self/mounts", filepath.Join(own, "etc/mtab")); err != nil {
+		t.Fatal(err)
+	}
+	if err := ensureMtab(own); err != nil {
+		t.Fatal(err)
+	}
+	if target, _ := os.Readlink(filepath.Join(own, "etc/mtab")); target != "/proc/self/mounts" {
+		t.Errorf("the image's own etc/mtab became %q", target)
+	}
+	if isMountTarget(own, "etc/mtab") {
+		t.Error("isMountTarget(etc/mtab) = true for the image's own link")
+	}
+
+	outside := t.TempDir()
+	hostile := t.TempDir()
+	if err := os.Symlink(outside, filepath.Join(hostile, "etc")); err != nil {
+		t.Fatal(err)
+	}
+	if err := ensureMtab(hostile); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Lstat(filepath.Join(outside, "mtab")); err == nil {
+		t.Error("ensureMtab followed the image's /etc link out of the rootfs")
+	}
+}

@@ -69,6 +69,10 @@ func (e *Engine) startLocked(ctx context.Context, c *Container) (retErr error) {
 	if err := mount.All(mounts, rootfs); err != nil {
 		return fmt.Errorf("start %s: mount rootfs: %w", c.ID, err)
 	}
+	if err := ensureMtab(rootfs); err != nil {
+		_ = mount.UnmountAll(rootfs)
+		return fmt.Errorf("start %s: %w", c.ID, err)
+	}
 	cleanup := func() {
 		_ = mount.UnmountAll(rootfs)
 		_ = mount.UnmountAll(e.shmDir(c.ID))

@@ -37,7 +37,17 @@ func TestCopyDiffExport(t *testing.T) {
 	if _, errOut, err := d.docker(t, "cp", "files:/nonexistent", dst); err == nil || !strings.Contains(errOut, "Could not find the file /nonexistent") {
 		t.Fatalf("cp of a missing path: %v %s", err, errOut)
 	}
+	// /etc/mtab links to /proc/mounts, as dockerd's init layer makes it.
+	if out := d.mustDocker(t, "exec", "files", "readlink", "/etc/mtab"); out != "/proc/mounts\n" {
+		t.Errorf("readlink /etc/mtab in the container: %q, want /proc/mounts", out)
+	}
+	if out := d.mustDocker(t, "exec", "files", "head", "-n", "1", "/etc/mtab"); !strings.HasPrefix(out, "overlay / overlay ") {
+		t.Errorf("/etc/mtab's first line %q, want the overlay root", out)
+	}
 	diff := d.mustDocker(t, "diff", "files")
+	if strings.Contains(diff, "/etc/mtab") {
+		t.Errorf("diff shows the engine's /etc/mtab:\n%s", diff)
+	}
 	for _, want := range []string{"A /data\n", "A /data/a\n", "D /etc/group\n", "C /tmp\n", "A /tmp/hello.txt\n"} {
 		if !strings.Contains(diff, want) {
 			t.Errorf("diff lacks %q:\n%s", want, diff)
@@ -89,6 +99,10 @@ func TestCopyDiffExport(t *testing.T) {
 	}
 	if diff := d.mustDocker(t, "diff", "fresh"); diff != "" {
 		t.Errorf("diff of a created container: %q", diff)
+	}
+	d.mustDocker(t, "start", "-a", "fresh")
+	if diff := d.mustDocker(t, "diff", "fresh"); diff != "" {
+		t.Errorf("diff of a container that ran true: %q", diff)
 	}
 }
 
