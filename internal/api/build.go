@@ -14,20 +14,25 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
 	"github.com/containerd/errdefs"
 	"github.com/distribution/reference"
+	units "github.com/docker/go-units"
 	mbuild "github.com/moby/moby/api/types/build"
+	"github.com/moby/moby/api/types/container"
 	mevents "github.com/moby/moby/api/types/events"
 	"github.com/moby/moby/api/types/jsonstream"
 	"github.com/moby/moby/api/types/registry"
 	"golang.org/x/sys/unix"
 
 	"github.com/berth/berth/internal/build"
+	"github.com/berth/berth/internal/engine"
 	"github.com/berth/berth/internal/image"
 )
 
@@ -80,6 +85,9 @@ func buildOptions(r *http.Request) (build.BuildOptions, error) {
 			return opts, errdefs.ErrInvalidArgument.WithMessage("invalid labels: " + err.Error())
 		}
 	}
+	if err := buildLimits(q, &opts.Limits); err != nil {
+		return opts, err
+	}
 	switch nm := q.Get("networkmode"); nm {
 	case "", "default", "bridge":
 	case "none", "host":
@@ -93,6 +101,46 @@ func buildOptions(r *http.Request) (build.BuildOptions, error) {
 		}
 	}
 	return opts, nil
+}
+
+// buildLimits reads the RUN containers' limits from POST /build's query
+// (memory, memswap, cpushares, cpuperiod, cpuquota, cpusetcpus, cpusetmems,
+// shmsize, cgroupparent, ulimits) and checks them as create does.
+func buildLimits(q url.Values, l *build.RunLimits) error {
+	for _, f := range []struct {
+		name string
+		dst  *int64
+	}{
+		{"memory", &l.Memory}, {"memswap", &l.MemorySwap}, {"cpushares", &l.CPUShares},
+		{"cpuperiod", &l.CPUPeriod}, {"cpuquota", &l.CPUQuota}, {"shmsize", &l.ShmSize},
+	} {
+		v := q.Get(f.name)
+		if v == "" {
+			continue
+		}
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil {
+			return errdefs.ErrInvalidArgument.WithMessage(fmt.Sprintf("invalid %s %q: not an integer", f.name, v))
+		}
+		*f.dst = n
+	}
+	l.CPUSetCPUs, l.CPUSetMems, l.CgroupParent = q.Get("cpusetcpus"), q.Get("cpusetmems"), q.Get("cgroupparent")
+	if v := q.Get("ulimits"); v != "" {
+		var list []*container.Ulimit
+		if err := json.Unmarshal([]byte(v), &list); err != nil {
+			return errdefs.ErrInvalidArgument.WithMessage("invalid ulimits: " + err.Error())
+		}
+		for _, u := range list {
+			if u == nil {
+				continue
+			}
+			if _, err := units.ParseUlimit(fmt.Sprintf("%s=%d:%d", u.Name, u.Soft, u.Hard)); err != nil {
+				return errdefs.ErrInvalidArgument.WithMessage("invalid ulimits: " + err.Error())
+			}
+			l.Ulimits = append(l.Ulimits, build.Ulimit{Name: u.Name, Soft: u.Soft, Hard: u.Hard})
+		}
+	}
+	return engine.ValidateBuildLimits(*l)
 }
 
 // buildImage answers POST /build with docker's legacy build stream:

@@ -128,6 +128,8 @@ type BuildOptions struct {
 	ExtraHosts []string
 	// Secrets map a secret ID to the file RUN --mount=type=secret reads.
 	Secrets map[string]string
+	// Limits are the RUN containers' resource limits.
+	Limits  RunLimits
 	Outputs []Output
 	// Platform of the base images ("" for the image service's).
 	Platform string

@@ -46,10 +46,34 @@ type RunRequest struct {
 	ExtraHosts []string
 	// Mounts are RUN --mount mounts besides the root.
 	Mounts []RunMount
+	// Limits are the build's resource limits (docker build -m and the
+	// like).
+	Limits RunLimits
 	// Stdin, when set, is the process's standard input.
 	Stdin io.Reader
 	// Stdout and Stderr receive the command's output.
 	Stdout, Stderr io.Writer
+}
+
+// RunLimits are the resource limits of a build's RUN containers, as
+// docker build's flags and POST /build's query set them: -m (Memory, in
+// bytes), --memory-swap (MemorySwap, -1 for unlimited), -c/--cpu-shares,
+// --cpu-period and --cpu-quota (microseconds), --cpuset-cpus,
+// --cpuset-mems, --shm-size (bytes; 0 is docker's 64 MB), --cgroup-parent
+// and --ulimit. The zero value sets none.
+type RunLimits struct {
+	Memory, MemorySwap             int64
+	CPUShares, CPUPeriod, CPUQuota int64
+	CPUSetCPUs, CPUSetMems         string
+	ShmSize                        int64
+	CgroupParent                   string
+	Ulimits                        []Ulimit
+}
+
+// Ulimit is one --ulimit: an rlimit by docker's name ("nofile", "nproc").
+type Ulimit struct {
+	Name       string
+	Soft, Hard int64
 }
 
 // RunMount is one extra mount of a RUN step: Type "bind" (Source is a host

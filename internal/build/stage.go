@@ -937,7 +937,7 @@ func (r *buildRun) run(ctx context.Context, s *stageState, c *instructions.RunCo
 		}
 		err := r.b.exec.Run(ctx, RunRequest{
 			ID: "build-" + id, Rootfs: rootfs, Args: args, Env: env, WorkingDir: wd, User: s.cfg.User,
-			Network: network, ExtraHosts: r.opts.ExtraHosts, Mounts: mounts, Stdout: out, Stderr: out,
+			Network: network, ExtraHosts: r.opts.ExtraHosts, Mounts: mounts, Limits: r.opts.Limits, Stdout: out, Stderr: out,
 		})
 		out.flush()
 		if ee := (*ExitError)(nil); errors.As(err, &ee) && ee.Cmd == "" {

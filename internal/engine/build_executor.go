@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/containerd/errdefs"
 	"github.com/moby/moby/api/types/container"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
@@ -85,6 +86,32 @@ var _ build.Executor = (*BuildExecutor)(nil)
 // buildShmSize is the /dev/shm size of RUN containers (docker's default).
 const buildShmSize = 64 << 20
 
+// buildHostConfig is the host config of a RUN container with the build's
+// limits.
+func buildHostConfig(l build.RunLimits) *container.HostConfig {
+	hc := &container.HostConfig{ShmSize: buildShmSize}
+	if l.ShmSize > 0 {
+		hc.ShmSize = l.ShmSize
+	}
+	hc.Memory, hc.MemorySwap = l.Memory, l.MemorySwap
+	hc.CPUShares, hc.CPUPeriod, hc.CPUQuota = l.CPUShares, l.CPUPeriod, l.CPUQuota
+	hc.CpusetCpus, hc.CpusetMems = l.CPUSetCPUs, l.CPUSetMems
+	hc.CgroupParent = l.CgroupParent
+	for _, u := range l.Ulimits {
+		hc.Ulimits = append(hc.Ulimits, &container.Ulimit{Name: u.Name, Soft: u.Soft, Hard: u.Hard})
+	}
+	return hc
+}
+
+// ValidateBuildLimits checks a build's limits as a container's are
+// checked at create ("Minimum memory limit allowed is 6MB", ...).
+func ValidateBuildLimits(l build.RunLimits) error {
+	if l.ShmSize < 0 {
+		return errdefs.ErrInvalidArgument.WithMessage("SHM size can not be less than 0")
+	}
+	return validateHostConfig(buildHostConfig(l))
+}
+
 // Run runs req's command to its end; see build.Executor.
 func (x *BuildExecutor) Run(ctx context.Context, req build.RunRequest) (err error) {
 	if req.ID == "" || strings.ContainsAny(req.ID, "/\x00") || req.ID == "." || req.ID == ".." {
@@ -146,7 +173,12 @@ func (x *BuildExecutor) Run(ctx context.Context, req build.RunRequest) (err erro
 			WorkingDir: req.WorkingDir,
 			User:       req.User,
 		},
-		HostConfig: &container.HostConfig{NetworkMode: container.NetworkMode(network), ShmSize: buildShmSize, ExtraHosts: req.ExtraHosts},
+		HostConfig: buildHostConfig(req.Limits),
+	}
+	c.HostConfig.NetworkMode = container.NetworkMode(network)
+	c.HostConfig.ExtraHosts = req.ExtraHosts
+	if err := validateHostConfig(c.HostConfig); err != nil {
+		return fmt.Errorf("build run %s: %w", req.ID, err)
 	}
 	if network == "host" {
 		c.Config.Hostname = ""

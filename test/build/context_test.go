@@ -135,3 +135,35 @@ func TestBuildAddHost(t *testing.T) {
 		t.Errorf("docker build --add-host: %v\n%s%s", err, out, errOut)
 	}
 }
+
+// TestBuildLimits: docker build's -m, --memory-swap, --shm-size,
+// --cpu-shares, --cpu-quota, --cpu-period and --ulimit apply to the RUN
+// containers, through berth build and the docker CLI alike; a memory limit
+// below docker's minimum is refused before anything runs.
+func TestBuildLimits(t *testing.T) {
+	d := newDaemon(t)
+	dir := writeFiles(t, map[string]string{"Dockerfile": "FROM busybox\n" +
+		"RUN echo mem=$(cat /sys/fs/cgroup/memory/memory.limit_in_bytes) shares=$(cat /sys/fs/cgroup/cpu/cpu.shares) " +
+		"quota=$(cat /sys/fs/cgroup/cpu/cpu.cfs_quota_us) period=$(cat /sys/fs/cgroup/cpu/cpu.cfs_period_us) " +
+		"shm=$(df -k /dev/shm | awk 'NR==2{print $2}') nofile=$(ulimit -n)\n"})
+	want := "mem=67108864 shares=512 quota=50000 period=100000 shm=32768 nofile=1000"
+	args := []string{"build", "--no-cache", "-m", "64m", "--memory-swap", "128m", "--shm-size", "32m", "--cpu-shares", "512",
+		"--cpu-quota", "50000", "--cpu-period", "100000", "--ulimit", "nofile=1000:1000"}
+	out, errOut, err := d.berth(t, append(args, dir)...)
+	if err != nil || !strings.Contains(out, want) {
+		t.Errorf("berth build with limits: %v: want %q in\n%s%s", err, want, out, errOut)
+	}
+	out, errOut, err = d.docker(t, dir, "", append(args, ".")...)
+	if err != nil || !strings.Contains(out, want) {
+		t.Errorf("docker build with limits: %v: want %q in\n%s%s", err, want, out, errOut)
+	}
+	// Without them: docker's 64 MB /dev/shm and no memory limit.
+	out, errOut, err = d.berth(t, "build", "--no-cache", dir)
+	if err != nil || !strings.Contains(out, "shm=65536 ") || strings.Contains(out, "mem=67108864") {
+		t.Errorf("berth build without limits: %v\n%s%s", err, out, errOut)
+	}
+	_, errOut, err = d.berth(t, "build", "--no-cache", "-m", "1m", dir)
+	if err == nil || !strings.Contains(errOut, "Minimum memory limit allowed is 6MB") {
+		t.Errorf("berth build -m 1m: %v %q, want the minimum's error", err, errOut)
+	}
+}

@@ -9,6 +9,7 @@ import (
 	"os"
 	"strings"
 
+	"github.com/docker/cli/opts"
 	"github.com/docker/go-units"
 	mobyclient "github.com/moby/moby/client"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
@@ -58,10 +59,16 @@ type buildOptions struct {
 	platform   string
 	rm         bool
 	forceRm    bool
+	// The RUN containers' limits.
+	memory, shmSize                      opts.MemBytes
+	memorySwap                           opts.MemSwapBytes
+	cpuShares, cpuPeriod, cpuQuota       int64
+	cpusetCpus, cpusetMems, cgroupParent string
+	ulimits                              *opts.UlimitOpt
 }
 
 func newBuildCommand(copts *client.Options) *cobra.Command {
-	var o buildOptions
+	o := buildOptions{ulimits: opts.NewUlimitOpt(nil)}
 	cmd := &cobra.Command{
 		Use:   "build [OPTIONS] PATH | URL | -",
 		Short: "Build an image from a Dockerfile",
@@ -85,6 +92,16 @@ func newBuildCommand(copts *client.Options) *cobra.Command {
 	f.StringVar(&o.platform, "platform", os.Getenv("DOCKER_DEFAULT_PLATFORM"), "Set platform if server is multi-platform capable")
 	f.BoolVar(&o.rm, "rm", true, "Remove intermediate containers after a successful build")
 	f.BoolVar(&o.forceRm, "force-rm", false, "Always remove intermediate containers")
+	f.VarP(&o.memory, "memory", "m", "Memory limit")
+	f.Var(&o.memorySwap, "memory-swap", "Swap limit equal to memory plus swap: -1 to enable unlimited swap")
+	f.Var(&o.shmSize, "shm-size", "Size of /dev/shm")
+	f.Int64VarP(&o.cpuShares, "cpu-shares", "c", 0, "CPU shares (relative weight)")
+	f.Int64Var(&o.cpuPeriod, "cpu-period", 0, "Limit the CPU CFS (Completely Fair Scheduler) period")
+	f.Int64Var(&o.cpuQuota, "cpu-quota", 0, "Limit the CPU CFS (Completely Fair Scheduler) quota")
+	f.StringVar(&o.cpusetCpus, "cpuset-cpus", "", "CPUs in which to allow execution (0-3, 0,1)")
+	f.StringVar(&o.cpusetMems, "cpuset-mems", "", "MEMs in which to allow execution (0-3, 0,1)")
+	f.StringVar(&o.cgroupParent, "cgroup-parent", "", `Set the parent cgroup for the "RUN" instructions during build`)
+	f.Var(o.ulimits, "ulimit", "Ulimit options")
 	return cmd
 }
 
@@ -136,6 +153,16 @@ func runBuild(cmd *cobra.Command, copts *client.Options, o *buildOptions, path s
 		Labels:         labels,
 		Target:         o.target,
 		AuthConfigs:    registryAuths(cmd.ErrOrStderr()),
+		Memory:         o.memory.Value(),
+		MemorySwap:     o.memorySwap.Value(),
+		ShmSize:        o.shmSize.Value(),
+		CPUShares:      o.cpuShares,
+		CPUPeriod:      o.cpuPeriod,
+		CPUQuota:       o.cpuQuota,
+		CPUSetCPUs:     o.cpusetCpus,
+		CPUSetMems:     o.cpusetMems,
+		CgroupParent:   o.cgroupParent,
+		Ulimits:        o.ulimits.GetList(),
 	}
 	if o.platform != "" {
 		p, err := parsePlatform(o.platform)
