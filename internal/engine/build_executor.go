@@ -103,6 +103,90 @@ func buildHostConfig(l build.RunLimits) *container.HostConfig {
 	return hc
 }
 
+// removeMountStubs removes from an overlay rootfs's writable directory what
+// the runtime created there only as a mount point for one of dests: an
+// empty file or directory that no lower layer has, then each parent
+// directory of one that is left empty and is not opaque (it was copied up
+// or made for the mount point alone). Nothing is done for other snapshots.
+func removeMountStubs(rootfs []mount.Mount, dests []string) {
+	upper, overlay, err := mount.WritableDir(rootfs)
+	lowers := mount.LowerDirs(rootfs)
+	if err != nil || !overlay || len(lowers) == 0 {
+		return
+	}
+	inLowers := func(rel string) bool {
+		for _, l := range lowers {
+			if _, err := os.Lstat(filepath.Join(l, rel)); err == nil {
+				return true
+			}
+		}
+		return false
+	}
+	// lowerOf is rel in the topmost lower layer that has it, or "".
+	lowerOf := func(rel string) string {
+		for _, l := range lowers {
+			if _, err := os.Lstat(filepath.Join(l, rel)); err == nil {
+				return filepath.Join(l, rel)
+			}
+		}
+		return ""
+	}
+	for _, d := range dests {
+		rel := strings.TrimPrefix(filepath.Clean("/"+d), "/")
+		if rel == "" || inLowers(rel) || !isStub(filepath.Join(upper, rel)) {
+			continue
+		}
+		if os.Remove(filepath.Join(upper, rel)) != nil {
+			continue
+		}
+		for dir := filepath.Dir(rel); dir != "."; dir = filepath.Dir(dir) {
+			p := filepath.Join(upper, dir)
+			if !isStub(p) || isOpaque(p) || !sameOwnerMode(p, lowerOf(dir)) || os.Remove(p) != nil {
+				break
+			}
+		}
+	}
+}
+
+// isStub reports whether p is an empty regular file or an empty
+// directory, not a symbolic link.
+func isStub(p string) bool {
+	fi, err := os.Lstat(p)
+	if err != nil {
+		return false
+	}
+	switch {
+	case fi.Mode().IsRegular():
+		return fi.Size() == 0
+	case fi.IsDir():
+		ents, err := os.ReadDir(p)
+		return err == nil && len(ents) == 0
+	}
+	return false
+}
+
+// sameOwnerMode reports whether the directory p has lower's mode and owner
+// (the step changed no more than its times), or lower is "" (p was made
+// for a mount point).
+func sameOwnerMode(p, lower string) bool {
+	if lower == "" {
+		return true
+	}
+	var a, b unix.Stat_t
+	if unix.Lstat(p, &a) != nil || unix.Lstat(lower, &b) != nil {
+		return false
+	}
+	return a.Mode == b.Mode && a.Uid == b.Uid && a.Gid == b.Gid
+}
+
+// isOpaque reports whether the overlay directory p hides its lower
+// layers' directory.
+func isOpaque(p string) bool {
+	buf := make([]byte, 1)
+	n, err := unix.Lgetxattr(p, "trusted.overlay.opaque", buf)
+	return err == nil && n == 1 && buf[0] == 'y'
+}
+
 // ValidateBuildLimits checks a build's limits as a container's are
 // checked at create ("Minimum memory limit allowed is 6MB", ...).
 func ValidateBuildLimits(l build.RunLimits) error {
@@ -142,6 +226,16 @@ func (x *BuildExecutor) Run(ctx context.Context, req build.RunRequest) (err erro
 		_ = mount.UnmountAll(rootfs)
 		return fmt.Errorf("build run %s: mount rootfs: %w", req.ID, err)
 	}
+	// What the runtime makes in the rootfs only to mount onto (an empty
+	// /etc/hostname, say) is not part of the step's layer, as with
+	// dockerd's init layer: removed from the writable directory once the
+	// rootfs is unmounted (the deferred calls run in reverse order).
+	var stubs []string
+	defer func() {
+		if err == nil {
+			removeMountStubs(req.Rootfs, stubs)
+		}
+	}()
 	defer func() {
 		if uerr := mount.UnmountAll(rootfs); uerr != nil && err == nil {
 			err = fmt.Errorf("build run %s: unmount rootfs: %w", req.ID, uerr)
@@ -219,6 +313,9 @@ func (x *BuildExecutor) Run(ctx context.Context, req build.RunRequest) (err erro
 			sm.Options = append(sm.Options, "ro")
 		}
 		spec.Mounts = append(spec.Mounts, sm)
+	}
+	for _, m := range spec.Mounts {
+		stubs = append(stubs, m.Destination)
 	}
 	data, err := json.Marshal(spec)
 	if err != nil {

@@ -1,6 +1,11 @@
 package build
 
 import (
+	"archive/tar"
+	"bytes"
+	"compress/gzip"
+	"encoding/json"
+	"io"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -263,5 +268,104 @@ COPY --from=a /a /a
 	}
 	if strings.Count(first, " ---> Running in ") != 1 || strings.Count(rest, " ---> Running in ") != 1 {
 		t.Errorf("each stage's RUN is not printed with its stage:\n%s", out)
+	}
+}
+
+// lastLayerEntries saves ref and returns the entry names of its last layer.
+func lastLayerEntries(t *testing.T, d *daemon, ref string) []string {
+	t.Helper()
+	file := filepath.Join(t.TempDir(), "img.tar")
+	if out, errOut, err := d.berth(t, "save", "-o", file, ref); err != nil {
+		t.Fatalf("save %s: %v\n%s%s", ref, err, out, errOut)
+	}
+	f, err := os.Open(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	blobs := map[string][]byte{}
+	var manifest []struct{ Layers []string }
+	tr := tar.NewReader(f)
+	for {
+		h, err := tr.Next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, err := io.ReadAll(tr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if h.Name == "manifest.json" {
+			if err := json.Unmarshal(b, &manifest); err != nil {
+				t.Fatal(err)
+			}
+			continue
+		}
+		blobs[h.Name] = b
+	}
+	if len(manifest) != 1 || len(manifest[0].Layers) == 0 {
+		t.Fatalf("save %s: manifest %+v", ref, manifest)
+	}
+	layer := blobs[manifest[0].Layers[len(manifest[0].Layers)-1]]
+	var r io.Reader = bytes.NewReader(layer)
+	if zr, err := gzip.NewReader(bytes.NewReader(layer)); err == nil {
+		r = zr
+	}
+	var names []string
+	lr := tar.NewReader(r)
+	for {
+		h, err := lr.Next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			t.Fatalf("last layer of %s: %v", ref, err)
+		}
+		names = append(names, strings.TrimSuffix(h.Name, "/"))
+	}
+	return names
+}
+
+// TestRunLayerHasOnlyWhatRunWrote: the files the engine mounts into a RUN
+// container (/etc/hostname, /etc/hosts, /etc/resolv.conf) are not part of
+// the RUN's layer, whether the base image has them or not, and a base
+// image's own copies stay as they were.
+func TestRunLayerHasOnlyWhatRunWrote(t *testing.T) {
+	d := newDaemon(t)
+	dir := writeFiles(t, map[string]string{"Dockerfile": "FROM busybox\nRUN echo hi > /x\n"})
+	if out, errOut, err := d.berth(t, "build", "-t", "runlayer:1", dir); err != nil {
+		t.Fatalf("build: %v\n%s%s", err, out, errOut)
+	}
+	if got := lastLayerEntries(t, d, "runlayer:1"); strings.Join(got, " ") != "x" {
+		t.Errorf("RUN's layer holds %q, want only x", got)
+	}
+	base := writeFiles(t, map[string]string{"Dockerfile": "FROM busybox\nCOPY hostname hosts /etc/\n", "hostname": "from-image\n", "hosts": "10.9.9.9 img\n"})
+	if out, errOut, err := d.berth(t, "build", "-t", "runlayer:base", base); err != nil {
+		t.Fatalf("build base: %v\n%s%s", err, out, errOut)
+	}
+	dir = writeFiles(t, map[string]string{"Dockerfile": "FROM runlayer:base\nRUN cat /etc/hostname > /seen\n"})
+	if out, errOut, err := d.berth(t, "build", "-t", "runlayer:2", dir); err != nil {
+		t.Fatalf("build on base: %v\n%s%s", err, out, errOut)
+	}
+	if got := lastLayerEntries(t, d, "runlayer:2"); strings.Join(got, " ") != "seen" {
+		t.Errorf("RUN's layer on a base with /etc/hostname holds %q, want only seen", got)
+	}
+	d.berth(t, "create", "--name", "runlayer", "runlayer:2")
+	for file, want := range map[string]string{"/etc/hostname": "from-image\n", "/etc/hosts": "10.9.9.9 img\n"} {
+		out, errOut, err := d.berth(t, "cp", "runlayer:"+file, "-")
+		if err != nil {
+			t.Fatalf("cp %s: %v %s", file, err, errOut)
+		}
+		tr := tar.NewReader(strings.NewReader(out))
+		if _, err := tr.Next(); err != nil {
+			t.Fatalf("cp %s: %v", file, err)
+		}
+		b, _ := io.ReadAll(tr)
+		if string(b) != want {
+			t.Errorf("the image's %s after a RUN: %q, want %q", file, b, want)
+		}
 	}
 }
