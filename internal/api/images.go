@@ -688,12 +688,19 @@ func (s *Server) saveImages(w http.ResponseWriter, r *http.Request, names []stri
 	}
 	var ids []string
 	for _, n := range names {
-		img, err := s.getImage(r.Context(), n)
-		if err != nil {
-			writeError(w, r, err)
-			return
+		// A repository without a tag saves all its tags, as docker's.
+		refs := svc.RepoTags(r.Context(), n)
+		if len(refs) == 0 {
+			refs = []string{n}
 		}
-		ids = append(ids, img.ID.String())
+		for _, ref := range refs {
+			img, err := s.getImage(r.Context(), ref)
+			if err != nil {
+				writeError(w, r, err)
+				return
+			}
+			ids = append(ids, img.ID.String())
+		}
 	}
 	w.Header().Set("Content-Type", "application/x-tar")
 	fw := &firstWrite{w: w}

@@ -103,8 +103,12 @@ func (s *Service) save(ctx context.Context, refs []string, w io.Writer, format s
 	return tw.Close()
 }
 
-// repoTags returns the tags (normalised names) of repository ref, when ref
-// names a repository without a tag or digest; nil otherwise.
+// RepoTags returns the tags (normalised names) of repository ref, when ref
+// names a repository without a tag or digest: what Save saves for it.
+// Nil otherwise, or when the repository has no tag.
+func (s *Service) RepoTags(ctx context.Context, ref string) []string { return s.repoTags(ctx, ref) }
+
+// repoTags is RepoTags.
 func (s *Service) repoTags(ctx context.Context, ref string) []string {
 	n, err := reference.ParseNormalizedNamed(ref)
 	if err != nil || !reference.IsNameOnly(n) {

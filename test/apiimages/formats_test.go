@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"sort"
 	"strings"
 	"testing"
 )
@@ -115,6 +116,14 @@ func TestSaveLoadImportPrune(t *testing.T) {
 	if r.code != 1 || r.stderr == "" {
 		t.Errorf("docker load of garbage: exit %d %q %q", r.code, r.stdout, r.stderr)
 	}
+	// A repository without a tag saves every tag it has.
+	c.ok("tag", "rectest/save:1", "rectest/save:2")
+	repoArchive := filepath.Join(t.TempDir(), "repo.tar")
+	c.ok("save", "-o", repoArchive, "rectest/save")
+	if tags := archiveRepoTags(t, repoArchive); strings.Join(tags, " ") != "rectest/save:1 rectest/save:2" {
+		t.Errorf("docker save of a repository: RepoTags %q, want both tags", tags)
+	}
+	c.ok("rmi", "rectest/save:2")
 	r = c.run("save", "nosuch:1")
 	if r.code != 1 || !strings.Contains(r.stderr, "No such image: nosuch:1") {
 		t.Errorf("docker save nosuch:1: exit %d %q", r.code, r.stderr)
@@ -180,4 +189,35 @@ func TestSaveLoadImportPrune(t *testing.T) {
 func jsonString(v any) string {
 	b, _ := json.Marshal(v)
 	return string(b)
+}
+
+// archiveRepoTags returns the sorted RepoTags of a docker archive's
+// manifest.json.
+func archiveRepoTags(t *testing.T, file string) []string {
+	t.Helper()
+	f, err := os.Open(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	tr := tar.NewReader(f)
+	for {
+		h, err := tr.Next()
+		if err != nil {
+			t.Fatalf("%s has no manifest.json: %v", file, err)
+		}
+		if h.Name != "manifest.json" {
+			continue
+		}
+		var m []struct{ RepoTags []string }
+		if err := json.NewDecoder(tr).Decode(&m); err != nil {
+			t.Fatal(err)
+		}
+		var tags []string
+		for _, e := range m {
+			tags = append(tags, e.RepoTags...)
+		}
+		sort.Strings(tags)
+		return tags
+	}
 }
