@@ -630,15 +630,15 @@ func (s *Server) untagRepoDigests(ctx context.Context, svc *image.Service, img i
 }
 
 // imagesPrune answers POST /images/prune: dangling images, or with
-// filters dangling=false every image no container uses; filters until
-// and label as well.
+// filters dangling=false every image no container uses; filters until,
+// label and label! as well.
 func (s *Server) imagesPrune(w http.ResponseWriter, r *http.Request) {
 	svc, err := s.images()
 	if err != nil {
 		writeError(w, r, err)
 		return
 	}
-	f, err := imageFilters(r.URL.Query(), "dangling", "until", "label")
+	f, err := imageFilters(r.URL.Query(), "dangling", "until", "label", "label!")
 	if err != nil {
 		writeError(w, r, err)
 		return

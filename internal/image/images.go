@@ -449,11 +449,12 @@ func (s *Service) filter(ctx context.Context, all []Image, filters map[string][]
 				if _, err := path.Match(v, ""); err != nil {
 					return nil, fmt.Errorf("filter reference: invalid pattern %q: %w", v, errdefs.ErrInvalidArgument)
 				}
-			case "label":
+			case "label", "label!":
 				k, val, hasVal := strings.Cut(v, "=")
+				not := key == "label!"
 				preds = append(preds, func(img Image) bool {
 					got, ok := img.Labels[k]
-					return ok && (!hasVal || got == val)
+					return (ok && (!hasVal || got == val)) != not
 				})
 			case "before", "since":
 				ref, err := s.findIn(all, v)
@@ -613,7 +614,7 @@ func (s *Service) Prune(ctx context.Context, opts PruneOptions) (PruneReport, er
 		return rep, fmt.Errorf("prune images: %w", err)
 	}
 	for k := range opts.Filters {
-		if k != "until" && k != "label" {
+		if k != "until" && k != "label" && k != "label!" {
 			return rep, fmt.Errorf("prune images: invalid filter %q: %w", k, errdefs.ErrInvalidArgument)
 		}
 	}

@@ -117,8 +117,12 @@ func TestRecordsTagRemovePrune(t *testing.T) {
 
 	// Prune removes the dangling a, its blobs and its snapshots (the
 	// layers b does not share).
+	// label! keeps what has the label (a has test=yes).
+	if rep, err := s.Prune(ctx, PruneOptions{Filters: map[string][]string{"label!": {"test=yes"}}, InUse: inUse}); err != nil || len(rep.Deleted) != 0 {
+		t.Errorf("prune label!=test=yes: %+v %v", rep, err)
+	}
 	before := committedSnapshots(t, s)
-	rep, err := s.Prune(ctx, PruneOptions{InUse: inUse})
+	rep, err := s.Prune(ctx, PruneOptions{Filters: map[string][]string{"label!": {"test=no"}}, InUse: inUse})
 	if err != nil {
 		t.Fatal(err)
 	}
