@@ -220,11 +220,24 @@ func (s *Server) imagePush(w http.ResponseWriter, r *http.Request, name string) 
 			}
 		}
 	}
-	// dockerd refuses before the stream when the repository has no image.
+	// dockerd refuses before the stream when the repository has no image
+	// at all; a missing tag of a known repository fails in the stream
+	// ("tag does not exist").
 	known := false
 	for _, ref := range refs {
 		if _, err := svc.Get(r.Context(), ref.String()); err == nil {
 			known = true
+		}
+	}
+	if !known {
+		if imgs, err := svc.List(r.Context(), image.ListOptions{}); err == nil {
+			for _, img := range imgs {
+				for _, t := range img.RepoTags {
+					if n, err := reference.ParseNormalizedNamed(t); err == nil && n.Name() == repo.Name() {
+						known = true
+					}
+				}
+			}
 		}
 	}
 	if !known {

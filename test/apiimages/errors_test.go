@@ -122,6 +122,12 @@ func TestErrors(t *testing.T) {
 	if r.code != 1 || !strings.Contains(r.stderr, "An image does not exist locally with the tag: "+host+"/nosuch") {
 		t.Errorf("push of a missing image: exit %d, stderr %q", r.code, r.stderr)
 	}
+	// A missing tag of a repository that has images fails in the stream.
+	c.ok("pull", "-q", host+"/busybox")
+	r = c.run("push", host+"/busybox:nosuch")
+	if r.code != 1 || !strings.Contains(r.stderr, "tag does not exist: "+host+"/busybox:nosuch") {
+		t.Errorf("push of a missing tag: exit %d, stderr %q", r.code, r.stderr)
+	}
 	r = c.run("tag", "nosuch", "x:1")
 	if r.code != 1 || !strings.Contains(r.stderr, "Error response from daemon: No such image: nosuch:latest") {
 		t.Errorf("tag of a missing image: exit %d, stderr %q", r.code, r.stderr)
