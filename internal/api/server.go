@@ -27,6 +27,10 @@ type Config struct {
 	Experimental bool
 	ID           string // the daemon's persistent ID (Info.ID)
 	DataRoot     string // --data-root (Info.DockerRootDir)
+	// MinAPIVersion lowers the oldest API version served (the daemon's
+	// DOCKER_MIN_API_VERSION, checked by ParseMinAPIVersion); "" is
+	// MinAPIVersion.
+	MinAPIVersion string
 	// SecurityOptions lists what containers get by default, in dockerd's
 	// "name=seccomp,profile=builtin" form.
 	SecurityOptions []string

@@ -212,3 +212,33 @@ func TestCompareVersions(t *testing.T) {
 		}
 	}
 }
+
+// A lowered minimum (DOCKER_MIN_API_VERSION) serves old clients and is
+// what /version reports; ParseMinAPIVersion keeps it within dockerd's
+// bounds.
+func TestLoweredMinAPIVersion(t *testing.T) {
+	s := New(Config{Version: "0.1.0-test", Events: events.NewBus(0), MinAPIVersion: "1.12"})
+	ts := httptest.NewServer(s.Handler())
+	t.Cleanup(ts.Close)
+	if resp, body := do(t, "GET", ts.URL+"/v1.22/_ping"); resp.StatusCode != 200 || body != "OK" {
+		t.Errorf("GET /v1.22/_ping with minimum 1.12: %d %q", resp.StatusCode, body)
+	}
+	if resp, body := do(t, "GET", ts.URL+"/v1.11/_ping"); resp.StatusCode != 400 || !strings.Contains(body, "Minimum supported API version is 1.12") {
+		t.Errorf("GET /v1.11/_ping with minimum 1.12: %d %q", resp.StatusCode, body)
+	}
+	_, body := do(t, "GET", ts.URL+"/version")
+	var v struct{ MinAPIVersion string }
+	if err := json.Unmarshal([]byte(body), &v); err != nil || v.MinAPIVersion != "1.12" {
+		t.Errorf("/version MinAPIVersion: %v %q", err, body)
+	}
+	for in, want := range map[string]string{"": MinAPIVersion, "1.12": "1.12", "v1.22": "1.22", "1.24": "1.24"} {
+		if got, err := ParseMinAPIVersion(in); err != nil || got != want {
+			t.Errorf("ParseMinAPIVersion(%q) = %q, %v; want %q", in, got, err, want)
+		}
+	}
+	for _, bad := range []string{"1.11", "1.25", "one", "1"} {
+		if _, err := ParseMinAPIVersion(bad); err == nil {
+			t.Errorf("ParseMinAPIVersion(%q) accepted", bad)
+		}
+	}
+}

@@ -57,7 +57,7 @@ func (s *Server) version(w http.ResponseWriter, r *http.Request) {
 		"GitCommit":     s.cfg.GitCommit,
 		"GoVersion":     goruntime.Version(),
 		"KernelVersion": kernel,
-		"MinAPIVersion": MinAPIVersion,
+		"MinAPIVersion": s.minAPIVersion(),
 		"Os":            goruntime.GOOS,
 	}
 	comps := []system.ComponentVersion{{Name: "Engine", Version: s.cfg.Version, Details: details}}
@@ -76,7 +76,7 @@ func (s *Server) version(w http.ResponseWriter, r *http.Request) {
 		Platform:      system.PlatformInfo{Name: "Berth Engine"},
 		Version:       s.cfg.Version,
 		APIVersion:    APIVersion,
-		MinAPIVersion: MinAPIVersion,
+		MinAPIVersion: s.minAPIVersion(),
 		Os:            goruntime.GOOS,
 		Arch:          goruntime.GOARCH,
 		Components:    comps,

@@ -15,9 +15,41 @@ const (
 	// APIVersion is the highest Engine API version Berth serves: the one
 	// whose types github.com/moby/moby/api (v1.56.x) provides.
 	APIVersion = "1.56"
-	// MinAPIVersion is the lowest version accepted in a /vX.Y prefix.
+	// MinAPIVersion is the lowest version accepted in a /vX.Y prefix, unless
+	// Config.MinAPIVersion lowers it.
 	MinAPIVersion = "1.24"
+	// OldestAPIVersion is as low as Config.MinAPIVersion may go: dockerd's
+	// floor for DOCKER_MIN_API_VERSION.
+	OldestAPIVersion = "1.12"
 )
+
+// ParseMinAPIVersion checks a lowered minimum API version, as dockerd
+// checks its DOCKER_MIN_API_VERSION: from OldestAPIVersion to
+// MinAPIVersion. "" is MinAPIVersion.
+func ParseMinAPIVersion(v string) (string, error) {
+	if v == "" {
+		return MinAPIVersion, nil
+	}
+	v = strings.TrimPrefix(v, "v")
+	if _, _, err := parseVersion(v); err != nil {
+		return "", fmt.Errorf("invalid minimum API version %q: %w", v, err)
+	}
+	if CompareVersions(v, OldestAPIVersion) < 0 {
+		return "", fmt.Errorf("invalid minimum API version %s: the oldest supported is %s", v, OldestAPIVersion)
+	}
+	if CompareVersions(v, MinAPIVersion) > 0 {
+		return "", fmt.Errorf("invalid minimum API version %s: it may not be above the default, %s", v, MinAPIVersion)
+	}
+	return v, nil
+}
+
+// minAPIVersion is the lowest version this server accepts.
+func (s *Server) minAPIVersion() string {
+	if s.cfg.MinAPIVersion != "" {
+		return s.cfg.MinAPIVersion
+	}
+	return MinAPIVersion
+}
 
 // composeV1Version is the highest API version requests of docker-compose
 // 1.x (Debian 12's 1.29) are answered at. Compose v1 negotiates the
@@ -88,14 +120,14 @@ func CompareVersions(a, b string) int {
 	return 0
 }
 
-// checkVersion refuses versions outside [MinAPIVersion, APIVersion] with
-// dockerd's messages.
-func checkVersion(v string) error {
+// checkVersion refuses versions outside [min, APIVersion] with dockerd's
+// messages.
+func checkVersion(v, min string) error {
 	if CompareVersions(v, APIVersion) > 0 {
 		return errdefs.ErrInvalidArgument.WithMessage(fmt.Sprintf("client version %s is too new. Maximum supported API version is %s", v, APIVersion))
 	}
-	if CompareVersions(v, MinAPIVersion) < 0 {
-		return errdefs.ErrInvalidArgument.WithMessage(fmt.Sprintf("client version %s is too old. Minimum supported API version is %s, please upgrade your client to a newer version", v, MinAPIVersion))
+	if CompareVersions(v, min) < 0 {
+		return errdefs.ErrInvalidArgument.WithMessage(fmt.Sprintf("client version %s is too old. Minimum supported API version is %s, please upgrade your client to a newer version", v, min))
 	}
 	return nil
 }
@@ -116,7 +148,7 @@ func (s *Server) withVersion(next http.Handler) http.Handler {
 			return
 		}
 		if v != "" {
-			if err := checkVersion(v); err != nil {
+			if err := checkVersion(v, s.minAPIVersion()); err != nil {
 				writeError(w, r, err)
 				return
 			}

@@ -27,6 +27,6 @@ func FuzzSplitVersion(f *testing.F) {
 		if !strings.HasPrefix(rest, "/") {
 			t.Fatalf("splitVersion(%q) rest %q does not start with /", path, rest)
 		}
-		_ = checkVersion(v)
+		_ = checkVersion(v, MinAPIVersion)
 	})
 }

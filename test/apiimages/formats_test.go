@@ -221,3 +221,32 @@ func archiveRepoTags(t *testing.T, file string) []string {
 		return tags
 	}
 }
+
+// TestOldClientWithLoweredMinimum: Debian 12's skopeo speaks API 1.22 to
+// a daemon (docker-daemon: transport); with DOCKER_MIN_API_VERSION=1.12,
+// as with dockerd, it copies an image out of berth's store. Without it the
+// version is refused with dockerd's message.
+func TestOldClientWithLoweredMinimum(t *testing.T) {
+	if _, err := exec.LookPath("skopeo"); err != nil {
+		t.Skip("skopeo is not installed (hack/install-deps.sh)")
+	}
+	host := startRegistry(t, "", "")
+	pushBusybox(t, host, "busybox:latest")
+	d := startDaemon(t, "")
+	c := newCLI(t, d)
+	c.ok("pull", "-q", host+"/busybox")
+	c.ok("tag", host+"/busybox", "oldclient:1")
+	out, err := exec.Command("skopeo", "inspect", "--daemon-host", "unix://"+d.Sock, "docker-daemon:oldclient:1").CombinedOutput()
+	if err == nil || !strings.Contains(string(out), "Minimum supported API version is 1.24") {
+		t.Errorf("skopeo against the default minimum: %v\n%s", err, out)
+	}
+	d.Stop(t)
+	home := filepath.Join(d.Dir, "home")
+	d.SetEnv([]string{"DOCKER_CONFIG=" + home, "HOME=" + home, "DOCKER_MIN_API_VERSION=1.12"})
+	d.Start(t)
+	dir := t.TempDir()
+	skopeo(t, "copy", "--src-daemon-host", "unix://"+d.Sock, "docker-daemon:oldclient:1", "oci:"+dir+":copied")
+	if _, err := os.Stat(filepath.Join(dir, "index.json")); err != nil {
+		t.Errorf("skopeo copy docker-daemon: wrote no OCI layout: %v", err)
+	}
+}

@@ -51,6 +51,12 @@ func run(ctx context.Context, flags Config, fs *pflag.FlagSet, stderr io.Writer)
 	if err != nil {
 		return err
 	}
+	// As dockerd: DOCKER_MIN_API_VERSION lowers the oldest API version
+	// served, for old clients (Debian 12's skopeo speaks 1.22).
+	minAPI, err := api.ParseMinAPIVersion(os.Getenv("DOCKER_MIN_API_VERSION"))
+	if err != nil {
+		return fmt.Errorf("DOCKER_MIN_API_VERSION: %w", err)
+	}
 	d := &daemon{flags: flags, fs: fs, cfg: cfg, level: new(slog.LevelVar)}
 	lvl, _ := parseLevel(cfg)
 	d.level.Set(lvl)
@@ -120,6 +126,7 @@ func run(ctx context.Context, flags Config, fs *pflag.FlagSet, stderr io.Writer)
 		Experimental:    cfg.Experimental,
 		ID:              d.id,
 		DataRoot:        cfg.DataRoot,
+		MinAPIVersion:   minAPI,
 		SecurityOptions: []string{"name=seccomp,profile=builtin"},
 		Warnings:        warnings,
 		Events:          d.bus,
