@@ -89,6 +89,10 @@ func (e *Engine) prepareMounts(ctx context.Context, c *Container) (retErr error)
 	}
 	for _, from := range hc.VolumesFrom {
 		ref, mode, _ := strings.Cut(from, ":")
+		readOnly, err := volumesFromMode(mode)
+		if err != nil {
+			return err
+		}
 		other, err := e.Get(ref)
 		if err != nil {
 			return createRefError(err)
@@ -98,11 +102,11 @@ func (e *Engine) prepareMounts(ctx context.Context, c *Container) (retErr error)
 				continue
 			}
 			r.Anonymous, r.CopyData = false, false
-			switch mode {
-			case "ro":
+			// As dockerd's: ":ro" makes every mount read-only; ":rw" (the
+			// default) keeps each as the source container has it, so a
+			// read-only mount never becomes writable.
+			if readOnly {
 				r.RW = false
-			case "rw":
-				r.RW = true
 			}
 			dests[r.Destination] = true
 			recs = append(recs, r)
@@ -383,4 +387,31 @@ func (e *Engine) publishVolumeEvents(ctx context.Context, c *Container, action m
 			TimeNano: now.UnixNano(),
 		})
 	}
+}
+
+// volumesFromMode reads the mode of a --volumes-from CONTAINER[:MODE]: "",
+// "rw" or "ro", optionally with the SELinux relabel modes "z" or "Z"
+// (accepted and ignored, as elsewhere), comma-separated.
+func volumesFromMode(mode string) (readOnly bool, err error) {
+	if mode == "" {
+		return false, nil
+	}
+	seenRW, seenLabel := false, false
+	for _, m := range strings.Split(mode, ",") {
+		switch m {
+		case "ro", "rw":
+			if seenRW {
+				return false, errdefs.ErrInvalidArgument.WithMessage("invalid mode: " + mode)
+			}
+			seenRW, readOnly = true, m == "ro"
+		case "z", "Z":
+			if seenLabel {
+				return false, errdefs.ErrInvalidArgument.WithMessage("invalid mode: " + mode)
+			}
+			seenLabel = true
+		default:
+			return false, errdefs.ErrInvalidArgument.WithMessage("invalid mode: " + mode)
+		}
+	}
+	return readOnly, nil
 }

@@ -109,6 +109,26 @@ func TestVolumeBindsAndTmpfs(t *testing.T) {
 	if got := d.mustDocker(t, "run", "--rm", "--volumes-from", "src", "busybox", "cat", "/s/f"); got != "via\n" {
 		t.Errorf("--volumes-from read = %q", got)
 	}
+	// ":rw" keeps a read-only mount of the source read-only (a volume and
+	// a host directory alike); ":ro" makes a writable one read-only.
+	host := t.TempDir()
+	d.mustDocker(t, "create", "--name", "rosrc", "-v", "rov:/r:ro", "-v", host+":/h:ro", "-v", "rwv:/w", "busybox", "true")
+	for _, mode := range []string{"rosrc", "rosrc:rw"} {
+		out, _, _ := d.docker(t, "run", "--rm", "--volumes-from", mode, "busybox", "sh", "-c",
+			"touch /r/x 2>/dev/null && echo r-writable; touch /h/y 2>/dev/null && echo h-writable; touch /w/z && echo w-writable")
+		if out != "w-writable\n" {
+			t.Errorf("--volumes-from %s: %q, want only the writable volume writable", mode, out)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(host, "y")); err == nil {
+		t.Errorf("--volumes-from rosrc:rw wrote into a read-only bound host directory")
+	}
+	if out, _, _ := d.docker(t, "run", "--rm", "--volumes-from", "rosrc:ro", "busybox", "sh", "-c", "touch /w/z 2>/dev/null || echo w-ro"); out != "w-ro\n" {
+		t.Errorf("--volumes-from rosrc:ro: %q, want /w read-only", out)
+	}
+	if _, errOut, err := d.docker(t, "run", "--rm", "--volumes-from", "rosrc:bogus", "busybox", "true"); err == nil || !strings.Contains(errOut, "invalid mode: bogus") {
+		t.Errorf("--volumes-from rosrc:bogus: %v %q", err, errOut)
+	}
 }
 
 // TestBindPropagationShared: a bind with rshared propagation needs a
