@@ -55,12 +55,27 @@ func (s *Server) containerCreate(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, err)
 		return
 	}
+	// Before API 1.44, read-only binds were read-only at their top only,
+	// and the bind options that choose otherwise did not exist.
+	legacyRO := CompareVersions(VersionFrom(r.Context()), "1.44") < 0
+	if legacyRO && req.HostConfig != nil {
+		for i := range req.HostConfig.Mounts {
+			if b := req.HostConfig.Mounts[i].BindOptions; b != nil {
+				if b.ReadOnlyForceRecursive {
+					writeError(w, r, errdefs.ErrInvalidArgument.WithMessage("BindOptions.ReadOnlyForceRecursive needs API v1.44 or newer"))
+					return
+				}
+				b.ReadOnlyNonRecursive = false
+			}
+		}
+	}
 	id, warnings, err := s.cfg.Engine.Create(r.Context(), engine.CreateRequest{
-		Name:             r.URL.Query().Get("name"),
-		Config:           req.Config,
-		HostConfig:       req.HostConfig,
-		NetworkingConfig: req.NetworkingConfig,
-		Platform:         r.URL.Query().Get("platform"),
+		Name:                 r.URL.Query().Get("name"),
+		Config:               req.Config,
+		HostConfig:           req.HostConfig,
+		NetworkingConfig:     req.NetworkingConfig,
+		Platform:             r.URL.Query().Get("platform"),
+		NonRecursiveReadOnly: legacyRO,
 	})
 	if err != nil {
 		writeError(w, r, err)

@@ -34,6 +34,9 @@ type CreateRequest struct {
 	// Platform is --platform ("os/arch[/variant]", "" for any): the
 	// image must be of it.
 	Platform string
+	// NonRecursiveReadOnly makes read-only binds and volumes read-only at
+	// their top only, as dockerd does for clients of API < 1.44.
+	NonRecursiveReadOnly bool
 }
 
 // Create makes a container from req: the image's config merged with the
@@ -181,7 +184,7 @@ func (e *Engine) Create(ctx context.Context, req CreateRequest) (string, []strin
 	if _, err := e.cfg.Images.Prepare(ctx, id, img); err != nil {
 		return fail(fmt.Errorf("create %s: %w", id, err))
 	}
-	if err := e.prepareMounts(ctx, c); err != nil {
+	if err := e.prepareMounts(ctx, c, req.NonRecursiveReadOnly); err != nil {
 		return fail(err)
 	}
 	c.mu.Lock()

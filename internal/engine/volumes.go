@@ -10,6 +10,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/containerd/errdefs"
@@ -36,13 +37,49 @@ type MountRecord struct {
 	// CreateSource marks a -v bind: a missing host directory is made at
 	// each start (0755, as docker does); a --mount bind's must exist.
 	CreateSource bool `json:",omitempty"`
+	// ReadOnlyNonRecursive leaves mounts below a read-only bind or volume
+	// writable: bind-recursive=writable, or a container created through
+	// API < 1.44, as with dockerd. Otherwise a read-only mount is
+	// read-only all the way down ("rro", where the kernel can).
+	ReadOnlyNonRecursive bool `json:",omitempty"`
 }
+
+// ociMount is r's runtime-spec mount from source, read-only recursively
+// unless r says otherwise.
+func (r *MountRecord) ociMount(source string) (specs.Mount, error) {
+	m := r.OCIMount(source)
+	if r.Type == mount.TypeTmpfs || r.RW {
+		return m, nil
+	}
+	force := r.Spec.BindOptions != nil && r.Spec.BindOptions.ReadOnlyForceRecursive
+	if r.ReadOnlyNonRecursive && !force {
+		return m, nil
+	}
+	if !recursiveReadOnly() {
+		if force {
+			return m, errdefs.ErrInvalidArgument.WithMessage(fmt.Sprintf("mount %s: bind-recursive=readonly needs kernel 5.12 or later (mount_setattr)", r.Destination))
+		}
+		return m, nil
+	}
+	m.Options = append(m.Options, "rro")
+	return m, nil
+}
+
+// recursiveReadOnly reports whether the kernel has mount_setattr, which
+// recursive read-only mounts need (5.12).
+var recursiveReadOnly = sync.OnceValue(func() bool {
+	err := unix.MountSetattr(-1, "", unix.AT_EMPTY_PATH, &unix.MountAttr{})
+	return !errors.Is(err, unix.ENOSYS)
+})
 
 // prepareMounts validates and resolves c's mounts: -v, --mount, --tmpfs,
 // --volumes-from and the image's VOLUMEs, creating and acquiring volumes.
 // On error every volume acquired here is released (and anonymous ones
 // removed).
-func (e *Engine) prepareMounts(ctx context.Context, c *Container) (retErr error) {
+//
+// nonRecursiveRO makes every read-only mount read-only at its top only (a
+// request through API < 1.44).
+func (e *Engine) prepareMounts(ctx context.Context, c *Container, nonRecursiveRO bool) (retErr error) {
 	var recs []MountRecord
 	dests := map[string]bool{}
 	add := func(mp *volume.MountPoint) error {
@@ -127,6 +164,12 @@ func (e *Engine) prepareMounts(ctx context.Context, c *Container) (retErr error)
 		}
 		dests[d] = true
 		recs = append(recs, MountRecord{MountPoint: volume.MountPoint{Type: mount.TypeVolume, Destination: d, RW: true, CopyData: true}})
+	}
+	for i := range recs {
+		r := &recs[i]
+		if !r.RW && (nonRecursiveRO || r.Spec.BindOptions != nil && r.Spec.BindOptions.ReadOnlyNonRecursive) {
+			r.ReadOnlyNonRecursive = true
+		}
 	}
 	var acquired []MountRecord
 	defer func() {
@@ -289,16 +332,25 @@ func (e *Engine) volumeMounts(c *Container) ([]specs.Mount, error) {
 			if err != nil {
 				return nil, fmt.Errorf("volume %s for %s: %w", r.Name, r.Destination, err)
 			}
-			out = append(out, r.OCIMount(v.Mountpoint))
+			m, err := r.ociMount(v.Mountpoint)
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, m)
 		case mount.TypeBind:
 			if r.CreateSource {
 				if err := createBindSource(r.Source); err != nil {
 					return nil, err
 				}
 			}
-			out = append(out, r.OCIMount(r.Source))
+			m, err := r.ociMount(r.Source)
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, m)
 		default:
-			out = append(out, r.OCIMount(""))
+			m, _ := r.ociMount("")
+			out = append(out, m)
 		}
 	}
 	return out, nil

@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/berth/berth/internal/testutil"
 )
 
 func TestVolumeDataSurvivesContainerRemoval(t *testing.T) {
@@ -160,5 +162,41 @@ func TestBindPropagationShared(t *testing.T) {
 	_, errOut, err := d.docker(t, "run", "--rm", "--mount", "type=bind,src="+private+",dst=/m,bind-propagation=rshared", "busybox", "true")
 	if exitCode(err) != 125 || !strings.Contains(errOut, "is mounted on "+private+" but it is not a shared mount") {
 		t.Errorf("rshared bind of a private mount: exit %d %q", exitCode(err), errOut)
+	}
+}
+
+// TestReadOnlyBindIsRecursive: a read-only bind is read-only all the way
+// down, mounts below its source included, as with dockerd 25 and later;
+// bind-recursive=writable keeps those writable, and so does a client of
+// API 1.43, as before 1.44.
+func TestReadOnlyBindIsRecursive(t *testing.T) {
+	d := newDaemon(t)
+	src := t.TempDir()
+	sub := filepath.Join(src, "sub")
+	if err := os.Mkdir(sub, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := exec.Command("mount", "-t", "tmpfs", "berth-rro", sub).CombinedOutput(); err != nil {
+		t.Fatalf("mount tmpfs: %v %s", err, out)
+	}
+	t.Cleanup(func() { exec.Command("umount", sub).Run() })
+	try := "touch /r/sub/x 2>/dev/null && echo writable || echo read-only"
+	for _, c := range []struct {
+		name string
+		env  []string
+		args []string
+		want string
+	}{
+		{"-v ro", nil, []string{"-v", src + ":/r:ro"}, "read-only"},
+		{"--mount readonly", nil, []string{"--mount", "type=bind,src=" + src + ",dst=/r,readonly"}, "read-only"},
+		{"bind-recursive=readonly", nil, []string{"--mount", "type=bind,src=" + src + ",dst=/r,readonly,bind-recursive=readonly,bind-propagation=rprivate"}, "read-only"},
+		{"bind-recursive=writable", nil, []string{"--mount", "type=bind,src=" + src + ",dst=/r,readonly,bind-recursive=writable"}, "writable"},
+		{"-v ro through API 1.43", []string{"DOCKER_API_VERSION=1.43"}, []string{"-v", src + ":/r:ro"}, "writable"},
+	} {
+		args := append(append([]string{"run", "--rm"}, c.args...), "busybox", "sh", "-c", "touch /r/top 2>/dev/null && echo top-writable; "+try)
+		r := d.Run(t, dockerCLI(t), testutil.RunOptions{Env: c.env}, args...)
+		if r.Err != nil || strings.TrimSpace(r.Stdout) != c.want {
+			t.Errorf("%s: %v %q %s, want %q below a read-only top", c.name, r.Err, r.Stdout, r.Stderr, c.want)
+		}
 	}
 }
