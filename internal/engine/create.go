@@ -187,6 +187,9 @@ func (e *Engine) Create(ctx context.Context, req CreateRequest) (string, []strin
 	if err := e.prepareMounts(ctx, c, req.NonRecursiveReadOnly); err != nil {
 		return fail(err)
 	}
+	if err := e.populateVolumes(ctx, c, filepath.Join(e.dir(id), "rootfs")); err != nil {
+		return fail(err)
+	}
 	c.mu.Lock()
 	err = e.save(c)
 	c.mu.Unlock()

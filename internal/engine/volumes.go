@@ -20,6 +20,7 @@ import (
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 
+	snapmount "github.com/berth/berth/internal/snapshot/mount"
 	"github.com/berth/berth/internal/volume"
 )
 
@@ -259,7 +260,20 @@ func (e *Engine) reacquireVolumes(ctx context.Context, c *Container) {
 // copyUpVolumes fills c's new empty volumes from the image's content at
 // their destination (rootfs is mounted); once per volume mount. c.mu held.
 func (e *Engine) copyUpVolumes(ctx context.Context, c *Container, rootfs string) error {
-	changed := false
+	changed, err := e.copyUp(ctx, c, rootfs)
+	if changed {
+		e.saveLogged(c)
+	}
+	if err != nil {
+		return fmt.Errorf("start %s: %w", c.ID, err)
+	}
+	return nil
+}
+
+// copyUp copies the content under each of c's volumes' destinations in
+// rootfs (c's mounted root) into the volume, once per volume, and reports
+// whether any record changed.
+func (e *Engine) copyUp(ctx context.Context, c *Container, rootfs string) (changed bool, err error) {
 	for i := range c.MountPoints {
 		r := &c.MountPoints[i]
 		if r.Type != mount.TypeVolume || !r.CopyData || r.Copied || e.cfg.Volumes == nil {
@@ -267,15 +281,42 @@ func (e *Engine) copyUpVolumes(ctx context.Context, c *Container, rootfs string)
 		}
 		src, err := securePath(rootfs, r.Destination)
 		if err != nil {
-			return fmt.Errorf("start %s: volume %s: %w", c.ID, r.Destination, err)
+			return changed, fmt.Errorf("volume %s: %w", r.Destination, err)
 		}
 		if err := e.cfg.Volumes.CopyUp(ctx, r.Name, src); err != nil {
-			return fmt.Errorf("start %s: %w", c.ID, err)
+			return changed, err
 		}
 		r.Copied, changed = true, true
 	}
-	if changed {
-		e.saveLogged(c)
+	return changed, nil
+}
+
+// populateVolumes copies the image's content into c's volumes at create,
+// as dockerd does, so that a container that never runs (a data container
+// for --volumes-from, a volume shared with -v) already holds it. c's root
+// is mounted for the time of the copy.
+func (e *Engine) populateVolumes(ctx context.Context, c *Container, rootfs string) error {
+	need := false
+	for _, r := range c.MountPoints {
+		need = need || r.Type == mount.TypeVolume && r.CopyData && !r.Copied
+	}
+	if !need || e.cfg.Volumes == nil {
+		return nil
+	}
+	mounts, err := e.cfg.Images.Mounts(ctx, c.ID)
+	if err != nil {
+		return fmt.Errorf("create %s: %w", c.ID, err)
+	}
+	if err := snapmount.All(mounts, rootfs); err != nil {
+		_ = snapmount.UnmountAll(rootfs)
+		return fmt.Errorf("create %s: mount rootfs: %w", c.ID, err)
+	}
+	_, err = e.copyUp(ctx, c, rootfs)
+	if uerr := snapmount.UnmountAll(rootfs); uerr != nil && err == nil {
+		err = uerr
+	}
+	if err != nil {
+		return fmt.Errorf("create %s: %w", c.ID, err)
 	}
 	return nil
 }

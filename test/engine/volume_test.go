@@ -44,6 +44,18 @@ func TestVolumeCopyUpAndAnonymous(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(mp, "passwd")); err != nil {
 		t.Errorf("volume etcvol lacks passwd: %v", err)
 	}
+	// The copy happens at create, as dockerd's: a data container that
+	// never ran shares its image's content through --volumes-from and -v.
+	d.mustDocker(t, "create", "--name", "datac", "-v", "/etc", "-v", "binvol:/bin", "busybox", "true")
+	if got := d.mustDocker(t, "run", "--rm", "--volumes-from", "datac", "busybox", "cat", "/etc/group"); !strings.Contains(got, "root:") {
+		t.Errorf("--volumes-from a created container: /etc/group = %q, want the image's", got)
+	}
+	mp = strings.TrimSpace(d.mustDocker(t, "volume", "inspect", "-f", "{{.Mountpoint}}", "binvol"))
+	if _, err := os.Lstat(filepath.Join(mp, "sh")); err != nil {
+		t.Errorf("volume binvol of a created container lacks sh: %v", err)
+	}
+	d.mustDocker(t, "rm", "-v", "datac")
+	d.mustDocker(t, "volume", "rm", "binvol")
 	// -v /path makes an anonymous volume; rm -v removes it.
 	d.mustDocker(t, "run", "--name", "anon", "-v", "/scratch", "busybox", "sh", "-c", "echo x > /scratch/f")
 	name := strings.TrimSpace(d.mustDocker(t, "inspect", "-f", "{{range .Mounts}}{{.Name}}{{end}}", "anon"))
