@@ -90,6 +90,9 @@ func (e *Engine) bindVolumes(c *Container, root string) (func(), error) {
 		for i := len(bound) - 1; i >= 0; i-- {
 			_ = unix.Unmount(bound[i], unix.MNT_DETACH)
 		}
+		// The container does not run: the subpaths staged for it are
+		// this call's alone.
+		e.unmountSubpaths(c.ID)
 	}
 	ms, err := e.volumeMounts(c)
 	if err != nil {

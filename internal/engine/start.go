@@ -76,6 +76,7 @@ func (e *Engine) startLocked(ctx context.Context, c *Container) (retErr error) {
 	cleanup := func() {
 		_ = mount.UnmountAll(rootfs)
 		_ = mount.UnmountAll(e.shmDir(c.ID))
+		e.unmountSubpaths(c.ID)
 		if c.NetNS != "" {
 			e.disconnectNetworks(context.WithoutCancel(ctx), c)
 			removeNetNS(c.NetNS)
@@ -413,6 +414,7 @@ func (e *Engine) releaseRunLater(c *Container) (publish func()) {
 	if err := mount.UnmountAll(e.shmDir(c.ID)); err != nil {
 		slog.Error("unmount shm", "id", c.ID, "err", err)
 	}
+	e.unmountSubpaths(c.ID)
 	if c.NetNS != "" {
 		publish = e.disconnectNetworksLater(context.WithoutCancel(e.ctx), c)
 		removeNetNS(c.NetNS)

@@ -373,7 +373,13 @@ func (e *Engine) volumeMounts(c *Container) ([]specs.Mount, error) {
 			if err != nil {
 				return nil, fmt.Errorf("volume %s for %s: %w", r.Name, r.Destination, err)
 			}
-			m, err := r.ociMount(v.Mountpoint)
+			source := v.Mountpoint
+			if o := r.Spec.VolumeOptions; o != nil && o.Subpath != "" {
+				if source, err = e.stageSubpath(c.ID, i, v.Mountpoint, o.Subpath); err != nil {
+					return nil, err
+				}
+			}
+			m, err := r.ociMount(source)
 			if err != nil {
 				return nil, err
 			}
@@ -507,4 +513,74 @@ func volumesFromMode(mode string) (readOnly bool, err error) {
 		}
 	}
 	return readOnly, nil
+}
+
+// subpathsDir holds the bind mounts of c's volume subpaths while it runs
+// (stageSubpath); unmountSubpaths removes them.
+func (e *Engine) subpathsDir(id string) string { return filepath.Join(e.dir(id), "subpaths") }
+
+// stageSubpath makes the subpath sub of the volume at root (--mount
+// volume-subpath) the source of mount point i of container id: sub is
+// opened beneath root, never following a link out of it (openat2
+// RESOLVE_BENEATH), and what was opened is bound at
+// <container dir>/subpaths/<i>, so that nothing the volume's users do to
+// the path afterwards changes what the container gets.
+func (e *Engine) stageSubpath(id string, i int, root, sub string) (string, error) {
+	fail := func(err error) (string, error) {
+		return "", errdefs.ErrInvalidArgument.WithMessage(fmt.Sprintf("cannot access path %s: %v", filepath.Join(root, sub), err))
+	}
+	rootFD, err := unix.Open(root, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return fail(err)
+	}
+	defer unix.Close(rootFD)
+	fd, err := unix.Openat2(rootFD, sub, &unix.OpenHow{
+		Flags:   unix.O_PATH | unix.O_CLOEXEC,
+		Resolve: unix.RESOLVE_BENEATH | unix.RESOLVE_NO_MAGICLINKS,
+	})
+	if err != nil {
+		return fail(err)
+	}
+	defer unix.Close(fd)
+	var st unix.Stat_t
+	if err := unix.Fstat(fd, &st); err != nil {
+		return fail(err)
+	}
+	dir := e.subpathsDir(id)
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return "", err
+	}
+	target := filepath.Join(dir, strconv.Itoa(i))
+	_ = snapmount.UnmountAll(target)
+	if st.Mode&unix.S_IFMT == unix.S_IFDIR {
+		err = os.Mkdir(target, 0o700)
+	} else {
+		var f *os.File
+		if f, err = os.OpenFile(target, os.O_CREATE|os.O_WRONLY, 0o600); err == nil {
+			f.Close()
+		}
+	}
+	if err != nil && !errors.Is(err, os.ErrExist) {
+		return "", fmt.Errorf("volume subpath %s: %w", sub, err)
+	}
+	if err := unix.Mount("/proc/self/fd/"+strconv.Itoa(fd), target, "", unix.MS_BIND|unix.MS_REC, ""); err != nil {
+		return "", fmt.Errorf("volume subpath %s: bind: %w", sub, err)
+	}
+	return target, nil
+}
+
+// unmountSubpaths removes the bind mounts stageSubpath made for id.
+func (e *Engine) unmountSubpaths(id string) {
+	dir := e.subpathsDir(id)
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		return
+	}
+	for _, en := range ents {
+		if err := snapmount.UnmountAll(filepath.Join(dir, en.Name())); err != nil {
+			slog.Error("unmount volume subpath", "id", id, "err", err)
+			return
+		}
+	}
+	_ = os.RemoveAll(dir)
 }

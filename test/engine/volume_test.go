@@ -212,3 +212,31 @@ func TestReadOnlyBindIsRecursive(t *testing.T) {
 		}
 	}
 }
+
+// TestVolumeSubpath: --mount volume-subpath mounts that directory (or
+// file) of the volume only; a missing one, or one that leads out of the
+// volume through a link, is refused at start; nothing is left mounted.
+func TestVolumeSubpath(t *testing.T) {
+	d := newDaemon(t)
+	d.mustDocker(t, "run", "--rm", "-v", "subv:/v", "busybox", "sh", "-c",
+		"mkdir -p /v/a/b && echo in-b > /v/a/b/f && echo top > /v/top && ln -s /etc /v/esc && ln -s b /v/a/lnk")
+	for _, c := range []struct{ sub, cmd, want string }{
+		{"a/b", "cat /m/f; ls /m", "in-b\nf\n"},
+		{"top", "cat /m", "top\n"},
+		{"a/lnk", "cat /m/f", "in-b\n"},
+	} {
+		got := d.mustDocker(t, "run", "--rm", "--mount", "type=volume,src=subv,dst=/m,volume-subpath="+c.sub, "busybox", "sh", "-c", c.cmd)
+		if got != c.want {
+			t.Errorf("volume-subpath=%s: %q, want %q", c.sub, got, c.want)
+		}
+	}
+	for _, sub := range []string{"nosuch", "esc"} {
+		_, errOut, err := d.docker(t, "run", "--rm", "--mount", "type=volume,src=subv,dst=/m,volume-subpath="+sub, "busybox", "ls", "/m")
+		if err == nil || !strings.Contains(errOut, "cannot access path") {
+			t.Errorf("volume-subpath=%s: %v %q, want it refused", sub, err, errOut)
+		}
+	}
+	if out, _ := exec.Command("sh", "-c", "grep -c subpaths /proc/self/mountinfo").Output(); strings.TrimSpace(string(out)) != "0" {
+		t.Errorf("subpath mounts left: %s", out)
+	}
+}
