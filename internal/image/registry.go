@@ -112,6 +112,9 @@ func (s *Service) authenticator(reg name.Registry, ac *AuthConfig) (authn.Authen
 		return authn.FromConfig(authn.AuthConfig{Username: ac.Username, Password: ac.Password, Auth: ac.Auth,
 			IdentityToken: ac.IdentityToken, RegistryToken: ac.RegistryToken}), nil
 	}
+	if s.reg.NoKeychain {
+		return authn.Anonymous, nil
+	}
 	return keychain{dir: s.reg.AuthConfigDir}.Resolve(reg)
 }
 

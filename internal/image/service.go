@@ -22,6 +22,10 @@ type RegistryConfig struct {
 	// (auths, credsStore, credHelpers); "" means $DOCKER_CONFIG or
 	// ~/.docker.
 	AuthConfigDir string
+	// NoKeychain never reads a config.json: a request without credentials
+	// is anonymous. A daemon sets it: dockerd never lends its own
+	// credentials to an API client that sent none.
+	NoKeychain bool
 	// Insecure lists registries ("host" or "host:port") reached over plain
 	// HTTP. Loopback registries (localhost, 127.0.0.0/8, ::1) always are.
 	Insecure []string

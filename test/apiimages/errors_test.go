@@ -11,6 +11,8 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -23,6 +25,12 @@ func TestLoginAndAuthenticatedPullPush(t *testing.T) {
 	pushBusybox(t, host, "busybox:auth", "alice", "s3cret")
 	d := startDaemon(t, "")
 	c := newCLI(t, d)
+	// The daemon's own config.json has the credentials: as with dockerd,
+	// a client that sends none does not get them.
+	own := fmt.Sprintf(`{"auths":{%q:{"auth":%q}}}`, host, base64.StdEncoding.EncodeToString([]byte("alice:s3cret")))
+	if err := os.WriteFile(filepath.Join(d.Dir, "home", "config.json"), []byte(own), 0o600); err != nil {
+		t.Fatal(err)
+	}
 
 	r := c.run("pull", host+"/busybox:auth")
 	// A 500, as dockerd's: a 401 would make the CLI prompt for a login.

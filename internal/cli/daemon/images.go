@@ -48,7 +48,9 @@ func openImages(cfg Config) (*image.Service, error) {
 	}
 	svc, err := image.New(image.Config{
 		Content: cs, Metadata: db, Snapshotter: sn,
-		Registry: image.RegistryConfig{Insecure: cfg.InsecureRegistries},
+		// As dockerd: a client's request carries the credentials, the
+		// daemon's own config.json is never used for it.
+		Registry: image.RegistryConfig{Insecure: cfg.InsecureRegistries, NoKeychain: true},
 	})
 	if err != nil {
 		sn.Close()
