@@ -293,7 +293,7 @@ func newPruneCommand(copts *client.Options) *cobra.Command {
 					warning = "WARNING! This will remove all build cache."
 				}
 				if !command.Confirm(cmd, warning) {
-					return &command.StatusError{Code: 1, Err: errors.New("")}
+					return nil // docker's: a "no" ends quietly with exit 0
 				}
 			}
 			c, err := command.Connect(copts)

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strings"
 
+	cerrdefs "github.com/containerd/errdefs"
 	"github.com/moby/moby/api/types/container"
 	mobyclient "github.com/moby/moby/client"
 	"github.com/spf13/cobra"
@@ -30,6 +31,11 @@ func eachContainer(cmd *cobra.Command, copts *client.Options, args []string, pri
 			if errors.As(err, &ue) {
 				return command.DaemonError(err)
 			}
+			var tol tolerated
+			if errors.As(err, &tol) {
+				fmt.Fprintln(cmd.ErrOrStderr(), tol.error)
+				continue
+			}
 			errs = append(errs, err.Error())
 			continue
 		}
@@ -42,6 +48,10 @@ func eachContainer(cmd *cobra.Command, copts *client.Options, args []string, pri
 	}
 	return nil
 }
+
+// tolerated is an error a command prints and does not fail for (rm -f of
+// a container that does not exist, as docker's).
+type tolerated struct{ error }
 
 func newStopCommand(copts *client.Options, restart bool) *cobra.Command {
 	var (
@@ -131,6 +141,9 @@ func newRmCommand(copts *client.Options) *cobra.Command {
 					return errors.New("container name cannot be empty")
 				}
 				_, err := c.ContainerRemove(ctx, name, mobyclient.ContainerRemoveOptions{Force: force, RemoveVolumes: volumes, RemoveLinks: link})
+				if err != nil && force && cerrdefs.IsNotFound(err) {
+					return tolerated{err}
+				}
 				return err
 			})
 		},

@@ -15,6 +15,7 @@ import (
 	"github.com/moby/moby/api/types/container"
 	mobyclient "github.com/moby/moby/client"
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"github.com/berth/berth/internal/cli/command"
 	"github.com/berth/berth/internal/client"
@@ -202,7 +203,7 @@ func newPruneCommand(copts *client.Options) *cobra.Command {
 				return err
 			}
 			if !force && !command.Confirm(cmd, "WARNING! This will remove all stopped containers.") {
-				return &command.StatusError{Code: 1, Err: errors.New("")}
+				return nil // docker's: a "no" ends quietly with exit 0
 			}
 			return connectDo(copts, func(c *client.Client) error {
 				r, err := c.ContainerPrune(cmd.Context(), mobyclient.ContainerPruneOptions{Filters: f})
@@ -265,18 +266,29 @@ func newUpdateCommand(copts *client.Options) *cobra.Command {
 		memSwap             opts.MemSwapBytes
 		cpus                opts.NanoCPUs
 		cpuShares, pids     int64
+		cpuPeriod, cpuQuota int64
 		cpusetCpus, restart string
+		cpusetMems          string
+		kernelMemory        opts.MemBytes
 	)
 	cmd := &cobra.Command{
 		Use:   "update [OPTIONS] CONTAINER [CONTAINER...]",
 		Short: "Update configuration of one or more containers",
 		Args:  RequiresMinArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if cmd.Flags().NFlag() == 0 {
+			// The command's own flags: a global one (-H) is not an update.
+			own := 0
+			cmd.Flags().Visit(func(f *pflag.Flag) {
+				if cmd.LocalFlags().Lookup(f.Name) != nil {
+					own++
+				}
+			})
+			if own == 0 {
 				return &command.StatusError{Code: 1, Err: errors.New("you must provide one or more flags when using this command")}
 			}
 			res := &container.Resources{Memory: memory.Value(), MemoryReservation: memRes.Value(), MemorySwap: memSwap.Value(),
-				NanoCPUs: cpus.Value(), CPUShares: cpuShares, CpusetCpus: cpusetCpus}
+				NanoCPUs: cpus.Value(), CPUShares: cpuShares, CpusetCpus: cpusetCpus, CpusetMems: cpusetMems,
+				CPUPeriod: cpuPeriod, CPUQuota: cpuQuota}
 			if cmd.Flags().Changed("pids-limit") {
 				res.PidsLimit = &pids
 			}
@@ -304,6 +316,11 @@ func newUpdateCommand(copts *client.Options) *cobra.Command {
 	f.Var(&cpus, "cpus", "Number of CPUs")
 	f.Int64VarP(&cpuShares, "cpu-shares", "c", 0, "CPU shares (relative weight)")
 	f.StringVar(&cpusetCpus, "cpuset-cpus", "", "CPUs in which to allow execution (0-3, 0,1)")
+	f.StringVar(&cpusetMems, "cpuset-mems", "", "MEMs in which to allow execution (0-3, 0,1)")
+	f.Int64Var(&cpuPeriod, "cpu-period", 0, "Limit CPU CFS (Completely Fair Scheduler) period")
+	f.Int64Var(&cpuQuota, "cpu-quota", 0, "Limit CPU CFS (Completely Fair Scheduler) quota")
+	f.Var(&kernelMemory, "kernel-memory", "Kernel memory limit (deprecated)")
+	_ = f.MarkDeprecated("kernel-memory", "and no longer supported by the kernel")
 	f.Int64Var(&pids, "pids-limit", 0, "Tune container pids limit (set -1 for unlimited)")
 	f.StringVar(&restart, "restart", "", "Restart policy to apply when a container exits")
 	return cmd

@@ -49,7 +49,7 @@ func Render(w io.Writer, format string, headers map[string]string, rows []any) e
 		return &command.StatusError{Code: 1, Err: fmt.Errorf("template parsing error: %v", err)}
 	}
 	var head bytes.Buffer
-	if err := htmpl.Execute(&head, headers); err != nil {
+	if err := htmpl.Execute(&head, headerContext(headers)); err != nil {
 		return &command.StatusError{Code: 1, Err: fmt.Errorf("template: %v", err)}
 	}
 	tw := tabwriter.NewWriter(w, 10, 1, 3, ' ', 0)
@@ -61,6 +61,17 @@ func Render(w io.Writer, format string, headers map[string]string, rows []any) e
 		return err
 	}
 	return tw.Flush()
+}
+
+// headerContext is what a table's header line is rendered from: the column
+// titles by field name, and the title of {{.Label "name"}} as docker makes
+// it (the name's last dot-separated part, "-" and "_" as spaces).
+type headerContext map[string]string
+
+// Label is the header of a label column.
+func (headerContext) Label(name string) string {
+	parts := strings.Split(name, ".")
+	return strings.NewReplacer("-", " ", "_", " ").Replace(parts[len(parts)-1])
 }
 
 // parseTemplate compiles a --format template as docker does (an unnamed

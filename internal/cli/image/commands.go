@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	cerrdefs "github.com/containerd/errdefs"
 	"github.com/distribution/reference"
 	"github.com/docker/go-units"
 	"github.com/moby/moby/api/types/image"
@@ -81,6 +82,7 @@ func newRemoveCommand(copts *client.Options) *cobra.Command {
 			}
 			defer c.Close()
 			var errs []string
+			fatal := false
 			for _, name := range args {
 				res, err := c.ImageRemove(cmd.Context(), name, mobyclient.ImageRemoveOptions{Force: force, PruneChildren: !noPrune})
 				if err != nil {
@@ -88,12 +90,19 @@ func newRemoveCommand(copts *client.Options) *cobra.Command {
 					if errors.As(err, &ue) {
 						return command.DaemonError(err)
 					}
+					// As docker's: -f tolerates images that do not exist
+					// (printed, exit 0), not other errors.
+					fatal = fatal || !force || !cerrdefs.IsNotFound(err)
 					errs = append(errs, err.Error())
 					continue
 				}
 				printDeleted(cmd.OutOrStdout(), res.Items, "Untagged", "Deleted")
 			}
 			if len(errs) > 0 {
+				if !fatal {
+					fmt.Fprintln(cmd.ErrOrStderr(), strings.Join(errs, "\n"))
+					return nil
+				}
 				return &command.StatusError{Code: 1, Err: errors.New(strings.Join(errs, "\n"))}
 			}
 			return nil
@@ -452,7 +461,7 @@ func newPruneCommand(copts *client.Options) *cobra.Command {
 			out := cmd.OutOrStdout()
 			if !force {
 				if !command.Confirm(cmd, warning) {
-					return &command.StatusError{Code: 1, Err: errors.New("")}
+					return nil // docker's: a "no" ends quietly with exit 0
 				}
 			}
 			return connectDo(copts, func(c *client.Client) error {

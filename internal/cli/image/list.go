@@ -84,16 +84,11 @@ func runList(cmd *cobra.Command, copts *client.Options, o listOptions, args []st
 		return command.DaemonError(err)
 	}
 	needDigest := o.digests || strings.Contains(format, "{{.Digest}}")
+	// One row per name, also with -q (an image with two tags is listed
+	// twice), as the docker CLI does.
 	var rows []any
-	seen := map[string]bool{}
 	for _, img := range res.Items {
 		for _, r := range imageRows(img, !o.noTrunc, needDigest, o.digests) {
-			if o.quiet && format == "{{.ID}}" {
-				if seen[r.ID()] {
-					continue
-				}
-				seen[r.ID()] = true
-			}
 			rows = append(rows, r)
 		}
 	}
