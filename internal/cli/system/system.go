@@ -18,7 +18,7 @@ func AddCommands(root *cobra.Command, opts *client.Options) {
 			return cmd.Help()
 		},
 	}
-	sys.AddCommand(newInfoCommand(opts), newEventsCommand(opts), newDiskUsageCommand(opts))
+	sys.AddCommand(newInfoCommand(opts), newEventsCommand(opts), newDiskUsageCommand(opts), newPruneCommand(opts))
 	for _, c := range []*cobra.Command{newVersionCommand(opts), newInfoCommand(opts), newEventsCommand(opts), sys} {
 		command.DockerHelp(c)
 		root.AddCommand(c)
