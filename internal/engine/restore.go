@@ -77,9 +77,7 @@ func (e *Engine) restore(ctx context.Context) error {
 				e.recordLostExit(c, ex)
 			}
 		}
-		p := c.HostConfig.RestartPolicy.Name
-		if !c.ManuallyStopped && (p == container.RestartPolicyAlways || p == container.RestartPolicyUnlessStopped ||
-			p == container.RestartPolicyOnFailure && c.State.ExitCode != 0 && c.State.Restarting) {
+		if startAtRestore(c) {
 			toStart = append(toStart, c)
 		}
 	}
@@ -118,4 +116,24 @@ func (e *Engine) recordLostExit(c *Container, ex *shim.Exit) {
 	c.State.FinishedAt = ex.At.UTC()
 	e.saveLogged(c)
 	e.publish(c, mevents.ActionDie, map[string]string{"exitCode": strconv.Itoa(ex.Code)})
+}
+
+// startAtRestore reports whether a container that is not running is
+// started when the daemon starts, as dockerd decides it: one that has run
+// before, with restart policy "always" (even if it was stopped by hand),
+// "unless-stopped" (unless it was), or "on-failure" while it was waiting
+// to be restarted after a failure.
+func startAtRestore(c *Container) bool {
+	if c.State.Running || c.State.StartedAt.IsZero() {
+		return false
+	}
+	switch c.HostConfig.RestartPolicy.Name {
+	case container.RestartPolicyAlways:
+		return true
+	case container.RestartPolicyUnlessStopped:
+		return !c.ManuallyStopped
+	case container.RestartPolicyOnFailure:
+		return !c.ManuallyStopped && c.State.ExitCode != 0 && c.State.Restarting
+	}
+	return false
 }

@@ -72,15 +72,19 @@ func TestRestartPolicies(t *testing.T) {
 		t.Fatalf("always after stop: %s then %s, want it to stay exited", st, got)
 	}
 
-	// At daemon start: always and unless-stopped containers that were
-	// running come back; a stopped unless-stopped one stays stopped.
+	// At daemon start, as dockerd (and its documentation: "if it is
+	// manually stopped, it is restarted only when the daemon restarts"):
+	// always containers come back, also one stopped by hand, and
+	// unless-stopped ones that were running; a stopped unless-stopped one
+	// stays stopped, and one that never ran stays created.
 	d.mustDocker(t, "run", "-d", "--name", "us-running", "--restart", "unless-stopped", "busybox", "sleep", "300")
 	d.mustDocker(t, "run", "-d", "--name", "us-stopped", "--restart", "unless-stopped", "busybox", "sleep", "300")
 	d.mustDocker(t, "stop", "-t", "1", "us-stopped")
 	d.mustDocker(t, "run", "-d", "--name", "al-killed", "--restart", "always", "busybox", "sleep", "300")
+	d.mustDocker(t, "create", "--name", "al-created", "--restart", "always", "busybox", "sleep", "300")
 	d.Kill(t)
 	d.Start(t)
-	for name, want := range map[string]string{"us-running": "running", "us-stopped": "exited", "al-killed": "running", "always": "exited"} {
+	for name, want := range map[string]string{"us-running": "running", "us-stopped": "exited", "al-killed": "running", "always": "running", "al-created": "created"} {
 		if got := strings.Fields(inspect(name))[0]; got != want {
 			t.Errorf("%s after the daemon restart: %s, want %s", name, got, want)
 		}
