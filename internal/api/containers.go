@@ -220,8 +220,9 @@ func (s *Server) matchContainer(f listFilters, c container.Summary, ancestors ma
 				}
 				any = any || string(h) == v
 			case "network":
-				for n := range c.NetworkSettings.Networks {
-					any = any || n == v
+				// a network's name, or its ID (a prefix of it), as dockerd
+				for n, ep := range c.NetworkSettings.Networks {
+					any = any || n == v || ancestors["net:"+v] == n || ep != nil && ep.NetworkID != "" && strings.HasPrefix(ep.NetworkID, v)
 				}
 			case "before", "since":
 				ref, err := s.cfg.Engine.Get(v)
@@ -260,9 +261,10 @@ func (s *Server) matchContainer(f listFilters, c container.Summary, ancestors ma
 				any = any || c.Image == v || strings.HasPrefix(c.ImageID, v) || strings.HasPrefix(strings.TrimPrefix(c.ImageID, "sha256:"), v) ||
 					(ancestors[v] != "" && ancestors[v] == c.ImageID)
 			case "volume":
-				// a volume's name or any mount's destination
+				// a volume's name, a bind's host path or any mount's
+				// destination, as dockerd
 				for _, m := range c.Mounts {
-					any = any || (m.Name != "" && m.Name == v) || m.Destination == v
+					any = any || (m.Name != "" && m.Name == v) || (m.Name == "" && m.Source == v) || m.Destination == v
 				}
 			case "publish", "expose":
 				// dockerd's: a container port the container publishes
@@ -798,9 +800,17 @@ func (s *Server) containerLogs(w http.ResponseWriter, r *http.Request) {
 type listFilters map[string]map[string]bool
 
 // resolveAncestors maps each ancestor filter value that names an image to
-// its ID, once per list.
+// its ID, and each network filter value that names a network (by name,
+// ID or ID prefix) to "net:" + value -> its name, once per list.
 func (s *Server) resolveAncestors(ctx context.Context, f listFilters) map[string]string {
 	out := map[string]string{}
+	if s.cfg.Networks != nil {
+		for v := range f["network"] {
+			if n, err := s.cfg.Networks.Get(ctx, v); err == nil {
+				out["net:"+v] = n.Name
+			}
+		}
+	}
 	if s.cfg.Images == nil {
 		return out
 	}

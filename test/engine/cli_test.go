@@ -63,6 +63,16 @@ func TestStartAttachRestartPruneInfo(t *testing.T) {
 			t.Errorf("ps -a --filter %s: %q, want %q", filter, ps, want)
 		}
 	}
+	// A network by its ID (a prefix of it) too, as dockerd.
+	netID := strings.TrimSpace(d.mustDocker(t, "network", "create", "filt-net"))
+	d.mustDocker(t, "create", "--name", "onnet", "--network", "filt-net", "busybox", "true")
+	for _, v := range []string{netID, netID[:12], "filt-net"} {
+		if ps := d.mustDocker(t, "ps", "-a", "--format", "{{.Names}}", "--filter", "network="+v); strings.TrimSpace(ps) != "onnet" {
+			t.Errorf("ps -a --filter network=%s: %q, want onnet", v, ps)
+		}
+	}
+	d.mustDocker(t, "rm", "onnet")
+	d.mustDocker(t, "network", "rm", "filt-net")
 	// Values dockerd refuses are errors, not an empty list.
 	for filter, want := range map[string]string{
 		"status=bogus":  "invalid filter 'status=bogus'",

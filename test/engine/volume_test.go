@@ -113,6 +113,12 @@ func TestVolumeBindsAndTmpfs(t *testing.T) {
 	if !strings.Contains(out, "tmpfs /t tmpfs") {
 		t.Errorf("--mount type=tmpfs: %q", out)
 	}
+	// ps --filter volume= matches a bind by its host path, as dockerd.
+	d.mustDocker(t, "create", "--name", "bound", "-v", src+":/b", "busybox", "true")
+	if got := d.mustDocker(t, "ps", "-a", "--format", "{{.Names}}", "--filter", "volume="+src); got != "bound\n" {
+		t.Errorf("ps --filter volume=<host path>: %q, want bound", got)
+	}
+	d.mustDocker(t, "rm", "bound")
 	// A bind source inside the data root is refused.
 	_, errOut, err = d.docker(t, "run", "--rm", "-v", d.DataRoot+":/x", "busybox", "true")
 	if err == nil {
