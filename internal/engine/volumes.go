@@ -123,6 +123,9 @@ func (e *Engine) prepareMounts(ctx context.Context, c *Container, nonRecursiveRO
 		if !filepath.IsAbs(d) {
 			return errdefs.ErrInvalidArgument.WithMessage(fmt.Sprintf("invalid tmpfs mount point %q: not an absolute path", dest))
 		}
+		if dests[d] {
+			return errdefs.ErrInvalidArgument.WithMessage(fmt.Sprintf("Duplicate mount point: %s", d))
+		}
 		dests[d] = true // spec.go mounts --tmpfs itself
 	}
 	for _, from := range hc.VolumesFrom {

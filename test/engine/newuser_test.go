@@ -287,6 +287,7 @@ func TestCreateNamesMissingContainer(t *testing.T) {
 		{[]string{"--volumes-from", "nosuch"}, "No such container: nosuch"},
 		{[]string{"--network", "container:nosuch"}, "No such container: nosuch"},
 		{[]string{"--network", "nosuchnet"}, "network nosuchnet not found"},
+		{[]string{"-v", "dupvol:/x", "--tmpfs", "/x"}, "Duplicate mount point: /x"},
 	} {
 		args := append(append([]string{"run", "--rm"}, tc.args...), "127.0.0.1:1/bb", "true")
 		_, errOut, err := d.docker(t, args...)
