@@ -39,6 +39,9 @@ func (e *Engine) ExecCreate(ctx context.Context, ref string, req container.ExecC
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	if c.State.Restarting {
+		return "", errdefs.ErrConflict.WithMessage(fmt.Sprintf("Container %s is restarting, wait until the container is running", c.ID))
+	}
 	if !c.State.Running || c.client == nil {
 		return "", errdefs.ErrConflict.WithMessage(fmt.Sprintf("Container %s is not running", c.ID))
 	}

@@ -123,10 +123,17 @@ func (e *Engine) startHealth(c *Container, client *shim.Client) {
 	go func() {
 		defer e.wg.Done()
 		for {
+			// The start interval applies in the start period while the
+			// container is still starting, as dockerd: once healthy (or
+			// unhealthy) it is probed at the interval.
 			wait := interval
-			inStart := time.Since(started) < hc.StartPeriod
-			if inStart && hc.StartInterval > 0 {
-				wait = startInterval
+			if time.Since(started) < hc.StartPeriod && hc.StartInterval > 0 {
+				c.mu.Lock()
+				starting := c.State.Health == nil || c.State.Health.Status == container.Starting
+				c.mu.Unlock()
+				if starting {
+					wait = startInterval
+				}
 			}
 			select {
 			case <-ctx.Done():

@@ -75,3 +75,34 @@ func TestHealthcheck(t *testing.T) {
 		t.Fatalf("--no-healthcheck: Health %q", out)
 	}
 }
+
+// TestHealthStartInterval: in the start period a container is probed at
+// --health-start-interval only while it is starting; once healthy, at
+// --health-interval, as dockerd.
+func TestHealthStartInterval(t *testing.T) {
+	d := newDaemon(t)
+	d.mustDocker(t, "run", "-d", "--name", "hsi", "--health-cmd", "true", "--health-interval", "1h",
+		"--health-start-period", "1h", "--health-start-interval", "100ms", "busybox", "sleep", "300")
+	waitFor(t, "healthy", func() bool {
+		return strings.TrimSpace(d.mustDocker(t, "inspect", "-f", "{{.State.Health.Status}}", "hsi")) == "healthy"
+	})
+	count := func() int {
+		return len(strings.Fields(d.mustDocker(t, "inspect", "-f", "{{range .State.Health.Log}}x {{end}}", "hsi")))
+	}
+	before := count()
+	time.Sleep(time.Second)
+	if after := count(); after > before+1 {
+		t.Errorf("probes after healthy, in 1 s: %d (from %d to %d), want at most one more (the interval is 1h)", after-before, before, after)
+	}
+}
+
+// TestExecWhileRestarting: an exec into a container that waits to be
+// restarted gets dockerd's answer.
+func TestExecWhileRestarting(t *testing.T) {
+	d := newDaemon(t)
+	d.mustDocker(t, "run", "-d", "--name", "rs", "--restart", "always", "busybox", "false")
+	waitFor(t, "exec refused as restarting", func() bool {
+		_, errOut, err := d.docker(t, "exec", "rs", "true")
+		return err != nil && strings.Contains(errOut, "is restarting, wait until the container is running")
+	})
+}
