@@ -206,9 +206,17 @@ func (e *Engine) prepareMounts(ctx context.Context, c *Container, nonRecursiveRO
 					opts.Driver, opts.Options = d.Name, d.Options
 				}
 			}
+			existed := false
+			if name != "" {
+				_, gerr := e.cfg.Volumes.Get(ctx, name)
+				existed = gerr == nil
+			}
 			v, err := e.cfg.Volumes.Create(ctx, name, opts)
 			if err != nil {
 				return err
+			}
+			if !existed { // dockerd's "create" event for a volume a container made
+				e.publishVolume(mevents.ActionCreate, v.Name, v.Driver)
 			}
 			r.Name = v.Name
 			if _, err := e.cfg.Volumes.Acquire(ctx, v.Name, c.ID); err != nil {
@@ -238,7 +246,11 @@ func (e *Engine) releaseMounts(ctx context.Context, id string, recs []MountRecor
 			slog.Error("release volume", "volume", r.Name, "container", id, "err", err)
 		}
 		if removeAnonymous && r.Anonymous {
-			if err := e.cfg.Volumes.Remove(ctx, r.Name, false); err != nil && !errdefs.IsNotFound(err) && !errdefs.IsConflict(err) {
+			err := e.cfg.Volumes.Remove(ctx, r.Name, false)
+			switch {
+			case err == nil:
+				e.publishVolume(mevents.ActionDestroy, r.Name, "")
+			case !errdefs.IsNotFound(err) && !errdefs.IsConflict(err):
 				slog.Error("remove anonymous volume", "volume", r.Name, "err", err)
 			}
 		}
@@ -454,6 +466,26 @@ func mountPointsOf(s *Container, vols *volume.Store) []container.MountPoint {
 	// --tmpfs mounts are in HostConfig.Tmpfs only, as dockerd shows them;
 	// --mount type=tmpfs ones are mount points.
 	return out
+}
+
+// publishVolume logs a volume's "create" or "destroy" event with its
+// driver ("local" when empty), as the volume API does.
+func (e *Engine) publishVolume(action mevents.Action, name, driver string) {
+	if e.cfg.Publish == nil {
+		return
+	}
+	if driver == "" {
+		driver = "local"
+	}
+	now := time.Now()
+	e.cfg.Publish(mevents.Message{
+		Type:     mevents.VolumeEventType,
+		Action:   action,
+		Actor:    mevents.Actor{ID: name, Attributes: map[string]string{"driver": driver}},
+		Scope:    "local",
+		Time:     now.Unix(),
+		TimeNano: now.UnixNano(),
+	})
 }
 
 // publishVolumeEvents logs dockerd's events for c's volumes: "mount"

@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/berth/berth/internal/testutil"
 )
@@ -244,5 +245,39 @@ func TestVolumeSubpath(t *testing.T) {
 	}
 	if out, _ := exec.Command("sh", "-c", "grep -c subpaths /proc/self/mountinfo").Output(); strings.TrimSpace(string(out)) != "0" {
 		t.Errorf("subpath mounts left: %s", out)
+	}
+}
+
+// TestVolumeEventsOfContainers: volumes a container makes (-v NAME, an
+// anonymous one) have dockerd's "create" event, an existing one none, and
+// an anonymous one removed with the container (--rm) its "destroy".
+func TestVolumeEventsOfContainers(t *testing.T) {
+	d := newDaemon(t)
+	d.mustDocker(t, "volume", "create", "pre")
+	// events --since counts whole seconds: start at the next one.
+	since := time.Now().Unix() + 1
+	time.Sleep(time.Until(time.Unix(since, 0)))
+	d.mustDocker(t, "run", "--rm", "-v", "evnamed:/n", "-v", "pre:/p", "-v", "/anon", "busybox", "true")
+	out := d.eventsSince(t, since, "{{.Action}} {{.Actor.ID}} {{.Actor.Attributes.driver}}", "type=volume", "event=create", "event=destroy")
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	var creates, destroys []string
+	for _, l := range lines {
+		f := strings.Fields(l)
+		if len(f) != 3 || f[2] != "local" {
+			t.Errorf("volume event %q, want ACTION NAME local", l)
+			continue
+		}
+		switch f[0] {
+		case "create":
+			creates = append(creates, f[1])
+		case "destroy":
+			destroys = append(destroys, f[1])
+		}
+	}
+	if len(creates) != 2 || !contains(creates, "evnamed") || contains(creates, "pre") {
+		t.Errorf("create events for %v, want evnamed and the anonymous volume (not pre):\n%s", creates, out)
+	}
+	if len(destroys) != 1 || contains(destroys, "evnamed") || !contains(creates, destroys[0]) {
+		t.Errorf("destroy events for %v, want the anonymous volume only:\n%s", destroys, out)
 	}
 }
