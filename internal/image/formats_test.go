@@ -50,6 +50,23 @@ func TestSaveLoadRoundTrip(t *testing.T) {
 					t.Errorf("%s: loaded ID %s, saved %s", name, got.ID, img.ID)
 				}
 			}
+			// Loading another image under a name moves the name, with
+			// dockerd's line about it first.
+			var other bytes.Buffer
+			if err := src.Tag(ctx, "b:latest", "example.com/a:1"); err != nil {
+				t.Fatal(err)
+			}
+			if err := src.Save(ctx, []string{"example.com/a:1"}, &other, format); err != nil {
+				t.Fatal(err)
+			}
+			lines, err = dst.Load(ctx, bytes.NewReader(other.Bytes()))
+			want = "The image example.com/a:1 already exists, renaming the old one with ID " + a.ID.String() + " to empty string\nLoaded image: example.com/a:1"
+			if got := strings.Join(lines, "\n"); err != nil || got != want {
+				t.Errorf("load over a name: %v\n%s\nwant:\n%s", err, got, want)
+			}
+			if err := dst.Tag(ctx, a.ID.String(), "example.com/a:1"); err != nil {
+				t.Fatal(err)
+			}
 			got, _ := dst.Get(ctx, "example.com/a:1")
 			dir := viewImage(t, dst, got)
 			if b, err := readFile(dir, "etc/world"); err != nil || string(b) != "world\n" {

@@ -391,10 +391,17 @@ func (s *Service) finishLoad(ctx context.Context, mdesc ocispec.Descriptor, m oc
 		}
 		return []string{"Loaded image ID: " + m.Config.Digest.String()}, nil
 	}
+	// As dockerd: a name that moves from another image to this one is
+	// announced before it moves.
+	var out []string
+	for _, n := range norm {
+		if prev, err := s.Get(ctx, n); err == nil && prev.ID != m.Config.Digest {
+			out = append(out, fmt.Sprintf("The image %s already exists, renaming the old one with ID %s to empty string", metadata.FamiliarName(n), prev.ID))
+		}
+	}
 	if _, err := s.setNames(ctx, norm, mdesc); err != nil {
 		return nil, err
 	}
-	var out []string
 	for _, n := range norm {
 		out = append(out, "Loaded image: "+metadata.FamiliarName(n))
 	}
