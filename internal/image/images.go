@@ -392,11 +392,14 @@ func (s *Service) remove(ctx context.Context, ref string, opts RemoveOptions) ([
 				out = append(out, DeleteResponse{Untagged: metadata.FamiliarName(n)})
 			}
 		}
-		if inUse {
-			// Forced while a container uses it: keep it, nameless.
+		if inUse && running {
+			// Untagged by force while a running container uses it: it
+			// stays, nameless, as with dockerd.
 			_, err := it.Create(metadata.Image{Name: danglingName(img.Target.Digest), Target: img.Target})
 			return err
 		}
+		// Forced while only stopped containers use it, it is deleted, as
+		// dockerd's: their snapshots keep the layers they need.
 		out = append(out, DeleteResponse{Deleted: img.ID.String()})
 		return nil
 	})

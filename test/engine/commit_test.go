@@ -136,3 +136,39 @@ func TestCommit(t *testing.T) {
 }
 
 func itoa(n int64) string { return strconv.FormatInt(n, 10) }
+
+// TestForceRemoveImageOfStoppedContainer: rmi -f of an image only a
+// stopped container uses deletes it, as dockerd's; the container still
+// starts (its layers stay with it), and nothing is left once it is
+// removed. With a running container the image only loses its name.
+func TestForceRemoveImageOfStoppedContainer(t *testing.T) {
+	d := newDaemon(t)
+	d.mustDocker(t, "run", "--name", "base", "busybox", "sh", "-c", "echo from-image > /img")
+	d.mustDocker(t, "commit", "base", "rf:1")
+	d.mustDocker(t, "rm", "base")
+	d.mustDocker(t, "create", "--name", "rfc", "rf:1", "cat", "/img")
+	out := d.mustDocker(t, "rmi", "-f", "rf:1")
+	if !strings.Contains(out, "Untagged: rf:1\n") || !strings.Contains(out, "Deleted: sha256:") {
+		t.Errorf("rmi -f of an image a stopped container uses: %q, want Untagged and Deleted", out)
+	}
+	if got := d.mustDocker(t, "images", "-aq", "--filter", "dangling=true"); got != "" {
+		t.Errorf("dangling images after rmi -f: %q", got)
+	}
+	if got := d.mustDocker(t, "start", "-a", "rfc"); got != "from-image\n" {
+		t.Errorf("the container after its image was removed: %q", got)
+	}
+	d.mustDocker(t, "rm", "rfc")
+	if got := d.mustDocker(t, "images", "-aq"); strings.Count(got, "\n") != 1 {
+		t.Errorf("images after the container went: %q, want busybox only", got)
+	}
+	// A running container keeps the image, nameless.
+	d.mustDocker(t, "tag", "busybox", "rr:1")
+	d.mustDocker(t, "run", "-d", "--name", "rrc", "rr:1", "sleep", "300")
+	d.mustDocker(t, "rmi", "-f", "busybox")
+	if out := d.mustDocker(t, "rmi", "-f", "rr:1"); out != "Untagged: rr:1\n" {
+		t.Errorf("rmi -f of an image a running container uses: %q, want only Untagged", out)
+	}
+	if got := d.mustDocker(t, "exec", "rrc", "true"); got != "" {
+		t.Errorf("exec after rmi -f: %q", got)
+	}
+}
