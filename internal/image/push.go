@@ -46,6 +46,9 @@ func (s *Service) push(ctx context.Context, ref string, opts PushOptions) error 
 	if err != nil {
 		return err
 	}
+	if img, err = s.compressForPush(ctx, img); err != nil {
+		return err
+	}
 	pr := newProgress(opts.Progress)
 	pr.send("", "The push refers to repository ["+r.Context().Name()+"]")
 	mbytes, err := content.ReadBlob(ctx, s.content, img.Target, content.MaxManifestSize)

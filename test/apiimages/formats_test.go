@@ -250,3 +250,53 @@ func TestOldClientWithLoweredMinimum(t *testing.T) {
 		t.Errorf("skopeo copy docker-daemon: wrote no OCI layout: %v", err)
 	}
 }
+
+// TestPushOfLoadedImageIsCompressed: an image loaded from a docker archive
+// (layers stored uncompressed) is pushed with gzipped layers, as dockerd
+// pushes it; the image ID stays, the pushed manifest is what RepoDigests
+// names, and the image pulls back and runs.
+func TestPushOfLoadedImageIsCompressed(t *testing.T) {
+	if busyboxErr != nil {
+		t.Fatal(busyboxErr)
+	}
+	host := startRegistry(t, "", "")
+	archive := filepath.Join(t.TempDir(), "bb.tar")
+	skopeo(t, "copy", "--quiet", "oci:"+busyboxDir+":latest", "docker-archive:"+archive+":loaded:1")
+	d := startDaemon(t, "")
+	c := newCLI(t, d)
+	c.ok("load", "-i", archive)
+	id := strings.TrimSpace(c.ok("image", "inspect", "-f", "{{.Id}}", "loaded:1").stdout)
+	c.ok("tag", "loaded:1", host+"/loaded:1")
+	out := c.ok("push", host+"/loaded:1").stdout
+	raw := skopeo(t, "inspect", "--raw", "--tls-verify=false", "docker://"+host+"/loaded:1")
+	var m struct {
+		Layers []struct {
+			MediaType string
+			Size      int64
+		}
+	}
+	if err := json.Unmarshal([]byte(raw), &m); err != nil || len(m.Layers) == 0 {
+		t.Fatalf("pushed manifest: %v\n%s", err, raw)
+	}
+	fi, err := os.Stat(archive)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, l := range m.Layers {
+		if !strings.HasSuffix(l.MediaType, "gzip") || l.Size >= fi.Size()/2 {
+			t.Errorf("pushed layer %s of %d bytes (archive %d): want gzip, compressed", l.MediaType, l.Size, fi.Size())
+		}
+	}
+	if got := strings.TrimSpace(c.ok("image", "inspect", "-f", "{{.Id}}", "loaded:1").stdout); got != id {
+		t.Errorf("image ID after the push %s, before %s", got, id)
+	}
+	digests := c.ok("image", "inspect", "-f", "{{json .RepoDigests}}", "loaded:1").stdout
+	if !strings.Contains(out, "1: digest: sha256:") || !strings.Contains(digests, host+"/loaded@sha256:") {
+		t.Errorf("push output %q, RepoDigests %s", out, digests)
+	}
+	c.ok("rmi", "loaded:1", host+"/loaded:1")
+	c.ok("pull", "-q", host+"/loaded:1")
+	if r := c.ok("run", "--rm", host+"/loaded:1", "echo", "pulled back"); r.stdout != "pulled back\n" {
+		t.Errorf("run of the pulled-back image: %q", r.stdout)
+	}
+}
