@@ -45,11 +45,23 @@ func Main(args []string) int {
 		SilenceErrors: true,
 		// docker --version / -v: "Docker version 28.2.2, build e6534b4".
 		Version: version.Version + ", build " + build,
+		// The global flags come before the command, as docker's: they
+		// are the root's own flags, read on the way to the command, so
+		// that a command's -H (history --human) is its own.
+		TraverseChildren: true,
+		// Without a command: the help. With one that does not exist:
+		// docker's words and exit 1.
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if len(args) == 0 {
+				return cmd.Help()
+			}
+			return &command.StatusError{Code: 1, Err: fmt.Errorf("berth: unknown command: berth %s\n\nRun 'berth --help' for more information", args[0])}
+		},
 	}
 	root.SetVersionTemplate("Berth version {{.Version}}\n")
 	// Global flags select the daemon the docker-compatible commands talk to.
 	var clientOpts client.Options
-	pf := root.PersistentFlags()
+	pf := root.Flags()
 	pf.StringVarP(&clientOpts.Host, "host", "H", "", "Daemon socket to connect to (default $BERTH_HOST, $DOCKER_HOST or "+client.DefaultHost+")")
 	pf.BoolVar(&clientOpts.TLS, "tls", false, "Use TLS; implied by --tlsverify")
 	pf.BoolVar(&clientOpts.TLSVerify, "tlsverify", false, "Use TLS and verify the remote")

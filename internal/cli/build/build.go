@@ -35,7 +35,7 @@ func AddCommands(root *cobra.Command, opts *client.Options) {
 		Use:   "builder",
 		Short: "Manage builds",
 		Args:  container.NoArgs,
-		RunE:  func(cmd *cobra.Command, args []string) error { return cmd.Help() },
+		RunE:  command.ShowHelp,
 	}
 	p := newPruneCommand(opts)
 	command.DockerHelp(p)

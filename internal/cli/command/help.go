@@ -30,3 +30,10 @@ func DockerHelp(cmd *cobra.Command) {
 	cmd.SetHelpTemplate("{{.UsageString}}")
 	cmd.SetFlagErrorFunc(FlagError)
 }
+
+// ShowHelp is the RunE of a command group (network, volume, ...) run
+// without a subcommand: its help, on standard error, as docker's.
+func ShowHelp(cmd *cobra.Command, args []string) error {
+	cmd.SetOut(cmd.ErrOrStderr())
+	return cmd.Help()
+}

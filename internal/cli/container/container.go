@@ -15,7 +15,7 @@ func AddCommands(root *cobra.Command, opts *client.Options) {
 		Use:   "container",
 		Short: "Manage containers",
 		Args:  NoArgs,
-		RunE:  func(cmd *cobra.Command, args []string) error { return cmd.Help() },
+		RunE:  command.ShowHelp,
 	}
 	sub := func() []*cobra.Command {
 		ls := newPsCommand(opts)

@@ -156,8 +156,7 @@ func newHistoryCommand(copts *client.Options) *cobra.Command {
 		},
 	}
 	f := cmd.Flags()
-	// docker spells this -H too, but here -H is the global --host.
-	f.BoolVar(&human, "human", true, "Print sizes and dates in human readable format")
+	f.BoolVarP(&human, "human", "H", true, "Print sizes and dates in human readable format")
 	f.BoolVarP(&quiet, "quiet", "q", false, "Only show image IDs")
 	f.BoolVar(&noTrunc, "no-trunc", false, "Don't truncate output")
 	f.StringVar(&format, "format", "", "Format output using a custom template")

@@ -16,7 +16,7 @@ func AddCommands(root *cobra.Command, opts *client.Options) {
 		Use:   "image",
 		Short: "Manage images",
 		Args:  container.NoArgs,
-		RunE:  func(cmd *cobra.Command, args []string) error { return cmd.Help() },
+		RunE:  command.ShowHelp,
 	}
 	ls := newListCommand(opts)
 	ls.Use, ls.Aliases = "ls [OPTIONS] [REPOSITORY[:TAG]]", []string{"images", "list"}

@@ -13,10 +13,10 @@ import (
 // and TLS flags.
 func AddCommands(root *cobra.Command, opts *client.Options) {
 	group := &cobra.Command{
-		Use:   "network COMMAND",
+		Use:   "network",
 		Short: "Manage networks",
 		Args:  cobra.NoArgs,
-		RunE:  func(cmd *cobra.Command, args []string) error { return cmd.Help() },
+		RunE:  command.ShowHelp,
 	}
 	group.AddCommand(newConnectCommand(opts), newCreateCommand(opts), newDisconnectCommand(opts),
 		newInspectCommand(opts), newListCommand(opts), newRemoveCommand(opts), newPruneCommand(opts))

@@ -14,9 +14,7 @@ func AddCommands(root *cobra.Command, opts *client.Options) {
 		Use:   "system",
 		Short: "Manage Berth",
 		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, args []string) error {
-			return cmd.Help()
-		},
+		RunE:  command.ShowHelp,
 	}
 	sys.AddCommand(newInfoCommand(opts), newEventsCommand(opts), newDiskUsageCommand(opts), newPruneCommand(opts))
 	for _, c := range []*cobra.Command{newVersionCommand(opts), newInfoCommand(opts), newEventsCommand(opts), sys} {

@@ -11,10 +11,10 @@ import (
 // and TLS flags.
 func AddCommands(root *cobra.Command, opts *client.Options) {
 	group := &cobra.Command{
-		Use:   "volume COMMAND",
+		Use:   "volume",
 		Short: "Manage volumes",
 		Args:  cobra.NoArgs,
-		RunE:  func(cmd *cobra.Command, args []string) error { return cmd.Help() },
+		RunE:  command.ShowHelp,
 	}
 	group.AddCommand(newCreateCommand(opts), newInspectCommand(opts), newListCommand(opts), newPruneCommand(opts), newRemoveCommand(opts))
 	command.DockerHelp(group)
