@@ -2,6 +2,7 @@ package engine
 
 import (
 	"bufio"
+	"compress/gzip"
 	"context"
 	"encoding/json"
 	"errors"
@@ -51,6 +52,9 @@ func (e *Engine) Logs(ctx context.Context, ref string, o LogOptions, emit func(L
 		return errdefs.ErrInvalidArgument.WithMessage(`configured logging driver does not support reading`)
 	}
 	maxFiles := 1
+	if lc.Type == "local" {
+		maxFiles = 5
+	}
 	if v := lc.Config["max-file"]; v != "" {
 		maxFiles, _ = strconv.Atoi(v)
 	}
@@ -72,11 +76,21 @@ func (e *Engine) Logs(ctx context.Context, ref string, o LogOptions, emit func(L
 	// Rotated files first (oldest is .N-1), then the current one.
 	var entries []jsonEntry
 	for i := maxFiles - 1; i >= 1; i-- {
-		_ = readEntries(fmt.Sprintf("%s.%d", path, i), 0, func(en jsonEntry) {
+		// A rotated file is plain or gzipped (compress=true; the plain
+		// one is there until its gzip is complete).
+		rotated := fmt.Sprintf("%s.%d", path, i)
+		err := readEntries(rotated, 0, func(en jsonEntry) {
 			if keep(en) {
 				entries = append(entries, en)
 			}
 		})
+		if errors.Is(err, os.ErrNotExist) {
+			_ = readGzipEntries(rotated+".gz", func(en jsonEntry) {
+				if keep(en) {
+					entries = append(entries, en)
+				}
+			})
+		}
 	}
 	f, err := os.Open(path)
 	if err != nil && !errors.Is(err, os.ErrNotExist) {
@@ -188,6 +202,32 @@ func scan(f *os.File, off int64, fn func(jsonEntry)) (int64, error) {
 		}
 		if err != nil {
 			return off, nil
+		}
+	}
+}
+
+// readGzipEntries reads the entries of a gzipped rotated log file.
+func readGzipEntries(path string, fn func(jsonEntry)) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	zr, err := gzip.NewReader(f)
+	if err != nil {
+		return err
+	}
+	r := bufio.NewReaderSize(zr, 64<<10)
+	for {
+		line, err := r.ReadBytes('\n')
+		if len(line) > 0 && line[len(line)-1] == '\n' {
+			var en jsonEntry
+			if json.Unmarshal(line, &en) == nil {
+				fn(en)
+			}
+		}
+		if err != nil {
+			return nil
 		}
 	}
 }

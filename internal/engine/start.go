@@ -222,11 +222,16 @@ func exitCodeFor(msg string) int {
 func logOptions(lc container.LogConfig, s *shim.Config) error {
 	switch lc.Type {
 	case "", "json-file":
+	case "local":
+		// docker's local driver: rotated and compressed by default
+		// (max-size 20m, max-file 5, compress true); its entries are
+		// kept in the json-file format here, which logs reads alike.
+		s.LogMaxSize, s.LogMaxFiles, s.LogCompress = 20<<20, 5, true
 	case "none":
 		s.LogPath = ""
 		return nil
 	default:
-		return errdefs.ErrInvalidArgument.WithMessage(fmt.Sprintf("logging driver %q is not supported (json-file, none)", lc.Type))
+		return errdefs.ErrInvalidArgument.WithMessage(fmt.Sprintf("logging driver %q is not supported (json-file, local, none)", lc.Type))
 	}
 	if v := lc.Config["max-size"]; v != "" {
 		n, err := parseSize(v)
@@ -250,6 +255,7 @@ func logOptions(lc container.LogConfig, s *shim.Config) error {
 		if on && s.LogMaxFiles < 2 {
 			return errdefs.ErrInvalidArgument.WithMessage("compress cannot be true when max-file is less than 2")
 		}
+		s.LogCompress = on
 	}
 	return nil
 }

@@ -67,6 +67,9 @@ type Config struct {
 	// included (docker's max-file, at least 1).
 	LogMaxSize  int64 `json:"logMaxSize,omitempty"`
 	LogMaxFiles int   `json:"logMaxFiles,omitempty"`
+	// LogCompress gzips rotated files (<log>.1.gz, ...), as docker's
+	// compress=true.
+	LogCompress bool `json:"logCompress,omitempty"`
 
 	// ExitTimeout is how long the shim stays after the container exited
 	// while no client is connected, before it deletes the container from

@@ -309,7 +309,7 @@ func newServed(dir string, h *handover) (*shim, error) {
 	s.l = ul
 	p := &procIO{stdinOnce: s.cfg.StdinOnce}
 	if s.cfg.LogPath != "" {
-		if p.log, err = openJSONLog(s.cfg.LogPath, s.cfg.LogMaxSize, s.cfg.LogMaxFiles); err != nil {
+		if p.log, err = openJSONLog(s.cfg.LogPath, s.cfg.LogMaxSize, s.cfg.LogMaxFiles, s.cfg.LogCompress); err != nil {
 			return nil, err
 		}
 	}

@@ -2,8 +2,10 @@ package shim
 
 import (
 	"bufio"
+	"compress/gzip"
 	"encoding/json"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -13,7 +15,7 @@ import (
 
 func TestJSONLogLineFormat(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "c-json.log")
-	l, err := openJSONLog(path, 0, 1)
+	l, err := openJSONLog(path, 0, 1, false)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -36,7 +38,7 @@ func TestJSONLogLineFormat(t *testing.T) {
 
 func TestJSONLogRotation(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "c-json.log")
-	l, err := openJSONLog(path, 300, 3)
+	l, err := openJSONLog(path, 300, 3, false)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -59,8 +61,11 @@ func TestJSONLogRotation(t *testing.T) {
 			t.Fatal(err)
 		}
 		st, _ := f.Stat()
-		if p != path && st.Size() < 300 {
-			t.Errorf("%s has %d bytes, rotated before max-size 300", p, st.Size())
+		// As dockerd's: a file is rotated before a line would take it
+		// above max-size, so a rotated file holds up to 300 bytes and no
+		// room for another line (each is about 80 bytes).
+		if p != path && (st.Size() > 300 || st.Size() < 300-100) {
+			t.Errorf("%s has %d bytes, want at most max-size 300 and no room for another line", p, st.Size())
 		}
 		sc := bufio.NewScanner(f)
 		for sc.Scan() {
@@ -85,7 +90,7 @@ func TestJSONLogRotation(t *testing.T) {
 
 func TestJSONLogMaxFileOneTruncates(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "c-json.log")
-	l, err := openJSONLog(path, 100, 1)
+	l, err := openJSONLog(path, 100, 1, false)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -119,4 +124,59 @@ func FuzzAppendJSONString(f *testing.F) {
 			t.Errorf("appendJSONString(%q) = %s, want %s", b, got, w)
 		}
 	})
+}
+
+// With compress, rotated files are gzipped (.1.gz, .2.gz) and hold the
+// lines in order; the current file stays plain.
+func TestJSONLogRotationCompressed(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "c-json.log")
+	l, err := openJSONLog(path, 300, 3, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const n = 40
+	for i := range n {
+		l.write("stdout", []byte(fmt.Sprintf("line %02d\n", i)), time.Now())
+	}
+	if err := l.close(); err != nil {
+		t.Fatal(err)
+	}
+	for _, gone := range []string{path + ".1", path + ".2", path + ".3.gz", path + ".1.gz.tmp"} {
+		if _, err := os.Stat(gone); !os.IsNotExist(err) {
+			t.Errorf("%s exists", gone)
+		}
+	}
+	var got []string
+	for _, p := range []string{path + ".2.gz", path + ".1.gz", path} {
+		f, err := os.Open(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var r io.Reader = f
+		if strings.HasSuffix(p, ".gz") {
+			zr, err := gzip.NewReader(f)
+			if err != nil {
+				t.Fatalf("%s: %v", p, err)
+			}
+			r = zr
+		}
+		sc := bufio.NewScanner(r)
+		for sc.Scan() {
+			var m struct{ Log string }
+			if err := json.Unmarshal(sc.Bytes(), &m); err != nil {
+				t.Fatal(err)
+			}
+			got = append(got, m.Log)
+		}
+		f.Close()
+	}
+	first := n - len(got)
+	for i, g := range got {
+		if g != fmt.Sprintf("line %02d\n", first+i) {
+			t.Fatalf("line %d is %q: lines %q", i, g, got)
+		}
+	}
+	if len(got) < 7 { // two rotated files of three lines, and the current one
+		t.Errorf("only %d lines kept in three files", len(got))
+	}
 }

@@ -212,7 +212,7 @@ func newShim(stateDir string, handing bool) (*shim, error) {
 func (s *shim) create() error {
 	p := &procIO{stdinOnce: s.cfg.StdinOnce}
 	if s.cfg.LogPath != "" {
-		l, err := openJSONLog(s.cfg.LogPath, s.cfg.LogMaxSize, s.cfg.LogMaxFiles)
+		l, err := openJSONLog(s.cfg.LogPath, s.cfg.LogMaxSize, s.cfg.LogMaxFiles, s.cfg.LogCompress)
 		if err != nil {
 			return err
 		}

@@ -1,0 +1,53 @@
+package engine
+
+import (
+	"fmt"
+	"os"
+	"strings"
+	"testing"
+)
+
+// TestLogRotationCompressAndLocal: json-file with compress=true keeps its
+// rotated files gzipped and logs reads them all, in order; a file never
+// grows above max-size; the local driver works as docker's (rotated,
+// compressed) for docker logs.
+func TestLogRotationCompressAndLocal(t *testing.T) {
+	d := newDaemon(t)
+	d.mustDocker(t, "run", "--name", "zl", "--log-opt", "max-size=2k", "--log-opt", "max-file=3", "--log-opt", "compress=true",
+		"busybox", "sh", "-c", "i=0; while [ $i -lt 200 ]; do echo line-$i; i=$((i+1)); done")
+	path := strings.TrimSpace(d.mustDocker(t, "inspect", "-f", "{{.LogPath}}", "zl"))
+	waitFor(t, "the rotated files gzipped", func() bool {
+		_, e1 := os.Stat(path + ".1.gz")
+		_, e2 := os.Stat(path + ".2.gz")
+		_, e3 := os.Stat(path + ".1")
+		return e1 == nil && e2 == nil && os.IsNotExist(e3)
+	})
+	for _, p := range []string{path, path + ".1.gz"} {
+		if st, err := os.Stat(p); err != nil || st.Size() > 2048 {
+			t.Errorf("%s: %v, size above max-size 2k", p, err)
+		}
+	}
+	lines := strings.Split(strings.TrimSpace(d.mustDocker(t, "logs", "zl")), "\n")
+	if len(lines) < 40 || lines[len(lines)-1] != "line-199" {
+		t.Fatalf("logs of a compressed rotation: %d lines, last %q", len(lines), lines[len(lines)-1])
+	}
+	var first int
+	if _, err := fmt.Sscanf(lines[0], "line-%d", &first); err != nil {
+		t.Fatalf("first line %q", lines[0])
+	}
+	for i, l := range lines {
+		if want := fmt.Sprintf("line-%d", first+i); l != want {
+			t.Fatalf("line %d is %q, want %q: a gap", i, l, want)
+		}
+	}
+	out := d.mustDocker(t, "run", "--name", "local", "--log-driver", "local", "busybox", "sh", "-c", "echo one; echo two >&2")
+	if out != "one\n" {
+		t.Errorf("run --log-driver local: %q", out)
+	}
+	if got, errOut, err := d.docker(t, "logs", "local"); err != nil || got != "one\n" || errOut != "two\n" {
+		t.Errorf("logs of a local-driver container: %v %q %q", err, got, errOut)
+	}
+	if _, errOut, err := d.docker(t, "run", "--rm", "--log-driver", "syslog", "busybox", "true"); err == nil || !strings.Contains(errOut, `logging driver "syslog" is not supported`) {
+		t.Errorf("--log-driver syslog: %v %q", err, errOut)
+	}
+}
