@@ -71,6 +71,15 @@ func (e *Engine) Create(ctx context.Context, req CreateRequest) (string, []strin
 	if err != nil {
 		return "", nil, err
 	}
+	// dockerd's words where the host has no block I/O weight.
+	if !blkioWeightSupported() {
+		if hc.BlkioWeight > 0 {
+			warnings = append(warnings, "Your kernel does not support Block I/O weight or the cgroup is not mounted. Weight discarded.")
+		}
+		if len(hc.BlkioWeightDevice) > 0 {
+			warnings = append(warnings, "Your kernel does not support Block I/O weight_device or the cgroup is not mounted. Weight-device discarded.")
+		}
+	}
 	if req.NetworkingConfig != nil {
 		for name, es := range req.NetworkingConfig.EndpointsConfig {
 			if err := e.validateEndpoint(ctx, name, es); err != nil {
@@ -338,6 +347,22 @@ func validateHostConfig(hc *container.HostConfig) error {
 	}
 	if hc.ShmSize < 0 {
 		return errdefs.ErrInvalidArgument.WithMessage("SHM size can not be less than 0")
+	}
+	if hc.Isolation != "" && hc.Isolation != container.IsolationDefault {
+		return errdefs.ErrInvalidArgument.WithMessage(fmt.Sprintf("invalid isolation: %s - on Linux only 'default' is supported", hc.Isolation))
+	}
+	if hc.BlkioWeight != 0 && (hc.BlkioWeight < 10 || hc.BlkioWeight > 1000) {
+		return errdefs.ErrInvalidArgument.WithMessage("Range of blkio weight is from 10 to 1000")
+	}
+	for _, d := range hc.BlkioWeightDevice {
+		if d != nil && (d.Weight < 10 || d.Weight > 1000) {
+			return errdefs.ErrInvalidArgument.WithMessage("Range of blkio weight is from 10 to 1000")
+		}
+	}
+	for _, rule := range hc.DeviceCgroupRules {
+		if _, err := parseDeviceCgroupRule(rule); err != nil {
+			return err
+		}
 	}
 	for _, c := range []struct {
 		field string

@@ -5,12 +5,15 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/containerd/errdefs"
+	"github.com/moby/moby/api/types/blkiodev"
 	"github.com/moby/moby/api/types/container"
 	"github.com/moby/profiles/seccomp"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
@@ -241,6 +244,9 @@ func (e *Engine) specFor(c *Container, dir, netns string) (*specs.Spec, error) {
 			Sysctl:      hc.Sysctls,
 		},
 		Domainname: cfg.Domainname,
+	}
+	if err := blkioDevices(hc, s.Linux.Resources); err != nil {
+		return nil, err
 	}
 	if hc.OomScoreAdj != 0 {
 		adj := hc.OomScoreAdj
@@ -585,7 +591,100 @@ func resources(hc *container.HostConfig) *specs.LinuxResources {
 	if hc.PidsLimit != nil && *hc.PidsLimit > 0 {
 		r.Pids = &specs.LinuxPids{Limit: hc.PidsLimit}
 	}
+	for _, rule := range hc.DeviceCgroupRules {
+		if dc, err := parseDeviceCgroupRule(rule); err == nil {
+			r.Devices = append(r.Devices, dc)
+		}
+	}
+	if hc.BlkioWeight > 0 && blkioWeightSupported() {
+		w := hc.BlkioWeight
+		r.BlockIO = &specs.LinuxBlockIO{Weight: &w}
+	}
 	return r
+}
+
+// deviceCgroupRule is docker's --device-cgroup-rule: "TYPE MAJOR:MINOR
+// ACCESS", TYPE a, b or c, MAJOR and MINOR numbers or *, ACCESS of r, w, m.
+var deviceCgroupRule = regexp.MustCompile(`^([acb]) ([0-9]+|\*):([0-9]+|\*) ([rwm]{1,3})$`)
+
+// parseDeviceCgroupRule reads one --device-cgroup-rule as an allow rule.
+func parseDeviceCgroupRule(rule string) (specs.LinuxDeviceCgroup, error) {
+	m := deviceCgroupRule.FindStringSubmatch(rule)
+	if m == nil {
+		return specs.LinuxDeviceCgroup{}, errdefs.ErrInvalidArgument.WithMessage(fmt.Sprintf("invalid device cgroup format '%s'", rule))
+	}
+	dc := specs.LinuxDeviceCgroup{Allow: true, Type: m[1], Access: m[4]}
+	for i, p := range []**int64{&dc.Major, &dc.Minor} {
+		if v := m[2+i]; v != "*" {
+			n, err := strconv.ParseInt(v, 10, 64)
+			if err != nil {
+				return specs.LinuxDeviceCgroup{}, errdefs.ErrInvalidArgument.WithMessage(fmt.Sprintf("invalid device cgroup format '%s'", rule))
+			}
+			*p = &n
+		}
+	}
+	return dc, nil
+}
+
+// blkioWeightSupported reports whether the host's cgroups have a block
+// I/O weight (CFQ's or BFQ's on v1, io.weight or io.bfq.weight on v2);
+// dockerd drops --blkio-weight with a warning where they have none.
+var blkioWeightSupported = sync.OnceValue(func() bool {
+	for _, f := range []string{"/sys/fs/cgroup/blkio/blkio.weight", "/sys/fs/cgroup/blkio/blkio.bfq.weight", "/sys/fs/cgroup/io.weight", "/sys/fs/cgroup/io.bfq.weight"} {
+		if _, err := os.Stat(f); err == nil {
+			return true
+		}
+	}
+	return false
+})
+
+// blkioDevices adds --blkio-weight-device and the --device-read/write-bps
+// and -iops limits to r, each device by its host node's numbers.
+func blkioDevices(hc *container.HostConfig, r *specs.LinuxResources) error {
+	if len(hc.BlkioWeightDevice) == 0 && len(hc.BlkioDeviceReadBps) == 0 && len(hc.BlkioDeviceWriteBps) == 0 &&
+		len(hc.BlkioDeviceReadIOps) == 0 && len(hc.BlkioDeviceWriteIOps) == 0 {
+		return nil
+	}
+	if r.BlockIO == nil {
+		r.BlockIO = &specs.LinuxBlockIO{}
+	}
+	numbers := func(path string) (int64, int64, error) {
+		var st unixStat
+		if err := statDevice(path, &st); err != nil {
+			return 0, 0, fmt.Errorf("blkio device %s: %w", path, err)
+		}
+		return st.major, st.minor, nil
+	}
+	if blkioWeightSupported() {
+		for _, d := range hc.BlkioWeightDevice {
+			maj, min, err := numbers(d.Path)
+			if err != nil {
+				return err
+			}
+			w := d.Weight
+			wd := specs.LinuxWeightDevice{Weight: &w}
+			wd.Major, wd.Minor = maj, min
+			r.BlockIO.WeightDevice = append(r.BlockIO.WeightDevice, wd)
+		}
+	}
+	for _, t := range []struct {
+		from []*blkiodev.ThrottleDevice
+		to   *[]specs.LinuxThrottleDevice
+	}{
+		{hc.BlkioDeviceReadBps, &r.BlockIO.ThrottleReadBpsDevice}, {hc.BlkioDeviceWriteBps, &r.BlockIO.ThrottleWriteBpsDevice},
+		{hc.BlkioDeviceReadIOps, &r.BlockIO.ThrottleReadIOPSDevice}, {hc.BlkioDeviceWriteIOps, &r.BlockIO.ThrottleWriteIOPSDevice},
+	} {
+		for _, d := range t.from {
+			maj, min, err := numbers(d.Path)
+			if err != nil {
+				return err
+			}
+			td := specs.LinuxThrottleDevice{Rate: d.Rate}
+			td.Major, td.Minor = maj, min
+			*t.to = append(*t.to, td)
+		}
+	}
+	return nil
 }
 
 func addDevice(s *specs.Spec, d container.DeviceMapping) error {

@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // cgroupFile reads a v1 controller file of container id (this machine's
@@ -120,5 +122,57 @@ func TestOOMKilled(t *testing.T) {
 	}
 	if ev := d.mustDocker(t, "events", "--since", "1", "--until", fmt.Sprint(time.Now().Unix()+1), "--filter", "event=oom", "--format", "{{.Actor.Attributes.name}}"); strings.TrimSpace(ev) != "oom" {
 		t.Fatalf("oom event: %q", ev)
+	}
+}
+
+// TestDeviceRulesAndBlkio: --device-cgroup-rule adds to the container's
+// device allow list, --device-read-bps and --device-write-iops limit a
+// block device, and --blkio-weight where the host has no weight is
+// dropped with dockerd's warning; bad values get dockerd's errors.
+func TestDeviceRulesAndBlkio(t *testing.T) {
+	if _, err := os.Stat("/sys/fs/cgroup/devices/devices.list"); err != nil {
+		t.Skip("no cgroup v1 devices controller")
+	}
+	dev := ""
+	for _, name := range []string{"vda", "sda", "nvme0n1", "xvda", "loop0"} {
+		if _, err := os.Stat("/dev/" + name); err == nil {
+			dev = "/dev/" + name
+			break
+		}
+	}
+	var st unix.Stat_t
+	if dev == "" || unix.Stat(dev, &st) != nil {
+		t.Skip("no block device to limit")
+	}
+	numbers := fmt.Sprintf("%d:%d", unix.Major(st.Rdev), unix.Minor(st.Rdev))
+	d := newDaemon(t)
+	id := strings.TrimSpace(d.mustDocker(t, "run", "-d", "--device-cgroup-rule", "c 42:* rmw",
+		"--device-read-bps", dev+":1mb", "--device-write-iops", dev+":100", "busybox", "sleep", "300"))
+	if got := cgroupFile(t, "devices", id, "devices.list"); !strings.Contains(got, "c 42:* rwm") {
+		t.Errorf("devices.list lacks the rule c 42:* rwm:\n%s", got)
+	}
+	if _, err := os.Stat("/sys/fs/cgroup/blkio/blkio.throttle.read_bps_device"); err == nil {
+		if got := cgroupFile(t, "blkio", id, "blkio.throttle.read_bps_device"); !strings.Contains(got, numbers+" 1048576") {
+			t.Errorf("blkio.throttle.read_bps_device: %q, want %s 1048576", got, numbers)
+		}
+		if got := cgroupFile(t, "blkio", id, "blkio.throttle.write_iops_device"); !strings.Contains(got, numbers+" 100") {
+			t.Errorf("blkio.throttle.write_iops_device: %q, want %s 100", got, numbers)
+		}
+	}
+	if _, err := os.Stat("/sys/fs/cgroup/blkio/blkio.weight"); os.IsNotExist(err) {
+		if _, errOut, err := d.docker(t, "run", "--rm", "--blkio-weight", "300", "busybox", "true"); err != nil ||
+			!strings.Contains(errOut, "Your kernel does not support Block I/O weight or the cgroup is not mounted. Weight discarded.") {
+			t.Errorf("--blkio-weight without the host's weight: %v %q", err, errOut)
+		}
+	}
+	for args, want := range map[string]string{
+		"--blkio-weight 5":                  "Range of blkio weight is from 10 to 1000",
+		"--device-read-bps /dev/nosuch:1mb": "no such file or directory",
+		"--isolation hyperv":                "on Linux only 'default' is supported",
+	} {
+		full := append([]string{"run", "--rm"}, strings.Fields(args)...)
+		if _, errOut, err := d.docker(t, append(full, "busybox", "true")...); err == nil || !strings.Contains(errOut, want) {
+			t.Errorf("run %s: %v %q, want %q", args, err, errOut, want)
+		}
 	}
 }

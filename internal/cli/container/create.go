@@ -154,7 +154,11 @@ func createContainer(ctx context.Context, c *client.Client, stderr io.Writer, o 
 			return err
 		}
 		defer resp.Close()
-		return DisplayProgress(resp, stderr, nil)
+		var out io.Writer = stderr
+		if o.quiet {
+			out = io.Discard
+		}
+		return DisplayProgress(resp, out, nil)
 	}
 	switch o.pull {
 	case "always":
@@ -168,7 +172,9 @@ func createContainer(ctx context.Context, c *client.Client, stderr io.Writer, o 
 	opts := mobyclient.ContainerCreateOptions{Config: cc.Config, HostConfig: cc.HostConfig, NetworkingConfig: cc.Network, Platform: platform, Name: o.name}
 	res, err := c.ContainerCreate(ctx, opts)
 	if err != nil && cerrdefs.IsNotFound(err) && o.pull == "missing" && strings.Contains(err.Error(), "image") {
-		fmt.Fprintf(stderr, "Unable to find image '%s' locally\n", familiarRef(image))
+		if !o.quiet {
+			fmt.Fprintf(stderr, "Unable to find image '%s' locally\n", familiarRef(image))
+		}
 		if perr := pull(); perr != nil {
 			return "", perr
 		}

@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/netip"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -49,35 +50,50 @@ type createOptions struct {
 	volumesFrom, sysctls, storageOpt, annotations             opts.ListOpts
 	ulimits                                                   *opts.UlimitOpt
 	mounts                                                    opts.MountOpt
+
+	blkioWeight                     uint16
+	blkioWeightDevice               opts.WeightdeviceOpt
+	deviceReadBps, deviceWriteBps   opts.ThrottledeviceOpt
+	deviceReadIOps, deviceWriteIOps opts.ThrottledeviceOpt
+	deviceCgroupRules               opts.ListOpts
+	kernelMemory                    opts.MemBytes
+	isolation                       string
+	quiet                           bool
 }
 
 func newCreateOptions() *createOptions {
 	return &createOptions{
-		attach:      opts.NewListOpts(validateAttach),
-		env:         opts.NewListOpts(opts.ValidateEnv),
-		envFile:     opts.NewListOpts(nil),
-		labels:      opts.NewListOpts(opts.ValidateLabel),
-		labelFile:   opts.NewListOpts(nil),
-		volumes:     opts.NewListOpts(nil),
-		tmpfs:       opts.NewListOpts(nil),
-		publish:     opts.NewListOpts(nil),
-		expose:      opts.NewListOpts(nil),
-		capAdd:      opts.NewListOpts(nil),
-		capDrop:     opts.NewListOpts(nil),
-		securityOpt: opts.NewListOpts(nil),
-		devices:     opts.NewListOpts(nil),
-		logOpts:     opts.NewListOpts(nil),
-		addHost:     opts.NewListOpts(opts.ValidateExtraHost),
-		dns:         opts.NewListOpts(opts.ValidateIPAddress),
-		dnsSearch:   opts.NewListOpts(opts.ValidateDNSSearch),
-		dnsOpt:      opts.NewListOpts(nil),
-		groupAdd:    opts.NewListOpts(nil),
-		links:       opts.NewListOpts(opts.ValidateLink),
-		volumesFrom: opts.NewListOpts(nil),
-		sysctls:     opts.NewListOpts(opts.ValidateSysctl),
-		storageOpt:  opts.NewListOpts(nil),
-		annotations: opts.NewListOpts(nil),
-		ulimits:     opts.NewUlimitOpt(nil),
+		blkioWeightDevice: opts.NewWeightdeviceOpt(opts.ValidateWeightDevice),
+		deviceReadBps:     opts.NewThrottledeviceOpt(opts.ValidateThrottleBpsDevice),
+		deviceWriteBps:    opts.NewThrottledeviceOpt(opts.ValidateThrottleBpsDevice),
+		deviceReadIOps:    opts.NewThrottledeviceOpt(opts.ValidateThrottleIOpsDevice),
+		deviceWriteIOps:   opts.NewThrottledeviceOpt(opts.ValidateThrottleIOpsDevice),
+		deviceCgroupRules: opts.NewListOpts(validateDeviceCgroupRule),
+		attach:            opts.NewListOpts(validateAttach),
+		env:               opts.NewListOpts(opts.ValidateEnv),
+		envFile:           opts.NewListOpts(nil),
+		labels:            opts.NewListOpts(opts.ValidateLabel),
+		labelFile:         opts.NewListOpts(nil),
+		volumes:           opts.NewListOpts(nil),
+		tmpfs:             opts.NewListOpts(nil),
+		publish:           opts.NewListOpts(nil),
+		expose:            opts.NewListOpts(nil),
+		capAdd:            opts.NewListOpts(nil),
+		capDrop:           opts.NewListOpts(nil),
+		securityOpt:       opts.NewListOpts(nil),
+		devices:           opts.NewListOpts(nil),
+		logOpts:           opts.NewListOpts(nil),
+		addHost:           opts.NewListOpts(opts.ValidateExtraHost),
+		dns:               opts.NewListOpts(opts.ValidateIPAddress),
+		dnsSearch:         opts.NewListOpts(opts.ValidateDNSSearch),
+		dnsOpt:            opts.NewListOpts(nil),
+		groupAdd:          opts.NewListOpts(nil),
+		links:             opts.NewListOpts(opts.ValidateLink),
+		volumesFrom:       opts.NewListOpts(nil),
+		sysctls:           opts.NewListOpts(opts.ValidateSysctl),
+		storageOpt:        opts.NewListOpts(nil),
+		annotations:       opts.NewListOpts(nil),
+		ulimits:           opts.NewUlimitOpt(nil),
 	}
 }
 
@@ -163,6 +179,17 @@ func (o *createOptions) addFlags(f *pflag.FlagSet) {
 	f.Var(&o.storageOpt, "storage-opt", "Storage driver options for the container")
 	f.Var(&o.annotations, "annotation", "Add an annotation to the container (passed through to the OCI runtime)")
 	f.Var(o.ulimits, "ulimit", "Ulimit options")
+	f.Uint16Var(&o.blkioWeight, "blkio-weight", 0, "Block IO (relative weight), between 10 and 1000, or 0 to disable (default 0)")
+	f.Var(&o.blkioWeightDevice, "blkio-weight-device", "Block IO weight (relative device weight)")
+	f.Var(&o.deviceReadBps, "device-read-bps", "Limit read rate (bytes per second) from a device")
+	f.Var(&o.deviceWriteBps, "device-write-bps", "Limit write rate (bytes per second) to a device")
+	f.Var(&o.deviceReadIOps, "device-read-iops", "Limit read rate (IO per second) from a device")
+	f.Var(&o.deviceWriteIOps, "device-write-iops", "Limit write rate (IO per second) to a device")
+	f.Var(&o.deviceCgroupRules, "device-cgroup-rule", "Add a rule to the cgroup allowed devices list")
+	f.Var(&o.kernelMemory, "kernel-memory", "Kernel memory limit")
+	_ = f.MarkDeprecated("kernel-memory", "and no longer supported by the kernel")
+	f.StringVar(&o.isolation, "isolation", "", "Container isolation technology")
+	f.BoolVarP(&o.quiet, "quiet", "q", false, "Suppress the pull output")
 	f.VarP(&o.memory, "memory", "m", "Memory limit")
 	f.Var(&o.memoryReservation, "memory-reservation", "Memory soft limit")
 	f.Var(&o.memorySwap, "memory-swap", "Swap limit equal to memory plus swap: '-1' to enable unlimited swap")
@@ -397,6 +424,7 @@ func (o *createOptions) parse(f *pflag.FlagSet, image string, args []string) (*c
 		CgroupnsMode: container.CgroupnsMode(o.cgroupns), CapAdd: o.capAdd.GetSlice(), CapDrop: o.capDrop.GetSlice(),
 		GroupAdd: o.groupAdd.GetSlice(), RestartPolicy: restart, SecurityOpt: secOpts, StorageOpt: storage,
 		ReadonlyRootfs: o.readOnly, LogConfig: container.LogConfig{Type: o.logDrv, Config: logOpts},
+		Isolation:    container.Isolation(o.isolation),
 		VolumeDriver: o.volumeDriver, ShmSize: o.shmSize.Value(), Tmpfs: tmpfs, Sysctls: sysctls, Runtime: o.runtime,
 		Mounts: o.mounts.Value(), Annotations: annotations,
 		Resources: container.Resources{
@@ -404,7 +432,11 @@ func (o *createOptions) parse(f *pflag.FlagSet, image string, args []string) (*c
 			MemorySwap: o.memorySwap.Value(), MemorySwappiness: &swappiness, OomKillDisable: &oomDisable,
 			NanoCPUs: o.cpus.Value(), CPUShares: o.cpuShares, CPUPeriod: o.cpuPeriod, CPUQuota: o.cpuQuota,
 			CpusetCpus: o.cpusetCpus, CpusetMems: o.cpusetMems, PidsLimit: &pids, Ulimits: o.ulimits.GetList(),
-			Devices: devices,
+			BlkioWeight: o.blkioWeight, BlkioWeightDevice: o.blkioWeightDevice.GetList(),
+			BlkioDeviceReadBps: o.deviceReadBps.GetList(), BlkioDeviceWriteBps: o.deviceWriteBps.GetList(),
+			BlkioDeviceReadIOps: o.deviceReadIOps.GetList(), BlkioDeviceWriteIOps: o.deviceWriteIOps.GetList(),
+			DeviceCgroupRules: o.deviceCgroupRules.GetSlice(),
+			Devices:           devices,
 		},
 	}
 	if o.rm && !hc.RestartPolicy.IsNone() {
@@ -517,3 +549,14 @@ func parseSecurityOpts(in []string) ([]string, error) {
 }
 
 var _ = strconv.Itoa
+
+// validateDeviceCgroupRule checks a --device-cgroup-rule as docker's CLI
+// does: "TYPE MAJOR:MINOR ACCESS".
+func validateDeviceCgroupRule(val string) (string, error) {
+	if deviceCgroupRuleRE.MatchString(val) {
+		return val, nil
+	}
+	return val, fmt.Errorf("invalid device cgroup format '%s'", val)
+}
+
+var deviceCgroupRuleRE = regexp.MustCompile(`^[acb] ([0-9]+|\*):([0-9]+|\*) [rwm]{1,3}$`)
