@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"context"
 	"fmt"
 	"strconv"
 	"strings"
@@ -79,7 +80,7 @@ func (e *Engine) Inspect(ref string) (container.InspectResponse, error) {
 		Platform:       "linux",
 		ExecIDs:        execs,
 		HostConfig:     hc,
-		GraphDriver:    &storage.DriverData{Name: "overlay2", Data: map[string]string{"MergedDir": dir + "/rootfs"}},
+		GraphDriver:    &storage.DriverData{Name: "overlay2", Data: e.graphDriverData(s.ID, dir)},
 		Mounts:         mountPointsOf(s, e.cfg.Volumes),
 		Config:         cfg,
 		NetworkSettings: &container.NetworkSettings{
@@ -201,4 +202,31 @@ func commandLine(path string, args []string) string {
 		}
 	}
 	return b.String()
+}
+
+// graphDriverData is inspect's GraphDriver.Data of container id, as
+// dockerd's overlay2 shows it: the merged root (mounted while it runs),
+// and the overlay's upper, work and lower directories (":"-separated,
+// topmost first).
+func (e *Engine) graphDriverData(id, dir string) map[string]string {
+	data := map[string]string{"MergedDir": dir + "/rootfs"}
+	if e.cfg.Images == nil {
+		return data
+	}
+	mounts, err := e.cfg.Images.Mounts(context.Background(), id)
+	if err != nil || len(mounts) != 1 || mounts[0].Type != "overlay" {
+		return data
+	}
+	for _, o := range mounts[0].Options {
+		k, v, _ := strings.Cut(o, "=")
+		switch k {
+		case "upperdir":
+			data["UpperDir"] = v
+		case "workdir":
+			data["WorkDir"] = v
+		case "lowerdir":
+			data["LowerDir"] = v
+		}
+	}
+	return data
 }

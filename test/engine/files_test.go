@@ -37,6 +37,15 @@ func TestCopyDiffExport(t *testing.T) {
 	if _, errOut, err := d.docker(t, "cp", "files:/nonexistent", dst); err == nil || !strings.Contains(errOut, "Could not find the file /nonexistent") {
 		t.Fatalf("cp of a missing path: %v %s", err, errOut)
 	}
+	// GraphDriver.Data names the overlay's directories, as dockerd's
+	// overlay2: what the container wrote is in UpperDir.
+	upper := strings.TrimSpace(d.mustDocker(t, "inspect", "-f", "{{.GraphDriver.Data.UpperDir}}", "files"))
+	if b, err := os.ReadFile(filepath.Join(upper, "data", "a")); err != nil || string(b) != "made\n" {
+		t.Errorf("GraphDriver.Data.UpperDir %q lacks the container's /data/a: %v", upper, err)
+	}
+	if got := d.mustDocker(t, "inspect", "-f", "{{if .GraphDriver.Data.LowerDir}}{{if .GraphDriver.Data.WorkDir}}ok{{end}}{{end}}", "files"); got != "ok\n" {
+		t.Errorf("GraphDriver.Data lacks LowerDir or WorkDir")
+	}
 	// /etc/mtab links to /proc/mounts, as dockerd's init layer makes it.
 	if out := d.mustDocker(t, "exec", "files", "readlink", "/etc/mtab"); out != "/proc/mounts\n" {
 		t.Errorf("readlink /etc/mtab in the container: %q, want /proc/mounts", out)
