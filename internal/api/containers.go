@@ -516,23 +516,12 @@ func (s *Server) containerAttach(w http.ResponseWriter, r *http.Request) {
 		media = types.MediaTypeRawStream
 	}
 	opts := engine.AttachOptions{Stdin: boolValue(r, "stdin"), Stdout: boolValue(r, "stdout"), Stderr: boolValue(r, "stderr")}
-	if k := r.URL.Query().Get("detachKeys"); k != "" {
-		keys, err := term.ToBytes(k)
-		if err != nil {
-			writeError(w, r, errdefs.ErrInvalidArgument.WithMessage(fmt.Sprintf("Invalid detach keys (%s) provided", k)))
-			return
-		}
-		opts.DetachKeys = keys
+	if opts.DetachKeys, err = detachKeys(r); err != nil {
+		writeError(w, r, err)
+		return
 	}
-	ctx, cancel := context.WithCancel(context.WithoutCancel(r.Context()))
+	ctx, cancel := s.streamContext(r)
 	defer cancel()
-	go func() {
-		select {
-		case <-s.stopping:
-			cancel()
-		case <-ctx.Done():
-		}
-	}()
 	var conn *HijackedConn
 	var streams engine.AttachStreams
 	open := func() (engine.AttachStreams, error) {
@@ -581,23 +570,13 @@ func (s *Server) containerAttachWS(w http.ResponseWriter, r *http.Request) {
 	if CompareVersions(version, "1.42") >= 0 {
 		opts = engine.AttachOptions{Stdin: boolValue(r, "stdin"), Stdout: boolValue(r, "stdout"), Stderr: boolValue(r, "stderr")}
 	}
-	if k := r.URL.Query().Get("detachKeys"); k != "" {
-		keys, err := term.ToBytes(k)
-		if err != nil {
-			writeError(w, r, errdefs.ErrInvalidArgument.WithMessage(fmt.Sprintf("Invalid detach keys (%s) provided", k)))
-			return
-		}
-		opts.DetachKeys = keys
+	var err error
+	if opts.DetachKeys, err = detachKeys(r); err != nil {
+		writeError(w, r, err)
+		return
 	}
-	ctx, cancel := context.WithCancel(context.WithoutCancel(r.Context()))
+	ctx, cancel := s.streamContext(r)
 	defer cancel()
-	go func() {
-		select {
-		case <-s.stopping:
-			cancel()
-		case <-ctx.Done():
-		}
-	}()
 	done := make(chan struct{})
 	var served chan struct{}
 	open := func() (engine.AttachStreams, error) {
@@ -633,7 +612,7 @@ func (s *Server) containerAttachWS(w http.ResponseWriter, r *http.Request) {
 		}
 		return streams, nil
 	}
-	err := s.cfg.Engine.Attach(ctx, ref, opts, open)
+	err = s.cfg.Engine.Attach(ctx, ref, opts, open)
 	close(done)
 	if served == nil {
 		writeError(w, r, err)
@@ -644,6 +623,33 @@ func (s *Server) containerAttachWS(w http.ResponseWriter, r *http.Request) {
 
 // errWSHandshake ends an attach whose WebSocket handshake failed.
 var errWSHandshake = errors.New("websocket handshake failed")
+
+// streamContext is the context of a hijacked stream (attach, exec): not
+// ended by the request's, which the hijack ends, but by the server's stop.
+func (s *Server) streamContext(r *http.Request) (context.Context, context.CancelFunc) {
+	ctx, cancel := context.WithCancel(context.WithoutCancel(r.Context()))
+	go func() {
+		select {
+		case <-s.stopping:
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
+	return ctx, cancel
+}
+
+// detachKeys reads an attach's detachKeys query value (nil: the default).
+func detachKeys(r *http.Request) ([]byte, error) {
+	k := r.URL.Query().Get("detachKeys")
+	if k == "" {
+		return nil, nil
+	}
+	keys, err := term.ToBytes(k)
+	if err != nil {
+		return nil, errdefs.ErrInvalidArgument.WithMessage(fmt.Sprintf("Invalid detach keys (%s) provided", k))
+	}
+	return keys, nil
+}
 
 // errAttachDone ends an attach that only wanted the logs.
 var errAttachDone = engine.ErrLogsOnly

@@ -1,7 +1,6 @@
 package api
 
 import (
-	"context"
 	"net/http"
 
 	"github.com/containerd/errdefs"
@@ -105,15 +104,8 @@ func (s *Server) execStart(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	streams := streamsFor(conn, tty)
-	ctx, cancel := context.WithCancel(context.WithoutCancel(r.Context()))
+	ctx, cancel := s.streamContext(r)
 	defer cancel()
-	go func() {
-		select {
-		case <-s.stopping:
-			cancel()
-		case <-ctx.Done():
-		}
-	}()
 	if err := s.cfg.Engine.ExecStart(ctx, id, false, streams); err != nil {
 		_, _ = streams.Stderr.Write([]byte(err.Error() + "\r\n"))
 	}
