@@ -4,6 +4,7 @@ go 1.26.8
 
 require (
 	github.com/moby/profiles/seccomp v0.3.0
+	github.com/moby/sys/signal v0.7.1
 	github.com/moby/term v0.5.2
 	github.com/opencontainers/runtime-spec v1.3.0
 	github.com/spf13/cobra v1.10.2

@@ -62,7 +62,7 @@ ADD ` + srv.URL + `/remote.txt /remote/
 USER 1000
 EXPOSE 80 53/udp
 VOLUME /data
-STOPSIGNAL SIGTERM
+STOPSIGNAL SIGRTMIN+3
 HEALTHCHECK CMD true
 SHELL ["/bin/sh", "-c"]
 ONBUILD RUN echo child
@@ -90,7 +90,7 @@ CMD ["hi"]
 		t.Fatalf("app:1 = %v, %v; want %s", img.ID, err, id)
 	}
 	c := img.Config.Config
-	if c.WorkingDir != "/app" || c.User != "1000" || c.StopSignal != "SIGTERM" {
+	if c.WorkingDir != "/app" || c.User != "1000" || c.StopSignal != "SIGRTMIN+3" {
 		t.Errorf("config workdir %q user %q stopsignal %q", c.WorkingDir, c.User, c.StopSignal)
 	}
 	if strings.Join(c.Entrypoint, " ") != "/bin/echo" || strings.Join(c.Cmd, " ") != "hi" {

@@ -25,6 +25,7 @@ import (
 	"github.com/moby/buildkit/frontend/dockerfile/shell"
 	dockerspec "github.com/moby/docker-image-spec/specs-go/v1"
 	"github.com/moby/patternmatcher"
+	"github.com/moby/sys/signal"
 	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
@@ -498,9 +499,8 @@ func parseSignal(s string) (int, error) {
 	if n, err := strconv.Atoi(s); err == nil && n > 0 && n < 65 {
 		return n, nil
 	}
-	names := map[string]int{"HUP": 1, "INT": 2, "QUIT": 3, "KILL": 9, "USR1": 10, "USR2": 12, "TERM": 15, "STOP": 19, "WINCH": 28}
-	if n, ok := names[strings.TrimPrefix(strings.ToUpper(s), "SIG")]; ok {
-		return n, nil
+	if n, ok := signal.SignalMap[strings.TrimPrefix(strings.ToUpper(s), "SIG")]; ok {
+		return int(n), nil
 	}
 	return 0, invalid("STOPSIGNAL %s: invalid signal", s)
 }

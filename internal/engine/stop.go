@@ -13,7 +13,7 @@ import (
 	"github.com/containerd/errdefs"
 	"github.com/moby/moby/api/types/container"
 	mevents "github.com/moby/moby/api/types/events"
-	"golang.org/x/sys/unix"
+	"github.com/moby/sys/signal"
 )
 
 // ParseSignal reads a signal as docker accepts it: a number, "KILL" or
@@ -28,12 +28,10 @@ func ParseSignal(s string, def syscall.Signal) (syscall.Signal, error) {
 		}
 		return syscall.Signal(n), nil
 	}
-	name := strings.ToUpper(s)
-	if !strings.HasPrefix(name, "SIG") {
-		name = "SIG" + name
-	}
-	sig := unix.SignalNum(name)
-	if sig == 0 {
+	// docker's table (moby/sys/signal): the names, with or without SIG,
+	// and the real-time ones, RTMIN, RTMIN+n, RTMAX-n, RTMAX.
+	sig, ok := signal.SignalMap[strings.TrimPrefix(strings.ToUpper(s), "SIG")]
+	if !ok {
 		return 0, errdefs.ErrInvalidArgument.WithMessage(fmt.Sprintf("invalid signal: %s", s))
 	}
 	return sig, nil

@@ -303,3 +303,27 @@ func TestExecAfterStop(t *testing.T) {
 		t.Errorf("exec start after the stop: %d %s; want 404 No such exec instance", status, body)
 	}
 }
+
+// TestRealTimeStopSignal: docker's real-time signal names (SIGRTMIN+3,
+// the stop signal of systemd images) are understood by run --stop-signal,
+// stop and kill -s, as dockerd's.
+func TestRealTimeStopSignal(t *testing.T) {
+	d := newDaemon(t)
+	// SIGRTMIN+3 is 37.
+	d.mustDocker(t, "run", "-d", "--name", "rt", "--stop-signal", "SIGRTMIN+3", "busybox", "sh", "-c",
+		"trap 'echo got-37; exit 0' 37; echo ready; while true; do sleep 0.1; done")
+	waitFor(t, "the trap set", func() bool { return strings.Contains(d.mustDocker(t, "logs", "rt"), "ready") })
+	d.mustDocker(t, "stop", "-t", "10", "rt")
+	if got := d.mustDocker(t, "logs", "rt"); !strings.Contains(got, "got-37") {
+		t.Errorf("stop with --stop-signal SIGRTMIN+3: logs %q, want the trap's line", got)
+	}
+	if code := strings.TrimSpace(d.mustDocker(t, "inspect", "-f", "{{.State.ExitCode}}", "rt")); code != "0" {
+		t.Errorf("exit code %s, want 0 from the trap", code)
+	}
+	d.mustDocker(t, "start", "rt")
+	waitFor(t, "the trap set again", func() bool {
+		return strings.Count(d.mustDocker(t, "logs", "rt"), "ready") == 2
+	})
+	d.mustDocker(t, "kill", "-s", "RTMIN+3", "rt")
+	waitFor(t, "kill -s RTMIN+3 delivered", func() bool { return strings.Count(d.mustDocker(t, "logs", "rt"), "got-37") == 2 })
+}
