@@ -1262,6 +1262,11 @@ func (r *buildRun) copyInto(ctx context.Context, dir string, cs *copySpec, a cop
 			return err
 		}
 		cs.uid, cs.gid = uid, gid
+	} else if a.from != "" {
+		// As both of docker's builders: what COPY --from copies out of a
+		// stage or an image keeps its owners (the chown-in-a-stage,
+		// COPY --from, USER app pattern needs them).
+		cs.keepOwner = true
 	}
 	cs.untar = func(src source, dest string) error {
 		target := filepath.Join(dir, filepath.FromSlash(dest))

@@ -369,3 +369,28 @@ func TestRunLayerHasOnlyWhatRunWrote(t *testing.T) {
 		}
 	}
 }
+
+// TestCopyFromKeepsOwners: COPY --from keeps the owners files have in the
+// stage (or image) they come from, as docker's builders do; --chown still
+// sets them, and a context file is root's.
+func TestCopyFromKeepsOwners(t *testing.T) {
+	d := newDaemon(t)
+	dir := writeFiles(t, map[string]string{
+		"ctx.txt": "from the context\n",
+		"Dockerfile": "FROM busybox AS base\n" +
+			"RUN mkdir /stage && echo secret > /stage/f && chown -R 123:456 /stage && chmod 600 /stage/f\n" +
+			"FROM busybox\n" +
+			"COPY --from=base /stage /dst\n" +
+			"COPY --from=base --chown=7:8 /stage /dst2\n" +
+			"COPY ctx.txt /ctx.txt\n" +
+			"CMD stat -c '%n %u:%g %a' /dst /dst/f /dst2/f /ctx.txt\n",
+	})
+	if out, errOut, err := d.berth(t, "build", "-t", "owners:1", dir); err != nil {
+		t.Fatalf("build: %v\n%s%s", err, out, errOut)
+	}
+	out, errOut, err := d.berth(t, "run", "--rm", "owners:1")
+	want := "/dst 123:456 755\n/dst/f 123:456 600\n/dst2/f 7:8 600\n/ctx.txt 0:0 644\n"
+	if err != nil || out != want {
+		t.Errorf("owners after COPY --from: %v %q %s, want %q", err, out, errOut, want)
+	}
+}
