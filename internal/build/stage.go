@@ -571,9 +571,23 @@ func (r *buildRun) layerStep(ctx context.Context, s *stageState, key, createdBy 
 	if err := fill(id, mounts); err != nil {
 		return err
 	}
-	upper, _, err := mount.WritableDir(mounts)
+	upper, overlay, err := mount.WritableDir(mounts)
 	if err != nil {
 		return err
+	}
+	if overlay {
+		// A step that changed nothing adds no layer, as dockerd's builder
+		// (an empty diff is an empty_layer history entry).
+		if ents, err := os.ReadDir(upper); err == nil && len(ents) == 0 {
+			img, err := r.b.images.CreateFromDiff(ctx, s.img, nil, image.CommitOptions{
+				Ref: cacheRef(key), Config: &s.cfg, ConfigExt: &s.ext, CreatedBy: createdBy, Author: s.author, Platform: r.opts.Platform,
+				Created: r.created(), EmptyLayer: true,
+			})
+			if err != nil {
+				return err
+			}
+			return r.done(ctx, s, key, createdBy, img)
+		}
 	}
 	lowers := mount.LowerDirs(mounts)
 	pr, pw := io.Pipe()

@@ -353,6 +353,21 @@ func TestRunLayerHasOnlyWhatRunWrote(t *testing.T) {
 	if got := lastLayerEntries(t, d, "runlayer:2"); strings.Join(got, " ") != "seen" {
 		t.Errorf("RUN's layer on a base with /etc/hostname holds %q, want only seen", got)
 	}
+	// A RUN that changes nothing adds no layer, as dockerd's builder.
+	dir = writeFiles(t, map[string]string{"Dockerfile": "FROM busybox\nRUN echo nothing changes\n"})
+	if out, errOut, err := d.berth(t, "build", "-t", "runlayer:empty", dir); err != nil {
+		t.Fatalf("build: %v\n%s%s", err, out, errOut)
+	}
+	layers := func(ref string) string {
+		out, _, _ := d.berth(t, "image", "inspect", "-f", "{{len .RootFS.Layers}}", ref)
+		return strings.TrimSpace(out)
+	}
+	if got, want := layers("runlayer:empty"), layers("busybox"); got != want || got == "" {
+		t.Errorf("layers after a RUN that changed nothing: %s, busybox has %s", got, want)
+	}
+	if out, _, _ := d.berth(t, "history", "--format", "{{.Size}} {{.CreatedBy}}", "runlayer:empty"); !strings.HasPrefix(out, "0B /bin/sh -c echo nothing changes") {
+		t.Errorf("history of the empty RUN: %q", out)
+	}
 	d.berth(t, "create", "--name", "runlayer", "runlayer:2")
 	for file, want := range map[string]string{"/etc/hostname": "from-image\n", "/etc/hosts": "10.9.9.9 img\n"} {
 		out, errOut, err := d.berth(t, "cp", "runlayer:"+file, "-")
