@@ -80,6 +80,17 @@ func buildOptions(r *http.Request) (build.BuildOptions, error) {
 			return opts, errdefs.ErrInvalidArgument.WithMessage("invalid buildargs: " + err.Error())
 		}
 	}
+	if v := q.Get("cachefrom"); v != "" {
+		if err := json.Unmarshal([]byte(v), &opts.CacheFrom); err != nil {
+			return opts, errdefs.ErrInvalidArgument.WithMessage("invalid cachefrom: " + err.Error())
+		}
+	}
+	if iso := q.Get("isolation"); iso != "" && iso != "default" {
+		return opts, errdefs.ErrInvalidArgument.WithMessage(fmt.Sprintf("Unsupported isolation: %q", iso))
+	}
+	if boolValue(r, "squash") {
+		return opts, errdefs.ErrInvalidArgument.WithMessage("squash is only supported with experimental mode")
+	}
 	if v := q.Get("labels"); v != "" {
 		if err := json.Unmarshal([]byte(v), &opts.Labels); err != nil {
 			return opts, errdefs.ErrInvalidArgument.WithMessage("invalid labels: " + err.Error())

@@ -129,8 +129,11 @@ type BuildOptions struct {
 	// Secrets map a secret ID to the file RUN --mount=type=secret reads.
 	Secrets map[string]string
 	// Limits are the RUN containers' resource limits.
-	Limits  RunLimits
-	Outputs []Output
+	Limits RunLimits
+	// CacheFrom are images whose history the build may take steps from
+	// (docker build --cache-from), after a miss in the build cache.
+	CacheFrom []string
+	Outputs   []Output
 	// Platform of the base images ("" for the image service's).
 	Platform string
 	// RegistryAuth are the credentials per registry (POST /build's

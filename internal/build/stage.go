@@ -57,6 +57,9 @@ type buildRun struct {
 	// used are the build args an ARG declared.
 	usedMu sync.Mutex
 	used   map[string]bool
+	// cacheFrom are --cache-from's images (cacheFromImages).
+	cacheFromOnce sync.Once
+	cacheFrom     []image.Image
 }
 
 func (r *buildRun) consumed(k string) {
@@ -548,6 +551,9 @@ func (r *buildRun) configStep(ctx context.Context, s *stageState, instr string) 
 	if r.cached(ctx, s, key) {
 		return nil
 	}
+	if ok, err := r.restoreFromCacheImage(ctx, s, key, "/bin/sh -c #(nop) "+instr); ok || err != nil {
+		return err
+	}
 	img, err := r.b.images.CreateFromDiff(ctx, s.img, nil, image.CommitOptions{
 		Ref: cacheRef(key), Config: &s.cfg, ConfigExt: &s.ext, EmptyLayer: true, CreatedBy: "/bin/sh -c #(nop) " + instr, Author: s.author, Platform: r.opts.Platform,
 		Created: r.created(),
@@ -925,14 +931,17 @@ func (r *buildRun) run(ctx context.Context, s *stageState, c *instructions.RunCo
 	if r.cached(ctx, s, key) {
 		return nil
 	}
+	createdBy := strings.Join(args, " ")
+	if len(argKV) > 0 {
+		createdBy = fmt.Sprintf("|%d %s %s", len(argKV), strings.Join(argKV, " "), createdBy)
+	}
+	if ok, err := r.restoreFromCacheImage(ctx, s, key, createdBy); ok || err != nil {
+		return err
+	}
 	for _, f := range onMiss {
 		if err := f(); err != nil {
 			return err
 		}
-	}
-	createdBy := strings.Join(args, " ")
-	if len(argKV) > 0 {
-		createdBy = fmt.Sprintf("|%d %s %s", len(argKV), strings.Join(argKV, " "), createdBy)
 	}
 	return r.layerStep(ctx, s, key, createdBy, func(id string, rootfs []mount.Mount) error {
 		s.send(fmt.Sprintf(" ---> Running in %s\n", id[:12]))
@@ -973,6 +982,9 @@ func (r *buildRun) workdir(ctx context.Context, s *stageState) error {
 	key := r.stepKey(s.img.ID, instr, "config="+jsonString(s.cfg), "ext="+jsonString(s.ext), "author="+s.author, "mkdir")
 	if r.cached(ctx, s, key) {
 		return nil
+	}
+	if ok, err := r.restoreFromCacheImage(ctx, s, key, "/bin/sh -c #(nop) "+instr); ok || err != nil {
+		return err
 	}
 	return r.layerStep(ctx, s, key, "/bin/sh -c #(nop) "+instr, func(_ string, rootfs []mount.Mount) error {
 		return r.withRootfs(rootfs, func(dir string) error {
@@ -1255,6 +1267,9 @@ func (r *buildRun) copy(ctx context.Context, s *stageState, a copyArgs) error {
 	createdBy := fmt.Sprintf("/bin/sh -c #(nop) %s %s%s in %s ", a.name, opts, srcDesc, cs.dest)
 	if r.cached(ctx, s, key) {
 		return nil
+	}
+	if ok, err := r.restoreFromCacheImage(ctx, s, key, createdBy); ok || err != nil {
+		return err
 	}
 	if fromImage != nil {
 		cleanup, err := fromImage()

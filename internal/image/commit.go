@@ -604,3 +604,34 @@ func shellWords(s string) ([]string, error) {
 	}
 	return out, nil
 }
+
+// LayerReader returns the uncompressed content of layer i of img (a tar),
+// bounded as an unpacked layer is.
+func (s *Service) LayerReader(ctx context.Context, img Image, i int) (io.ReadCloser, error) {
+	if i < 0 || i >= len(img.Manifest.Layers) {
+		return nil, fmt.Errorf("image %s has no layer %d: %w", img.ID, i, errdefs.ErrNotFound)
+	}
+	ra, err := s.content.ReaderAt(ctx, img.Manifest.Layers[i])
+	if err != nil {
+		return nil, err
+	}
+	rc, _, err := archive.DecompressStream(io.NewSectionReader(ra, 0, img.Manifest.Layers[i].Size))
+	if err != nil {
+		ra.Close()
+		return nil, err
+	}
+	return &layerReader{ReadCloser: rc, ra: ra}, nil
+}
+
+type layerReader struct {
+	io.ReadCloser
+	ra io.Closer
+}
+
+func (l *layerReader) Close() error {
+	err := l.ReadCloser.Close()
+	if cerr := l.ra.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}

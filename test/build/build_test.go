@@ -409,3 +409,57 @@ func TestCopyFromKeepsOwners(t *testing.T) {
 		t.Errorf("owners after COPY --from: %v %q %s, want %q", err, out, errOut, want)
 	}
 }
+
+// TestBuildCacheFrom: docker build --cache-from takes the steps of an
+// image loaded from elsewhere (no build cache of its own here) instead of
+// running them, as the legacy builder does: the RUN's output is the
+// image's, and every step restored gives back the same image.
+func TestBuildCacheFrom(t *testing.T) {
+	d := newDaemon(t)
+	dir := writeFiles(t, map[string]string{
+		"f.txt":      "a file\n",
+		"Dockerfile": "FROM busybox\nENV A=1\nRUN head -c 16 /dev/urandom | od -x > /rand\nCOPY f.txt /f.txt\nCMD [\"cat\", \"/rand\"]\n",
+	})
+	if out, errOut, err := d.berth(t, "build", "-t", "cf:1", dir); err != nil {
+		t.Fatalf("build: %v\n%s%s", err, out, errOut)
+	}
+	inspect := func(ref, f string) string {
+		out, _, _ := d.berth(t, "image", "inspect", "-f", f, ref)
+		return strings.TrimSpace(out)
+	}
+	id := inspect("cf:1", "{{.Id}}")
+	rand, _, _ := d.berth(t, "run", "--rm", "cf:1")
+	archive := filepath.Join(t.TempDir(), "cf.tar")
+	for _, args := range [][]string{{"save", "-o", archive, "cf:1"}, {"rmi", "cf:1"}, {"builder", "prune", "-af"}, {"load", "-i", archive}} {
+		if out, errOut, err := d.berth(t, args...); err != nil {
+			t.Fatalf("%v: %v\n%s%s", args, err, out, errOut)
+		}
+	}
+	for _, c := range []struct {
+		name string
+		run  func(args ...string) (string, string, error)
+	}{
+		{"berth build", func(args ...string) (string, string, error) { return d.berth(t, append(args, dir)...) }},
+		{"docker build", func(args ...string) (string, string, error) { return d.docker(t, dir, "", append(args, ".")...) }},
+	} {
+		out, errOut, err := c.run("build", "--cache-from", "cf:1", "-t", "cf:2")
+		if err != nil {
+			t.Fatalf("%s --cache-from: %v\n%s%s", c.name, err, out, errOut)
+		}
+		if strings.Count(out, "Using cache") != 4 || strings.Contains(out, "Running in") {
+			t.Errorf("%s --cache-from: want all four steps from the cache, no RUN:\n%s", c.name, out)
+		}
+		if got := inspect("cf:2", "{{.Id}}"); got != id {
+			t.Errorf("%s --cache-from made %s, want the loaded image %s", c.name, got, id)
+		}
+		if got, _, _ := d.berth(t, "run", "--rm", "cf:2"); got != rand {
+			t.Errorf("%s --cache-from: /rand %q, want the loaded image's %q", c.name, got, rand)
+		}
+		d.berth(t, "rmi", "cf:2")
+		d.berth(t, "builder", "prune", "-af")
+	}
+	// Without --cache-from the RUN runs again.
+	if out, _, err := d.berth(t, "build", dir); err != nil || !strings.Contains(out, "Running in") {
+		t.Errorf("build without --cache-from: %v, want the RUN to run:\n%s", err, out)
+	}
+}

@@ -2,6 +2,7 @@ package build
 
 import (
 	"bytes"
+	"compress/gzip"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -11,6 +12,7 @@ import (
 
 	"github.com/docker/cli/opts"
 	"github.com/docker/go-units"
+	mcontainer "github.com/moby/moby/api/types/container"
 	mobyclient "github.com/moby/moby/client"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 	"github.com/spf13/cobra"
@@ -65,6 +67,9 @@ type buildOptions struct {
 	cpuShares, cpuPeriod, cpuQuota       int64
 	cpusetCpus, cpusetMems, cgroupParent string
 	ulimits                              *opts.UlimitOpt
+	cacheFrom, securityOpt               []string
+	isolation                            string
+	compress, squash, noContentTrust     bool
 }
 
 func newBuildCommand(copts *client.Options) *cobra.Command {
@@ -102,6 +107,12 @@ func newBuildCommand(copts *client.Options) *cobra.Command {
 	f.StringVar(&o.cpusetMems, "cpuset-mems", "", "MEMs in which to allow execution (0-3, 0,1)")
 	f.StringVar(&o.cgroupParent, "cgroup-parent", "", `Set the parent cgroup for the "RUN" instructions during build`)
 	f.Var(o.ulimits, "ulimit", "Ulimit options")
+	f.StringSliceVar(&o.cacheFrom, "cache-from", nil, "Images to consider as cache sources")
+	f.StringSliceVar(&o.securityOpt, "security-opt", nil, "Security options")
+	f.StringVar(&o.isolation, "isolation", "", "Container isolation technology")
+	f.BoolVar(&o.compress, "compress", false, "Compress the build context using gzip")
+	f.BoolVar(&o.squash, "squash", false, "Squash newly built layers into a single new layer")
+	f.BoolVar(&o.noContentTrust, "disable-content-trust", true, "Skip image verification")
 	return cmd
 }
 
@@ -163,6 +174,10 @@ func runBuild(cmd *cobra.Command, copts *client.Options, o *buildOptions, path s
 		CPUSetMems:     o.cpusetMems,
 		CgroupParent:   o.cgroupParent,
 		Ulimits:        o.ulimits.GetList(),
+		CacheFrom:      o.cacheFrom,
+		SecurityOpt:    o.securityOpt,
+		Isolation:      mcontainer.Isolation(o.isolation),
+		Squash:         o.squash,
 	}
 	if o.platform != "" {
 		p, err := parsePlatform(o.platform)
@@ -185,7 +200,15 @@ func runBuild(cmd *cobra.Command, copts *client.Options, o *buildOptions, path s
 	var sendErr error
 	go func() {
 		defer close(sent)
-		sendErr = cs.writeTo(counter)
+		if o.compress {
+			// --compress: the context goes gzipped (the daemon reads it).
+			zw := gzip.NewWriter(counter)
+			if sendErr = cs.writeTo(zw); sendErr == nil {
+				sendErr = zw.Close()
+			}
+		} else {
+			sendErr = cs.writeTo(counter)
+		}
 		pw.CloseWithError(sendErr)
 	}()
 	resp, err := c.ImageBuild(cmd.Context(), pr, opts)
