@@ -147,9 +147,9 @@ func (s *Service) createFromDiff(ctx context.Context, parent Image, layer io.Rea
 		now = opts.Created.UTC()
 	}
 	cfg.Created = &now
-	if opts.Author != "" {
-		cfg.Author = opts.Author
-	}
+	// The new image's author is the one given (MAINTAINER, commit -a), or
+	// none: dockerd does not carry the parent's over.
+	cfg.Author = opts.Author
 	s.gcMu.RLock()
 	defer s.gcMu.RUnlock()
 	leaseID := "create-" + randomID()

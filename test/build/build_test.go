@@ -463,3 +463,22 @@ func TestBuildCacheFrom(t *testing.T) {
 		t.Errorf("build without --cache-from: %v, want the RUN to run:\n%s", err, out)
 	}
 }
+
+// TestMaintainerNotInherited: an image's author is its own MAINTAINER's,
+// not its base image's, as with dockerd.
+func TestMaintainerNotInherited(t *testing.T) {
+	d := newDaemon(t)
+	base := writeFiles(t, map[string]string{"Dockerfile": "FROM busybox\nMAINTAINER someone@example.com\nRUN touch /x\n"})
+	if out, errOut, err := d.berth(t, "build", "-t", "authored:1", base); err != nil {
+		t.Fatalf("build: %v\n%s%s", err, out, errOut)
+	}
+	child := writeFiles(t, map[string]string{"Dockerfile": "FROM authored:1\nRUN touch /y\n"})
+	if out, errOut, err := d.berth(t, "build", "-t", "authored:2", child); err != nil {
+		t.Fatalf("build: %v\n%s%s", err, out, errOut)
+	}
+	for ref, want := range map[string]string{"authored:1": "someone@example.com", "authored:2": ""} {
+		if out, _, _ := d.berth(t, "image", "inspect", "-f", "{{.Author}}", ref); strings.TrimSpace(out) != want {
+			t.Errorf("%s author %q, want %q", ref, strings.TrimSpace(out), want)
+		}
+	}
+}
