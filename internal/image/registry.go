@@ -49,12 +49,42 @@ func (s *Service) insecure(host string) bool {
 	if isLoopbackHost(host) {
 		return true
 	}
+	hostOnly := host
+	if h, _, err := net.SplitHostPort(host); err == nil {
+		hostOnly = h
+	}
+	ip := net.ParseIP(strings.Trim(hostOnly, "[]"))
 	for _, h := range s.reg.Insecure {
 		if strings.EqualFold(h, host) {
 			return true
 		}
+		// As dockerd's insecure-registries: a CIDR takes every registry
+		// at an address in it.
+		if _, n, err := net.ParseCIDR(h); err == nil && ip != nil && n.Contains(ip) {
+			return true
+		}
 	}
 	return false
+}
+
+// schemeGuard is the registry transport under go-containerregistry's: that
+// library speaks plain HTTP to registries at private (RFC 1918) addresses
+// of its own accord; dockerd does so only for loopback and
+// insecure-registries. A plain-HTTP request to any other registry goes
+// out as HTTPS instead (and fails as it does with dockerd against a
+// plain-HTTP registry).
+type schemeGuard struct {
+	inner    http.RoundTripper
+	insecure func(host string) bool
+}
+
+func (g *schemeGuard) RoundTrip(req *http.Request) (*http.Response, error) {
+	if req.URL.Scheme == "http" && g.insecure != nil && !g.insecure(req.URL.Host) {
+		r := req.Clone(req.Context())
+		r.URL.Scheme = "https"
+		return g.inner.RoundTrip(r)
+	}
+	return g.inner.RoundTrip(req)
 }
 
 // parseRemote parses ref as docker does and returns it as a

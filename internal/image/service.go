@@ -108,12 +108,13 @@ func New(cfg Config) (*Service, error) {
 		t.ResponseHeaderTimeout = 2 * time.Minute
 		tr = t
 	}
-	cfg.Registry.Transport = tr
+	g := &schemeGuard{inner: tr}
+	cfg.Registry.Transport = g
 	p := cfg.Platform
 	if p.OS == "" {
 		p = content.DefaultPlatform()
 	}
-	return &Service{
+	svc := &Service{
 		content:  cfg.Content,
 		db:       cfg.Metadata,
 		snap:     cfg.Snapshotter,
@@ -125,7 +126,9 @@ func New(cfg Config) (*Service, error) {
 		sizes:    map[digest.Digest]int64{},
 
 		maxLoadSize: cfg.MaxLoadSize,
-	}, nil
+	}
+	g.insecure = svc.insecure
+	return svc, nil
 }
 
 // chainLock is a per chain ID mutex with the count of its holders and
