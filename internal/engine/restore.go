@@ -12,10 +12,13 @@ import (
 	"strings"
 	"time"
 
+	"github.com/containerd/errdefs"
 	"github.com/moby/moby/api/types/container"
 	mevents "github.com/moby/moby/api/types/events"
+	"golang.org/x/sys/unix"
 
 	"github.com/berth/berth/internal/shim"
+	"github.com/berth/berth/internal/snapshot/mount"
 )
 
 // restore loads every container record, reconnects to the shims of the
@@ -33,6 +36,12 @@ func (e *Engine) restore(ctx context.Context) error {
 			continue
 		}
 		b, err := os.ReadFile(filepath.Join(e.root, ent.Name(), "config.v2.json"))
+		if errors.Is(err, os.ErrNotExist) {
+			// A create or a removal the daemon's death cut short: what
+			// is left of it goes (its root, were it prepared).
+			e.removeUnrecorded(ctx, ent.Name())
+			continue
+		}
 		if err != nil {
 			slog.Warn("container without a record, skipped", "dir", ent.Name(), "err", err)
 			continue
@@ -76,6 +85,8 @@ func (e *Engine) restore(ctx context.Context) error {
 				}
 				e.recordLostExit(c, ex)
 			}
+		} else {
+			e.repairInterruptedStart(ctx, c)
 		}
 		if startAtRestore(c) {
 			toStart = append(toStart, c)
@@ -136,4 +147,75 @@ func startAtRestore(c *Container) bool {
 		return !c.ManuallyStopped && c.State.ExitCode != 0 && c.State.Restarting
 	}
 	return false
+}
+
+// repairInterruptedStart cleans up after a start that the daemon's death
+// cut short, for a container recorded as not running: the shim it
+// launched and the container in the runtime (its process and cgroups),
+// the mounted root, /dev/shm and volume subpaths, and the network
+// namespace. Nothing of a container that did not run is touched.
+func (e *Engine) repairInterruptedStart(ctx context.Context, c *Container) {
+	dir := e.shimDir(c.ID)
+	if _, err := os.Stat(dir); err == nil {
+		if client, err := shim.Connect(ctx, dir); err == nil {
+			if err := client.Delete(ctx, true); err != nil {
+				slog.Warn("repair: delete the container of an interrupted start", "id", c.ID, "err", err)
+				if pid := client.Pid(); pid > 0 {
+					_ = unix.Kill(pid, unix.SIGKILL)
+				}
+				e.deleteOrphan(c)
+			}
+		} else {
+			// A shim that never came to serve (the daemon died while it
+			// started) goes by its pid file.
+			killShimOf(dir)
+			e.deleteOrphan(c)
+		}
+		_ = os.RemoveAll(dir)
+		slog.Warn("repair: an interrupted start of the container was undone", "id", c.ID)
+	}
+	if ns := filepath.Join(e.cfg.ExecRoot, "netns", c.ID); c.NetNS == "" {
+		if _, err := os.Lstat(ns); err == nil {
+			c.NetNS = ns
+		}
+	}
+	e.releaseRun(c)
+}
+
+// removeUnrecorded removes a container directory without a record, and the
+// writable snapshot of that ID if there is one.
+func (e *Engine) removeUnrecorded(ctx context.Context, id string) {
+	dir := filepath.Join(e.root, id)
+	if err := mount.UnmountAll(filepath.Join(dir, "rootfs")); err != nil {
+		slog.Warn("repair: unmount the root of an unrecorded container", "dir", id, "err", err)
+		return
+	}
+	if e.cfg.Images != nil {
+		if err := e.cfg.Images.RemoveRootfs(ctx, id); err != nil && !errdefs.IsNotFound(err) {
+			slog.Warn("repair: remove the root of an unrecorded container", "dir", id, "err", err)
+		}
+	}
+	if err := os.RemoveAll(dir); err != nil {
+		slog.Warn("repair: remove an unrecorded container", "dir", id, "err", err)
+		return
+	}
+	slog.Info("repair: removed a container directory without a record", "dir", id)
+}
+
+// killShimOf kills the shim whose pid file is in its state dir, if that
+// pid is a shim serving dir (not a process that reused the pid).
+func killShimOf(dir string) {
+	b, err := os.ReadFile(filepath.Join(dir, "shim.pid"))
+	if err != nil {
+		return
+	}
+	pid, err := strconv.Atoi(strings.TrimSpace(string(b)))
+	if err != nil || pid <= 1 {
+		return
+	}
+	cmdline, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/cmdline")
+	if err != nil || !strings.Contains(string(cmdline), "shim") || !strings.Contains(string(cmdline), dir) {
+		return
+	}
+	_ = unix.Kill(pid, unix.SIGKILL)
 }
