@@ -36,7 +36,13 @@ type Config struct {
 	SecurityOptions []string
 	// Warnings are shown by `info` (for example a TCP socket without TLS).
 	Warnings []string
-	Events   *events.Bus
+	// InsecureRegistries and RegistryMirrors are daemon.json's, as info
+	// shows them; LoggingDriver is the containers' default log driver
+	// ("json-file" when empty).
+	InsecureRegistries []string
+	RegistryMirrors    []string
+	LoggingDriver      string
+	Events             *events.Bus
 	// Counts reports containers and images; nil means none yet.
 	Counts func(context.Context) (Counts, error)
 	// Engine runs the containers behind /containers/... and /exec/...

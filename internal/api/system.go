@@ -1,6 +1,7 @@
 package api
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"net/http"
@@ -119,7 +120,7 @@ func (s *Server) Info(ctx context.Context) (system.Info, error) {
 		Plugins: system.PluginsInfo{
 			Volume:  []string{"local"},
 			Network: []string{"bridge", "host", "none"},
-			Log:     []string{"json-file"},
+			Log:     []string{"json-file", "local", "none"},
 		},
 		MemoryLimit:        host.memoryLimit,
 		SwapLimit:          host.swapLimit,
@@ -134,7 +135,7 @@ func (s *Server) Info(ctx context.Context) (system.Info, error) {
 		OomKillDisable:     host.oomKillDisable,
 		NGoroutines:        goruntime.NumGoroutine(),
 		SystemTime:         time.Now().Format(time.RFC3339Nano),
-		LoggingDriver:      "json-file",
+		LoggingDriver:      cmp.Or(s.cfg.LoggingDriver, "json-file"),
 		CgroupDriver:       "cgroupfs",
 		CgroupVersion:      host.cgroupVersion,
 		NEventsListener:    s.cfg.Events.Listeners(),
@@ -144,23 +145,17 @@ func (s *Server) Info(ctx context.Context) (system.Info, error) {
 		OSType:             goruntime.GOOS,
 		Architecture:       host.arch,
 		IndexServerAddress: "https://index.docker.io/v1/",
-		RegistryConfig: &registry.ServiceConfig{
-			InsecureRegistryCIDRs: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8"), netip.MustParsePrefix("::1/128")},
-			IndexConfigs: map[string]*registry.IndexInfo{
-				"docker.io": {Name: "docker.io", Mirrors: []string{}, Secure: true, Official: true},
-			},
-			Mirrors: []string{},
-		},
-		NCPU:              goruntime.NumCPU(),
-		MemTotal:          host.memTotal,
-		DockerRootDir:     s.cfg.DataRoot,
-		Name:              host.hostname,
-		Labels:            s.daemonLabels(),
-		ExperimentalBuild: s.cfg.Experimental,
-		ServerVersion:     s.cfg.Version,
-		Runtimes:          runtimes,
-		DefaultRuntime:    rts.Default,
-		Swarm:             swarm.Info{LocalNodeState: swarm.LocalNodeStateInactive},
+		RegistryConfig:     s.registryConfig(),
+		NCPU:               goruntime.NumCPU(),
+		MemTotal:           host.memTotal,
+		DockerRootDir:      s.cfg.DataRoot,
+		Name:               host.hostname,
+		Labels:             s.daemonLabels(),
+		ExperimentalBuild:  s.cfg.Experimental,
+		ServerVersion:      s.cfg.Version,
+		Runtimes:           runtimes,
+		DefaultRuntime:     rts.Default,
+		Swarm:              swarm.Info{LocalNodeState: swarm.LocalNodeStateInactive},
 		// Always: a container's parent is its shim, not the daemon, and
 		// the daemon stops none at shutdown; a new daemon reconnects to
 		// the shims (docker's --live-restore, which berth cannot turn off).
@@ -310,4 +305,26 @@ func (s *Server) BuildCacheUsage(ctx context.Context) (*build.DiskUsage, error) 
 		}
 	}
 	return du, nil
+}
+
+// registryConfig is info's RegistryConfig, as dockerd's: the insecure
+// registries (loopback always; CIDRs and names from daemon.json), docker.io
+// with the mirrors.
+func (s *Server) registryConfig() *registry.ServiceConfig {
+	mirrors := append([]string{}, s.cfg.RegistryMirrors...)
+	rc := &registry.ServiceConfig{
+		InsecureRegistryCIDRs: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8"), netip.MustParsePrefix("::1/128")},
+		IndexConfigs: map[string]*registry.IndexInfo{
+			"docker.io": {Name: "docker.io", Mirrors: mirrors, Secure: true, Official: true},
+		},
+		Mirrors: mirrors,
+	}
+	for _, r := range s.cfg.InsecureRegistries {
+		if p, err := netip.ParsePrefix(r); err == nil {
+			rc.InsecureRegistryCIDRs = append(rc.InsecureRegistryCIDRs, p.Masked())
+			continue
+		}
+		rc.IndexConfigs[r] = &registry.IndexInfo{Name: r, Mirrors: []string{}, Secure: false}
+	}
+	return rc
 }

@@ -121,6 +121,7 @@ func (e *Engine) Create(ctx context.Context, req CreateRequest) (string, []strin
 	if len(cfg.Cmd) == 0 && len(cfg.Entrypoint) == 0 {
 		return "", nil, errdefs.ErrInvalidArgument.WithMessage("No command specified")
 	}
+	e.cfg.Defaults.apply(hc)
 	applyHostDefaults(hc)
 	rt := hc.Runtime
 	if rt == "" {

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"maps"
 	"os"
 	"path/filepath"
 	"sort"
@@ -13,6 +14,7 @@ import (
 	"time"
 
 	"github.com/containerd/errdefs"
+	"github.com/moby/moby/api/types/container"
 	mevents "github.com/moby/moby/api/types/events"
 	"github.com/opencontainers/go-digest"
 
@@ -47,6 +49,46 @@ type Config struct {
 	// Volumes holds named and anonymous volumes (nil: -v NAME:/path and
 	// anonymous volumes are refused).
 	Volumes *volume.Store
+	// Defaults are what daemon.json gives containers that set none.
+	Defaults Defaults
+}
+
+// Defaults are the daemon's container defaults (daemon.json's log-driver,
+// log-opts, default-shm-size and default-ulimits), applied at create as
+// dockerd applies them.
+type Defaults struct {
+	LogConfig container.LogConfig
+	ShmSize   int64
+	Ulimits   []*container.Ulimit
+	// DNS, DNSSearch and DNSOptions are the resolv.conf entries of a
+	// container that sets none of its own (daemon.json's dns, dns-search,
+	// dns-opts); they are not written into its HostConfig.
+	DNS, DNSSearch, DNSOptions []string
+}
+
+// apply fills hc's unset fields from d: the log driver (and its options
+// when hc names the same driver without options), the /dev/shm size, and
+// each default ulimit hc does not set itself.
+func (d Defaults) apply(hc *container.HostConfig) {
+	if hc.LogConfig.Type == "" && d.LogConfig.Type != "" {
+		hc.LogConfig.Type = d.LogConfig.Type
+	}
+	if len(hc.LogConfig.Config) == 0 && hc.LogConfig.Type == d.LogConfig.Type && len(d.LogConfig.Config) > 0 {
+		hc.LogConfig.Config = maps.Clone(d.LogConfig.Config)
+	}
+	if hc.ShmSize == 0 && d.ShmSize > 0 {
+		hc.ShmSize = d.ShmSize
+	}
+	for _, u := range d.Ulimits {
+		set := false
+		for _, h := range hc.Ulimits {
+			set = set || h != nil && h.Name == u.Name
+		}
+		if !set {
+			cp := *u
+			hc.Ulimits = append(hc.Ulimits, &cp)
+		}
+	}
 }
 
 // Engine manages the containers of one data root. It is safe for
@@ -264,4 +306,21 @@ func (e *Engine) ImageInUse(_ context.Context, id digest.Digest) (string, bool) 
 		}
 	}
 	return user, false
+}
+
+// dns returns the DNS servers, search domains and options c's resolv.conf
+// gets: its own, or the daemon's where it sets none.
+func (e *Engine) dns(c *Container) (servers, search, options []string) {
+	servers, search, options = dnsStrings(c.HostConfig.DNS), c.HostConfig.DNSSearch, c.HostConfig.DNSOptions
+	d := e.cfg.Defaults
+	if len(servers) == 0 {
+		servers = d.DNS
+	}
+	if len(search) == 0 {
+		search = d.DNSSearch
+	}
+	if len(options) == 0 {
+		options = d.DNSOptions
+	}
+	return servers, search, options
 }

@@ -40,9 +40,8 @@ func (e *Engine) writeEtcFiles(c *Container, dir string) error {
 	}
 	resolv := network.HostResolvConf()
 	if !host {
-		resolv = network.ResolvConf(resolv, network.ResolvOptions{
-			DNS: dnsStrings(c.HostConfig.DNS), Search: c.HostConfig.DNSSearch, Options: c.HostConfig.DNSOptions,
-		})
+		servers, search, options := e.dns(c)
+		resolv = network.ResolvConf(resolv, network.ResolvOptions{DNS: servers, Search: search, Options: options})
 	}
 	for name, data := range map[string][]byte{
 		"hostname":    []byte(hostname + "\n"),

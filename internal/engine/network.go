@@ -100,7 +100,8 @@ func (e *Engine) connectNetworks(ctx context.Context, c *Container) (retErr erro
 		}
 	}
 	if user {
-		if err := nets.SetForwarders(ctx, c.ID, dnsStrings(c.HostConfig.DNS)); err != nil {
+		servers, _, _ := e.dns(c)
+		if err := nets.SetForwarders(ctx, c.ID, servers); err != nil {
 			return fmt.Errorf("start %s: dns: %w", c.ID, err)
 		}
 	}
@@ -451,9 +452,8 @@ func (e *Engine) writeNetworkEtcFiles(ctx context.Context, c *Container, dir str
 		return errdefs.ErrInvalidArgument.WithMessage(fmt.Sprintf("container %s: %v", c.ID, err))
 	}
 	host := network.HostResolvConf()
-	resolv := network.ResolvConf(host, network.ResolvOptions{
-		DNS: dnsStrings(c.HostConfig.DNS), Search: c.HostConfig.DNSSearch, Options: c.HostConfig.DNSOptions, Embedded: embedded,
-	})
+	servers, search, options := e.dns(c)
+	resolv := network.ResolvConf(host, network.ResolvOptions{DNS: servers, Search: search, Options: options, Embedded: embedded})
 	for name, data := range map[string][]byte{"hostname": []byte(hostname + "\n"), "hosts": hosts, "resolv.conf": resolv} {
 		if err := os.WriteFile(filepath.Join(dir, name), data, 0o644); err != nil {
 			return fmt.Errorf("container %s: %w", c.ID, err)
@@ -518,7 +518,8 @@ func (e *Engine) ConnectContainer(ctx context.Context, netID, ref string, settin
 			cfg.IP, cfg.IPv6 = settings.IPAMConfig.IPv4Address, settings.IPAMConfig.IPv6Address
 		}
 		if isUserNetwork(name) {
-			if err := e.cfg.Networks.SetForwarders(ctx, c.ID, dnsStrings(c.HostConfig.DNS)); err != nil {
+			servers, _, _ := e.dns(c)
+			if err := e.cfg.Networks.SetForwarders(ctx, c.ID, servers); err != nil {
 				return err
 			}
 		}

@@ -3,14 +3,20 @@ package daemon
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"os"
 	"sort"
 	"strings"
 
+	units "github.com/docker/go-units"
+	"github.com/moby/moby/api/types/container"
 	"github.com/moby/moby/api/types/system"
 	"github.com/spf13/pflag"
+
+	"github.com/berth/berth/internal/engine"
 )
 
 // Defaults of the daemon's configuration.
@@ -55,6 +61,29 @@ type Config struct {
 	DefaultAddressPools []AddressPool `json:"default-address-pools,omitempty"`
 	MTU                 int           `json:"mtu,omitempty"`
 	Bridge              string        `json:"bridge,omitempty"`
+	// Container defaults, as dockerd's: the log driver and its options,
+	// /dev/shm's size, ulimits and resolv.conf entries of containers that
+	// set none.
+	LogDriver      string                   `json:"log-driver,omitempty"`
+	LogOpts        map[string]string        `json:"log-opts,omitempty"`
+	DefaultShmSize string                   `json:"default-shm-size,omitempty"`
+	DefaultUlimits map[string]*units.Ulimit `json:"default-ulimits,omitempty"`
+	DNS            []string                 `json:"dns,omitempty"`
+	DNSSearch      []string                 `json:"dns-search,omitempty"`
+	DNSOptions     []string                 `json:"dns-opts,omitempty"`
+	// MaxConcurrentDownloads and MaxConcurrentUploads bound a pull's and
+	// a push's parallel layer transfers (3 and 5).
+	MaxConcurrentDownloads int `json:"max-concurrent-downloads,omitempty"`
+	MaxConcurrentUploads   int `json:"max-concurrent-uploads,omitempty"`
+	// RegistryMirrors are shown by info; pulls go to the registry named.
+	RegistryMirrors []string `json:"registry-mirrors,omitempty"`
+	// LiveRestore is accepted: containers always outlive the daemon.
+	LiveRestore bool `json:"live-restore,omitempty"`
+	// StorageDriver may be overlay2 (the only one); ExecOpts may set
+	// native.cgroupdriver=cgroupfs (the only one); Features is accepted.
+	StorageDriver string          `json:"storage-driver,omitempty"`
+	ExecOpts      []string        `json:"exec-opts,omitempty"`
+	Features      map[string]bool `json:"features,omitempty"`
 	// ChainPrefix names the daemon's iptables chains ("BERTH"); a hidden
 	// flag so tests can run a daemon beside another one.
 	ChainPrefix string `json:"-"`
@@ -75,6 +104,11 @@ var flagForKey = map[string]string{
 	"insecure-tcp": "insecure-tcp", "experimental": "experimental", "labels": "label",
 	"insecure-registries": "insecure-registry",
 	"bip":                 "bip", "default-address-pools": "default-address-pool", "mtu": "mtu", "bridge": "bridge",
+	"log-driver": "log-driver", "log-opts": "log-opt", "default-shm-size": "default-shm-size",
+	"default-ulimits": "default-ulimit", "dns": "dns", "dns-search": "dns-search", "dns-opts": "dns-opt",
+	"max-concurrent-downloads": "max-concurrent-downloads", "max-concurrent-uploads": "max-concurrent-uploads",
+	"registry-mirrors": "registry-mirror", "live-restore": "live-restore", "storage-driver": "storage-driver",
+	"exec-opts": "exec-opt", "features": "",
 }
 
 // fileConfig reads path into a Config and the set of keys it holds. A
@@ -157,7 +191,82 @@ func merge(flags Config, changed *pflag.FlagSet, file Config, keys map[string]bo
 	set("default-address-pools", func() { out.DefaultAddressPools = file.DefaultAddressPools })
 	set("mtu", func() { out.MTU = file.MTU })
 	set("bridge", func() { out.Bridge = file.Bridge })
+	set("log-driver", func() { out.LogDriver = file.LogDriver })
+	set("log-opts", func() { out.LogOpts = file.LogOpts })
+	set("default-shm-size", func() { out.DefaultShmSize = file.DefaultShmSize })
+	set("default-ulimits", func() { out.DefaultUlimits = file.DefaultUlimits })
+	set("dns", func() { out.DNS = file.DNS })
+	set("dns-search", func() { out.DNSSearch = file.DNSSearch })
+	set("dns-opts", func() { out.DNSOptions = file.DNSOptions })
+	set("max-concurrent-downloads", func() { out.MaxConcurrentDownloads = file.MaxConcurrentDownloads })
+	set("max-concurrent-uploads", func() { out.MaxConcurrentUploads = file.MaxConcurrentUploads })
+	set("registry-mirrors", func() { out.RegistryMirrors = file.RegistryMirrors })
+	set("live-restore", func() { out.LiveRestore = file.LiveRestore })
+	set("storage-driver", func() { out.StorageDriver = file.StorageDriver })
+	set("exec-opts", func() { out.ExecOpts = file.ExecOpts })
+	set("features", func() { out.Features = file.Features })
 	return out, nil
+}
+
+// containerDefaults checks the container defaults of cfg and returns them
+// as the engine takes them.
+func containerDefaults(cfg Config) (engine.Defaults, error) {
+	var d engine.Defaults
+	switch cfg.LogDriver {
+	case "", "json-file", "local", "none":
+	default:
+		return d, fmt.Errorf("log-driver %q: not supported (json-file, local, none)", cfg.LogDriver)
+	}
+	d.LogConfig = container.LogConfig{Type: cfg.LogDriver, Config: cfg.LogOpts}
+	if d.LogConfig.Type == "" && len(cfg.LogOpts) > 0 {
+		d.LogConfig.Type = "json-file"
+	}
+	if cfg.DefaultShmSize != "" {
+		n, err := units.RAMInBytes(cfg.DefaultShmSize)
+		if err != nil || n <= 0 {
+			return d, fmt.Errorf("default-shm-size %q: want a size such as 64m", cfg.DefaultShmSize)
+		}
+		d.ShmSize = n
+	}
+	names := make([]string, 0, len(cfg.DefaultUlimits))
+	for name := range cfg.DefaultUlimits {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		u := cfg.DefaultUlimits[name]
+		if u == nil {
+			continue
+		}
+		if _, err := units.ParseUlimit(fmt.Sprintf("%s=%d:%d", name, u.Soft, u.Hard)); err != nil {
+			return d, fmt.Errorf("default-ulimits: %v", err)
+		}
+		d.Ulimits = append(d.Ulimits, &container.Ulimit{Name: name, Soft: u.Soft, Hard: u.Hard})
+	}
+	for _, ip := range cfg.DNS {
+		if net.ParseIP(ip) == nil {
+			return d, fmt.Errorf("dns: %s is not an IP address", ip)
+		}
+	}
+	d.DNS, d.DNSSearch, d.DNSOptions = cfg.DNS, cfg.DNSSearch, cfg.DNSOptions
+	switch cfg.StorageDriver {
+	case "", "overlay2", "overlay":
+	default:
+		return d, fmt.Errorf("storage-driver %q: not supported (overlay2)", cfg.StorageDriver)
+	}
+	for _, o := range cfg.ExecOpts {
+		k, v, _ := strings.Cut(o, "=")
+		if strings.TrimSpace(k) != "native.cgroupdriver" {
+			return d, fmt.Errorf("exec-opts %q: unknown option", o)
+		}
+		if strings.TrimSpace(v) != "cgroupfs" {
+			return d, fmt.Errorf("exec-opts %q: only the cgroupfs cgroup driver is supported", o)
+		}
+	}
+	if cfg.MaxConcurrentDownloads < 0 || cfg.MaxConcurrentUploads < 0 {
+		return d, errors.New("max-concurrent-downloads and max-concurrent-uploads must not be negative")
+	}
+	return d, nil
 }
 
 func fileValue(c Config, key string) string {
@@ -222,6 +331,9 @@ func load(flags Config, fs *pflag.FlagSet) (Config, error) {
 	if _, err := networkConfig(cfg); err != nil {
 		return cfg, err
 	}
+	if _, err := containerDefaults(cfg); err != nil {
+		return cfg, err
+	}
 	return cfg, nil
 }
 
@@ -241,4 +353,56 @@ func parseLevel(cfg Config) (slog.Level, error) {
 		return slog.LevelError, nil
 	}
 	return 0, fmt.Errorf("log-level %q: want debug, info, warn, error or fatal", cfg.LogLevel)
+}
+
+// mapValue is a repeatable KEY=VALUE flag (--log-opt).
+type mapValue struct{ m *map[string]string }
+
+func (v mapValue) Type() string { return "map" }
+
+func (v mapValue) String() string {
+	var s []string
+	for k, val := range *v.m {
+		s = append(s, k+"="+val)
+	}
+	sort.Strings(s)
+	return strings.Join(s, ",")
+}
+
+func (v mapValue) Set(s string) error {
+	k, val, ok := strings.Cut(s, "=")
+	if !ok || k == "" {
+		return fmt.Errorf("%q: want KEY=VALUE", s)
+	}
+	if *v.m == nil {
+		*v.m = map[string]string{}
+	}
+	(*v.m)[k] = val
+	return nil
+}
+
+// ulimitsValue is a repeatable --default-ulimit NAME=SOFT[:HARD].
+type ulimitsValue struct{ m *map[string]*units.Ulimit }
+
+func (v ulimitsValue) Type() string { return "ulimit" }
+
+func (v ulimitsValue) String() string {
+	var s []string
+	for _, u := range *v.m {
+		s = append(s, u.String())
+	}
+	sort.Strings(s)
+	return strings.Join(s, " ")
+}
+
+func (v ulimitsValue) Set(s string) error {
+	u, err := units.ParseUlimit(s)
+	if err != nil {
+		return err
+	}
+	if *v.m == nil {
+		*v.m = map[string]*units.Ulimit{}
+	}
+	(*v.m)[u.Name] = u
+	return nil
 }

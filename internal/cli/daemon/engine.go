@@ -31,7 +31,12 @@ func runtimePath(current func() *api.Runtimes) func(string) (string, bool) {
 // it reconnects to the shims of running containers and applies restart
 // policies before the API serves.
 func openEngine(ctx context.Context, cfg Config, images *image.Service, bus *events.Bus, rts *api.Runtimes, lookup func(string) (string, bool), nets *network.Manager, vols *volume.Store) (*engine.Engine, error) {
+	defaults, err := containerDefaults(cfg)
+	if err != nil {
+		return nil, err
+	}
 	e, err := engine.New(ctx, engine.Config{
+		Defaults:       defaults,
 		DataRoot:       cfg.DataRoot,
 		ExecRoot:       cfg.ExecRoot,
 		Images:         images,

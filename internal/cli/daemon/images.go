@@ -50,7 +50,8 @@ func openImages(cfg Config) (*image.Service, error) {
 		Content: cs, Metadata: db, Snapshotter: sn,
 		// As dockerd: a client's request carries the credentials, the
 		// daemon's own config.json is never used for it.
-		Registry: image.RegistryConfig{Insecure: cfg.InsecureRegistries, NoKeychain: true},
+		Registry: image.RegistryConfig{Insecure: cfg.InsecureRegistries, NoKeychain: true,
+			MaxConcurrentDownloads: cfg.MaxConcurrentDownloads, MaxConcurrentUploads: cfg.MaxConcurrentUploads},
 	})
 	if err != nil {
 		sn.Close()
