@@ -130,7 +130,9 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request) {
 		case <-r.Context().Done():
 			return
 		case <-s.stopping:
-			return
+			// As dockerd's: the stream is cut, not ended, so a client
+			// sees the daemon go (unexpected EOF) and can reconnect.
+			panic(http.ErrAbortHandler)
 		}
 	}
 }

@@ -47,10 +47,13 @@ func TestSIGTERM(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	events := exec.CommandContext(ctx, berthBin, "-H", d.Host, "events")
+	var evErr strings.Builder
+	events.Stderr = &evErr
 	if err := events.Start(); err != nil {
 		t.Fatal(err)
 	}
-	defer events.Wait()
+	evDone := make(chan error, 1)
+	go func() { evDone <- events.Wait() }()
 	time.Sleep(300 * time.Millisecond)
 	start := time.Now()
 	if err := d.Signal(syscall.SIGTERM); err != nil {
@@ -66,6 +69,16 @@ func TestSIGTERM(t *testing.T) {
 	}
 	if took := time.Since(start); took > 5*time.Second {
 		t.Errorf("SIGTERM took %v with an events stream open", took)
+	}
+	// The stream was cut, as dockerd's: the client fails (and can
+	// reconnect) instead of ending as if all was said.
+	select {
+	case err := <-evDone:
+		if err == nil {
+			t.Errorf("events ended with exit 0 when the daemon stopped; stderr %q", evErr.String())
+		}
+	case <-time.After(10 * time.Second):
+		t.Errorf("events still running 10 s after the daemon stopped")
 	}
 	for _, p := range []string{d.Sock, d.PIDFile} {
 		if _, err := os.Stat(p); !os.IsNotExist(err) {
