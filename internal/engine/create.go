@@ -59,6 +59,11 @@ func (e *Engine) Create(ctx context.Context, req CreateRequest) (string, []strin
 	if err := validateHostConfig(hc); err != nil {
 		return "", nil, err
 	}
+	// dockerd's: a hostname of its own is no use with the host's UTS
+	// namespace.
+	if hc.UTSMode.IsHost() && req.Config.Hostname != "" {
+		return "", nil, errdefs.ErrInvalidArgument.WithMessage("conflicting options: hostname and the UTS mode")
+	}
 	if s := req.Config.StopSignal; s != "" {
 		if _, err := ParseSignal(s, syscall.SIGTERM); err != nil {
 			return "", nil, errdefs.ErrInvalidArgument.WithMessage("Invalid signal: " + s)
@@ -348,6 +353,9 @@ func validateHostConfig(hc *container.HostConfig) error {
 	}
 	if hc.ShmSize < 0 {
 		return errdefs.ErrInvalidArgument.WithMessage("SHM size can not be less than 0")
+	}
+	if hc.OomScoreAdj < -1000 || hc.OomScoreAdj > 1000 {
+		return errdefs.ErrInvalidArgument.WithMessage(fmt.Sprintf("Invalid value %d, range for oom score adj is [-1000, 1000]", hc.OomScoreAdj))
 	}
 	if hc.Isolation != "" && hc.Isolation != container.IsolationDefault {
 		return errdefs.ErrInvalidArgument.WithMessage(fmt.Sprintf("invalid isolation: %s - on Linux only 'default' is supported", hc.Isolation))

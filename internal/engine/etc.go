@@ -30,7 +30,7 @@ func (e *Engine) writeEtcFiles(c *Container, dir string) error {
 		hosts.Write(b)
 	} else {
 		hosts.WriteString("127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\nfe00::0\tip6-localnet\nff00::0\tip6-mcastprefix\nff02::1\tip6-allnodes\nff02::2\tip6-allrouters\n")
-		fmt.Fprintf(&hosts, "127.0.1.1\t%s\n", hostname)
+		fmt.Fprintf(&hosts, "127.0.1.1\t%s\n", network.HostsNames(hostname, c.Config.Domainname))
 	}
 	for _, h := range c.HostConfig.ExtraHosts {
 		name, ip, ok := strings.Cut(h, ":")
@@ -39,9 +39,14 @@ func (e *Engine) writeEtcFiles(c *Container, dir string) error {
 		}
 	}
 	resolv := network.HostResolvConf()
+	hc := c.HostConfig
 	if !host {
 		servers, search, options := e.dns(c)
 		resolv = network.ResolvConf(resolv, network.ResolvOptions{DNS: servers, Search: search, Options: options})
+	} else if len(hc.DNS) > 0 || len(hc.DNSSearch) > 0 || len(hc.DNSOptions) > 0 {
+		// On the host's network too, the container's own --dns,
+		// --dns-search and --dns-option apply, as with dockerd.
+		resolv = network.ResolvConf(resolv, network.ResolvOptions{DNS: dnsStrings(hc.DNS), Search: hc.DNSSearch, Options: hc.DNSOptions})
 	}
 	for name, data := range map[string][]byte{
 		"hostname":    []byte(hostname + "\n"),

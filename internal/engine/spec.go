@@ -2,6 +2,7 @@ package engine
 
 import (
 	"fmt"
+	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -77,33 +78,47 @@ func capabilities(hc *container.HostConfig) ([]string, error) {
 	if hc.Privileged {
 		return boundingCaps(), nil
 	}
-	set := map[string]bool{}
-	for _, c := range defaultCaps {
-		set[c] = true
-	}
-	for _, d := range hc.CapDrop {
-		n, err := normCap(d)
-		if err != nil {
-			return nil, err
-		}
-		if n == "ALL" {
-			set = map[string]bool{}
-			continue
-		}
-		delete(set, n)
-	}
-	for _, a := range hc.CapAdd {
-		n, err := normCap(a)
-		if err != nil {
-			return nil, err
-		}
-		if n == "ALL" {
-			for _, c := range boundingCaps() {
-				set[c] = true
+	// dockerd's TweakCapabilities: --cap-add ALL is every capability but
+	// the dropped ones; --cap-drop ALL leaves only the added ones; else
+	// the defaults without the dropped ones, plus the added ones.
+	norm := func(list []string) (map[string]bool, bool, error) {
+		out, all := map[string]bool{}, false
+		for _, c := range list {
+			n, err := normCap(c)
+			if err != nil {
+				return nil, false, err
 			}
-			continue
+			if n == "ALL" {
+				all = true
+				continue
+			}
+			out[n] = true
 		}
-		set[n] = true
+		return out, all, nil
+	}
+	drop, dropAll, err := norm(hc.CapDrop)
+	if err != nil {
+		return nil, err
+	}
+	add, addAll, err := norm(hc.CapAdd)
+	if err != nil {
+		return nil, err
+	}
+	set := map[string]bool{}
+	switch {
+	case addAll:
+		for _, c := range boundingCaps() {
+			set[c] = !drop[c]
+		}
+	case dropAll:
+		set = add
+	default:
+		for _, c := range defaultCaps {
+			set[c] = !drop[c]
+		}
+		for c := range add {
+			set[c] = true
+		}
 	}
 	var out []string
 	for _, c := range allCaps {
@@ -241,12 +256,16 @@ func (e *Engine) specFor(c *Container, dir, netns string) (*specs.Spec, error) {
 			CgroupsPath: cgroupPath(c),
 			Resources:   resources(hc),
 			Namespaces:  []specs.LinuxNamespace{{Type: specs.MountNamespace}},
-			Sysctl:      hc.Sysctls,
+			Sysctl:      containerSysctls(hc),
 		},
 		Domainname: cfg.Domainname,
 	}
 	if err := blkioDevices(hc, s.Linux.Resources); err != nil {
 		return nil, err
+	}
+	// --annotation reaches the runtime, as dockerd passes it.
+	if len(hc.Annotations) > 0 {
+		s.Annotations = maps.Clone(hc.Annotations)
 	}
 	if hc.OomScoreAdj != 0 {
 		adj := hc.OomScoreAdj
@@ -535,12 +554,16 @@ func resources(hc *container.HostConfig) *specs.LinuxResources {
 	r := &specs.LinuxResources{
 		Devices: []specs.LinuxDeviceCgroup{{Allow: false, Access: "rwm"}},
 	}
-	// docker's default device allow-list: null, zero, full, random,
-	// urandom, tty, console, ptmx, pts, tun, fuse.
+	// docker's default device allow-list (oci.DefaultLinuxSpec): mknod of
+	// any character or block device; null, zero, full, random, urandom,
+	// tty, console, ptmx, the ptys and tun. Not fuse: it takes --device.
+	r.Devices = append(r.Devices,
+		specs.LinuxDeviceCgroup{Allow: true, Type: "c", Access: "m"},
+		specs.LinuxDeviceCgroup{Allow: true, Type: "b", Access: "m"})
 	for _, d := range []struct {
 		typ          string
 		major, minor int64
-	}{{"c", 1, 3}, {"c", 1, 5}, {"c", 1, 7}, {"c", 1, 8}, {"c", 1, 9}, {"c", 5, 0}, {"c", 5, 1}, {"c", 5, 2}, {"c", 136, -1}, {"c", 10, 200}, {"c", 10, 229}} {
+	}{{"c", 1, 3}, {"c", 1, 5}, {"c", 1, 7}, {"c", 1, 8}, {"c", 1, 9}, {"c", 5, 0}, {"c", 5, 1}, {"c", 5, 2}, {"c", 136, -1}, {"c", 10, 200}} {
 		maj, min := d.major, d.minor
 		dc := specs.LinuxDeviceCgroup{Allow: true, Type: d.typ, Major: &maj, Access: "rwm"}
 		if min >= 0 {
@@ -866,4 +889,26 @@ func addGroups(rootfs string, gids []uint32, add []string) ([]uint32, error) {
 		}
 	}
 	return gids, nil
+}
+
+// containerSysctls are hc's sysctls, with dockerd's defaults for a
+// container with a network namespace of its own: any port may be bound
+// and ping used without a capability (net.ipv4.ip_unprivileged_port_start
+// 0, net.ipv4.ping_group_range "0 2147483647"), unless set.
+func containerSysctls(hc *container.HostConfig) map[string]string {
+	nm := hc.NetworkMode
+	if nm.IsHost() || nm.IsContainer() {
+		return hc.Sysctls
+	}
+	out := maps.Clone(hc.Sysctls)
+	if out == nil {
+		out = map[string]string{}
+	}
+	if _, ok := out["net.ipv4.ip_unprivileged_port_start"]; !ok {
+		out["net.ipv4.ip_unprivileged_port_start"] = "0"
+	}
+	if _, ok := out["net.ipv4.ping_group_range"]; !ok {
+		out["net.ipv4.ping_group_range"] = "0 2147483647"
+	}
+	return out
 }

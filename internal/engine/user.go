@@ -20,6 +20,9 @@ func resolveUser(rootfs, u string) (specs.User, error) {
 		u = "0"
 	}
 	name, group, _ := strings.Cut(u, ":")
+	if name == "" {
+		name = "0" // ":GID", as runc's user lookup: root with that group
+	}
 	passwd := readColonFile(rootfs, "etc/passwd")
 	groups := readColonFile(rootfs, "etc/group")
 	var out specs.User

@@ -201,12 +201,22 @@ func HostsFile(c HostsConfig) ([]byte, error) {
 		}
 		fmt.Fprintf(&b, "%s\t%s\n", a, name)
 	}
-	names := c.Hostname
-	if c.Domainname != "" {
-		names = c.Hostname + "." + c.Domainname + " " + c.Hostname
-	}
+	names := HostsNames(c.Hostname, c.Domainname)
 	for _, a := range c.IPs {
 		fmt.Fprintf(&b, "%s\t%s\n", a, names)
 	}
 	return b.Bytes(), nil
+}
+
+// HostsNames are the names of a container's own line of /etc/hosts, as
+// dockerd writes them: the full name, then the short one when the name has
+// a domain (--hostname web.example.com, or --domainname).
+func HostsNames(hostname, domainname string) string {
+	if domainname != "" {
+		return hostname + "." + domainname + " " + hostname
+	}
+	if i := strings.Index(hostname, "."); i > 0 {
+		return hostname + " " + hostname[:i]
+	}
+	return hostname
 }

@@ -24,28 +24,14 @@ var DefaultAllowedDevices = []specs.LinuxDeviceCgroup{
 
 // DeviceRules returns the device rules a runtime gives Set for spec, in
 // runc's order (the last matching rule wins): deny everything, then the
-// spec's linux.resources.devices, then an allow rule for each device of
-// linux.devices (the runtime creates them, so the container may use them),
-// then DefaultAllowedDevices.
+// spec's linux.resources.devices, then DefaultAllowedDevices. The nodes of
+// linux.devices get no rule of their own, as with runc: what the spec's
+// resources allow on them is all a container may do (docker's --device
+// /dev/x:/dev/x:r is read-only).
 func DeviceRules(spec *specs.Spec) []specs.LinuxDeviceCgroup {
 	rules := []specs.LinuxDeviceCgroup{{Allow: false, Access: "rwm"}}
-	if spec == nil || spec.Linux == nil {
-		return append(rules, DefaultAllowedDevices...)
-	}
-	if r := spec.Linux.Resources; r != nil {
-		rules = append(rules, r.Devices...)
-	}
-	for _, d := range spec.Linux.Devices {
-		switch d.Type {
-		case "c", "b", "u":
-		default:
-			continue // pipes (p) have no device cgroup rule
-		}
-		typ := d.Type
-		if typ == "u" {
-			typ = "c" // unbuffered character device
-		}
-		rules = append(rules, specs.LinuxDeviceCgroup{Allow: true, Type: typ, Major: devNum(d.Major), Minor: devNum(d.Minor), Access: "rwm"})
+	if spec != nil && spec.Linux != nil && spec.Linux.Resources != nil {
+		rules = append(rules, spec.Linux.Resources.Devices...)
 	}
 	return append(rules, DefaultAllowedDevices...)
 }

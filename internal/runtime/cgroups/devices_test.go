@@ -221,8 +221,8 @@ func TestDeviceRulesForSpec(t *testing.T) {
 		{devChar, 1, 5, rw, true},        // /dev/zero
 		{devChar, 136, 2, rw, true},      // a pty
 		{devChar, 10, 200, rw, true},     // from resources.devices
-		{devChar, 10, 229, rw, true},     // from linux.devices
-		{devBlock, 8, 16, rw, true},      // from linux.devices
+		{devChar, 10, 229, rw, false},    // in linux.devices only: no access, as runc
+		{devBlock, 8, 16, rw, false},     // in linux.devices only
 		{devBlock, 8, 0, accRead, false}, // the host's disk
 		{devChar, 1, 1, accRead, false},  // /dev/mem
 		{devChar, 4, 1, accMknod, true},  // mknod of anything
