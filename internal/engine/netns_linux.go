@@ -21,23 +21,42 @@ func newNetNS(path string) error {
 	f.Close()
 	errc := make(chan error, 1)
 	go func() {
-		// This thread enters the new namespace and is never given back to
-		// the Go scheduler: the goroutine exits locked, so the thread ends.
+		// The thread enters the new namespace and goes back to the
+		// daemon's before it is given back to the Go scheduler. A thread
+		// that cannot go back stays locked, so the runtime ends it when
+		// the goroutine exits: were it the main thread, which Go never
+		// ends, /proc/self and every process the daemon forks from it
+		// would be in the container's namespace.
 		runtime.LockOSThread()
+		orig, err := os.Open(fmt.Sprintf("/proc/self/task/%d/ns/net", unix.Gettid()))
+		if err != nil {
+			runtime.UnlockOSThread()
+			errc <- fmt.Errorf("current network namespace: %w", err)
+			return
+		}
+		defer orig.Close()
 		if err := unix.Unshare(unix.CLONE_NEWNET); err != nil {
+			runtime.UnlockOSThread()
 			errc <- fmt.Errorf("unshare: %w", err)
 			return
 		}
-		if err := loopbackUp(); err != nil {
+		err = loopbackUp()
+		if err == nil {
+			src := fmt.Sprintf("/proc/self/task/%d/ns/net", unix.Gettid())
+			if merr := unix.Mount(src, path, "", unix.MS_BIND, ""); merr != nil {
+				err = fmt.Errorf("bind %s: %w", path, merr)
+			}
+		}
+		if serr := unix.Setns(int(orig.Fd()), unix.CLONE_NEWNET); serr != nil {
+			if err == nil {
+				_ = unix.Unmount(path, unix.MNT_DETACH)
+				err = fmt.Errorf("back to the daemon's network namespace: %w", serr)
+			}
 			errc <- err
-			return
+			return // locked: the thread ends
 		}
-		src := fmt.Sprintf("/proc/self/task/%d/ns/net", unix.Gettid())
-		if err := unix.Mount(src, path, "", unix.MS_BIND, ""); err != nil {
-			errc <- fmt.Errorf("bind %s: %w", path, err)
-			return
-		}
-		errc <- nil
+		runtime.UnlockOSThread()
+		errc <- err
 	}()
 	if err := <-errc; err != nil {
 		_ = os.Remove(path)
