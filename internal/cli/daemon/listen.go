@@ -41,6 +41,12 @@ func listenAll(cfg Config) (ls []net.Listener, warnings []string, err error) {
 			return ls, nil, err
 		}
 		switch proto {
+		case "fd":
+			fls, err := activationListeners(addr)
+			if err != nil {
+				return ls, nil, fmt.Errorf("-H %s: %w", h, err)
+			}
+			ls = append(ls, fls...)
 		case "unix":
 			l, err := listenUnix(addr, cfg.Group, cfg.Group != DefaultGroup)
 			if err != nil {
@@ -78,6 +84,10 @@ func parseHost(h string) (proto, addr string, err error) {
 		return "", "", fmt.Errorf("-H %q: %w", h, err)
 	}
 	switch u.Scheme {
+	case "fd":
+		// systemd's socket activation (Debian's docker.service uses
+		// -H fd://): every socket passed, or fd://N alone.
+		return "fd", u.Host, nil
 	case "unix":
 		p := u.Path
 		if u.Host != "" {
@@ -100,7 +110,7 @@ func parseHost(h string) (proto, addr string, err error) {
 		}
 		return "tcp", net.JoinHostPort(host, port), nil
 	}
-	return "", "", fmt.Errorf("-H %q: unsupported scheme %q (want unix:// or tcp://)", h, u.Scheme)
+	return "", "", fmt.Errorf("-H %q: unsupported scheme %q (want unix://, tcp:// or fd://)", h, u.Scheme)
 }
 
 func isLoopback(addr string) bool {
@@ -210,3 +220,44 @@ func serverTLS(cfg Config) (*tls.Config, error) {
 
 // hostsString lists the hosts for logs.
 func hostsString(hosts []string) string { return strings.Join(hosts, ", ") }
+
+// activationListeners returns the sockets systemd passed (LISTEN_PID,
+// LISTEN_FDS, from descriptor 3 on): all of them, or descriptor which
+// alone. The variables are unset, so nothing this daemon starts sees them.
+func activationListeners(which string) ([]net.Listener, error) {
+	pid, _ := strconv.Atoi(os.Getenv("LISTEN_PID"))
+	n, _ := strconv.Atoi(os.Getenv("LISTEN_FDS"))
+	if pid != os.Getpid() || n <= 0 {
+		return nil, errors.New("no sockets passed by systemd (LISTEN_PID, LISTEN_FDS)")
+	}
+	const first = 3
+	fds := make([]int, 0, n)
+	for fd := first; fd < first+n; fd++ {
+		syscall.CloseOnExec(fd) // those not used too
+		fds = append(fds, fd)
+	}
+	if which != "" {
+		want, err := strconv.Atoi(which)
+		if err != nil || want < first || want >= first+n {
+			return nil, fmt.Errorf("descriptor %q was not passed by systemd (%d to %d were)", which, first, first+n-1)
+		}
+		fds = []int{want}
+	}
+	var out []net.Listener
+	for _, fd := range fds {
+		f := os.NewFile(uintptr(fd), "LISTEN_FD_"+strconv.Itoa(fd))
+		l, err := net.FileListener(f)
+		f.Close()
+		if err != nil {
+			for _, o := range out {
+				o.Close()
+			}
+			return nil, fmt.Errorf("descriptor %d: %w", fd, err)
+		}
+		out = append(out, l)
+	}
+	os.Unsetenv("LISTEN_PID")
+	os.Unsetenv("LISTEN_FDS")
+	os.Unsetenv("LISTEN_FDNAMES")
+	return out, nil
+}
