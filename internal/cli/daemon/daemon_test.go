@@ -106,7 +106,9 @@ func TestParseHost(t *testing.T) {
 		{"tcp://127.0.0.1:2376", "tcp", "127.0.0.1:2376", ""},
 		{"tcp://127.0.0.1", "tcp", "127.0.0.1:2375", ""},
 		{"unix://relative", "", "", "want unix:///absolute/path"},
-		{"fd://", "", "", "unsupported scheme"},
+		{"fd://", "fd", "", ""},
+		{"fd://3", "fd", "3", ""},
+		{"ssh://host", "", "", "unsupported scheme"},
 	} {
 		proto, addr, err := parseHost(c.in)
 		if c.err != "" {
