@@ -67,3 +67,28 @@ func TestReloadAndLogs(t *testing.T) {
 		}
 	}
 }
+
+// TestStackDump: SIGUSR1 writes the daemon's goroutine stacks to a file in
+// the exec root, named in the log, and the daemon goes on serving.
+func TestStackDump(t *testing.T) {
+	d := newDaemonDirs(t)
+	startDaemon(t, d, "--log-format", "json")
+	if err := d.Signal(syscall.SIGUSR1); err != nil {
+		t.Fatal(err)
+	}
+	waitLog(t, d, `goroutine stacks written to `)
+	var path string
+	for _, line := range strings.Split(d.Log(), "\n") {
+		var rec map[string]any
+		if json.Unmarshal([]byte(line), &rec) == nil && strings.HasPrefix(rec["msg"].(string), "goroutine stacks written to ") {
+			path, _ = rec["path"].(string)
+		}
+	}
+	data, err := os.ReadFile(path)
+	if err != nil || !strings.HasPrefix(path, d.ExecRoot+"/goroutine-stacks-") || !strings.Contains(string(data), "goroutine ") {
+		t.Errorf("stack file %q: %v, %d bytes", path, err, len(data))
+	}
+	if r := run(t, nil, berthBin, "-H", d.Host, "version", "--format", "{{.Server.APIVersion}}"); r.code != 0 {
+		t.Errorf("the daemon stopped serving after SIGUSR1: exit %d %s", r.code, r.stderr)
+	}
+}

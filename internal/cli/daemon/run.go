@@ -11,6 +11,8 @@ import (
 	"net"
 	"os"
 	"os/signal"
+	"path/filepath"
+	goruntime "runtime"
 	"sort"
 	"strings"
 	"sync/atomic"
@@ -147,7 +149,7 @@ func run(ctx context.Context, flags Config, fs *pflag.FlagSet, stderr io.Writer)
 	d.server.SetLabels(cfg.Labels)
 
 	sigs := make(chan os.Signal, 4)
-	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP)
+	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP, syscall.SIGUSR1)
 	defer signal.Stop(sigs)
 
 	serveErr := make(chan error, len(listeners))
@@ -169,6 +171,10 @@ func run(ctx context.Context, flags Config, fs *pflag.FlagSet, stderr io.Writer)
 				d.reload(ctx)
 				continue
 			}
+			if s == syscall.SIGUSR1 {
+				dumpStacks(cfg.ExecRoot)
+				continue
+			}
 			slog.Info("shutting down: the API stops, containers keep running", "signal", s.String())
 			return d.shutdown()
 		case err := <-serveErr:
@@ -178,6 +184,27 @@ func run(ctx context.Context, flags Config, fs *pflag.FlagSet, stderr io.Writer)
 			return d.shutdown()
 		}
 	}
+}
+
+// dumpStacks writes every goroutine's stack to a file in dir, named as
+// dockerd names it on SIGUSR1, and logs its path: a daemon that hangs can
+// be looked into without stopping it.
+func dumpStacks(dir string) {
+	buf := make([]byte, 1<<20)
+	for {
+		n := goruntime.Stack(buf, true)
+		if n < len(buf) || len(buf) >= 64<<20 {
+			buf = buf[:n]
+			break
+		}
+		buf = make([]byte, 2*len(buf))
+	}
+	name := filepath.Join(dir, "goroutine-stacks-"+time.Now().UTC().Format("2006-01-02T150405Z")+".log")
+	if err := os.WriteFile(name, buf, 0o600); err != nil {
+		slog.Error("write goroutine stacks", "err", err)
+		return
+	}
+	slog.Info("goroutine stacks written to "+name, "path", name)
 }
 
 func (d *daemon) shutdown() error {
