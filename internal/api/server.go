@@ -42,7 +42,10 @@ type Config struct {
 	InsecureRegistries []string
 	RegistryMirrors    []string
 	LoggingDriver      string
-	Events             *events.Bus
+	// DefaultAddressPools are the daemon's --default-address-pool
+	// settings, as info shows them (none when not configured, as dockerd).
+	DefaultAddressPools []system.NetworkAddressPool
+	Events              *events.Bus
 	// Counts reports containers and images; nil means none yet.
 	Counts func(context.Context) (Counts, error)
 	// Engine runs the containers behind /containers/... and /exec/...

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/netip"
 	goruntime "runtime"
+	"slices"
 	"sort"
 	"strconv"
 	"time"
@@ -159,12 +160,13 @@ func (s *Server) Info(ctx context.Context) (system.Info, error) {
 		// Always: a container's parent is its shim, not the daemon, and
 		// the daemon stops none at shutdown; a new daemon reconnects to
 		// the shims (docker's --live-restore, which berth cannot turn off).
-		LiveRestoreEnabled: true,
-		Isolation:          container.IsolationDefault,
-		InitBinary:         "",
-		SecurityOptions:    append([]string(nil), s.cfg.SecurityOptions...),
-		CDISpecDirs:        []string{},
-		Warnings:           warnings,
+		LiveRestoreEnabled:  true,
+		Isolation:           container.IsolationDefault,
+		InitBinary:          "docker-init", // dockerd's name; tini-static where docker-init is missing
+		DefaultAddressPools: slices.Clone(s.cfg.DefaultAddressPools),
+		SecurityOptions:     append([]string(nil), s.cfg.SecurityOptions...),
+		CDISpecDirs:         []string{},
+		Warnings:            warnings,
 	}, nil
 }
 

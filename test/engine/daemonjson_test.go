@@ -22,7 +22,8 @@ func TestDaemonJSONContainerDefaults(t *testing.T) {
 		`"default-shm-size":"32m","dns":["10.99.0.53"],"dns-search":["corp.example"],"dns-opts":["ndots:3"],` +
 		`"insecure-registries":["10.98.0.0/16","reg.example:5000"],"registry-mirrors":["http://127.0.0.1:5999"],` +
 		`"live-restore":true,"storage-driver":"overlay2","exec-opts":["native.cgroupdriver=cgroupfs"],` +
-		`"max-concurrent-downloads":2,"max-concurrent-uploads":2,"features":{"buildkit":false}}`
+		`"max-concurrent-downloads":2,"max-concurrent-uploads":2,"features":{"buildkit":false},` +
+		`"default-address-pools":[{"base":"10.96.0.0/16","size":24}]}`
 	d := &daemon{testutil.NewDaemon(t, testutil.DaemonOptions{Binary: berthBin, DirPrefix: "berth-eng-", Config: cfg})}
 	loadImage(t, d.DataRoot)
 	d.Start(t)
@@ -43,7 +44,12 @@ func TestDaemonJSONContainerDefaults(t *testing.T) {
 		t.Errorf("a container's own log driver and ulimit: %q", got)
 	}
 	var info struct {
-		LoggingDriver  string
+		LoggingDriver       string
+		InitBinary          string
+		DefaultAddressPools []struct {
+			Base string
+			Size int
+		}
 		RegistryConfig struct {
 			InsecureRegistryCIDRs []string
 			IndexConfigs          map[string]struct{ Secure bool }
@@ -57,6 +63,10 @@ func TestDaemonJSONContainerDefaults(t *testing.T) {
 	if info.LoggingDriver != "local" || !strings.Contains(strings.Join(rc.InsecureRegistryCIDRs, " "), "10.98.0.0/16") ||
 		rc.IndexConfigs["reg.example:5000"].Secure || len(rc.Mirrors) != 1 {
 		t.Errorf("info: logging driver %q, registry config %+v", info.LoggingDriver, rc)
+	}
+	if info.InitBinary != "docker-init" || len(info.DefaultAddressPools) != 1 ||
+		info.DefaultAddressPools[0].Base != "10.96.0.0/16" || info.DefaultAddressPools[0].Size != 24 {
+		t.Errorf("info: init binary %q, default address pools %+v", info.InitBinary, info.DefaultAddressPools)
 	}
 
 	for _, bad := range []struct{ cfg, want string }{

@@ -9,6 +9,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/netip"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -20,6 +21,7 @@ import (
 	"time"
 
 	mevents "github.com/moby/moby/api/types/events"
+	"github.com/moby/moby/api/types/system"
 	"github.com/spf13/pflag"
 
 	"github.com/berth/berth/internal/api"
@@ -122,27 +124,28 @@ func run(ctx context.Context, flags Config, fs *pflag.FlagSet, stderr io.Writer)
 		return err
 	}
 	d.server = api.New(api.Config{
-		Version:            version.Version,
-		GitCommit:          version.GitCommit,
-		BuildTime:          version.BuildTime,
-		Experimental:       cfg.Experimental,
-		ID:                 d.id,
-		DataRoot:           cfg.DataRoot,
-		MinAPIVersion:      minAPI,
-		InsecureRegistries: cfg.InsecureRegistries,
-		RegistryMirrors:    cfg.RegistryMirrors,
-		LoggingDriver:      cfg.LogDriver,
-		SecurityOptions:    []string{"name=seccomp,profile=builtin"},
-		Warnings:           warnings,
-		Events:             d.bus,
-		Images:             images,
-		Counts:             countsOf(images, eng),
-		Engine:             eng,
-		ImageInUse:         eng.ImageInUse,
-		Volumes:            vols,
-		Networks:           nets,
-		NetworkAttacher:    eng,
-		Builder:            builder,
+		Version:             version.Version,
+		GitCommit:           version.GitCommit,
+		BuildTime:           version.BuildTime,
+		Experimental:        cfg.Experimental,
+		ID:                  d.id,
+		DataRoot:            cfg.DataRoot,
+		MinAPIVersion:       minAPI,
+		InsecureRegistries:  cfg.InsecureRegistries,
+		RegistryMirrors:     cfg.RegistryMirrors,
+		LoggingDriver:       cfg.LogDriver,
+		DefaultAddressPools: infoPools(cfg.DefaultAddressPools),
+		SecurityOptions:     []string{"name=seccomp,profile=builtin"},
+		Warnings:            warnings,
+		Events:              d.bus,
+		Images:              images,
+		Counts:              countsOf(images, eng),
+		Engine:              eng,
+		ImageInUse:          eng.ImageInUse,
+		Volumes:             vols,
+		Networks:            nets,
+		NetworkAttacher:     eng,
+		Builder:             builder,
 	})
 	d.server.SetRuntimes(rts)
 	d.server.SetDebug(d.level.Level() <= slog.LevelDebug)
@@ -184,6 +187,17 @@ func run(ctx context.Context, flags Config, fs *pflag.FlagSet, stderr io.Writer)
 			return d.shutdown()
 		}
 	}
+}
+
+// infoPools are the configured address pools as info reports them.
+func infoPools(pools []AddressPool) []system.NetworkAddressPool {
+	var out []system.NetworkAddressPool
+	for _, p := range pools {
+		if base, err := netip.ParsePrefix(p.Base); err == nil { // checked at start
+			out = append(out, system.NetworkAddressPool{Base: base, Size: p.Size})
+		}
+	}
+	return out
 }
 
 // dumpStacks writes every goroutine's stack to a file in dir, named as
