@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net"
 	"net/netip"
 	"os"
@@ -181,6 +182,49 @@ func (m *Manager) dropDefault() error {
 	return nil
 }
 
+// reconfigureDefault applies a changed --bridge, --bip or --mtu to the
+// default network kept from an earlier start, as dockerd recreates its
+// default bridge at each start: the old bridge and its rules go, the
+// network keeps its ID. With containers on it (running: berth's
+// containers outlive the daemon) it is left as it is, with a warning, as
+// dockerd does with live-restore. Restore calls it once the endpoints of
+// containers that are gone are dropped; m.mu is held.
+func (m *Manager) reconfigureDefault() error {
+	n := m.defaultNetwork()
+	if n == nil {
+		return nil
+	}
+	want := *n
+	want.Bridge, want.MTU = m.cfg.DefaultBridge, m.cfg.MTU
+	if m.cfg.BIP.IsValid() {
+		want.Subnet, want.Gateway = m.cfg.BIP.Masked(), m.cfg.BIP.Addr()
+	}
+	if want.Bridge == n.Bridge && want.MTU == n.MTU && want.Subnet == n.Subnet && want.Gateway == n.Gateway {
+		return nil
+	}
+	for _, ep := range m.st.Endpoints {
+		if ep.NetworkID == n.ID {
+			slog.Warn("there are running containers on the default network: its new configuration takes effect once none is",
+				"network", n.Name, "bridge", n.Bridge, "subnet", n.Subnet, "mtu", n.MTU)
+			return nil
+		}
+	}
+	for _, o := range m.st.Networks {
+		if o.ID != n.ID && (o.Bridge == want.Bridge || o.Subnet.Overlaps(want.Subnet)) {
+			return fmt.Errorf("network: default bridge %s %s: conflicts with network %s (%s %s)", want.Bridge, want.Subnet, o.Name, o.Bridge, o.Subnet)
+		}
+	}
+	m.down(n)
+	want.Options = cloneMap(n.Options)
+	if want.Options == nil {
+		want.Options = map[string]string{}
+	}
+	want.Options["com.docker.network.bridge.name"] = want.Bridge
+	m.st.Networks[n.ID] = &want
+	slog.Info("default network reconfigured", "bridge", want.Bridge, "subnet", want.Subnet, "gateway", want.Gateway, "mtu", want.MTU)
+	return m.save()
+}
+
 // HasDefault tells whether the default network exists (not with
 // DefaultBridge "none").
 func (m *Manager) HasDefault() bool {
@@ -346,7 +390,9 @@ func (m *Manager) Create(ctx context.Context, c NetworkConfig) (*Network, error)
 	}
 	n := &Network{
 		ID: newID(), Name: c.Name, Driver: c.Driver, Internal: c.Internal, IPv6: c.IPv6,
-		Labels: cloneMap(c.Labels), Options: cloneMap(c.Options), MTU: m.cfg.MTU,
+		// The daemon's --mtu is the default bridge's only, as dockerd's:
+		// a user network has 1500 unless its driver option says otherwise.
+		Labels: cloneMap(c.Labels), Options: cloneMap(c.Options), MTU: 1500,
 		Created: time.Now().UTC(),
 	}
 	if s := c.Options["com.docker.network.driver.mtu"]; s != "" {

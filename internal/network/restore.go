@@ -60,6 +60,12 @@ func (m *Manager) Restore(ctx context.Context, running []ContainerNetState) erro
 		return err
 	}
 
+	if m.cfg.DefaultBridge != NoDefaultBridge {
+		if err := m.reconfigureDefault(); err != nil {
+			errs = append(errs, err)
+		}
+	}
+
 	if !m.fwReady && len(m.st.Networks) == 0 {
 		// --bridge none and no network: nothing of ours on the host, and
 		// the chains and links of this prefix may be another daemon's.
