@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
@@ -85,6 +86,37 @@ func New(cfg Config) (*Builder, error) {
 		}
 	}
 	return &Builder{images: cfg.Images, exec: cfg.Executor, cache: &cache{dir: filepath.Join(cfg.CacheRoot, "steps")}, root: cfg.CacheRoot}, nil
+}
+
+// Cleanup removes what the builds of a daemon that died left on its root:
+// the writable snapshots of their steps and image views, and what was
+// unpacked or mounted under tmp/. Call it once, before the first build and
+// after the executor's own cleanup (which unmounts the steps' rootfs).
+func (b *Builder) Cleanup(ctx context.Context) error {
+	var errs []error
+	tmp := filepath.Join(b.root, "tmp")
+	ents, err := os.ReadDir(tmp)
+	if err != nil {
+		errs = append(errs, fmt.Errorf("builder cleanup: %w", err))
+	}
+	for _, e := range ents {
+		p := filepath.Join(tmp, e.Name())
+		if err := unmount(p); err != nil {
+			errs = append(errs, fmt.Errorf("builder cleanup: %w", err))
+			continue // never remove through a mount
+		}
+		if err := os.RemoveAll(p); err != nil {
+			errs = append(errs, fmt.Errorf("builder cleanup: %w", err))
+		}
+	}
+	removed, err := b.images.RemoveRootfsPrefix(ctx, "build-")
+	if err != nil {
+		errs = append(errs, fmt.Errorf("builder cleanup: %w", err))
+	}
+	if len(removed) > 0 {
+		slog.InfoContext(ctx, "builder: removed the snapshots of interrupted builds", "count", len(removed))
+	}
+	return errors.Join(errs...)
 }
 
 // Output is where a build's result goes besides the image store: Type

@@ -2,7 +2,9 @@ package image
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/containerd/errdefs"
 
@@ -53,4 +55,33 @@ func (s *Service) RemoveRootfs(ctx context.Context, containerID string) error {
 		return fmt.Errorf("remove rootfs of %s: %w", containerID, err)
 	}
 	return nil
+}
+
+// RemoveRootfsPrefix removes the writable snapshots whose container IDs
+// start with prefix (what a daemon that died left of its builds' steps)
+// and returns their IDs.
+func (s *Service) RemoveRootfsPrefix(ctx context.Context, prefix string) ([]string, error) {
+	if prefix == "" {
+		return nil, fmt.Errorf("remove rootfs: empty prefix: %w", errdefs.ErrInvalidArgument)
+	}
+	var ids []string
+	err := s.snap.Walk(ctx, func(_ context.Context, info snapshot.Info) error {
+		if info.Kind == snapshot.KindActive && strings.HasPrefix(info.Name, prefix) {
+			ids = append(ids, info.Name)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("remove rootfs: walk snapshots: %w", err)
+	}
+	var removed []string
+	var errs []error
+	for _, id := range ids {
+		if err := s.snap.Remove(ctx, id); err != nil {
+			errs = append(errs, fmt.Errorf("remove rootfs of %s: %w", id, err))
+			continue
+		}
+		removed = append(removed, id)
+	}
+	return removed, errors.Join(errs...)
 }

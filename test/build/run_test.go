@@ -159,9 +159,20 @@ func leftovers(d *daemon) []string {
 
 // TestDaemonCrashDuringRun: the RUN step of a daemon killed mid-build is
 // removed by the next daemon at start: its process, bundle, network
-// namespace, runtime state, cgroup and mounts.
+// namespace, runtime state, cgroup, mounts and writable snapshot.
 func TestDaemonCrashDuringRun(t *testing.T) {
 	d := newDaemon(t)
+	snapDirs := func() map[string]bool {
+		ents, _ := os.ReadDir(filepath.Join(d.DataRoot, "snapshots", "overlay"))
+		m := map[string]bool{}
+		for _, e := range ents {
+			if e.IsDir() {
+				m[e.Name()] = true
+			}
+		}
+		return m
+	}
+	before := snapDirs()
 	marker := fmt.Sprintf("crash-marker-%d", time.Now().UnixNano())
 	ctx := writeFiles(t, map[string]string{"Dockerfile": "FROM busybox\nRUN echo started; sleep 300; : " + marker + "\n"})
 	cmd := exec.Command(berthBin, "-H", d.Host, "build", ctx)
@@ -190,6 +201,11 @@ func TestDaemonCrashDuringRun(t *testing.T) {
 	for _, cg := range cgroups {
 		if _, err := os.Stat(cg); err == nil {
 			left = append(left, cg)
+		}
+	}
+	for dir := range snapDirs() {
+		if !before[dir] {
+			left = append(left, "snapshot directory "+dir)
 		}
 	}
 	if len(left) > 0 {

@@ -1,6 +1,7 @@
 package daemon
 
 import (
+	"context"
 	"fmt"
 	"log/slog"
 	"path/filepath"
@@ -25,6 +26,9 @@ func openBuilder(cfg Config, images *image.Service, eng *engine.Engine) (*build.
 	})
 	if err != nil {
 		return nil, fmt.Errorf("builder: %w", err)
+	}
+	if err := b.Cleanup(context.Background()); err != nil {
+		slog.Error("builder: cleanup of interrupted builds", "err", err)
 	}
 	return b, nil
 }
