@@ -424,3 +424,33 @@ func TestBuildCopyLinksAndDirectories(t *testing.T) {
 		}
 	}
 }
+
+// TestBuildCopyHardLinks: files of the context that are hard links of one
+// another stay so in the image (one copy of the data), as docker's
+// builders keep them; a COPY onto a file that has other names replaces
+// that name only.
+func TestBuildCopyHardLinks(t *testing.T) {
+	e := newEnv(t)
+	dir := t.TempDir()
+	writeFiles(t, dir, map[string]string{"hl/a": "shared\n", "f": "new\n", "Dockerfile": `FROM busybox
+RUN echo one > /x1 && ln /x1 /x2
+COPY hl /hl/
+COPY f /x1
+`})
+	if err := os.Link(filepath.Join(dir, "hl/a"), filepath.Join(dir, "hl/b")); err != nil {
+		t.Fatal(err)
+	}
+	id, out, err := e.build(t, dir, BuildOptions{})
+	if err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	root := e.export(t, id)
+	a, errA := os.Stat(filepath.Join(root, "hl/a"))
+	b, errB := os.Stat(filepath.Join(root, "hl/b"))
+	if errA != nil || errB != nil || !os.SameFile(a, b) || readFile(t, filepath.Join(root, "hl/b")) != "shared\n" {
+		t.Errorf("hl/a and hl/b are not one file in the image: %v %v", errA, errB)
+	}
+	if got, got2 := readFile(t, filepath.Join(root, "x1")), readFile(t, filepath.Join(root, "x2")); got != "new\n" || got2 != "one\n" {
+		t.Errorf("COPY onto a hard-linked file: /x1 %q /x2 %q, want \"new\\n\" \"one\\n\"", got, got2)
+	}
+}

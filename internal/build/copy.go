@@ -245,6 +245,10 @@ func (cs *copySpec) apply(dir string) error {
 		}
 		return nil
 	}
+	// links maps a multiply-linked source file to the first target it
+	// was copied to: its other names become hard links to that target,
+	// as docker's builders keep them (one copy of the data in the layer).
+	links := map[fileID]string{}
 	return cs.walk(func(s source, rel string, fi fs.FileInfo) error {
 		if cs.extract != nil && rel == "" && cs.extract(s) {
 			if err := mkdir(dest); err != nil {
@@ -292,7 +296,24 @@ func (cs *copySpec) apply(dir string) error {
 				return fmt.Errorf("symlink %s: %w", target, err)
 			}
 		case mode.IsRegular():
-			if fi, err := root.Lstat(target); err == nil && !fi.Mode().IsRegular() {
+			st, _ := fi.Sys().(*syscall.Stat_t)
+			if st != nil && st.Nlink > 1 {
+				id := idOf(st)
+				if first, ok := links[id]; ok {
+					if first == target {
+						return nil
+					}
+					root.RemoveAll(target)
+					if err := root.Link(first, target); err != nil {
+						return fmt.Errorf("link %s: %w", target, err)
+					}
+					return nil // owner, mode and times are first's
+				}
+				links[id] = target
+			}
+			// A file already there is replaced, not written through: it
+			// may be a hard link of another name (busybox's applets).
+			if _, err := root.Lstat(target); err == nil {
 				root.RemoveAll(target)
 			}
 			in, err := os.Open(hp)
