@@ -60,6 +60,9 @@ type Container struct {
 	client       *shim.Client
 	changed      chan struct{} // closed and replaced on every state change
 	removed      bool          // set when a removal begins
+	restarting   int           // Restarts in progress: an exit then is not --rm's
+	exits        uint64        // exits seen by this daemon, for waits
+	lastExit     int           // the exit code of the last of them
 	gone         bool          // set once the removal finished: "removed" waits end
 	starting     chan struct{} // set while a start is in progress: attachers connect to the shim, then close their ready
 	attachWG     *sync.WaitGroup

@@ -370,6 +370,7 @@ func (e *Engine) handleExit(c *Container, client *shim.Client, ex *shim.Exit) {
 	c.State.Running, c.State.Paused, c.State.Pid = false, false, 0
 	c.State.Status = container.StateExited
 	c.State.ExitCode = ex.Code
+	c.exits, c.lastExit = c.exits+1, ex.Code
 	c.State.FinishedAt = at.UTC()
 	c.State.OOMKilled = oom
 	if oom {
@@ -389,9 +390,12 @@ func (e *Engine) handleExit(c *Container, client *shim.Client, ex *shim.Exit) {
 	}
 	c.notify()
 	e.saveLogged(c)
+	// --rm removes the container when it exits, but not when a restart
+	// stopped it (dockerd's docker restart of a --rm container).
+	autoRemove := c.HostConfig.AutoRemove && c.restarting == 0
 	c.mu.Unlock()
 	tSaved = time.Now()
-	if c.HostConfig.AutoRemove {
+	if autoRemove {
 		if err := e.Remove(ctx, c.ID, RemoveOptions{Force: true}); err != nil {
 			slog.Error("auto-remove container", "id", c.ID, "err", err)
 		}

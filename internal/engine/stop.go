@@ -87,6 +87,9 @@ const killWait = 10 * time.Second
 // else 10 s; negative: forever), then SIGKILL. errdefs.ErrNotModified when
 // it is not running.
 func (e *Engine) Stop(ctx context.Context, ref string, sigName string, timeout *int) error {
+	// As dockerd's: a client that goes away does not cut a stop short
+	// (the container would be left running, its SIGKILL never sent).
+	ctx = context.WithoutCancel(ctx)
 	c, err := e.Get(ref)
 	if err != nil {
 		return err
@@ -174,17 +177,29 @@ func (c *Container) watchExitChan() <-chan struct{} {
 
 // Restart stops (if running) and starts the container.
 func (e *Engine) Restart(ctx context.Context, ref string, sigName string, timeout *int) error {
-	if err := e.Stop(ctx, ref, sigName, timeout); err != nil && !errdefs.IsNotModified(err) {
+	// As dockerd's: a client that goes away does not cut a restart short.
+	ctx = context.WithoutCancel(ctx)
+	c, err := e.Get(ref)
+	if err != nil {
 		return err
 	}
-	err := e.Start(ctx, ref)
+	c.mu.Lock()
+	c.restarting++
+	c.mu.Unlock()
+	defer func() {
+		c.mu.Lock()
+		c.restarting--
+		c.mu.Unlock()
+	}()
+	if err := e.Stop(ctx, c.ID, sigName, timeout); err != nil && !errdefs.IsNotModified(err) {
+		return err
+	}
+	err = e.Start(ctx, c.ID)
 	if errdefs.IsNotModified(err) {
 		return nil
 	}
 	if err == nil {
-		if c, gerr := e.Get(ref); gerr == nil {
-			e.publish(c, mevents.ActionRestart, nil)
-		}
+		e.publish(c, mevents.ActionRestart, nil)
 	}
 	return err
 }
@@ -212,25 +227,35 @@ func (e *Engine) Wait(ref string, cond WaitCondition) (func(ctx context.Context)
 		return nil, err
 	}
 	c.mu.Lock()
-	startExit := c.State.FinishedAt
+	startExits := c.exits
 	c.mu.Unlock()
 	return func(ctx context.Context) (int, error) {
 		for {
 			c.mu.Lock()
 			st := c.State
 			removed := c.gone
+			exited, lastExit := c.exits != startExits, c.lastExit
 			ch := c.watch()
 			c.mu.Unlock()
+			// An exit since the wait began answers it even when the
+			// container runs again by now (docker restart, a restart
+			// policy), as dockerd's waits end at every stop.
 			switch cond {
 			case WaitRemoved:
 				if removed {
 					return st.ExitCode, nil
 				}
 			case WaitNextExit:
-				if !st.Running && !st.Restarting && st.FinishedAt.After(startExit) || removed {
+				if exited {
+					return lastExit, nil
+				}
+				if removed {
 					return st.ExitCode, nil
 				}
 			default:
+				if exited {
+					return lastExit, nil
+				}
 				if !st.Running && !st.Restarting || removed {
 					return st.ExitCode, nil
 				}
