@@ -507,10 +507,8 @@ func (s *Server) containerAttach(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, err)
 		return
 	}
-	if !boolValue(r, "stream") && !boolValue(r, "logs") {
-		writeError(w, r, errdefs.ErrInvalidArgument.WithMessage("Bad parameters: you must choose at least one stream"))
-		return
-	}
+	// Neither stream nor logs (the Go SDK's default options): the
+	// connection is upgraded and ended at once, as dockerd does.
 	media := types.MediaTypeMultiplexedStream
 	if tty {
 		media = types.MediaTypeRawStream

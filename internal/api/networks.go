@@ -53,6 +53,7 @@ func (s *Server) routeNetworks(mux *http.ServeMux) {
 		return
 	}
 	mux.HandleFunc("GET /networks", s.networkList)
+	mux.HandleFunc("GET /networks/{$}", s.networkList) // dockerd's router answers the trailing slash too
 	mux.HandleFunc("POST /networks/create", s.networkCreate)
 	mux.HandleFunc("POST /networks/prune", s.networkPrune)
 	mux.HandleFunc("GET /networks/{id}", s.networkInspect)

@@ -102,6 +102,9 @@ func TestNetworkEndpoints(t *testing.T) {
 	if got := listNames(t, ts, ""); !reflect.DeepEqual(got, []string{"bridge", "host", "none"}) {
 		t.Fatalf("predefined networks = %v", got)
 	}
+	if status, _, body := request(t, "GET", ts.URL+"/v1.50/networks/", nil); status != 200 || !strings.Contains(body, `"Name":"host"`) {
+		t.Errorf("GET /networks/ (trailing slash) = %d %s, want the list", status, body)
+	}
 	status, _, body := request(t, "POST", ts.URL+"/v1.50/networks/create", strings.NewReader(
 		`{"Name":"apinet","Driver":"bridge","Internal":true,"Attachable":true,"Labels":{"tier":"db","x":"1"},"Options":{},`+
 			`"IPAM":{"Driver":"default","Config":[{"Subnet":"10.247.9.0/24","Gateway":"10.247.9.254","IPRange":"10.247.9.128/25"}]}}`))

@@ -242,3 +242,21 @@ func TestLoweredMinAPIVersion(t *testing.T) {
 		}
 	}
 }
+
+// TestPluginsEndpoints: no managed plugins, as a dockerd without any:
+// the list is [] (docker plugin ls works), an inspect is 404.
+func TestPluginsEndpoints(t *testing.T) {
+	_, ts := newTestServer(t)
+	resp, body := do(t, "GET", ts.URL+"/v1.50/plugins")
+	if resp.StatusCode != 200 || strings.TrimSpace(body) != "[]" {
+		t.Errorf("GET /plugins = %d %q, want 200 []", resp.StatusCode, body)
+	}
+	resp, body = do(t, "GET", ts.URL+"/v1.50/plugins?filters=%7Bbad")
+	if resp.StatusCode != 400 {
+		t.Errorf("GET /plugins with bad filters = %d %q, want 400", resp.StatusCode, body)
+	}
+	resp, body = do(t, "GET", ts.URL+"/v1.50/plugins/vieux%2Fsshfs/json")
+	if resp.StatusCode != 404 || !strings.Contains(body, `plugin \"vieux/sshfs\" not found`) {
+		t.Errorf("GET /plugins/NAME/json = %d %q, want 404", resp.StatusCode, body)
+	}
+}

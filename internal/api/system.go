@@ -10,6 +10,7 @@ import (
 	"slices"
 	"sort"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/containerd/errdefs"
@@ -27,6 +28,24 @@ func (s *Server) routeSystem(mux *http.ServeMux) {
 	mux.HandleFunc("GET /version", s.version)
 	mux.HandleFunc("GET /info", s.info)
 	mux.HandleFunc("GET /system/df", s.diskUsage)
+	// Managed plugins: berth has none (its volume, network and log
+	// drivers are built in); the list is empty, as a dockerd's without
+	// plugins, so `docker plugin ls` works.
+	mux.HandleFunc("GET /plugins", func(w http.ResponseWriter, r *http.Request) {
+		if _, err := parseListFilters(r.URL.Query().Get("filters")); err != nil {
+			writeError(w, r, err)
+			return
+		}
+		writeJSON(w, http.StatusOK, []struct{}{})
+	})
+	mux.HandleFunc("GET /plugins/{rest...}", func(w http.ResponseWriter, r *http.Request) {
+		name, ok := strings.CutSuffix(r.PathValue("rest"), "/json") // names have slashes: vieux/sshfs
+		if !ok || name == "" {
+			writeError(w, r, errdefs.ErrNotFound.WithMessage("page not found"))
+			return
+		}
+		writeError(w, r, errdefs.ErrNotFound.WithMessage(fmt.Sprintf("plugin %q not found", name)))
+	})
 }
 
 // ping answers HEAD and GET /_ping as dockerd: 200, no caching, body "OK"

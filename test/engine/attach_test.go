@@ -112,3 +112,30 @@ func TestAttachTTY(t *testing.T) {
 	}
 	d.mustDocker(t, "rm", id)
 }
+
+// TestAttachWithoutStreamOrLogs: an attach asking for neither the stream
+// nor the logs (the Go SDK's ContainerAttach with default options) is
+// upgraded and ended at once, as dockerd does, not refused.
+func TestAttachWithoutStreamOrLogs(t *testing.T) {
+	d := newDaemon(t)
+	c := d.client(t)
+	d.mustDocker(t, "run", "-d", "--name", "ns", "busybox", "sleep", "300")
+	at, err := c.ContainerAttach(context.Background(), "ns", client.ContainerAttachOptions{Stdout: true, Stderr: true})
+	if err != nil {
+		t.Fatalf("attach without stream or logs: %v", err)
+	}
+	defer at.Close()
+	done := make(chan error, 1)
+	go func() {
+		_, err := io.Copy(io.Discard, at.Reader)
+		done <- err
+	}()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Errorf("reading the attach: %v", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Error("the attach without stream or logs did not end")
+	}
+}
