@@ -235,59 +235,96 @@ func (e *Engine) StatPath(ctx context.Context, ref, p string) (container.PathSta
 	return st, err
 }
 
+// containerPath is docker's reading of a path given to cp: absolute in the
+// container, its directory resolved in the container's scope (every
+// symlink followed) and its last element kept as written, not followed.
+// A trailing "/" or "/." asks for the directory the path leads to (its
+// symlink followed); name is what the archive's entries start with:
+// the last element ("l" for "/l/"), "." for "dir/." and "/" for "/".
+type containerPath struct {
+	host    string // the host path
+	name    string // the entries' first element
+	follow  bool   // host names the directory itself: stat follows it
+	asDir   bool   // the path ends in "/" or "/.": it must be a directory
+	asEntry string // the path as written (for messages)
+}
+
+func resolveContainerPath(root, p string) (containerPath, error) {
+	abs := path.Join("/", p)
+	cp := containerPath{asEntry: p}
+	switch {
+	case path.Base(p) == ".": // ".", "./", "dir/.", "dir/./"
+		cp.name, cp.follow, cp.asDir = ".", true, true
+	case strings.HasSuffix(p, "/") || abs == "/":
+		cp.name, cp.follow, cp.asDir = path.Base(abs), true, true // "/" for the root
+	}
+	if cp.follow {
+		host, err := resolveIn(root, abs, false)
+		if err != nil {
+			return containerPath{}, err
+		}
+		cp.host = host
+		return cp, nil
+	}
+	dir, base := path.Split(abs)
+	rdir, err := resolveIn(root, dir, false)
+	if err != nil {
+		return containerPath{}, err
+	}
+	cp.host, cp.name = filepath.Join(rdir, base), base
+	return cp, nil
+}
+
 func statIn(root, p string) (container.PathStat, error) {
-	host, err := resolveIn(root, p, true)
+	cp, err := resolveContainerPath(root, p)
 	if err != nil {
 		return container.PathStat{}, err
 	}
+	return statResolved(cp)
+}
+
+func statResolved(cp containerPath) (container.PathStat, error) {
 	lstat := os.Lstat
-	if host == root {
-		// A running container's root is /proc/<pid>/root, a link to
-		// follow: its "/" is the directory.
+	if cp.follow {
+		// The directory a trailing "/" leads to; a running container's
+		// root is /proc/<pid>/root, a link to follow too.
 		lstat = os.Stat
 	}
-	fi, err := lstat(host)
+	fi, err := lstat(cp.host)
 	if err != nil {
 		return container.PathStat{}, err
 	}
-	st := container.PathStat{Name: fi.Name(), Size: fi.Size(), Mode: fi.Mode(), Mtime: fi.ModTime()}
-	if fi.Mode()&fs.ModeSymlink != 0 {
-		st.LinkTarget, _ = os.Readlink(host)
+	if cp.asDir && !fi.IsDir() {
+		return container.PathStat{}, errdefs.ErrInvalidArgument.WithMessage(fmt.Sprintf("%s: not a directory", cp.asEntry))
 	}
-	if p == "/" {
-		st.Name = "/"
+	st := container.PathStat{Name: cp.name, Size: fi.Size(), Mode: fi.Mode(), Mtime: fi.ModTime()}
+	if fi.Mode()&fs.ModeSymlink != 0 {
+		st.LinkTarget, _ = os.Readlink(cp.host)
 	}
 	return st, nil
 }
 
-// ArchivePath writes a tar of p (a file or a tree, named by its base name)
-// and returns its stat, as docker cp from a container needs.
+// ArchivePath writes a tar of p (a file or a tree, its entries starting
+// with the name docker gives them) and returns its stat, as docker cp from
+// a container needs.
 func (e *Engine) ArchivePath(ctx context.Context, ref, p string, w func(container.PathStat) io.Writer) error {
 	return e.withMounts(ctx, ref, func(c *Container, root string) error {
-		st, err := statIn(root, p)
+		cp, err := resolveContainerPath(root, p)
+		if err != nil {
+			return err
+		}
+		st, err := statResolved(cp)
 		if errors.Is(err, os.ErrNotExist) {
 			return errdefs.ErrNotFound.WithMessage(fmt.Sprintf("Could not find the file %s in container %s", p, ref))
 		}
 		if err != nil {
 			return err
 		}
-		host, err := resolveIn(root, p, !strings.HasSuffix(p, "/"))
-		if err != nil {
-			return err
+		host := cp.host
+		if cp.follow {
+			host += "/" // walked as the directory it leads to
 		}
-		name := filepath.Base(host)
-		switch {
-		case strings.HasSuffix(p, "/."):
-			name = "."
-		case host == root:
-			// The root: entries /bin, /etc, ... as dockerd names them
-			// (the CLI renames "/" to the destination).
-			name = "/"
-		}
-		if host == root {
-			host += "/" // walked as the directory, /proc/<pid>/root followed
-		}
-		return writeTree(ctx, host, name, w(st))
+		return writeTree(ctx, host, cp.name, w(st))
 	})
 }
 
@@ -376,7 +413,7 @@ func writeTree(ctx context.Context, src, name string, w io.Writer, more ...func(
 			return nil // sockets and the like: skipped, as docker does
 		}
 		hdr.Name = entry
-		if fi.IsDir() {
+		if fi.IsDir() && !strings.HasSuffix(entry, "/") {
 			hdr.Name += "/"
 		}
 		if st, ok := fi.Sys().(*syscall.Stat_t); ok {

@@ -12,6 +12,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/moby/moby/client"
 )
 
 func TestCopyDiffExport(t *testing.T) {
@@ -293,5 +295,70 @@ func TestCpRoot(t *testing.T) {
 	}
 	if _, _, err := d.docker(t, "exec", "cproot", "test", "-e", "/x/d/keep"); err != nil {
 		t.Error("the directory's content is gone")
+	}
+}
+
+// TestCpPathForms: the names docker gives the entries of a copy out of a
+// container, by the form of the path: the last element as written (not
+// the target of a symlink), "." for "dir/." and ".", "/" for "/"; a
+// trailing "/" follows a symlink to its directory; a file with a
+// trailing "/" is an error; and `docker cp c:. out` copies everything.
+func TestCpPathForms(t *testing.T) {
+	d := newDaemon(t)
+	c := d.client(t)
+	d.mustDocker(t, "run", "--name", "forms", "busybox", "sh", "-c",
+		"mkdir -p /bar/quux && echo world > /bar/quux/baz && echo hello > /foo && "+
+			"ln -s quux /bar/dirsymlink && ln -s / /bar/root && ln -s quux/baz /bar/filesymlink")
+	for src, want := range map[string][]string{
+		"/":                 {"/", "/foo", "/bar/quux/baz"},
+		".":                 {"./", "./foo", "./bar/quux/baz"},
+		"./":                {"./", "./foo"},
+		"/.":                {"./", "./foo"},
+		"/bar/root":         {"root"},
+		"/bar/root/":        {"root/", "root/foo", "root/bar/quux/baz"},
+		"/bar/root/.":       {"./", "./foo"},
+		"bar/quux":          {"quux/", "quux/baz"},
+		"bar/quux/":         {"quux/", "quux/baz"},
+		"bar/quux/.":        {"./", "./baz"},
+		"bar/quux/baz":      {"baz"},
+		"bar/filesymlink":   {"filesymlink"},
+		"bar/dirsymlink":    {"dirsymlink"},
+		"bar/dirsymlink/":   {"dirsymlink/", "dirsymlink/baz"},
+		"bar/dirsymlink/.":  {"./", "./baz"},
+		"/bar/dirsymlink/.": {"./", "./baz"},
+	} {
+		res, err := c.CopyFromContainer(context.Background(), "forms", client.CopyFromContainerOptions{SourcePath: src})
+		if err != nil {
+			t.Errorf("copy %s: %v", src, err)
+			continue
+		}
+		names := map[string]bool{}
+		tr := tar.NewReader(res.Content)
+		for {
+			h, err := tr.Next()
+			if err != nil {
+				break
+			}
+			names[h.Name] = true
+		}
+		res.Content.Close()
+		for _, w := range want {
+			if !names[w] {
+				t.Errorf("copy %s: no entry %q among %d", src, w, len(names))
+			}
+		}
+	}
+	if _, err := c.CopyFromContainer(context.Background(), "forms", client.CopyFromContainerOptions{SourcePath: "/foo/"}); err == nil || !strings.Contains(err.Error(), "not a directory") {
+		t.Errorf("copy of a file with a trailing slash: %v, want a \"not a directory\" error", err)
+	}
+	out := filepath.Join(t.TempDir(), "out")
+	d.mustDocker(t, "cp", "forms:.", out)
+	if b, err := os.ReadFile(filepath.Join(out, "bar", "quux", "baz")); err != nil || string(b) != "world\n" {
+		t.Errorf("docker cp forms:. %s: bar/quux/baz %q %v", out, b, err)
+	}
+	x := filepath.Join(t.TempDir(), "x")
+	d.mustDocker(t, "cp", "forms:/bar/dirsymlink/", x)
+	if b, err := os.ReadFile(filepath.Join(x, "baz")); err != nil || string(b) != "world\n" {
+		t.Errorf("docker cp forms:/bar/dirsymlink/ %s: baz %q %v", x, b, err)
 	}
 }
