@@ -248,6 +248,11 @@ func (e *Engine) execProcess(c *Container, req container.ExecCreateRequest) (*sp
 	if err != nil {
 		return nil, err
 	}
+	// The container's --group-add groups, for an exec's user too (as
+	// dockerd's getUser).
+	if u.AdditionalGids, err = addGroups(dir+"/rootfs", u.AdditionalGids, c.HostConfig.GroupAdd); err != nil {
+		return nil, err
+	}
 	hc := *c.HostConfig
 	if req.Privileged {
 		hc.Privileged = true

@@ -108,6 +108,18 @@ func TestRunUserGroupsAndProcessSettings(t *testing.T) {
 			t.Errorf("run %v: %q %v %s; want %q", c.args, out, err, errOut, c.want)
 		}
 	}
+	// An exec has the container's --group-add groups too, as its own
+	// user's.
+	d.mustDocker(t, "run", "-d", "--name", "ga", "--group-add", "wheel", "--group-add", "777", "busybox", "sleep", "300")
+	for args, want := range map[string]string{"": "uid=0(root) gid=0(root) groups=0(root),10(wheel),777\n", "nobody": "uid=65534(nobody) gid=65534(nogroup) groups=10(wheel),777,65534(nogroup)\n"} {
+		ex := []string{"exec"}
+		if args != "" {
+			ex = append(ex, "-u", args)
+		}
+		if out, errOut, err := d.docker(t, append(ex, "ga", "id")...); err != nil || out != want {
+			t.Errorf("exec -u %q id in a --group-add container: %q %v %s; want %q", args, out, err, errOut, want)
+		}
+	}
 	if _, errOut, err := d.docker(t, "run", "--rm", "--group-add", "nosuchgrp", "busybox", "true"); err == nil || !strings.Contains(errOut, "Unable to find group nosuchgrp") {
 		t.Errorf("--group-add nosuchgrp: %v %s", err, errOut)
 	}
