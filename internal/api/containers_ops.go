@@ -49,6 +49,9 @@ func (s *Server) containerUpdate(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, err)
 		return
 	}
+	if CompareVersions(VersionFrom(r.Context()), "1.25") < 0 {
+		u.PidsLimit = nil // updatable from API 1.25 on, as dockerd's
+	}
 	warnings, err := s.cfg.Engine.Update(r.PathValue("id"), u)
 	if err != nil {
 		writeError(w, r, err)

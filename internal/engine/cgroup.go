@@ -331,7 +331,10 @@ func (e *Engine) Update(ref string, u container.UpdateConfig) ([]string, error) 
 		hc.CpusetMems = r.CpusetMems
 	}
 	if r.PidsLimit != nil {
-		hc.PidsLimit = r.PidsLimit
+		// 0 and any negative value mean unlimited, recorded as 0, as
+		// dockerd records them.
+		v := max(*r.PidsLimit, 0)
+		hc.PidsLimit = &v
 	}
 	if u.RestartPolicy.Name != "" {
 		if hc.AutoRemove && u.RestartPolicy.Name != container.RestartPolicyDisabled {
@@ -349,9 +352,17 @@ func (e *Engine) Update(ref string, u container.UpdateConfig) ([]string, error) 
 		}
 		res := resources(&hc)
 		res.Devices = nil
+		unlimited := int64(-1)
 		if r.PidsLimit != nil && *r.PidsLimit <= 0 {
-			unlimited := int64(-1)
 			res.Pids = &specs.LinuxPids{Limit: &unlimited}
+		}
+		// A quota of -1 (or 0 with no --cpus) takes the limit off,
+		// which resources leaves out for a new container.
+		if r.CPUQuota < 0 && hc.NanoCPUs == 0 {
+			if res.CPU == nil {
+				res.CPU = &specs.LinuxCPU{}
+			}
+			res.CPU.Quota = &unlimited
 		}
 		if err := m.Set(res); err != nil {
 			return nil, errdefs.ErrInvalidArgument.WithMessage(fmt.Sprintf("Cannot update container %s: %v", c.ID, err))

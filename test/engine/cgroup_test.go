@@ -73,6 +73,23 @@ func TestLimitsPauseTopStatsUpdate(t *testing.T) {
 	if got := cgroupFile(t, "pids", id, "pids.max"); got != "60" {
 		t.Errorf("after update --pids-limit 60: %s", got)
 	}
+	// Limits taken off: a quota of -1, a pids limit of -1 (recorded as 0,
+	// as dockerd records it).
+	qid := strings.TrimSpace(d.mustDocker(t, "run", "-d", "--cpu-quota", "20000", "--pids-limit", "50", "busybox", "sleep", "300"))
+	if got := cgroupFile(t, "cpu", qid, "cpu.cfs_quota_us"); got != "20000" {
+		t.Errorf("--cpu-quota 20000: %s", got)
+	}
+	d.mustDocker(t, "update", "--cpu-quota", "-1", "--pids-limit", "-1", qid)
+	if got := cgroupFile(t, "cpu", qid, "cpu.cfs_quota_us"); got != "-1" {
+		t.Errorf("after update --cpu-quota -1: %s", got)
+	}
+	if got := cgroupFile(t, "pids", qid, "pids.max"); got != "max" {
+		t.Errorf("after update --pids-limit -1: %s", got)
+	}
+	if got := strings.TrimSpace(d.mustDocker(t, "inspect", "-f", "{{.HostConfig.CPUQuota}} {{.HostConfig.PidsLimit}}", qid)); got != "-1 0" {
+		t.Errorf("inspect after the limits were taken off: %q, want \"-1 0\"", got)
+	}
+	d.mustDocker(t, "rm", "-f", qid)
 
 	d.mustDocker(t, "pause", "lim")
 	if got := cgroupFile(t, "freezer", id, "freezer.state"); got != "FROZEN" {
