@@ -348,7 +348,8 @@ func (e *Engine) specFor(c *Container, dir, netns string) (*specs.Spec, error) {
 	if hc.Privileged {
 		s.Linux.Resources.Devices = []specs.LinuxDeviceCgroup{{Allow: true, Access: "rwm"}}
 		s.Linux.Devices = append(s.Linux.Devices, hostDevices()...)
-	} else if err := setSeccomp(s, hc); err != nil {
+	}
+	if err := setSeccomp(s, hc); err != nil {
 		return nil, err
 	}
 	return s, nil
@@ -415,6 +416,20 @@ func parseSecurityOpts(opts []string) (noNewPrivs bool, err error) {
 }
 
 func setSeccomp(s *specs.Spec, hc *container.HostConfig) error {
+	// A privileged container is unconfined unless a profile is named, as
+	// with dockerd since 25.0 (which keeps a profile given with
+	// --privileged).
+	named := false
+	for _, o := range hc.SecurityOpt {
+		k, _, ok := strings.Cut(o, "=")
+		if !ok {
+			k, _, _ = strings.Cut(o, ":")
+		}
+		named = named || k == "seccomp"
+	}
+	if hc.Privileged && !named {
+		return nil
+	}
 	for _, o := range hc.SecurityOpt {
 		k, v, ok := strings.Cut(o, "=")
 		if !ok {
@@ -425,6 +440,9 @@ func setSeccomp(s *specs.Spec, hc *container.HostConfig) error {
 		}
 		if v == "unconfined" {
 			return nil
+		}
+		if v == "builtin" {
+			break // dockerd's name of its default profile
 		}
 		body := v
 		if !strings.HasPrefix(strings.TrimSpace(v), "{") {

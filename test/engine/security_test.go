@@ -1,7 +1,9 @@
 package engine
 
 import (
+	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -39,6 +41,26 @@ func TestSecurityOptions(t *testing.T) {
 				}
 			}
 		})
+	}
+	// Privileged: unconfined unless a profile is named (dockerd 25+ keeps
+	// it); "builtin" is the default profile.
+	prof := filepath.Join(t.TempDir(), "nochown.json")
+	if err := os.WriteFile(prof, []byte(`{"defaultAction":"SCMP_ACT_ALLOW","syscalls":[{"names":["chown","fchown","fchownat","lchown"],"action":"SCMP_ACT_ERRNO"}]}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		opts []string
+		cmd  string
+		want string
+	}{
+		{nil, "grep Seccomp: /proc/self/status", "Seccomp:\t0"},
+		{[]string{"--security-opt", "seccomp=builtin"}, "grep Seccomp: /proc/self/status", "Seccomp:\t2"},
+		{[]string{"--security-opt", "seccomp=" + prof}, "chown 42 /tmp 2>&1; echo rc=$?", "rc=1"},
+	} {
+		args := append(append([]string{"run", "--rm", "--privileged"}, c.opts...), "busybox", "sh", "-c", c.cmd)
+		if out, errOut, err := d.docker(t, args...); err != nil || !strings.Contains(out, c.want) {
+			t.Errorf("run --privileged %v: %q %v %s; want %q", c.opts, out, err, errOut, c.want)
+		}
 	}
 	if out := d.mustDocker(t, "run", "--rm", "--privileged", "busybox", "grep", "CapEff", "/proc/self/status"); strings.Contains(out, "00000000a80425fb") {
 		t.Errorf("--privileged kept the default capabilities: %q", out)
