@@ -69,6 +69,16 @@ func (s *Server) containerCreate(w http.ResponseWriter, r *http.Request) {
 			}
 		}
 	}
+	// Clients before API 1.40 expect a shareable IPC namespace by
+	// default, as dockerd gives them.
+	if CompareVersions(VersionFrom(r.Context()), "1.40") < 0 {
+		if req.HostConfig == nil {
+			req.HostConfig = &container.HostConfig{}
+		}
+		if req.HostConfig.IpcMode == "" {
+			req.HostConfig.IpcMode = container.IPCModeShareable
+		}
+	}
 	id, warnings, err := s.cfg.Engine.Create(r.Context(), engine.CreateRequest{
 		Name:                 r.URL.Query().Get("name"),
 		Config:               req.Config,

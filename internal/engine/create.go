@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	goruntime "runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -323,6 +324,16 @@ func applyHostDefaults(hc *container.HostConfig) {
 	}
 	if hc.LogConfig.Type == "" {
 		hc.LogConfig.Type = "json-file"
+	}
+	// The paths a container's process cannot read or write, recorded as
+	// dockerd records them (inspect shows them); none when privileged.
+	if !hc.Privileged {
+		if hc.MaskedPaths == nil {
+			hc.MaskedPaths = slices.Clone(defaultMaskedPaths)
+		}
+		if hc.ReadonlyPaths == nil {
+			hc.ReadonlyPaths = slices.Clone(defaultReadonlyPaths)
+		}
 	}
 }
 

@@ -62,6 +62,26 @@ func TestSecurityOptions(t *testing.T) {
 			t.Errorf("run --privileged %v: %q %v %s; want %q", c.opts, out, err, errOut, c.want)
 		}
 	}
+	// Inspect shows the masked and read-only paths applied (none for a
+	// privileged container), as dockerd's.
+	d.mustDocker(t, "create", "--name", "mp", "busybox", "true")
+	d.mustDocker(t, "create", "--name", "mpp", "--privileged", "busybox", "true")
+	if got := d.mustDocker(t, "inspect", "-f", "{{json .HostConfig.MaskedPaths}} {{json .HostConfig.ReadonlyPaths}}", "mp"); !strings.Contains(got, `"/proc/kcore"`) || !strings.Contains(got, `"/proc/sys"`) {
+		t.Errorf("masked and read-only paths of a container: %s", got)
+	}
+	if got := strings.TrimSpace(d.mustDocker(t, "inspect", "-f", "{{json .HostConfig.MaskedPaths}} {{json .HostConfig.ReadonlyPaths}}", "mpp")); got != "null null" {
+		t.Errorf("masked and read-only paths of a privileged container: %s", got)
+	}
+	// A client before API 1.40 gets a shareable IPC namespace by default.
+	for v, want := range map[string]string{"1.39": "shareable", "1.40": "private"} {
+		name := "ipc" + strings.ReplaceAll(v, ".", "")
+		if code, body := rawRequest(t, d, "POST", "/v"+v+"/containers/create?name="+name, "application/json", `{"Image":"busybox","Cmd":["true"]}`); code != 201 {
+			t.Fatalf("create at API %s: %d %s", v, code, body)
+		}
+		if got := strings.TrimSpace(d.mustDocker(t, "inspect", "-f", "{{.HostConfig.IpcMode}}", name)); got != want {
+			t.Errorf("IPC mode of a container made at API %s: %q, want %q", v, got, want)
+		}
+	}
 	if out := d.mustDocker(t, "run", "--rm", "--privileged", "busybox", "grep", "CapEff", "/proc/self/status"); strings.Contains(out, "00000000a80425fb") {
 		t.Errorf("--privileged kept the default capabilities: %q", out)
 	}
