@@ -73,6 +73,9 @@ func (e *Engine) Create(ctx context.Context, req CreateRequest) (string, []strin
 	if wd := req.Config.WorkingDir; wd != "" && !filepath.IsAbs(wd) {
 		return "", nil, errdefs.ErrInvalidArgument.WithMessage(fmt.Sprintf("the working directory '%s' is invalid, it needs to be an absolute path", wd))
 	}
+	if err := validateContainerConfig(req.Config); err != nil {
+		return "", nil, err
+	}
 	warnings, err := e.validateNetwork(ctx, hc)
 	if err != nil {
 		return "", nil, err
@@ -301,6 +304,33 @@ func mergeImageConfig(cfg *container.Config, img image.Image) {
 	cfg.Healthcheck = mergeHealthcheck(cfg.Healthcheck, imageHealthcheck(img))
 }
 
+// validateContainerConfig refuses what dockerd refuses in a create's
+// Config: a variable without a name, health check durations below a
+// millisecond (0 is the default) and negative retries.
+func validateContainerConfig(cfg *container.Config) error {
+	for _, kv := range cfg.Env {
+		if k, _, _ := strings.Cut(kv, "="); k == "" {
+			return errdefs.ErrInvalidArgument.WithMessage("invalid environment variable: " + kv)
+		}
+	}
+	h := cfg.Healthcheck
+	if h == nil {
+		return nil
+	}
+	for _, d := range []struct {
+		name string
+		v    time.Duration
+	}{{"Interval", h.Interval}, {"Timeout", h.Timeout}, {"StartPeriod", h.StartPeriod}, {"StartInterval", h.StartInterval}} {
+		if d.v != 0 && d.v < time.Millisecond {
+			return errdefs.ErrInvalidArgument.WithMessage(fmt.Sprintf("%s in Healthcheck cannot be less than 1ms", d.name))
+		}
+	}
+	if h.Retries < 0 {
+		return errdefs.ErrInvalidArgument.WithMessage("Retries in Healthcheck cannot be negative")
+	}
+	return nil
+}
+
 // applyHostDefaults stores what dockerd stores for fields left empty.
 func applyHostDefaults(hc *container.HostConfig) {
 	if hc.NetworkMode == "" {
@@ -364,6 +394,21 @@ func validateHostConfig(hc *container.HostConfig) error {
 	}
 	if hc.ShmSize < 0 {
 		return errdefs.ErrInvalidArgument.WithMessage("SHM size can not be less than 0")
+	}
+	if !hc.IpcMode.Valid() {
+		return errdefs.ErrInvalidArgument.WithMessage(fmt.Sprintf("invalid IPC mode: %v", hc.IpcMode))
+	}
+	if !hc.PidMode.Valid() {
+		return errdefs.ErrInvalidArgument.WithMessage(fmt.Sprintf("invalid PID mode: %v", hc.PidMode))
+	}
+	if !hc.UTSMode.Valid() {
+		return errdefs.ErrInvalidArgument.WithMessage(fmt.Sprintf("invalid UTS mode: %v", hc.UTSMode))
+	}
+	if hc.CPUShares < 0 {
+		return errdefs.ErrInvalidArgument.WithMessage(fmt.Sprintf("invalid CPU shares (%d): value must be a positive integer", hc.CPUShares))
+	}
+	if _, ok := hc.Annotations[""]; ok {
+		return errdefs.ErrInvalidArgument.WithMessage("invalid Annotations: the empty string is not permitted as an annotation key")
 	}
 	if hc.OomScoreAdj < -1000 || hc.OomScoreAdj > 1000 {
 		return errdefs.ErrInvalidArgument.WithMessage(fmt.Sprintf("Invalid value %d, range for oom score adj is [-1000, 1000]", hc.OomScoreAdj))

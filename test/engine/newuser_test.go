@@ -296,3 +296,36 @@ func TestCreateNamesMissingContainer(t *testing.T) {
 		}
 	}
 }
+
+// TestCreateRefusesInvalidConfig: what dockerd refuses at create is
+// refused with its words (400), and no container is left.
+func TestCreateRefusesInvalidConfig(t *testing.T) {
+	d := newDaemon(t)
+	for body, want := range map[string]string{
+		`{"Image":"busybox","Env":["=foo"]}`:                                                       "invalid environment variable: =foo",
+		`{"Image":"busybox","Env":["A=1",""]}`:                                                     "invalid environment variable: ",
+		`{"Image":"busybox","Healthcheck":{"Test":["CMD","true"],"Interval":-1}}`:                  "Interval in Healthcheck cannot be less than 1ms",
+		`{"Image":"busybox","Healthcheck":{"Test":["CMD","true"],"Timeout":10}}`:                   "Timeout in Healthcheck cannot be less than 1ms",
+		`{"Image":"busybox","Healthcheck":{"Test":["CMD","true"],"Retries":-1}}`:                   "Retries in Healthcheck cannot be negative",
+		`{"Image":"busybox","HostConfig":{"IpcMode":"bogus"}}`:                                     "invalid IPC mode: bogus",
+		`{"Image":"busybox","HostConfig":{"PidMode":"bogus"}}`:                                     "invalid PID mode: bogus",
+		`{"Image":"busybox","HostConfig":{"UTSMode":"private"}}`:                                   "invalid UTS mode: private",
+		`{"Image":"busybox","HostConfig":{"CpuShares":-1}}`:                                        "invalid CPU shares (-1)",
+		`{"Image":"busybox","HostConfig":{"Annotations":{"":"x"}}}`:                                "the empty string is not permitted as an annotation key",
+		`{"Image":"busybox","Healthcheck":{"Test":["CMD","true"],"Interval":1000000,"Retries":0}}`: "",
+	} {
+		code, out := rawRequest(t, d, "POST", "/v1.47/containers/create", "application/json", body)
+		if want == "" {
+			if code != 201 {
+				t.Errorf("create %s: %d %s, want 201", body, code, out)
+			}
+			continue
+		}
+		if code != 400 || !strings.Contains(out, want) {
+			t.Errorf("create %s: %d %s, want 400 %q", body, code, out, want)
+		}
+	}
+	if out := d.mustDocker(t, "ps", "-aq"); strings.Count(out, "\n") != 1 {
+		t.Errorf("containers after the refused creates: %q, want the one valid", out)
+	}
+}
