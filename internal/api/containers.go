@@ -454,21 +454,32 @@ func matchPrune(f listFilters, c container.Summary) (bool, error) {
 }
 
 func (s *Server) containerResize(w http.ResponseWriter, r *http.Request) {
-	h, err := int64Value(r, "h", 0)
+	h, wd, err := resizeDims(r)
 	if err != nil {
 		writeError(w, r, err)
 		return
 	}
-	wd, err := int64Value(r, "w", 0)
-	if err != nil {
-		writeError(w, r, err)
-		return
-	}
-	if err := s.cfg.Engine.Resize(r.Context(), r.PathValue("id"), uint16(h), uint16(wd)); err != nil {
+	if err := s.cfg.Engine.Resize(r.Context(), r.PathValue("id"), h, wd); err != nil {
 		writeError(w, r, err)
 		return
 	}
 	w.WriteHeader(http.StatusOK)
+}
+
+// resizeDims reads a resize's h and w as dockerd does: both required,
+// unsigned 32-bit numbers (a terminal keeps 16 bits of them).
+func resizeDims(r *http.Request) (h, w uint16, err error) {
+	var dims [2]uint16
+	for i, k := range []string{"h", "w"} {
+		v := r.URL.Query().Get(k)
+		n, perr := strconv.ParseUint(v, 10, 32)
+		if perr != nil {
+			what := map[string]string{"h": "height", "w": "width"}[k]
+			return 0, 0, errdefs.ErrInvalidArgument.WithMessage(fmt.Sprintf("invalid resize %s %q: %v", what, v, perr))
+		}
+		dims[i] = uint16(min(n, 65535))
+	}
+	return dims[0], dims[1], nil
 }
 
 // containerWait sends 200 and its headers at once (the docker CLI waits

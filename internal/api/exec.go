@@ -41,17 +41,12 @@ func (s *Server) execInspect(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) execResize(w http.ResponseWriter, r *http.Request) {
-	h, err := int64Value(r, "h", 0)
+	h, wd, err := resizeDims(r)
 	if err != nil {
 		writeError(w, r, err)
 		return
 	}
-	wd, err := int64Value(r, "w", 0)
-	if err != nil {
-		writeError(w, r, err)
-		return
-	}
-	if err := s.cfg.Engine.ExecResize(r.Context(), r.PathValue("id"), uint16(h), uint16(wd)); err != nil {
+	if err := s.cfg.Engine.ExecResize(r.Context(), r.PathValue("id"), h, wd); err != nil {
 		writeError(w, r, err)
 		return
 	}

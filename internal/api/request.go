@@ -53,11 +53,17 @@ func decodeJSON(r *http.Request, v any) error {
 	if r.Body == nil {
 		return errdefs.ErrInvalidArgument.WithMessage("got EOF while reading request body")
 	}
-	if err := json.NewDecoder(r.Body).Decode(v); err != nil {
+	dec := json.NewDecoder(r.Body)
+	if err := dec.Decode(v); err != nil {
 		if errors.Is(err, io.EOF) {
 			return errdefs.ErrInvalidArgument.WithMessage("got EOF while reading request body")
 		}
 		return errdefs.ErrInvalidArgument.WithMessage("invalid JSON: " + err.Error())
+	}
+	// One JSON value, as dockerd reads it: a second one after it is
+	// refused rather than ignored.
+	if dec.More() {
+		return errdefs.ErrInvalidArgument.WithMessage("unexpected content after JSON")
 	}
 	return nil
 }

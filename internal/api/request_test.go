@@ -1,6 +1,7 @@
 package api
 
 import (
+	"fmt"
 	"net/http/httptest"
 	"strings"
 	"testing"
@@ -34,6 +35,9 @@ func TestDecodeJSON(t *testing.T) {
 		{"application/json", ``, "got EOF while reading request body"},
 		{"application/json", `{"Name":`, "invalid JSON: unexpected EOF"},
 		{"application/json", `{"Name":1}`, "invalid JSON: json: cannot unmarshal number"},
+		{"application/json", `{"Name":"x"}` + "\n\t ", ""},
+		{"application/json", `{"Name":"x"}{"Name":"y"}`, "unexpected content after JSON"},
+		{"application/json", `{"Name":"x"} 7`, "unexpected content after JSON"},
 	} {
 		r := httptest.NewRequest("POST", "/x", strings.NewReader(c.body))
 		if c.ct != "" {
@@ -45,6 +49,31 @@ func TestDecodeJSON(t *testing.T) {
 			t.Errorf("%s %q: %v", c.ct, c.body, err)
 		case c.want != "" && (err == nil || StatusOf(err) != 400 || !strings.HasPrefix(err.Error(), c.want)):
 			t.Errorf("%s %q: error %v, want 400 %q", c.ct, c.body, err, c.want)
+		}
+	}
+}
+
+func TestResizeDims(t *testing.T) {
+	for q, want := range map[string]string{
+		"h=40&w=120":        "40x120",
+		"h=0&w=0":           "0x0",
+		"h=70000&w=80":      "65535x80",
+		"w=80":              `invalid resize height ""`,
+		"h=40":              `invalid resize width ""`,
+		"h=-1&w=80":         `invalid resize height "-1"`,
+		"h=40&w=5000000000": `invalid resize width "5000000000"`,
+		"h=forty&w=80":      `invalid resize height "forty"`,
+	} {
+		h, w, err := resizeDims(httptest.NewRequest("POST", "/containers/x/resize?"+q, nil))
+		got := fmt.Sprintf("%dx%d", h, w)
+		if err != nil {
+			if StatusOf(err) != 400 {
+				t.Errorf("%s: status %d", q, StatusOf(err))
+			}
+			got = err.Error()
+		}
+		if !strings.HasPrefix(got, want) {
+			t.Errorf("resize?%s = %q, want %q", q, got, want)
 		}
 	}
 }

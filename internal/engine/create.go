@@ -76,6 +76,11 @@ func (e *Engine) Create(ctx context.Context, req CreateRequest) (string, []strin
 	if err := validateContainerConfig(req.Config); err != nil {
 		return "", nil, err
 	}
+	if wd := req.Config.WorkingDir; wd != "" {
+		c := *req.Config
+		c.WorkingDir = filepath.Clean(wd) // as dockerd stores it: "/tmp/" is /tmp
+		req.Config = &c
+	}
 	warnings, err := e.validateNetwork(ctx, hc)
 	if err != nil {
 		return "", nil, err

@@ -325,6 +325,13 @@ func TestCreateRefusesInvalidConfig(t *testing.T) {
 			t.Errorf("create %s: %d %s, want 400 %q", body, code, out, want)
 		}
 	}
+	if code, out := rawRequest(t, d, "POST", "/v1.47/containers/create?name=wdclean", "application/json", `{"Image":"busybox","WorkingDir":"/tmp/x/../y/"}`); code != 201 {
+		t.Fatalf("create with WorkingDir /tmp/x/../y/: %d %s", code, out)
+	}
+	if got := strings.TrimSpace(d.mustDocker(t, "inspect", "-f", "{{.Config.WorkingDir}}", "wdclean")); got != "/tmp/y" {
+		t.Errorf("WorkingDir /tmp/x/../y/ stored as %q, want /tmp/y", got)
+	}
+	d.mustDocker(t, "rm", "wdclean")
 	if out := d.mustDocker(t, "ps", "-aq"); strings.Count(out, "\n") != 1 {
 		t.Errorf("containers after the refused creates: %q, want the one valid", out)
 	}
