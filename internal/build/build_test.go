@@ -454,3 +454,35 @@ COPY f /x1
 		t.Errorf("COPY onto a hard-linked file: /x1 %q /x2 %q, want \"new\\n\" \"one\\n\"", got, got2)
 	}
 }
+
+// TestBuildLabelsStayWithTheirBuild: --label of one build never reaches
+// another that shares its cached steps (the cached image's config is not
+// changed), and the other's later steps still come from the cache.
+func TestBuildLabelsStayWithTheirBuild(t *testing.T) {
+	e := newEnv(t)
+	long := t.TempDir()
+	writeFiles(t, long, map[string]string{"Dockerfile": "FROM busybox\nLABEL own=yes\nCMD [\"true\"]\n"})
+	short := t.TempDir()
+	writeFiles(t, short, map[string]string{"Dockerfile": "FROM busybox\nLABEL own=yes\n"})
+	first, out, err := e.build(t, long, BuildOptions{})
+	if err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	if _, out, err := e.build(t, short, BuildOptions{Labels: map[string]string{"secret": "leak"}}); err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	again, out, err := e.build(t, long, BuildOptions{})
+	if err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	img, err := e.images.Get(context.Background(), again)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, leaked := img.Config.Config.Labels["secret"]; leaked || img.Config.Config.Labels["own"] != "yes" {
+		t.Errorf("labels of the rebuilt image: %v, want only own=yes", img.Config.Config.Labels)
+	}
+	if again != first || strings.Count(out, "Using cache") != 2 {
+		t.Errorf("rebuild: %s, want %s from the cache:\n%s", again, first, out)
+	}
+}

@@ -8,11 +8,13 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"maps"
 	"net/http"
 	"net/url"
 	"os"
 	"path"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -132,8 +134,15 @@ func configExt(img image.Image) dockerspec.DockerOCIImageConfigExt {
 // setImage makes img the stage's current image and config.
 func (s *stageState) setImage(img image.Image) {
 	s.img = img
+	// A copy of its own: img's config may be shared (the image service
+	// keeps configs it read), and the steps change maps in place.
 	s.cfg = img.Config.Config
-	s.cfg.Env = append([]string(nil), s.cfg.Env...)
+	s.cfg.Env = slices.Clone(s.cfg.Env)
+	s.cfg.Entrypoint = slices.Clone(s.cfg.Entrypoint)
+	s.cfg.Cmd = slices.Clone(s.cfg.Cmd)
+	s.cfg.Labels = maps.Clone(s.cfg.Labels)
+	s.cfg.ExposedPorts = maps.Clone(s.cfg.ExposedPorts)
+	s.cfg.Volumes = maps.Clone(s.cfg.Volumes)
 	s.ext = configExt(img)
 }
 
@@ -242,6 +251,7 @@ func (r *buildRun) runStage(ctx context.Context, i int) (image.Image, error) {
 		}
 	}
 	if i == r.plan.target && len(r.opts.Labels) > 0 {
+		s.cfg.Labels = cloneMap(s.cfg.Labels) // never the map of the image before
 		if s.cfg.Labels == nil {
 			s.cfg.Labels = map[string]string{}
 		}

@@ -5,7 +5,9 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"maps"
 	"path"
+	"slices"
 	"strings"
 	"time"
 
@@ -87,13 +89,25 @@ func (s *Service) loadTarget(ctx context.Context, desc ocispec.Descriptor) (*tar
 func (t *target) id() digest.Digest { return t.manifest.Config.Digest }
 
 func (s *Service) imageFromTarget(t *target, createdAt time.Time) Image {
+	// The config's maps and slices are the caller's own: t is shared by
+	// every Get, and a caller that changed a label in place would change
+	// the image for all the others.
+	cfg := t.config
+	cfg.Config.Env = slices.Clone(cfg.Config.Env)
+	cfg.Config.Entrypoint = slices.Clone(cfg.Config.Entrypoint)
+	cfg.Config.Cmd = slices.Clone(cfg.Config.Cmd)
+	cfg.Config.Labels = maps.Clone(cfg.Config.Labels)
+	cfg.Config.ExposedPorts = maps.Clone(cfg.Config.ExposedPorts)
+	cfg.Config.Volumes = maps.Clone(cfg.Config.Volumes)
+	cfg.RootFS.DiffIDs = slices.Clone(cfg.RootFS.DiffIDs)
+	cfg.History = slices.Clone(cfg.History)
 	img := Image{
 		ID:         t.id(),
 		Target:     t.desc,
 		Manifest:   t.manifest,
-		Config:     t.config,
+		Config:     cfg,
 		ConfigRaw:  t.configRaw,
-		Labels:     t.config.Config.Labels,
+		Labels:     cfg.Config.Labels,
 		Size:       t.size,
 		LayerSizes: t.layerSizes,
 		Created:    createdAt,
