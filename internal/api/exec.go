@@ -88,21 +88,25 @@ func (s *Server) execStart(w http.ResponseWriter, r *http.Request) {
 		w.WriteHeader(http.StatusOK) // dockerd's: no body
 		return
 	}
-	tty := x.ProcessConfig != nil && x.ProcessConfig.Tty
-	media := types.MediaTypeMultiplexedStream
-	if tty {
-		media = types.MediaTypeRawStream
+	// The start's Tty says how the output is framed, as with dockerd:
+	// raw for a terminal, else multiplexed (a terminal's output then comes
+	// as stdout frames), whatever the create said; from API 1.42 the
+	// Content-Type says which.
+	media := types.MediaTypeRawStream
+	if !req.Tty && CompareVersions(VersionFrom(r.Context()), "1.42") >= 0 {
+		media = types.MediaTypeMultiplexedStream
 	}
 	conn, err := Hijack(w, r, media)
 	if err != nil {
 		writeError(w, r, err)
 		return
 	}
-	streams := streamsFor(conn, tty)
+	streams := streamsFor(conn, req.Tty)
 	ctx, cancel := s.streamContext(r)
 	defer cancel()
 	if err := s.cfg.Engine.ExecStart(ctx, id, false, streams); err != nil {
-		_, _ = streams.Stderr.Write([]byte(err.Error() + "\r\n"))
+		// On the stdout stream, as dockerd writes it.
+		_, _ = streams.Stdout.Write([]byte(err.Error() + "\r\n"))
 	}
 	finishStreams(streams, conn)
 }

@@ -48,6 +48,20 @@ func (e *Engine) ExecCreate(ctx context.Context, ref string, req container.ExecC
 	if c.State.Paused {
 		return "", errdefs.ErrConflict.WithMessage(fmt.Sprintf("Container %s is paused, unpause the container before exec", c.ID))
 	}
+	// The user is looked up now, so that an unknown one fails the create
+	// (400), as with dockerd since 25.0; the start looks again.
+	if req.User != "" {
+		u, err := resolveUser(e.dir(c.ID)+"/rootfs", req.User)
+		if err == nil {
+			_, err = addGroups(e.dir(c.ID)+"/rootfs", u.AdditionalGids, c.HostConfig.GroupAdd)
+		}
+		if err != nil {
+			if !errdefs.IsInvalidArgument(err) {
+				err = errdefs.ErrInvalidArgument.WithMessage(err.Error())
+			}
+			return "", err
+		}
+	}
 	x := &Exec{ID: newID(), ContainerID: c.ID, Config: req}
 	e.mu.Lock()
 	e.execs[x.ID] = x

@@ -3,6 +3,8 @@ package engine
 import (
 	"bytes"
 	"context"
+	"encoding/json"
+	"fmt"
 	"io"
 	"strings"
 	"testing"
@@ -137,5 +139,32 @@ func TestAttachWithoutStreamOrLogs(t *testing.T) {
 		}
 	case <-time.After(10 * time.Second):
 		t.Error("the attach without stream or logs did not end")
+	}
+}
+
+// TestExecStartTtyFrames: the exec start's Tty, not the create's, says how
+// the output is framed, as with dockerd: a terminal's output started
+// without Tty comes in stdout frames, and with Tty raw.
+func TestExecStartTtyFrames(t *testing.T) {
+	d := newDaemon(t)
+	d.mustDocker(t, "run", "-d", "--name", "ef", "busybox", "sleep", "300")
+	for _, startTty := range []bool{false, true} {
+		code, body := rawRequest(t, d, "POST", "/v1.44/containers/ef/exec", "application/json", `{"Cmd":["echo","hi"],"Tty":true,"AttachStdout":true}`)
+		if code != 201 {
+			t.Fatalf("exec create: %d %s", code, body)
+		}
+		var created struct{ Id string }
+		if err := json.Unmarshal([]byte(body), &created); err != nil {
+			t.Fatal(err)
+		}
+		code, out := rawRequest(t, d, "POST", "/v1.44/exec/"+created.Id+"/start", "application/json", fmt.Sprintf(`{"Tty":%v}`, startTty))
+		if code != 200 {
+			t.Fatalf("exec start: %d %q", code, out)
+		}
+		framed := len(out) >= 8 && out[0] == 1 && out[1] == 0 && strings.HasSuffix(out, "hi\r\n")
+		raw := out == "hi\r\n"
+		if startTty && !raw || !startTty && !framed {
+			t.Errorf("exec created with a terminal, started with Tty %v: %q", startTty, out)
+		}
 	}
 }

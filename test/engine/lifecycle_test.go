@@ -149,6 +149,11 @@ func TestExecAndRmForce(t *testing.T) {
 	if err != nil || out != "through-stdin\n" {
 		t.Fatalf("exec -i cat: %v %q", err, out)
 	}
+	// A command that is not there: exit 127 and the runtime's message on
+	// stdout, as dockerd's exec (20.10 had 126).
+	if out, _, err := d.docker(t, "exec", "sleeper", "nosuchcmd"); exitCode(err) != 127 || !strings.Contains(out, "executable file not found") {
+		t.Errorf("exec of a missing command: exit %d, stdout %q; want 127 and the message", exitCode(err), out)
+	}
 	if _, _, err := d.docker(t, "exec", "sleeper", "sh", "-c", "exit 5"); exitCode(err) != 5 {
 		t.Fatalf("exec exit 5: exit code %d", exitCode(err))
 	}

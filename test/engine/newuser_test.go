@@ -208,10 +208,17 @@ func TestExecEnvironment(t *testing.T) {
 			t.Errorf("docker %s:\n%s\nwant:\n%s", strings.Join(tc.args, " "), out, tc.want)
 		}
 	}
-	// An exec that cannot start is a failure the CLI sees (126, as dockerd).
-	_, errOut, err := d.docker(t, "exec", "-u", "nosuchuser", "envc", "true")
-	if code := exitCode(err); code != 126 || !strings.Contains(errOut, "unable to find user nosuchuser") {
-		t.Errorf("exec -u nosuchuser: exit %d, stderr %q; want 126 naming the user", code, errOut)
+	// An unknown user or group fails the exec's create (400), as with
+	// dockerd since 25.0: the CLI says so and exits 1.
+	for user, want := range map[string]string{
+		"nosuchuser":    "Error response from daemon: unable to find user nosuchuser: no matching entries in passwd file",
+		"nosuchuser:1":  "Error response from daemon: unable to find user nosuchuser: no matching entries in passwd file",
+		"1:nosuchgroup": "Error response from daemon: unable to find group nosuchgroup: no matching entries in group file",
+	} {
+		_, errOut, err := d.docker(t, "exec", "-u", user, "envc", "true")
+		if code := exitCode(err); code != 1 || !strings.Contains(errOut, want) {
+			t.Errorf("exec -u %s: exit %d, stderr %q; want 1 and %q", user, code, errOut, want)
+		}
 	}
 }
 
