@@ -704,7 +704,14 @@ func (s *Server) saveImages(w http.ResponseWriter, r *http.Request, names []stri
 	}
 	w.Header().Set("Content-Type", "application/x-tar")
 	fw := &firstWrite{w: w}
-	if err := svc.Save(r.Context(), names, fw, image.FormatDockerArchive); err != nil {
+	// From API 1.44 (Docker 25) a save is an OCI image layout with
+	// docker's manifest.json beside it; older clients get the classic
+	// docker archive, as dockerd gives them.
+	format := image.FormatDockerArchive
+	if CompareVersions(VersionFrom(r.Context()), "1.44") >= 0 {
+		format = image.FormatOCIArchive
+	}
+	if err := svc.Save(r.Context(), names, fw, format); err != nil {
 		if !fw.wrote {
 			writeError(w, r, messageError(err, innerMessage(err)))
 			return

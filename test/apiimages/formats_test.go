@@ -58,11 +58,13 @@ func TestSaveLoadImportPrune(t *testing.T) {
 	defer tf.Close()
 	tr := tar.NewReader(tf)
 	found := false
+	names := map[string]bool{}
 	for {
 		h, err := tr.Next()
 		if err != nil {
 			break
 		}
+		names[h.Name] = true
 		if h.Name == "manifest.json" {
 			var m []struct{ RepoTags []string }
 			if err := json.NewDecoder(tr).Decode(&m); err != nil || len(m) != 1 || len(m[0].RepoTags) != 1 || m[0].RepoTags[0] != "rectest/save:1" {
@@ -73,6 +75,14 @@ func TestSaveLoadImportPrune(t *testing.T) {
 	}
 	if !found {
 		t.Errorf("docker save archive has no manifest.json")
+	}
+	// From API 1.44 (the docker CLI's here) it is an OCI image layout too,
+	// as Docker 25's: tools read it as one.
+	if !names["oci-layout"] || !names["index.json"] {
+		t.Errorf("docker save archive is not an OCI layout: %v", names)
+	}
+	if out := skopeo(t, "inspect", "oci-archive:"+archive); !strings.Contains(out, `"Os": "linux"`) {
+		t.Errorf("skopeo inspect oci-archive: %s", out)
 	}
 	// skopeo reads what we saved.
 	out := skopeo(t, "inspect", "docker-archive:"+archive)
