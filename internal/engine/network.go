@@ -258,7 +258,10 @@ func (e *Engine) disconnectNetworksLater(ctx context.Context, c *Container) (pub
 }
 
 func (e *Engine) publishNetwork(netID, name, containerID string, action mevents.Action) {
-	if e.cfg.Publish == nil {
+	// A build's RUN steps are no containers of the engine's: no events
+	// about them, as with BuildKit (a watcher would look up an ID that
+	// no container has).
+	if e.cfg.Publish == nil || strings.HasPrefix(containerID, "build-") {
 		return
 	}
 	e.cfg.Publish(mevents.Message{

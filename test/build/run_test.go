@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -245,6 +246,10 @@ RUN echo "eth0=$(ip -4 -o addr show dev eth0 | grep -c inet) resolv=$(test -s /e
 	}
 	if !strings.Contains(out, "eth0=1 resolv=yes\n") {
 		t.Errorf("the RUN step is not on the default network:\n%s", out)
+	}
+	// No events about the step: it is no container of the engine's.
+	if ev, _, _ := d.berth(t, "events", "--since", "0", "--until", strconv.FormatInt(time.Now().Unix()+1, 10), "--filter", "type=network"); strings.Contains(ev, "build-") {
+		t.Errorf("network events about the RUN step:\n%s", ev)
 	}
 	out, errOut, err = d.berth(t, "network", "inspect", "--format", "{{len .Containers}}", "bridge")
 	if err != nil || strings.TrimSpace(out) != "0" {
