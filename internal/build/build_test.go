@@ -279,6 +279,7 @@ func TestBuildErrors(t *testing.T) {
 		{"expose-proto", "FROM busybox\nEXPOSE 80/xyz\n", "invalid proto: xyz"},
 		{"copy-many-to-file", "FROM busybox\nCOPY ok Dockerfile /dest\n", "When using COPY with more than one source file, the destination must be a directory and end with a /"},
 		{"healthcheck-retries-0", "FROM busybox\nHEALTHCHECK --retries=0 CMD true\n", "--retries must be at least 1"},
+		{"empty", "\n  \n", "the Dockerfile (Dockerfile) cannot be empty"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

@@ -117,6 +117,13 @@ func parseDockerfile(df []byte, opts BuildOptions) (*plan, error) {
 	if err := checkSyntax(df); err != nil {
 		return nil, err
 	}
+	if len(bytes.TrimSpace(df)) == 0 {
+		name := opts.Dockerfile
+		if name == "" {
+			name = "Dockerfile"
+		}
+		return nil, invalid("the Dockerfile (%s) cannot be empty", name) // dockerd's words
+	}
 	res, err := parser.Parse(bytes.NewReader(df))
 	if err != nil {
 		return nil, invalid("dockerfile parse error: %v", err)
