@@ -169,6 +169,9 @@ func (s *Server) containerList(w http.ResponseWriter, r *http.Request) {
 		if !ok {
 			continue
 		}
+		if CompareVersions(VersionFrom(r.Context()), "1.46") < 0 {
+			sum.HostConfig.Annotations = nil // in the list from API 1.46, as dockerd's
+		}
 		if boolValue(r, "size") {
 			if rw, rootfs, err := s.cfg.Engine.Sizes(r.Context(), sum.ID); err == nil {
 				sum.SizeRw, sum.SizeRootFs = rw, rootfs

@@ -114,6 +114,7 @@ func (c *Container) Summary() container.Summary {
 		out.Labels = map[string]string{}
 	}
 	out.HostConfig.NetworkMode = string(s.HostConfig.NetworkMode)
+	out.HostConfig.Annotations = s.HostConfig.Annotations
 	nets, ports := networkSettings(s)
 	out.NetworkSettings = &container.NetworkSettingsSummary{Networks: nets}
 	for p, bs := range ports {

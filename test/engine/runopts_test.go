@@ -68,6 +68,19 @@ func TestRunOptionsAsDockerd(t *testing.T) {
 	if err != nil || json.Unmarshal(b, &spec) != nil || spec.Annotations["org.example.k"] != "v" {
 		t.Errorf("--annotation in the runtime spec: %v %v", err, spec.Annotations)
 	}
+	// The list shows them from API 1.46, as dockerd's.
+	for v, want := range map[string]string{"1.46": `{"org.example.k":"v"}`, "1.45": "null"} {
+		code, body := rawRequest(t, d, "GET", "/v"+v+`/containers/json?all=1&filters={"id":["`+id+`"]}`, "", "")
+		var list []struct {
+			HostConfig struct{ Annotations map[string]string }
+		}
+		if code != 200 || json.Unmarshal([]byte(body), &list) != nil || len(list) != 1 {
+			t.Fatalf("list at API %s: %d %s", v, code, body)
+		}
+		if got, _ := json.Marshal(list[0].HostConfig.Annotations); string(got) != want {
+			t.Errorf("list at API %s: annotations %s, want %s", v, got, want)
+		}
+	}
 	for args, want := range map[string]string{
 		"--uts host --hostname foo": "conflicting options: hostname and the UTS mode",
 		"--oom-score-adj 1001":      "range for oom score adj is [-1000, 1000]",
