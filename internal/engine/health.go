@@ -193,8 +193,21 @@ func (e *Engine) probe(ctx context.Context, c *Container, client *shim.Client, i
 	case <-pctx.Done():
 		_ = client.KillExec(context.WithoutCancel(ctx), id, 9)
 		res.ExitCode = -1
-		out.Reset()
-		fmt.Fprintf(&out, "Health check exceeded timeout (%v)", timeout)
+		// What the probe wrote before it was killed goes with the
+		// message, as dockerd's; the output is read once the stream
+		// has ended (or given up on).
+		partial := ""
+		select {
+		case <-done:
+			partial = out.String()
+		case <-time.After(5 * time.Second):
+		}
+		res.End = time.Now()
+		res.Output = fmt.Sprintf("Health check exceeded timeout (%v)", timeout)
+		if partial != "" {
+			res.Output += ": " + partial
+		}
+		return res
 	}
 	res.End = time.Now()
 	res.Output = out.String()

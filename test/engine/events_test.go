@@ -69,6 +69,17 @@ func TestHealthcheck(t *testing.T) {
 			t.Errorf("health probe events lack %q:\n%s", want, out)
 		}
 	}
+	// A probe that times out: the message and what it wrote before.
+	d.mustDocker(t, "run", "-d", "--name", "hto", "--health-cmd", "echo partial; sleep 5", "--health-interval", "300ms",
+		"--health-timeout", "300ms", "busybox", "sleep", "300")
+	var last string
+	waitFor(t, "a probe that timed out", func() bool {
+		last = d.mustDocker(t, "inspect", "-f", "{{range .State.Health.Log}}{{.ExitCode}} {{.Output}}|{{end}}", "hto")
+		return strings.Contains(last, "Health check exceeded timeout")
+	})
+	if !strings.Contains(last, "-1 Health check exceeded timeout (300ms): partial") {
+		t.Errorf("timed-out probe: %q, want its message with the output so far", last)
+	}
 	// An image's HEALTHCHECK NONE and --no-healthcheck: no Health.
 	d.mustDocker(t, "run", "-d", "--name", "nohc", "--no-healthcheck", "busybox", "sleep", "300")
 	if out := strings.TrimSpace(d.mustDocker(t, "inspect", "-f", "{{.State.Health}}", "nohc")); out != "<nil>" {
