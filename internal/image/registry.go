@@ -199,7 +199,9 @@ func classify(err error) error {
 }
 
 // temporary reports whether err is worth a retry: 5xx and 429 answers,
-// connection resets and refusals, unexpected EOFs, timeouts.
+// connection resets, unexpected EOFs, timeouts. A refused connection is
+// not: nothing listens there, and dockerd says so at once rather than
+// after seconds of retries.
 func temporary(err error) bool {
 	if err == nil || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
 		return false
@@ -208,7 +210,10 @@ func temporary(err error) bool {
 	if errors.As(err, &te) {
 		return te.Temporary()
 	}
-	if errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.ECONNREFUSED) ||
+	if errors.Is(err, syscall.ECONNREFUSED) {
+		return false
+	}
+	if errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, syscall.ECONNRESET) ||
 		errors.Is(err, syscall.EPIPE) || errors.Is(err, io.EOF) {
 		return true
 	}

@@ -5,9 +5,13 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"fmt"
+	"io"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/containerd/errdefs"
@@ -187,5 +191,23 @@ func TestSkopeoInterop(t *testing.T) {
 	idx, err := os.ReadFile(filepath.Join(out, "index.json"))
 	if err != nil || !strings.Contains(string(idx), "copied") {
 		t.Errorf("skopeo's OCI layout index: %s %v", idx, err)
+	}
+}
+
+// TestTemporaryErrors: what a pull retries. A refused connection is not
+// retried (nothing listens: the pull fails at once, as dockerd's).
+func TestTemporaryErrors(t *testing.T) {
+	refused := &net.OpError{Op: "dial", Net: "tcp", Err: os.NewSyscallError("connect", syscall.ECONNREFUSED)}
+	reset := &net.OpError{Op: "read", Net: "tcp", Err: os.NewSyscallError("read", syscall.ECONNRESET)}
+	for err, want := range map[error]bool{
+		refused:                   false,
+		reset:                     true,
+		io.ErrUnexpectedEOF:       true,
+		context.Canceled:          false,
+		errors.New("bad request"): false,
+	} {
+		if got := temporary(fmt.Errorf("get blob: %w", err)); got != want {
+			t.Errorf("temporary(%v) = %v, want %v", err, got, want)
+		}
 	}
 }
