@@ -41,6 +41,11 @@ type publication struct {
 	// ContainerIPv6 is set when the bindings are published over IPv6 too.
 	ContainerIPv6 netip.Addr    `json:"containerIpv6,omitzero"`
 	Bindings      []PortBinding `json:"bindings"`
+	// Proxy6 is set when a container without IPv6 has its bindings on all
+	// addresses served on IPv6 too, by a proxy of the daemon's to its
+	// IPv4 address (docker-proxy's job), so that [::1]:port (what
+	// "localhost" often is) reaches it.
+	Proxy6 bool `json:"proxy6,omitempty"`
 }
 
 // Manager owns Berth's networks on this host. It is safe for concurrent use.

@@ -246,8 +246,11 @@ func (f *udpForwarder) Close() error {
 }
 
 // holdBinding reserves b's host port (b.HostPort, 0: ephemeral) on the
-// families it is published on and returns the holders with the port.
-func holdBinding(b PortBinding, v4, v6 bool, to6 netip.AddrPort, port int) ([]portHolder, int, error) {
+// families it is published on and returns the holders with the port. With
+// proxy4 valid (a container without IPv6, see Proxy6), a binding on all
+// addresses is also served on [::]:port by a proxy to proxy4; where the
+// host has no IPv6 that part is left out.
+func holdBinding(b PortBinding, v4, v6 bool, to6 netip.AddrPort, proxy4 netip.Addr, port int) ([]portHolder, int, error) {
 	var hs []portHolder
 	fail := func(err error) ([]portHolder, int, error) {
 		for _, h := range hs {
@@ -269,8 +272,27 @@ func holdBinding(b PortBinding, v4, v6 bool, to6 netip.AddrPort, port int) ([]po
 		}
 		hs, port = append(hs, h), p
 	}
+	if v4 && !v6 && b.HostIP == "" && proxy4.IsValid() {
+		h, _, err := hold6(b.Proto, "::", port, netip.AddrPortFrom(proxy4, uint16(b.ContainerPort)))
+		switch {
+		case err == nil:
+			hs = append(hs, h)
+		case errors.Is(err, syscall.EADDRINUSE):
+			return fail(err) // taken on IPv6 by another program
+		}
+	}
 	return hs, port, nil
 }
+
+// hostHasIPv6 tells whether this host can listen on IPv6 (on [::1]).
+var hostHasIPv6 = sync.OnceValue(func() bool {
+	ln, err := net.Listen("tcp6", "[::1]:0")
+	if err != nil {
+		return false
+	}
+	ln.Close()
+	return true
+})
 
 func normalize(b PortBinding) (PortBinding, error) {
 	if b.Proto == "" {
@@ -368,6 +390,10 @@ func (m *Manager) PublishPorts(ctx context.Context, containerID string, containe
 		}
 	}
 	to6 := netip.AddrPortFrom(ip6, 0)
+	var proxy4 netip.Addr
+	if !ip6.IsValid() && hostHasIPv6() {
+		proxy4 = containerIP
+	}
 	var made []PortBinding
 	var holders []portHolder
 	fail := func(err error) ([]PortBinding, error) {
@@ -378,7 +404,7 @@ func (m *Manager) PublishPorts(ctx context.Context, containerID string, containe
 		return nil, err
 	}
 	// Bindings made in this call count as taken too.
-	m.st.Ports[containerID] = &publication{ContainerIP: containerIP, ContainerIPv6: ip6}
+	m.st.Ports[containerID] = &publication{ContainerIP: containerIP, ContainerIPv6: ip6, Proxy6: proxy4.IsValid()}
 	defer func() {
 		if m.st.Ports[containerID] != nil && len(m.st.Ports[containerID].Bindings) == 0 {
 			delete(m.st.Ports, containerID)
@@ -399,7 +425,7 @@ func (m *Manager) PublishPorts(ctx context.Context, containerID string, containe
 		switch {
 		case b.HostPort == 0:
 			for try := 0; try < 20 && hs == nil; try++ {
-				hh, p, err := holdBinding(b, v4, v6, to6, 0)
+				hh, p, err := holdBinding(b, v4, v6, to6, proxy4, 0)
 				if err != nil {
 					// An ephemeral port free on one family may be taken
 					// on the other: try another.
@@ -421,7 +447,7 @@ func (m *Manager) PublishPorts(ctx context.Context, containerID string, containe
 				if m.taken(b.Proto, b.HostIP, p) {
 					continue
 				}
-				hh, _, err := holdBinding(b, v4, v6, to6, p)
+				hh, _, err := holdBinding(b, v4, v6, to6, proxy4, p)
 				if err != nil {
 					lastErr = err
 					continue
@@ -481,8 +507,8 @@ func (m *Manager) UnpublishPorts(ctx context.Context, containerID string) error 
 }
 
 // Ports returns a container's published ports. A binding on all
-// addresses of a container with IPv6 is listed twice, as docker shows
-// it: on 0.0.0.0 (HostIP "") and on "::".
+// addresses served on IPv6 too (a container with IPv6, or Proxy6) is
+// listed twice, as docker shows it: on 0.0.0.0 (HostIP "") and on "::".
 func (m *Manager) Ports(ctx context.Context, containerID string) []PortBinding {
 	m.mu.RLock()
 	defer m.mu.RUnlock()
@@ -493,7 +519,7 @@ func (m *Manager) Ports(ctx context.Context, containerID string) []PortBinding {
 	var out []PortBinding
 	for _, b := range p.Bindings {
 		out = append(out, b)
-		if b.HostIP == "" && p.ContainerIPv6.IsValid() {
+		if b.HostIP == "" && (p.ContainerIPv6.IsValid() || p.Proxy6) {
 			b.HostIP = "::"
 			out = append(out, b)
 		}

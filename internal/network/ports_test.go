@@ -50,8 +50,13 @@ func TestPublishPorts(t *testing.T) {
 		t.Fatalf("PublishPorts = %+v; want %d and an ephemeral port on 127.0.0.1", got, hp)
 	}
 	eph := got[1].HostPort
-	if ps := m.Ports(ctx, "c1"); len(ps) != 2 || ps[0].HostPort != hp || ps[1].HostPort != eph {
+	// The binding on all addresses is served on IPv6 too, by a proxy to
+	// the container's IPv4 address (docker-proxy's job): listed on "::".
+	if ps := m.Ports(ctx, "c1"); len(ps) != 3 || ps[0].HostPort != hp || ps[1].HostIP != "::" || ps[1].HostPort != hp || ps[2].HostPort != eph {
 		t.Fatalf("Ports = %+v", ps)
+	}
+	if s, err := dialHelloNet("", "tcp6", "[::1]:"+strconv.Itoa(hp)); err != nil || s != "hello from web" {
+		t.Fatalf("from the host to [::1]:%d: %q, %v; want hello from web", hp, s, err)
 	}
 	for _, addr := range []string{"127.0.0.1:" + strconv.Itoa(hp), "127.0.0.1:" + strconv.Itoa(eph)} {
 		if s, err := dialHello("", addr); err != nil || s != "hello from web" {

@@ -119,7 +119,11 @@ func (m *Manager) Restore(ctx context.Context, running []ContainerNetState) erro
 			var hs []portHolder
 			for _, b := range p.Bindings {
 				v4, v6 := families(b.HostIP, p.ContainerIPv6)
-				h, _, err := holdBinding(b, v4, v6, netip.AddrPortFrom(p.ContainerIPv6, 0), b.HostPort)
+				var proxy4 netip.Addr
+				if p.Proxy6 {
+					proxy4 = p.ContainerIP
+				}
+				h, _, err := holdBinding(b, v4, v6, netip.AddrPortFrom(p.ContainerIPv6, 0), proxy4, b.HostPort)
 				if err != nil {
 					errs = append(errs, fmt.Errorf("reserve host port %d of %s: %w", b.HostPort, id, err))
 					continue

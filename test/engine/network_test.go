@@ -199,6 +199,23 @@ func TestNetworkPublishedPort(t *testing.T) {
 	if strings.TrimSpace(got) != "hello from pub2" {
 		t.Errorf("hairpin %s:%s from a container: %q, want hello from pub2", gw, port2, got)
 	}
+	// A port on all addresses is served on IPv6 too, though the container
+	// has no IPv6 (docker-proxy's job): [::1] is what "localhost" often
+	// resolves to first. docker port lists both, as with dockerd.
+	c6, err := net.DialTimeout("tcp6", "[::1]:"+port2, 2*time.Second)
+	if err != nil {
+		t.Errorf("[::1]:%s: %v", port2, err)
+	} else {
+		_ = c6.SetDeadline(time.Now().Add(3 * time.Second))
+		b, _ := io.ReadAll(c6)
+		c6.Close()
+		if strings.TrimSpace(string(b)) != "hello from pub2" {
+			t.Errorf("[::1]:%s: %q, want hello from pub2", port2, b)
+		}
+	}
+	if out := d.mustDocker(t, "port", "pub2"); !strings.Contains(out, "80/tcp -> 0.0.0.0:"+port2) || !strings.Contains(out, "80/tcp -> [::]:"+port2) {
+		t.Errorf("docker port pub2 = %q, want it on 0.0.0.0 and [::]", out)
+	}
 
 	// The same port again: as with dockerd, the container is created and
 	// its start fails (exit 125), leaving it created and nothing else.
