@@ -185,6 +185,11 @@ type Event struct {
 	ID     string
 }
 
+// auxMarker starts a stage output line that is the stage's image ID, sent
+// as an Event with ID (the API's aux message) when its turn in the stage
+// order comes, as the legacy builder sends one at the end of each stage.
+const auxMarker = "\x00aux:"
+
 // Progress receives a build's events; it is called from one goroutine at
 // a time.
 type Progress func(Event)
@@ -218,7 +223,13 @@ func (b *Builder) Build(ctx context.Context, opts BuildOptions, progress Progres
 		defer mu.Unlock()
 		progress(ev)
 	}
-	send := func(s string) { sendEvent(Event{Stream: s}) }
+	send := func(s string) {
+		if id, ok := strings.CutPrefix(s, auxMarker); ok {
+			sendEvent(Event{ID: id}) // a stage's image, in stage order
+			return
+		}
+		sendEvent(Event{Stream: s})
+	}
 	bctx, err := b.openContext(ctx, &opts)
 	if err != nil {
 		return "", err

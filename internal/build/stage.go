@@ -270,6 +270,11 @@ func (r *buildRun) runStage(ctx context.Context, i int) (image.Image, error) {
 			return image.Image{}, err
 		}
 	}
+	// Each stage's image goes out as an aux message after its steps; the
+	// target's is sent with the build's result.
+	if i != r.plan.target && s.img.ID != "" {
+		send(auxMarker + s.img.ID.String())
+	}
 	return s.img, nil
 }
 
