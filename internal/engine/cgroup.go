@@ -338,7 +338,7 @@ func (e *Engine) Update(ref string, u container.UpdateConfig) ([]string, error) 
 	}
 	if u.RestartPolicy.Name != "" {
 		if hc.AutoRemove && u.RestartPolicy.Name != container.RestartPolicyDisabled {
-			return nil, errdefs.ErrInvalidArgument.WithMessage("Restart policy cannot be updated because AutoRemove is enabled for the container")
+			return nil, errdefs.ErrConflict.WithMessage("Restart policy cannot be updated because AutoRemove is enabled for the container") // 409, as dockerd
 		}
 		hc.RestartPolicy = u.RestartPolicy
 	}

@@ -28,6 +28,10 @@ func TestRestartSemantics(t *testing.T) {
 	if got := strings.TrimSpace(d.mustDocker(t, "inspect", "-f", "{{.State.Running}} {{.HostConfig.AutoRemove}}", "rmr")); got != "true true" {
 		t.Errorf("after restart: running, auto-remove = %q, want \"true true\"", got)
 	}
+	// Its restart policy cannot be changed (409, as dockerd).
+	if code, body := rawRequest(t, d, "POST", "/v1.47/containers/rmr/update", "application/json", `{"RestartPolicy":{"Name":"always"}}`); code != 409 || !strings.Contains(body, "AutoRemove is enabled") {
+		t.Errorf("update of a --rm container's restart policy: %d %s, want 409", code, body)
+	}
 	d.mustDocker(t, "kill", "rmr")
 	deadline := time.Now().Add(10 * time.Second)
 	for {
