@@ -369,6 +369,9 @@ func writableCgroups(hc *container.HostConfig) bool {
 		if !ok {
 			k, v, _ = strings.Cut(o, ":")
 		}
+		if o == "writable-cgroups" {
+			return true
+		}
 		if k == "writable-cgroups" {
 			b, _ := strconv.ParseBool(v)
 			return b
@@ -385,6 +388,9 @@ func parseSecurityOpts(opts []string) (noNewPrivs bool, err error) {
 	for _, o := range opts {
 		if o == "no-new-privileges" {
 			noNewPrivs = true
+			continue
+		}
+		if o == "writable-cgroups" { // alone: true, as dockerd reads it
 			continue
 		}
 		if o == "disable" {

@@ -72,6 +72,16 @@ func TestSecurityOptions(t *testing.T) {
 	if got := strings.TrimSpace(d.mustDocker(t, "inspect", "-f", "{{json .HostConfig.MaskedPaths}} {{json .HostConfig.ReadonlyPaths}}", "mpp")); got != "null null" {
 		t.Errorf("masked and read-only paths of a privileged container: %s", got)
 	}
+	// "writable-cgroups" alone (the API's; the docker CLI wants a value)
+	// is true, as dockerd reads it.
+	if code, body := rawRequest(t, d, "POST", "/v1.47/containers/create?name=wcg", "application/json",
+		`{"Image":"busybox","Cmd":["sh","-c","grep ' /sys/fs/cgroup ' /proc/mounts | cut -d' ' -f4 | cut -d, -f1"],"HostConfig":{"SecurityOpt":["writable-cgroups"]}}`); code != 201 {
+		t.Errorf("create with writable-cgroups alone: %d %s", code, body)
+	} else if _, errOut, err := d.docker(t, "start", "-a", "wcg"); err != nil {
+		t.Errorf("start: %v %s", err, errOut)
+	} else if out := d.mustDocker(t, "logs", "wcg"); out != "rw\n" {
+		t.Errorf("cgroup mount with writable-cgroups alone: %q, want rw", out)
+	}
 	// A client before API 1.40 gets a shareable IPC namespace by default.
 	for v, want := range map[string]string{"1.39": "shareable", "1.40": "private"} {
 		name := "ipc" + strings.ReplaceAll(v, ".", "")
