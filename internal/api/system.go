@@ -3,6 +3,7 @@ package api
 import (
 	"cmp"
 	"context"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"net/netip"
@@ -194,6 +195,17 @@ func (s *Server) info(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		writeError(w, r, err)
 		return
+	}
+	if CompareVersions(VersionFrom(r.Context()), "1.50") < 0 {
+		// Before API 1.50 the answer has the bridge-nf fields, always
+		// false, as dockerd 28 sends them.
+		b, err := json.Marshal(info)
+		var m map[string]json.RawMessage
+		if err == nil && json.Unmarshal(b, &m) == nil {
+			m["BridgeNfIptables"], m["BridgeNfIp6tables"] = json.RawMessage("false"), json.RawMessage("false")
+			writeJSON(w, http.StatusOK, m)
+			return
+		}
 	}
 	writeJSON(w, http.StatusOK, info)
 }
