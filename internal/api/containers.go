@@ -475,9 +475,20 @@ func resizeDims(r *http.Request) (h, w uint16, err error) {
 	var dims [2]uint16
 	for i, k := range []string{"h", "w"} {
 		v := r.URL.Query().Get(k)
-		n, perr := strconv.ParseUint(v, 10, 32)
+		what := map[string]string{"h": "height", "w": "width"}[k]
+		// dockerd's words: "invalid syntax", or "value out of range" for
+		// a negative number or one above 32 bits.
+		digits, neg := strings.CutPrefix(v, "-")
+		n, perr := strconv.ParseUint(digits, 10, 32)
+		switch {
+		case digits == "" || digits[0] == '+':
+			perr = strconv.ErrSyntax
+		case perr != nil:
+			perr = errors.Unwrap(perr)
+		case neg:
+			perr = strconv.ErrRange
+		}
 		if perr != nil {
-			what := map[string]string{"h": "height", "w": "width"}[k]
 			return 0, 0, errdefs.ErrInvalidArgument.WithMessage(fmt.Sprintf("invalid resize %s %q: %v", what, v, perr))
 		}
 		dims[i] = uint16(min(n, 65535))

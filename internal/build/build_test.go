@@ -279,7 +279,7 @@ func TestBuildErrors(t *testing.T) {
 		{"expose-proto", "FROM busybox\nEXPOSE 80/xyz\n", "invalid proto: xyz"},
 		{"copy-many-to-file", "FROM busybox\nCOPY ok Dockerfile /dest\n", "When using COPY with more than one source file, the destination must be a directory and end with a /"},
 		{"healthcheck-retries-0", "FROM busybox\nHEALTHCHECK --retries=0 CMD true\n", "--retries must be at least 1"},
-		{"empty", "\n  \n", "the Dockerfile (Dockerfile) cannot be empty"},
+		{"blank", "\n  \n", "file with no instructions"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -485,5 +485,16 @@ func TestBuildLabelsStayWithTheirBuild(t *testing.T) {
 	}
 	if again != first || strings.Count(out, "Using cache") != 2 {
 		t.Errorf("rebuild: %s, want %s from the cache:\n%s", again, first, out)
+	}
+}
+
+// TestBuildEmptyDockerfile: a Dockerfile of no bytes is "cannot be empty",
+// as dockerd says (blank lines are "file with no instructions").
+func TestBuildEmptyDockerfile(t *testing.T) {
+	e := newEnv(t)
+	dir := t.TempDir()
+	writeFiles(t, dir, map[string]string{"Dockerfile": ""})
+	if _, out, err := e.build(t, dir, BuildOptions{}); err == nil || !strings.Contains(err.Error(), "the Dockerfile (Dockerfile) cannot be empty") {
+		t.Errorf("empty Dockerfile: %v\n%s", err, out)
 	}
 }

@@ -117,7 +117,7 @@ func parseDockerfile(df []byte, opts BuildOptions) (*plan, error) {
 	if err := checkSyntax(df); err != nil {
 		return nil, err
 	}
-	if len(bytes.TrimSpace(df)) == 0 {
+	if len(df) == 0 { // blank lines are "file with no instructions", as dockerd says
 		name := opts.Dockerfile
 		if name == "" {
 			name = "Dockerfile"

@@ -49,7 +49,7 @@ func (e *Engine) Logs(ctx context.Context, ref string, o LogOptions, emit func(L
 	lc := c.HostConfig.LogConfig
 	c.mu.Unlock()
 	if lc.Type == "none" {
-		return errdefs.ErrInvalidArgument.WithMessage(`configured logging driver does not support reading`)
+		return errdefs.ErrNotImplemented.WithMessage(`configured logging driver does not support reading`) // 501, as dockerd: Compose skips such services
 	}
 	maxFiles := 1
 	if lc.Type == "local" {
@@ -79,17 +79,9 @@ func (e *Engine) Logs(ctx context.Context, ref string, o LogOptions, emit func(L
 		// A rotated file is plain or gzipped (compress=true; the plain
 		// one is there until its gzip is complete).
 		rotated := fmt.Sprintf("%s.%d", path, i)
-		err := readEntries(rotated, 0, func(en jsonEntry) {
-			if keep(en) {
-				entries = append(entries, en)
-			}
-		})
+		err := readEntries(rotated, 0, func(en jsonEntry) { entries = append(entries, en) })
 		if errors.Is(err, os.ErrNotExist) {
-			_ = readGzipEntries(rotated+".gz", func(en jsonEntry) {
-				if keep(en) {
-					entries = append(entries, en)
-				}
-			})
+			_ = readGzipEntries(rotated+".gz", func(en jsonEntry) { entries = append(entries, en) })
 		}
 	}
 	f, err := os.Open(path)
@@ -99,19 +91,21 @@ func (e *Engine) Logs(ctx context.Context, ref string, o LogOptions, emit func(L
 	var off int64
 	if f != nil {
 		defer f.Close()
-		off, err = scan(f, 0, func(en jsonEntry) {
-			if keep(en) {
-				entries = append(entries, en)
-			}
-		})
+		off, err = scan(f, 0, func(en jsonEntry) { entries = append(entries, en) })
 		if err != nil {
 			return fmt.Errorf("logs %s: %w", c.ID, err)
 		}
 	}
+	// As dockerd: the last Tail lines of the log, then the time and
+	// stream filters on those (a --tail 5 --until T whose last five lines
+	// are all after T shows nothing).
 	if o.Tail >= 0 && len(entries) > o.Tail {
 		entries = entries[len(entries)-o.Tail:]
 	}
 	for _, en := range entries {
+		if !keep(en) {
+			continue
+		}
 		if err := send(en); err != nil {
 			return err
 		}

@@ -194,6 +194,14 @@ func (c *Container) Exec(opts ExecOpts) (*Process, error) {
 			return fail(err)
 		}
 	}
+	// The container's process.oomScoreAdj (config.json's) for an exec'd
+	// process too, as runc's exec gives it (its bootstrap data); the exec's
+	// own process.json value is not used, as with runc.
+	if sp := c.State.Spec; sp != nil && sp.Process != nil && sp.Process.OOMScoreAdj != nil {
+		if err := os.WriteFile("/proc/"+strconv.Itoa(pid)+"/oom_score_adj", []byte(strconv.Itoa(*sp.Process.OOMScoreAdj)), 0); err != nil {
+			return fail(fmt.Errorf("process.oomScoreAdj: %w", err))
+		}
+	}
 	st := c.OCIState()
 	cfg := &initConfig{Exec: true, ID: c.State.ID, NoNewKeyring: c.State.NoNewKeyring, Spec: newInitSpec(c.State.Spec), Process: proc, ConsoleFd: consoleFd, PreserveFds: preserveFds,
 		SeccompAgentFd: agentFd, State: &st, CgroupTaskFds: taskFds, CgroupAwaitMove: join != nil && join.late}

@@ -5,6 +5,7 @@ import (
 	"os"
 	"strings"
 	"testing"
+	"time"
 )
 
 // TestLogRotationCompressAndLocal: json-file with compress=true keeps its
@@ -49,5 +50,32 @@ func TestLogRotationCompressAndLocal(t *testing.T) {
 	}
 	if _, errOut, err := d.docker(t, "run", "--rm", "--log-driver", "syslog", "busybox", "true"); err == nil || !strings.Contains(errOut, `logging driver "syslog" is not supported`) {
 		t.Errorf("--log-driver syslog: %v %q", err, errOut)
+	}
+}
+
+// TestLogsTailThenUntilAndNone: --tail takes the last lines of the log
+// first, then --until filters them, as dockerd's json-file reader; the
+// logs of a container with --log-driver none are 501 (Compose skips such
+// a service and goes on with the others).
+func TestLogsTailThenUntilAndNone(t *testing.T) {
+	d := newDaemon(t)
+	d.mustDocker(t, "run", "--name", "lt", "busybox", "sh", "-c", "echo a; echo b; sleep 1.5; echo c; echo d")
+	stamps := strings.Fields(d.mustDocker(t, "logs", "-t", "lt"))
+	if len(stamps) != 8 {
+		t.Fatalf("logs -t: %q", stamps)
+	}
+	tb, err := time.Parse(time.RFC3339Nano, stamps[2])
+	if err != nil {
+		t.Fatal(err)
+	}
+	until := tb.Add(500 * time.Millisecond).Format(time.RFC3339Nano)
+	for tail, want := range map[string]string{"2": "", "3": "b\n", "all": "a\nb\n"} {
+		if out := d.mustDocker(t, "logs", "--tail", tail, "--until", until, "lt"); out != want {
+			t.Errorf("logs --tail %s --until (between b and c): %q, want %q", tail, out, want)
+		}
+	}
+	d.mustDocker(t, "run", "-d", "--name", "nolog", "--log-driver", "none", "busybox", "sleep", "300")
+	if code, body := rawRequest(t, d, "GET", "/v1.47/containers/nolog/logs?stdout=1", "", ""); code != 501 || !strings.Contains(body, "does not support reading") {
+		t.Errorf("logs of a --log-driver none container: %d %s, want 501", code, body)
 	}
 }

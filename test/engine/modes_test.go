@@ -108,6 +108,11 @@ func TestRunUserGroupsAndProcessSettings(t *testing.T) {
 			t.Errorf("run %v: %q %v %s; want %q", c.args, out, err, errOut, c.want)
 		}
 	}
+	// An exec has the container's --oom-score-adj.
+	d.mustDocker(t, "run", "-d", "--name", "oom", "--oom-score-adj", "300", "busybox", "sleep", "300")
+	if out := d.mustDocker(t, "exec", "oom", "cat", "/proc/self/oom_score_adj"); out != "300\n" {
+		t.Errorf("exec in a --oom-score-adj 300 container: %q, want 300", out)
+	}
 	// An exec has the container's --group-add groups too, as its own
 	// user's.
 	d.mustDocker(t, "run", "-d", "--name", "ga", "--group-add", "wheel", "--group-add", "777", "busybox", "sleep", "300")

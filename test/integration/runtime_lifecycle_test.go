@@ -24,6 +24,7 @@ func TestRuntimeLifecycle(t *testing.T) {
 		{"EventsStats", caseEventsStats},
 		{"PsJSON", casePsJSON},
 		{"ExecEnvCwdUser", caseExecEnvCwdUser},
+		{"ExecProcessOOMScoreAdj", caseExecProcessOOMScoreAdj},
 		{"JoinNetNamespaceByPath", caseJoinNetNS},
 		{"TightPidsLimit", caseTightPidsLimit},
 		{"NoHostFdLeak", caseNoHostFdLeak},
@@ -198,6 +199,32 @@ func caseExecEnvCwdUser(t *testing.T, r *runtimeCLI) any {
 		t.Errorf("%s exec of a missing command: %s, want exit 255 naming it", r.name, failed)
 	}
 	return []any{got, code, failed.Code}
+}
+
+// caseExecProcessOOMScoreAdj: an exec'd process gets the container's
+// oomScoreAdj (config.json's), as with runc; the exec's own process.json
+// value is not used.
+func caseExecProcessOOMScoreAdj(t *testing.T, r *runtimeCLI) any {
+	c, _ := startSleeper(t, r, func(s *specs.Spec) {
+		adj := 300
+		s.Process.OOMScoreAdj = &adj
+	})
+	got := strings.TrimSpace(r.mustRun(t, "exec", c.id, "cat", "/proc/self/oom_score_adj").Stdout)
+	if got != "300" {
+		t.Errorf("%s exec in a container with oomScoreAdj 300: %q", r.name, got)
+	}
+	own := 500
+	proc := specs.Process{Args: []string{"cat", "/proc/self/oom_score_adj"}, Cwd: "/", Env: []string{"PATH=/bin"}, OOMScoreAdj: &own}
+	b, err := json.Marshal(proc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pf := filepath.Join(t.TempDir(), "process.json")
+	if err := os.WriteFile(pf, b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	withOwn := strings.TrimSpace(r.mustRun(t, "exec", "--process", pf, c.id).Stdout)
+	return []string{got, withOwn}
 }
 
 func caseJoinNetNS(t *testing.T, r *runtimeCLI) any {
