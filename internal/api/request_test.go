@@ -58,11 +58,11 @@ func TestResizeDims(t *testing.T) {
 		"h=40&w=120":        "40x120",
 		"h=0&w=0":           "0x0",
 		"h=70000&w=80":      "65535x80",
-		"w=80":              `invalid resize height ""`,
-		"h=40":              `invalid resize width ""`,
-		"h=-1&w=80":         `invalid resize height "-1"`,
-		"h=40&w=5000000000": `invalid resize width "5000000000"`,
-		"h=forty&w=80":      `invalid resize height "forty"`,
+		"w=80":              `invalid resize height "": invalid syntax`,
+		"h=40":              `invalid resize width "": invalid syntax`,
+		"h=-1&w=80":         `invalid resize height "-1": value out of range`,
+		"h=40&w=5000000000": `invalid resize width "5000000000": value out of range`,
+		"h=forty&w=80":      `invalid resize height "forty": invalid syntax`,
 	} {
 		h, w, err := resizeDims(httptest.NewRequest("POST", "/containers/x/resize?"+q, nil))
 		got := fmt.Sprintf("%dx%d", h, w)
