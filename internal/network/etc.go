@@ -115,7 +115,15 @@ func ResolvConf(host []byte, o ResolvOptions) []byte {
 			a = "127.0.0.11"
 		}
 		ns = []string{a}
-		options = append([]string{"ndots:0"}, withoutOption(options, "ndots")...)
+		// ndots:0, as dockerd writes it, unless the user's --dns-opt sets
+		// ndots (a host's ndots does not count).
+		userNdots := false
+		for _, opt := range o.Options {
+			userNdots = userNdots || strings.HasPrefix(opt, "ndots:")
+		}
+		if !userNdots {
+			options = append([]string{"ndots:0"}, withoutOption(options, "ndots")...)
+		}
 	} else if len(o.DNS) > 0 {
 		ns = o.DNS
 	} else {
