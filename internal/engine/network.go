@@ -421,9 +421,16 @@ func (e *Engine) writeNetworkEtcFiles(ctx context.Context, c *Container, dir str
 		eps := e.endpointsByName(ctx, c.ID)
 		names := make([]string, 0, len(eps))
 		primary := e.netName(ctx, primaryNetwork(c.HostConfig))
-		// --link NAME:ALIAS: the linked container's address on the
-		// network they share, under the alias, its short ID and name.
-		for _, l := range c.HostConfig.Links {
+		// --link NAME:ALIAS on the default bridge: the linked
+		// container's address under the alias, its short ID and name. On
+		// a user network the embedded DNS answers the alias (it follows
+		// the container when it is recreated), and /etc/hosts has none,
+		// as with dockerd.
+		links := c.HostConfig.Links
+		if isUserNetwork(primary) {
+			links = nil
+		}
+		for _, l := range links {
 			other, alias, err := e.linked(l)
 			if err != nil {
 				return err

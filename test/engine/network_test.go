@@ -481,6 +481,11 @@ func TestLinksOnUserNetwork(t *testing.T) {
 	if got := d.mustDocker(t, "run", "--rm", "--network", "ln", "--link", "srv:lk", "busybox", "nslookup", "lk"); !strings.Contains(got, ip) {
 		t.Errorf("nslookup lk with --link srv:lk: %q, want %s", got, ip)
 	}
+	// /etc/hosts has no entry for it (an address there would go stale
+	// when srv is recreated), as with dockerd.
+	if got := d.mustDocker(t, "run", "--rm", "--network", "ln", "--link", "srv:lk", "busybox", "cat", "/etc/hosts"); strings.Contains(got, ip) || strings.Contains(got, "lk") {
+		t.Errorf("/etc/hosts with --link srv:lk on a user network:\n%s", got)
+	}
 	if _, _, err := d.docker(t, "run", "--rm", "--network", "ln", "busybox", "nslookup", "lk"); err == nil {
 		t.Errorf("lk resolves for a container without the link")
 	}
