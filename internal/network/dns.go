@@ -8,6 +8,8 @@ import (
 	"net/netip"
 	"os"
 	"slices"
+	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -132,9 +134,29 @@ func (m *Manager) lookup(containerID, name string) (v4, v6 []netip.Addr) {
 	}
 	m.mu.RLock()
 	defer m.mu.RUnlock()
+	// The asker's networks in the order it joined them (eth0, eth1, ...):
+	// the first where the name is known answers, as dockerd's resolver
+	// does, not every network the two share.
+	var mine []*Endpoint
 	for _, own := range m.st.Endpoints {
-		if own.ContainerID != containerID {
-			continue
+		if own.ContainerID == containerID {
+			mine = append(mine, own)
+		}
+	}
+	ifIndex := func(ep *Endpoint) int {
+		n, err := strconv.Atoi(strings.TrimPrefix(ep.IfName, "eth"))
+		if err != nil {
+			return 1 << 30
+		}
+		return n
+	}
+	sort.Slice(mine, func(i, j int) bool {
+		a, b := ifIndex(mine[i]), ifIndex(mine[j])
+		return a < b || a == b && mine[i].NetworkID < mine[j].NetworkID
+	})
+	for _, own := range mine {
+		if len(v4) > 0 || len(v6) > 0 {
+			break
 		}
 		n := m.st.Networks[own.NetworkID]
 		if n == nil || n.Default {

@@ -281,6 +281,18 @@ func TestEmbeddedDNS(t *testing.T) {
 	if rcode, ips := query(t, ns3, "udp", "web2"); rcode != dns.RcodeSuccess || len(ips) != 1 {
 		t.Errorf("after connect: web2 from the third = %s %v", dns.RcodeToString[rcode], ips)
 	}
+	// A name on two of the asker's networks: the address on the first it
+	// joined (c3: b, then a), as dockerd's resolver answers.
+	ep2b, err := m.Connect(ctx, "b", "c2", ns2, EndpointConfig{Name: "client"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rcode, ips := query(t, ns3, "udp", "client"); rcode != dns.RcodeSuccess || strings.Join(ips, ",") != ep2b.IP.String() {
+		t.Errorf("client (on a and b) from c3 (b first) = %s %v, want only %s", dns.RcodeToString[rcode], ips, ep2b.IP)
+	}
+	if err := m.Disconnect(ctx, "b", "c2"); err != nil {
+		t.Fatal(err)
+	}
 	if err := m.Disconnect(ctx, "a", "c1aaaaaaaaaaaaaaaa"); err != nil {
 		t.Fatal(err)
 	}
