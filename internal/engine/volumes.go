@@ -120,8 +120,12 @@ func (e *Engine) prepareMounts(ctx context.Context, c *Container, nonRecursiveRO
 	sort.Strings(tmpfs)
 	for _, dest := range tmpfs {
 		d := filepath.Clean(dest)
+		// dockerd's words for a relative path and for "/".
 		if !filepath.IsAbs(d) {
-			return errdefs.ErrInvalidArgument.WithMessage(fmt.Sprintf("invalid tmpfs mount point %q: not an absolute path", dest))
+			return errdefs.ErrInvalidArgument.WithMessage(fmt.Sprintf("invalid mount config for type \"tmpfs\": invalid mount path: '%s' mount path must be absolute", dest))
+		}
+		if d == "/" {
+			return errdefs.ErrInvalidArgument.WithMessage("invalid mount config for type \"tmpfs\": invalid specification: destination can't be '/'")
 		}
 		if dests[d] {
 			return errdefs.ErrInvalidArgument.WithMessage(fmt.Sprintf("Duplicate mount point: %s", d))

@@ -318,6 +318,9 @@ func TestCreateRefusesInvalidConfig(t *testing.T) {
 		`{"Image":"busybox","HostConfig":{"PidMode":"bogus"}}`:                                     "invalid PID mode: bogus",
 		`{"Image":"busybox","HostConfig":{"UTSMode":"private"}}`:                                   "invalid UTS mode: private",
 		`{"Image":"busybox","HostConfig":{"CpuShares":-1}}`:                                        "invalid CPU shares (-1)",
+		`{"Image":"busybox","HostConfig":{"Tmpfs":{"/":""}}}`:                                      "destination can't be '/'",
+		`{"Image":"busybox","HostConfig":{"Tmpfs":{"//":""}}}`:                                     "destination can't be '/'",
+		`{"Image":"busybox","HostConfig":{"Tmpfs":{"foo":""}}}`:                                    "mount path must be absolute",
 		`{"Image":"busybox","HostConfig":{"Annotations":{"":"x"}}}`:                                "the empty string is not permitted as an annotation key",
 		`{"Image":"busybox","Healthcheck":{"Test":["CMD","true"],"Interval":1000000,"Retries":0}}`: "",
 	} {
