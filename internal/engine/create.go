@@ -21,6 +21,7 @@ import (
 
 	"github.com/berth/berth/internal/content"
 	"github.com/berth/berth/internal/image"
+	"github.com/berth/berth/internal/metadata"
 	"github.com/berth/berth/internal/shim"
 )
 
@@ -104,6 +105,13 @@ func (e *Engine) Create(ctx context.Context, req CreateRequest) (string, []strin
 	for _, l := range hc.Links {
 		if _, _, err := e.linked(l); err != nil {
 			return "", nil, err
+		}
+	}
+	// A reference that is neither a name nor an image ID is a bad request
+	// (the docker CLI pulls on a 404), as dockerd answers it.
+	if ref := req.Config.Image; !isImageIDRef(ref) {
+		if _, err := metadata.ParseReference(ref); err != nil {
+			return "", nil, errdefs.ErrInvalidArgument.WithMessage("invalid reference format")
 		}
 	}
 	img, err := e.cfg.Images.Get(ctx, req.Config.Image)
@@ -307,6 +315,21 @@ func mergeImageConfig(cfg *container.Config, img image.Image) {
 		cfg.Labels = labels
 	}
 	cfg.Healthcheck = mergeHealthcheck(cfg.Healthcheck, imageHealthcheck(img))
+}
+
+// isImageIDRef reports whether ref is an image ID or a prefix of one:
+// hex digits, with or without "sha256:".
+func isImageIDRef(ref string) bool {
+	h := strings.TrimPrefix(ref, "sha256:")
+	if h == "" || len(h) > 64 {
+		return false
+	}
+	for _, c := range h {
+		if !('0' <= c && c <= '9' || 'a' <= c && c <= 'f') {
+			return false
+		}
+	}
+	return true
 }
 
 // validateContainerConfig refuses what dockerd refuses in a create's
