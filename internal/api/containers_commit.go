@@ -25,17 +25,18 @@ const maxCommitConfig = 1 << 20
 // since API 1.13.
 func (s *Server) containerCommit(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
+	// The body first, as dockerd reads it.
+	cfg, err := decodeCommitConfig(w, r)
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
 	ctr := q.Get("container")
 	if ctr == "" {
 		writeError(w, r, errdefs.ErrInvalidArgument.WithMessage("no container name or ID given (container)"))
 		return
 	}
 	named, err := repoTagReference(q.Get("repo"), q.Get("tag"))
-	if err != nil {
-		writeError(w, r, err)
-		return
-	}
-	cfg, err := decodeCommitConfig(w, r)
 	if err != nil {
 		writeError(w, r, err)
 		return
@@ -74,9 +75,12 @@ func decodeCommitConfig(w http.ResponseWriter, r *http.Request) (*container.Conf
 		}
 	}
 	var cfg *container.Config
-	err := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxCommitConfig)).Decode(&cfg)
+	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxCommitConfig))
+	err := dec.Decode(&cfg)
 	var tooBig *http.MaxBytesError
 	switch {
+	case err == nil && dec.More():
+		return nil, errdefs.ErrInvalidArgument.WithMessage("unexpected content after JSON")
 	case err == nil || errors.Is(err, io.EOF):
 		return cfg, nil
 	case errors.As(err, &tooBig):

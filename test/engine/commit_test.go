@@ -126,6 +126,8 @@ func TestCommit(t *testing.T) {
 		{"/commit?container=src&repo=Bad%20Name", "", 400, "invalid reference format"},
 		{"/commit?container=src&changes=FROBNICATE%20x", "", 400, "FROBNICATE"},
 		{"/commit?container=src", "{not json", 400, "invalid JSON"},
+		{"/commit?container=nosuch", "{not json", 400, "invalid JSON"}, // the body first, as dockerd
+		{"/commit?container=src", `{"Cmd":["true"]} {}`, 400, "unexpected content after JSON"},
 		{"/commit?container=src", `{"Cmd":["cat","/f"],"Env":["A=1"]}`, 201, `"Id":"sha256:`},
 	} {
 		code, body := rawRequest(t, d, "POST", tc.path, "application/json", tc.body)
