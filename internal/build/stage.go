@@ -8,13 +8,11 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
-	"maps"
 	"net/http"
 	"net/url"
 	"os"
 	"path"
 	"path/filepath"
-	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -136,13 +134,7 @@ func (s *stageState) setImage(img image.Image) {
 	s.img = img
 	// A copy of its own: img's config may be shared (the image service
 	// keeps configs it read), and the steps change maps in place.
-	s.cfg = img.Config.Config
-	s.cfg.Env = slices.Clone(s.cfg.Env)
-	s.cfg.Entrypoint = slices.Clone(s.cfg.Entrypoint)
-	s.cfg.Cmd = slices.Clone(s.cfg.Cmd)
-	s.cfg.Labels = maps.Clone(s.cfg.Labels)
-	s.cfg.ExposedPorts = maps.Clone(s.cfg.ExposedPorts)
-	s.cfg.Volumes = maps.Clone(s.cfg.Volumes)
+	s.cfg = image.CloneConfig(img.Config.Config)
 	s.ext = configExt(img)
 }
 

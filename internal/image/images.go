@@ -88,17 +88,23 @@ func (s *Service) loadTarget(ctx context.Context, desc ocispec.Descriptor) (*tar
 
 func (t *target) id() digest.Digest { return t.manifest.Config.Digest }
 
+// CloneConfig returns c with maps and slices of its own.
+func CloneConfig(c ocispec.ImageConfig) ocispec.ImageConfig {
+	c.Env = slices.Clone(c.Env)
+	c.Entrypoint = slices.Clone(c.Entrypoint)
+	c.Cmd = slices.Clone(c.Cmd)
+	c.Labels = maps.Clone(c.Labels)
+	c.ExposedPorts = maps.Clone(c.ExposedPorts)
+	c.Volumes = maps.Clone(c.Volumes)
+	return c
+}
+
 func (s *Service) imageFromTarget(t *target, createdAt time.Time) Image {
 	// The config's maps and slices are the caller's own: t is shared by
 	// every Get, and a caller that changed a label in place would change
 	// the image for all the others.
 	cfg := t.config
-	cfg.Config.Env = slices.Clone(cfg.Config.Env)
-	cfg.Config.Entrypoint = slices.Clone(cfg.Config.Entrypoint)
-	cfg.Config.Cmd = slices.Clone(cfg.Config.Cmd)
-	cfg.Config.Labels = maps.Clone(cfg.Config.Labels)
-	cfg.Config.ExposedPorts = maps.Clone(cfg.Config.ExposedPorts)
-	cfg.Config.Volumes = maps.Clone(cfg.Config.Volumes)
+	cfg.Config = CloneConfig(cfg.Config)
 	cfg.RootFS.DiffIDs = slices.Clone(cfg.RootFS.DiffIDs)
 	cfg.History = slices.Clone(cfg.History)
 	img := Image{
