@@ -16,6 +16,7 @@ import (
 	"github.com/containerd/errdefs"
 	"github.com/moby/moby/api/types/container"
 	mevents "github.com/moby/moby/api/types/events"
+	"github.com/moby/moby/api/types/mount"
 	"github.com/opencontainers/go-digest"
 
 	"github.com/berth/berth/internal/image"
@@ -297,6 +298,9 @@ func (e *Engine) ImageInUse(_ context.Context, id digest.Digest) (string, bool) 
 	for _, c := range e.List() {
 		c.mu.Lock()
 		used, running := c.ImageID == id.String(), c.State.Running
+		for _, r := range c.MountPoints {
+			used = used || r.Type == mount.TypeImage && r.ImageID == id.String() // an image mount's
+		}
 		c.mu.Unlock()
 		if used && running {
 			return c.ID, true // a running one first: it decides what -f can do

@@ -313,6 +313,11 @@ func (e *Engine) Remove(ctx context.Context, ref string, o RemoveOptions) error 
 		e.publish(c, mevents.ActionDie, map[string]string{"exitCode": "137"})
 	}
 	disconnected()
+	// Image mount snapshots a killed daemon left (releaseRun removes them
+	// otherwise).
+	if _, err := e.cfg.Images.RemoveRootfsPrefix(ctx, c.ID+"-imagemount-"); err != nil {
+		slog.Error("remove image mount snapshots", "id", c.ID, "err", err)
+	}
 	if err := e.cfg.Images.RemoveRootfs(ctx, c.ID); err != nil && !errdefs.IsNotFound(err) {
 		c.mu.Lock()
 		c.removed = false

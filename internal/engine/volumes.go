@@ -43,6 +43,8 @@ type MountRecord struct {
 	// API < 1.44, as with dockerd. Otherwise a read-only mount is
 	// read-only all the way down ("rro", where the kernel can).
 	ReadOnlyNonRecursive bool `json:",omitempty"`
+	// ImageID is an image mount's image, resolved at create.
+	ImageID string `json:",omitempty"`
 }
 
 // ociMount is r's runtime-spec mount from source, read-only recursively
@@ -188,6 +190,17 @@ func (e *Engine) prepareMounts(ctx context.Context, c *Container, nonRecursiveRO
 	for i := range recs {
 		r := &recs[i]
 		switch r.Type {
+		case mount.TypeImage:
+			img, err := e.cfg.Images.Get(ctx, r.Source)
+			if err != nil {
+				if errdefs.IsNotFound(err) {
+					// 400, not 404: the docker CLI answers a 404 from
+					// create by pulling the container's own image.
+					return errdefs.ErrInvalidArgument.WithMessage(fmt.Sprintf("invalid mount config for type \"image\": No such image: %s", r.Source))
+				}
+				return fmt.Errorf("image mount %s: %w", r.Destination, err)
+			}
+			r.ImageID = img.ID.String()
 		case mount.TypeBind:
 			if err := volume.CheckBindSource(e.cfg.DataRoot, r.Source); err != nil {
 				return err
@@ -403,6 +416,16 @@ func (e *Engine) volumeMounts(c *Container) ([]specs.Mount, error) {
 				return nil, err
 			}
 			out = append(out, m)
+		case mount.TypeImage:
+			source, err := e.mountImageView(c.ID, i, r)
+			if err != nil {
+				return nil, err
+			}
+			m, err := r.ociMount(source)
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, m)
 		case mount.TypeBind:
 			if r.CreateSource {
 				if err := createBindSource(r.Source); err != nil {
@@ -457,6 +480,8 @@ func mountPointsOf(s *Container, vols *volume.Store) []container.MountPoint {
 			if mp.Propagation == "" {
 				mp.Propagation = mount.PropagationRPrivate
 			}
+		case mount.TypeImage:
+			mp.Source = r.Source
 		case mount.TypeVolume:
 			mp.Name, mp.Driver = r.Name, "local"
 			if vols != nil {
@@ -608,8 +633,10 @@ func (e *Engine) stageSubpath(id string, i int, root, sub string) (string, error
 	return target, nil
 }
 
-// unmountSubpaths removes the bind mounts stageSubpath made for id.
+// unmountSubpaths removes the bind mounts stageSubpath made for id, then
+// the image views mountImageView made and their snapshots.
 func (e *Engine) unmountSubpaths(id string) {
+	defer e.unmountImageViews(id)
 	dir := e.subpathsDir(id)
 	ents, err := os.ReadDir(dir)
 	if err != nil {
@@ -619,6 +646,65 @@ func (e *Engine) unmountSubpaths(id string) {
 		if err := snapmount.UnmountAll(filepath.Join(dir, en.Name())); err != nil {
 			slog.Error("unmount volume subpath", "id", id, "err", err)
 			return
+		}
+	}
+	_ = os.RemoveAll(dir)
+}
+
+// imageViewsDir holds the read-only views of c's image mounts while it
+// runs: <container dir>/imagemounts/<i>, each an overlay of a snapshot
+// named <id>-imagemount-<i> on the image's layers.
+func (e *Engine) imageViewsDir(id string) string { return filepath.Join(e.dir(id), "imagemounts") }
+
+func imageViewKey(id string, i int) string { return id + "-imagemount-" + strconv.Itoa(i) }
+
+// mountImageView mounts the image of c's mount i (its ImageOptions.Subpath
+// resolved beneath it) and returns the host path to bind.
+func (e *Engine) mountImageView(id string, i int, r *MountRecord) (string, error) {
+	ctx := context.Background()
+	img, err := e.cfg.Images.Get(ctx, r.ImageID)
+	if err != nil {
+		return "", fmt.Errorf("image mount %s: image %s: %w", r.Destination, r.Source, err)
+	}
+	key := imageViewKey(id, i)
+	mounts, err := e.cfg.Images.Prepare(ctx, key, img)
+	if errdefs.IsAlreadyExists(err) {
+		mounts, err = e.cfg.Images.Mounts(ctx, key)
+	}
+	if err != nil {
+		return "", fmt.Errorf("image mount %s: %w", r.Destination, err)
+	}
+	dir := filepath.Join(e.imageViewsDir(id), strconv.Itoa(i))
+	_ = snapmount.UnmountAll(dir)
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return "", err
+	}
+	if err := snapmount.All(mounts, dir); err != nil {
+		return "", fmt.Errorf("image mount %s: %w", r.Destination, err)
+	}
+	if o := r.Spec.ImageOptions; o != nil && o.Subpath != "" {
+		return e.stageSubpath(id, i, dir, o.Subpath)
+	}
+	return dir, nil
+}
+
+// unmountImageViews unmounts id's image views and removes their
+// snapshots (made again at the next start).
+func (e *Engine) unmountImageViews(id string) {
+	dir := e.imageViewsDir(id)
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		return
+	}
+	for _, en := range ents {
+		if err := snapmount.UnmountAll(filepath.Join(dir, en.Name())); err != nil {
+			slog.Error("unmount image mount", "id", id, "err", err)
+			return
+		}
+		if i, err := strconv.Atoi(en.Name()); err == nil {
+			if err := e.cfg.Images.RemoveRootfs(context.Background(), imageViewKey(id, i)); err != nil && !errdefs.IsNotFound(err) {
+				slog.Error("remove image mount snapshot", "id", id, "err", err)
+			}
 		}
 	}
 	_ = os.RemoveAll(dir)

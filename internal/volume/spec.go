@@ -18,8 +18,8 @@ import (
 // MountPoint is a parsed and validated mount request of a container, from
 // -v (ParseVolumeSpec) or --mount (ValidateMount).
 type MountPoint struct {
-	Type        mount.Type        // bind, volume or tmpfs
-	Source      string            // bind: cleaned host path; volume: name, "" for anonymous
+	Type        mount.Type        // bind, volume, tmpfs or image
+	Source      string            // bind: cleaned host path; volume: name, "" for anonymous; image: its reference
 	Destination string            // cleaned absolute path in the container
 	RW          bool              // false for ro / readonly
 	Mode        string            // -v's third field as given ("ro,z"), "" otherwise
@@ -232,6 +232,25 @@ func validateMount(m mount.Mount, bindSourceMustExist bool) (*MountPoint, error)
 		if _, err := TmpfsOptions(m.TmpfsOptions, m.ReadOnly); err != nil {
 			return nil, bad(err)
 		}
+	case mount.TypeImage:
+		// Another image's filesystem, read-only (API 1.48, Docker 28).
+		if m.Source == "" {
+			return nil, bad(errors.New("field Source must not be empty"))
+		}
+		if m.BindOptions != nil {
+			return nil, bad(errors.New("field BindOptions must not be specified"))
+		}
+		if m.VolumeOptions != nil {
+			return nil, bad(errors.New("field VolumeOptions must not be specified"))
+		}
+		if m.TmpfsOptions != nil {
+			return nil, bad(errors.New("field TmpfsOptions must not be specified"))
+		}
+		if o := m.ImageOptions; o != nil && o.Subpath != "" && !filepath.IsLocal(o.Subpath) {
+			return nil, bad(errors.New("subpath must be a relative path within the image"))
+		}
+		mp.Source = m.Source
+		mp.RW = false
 	default:
 		return nil, bad(errors.New("mount type unknown"))
 	}

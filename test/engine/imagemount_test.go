@@ -1,0 +1,65 @@
+package engine
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// TestImageMount: --mount type=image (API 1.48, Docker 28) mounts another
+// image's filesystem read-only, whole or one subpath of it; its view and
+// snapshot go with the container's run, an image in such use cannot be
+// removed without -f, and an unknown image is refused at create.
+func TestImageMount(t *testing.T) {
+	d := newDaemon(t)
+	d.mustDocker(t, "run", "--name", "imsrc", "busybox", "sh", "-c", "mkdir -p /data && echo from-image > /data/f")
+	d.mustDocker(t, "commit", "imsrc", "imgmnt:1")
+	d.mustDocker(t, "rm", "imsrc")
+	snapDirs := func() int {
+		ents, _ := os.ReadDir(filepath.Join(d.DataRoot, "snapshots", "overlay"))
+		n := 0
+		for _, e := range ents {
+			if e.IsDir() {
+				n++
+			}
+		}
+		return n
+	}
+	before := snapDirs()
+
+	out, errOut, err := d.docker(t, "run", "--rm", "--mount", "type=image,source=imgmnt:1,target=/mnt", "busybox",
+		"sh", "-c", "cat /mnt/data/f; touch /mnt/x 2>/dev/null && echo writable || echo read-only")
+	if err != nil || out != "from-image\nread-only\n" {
+		t.Fatalf("run with an image mount: %q %v %s", out, err, errOut)
+	}
+	code, body := rawRequest(t, d, "POST", "/v1.48/containers/create?name=imsub", "application/json",
+		`{"Image":"busybox","Cmd":["cat","/mnt/f"],"HostConfig":{"Mounts":[{"Type":"image","Source":"imgmnt:1","Target":"/mnt","ImageOptions":{"Subpath":"data"}}]}}`)
+	if code != 201 {
+		t.Fatalf("create with an image subpath: %d %s", code, body)
+	}
+	if out, errOut, err := d.docker(t, "start", "-a", "imsub"); err != nil || out != "from-image\n" {
+		t.Errorf("image mount of subpath data: %q %v %s", out, err, errOut)
+	}
+	if got := strings.TrimSpace(d.mustDocker(t, "inspect", "-f", "{{range .Mounts}}{{.Type}} {{.Source}} {{.Destination}} {{.RW}}{{end}}", "imsub")); got != "image imgmnt:1 /mnt false" {
+		t.Errorf("inspect Mounts: %q", got)
+	}
+	// In use by a (stopped) container's mount: rmi is a conflict.
+	if _, errOut, err := d.docker(t, "rmi", "imgmnt:1"); err == nil || !strings.Contains(errOut, "conflict") && !strings.Contains(errOut, "being used") {
+		t.Errorf("rmi of an image a container mounts: %v %s", err, errOut)
+	}
+	d.mustDocker(t, "rm", "imsub")
+	b, _ := os.ReadFile("/proc/self/mountinfo")
+	if strings.Contains(string(b), "imagemounts") {
+		t.Errorf("image mount views left mounted:\n%s", b)
+	}
+	if after := snapDirs(); after != before {
+		t.Errorf("snapshots: %d after the containers are gone, %d before", after, before)
+	}
+	if _, errOut, err := d.docker(t, "create", "--mount", "type=image,source=nosuch:1,target=/mnt", "busybox"); err == nil || !strings.Contains(errOut, "No such image: nosuch:1") {
+		t.Errorf("image mount of an unknown image: %v %s", err, errOut)
+	}
+	if _, errOut, err := d.docker(t, "create", "--mount", "type=image,source=imgmnt:1,target=/mnt,image-subpath=../x", "busybox"); err == nil {
+		t.Errorf("image subpath ../x accepted: %s", errOut)
+	}
+}
