@@ -117,6 +117,7 @@ func (e *Engine) connectNetworks(ctx context.Context, c *Container) (retErr erro
 		}
 		cfg := network.EndpointConfig{Name: strings.TrimPrefix(c.Name, "/")}
 		if es != nil {
+			cfg.GwPriority = es.GwPriority
 			if es.IPAMConfig != nil {
 				cfg.IP = es.IPAMConfig.IPv4Address
 				cfg.IPv6 = es.IPAMConfig.IPv6Address
@@ -339,6 +340,7 @@ func networkSettings(s *Container) (map[string]*mnetwork.EndpointSettings, mnetw
 				IPAddress:   ep.IP,
 				IPPrefixLen: ep.Prefix,
 				DNSNames:    []string{ep.Name, s.ID[:12]},
+				GwPriority:  ep.GwPriority,
 			}
 			hostAlias := dnsAliases(s)[1:] // the hostname: a DNS name, not an alias
 			for _, a := range ep.Aliases {
@@ -523,7 +525,7 @@ func (e *Engine) ConnectContainer(ctx context.Context, netID, ref string, settin
 	}
 	if c.State.Running && c.NetNS != "" {
 		cfg := network.EndpointConfig{Name: strings.TrimPrefix(c.Name, "/"), Aliases: append(append([]string{}, settings.Aliases...), dnsAliases(c)...),
-			Links: linkMap(settings.Links)}
+			Links: linkMap(settings.Links), GwPriority: settings.GwPriority}
 		if settings.IPAMConfig != nil {
 			cfg.IP, cfg.IPv6 = settings.IPAMConfig.IPv4Address, settings.IPAMConfig.IPv6Address
 		}

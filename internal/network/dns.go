@@ -9,7 +9,6 @@ import (
 	"os"
 	"slices"
 	"sort"
-	"strconv"
 	"strings"
 	"time"
 
@@ -143,15 +142,8 @@ func (m *Manager) lookup(containerID, name string) (v4, v6 []netip.Addr) {
 			mine = append(mine, own)
 		}
 	}
-	ifIndex := func(ep *Endpoint) int {
-		n, err := strconv.Atoi(strings.TrimPrefix(ep.IfName, "eth"))
-		if err != nil {
-			return 1 << 30
-		}
-		return n
-	}
 	sort.Slice(mine, func(i, j int) bool {
-		a, b := ifIndex(mine[i]), ifIndex(mine[j])
+		a, b := ifIndexOf(mine[i].IfName), ifIndexOf(mine[j].IfName)
 		return a < b || a == b && mine[i].NetworkID < mine[j].NetworkID
 	})
 	for _, own := range mine {

@@ -11,11 +11,13 @@ import (
 	"net"
 	"net/netip"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 
 	"github.com/containerd/errdefs"
 	"github.com/vishvananda/netlink"
+	"github.com/vishvananda/netns"
 	"golang.org/x/sys/unix"
 )
 
@@ -224,7 +226,7 @@ func (m *Manager) Connect(ctx context.Context, netRef, containerID, netnsPath st
 	}
 	ep := &Endpoint{
 		ID: newID(), NetworkID: n.ID, ContainerID: containerID, Name: strings.TrimPrefix(cfg.Name, "/"),
-		Aliases: slices.Clone(cfg.Aliases), Links: maps.Clone(cfg.Links), IP: ip, Prefix: n.Subnet.Bits(), Gateway: n.Gateway,
+		Aliases: slices.Clone(cfg.Aliases), Links: maps.Clone(cfg.Links), GwPriority: cfg.GwPriority, IP: ip, Prefix: n.Subnet.Bits(), Gateway: n.Gateway,
 		MAC: mac, HostVeth: vethName(n.ID, containerID), NetnsPath: netnsPath,
 	}
 	if ip6.IsValid() {
@@ -257,6 +259,9 @@ func (m *Manager) Connect(ctx context.Context, netRef, containerID, netnsPath st
 			return nil, fmt.Errorf("network %s: connect %s: %w", n.Name, containerID, err)
 		}
 	}
+	if err := m.routeDefault(containerID); err != nil {
+		slog.Warn("default route", "container", containerID, "err", err)
+	}
 	out := *ep
 	out.Aliases, out.Links = slices.Clone(ep.Aliases), maps.Clone(ep.Links)
 	return &out, nil
@@ -285,7 +290,99 @@ func (m *Manager) Disconnect(ctx context.Context, netRef, containerID string) er
 		return err
 	}
 	m.dropResolverIfUnused(containerID)
+	// The default route may have gone with the link: another network
+	// takes it.
+	if err := m.routeDefault(containerID); err != nil {
+		slog.Warn("default route", "container", containerID, "err", err)
+	}
 	return nil
+}
+
+// routeDefault puts the container's default routes (IPv4, and IPv6 where
+// it has IPv6) via the network that should have them, as dockerd picks it:
+// the highest GwPriority among its non-internal networks; among equals the
+// one that has the route now, else the first joined (eth0 before eth1).
+// m.mu is held.
+func (m *Manager) routeDefault(containerID string) error {
+	var eps []*Endpoint
+	for _, ep := range m.st.Endpoints {
+		if n := m.st.Networks[ep.NetworkID]; ep.ContainerID == containerID && n != nil && !n.Internal {
+			eps = append(eps, ep)
+		}
+	}
+	if len(eps) == 0 {
+		return nil
+	}
+	ns, err := netns.GetFromPath(eps[0].NetnsPath)
+	if err != nil {
+		return fmt.Errorf("network namespace %s: %w", eps[0].NetnsPath, err)
+	}
+	defer ns.Close()
+	h, err := netlink.NewHandleAt(ns)
+	if err != nil {
+		return err
+	}
+	defer h.Close()
+	var errs []error
+	for _, fam := range []int{netlink.FAMILY_V4, netlink.FAMILY_V6} {
+		gwOf := func(ep *Endpoint) netip.Addr {
+			if fam == netlink.FAMILY_V4 {
+				return m.st.Networks[ep.NetworkID].Gateway
+			}
+			if !ep.IPv6.IsValid() {
+				return netip.Addr{}
+			}
+			return m.st.Networks[ep.NetworkID].Gateway6
+		}
+		current := ""
+		routes, _ := h.RouteList(nil, fam)
+		for _, r := range routes {
+			if r.Dst == nil || r.Dst.IP.IsUnspecified() {
+				if l, err := h.LinkByIndex(r.LinkIndex); err == nil {
+					current = l.Attrs().Name
+				}
+			}
+		}
+		var best *Endpoint
+		for _, ep := range eps {
+			if !gwOf(ep).IsValid() {
+				continue
+			}
+			switch {
+			case best == nil, ep.GwPriority > best.GwPriority:
+				best = ep
+			case ep.GwPriority < best.GwPriority:
+			case best.IfName == current:
+			case ep.IfName == current || ifIndexOf(ep.IfName) < ifIndexOf(best.IfName):
+				best = ep
+			}
+		}
+		if best == nil || best.IfName == current {
+			continue
+		}
+		link, err := h.LinkByName(best.IfName)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		dst := &net.IPNet{IP: net.IPv4zero, Mask: net.CIDRMask(0, 32)}
+		if fam == netlink.FAMILY_V6 {
+			dst = &net.IPNet{IP: net.IPv6zero, Mask: net.CIDRMask(0, 128)}
+		}
+		if err := h.RouteReplace(&netlink.Route{LinkIndex: link.Attrs().Index, Dst: dst, Gw: net.IP(gwOf(best).AsSlice())}); err != nil {
+			errs = append(errs, fmt.Errorf("%s: default route via %s: %w", best.IfName, gwOf(best), err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// ifIndexOf is N of an interface named ethN (a large number otherwise).
+func ifIndexOf(name string) int {
+	n, err := strconv.Atoi(strings.TrimPrefix(name, "eth"))
+	if err != nil {
+		return 1 << 30
+	}
+	return n
 }
 
 // DisconnectAll detaches a container from every network it is on.

@@ -133,6 +133,9 @@ type EndpointConfig struct {
 	// container's name, which the embedded DNS answers for this container
 	// alone.
 	Links map[string]string
+	// GwPriority ranks the container's networks for its default route
+	// (docker's --gw-priority, API 1.48): the highest wins.
+	GwPriority int
 }
 
 // Endpoint is a container's attachment to a network.
@@ -143,12 +146,13 @@ type Endpoint struct {
 	ContainerID string   `json:"containerId"`
 	Name        string   `json:"name"`
 	Aliases     []string `json:"aliases,omitempty"`
-	// Links: see EndpointConfig.
-	Links   map[string]string `json:"links,omitempty"`
-	IP      netip.Addr        `json:"ip"`
-	Prefix  int               `json:"prefix"`
-	Gateway netip.Addr        `json:"gateway"`
-	MAC     string            `json:"mac"`
+	// Links and GwPriority: see EndpointConfig.
+	Links      map[string]string `json:"links,omitempty"`
+	GwPriority int               `json:"gwPriority,omitempty"`
+	IP         netip.Addr        `json:"ip"`
+	Prefix     int               `json:"prefix"`
+	Gateway    netip.Addr        `json:"gateway"`
+	MAC        string            `json:"mac"`
 	// IPv6, Prefix6 and Gateway6 are set on IPv6 networks.
 	IPv6     netip.Addr `json:"ipv6,omitzero"`
 	Prefix6  int        `json:"prefix6,omitempty"`

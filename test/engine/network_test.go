@@ -552,3 +552,43 @@ func TestLegacyLinkEnv(t *testing.T) {
 		}
 	}
 }
+
+// TestGatewayPriority: the default route goes via the network with the
+// highest --gw-priority (docker 28's), and moves back when that network
+// is disconnected; disconnecting the network that has it gives it to the
+// next one, as dockerd does.
+func TestGatewayPriority(t *testing.T) {
+	d, _, _ := newNetDaemon(t)
+	d.mustDocker(t, "network", "create", "--subnet", "10.213.81.0/24", "gwa")
+	d.mustDocker(t, "network", "create", "--subnet", "10.213.82.0/24", "gwb")
+	d.mustDocker(t, "run", "-d", "--name", "gw", "--network", "gwa", "busybox", "sleep", "300")
+	route := func() string {
+		t.Helper()
+		out := d.mustDocker(t, "exec", "gw", "ip", "route", "show", "default")
+		return strings.Join(strings.Fields(out), " ")
+	}
+	if got := route(); !strings.Contains(got, "via 10.213.81.1 dev eth0") {
+		t.Fatalf("default route on gwa alone: %q", got)
+	}
+	d.mustDocker(t, "network", "connect", "--gw-priority", "100", "gwb", "gw")
+	if got := route(); !strings.Contains(got, "via 10.213.82.1 dev eth1") {
+		t.Errorf("after connect --gw-priority 100 gwb: %q, want via 10.213.82.1 dev eth1", got)
+	}
+	if got := strings.TrimSpace(d.mustDocker(t, "inspect", "-f", "{{.NetworkSettings.Networks.gwb.GwPriority}}", "gw")); got != "100" {
+		t.Errorf("inspect GwPriority: %q", got)
+	}
+	d.mustDocker(t, "network", "disconnect", "gwb", "gw")
+	if got := route(); !strings.Contains(got, "via 10.213.81.1 dev eth0") {
+		t.Errorf("after disconnect of gwb: %q, want via 10.213.81.1 dev eth0", got)
+	}
+	// Without priorities the route stays where it is on connect, and
+	// moves when its network goes.
+	d.mustDocker(t, "network", "connect", "gwb", "gw")
+	if got := route(); !strings.Contains(got, "dev eth0") {
+		t.Errorf("after a plain connect: %q, want it still on eth0", got)
+	}
+	d.mustDocker(t, "network", "disconnect", "gwa", "gw")
+	if got := route(); !strings.Contains(got, "via 10.213.82.1") {
+		t.Errorf("after disconnect of gwa: %q, want via 10.213.82.1", got)
+	}
+}
