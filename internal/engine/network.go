@@ -117,7 +117,7 @@ func (e *Engine) connectNetworks(ctx context.Context, c *Container) (retErr erro
 		}
 		cfg := network.EndpointConfig{Name: strings.TrimPrefix(c.Name, "/")}
 		if es != nil {
-			cfg.GwPriority = es.GwPriority
+			cfg.GwPriority, cfg.IfName = es.GwPriority, es.DriverOpts[ifNameOption]
 			if es.IPAMConfig != nil {
 				cfg.IP = es.IPAMConfig.IPv4Address
 				cfg.IPv6 = es.IPAMConfig.IPv6Address
@@ -352,7 +352,7 @@ func networkSettings(s *Container) (map[string]*mnetwork.EndpointSettings, mnetw
 				}
 			}
 			if w := s.Networks[name]; w != nil {
-				es.IPAMConfig = w.IPAMConfig
+				es.IPAMConfig, es.DriverOpts = w.IPAMConfig, w.DriverOpts
 			}
 			if ep.IPv6.IsValid() {
 				es.GlobalIPv6Address, es.GlobalIPv6PrefixLen, es.IPv6Gateway = ep.IPv6, ep.Prefix6, ep.Gateway6
@@ -411,6 +411,10 @@ func parseMAC(s string) (mnetwork.HardwareAddr, error) {
 	err := m.UnmarshalText([]byte(s))
 	return m, err
 }
+
+// ifNameOption is the endpoint driver option naming the container's
+// interface (docker 28's, Compose's interface_name).
+const ifNameOption = "com.docker.network.endpoint.ifname"
 
 // writeNetworkEtcFiles writes hostname, hosts and resolv.conf for a
 // container with its own namespace once its endpoints exist.
@@ -525,7 +529,7 @@ func (e *Engine) ConnectContainer(ctx context.Context, netID, ref string, settin
 	}
 	if c.State.Running && c.NetNS != "" {
 		cfg := network.EndpointConfig{Name: strings.TrimPrefix(c.Name, "/"), Aliases: append(append([]string{}, settings.Aliases...), dnsAliases(c)...),
-			Links: linkMap(settings.Links), GwPriority: settings.GwPriority}
+			Links: linkMap(settings.Links), GwPriority: settings.GwPriority, IfName: settings.DriverOpts[ifNameOption]}
 		if settings.IPAMConfig != nil {
 			cfg.IP, cfg.IPv6 = settings.IPAMConfig.IPv4Address, settings.IPAMConfig.IPv6Address
 		}

@@ -235,7 +235,19 @@ func (m *Manager) Connect(ctx context.Context, netRef, containerID, netnsPath st
 	if n.Internal {
 		ep.Gateway, ep.Gateway6 = netip.Addr{}, netip.Addr{}
 	}
-	if ep.IfName, err = nextIfName(netnsPath); err != nil {
+	if cfg.IfName != "" {
+		// A name of the user's (docker's endpoint ifname option): a
+		// valid interface name not taken in the namespace.
+		if len(cfg.IfName) > 15 || strings.ContainsAny(cfg.IfName, "/: \t\n") || cfg.IfName == "." || cfg.IfName == ".." {
+			return nil, errdefs.ErrInvalidArgument.WithMessage(fmt.Sprintf("network %s: invalid interface name %q", n.Name, cfg.IfName))
+		}
+		for _, o := range m.st.Endpoints {
+			if o.ContainerID == containerID && o.IfName == cfg.IfName {
+				return nil, errdefs.ErrConflict.WithMessage(fmt.Sprintf("network %s: interface name %s is already in use in the container", n.Name, cfg.IfName))
+			}
+		}
+		ep.IfName = cfg.IfName
+	} else if ep.IfName, err = nextIfName(netnsPath); err != nil {
 		return nil, fmt.Errorf("network %s: connect %s: %w", n.Name, containerID, err)
 	}
 	m.st.Endpoints[key] = ep

@@ -136,6 +136,10 @@ type EndpointConfig struct {
 	// GwPriority ranks the container's networks for its default route
 	// (docker's --gw-priority, API 1.48): the highest wins.
 	GwPriority int
+	// IfName is the interface's name in the container (docker's
+	// com.docker.network.endpoint.ifname driver option, Compose's
+	// interface_name); the next free ethN when empty.
+	IfName string
 }
 
 // Endpoint is a container's attachment to a network.

@@ -591,4 +591,12 @@ func TestGatewayPriority(t *testing.T) {
 	if got := route(); !strings.Contains(got, "via 10.213.82.1") {
 		t.Errorf("after disconnect of gwa: %q, want via 10.213.82.1", got)
 	}
+	// The interface's name, as asked (Compose's interface_name).
+	d.mustDocker(t, "network", "connect", "--driver-opt", "com.docker.network.endpoint.ifname=front0", "gwa", "gw")
+	if out, _, err := d.docker(t, "exec", "gw", "ip", "-4", "-o", "addr", "show", "dev", "front0"); err != nil || !strings.Contains(out, "10.213.81.") {
+		t.Errorf("interface front0 on gwa: %v %q", err, out)
+	}
+	if _, errOut, err := d.docker(t, "run", "--rm", "--network", "name=gwa,driver-opt=com.docker.network.endpoint.ifname=a/b", "busybox", "true"); err == nil || !strings.Contains(errOut, "invalid interface name") {
+		t.Errorf("an invalid interface name: %v %s", err, errOut)
+	}
 }
