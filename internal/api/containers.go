@@ -69,6 +69,12 @@ func (s *Server) containerCreate(w http.ResponseWriter, r *http.Request) {
 			}
 		}
 	}
+	// Before API 1.44 a create joins one network at most, as dockerd
+	// checks.
+	if CompareVersions(VersionFrom(r.Context()), "1.44") < 0 && req.NetworkingConfig != nil && len(req.NetworkingConfig.EndpointsConfig) > 1 {
+		writeError(w, r, errdefs.ErrInvalidArgument.WithMessage("Container cannot be created with multiple network endpoints"))
+		return
+	}
 	// Clients before API 1.40 expect a shareable IPC namespace by
 	// default, as dockerd gives them.
 	if CompareVersions(VersionFrom(r.Context()), "1.40") < 0 {

@@ -337,6 +337,9 @@ func TestCreateRefusesInvalidConfig(t *testing.T) {
 			t.Errorf("create %s: %d %s, want 400 %q", body, code, out, want)
 		}
 	}
+	if code, out := rawRequest(t, d, "POST", "/v1.43/containers/create", "application/json", `{"Image":"busybox","NetworkingConfig":{"EndpointsConfig":{"n1":{},"n2":{}}}}`); code != 400 || !strings.Contains(out, "multiple network endpoints") {
+		t.Errorf("create with two networks at API 1.43: %d %s, want 400", code, out)
+	}
 	if code, out := rawRequest(t, d, "POST", "/v1.47/containers/create?name=wdclean", "application/json", `{"Image":"busybox","WorkingDir":"/tmp/x/../y/"}`); code != 201 {
 		t.Fatalf("create with WorkingDir /tmp/x/../y/: %d %s", code, out)
 	}
