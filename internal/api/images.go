@@ -20,7 +20,9 @@ import (
 	registrytypes "github.com/moby/moby/api/types/registry"
 	"github.com/moby/moby/api/types/storage"
 	"github.com/opencontainers/go-digest"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
+	"github.com/berth/berth/internal/content"
 	"github.com/berth/berth/internal/image"
 )
 
@@ -460,6 +462,21 @@ func (s *Server) imageInspect(w http.ResponseWriter, r *http.Request, name strin
 	if err != nil {
 		writeError(w, r, err)
 		return
+	}
+	// API 1.49's platform (a JSON platform): an image of another one is
+	// not found, as dockerd says (berth keeps one platform per image).
+	if p := r.URL.Query().Get("platform"); p != "" && CompareVersions(VersionFrom(r.Context()), "1.49") >= 0 {
+		var want ocispec.Platform
+		if err := json.Unmarshal([]byte(p), &want); err != nil {
+			writeError(w, r, errdefs.ErrInvalidArgument.WithMessage(fmt.Sprintf("invalid platform: %v", err)))
+			return
+		}
+		have := ocispec.Platform{OS: img.Config.OS, Architecture: img.Config.Architecture, Variant: img.Config.Variant}
+		if !content.MatchPlatform(want, have) {
+			writeError(w, r, errdefs.ErrNotFound.WithMessage(fmt.Sprintf("image with reference %s was found but its platform (%s) does not match the specified platform (%s)",
+				name, content.FormatPlatform(have), content.FormatPlatform(want))))
+			return
+		}
 	}
 	writeJSON(w, http.StatusOK, inspectImage(img, VersionFrom(r.Context())))
 }

@@ -107,6 +107,15 @@ func (e *Engine) Create(ctx context.Context, req CreateRequest) (string, []strin
 			return "", nil, err
 		}
 	}
+	// --pid container:NAME and --ipc container:NAME name a container that
+	// exists (400 otherwise, as dockerd: a 404 makes the CLI pull).
+	for _, ref := range []string{hc.PidMode.Container(), hc.IpcMode.Container()} {
+		if ref != "" {
+			if _, err := e.Get(ref); err != nil {
+				return "", nil, createRefError(err)
+			}
+		}
+	}
 	// A reference that is neither a name nor an image ID is a bad request
 	// (the docker CLI pulls on a 404), as dockerd answers it.
 	if ref := req.Config.Image; !isImageIDRef(ref) {

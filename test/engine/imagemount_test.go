@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -61,5 +62,24 @@ func TestImageMount(t *testing.T) {
 	}
 	if _, errOut, err := d.docker(t, "create", "--mount", "type=image,source=imgmnt:1,target=/mnt,image-subpath=../x", "busybox"); err == nil {
 		t.Errorf("image subpath ../x accepted: %s", errOut)
+	}
+}
+
+// TestImageInspectPlatform: from API 1.49 an image inspect with another
+// platform than the image's is 404, as dockerd with its graph-driver
+// store says it.
+func TestImageInspectPlatform(t *testing.T) {
+	d := newDaemon(t)
+	arch := strings.TrimSpace(d.mustDocker(t, "image", "inspect", "-f", "{{.Architecture}}", "busybox"))
+	other := "arm64"
+	if arch == "arm64" {
+		other = "amd64"
+	}
+	for a, want := range map[string]int{arch: 200, other: 404} {
+		q := url.QueryEscape(`{"os":"linux","architecture":"` + a + `"}`)
+		code, body := rawRequest(t, d, "GET", "/v1.49/images/busybox/json?platform="+q, "", "")
+		if code != want || want == 404 && !strings.Contains(body, "does not match the specified platform (linux/"+other+")") {
+			t.Errorf("inspect busybox for linux/%s: %d %s, want %d", a, code, body, want)
+		}
 	}
 }

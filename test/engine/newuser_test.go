@@ -317,6 +317,8 @@ func TestCreateRefusesInvalidConfig(t *testing.T) {
 		`{"Image":"busybox","HostConfig":{"IpcMode":"bogus"}}`:                                        "invalid IPC mode: bogus",
 		`{"Image":"busybox","HostConfig":{"PidMode":"bogus"}}`:                                        "invalid PID mode: bogus",
 		`{"Image":"busybox","HostConfig":{"UTSMode":"private"}}`:                                      "invalid UTS mode: private",
+		`{"Image":"busybox","HostConfig":{"PidMode":"container:nonexist"}}`:                           "No such container: nonexist",
+		`{"Image":"busybox","HostConfig":{"IpcMode":"container:nonexist"}}`:                           "No such container: nonexist",
 		`{"Image":"busybox","HostConfig":{"CpuShares":-1}}`:                                           "invalid CPU shares (-1)",
 		`{"Image":"busybox:sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"}`: "invalid reference format",
 		`{"Image":"BusyBox"}`: "invalid reference format",
