@@ -32,6 +32,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/berth/berth/internal/build"
+	"github.com/berth/berth/internal/content"
 	"github.com/berth/berth/internal/engine"
 	"github.com/berth/berth/internal/image"
 )
@@ -67,6 +68,11 @@ func buildOptions(r *http.Request) (build.BuildOptions, error) {
 	}
 	if q.Get("remote") != "" {
 		return opts, errdefs.ErrNotImplemented.WithMessage("build: remote contexts are not supported; send the context as the request body")
+	}
+	if p := opts.Platform; p != "" {
+		if _, err := content.ParsePlatform(p); err != nil {
+			return opts, errdefs.ErrInvalidArgument.WithMessage(fmt.Sprintf("invalid platform: %v", err))
+		}
 	}
 	for _, h := range q["extrahosts"] {
 		// docker's --add-host NAME:IP (or NAME=IP)

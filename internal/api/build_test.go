@@ -45,6 +45,8 @@ func TestBuildOptionsQuery(t *testing.T) {
 		"labels=[1]":              errdefs.IsInvalidArgument,
 		"remote=https://x/y.git":  errdefs.IsNotImplemented,
 		"t=":                      errdefs.IsInvalidArgument,
+		"platform=foobar":         errdefs.IsInvalidArgument,
+		"platform=linux/":         errdefs.IsInvalidArgument,
 	} {
 		if _, err := buildOptions(httptest.NewRequest("POST", "/build?"+q, nil)); err == nil || !check(err) {
 			t.Errorf("%s: %v, want a classified error", q, err)
