@@ -3,6 +3,7 @@ package api
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/url"
 	"strings"
@@ -14,6 +15,7 @@ import (
 	"github.com/moby/moby/api/types/jsonstream"
 	"github.com/opencontainers/go-digest"
 
+	"github.com/berth/berth/internal/content"
 	"github.com/berth/berth/internal/image"
 )
 
@@ -132,6 +134,19 @@ func (s *Server) imageImport(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	opts := image.ImportOptions{Changes: q["changes"], Message: q.Get("message"), Platform: q.Get("platform")}
+	// A platform berth cannot run is refused before the upload is read,
+	// as dockerd refuses it.
+	if p := opts.Platform; p != "" {
+		pl, err := content.ParsePlatform(p)
+		if err != nil {
+			writeError(w, r, errdefs.ErrInvalidArgument.WithMessage(fmt.Sprintf("invalid platform: %v", err)))
+			return
+		}
+		if pl.OS != "linux" {
+			writeError(w, r, errdefs.ErrInvalidArgument.WithMessage("operating system is not supported"))
+			return
+		}
+	}
 	if ref != nil {
 		opts.Ref = ref.String()
 	}

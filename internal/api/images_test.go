@@ -95,6 +95,12 @@ func TestImportListInspectShapes(t *testing.T) {
 	var st struct{ Status string }
 	json.Unmarshal([]byte(body), &st)
 	id := st.Status
+	for q, want := range map[string]string{"macos/arm64": "operating system is not supported", "windows": "operating system is not supported", "linux/": "invalid platform"} {
+		status, _, body := request(t, "POST", ts.URL+"/v1.50/images/create?fromSrc=-&repo=rectest/bad&platform="+url.QueryEscape(q), bytes.NewReader(rootfs(t, "x")))
+		if status != 400 || !strings.Contains(body, want) {
+			t.Errorf("import with platform %s: %d %s, want 400 %q", q, status, body, want)
+		}
+	}
 
 	_, _, body = request(t, "GET", ts.URL+"/v1.50/images/json", nil)
 	var list []map[string]any
