@@ -291,7 +291,9 @@ func (e *Engine) Remove(ctx context.Context, ref string, o RemoveOptions) error 
 		if c.State.Paused {
 			return errdefs.ErrConflict.WithMessage(fmt.Sprintf("cannot remove container %q: container is paused and must be unpaused first", ref))
 		}
-		return errdefs.ErrConflict.WithMessage(fmt.Sprintf("You cannot remove a running container %s. Stop the container before attempting removal or force remove", c.ID))
+		// dockerd 25+'s words (20.10 said "You cannot remove a running
+		// container ...").
+		return errdefs.ErrConflict.WithMessage(fmt.Sprintf("cannot remove container %q: container is running: stop the container before removing or force remove", c.Name))
 	}
 	c.removed = true
 	client := c.client

@@ -165,7 +165,7 @@ func TestExecAndRmForce(t *testing.T) {
 	waitFor(t, "the detached exec in ExecIDs", func() bool {
 		return strings.TrimSpace(d.mustDocker(t, "inspect", "-f", "{{len .ExecIDs}}", "sleeper")) == "1"
 	})
-	if _, errOut, err := d.docker(t, "rm", "sleeper"); exitCode(err) != 1 || !strings.Contains(errOut, "cannot remove a running container") {
+	if _, errOut, err := d.docker(t, "rm", "sleeper"); exitCode(err) != 1 || !strings.Contains(errOut, `cannot remove container "/sleeper": container is running: stop the container before removing or force remove`) {
 		t.Fatalf("rm of a running container: %v %s", err, errOut)
 	}
 	if _, errOut, err := d.docker(t, "run", "--name", "sleeper", "busybox", "true"); exitCode(err) != 125 || !strings.Contains(errOut, "is already in use") {
