@@ -212,6 +212,8 @@ func (s *Server) buildImage(w http.ResponseWriter, r *http.Request) {
 	var held strings.Builder
 	id, err := s.cfg.Builder.Build(ctx, opts, func(ev build.Event) {
 		switch {
+		case ev.Created != "":
+			s.publishImage(mevents.ActionCreate, ev.Created, nil) // as dockerd 28, per step committed
 		case ev.ID != "":
 			aux, _ := json.Marshal(map[string]string{"ID": ev.ID})
 			ps.send(streamMessage{Aux: aux})

@@ -183,6 +183,9 @@ type Event struct {
 	Stream string
 	Pull   *image.ProgressEvent
 	ID     string
+	// Created is the ID of an image a step made (not one from the
+	// cache), for the daemon's "image create" event.
+	Created string
 }
 
 // auxMarker starts a stage output line that is the stage's image ID, sent

@@ -537,6 +537,9 @@ func (r *buildRun) cached(ctx context.Context, s *stageState, key string) bool {
 func (r *buildRun) done(ctx context.Context, s *stageState, key, description string, img image.Image) error {
 	s.img = img
 	s.send(fmt.Sprintf(" ---> %s\n", shortHex(img.ID)))
+	if r.sendEvent != nil {
+		r.sendEvent(Event{Created: img.ID.String()})
+	}
 	displaced, err := r.b.cache.put(key, img.ID, description)
 	if err != nil || displaced == "" {
 		return err

@@ -256,3 +256,35 @@ RUN echo "eth0=$(ip -4 -o addr show dev eth0 | grep -c inet) resolv=$(test -s /e
 		t.Errorf("endpoints left on the default network: %v %q %s", err, out, errOut)
 	}
 }
+
+// TestBuildImageCreateEvents: each step a build commits sends an "image
+// create" event, as dockerd 28's builder; a rebuild from the cache sends
+// none.
+func TestBuildImageCreateEvents(t *testing.T) {
+	d := newDaemon(t)
+	ctx := writeFiles(t, map[string]string{"Dockerfile": "FROM busybox\nRUN echo hello > /hello\n"})
+	count := func(since int64) int {
+		t.Helper()
+		out, errOut, err := d.berth(t, "events", "--since", strconv.FormatInt(since, 10), "--until", strconv.FormatInt(time.Now().Unix()+1, 10),
+			"--filter", "type=image", "--filter", "event=create", "--format", "{{.Action}}")
+		if err != nil {
+			t.Fatalf("events: %v %s", err, errOut)
+		}
+		return strings.Count(out, "create")
+	}
+	since := time.Now().Unix()
+	if out, errOut, err := d.berth(t, "build", "--no-cache", ctx); err != nil {
+		t.Fatalf("build: %v\n%s\n%s", err, out, errOut)
+	}
+	if n := count(since); n != 1 {
+		t.Errorf("image create events of a --no-cache build of one RUN step: %d, want 1", n)
+	}
+	time.Sleep(1100 * time.Millisecond)
+	since = time.Now().Unix()
+	if out, errOut, err := d.berth(t, "build", ctx); err != nil {
+		t.Fatalf("rebuild: %v\n%s\n%s", err, out, errOut)
+	}
+	if n := count(since); n != 0 {
+		t.Errorf("image create events of a rebuild from the cache: %d, want 0", n)
+	}
+}
