@@ -315,7 +315,11 @@ func (e *Engine) copyUp(ctx context.Context, c *Container, rootfs string) (chang
 		if err != nil {
 			return changed, fmt.Errorf("volume %s: %w", r.Destination, err)
 		}
-		if err := e.cfg.Volumes.CopyUp(ctx, r.Name, src); err != nil {
+		sub := ""
+		if o := r.Spec.VolumeOptions; o != nil {
+			sub = o.Subpath // an empty subpath directory is filled, as dockerd
+		}
+		if err := e.cfg.Volumes.CopyUpSubpath(ctx, r.Name, sub, src); err != nil {
 			return changed, err
 		}
 		r.Copied, changed = true, true

@@ -21,9 +21,30 @@ import (
 // anything, or a srcDir that does not exist or is not a directory, is left
 // as it is. Symlinks are copied, never followed.
 func (s *Store) CopyUp(ctx context.Context, name, srcDir string) error {
+	return s.CopyUpSubpath(ctx, name, "", srcDir)
+}
+
+// CopyUpSubpath is CopyUp into the directory sub of the volume (a mount's
+// VolumeOptions.Subpath), when that directory is empty, as dockerd fills
+// it. sub is resolved beneath the volume (openat2); one that leads out of
+// it, or is not a directory, is left to the mount to refuse.
+func (s *Store) CopyUpSubpath(ctx context.Context, name, sub, srcDir string) error {
 	v, err := s.Get(ctx, name)
 	if err != nil {
 		return err
+	}
+	if sub != "" {
+		root, err := unix.Open(v.Mountpoint, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+		if err != nil {
+			return fmt.Errorf("copy up into volume %s: %w", name, err)
+		}
+		defer unix.Close(root)
+		fd, err := unix.Openat2(root, sub, &unix.OpenHow{Flags: unix.O_PATH | unix.O_DIRECTORY | unix.O_CLOEXEC, Resolve: unix.RESOLVE_BENEATH | unix.RESOLVE_NO_MAGICLINKS})
+		if err != nil {
+			return nil
+		}
+		defer unix.Close(fd)
+		v.Mountpoint = fmt.Sprintf("/proc/self/fd/%d", fd)
 	}
 	st, err := os.Lstat(srcDir)
 	if errors.Is(err, fs.ErrNotExist) || (err == nil && !st.IsDir()) {

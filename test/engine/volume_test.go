@@ -243,6 +243,12 @@ func TestVolumeSubpath(t *testing.T) {
 			t.Errorf("volume-subpath=%s: %v %q, want it refused", sub, err, errOut)
 		}
 	}
+	// An empty subpath directory over an image directory is filled from
+	// the image, as dockerd does (the volume itself is not empty).
+	d.mustDocker(t, "run", "--rm", "-v", "subv:/v", "busybox", "mkdir", "/v/bin")
+	if out, errOut, err := d.docker(t, "run", "--rm", "--mount", "type=volume,src=subv,dst=/bin,volume-subpath=bin", "busybox", "ls", "/bin/busybox"); err != nil || out != "/bin/busybox\n" {
+		t.Errorf("an empty subpath over /bin: %q %v %s", out, err, errOut)
+	}
 	if out, _ := exec.Command("sh", "-c", "grep -c subpaths /proc/self/mountinfo").Output(); strings.TrimSpace(string(out)) != "0" {
 		t.Errorf("subpath mounts left: %s", out)
 	}
