@@ -32,6 +32,11 @@ func (s *Server) routeContainers(mux *http.ServeMux) {
 	mux.HandleFunc("GET /containers/json", s.containerList)
 	mux.HandleFunc("POST /containers/prune", s.containerPrune)
 	mux.HandleFunc("GET /containers/{id}/json", s.containerInspect)
+	// A legacy link's name, /<container>/<alias>, names the linked one.
+	mux.HandleFunc("GET /containers/{linker}/{alias}/json", func(w http.ResponseWriter, r *http.Request) {
+		r.SetPathValue("id", r.PathValue("linker")+"/"+r.PathValue("alias"))
+		s.containerInspect(w, r)
+	})
 	mux.HandleFunc("POST /containers/{id}/start", s.containerStart)
 	mux.HandleFunc("POST /containers/{id}/stop", s.containerStop)
 	mux.HandleFunc("POST /containers/{id}/restart", s.containerRestart)
@@ -146,8 +151,10 @@ func (s *Server) containerList(w http.ResponseWriter, r *http.Request) {
 	out := []container.Summary{}
 	resolved := map[string]string{} // image reference -> image ID now
 	ancestors := s.resolveAncestors(r.Context(), f)
+	linkNames := s.cfg.Engine.LinkNames()
 	for _, c := range s.cfg.Engine.List() {
 		sum := c.Summary()
+		sum.Names = append(sum.Names, linkNames[sum.ID]...) // /LINKER/ALIAS, as dockerd lists them
 		// As dockerd: a reference that no longer names the container's
 		// image (untagged, or moved to another) is shown as the image ID.
 		if s.cfg.Images != nil && sum.Image != sum.ImageID {

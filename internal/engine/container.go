@@ -50,6 +50,11 @@ type Container struct {
 	// (inspect shows it, as dockerd does) and a later connect to that
 	// network clears it.
 	PrimaryDisconnected bool `json:",omitempty"`
+	// LinkIDs are the containers of its legacy links (--link on the
+	// default bridge), by alias: the linked container is also named
+	// /<this name>/<alias> (ps lists it, inspect finds it), as dockerd's
+	// link graph names it.
+	LinkIDs map[string]string `json:",omitempty"`
 	// LastAddrs are the addresses the container had on each network (by
 	// name) when it last ran: its next start asks for them again, so that
 	// a restart keeps them, as with dockerd.

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	goruntime "runtime"
 	"slices"
+	"sort"
 	"strconv"
 	"strings"
 	"syscall"
@@ -207,6 +208,7 @@ func (e *Engine) Create(ctx context.Context, req CreateRequest) (string, []strin
 	c.Name = "/" + name
 	e.names[name] = id // reserved while the snapshot is prepared
 	e.mu.Unlock()
+	e.registerLegacyLinks(ctx, c)
 
 	fail := func(err error) (string, []string, error) {
 		e.releaseMounts(context.WithoutCancel(ctx), id, c.MountPoints, true)
@@ -324,6 +326,50 @@ func mergeImageConfig(cfg *container.Config, img image.Image) {
 		cfg.Labels = labels
 	}
 	cfg.Healthcheck = mergeHealthcheck(cfg.Healthcheck, imageHealthcheck(img))
+}
+
+// registerLegacyLinks records the --link's of a container on the default
+// bridge as dockerd does: HostConfig.Links in its stored form
+// "/TARGET:/NAME/ALIAS", and the targets by alias (LinkIDs). On a user
+// network a link is a DNS alias only and stays as given.
+func (e *Engine) registerLegacyLinks(ctx context.Context, c *Container) {
+	if len(c.HostConfig.Links) == 0 || isUserNetwork(e.netName(ctx, primaryNetwork(c.HostConfig))) {
+		return
+	}
+	links := make([]string, 0, len(c.HostConfig.Links))
+	for _, l := range c.HostConfig.Links {
+		other, alias, err := e.linked(l)
+		if err != nil { // checked before: gone meanwhile
+			links = append(links, l)
+			continue
+		}
+		if c.LinkIDs == nil {
+			c.LinkIDs = map[string]string{}
+		}
+		c.LinkIDs[alias] = other.ID
+		links = append(links, other.Name+":"+c.Name+"/"+alias)
+	}
+	hc := *c.HostConfig
+	hc.Links = links
+	c.HostConfig = &hc
+}
+
+// LinkNames returns the names legacy links give containers, by container
+// ID: /<linking container>/<alias>, as dockerd lists them.
+func (e *Engine) LinkNames() map[string][]string {
+	out := map[string][]string{}
+	for _, c := range e.List() {
+		c.mu.Lock()
+		name := c.Name
+		c.mu.Unlock()
+		for alias, id := range c.LinkIDs { // set at create, never changed
+			out[id] = append(out[id], name+"/"+alias)
+		}
+	}
+	for _, names := range out {
+		sort.Strings(names)
+	}
+	return out
 }
 
 // isImageIDRef reports whether ref is an image ID or a prefix of one:

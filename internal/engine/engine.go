@@ -219,6 +219,19 @@ func (e *Engine) lookup(ref string) (*Container, error) {
 	if id, ok := e.names[strings.TrimPrefix(ref, "/")]; ok {
 		return e.containers[id], nil
 	}
+	// /<container>/<alias>: the container a legacy link of that one names.
+	if linker, alias, ok := strings.Cut(strings.TrimPrefix(ref, "/"), "/"); ok && alias != "" {
+		if id, ok := e.names[linker]; ok {
+			// LinkIDs is set at create, before the container is
+			// registered, and never changed: no lock (a c.mu taken under
+			// e.mu would invert the order others take them in).
+			if l := e.containers[id]; l != nil {
+				if c, ok := e.containers[l.LinkIDs[alias]]; ok {
+					return c, nil
+				}
+			}
+		}
+	}
 	var found *Container
 	for id, c := range e.containers {
 		if strings.HasPrefix(id, ref) {

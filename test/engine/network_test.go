@@ -551,6 +551,21 @@ func TestLegacyLinkEnv(t *testing.T) {
 			t.Errorf("linked container's view lacks %q:\n%s", want, got)
 		}
 	}
+	// The link as dockerd records it: HostConfig.Links "/db:/app2/store",
+	// db also listed as /app2/store, and found by that name; a rename of
+	// the linking container keeps the link's name current.
+	d.mustDocker(t, "run", "-d", "--name", "app2", "--link", "db:store", "busybox", "sleep", "300")
+	if got := strings.TrimSpace(d.mustDocker(t, "inspect", "-f", "{{json .HostConfig.Links}}", "app2")); got != `["/db:/app2/store"]` {
+		t.Errorf("HostConfig.Links: %s", got)
+	}
+	if got := strings.TrimSpace(d.mustDocker(t, "ps", "--no-trunc", "--filter", "name=^/db$", "--format", "{{.Names}}")); got != "db,app2/store" {
+		t.Errorf("ps names of the linked container: %q, want db,app2/store", got)
+	}
+	dbID := strings.TrimSpace(d.mustDocker(t, "inspect", "-f", "{{.Id}}", "db"))
+	d.mustDocker(t, "rename", "app2", "app3")
+	if got := strings.TrimSpace(d.mustDocker(t, "inspect", "-f", "{{.Id}}", "app3/store")); got != dbID {
+		t.Errorf("inspect app3/store: %q, want db's ID", got)
+	}
 }
 
 // TestGatewayPriority: the default route goes via the network with the
