@@ -24,7 +24,7 @@ func ParseSignal(s string, def syscall.Signal) (syscall.Signal, error) {
 	}
 	if n, err := strconv.Atoi(s); err == nil {
 		if n <= 0 || n > 64 {
-			return 0, errdefs.ErrInvalidArgument.WithMessage(fmt.Sprintf("invalid signal: %s", s))
+			return 0, errdefs.ErrInvalidArgument.WithMessage(fmt.Sprintf("Invalid signal: %s", s)) // dockerd's capital
 		}
 		return syscall.Signal(n), nil
 	}
@@ -32,7 +32,7 @@ func ParseSignal(s string, def syscall.Signal) (syscall.Signal, error) {
 	// and the real-time ones, RTMIN, RTMIN+n, RTMAX-n, RTMAX.
 	sig, ok := signal.SignalMap[strings.TrimPrefix(strings.ToUpper(s), "SIG")]
 	if !ok {
-		return 0, errdefs.ErrInvalidArgument.WithMessage(fmt.Sprintf("invalid signal: %s", s))
+		return 0, errdefs.ErrInvalidArgument.WithMessage(fmt.Sprintf("Invalid signal: %s", s)) // dockerd's capital
 	}
 	return sig, nil
 }

@@ -331,4 +331,7 @@ func TestRealTimeStopSignal(t *testing.T) {
 	})
 	d.mustDocker(t, "kill", "-s", "RTMIN+3", "rt")
 	waitFor(t, "kill -s RTMIN+3 delivered", func() bool { return strings.Count(d.mustDocker(t, "logs", "rt"), "got-37") == 2 })
+	if _, errOut, err := d.docker(t, "kill", "-s", "BOGUS", "rt"); err == nil || !strings.Contains(errOut, "Invalid signal: BOGUS") {
+		t.Errorf("kill -s BOGUS: %v %q, want dockerd's \"Invalid signal: BOGUS\"", err, errOut)
+	}
 }
