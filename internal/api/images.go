@@ -699,6 +699,20 @@ func (s *Server) saveImages(w http.ResponseWriter, r *http.Request, names []stri
 		writeError(w, r, err)
 		return
 	}
+	// Each image has one platform here: one platform parameter at most,
+	// and a valid one, as dockerd checks.
+	if ps := r.URL.Query()["platform"]; len(ps) > 1 {
+		writeError(w, r, errdefs.ErrInvalidArgument.WithMessage("multiple platform parameters not supported"))
+		return
+	} else if len(ps) == 1 && ps[0] != "" {
+		var p ocispec.Platform
+		if err := json.Unmarshal([]byte(ps[0]), &p); err != nil {
+			if _, perr := content.ParsePlatform(ps[0]); perr != nil {
+				writeError(w, r, errdefs.ErrInvalidArgument.WithMessage(fmt.Sprintf("invalid platform: %v", perr)))
+				return
+			}
+		}
+	}
 	if len(names) == 0 {
 		writeError(w, r, errdefs.ErrInvalidArgument.WithMessage("no images to save: names is empty"))
 		return

@@ -469,3 +469,13 @@ func TestImagesSearch(t *testing.T) {
 		t.Errorf("search without a term: %d %s", status, body)
 	}
 }
+
+// TestSavePlatformParameters: several platform parameters are a 400, as
+// dockerd answers them.
+func TestSavePlatformParameters(t *testing.T) {
+	_, ts := newImageServer(t, nil)
+	status, _, body := request(t, "GET", ts.URL+"/v1.50/images/get?names=x&platform=linux/amd64&platform=linux/arm64", nil)
+	if status != 400 || !strings.Contains(body, "multiple platform parameters not supported") {
+		t.Errorf("save with two platforms: %d %s", status, body)
+	}
+}
