@@ -641,15 +641,24 @@ func (e *Engine) stageSubpath(id string, i int, root, sub string) (string, error
 // the image views mountImageView made and their snapshots.
 func (e *Engine) unmountSubpaths(id string) {
 	defer e.unmountImageViews(id)
-	dir := e.subpathsDir(id)
+	unmountEntries(id, e.subpathsDir(id), "volume subpath", nil)
+}
+
+// unmountEntries unmounts every entry of dir, calls after(name) for each,
+// and removes dir; a mount that stays stops it (nothing is removed through
+// a mount).
+func unmountEntries(id, dir, what string, after func(name string)) {
 	ents, err := os.ReadDir(dir)
 	if err != nil {
 		return
 	}
 	for _, en := range ents {
 		if err := snapmount.UnmountAll(filepath.Join(dir, en.Name())); err != nil {
-			slog.Error("unmount volume subpath", "id", id, "err", err)
+			slog.Error("unmount "+what, "id", id, "err", err)
 			return
+		}
+		if after != nil {
+			after(en.Name())
 		}
 	}
 	_ = os.RemoveAll(dir)
@@ -695,21 +704,11 @@ func (e *Engine) mountImageView(id string, i int, r *MountRecord) (string, error
 // unmountImageViews unmounts id's image views and removes their
 // snapshots (made again at the next start).
 func (e *Engine) unmountImageViews(id string) {
-	dir := e.imageViewsDir(id)
-	ents, err := os.ReadDir(dir)
-	if err != nil {
-		return
-	}
-	for _, en := range ents {
-		if err := snapmount.UnmountAll(filepath.Join(dir, en.Name())); err != nil {
-			slog.Error("unmount image mount", "id", id, "err", err)
-			return
-		}
-		if i, err := strconv.Atoi(en.Name()); err == nil {
+	unmountEntries(id, e.imageViewsDir(id), "image mount", func(name string) {
+		if i, err := strconv.Atoi(name); err == nil {
 			if err := e.cfg.Images.RemoveRootfs(context.Background(), imageViewKey(id, i)); err != nil && !errdefs.IsNotFound(err) {
 				slog.Error("remove image mount snapshot", "id", id, "err", err)
 			}
 		}
-	}
-	_ = os.RemoveAll(dir)
+	})
 }
