@@ -271,8 +271,18 @@ func (m *Manager) Connect(ctx context.Context, netRef, containerID, netnsPath st
 			return nil, fmt.Errorf("network %s: connect %s: %w", n.Name, containerID, err)
 		}
 	}
-	if err := m.routeDefault(containerID); err != nil {
-		slog.Warn("default route", "container", containerID, "err", err)
+	// A second network may take the default route (attach gave the
+	// first one the route).
+	joined := 0
+	for _, o := range m.st.Endpoints {
+		if o.ContainerID == containerID {
+			joined++
+		}
+	}
+	if joined > 1 {
+		if err := m.routeDefault(containerID); err != nil {
+			slog.Warn("default route", "container", containerID, "err", err)
+		}
 	}
 	out := *ep
 	out.Aliases, out.Links = slices.Clone(ep.Aliases), maps.Clone(ep.Links)
