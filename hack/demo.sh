@@ -46,8 +46,10 @@ bin/berth runtime --root "$root" run --bundle "$bundle" demo
 
 echo "== daemon: berth daemon on $work/berth.sock"
 sock="unix://$work/berth.sock"
+# --bridge none: the demo's container needs no network, and the host's
+# default bridge and firewall chains are left to a daemon that may run.
 bin/berth daemon --data-root "$work/data" --exec-root "$work/exec" -H "$sock" \
-	--pidfile "$work/daemon.pid" >"$work/daemon.log" 2>&1 &
+	--pidfile "$work/daemon.pid" --bridge none >"$work/daemon.log" 2>&1 &
 for _ in $(seq 100); do bin/berth -H "$sock" version >/dev/null 2>&1 && break; sleep 0.1; done
 layer=$(jq -r '.layers[0].digest' "$layout/blobs/sha256/${manifest#sha256:}")
 echo "== berth import (the busybox layer as image busybox:latest)"

@@ -62,6 +62,5 @@ func newCommand(runFn func(*cobra.Command, Config) error) *cobra.Command {
 	f.BoolVar(&flags.LiveRestore, "live-restore", false, "Keep containers running while the daemon is down (always the case)")
 	f.StringVarP(&flags.StorageDriver, "storage-driver", "s", "", "Storage driver (overlay2)")
 	f.StringArrayVar(&flags.ExecOpts, "exec-opt", nil, "Runtime execution options (native.cgroupdriver=cgroupfs)")
-	_ = f.MarkHidden("iptables-chain-prefix")
 	return cmd
 }
