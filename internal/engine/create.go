@@ -216,6 +216,7 @@ func (e *Engine) Create(ctx context.Context, req CreateRequest) (string, []strin
 		delete(e.names, name)
 		e.mu.Unlock()
 		_ = e.cfg.Images.RemoveRootfs(context.WithoutCancel(ctx), id)
+		_, _ = e.cfg.Images.RemoveRootfsPrefix(context.WithoutCancel(ctx), id+"-imagemount-")
 		_ = os.RemoveAll(e.dir(id))
 		return "", nil, err
 	}

@@ -20,6 +20,7 @@ import (
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 
+	"github.com/berth/berth/internal/image"
 	snapmount "github.com/berth/berth/internal/snapshot/mount"
 	"github.com/berth/berth/internal/volume"
 )
@@ -201,6 +202,12 @@ func (e *Engine) prepareMounts(ctx context.Context, c *Container, nonRecursiveRO
 				return fmt.Errorf("image mount %s: %w", r.Destination, err)
 			}
 			r.ImageID = img.ID.String()
+			// The mount's snapshot is made now and kept until the
+			// container is removed: its layers stay when the image
+			// goes (rmi -f), as dockerd keeps them for the container.
+			if _, err := e.cfg.Images.Prepare(ctx, imageViewKey(c.ID, i), img); err != nil && !errdefs.IsAlreadyExists(err) {
+				return fmt.Errorf("image mount %s: %w", r.Destination, err)
+			}
 		case mount.TypeBind:
 			if err := volume.CheckBindSource(e.cfg.DataRoot, r.Source); err != nil {
 				return err
@@ -595,6 +602,10 @@ func (e *Engine) subpathsDir(id string) string { return filepath.Join(e.dir(id),
 // the path afterwards changes what the container gets.
 func (e *Engine) stageSubpath(id string, i int, root, sub string) (string, error) {
 	fail := func(err error) (string, error) {
+		if errors.Is(err, unix.EXDEV) {
+			// openat2 refused a step out of the root: dockerd's words.
+			err = errors.New("path concatenation escapes the base directory")
+		}
 		return "", errdefs.ErrInvalidArgument.WithMessage(fmt.Sprintf("cannot access path %s: %v", filepath.Join(root, sub), err))
 	}
 	rootFD, err := unix.Open(root, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
@@ -675,14 +686,14 @@ func imageViewKey(id string, i int) string { return id + "-imagemount-" + strcon
 // resolved beneath it) and returns the host path to bind.
 func (e *Engine) mountImageView(id string, i int, r *MountRecord) (string, error) {
 	ctx := context.Background()
-	img, err := e.cfg.Images.Get(ctx, r.ImageID)
-	if err != nil {
-		return "", fmt.Errorf("image mount %s: image %s: %w", r.Destination, r.Source, err)
-	}
 	key := imageViewKey(id, i)
-	mounts, err := e.cfg.Images.Prepare(ctx, key, img)
-	if errdefs.IsAlreadyExists(err) {
-		mounts, err = e.cfg.Images.Mounts(ctx, key)
+	mounts, err := e.cfg.Images.Mounts(ctx, key) // made at create
+	if errdefs.IsNotFound(err) {
+		var img image.Image
+		if img, err = e.cfg.Images.Get(ctx, r.ImageID); err != nil {
+			return "", fmt.Errorf("image mount %s: image %s: %w", r.Destination, r.Source, err)
+		}
+		mounts, err = e.cfg.Images.Prepare(ctx, key, img)
 	}
 	if err != nil {
 		return "", fmt.Errorf("image mount %s: %w", r.Destination, err)
@@ -701,14 +712,8 @@ func (e *Engine) mountImageView(id string, i int, r *MountRecord) (string, error
 	return dir, nil
 }
 
-// unmountImageViews unmounts id's image views and removes their
-// snapshots (made again at the next start).
+// unmountImageViews unmounts id's image views; their snapshots stay until
+// the container is removed.
 func (e *Engine) unmountImageViews(id string) {
-	unmountEntries(id, e.imageViewsDir(id), "image mount", func(name string) {
-		if i, err := strconv.Atoi(name); err == nil {
-			if err := e.cfg.Images.RemoveRootfs(context.Background(), imageViewKey(id, i)); err != nil && !errdefs.IsNotFound(err) {
-				slog.Error("remove image mount snapshot", "id", id, "err", err)
-			}
-		}
-	})
+	unmountEntries(id, e.imageViewsDir(id), "image mount", nil)
 }

@@ -247,7 +247,7 @@ func validateMount(m mount.Mount, bindSourceMustExist bool) (*MountPoint, error)
 			return nil, bad(errors.New("field TmpfsOptions must not be specified"))
 		}
 		if o := m.ImageOptions; o != nil && o.Subpath != "" && !filepath.IsLocal(o.Subpath) {
-			return nil, bad(errors.New("subpath must be a relative path within the image"))
+			return nil, bad(errors.New("subpath must be a relative path within the volume")) // dockerd's words, for images too
 		}
 		mp.Source = m.Source
 		mp.RW = false

@@ -121,7 +121,7 @@ func TestValidateMount(t *testing.T) {
 		{m: mount.Mount{Type: "npipe", Source: "v", Target: "/x"}, err: `invalid mount config for type "npipe": mount type unknown`},
 		{m: mount.Mount{Type: "image", Source: "busybox", Target: "/x", ImageOptions: &mount.ImageOptions{Subpath: "etc"}}},
 		{m: mount.Mount{Type: "image", Target: "/x"}, err: `invalid mount config for type "image": field Source must not be empty`},
-		{m: mount.Mount{Type: "image", Source: "busybox", Target: "/x", ImageOptions: &mount.ImageOptions{Subpath: "../x"}}, err: `invalid mount config for type "image": subpath must be a relative path within the image`},
+		{m: mount.Mount{Type: "image", Source: "busybox", Target: "/x", ImageOptions: &mount.ImageOptions{Subpath: "../x"}}, err: `invalid mount config for type "image": subpath must be a relative path within the volume`},
 		{m: mount.Mount{Type: "image", Source: "busybox", Target: "/x", BindOptions: &mount.BindOptions{}}, err: `invalid mount config for type "image": field BindOptions must not be specified`},
 		{m: mount.Mount{Type: "volume", Source: "v", Target: "/x", VolumeOptions: &mount.VolumeOptions{Subpath: "../x"}}, err: `invalid mount config for type "volume": subpath must be a relative path within the volume`},
 		{m: mount.Mount{Type: "tmpfs", Target: "/x", TmpfsOptions: &mount.TmpfsOptions{Options: [][]string{{"suid"}}}}, err: `invalid mount config for type "tmpfs": invalid option: suid`},

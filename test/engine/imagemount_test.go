@@ -49,18 +49,24 @@ func TestImageMount(t *testing.T) {
 	if _, errOut, err := d.docker(t, "rmi", "imgmnt:1"); err == nil || !strings.Contains(errOut, "conflict") && !strings.Contains(errOut, "being used") {
 		t.Errorf("rmi of an image a container mounts: %v %s", err, errOut)
 	}
+	// rmi -f takes the name; the container keeps what it mounts, and
+	// starts again, as with dockerd.
+	d.mustDocker(t, "rmi", "-f", "imgmnt:1")
+	if out, errOut, err := d.docker(t, "start", "-a", "imsub"); err != nil || out != "from-image\n" {
+		t.Errorf("start after rmi -f of the mounted image: %q %v %s", out, err, errOut)
+	}
 	d.mustDocker(t, "rm", "imsub")
 	b, _ := os.ReadFile("/proc/self/mountinfo")
 	if strings.Contains(string(b), "imagemounts") {
 		t.Errorf("image mount views left mounted:\n%s", b)
 	}
-	if after := snapDirs(); after != before {
+	if after := snapDirs(); after > before {
 		t.Errorf("snapshots: %d after the containers are gone, %d before", after, before)
 	}
 	if _, errOut, err := d.docker(t, "create", "--mount", "type=image,source=nosuch:1,target=/mnt", "busybox"); err == nil || !strings.Contains(errOut, "No such image: nosuch:1") {
 		t.Errorf("image mount of an unknown image: %v %s", err, errOut)
 	}
-	if _, errOut, err := d.docker(t, "create", "--mount", "type=image,source=imgmnt:1,target=/mnt,image-subpath=../x", "busybox"); err == nil {
+	if _, errOut, err := d.docker(t, "create", "--mount", "type=image,source=busybox,target=/mnt,image-subpath=../x", "busybox"); err == nil {
 		t.Errorf("image subpath ../x accepted: %s", errOut)
 	}
 }
