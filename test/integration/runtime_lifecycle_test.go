@@ -276,6 +276,13 @@ func caseTightPidsLimit(t *testing.T, r *runtimeCLI) any {
 		s.Linux.Resources.Pids = &specs.LinuxPids{Limit: ptr(int64(2))}
 	})
 	res := r.run(t, "exec", c.id, "sh", "-c", "echo exec")
+	// runc's own Go threads join the container's cgroup before its exec
+	// and may hit the limit now and then ("pthread_create failed"): a
+	// flake of the peer's, retried (berth's never do).
+	for try := 0; try < 3 && r.name == "runc" && strings.Contains(res.Stderr, "pthread_create failed"); try++ {
+		t.Logf("runc exec under pids.max 2 hit its own threads, again: %s", strings.SplitN(res.Stderr, "\n", 2)[0])
+		res = r.run(t, "exec", c.id, "sh", "-c", "echo exec")
+	}
 	if res.Code != 0 || strings.TrimSpace(res.Stdout) != "exec" {
 		t.Errorf("%s exec under pids.max 2 with one task running: %s", r.name, res)
 	}
