@@ -90,6 +90,10 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request) {
 			b = append([]byte{0x1e}, b...)
 		}
 		_, err = w.Write(append(b, '\n'))
+		// One event per chunk, as dockerd's flushing writer sends them:
+		// a client that splits the stream on chunks (docker-py) never
+		// sees an event cut, nor a newline left alone at the end.
+		flush()
 		return err
 	}
 	if !since.IsZero() || !until.IsZero() {

@@ -4,6 +4,8 @@ import (
 	"bufio"
 	"encoding/json"
 	"fmt"
+	"io"
+	"net"
 	"net/http"
 	"net/url"
 	"strings"
@@ -115,5 +117,57 @@ func TestParseTimestamp(t *testing.T) {
 		if err != nil || !got.Equal(c.want) {
 			t.Errorf("parseTimestamp(%q) = %v, %v; want %v", c.in, got, err, c.want)
 		}
+	}
+}
+
+// TestEventsOneChunkEach: each event is one HTTP chunk, as dockerd's
+// flushing writer sends them: clients that decode chunk by chunk
+// (docker-py) never get an event cut in two or a newline alone.
+func TestEventsOneChunkEach(t *testing.T) {
+	s, ts := newTestServer(t)
+	base := time.Now().Add(-time.Minute)
+	for i := range 200 { // well over the 4 KiB a response buffers
+		s.cfg.Events.Publish(mevents.Message{Type: mevents.ImageEventType, Action: mevents.ActionCreate, TimeNano: base.Add(time.Duration(i) * time.Millisecond).UnixNano(),
+			Actor: mevents.Actor{ID: fmt.Sprintf("sha256:%064d", i), Attributes: map[string]string{"name": fmt.Sprintf("img%d", i)}}})
+	}
+	u, _ := url.Parse(ts.URL)
+	conn, err := net.Dial("tcp", u.Host)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	fmt.Fprintf(conn, "GET /v1.47/events?since=%d&until=%d HTTP/1.1\r\nHost: x\r\n\r\n", base.Add(-time.Second).Unix(), time.Now().Unix())
+	br := bufio.NewReader(conn)
+	resp, err := http.ReadResponse(br, nil)
+	if err != nil || len(resp.TransferEncoding) == 0 {
+		t.Fatalf("response: %v %v", err, resp)
+	}
+	// Read the chunks by hand (http would join them).
+	chunks := 0
+	for {
+		line, err := br.ReadString('\n')
+		if err != nil {
+			t.Fatalf("chunk size: %v", err)
+		}
+		var n int
+		if _, err := fmt.Sscanf(strings.TrimSpace(line), "%x", &n); err != nil {
+			t.Fatalf("chunk size %q: %v", line, err)
+		}
+		if n == 0 {
+			break
+		}
+		data := make([]byte, n+2)
+		if _, err := io.ReadFull(br, data); err != nil {
+			t.Fatal(err)
+		}
+		data = data[:n]
+		var m map[string]any
+		if !strings.HasSuffix(string(data), "}\n") || strings.Count(string(data), "\n") != 1 || json.Unmarshal(data, &m) != nil {
+			t.Fatalf("chunk %d is not one event: %q", chunks, data)
+		}
+		chunks++
+	}
+	if chunks != 200 {
+		t.Errorf("%d chunks, want 200 events", chunks)
 	}
 }
