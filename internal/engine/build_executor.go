@@ -258,8 +258,9 @@ func (x *BuildExecutor) Run(ctx context.Context, req build.RunRequest) (err erro
 		hostname = hostname[:12]
 	}
 	c := &Container{
-		ID:   req.ID,
-		Name: "/" + req.ID,
+		ID:        req.ID,
+		Name:      "/" + req.ID,
+		buildStep: true,
 		Config: &container.Config{
 			Hostname:   hostname,
 			Env:        req.Env,

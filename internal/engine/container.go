@@ -66,6 +66,7 @@ type Container struct {
 	changed      chan struct{} // closed and replaced on every state change
 	removed      bool          // set when a removal begins
 	restarting   int           // Restarts in progress: an exit then is not --rm's
+	buildStep    bool          // a build's RUN step (BuildExecutor): no events
 	exits        uint64        // exits seen by this daemon, for waits
 	lastExit     int           // the exit code of the last of them
 	gone         bool          // set once the removal finished: "removed" waits end

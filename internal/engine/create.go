@@ -119,7 +119,7 @@ func (e *Engine) Create(ctx context.Context, req CreateRequest) (string, []strin
 	}
 	// A reference that is neither a name nor an image ID is a bad request
 	// (the docker CLI pulls on a 404), as dockerd answers it.
-	if ref := req.Config.Image; !isImageIDRef(ref) {
+	if ref := req.Config.Image; !image.IsIDRef(ref) {
 		if _, err := metadata.ParseReference(ref); err != nil {
 			return "", nil, errdefs.ErrInvalidArgument.WithMessage("invalid reference format")
 		}
@@ -216,7 +216,7 @@ func (e *Engine) Create(ctx context.Context, req CreateRequest) (string, []strin
 		delete(e.names, name)
 		e.mu.Unlock()
 		_ = e.cfg.Images.RemoveRootfs(context.WithoutCancel(ctx), id)
-		_, _ = e.cfg.Images.RemoveRootfsPrefix(context.WithoutCancel(ctx), id+"-imagemount-")
+		e.removeImageViews(context.WithoutCancel(ctx), id, c.MountPoints)
 		_ = os.RemoveAll(e.dir(id))
 		return "", nil, err
 	}
@@ -371,21 +371,6 @@ func (e *Engine) LinkNames() map[string][]string {
 		sort.Strings(names)
 	}
 	return out
-}
-
-// isImageIDRef reports whether ref is an image ID or a prefix of one:
-// hex digits, with or without "sha256:".
-func isImageIDRef(ref string) bool {
-	h := strings.TrimPrefix(ref, "sha256:")
-	if h == "" || len(h) > 64 {
-		return false
-	}
-	for _, c := range h {
-		if !('0' <= c && c <= '9' || 'a' <= c && c <= 'f') {
-			return false
-		}
-	}
-	return true
 }
 
 // validateContainerConfig refuses what dockerd refuses in a create's

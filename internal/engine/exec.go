@@ -51,11 +51,7 @@ func (e *Engine) ExecCreate(ctx context.Context, ref string, req container.ExecC
 	// The user is looked up now, so that an unknown one fails the create
 	// (400), as with dockerd since 25.0; the start looks again.
 	if req.User != "" {
-		u, err := resolveUser(e.dir(c.ID)+"/rootfs", req.User)
-		if err == nil {
-			_, err = addGroups(e.dir(c.ID)+"/rootfs", u.AdditionalGids, c.HostConfig.GroupAdd)
-		}
-		if err != nil {
+		if _, err := e.execUser(c, req.User); err != nil {
 			if !errdefs.IsInvalidArgument(err) {
 				err = errdefs.ErrInvalidArgument.WithMessage(err.Error())
 			}
@@ -250,21 +246,28 @@ func (e *Engine) ExecStart(ctx context.Context, id string, detach bool, s Attach
 	return nil
 }
 
+// execUser is an exec's user in c: user's ids from the container's
+// passwd and group files, with the container's --group-add groups (as
+// dockerd's getUser).
+func (e *Engine) execUser(c *Container, user string) (specs.User, error) {
+	root := e.dir(c.ID) + "/rootfs"
+	u, err := resolveUser(root, user)
+	if err != nil {
+		return u, err
+	}
+	u.AdditionalGids, err = addGroups(root, u.AdditionalGids, c.HostConfig.GroupAdd)
+	return u, err
+}
+
 // execProcess builds the exec's OCI process from the container's; c.mu
 // held.
 func (e *Engine) execProcess(c *Container, req container.ExecCreateRequest) (*specs.Process, error) {
-	dir := e.dir(c.ID)
 	user := c.Config.User
 	if req.User != "" {
 		user = req.User
 	}
-	u, err := resolveUser(dir+"/rootfs", user)
+	u, err := e.execUser(c, user)
 	if err != nil {
-		return nil, err
-	}
-	// The container's --group-add groups, for an exec's user too (as
-	// dockerd's getUser).
-	if u.AdditionalGids, err = addGroups(dir+"/rootfs", u.AdditionalGids, c.HostConfig.GroupAdd); err != nil {
 		return nil, err
 	}
 	hc := *c.HostConfig

@@ -157,7 +157,7 @@ func (e *Engine) connectNetworks(ctx context.Context, c *Container) (retErr erro
 			primaryIP, primaryEP, primaryNet = ep.IP, ep.ID, ep.NetworkID
 		}
 		c.rememberAddrs(name, ep)
-		e.publishNetwork(ep.NetworkID, name, c.ID, mevents.ActionConnect)
+		e.publishNetwork(ep.NetworkID, name, c, mevents.ActionConnect)
 	}
 	bindings, err := portBindings(c)
 	if err != nil {
@@ -253,22 +253,22 @@ func (e *Engine) disconnectNetworksLater(ctx context.Context, c *Container) (pub
 	c.endpoints, c.ports = nil, nil
 	return func() {
 		for name, ep := range eps {
-			e.publishNetwork(ep.NetworkID, name, c.ID, mevents.ActionDisconnect)
+			e.publishNetwork(ep.NetworkID, name, c, mevents.ActionDisconnect)
 		}
 	}
 }
 
-func (e *Engine) publishNetwork(netID, name, containerID string, action mevents.Action) {
+func (e *Engine) publishNetwork(netID, name string, c *Container, action mevents.Action) {
 	// A build's RUN steps are no containers of the engine's: no events
 	// about them, as with BuildKit (a watcher would look up an ID that
 	// no container has).
-	if e.cfg.Publish == nil || strings.HasPrefix(containerID, "build-") {
+	if e.cfg.Publish == nil || c.buildStep {
 		return
 	}
 	e.cfg.Publish(mevents.Message{
 		Type:   mevents.NetworkEventType,
 		Action: action,
-		Actor:  mevents.Actor{ID: netID, Attributes: map[string]string{"container": containerID, "name": name, "type": "bridge"}},
+		Actor:  mevents.Actor{ID: netID, Attributes: map[string]string{"container": c.ID, "name": name, "type": "bridge"}},
 		Scope:  "local",
 	})
 }
@@ -555,7 +555,7 @@ func (e *Engine) ConnectContainer(ctx context.Context, netID, ref string, settin
 			slog.Error("rewrite etc files", "id", c.ID, "err", err)
 		}
 		e.refreshNet(ctx, c)
-		e.publishNetwork(n.ID, name, c.ID, mevents.ActionConnect)
+		e.publishNetwork(n.ID, name, c, mevents.ActionConnect)
 	} else {
 		if c.Networks == nil {
 			c.Networks = map[string]*mnetwork.EndpointSettings{}

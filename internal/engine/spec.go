@@ -364,20 +364,27 @@ func noNewPrivileges(hc *container.HostConfig) bool {
 
 // writableCgroups reports --security-opt writable-cgroups=true.
 func writableCgroups(hc *container.HostConfig) bool {
+	v, ok := securityOpt(hc, "writable-cgroups")
+	if ok && v == "" {
+		return true // the key alone, as dockerd reads it
+	}
+	b, _ := strconv.ParseBool(v)
+	return b
+}
+
+// securityOpt returns the value of hc's --security-opt key (KEY=VALUE, or
+// the older KEY:VALUE; "" for the key alone) and whether it is there.
+func securityOpt(hc *container.HostConfig, key string) (string, bool) {
 	for _, o := range hc.SecurityOpt {
 		k, v, ok := strings.Cut(o, "=")
 		if !ok {
 			k, v, _ = strings.Cut(o, ":")
 		}
-		if o == "writable-cgroups" {
-			return true
-		}
-		if k == "writable-cgroups" {
-			b, _ := strconv.ParseBool(v)
-			return b
+		if k == key {
+			return v, true
 		}
 	}
-	return false
+	return "", false
 }
 
 // parseSecurityOpts reads --security-opt as dockerd does: KEY=VALUE, or
@@ -425,31 +432,11 @@ func setSeccomp(s *specs.Spec, hc *container.HostConfig) error {
 	// A privileged container is unconfined unless a profile is named, as
 	// with dockerd since 25.0 (which keeps a profile given with
 	// --privileged).
-	named := false
-	for _, o := range hc.SecurityOpt {
-		k, _, ok := strings.Cut(o, "=")
-		if !ok {
-			k, _, _ = strings.Cut(o, ":")
-		}
-		named = named || k == "seccomp"
-	}
-	if hc.Privileged && !named {
+	v, named := securityOpt(hc, "seccomp")
+	if hc.Privileged && !named || v == "unconfined" {
 		return nil
 	}
-	for _, o := range hc.SecurityOpt {
-		k, v, ok := strings.Cut(o, "=")
-		if !ok {
-			k, v, _ = strings.Cut(o, ":")
-		}
-		if k != "seccomp" {
-			continue
-		}
-		if v == "unconfined" {
-			return nil
-		}
-		if v == "builtin" {
-			break // dockerd's name of its default profile
-		}
+	if named && v != "builtin" { // "builtin": dockerd's name of its default profile
 		body := v
 		if !strings.HasPrefix(strings.TrimSpace(v), "{") {
 			b, err := os.ReadFile(v)

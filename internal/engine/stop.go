@@ -315,11 +315,10 @@ func (e *Engine) Remove(ctx context.Context, ref string, o RemoveOptions) error 
 		e.publish(c, mevents.ActionDie, map[string]string{"exitCode": "137"})
 	}
 	disconnected()
-	// Image mount snapshots a killed daemon left (releaseRun removes them
-	// otherwise).
-	if _, err := e.cfg.Images.RemoveRootfsPrefix(ctx, c.ID+"-imagemount-"); err != nil {
-		slog.Error("remove image mount snapshots", "id", c.ID, "err", err)
-	}
+	c.mu.Lock()
+	recs := c.MountPoints
+	c.mu.Unlock()
+	e.removeImageViews(ctx, c.ID, recs) // kept from create to rm
 	if err := e.cfg.Images.RemoveRootfs(ctx, c.ID); err != nil && !errdefs.IsNotFound(err) {
 		c.mu.Lock()
 		c.removed = false
@@ -329,9 +328,6 @@ func (e *Engine) Remove(ctx context.Context, ref string, o RemoveOptions) error 
 		c.mu.Unlock()
 		return fmt.Errorf("remove %s: %w", c.ID, err)
 	}
-	c.mu.Lock()
-	recs := c.MountPoints
-	c.mu.Unlock()
 	e.releaseMounts(ctx, c.ID, recs, o.Volumes || c.HostConfig.AutoRemove)
 	_ = os.RemoveAll(e.dir(c.ID))
 	e.mu.Lock()

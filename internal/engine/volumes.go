@@ -186,6 +186,7 @@ func (e *Engine) prepareMounts(ctx context.Context, c *Container, nonRecursiveRO
 	defer func() {
 		if retErr != nil {
 			e.releaseMounts(context.WithoutCancel(ctx), c.ID, acquired, true)
+			e.removeImageViews(context.WithoutCancel(ctx), c.ID, recs)
 		}
 	}()
 	for i := range recs {
@@ -710,6 +711,19 @@ func (e *Engine) mountImageView(id string, i int, r *MountRecord) (string, error
 		return e.stageSubpath(id, i, dir, o.Subpath)
 	}
 	return dir, nil
+}
+
+// removeImageViews removes the snapshots of id's image mounts among recs
+// (made by prepareMounts, kept until the container is removed).
+func (e *Engine) removeImageViews(ctx context.Context, id string, recs []MountRecord) {
+	for i, r := range recs {
+		if r.Type != mount.TypeImage {
+			continue
+		}
+		if err := e.cfg.Images.RemoveRootfs(ctx, imageViewKey(id, i)); err != nil && !errdefs.IsNotFound(err) {
+			slog.Error("remove image mount snapshot", "id", id, "err", err)
+		}
+	}
 }
 
 // unmountImageViews unmounts id's image views; their snapshots stay until

@@ -137,6 +137,13 @@ func (s *Service) images(ctx context.Context) ([]Image, error) {
 	return ix.all(), nil
 }
 
+// IsIDRef reports whether ref can name an image by ID: hex digits (a full
+// ID or a prefix), with or without "sha256:".
+func IsIDRef(ref string) bool {
+	id := strings.TrimPrefix(ref, "sha256:")
+	return isHex(id) && len(id) <= 64
+}
+
 func isHex(s string) bool {
 	for _, c := range s {
 		if !(c >= '0' && c <= '9' || c >= 'a' && c <= 'f') {
@@ -167,8 +174,8 @@ func (s *Service) get(ctx context.Context, ref string) (Image, error) {
 			return img, nil
 		}
 	}
-	id := strings.TrimPrefix(ref, "sha256:")
-	if isHex(id) && len(id) <= 64 {
+	if IsIDRef(ref) {
+		id := strings.TrimPrefix(ref, "sha256:")
 		found := ix.withPrefix(id, 2)
 		if len(found) == 1 {
 			return found[0], nil

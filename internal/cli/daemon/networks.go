@@ -55,9 +55,8 @@ func (a addressPools) Set(v string) error {
 }
 
 // networkConfig turns the daemon's network settings (--bip,
-// --default-address-pool, --mtu, --bridge and the hidden
-// --iptables-chain-prefix) into the network manager's configuration under
-// <data-root>/network.
+// --default-address-pool, --mtu, --bridge and --iptables-chain-prefix)
+// into the network manager's configuration under <data-root>/network.
 func networkConfig(cfg Config) (network.Config, error) {
 	nc := network.Config{
 		Root:          filepath.Join(cfg.DataRoot, "network"),

@@ -9,7 +9,6 @@ import (
 	"io"
 	"log/slog"
 	"net"
-	"net/netip"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -134,7 +133,7 @@ func run(ctx context.Context, flags Config, fs *pflag.FlagSet, stderr io.Writer)
 		InsecureRegistries:  cfg.InsecureRegistries,
 		RegistryMirrors:     cfg.RegistryMirrors,
 		LoggingDriver:       cfg.LogDriver,
-		DefaultAddressPools: infoPools(cfg.DefaultAddressPools),
+		DefaultAddressPools: infoPools(cfg),
 		SecurityOptions:     []string{"name=seccomp,profile=builtin"},
 		Warnings:            warnings,
 		Events:              d.bus,
@@ -189,13 +188,13 @@ func run(ctx context.Context, flags Config, fs *pflag.FlagSet, stderr io.Writer)
 	}
 }
 
-// infoPools are the configured address pools as info reports them.
-func infoPools(pools []AddressPool) []system.NetworkAddressPool {
+// infoPools are the configured address pools as info reports them, as
+// networkConfig reads them (it checked them at start).
+func infoPools(cfg Config) []system.NetworkAddressPool {
+	nc, _ := networkConfig(cfg)
 	var out []system.NetworkAddressPool
-	for _, p := range pools {
-		if base, err := netip.ParsePrefix(p.Base); err == nil { // checked at start
-			out = append(out, system.NetworkAddressPool{Base: base, Size: p.Size})
-		}
+	for _, p := range nc.DefaultAddressPools {
+		out = append(out, system.NetworkAddressPool{Base: p.Base, Size: p.Size})
 	}
 	return out
 }
