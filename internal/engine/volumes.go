@@ -210,8 +210,12 @@ func (e *Engine) prepareMounts(ctx context.Context, c *Container, nonRecursiveRO
 				return fmt.Errorf("image mount %s: %w", r.Destination, err)
 			}
 		case mount.TypeBind:
-			if err := volume.CheckBindSource(e.cfg.DataRoot, r.Source); err != nil {
+			rslave, err := volume.BindDaemonRoot(e.cfg.DataRoot, r.Spec)
+			if err != nil {
 				return err
+			}
+			if rslave {
+				r.Propagation = mount.PropagationRSlave
 			}
 		case mount.TypeVolume:
 			if e.cfg.Volumes == nil {

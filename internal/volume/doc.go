@@ -30,7 +30,7 @@
 //
 //	mp, err := volume.ParseVolumeSpec("data:/srv:ro")   // a Binds entry; a Volumes key is only a cleaned destination
 //	mp, err := volume.ValidateMount(m)                  // a Mounts entry (bind sources must exist)
-//	err = volume.CheckBindSource(dataRoot, mp.Source)   // binds: nothing inside the data root
+//	rslave, err := volume.BindDaemonRoot(dataRoot, mp.Spec) // binds at or above the data root: rslave or rshared only
 //	v, err := store.Create(ctx, mp.Source, volume.CreateOptions{}) // volumes; "" makes an anonymous one, an existing name is returned
 //	dir, err := store.Acquire(ctx, v.Name, containerID) // volumes: the reference; mounts type/device/o on the first one
 //	err = store.CopyUp(ctx, v.Name, rootfsDir)          // when mp.CopyData: fills an empty volume from the image
@@ -39,6 +39,13 @@
 // and at container removal store.Release(ctx, name, containerID) for each
 // volume, then store.Remove for anonymous ones with `rm -v` (--rm removes
 // anonymous volumes too, as dockerd).
+//
+// A bind whose source is the data root, below it or above it (-v /:/host)
+// follows dockerd's rule: without a propagation it is rslave, so that the
+// host's unmounts of container and image mounts reach the container and it
+// never keeps them busy; rslave and rshared are allowed, any other
+// propagation is refused at create. A bind volume's device (o=bind) must
+// not be in the data root at all (CheckBindSource).
 //
 // References live in memory: after a daemon restart the engine acquires
 // again for every container it restores, before the API serves (a

@@ -246,3 +246,23 @@ func (s *Store) Release(ctx context.Context, name, ref string) error {
 	}
 	return nil
 }
+
+// MountsBelow lists the mount points strictly below dir (a path without
+// symlinks), in mount order.
+func MountsBelow(dir string) []string {
+	b, err := os.ReadFile("/proc/self/mountinfo")
+	if err != nil {
+		return nil
+	}
+	var out []string
+	for _, line := range strings.Split(string(b), "\n") {
+		f := strings.Fields(line)
+		if len(f) < 5 {
+			continue
+		}
+		if mp := unescapeMountinfo(f[4]); strings.HasPrefix(mp, dir+"/") {
+			out = append(out, mp)
+		}
+	}
+	return out
+}

@@ -86,7 +86,7 @@ func hasMode(mode, want string) bool {
 // absolute host path (bind) or a volume name, and MODE a comma list of
 // rw|ro, z|Z, a propagation (bind only effect), nocopy and a consistency.
 // Errors are errdefs.ErrInvalidArgument. A bind source need not exist
-// (dockerd creates it); see CheckBindSource for the data-root rule.
+// (dockerd creates it); see BindDaemonRoot for the data-root rule.
 func ParseVolumeSpec(raw string) (*MountPoint, error) {
 	mp, err := parseVolumeSpec(raw)
 	if err != nil {
@@ -295,23 +295,66 @@ func TmpfsOptions(o *mount.TmpfsOptions, readOnly bool) (string, error) {
 }
 
 // CheckBindSource refuses a bind source that is, or resolves (through
-// symlinks and "..") to, a path inside dataRoot: containers must not reach
-// other containers' layers, volumes or the daemon's metadata that way.
-// A source that does not exist yet is judged by its nearest existing
+// symlinks and "..") to, a path inside dataRoot: a bind volume's device must
+// not reach other containers' layers, volumes or the daemon's metadata that
+// way. A source that does not exist yet is judged by its nearest existing
 // parent. The error is errdefs.ErrInvalidArgument naming the source.
 func CheckBindSource(dataRoot, source string) error {
-	root, err := resolveExisting(dataRoot)
+	root, src, err := resolveBoth(dataRoot, source)
 	if err != nil {
-		return fmt.Errorf("data root %s: %w", dataRoot, err)
+		return err
 	}
-	src, err := resolveExisting(source)
-	if err != nil {
-		return fmt.Errorf("bind source %s: %w", source, err)
-	}
-	if rel, err := filepath.Rel(root, src); err == nil && filepath.IsLocal(rel) || src == root {
+	if within(root, src) {
 		return errdefs.ErrInvalidArgument.WithMessage(fmt.Sprintf("invalid mount config for type \"bind\": bind source path %s is inside the daemon's data root %s", source, dataRoot))
 	}
 	return nil
+}
+
+// BindDaemonRoot applies dockerd's rule to a container's bind mount m whose
+// source is inside dataRoot or holds it (as -v /:/host does): the bind must
+// propagate unmounts from the host, so that the container never keeps the
+// host's container and image mounts busy. Without a propagation it gets
+// rslave (needsRSlave); rslave and rshared are kept; any other propagation
+// is refused with dockerd's message (errdefs.ErrInvalidArgument). Symlinks
+// in both paths are resolved first. Other mounts are left alone.
+func BindDaemonRoot(dataRoot string, m mount.Mount) (needsRSlave bool, err error) {
+	if m.Type != mount.TypeBind {
+		return false, nil
+	}
+	root, src, err := resolveBoth(dataRoot, m.Source)
+	if err != nil {
+		return false, err
+	}
+	if !within(root, src) && !within(src, root) {
+		return false, nil
+	}
+	var prop mount.Propagation
+	if m.BindOptions != nil {
+		prop = m.BindOptions.Propagation
+	}
+	switch prop {
+	case "":
+		return true, nil
+	case mount.PropagationRSlave, mount.PropagationRShared:
+		return false, nil
+	}
+	return false, errdefs.ErrInvalidArgument.WithMessage(fmt.Sprintf("invalid mount config: must use either propagation mode \"rslave\" or \"rshared\" when mount source is within the daemon root, daemon root: %q, bind mount source: %q, propagation: %q", dataRoot, m.Source, prop))
+}
+
+func resolveBoth(dataRoot, source string) (root, src string, err error) {
+	if root, err = resolveExisting(dataRoot); err != nil {
+		return "", "", fmt.Errorf("data root %s: %w", dataRoot, err)
+	}
+	if src, err = resolveExisting(source); err != nil {
+		return "", "", fmt.Errorf("bind source %s: %w", source, err)
+	}
+	return root, src, nil
+}
+
+// within reports whether p is dir or a path below it.
+func within(dir, p string) bool {
+	rel, err := filepath.Rel(dir, p)
+	return err == nil && filepath.IsLocal(rel) || p == dir
 }
 
 // resolveExisting resolves symlinks of the longest existing prefix of p

@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"strings"
 	"testing"
 
 	"github.com/containerd/errdefs"
@@ -164,6 +165,53 @@ func TestCheckBindSource(t *testing.T) {
 		}
 		if !refused && err != nil {
 			t.Errorf("CheckBindSource(%s) = %v, want nil", src, err)
+		}
+	}
+}
+
+func TestBindDaemonRoot(t *testing.T) {
+	base := t.TempDir()
+	dataRoot := filepath.Join(base, "data")
+	os.MkdirAll(filepath.Join(dataRoot, "containers"), 0o755)
+	os.MkdirAll(filepath.Join(base, "host"), 0o755)
+	os.Symlink(filepath.Join(dataRoot, "containers"), filepath.Join(base, "host", "sneaky"))
+	bind := func(src string, prop mount.Propagation) mount.Mount {
+		m := mount.Mount{Type: mount.TypeBind, Source: src, Target: "/x"}
+		if prop != "" {
+			m.BindOptions = &mount.BindOptions{Propagation: prop}
+		}
+		return m
+	}
+	for _, tc := range []struct {
+		m       mount.Mount
+		rslave  bool
+		refused bool
+	}{
+		{m: bind(filepath.Join(base, "host"), "")},
+		{m: bind(filepath.Join(base, "host"), mount.PropagationPrivate)},
+		{m: bind(filepath.Join(base, "data2"), "")},
+		{m: bind(dataRoot, ""), rslave: true},
+		{m: bind(base, ""), rslave: true}, // holds the data root, as -v /:/host
+		{m: bind("/", ""), rslave: true},
+		{m: bind(filepath.Join(dataRoot, "containers", "new"), ""), rslave: true}, // does not exist yet
+		{m: bind(filepath.Join(base, "host", "sneaky"), ""), rslave: true},        // through a symlink
+		{m: bind(dataRoot, mount.PropagationRSlave)},
+		{m: bind(dataRoot, mount.PropagationRShared)},
+		{m: bind(dataRoot, mount.PropagationPrivate), refused: true},
+		{m: bind(dataRoot, mount.PropagationShared), refused: true},
+		{m: bind("/", mount.PropagationRPrivate), refused: true},
+		{m: bind(filepath.Join(base, "host", "sneaky"), mount.PropagationSlave), refused: true},
+		{m: mount.Mount{Type: mount.TypeVolume, Source: "v", Target: "/x"}},
+	} {
+		rslave, err := BindDaemonRoot(dataRoot, tc.m)
+		if tc.refused {
+			if !errdefs.IsInvalidArgument(err) || !strings.Contains(err.Error(), `must use either propagation mode "rslave" or "rshared"`) {
+				t.Errorf("BindDaemonRoot(%s, %+v) = %v, want dockerd's refusal", tc.m.Source, tc.m.BindOptions, err)
+			}
+			continue
+		}
+		if err != nil || rslave != tc.rslave {
+			t.Errorf("BindDaemonRoot(%s, %+v) = %v, %v; want %v, nil", tc.m.Source, tc.m.BindOptions, rslave, err, tc.rslave)
 		}
 	}
 }

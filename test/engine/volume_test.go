@@ -120,10 +120,32 @@ func TestVolumeBindsAndTmpfs(t *testing.T) {
 		t.Errorf("ps --filter volume=<host path>: %q, want bound", got)
 	}
 	d.mustDocker(t, "rm", "bound")
-	// A bind source inside the data root is refused.
-	_, errOut, err = d.docker(t, "run", "--rm", "-v", d.DataRoot+":/x", "busybox", "true")
-	if err == nil {
-		t.Errorf("bind of the data root accepted")
+	// A bind of the data root (a monitoring agent's) is rslave, as with
+	// dockerd: the host's later mounts show inside, and their unmounts too,
+	// so the container never keeps another container's rootfs busy.
+	d.mustDocker(t, "run", "-d", "--name", "watcher", "-v", d.DataRoot+":/x:ro", "busybox", "sleep", "60")
+	if got := d.mustDocker(t, "inspect", "--format", "{{range .Mounts}}{{.Propagation}}{{end}}", "watcher"); got != "rslave\n" {
+		t.Errorf("propagation of a data-root bind: %q, want rslave", got)
+	}
+	d.mustDocker(t, "run", "-d", "--name", "watched", "busybox", "sleep", "60")
+	watched := strings.TrimSpace(d.mustDocker(t, "inspect", "--format", "{{.GraphDriver.Data.MergedDir}}", "watched"))
+	if watched == "" || !strings.HasPrefix(watched, d.DataRoot) {
+		t.Fatalf("merged dir of watched: %q", watched)
+	}
+	inside := "/x" + strings.TrimPrefix(watched, d.DataRoot) + "/bin/busybox"
+	if _, errOut, err := d.docker(t, "exec", "watcher", "test", "-f", inside); err != nil {
+		t.Errorf("a rootfs mounted after the data-root bind is not seen inside it (%s): %v %s", inside, err, errOut)
+	}
+	d.mustDocker(t, "rm", "-f", "watched")
+	if _, _, err := d.docker(t, "exec", "watcher", "test", "-e", inside); err == nil {
+		t.Errorf("the removed container's rootfs is still mounted inside the data-root bind (%s)", inside)
+	}
+	d.mustDocker(t, "rm", "-f", "watcher")
+	for _, spec := range []string{d.DataRoot + ":/x:private", d.DataRoot + "/containers:/x:rprivate"} {
+		_, errOut, err := d.docker(t, "run", "--rm", "-v", spec, "busybox", "true")
+		if code := exitCode(err); code != 125 || !strings.Contains(errOut, `must use either propagation mode "rslave" or "rshared" when mount source is within the daemon root`) {
+			t.Errorf("-v %s: exit %d, stderr %q; want 125 and dockerd's propagation message", spec, code, errOut)
+		}
 	}
 	// --volumes-from shares the other container's volumes.
 	d.mustDocker(t, "run", "--name", "src", "-v", "shared:/s", "busybox", "sh", "-c", "echo via > /s/f")

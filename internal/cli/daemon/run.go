@@ -81,6 +81,8 @@ func run(ctx context.Context, flags Config, fs *pflag.FlagSet, stderr io.Writer)
 		return err
 	}
 	defer lock.Close()
+	shareDataRoot(cfg.DataRoot, cfg.ExecRoot)
+	defer unshareDataRoot(cfg.DataRoot, cfg.ExecRoot)
 	if err := writePidfile(cfg.Pidfile); err != nil {
 		return err
 	}
