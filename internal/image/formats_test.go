@@ -1,15 +1,18 @@
 package image
 
 import (
+	"archive/tar"
 	"bytes"
 	"context"
 	"encoding/json"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/berth/berth/internal/testutil"
 )
@@ -236,6 +239,53 @@ func TestLoadUnnamedIsDangling(t *testing.T) {
 			}
 			if got, err := dst.Get(ctx, "b:2"); err != nil || got.ID != a.ID {
 				t.Errorf("tagged loaded image: %v %v", got.ID, err)
+			}
+		})
+	}
+}
+
+// Saved configs and layers are dated the image's created time, the
+// archive's own files 1970, as dockerd's save (a repeated save of the same
+// images gives the same bytes).
+func TestSaveDates(t *testing.T) {
+	testutil.RequireRoot(t)
+	ctx := context.Background()
+	for _, format := range []string{FormatDockerArchive, FormatOCIArchive} {
+		t.Run(format, func(t *testing.T) {
+			src := newTestService(t, "")
+			a := twoLayers(t).store(t, src, "example.com/a:1")
+			created := a.Config.Created.UTC().Format(time.RFC3339)
+			var buf bytes.Buffer
+			if err := src.Save(ctx, []string{"example.com/a:1"}, &buf, format); err != nil {
+				t.Fatal(err)
+			}
+			tr := tar.NewReader(&buf)
+			var sawConfig, sawLayer bool
+			for {
+				h, err := tr.Next()
+				if err == io.EOF {
+					break
+				}
+				if err != nil {
+					t.Fatal(err)
+				}
+				got := h.ModTime.UTC().Format(time.RFC3339)
+				isConfig := strings.HasSuffix(h.Name, a.ID.Encoded()) || strings.HasSuffix(h.Name, a.ID.Encoded()+".json")
+				isLayer := strings.HasSuffix(h.Name, "/layer.tar") || strings.HasSuffix(h.Name, a.Manifest.Layers[0].Digest.Encoded())
+				switch {
+				case isConfig || isLayer:
+					sawConfig, sawLayer = sawConfig || isConfig, sawLayer || isLayer
+					if got != created {
+						t.Errorf("%s dated %s, want the image's created time %s", h.Name, got, created)
+					}
+				case h.Name == "manifest.json" || h.Name == "index.json" || h.Name == "repositories":
+					if !h.ModTime.Equal(time.Unix(0, 0)) {
+						t.Errorf("%s dated %s, want 1970", h.Name, got)
+					}
+				}
+			}
+			if !sawConfig || !sawLayer {
+				t.Errorf("config seen %v, layer seen %v", sawConfig, sawLayer)
 			}
 		})
 	}

@@ -139,18 +139,33 @@ func contains(xs []string, x string) bool {
 	return false
 }
 
+// archiveTime dates the archive's own files (manifest.json, index.json,
+// repositories, oci-layout); an image's config and layers carry the
+// image's created time, as dockerd's save writes them (imageTime).
 var archiveTime = time.Unix(0, 0)
 
+// imageTime is the modification time of img's files in a saved archive.
+func imageTime(img Image) time.Time {
+	if img.Config.Created != nil && !img.Config.Created.IsZero() {
+		return *img.Config.Created
+	}
+	return archiveTime
+}
+
 func writeTarFile(tw *tar.Writer, name string, b []byte) error {
-	if err := tw.WriteHeader(&tar.Header{Name: name, Mode: 0o644, Size: int64(len(b)), ModTime: archiveTime, Typeflag: tar.TypeReg, Format: tar.FormatPAX}); err != nil {
+	return writeTarFileAt(tw, name, b, archiveTime)
+}
+
+func writeTarFileAt(tw *tar.Writer, name string, b []byte, mtime time.Time) error {
+	if err := tw.WriteHeader(&tar.Header{Name: name, Mode: 0o644, Size: int64(len(b)), ModTime: mtime, Typeflag: tar.TypeReg, Format: tar.FormatPAX}); err != nil {
 		return err
 	}
 	_, err := tw.Write(b)
 	return err
 }
 
-func writeTarDir(tw *tar.Writer, name string) error {
-	return tw.WriteHeader(&tar.Header{Name: name + "/", Mode: 0o755, ModTime: archiveTime, Typeflag: tar.TypeDir, Format: tar.FormatPAX})
+func writeTarDir(tw *tar.Writer, name string, mtime time.Time) error {
+	return tw.WriteHeader(&tar.Header{Name: name + "/", Mode: 0o755, ModTime: mtime, Typeflag: tar.TypeDir, Format: tar.FormatPAX})
 }
 
 func (s *Service) writeDockerArchive(ctx context.Context, tw *tar.Writer, items []*saveItem) error {
@@ -167,7 +182,7 @@ func (s *Service) writeDockerArchive(ctx context.Context, tw *tar.Writer, items 
 			entry.Layers = append(entry.Layers, dir+"/layer.tar")
 			if !written[dir] {
 				written[dir] = true
-				if err := s.writeDockerLayer(ctx, tw, dir, parent, l, img.Config.RootFS.DiffIDs[i]); err != nil {
+				if err := s.writeDockerLayer(ctx, tw, dir, parent, l, img.Config.RootFS.DiffIDs[i], imageTime(img)); err != nil {
 					return err
 				}
 			}
@@ -175,7 +190,7 @@ func (s *Service) writeDockerArchive(ctx context.Context, tw *tar.Writer, items 
 		}
 		if !written[entry.Config] {
 			written[entry.Config] = true
-			if err := writeTarFile(tw, entry.Config, img.ConfigRaw); err != nil {
+			if err := writeTarFileAt(tw, entry.Config, img.ConfigRaw, imageTime(img)); err != nil {
 				return err
 			}
 		}
@@ -211,8 +226,8 @@ func (s *Service) writeDockerArchive(ctx context.Context, tw *tar.Writer, items 
 
 // writeDockerLayer writes dir/VERSION, dir/json and dir/layer.tar, the
 // layer uncompressed (spooled to a temp file, since a tar header needs the
-// size first) and checked against its diff ID.
-func (s *Service) writeDockerLayer(ctx context.Context, tw *tar.Writer, dir, parent string, l ocispec.Descriptor, diffID digest.Digest) error {
+// size first) and checked against its diff ID; its files are dated mtime.
+func (s *Service) writeDockerLayer(ctx context.Context, tw *tar.Writer, dir, parent string, l ocispec.Descriptor, diffID digest.Digest, mtime time.Time) error {
 	ra, err := s.content.ReaderAt(ctx, l)
 	if err != nil {
 		return fmt.Errorf("layer %s: %w", l.Digest, err)
@@ -237,10 +252,10 @@ func (s *Service) writeDockerLayer(ctx context.Context, tw *tar.Writer, dir, par
 	if got := digest.NewDigest(digest.SHA256, h); got != diffID {
 		return fmt.Errorf("layer %s: uncompressed digest %s, the config says %s: %w", l.Digest, got, diffID, errdefs.ErrDataLoss)
 	}
-	if err := writeTarDir(tw, dir); err != nil {
+	if err := writeTarDir(tw, dir, mtime); err != nil {
 		return err
 	}
-	if err := writeTarFile(tw, dir+"/VERSION", []byte("1.0")); err != nil {
+	if err := writeTarFileAt(tw, dir+"/VERSION", []byte("1.0"), mtime); err != nil {
 		return err
 	}
 	v1 := map[string]any{"id": dir, "created": archiveTime.UTC().Format(time.RFC3339)}
@@ -248,13 +263,13 @@ func (s *Service) writeDockerLayer(ctx context.Context, tw *tar.Writer, dir, par
 		v1["parent"] = parent
 	}
 	jb, _ := json.Marshal(v1)
-	if err := writeTarFile(tw, dir+"/json", jb); err != nil {
+	if err := writeTarFileAt(tw, dir+"/json", jb, mtime); err != nil {
 		return err
 	}
 	if _, err := tmp.Seek(0, io.SeekStart); err != nil {
 		return err
 	}
-	if err := tw.WriteHeader(&tar.Header{Name: dir + "/layer.tar", Mode: 0o644, Size: n, ModTime: archiveTime, Typeflag: tar.TypeReg, Format: tar.FormatPAX}); err != nil {
+	if err := tw.WriteHeader(&tar.Header{Name: dir + "/layer.tar", Mode: 0o644, Size: n, ModTime: mtime, Typeflag: tar.TypeReg, Format: tar.FormatPAX}); err != nil {
 		return err
 	}
 	if _, err := io.Copy(tw, tmp); err != nil {
@@ -268,13 +283,13 @@ func (s *Service) writeOCIArchive(ctx context.Context, tw *tar.Writer, items []*
 	if err := writeTarFile(tw, ocispec.ImageLayoutFile, []byte(`{"imageLayoutVersion":"1.0.0"}`)); err != nil {
 		return err
 	}
-	if err := writeTarDir(tw, "blobs"); err != nil {
+	if err := writeTarDir(tw, "blobs", archiveTime); err != nil {
 		return err
 	}
-	if err := writeTarDir(tw, "blobs/sha256"); err != nil {
+	if err := writeTarDir(tw, "blobs/sha256", archiveTime); err != nil {
 		return err
 	}
-	blob := func(d ocispec.Descriptor) error {
+	blob := func(d ocispec.Descriptor, mtime time.Time) error {
 		if written[d.Digest] {
 			return nil
 		}
@@ -284,7 +299,7 @@ func (s *Service) writeOCIArchive(ctx context.Context, tw *tar.Writer, items []*
 			return fmt.Errorf("blob %s: %w", d.Digest, err)
 		}
 		defer ra.Close()
-		if err := tw.WriteHeader(&tar.Header{Name: "blobs/" + d.Digest.Algorithm().String() + "/" + d.Digest.Encoded(), Mode: 0o644, Size: ra.Size(), ModTime: archiveTime, Typeflag: tar.TypeReg, Format: tar.FormatPAX}); err != nil {
+		if err := tw.WriteHeader(&tar.Header{Name: "blobs/" + d.Digest.Algorithm().String() + "/" + d.Digest.Encoded(), Mode: 0o644, Size: ra.Size(), ModTime: mtime, Typeflag: tar.TypeReg, Format: tar.FormatPAX}); err != nil {
 			return err
 		}
 		_, err = io.Copy(tw, io.NewSectionReader(ra, 0, ra.Size()))
@@ -296,14 +311,14 @@ func (s *Service) writeOCIArchive(ctx context.Context, tw *tar.Writer, items []*
 	for _, it := range items {
 		img := it.img
 		for _, l := range img.Manifest.Layers {
-			if err := blob(l); err != nil {
+			if err := blob(l, imageTime(img)); err != nil {
 				return err
 			}
 		}
-		if err := blob(img.Manifest.Config); err != nil {
+		if err := blob(img.Manifest.Config, imageTime(img)); err != nil {
 			return err
 		}
-		if err := blob(img.Target); err != nil {
+		if err := blob(img.Target, archiveTime); err != nil {
 			return err
 		}
 		entry := dockerManifestEntry{Config: "blobs/sha256/" + img.ID.Encoded(), RepoTags: []string{}}
