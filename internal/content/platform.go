@@ -21,14 +21,21 @@ func DefaultPlatform() ocispec.Platform {
 // which means linux. The result is normalised.
 func ParsePlatform(s string) (ocispec.Platform, error) {
 	parts := strings.Split(strings.ToLower(strings.TrimSpace(s)), "/")
-	for _, p := range parts {
-		if p == "" {
-			return ocispec.Platform{}, fmt.Errorf("platform %q: empty component: %w", s, errdefs.ErrInvalidArgument)
+	// containerd's words, as dockerd answers them.
+	if !validComponent(parts[0]) {
+		return ocispec.Platform{}, fmt.Errorf("%q is an invalid OS component of %q: OSAndVersion specifier component must match %q: %w", parts[0], s, osComponentRE, errdefs.ErrInvalidArgument)
+	}
+	for _, p := range parts[1:] {
+		if !validComponent(p) {
+			return ocispec.Platform{}, fmt.Errorf("%q is an invalid component of %q: platform specifier component must match %q: %w", p, s, componentRE, errdefs.ErrInvalidArgument)
 		}
 	}
 	var p ocispec.Platform
 	switch len(parts) {
 	case 1:
+		if parts[0] == "macos" {
+			parts[0] = "darwin"
+		}
 		if knownOS[parts[0]] {
 			p = ocispec.Platform{OS: parts[0], Architecture: runtime.GOARCH}
 		} else if _, _, ok := normalizeArch(parts[0], ""); ok {
@@ -44,6 +51,27 @@ func ParsePlatform(s string) (ocispec.Platform, error) {
 		return p, fmt.Errorf("platform %q: want os[/arch[/variant]]: %w", s, errdefs.ErrInvalidArgument)
 	}
 	return NormalizePlatform(p), nil
+}
+
+// The patterns containerd names in its errors; validComponent checks a
+// component against componentRE, which osComponentRE's OS part also is.
+const (
+	osComponentRE = `^([A-Za-z0-9_-]+)(?:\(([A-Za-z0-9_.-]*)\))?$`
+	componentRE   = `^[A-Za-z0-9_.-]+$`
+)
+
+func validComponent(c string) bool {
+	if c == "" {
+		return false
+	}
+	for _, r := range c {
+		switch {
+		case r >= 'a' && r <= 'z', r >= 'A' && r <= 'Z', r >= '0' && r <= '9', r == '_', r == '.', r == '-':
+		default:
+			return false
+		}
+	}
+	return true
 }
 
 var knownOS = map[string]bool{"linux": true, "windows": true, "darwin": true, "freebsd": true, "netbsd": true, "openbsd": true, "solaris": true, "illumos": true, "aix": true, "plan9": true, "wasip1": true, "js": true}

@@ -32,10 +32,24 @@ func TestParsePlatform(t *testing.T) {
 			t.Errorf("ParsePlatform(%q) = %s, %v; want %s", in, content.FormatPlatform(p), err, want)
 		}
 	}
-	for _, in := range []string{"", "linux/", "/amd64", "a/b/c/d", "notanos"} {
-		if _, err := content.ParsePlatform(in); !errdefs.IsInvalidArgument(err) {
-			t.Errorf("ParsePlatform(%q) = %v, want invalid argument", in, err)
+	// containerd's words, which clients (and moby's tests) look for.
+	for in, words := range map[string]string{
+		"":          `"" is an invalid OS component of ""`,
+		"/":         `"" is an invalid OS component of "/"`,
+		"       ":   `"" is an invalid OS component of "       "`,
+		"/amd64":    `"" is an invalid OS component`,
+		"li nux":    `"li nux" is an invalid OS component`,
+		"linux/":    `"" is an invalid component of "linux/"`,
+		"linux/a+b": `"a+b" is an invalid component of "linux/a+b"`,
+		"a/b/c/d":   "want os[/arch[/variant]]",
+		"notanos":   "unknown operating system or architecture",
+	} {
+		if _, err := content.ParsePlatform(in); !errdefs.IsInvalidArgument(err) || !strings.Contains(err.Error(), words) {
+			t.Errorf("ParsePlatform(%q) = %v, want invalid argument saying %s", in, err, words)
 		}
+	}
+	if p, err := content.ParsePlatform("macos"); err != nil || p.OS != "darwin" {
+		t.Errorf("ParsePlatform(macos) = %+v, %v; want darwin", p, err)
 	}
 	if d := content.DefaultPlatform(); d.OS != "linux" || d.Architecture == "" {
 		t.Errorf("DefaultPlatform = %+v", d)
