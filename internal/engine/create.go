@@ -117,6 +117,7 @@ func (e *Engine) Create(ctx context.Context, req CreateRequest) (string, []strin
 			}
 		}
 	}
+	e.sharedNamespaceIDs(hc)
 	// A reference that is neither a name nor an image ID is a bad request
 	// (the docker CLI pulls on a 404), as dockerd answers it.
 	if ref := req.Config.Image; !image.IsIDRef(ref) {
@@ -629,4 +630,27 @@ func parseCPUSet(s string) (map[int]bool, error) {
 		}
 	}
 	return set, nil
+}
+
+// sharedNamespaceIDs rewrites hc's --pid, --ipc and --network
+// container:NAME to container:ID, as dockerd stores them: the sharing
+// survives a rename of the other container, and inspect shows the ID. A
+// reference that names no container is left for the checks that report it.
+func (e *Engine) sharedNamespaceIDs(hc *container.HostConfig) {
+	const prefix = "container:"
+	if ref := hc.PidMode.Container(); ref != "" {
+		if other, err := e.Get(ref); err == nil {
+			hc.PidMode = container.PidMode(prefix + other.ID)
+		}
+	}
+	if ref := hc.IpcMode.Container(); ref != "" {
+		if other, err := e.Get(ref); err == nil {
+			hc.IpcMode = container.IpcMode(prefix + other.ID)
+		}
+	}
+	if ref := hc.NetworkMode.ConnectedContainer(); ref != "" {
+		if other, err := e.Get(ref); err == nil {
+			hc.NetworkMode = container.NetworkMode(prefix + other.ID)
+		}
+	}
 }

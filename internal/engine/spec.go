@@ -855,7 +855,8 @@ func (e *Engine) namespaceFor(c *Container, typ specs.LinuxNamespaceType, mode s
 		ipc := other.HostConfig.IpcMode
 		other.mu.Unlock()
 		if !running || pid == 0 {
-			return nil, errdefs.ErrConflict.WithMessage(fmt.Sprintf("cannot join %s of a non running container: %s", what, ref))
+			// dockerd's words and status (a system error of the start).
+			return nil, fmt.Errorf("failed to join %s namespace: container %s is not running", what, ref)
 		}
 		if typ == specs.IPCNamespace && ipc != container.IPCModeShareable && ipc != container.IPCModeHost {
 			return nil, errdefs.ErrConflict.WithMessage(fmt.Sprintf("cannot join IPC of container %s: non-shareable IPC (hint: use IpcMode:shareable for the donor container)", ref))

@@ -36,6 +36,27 @@ func TestRunNamespaceModes(t *testing.T) {
 	if _, errOut, err := d.docker(t, "run", "--rm", "--ipc", "container:private", "busybox", "true"); exitCode(err) != 125 || !strings.Contains(errOut, "non-shareable IPC") {
 		t.Errorf("--ipc container:private: exit %d %s; want 125, non-shareable IPC", exitCode(err), errOut)
 	}
+	// The modes are stored with the other container's ID, as dockerd
+	// stores them: a rename of the donor keeps the sharing.
+	donorID := strings.TrimSpace(d.mustDocker(t, "inspect", "-f", "{{.Id}}", "donor"))
+	d.mustDocker(t, "create", "--name", "joiner", "--pid", "container:donor", "--ipc", "container:donor", "--network", "container:donor", "busybox", "sh", "-c", "readlink /proc/self/ns/pid")
+	t.Cleanup(func() { d.docker(t, "rm", "-f", "joiner") })
+	want := "container:" + donorID
+	if got := d.mustDocker(t, "inspect", "-f", "{{.HostConfig.PidMode}} {{.HostConfig.IpcMode}} {{.HostConfig.NetworkMode}}", "joiner"); got != want+" "+want+" "+want+"\n" {
+		t.Errorf("joiner's modes: %q, want %s for each", got, want)
+	}
+	d.mustDocker(t, "rename", "donor", "donor2")
+	if out, errOut, err := d.docker(t, "start", "-a", "joiner"); err != nil || out != strings.SplitN(donor, "\n", 2)[0]+"\n" {
+		t.Errorf("joiner after the donor's rename: %q %v %s; want the donor's PID namespace", out, err, errOut)
+	}
+	// A stopped donor: the start fails with dockerd's words.
+	d.mustDocker(t, "create", "--name", "stopped", "busybox", "true")
+	stoppedID := strings.TrimSpace(d.mustDocker(t, "inspect", "-f", "{{.Id}}", "stopped"))
+	_, errOut, err := d.docker(t, "run", "--rm", "--pid", "container:stopped", "busybox", "true")
+	if exitCode(err) != 125 || !strings.Contains(errOut, "failed to join PID namespace: container "+stoppedID+" is not running") {
+		t.Errorf("--pid container:stopped: exit %d %s; want 125 and dockerd's words", exitCode(err), errOut)
+	}
+	d.mustDocker(t, "rm", "stopped")
 }
 
 // /dev/shm follows the IPC mode, as with dockerd: a shareable container's
