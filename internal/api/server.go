@@ -113,6 +113,7 @@ func New(cfg Config) *Server {
 	s.routeVolumes(mux)
 	s.routeNetworks(mux)
 	s.routeBuild(mux)
+	s.routeSwarm(mux)
 	s.handler = s.withVersion(routed(mux))
 	return s
 }
