@@ -36,6 +36,10 @@ type MountRecord struct {
 	Anonymous bool `json:",omitempty"`
 	// Copied is set once the image's content was copied up.
 	Copied bool `json:",omitempty"`
+	// Driver is the volume driver --volume-driver asks for a -v volume or
+	// an image's anonymous volume ("" for the default, local); --mount
+	// names its own in Spec.VolumeOptions.
+	Driver string `json:",omitempty"`
 	// CreateSource marks a -v bind: a missing host directory is made at
 	// each start (0755, as docker does); a --mount bind's must exist.
 	CreateSource bool `json:",omitempty"`
@@ -103,8 +107,11 @@ func (e *Engine) prepareMounts(ctx context.Context, c *Container, nonRecursiveRO
 		if err := add(mp); err != nil {
 			return err
 		}
-		if mp.Type == mount.TypeBind {
+		switch mp.Type {
+		case mount.TypeBind:
 			recs[len(recs)-1].CreateSource = true
+		case mount.TypeVolume:
+			recs[len(recs)-1].Driver = hc.VolumeDriver
 		}
 	}
 	for _, m := range hc.Mounts {
@@ -174,7 +181,7 @@ func (e *Engine) prepareMounts(ctx context.Context, c *Container, nonRecursiveRO
 			continue
 		}
 		dests[d] = true
-		recs = append(recs, MountRecord{MountPoint: volume.MountPoint{Type: mount.TypeVolume, Destination: d, RW: true, CopyData: true}})
+		recs = append(recs, MountRecord{MountPoint: volume.MountPoint{Type: mount.TypeVolume, Destination: d, RW: true, CopyData: true}, Driver: hc.VolumeDriver})
 	}
 	for i := range recs {
 		r := &recs[i]
@@ -228,7 +235,7 @@ func (e *Engine) prepareMounts(ctx context.Context, c *Container, nonRecursiveRO
 			if name == "" {
 				r.Anonymous = true
 			}
-			var opts volume.CreateOptions
+			opts := volume.CreateOptions{Driver: r.Driver}
 			if r.Spec.VolumeOptions != nil {
 				opts.Labels = r.Spec.VolumeOptions.Labels
 				if d := r.Spec.VolumeOptions.DriverConfig; d != nil {
@@ -242,7 +249,10 @@ func (e *Engine) prepareMounts(ctx context.Context, c *Container, nonRecursiveRO
 			}
 			v, err := e.cfg.Volumes.Create(ctx, name, opts)
 			if err != nil {
-				return err
+				// A missing driver is 404 from the volume API; from
+				// create it is 400, or the docker CLI would pull the
+				// container's image.
+				return createRefError(err)
 			}
 			if !existed { // dockerd's "create" event for a volume a container made
 				e.publishVolume(mevents.ActionCreate, v.Name, v.Driver)

@@ -309,3 +309,27 @@ func TestVolumeEventsOfContainers(t *testing.T) {
 		t.Errorf("destroy events for %v, want the anonymous volume only:\n%s", destroys, out)
 	}
 }
+
+// --volume-driver applies to -v volumes and the image's anonymous ones, as
+// with dockerd; berth has only the local driver, so another name fails the
+// create (400: the docker CLI must not go pulling the image) and leaves no
+// volume behind.
+func TestVolumeDriverFlag(t *testing.T) {
+	d := newDaemon(t)
+	for _, args := range [][]string{
+		{"run", "--rm", "--volume-driver", "nosuch", "-v", "vdrv:/x", "busybox", "true"},
+		{"run", "--rm", "--volume-driver", "nosuch", "-v", "/anon", "busybox", "true"},
+	} {
+		_, errOut, err := d.docker(t, args...)
+		if exitCode(err) != 125 || !strings.Contains(errOut, `error looking up volume plugin nosuch: plugin "nosuch" not found`) || strings.Contains(errOut, "Unable to find image") {
+			t.Errorf("%v: exit %d, stderr %q; want 125 and dockerd's words, no pull", args, exitCode(err), errOut)
+		}
+	}
+	if got := d.mustDocker(t, "volume", "ls", "-q"); got != "" {
+		t.Errorf("volumes after the failed creates: %q", got)
+	}
+	if got := d.mustDocker(t, "run", "--rm", "--volume-driver", "local", "-v", "vdrv:/x", "busybox", "sh", "-c", "echo ok > /x/f && cat /x/f"); got != "ok\n" {
+		t.Errorf("--volume-driver local: %q", got)
+	}
+	d.mustDocker(t, "volume", "rm", "vdrv")
+}
