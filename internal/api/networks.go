@@ -89,6 +89,16 @@ func apiNetwork(n *network.Network, eps []network.Endpoint) mnetwork.Inspect {
 	if n.IPv6 {
 		out.IPAM.Config = append(out.IPAM.Config, mnetwork.IPAMConfig{Subnet: n.Subnet6, Gateway: n.Gateway6})
 	}
+	for name, a := range n.Aux {
+		i := 0
+		if a.Is6() && len(out.IPAM.Config) > 1 {
+			i = 1
+		}
+		if out.IPAM.Config[i].AuxAddress == nil {
+			out.IPAM.Config[i].AuxAddress = map[string]netip.Addr{}
+		}
+		out.IPAM.Config[i].AuxAddress[name] = a
+	}
 	for k, v := range n.Options {
 		if k == attachableOption {
 			out.Attachable = v == "true"
@@ -346,8 +356,14 @@ func networkConfig(req mnetwork.CreateRequest) (network.NetworkConfig, error) {
 		}
 		var have4, have6 bool
 		for _, ic := range req.IPAM.Config {
-			if len(ic.AuxAddress) > 0 {
-				return c, errdefs.ErrNotImplemented.WithMessage(fmt.Sprintf("network %s: auxiliary addresses are not supported", req.Name))
+			for name, a := range ic.AuxAddress {
+				if !a.IsValid() || a.Is4() != ic.Subnet.Addr().Is4() || ic.Subnet.IsValid() && !ic.Subnet.Contains(a) {
+					return c, errdefs.ErrInvalidArgument.WithMessage(fmt.Sprintf("network %s: no matching subnet for aux-address %s (%s)", req.Name, a, name))
+				}
+				if c.Aux == nil {
+					c.Aux = map[string]netip.Addr{}
+				}
+				c.Aux[name] = a
 			}
 			if !ic.Subnet.IsValid() {
 				return c, errdefs.ErrInvalidArgument.WithMessage(fmt.Sprintf("network %s: IPAM config without a subnet", req.Name))

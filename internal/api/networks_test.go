@@ -107,7 +107,7 @@ func TestNetworkEndpoints(t *testing.T) {
 	}
 	status, _, body := request(t, "POST", ts.URL+"/v1.50/networks/create", strings.NewReader(
 		`{"Name":"apinet","Driver":"bridge","Internal":true,"Attachable":true,"Labels":{"tier":"db","x":"1"},"Options":{},`+
-			`"IPAM":{"Driver":"default","Config":[{"Subnet":"10.247.9.0/24","Gateway":"10.247.9.254","IPRange":"10.247.9.128/25"}]}}`))
+			`"IPAM":{"Driver":"default","Config":[{"Subnet":"10.247.9.0/24","Gateway":"10.247.9.254","IPRange":"10.247.9.128/25","AuxiliaryAddresses":{"router":"10.247.9.200"}}]}}`))
 	if status != 201 {
 		t.Fatalf("create = %d %s", status, body)
 	}
@@ -126,6 +126,7 @@ func TestNetworkEndpoints(t *testing.T) {
 		`{"Name":"x","Driver":"overlay"}`:     `503 This node is not a swarm manager.`,
 		`{"Name":""}`:                         `400 network name cannot be empty`,
 		`{"Name":"x","IPAM":{"Driver":"zz"}}`: `404 plugin \"zz\" not found`,
+		`{"Name":"x","IPAM":{"Config":[{"Subnet":"10.247.10.0/24","AuxiliaryAddresses":{"a":"10.247.11.1"}}]}}`: `400 no matching subnet for aux-address 10.247.11.1`,
 	} {
 		status, _, body := request(t, "POST", ts.URL+"/networks/create", strings.NewReader(in))
 		code, msg, _ := strings.Cut(want, " ")
@@ -137,7 +138,8 @@ func TestNetworkEndpoints(t *testing.T) {
 	status, _, body = request(t, "GET", ts.URL+"/v1.50/networks/apinet", nil)
 	var n mnetwork.Inspect
 	json.Unmarshal([]byte(body), &n)
-	wantIPAM := []mnetwork.IPAMConfig{{Subnet: netip.MustParsePrefix("10.247.9.0/24"), Gateway: netip.MustParseAddr("10.247.9.254"), IPRange: netip.MustParsePrefix("10.247.9.128/25")}}
+	wantIPAM := []mnetwork.IPAMConfig{{Subnet: netip.MustParsePrefix("10.247.9.0/24"), Gateway: netip.MustParseAddr("10.247.9.254"), IPRange: netip.MustParsePrefix("10.247.9.128/25"),
+		AuxAddress: map[string]netip.Addr{"router": netip.MustParseAddr("10.247.9.200")}}}
 	if status != 200 || n.ID != cr.ID || n.Driver != "bridge" || n.Scope != "local" || !n.Internal || !n.Attachable ||
 		!reflect.DeepEqual(n.IPAM.Config, wantIPAM) || n.Labels["tier"] != "db" || len(n.Options) != 0 ||
 		!strings.Contains(body, `"Containers":{}`) {

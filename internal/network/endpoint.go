@@ -115,6 +115,9 @@ func (m *Manager) allocate(n *Network, want, prefer netip.Addr) (netip.Addr, err
 			held[ep.IP] = true
 		}
 	}
+	for _, a := range n.Aux {
+		held[a] = true
+	}
 	isHeld := func(a netip.Addr) bool { return held[a] || m.drain.holds(n.ID, a) }
 	bc := broadcast(n.Subnet)
 	if want.IsValid() {
@@ -151,6 +154,9 @@ func (m *Manager) allocate6(n *Network, want, prefer netip.Addr) (netip.Addr, er
 		if ep.NetworkID == n.ID && ep.IPv6.IsValid() {
 			held[ep.IPv6] = true
 		}
+	}
+	for _, a := range n.Aux {
+		held[a] = true
 	}
 	isHeld := func(a netip.Addr) bool { return held[a] || m.drain.holds(n.ID, a) }
 	if want.IsValid() {

@@ -460,6 +460,20 @@ func (m *Manager) Create(ctx context.Context, c NetworkConfig) (*Network, error)
 			return nil, err
 		}
 	}
+	for name, a := range c.Aux {
+		in4 := a.Is4() && n.Subnet.Contains(a) && a != n.Subnet.Addr() && a != broadcast(n.Subnet)
+		in6 := a.Is6() && n.Subnet6.IsValid() && n.Subnet6.Contains(a) && a != n.Subnet6.Addr()
+		if !in4 && !in6 {
+			return nil, errdefs.ErrInvalidArgument.WithMessage(fmt.Sprintf("network %s: no matching subnet for aux-address %s (%s)", c.Name, a, name))
+		}
+		if a == n.Gateway || a == n.Gateway6 {
+			return nil, errdefs.ErrInvalidArgument.WithMessage(fmt.Sprintf("network %s: aux-address %s (%s) is the gateway", c.Name, a, name))
+		}
+		if n.Aux == nil {
+			n.Aux = map[string]netip.Addr{}
+		}
+		n.Aux[name] = a
+	}
 	if err := m.up(n); err != nil {
 		m.down(n)
 		return nil, err

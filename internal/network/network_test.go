@@ -35,6 +35,7 @@ func TestCreateListRemove(t *testing.T) {
 		Name: "front", Subnet: netip.MustParsePrefix("10.246.10.0/24"), Gateway: netip.MustParseAddr("10.246.10.254"),
 		IPRange: netip.MustParsePrefix("10.246.10.128/25"), Labels: map[string]string{"a": "b"},
 		Options: map[string]string{"com.docker.network.bridge.name": "bt" + strings.ToLower(cfg.ChainPrefix[2:]) + "f"},
+		Aux:     map[string]netip.Addr{"router": netip.MustParseAddr("10.246.10.128")}, // reserved: never given out
 	})
 	if err != nil {
 		t.Fatalf("Create: %v", err)
@@ -69,8 +70,14 @@ func TestCreateListRemove(t *testing.T) {
 	if len(ep.ID) != 64 {
 		t.Fatalf("endpoint id %q, want 64 hex digits", ep.ID)
 	}
-	if ep.IP.String() != "10.246.10.128" || ep.Gateway.String() != "10.246.10.254" || ep.Prefix != 24 || ep.MAC != "02:42:0a:f6:0a:80" {
-		t.Fatalf("endpoint = %+v, want 10.246.10.128/24 via 10.246.10.254, mac 02:42:0a:f6:0a:80", ep)
+	if ep.IP.String() != "10.246.10.129" || ep.Gateway.String() != "10.246.10.254" || ep.Prefix != 24 || ep.MAC != "02:42:0a:f6:0a:81" {
+		t.Fatalf("endpoint = %+v, want 10.246.10.129/24 (past the aux address) via 10.246.10.254, mac 02:42:0a:f6:0a:81", ep)
+	}
+	if _, err := m.Connect(ctx, "front", "c2", newNetns(t), EndpointConfig{Name: "two", IP: netip.MustParseAddr("10.246.10.128")}); !errdefs.IsConflict(err) {
+		t.Fatalf("Connect with the aux address as --ip: err = %v, want conflict", err)
+	}
+	if _, err := m.Create(ctx, NetworkConfig{Name: "auxout", Subnet: netip.MustParsePrefix("10.246.13.0/24"), Aux: map[string]netip.Addr{"x": netip.MustParseAddr("10.246.14.1")}}); !errdefs.IsInvalidArgument(err) || !strings.Contains(err.Error(), "no matching subnet for aux-address 10.246.14.1") {
+		t.Fatalf("Create with an aux address outside the subnet: err = %v", err)
 	}
 	if err := m.Remove(ctx, "front"); !errdefs.IsConflict(err) {
 		t.Fatalf("Remove with an endpoint: err = %v, want conflict", err)

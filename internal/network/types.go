@@ -70,6 +70,10 @@ type NetworkConfig struct {
 	IPv6     bool
 	Subnet6  netip.Prefix
 	Gateway6 netip.Addr
+	// Aux are --aux-address entries (name to address, IPv4 or IPv6):
+	// addresses of the subnets that are never given to a container, as
+	// dockerd's IPAM reserves them. Each must be in one of the subnets.
+	Aux map[string]netip.Addr
 }
 
 // Network is a network as stored and shown by inspect.
@@ -86,9 +90,11 @@ type Network struct {
 	Gateway6 netip.Addr        `json:"gateway6,omitzero"`
 	Labels   map[string]string `json:"labels,omitempty"`
 	Options  map[string]string `json:"options,omitempty"`
-	Bridge   string            `json:"bridge"`
-	MTU      int               `json:"mtu"`
-	Created  time.Time         `json:"created"`
+	// Aux are the reserved --aux-address entries (NetworkConfig.Aux).
+	Aux     map[string]netip.Addr `json:"aux,omitempty"`
+	Bridge  string                `json:"bridge"`
+	MTU     int                   `json:"mtu"`
+	Created time.Time             `json:"created"`
 	// Default marks the default "bridge" network: no embedded DNS, cannot
 	// be removed.
 	Default bool `json:"default,omitempty"`
