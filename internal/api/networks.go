@@ -307,9 +307,6 @@ func (s *Server) networkInspect(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, n)
 }
 
-// swarmError is dockerd's answer to anything that needs swarm mode.
-var swarmError = errdefs.ErrUnavailable.WithMessage(`This node is not a swarm manager. Use "docker swarm init" or "docker swarm join" to connect this node to swarm and try again.`)
-
 // networkConfig turns a create request into the manager's terms, with
 // dockerd's errors for what a local bridge cannot be.
 func networkConfig(req mnetwork.CreateRequest) (network.NetworkConfig, error) {

@@ -12,9 +12,11 @@ import (
 // that probe GET /swarm (as Portainer does) get the answer they handle;
 // joining or starting a swarm is not implemented (501).
 var (
-	errNotSwarmManager = errdefs.ErrUnavailable.WithMessage(`This node is not a swarm manager. Use "docker swarm init" or "docker swarm join" to connect this node to swarm and try again.`)
-	errNoSwarm         = errdefs.ErrUnavailable.WithMessage("This node is not part of a swarm")
-	errSwarmNotBuilt   = errdefs.ErrNotImplemented.WithMessage("swarm mode is not supported by berth: this node cannot start or join a swarm")
+	// swarmError is dockerd's answer to anything that needs swarm mode
+	// (also a network of the overlay driver or swarm scope).
+	swarmError       = errdefs.ErrUnavailable.WithMessage(`This node is not a swarm manager. Use "docker swarm init" or "docker swarm join" to connect this node to swarm and try again.`)
+	errNoSwarm       = errdefs.ErrUnavailable.WithMessage("This node is not part of a swarm")
+	errSwarmNotBuilt = errdefs.ErrNotImplemented.WithMessage("swarm mode is not supported by berth: this node cannot start or join a swarm")
 )
 
 func (s *Server) routeSwarm(mux *http.ServeMux) {
@@ -33,6 +35,6 @@ func (s *Server) routeSwarm(mux *http.ServeMux) {
 		"GET /secrets", "POST /secrets/create", "GET /secrets/{id}", "DELETE /secrets/{id}", "POST /secrets/{id}/update",
 		"GET /configs", "POST /configs/create", "GET /configs/{id}", "DELETE /configs/{id}", "POST /configs/{id}/update",
 	} {
-		mux.HandleFunc(p, answer(errNotSwarmManager))
+		mux.HandleFunc(p, answer(swarmError))
 	}
 }
