@@ -176,6 +176,13 @@ func TestInfoEndpoint(t *testing.T) {
 	if len(info.SecurityOptions) != 1 || info.OperatingSystem == "" {
 		t.Errorf("SecurityOptions %v, OperatingSystem %q", info.SecurityOptions, info.OperatingSystem)
 	}
+	// FirewallBackend is new in API 1.49, as with dockerd.
+	if info.FirewallBackend == nil || info.FirewallBackend.Driver != "iptables" {
+		t.Errorf("FirewallBackend = %+v, want iptables", info.FirewallBackend)
+	}
+	if _, body := do(t, "GET", ts.URL+"/v1.48/info"); strings.Contains(body, "FirewallBackend") {
+		t.Errorf("API 1.48 info has FirewallBackend: %s", body)
+	}
 }
 
 func TestInfoCounts(t *testing.T) {

@@ -186,7 +186,10 @@ func (s *Server) Info(ctx context.Context) (system.Info, error) {
 		DefaultAddressPools: slices.Clone(s.cfg.DefaultAddressPools),
 		SecurityOptions:     append([]string(nil), s.cfg.SecurityOptions...),
 		CDISpecDirs:         []string{},
-		Warnings:            warnings,
+		// The bridge networks' rules are iptables' (and ip6tables'),
+		// without firewalld.
+		FirewallBackend: &system.FirewallInfo{Driver: "iptables"},
+		Warnings:        warnings,
 	}, nil
 }
 
@@ -195,6 +198,9 @@ func (s *Server) info(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		writeError(w, r, err)
 		return
+	}
+	if CompareVersions(VersionFrom(r.Context()), "1.49") < 0 {
+		info.FirewallBackend = nil // as dockerd: new in 1.49
 	}
 	if CompareVersions(VersionFrom(r.Context()), "1.50") < 0 {
 		// Before API 1.50 the answer has the bridge-nf fields, always

@@ -86,7 +86,11 @@ func TestNothingLeftAfterRemoval(t *testing.T) {
 		}
 	}
 	for _, m := range mountsUnder(t, d.Dir) {
-		left = append(left, "mount: "+m)
+		// The data root's bind on itself (a host whose / is private) is
+		// the daemon's while it runs; the cleanup checks it goes with it.
+		if m != d.DataRoot {
+			left = append(left, "mount: "+m)
+		}
 	}
 	for _, dir := range []string{filepath.Join(d.DataRoot, "volumes"), filepath.Join(d.Dir, "exec", "netns")} {
 		des, err := os.ReadDir(dir)
