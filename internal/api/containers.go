@@ -55,10 +55,20 @@ func (s *Server) routeContainers(mux *http.ServeMux) {
 }
 
 func (s *Server) containerCreate(w http.ResponseWriter, r *http.Request) {
-	var req container.CreateRequest
-	if err := decodeJSON(r, &req); err != nil {
+	var body struct {
+		container.CreateRequest
+		// MacAddress is the container-wide MAC address of clients before
+		// API 1.52 (deprecated from 1.44): the primary network's.
+		MacAddress string
+	}
+	if err := decodeJSON(r, &body); err != nil {
 		writeError(w, r, err)
 		return
+	}
+	req := body.CreateRequest
+	var mac string
+	if CompareVersions(VersionFrom(r.Context()), "1.52") < 0 {
+		mac = body.MacAddress
 	}
 	// Before API 1.44, read-only binds were read-only at their top only,
 	// and the bind options that choose otherwise did not exist.
@@ -97,10 +107,14 @@ func (s *Server) containerCreate(w http.ResponseWriter, r *http.Request) {
 		NetworkingConfig:     req.NetworkingConfig,
 		Platform:             r.URL.Query().Get("platform"),
 		NonRecursiveReadOnly: legacyRO,
+		MacAddress:           mac,
 	})
 	if err != nil {
 		writeError(w, r, err)
 		return
+	}
+	if mac != "" && CompareVersions(VersionFrom(r.Context()), "1.44") >= 0 {
+		warnings = append(warnings, "The container-wide MacAddress field is now deprecated. It should be specified in EndpointsConfig instead.")
 	}
 	if warnings == nil {
 		warnings = []string{}

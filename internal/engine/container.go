@@ -50,6 +50,11 @@ type Container struct {
 	// (inspect shows it, as dockerd does) and a later connect to that
 	// network clears it.
 	PrimaryDisconnected bool `json:",omitempty"`
+	// PrimaryNetwork is the name of the user-defined network NetworkMode
+	// names, resolved at create: NetworkMode may name it by ID (as
+	// Watchtower's re-creates do, with the endpoint settings keyed by the
+	// name), and the container joins it once.
+	PrimaryNetwork string `json:",omitempty"`
 	// LinkIDs are the containers of its legacy links (--link on the
 	// default bridge), by alias: the linked container is also named
 	// /<this name>/<alias> (ps lists it, inspect finds it), as dockerd's

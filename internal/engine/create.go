@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"net"
 	"os"
 	"path/filepath"
 	goruntime "runtime"
@@ -23,6 +24,7 @@ import (
 	"github.com/berth/berth/internal/content"
 	"github.com/berth/berth/internal/image"
 	"github.com/berth/berth/internal/metadata"
+	bnetwork "github.com/berth/berth/internal/network"
 	"github.com/berth/berth/internal/shim"
 )
 
@@ -40,6 +42,10 @@ type CreateRequest struct {
 	// NonRecursiveReadOnly makes read-only binds and volumes read-only at
 	// their top only, as dockerd does for clients of API < 1.44.
 	NonRecursiveReadOnly bool
+	// MacAddress is a container-wide MAC address (clients before API
+	// 1.52): it goes to the endpoint of NetworkMode's network, which must
+	// not have another one.
+	MacAddress string
 }
 
 // Create makes a container from req: the image's config merged with the
@@ -194,6 +200,10 @@ func (e *Engine) Create(ctx context.Context, req CreateRequest) (string, []strin
 			_, d := c.Networks["default"]
 			c.PrimaryDisconnected = !b && !d
 		}
+	}
+	e.networksByName(ctx, c)
+	if err := containerWideMAC(c, req.MacAddress); err != nil {
+		return "", nil, err
 	}
 	argv := append(append([]string{}, cfg.Entrypoint...), cfg.Cmd...)
 	c.Path, c.Args = argv[0], argv[1:]
@@ -653,4 +663,72 @@ func (e *Engine) sharedNamespaceIDs(hc *container.HostConfig) {
 			hc.NetworkMode = container.NetworkMode(prefix + other.ID)
 		}
 	}
+}
+
+// networksByName keys c's endpoint settings by network name and resolves
+// a user-defined NetworkMode given by ID or ID prefix to its network's
+// name (PrimaryNetwork), as dockerd stores them: a client that names the
+// network by ID in NetworkMode and by name in EndpointsConfig (Watchtower
+// does) gets one endpoint with those settings.
+func (e *Engine) networksByName(ctx context.Context, c *Container) {
+	if mode, _ := networkMode(c.HostConfig); mode != modeBridge {
+		return
+	}
+	if p := primaryNetwork(c.HostConfig); isUserNetwork(p) {
+		if name := e.netName(ctx, p); name != p {
+			c.PrimaryNetwork = name
+		}
+	}
+	for key, es := range c.Networks {
+		if key == "default" {
+			continue
+		}
+		if name := e.netName(ctx, key); name != key {
+			delete(c.Networks, key)
+			if _, taken := c.Networks[name]; !taken {
+				c.Networks[name] = es
+			}
+		}
+	}
+}
+
+// containerWideMAC moves a container-wide MAC address to the endpoint
+// settings of c's NetworkMode network, as dockerd migrates it (after
+// networksByName, so that a network named by ID in NetworkMode and by
+// name in EndpointsConfig gets it once).
+func containerWideMAC(c *Container, mac string) error {
+	if mac == "" {
+		return nil
+	}
+	hw, err := net.ParseMAC(mac)
+	if err != nil {
+		return errdefs.ErrInvalidArgument.WithMessage(fmt.Sprintf("invalid MAC address: %s", mac))
+	}
+	if mode, _ := networkMode(c.HostConfig); mode != modeBridge {
+		return errdefs.ErrInvalidArgument.WithMessage("conflicting options: mac-address and the network mode")
+	}
+	if c.PrimaryDisconnected {
+		return errdefs.ErrInvalidArgument.WithMessage("if a container-wide MAC address is supplied, HostConfig.NetworkMode must match the identity of a network in NetworkSettings.Networks")
+	}
+	if c.Networks == nil {
+		c.Networks = map[string]*network.EndpointSettings{}
+	}
+	key := c.primaryNetwork()
+	es := c.Networks[key]
+	if es == nil && key == bnetwork.DefaultNetworkName {
+		if es = c.Networks["default"]; es != nil {
+			key = "default"
+		}
+	}
+	if es == nil {
+		es = &network.EndpointSettings{}
+		c.Networks[key] = es
+	}
+	switch {
+	case len(es.MacAddress) == 0:
+		es.MacAddress = network.HardwareAddr(hw)
+	case es.MacAddress.String() != hw.String():
+		return errdefs.ErrInvalidArgument.WithMessage("the container-wide MAC address must match the endpoint-specific MAC address for the main network, or be left empty")
+	}
+	return nil
 }

@@ -55,6 +55,15 @@ func primaryNetwork(hc *container.HostConfig) string {
 	return m
 }
 
+// primaryNetwork is primaryNetwork of c's HostConfig, by name when
+// create resolved it (PrimaryNetwork).
+func (c *Container) primaryNetwork() string {
+	if c.PrimaryNetwork != "" {
+		return c.PrimaryNetwork
+	}
+	return primaryNetwork(c.HostConfig)
+}
+
 // isUserNetwork tells whether name is a user-defined network (embedded
 // DNS) rather than the default bridge.
 func isUserNetwork(name string) bool {
@@ -64,7 +73,7 @@ func isUserNetwork(name string) bool {
 // wantedNetworks returns the networks c joins at start, the primary one
 // first, with their settings.
 func wantedNetworks(c *Container) []string {
-	primary := primaryNetwork(c.HostConfig)
+	primary := c.primaryNetwork()
 	var out []string
 	if !c.PrimaryDisconnected {
 		out = []string{primary}

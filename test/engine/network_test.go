@@ -439,6 +439,51 @@ func TestEndpointsConfigOnly(t *testing.T) {
 	}
 }
 
+// TestNetworkModeByIDAndContainerWideMAC: Watchtower's re-create (API
+// 1.25: NetworkMode names the network by ID, EndpointsConfig by name, the
+// MAC address container-wide) gives one endpoint with the address and the
+// MAC, as dockerd migrates them; an old client's container-wide MAC on
+// the default bridge is the container's; from API 1.44 it comes with
+// dockerd's deprecation warning and must agree with the endpoint's.
+func TestNetworkModeByIDAndContainerWideMAC(t *testing.T) {
+	d, _, _ := newNetDaemon(t)
+	netID := strings.TrimSpace(d.mustDocker(t, "network", "create", "--subnet", "10.213.79.0/24", "wt"))
+	status, body := rawRequest(t, d, "POST", "/v1.25/containers/create?name=wt1", "application/json",
+		`{"Image":"busybox","Cmd":["sleep","300"],"MacAddress":"02:42:ac:11:00:42","HostConfig":{"NetworkMode":"`+netID+`"},`+
+			`"NetworkingConfig":{"EndpointsConfig":{"wt":{"IPAMConfig":{"IPv4Address":"10.213.79.9"}}}}}`)
+	if status != 201 {
+		t.Fatalf("create: %d %s", status, body)
+	}
+	if _, errOut, err := d.docker(t, "start", "wt1"); err != nil {
+		t.Fatalf("start: %v %s", err, errOut)
+	}
+	if got := d.mustDocker(t, "inspect", "-f", "{{range $k, $v := .NetworkSettings.Networks}}{{$k}} {{$v.IPAddress}} {{$v.MacAddress}};{{end}}", "wt1"); got != "wt 10.213.79.9 02:42:ac:11:00:42;\n" {
+		t.Errorf("networks of wt1: %q, want wt with 10.213.79.9 and 02:42:ac:11:00:42", got)
+	}
+	if got := d.mustDocker(t, "exec", "wt1", "cat", "/sys/class/net/eth0/address"); got != "02:42:ac:11:00:42\n" {
+		t.Errorf("eth0 of wt1: %q", got)
+	}
+	status, body = rawRequest(t, d, "POST", "/v1.41/containers/create?name=wt2", "application/json",
+		`{"Image":"busybox","Cmd":["cat","/sys/class/net/eth0/address"],"MacAddress":"02:42:ac:11:00:43"}`)
+	if status != 201 {
+		t.Fatalf("create on the default bridge: %d %s", status, body)
+	}
+	if out, errOut, err := d.docker(t, "start", "-a", "wt2"); err != nil || out != "02:42:ac:11:00:43\n" {
+		t.Errorf("container-wide MAC on the default bridge: %q %v %s", out, err, errOut)
+	}
+	status, body = rawRequest(t, d, "POST", "/v1.44/containers/create?name=wt3", "application/json",
+		`{"Image":"busybox","MacAddress":"02:42:ac:11:00:44","HostConfig":{"NetworkMode":"wt"}}`)
+	if status != 201 || !strings.Contains(body, "The container-wide MacAddress field is now deprecated") {
+		t.Errorf("API 1.44 create with a container-wide MAC: %d %s, want dockerd's warning", status, body)
+	}
+	status, body = rawRequest(t, d, "POST", "/v1.44/containers/create?name=wt4", "application/json",
+		`{"Image":"busybox","MacAddress":"02:42:ac:11:00:45","HostConfig":{"NetworkMode":"wt"},"NetworkingConfig":{"EndpointsConfig":{"wt":{"MacAddress":"02:42:ac:11:00:46"}}}}`)
+	if status != 400 || !strings.Contains(body, "the container-wide MAC address must match the endpoint-specific MAC address") {
+		t.Errorf("disagreeing MAC addresses: %d %s, want 400", status, body)
+	}
+	d.mustDocker(t, "rm", "-f", "wt1", "wt2", "wt3")
+}
+
 // TestConnectEventsOnce: connecting a created container sends "connect"
 // once, when it starts, as dockerd does; a running one's, at the connect.
 func TestConnectEventsOnce(t *testing.T) {
