@@ -114,6 +114,7 @@ func New(cfg Config) *Server {
 	s.routeNetworks(mux)
 	s.routeBuild(mux)
 	s.routeSwarm(mux)
+	s.routeDistribution(mux)
 	s.handler = s.withVersion(routed(mux))
 	return s
 }

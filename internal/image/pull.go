@@ -220,8 +220,11 @@ type blobWrites struct {
 	errs []error
 }
 
-// store writes b as desc in the background.
+// store writes b as desc in the background; a nil bw stores nothing.
 func (bw *blobWrites) store(ctx context.Context, s *Service, desc ocispec.Descriptor, b []byte) {
+	if bw == nil {
+		return
+	}
 	bw.wg.Add(1)
 	go func() {
 		defer bw.wg.Done()

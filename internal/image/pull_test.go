@@ -9,6 +9,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/containerd/errdefs"
 	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
@@ -238,4 +239,59 @@ func TestPullByDigest(t *testing.T) {
 	if _, err := s.Pull(ctx, host+"/bydigest/img@"+other.mdesc.Digest.String(), PullOptions{}); err == nil || !strings.Contains(err.Error(), "content has digest") {
 		t.Errorf("manifest with the wrong digest: %v", err)
 	}
+}
+
+// DistributionInspect gives the registry's descriptor and the platforms
+// of an index (attestations left out) or of a single manifest (from its
+// config), and stores nothing.
+func TestDistributionInspect(t *testing.T) {
+	testutil.RequireRoot(t)
+	ctx := context.Background()
+	f, host := newFakeRegistry(t)
+	amd := newTestImage(t, makeTar(t, tarEntry{name: "arch", body: "amd64"}))
+	f.addImage("amd", amd)
+	idx := ocispec.Index{MediaType: ocispec.MediaTypeImageIndex, Manifests: []ocispec.Descriptor{
+		{MediaType: amd.mdesc.MediaType, Digest: amd.mdesc.Digest, Size: amd.mdesc.Size, Platform: &ocispec.Platform{OS: "linux", Architecture: "amd64"}},
+		{MediaType: amd.mdesc.MediaType, Digest: amd.mdesc.Digest, Size: amd.mdesc.Size, Platform: &ocispec.Platform{OS: "linux", Architecture: "arm64", Variant: "v8"}},
+		{MediaType: amd.mdesc.MediaType, Digest: amd.mdesc.Digest, Size: amd.mdesc.Size, Platform: &ocispec.Platform{OS: "unknown", Architecture: "unknown"}},
+	}}
+	idx.SchemaVersion = 2
+	ib, _ := json.Marshal(idx)
+	f.mu.Lock()
+	f.manifests["multi"] = ib
+	f.mtypes["multi"] = ocispec.MediaTypeImageIndex
+	f.mu.Unlock()
+
+	s := newTestService(t, "")
+	d, err := s.DistributionInspect(ctx, host+"/multi/img:multi", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d.Descriptor.Digest != digest.FromBytes(ib) || d.Descriptor.MediaType != ocispec.MediaTypeImageIndex || d.Descriptor.Size != int64(len(ib)) {
+		t.Errorf("index descriptor %+v", d.Descriptor)
+	}
+	if got := platformsOf(d.Platforms); got != "linux/amd64 linux/arm64/v8" {
+		t.Errorf("index platforms %q, want linux/amd64 linux/arm64/v8", got)
+	}
+	d, err = s.DistributionInspect(ctx, host+"/amd/img@"+amd.mdesc.Digest.String(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d.Descriptor.Digest != amd.mdesc.Digest || platformsOf(d.Platforms) != "linux/amd64" {
+		t.Errorf("manifest: %+v %q", d.Descriptor, platformsOf(d.Platforms))
+	}
+	if imgs, _ := s.List(ctx, ListOptions{}); len(imgs) != 0 {
+		t.Errorf("images after DistributionInspect: %v", names(imgs))
+	}
+	if _, err := s.DistributionInspect(ctx, host+"/none/img:x", nil); !errdefs.IsNotFound(err) {
+		t.Errorf("missing manifest: %v, want not found", err)
+	}
+}
+
+func platformsOf(ps []ocispec.Platform) string {
+	var out []string
+	for _, p := range ps {
+		out = append(out, content.FormatPlatform(p))
+	}
+	return strings.Join(out, " ")
 }

@@ -107,6 +107,33 @@ func TestPullListInspectTagPush(t *testing.T) {
 	manifestDigest := strings.Fields(r.stdout)[2]
 	imageID := strings.Fields(r.stdout)[3]
 
+	// GET /distribution/{name}/json: the registry's descriptor and the
+	// platforms, without a pull (Compose asks it).
+	for _, ref := range []string{host + "/busybox", host + "/busybox:latest", host + "/busybox@" + manifestDigest} {
+		resp, err := d.httpClient().Get("http://berth/v1.51/distribution/" + ref + "/json")
+		if err != nil {
+			t.Fatal(err)
+		}
+		var di struct {
+			Descriptor struct {
+				MediaType, Digest string
+				Size              int64
+			}
+			Platforms []struct{ Architecture, OS string }
+		}
+		err = json.NewDecoder(resp.Body).Decode(&di)
+		resp.Body.Close()
+		if err != nil || resp.StatusCode != 200 || di.Descriptor.Digest != manifestDigest || di.Descriptor.Size <= 0 || di.Descriptor.MediaType == "" ||
+			len(di.Platforms) != 1 || di.Platforms[0].OS != "linux" || di.Platforms[0].Architecture != "amd64" {
+			t.Errorf("distribution inspect of %s: %d %+v %v; want manifest %s, linux/amd64", ref, resp.StatusCode, di, err, manifestDigest)
+		}
+	}
+	if resp, err := d.httpClient().Get("http://berth/v1.51/distribution/" + host + "/nosuch/json"); err != nil || resp.StatusCode != 404 {
+		t.Errorf("distribution inspect of a missing repository: %v %v, want 404", resp, err)
+	} else {
+		resp.Body.Close()
+	}
+
 	info := inspectJSON(t, c, host+"/busybox")
 	if info["Id"] != imageID || info["Os"] != "linux" || info["Architecture"] != "amd64" {
 		t.Errorf("inspect Id/Os/Architecture = %v %v %v", info["Id"], info["Os"], info["Architecture"])
