@@ -16,8 +16,6 @@ import (
 	"syscall"
 	"testing"
 	"time"
-
-	"github.com/berth/berth/internal/volume"
 )
 
 // DockerCLI is where the docker CLI 28 the parity tests compare with lives.
@@ -545,7 +543,20 @@ func (d *Daemon) liveShims() []int {
 }
 
 // MountsUnder lists the mount points strictly below dir, in mount order.
-func MountsUnder(dir string) []string { return volume.MountsBelow(dir) }
+func MountsUnder(dir string) []string {
+	b, err := os.ReadFile("/proc/self/mountinfo")
+	if err != nil {
+		return nil
+	}
+	var out []string
+	for _, line := range strings.Split(string(b), "\n") {
+		f := strings.Fields(line)
+		if len(f) > 4 && strings.HasPrefix(f[4], dir+"/") {
+			out = append(out, f[4])
+		}
+	}
+	return out
+}
 
 // UnmountUnder lazily unmounts everything below dir, deepest (latest)
 // first.
