@@ -86,6 +86,13 @@ func TestVersionAndNotFoundErrors(t *testing.T) {
 		{"POST", "/swarm/leave", 503, "This node is not part of a swarm"},
 		{"POST", "/swarm/init", 501, "swarm mode is not supported by berth"},
 		{"PUT", "/nodes", 404, "page not found"},
+		{"PUT", "/volumes/v1", 503, "volume update only valid for cluster volumes"},
+		// Managed plugins: none, and none can be installed.
+		{"GET", "/plugins/privileges?remote=vieux/sshfs", 501, "managed plugins are not supported by berth"},
+		{"POST", "/plugins/pull?remote=vieux/sshfs", 501, "managed plugins are not supported by berth"},
+		{"POST", "/plugins/vieux/sshfs:latest/enable", 404, `plugin "vieux/sshfs:latest" not found`},
+		{"DELETE", "/plugins/vieux/sshfs", 404, `plugin "vieux/sshfs" not found`},
+		{"POST", "/plugins/x/bogus", 404, "page not found"},
 		{"POST", "/auth", 400, "got EOF while reading request body"},
 		{"GET", "/events?filters=%7B%22bogus%22%3A%7B%22x%22%3Atrue%7D%7D", 400, "invalid filter 'bogus'"},
 		{"GET", "/events?since=yesterday", 400, `invalid value for since: "yesterday"`},

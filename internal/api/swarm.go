@@ -26,6 +26,7 @@ func (s *Server) routeSwarm(mux *http.ServeMux) {
 	mux.HandleFunc("POST /swarm/init", answer(errSwarmNotBuilt))
 	mux.HandleFunc("POST /swarm/join", answer(errSwarmNotBuilt))
 	mux.HandleFunc("POST /swarm/leave", answer(errNoSwarm))
+	mux.HandleFunc("PUT /volumes/{name}", answer(errdefs.ErrUnavailable.WithMessage("volume update only valid for cluster volumes, but swarm is unavailable")))
 	for _, p := range []string{
 		"GET /swarm", "POST /swarm/update", "GET /swarm/unlockkey", "POST /swarm/unlock",
 		"GET /nodes", "GET /nodes/{id}", "DELETE /nodes/{id}", "POST /nodes/{id}/update",

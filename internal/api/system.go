@@ -40,6 +40,10 @@ func (s *Server) routeSystem(mux *http.ServeMux) {
 		writeJSON(w, http.StatusOK, []struct{}{})
 	})
 	mux.HandleFunc("GET /plugins/{rest...}", func(w http.ResponseWriter, r *http.Request) {
+		if r.PathValue("rest") == "privileges" { // the first step of `docker plugin install`
+			writeError(w, r, errPluginsNotBuilt)
+			return
+		}
 		name, ok := strings.CutSuffix(r.PathValue("rest"), "/json") // names have slashes: vieux/sshfs
 		if !ok || name == "" {
 			writeError(w, r, errdefs.ErrNotFound.WithMessage("page not found"))
@@ -47,6 +51,39 @@ func (s *Server) routeSystem(mux *http.ServeMux) {
 		}
 		writeError(w, r, errdefs.ErrNotFound.WithMessage(fmt.Sprintf("plugin %q not found", name)))
 	})
+	// Installing or building one is not offered; acting on one by name
+	// finds none.
+	for _, p := range []string{"POST /plugins/pull", "POST /plugins/create"} {
+		mux.HandleFunc(p, func(w http.ResponseWriter, r *http.Request) { writeError(w, r, errPluginsNotBuilt) })
+	}
+	mux.HandleFunc("POST /plugins/{rest...}", s.pluginByName)
+	mux.HandleFunc("DELETE /plugins/{rest...}", s.pluginByName)
+}
+
+// errPluginsNotBuilt answers the requests that would install or build a
+// managed plugin.
+var errPluginsNotBuilt = errdefs.ErrNotImplemented.WithMessage("managed plugins are not supported by berth: its volume, network and log drivers are built in")
+
+// pluginByName answers POST /plugins/{name}/{enable,disable,push,set,
+// upgrade} and DELETE /plugins/{name} as a dockerd without plugins: the
+// plugin is not found.
+func (s *Server) pluginByName(w http.ResponseWriter, r *http.Request) {
+	name := r.PathValue("rest")
+	if r.Method == http.MethodPost {
+		i := strings.LastIndex(name, "/")
+		if i <= 0 {
+			writeError(w, r, errNotFound)
+			return
+		}
+		switch name[i+1:] {
+		case "enable", "disable", "push", "set", "upgrade":
+			name = name[:i]
+		default:
+			writeError(w, r, errNotFound)
+			return
+		}
+	}
+	writeError(w, r, errdefs.ErrNotFound.WithMessage(fmt.Sprintf("plugin %q not found", name)))
 }
 
 // ping answers HEAD and GET /_ping as dockerd: 200, no caching, body "OK"
