@@ -48,6 +48,7 @@ func (s *Server) routeContainers(mux *http.ServeMux) {
 	mux.HandleFunc("POST /containers/{id}/rename", s.containerRename)
 	mux.HandleFunc("GET /containers/{id}/logs", s.containerLogs)
 	mux.HandleFunc("DELETE /containers/{id}", s.containerRemove)
+	mux.HandleFunc("DELETE /containers/{linker}/{alias}", s.containerRemove) // a legacy link name
 	mux.HandleFunc("POST /commit", s.containerCommit)
 	s.routeExec(mux)
 	s.routeContainerOps(mux)
@@ -415,7 +416,16 @@ func (s *Server) containerRename(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) containerRemove(w http.ResponseWriter, r *http.Request) {
-	err := s.cfg.Engine.Remove(r.Context(), r.PathValue("id"), engine.RemoveOptions{Force: boolValue(r, "force"), Volumes: boolValue(r, "v")})
+	ref := r.PathValue("id")
+	if ref == "" {
+		ref = "/" + r.PathValue("linker") + "/" + r.PathValue("alias")
+	}
+	var err error
+	if boolValue(r, "link") { // docker rm --link: the link, not a container
+		err = s.cfg.Engine.RemoveLink(r.Context(), ref)
+	} else {
+		err = s.cfg.Engine.Remove(r.Context(), ref, engine.RemoveOptions{Force: boolValue(r, "force"), Volumes: boolValue(r, "v")})
+	}
 	if err != nil {
 		writeError(w, r, err)
 		return

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"strings"
 	"sync"
 	"time"
 
@@ -124,6 +125,14 @@ func New(cfg Config) *Server {
 // plain-text 404 and 405.
 func routed(mux *http.ServeMux) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		// A legacy link name has a leading slash of its own, which the
+		// docker CLI puts after the path's ("/containers//web/db"); as
+		// dockerd, such a path is read with its slashes collapsed, not
+		// redirected (ServeMux's answer to an unclean path).
+		if strings.Contains(r.URL.Path, "//") {
+			r.URL.Path = collapseSlashes(r.URL.Path)
+			r.URL.RawPath = ""
+		}
 		if _, pattern := mux.Handler(r); pattern == "" {
 			writeError(w, r, errNotFound)
 			return
@@ -211,4 +220,16 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// collapseSlashes replaces each run of slashes in p by one.
+func collapseSlashes(p string) string {
+	var b strings.Builder
+	for i := 0; i < len(p); i++ {
+		if p[i] == '/' && i > 0 && p[i-1] == '/' {
+			continue
+		}
+		b.WriteByte(p[i])
+	}
+	return b.String()
 }

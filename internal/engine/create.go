@@ -4,8 +4,10 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net"
 	"os"
+	"path"
 	"path/filepath"
 	goruntime "runtime"
 	"slices"
@@ -372,11 +374,10 @@ func (e *Engine) LinkNames() map[string][]string {
 	out := map[string][]string{}
 	for _, c := range e.List() {
 		c.mu.Lock()
-		name := c.Name
-		c.mu.Unlock()
-		for alias, id := range c.LinkIDs { // set at create, never changed
-			out[id] = append(out[id], name+"/"+alias)
+		for alias, id := range c.LinkIDs { // changed under c.mu and e.mu (RemoveLink)
+			out[id] = append(out[id], c.Name+"/"+alias)
 		}
+		c.mu.Unlock()
 	}
 	for _, names := range out {
 		sort.Strings(names)
@@ -730,5 +731,49 @@ func containerWideMAC(c *Container, mac string) error {
 	case es.MacAddress.String() != hw.String():
 		return errdefs.ErrInvalidArgument.WithMessage("the container-wide MAC address must match the endpoint-specific MAC address for the main network, or be left empty")
 	}
+	return nil
+}
+
+// RemoveLink removes the legacy link name (/LINKER/ALIAS: `docker rm
+// --link`), as dockerd: the linker no longer has the alias (in its
+// HostConfig.Links, its /etc/hosts if it runs, and as a name of the linked
+// container); both containers stay.
+func (e *Engine) RemoveLink(ctx context.Context, name string) error {
+	full := "/" + strings.TrimPrefix(name, "/")
+	linker, alias := path.Split(full)
+	if linker == "/" {
+		return errdefs.ErrInvalidArgument.WithMessage("Conflict, cannot remove the default link name of the container")
+	}
+	linker = strings.TrimSuffix(linker, "/")
+	if _, err := e.Get(full); err != nil {
+		return err
+	}
+	c, err := e.Get(linker)
+	if err != nil {
+		return errdefs.ErrNotFound.WithMessage(fmt.Sprintf("Cannot get parent %s for link name %s", linker, full))
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if _, ok := c.LinkIDs[alias]; !ok {
+		return errdefs.ErrNotFound.WithMessage("No such container: " + full)
+	}
+	// lookup reads LinkIDs under e.mu, others under c.mu: both are held.
+	ids := maps.Clone(c.LinkIDs)
+	delete(ids, alias)
+	e.mu.Lock()
+	c.LinkIDs = ids
+	e.mu.Unlock()
+	hc := *c.HostConfig
+	hc.Links = slices.DeleteFunc(slices.Clone(hc.Links), func(l string) bool {
+		_, linkName, ok := strings.Cut(l, ":")
+		return ok && strings.HasPrefix(linkName, "/") && path.Base(linkName) == alias
+	})
+	c.HostConfig = &hc
+	if c.State.Running {
+		if err := e.writeNetworkEtcFiles(ctx, c, e.dir(c.ID)); err != nil {
+			slog.Error("rewrite etc files", "id", c.ID, "err", err)
+		}
+	}
+	e.saveLogged(c)
 	return nil
 }

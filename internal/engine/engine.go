@@ -222,9 +222,9 @@ func (e *Engine) lookup(ref string) (*Container, error) {
 	// /<container>/<alias>: the container a legacy link of that one names.
 	if linker, alias, ok := strings.Cut(strings.TrimPrefix(ref, "/"), "/"); ok && alias != "" {
 		if id, ok := e.names[linker]; ok {
-			// LinkIDs is set at create, before the container is
-			// registered, and never changed: no lock (a c.mu taken under
-			// e.mu would invert the order others take them in).
+			// LinkIDs changes only under e.mu too (RemoveLink), which
+			// is held here: no c.mu (taken under e.mu it would invert
+			// the order others take them in).
 			if l := e.containers[id]; l != nil {
 				if c, ok := e.containers[l.LinkIDs[alias]]; ok {
 					return c, nil

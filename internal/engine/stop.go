@@ -376,6 +376,7 @@ func (e *Engine) Rename(ref, newName string) error {
 	e.saveLogged(c)
 	running := c.State.Running
 	c.mu.Unlock()
+	e.renameInLinks("/"+old, "/"+newName)
 	if e.cfg.Networks != nil && running {
 		if err := e.cfg.Networks.Rename(context.Background(), c.ID, newName); err != nil {
 			slog.Error("rename container on its networks", "id", c.ID, "err", err)
@@ -383,4 +384,36 @@ func (e *Engine) Rename(ref, newName string) error {
 	}
 	e.publish(c, mevents.ActionRename, map[string]string{"oldName": "/" + old})
 	return nil
+}
+
+// renameInLinks rewrites the stored legacy links ("/TARGET:/LINKER/ALIAS")
+// that name a renamed container, as target or as linker, so that inspect
+// shows the current names, as dockerd's (which builds them from its link
+// index), and the links still resolve.
+func (e *Engine) renameInLinks(old, new string) {
+	for _, o := range e.List() {
+		o.mu.Lock()
+		var links []string
+		changed := false
+		for _, l := range o.HostConfig.Links {
+			target, linkName, ok := strings.Cut(l, ":")
+			if ok && strings.HasPrefix(linkName, "/") {
+				if target == old {
+					target, changed = new, true
+				}
+				if rest, ok := strings.CutPrefix(linkName, old+"/"); ok {
+					linkName, changed = new+"/"+rest, true
+				}
+				l = target + ":" + linkName
+			}
+			links = append(links, l)
+		}
+		if changed {
+			hc := *o.HostConfig
+			hc.Links = links
+			o.HostConfig = &hc
+			e.saveLogged(o)
+		}
+		o.mu.Unlock()
+	}
 }

@@ -611,6 +611,45 @@ func TestLegacyLinkEnv(t *testing.T) {
 	if got := strings.TrimSpace(d.mustDocker(t, "inspect", "-f", "{{.Id}}", "app3/store")); got != dbID {
 		t.Errorf("inspect app3/store: %q, want db's ID", got)
 	}
+	// Renames of either side show in HostConfig.Links, and the link still
+	// works at the next start.
+	d.mustDocker(t, "rename", "db", "db2")
+	if got := strings.TrimSpace(d.mustDocker(t, "inspect", "-f", "{{json .HostConfig.Links}}", "app3")); got != `["/db2:/app3/store"]` {
+		t.Errorf("HostConfig.Links after the renames: %s, want [\"/db2:/app3/store\"]", got)
+	}
+	d.mustDocker(t, "restart", "-t", "0", "app3")
+	if got := d.mustDocker(t, "exec", "app3", "grep", "-w", "store", "/etc/hosts"); !strings.Contains(got, ip+"\tstore") {
+		t.Errorf("/etc/hosts of app3 after the renames and a restart: %q", got)
+	}
+	d.mustDocker(t, "rename", "db2", "db")
+	// docker rm --link takes the link away and leaves both containers:
+	// no alias in the linker's /etc/hosts or HostConfig.Links, no name
+	// for db, and the same after a restart of the linker.
+	if out, errOut, err := d.docker(t, "rm", "--link", "/app3/store"); err != nil || out != "/app3/store\n" {
+		t.Fatalf("rm --link /app3/store: %q %v %s", out, err, errOut)
+	}
+	if got := d.mustDocker(t, "exec", "app3", "cat", "/etc/hosts"); strings.Contains(got, "store") {
+		t.Errorf("/etc/hosts of app3 after rm --link:\n%s", got)
+	}
+	if got := strings.TrimSpace(d.mustDocker(t, "inspect", "-f", "{{json .HostConfig.Links}}", "app3")); got != "null" && got != "[]" {
+		t.Errorf("HostConfig.Links after rm --link: %s", got)
+	}
+	if _, _, err := d.docker(t, "inspect", "app3/store"); err == nil {
+		t.Errorf("app3/store still names a container after rm --link")
+	}
+	d.mustDocker(t, "restart", "-t", "0", "app3")
+	if got := d.mustDocker(t, "exec", "app3", "cat", "/etc/hosts"); strings.Contains(got, "store") {
+		t.Errorf("/etc/hosts of app3 after rm --link and a restart:\n%s", got)
+	}
+	if got := strings.TrimSpace(d.mustDocker(t, "ps", "--format", "{{.Names}}", "--filter", "name=^/(db|app3)$")); got != "app3\ndb" && got != "db\napp3" {
+		t.Errorf("containers after rm --link: %q, want db and app3 still running", got)
+	}
+	if _, errOut, err := d.docker(t, "rm", "--link", "/app3/nosuch"); exitCode(err) != 1 || !strings.Contains(errOut, "No such container: /app3/nosuch") {
+		t.Errorf("rm --link of an unknown link: exit %d %s", exitCode(err), errOut)
+	}
+	if _, errOut, err := d.docker(t, "rm", "--link", "db"); exitCode(err) != 1 || !strings.Contains(errOut, "Conflict, cannot remove the default link name of the container") {
+		t.Errorf("rm --link of a container's own name: exit %d %s", exitCode(err), errOut)
+	}
 }
 
 // TestGatewayPriority: the default route goes via the network with the
