@@ -104,9 +104,14 @@
 // wait{exec}, resize{width,height,exec}, closeStdin{exec}, attach{stdin,
 // stdout,stderr}, exec{config} (a stream, like attach), delete{force}.
 //
-// Output is never held back by a client: each attached client has a queue
-// of 64 frames, and one whose queue is full is dropped (its connection
-// closed) instead of being waited for. The log file is written directly.
+// An attached client gets every byte, as from dockerd: each has a queue of
+// 64 frames, and while one is full the output waits for the client (the
+// copier, then the process on its pipe), so a slow reader slows the
+// process down instead of losing output. A client that goes away is
+// dropped and holds nothing up. Once the process exited, an attach that
+// gets no output for 2 s (a process outside the PID namespace holding the
+// stream open) ends with the exit frame. The log is written as the output
+// is read, so it waits with it.
 //
 // # Two images
 //

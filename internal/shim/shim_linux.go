@@ -640,6 +640,7 @@ func (s *shim) exec(c *net.UnixConn, r *bufio.Reader, req request) {
 		return
 	}
 	if err := writeLine(c, response{Pid: e.pid}); err != nil {
+		e.io.unsubscribe(sub) // or the exec's output would wait for it
 		return
 	}
 	e.io.attach(c, r, sub, req.Config.Stdin)

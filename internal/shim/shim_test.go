@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"io"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -430,13 +431,16 @@ func TestExec(t *testing.T) {
 	}
 }
 
-// A client that attaches and never reads must not stall the container:
-// its log keeps growing and the client is dropped.
-func TestSlowAttachDoesNotBlock(t *testing.T) {
+// An attached client that reads slowly gets every byte, as from dockerd:
+// the output waits for it (the process blocks on its pipe) instead of
+// dropping it; the log is complete too. A client that goes away holds
+// nothing up.
+func TestSlowAttachGetsEverything(t *testing.T) {
 	e := newEnv(t, shim.RuntimeBerth)
-	cfg := e.config("sh", "-c", "i=0; while [ $i -lt 20000 ]; do echo line-$i-xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx; i=$((i+1)); done")
+	script := "i=0; while [ $i -lt 20000 ]; do echo line-$i-xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx; i=$((i+1)); done"
+	cfg := e.config("sh", "-c", script)
 	c := e.start(cfg)
-	ctx := ctxT(t, 30*time.Second)
+	ctx := ctxT(t, 60*time.Second)
 	s, err := c.Attach(ctx, shim.AttachOpts{Stdout: true, Stderr: true})
 	if err != nil {
 		t.Fatal(err)
@@ -445,14 +449,44 @@ func TestSlowAttachDoesNotBlock(t *testing.T) {
 	if err := c.Start(ctx); err != nil {
 		t.Fatal(err)
 	}
-	ex, err := c.Wait(ctx)
-	if err != nil || ex.Code != 0 {
-		t.Fatalf("wait = %+v, %v", ex, err)
+	time.Sleep(time.Second) // far more than the queue holds is written meanwhile
+	var out strings.Builder
+	ex, err := s.Demux(slowWriter{&out}, nil)
+	if err != nil || ex == nil || ex.Code != 0 {
+		t.Fatalf("attach: exit %+v, %v", ex, err)
 	}
-	lines := readLog(t, cfg.LogPath)
-	if len(lines) != 20000 || lines[19999].Log != "line-19999-xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx\n" {
-		t.Errorf("log has %d lines, want 20000", len(lines))
+	lines := strings.Split(strings.TrimSuffix(out.String(), "\n"), "\n")
+	if len(lines) != 20000 || lines[19999] != "line-19999-xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx" {
+		t.Errorf("the slow client got %d lines, want all 20000", len(lines))
 	}
+	if got := readLog(t, cfg.LogPath); len(got) != 20000 {
+		t.Errorf("log has %d lines, want 20000", len(got))
+	}
+
+	cfg2 := e.config("sh", "-c", script)
+	c2 := e.start(cfg2)
+	s2, err := c2.Attach(ctx, shim.AttachOpts{Stdout: true, Stderr: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s2.Close() // gone before the output starts
+	if err := c2.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if ex, err := c2.Wait(ctx); err != nil || ex.Code != 0 {
+		t.Fatalf("wait after the client went away = %+v, %v", ex, err)
+	}
+	if got := readLog(t, cfg2.LogPath); len(got) != 20000 {
+		t.Errorf("log has %d lines, want 20000", len(got))
+	}
+}
+
+// slowWriter pauses a little on every write, as a slow terminal or pipe.
+type slowWriter struct{ w io.Writer }
+
+func (s slowWriter) Write(p []byte) (int, error) {
+	time.Sleep(200 * time.Microsecond)
+	return s.w.Write(p)
 }
 
 // An exited container's shim with nobody connected cleans up after

@@ -12,7 +12,9 @@ import (
 // Sizes that bound the shim's memory per process: the read buffer of each
 // output stream, the longest log line kept before it is logged as partial
 // (dockerd's 16 KiB), and the frames queued for one attached client before
-// it is dropped as too slow.
+// the output waits for it. drainExitWait bounds the waits for output after
+// the process exited (processes outside a PID namespace may keep the
+// streams open).
 const (
 	readBufSize   = 16 << 10
 	maxLogLine    = 16 << 10
@@ -22,7 +24,10 @@ const (
 
 // procIO is the stdio of one process (the container's init or an exec) as
 // the shim holds it: the output is read by one goroutine per stream, logged,
-// and copied to the attached clients without ever blocking on them.
+// and copied to the attached clients. An attached client that reads slowly
+// slows the output down (its queue full, the copier waits, the process
+// blocks on its pipe), as with dockerd: it never loses a byte. One that goes
+// away is dropped and holds nothing up.
 type procIO struct {
 	stdin     *os.File // pipe write end or pty master; nil without stdin
 	console   *os.File // pty master; nil without terminal
@@ -33,14 +38,22 @@ type procIO struct {
 
 	mu          sync.Mutex
 	subs        map[*subscriber]struct{}
+	wired       bool // the copiers were started
+	copying     int  // copiers still running
+	outputEnded bool // wired and every copier ended: subscribers' queues are closed
 	done        bool
 	exit        *Exit
+	exited      chan struct{} // closed by finish; made by subscribe or finish
 	stdinClosed bool
 }
 
-// subscriber is one attached client's output side.
+// subscriber is one attached client's output side. ch is closed (under
+// procIO.mu) once the output ended, when no copier sends any more; gone is
+// closed when the client is dropped, so that no copier waits for it.
 type subscriber struct {
 	ch             chan []byte // whole frames
+	gone           chan struct{}
+	goneOnce       sync.Once
 	stdout, stderr bool
 	closed         bool
 }
@@ -49,8 +62,13 @@ type subscriber struct {
 // is closed) and hands each chunk to the log and the subscribers.
 func (p *procIO) startCopy(r *os.File, stream byte) {
 	p.copiers.Add(1)
+	p.mu.Lock()
+	p.wired = true
+	p.copying++
+	p.mu.Unlock()
 	go func() {
 		defer p.copiers.Done()
+		defer p.copierEnded()
 		defer r.Close()
 		name := "stdout"
 		if stream == StreamStderr {
@@ -115,30 +133,50 @@ func indexByte(b []byte, c byte) int {
 	return -1
 }
 
-// broadcast queues one frame to every subscriber of stream; one whose queue
-// is full is dropped (its connection closed) rather than waited for.
-func (p *procIO) broadcast(stream byte, data []byte) {
+// copierEnded counts a copier out; the last one closes the subscribers'
+// queues: the output ended.
+func (p *procIO) copierEnded() {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	var frame []byte
+	p.copying--
+	if p.copying > 0 || p.outputEnded {
+		return
+	}
+	p.outputEnded = true
 	for s := range p.subs {
-		if (stream == StreamStdout && !s.stdout) || (stream == StreamStderr && !s.stderr) {
-			continue
+		p.closeQueueLocked(s)
+	}
+}
+
+// broadcast queues one frame to every subscriber of stream, waiting while
+// a subscriber's queue is full, until it has room or the subscriber is
+// gone.
+func (p *procIO) broadcast(stream byte, data []byte) {
+	p.mu.Lock()
+	var targets []*subscriber
+	for s := range p.subs {
+		if (stream == StreamStdout && s.stdout) || (stream == StreamStderr && s.stderr) {
+			targets = append(targets, s)
 		}
-		if frame == nil {
-			frame = make([]byte, frameHeaderLen+len(data))
-			putFrameHeader(frame, stream, len(data))
-			copy(frame[frameHeaderLen:], data)
-		}
+	}
+	p.mu.Unlock()
+	if len(targets) == 0 {
+		return
+	}
+	frame := make([]byte, frameHeaderLen+len(data))
+	putFrameHeader(frame, stream, len(data))
+	copy(frame[frameHeaderLen:], data)
+	for _, s := range targets {
 		select {
 		case s.ch <- frame:
-		default:
-			p.dropLocked(s)
+		case <-s.gone:
 		}
 	}
 }
 
-func (p *procIO) dropLocked(s *subscriber) {
+// closeQueueLocked closes s's queue (no copier sends any more) and
+// forgets s; p.mu held.
+func (p *procIO) closeQueueLocked(s *subscriber) {
 	if !s.closed {
 		s.closed = true
 		close(s.ch)
@@ -146,20 +184,28 @@ func (p *procIO) dropLocked(s *subscriber) {
 	delete(p.subs, s)
 }
 
-// unsubscribe drops a subscriber that will never be read.
-func (p *procIO) unsubscribe(s *subscriber) {
+// drop forgets a subscriber that will not be read (any more): copiers
+// stop waiting for it.
+func (p *procIO) drop(s *subscriber) {
+	s.goneOnce.Do(func() { close(s.gone) })
 	p.mu.Lock()
-	defer p.mu.Unlock()
-	p.dropLocked(s)
+	delete(p.subs, s)
+	p.mu.Unlock()
 }
 
+// unsubscribe drops a subscriber that will never be read.
+func (p *procIO) unsubscribe(s *subscriber) { p.drop(s) }
+
 // subscribe registers an attached client's output side; frames queue from
-// now on.
+// now on (and the output waits for them to be read).
 func (p *procIO) subscribe(stdout, stderr bool) *subscriber {
-	s := &subscriber{ch: make(chan []byte, subQueueLen), stdout: stdout, stderr: stderr}
+	s := &subscriber{ch: make(chan []byte, subQueueLen), gone: make(chan struct{}), stdout: stdout, stderr: stderr}
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if p.done {
+	if p.exited == nil {
+		p.exited = make(chan struct{})
+	}
+	if p.outputEnded || p.done && !p.wired {
 		s.closed = true
 		close(s.ch)
 		return s
@@ -171,28 +217,51 @@ func (p *procIO) subscribe(stdout, stderr bool) *subscriber {
 	return s
 }
 
-// attach copies the process's output to conn as frames until the process
-// ended (then the exit frame follows) or conn fails, and feeds the stdin
-// frames that come from r to the process when withStdin. The client's
-// half-close ends its stdin; output goes on. attach returns when the output
-// side is done; the caller closes conn.
+// attach copies the process's output to conn as frames until the output
+// ended and the process exited (then the exit frame follows) or conn fails,
+// and feeds the stdin frames that come from r to the process when
+// withStdin. The client's half-close ends its stdin; output goes on. A
+// client that reads slowly is waited for. Once the process exited, output
+// that stays open without a frame for drainExitWait (a process outside the
+// PID namespace holding the stream) no longer holds the attach. attach
+// returns when the output side is done; the caller closes conn.
 func (p *procIO) attach(conn net.Conn, r io.Reader, s *subscriber, withStdin bool) {
 	go p.readStdin(r, withStdin)
-	var failed bool
-	for frame := range s.ch {
-		if failed {
-			continue
-		}
-		if _, err := conn.Write(frame); err != nil {
-			failed = true
-			p.mu.Lock()
-			p.dropLocked(s)
-			p.mu.Unlock()
+	defer p.drop(s)
+	p.mu.Lock()
+	if p.exited == nil {
+		p.exited = make(chan struct{})
+	}
+	exited := p.exited
+	p.mu.Unlock()
+	exitedOnce := exited // nil once seen, so that the select fires once
+	var idle <-chan time.Time
+	for {
+		select {
+		case frame, ok := <-s.ch:
+			if !ok {
+				<-exited
+				p.writeExit(conn)
+				return
+			}
+			if _, err := conn.Write(frame); err != nil {
+				return
+			}
+			if idle != nil {
+				idle = time.After(drainExitWait)
+			}
+		case <-exitedOnce:
+			exitedOnce = nil // the output may still drain
+			idle = time.After(drainExitWait)
+		case <-idle:
+			p.writeExit(conn)
+			return
 		}
 	}
-	if failed {
-		return
-	}
+}
+
+// writeExit sends the exit frame, when the process exited.
+func (p *procIO) writeExit(conn net.Conn) {
 	p.mu.Lock()
 	exit := p.exit
 	p.mu.Unlock()
@@ -253,15 +322,21 @@ func (p *procIO) closeStdin() {
 	}
 }
 
-// finish waits (a bounded time) for the output to end, then ends every
-// attach with the exit frame.
+// finish waits (a bounded time) for the output to end, then records the
+// exit: each attach sends the exit frame once its client has the output.
 func (p *procIO) finish(exit *Exit) {
 	p.waitOutput()
 	p.mu.Lock()
 	p.done = true
 	p.exit = exit
-	for s := range p.subs {
-		p.dropLocked(s)
+	if p.exited == nil {
+		p.exited = make(chan struct{})
+	}
+	close(p.exited)
+	if !p.wired { // no output was ever read: nothing will close the queues
+		for s := range p.subs {
+			p.closeQueueLocked(s)
+		}
 	}
 	p.mu.Unlock()
 	p.closeStdin()

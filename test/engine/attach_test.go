@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"os/exec"
 	"strings"
 	"testing"
 	"time"
@@ -165,6 +166,26 @@ func TestExecStartTtyFrames(t *testing.T) {
 		raw := out == "hi\r\n"
 		if startTty && !raw || !startTty && !framed {
 			t.Errorf("exec created with a terminal, started with Tty %v: %q", startTty, out)
+		}
+	}
+}
+
+// TestSlowReaderGetsEverything: a client that reads its attached output
+// slowly (a pipe into a slow consumer) gets every byte, with and without
+// a TTY, from run and from exec, as from dockerd: the container's output
+// waits for it.
+func TestSlowReaderGetsEverything(t *testing.T) {
+	d := newDaemon(t)
+	d.mustDocker(t, "run", "-d", "--name", "ex", "busybox", "sleep", "300")
+	docker := dockerCLI(t) + " -H " + d.Host
+	for _, tc := range []struct{ cmd, want string }{
+		{docker + ` run --rm busybox sh -c "head -c 4000000 /dev/zero | tr '\\0' a" | (sleep 2; wc -c)`, "4000000"},
+		{docker + ` run --rm -t busybox seq 1 300000 | (sleep 2; wc -l)`, "300000"},
+		{docker + ` exec ex seq 1 300000 | (sleep 2; wc -l)`, "300000"},
+	} {
+		out, err := exec.Command("sh", "-c", tc.cmd).CombinedOutput()
+		if got := strings.TrimSpace(string(out)); err != nil || got != tc.want {
+			t.Errorf("%s: %q %v, want %s", tc.cmd, got, err, tc.want)
 		}
 	}
 }
