@@ -162,8 +162,13 @@ func (e *Engine) connectNetworks(ctx context.Context, c *Container) (retErr erro
 			}
 			return fmt.Errorf("start %s: network %s: %w", c.ID, name, err)
 		}
-		if i == 0 {
-			primaryIP, primaryEP, primaryNet = ep.IP, ep.ID, ep.NetworkID
+		// Ports are published on the first network that is not
+		// --internal (an internal network has no external connectivity:
+		// dockerd maps nothing there).
+		if !primaryIP.IsValid() {
+			if n, err := nets.Get(ctx, ep.NetworkID); err == nil && !n.Internal {
+				primaryIP, primaryEP, primaryNet = ep.IP, ep.ID, ep.NetworkID
+			}
 		}
 		c.rememberAddrs(name, ep)
 		e.publishNetwork(ep.NetworkID, name, c, mevents.ActionConnect)

@@ -168,9 +168,22 @@ func TestInternalNetworkHasNoRouteOut(t *testing.T) {
 		t.Errorf("a container on the internal network connecting to %s:8080: %s\nwant a failure, network unreachable", outside, r)
 	}
 
-	d.server(t, "isrv", "--network", "ptint")
+	// -p on an internal network publishes nothing, as with dockerd: the
+	// host cannot reach the container through the port.
+	hp := freePort(t)
+	d.server(t, "isrv", "--network", "ptint", "-p", "127.0.0.1:"+hp+":80")
 	if got := d.docker(t, "run", "--rm", "--network", "ptint", "busybox", "sh", "-c", clientScript("isrv", "80")); strings.TrimSpace(got) != "hello from isrv" {
 		t.Errorf("client on the internal network got %q from isrv, want \"hello from isrv\"", got)
+	}
+	if conn, err := net.DialTimeout("tcp", "127.0.0.1:"+hp, time.Second); err == nil {
+		b, _ := io.ReadAll(io.LimitReader(conn, 100))
+		conn.Close()
+		if len(b) > 0 {
+			t.Errorf("-p on an internal network: the host reached the container through 127.0.0.1:%s (%q)", hp, b)
+		}
+	}
+	if got := strings.TrimSpace(d.docker(t, "port", "isrv")); got != "" {
+		t.Errorf("docker port of a container on an internal network: %q, want nothing", got)
 	}
 	if got := d.docker(t, "inspect", "-f", "{{.NetworkSettings.Networks.ptint.Gateway}}", "isrv"); strings.TrimSpace(got) != "" {
 		t.Errorf("gateway of a container on the internal network = %q, want none", got)
