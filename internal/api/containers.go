@@ -445,7 +445,7 @@ func (s *Server) containerPrune(w http.ResponseWriter, r *http.Request) {
 		if sum.State == container.StateRunning || sum.State == container.StatePaused || sum.State == container.StateRestarting {
 			continue
 		}
-		ok, err := matchPrune(f, sum)
+		ok, err := matchPrune(f, sum, c.Created)
 		if err != nil {
 			writeError(w, r, err)
 			return
@@ -462,7 +462,7 @@ func (s *Server) containerPrune(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, rep)
 }
 
-func matchPrune(f listFilters, c container.Summary) (bool, error) {
+func matchPrune(f listFilters, c container.Summary, created time.Time) (bool, error) {
 	for key, vals := range f {
 		switch key {
 		case "label", "label!":
@@ -482,7 +482,7 @@ func matchPrune(f listFilters, c container.Summary) (bool, error) {
 				if err != nil {
 					return false, err
 				}
-				if time.Unix(c.Created, 0).After(t) {
+				if created.After(t) { // to the nanosecond: Summary's Created is seconds
 					return false, nil
 				}
 			}

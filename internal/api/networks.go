@@ -485,8 +485,8 @@ func parseUntil(v string, now time.Time) (time.Time, error) {
 			return t, nil
 		}
 	}
-	if sec, err := strconv.ParseFloat(v, 64); err == nil {
-		return time.Unix(0, int64(sec*1e9)), nil
+	if t, err := parseTimestamp("until", v); err == nil { // to the nanosecond, as dockerd
+		return t, nil
 	}
 	return time.Time{}, errdefs.ErrInvalidArgument.WithMessage(fmt.Sprintf("invalid filter 'until=%s': not a duration, time or timestamp", v))
 }

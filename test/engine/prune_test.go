@@ -1,8 +1,10 @@
 package engine
 
 import (
+	"fmt"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/berth/berth/internal/testutil"
 )
@@ -43,5 +45,27 @@ func TestSystemPrune(t *testing.T) {
 	}
 	if _, errOut, err := d.berth(t, "system", "prune", "-f", "--volumes", "--filter", "until=1h"); err == nil || !strings.Contains(errOut, `The "until" filter is not supported with "--volumes"`) {
 		t.Errorf("system prune --volumes --filter until: %v %q", err, errOut)
+	}
+}
+
+// TestPruneUntilFraction: container prune's until is read to the
+// nanosecond, as dockerd reads it: a container created after a fractional
+// until stays.
+func TestPruneUntilFraction(t *testing.T) {
+	d := newDaemon(t)
+	d.mustDocker(t, "create", "--name", "before", "busybox")
+	for i := 0; i < 3; i++ {
+		time.Sleep(20 * time.Millisecond)
+		now := time.Now()
+		until := fmt.Sprintf("%d.%09d", now.Unix(), now.Nanosecond())
+		time.Sleep(20 * time.Millisecond)
+		name := fmt.Sprintf("after%d", i)
+		d.mustDocker(t, "create", "--name", name, "busybox")
+		d.mustDocker(t, "container", "prune", "-f", "--filter", "until="+until)
+		if got := d.mustDocker(t, "ps", "-a", "--format", "{{.Names}}"); got != name+"\n" {
+			t.Errorf("after prune --filter until=%s: %q, want only %s (created after it)", until, got, name)
+		}
+		d.mustDocker(t, "rm", name)
+		d.mustDocker(t, "create", "--name", "before", "busybox")
 	}
 }
