@@ -470,6 +470,12 @@ func validateHostConfig(hc *container.HostConfig) error {
 	if hc.Memory > 0 && hc.MemorySwap > 0 && hc.MemorySwap < hc.Memory {
 		return errdefs.ErrInvalidArgument.WithMessage("Minimum memoryswap limit should be larger than memory limit, see usage")
 	}
+	if hc.MemoryReservation != 0 && hc.MemoryReservation < 6<<20 {
+		return errdefs.ErrInvalidArgument.WithMessage("Minimum memory reservation allowed is 6MB")
+	}
+	if s := hc.MemorySwappiness; s != nil && *s != -1 && (*s < 0 || *s > 100) {
+		return errdefs.ErrInvalidArgument.WithMessage(fmt.Sprintf("Invalid value: %v, valid memory swappiness range is 0-100", *s))
+	}
 	if hc.Memory > 0 && hc.MemoryReservation > 0 && hc.Memory < hc.MemoryReservation {
 		return errdefs.ErrInvalidArgument.WithMessage("Minimum memory limit can not be less than memory reservation limit, see usage")
 	}

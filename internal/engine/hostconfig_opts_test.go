@@ -57,6 +57,8 @@ func TestHostConfigLimits(t *testing.T) {
 		"CPU cfs quota can not be less than 1ms":                       {Resources: container.Resources{CPUQuota: 500}},
 		"CPU cfs period can not be less than 1ms":                      {Resources: container.Resources{CPUPeriod: 10}},
 		"Minimum memory limit can not be less than memory reservation": {Resources: container.Resources{Memory: 64 << 20, MemoryReservation: 128 << 20}},
+		"Minimum memory reservation allowed is 6MB":                    {Resources: container.Resources{MemoryReservation: 1024}},
+		"valid memory swappiness range is 0-100":                       {Resources: container.Resources{MemorySwappiness: ptr(int64(101))}},
 	} {
 		hc := hc
 		applyHostDefaults(&hc)
@@ -70,3 +72,5 @@ func TestHostConfigLimits(t *testing.T) {
 		t.Errorf("a quota, a period and a reservation under the limit: %v", err)
 	}
 }
+
+func ptr[T any](v T) *T { return &v }

@@ -582,8 +582,17 @@ func resources(hc *container.HostConfig) *specs.LinuxResources {
 		}
 		r.Devices = append(r.Devices, dc)
 	}
-	if hc.Memory > 0 || hc.MemorySwap != 0 || hc.MemoryReservation > 0 {
+	swappiness := hc.MemorySwappiness != nil && *hc.MemorySwappiness >= 0 // -1: the host's
+	oomKillDisable := hc.OomKillDisable != nil && *hc.OomKillDisable
+	if hc.Memory > 0 || hc.MemorySwap != 0 || hc.MemoryReservation > 0 || swappiness || oomKillDisable {
 		m := &specs.LinuxMemory{}
+		if swappiness {
+			v := uint64(*hc.MemorySwappiness)
+			m.Swappiness = &v
+		}
+		if oomKillDisable {
+			m.DisableOOMKiller = &oomKillDisable
+		}
 		if hc.Memory > 0 {
 			v := hc.Memory
 			m.Limit = &v
@@ -602,7 +611,7 @@ func resources(hc *container.HostConfig) *specs.LinuxResources {
 		}
 		r.Memory = m
 	}
-	if hc.NanoCPUs > 0 || hc.CPUShares > 0 || hc.CpusetCpus != "" || hc.CPUQuota > 0 || hc.CpusetMems != "" {
+	if hc.NanoCPUs > 0 || hc.CPUShares > 0 || hc.CpusetCpus != "" || hc.CPUQuota > 0 || hc.CPUPeriod > 0 || hc.CpusetMems != "" {
 		cpu := &specs.LinuxCPU{Cpus: hc.CpusetCpus, Mems: hc.CpusetMems}
 		if hc.CPUShares > 0 {
 			v := uint64(hc.CPUShares)
@@ -612,10 +621,12 @@ func resources(hc *container.HostConfig) *specs.LinuxResources {
 			period := uint64(100000)
 			quota := hc.NanoCPUs * 100000 / 1e9
 			cpu.Period, cpu.Quota = &period, &quota
-		} else if hc.CPUQuota > 0 {
-			q := hc.CPUQuota
-			cpu.Quota = &q
-			if hc.CPUPeriod > 0 {
+		} else {
+			if hc.CPUQuota > 0 {
+				q := hc.CPUQuota
+				cpu.Quota = &q
+			}
+			if hc.CPUPeriod > 0 { // also alone, as dockerd writes it
 				p := uint64(hc.CPUPeriod)
 				cpu.Period = &p
 			}

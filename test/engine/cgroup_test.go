@@ -193,3 +193,28 @@ func TestDeviceRulesAndBlkio(t *testing.T) {
 		}
 	}
 }
+
+// TestCPUPeriodSwappinessOOMKillDisable: --cpu-period alone,
+// --memory-swappiness and --oom-kill-disable reach the cgroup, as dockerd
+// writes them (they were shown by inspect and not applied).
+func TestCPUPeriodSwappinessOOMKillDisable(t *testing.T) {
+	if _, err := os.Stat("/sys/fs/cgroup/memory/memory.swappiness"); err != nil {
+		t.Skip("needs the cgroup v1 memory controller")
+	}
+	d := newDaemon(t)
+	id := strings.TrimSpace(d.mustDocker(t, "run", "-d", "--cpu-period", "50000", "--memory-swappiness", "0",
+		"--oom-kill-disable", "-m", "64m", "busybox", "sleep", "300"))
+	t.Cleanup(func() { d.docker(t, "rm", "-f", id) })
+	if got := cgroupFile(t, "cpu", id, "cpu.cfs_period_us"); got != "50000" {
+		t.Errorf("cpu.cfs_period_us = %q, want 50000", got)
+	}
+	if got := cgroupFile(t, "memory", id, "memory.swappiness"); got != "0" {
+		t.Errorf("memory.swappiness = %q, want 0", got)
+	}
+	if got := cgroupFile(t, "memory", id, "memory.oom_control"); !strings.Contains(got, "oom_kill_disable 1") {
+		t.Errorf("memory.oom_control = %q, want oom_kill_disable 1", got)
+	}
+	if _, errOut, err := d.docker(t, "run", "--rm", "--memory-reservation", "1k", "busybox", "true"); exitCode(err) != 125 || !strings.Contains(errOut, "Minimum memory reservation allowed is 6MB") {
+		t.Errorf("--memory-reservation 1k: exit %d %s", exitCode(err), errOut)
+	}
+}
