@@ -565,7 +565,7 @@ func (s *Server) containerWait(w http.ResponseWriter, r *http.Request) {
 }
 
 func writeJSONBody(w io.Writer, v any) {
-	b, err := json.Marshal(v)
+	b, err := marshalJSON(v)
 	if err != nil {
 		return
 	}

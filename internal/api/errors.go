@@ -1,6 +1,7 @@
 package api
 
 import (
+	"bytes"
 	"encoding/json"
 	"log/slog"
 	"net/http"
@@ -40,7 +41,7 @@ func writeError(w http.ResponseWriter, r *http.Request, err error) {
 		w.WriteHeader(status)
 		return
 	}
-	body, _ := json.Marshal(common.ErrorResponse{Message: msg})
+	body, _ := marshalJSON(common.ErrorResponse{Message: msg})
 	body = append(body, '\n')
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Content-Length", strconv.Itoa(len(body)))
@@ -50,7 +51,7 @@ func writeError(w http.ResponseWriter, r *http.Request, err error) {
 
 // writeJSON answers with status and v encoded as JSON.
 func writeJSON(w http.ResponseWriter, status int, v any) {
-	body, err := json.Marshal(v)
+	body, err := marshalJSON(v)
 	if err != nil {
 		http.Error(w, `{"message":"encode response"}`, http.StatusInternalServerError)
 		return
@@ -60,4 +61,18 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	w.Header().Set("Content-Length", strconv.Itoa(len(body)))
 	w.WriteHeader(status)
 	_, _ = w.Write(body)
+}
+
+// marshalJSON is json.Marshal without HTML escaping, as dockerd encodes its
+// JSON answers (httputils.WriteJSON): "a&b<c>" stays as it is instead of
+// "a\u0026b\u003cc\u003e". Progress and event streams keep Go's
+// escaping, as dockerd's do.
+func marshalJSON(v any) ([]byte, error) {
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		return nil, err
+	}
+	return bytes.TrimSuffix(b.Bytes(), []byte("\n")), nil
 }

@@ -352,7 +352,7 @@ type inspectResponse struct {
 // with the container fields it carried (Hostname, Tty, Image, ...), so that
 // a client's template naming one of them finds it.
 func legacyImageConfig(cfg *dockerspec.DockerOCIImageConfig, version string) json.RawMessage {
-	b, err := json.Marshal(cfg)
+	b, err := marshalJSON(cfg)
 	if err != nil || CompareVersions(version, "1.52") >= 0 {
 		return b
 	}
@@ -378,7 +378,7 @@ func legacyImageConfig(cfg *dockerspec.DockerOCIImageConfig, version string) jso
 			fill(k, false)
 		}
 	}
-	if out, err := json.Marshal(m); err == nil {
+	if out, err := marshalJSON(m); err == nil {
 		return out
 	}
 	return b

@@ -242,7 +242,7 @@ func (s *Server) info(w http.ResponseWriter, r *http.Request) {
 	if CompareVersions(VersionFrom(r.Context()), "1.50") < 0 {
 		// Before API 1.50 the answer has the bridge-nf fields, always
 		// false, as dockerd 28 sends them.
-		b, err := json.Marshal(info)
+		b, err := marshalJSON(info)
 		var m map[string]json.RawMessage
 		if err == nil && json.Unmarshal(b, &m) == nil {
 			m["BridgeNfIptables"], m["BridgeNfIp6tables"] = json.RawMessage("false"), json.RawMessage("false")

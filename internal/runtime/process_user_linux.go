@@ -329,14 +329,20 @@ func openInRootByWalk(rootFd int, rel string) (int, error) {
 	return -1, unix.EISDIR
 }
 
-// envWithHome returns env with HOME set, as runc does, when env has no HOME:
+// envWithHome returns env with HOME set, as runc does, when env has no HOME
+// or an empty one:
 // the home directory of uid in rootfs's /etc/passwd, or "/" when uid has no
 // entry (or the entry no home). The init calls it after pivot_root with
 // rootfs "/".
 func envWithHome(rootfs string, env []string, uid uint32) []string {
-	for _, e := range env {
+	for i, e := range env {
 		if strings.HasPrefix(e, "HOME=") {
-			return env
+			if e != "HOME=" {
+				return env
+			}
+			// An empty HOME counts as none, as runc's getenv test.
+			env = append(env[:i:i], env[i+1:]...)
+			break
 		}
 	}
 	home := "/"

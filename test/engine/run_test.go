@@ -42,3 +42,19 @@ func TestTmpfsMounts(t *testing.T) {
 		t.Errorf("Mounts | HostConfig.Tmpfs: %q, want tmpfs:/mnt | /flag", got)
 	}
 }
+
+// TestInspectUnescapedAndEmptyHome: JSON answers are not HTML-escaped, as
+// dockerd's (inspect shows "a&b<c>"), and an empty HOME is set from
+// /etc/passwd under the berth runtime as under runc.
+func TestInspectUnescapedAndEmptyHome(t *testing.T) {
+	d := newDaemon(t)
+	d.mustDocker(t, "create", "--name", "amp", "-e", "A=a&b<c>", "busybox")
+	if raw := d.mustDocker(t, "inspect", "amp"); !strings.Contains(raw, `"A=a&b<c>"`) {
+		t.Errorf("inspect escapes the environment: %s", raw)
+	}
+	for _, rt := range []string{"berth", "runc"} {
+		if got := d.mustDocker(t, "run", "--rm", "--runtime", rt, "-e", "HOME=", "busybox", "sh", "-c", "echo HOME=$HOME"); got != "HOME=/root\n" {
+			t.Errorf("-e HOME= under %s: %q, want HOME=/root", rt, got)
+		}
+	}
+}
