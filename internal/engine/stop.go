@@ -50,6 +50,18 @@ func (e *Engine) Kill(ctx context.Context, ref string, sigName string) error {
 	c.mu.Lock()
 	client := c.client
 	if !c.State.Running || client == nil {
+		if c.State.Restarting {
+			// As dockerd: a kill of a container waiting for its restart
+			// cancels the restart; there is no process to signal.
+			c.State.Restarting = false
+			c.ManuallyStopped = true
+			c.State.Status = container.StateExited
+			c.notify()
+			e.saveLogged(c)
+			c.mu.Unlock()
+			e.publish(c, mevents.ActionKill, map[string]string{"signal": strconv.Itoa(int(sig))})
+			return nil
+		}
 		c.mu.Unlock()
 		return errdefs.ErrConflict.WithMessage(fmt.Sprintf("Cannot kill container: %s: container %s is not running", ref, c.ID))
 	}

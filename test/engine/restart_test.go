@@ -71,6 +71,20 @@ func TestRestartPolicies(t *testing.T) {
 	if got := inspect("always"); got != st || !strings.HasPrefix(got, "exited") {
 		t.Fatalf("always after stop: %s then %s, want it to stay exited", st, got)
 	}
+	// docker kill of a crash-looping container between its runs cancels
+	// the restart, as dockerd's (it said "is not running").
+	d.mustDocker(t, "run", "-d", "--name", "crashloop", "--restart", "always", "busybox", "false")
+	waitFor(t, "crashloop to wait for its restart", func() bool {
+		return strings.TrimSpace(d.mustDocker(t, "inspect", "-f", "{{.State.Restarting}}", "crashloop")) == "true"
+	})
+	if _, errOut, err := d.docker(t, "kill", "crashloop"); err != nil {
+		t.Errorf("kill of a restarting container: %v %s", err, errOut)
+	}
+	st = inspect("crashloop")
+	time.Sleep(time.Second)
+	if got := inspect("crashloop"); got != st || !strings.HasPrefix(got, "exited") {
+		t.Errorf("crashloop after kill: %s then %s, want it to stay exited", st, got)
+	}
 
 	// At daemon start, as dockerd (and its documentation: "if it is
 	// manually stopped, it is restarted only when the daemon restarts"):
