@@ -91,6 +91,9 @@ func (e *Engine) Create(ctx context.Context, req CreateRequest) (string, []strin
 		c.WorkingDir = filepath.Clean(wd) // as dockerd stores it: "/tmp/" is /tmp
 		req.Config = &c
 	}
+	if err := netModeConflicts(req.Config, hc, req.NetworkingConfig); err != nil {
+		return "", nil, err
+	}
 	warnings, err := e.validateNetwork(ctx, hc)
 	if err != nil {
 		return "", nil, err
@@ -781,5 +784,46 @@ func (e *Engine) RemoveLink(ctx context.Context, name string) error {
 		}
 	}
 	e.saveLogged(c)
+	return nil
+}
+
+// netModeConflicts refuses, with dockerd's words (its runconfig errors),
+// options that a container sharing another's network namespace, or the
+// host's, cannot have: they were accepted and silently ignored. cfg is the
+// request's, before the image's config is merged (an image's EXPOSE is
+// no conflict).
+func netModeConflicts(cfg *container.Config, hc *container.HostConfig, nc *network.NetworkingConfig) error {
+	mode, _ := networkMode(hc)
+	if mode != modeContainer && mode != modeHost {
+		return nil
+	}
+	bad := func(msg string) error { return errdefs.ErrInvalidArgument.WithMessage(msg) }
+	if nc != nil {
+		for _, es := range nc.EndpointsConfig {
+			if es != nil && len(es.MacAddress) > 0 {
+				return bad("conflicting options: mac-address and the network mode")
+			}
+		}
+	}
+	if mode == modeHost {
+		if len(hc.Links) > 0 {
+			return bad("conflicting options: host type networking can't be used with links. This would result in undefined behavior")
+		}
+		return nil
+	}
+	switch {
+	case cfg.Hostname != "":
+		return bad("conflicting options: hostname and the network mode")
+	case len(hc.Links) > 0:
+		return bad("conflicting options: container type network can't be used with links. This would result in undefined behavior")
+	case len(hc.DNS) > 0:
+		return bad("conflicting options: dns and the network mode")
+	case len(hc.ExtraHosts) > 0:
+		return bad("conflicting options: custom host-to-IP mapping and the network mode")
+	case len(hc.PortBindings) > 0 || hc.PublishAllPorts:
+		return bad("conflicting options: port publishing and the container type network mode")
+	case len(cfg.ExposedPorts) > 0:
+		return bad("conflicting options: port exposing and the container type network mode")
+	}
 	return nil
 }

@@ -330,6 +330,26 @@ func TestNetworkNoneAndHostModes(t *testing.T) {
 	if got := d.mustDocker(t, "inspect", "-f", "{{.Config.Hostname}} {{.Config.Domainname}}", "joiner"); got != "ahost example.test\n" {
 		t.Errorf("inspect of the joiner: %q", got)
 	}
+	// What a shared or the host's namespace cannot have is refused, in
+	// dockerd's words (it was ignored).
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--network", "container:owner", "--dns", "192.0.2.1"}, "conflicting options: dns and the network mode"},
+		{[]string{"--network", "container:owner", "--add-host", "h:192.0.2.1"}, "conflicting options: custom host-to-IP mapping and the network mode"},
+		{[]string{"--network", "container:owner", "-h", "other"}, "conflicting options: hostname and the network mode"},
+		{[]string{"--network", "container:owner", "--expose", "80"}, "conflicting options: port exposing and the container type network mode"},
+		{[]string{"--network", "container:owner", "--link", "owner:o"}, "conflicting options: container type network can't be used with links"},
+		{[]string{"--network", "container:owner", "--mac-address", "02:42:ac:11:00:99"}, "conflicting options: mac-address and the network mode"},
+		{[]string{"--network", "host", "--link", "owner:o"}, "conflicting options: host type networking can't be used with links"},
+		{[]string{"--network", "host", "--mac-address", "02:42:ac:11:00:99"}, "conflicting options: mac-address and the network mode"},
+	} {
+		_, errOut, err := d.docker(t, append(append([]string{"run", "--rm"}, tc.args...), "busybox", "true")...)
+		if exitCode(err) != 125 || !strings.Contains(errOut, tc.want) {
+			t.Errorf("run %v: exit %d %q, want 125 and %q", tc.args, exitCode(err), errOut, tc.want)
+		}
+	}
 	out = d.mustDocker(t, "run", "--rm", "--add-host", "gw:host-gateway", "--dns", "192.0.2.53", "--dns-search", "example.test", "busybox", "sh", "-c", "cat /etc/hosts /etc/resolv.conf")
 	for _, want := range []string{"\tgw\n", "nameserver 192.0.2.53", "search example.test"} {
 		if !strings.Contains(out, want) {
