@@ -142,6 +142,11 @@ func (e *Engine) prepareMounts(ctx context.Context, c *Container, nonRecursiveRO
 		}
 		dests[d] = true // spec.go mounts --tmpfs itself
 	}
+	// --volumes-from: the container's own mounts win; among the
+	// containers named, the last one's mount at a destination wins, as
+	// dockerd's. An inherited anonymous volume stays anonymous: rm -v
+	// removes it once no container uses it (dockerd's rule).
+	inherited := map[string]int{} // destination -> index in recs
 	for _, from := range hc.VolumesFrom {
 		ref, mode, _ := strings.Cut(from, ":")
 		readOnly, err := volumesFromMode(mode)
@@ -153,17 +158,25 @@ func (e *Engine) prepareMounts(ctx context.Context, c *Container, nonRecursiveRO
 			return createRefError(err)
 		}
 		for _, r := range other.Snapshot().MountPoints {
-			if r.Type == mount.TypeTmpfs || dests[r.Destination] {
+			if r.Type == mount.TypeTmpfs {
 				continue
 			}
-			r.Anonymous, r.CopyData = false, false
+			r.CopyData = false
 			// As dockerd's: ":ro" makes every mount read-only; ":rw" (the
 			// default) keeps each as the source container has it, so a
 			// read-only mount never becomes writable.
 			if readOnly {
 				r.RW = false
 			}
+			if i, ok := inherited[r.Destination]; ok {
+				recs[i] = r
+				continue
+			}
+			if dests[r.Destination] {
+				continue
+			}
 			dests[r.Destination] = true
+			inherited[r.Destination] = len(recs)
 			recs = append(recs, r)
 		}
 	}

@@ -152,6 +152,22 @@ func TestVolumeBindsAndTmpfs(t *testing.T) {
 	if got := d.mustDocker(t, "run", "--rm", "--volumes-from", "src", "busybox", "cat", "/s/f"); got != "via\n" {
 		t.Errorf("--volumes-from read = %q", got)
 	}
+	// Two sources with the same mount point: the last named wins, as
+	// with dockerd.
+	d.mustDocker(t, "run", "--name", "src2", "-v", "shared2:/s", "busybox", "sh", "-c", "echo two > /s/f")
+	if got := d.mustDocker(t, "run", "--rm", "--volumes-from", "src", "--volumes-from", "src2", "busybox", "cat", "/s/f"); got != "two\n" {
+		t.Errorf("--volumes-from src --volumes-from src2 read %q, want two", got)
+	}
+	// An anonymous volume inherited from a removed container goes with
+	// rm -v of the one that inherited it; a named one stays.
+	d.mustDocker(t, "run", "--name", "vfparent", "-v", "vfnamed:/foo", "-v", "/bar", "busybox", "true")
+	anon := strings.TrimSpace(d.mustDocker(t, "inspect", "-f", `{{range .Mounts}}{{if eq .Destination "/bar"}}{{.Name}}{{end}}{{end}}`, "vfparent"))
+	d.mustDocker(t, "run", "--name", "vfchild", "--volumes-from", "vfparent", "busybox", "true")
+	d.mustDocker(t, "rm", "-f", "vfparent")
+	d.mustDocker(t, "rm", "-fv", "vfchild")
+	if vols := d.mustDocker(t, "volume", "ls", "-q"); strings.Contains(vols, anon) || !strings.Contains(vols, "vfnamed") {
+		t.Errorf("volumes after rm -v of the inheriting container: %q; want %s gone, vfnamed kept", vols, anon)
+	}
 	// ":rw" keeps a read-only mount of the source read-only (a volume and
 	// a host directory alike); ":ro" makes a writable one read-only.
 	host := t.TempDir()
