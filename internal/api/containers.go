@@ -8,8 +8,10 @@ import (
 	"io"
 	"maps"
 	"net/http"
+	"net/url"
 	"regexp"
 	"slices"
+	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -793,9 +795,11 @@ func (s *Server) containerLogs(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, err)
 		return
 	}
-	if o.Until, err = parseTimestamp("until", q.Get("until")); err != nil {
-		writeError(w, r, err)
-		return
+	if u := q.Get("until"); u != "0" { // dockerd's: until=0 is no limit
+		if o.Until, err = parseTimestamp("until", u); err != nil {
+			writeError(w, r, err)
+			return
+		}
 	}
 	if n, err := strconv.Atoi(q.Get("tail")); err == nil {
 		o.Tail = n // anything else ("all", "abc") is every line, as dockerd's
@@ -842,10 +846,10 @@ func (s *Server) containerLogs(w http.ResponseWriter, r *http.Request) {
 		begin()
 		line := en.Line
 		if details {
-			// dockerd's: the entry's attributes (labels and env
-			// log-opts, which Berth's json-file does not record), then
-			// a space.
-			line = append([]byte(" "), line...)
+			// dockerd's: the entry's attributes (the labels and env
+			// log-opts), k=v sorted by key and query-escaped, then a
+			// space.
+			line = append(append(logAttrsPrefix(en.Attrs), ' '), line...)
 		}
 		if stamps {
 			// Fixed width, nine digits, as dockerd's RFC3339NanoFixed.
@@ -955,4 +959,22 @@ func nameFilterMatches(filter, name string) bool {
 	}
 	re, err := regexp.Compile(filter)
 	return err == nil && (re.MatchString(name) || re.MatchString(bare))
+}
+
+// logAttrsPrefix is dockerd's form of a log entry's attributes for logs
+// --details: key=value pairs sorted by key, query-escaped, comma-separated.
+func logAttrsPrefix(attrs map[string]string) []byte {
+	keys := make([]string, 0, len(attrs))
+	for k := range attrs {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	var b []byte
+	for i, k := range keys {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = append(b, url.QueryEscape(k)+"="+url.QueryEscape(attrs[k])...)
+	}
+	return b
 }

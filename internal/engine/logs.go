@@ -28,12 +28,16 @@ type LogEntry struct {
 	Stream string    // "stdout" or "stderr"
 	Time   time.Time // when the shim read it
 	Line   []byte
+	// Attrs are the labels and environment variables the labels and env
+	// log-opts name (logs --details shows them).
+	Attrs map[string]string
 }
 
 type jsonEntry struct {
-	Log    string    `json:"log"`
-	Stream string    `json:"stream"`
-	Time   time.Time `json:"time"`
+	Log    string            `json:"log"`
+	Stream string            `json:"stream"`
+	Attrs  map[string]string `json:"attrs,omitempty"`
+	Time   time.Time         `json:"time"`
 }
 
 // Logs calls emit for each line of the container's log that o selects;
@@ -71,7 +75,7 @@ func (e *Engine) Logs(ctx context.Context, ref string, o LogOptions, emit func(L
 		return true
 	}
 	send := func(en jsonEntry) error {
-		return emit(LogEntry{Stream: en.Stream, Time: en.Time, Line: []byte(en.Log)})
+		return emit(LogEntry{Stream: en.Stream, Time: en.Time, Line: []byte(en.Log), Attrs: en.Attrs})
 	}
 	// Rotated files first (oldest is .N-1), then the current one.
 	var entries []jsonEntry

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"sync"
@@ -134,6 +135,7 @@ func (e *Engine) startLocked(ctx context.Context, c *Container) (retErr error) {
 	if err := logOptions(c.HostConfig.LogConfig, &scfg); err != nil {
 		return err
 	}
+	scfg.LogAttrs = logAttrs(c.HostConfig.LogConfig, c.Config)
 	if c.Runtime != shim.RuntimeBerth {
 		// A runtime the daemon's configuration dropped since the create
 		// (SIGHUP) is an error, not a silent fallback to runc.
@@ -504,4 +506,54 @@ func (e *Engine) awaitStart(c *Container) (<-chan struct{}, func()) {
 	wg.Add(1)
 	var once sync.Once
 	return c.starting, func() { once.Do(wg.Done) }
+}
+
+// logAttrs are the attributes docker's json-file writes with each entry:
+// the container's labels named by the labels log-opt (or matching
+// labels-regex) and its environment variables named by env (or matching
+// env-regex).
+func logAttrs(lc container.LogConfig, cfg *container.Config) map[string]string {
+	out := map[string]string{}
+	if v := lc.Config["labels"]; v != "" {
+		for _, k := range strings.Split(v, ",") {
+			if val, ok := cfg.Labels[k]; ok {
+				out[k] = val
+			}
+		}
+	}
+	if v := lc.Config["labels-regex"]; v != "" {
+		if re, err := regexp.Compile(v); err == nil {
+			for k, val := range cfg.Labels {
+				if re.MatchString(k) {
+					out[k] = val
+				}
+			}
+		}
+	}
+	env := map[string]string{}
+	for _, kv := range cfg.Env {
+		if k, v, ok := strings.Cut(kv, "="); ok {
+			env[k] = v
+		}
+	}
+	if v := lc.Config["env"]; v != "" {
+		for _, k := range strings.Split(v, ",") {
+			if val, ok := env[k]; ok {
+				out[k] = val
+			}
+		}
+	}
+	if v := lc.Config["env-regex"]; v != "" {
+		if re, err := regexp.Compile(v); err == nil {
+			for k, val := range env {
+				if re.MatchString(k) {
+					out[k] = val
+				}
+			}
+		}
+	}
+	if len(out) == 0 {
+		return nil
+	}
+	return out
 }

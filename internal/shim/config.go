@@ -70,6 +70,9 @@ type Config struct {
 	// LogCompress gzips rotated files (<log>.1.gz, ...), as docker's
 	// compress=true.
 	LogCompress bool `json:"logCompress,omitempty"`
+	// LogAttrs are written with every log entry ("attrs"), as docker's
+	// json-file writes the labels and env log-opts name.
+	LogAttrs map[string]string `json:"logAttrs,omitempty"`
 
 	// ExitTimeout is how long the shim stays after the container exited
 	// while no client is connected, before it deletes the container from

@@ -312,6 +312,7 @@ func newServed(dir string, h *handover) (*shim, error) {
 		if p.log, err = openJSONLog(s.cfg.LogPath, s.cfg.LogMaxSize, s.cfg.LogMaxFiles, s.cfg.LogCompress); err != nil {
 			return nil, err
 		}
+		p.log.setAttrs(s.cfg.LogAttrs)
 	}
 	p.stdin = inherited(h.Stdin, "stdin")
 	outs := stdioFiles{stdout: inherited(h.Stdout, "stdout"), stderr: inherited(h.Stderr, "stderr")}

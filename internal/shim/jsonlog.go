@@ -2,6 +2,7 @@ package shim
 
 import (
 	"compress/gzip"
+	"encoding/json"
 	"fmt"
 	"io"
 	"os"
@@ -30,7 +31,8 @@ type jsonLog struct {
 	compress bool
 	zipping  sync.WaitGroup // the gzip of the last rotated file
 	buf      []byte
-	err      error // the first write error, reported once
+	err      error  // the first write error, reported once
+	attrs    []byte // `,"attrs":{...}` or empty
 }
 
 func openJSONLog(path string, maxSize int64, maxFiles int, compress bool) (*jsonLog, error) {
@@ -61,7 +63,9 @@ func (l *jsonLog) write(stream string, msg []byte, t time.Time) {
 	b = appendJSONString(b, msg)
 	b = append(b, `,"stream":"`...)
 	b = append(b, stream...)
-	b = append(b, `","time":"`...)
+	b = append(b, '"')
+	b = append(b, l.attrs...)
+	b = append(b, `,"time":"`...)
 	b = t.UTC().AppendFormat(b, time.RFC3339Nano)
 	b = append(b, "\"}\n"...)
 	if cap(b) <= 64<<10 {
@@ -224,4 +228,17 @@ func appendJSONString(b, s []byte) []byte {
 	}
 	b = append(b, s[start:]...)
 	return append(b, '"')
+}
+
+// setAttrs makes every entry carry attrs, as docker's json-file does
+// ({"log":...,"stream":...,"attrs":{...},"time":...}).
+func (l *jsonLog) setAttrs(attrs map[string]string) {
+	if len(attrs) == 0 {
+		return
+	}
+	b, err := json.Marshal(attrs) // keys sorted
+	if err != nil {
+		return
+	}
+	l.attrs = append([]byte(`,"attrs":`), b...)
 }

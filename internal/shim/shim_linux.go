@@ -216,6 +216,7 @@ func (s *shim) create() error {
 		if err != nil {
 			return err
 		}
+		l.setAttrs(s.cfg.LogAttrs)
 		p.log = l
 	}
 	child, outs, err := makeStdio(p, s.cfg.OpenStdin, s.cfg.Terminal)

@@ -74,6 +74,19 @@ func TestLogsTailThenUntilAndNone(t *testing.T) {
 			t.Errorf("logs --tail %s --until (between b and c): %q, want %q", tail, out, want)
 		}
 	}
+	// The labels and env log-opts put attributes on every entry, which
+	// logs --details shows first, as dockerd's json-file.
+	d.mustDocker(t, "run", "--name", "la", "--label", "foo=bar", "--label", "other=x", "-e", "baz=qux", "--log-opt", "labels=foo", "--log-opt", "env=baz", "busybox", "echo", "hello")
+	if got := d.mustDocker(t, "logs", "--details", "la"); got != "baz=qux,foo=bar hello\n" {
+		t.Errorf("logs --details: %q, want %q", got, "baz=qux,foo=bar hello\n")
+	}
+	if got := d.mustDocker(t, "logs", "--details", "lt"); !strings.HasPrefix(got, " a\n") {
+		t.Errorf("logs --details without attributes: %q, want a leading space", got)
+	}
+	// until=0 is no limit, as dockerd reads it.
+	if code, body := rawRequest(t, d, "GET", "/v1.51/containers/lt/logs?stdout=1&until=0", "", ""); code != 200 || !strings.Contains(body, "d\n") {
+		t.Errorf("logs with until=0: %d %q, want every line", code, body)
+	}
 	d.mustDocker(t, "run", "-d", "--name", "nolog", "--log-driver", "none", "busybox", "sleep", "300")
 	if code, body := rawRequest(t, d, "GET", "/v1.47/containers/nolog/logs?stdout=1", "", ""); code != 501 || !strings.Contains(body, "does not support reading") {
 		t.Errorf("logs of a --log-driver none container: %d %s, want 501", code, body)
