@@ -310,11 +310,18 @@ func (s *Server) matchContainer(f listFilters, c container.Summary, ancestors ma
 					any = any || (m.Name != "" && m.Name == v) || (m.Name == "" && m.Source == v) || m.Destination == v
 				}
 			case "publish", "expose":
-				// dockerd's: a container port the container publishes
-				// (HostConfig.PortBindings) or exposes (Config.ExposedPorts).
+				// dockerd's: a host port the container has published
+				// (its Ports' PublicPort), or a container port it exposes
+				// (Config.ExposedPorts).
 				lo, hi, proto, err := parsePortFilter(v)
 				if err != nil {
 					return false, errdefs.ErrInvalidArgument.WithMessage(fmt.Sprintf("invalid filter '%s=%s': %v", key, v, err))
+				}
+				if key == "publish" {
+					for _, p := range c.Ports {
+						any = any || p.PublicPort != 0 && p.PublicPort >= lo && p.PublicPort <= hi && p.Type == proto
+					}
+					continue
 				}
 				ctr, err := s.cfg.Engine.Get(c.ID)
 				if err != nil {
@@ -322,11 +329,7 @@ func (s *Server) matchContainer(f listFilters, c container.Summary, ancestors ma
 				}
 				snap := ctr.Snapshot()
 				var ports []string
-				if key == "publish" && snap.HostConfig != nil {
-					for p := range snap.HostConfig.PortBindings {
-						ports = append(ports, p.String())
-					}
-				} else if key == "expose" && snap.Config != nil {
+				if snap.Config != nil {
 					for p := range snap.Config.ExposedPorts {
 						ports = append(ports, p.String())
 					}

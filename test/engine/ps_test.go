@@ -1,6 +1,8 @@
 package engine
 
 import (
+	"fmt"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -51,15 +53,18 @@ func TestPsCommand(t *testing.T) {
 
 // ps --filter volume=, publish=, expose= and is-task= as dockerd has them.
 func TestPsFiltersMountsPorts(t *testing.T) {
-	d := newDaemon(t)
-	d.mustDocker(t, "create", "--name", "pf1", "-v", "pfvol:/data", "--expose", "7000", "-p", "127.0.0.1:18080:80", "busybox", "true")
-	d.mustDocker(t, "create", "--name", "pf2", "busybox", "true")
+	d, _, _ := newNetDaemon(t)
+	hp, hp2 := freePort(t), freePort(t)
+	d.mustDocker(t, "run", "-d", "--name", "pf1", "-v", "pfvol:/data", "--expose", "7000", "-p", "127.0.0.1:"+hp+":80", "busybox", "sleep", "300")
+	d.mustDocker(t, "create", "--name", "pf2", "-p", "127.0.0.1:"+hp2+":81", "busybox", "true")
+	n, _ := strconv.Atoi(hp)
 	t.Cleanup(func() { d.docker(t, "rm", "-f", "-v", "pf1", "pf2"); d.docker(t, "volume", "rm", "-f", "pfvol") })
 	for filter, want := range map[string]string{
-		// publish= names the container port that is published, as dockerd's
-		"volume=pfvol": "pf1", "volume=/data": "pf1", "publish=80": "pf1", "publish=80/tcp": "pf1",
-		"publish=70-90": "pf1", "publish=80/udp": "", "publish=7000": "", "expose=7000": "pf1",
-		"expose=7001": "", "is-task=true": "",
+		// publish= names a host port the container has published (a
+		// created container has none yet), as dockerd's
+		"volume=pfvol": "pf1", "volume=/data": "pf1", "publish=" + hp: "pf1", "publish=" + hp + "/tcp": "pf1",
+		fmt.Sprintf("publish=%d-%d", n-1, n+1): "pf1", "publish=" + hp + "/udp": "", "publish=80": "", "publish=" + hp2: "",
+		"expose=7000": "pf1", "expose=7001": "", "is-task=true": "",
 	} {
 		out := strings.TrimSpace(d.mustDocker(t, "ps", "-a", "--format", "{{.Names}}", "--filter", filter))
 		if out != want {
