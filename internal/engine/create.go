@@ -94,6 +94,12 @@ func (e *Engine) Create(ctx context.Context, req CreateRequest) (string, []strin
 	if err := netModeConflicts(req.Config, hc, req.NetworkingConfig); err != nil {
 		return "", nil, err
 	}
+	if err := checkHostPorts(hc); err != nil {
+		return "", nil, err
+	}
+	if err := checkUserIDs(req.Config.User); err != nil {
+		return "", nil, err
+	}
 	warnings, err := e.validateNetwork(ctx, hc)
 	if err != nil {
 		return "", nil, err
@@ -824,6 +830,44 @@ func netModeConflicts(cfg *container.Config, hc *container.HostConfig, nc *netwo
 		return bad("conflicting options: port publishing and the container type network mode")
 	case len(cfg.ExposedPorts) > 0:
 		return bad("conflicting options: port exposing and the container type network mode")
+	}
+	return nil
+}
+
+// checkHostPorts refuses a host port that is no number or range at create,
+// with dockerd's words (it failed only at start).
+func checkHostPorts(hc *container.HostConfig) error {
+	for _, bs := range hc.PortBindings {
+		for _, b := range bs {
+			if b.HostPort == "" {
+				continue
+			}
+			lo, hi, isRange := strings.Cut(b.HostPort, "-")
+			ok := validPort(lo) && (!isRange || validPort(hi))
+			if !ok {
+				return errdefs.ErrInvalidArgument.WithMessage(fmt.Sprintf("invalid port specification: %q", b.HostPort))
+			}
+		}
+	}
+	return nil
+}
+
+func validPort(s string) bool {
+	n, err := strconv.ParseUint(s, 10, 16)
+	return err == nil && n <= 65535
+}
+
+// checkUserIDs refuses numeric user and group IDs outside 0-2147483647,
+// with dockerd's words (a uid of 2147483648 ran as such).
+func checkUserIDs(user string) error {
+	u, g, _ := strings.Cut(user, ":")
+	for _, id := range []string{u, g} {
+		if id == "" {
+			continue
+		}
+		if n, err := strconv.ParseInt(id, 10, 64); err == nil && (n < 0 || n > 2147483647) || strings.HasPrefix(id, "-") {
+			return errdefs.ErrInvalidArgument.WithMessage("uids and gids must be in range 0-2147483647")
+		}
 	}
 	return nil
 }

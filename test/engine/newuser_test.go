@@ -326,6 +326,10 @@ func TestCreateRefusesInvalidConfig(t *testing.T) {
 		`{"Image":"busybox","HostConfig":{"Tmpfs":{"//":""}}}`:                                     "destination can't be '/'",
 		`{"Image":"busybox","HostConfig":{"Tmpfs":{"foo":""}}}`:                                    "mount path must be absolute",
 		`{"Image":"busybox","HostConfig":{"Annotations":{"":"x"}}}`:                                "the empty string is not permitted as an annotation key",
+		`{"Image":"busybox","HostConfig":{"PortBindings":{"8080/tcp":[{"HostPort":"aa80"}]}}}`:     `invalid port specification: \"aa80\"`,
+		`{"Image":"busybox","User":"2147483648"}`:                                                  "uids and gids must be in range 0-2147483647",
+		`{"Image":"busybox","User":"-1"}`:                                                          "uids and gids must be in range 0-2147483647",
+		`{"Image":"busybox","User":"0:4294967296"}`:                                                "uids and gids must be in range 0-2147483647",
 		`{"Image":"busybox","Healthcheck":{"Test":["CMD","true"],"Interval":1000000,"Retries":0}}`: "",
 	} {
 		code, out := rawRequest(t, d, "POST", "/v1.47/containers/create", "application/json", body)
