@@ -120,7 +120,17 @@ func (e *Engine) Create(ctx context.Context, req CreateRequest) (string, []strin
 			}
 		}
 	}
+	// A legacy link on the default bridge must name a container; on a user
+	// network it is a DNS alias, resolved when asked, and may name one
+	// that comes later, as with dockerd.
+	onUserNet := isUserNetwork(e.netName(ctx, primaryNetwork(hc)))
 	for _, l := range hc.Links {
+		if onUserNet {
+			if name, _ := splitLink(l); name == "" {
+				return "", nil, errdefs.ErrInvalidArgument.WithMessage(fmt.Sprintf("invalid link %q", l))
+			}
+			continue
+		}
 		if _, _, err := e.linked(l); err != nil {
 			return "", nil, err
 		}

@@ -279,8 +279,8 @@ func (e *Engine) execProcess(c *Container, req container.ExecCreateRequest) (*sp
 		return nil, err
 	}
 	// As docker: the container's environment with HOSTNAME, TERM for this
-	// exec's terminal, then the exec's own variables.
-	env := daemonEnv(containerHostname(c), req.Tty, c.Config.Env, req.Env)
+	// exec's terminal, its legacy links' variables, then the exec's own.
+	env := daemonEnv(containerHostname(c), req.Tty, e.linkEnv(c), c.Config.Env, req.Env)
 	cwd := req.WorkingDir
 	if cwd == "" {
 		cwd = c.Config.WorkingDir

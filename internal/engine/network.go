@@ -456,7 +456,19 @@ func (e *Engine) writeNetworkEtcFiles(ctx context.Context, c *Container, dir str
 				return err
 			}
 			if ep, ok := e.endpointsByName(ctx, other.ID)[primary]; ok && ep.IP.IsValid() {
-				for _, n := range []string{alias, other.ID[:12], strings.TrimPrefix(other.Name, "/")} {
+				// dockerd's: the alias, the linked container's hostname
+				// (its short ID unless -h) and its name.
+				if other != c {
+					other.mu.Lock()
+				}
+				names := []string{alias, containerHostname(other)}
+				if other != c {
+					other.mu.Unlock()
+				}
+				if name := strings.TrimPrefix(other.Name, "/"); name != alias {
+					names = append(names, name)
+				}
+				for _, n := range names {
 					hc.ExtraHosts = append(hc.ExtraHosts, n+":"+ep.IP.String())
 				}
 			}
@@ -689,6 +701,9 @@ func (e *Engine) setupNetwork(ctx context.Context, c *Container, dir string) (st
 			return "", e.writeEtcFiles(c, dir)
 		}
 		return ns, e.copyEtcFiles(c, other, dir)
+	}
+	if err := e.linkedRunning(ctx, c); err != nil {
+		return "", err
 	}
 	p := filepath.Join(e.cfg.ExecRoot, "netns", c.ID)
 	if err := newNetNS(p); err != nil {
@@ -955,4 +970,29 @@ func (e *Engine) linked(l string) (*Container, string, error) {
 		return nil, "", errdefs.ErrInvalidArgument.WithMessage(fmt.Sprintf("could not get container for %s: No such container: %s", name, name))
 	}
 	return c, alias, nil
+}
+
+// linkedRunning refuses, as dockerd at start, a legacy link on the default
+// bridge to a container that does not run (the link's address and
+// variables would have nothing behind them); c.mu held.
+func (e *Engine) linkedRunning(ctx context.Context, c *Container) error {
+	if len(c.HostConfig.Links) == 0 || isUserNetwork(e.netName(ctx, primaryNetwork(c.HostConfig))) {
+		return nil
+	}
+	for _, l := range c.HostConfig.Links {
+		other, alias, err := e.linked(l)
+		if err != nil {
+			return err
+		}
+		if other == c {
+			continue
+		}
+		other.mu.Lock()
+		running := other.State.Running
+		other.mu.Unlock()
+		if !running {
+			return fmt.Errorf("Cannot link to a non running container: %s AS %s/%s", other.Name, c.Name, alias)
+		}
+	}
+	return nil
 }

@@ -157,3 +157,22 @@ func TestLegacyLinkEnv(t *testing.T) {
 		t.Errorf("PATH or HOME passed on:\n%s", got)
 	}
 }
+
+func TestLinkedFirst(t *testing.T) {
+	a := &Container{ID: "a", LinkIDs: map[string]string{"b": "b"}}
+	b := &Container{ID: "b", LinkIDs: map[string]string{"c": "c"}}
+	c := &Container{ID: "c"}
+	d := &Container{ID: "d", LinkIDs: map[string]string{"x": "gone"}}
+	var ids []string
+	for _, x := range linkedFirst([]*Container{a, b, c, d}) {
+		ids = append(ids, x.ID)
+	}
+	if got := strings.Join(ids, ""); got != "cdba" {
+		t.Errorf("linkedFirst = %s, want c and d first, then b, then a", got)
+	}
+	x := &Container{ID: "x", LinkIDs: map[string]string{"y": "y"}}
+	y := &Container{ID: "y", LinkIDs: map[string]string{"x": "x"}}
+	if got := linkedFirst([]*Container{x, y}); len(got) != 2 {
+		t.Errorf("a cycle: %d containers, want both", len(got))
+	}
+}

@@ -103,7 +103,7 @@ func (e *Engine) restore(ctx context.Context) error {
 			}
 		}
 	}
-	for _, c := range toStart {
+	for _, c := range linkedFirst(toStart) {
 		c.mu.Lock()
 		c.State.Restarting = false
 		if err := e.startLocked(ctx, c); err != nil {
@@ -218,4 +218,38 @@ func killShimOf(dir string) {
 		return
 	}
 	_ = unix.Kill(pid, unix.SIGKILL)
+}
+
+// linkedFirst orders cs so that the containers a legacy link names start
+// before the containers that link to them (a link needs its target
+// running, as dockerd's restore orders them); a cycle keeps its order.
+func linkedFirst(cs []*Container) []*Container {
+	pending := map[string]bool{}
+	for _, c := range cs {
+		pending[c.ID] = true
+	}
+	out := make([]*Container, 0, len(cs))
+	rest := cs
+	for len(rest) > 0 {
+		var next []*Container
+		for _, c := range rest {
+			ready := true
+			for _, id := range c.LinkIDs {
+				if id != c.ID && pending[id] {
+					ready = false
+				}
+			}
+			if ready {
+				out = append(out, c)
+				delete(pending, c.ID)
+			} else {
+				next = append(next, c)
+			}
+		}
+		if len(next) == len(rest) { // a cycle
+			return append(out, next...)
+		}
+		rest = next
+	}
+	return out
 }

@@ -642,6 +642,28 @@ func TestLegacyLinkEnv(t *testing.T) {
 		t.Errorf("/etc/hosts of app3 after the renames and a restart: %q", got)
 	}
 	d.mustDocker(t, "rename", "db2", "db")
+	// docker exec has the link's variables too; /etc/hosts names the
+	// linked container by alias, hostname (-h) and name, as dockerd's.
+	if got := d.mustDocker(t, "exec", "app3", "sh", "-c", "echo $STORE_NAME"); got != "/app3/store\n" {
+		t.Errorf("exec in the linking container: STORE_NAME=%q, want /app3/store", got)
+	}
+	d.mustDocker(t, "run", "-d", "--name", "fredbox", "-h", "fred", "busybox", "sleep", "300")
+	if got := d.mustDocker(t, "run", "--rm", "--link", "fredbox:fb", "busybox", "sh", "-c", "grep -c -w -e fb -e fred -e fredbox /etc/hosts"); got != "3\n" {
+		t.Errorf("/etc/hosts names of a linked container with -h fred: %q lines, want alias, hostname and name", got)
+	}
+	// A link to a container that does not run fails the start, as
+	// dockerd's ("Cannot link to a non running container").
+	d.mustDocker(t, "create", "--name", "stoppedtarget", "busybox", "true")
+	if _, errOut, err := d.docker(t, "run", "--rm", "--link", "stoppedtarget:st", "busybox", "true"); err == nil || !strings.Contains(errOut, "Cannot link to a non running container: /stoppedtarget AS") {
+		t.Errorf("link to a created container: %v %s", err, errOut)
+	}
+	// On a user network a link may name a container that comes later.
+	d.mustDocker(t, "network", "create", "fwd")
+	d.mustDocker(t, "run", "-d", "--name", "early", "--network", "fwd", "--link", "later:lt", "busybox", "sleep", "300")
+	d.mustDocker(t, "run", "-d", "--name", "later", "--network", "fwd", "busybox", "sleep", "300")
+	if got := d.mustDocker(t, "exec", "early", "nslookup", "lt"); !strings.Contains(got, d.ipOf(t, "later", "fwd")) {
+		t.Errorf("a forward link on a user network does not resolve:\n%s", got)
+	}
 	// docker rm --link takes the link away and leaves both containers:
 	// no alias in the linker's /etc/hosts or HostConfig.Links, no name
 	// for db, and the same after a restart of the linker.
