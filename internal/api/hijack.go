@@ -30,12 +30,12 @@ func (c *HijackedConn) CloseWrite() error {
 	return c.Conn.Close()
 }
 
-// IsUpgrade reports whether r asks for the raw-stream upgrade the docker
-// client sends (Connection: Upgrade, Upgrade: tcp).
+// IsUpgrade reports whether r asks for the raw-stream upgrade: an Upgrade
+// header, as dockerd decides it (the docker client also sends Connection:
+// Upgrade; some clients send Upgrade alone).
 func IsUpgrade(r *http.Request) bool {
-	conn := strings.ToLower(r.Header.Get("Connection"))
-	up := strings.ToLower(r.Header.Get("Upgrade"))
-	return strings.Contains(conn, "upgrade") && (up == "tcp" || up == "h2c")
+	_, ok := r.Header["Upgrade"]
+	return ok
 }
 
 // Hijack takes over the connection of r and answers it the way dockerd

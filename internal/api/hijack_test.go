@@ -99,3 +99,28 @@ func TestHijackWithoutUpgradeAnswers200(t *testing.T) {
 		t.Errorf("got %d %q %q", resp.StatusCode, resp.Header.Get("Content-Type"), b)
 	}
 }
+
+// An Upgrade header alone asks for the upgrade, as dockerd reads it (some
+// Go clients send no Connection: Upgrade): 101.
+func TestHijackUpgradeHeaderAlone(t *testing.T) {
+	ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		conn, err := Hijack(w, r, types.MediaTypeRawStream)
+		if err != nil {
+			return
+		}
+		conn.Close()
+	}))
+	t.Cleanup(ts.Close)
+	c, err := net.Dial("tcp", strings.TrimPrefix(ts.URL, "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if _, err := io.WriteString(c, "POST /containers/x/attach?stream=1 HTTP/1.1\r\nHost: x\r\nUpgrade: tcp\r\nContent-Length: 0\r\n\r\n"); err != nil {
+		t.Fatal(err)
+	}
+	line, err := bufio.NewReader(c).ReadString('\n')
+	if err != nil || !strings.HasPrefix(line, "HTTP/1.1 101") {
+		t.Errorf("status line %q, %v; want 101", line, err)
+	}
+}
