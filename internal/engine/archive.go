@@ -18,6 +18,7 @@ import (
 	"github.com/containerd/errdefs"
 	"github.com/moby/moby/api/types/container"
 	mounttypes "github.com/moby/moby/api/types/mount"
+	specs "github.com/opencontainers/runtime-spec/specs-go"
 
 	"golang.org/x/sys/unix"
 
@@ -97,6 +98,14 @@ func (e *Engine) bindVolumes(c *Container, root string) (func(), error) {
 	ms, err := e.volumeMounts(c)
 	if err != nil {
 		return undo, err
+	}
+	// The container's hostname, hosts and resolv.conf, as it runs with
+	// them (dockerd's cp of a stopped container has them too).
+	for _, f := range []struct{ name, dest string }{{"hostname", "/etc/hostname"}, {"hosts", "/etc/hosts"}, {"resolv.conf", "/etc/resolv.conf"}} {
+		src := filepath.Join(e.dir(c.ID), f.name)
+		if _, err := os.Stat(src); err == nil {
+			ms = append(ms, specs.Mount{Destination: f.dest, Type: "bind", Source: src})
+		}
 	}
 	sort.SliceStable(ms, func(i, j int) bool { return mountDepth(ms[i].Destination) < mountDepth(ms[j].Destination) })
 	for _, m := range ms {

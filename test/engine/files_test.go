@@ -228,6 +228,18 @@ func TestCpThroughMounts(t *testing.T) {
 	if b, err := os.ReadFile(filepath.Join(out, "hf2")); err != nil || string(b) != "from-host\n" {
 		t.Errorf("copied out of the stopped container's bind: %q, %v", b, err)
 	}
+	// ... and so are its hostname, hosts and resolv.conf (the image's
+	// were copied out).
+	d.mustDocker(t, "cp", "cpm:/etc/hostname", filepath.Join(out, "hostname2"))
+	d.mustDocker(t, "cp", "cpm:/etc/hosts", filepath.Join(out, "hosts2"))
+	if b, err := os.ReadFile(filepath.Join(out, "hostname2")); err != nil || string(b) != "cphost\n" {
+		t.Errorf("/etc/hostname of the stopped container: %q, %v; want cphost", b, err)
+	}
+	cpmID := strings.TrimSpace(d.mustDocker(t, "inspect", "-f", "{{.Id}}", "cpm"))
+	own, _ := os.ReadFile(filepath.Join(d.DataRoot, "containers", cpmID, "hosts"))
+	if b, err := os.ReadFile(filepath.Join(out, "hosts2")); err != nil || len(own) == 0 || string(b) != string(own) {
+		t.Errorf("/etc/hosts of the stopped container: %q, %v; want its own %q", b, err, own)
+	}
 	if m, _ := os.ReadFile("/proc/self/mountinfo"); strings.Contains(string(m), "/rootfs/mnt/") {
 		t.Errorf("binds left mounted after the copies")
 	}
