@@ -148,6 +148,16 @@ func (s *Server) publishImage(action mevents.Action, id string, attrs map[string
 	if attrs == nil {
 		attrs = map[string]string{}
 	}
+	// As dockerd's LogImageEvent: the image's labels, then the name.
+	if svc, err := s.images(); err == nil && action != mevents.ActionDelete {
+		if img, err := svc.Get(context.Background(), id); err == nil {
+			for k, v := range img.Config.Config.Labels {
+				if _, ok := attrs[k]; !ok {
+					attrs[k] = v
+				}
+			}
+		}
+	}
 	if _, ok := attrs["name"]; !ok {
 		attrs["name"] = id
 	}
@@ -791,11 +801,20 @@ func (s *Server) imagesLoad(w http.ResponseWriter, r *http.Request) {
 		body = http.NoBody
 	}
 	lines, err := svc.Load(r.Context(), body)
+	loaded := map[string]bool{}
 	for _, l := range lines {
 		ps.send(streamMessage{Stream: l + "\n"})
-		if n, ok := strings.CutPrefix(l, "Loaded image: "); ok {
-			s.publishImage(mevents.ActionLoad, n, nil)
-		} else if id, ok := strings.CutPrefix(l, "Loaded image ID: "); ok {
+		// dockerd's: one load event per image, by its ID.
+		id, ok := strings.CutPrefix(l, "Loaded image ID: ")
+		if n, named := strings.CutPrefix(l, "Loaded image: "); named {
+			img, gerr := svc.Get(r.Context(), n)
+			if gerr != nil {
+				continue
+			}
+			id, ok = img.ID.String(), true
+		}
+		if ok && !loaded[id] {
+			loaded[id] = true
 			s.publishImage(mevents.ActionLoad, id, nil)
 		}
 	}

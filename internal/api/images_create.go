@@ -115,7 +115,7 @@ func (s *Server) imagePull(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	ps.finish()
-	s.publishImage(mevents.ActionPull, reference.FamiliarString(ref), map[string]string{"name": reference.FamiliarString(ref)})
+	s.publishImage(mevents.ActionPull, reference.FamiliarString(ref), map[string]string{"name": reference.FamiliarName(ref)})
 }
 
 // imageImport makes an image of a root filesystem tar: the request body
@@ -285,7 +285,7 @@ func (s *Server) imagePush(w http.ResponseWriter, r *http.Request, name string) 
 		}
 		aux, _ := json.Marshal(pushAux{Tag: tag, Digest: img.Target.Digest.String(), Size: img.Target.Size})
 		ps.send(streamMessage{ProgressDetail: &jsonstream.Progress{}, Aux: aux})
-		s.publishImage(mevents.ActionPush, reference.FamiliarString(ref), map[string]string{"name": reference.FamiliarString(ref)})
+		s.publishImage(mevents.ActionPush, reference.FamiliarString(ref), map[string]string{"name": reference.FamiliarName(ref)})
 	}
 	ps.finish()
 }
@@ -343,7 +343,7 @@ func (s *Server) pullAllTags(w http.ResponseWriter, r *http.Request, svc *image.
 			ps.fail(err, pullMessage(ref, err))
 			return
 		}
-		s.publishImage(mevents.ActionPull, reference.FamiliarString(ref), map[string]string{"name": reference.FamiliarString(ref)})
+		s.publishImage(mevents.ActionPull, reference.FamiliarString(ref), map[string]string{"name": reference.FamiliarName(ref)})
 	}
 	status := "Status: Image is up to date for " + reference.FamiliarName(repo)
 	if downloaded {

@@ -17,6 +17,7 @@ import (
 
 	"github.com/containerd/errdefs"
 	"github.com/moby/moby/api/types/container"
+	mevents "github.com/moby/moby/api/types/events"
 	mounttypes "github.com/moby/moby/api/types/mount"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 
@@ -333,7 +334,11 @@ func (e *Engine) ArchivePath(ctx context.Context, ref, p string, w func(containe
 		if cp.follow {
 			host += "/" // walked as the directory it leads to
 		}
-		return writeTree(ctx, host, cp.name, w(st))
+		if err := writeTree(ctx, host, cp.name, w(st)); err != nil {
+			return err
+		}
+		e.publish(c, mevents.ActionArchivePath, map[string]string{"path": p}) // dockerd's
+		return nil
 	})
 }
 
@@ -376,6 +381,7 @@ func (e *Engine) ExtractTo(ctx context.Context, ref, p string, r io.Reader, noOv
 		if _, err := archive.Apply(ctx, host, r, archive.ApplyOptions{Format: archive.FormatNative, NoOverwriteDirNonDir: noOverwriteDirNonDir}); err != nil {
 			return errdefs.ErrInvalidArgument.WithMessage(fmt.Sprintf("extract to %s: %v", p, err))
 		}
+		e.publish(c, mevents.ActionExtractToDir, map[string]string{"path": p}) // dockerd's
 		return nil
 	})
 }

@@ -324,6 +324,7 @@ func (e *Engine) Resize(ctx context.Context, ref string, height, width uint16) e
 		}
 		return err
 	}
+	e.publish(c, mevents.ActionResize, map[string]string{"height": strconv.Itoa(int(height)), "width": strconv.Itoa(int(width))})
 	return nil
 }
 

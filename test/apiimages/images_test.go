@@ -269,9 +269,10 @@ func TestPullListInspectTagPush(t *testing.T) {
 	until := time.Now().Add(time.Second).Unix()
 	r = c.ok("events", "--since", fmt.Sprint(since), "--until", fmt.Sprint(until), "--filter", "type=image", "--format", "{{.Action}} {{.Actor.Attributes.name}}")
 	for _, want := range []string{
-		"pull " + host + "/busybox:latest\n",
+		// pull and push: the reference as ID, the repository as name
+		"pull " + host + "/busybox\n",
 		"tag " + host + "/copy:v1\n",
-		"push " + host + "/copy:v1\n",
+		"push " + host + "/copy\n",
 		"untag local/busybox:mine\n",
 		"delete " + imageID + "\n",
 	} {

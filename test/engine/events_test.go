@@ -117,3 +117,54 @@ func TestExecWhileRestarting(t *testing.T) {
 		return err != nil && strings.Contains(errOut, "is restarting, wait until the container is running")
 	})
 }
+
+// TestImageEventAttributes: image events carry the image's labels (so
+// --filter label= works on them) and a load names the image by ID, as
+// dockerd's LogImageEvent.
+func TestImageEventAttributes(t *testing.T) {
+	d := newDaemon(t)
+	d.mustDocker(t, "create", "--name", "lsrc", "busybox")
+	since := time.Now().Unix()
+	d.mustDocker(t, "commit", "-c", "LABEL io.test=image", "lsrc", "labelled:1")
+	id := strings.TrimSpace(d.mustDocker(t, "inspect", "-f", "{{.Id}}", "labelled:1"))
+	d.mustDocker(t, "tag", "labelled:1", "labelled:2")
+	tar := t.TempDir() + "/l.tar"
+	d.mustDocker(t, "save", "-o", tar, "labelled:2")
+	d.mustDocker(t, "rmi", "labelled:1", "labelled:2")
+	d.mustDocker(t, "load", "-i", tar)
+	until := time.Now().Unix() + 1
+	out := d.mustDocker(t, "events", "--since", fmt.Sprint(since), "--until", fmt.Sprint(until),
+		"--filter", "type=image", "--filter", "label=io.test=image", "--format", "{{.Action}}")
+	for _, want := range []string{"tag", "save", "load"} {
+		if !strings.Contains(out, want+"\n") {
+			t.Errorf("image events with the image's label lack %s:\n%s", want, out)
+		}
+	}
+	out = d.mustDocker(t, "events", "--since", fmt.Sprint(since), "--until", fmt.Sprint(until),
+		"--filter", "type=image", "--filter", "event=load", "--format", "{{.Actor.ID}}")
+	if out != id+"\n" {
+		t.Errorf("load event: %q, want one, by the image ID %s", out, id)
+	}
+}
+
+// TestResizeAndCopyEvents: resize, docker cp out of and into a container
+// log resize, archive-path and extract-to-dir, as dockerd's.
+func TestResizeAndCopyEvents(t *testing.T) {
+	d := newDaemon(t)
+	d.mustDocker(t, "run", "-d", "-t", "--name", "rc", "busybox", "sleep", "300")
+	since := time.Now().Unix()
+	if code, body := rawRequest(t, d, "POST", "/v1.51/containers/rc/resize?h=30&w=100", "", ""); code != 200 {
+		t.Fatalf("resize: %d %s", code, body)
+	}
+	dir := t.TempDir()
+	d.mustDocker(t, "cp", "rc:/etc/group", dir)
+	d.mustDocker(t, "cp", dir+"/group", "rc:/tmp/")
+	until := time.Now().Unix() + 1
+	out := d.mustDocker(t, "events", "--since", fmt.Sprint(since), "--until", fmt.Sprint(until),
+		"--filter", "container=rc", "--format", `{{.Action}} {{index .Actor.Attributes "path"}}{{index .Actor.Attributes "height"}}x{{index .Actor.Attributes "width"}}`)
+	for _, want := range []string{"resize 30x100\n", "archive-path /etc/groupx\n", "extract-to-dir /tmp/x\n"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("events lack %q:\n%s", want, out)
+		}
+	}
+}
