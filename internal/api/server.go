@@ -133,6 +133,11 @@ func routed(mux *http.ServeMux) http.Handler {
 			r.URL.Path = collapseSlashes(r.URL.Path)
 			r.URL.RawPath = ""
 		}
+		if r.Method == http.MethodOptions {
+			// dockerd answers OPTIONS on any path (CORS preflights).
+			w.WriteHeader(http.StatusOK)
+			return
+		}
 		if _, pattern := mux.Handler(r); pattern == "" {
 			writeError(w, r, errNotFound)
 			return

@@ -282,3 +282,12 @@ func TestPluginsEndpoints(t *testing.T) {
 		t.Errorf("GET /plugins/NAME/json = %d %q, want 404", resp.StatusCode, body)
 	}
 }
+
+func TestOptionsAnswered(t *testing.T) {
+	_, ts := newTestServer(t)
+	for _, p := range []string{"/", "/v1.51/containers/json", "/nosuch"} {
+		if resp, _ := do(t, "OPTIONS", ts.URL+p); resp.StatusCode != 200 {
+			t.Errorf("OPTIONS %s: %d, want 200 as dockerd", p, resp.StatusCode)
+		}
+	}
+}

@@ -172,6 +172,10 @@ func (e *Engine) ExecStart(ctx context.Context, id string, detach bool, s Attach
 		c.mu.Unlock()
 		return errdefs.ErrConflict.WithMessage(fmt.Sprintf("Container %s is not running", c.ID))
 	}
+	if c.State.Paused {
+		c.mu.Unlock()
+		return errdefs.ErrConflict.WithMessage(fmt.Sprintf("Container %s is paused, unpause the container before exec", c.ID))
+	}
 	p, err := e.execProcess(c, x.Config)
 	c.mu.Unlock()
 	if err != nil {
@@ -192,7 +196,13 @@ func (e *Engine) ExecStart(ctx context.Context, id string, detach bool, s Attach
 		x.ExitCode = &code
 		x.mu.Unlock()
 		c.forgetExec(x.ID)
-		return errdefs.ErrUnknown.WithMessage(fmt.Sprintf("OCI runtime exec failed: %s: unknown", err))
+		msg := fmt.Sprintf("OCI runtime exec failed: %s: unknown", err)
+		if code == 126 || code == 127 {
+			// dockerd's: a command that cannot be found or run is the
+			// request's fault (400).
+			return errdefs.ErrInvalidArgument.WithMessage(msg)
+		}
+		return errdefs.ErrUnknown.WithMessage(msg)
 	}
 	x.mu.Lock()
 	x.Running, x.Pid, x.client = true, stream.Pid, client

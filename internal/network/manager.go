@@ -428,7 +428,8 @@ func (m *Manager) Create(ctx context.Context, c NetworkConfig) (*Network, error)
 		n.Subnet = c.Subnet.Masked()
 		for _, o := range m.st.Networks {
 			if o.Subnet.Overlaps(n.Subnet) {
-				return nil, errdefs.ErrConflict.WithMessage(fmt.Sprintf("network %s: subnet %s overlaps with network %s (%s)", c.Name, n.Subnet, o.Name, o.Subnet))
+				// dockerd's status (403) and words, then which network.
+				return nil, errdefs.ErrPermissionDenied.WithMessage(fmt.Sprintf("invalid pool request: Pool overlaps with other one on this address space: network %s: subnet %s overlaps with network %s (%s)", c.Name, n.Subnet, o.Name, o.Subnet))
 			}
 		}
 	} else {
@@ -704,7 +705,7 @@ func (m *Manager) setIPv6(n *Network, c NetworkConfig) error {
 	}
 	for _, o := range m.st.Networks {
 		if o.Subnet6.IsValid() && o.Subnet6.Overlaps(n.Subnet6) {
-			return errdefs.ErrConflict.WithMessage(fmt.Sprintf("network %s: subnet %s overlaps with network %s (%s)", c.Name, n.Subnet6, o.Name, o.Subnet6))
+			return errdefs.ErrPermissionDenied.WithMessage(fmt.Sprintf("invalid pool request: Pool overlaps with other one on this address space: network %s: subnet %s overlaps with network %s (%s)", c.Name, n.Subnet6, o.Name, o.Subnet6))
 		}
 	}
 	n.Gateway6 = n.Subnet6.Addr().Next()

@@ -309,6 +309,31 @@ func TestExecAfterStop(t *testing.T) {
 	}
 }
 
+// TestExecStartStatuses: a detached exec start of a command that cannot
+// be found is 400, one in a paused container 409, as dockerd answers them.
+func TestExecStartStatuses(t *testing.T) {
+	d := newDaemon(t)
+	d.mustDocker(t, "run", "-d", "--name", "exst", "busybox", "sleep", "300")
+	create := func(cmd string) string {
+		status, body := rawRequest(t, d, "POST", "/v1.51/containers/exst/exec", "application/json", `{"Cmd":["`+cmd+`"]}`)
+		var created struct{ Id string }
+		if status != 201 || json.Unmarshal([]byte(body), &created) != nil {
+			t.Fatalf("exec create: %d %s", status, body)
+		}
+		return created.Id
+	}
+	id := create("invalid")
+	if status, body := rawRequest(t, d, "POST", "/v1.51/exec/"+id+"/start", "application/json", `{"Detach":true}`); status != 400 || !strings.Contains(body, "executable file not found") {
+		t.Errorf("detached exec start of a missing command: %d %s, want 400", status, body)
+	}
+	id = create("true")
+	d.mustDocker(t, "pause", "exst")
+	if status, body := rawRequest(t, d, "POST", "/v1.51/exec/"+id+"/start", "application/json", `{"Detach":true}`); status != 409 || !strings.Contains(body, "is paused, unpause the container before exec") {
+		t.Errorf("exec start in a paused container: %d %s, want 409", status, body)
+	}
+	d.mustDocker(t, "unpause", "exst")
+}
+
 // TestRealTimeStopSignal: docker's real-time signal names (SIGRTMIN+3,
 // the stop signal of systemd images) are understood by run --stop-signal,
 // stop and kill -s, as dockerd's.
