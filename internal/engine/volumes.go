@@ -119,6 +119,10 @@ func (e *Engine) prepareMounts(ctx context.Context, c *Container, nonRecursiveRO
 		if err != nil {
 			return err
 		}
+		if mp.Type == mount.TypeVolume && mp.Mode == "" && (m.VolumeOptions == nil || m.VolumeOptions.DriverConfig == nil ||
+			m.VolumeOptions.DriverConfig.Name == "" || m.VolumeOptions.DriverConfig.Name == volume.DriverName) {
+			mp.Mode = "z" // dockerd's mode of a local volume (setBindModeIfNull), as for -v
+		}
 		if err := add(mp); err != nil {
 			return err
 		}

@@ -152,6 +152,13 @@ func TestVolumeBindsAndTmpfs(t *testing.T) {
 	if got := d.mustDocker(t, "run", "--rm", "--volumes-from", "src", "busybox", "cat", "/s/f"); got != "via\n" {
 		t.Errorf("--volumes-from read = %q", got)
 	}
+	// inspect's Mode of a --mount volume is dockerd's "z", as a -v one's.
+	d.mustDocker(t, "create", "--name", "mz", "--mount", "type=volume,src=mzvol,dst=/m", "-v", "mzvol2:/n", "busybox")
+	if got := d.mustDocker(t, "inspect", "-f", "{{range .Mounts}}{{.Destination}}={{.Mode}} {{end}}", "mz"); !strings.Contains(got, "/m=z ") || !strings.Contains(got, "/n=z ") {
+		t.Errorf("Mode of volume mounts: %q, want z for both", got)
+	}
+	d.mustDocker(t, "rm", "-v", "mz")
+	d.mustDocker(t, "volume", "rm", "mzvol", "mzvol2")
 	// Two sources with the same mount point: the last named wins, as
 	// with dockerd.
 	d.mustDocker(t, "run", "--name", "src2", "-v", "shared2:/s", "busybox", "sh", "-c", "echo two > /s/f")
