@@ -179,7 +179,7 @@ func (e *Engine) Create(ctx context.Context, req CreateRequest) (string, []strin
 		cfg.Entrypoint = nil
 	}
 	if len(cfg.Cmd) == 0 && len(cfg.Entrypoint) == 0 {
-		return "", nil, errdefs.ErrInvalidArgument.WithMessage("No command specified")
+		return "", nil, errdefs.ErrInvalidArgument.WithMessage("no command specified")
 	}
 	e.cfg.Defaults.apply(hc)
 	applyHostDefaults(hc)

@@ -149,7 +149,7 @@ func TestRunUserGroupsAndProcessSettings(t *testing.T) {
 	if _, errOut, err := d.docker(t, "run", "--rm", "--group-add", "nosuchgrp", "busybox", "true"); err == nil || !strings.Contains(errOut, "Unable to find group nosuchgrp") {
 		t.Errorf("--group-add nosuchgrp: %v %s", err, errOut)
 	}
-	if _, errOut, err := d.docker(t, "run", "--rm", "--entrypoint", "", "busybox"); exitCode(err) != 125 || !strings.Contains(errOut, "No command specified") {
+	if _, errOut, err := d.docker(t, "run", "--rm", "--entrypoint", "", "busybox"); exitCode(err) != 125 || !strings.Contains(errOut, "no command specified") {
 		t.Errorf("--entrypoint \"\" without a command: exit %d %s", exitCode(err), errOut)
 	}
 }
