@@ -21,9 +21,11 @@ import (
 	"github.com/moby/moby/api/types/container"
 	mevents "github.com/moby/moby/api/types/events"
 	"github.com/moby/term"
+	"github.com/opencontainers/go-digest"
 	"golang.org/x/net/websocket"
 
 	"github.com/berth/berth/internal/engine"
+	"github.com/berth/berth/internal/image"
 )
 
 func (s *Server) routeContainers(mux *http.ServeMux) {
@@ -302,7 +304,7 @@ func (s *Server) matchContainer(f listFilters, c container.Summary, ancestors ma
 				// form (busybox, busybox:latest, docker.io/library/...)
 				// or an ID prefix.
 				any = any || c.Image == v || strings.HasPrefix(c.ImageID, v) || strings.HasPrefix(strings.TrimPrefix(c.ImageID, "sha256:"), v) ||
-					(ancestors[v] != "" && ancestors[v] == c.ImageID)
+					(ancestors[v] != "" && ancestors[v] == c.ImageID) || ancestors["desc:"+c.ImageID] != ""
 			case "volume":
 				// a volume's name, a bind's host path or any mount's
 				// destination, as dockerd
@@ -897,9 +899,27 @@ func (s *Server) resolveAncestors(ctx context.Context, f listFilters) map[string
 	if s.cfg.Images == nil {
 		return out
 	}
+	var bases [][]digest.Digest
 	for v := range f["ancestor"] {
 		if img, err := s.cfg.Images.Get(ctx, v); err == nil {
 			out[v] = img.ID.String()
+			if d := img.Config.RootFS.DiffIDs; len(d) > 0 {
+				bases = append(bases, d)
+			}
+		}
+	}
+	// Images built on an ancestor (its layers first, then any of their
+	// own: a LABEL adds none) descend from it, as dockerd with the
+	// containerd store finds them: "desc:<image ID>" marks them.
+	if len(bases) > 0 {
+		if imgs, err := s.cfg.Images.List(ctx, image.ListOptions{All: true}); err == nil {
+			for _, img := range imgs {
+				for _, b := range bases {
+					if d := img.Config.RootFS.DiffIDs; len(d) >= len(b) && slices.Equal(d[:len(b)], b) {
+						out["desc:"+img.ID.String()] = "1"
+					}
+				}
+			}
 		}
 	}
 	return out

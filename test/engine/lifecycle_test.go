@@ -270,6 +270,17 @@ func TestExecUlimitsAndAncestor(t *testing.T) {
 			t.Errorf("ps --filter ancestor=%s: %q, want %s", a, got, id)
 		}
 	}
+	// A container of an image built on busybox has busybox as ancestor
+	// too; one of busybox's own does not descend from the child.
+	d.mustDocker(t, "commit", "ul", "child:1")
+	cid := strings.TrimSpace(d.mustDocker(t, "create", "child:1"))
+	got := d.mustDocker(t, "ps", "-aq", "--no-trunc", "--filter", "ancestor=busybox")
+	if !strings.Contains(got, id) || !strings.Contains(got, cid) {
+		t.Errorf("ps --filter ancestor=busybox: %q, want %s and the child image's %s", got, id, cid)
+	}
+	if got := strings.TrimSpace(d.mustDocker(t, "ps", "-aq", "--no-trunc", "--filter", "ancestor=child:1")); got != cid {
+		t.Errorf("ps --filter ancestor=child:1: %q, want only %s", got, cid)
+	}
 }
 
 // TestLogsFollowUntil: logs -f with an until in the future ends then, as
