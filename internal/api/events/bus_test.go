@@ -86,6 +86,7 @@ func TestFilterMatch(t *testing.T) {
 		{`{"container":{"web":true}}`, ctr, true},
 		{`{"container":{"0123":true}}`, ctr, true},
 		{`{"container":{"db":true}}`, ctr, false},
+		{`{"container":{"":true}}`, ctr, true}, // dockerd's FuzzyMatch: an empty prefix
 		{`{"container":{"web":true}}`, daemon, false},
 		{`{"image":{"busybox":true}}`, ctr, true},
 		{`{"image":{"busybox:latest":true}}`, img, true},

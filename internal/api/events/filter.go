@@ -100,7 +100,7 @@ func (f Filter) fuzzy(key, value string) bool {
 		return true
 	}
 	for v := range vals {
-		if v != "" && strings.HasPrefix(value, v) {
+		if strings.HasPrefix(value, v) { // an empty value matches all, as dockerd's FuzzyMatch
 			return true
 		}
 	}
