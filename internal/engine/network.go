@@ -723,8 +723,8 @@ func (e *Engine) setupNetwork(ctx context.Context, c *Container, dir string) (st
 }
 
 // validateNetwork checks NetworkMode at create: a user network must
-// exist (when the daemon has networking), container:REF must name a
-// container. It returns create's warnings: published ports that nothing
+// exist (when the daemon has networking), container:REF must name some
+// container (looked up at start). It returns create's warnings: published ports that nothing
 // will publish. A missing network or container is an invalid argument of
 // create, not a 404: the docker CLI takes a 404 from create for a missing
 // image and goes pulling it.
@@ -736,9 +736,8 @@ func (e *Engine) validateNetwork(ctx context.Context, hc *container.HostConfig) 
 		if ref == "" {
 			return nil, errdefs.ErrInvalidArgument.WithMessage("network mode container: needs a container name or ID")
 		}
-		if _, err := e.Get(ref); err != nil {
-			return nil, createRefError(err)
-		}
+		// The container is looked up at start, as dockerd does: a create
+		// may name one that comes later.
 		if publishes {
 			return nil, errdefs.ErrInvalidArgument.WithMessage("conflicting options: port publishing and the container type network mode")
 		}

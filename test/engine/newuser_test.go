@@ -301,7 +301,16 @@ func TestCreateNamesMissingContainer(t *testing.T) {
 		if code := exitCode(err); code != 125 || !strings.Contains(errOut, tc.want) || strings.Contains(errOut, "Unable to find image") {
 			t.Errorf("docker %s: exit %d, stderr %q; want 125 and %q, no pull", strings.Join(args, " "), code, errOut, tc.want)
 		}
+		if left := d.mustDocker(t, "ps", "-aq"); left != "" {
+			t.Errorf("docker %s left containers: %q", strings.Join(args, " "), left)
+		}
 	}
+	// --network container:X is looked up at start, as dockerd does: the
+	// create may come first.
+	d.mustDocker(t, "create", "--name", "early", "--network", "container:later", "busybox", "true")
+	d.mustDocker(t, "run", "-d", "--name", "later", "busybox", "sleep", "300")
+	d.mustDocker(t, "start", "early")
+	d.mustDocker(t, "rm", "-f", "early", "later")
 }
 
 // TestCreateRefusesInvalidConfig: what dockerd refuses at create is
