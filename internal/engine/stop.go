@@ -50,14 +50,9 @@ func (e *Engine) Kill(ctx context.Context, ref string, sigName string) error {
 	c.mu.Lock()
 	client := c.client
 	if !c.State.Running || client == nil {
-		if c.State.Restarting {
+		if e.cancelRestart(c) {
 			// As dockerd: a kill of a container waiting for its restart
 			// cancels the restart; there is no process to signal.
-			c.State.Restarting = false
-			c.ManuallyStopped = true
-			c.State.Status = container.StateExited
-			c.notify()
-			e.saveLogged(c)
 			c.mu.Unlock()
 			e.publish(c, mevents.ActionKill, map[string]string{"signal": strconv.Itoa(int(sig))})
 			return nil
@@ -109,14 +104,7 @@ func (e *Engine) Stop(ctx context.Context, ref string, sigName string, timeout *
 	c.mu.Lock()
 	client := c.client
 	if !c.State.Running || client == nil {
-		restarting := c.State.Restarting
-		if restarting {
-			c.State.Restarting = false
-			c.ManuallyStopped = true
-			c.State.Status = container.StateExited
-			c.notify()
-			e.saveLogged(c)
-		}
+		restarting := e.cancelRestart(c)
 		c.mu.Unlock()
 		if restarting {
 			e.publish(c, mevents.ActionStop, nil)
@@ -428,4 +416,19 @@ func (e *Engine) renameInLinks(old, new string) {
 		}
 		o.mu.Unlock()
 	}
+}
+
+// cancelRestart stops c from restarting when it waits for its restart
+// (docker stop or kill between two runs): it stays exited, stopped by
+// hand. It reports whether c was waiting; c.mu held.
+func (e *Engine) cancelRestart(c *Container) bool {
+	if !c.State.Restarting {
+		return false
+	}
+	c.State.Restarting = false
+	c.ManuallyStopped = true
+	c.State.Status = container.StateExited
+	c.notify()
+	e.saveLogged(c)
+	return true
 }
