@@ -303,6 +303,23 @@ func (e *Engine) Update(ref string, u container.UpdateConfig) ([]string, error) 
 	defer c.mu.Unlock()
 	hc := *c.HostConfig
 	r := u.Resources
+	// dockerd's checks of an update against what is set (its words, 400):
+	// NanoCPUs and a period or quota exclude each other; a memory limit
+	// above the swap limit set needs the swap limit with it.
+	for _, bad := range []struct {
+		when bool
+		msg  string
+	}{
+		{r.NanoCPUs > 0 && hc.CPUPeriod > 0, "Conflicting options: Nano CPUs cannot be updated as CPU Period has already been set"},
+		{r.NanoCPUs > 0 && hc.CPUQuota > 0, "Conflicting options: Nano CPUs cannot be updated as CPU Quota has already been set"},
+		{r.CPUPeriod > 0 && hc.NanoCPUs > 0, "Conflicting options: CPU Period cannot be updated as NanoCPUs has already been set"},
+		{r.CPUQuota > 0 && hc.NanoCPUs > 0, "Conflicting options: CPU Quota cannot be updated as NanoCPUs has already been set"},
+		{r.Memory != 0 && r.MemorySwap == 0 && hc.MemorySwap > 0 && r.Memory > hc.MemorySwap, "Memory limit should be smaller than already set memoryswap limit, update the memoryswap at the same time"},
+	} {
+		if bad.when {
+			return nil, errdefs.ErrInvalidArgument.WithMessage(bad.msg)
+		}
+	}
 	if r.Memory != 0 {
 		hc.Memory = r.Memory
 	}

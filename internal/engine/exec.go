@@ -46,7 +46,7 @@ func (e *Engine) ExecCreate(ctx context.Context, ref string, req container.ExecC
 		return "", errdefs.ErrConflict.WithMessage(fmt.Sprintf("Container %s is not running", c.ID))
 	}
 	if c.State.Paused {
-		return "", errdefs.ErrConflict.WithMessage(fmt.Sprintf("Container %s is paused, unpause the container before exec", c.ID))
+		return "", errdefs.ErrConflict.WithMessage(fmt.Sprintf("Container %s is paused, unpause the container before exec", ref))
 	}
 	// The user is looked up now, so that an unknown one fails the create
 	// (400), as with dockerd since 25.0; the start looks again.

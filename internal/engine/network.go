@@ -541,7 +541,11 @@ func (e *Engine) ConnectContainer(ctx context.Context, netID, ref string, settin
 	defer c.mu.Unlock()
 	mode, _ := networkMode(c.HostConfig)
 	if mode != modeBridge {
-		return errdefs.ErrPermissionDenied.WithMessage(fmt.Sprintf("container %s: cannot connect a container with network mode %s to a network", ref, c.HostConfig.NetworkMode))
+		// dockerd's words (runconfig's errors), 403.
+		if mode == modeNone {
+			return errdefs.ErrPermissionDenied.WithMessage("container cannot be connected to multiple networks with one of the networks in private (none) mode")
+		}
+		return errdefs.ErrPermissionDenied.WithMessage("container sharing network namespace with another container or host cannot be connected to any other network")
 	}
 	name := n.Name
 	primary := e.netName(ctx, primaryNetwork(c.HostConfig)) == name

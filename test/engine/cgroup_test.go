@@ -90,6 +90,18 @@ func TestLimitsPauseTopStatsUpdate(t *testing.T) {
 		t.Errorf("inspect after the limits were taken off: %q, want \"-1 0\"", got)
 	}
 	d.mustDocker(t, "rm", "-f", qid)
+	// What an update cannot change given what is set, in dockerd's words:
+	// lim has --cpus (NanoCPUs) and a 256m swap limit.
+	for args, want := range map[string]string{
+		"--cpu-quota 20000":  "CPU Quota cannot be updated as NanoCPUs has already been set",
+		"--cpu-period 50000": "CPU Period cannot be updated as NanoCPUs has already been set",
+		"--memory 512m":      "Memory limit should be smaller than already set memoryswap limit, update the memoryswap at the same time",
+	} {
+		_, errOut, err := d.docker(t, append(append([]string{"update"}, strings.Fields(args)...), "lim")...)
+		if err == nil || !strings.Contains(errOut, want) {
+			t.Errorf("update %s: %v %q, want %q", args, err, errOut, want)
+		}
+	}
 
 	d.mustDocker(t, "pause", "lim")
 	if got := cgroupFile(t, "freezer", id, "freezer.state"); got != "FROZEN" {

@@ -330,6 +330,17 @@ func TestNetworkNoneAndHostModes(t *testing.T) {
 	if got := d.mustDocker(t, "inspect", "-f", "{{.Config.Hostname}} {{.Config.Domainname}}", "joiner"); got != "ahost example.test\n" {
 		t.Errorf("inspect of the joiner: %q", got)
 	}
+	// Network connect of a container without its own network namespace
+	// is refused in dockerd's words.
+	d.mustDocker(t, "network", "create", "cx")
+	d.mustDocker(t, "create", "--name", "nonet", "--network", "none", "busybox")
+	if _, errOut, err := d.docker(t, "network", "connect", "cx", "nonet"); err == nil || !strings.Contains(errOut, "container cannot be connected to multiple networks with one of the networks in private (none) mode") {
+		t.Errorf("connect of a --network none container: %v %q", err, errOut)
+	}
+	if _, errOut, err := d.docker(t, "network", "connect", "cx", "joiner"); err == nil || !strings.Contains(errOut, "container sharing network namespace with another container or host cannot be connected to any other network") {
+		t.Errorf("connect of a --network container: one: %v %q", err, errOut)
+	}
+	d.mustDocker(t, "rm", "nonet")
 	// What a shared or the host's namespace cannot have is refused, in
 	// dockerd's words (it was ignored).
 	for _, tc := range []struct {
