@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"path"
 	"path/filepath"
 	"sort"
 	"strconv"
@@ -371,11 +372,13 @@ func (e *Engine) copyUp(ctx context.Context, c *Container, rootfs string) (chang
 // for --volumes-from, a volume shared with -v) already holds it. c's root
 // is mounted for the time of the copy.
 func (e *Engine) populateVolumes(ctx context.Context, c *Container, rootfs string) error {
-	need := false
+	copyUp := false
 	for _, r := range c.MountPoints {
-		need = need || r.Type == mount.TypeVolume && r.CopyData && !r.Copied
+		copyUp = copyUp || r.Type == mount.TypeVolume && r.CopyData && !r.Copied
 	}
-	if !need || e.cfg.Volumes == nil {
+	copyUp = copyUp && e.cfg.Volumes != nil
+	wd := path.Clean("/" + c.Config.WorkingDir)
+	if !copyUp && wd == "/" {
 		return nil
 	}
 	mounts, err := e.cfg.Images.Mounts(ctx, c.ID)
@@ -386,7 +389,14 @@ func (e *Engine) populateVolumes(ctx context.Context, c *Container, rootfs strin
 		_ = snapmount.UnmountAll(rootfs)
 		return fmt.Errorf("create %s: mount rootfs: %w", c.ID, err)
 	}
-	_, err = e.copyUp(ctx, c, rootfs)
+	if wd != "/" {
+		// As dockerd at create: the working directory exists from now on
+		// (docker cp into it before the first start works), 0755, root's.
+		err = makeWorkdir(rootfs, wd)
+	}
+	if err == nil && copyUp {
+		_, err = e.copyUp(ctx, c, rootfs)
+	}
 	if uerr := snapmount.UnmountAll(rootfs); uerr != nil && err == nil {
 		err = uerr
 	}
@@ -761,4 +771,24 @@ func (e *Engine) removeImageViews(ctx context.Context, id string, recs []MountRe
 // the container is removed.
 func (e *Engine) unmountImageViews(id string) {
 	unmountEntries(id, e.imageViewsDir(id), "image mount", nil)
+}
+
+// makeWorkdir makes the working directory wd in the mounted rootfs,
+// resolved inside it; something else than a directory there is dockerd's
+// error.
+func makeWorkdir(rootfs, wd string) error {
+	target, err := securePath(rootfs, wd)
+	if err != nil {
+		return err
+	}
+	if fi, err := os.Stat(target); err == nil {
+		if !fi.IsDir() {
+			return errdefs.ErrInvalidArgument.WithMessage(fmt.Sprintf("Cannot mkdir: %s is not a directory", wd))
+		}
+		return nil
+	}
+	if err := os.MkdirAll(target, 0o755); err != nil {
+		return fmt.Errorf("working directory %s: %w", wd, err)
+	}
+	return nil
 }

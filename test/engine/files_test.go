@@ -275,6 +275,33 @@ func TestCpThroughMounts(t *testing.T) {
 	}
 }
 
+// TestWorkdirMadeAtCreate: the working directory exists once the container
+// is created, as with dockerd: docker cp into it before the first start
+// works, and diff shows it.
+func TestWorkdirMadeAtCreate(t *testing.T) {
+	d := newDaemon(t)
+	d.mustDocker(t, "create", "--name", "wd", "-w", "/home/foo/bar", "busybox", "cat", "/home/foo/bar/in.txt")
+	src := filepath.Join(t.TempDir(), "in.txt")
+	if err := os.WriteFile(src, []byte("before start\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	d.mustDocker(t, "cp", src, "wd:/home/foo/bar/")
+	if out, errOut, err := d.docker(t, "start", "-a", "wd"); err != nil || out != "before start\n" {
+		t.Errorf("start after cp into the working directory: %q %v %s", out, err, errOut)
+	}
+	if got := d.mustDocker(t, "diff", "wd"); !strings.Contains(got, "A /home/foo/bar") {
+		t.Errorf("diff: %q, want the working directory added", got)
+	}
+	// A working directory that is a file fails the create, as dockerd's,
+	// and leaves nothing.
+	if _, errOut, err := d.docker(t, "create", "--name", "wdfile", "-w", "/etc/passwd", "busybox"); err == nil || !strings.Contains(errOut, "Cannot mkdir: /etc/passwd is not a directory") {
+		t.Errorf("create -w /etc/passwd: %v %q", err, errOut)
+	}
+	if got := d.mustDocker(t, "ps", "-aq", "--filter", "name=wdfile"); got != "" {
+		t.Errorf("the failed create left %q", got)
+	}
+}
+
 // TestCpRoot: "/" of a running container is its root directory (it was
 // /proc/<pid>/root, a link): copied out whole, and a file copied into it.
 func TestCpRoot(t *testing.T) {
