@@ -53,7 +53,15 @@ func TestPoolSpare(t *testing.T) {
 	}
 	poolStart(t, e, p, e.config("true"))
 	spare := waitSpare(t, p)
-	b, err := os.ReadFile(filepath.Join("/proc", strconv.Itoa(spare), "cmdline"))
+	// The pool has the pid once the exec began; the kernel shows the new
+	// command line a moment later (empty until the exec has set it up).
+	var b []byte
+	var err error
+	for deadline := time.Now().Add(2 * time.Second); time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
+		if b, err = os.ReadFile(filepath.Join("/proc", strconv.Itoa(spare), "cmdline")); err != nil || len(b) > 0 {
+			break
+		}
+	}
 	if err != nil || string(b) != "berth\x00shim\x00-\x00" {
 		t.Errorf("spare's command line = %q, %v; want berth shim -", b, err)
 	}
