@@ -594,7 +594,12 @@ func (s *Server) containerAttach(w http.ResponseWriter, r *http.Request) {
 	}
 	opts := engine.AttachOptions{Stdin: boolValue(r, "stdin"), Stdout: boolValue(r, "stdout"), Stderr: boolValue(r, "stderr")}
 	if opts.DetachKeys, err = detachKeys(r); err != nil {
-		writeError(w, r, err)
+		// dockerd's answer to a failed attach: the status, a raw-stream
+		// Content-Type and the message as the body (older docker CLIs
+		// print it).
+		w.Header().Set("Content-Type", types.MediaTypeRawStream)
+		w.WriteHeader(StatusOf(err))
+		_, _ = io.WriteString(w, err.Error()+"\r\n")
 		return
 	}
 	ctx, cancel := s.streamContext(r)

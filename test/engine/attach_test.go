@@ -189,3 +189,14 @@ func TestSlowReaderGetsEverything(t *testing.T) {
 		}
 	}
 }
+
+// TestAttachInvalidDetachKeys: an attach with invalid detach keys is
+// answered as dockerd answers it: 400 and the message as the body.
+func TestAttachInvalidDetachKeys(t *testing.T) {
+	d := newDaemon(t)
+	d.mustDocker(t, "run", "-d", "--name", "dk", "busybox", "sleep", "300")
+	code, body := rawRequest(t, d, "POST", "/v1.51/containers/dk/attach?stream=1&stdout=1&detachKeys=ctrl-A,a", "", "")
+	if code != 400 || body != "Invalid detach keys (ctrl-A,a) provided\r\n" {
+		t.Errorf("attach with invalid detach keys: %d %q", code, body)
+	}
+}
