@@ -793,6 +793,9 @@ func (e *Engine) RemoveLink(ctx context.Context, name string) error {
 		_, linkName, ok := strings.Cut(l, ":")
 		return ok && strings.HasPrefix(linkName, "/") && path.Base(linkName) == alias
 	})
+	if len(hc.Links) == 0 {
+		hc.Links = nil // inspect shows null, as dockerd's
+	}
 	c.HostConfig = &hc
 	if c.State.Running {
 		if err := e.writeNetworkEtcFiles(ctx, c, e.dir(c.ID)); err != nil {
