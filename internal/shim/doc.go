@@ -110,8 +110,11 @@
 // process down instead of losing output. A client that goes away is
 // dropped and holds nothing up. Once the process exited, an attach that
 // gets no output for 2 s (a process outside the PID namespace holding the
-// stream open) ends with the exit frame. The log is written as the output
-// is read, so it waits with it.
+// stream open) ends with the exit frame. The shim's own exit (the
+// container's removal, as right after a `run --rm`) waits for attached
+// clients to take what is queued for them, as long as they take some
+// within 2 s (30 s at most). The log is written as the output is read, so
+// it waits with it.
 //
 // # Two images
 //

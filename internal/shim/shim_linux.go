@@ -367,9 +367,21 @@ func (s *shim) exitTimer() {
 	}
 }
 
+// attachStall and attachDrainMax bound how long the shim's exit waits for
+// attached clients to take the output still queued for them: while one
+// takes some within each attachStall, up to attachDrainMax.
+const (
+	attachStall    = 2 * time.Second
+	attachDrainMax = 30 * time.Second
+)
+
 // shutdown removes the container from the runtime and the shim's socket and
-// pid file, and exits; exit.json and the log stay.
+// pid file, and exits; exit.json and the log stay. Attached clients get
+// the output queued for them first, while they take it.
 func (s *shim) shutdown(reply func(error)) {
+	if s.io != nil {
+		s.io.drainAttaches(attachStall, attachDrainMax)
+	}
 	s.reaper.lock()
 	err := s.task.delete()
 	s.reaper.unlock()

@@ -6,6 +6,7 @@ import (
 	"net"
 	"os"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -35,6 +36,11 @@ type procIO struct {
 	stdinOnce bool
 
 	copiers sync.WaitGroup
+	// attaches are the attached clients still being sent output; the
+	// shim's exit waits for them while they make progress (sent counts
+	// the frames written to them).
+	attaches sync.WaitGroup
+	sent     atomic.Int64
 
 	mu          sync.Mutex
 	subs        map[*subscriber]struct{}
@@ -226,6 +232,8 @@ func (p *procIO) subscribe(stdout, stderr bool) *subscriber {
 // PID namespace holding the stream) no longer holds the attach. attach
 // returns when the output side is done; the caller closes conn.
 func (p *procIO) attach(conn net.Conn, r io.Reader, s *subscriber, withStdin bool) {
+	p.attaches.Add(1)
+	defer p.attaches.Done()
 	go p.readStdin(r, withStdin)
 	defer p.drop(s)
 	p.mu.Lock()
@@ -247,6 +255,7 @@ func (p *procIO) attach(conn net.Conn, r io.Reader, s *subscriber, withStdin boo
 			if _, err := conn.Write(frame); err != nil {
 				return
 			}
+			p.sent.Add(1)
 			if idle != nil {
 				idle = time.After(drainExitWait)
 			}
@@ -353,5 +362,36 @@ func (p *procIO) waitOutput() {
 	select {
 	case <-ch:
 	case <-time.After(drainExitWait):
+	}
+}
+
+// drainAttaches waits for the attached clients to have the output queued
+// for them, as long as they take some within each stall (and at most max):
+// a container removed right after it exited (run --rm) must not cut a slow
+// reader's last megabyte, and a client that stopped reading must not hold
+// the removal.
+func (p *procIO) drainAttaches(stall, max time.Duration) {
+	done := make(chan struct{})
+	go func() {
+		p.attaches.Wait()
+		close(done)
+	}()
+	end := time.After(max)
+	last := p.sent.Load()
+	tick := time.NewTicker(stall)
+	defer tick.Stop()
+	for {
+		select {
+		case <-done:
+			return
+		case <-end:
+			return
+		case <-tick.C:
+			n := p.sent.Load()
+			if n == last {
+				return
+			}
+			last = n
+		}
 	}
 }

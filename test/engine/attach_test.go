@@ -188,6 +188,30 @@ func TestSlowReaderGetsEverything(t *testing.T) {
 			t.Errorf("%s: %q %v, want %s", tc.cmd, got, err, tc.want)
 		}
 	}
+	// A reader slow all the way (moby's TestRunSlowStdoutConsumer: 10000
+	// bytes every 5 ms) of a --rm container: the removal after the exit
+	// waits for it to have the output still queued.
+	cmd := exec.Command(dockerCLI(t), "-H", d.Host, "run", "--rm", "busybox", "sh", "-c", "dd if=/dev/zero bs=1024 count=2000 2>/dev/null | cat -v")
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	buf := make([]byte, 10000)
+	for {
+		m, err := io.ReadFull(stdout, buf)
+		n += m
+		if err != nil {
+			break
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	if err := cmd.Wait(); err != nil || n != 2*1024*2000 {
+		t.Errorf("a steadily slow reader of run --rm got %d bytes (%v), want %d", n, err, 2*1024*2000)
+	}
 }
 
 // TestAttachInvalidDetachKeys: an attach with invalid detach keys is
