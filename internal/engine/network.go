@@ -581,6 +581,15 @@ func (e *Engine) ConnectContainer(ctx context.Context, netID, ref string, settin
 		if primary {
 			c.PrimaryDisconnected = false
 		}
+		// Ports that had no network to go on (only --internal ones) are
+		// published on the first normal network joined, as dockerd does.
+		if !n.Internal && len(e.cfg.Networks.Ports(ctx, c.ID)) == 0 {
+			if bindings, err := portBindings(c); err == nil && len(bindings) > 0 {
+				if _, err := e.cfg.Networks.PublishPorts(ctx, c.ID, ep.IP, bindings); err != nil {
+					slog.Error("publish ports on the network connected", "id", c.ID, "network", name, "err", err)
+				}
+			}
+		}
 		if err := e.writeNetworkEtcFiles(ctx, c, e.dir(c.ID)); err != nil {
 			slog.Error("rewrite etc files", "id", c.ID, "err", err)
 		}

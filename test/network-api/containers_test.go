@@ -185,6 +185,22 @@ func TestInternalNetworkHasNoRouteOut(t *testing.T) {
 	if got := strings.TrimSpace(d.docker(t, "port", "isrv")); got != "" {
 		t.Errorf("docker port of a container on an internal network: %q, want nothing", got)
 	}
+	// Connected to a normal network, it gets its ports there, as with
+	// dockerd.
+	d.docker(t, "network", "connect", "ptext", "isrv")
+	if got := strings.TrimSpace(d.docker(t, "port", "isrv")); !strings.Contains(got, "127.0.0.1:"+hp) {
+		t.Errorf("docker port after connecting a normal network: %q, want 127.0.0.1:%s", got, hp)
+	}
+	var hello []byte
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline) && len(hello) == 0; time.Sleep(100 * time.Millisecond) {
+		if conn, err := net.DialTimeout("tcp", "127.0.0.1:"+hp, time.Second); err == nil {
+			hello, _ = io.ReadAll(io.LimitReader(conn, 100))
+			conn.Close()
+		}
+	}
+	if !strings.Contains(string(hello), "hello from isrv") {
+		t.Errorf("the host through 127.0.0.1:%s after the connect: %q", hp, hello)
+	}
 	if got := d.docker(t, "inspect", "-f", "{{.NetworkSettings.Networks.ptint.Gateway}}", "isrv"); strings.TrimSpace(got) != "" {
 		t.Errorf("gateway of a container on the internal network = %q, want none", got)
 	}
