@@ -66,7 +66,7 @@ func (r *buildRun) restoreFromCacheImage(ctx context.Context, s *stageState, key
 			}
 		}
 		s.send(" ---> Using cache\n")
-		return true, r.done(ctx, s, key, createdBy, img)
+		return true, r.done(ctx, s, key, createdBy, img, false)
 	}
 	return false, nil
 }

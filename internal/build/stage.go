@@ -534,10 +534,13 @@ func (r *buildRun) cached(ctx context.Context, s *stageState, key string) bool {
 	return true
 }
 
-func (r *buildRun) done(ctx context.Context, s *stageState, key, description string, img image.Image) error {
+func (r *buildRun) done(ctx context.Context, s *stageState, key, description string, img image.Image, committed bool) error {
 	s.img = img
 	s.send(fmt.Sprintf(" ---> %s\n", shortHex(img.ID)))
-	if r.sendEvent != nil {
+	// dockerd's classic builder logs "image create" for a step committed
+	// from a container (RUN) only; metadata, COPY and ADD steps, and
+	// images from --cache-from, make none.
+	if r.sendEvent != nil && committed && !strings.Contains(description, "#(nop)") {
 		r.sendEvent(Event{Created: img.ID.String()})
 	}
 	displaced, err := r.b.cache.put(key, img.ID, description)
@@ -571,7 +574,7 @@ func (r *buildRun) configStep(ctx context.Context, s *stageState, instr string) 
 	if err != nil {
 		return err
 	}
-	return r.done(ctx, s, key, instr, img)
+	return r.done(ctx, s, key, instr, img, false)
 }
 
 // layerStep prepares a writable snapshot on the stage's image, lets fill
@@ -602,7 +605,7 @@ func (r *buildRun) layerStep(ctx context.Context, s *stageState, key, createdBy 
 			if err != nil {
 				return err
 			}
-			return r.done(ctx, s, key, createdBy, img)
+			return r.done(ctx, s, key, createdBy, img, true)
 		}
 	}
 	lowers := mount.LowerDirs(mounts)
@@ -628,7 +631,7 @@ func (r *buildRun) layerStep(ctx context.Context, s *stageState, key, createdBy 
 	if err != nil {
 		return err
 	}
-	return r.done(ctx, s, key, createdBy, img)
+	return r.done(ctx, s, key, createdBy, img, true)
 }
 
 // stepKey is the cache key of a step of this build: SOURCE_DATE_EPOCH,

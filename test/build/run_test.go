@@ -287,4 +287,15 @@ func TestBuildImageCreateEvents(t *testing.T) {
 	if n := count(since); n != 0 {
 		t.Errorf("image create events of a rebuild from the cache: %d, want 0", n)
 	}
+	// Steps that run no container (LABEL, COPY, ENV ...) make none, as
+	// with dockerd's classic builder (moby's TestEventsFilterImageLabels).
+	meta := writeFiles(t, map[string]string{"Dockerfile": "FROM busybox\nLABEL a=b\nCOPY Dockerfile /df\nENV X=1\n"})
+	time.Sleep(1100 * time.Millisecond)
+	since = time.Now().Unix()
+	if out, errOut, err := d.berth(t, "build", "--no-cache", meta); err != nil {
+		t.Fatalf("build: %v\n%s\n%s", err, out, errOut)
+	}
+	if n := count(since); n != 0 {
+		t.Errorf("image create events of a build without RUN: %d, want 0", n)
+	}
 }
