@@ -21,7 +21,6 @@ import (
 	"github.com/moby/moby/api/types/container"
 	mevents "github.com/moby/moby/api/types/events"
 	"github.com/moby/term"
-	"github.com/opencontainers/go-digest"
 	"golang.org/x/net/websocket"
 
 	"github.com/berth/berth/internal/engine"
@@ -904,23 +903,22 @@ func (s *Server) resolveAncestors(ctx context.Context, f listFilters) map[string
 	if s.cfg.Images == nil {
 		return out
 	}
-	var bases [][]digest.Digest
+	var bases []image.Image
 	for v := range f["ancestor"] {
 		if img, err := s.cfg.Images.Get(ctx, v); err == nil {
 			out[v] = img.ID.String()
-			if d := img.Config.RootFS.DiffIDs; len(d) > 0 {
-				bases = append(bases, d)
-			}
+			bases = append(bases, img)
 		}
 	}
-	// Images built on an ancestor (its layers first, then any of their
-	// own: a LABEL adds none) descend from it, as dockerd with the
-	// containerd store finds them: "desc:<image ID>" marks them.
+	// Images built on an ancestor descend from it: its layers and its
+	// history come first in theirs, and they have history of their own
+	// (a LABEL step adds an entry, not a layer), as dockerd's parent
+	// chain has them. "desc:<image ID>" marks them.
 	if len(bases) > 0 {
 		if imgs, err := s.cfg.Images.List(ctx, image.ListOptions{All: true}); err == nil {
 			for _, img := range imgs {
 				for _, b := range bases {
-					if d := img.Config.RootFS.DiffIDs; len(d) >= len(b) && slices.Equal(d[:len(b)], b) {
+					if descends(img, b) {
 						out["desc:"+img.ID.String()] = "1"
 					}
 				}
@@ -1005,4 +1003,22 @@ func logAttrsPrefix(attrs map[string]string) []byte {
 		b = append(b, url.QueryEscape(k)+"="+url.QueryEscape(attrs[k])...)
 	}
 	return b
+}
+
+// descends reports whether child was built on base: base's layers and
+// history entries begin child's, and child has more history.
+func descends(child, base image.Image) bool {
+	cd, bd := child.Config.RootFS.DiffIDs, base.Config.RootFS.DiffIDs
+	ch, bh := child.Config.History, base.Config.History
+	if len(bh) == 0 || len(ch) <= len(bh) || len(cd) < len(bd) || !slices.Equal(cd[:len(bd)], bd) {
+		return false
+	}
+	for i, h := range bh {
+		c := ch[i]
+		if c.CreatedBy != h.CreatedBy || c.EmptyLayer != h.EmptyLayer || c.Comment != h.Comment ||
+			(c.Created == nil) != (h.Created == nil) || c.Created != nil && !c.Created.Equal(*h.Created) {
+			return false
+		}
+	}
+	return true
 }

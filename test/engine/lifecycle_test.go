@@ -281,6 +281,18 @@ func TestExecUlimitsAndAncestor(t *testing.T) {
 	if got := strings.TrimSpace(d.mustDocker(t, "ps", "-aq", "--no-trunc", "--filter", "ancestor=child:1")); got != cid {
 		t.Errorf("ps --filter ancestor=child:1: %q, want only %s", got, cid)
 	}
+	// An image that only adds a label (no layer) descends from its base,
+	// and its base does not descend from it (moby's
+	// TestPsListContainersFilterAncestorImage).
+	d.mustDocker(t, "commit", "-c", "LABEL l=1", strings.TrimSpace(d.mustDocker(t, "create", "child:1")), "grandchild:1")
+	gid := strings.TrimSpace(d.mustDocker(t, "create", "grandchild:1"))
+	got = d.mustDocker(t, "ps", "-aq", "--no-trunc", "--filter", "ancestor=child:1")
+	if !strings.Contains(got, cid) || !strings.Contains(got, gid) || strings.Contains(got, id) {
+		t.Errorf("ps --filter ancestor=child:1: %q, want %s and %s, not busybox's %s", got, cid, gid, id)
+	}
+	if got := strings.TrimSpace(d.mustDocker(t, "ps", "-aq", "--no-trunc", "--filter", "ancestor=grandchild:1")); got != gid {
+		t.Errorf("ps --filter ancestor=grandchild:1: %q, want only %s", got, gid)
+	}
 }
 
 // TestLogsFollowUntil: logs -f with an until in the future ends then, as
