@@ -174,6 +174,9 @@ func (e *Engine) ExecStart(ctx context.Context, id string, detach bool, s Attach
 	}
 	if c.State.Paused {
 		c.mu.Unlock()
+		x.mu.Lock()
+		x.started = false // as dockerd: it may be started once unpaused
+		x.mu.Unlock()
 		return errdefs.ErrConflict.WithMessage(fmt.Sprintf("Container %s is paused, unpause the container before exec", c.ID))
 	}
 	p, err := e.execProcess(c, x.Config)

@@ -355,6 +355,10 @@ func TestExecStartStatuses(t *testing.T) {
 		t.Errorf("exec start in a paused container: %d %s, want 409", status, body)
 	}
 	d.mustDocker(t, "unpause", "exst")
+	// The same exec starts once the container is unpaused.
+	if status, body := rawRequest(t, d, "POST", "/v1.51/exec/"+id+"/start", "application/json", `{"Detach":true}`); status != 200 {
+		t.Errorf("exec start after the unpause: %d %s, want 200", status, body)
+	}
 }
 
 // TestRealTimeStopSignal: docker's real-time signal names (SIGRTMIN+3,
