@@ -131,8 +131,13 @@ func (e *Engine) Create(ctx context.Context, req CreateRequest) (string, []strin
 			}
 			continue
 		}
-		if _, _, err := e.linked(l); err != nil {
+		other, _, err := e.linked(l)
+		if err != nil {
 			return "", nil, err
+		}
+		if other.Snapshot().HostConfig.NetworkMode.IsHost() {
+			// dockerd's: a container on the host's network is no link target.
+			return "", nil, errdefs.ErrInvalidArgument.WithMessage("conflicting options: host type networking can't be used with links. This would result in undefined behavior")
 		}
 	}
 	// --pid container:NAME and --ipc container:NAME name a container that
@@ -812,6 +817,9 @@ func (e *Engine) RemoveLink(ctx context.Context, name string) error {
 // request's, before the image's config is merged (an image's EXPOSE is
 // no conflict).
 func netModeConflicts(cfg *container.Config, hc *container.HostConfig, nc *network.NetworkingConfig) error {
+	if m := string(hc.NetworkMode); m == "container" || m == "container:" {
+		return errdefs.ErrInvalidArgument.WithMessage("Invalid network mode: invalid container format container:<name|id>")
+	}
 	mode, _ := networkMode(hc)
 	if mode != modeContainer && mode != modeHost {
 		return nil

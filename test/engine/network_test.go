@@ -341,6 +341,7 @@ func TestNetworkNoneAndHostModes(t *testing.T) {
 		t.Errorf("connect of a --network container: one: %v %q", err, errOut)
 	}
 	d.mustDocker(t, "rm", "nonet")
+	d.mustDocker(t, "create", "--name", "hostnet", "--network", "host", "busybox")
 	// What a shared or the host's namespace cannot have is refused, in
 	// dockerd's words (it was ignored).
 	for _, tc := range []struct {
@@ -355,6 +356,8 @@ func TestNetworkNoneAndHostModes(t *testing.T) {
 		{[]string{"--network", "container:owner", "--mac-address", "02:42:ac:11:00:99"}, "conflicting options: mac-address and the network mode"},
 		{[]string{"--network", "host", "--link", "owner:o"}, "conflicting options: host type networking can't be used with links"},
 		{[]string{"--network", "host", "--mac-address", "02:42:ac:11:00:99"}, "conflicting options: mac-address and the network mode"},
+		{[]string{"--network", "container"}, "invalid container format container:<name|id>"},
+		{[]string{"--link", "hostnet:h"}, "conflicting options: host type networking can't be used with links"},
 	} {
 		_, errOut, err := d.docker(t, append(append([]string{"run", "--rm"}, tc.args...), "busybox", "true")...)
 		if exitCode(err) != 125 || !strings.Contains(errOut, tc.want) {
