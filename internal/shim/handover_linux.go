@@ -319,6 +319,7 @@ func newServed(dir string, h *handover) (*shim, error) {
 	s.io = p
 	s.reaper = newReaper()
 	s.reaper.lock()
+	s.pidfd = openPidfd(s.pid) // a zombie at worst until unlock reaps it
 	p.wire(outs, inherited(h.Console, "console"), s.cfg.OpenStdin)
 	s.reaper.watchPid(s.pid, s.initExited)
 	// unlock reaps an init that exited before this image watched it.
@@ -344,7 +345,7 @@ func newState(dir string) (*shim, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &shim{cfg: cfg, dir: dir, status: Created, exited: make(chan struct{}), execs: map[string]*execProc{}, idle: time.Now()}, nil
+	return &shim{cfg: cfg, dir: dir, status: Created, exited: make(chan struct{}), execs: map[string]*execProc{}, idle: time.Now(), pidfd: -1}, nil
 }
 
 // loadConfig reads and checks config.json of the state directory dir.

@@ -4,6 +4,7 @@ import (
 	"os"
 	"os/signal"
 	"sync"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -43,6 +44,21 @@ func newReaper() *reaper {
 // lock is taken around code that waits for its own children; unlock runs a
 // reap, for the SIGCHLDs that came meanwhile.
 func (r *reaper) lock() { r.mu.Lock() }
+
+// tryLock is lock if the reaper is free within d; it reports whether it
+// took it.
+func (r *reaper) tryLock(d time.Duration) bool {
+	deadline := time.Now().Add(d)
+	for {
+		if r.mu.TryLock() {
+			return true
+		}
+		if time.Now().After(deadline) {
+			return false
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+}
 
 func (r *reaper) unlock() {
 	r.reap()

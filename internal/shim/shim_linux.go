@@ -145,6 +145,7 @@ type shim struct {
 
 	mu      sync.Mutex
 	pid     int
+	pidfd   int // of the container's init, opened before it could be reaped; -1 without
 	status  Status
 	started time.Time
 	exit    *Exit
@@ -192,9 +193,12 @@ func newShim(stateDir string, handing bool) (*shim, error) {
 		return nil, err
 	}
 	if s.l, err = listen(stateDir); err != nil {
-		s.reaper.lock()
-		_ = s.task.kill(unix.SIGKILL, true)
-		s.reaper.unlock()
+		if s.reaper.tryLock(killLockWait) {
+			_ = s.task.kill(unix.SIGKILL, true)
+			s.reaper.unlock()
+		} else {
+			_ = s.signalByPidfd(unix.SIGKILL) // see kill
+		}
 		<-s.exited
 		s.reaper.lock()
 		_ = s.task.delete()
@@ -229,6 +233,7 @@ func (s *shim) create() error {
 	if err == nil {
 		s.mu.Lock()
 		s.pid = pid
+		s.pidfd = openPidfd(pid) // not reapable before unlock: it is ours
 		s.mu.Unlock()
 		// The copiers run before the exit can be reaped (at unlock), so
 		// the exit waits for the output.
@@ -548,7 +553,15 @@ func (s *shim) kill(req request) error {
 		return fmt.Errorf("container %s is not running", s.cfg.ID)
 	default:
 	}
-	s.reaper.lock()
+	if !s.reaper.tryLock(killLockWait) {
+		// An exec holds the reaper while its setup is stuck (a container
+		// stalled at its memory limit with the OOM killer off): signal the
+		// init through its pidfd, which cannot name another process.
+		if err := s.signalByPidfd(sig); err == nil || !req.All {
+			return err
+		}
+		s.reaper.lock()
+	}
 	if !s.reaper.watching(s.pid) {
 		// Reaped, its exit not yet recorded: the pid may be reused.
 		s.reaper.unlock()
@@ -560,6 +573,38 @@ func (s *shim) kill(req request) error {
 		return fmt.Errorf("kill container %s: %w", s.cfg.ID, err)
 	}
 	return nil
+}
+
+// killLockWait is how long a kill waits for the reaper before it signals
+// the init through its pidfd instead.
+const killLockWait = 200 * time.Millisecond
+
+// signalByPidfd sends sig to the container's init through its pidfd.
+func (s *shim) signalByPidfd(sig unix.Signal) error {
+	s.mu.Lock()
+	fd := s.pidfd
+	s.mu.Unlock()
+	if fd < 0 {
+		return fmt.Errorf("kill container %s: no pidfd of its init", s.cfg.ID)
+	}
+	if err := unix.PidfdSendSignal(fd, sig, nil, 0); err != nil {
+		if errors.Is(err, unix.ESRCH) {
+			return fmt.Errorf("container %s is not running", s.cfg.ID)
+		}
+		return fmt.Errorf("kill container %s: %w", s.cfg.ID, err)
+	}
+	return nil
+}
+
+// openPidfd opens a pidfd of pid, a child not yet reaped; -1 if the kernel
+// has none.
+func openPidfd(pid int) int {
+	fd, err := unix.PidfdOpen(pid, 0)
+	if err != nil {
+		return -1
+	}
+	unix.CloseOnExec(fd)
+	return fd
 }
 
 func (s *shim) wait(execID string) (*Exit, error) {

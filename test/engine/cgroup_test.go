@@ -1,8 +1,11 @@
 package engine
 
 import (
+	"context"
 	"fmt"
+	"github.com/berth/berth/internal/testutil"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -229,4 +232,35 @@ func TestCPUPeriodSwappinessOOMKillDisable(t *testing.T) {
 	if _, errOut, err := d.docker(t, "run", "--rm", "--memory-reservation", "1k", "busybox", "true"); exitCode(err) != 125 || !strings.Contains(errOut, "Minimum memory reservation allowed is 6MB") {
 		t.Errorf("--memory-reservation 1k: exit %d %s", exitCode(err), errOut)
 	}
+}
+
+// TestKillWithStuckExec: docker kill of a container stalled at its memory
+// limit with the OOM killer off, while an exec into it is stuck, kills it
+// at once (the kill waited behind the exec's setup for minutes).
+func TestKillWithStuckExec(t *testing.T) {
+	if _, err := os.Stat("/sys/fs/cgroup/memory/memory.oom_control"); err != nil {
+		t.Skip("needs the cgroup v1 memory controller")
+	}
+	d := newDaemon(t)
+	id := strings.TrimSpace(d.mustDocker(t, "run", "-d", "--oom-kill-disable", "-m", "10m", "busybox", "sh", "-c", "x=a; while true; do x=$x$x$x$x; done"))
+	t.Cleanup(func() { d.docker(t, "rm", "-f", id) })
+	waitFor(t, "the container to stall at its limit", func() bool {
+		return strings.Contains(cgroupFile(t, "memory", id, "memory.oom_control"), "under_oom 1")
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	stuck := exec.CommandContext(ctx, dockerCLI(t), "-H", d.Host, "exec", id, "true")
+	if err := stuck.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { cancel(); _ = stuck.Wait() }()
+	time.Sleep(time.Second)
+	start := time.Now()
+	res, err := d.RunErr(dockerCLI(t), testutil.RunOptions{Timeout: 20 * time.Second}, "kill", id)
+	if err != nil || res.Err != nil || time.Since(start) > 10*time.Second {
+		t.Fatalf("kill with a stuck exec: %v %v after %s", err, res, time.Since(start))
+	}
+	waitFor(t, "the container to exit", func() bool {
+		return strings.TrimSpace(d.mustDocker(t, "inspect", "-f", "{{.State.Status}}", id)) == "exited"
+	})
 }
