@@ -36,6 +36,10 @@
 // for its own children (runtime.Create, hooks, the runc command line) holds
 // the reaper's lock meanwhile, and registers the pids it wants reported
 // under that lock, so no exit status is taken from its owner or lost.
+// A kill signals the init under that lock too (a reaped pid may be
+// another process's); when an exec's setup holds it for long (a container
+// stalled at its memory limit with the OOM killer off), the kill goes
+// through a pidfd of the init opened before it could be reaped.
 //
 // # Use from the daemon
 //
