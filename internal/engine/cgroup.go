@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"log/slog"
 	"os"
 	"os/exec"
 	"path"
@@ -20,6 +21,7 @@ import (
 	mevents "github.com/moby/moby/api/types/events"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
 
 	"github.com/berth/berth/internal/runtime/cgroups"
 )
@@ -418,4 +420,54 @@ func (e *Engine) oomKilled(c *Container) bool {
 		}
 	}
 	return false
+}
+
+// watchOOM publishes an "oom" event each time c's memory cgroup hits its
+// limit, for a container with --oom-kill-disable (cgroup v1's OOM
+// notification, as containerd reports it to dockerd): such a container
+// does not die of it, so its exit cannot tell. An OOM kill is reported at
+// the exit (oomKilled). The watch ends when the cgroup goes (the kernel
+// notifies that too). c.mu held.
+func (e *Engine) watchOOM(c *Container) {
+	if c.HostConfig.OomKillDisable == nil || !*c.HostConfig.OomKillDisable {
+		return
+	}
+	m, err := cgroups.New(cgroupPath(c), c.ID)
+	if err != nil {
+		return
+	}
+	dir := m.Path("memory")
+	if dir == "" {
+		return
+	}
+	efd, err := unix.Eventfd(0, unix.EFD_CLOEXEC)
+	if err != nil {
+		return
+	}
+	ofd, err := unix.Open(filepath.Join(dir, "memory.oom_control"), unix.O_RDONLY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		unix.Close(efd)
+		return // cgroup v2: no such notification
+	}
+	if err := os.WriteFile(filepath.Join(dir, "cgroup.event_control"), []byte(fmt.Sprintf("%d %d", efd, ofd)), 0); err != nil {
+		unix.Close(efd)
+		unix.Close(ofd)
+		slog.Warn("watch the OOM notifications of a container", "id", c.ID, "err", err)
+		return
+	}
+	go func() {
+		defer unix.Close(efd)
+		defer unix.Close(ofd)
+		buf := make([]byte, 8)
+		for {
+			if _, err := unix.Read(efd, buf); err != nil && err != unix.EINTR {
+				return
+			}
+			// The removal of the cgroup is notified as well.
+			if _, err := os.Stat(filepath.Join(dir, "memory.oom_control")); err != nil {
+				return
+			}
+			e.publish(c, mevents.ActionOOM, nil)
+		}
+	}()
 }

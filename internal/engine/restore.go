@@ -66,6 +66,7 @@ func (e *Engine) restore(ctx context.Context) error {
 					}
 					e.startHealth(c, client)
 					e.watchExit(c, client)
+					e.watchOOM(c)
 					continue
 				}
 				// Exited while no daemon was watching, shim still there.

@@ -207,6 +207,7 @@ func (e *Engine) startLocked(ctx context.Context, c *Container) (retErr error) {
 	e.publishVolumeEvents(ctx, c, mevents.ActionMount)
 	e.publish(c, mevents.ActionStart, nil)
 	e.watchExit(c, client)
+	e.watchOOM(c)
 	return nil
 }
 

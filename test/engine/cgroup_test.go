@@ -242,11 +242,22 @@ func TestKillWithStuckExec(t *testing.T) {
 		t.Skip("needs the cgroup v1 memory controller")
 	}
 	d := newDaemon(t)
+	since := time.Now().Unix()
 	id := strings.TrimSpace(d.mustDocker(t, "run", "-d", "--oom-kill-disable", "-m", "10m", "busybox", "sh", "-c", "x=a; while true; do x=$x$x$x$x; done"))
 	t.Cleanup(func() { d.docker(t, "rm", "-f", id) })
 	waitFor(t, "the container to stall at its limit", func() bool {
 		return strings.Contains(cgroupFile(t, "memory", id, "memory.oom_control"), "under_oom 1")
 	})
+	// Stalled, not killed: it runs on, and the "oom" event came, as
+	// dockerd reports it (moby's TestEventsOOMDisableTrue).
+	waitFor(t, "the oom event", func() bool {
+		out := d.mustDocker(t, "events", "--since", fmt.Sprint(since), "--until", fmt.Sprint(time.Now().Unix()+1),
+			"--filter", "container="+id, "--filter", "event=oom", "--format", "{{.Action}}")
+		return strings.Contains(out, "oom")
+	})
+	if st := strings.TrimSpace(d.mustDocker(t, "inspect", "-f", "{{.State.Status}}", id)); st != "running" {
+		t.Errorf("a container stalled with --oom-kill-disable is %s, want running", st)
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	stuck := exec.CommandContext(ctx, dockerCLI(t), "-H", d.Host, "exec", id, "true")
