@@ -67,7 +67,10 @@
 // Step images are kept by image records named berth-build-cache:<key>
 // (image.IntermediateName): the image service does not list them, as
 // docker's images hides the legacy builder's intermediate images, and
-// builder prune removes them.
+// builder prune removes them. A RUN step's new image is reported as an
+// Event (Created: the daemon's "image create"), as dockerd's classic
+// builder logs a step committed from a container; metadata, COPY and ADD
+// steps and cache hits are not.
 //
 // Not supported: RUN --mount=type=ssh, ADD from git, COPY --parents;
 // COPY --link is accepted and gives the same result as COPY.
