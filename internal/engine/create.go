@@ -58,6 +58,10 @@ func (e *Engine) Create(ctx context.Context, req CreateRequest) (string, []strin
 		return "", nil, errdefs.ErrInvalidArgument.WithMessage("config cannot be empty in order to create a container")
 	}
 	if req.Config.Image == "" {
+		if len(req.Config.Cmd) == 0 && len(req.Config.Entrypoint) == 0 {
+			// dockerd checks the command first: an empty config is this.
+			return "", nil, errdefs.ErrInvalidArgument.WithMessage("no command specified")
+		}
 		return "", nil, errdefs.ErrInvalidArgument.WithMessage("no image specified")
 	}
 	hc := req.HostConfig

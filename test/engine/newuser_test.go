@@ -318,8 +318,10 @@ func TestCreateNamesMissingContainer(t *testing.T) {
 func TestCreateRefusesInvalidConfig(t *testing.T) {
 	d := newDaemon(t)
 	for body, want := range map[string]string{
-		`{"Image":"busybox","Env":["=foo"]}`:                                                          "invalid environment variable: =foo",
-		`{"Image":"busybox","Env":["A=1",""]}`:                                                        "invalid environment variable: ",
+		`{"Image":"busybox","Env":["=foo"]}`:   "invalid environment variable: =foo",
+		`{"Image":""}`:                         "no command specified",
+		`{"Cmd":["true"]}`:                     "no image specified",
+		`{"Image":"busybox","Env":["A=1",""]}`: "invalid environment variable: ",
 		`{"Image":"busybox","Healthcheck":{"Test":["CMD","true"],"Interval":-1}}`:                     "Interval in Healthcheck cannot be less than 1ms",
 		`{"Image":"busybox","Healthcheck":{"Test":["CMD","true"],"Timeout":10}}`:                      "Timeout in Healthcheck cannot be less than 1ms",
 		`{"Image":"busybox","Healthcheck":{"Test":["CMD","true"],"Retries":-1}}`:                      "Retries in Healthcheck cannot be negative",
