@@ -396,12 +396,13 @@ func (s *Service) remove(ctx context.Context, ref string, opts RemoveOptions) ([
 			out = append(out, DeleteResponse{Untagged: metadata.FamiliarName(byName)})
 			return it.Delete(byName)
 		}
+		// dockerd's order: a running container's use first (not even -f
+		// deletes that), then several names.
+		if inUse && byName == "" && running {
+			return fmt.Errorf("conflict: unable to delete %s (cannot be forced) - image is being used by running container %s: %w", shortID(img.ID), shortHexID(user), errdefs.ErrConflict)
+		}
 		if byName == "" && tagged > 1 && !opts.Force {
 			return fmt.Errorf("conflict: unable to delete %s (must be forced) - image is referenced in multiple repositories: %w", shortID(img.ID), errdefs.ErrConflict)
-		}
-		if inUse && byName == "" && running {
-			// dockerd's: not even -f deletes what a running container uses.
-			return fmt.Errorf("conflict: unable to delete %s (cannot be forced) - image is being used by running container %s: %w", shortID(img.ID), shortHexID(user), errdefs.ErrConflict)
 		}
 		if inUse && !opts.Force {
 			// -f does remove it (its names; the image stays, nameless,

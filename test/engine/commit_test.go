@@ -166,6 +166,12 @@ func TestForceRemoveImageOfStoppedContainer(t *testing.T) {
 	// A running container keeps the image, nameless.
 	d.mustDocker(t, "tag", "busybox", "rr:1")
 	d.mustDocker(t, "run", "-d", "--name", "rrc", "rr:1", "sleep", "300")
+	// By ID, with two names and a running user: the running user is
+	// what dockerd names first.
+	bbID := strings.TrimSpace(d.mustDocker(t, "inspect", "-f", "{{.Id}}", "rr:1"))
+	if _, errOut, err := d.docker(t, "rmi", bbID[7:19]); err == nil || !strings.Contains(errOut, "(cannot be forced) - image is being used by running container") {
+		t.Errorf("rmi by ID of a tagged-twice image a running container uses: %v %q", err, errOut)
+	}
 	d.mustDocker(t, "rmi", "-f", "busybox")
 	if out := d.mustDocker(t, "rmi", "-f", "rr:1"); out != "Untagged: rr:1\n" {
 		t.Errorf("rmi -f of an image a running container uses: %q, want only Untagged", out)
