@@ -114,11 +114,12 @@
 // process down instead of losing output. A client that goes away is
 // dropped and holds nothing up. Once the process exited, an attach that
 // gets no output for 2 s (a process outside the PID namespace holding the
-// stream open) ends with the exit frame. The shim's own exit (the
-// container's removal, as right after a `run --rm`) waits for attached
-// clients to take what is queued for them, as long as they take some
-// within 2 s (30 s at most). The log is written as the output is read, so
-// it waits with it.
+// stream open) ends with the exit frame. When the container is deleted
+// (as right after a `run --rm`), the shim answers the delete and then stays
+// until its attached clients have taken what is queued for them, however
+// slowly (an hour at most; a client that goes away ends its attach), as
+// dockerd keeps a paused reader's output. The log is written as the output
+// is read, so it waits with it.
 //
 // # Two images
 //

@@ -372,21 +372,15 @@ func (s *shim) exitTimer() {
 	}
 }
 
-// attachStall and attachDrainMax bound how long the shim's exit waits for
-// attached clients to take the output still queued for them: while one
-// takes some within each attachStall, up to attachDrainMax.
-const (
-	attachStall    = 2 * time.Second
-	attachDrainMax = 30 * time.Second
-)
+// attachDrainMax bounds how long the shim, the container deleted, stays
+// for attached clients to take the output still queued for them (a client
+// that goes away ends its attach at once).
+const attachDrainMax = time.Hour
 
 // shutdown removes the container from the runtime and the shim's socket and
-// pid file, and exits; exit.json and the log stay. Attached clients get
-// the output queued for them first, while they take it.
+// pid file, answers reply, and exits once attached clients have the output
+// queued for them; exit.json and the log stay.
 func (s *shim) shutdown(reply func(error)) {
-	if s.io != nil {
-		s.io.drainAttaches(attachStall, attachDrainMax)
-	}
 	s.reaper.lock()
 	err := s.task.delete()
 	s.reaper.unlock()
@@ -399,6 +393,13 @@ func (s *shim) shutdown(reply func(error)) {
 	_ = os.Remove(filepath.Join(s.dir, pidName))
 	if reply != nil {
 		reply(err)
+	}
+	// The daemon has its answer (the container is gone from the runtime);
+	// attached clients still get what is queued for them, however slowly
+	// they read, as dockerd keeps a reader's output: a client that pauses
+	// after the container exited (a pager, ctrl-s) loses nothing.
+	if s.io != nil {
+		s.io.drainAttaches(attachDrainMax)
 	}
 	os.Exit(0)
 }

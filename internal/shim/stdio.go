@@ -6,7 +6,6 @@ import (
 	"net"
 	"os"
 	"sync"
-	"sync/atomic"
 	"time"
 )
 
@@ -37,10 +36,8 @@ type procIO struct {
 
 	copiers sync.WaitGroup
 	// attaches are the attached clients still being sent output; the
-	// shim's exit waits for them while they make progress (sent counts
-	// the frames written to them).
+	// shim's exit waits for them.
 	attaches sync.WaitGroup
-	sent     atomic.Int64
 
 	mu          sync.Mutex
 	subs        map[*subscriber]struct{}
@@ -255,7 +252,6 @@ func (p *procIO) attach(conn net.Conn, r io.Reader, s *subscriber, withStdin boo
 			if _, err := conn.Write(frame); err != nil {
 				return
 			}
-			p.sent.Add(1)
 			if idle != nil {
 				idle = time.After(drainExitWait)
 			}
@@ -365,33 +361,16 @@ func (p *procIO) waitOutput() {
 	}
 }
 
-// drainAttaches waits for the attached clients to have the output queued
-// for them, as long as they take some within each stall (and at most max):
-// a container removed right after it exited (run --rm) must not cut a slow
-// reader's last megabyte, and a client that stopped reading must not hold
-// the removal.
-func (p *procIO) drainAttaches(stall, max time.Duration) {
+// drainAttaches waits, at most max, for the attached clients to have the
+// output queued for them.
+func (p *procIO) drainAttaches(max time.Duration) {
 	done := make(chan struct{})
 	go func() {
 		p.attaches.Wait()
 		close(done)
 	}()
-	end := time.After(max)
-	last := p.sent.Load()
-	tick := time.NewTicker(stall)
-	defer tick.Stop()
-	for {
-		select {
-		case <-done:
-			return
-		case <-end:
-			return
-		case <-tick.C:
-			n := p.sent.Load()
-			if n == last {
-				return
-			}
-			last = n
-		}
+	select {
+	case <-done:
+	case <-time.After(max):
 	}
 }

@@ -182,6 +182,8 @@ func TestSlowReaderGetsEverything(t *testing.T) {
 		{docker + ` run --rm busybox sh -c "head -c 4000000 /dev/zero | tr '\\0' a" | (sleep 2; wc -c)`, "4000000"},
 		{docker + ` run --rm -t busybox seq 1 300000 | (sleep 2; wc -l)`, "300000"},
 		{docker + ` exec ex seq 1 300000 | (sleep 2; wc -l)`, "300000"},
+		// paused well after the container exited, then read
+		{docker + ` run --rm busybox seq 1 200000 | (sleep 5; cat) | wc -l`, "200000"},
 	} {
 		out, err := exec.Command("sh", "-c", tc.cmd).CombinedOutput()
 		if got := strings.TrimSpace(string(out)); err != nil || got != tc.want {
