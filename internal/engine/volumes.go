@@ -267,10 +267,9 @@ func (e *Engine) prepareMounts(ctx context.Context, c *Container, nonRecursiveRO
 			}
 			v, err := e.cfg.Volumes.Create(ctx, name, opts)
 			if err != nil {
-				// A missing driver is 404 from the volume API; from
-				// create it is 400, or the docker CLI would pull the
-				// container's image.
-				return createRefError(err)
+				// A missing driver is 404, from create too, as dockerd
+				// answers it (moby's TestContainerVolumeAnonymous).
+				return err
 			}
 			if !existed { // dockerd's "create" event for a volume a container made
 				e.publishVolume(mevents.ActionCreate, v.Name, v.Driver)
