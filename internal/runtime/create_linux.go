@@ -278,6 +278,20 @@ func Create(opts CreateOpts) (c *Container, err error) {
 		}
 		return cmd
 	}
+	why := fastLaunchable(launch, joins, opts)
+	if why != "" && initChoice() == "c" {
+		return nil, fmt.Errorf("BERTH_INIT=c: the C init does not cover this container: %s", why)
+	}
+	fast := why == ""
+	if fast {
+		// The init's constructor then waits for a plan (fastinit_linux.go).
+		newCmd0 := newCmd
+		newCmd = func(cgroupFD bool) *child {
+			cmd := newCmd0(cgroupFD)
+			cmd.Env = append(cmd.Env, "_BERTH_FASTINIT=1")
+			return cmd
+		}
+	}
 	if opts.BeforeInit != nil {
 		opts.BeforeInit()
 	}
@@ -362,7 +376,7 @@ func Create(opts CreateOpts) (c *Container, err error) {
 		}
 	}
 	cfg.CgroupAwaitMove = join != nil && join.late
-	if err := sync.send(syncMsg{Type: msgConfig, Config: cfg}); err != nil {
+	if err := sendConfig(sync, fast, spec, cfg, bundle); err != nil {
 		return nil, fmt.Errorf("send config to init: %w", err)
 	}
 	// state.json is written while the init prepares the container (the

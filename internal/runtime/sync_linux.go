@@ -15,6 +15,8 @@ import (
 // with newline-delimited JSON messages:
 //
 //	nsenter (C) -> parent   {"type":"pid","pid":N}          only when it forked to join a PID namespace
+//	parent -> init          "BFI1" and a u32 length, then a plan of that length for the C init (fastinit_linux.go),
+//	                        or length 0 and the JSON config; only to an init started with _BERTH_FASTINIT
 //	parent -> init          {"type":"config", ...initConfig}
 //	init -> parent          {"type":"cgroup"[,"message":...]} with config.cgroupTasks, cgroupTaskFds or cgroupAwaitMove: it joined them,
 //	                                                          or (with a message) waits for the parent to move it and send "continue"

@@ -6,12 +6,14 @@
 //
 //	runtime_test.go           parity cases: one table, run under every runtime
 //	runtime_badinput_test.go  bundles create must refuse; mount escapes; duplicate ids
+//	cinit_test.go             which containers the C init covers (BERTH_INIT=c)
 //	mkimage_test.go           hack/mkimage-*.sh produce OCI layouts skopeo reads
 //	harness_test.go, main_test.go, leftovers_test.go, console_test.go  the harness
 //
 // Environment:
 //
-//	BERTH_TEST_RUNTIMES  comma-separated runtimes to run: berth, runc
-//	                     (default "berth,runc")
+//	BERTH_TEST_RUNTIMES  comma-separated runtimes to run: berth, berth-goinit
+//	                     (berth with BERTH_INIT=go: every init in Go), runc
+//	                     (default "berth,berth-goinit,runc")
 //	BERTH_TEST_DEBIAN=1  also build the debian:bookworm image (slow, network)
 package integration

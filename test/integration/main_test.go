@@ -54,17 +54,18 @@ func runMain(m *testing.M) int {
 
 // runtimeCLI drives one runc-compatible runtime binary with its own --root.
 type runtimeCLI struct {
-	name string // "berth" or "runc"
+	name string // "berth", "berth-goinit" or "runc"
 	bin  string // path of the binary
 	args []string
-	root string // --root
+	env  []string // added to the environment of every command
+	root string   // --root
 }
 
 // selectedRuntimes returns the runtimes named by BERTH_TEST_RUNTIMES.
 func selectedRuntimes() []string {
 	v := os.Getenv("BERTH_TEST_RUNTIMES")
 	if v == "" {
-		v = "berth,runc"
+		v = "berth,berth-goinit,runc"
 	}
 	var out []string
 	for _, name := range strings.Split(v, ",") {
@@ -87,6 +88,14 @@ func newRuntime(t *testing.T, name string) *runtimeCLI {
 			t.Skipf("skipping berth: cannot build ./cmd/berth: %v", berthBuildErr)
 		}
 		r.bin, r.args = berthBin, []string{"runtime"}
+	case "berth-goinit":
+		// berth with every container's init in Go (BERTH_INIT=go), where
+		// "berth" takes the C init for the containers it covers: the two
+		// must give the same results.
+		if berthBin == "" {
+			t.Skipf("skipping berth: cannot build ./cmd/berth: %v", berthBuildErr)
+		}
+		r.bin, r.args, r.env = berthBin, []string{"runtime"}, []string{"BERTH_INIT=go"}
 	case "runc":
 		p, err := exec.LookPath("runc")
 		if err != nil {
@@ -94,7 +103,7 @@ func newRuntime(t *testing.T, name string) *runtimeCLI {
 		}
 		r.bin = p
 	default:
-		t.Fatalf("BERTH_TEST_RUNTIMES: unknown runtime %q (want berth or runc)", name)
+		t.Fatalf("BERTH_TEST_RUNTIMES: unknown runtime %q (want berth, berth-goinit or runc)", name)
 	}
 	return r
 }
@@ -115,7 +124,11 @@ const commandTimeout = 60 * time.Second
 // command returns `<bin> [runtime] --root ROOT args...`.
 func (r *runtimeCLI) command(ctx context.Context, args ...string) *exec.Cmd {
 	full := append(append(append([]string{}, r.args...), "--root", r.root), args...)
-	return exec.CommandContext(ctx, r.bin, full...)
+	cmd := exec.CommandContext(ctx, r.bin, full...)
+	if len(r.env) > 0 {
+		cmd.Env = append(os.Environ(), r.env...)
+	}
+	return cmd
 }
 
 // run runs a runtime command to its end and returns its result. Output goes

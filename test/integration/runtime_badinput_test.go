@@ -269,7 +269,8 @@ func TestRuntimeVersionAndUnknownCommand(t *testing.T) {
 			r := newRuntime(t, name)
 			v := r.run(t, "--version")
 			lines := strings.Split(strings.TrimSpace(v.Stdout), "\n")
-			if v.Code != 0 || len(lines) < 3 || !strings.HasPrefix(lines[0], name+" version ") ||
+			product := strings.TrimSuffix(name, "-goinit") // berth-goinit is berth
+			if v.Code != 0 || len(lines) < 3 || !strings.HasPrefix(lines[0], product+" version ") ||
 				!strings.HasPrefix(lines[1], "commit:") || !strings.HasPrefix(lines[2], "spec: 1.") {
 				t.Errorf("--version: %s", v)
 			}

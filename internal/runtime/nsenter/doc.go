@@ -1,4 +1,9 @@
-// Package nsenter joins existing namespaces before the Go runtime starts.
+// Package nsenter holds berth's C code, which runs from a constructor before
+// the Go runtime starts: the C init (fastinit.c, see
+// internal/runtime/fastinit_linux.go) and the joining of existing
+// namespaces (nsenter.c).
+//
+// nsenter.c joins existing namespaces before the Go runtime starts.
 //
 // setns(2) into a mount or user namespace needs a single-threaded process,
 // which a Go program never is once main runs. Importing this package links a

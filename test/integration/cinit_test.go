@@ -1,0 +1,115 @@
+package integration
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+)
+
+// TestCInitCovers runs containers with BERTH_INIT=c, which makes a
+// container the C init does not cover an error instead of a quiet fall back
+// to the Go init: the usual specs (a default `runc spec`, docker's
+// options) must take the fast path, and what it does must be what the
+// container asked for. The parity tests compare both inits on everything
+// else (the "berth" and "berth-goinit" runtimes).
+func TestCInitCovers(t *testing.T) {
+	r := newRuntime(t, "berth")
+	r.env = []string{"BERTH_INIT=c"}
+	host := t.TempDir()
+	if err := os.WriteFile(filepath.Join(host, "file"), []byte("from the host\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	umask := uint32(0o077)
+	cases := []struct {
+		name string
+		edit func(*specs.Spec)
+		sh   string
+		want string
+	}{
+		{"default", nil, `echo $HOME; hostname; id -u; umask`, "/root\nruncn\n0\n0022\n"},
+		{"user and groups", func(s *specs.Spec) {
+			s.Process.User = specs.User{UID: 1000, GID: 1000, AdditionalGids: []uint32{5, 7}, Umask: &umask}
+			s.Process.Env = append(s.Process.Env, "HOME=")
+		}, `echo $HOME; id -u; id -G; umask`, "/\n1000\n1000 5 7\n0077\n"},
+		{"binds, tmpfs, cwd made", func(s *specs.Spec) {
+			s.Process.Cwd = "/made/here"
+			s.Mounts = append(s.Mounts,
+				specs.Mount{Destination: "/h/file", Type: "bind", Source: filepath.Join(host, "file"), Options: []string{"bind", "ro"}},
+				specs.Mount{Destination: "/hdir", Type: "bind", Source: host, Options: []string{"rbind", "nosuid"}},
+				specs.Mount{Destination: "/scratch", Type: "tmpfs", Source: "tmpfs", Options: []string{"size=1m", "mode=1777"}})
+		}, `pwd; cat /h/file; ls /hdir; echo x > /h/file 2>/dev/null || echo ro; stat -c %a /scratch`,
+			"/made/here\nfrom the host\nfile\nro\n1777\n"},
+		{"sysctl, rlimit, caps, seccomp", func(s *specs.Spec) {
+			s.Linux.Sysctl = map[string]string{"net.ipv4.ip_forward": "1", "kernel.msgmax": "4096"}
+			s.Process.Rlimits = []specs.POSIXRlimit{{Type: "RLIMIT_NOFILE", Hard: 512, Soft: 256}}
+			s.Process.Capabilities.Bounding = append(s.Process.Capabilities.Bounding, "CAP_SYS_CHROOT")
+			s.Linux.Seccomp = &specs.LinuxSeccomp{DefaultAction: specs.ActAllow, Architectures: []specs.Arch{specs.ArchX86_64},
+				Syscalls: []specs.LinuxSyscall{{Names: []string{"mkdir", "mkdirat"}, Action: specs.ActErrno, ErrnoRet: &[]uint{1}[0]}}}
+		}, `cat /proc/sys/net/ipv4/ip_forward /proc/sys/kernel/msgmax; ulimit -n; ulimit -Hn; grep CapBnd /proc/self/status; mkdir /tmp/x 2>&1 | grep -c "not permitted"`,
+			"1\n4096\n256\n512\nCapBnd:\t0000000020040420\n1\n"},
+		{"devices and masks", func(s *specs.Spec) {
+			mode := os.FileMode(0o640)
+			s.Linux.Devices = []specs.LinuxDevice{{Path: "/dev/mydev", Type: "c", Major: 1, Minor: 3, FileMode: &mode}}
+			s.Linux.MaskedPaths = append(s.Linux.MaskedPaths, "/etc/passwd", "/nonexistent")
+		}, `stat -c '%t:%T %a' /dev/mydev; wc -c < /etc/passwd; ls -l /dev/ptmx | grep -c 'pts/ptmx'; readlink /dev/fd`,
+			"1:3 640\n0\n1\n/proc/self/fd\n"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			c := busyboxContainer(t, r, func(s *specs.Spec) {
+				s.Hostname = "runcn"
+				if tc.edit != nil {
+					tc.edit(s)
+				}
+			}, "sh", "-c", tc.sh)
+			res := runContainer(t, r, c)
+			if res.Code != 0 || res.Stdout != tc.want {
+				t.Fatalf("run: %s; want stdout %q", res, tc.want)
+			}
+			assertNothingLeft(t, r, c)
+		})
+	}
+
+	t.Run("errors", func(t *testing.T) {
+		c := busyboxContainer(t, r, nil, "no-such-program")
+		res := runContainer(t, r, c)
+		if res.Code == 0 || !strings.Contains(res.Stderr, `exec: "no-such-program": executable file not found in $PATH`) {
+			t.Errorf("run of a missing program: %s", res)
+		}
+		assertNothingLeft(t, r, c)
+		c = busyboxContainer(t, r, func(s *specs.Spec) {
+			s.Linux.Sysctl = map[string]string{"net.ipv4.no_such_key": "1"}
+		}, "true")
+		res = runContainer(t, r, c)
+		if res.Code == 0 || !strings.Contains(res.Stderr, `sysctl "net.ipv4.no_such_key"`) {
+			t.Errorf("run with an unknown sysctl: %s", res)
+		}
+		assertNothingLeft(t, r, c)
+	})
+
+	// What the C init leaves to the Go init is refused under BERTH_INIT=c
+	// (and taken by the Go init otherwise: the parity tests).
+	t.Run("not covered", func(t *testing.T) {
+		c := busyboxContainer(t, r, func(s *specs.Spec) {
+			s.Hooks = &specs.Hooks{CreateContainer: []specs.Hook{{Path: "/bin/true"}}}
+		}, "true")
+		res := runContainer(t, r, c)
+		if res.Code == 0 || !strings.Contains(res.Stderr, "the C init does not cover this container: hooks") {
+			t.Errorf("run with a createContainer hook under BERTH_INIT=c: %s", res)
+		}
+		assertNothingLeft(t, r, c)
+		c = busyboxContainer(t, r, func(s *specs.Spec) {
+			s.Linux.Namespaces = append(s.Linux.Namespaces, specs.LinuxNamespace{Type: specs.UserNamespace})
+			s.Linux.UIDMappings = []specs.LinuxIDMapping{{ContainerID: 0, HostID: 100000, Size: 65536}}
+			s.Linux.GIDMappings = []specs.LinuxIDMapping{{ContainerID: 0, HostID: 100000, Size: 65536}}
+		}, "true")
+		res = runContainer(t, r, c)
+		if res.Code == 0 || !strings.Contains(res.Stderr, "user namespace") {
+			t.Errorf("run with a user namespace under BERTH_INIT=c: %s", res)
+		}
+		assertNothingLeft(t, r, c)
+	})
+}
