@@ -8,6 +8,7 @@ import (
 	"path"
 	"strconv"
 	"strings"
+	gosync "sync"
 	"syscall"
 	"time"
 
@@ -89,9 +90,11 @@ func Create(opts CreateOpts) (c *Container, err error) {
 		launch = parseLaunchSpec(data)
 	}
 	var rootfs string
-	validated := false
-	validate := func() error {
-		validated = true
+	// Read while the init starts, not by the init: the host's cgroup v1
+	// mounts, for a spec that mounts a cgroup view.
+	var cgroupMounts []cgroupMount
+	var cgroupMountsErr error
+	validateWhole := func() error {
 		if spec == nil {
 			var err error
 			if spec, err = parseSpec(data); err != nil {
@@ -112,7 +115,20 @@ func Create(opts CreateOpts) (c *Container, err error) {
 		if rootfs, err = evalSymlinks(rootfs); err != nil {
 			return fmt.Errorf("config.json: root.path: %w", err)
 		}
+		if needsHostCgroupMounts(spec) {
+			cgroupMounts, cgroupMountsErr = hostCgroupMounts()
+		}
 		return nil
+	}
+	// validate decodes and checks the whole spec, once: first thing when
+	// the launch needs it, else on a goroutine of its own while the init is
+	// cloned and exec'd (below), and in any case before Create reports an
+	// error, so that what is wrong with the spec is what is reported.
+	var validateOnce gosync.Once
+	var validateErr error
+	validate := func() error {
+		validateOnce.Do(func() { validateErr = validateWhole() })
+		return validateErr
 	}
 	if launch == nil || validateNamespaces(launch, bundle) != nil || validateIDMappings(launch, bundle) != nil ||
 		checkConsole(launch, opts) != nil {
@@ -123,7 +139,7 @@ func Create(opts CreateOpts) (c *Container, err error) {
 		launch = spec
 	}
 	defer func() {
-		if err != nil && !validated {
+		if err != nil {
 			if verr := validate(); verr != nil {
 				c, err = nil, verr
 			}
@@ -295,6 +311,11 @@ func Create(opts CreateOpts) (c *Container, err error) {
 	if opts.BeforeInit != nil {
 		opts.BeforeInit()
 	}
+	// Decoding a spec is about a millisecond in a fresh process
+	// (encoding/json builds its codecs for every type a spec can hold):
+	// done on the second CPU while this thread clones and execs the init,
+	// which holds it without giving its P up.
+	go func() { _ = validate() }()
 	cmd = newCmd(true)
 	if err := cmd.Start(); err != nil && join != nil && join.v2 != nil && !join.late {
 		// CLONE_INTO_CGROUP refused (an old kernel, a busy cgroup): start
@@ -310,10 +331,8 @@ func Create(opts CreateOpts) (c *Container, err error) {
 	l.started()
 	sync := newSyncConn(l.parent)
 	pid := cmd.Process.Pid
-	if !validated {
-		if err := validate(); err != nil {
-			return nil, err
-		}
+	if err := validate(); err != nil {
+		return nil, err
 	}
 	c.State.OCIVersion = spec.Version
 	c.State.Rootfs = rootfs
@@ -333,12 +352,8 @@ func Create(opts CreateOpts) (c *Container, err error) {
 		_, _ = cmd.Process.Wait()
 	}
 	c.State.Pid = pid
-	// Read while the init's Go runtime starts, not by the init.
-	var cgroupMounts []cgroupMount
-	if needsHostCgroupMounts(spec) {
-		if cgroupMounts, err = hostCgroupMounts(); err != nil {
-			return nil, err
-		}
+	if cgroupMountsErr != nil {
+		return nil, cgroupMountsErr
 	}
 	if cg != nil && parentMoves(c.State.CgroupPaths, join, v1ByInit) {
 		if err := cg.Apply(pid); err != nil {

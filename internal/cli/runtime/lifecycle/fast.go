@@ -16,6 +16,11 @@ func init() {
 	if !ok {
 		return // main's command tree
 	}
+	if cmd.name == "run" && !cmd.detach {
+		// As early as can be: catching them takes a while (NotifySignals),
+		// and Create waits for it before it starts the init.
+		earlySigs = NotifySignals()
+	}
 	// Not on this goroutine: it is locked to the main thread while
 	// packages are initialised (see doc.go).
 	code := make(chan int)

@@ -45,7 +45,9 @@ func Run(g *Global, o *CreateOpts, id string, detach, keep bool) (int, error) {
 	// starts the init.
 	var sigs *Signals
 	if !detach {
-		sigs = NotifySignals()
+		if sigs, earlySigs = earlySigs, nil; sigs == nil {
+			sigs = NotifySignals()
+		}
 		defer sigs.Stop()
 		ro.BeforeInit = sigs.Caught
 	}
@@ -117,6 +119,10 @@ var earlySignals = []os.Signal{
 	unix.SIGHUP, unix.SIGINT, unix.SIGQUIT, unix.SIGABRT, unix.SIGTERM,
 	unix.SIGTSTP, unix.SIGTTIN, unix.SIGTTOU, unix.SIGUSR1, unix.SIGUSR2, unix.SIGALRM, unix.SIGWINCH,
 }
+
+// earlySigs are the signals the fast path's `run` started to catch before
+// Run (fast.go), or nil.
+var earlySigs *Signals
 
 // NotifySignals starts catching the early signals.
 func NotifySignals() *Signals {
