@@ -166,6 +166,8 @@ func Create(opts CreateOpts) (c *Container, err error) {
 	c = ctr
 	var cmd *child
 	var cg cgroups.Manager
+	var setUpCgroup, prepare func() error
+	prepStarted := false // prepare runs on a goroutine (below)
 	defer func() {
 		if err == nil {
 			return
@@ -176,6 +178,9 @@ func Create(opts CreateOpts) (c *Container, err error) {
 		}
 		if ctr.State.Pid != 0 && (cmd == nil || cmd.Process == nil || ctr.State.Pid != cmd.Process.Pid) {
 			_ = unix.Kill(ctr.State.Pid, unix.SIGKILL)
+		}
+		if prepStarted {
+			_ = prepare() // wait: it may still be making the cgroup
 		}
 		if cg != nil {
 			destroyCgroup(cg)
@@ -218,7 +223,18 @@ func Create(opts CreateOpts) (c *Container, err error) {
 	// cgroups once it has it. The container's process runs only after all
 	// of it.
 	var join *cgroupJoin
-	setUpCgroup := func() error {
+	// prepare validates the spec and then sets the cgroup up, once.
+	var prepareOnce gosync.Once
+	var prepareErr error
+	prepare = func() error {
+		prepareOnce.Do(func() {
+			if prepareErr = validate(); prepareErr == nil && cg != nil {
+				prepareErr = setUpCgroup()
+			}
+		})
+		return prepareErr
+	}
+	setUpCgroup = func() error {
 		if err := cg.Apply(-1); err != nil {
 			return fmt.Errorf("cgroup: %w", err)
 		}
@@ -312,10 +328,12 @@ func Create(opts CreateOpts) (c *Container, err error) {
 		opts.BeforeInit()
 	}
 	// Decoding a spec is about a millisecond in a fresh process
-	// (encoding/json builds its codecs for every type a spec can hold):
-	// done on the second CPU while this thread clones and execs the init,
-	// which holds it without giving its P up.
-	go func() { _ = validate() }()
+	// (encoding/json builds its codecs for every type a spec can hold);
+	// making the cgroup's directories and writing its limits most of
+	// another: both done on the second CPU while this thread clones and
+	// execs the init, which holds it without giving its P up.
+	prepStarted = true
+	go func() { _ = prepare() }()
 	cmd = newCmd(true)
 	if err := cmd.Start(); err != nil && join != nil && join.v2 != nil && !join.late {
 		// CLONE_INTO_CGROUP refused (an old kernel, a busy cgroup): start
@@ -331,18 +349,13 @@ func Create(opts CreateOpts) (c *Container, err error) {
 	l.started()
 	sync := newSyncConn(l.parent)
 	pid := cmd.Process.Pid
-	if err := validate(); err != nil {
+	if err := prepare(); err != nil {
 		return nil, err
 	}
 	c.State.OCIVersion = spec.Version
 	c.State.Rootfs = rootfs
 	c.State.Annotations = spec.Annotations
 	c.State.Spec = spec
-	if cg != nil {
-		if err := setUpCgroup(); err != nil {
-			return nil, err
-		}
-	}
 	if joinPID {
 		m, err := sync.expect(msgPid)
 		if err != nil {
