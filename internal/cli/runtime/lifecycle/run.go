@@ -49,7 +49,7 @@ func Run(g *Global, o *CreateOpts, id string, detach, keep bool) (int, error) {
 			sigs = NotifySignals()
 		}
 		defer sigs.Stop()
-		ro.BeforeInit = sigs.Caught
+		ro.BeforeInit = sigs.FatalCaught
 	}
 	c, err := rt.Create(ro)
 	if err != nil {
@@ -91,19 +91,22 @@ func Run(g *Global, o *CreateOpts, id string, detach, keep bool) (int, error) {
 // Every signal Go's os/signal starts to catch costs a round trip to the
 // Go runtime's signal thread (two thread switches): about 2 ms for all 64
 // on this kind of machine, on the path of every `run`. NotifySignals
-// catches, on a goroutine of its own while the caller goes on (about half
-// a millisecond; Caught waits for it), the signals whose default would end or stop berth itself
-// (HUP, INT, QUIT, ABRT, TERM, TSTP, TTIN, TTOU), those programs are
-// commonly sent (USR1, USR2, ALRM) and WINCH for a terminal; Forward
-// catches the others restDelay after the process started, if it still
-// runs. Until then Go's runtime receives those and does nothing with them
-// (os/signal: "other signals will be caught but no action will be
-// taken"): a real-time signal, say, sent in the process's first 20 ms is
-// not passed on.
+// catches, on a goroutine of its own while the caller goes on, first the
+// signals whose default would end berth (HUP, INT, QUIT, ABRT, TERM;
+// FatalCaught waits for these, and Create for FatalCaught before the init
+// exists), then those that would stop it (TSTP, TTIN, TTOU), those
+// programs are commonly sent (USR1, USR2, ALRM) and WINCH for a terminal
+// (Caught waits for all, and Forward for Caught); Forward catches the
+// others restDelay after the process started, if it still runs. Until
+// then Go's runtime receives those and does nothing with them (os/signal:
+// "other signals will be caught but no action will be taken"): a
+// real-time signal, say, sent in the process's first 20 ms is not passed
+// on, nor is a USR1 sent before the init exists.
 type Signals struct {
 	c      chan os.Signal
 	done   chan struct{}
-	caught chan struct{} // closed once the early signals are caught
+	fatal  chan struct{} // closed once fatalSignals are caught
+	caught chan struct{} // closed once all earlySignals are caught
 
 	mu      sync.Mutex
 	stopped bool
@@ -114,11 +117,13 @@ type Signals struct {
 // are not among earlySignals.
 const restDelay = 20 * time.Millisecond
 
-// earlySignals are caught from NotifySignals on.
-var earlySignals = []os.Signal{
-	unix.SIGHUP, unix.SIGINT, unix.SIGQUIT, unix.SIGABRT, unix.SIGTERM,
-	unix.SIGTSTP, unix.SIGTTIN, unix.SIGTTOU, unix.SIGUSR1, unix.SIGUSR2, unix.SIGALRM, unix.SIGWINCH,
-}
+// earlySignals are caught from NotifySignals on, fatalSignals (those that
+// would end berth) first.
+var (
+	fatalSignals = []os.Signal{unix.SIGHUP, unix.SIGINT, unix.SIGQUIT, unix.SIGABRT, unix.SIGTERM}
+	earlySignals = append(fatalSignals[:len(fatalSignals):len(fatalSignals)],
+		unix.SIGTSTP, unix.SIGTTIN, unix.SIGTTOU, unix.SIGUSR1, unix.SIGUSR2, unix.SIGALRM, unix.SIGWINCH)
+)
 
 // earlySigs are the signals the fast path's `run` started to catch before
 // Run (fast.go), or nil.
@@ -126,13 +131,19 @@ var earlySigs *Signals
 
 // NotifySignals starts catching the early signals.
 func NotifySignals() *Signals {
-	s := &Signals{c: make(chan os.Signal, 64), done: make(chan struct{}), caught: make(chan struct{})}
+	s := &Signals{c: make(chan os.Signal, 64), done: make(chan struct{}),
+		fatal: make(chan struct{}), caught: make(chan struct{})}
 	go func() {
-		signal.Notify(s.c, earlySignals...)
+		signal.Notify(s.c, fatalSignals...)
+		close(s.fatal)
+		signal.Notify(s.c, earlySignals[len(fatalSignals):]...)
 		close(s.caught)
 	}()
 	return s
 }
+
+// FatalCaught returns once the signals that would end berth are caught.
+func (s *Signals) FatalCaught() { <-s.fatal }
 
 // Caught returns once the early signals are caught.
 func (s *Signals) Caught() { <-s.caught }
