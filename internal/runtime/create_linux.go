@@ -82,8 +82,10 @@ func Create(opts CreateOpts) (c *Container, err error) {
 	var spec *specs.Spec
 	var data []byte
 	var launch *specs.Spec // what starting the init reads of the spec
+	parse := parseSpec
 	if opts.Config != nil {
 		data, launch = opts.Config.data, opts.Config.launch
+		parse = func([]byte) (*specs.Spec, error) { return opts.Config.decoded() }
 	} else if data, err = readSpecFile(bundle); err != nil {
 		return nil, err
 	} else {
@@ -97,7 +99,7 @@ func Create(opts CreateOpts) (c *Container, err error) {
 	validateWhole := func() error {
 		if spec == nil {
 			var err error
-			if spec, err = parseSpec(data); err != nil {
+			if spec, err = parse(data); err != nil {
 				return err
 			}
 		}

@@ -23,9 +23,8 @@ func init() {
 	}
 	// Not on this goroutine: it is locked to the main thread while
 	// packages are initialised (see doc.go).
-	code := make(chan int)
-	go func() { code <- cmd.run() }()
-	os.Exit(<-code)
+	go func() { os.Exit(cmd.run()) }()
+	select {}
 }
 
 // fastCmd is one parsed fast-path command line.

@@ -29,6 +29,7 @@ func Run(g *Global, o *CreateOpts, id string, detach, keep bool) (int, error) {
 		// is left to Create, which reports it in its usual order.
 		cfg, err := rt.ReadBundleConfig(o.Bundle)
 		if err == nil {
+			cfg.DecodeAhead()
 			ro.Config = cfg
 		}
 		if cfg != nil && cfg.Terminal() && o.ConsoleSocket == "" {
