@@ -45,6 +45,12 @@
 //	no_new_privs, seccomp) and execs the process; the connection closes on
 //	exec, and start, which reads to EOF, runs the poststart hooks.
 //
+// For the containers it covers, the init is C code that runs before the Go
+// runtime starts (internal/runtime/nsenter/fastinit.c): the parent sends it
+// a plan (fastPlan, fastinit_linux.go) where the Go init gets initConfig,
+// and it does the same steps in the same order with the same messages.
+// BERTH_INIT=go forces the Go init below.
+//
 // The init's Go code is entered from this package's initialisation
 // (initentry_linux.go), before the rest of the binary's packages are
 // initialised; the package therefore does not import package net.
