@@ -222,15 +222,7 @@ func fastPlan(spec *specs.Spec, cfg *initConfig, bundle string) ([]byte, string)
 			w.u32(d.uid)
 			w.u32(d.gid)
 		}
-		links := [][2]string{
-			{"/proc/self/fd", "fd"},
-			{"/proc/self/fd/0", "stdin"},
-			{"/proc/self/fd/1", "stdout"},
-			{"/proc/self/fd/2", "stderr"},
-		}
-		if _, err := os.Stat("/proc/kcore"); err == nil {
-			links = append(links, [2]string{"/proc/kcore", "core"})
-		}
+		links := devSymlinks()
 		w.u32(uint32(len(links)))
 		for _, l := range links {
 			w.str(l[0])

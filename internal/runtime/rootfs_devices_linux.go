@@ -202,9 +202,9 @@ func bindDevice(root *inRoot, d deviceNode) error {
 	})
 }
 
-// setupDevSymlinks makes /dev/fd, stdin, stdout, stderr (and core when the
-// host has /proc/kcore). Existing entries are kept.
-func setupDevSymlinks(root *inRoot) error {
+// devSymlinks are the links setupDevSymlinks makes in /dev, [target, name]:
+// fd, stdin, stdout, stderr, and core when the host has /proc/kcore.
+func devSymlinks() [][2]string {
 	links := [][2]string{
 		{"/proc/self/fd", "fd"},
 		{"/proc/self/fd/0", "stdin"},
@@ -214,6 +214,12 @@ func setupDevSymlinks(root *inRoot) error {
 	if _, err := os.Stat("/proc/kcore"); err == nil {
 		links = append(links, [2]string{"/proc/kcore", "core"})
 	}
+	return links
+}
+
+// setupDevSymlinks makes devSymlinks. Existing entries are kept.
+func setupDevSymlinks(root *inRoot) error {
+	links := devSymlinks()
 	dev, err := root.open("/dev", createDir)
 	if err != nil {
 		return err

@@ -60,18 +60,8 @@ static int fi_sync = 3;
 static const char *fi_ctx; // prefix of every error message, or NULL
 static char fi_err[8192];
 
-static void fi_write(int fd, const char *buf, size_t n) {
-	while (n > 0) {
-		ssize_t w = write(fd, buf, n);
-		if (w < 0) {
-			if (errno == EINTR)
-				continue;
-			return;
-		}
-		buf += w;
-		n -= (size_t)w;
-	}
-}
+// berth_writeall is in nsenter.c.
+extern void berth_writeall(int fd, const char *buf, size_t n);
 
 // fi_send writes {"type":type[,"message":msg]} and a newline to the sync socket.
 static void fi_send(const char *type, const char *msg) {
@@ -93,7 +83,7 @@ static void fi_send(const char *type, const char *msg) {
 	}
 	out[j++] = '}';
 	out[j++] = '\n';
-	fi_write(fi_sync, out, j);
+	berth_writeall(fi_sync, out, j);
 }
 
 __attribute__((noreturn)) static void fi_die(void) {
@@ -524,6 +514,24 @@ static void finish_mount(int rootfd, const char *rootname, const char *dest, uin
 	}
 }
 
+// bind_mount binds src onto dest in the root, then applies the flags with a
+// remount when there are some (mountBind).
+static void bind_mount(int rootfd, const char *rootfs, const char *dest, const char *src, int create,
+		       unsigned long flags, unsigned long cleared, int atime) {
+	int fd = in_root(rootfd, rootfs, dest, create);
+	if (fd < 0)
+		FAILR("bind %s", src);
+	if (mount(src, target(fd, dest), NULL, MS_BIND | (flags & MS_REC), NULL) < 0)
+		FAIL("bind %s: %s", src, estr(errno));
+	close(fd);
+	if (needs_remount(flags, cleared)) {
+		fd = in_root(rootfd, rootfs, dest, CREATE_NONE);
+		if (fd < 0 || remount_bind(target(fd, dest), flags, cleared, atime) < 0)
+			FAILR("%s", "");
+		close(fd);
+	}
+}
+
 // do_mount performs one entry of the spec's mounts (mountSpecEntry).
 static void do_mount(struct rd *r, const char *rootfs) {
 	uint32_t kind = r32(r);
@@ -536,18 +544,7 @@ static void do_mount(struct rd *r, const char *rootfs) {
 		uint32_t create = r32(r);
 		unsigned long flags = (unsigned long)r64(r), cleared = (unsigned long)r64(r);
 		int atime = (int)r32(r);
-		int fd = in_root(rootfd, rootfs, dest, (int)create);
-		if (fd < 0)
-			FAILR("bind %s", src);
-		if (mount(src, target(fd, dest), NULL, MS_BIND | (flags & MS_REC), NULL) < 0)
-			FAIL("bind %s: %s", src, estr(errno));
-		close(fd);
-		if (needs_remount(flags, cleared)) {
-			fd = in_root(rootfd, rootfs, dest, CREATE_NONE);
-			if (fd < 0 || remount_bind(target(fd, dest), flags, cleared, atime) < 0)
-				FAILR("%s", "");
-			close(fd);
-		}
+		bind_mount(rootfd, rootfs, dest, src, (int)create, flags, cleared, atime);
 		break;
 	}
 	case M_FS: {
@@ -572,18 +569,7 @@ static void do_mount(struct rd *r, const char *rootfs) {
 			FAIL("no unified cgroup in /proc/self/cgroup");
 		char src[8192];
 		snprintf(src, sizeof src, "%s%s%s", base, own[0] == '/' ? "" : "/", own);
-		int fd = in_root(rootfd, rootfs, dest, CREATE_DIR);
-		if (fd < 0)
-			FAILR("bind %s", src);
-		if (mount(src, target(fd, dest), NULL, MS_BIND | MS_REC, NULL) < 0)
-			FAIL("bind %s: %s", src, estr(errno));
-		close(fd);
-		if (needs_remount(flags, cleared)) {
-			fd = in_root(rootfd, rootfs, dest, CREATE_NONE);
-			if (fd < 0 || remount_bind(target(fd, dest), flags, cleared, atime) < 0)
-				FAILR("%s", "");
-			close(fd);
-		}
+		bind_mount(rootfd, rootfs, dest, src, CREATE_DIR, flags, cleared, atime);
 		break;
 	}
 	case M_CG1: {
@@ -1299,7 +1285,7 @@ static void berth_fastinit_run(struct rd *r) {
 	execve(path, args, env);
 	snprintf(msg, sizeof msg, "exec %s: %s", args[0], estr(errno));
 execfail:
-	fi_write(conn, msg, strlen(msg));
+	berth_writeall(conn, msg, strlen(msg));
 	snprintf(fi_err, sizeof fi_err, "%s", msg);
 	fi_die();
 }

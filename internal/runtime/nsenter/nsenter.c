@@ -23,9 +23,10 @@ static const struct nsdef nsdefs[] = {
 
 static int syncfd = 3;
 
-static void writeall(const char *buf, size_t n) {
+// berth_writeall writes all of buf to fd (also used by fastinit.c).
+void berth_writeall(int fd, const char *buf, size_t n) {
 	while (n > 0) {
-		ssize_t w = write(syncfd, buf, n);
+		ssize_t w = write(fd, buf, n);
 		if (w < 0) {
 			if (errno == EINTR)
 				continue;
@@ -53,7 +54,7 @@ static void fail(const char *what, const char *arg, int err) {
 		}
 	}
 	j += (size_t)snprintf(out + j, sizeof out - j, "\"}\n");
-	writeall(out, j);
+	berth_writeall(syncfd, out, j);
 	_exit(1);
 }
 
@@ -109,6 +110,6 @@ void berth_nsenter(void) {
 		return;
 	char out[64];
 	int len = snprintf(out, sizeof out, "{\"type\":\"pid\",\"pid\":%d}\n", (int)child);
-	writeall(out, (size_t)len);
+	berth_writeall(syncfd, out, (size_t)len);
 	_exit(0);
 }
