@@ -334,14 +334,16 @@ static int in_root(int rootfd, const char *rootname, const char *p, int create) 
 	}
 	if (fd >= 0)
 		return fd;
+	const char *op = "openat2";
 	if (errno == ENOENT && create != CREATE_NONE) {
 		fd = walk_in_root(rootfd, p, create);
 		if (fd >= 0)
 			return fd;
-		snprintf(fi_err, sizeof fi_err, "resolve %s in root %s: open %s: %s", p, rootname, p, estr(errno));
-		return -1;
+		op = "open";
 	}
-	snprintf(fi_err, sizeof fi_err, "resolve %s in root %s: openat2 %s: %s", p, rootname, p, estr(errno));
+	int e = errno; // the callers test it (missing paths)
+	snprintf(fi_err, sizeof fi_err, "resolve %s in root %s: %s %s: %s", p, rootname, op, p, estr(e));
+	errno = e;
 	return -1;
 }
 
@@ -484,7 +486,7 @@ static int ordinary_dir(int rootfd, const char *rootname, const char *dest) {
 		snprintf(fi_err, sizeof fi_err, "open %s: %s", dest, estr(e));
 		return -1;
 	}
-	struct stat st;
+	struct stat st = {0};
 	if (fstat(fd, &st) < 0 || !S_ISDIR(st.st_mode)) {
 		snprintf(fi_err, sizeof fi_err, "%s must be an ordinary directory (mode %#o)", dest, st.st_mode);
 		close(fd);
