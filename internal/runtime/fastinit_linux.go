@@ -296,6 +296,9 @@ func fastPlan(spec *specs.Spec, cfg *initConfig, bundle string) ([]byte, string)
 		w.str("_ses." + cfg.ID)
 		w.u32(0) // no user namespace here
 	}
+	if len(proc.Rlimits) > 64 { // fastinit.c's bound; there are 16 kinds
+		return nil, "more than 64 rlimits"
+	}
 	w.u32(uint32(len(proc.Rlimits)))
 	for _, rl := range proc.Rlimits {
 		res, err := parseRlimit(rl.Type)

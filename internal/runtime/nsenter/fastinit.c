@@ -1178,21 +1178,20 @@ static void berth_fastinit_run(struct rd *r) {
 		const char *name = rstr(r);
 		join_keyring(name, (int)r32(r));
 	}
+	// Read now, applied after seccomp as the Go init does.
 	uint32_t nrl = r32(r);
+	if (nrl > 64)
+		badplan();
+	struct {
+		const char *name;
+		int res;
+		struct rlimit lim;
+	} rls[64];
 	for (uint32_t i = 0; i < nrl; i++) {
-		const char *name = rstr(r);
-		int res = (int)r32(r);
-		struct rlimit lim = {.rlim_cur = r64(r), .rlim_max = r64(r)};
-		if (prlimit(0, res, &lim, NULL) < 0) {
-			int e = errno;
-			struct rlimit cur;
-			if (e == EPERM && prlimit(0, res, NULL, &cur) == 0 && lim.rlim_max > cur.rlim_max)
-				FAIL("set rlimit %s to soft %llu hard %llu: hard limit above the current hard limit %llu needs CAP_SYS_RESOURCE: %s",
-				     name, (unsigned long long)lim.rlim_cur, (unsigned long long)lim.rlim_max,
-				     (unsigned long long)cur.rlim_max, estr(e));
-			FAIL("set rlimit %s to soft %llu hard %llu: %s", name, (unsigned long long)lim.rlim_cur,
-			     (unsigned long long)lim.rlim_max, estr(e));
-		}
+		rls[i].name = rstr(r);
+		rls[i].res = (int)r32(r);
+		rls[i].lim.rlim_cur = r64(r);
+		rls[i].lim.rlim_max = r64(r);
 	}
 	uint64_t bounding = r64(r), eff = r64(r), perm = r64(r), inh = r64(r), amb = r64(r);
 	uint32_t caplast = r32(r);
@@ -1209,9 +1208,23 @@ static void berth_fastinit_run(struct rd *r) {
 	if (r->p != r->end)
 		badplan();
 
-	// dropPrivileges
+	// dropPrivileges: seccomp unless no_new_privs lets it wait, then
+	// finalizeProcess: rlimits, bounding set, user, capabilities.
 	if (sc.len > 0 && !nnp)
 		load_seccomp(&sc);
+	for (uint32_t i = 0; i < nrl; i++) {
+		struct rlimit lim = rls[i].lim;
+		if (prlimit(0, rls[i].res, &lim, NULL) < 0) {
+			int e = errno;
+			struct rlimit cur;
+			if (e == EPERM && prlimit(0, rls[i].res, NULL, &cur) == 0 && lim.rlim_max > cur.rlim_max)
+				FAIL("set rlimit %s to soft %llu hard %llu: hard limit above the current hard limit %llu needs CAP_SYS_RESOURCE: %s",
+				     rls[i].name, (unsigned long long)lim.rlim_cur, (unsigned long long)lim.rlim_max,
+				     (unsigned long long)cur.rlim_max, estr(e));
+			FAIL("set rlimit %s to soft %llu hard %llu: %s", rls[i].name, (unsigned long long)lim.rlim_cur,
+			     (unsigned long long)lim.rlim_max, estr(e));
+		}
+	}
 	for (uint32_t n = 0; n <= caplast; n++) {
 		if (bounding >> n & 1)
 			continue;
