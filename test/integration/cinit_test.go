@@ -88,6 +88,28 @@ func TestCInitCovers(t *testing.T) {
 			t.Errorf("run with an unknown sysctl: %s", res)
 		}
 		assertNothingLeft(t, r, c)
+
+		// Without no_new_privs seccomp is loaded before the rlimits are
+		// set: a profile that refuses prlimit64 fails the create, under
+		// both inits alike.
+		goInit := newRuntime(t, "berth-goinit")
+		var stderr []string
+		for _, rt := range []*runtimeCLI{r, goInit} {
+			c := busyboxContainer(t, rt, func(s *specs.Spec) {
+				s.Process.NoNewPrivileges = false
+				s.Linux.Seccomp = &specs.LinuxSeccomp{DefaultAction: specs.ActAllow, Architectures: []specs.Arch{specs.ArchX86_64},
+					Syscalls: []specs.LinuxSyscall{{Names: []string{"prlimit64", "setrlimit"}, Action: specs.ActErrno, ErrnoRet: &[]uint{1}[0]}}}
+			}, "true")
+			res := runContainer(t, rt, c)
+			if res.Code == 0 || !strings.Contains(res.Stderr, "set rlimit RLIMIT_NOFILE") {
+				t.Errorf("%s: run with prlimit refused by seccomp: %s", rt.name, res)
+			}
+			stderr = append(stderr, res.Stderr)
+			assertNothingLeft(t, rt, c)
+		}
+		if stderr[0] != stderr[1] {
+			t.Errorf("the C and Go inits differ: %q, %q", stderr[0], stderr[1])
+		}
 	})
 
 	// What the C init leaves to the Go init is refused under BERTH_INIT=c
