@@ -4,8 +4,13 @@ import (
 	"errors"
 	"io"
 	"os"
+	"runtime"
+	"strconv"
+	"sync"
 	"syscall"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // child is a child process: the part of os/exec's Cmd this package needs.
@@ -29,7 +34,7 @@ type child struct {
 	ExtraFiles  []*os.File
 	SysProcAttr *syscall.SysProcAttr
 
-	Process *os.Process
+	Process *process
 
 	childFiles []*os.File // closed once the child has them (or on failure)
 	ourFiles   []*os.File // our ends of the copying pipes
@@ -69,10 +74,21 @@ func (p *child) Start() (err error) {
 	if env == nil {
 		env = []string{}
 	}
-	p.Process, err = os.StartProcess(p.Path, p.Args, &os.ProcAttr{Dir: p.Dir, Env: env, Files: files, Sys: p.SysProcAttr})
-	if err != nil {
-		return err
+	// syscall.ForkExec, not os.StartProcess: the first os.StartProcess of a
+	// process checks that pidfds work by cloning and reaping a throw-away
+	// child first, a third of a millisecond on every container's start.
+	fds := make([]uintptr, len(files))
+	for i, f := range files {
+		fds[i] = f.Fd() // blocking, as os.StartProcess hands them over
 	}
+	pid, err := syscall.ForkExec(p.Path, p.Args, &syscall.ProcAttr{Dir: p.Dir, Env: env, Files: fds, Sys: p.SysProcAttr})
+	for _, f := range files {
+		runtime.KeepAlive(f)
+	}
+	if err != nil {
+		return &os.PathError{Op: "fork/exec", Path: p.Path, Err: err}
+	}
+	p.Process = &process{Pid: pid}
 	closeFiles(p.childFiles)
 	p.childFiles = nil
 	p.copyErrs = make(chan error, len(p.copies))
@@ -93,13 +109,13 @@ func (p *child) Run() error {
 
 // Wait waits for the process to exit, then for its copies to end.
 func (p *child) Wait() error {
-	st, err := p.Process.Wait()
+	ws, err := p.Process.Wait()
 	copyErr := p.awaitCopies(0)
 	if err != nil {
 		return err
 	}
-	if !st.Success() {
-		return &exitError{st}
+	if !ws.Exited() || ws.ExitStatus() != 0 {
+		return &exitError{ws}
 	}
 	return copyErr
 }
@@ -209,8 +225,81 @@ func closeFiles(files []*os.File) {
 	}
 }
 
+// process is a started child: its pid until it is reaped, which Kill then
+// no longer signals (the pid may be another process's by then).
+type process struct {
+	Pid  int
+	mu   sync.Mutex
+	done bool
+}
+
+// Kill sends SIGKILL, unless the process was reaped.
+func (p *process) Kill() error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.done {
+		return os.ErrProcessDone
+	}
+	return unix.Kill(p.Pid, unix.SIGKILL)
+}
+
+// Wait waits for the process to exit and reaps it. It waits without reaping
+// first, so that a concurrent Kill never signals a reused pid.
+func (p *process) Wait() (unix.WaitStatus, error) {
+	var ws unix.WaitStatus
+	p.mu.Lock()
+	done := p.done
+	p.mu.Unlock()
+	if done {
+		return ws, os.ErrProcessDone
+	}
+	var info unix.Siginfo
+	for {
+		err := unix.Waitid(unix.P_PID, p.Pid, &info, unix.WEXITED|unix.WNOWAIT, nil)
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil {
+			return ws, os.NewSyscallError("waitid", err)
+		}
+		break
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.done {
+		return ws, os.ErrProcessDone
+	}
+	for {
+		_, err := unix.Wait4(p.Pid, &ws, 0, nil)
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil {
+			return ws, os.NewSyscallError("wait", err)
+		}
+		p.done = true
+		return ws, nil
+	}
+}
+
 // exitError is a process that did not exit 0; its text is as os/exec's
 // ("exit status 1", "signal: killed").
-type exitError struct{ *os.ProcessState }
+type exitError struct{ ws unix.WaitStatus }
 
-func (e *exitError) Error() string { return e.ProcessState.String() }
+func (e *exitError) Error() string {
+	var s string
+	switch {
+	case e.ws.Exited():
+		s = "exit status " + strconv.Itoa(e.ws.ExitStatus())
+	case e.ws.Signaled():
+		s = "signal: " + e.ws.Signal().String()
+	case e.ws.Stopped():
+		s = "stop signal: " + e.ws.StopSignal().String()
+	case e.ws.Continued():
+		s = "continued"
+	}
+	if e.ws.CoreDump() {
+		s += " (core dumped)"
+	}
+	return s
+}
