@@ -68,8 +68,8 @@ func fastLaunchable(launch *specs.Spec, joins []string, opts CreateOpts) string 
 		return "this berth is built without cgo"
 	case initChoice() == "go":
 		return "BERTH_INIT=go"
-	case len(joins) > 0:
-		return "namespaces joined by path"
+	case !fastJoins(joins):
+		return "a mount, user, pid, cgroup or time namespace joined by path"
 	case opts.PreserveFds > 0:
 		return "--preserve-fds"
 	case opts.NoPivot:
@@ -87,6 +87,22 @@ func fastLaunchable(launch *specs.Spec, joins []string, opts CreateOpts) string 
 		return "this host (no openat2, an initramfs root or setgroups denied)"
 	}
 	return ""
+}
+
+// fastJoins says whether the C init may start in the namespaces joined
+// (nsenter.c joins them before it runs): network, IPC and UTS, as a
+// daemon's containers join the network namespace it made. The others
+// change what the init sees of the host (its mounts, its pid, its cgroup
+// view) or need the Go init's handling.
+func fastJoins(joins []string) bool {
+	for _, j := range joins {
+		switch name, _, _ := strings.Cut(j, ":"); name {
+		case "net", "ipc", "uts":
+		default:
+			return false
+		}
+	}
+	return true
 }
 
 // fastHostOK checks, once, what the C init needs of the host: openat2, a

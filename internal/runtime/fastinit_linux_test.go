@@ -95,3 +95,22 @@ func TestPlanHeader(t *testing.T) {
 		t.Errorf("header %q", h)
 	}
 }
+
+func TestFastJoins(t *testing.T) {
+	for _, tc := range []struct {
+		joins []string
+		want  bool
+	}{
+		{nil, true},
+		{[]string{"net:/run/netns/x"}, true},
+		{[]string{"ipc:/proc/1/ns/ipc", "uts:/proc/1/ns/uts", "net:/proc/1/ns/net"}, true},
+		{[]string{"net:/proc/1/ns/net", "pid:/proc/1/ns/pid"}, false},
+		{[]string{"mnt:/proc/1/ns/mnt"}, false},
+		{[]string{"user:/proc/1/ns/user"}, false},
+		{[]string{"cgroup:/proc/1/ns/cgroup"}, false},
+	} {
+		if got := fastJoins(tc.joins); got != tc.want {
+			t.Errorf("fastJoins(%q) = %v, want %v", tc.joins, got, tc.want)
+		}
+	}
+}

@@ -248,14 +248,15 @@ func shimEnv() []string {
 	return append(baseEnv(), "GOGC=off")
 }
 
-// baseEnv is the environment of a shim and its serving image: PATH and
-// TMPDIR, one P, no heap profiling, and no reading of the cgroup's CPU
+// baseEnv is the environment of a shim and its serving image: PATH,
+// TMPDIR and BERTH_INIT (the daemon's choice of the container's init, see
+// internal/runtime), one P, no heap profiling, and no reading of the cgroup's CPU
 // limits for GOMAXPROCS (which kept two cgroup files open in every shim);
 // SHIM_GODEBUG (passed on to the serving image) adds GODEBUG settings for
 // debugging.
 func baseEnv() []string {
 	var env []string
-	for _, k := range []string{"PATH", "TMPDIR", "SHIM_GODEBUG"} {
+	for _, k := range []string{"PATH", "TMPDIR", "BERTH_INIT", "SHIM_GODEBUG"} {
 		if v, ok := os.LookupEnv(k); ok {
 			env = append(env, k+"="+v)
 		}

@@ -3,6 +3,7 @@ package integration
 import (
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -57,6 +58,28 @@ func TestCInitCovers(t *testing.T) {
 		}, `stat -c '%t:%T %a' /dev/mydev; wc -c < /etc/passwd; ls -l /dev/ptmx | grep -c 'pts/ptmx'; readlink /dev/fd`,
 			"1:3 640\n0\n1\n/proc/self/fd\n"},
 	}
+	// A network namespace joined by path, as the daemon's containers
+	// join the one it made, and a UTS namespace: both joined before the
+	// C init runs.
+	_, sleeper := startSleeper(t, r, nil)
+	netns := "/proc/" + strconv.Itoa(sleeper) + "/ns/net"
+	utsns := "/proc/" + strconv.Itoa(sleeper) + "/ns/uts"
+	cases = append(cases, struct {
+		name string
+		edit func(*specs.Spec)
+		sh   string
+		want string
+	}{"net and uts joined by path", func(s *specs.Spec) {
+		s.Hostname = ""
+		for i, ns := range s.Linux.Namespaces {
+			switch ns.Type {
+			case specs.NetworkNamespace:
+				s.Linux.Namespaces[i].Path = netns
+			case specs.UTSNamespace:
+				s.Linux.Namespaces[i].Path = utsns
+			}
+		}
+	}, `readlink /proc/self/ns/net; readlink /proc/self/ns/uts`, nsLink(t, sleeper, "net") + "\n" + nsLink(t, sleeper, "uts") + "\n"})
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			c := busyboxContainer(t, r, func(s *specs.Spec) {
@@ -133,5 +156,27 @@ func TestCInitCovers(t *testing.T) {
 			t.Errorf("run with a user namespace under BERTH_INIT=c: %s", res)
 		}
 		assertNothingLeft(t, r, c)
+		c = busyboxContainer(t, r, func(s *specs.Spec) {
+			for i, ns := range s.Linux.Namespaces {
+				if ns.Type == specs.PIDNamespace {
+					s.Linux.Namespaces[i].Path = "/proc/" + strconv.Itoa(sleeper) + "/ns/pid"
+				}
+			}
+		}, "true")
+		res = runContainer(t, r, c)
+		if res.Code == 0 || !strings.Contains(res.Stderr, "namespace joined by path") {
+			t.Errorf("run joining a pid namespace under BERTH_INIT=c: %s", res)
+		}
+		assertNothingLeft(t, r, c)
 	})
+}
+
+// nsLink is what /proc/<pid>/ns/<ns> reads, "net:[4026532008]".
+func nsLink(t *testing.T, pid int, ns string) string {
+	t.Helper()
+	l, err := os.Readlink("/proc/" + strconv.Itoa(pid) + "/ns/" + ns)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return l
 }

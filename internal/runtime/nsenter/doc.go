@@ -12,7 +12,8 @@
 // namespaces in the order given (the caller puts user first), and, when a PID
 // namespace was joined, forks so that the child is inside it: the parent then
 // writes {"type":"pid","pid":N} to the sync socket (fd in _BERTH_SYNC) and
-// exits, and the child goes on into Go. Errors are written to the same socket
+// exits, and the child goes on: into the C init when the parent chose it
+// (it does for network, IPC and UTS namespaces joined), else into Go. Errors are written to the same socket
 // as {"type":"error","message":...}. Without _BERTH_NS it does nothing.
 //
 // It does not join cgroups: a process joins them once its Go runtime has

@@ -7,8 +7,8 @@ package nsenter
 extern void berth_nsenter(void);
 extern void berth_fastinit(void);
 void __attribute__((constructor)) berth_nsenter_init(void) {
-	berth_fastinit();
 	berth_nsenter();
+	berth_fastinit();
 }
 */
 import "C"
