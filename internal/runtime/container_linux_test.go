@@ -126,3 +126,51 @@ func TestRunHooksOrderAndFailure(t *testing.T) {
 		t.Errorf("slow hook error = %v", err)
 	}
 }
+
+// The state of a container just created keeps its spec from the config.json
+// it was decoded from; once the spec changes (update), the spec is encoded.
+// Both load back as the spec the container runs.
+func TestStateSpecSaved(t *testing.T) {
+	root := t.TempDir()
+	config := []byte(`{
+	"ociVersion": "1.0.2",
+	"process": {"args": ["sh"], "cwd": "/", "env": ["A=<&>"]},
+	"root": {"path": "rootfs"},
+	"linux": {"resources": {"pids": {"limit": 5}}}
+}
+`)
+	spec, err := parseSpec(config)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := &Container{dir: filepath.Join(root, "x"), State: State{ID: "x", Spec: spec}, specJSON: config}
+	if err := os.Mkdir(c.dir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.save(); err != nil {
+		t.Fatal(err)
+	}
+	raw, err := os.ReadFile(filepath.Join(c.dir, stateFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(string(raw), "\n") || strings.Count(string(raw), `"spec"`) != 1 {
+		t.Errorf("state.json is not one compact object with one spec: %s", raw)
+	}
+	got, err := Load(root, "x")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.State.Spec == nil || got.State.Spec.Process.Env[0] != "A=<&>" || *got.State.Spec.Linux.Resources.Pids.Limit != 5 || got.State.ID != "x" {
+		t.Fatalf("spec loaded back: %+v", got.State.Spec)
+	}
+	// What update does to the spec, then saves.
+	*c.State.Spec.Linux.Resources.Pids.Limit = 9
+	c.specJSON = nil
+	if err := c.save(); err != nil {
+		t.Fatal(err)
+	}
+	if got, err = Load(root, "x"); err != nil || *got.State.Spec.Linux.Resources.Pids.Limit != 9 {
+		t.Fatalf("spec after a change: %v, %+v", err, got.State.Spec.Linux.Resources.Pids)
+	}
+}

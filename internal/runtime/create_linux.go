@@ -358,6 +358,7 @@ func Create(opts CreateOpts) (c *Container, err error) {
 	c.State.Rootfs = rootfs
 	c.State.Annotations = spec.Annotations
 	c.State.Spec = spec
+	c.specJSON = data
 	if joinPID {
 		m, err := sync.expect(msgPid)
 		if err != nil {

@@ -285,6 +285,7 @@ func (c *Container) Update(r *specs.LinuxResources) error {
 		c.State.Spec.Linux.Resources = &specs.LinuxResources{}
 	}
 	mergeResources(c.State.Spec.Linux.Resources, r)
+	c.specJSON = nil // the spec changed: encoded anew
 	return c.save()
 }
 
