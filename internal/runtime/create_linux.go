@@ -169,7 +169,8 @@ func Create(opts CreateOpts) (c *Container, err error) {
 	var cmd *child
 	var cg cgroups.Manager
 	var setUpCgroup, prepare func() error
-	prepStarted := false // prepare runs on a goroutine (below)
+	prepStarted := false     // prepare runs on a goroutine (below)
+	var applied func() error // waits for the cgroup's directories (below)
 	defer func() {
 		if err == nil {
 			return
@@ -183,6 +184,9 @@ func Create(opts CreateOpts) (c *Container, err error) {
 		}
 		if prepStarted {
 			_ = prepare() // wait: it may still be making the cgroup
+		}
+		if applied != nil {
+			_ = applied()
 		}
 		if cg != nil {
 			destroyCgroup(cg)
@@ -237,7 +241,7 @@ func Create(opts CreateOpts) (c *Container, err error) {
 		return prepareErr
 	}
 	setUpCgroup = func() error {
-		if err := cg.Apply(-1); err != nil {
+		if err := applied(); err != nil {
 			return fmt.Errorf("cgroup: %w", err)
 		}
 		// The spec's device rules plus the devices every container gets
@@ -258,6 +262,12 @@ func Create(opts CreateOpts) (c *Container, err error) {
 			return nil, fmt.Errorf("cgroup: %w", err)
 		}
 		c.State.CgroupPaths = cg.Paths()
+		// Its directories (a dozen v1 hierarchies here) are made from
+		// now on, while the spec is decoded and the init started: the
+		// init is sent its plan once they and the limits are there.
+		done := make(chan error, 1)
+		go func() { done <- cg.Apply(-1) }()
+		applied = gosync.OnceValue(func() error { return <-done })
 		// In a new user namespace the child may not write the host's
 		// cgroup files: the parent moves it.
 		if cloneFlags&unix.CLONE_NEWUSER == 0 {
