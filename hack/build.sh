@@ -1,6 +1,7 @@
 #!/bin/sh
 # build.sh builds the single static berth binary into bin/berth (or $1).
-# cgo is used only by internal/runtime/nsenter; glibc is linked statically.
+# It is built without cgo: the C of internal/runtime/nsenter goes into the
+# init image (internal/runtime/initimage), which berth embeds.
 # The binary's git commit (git rev-parse --short HEAD, empty outside a git
 # checkout) and build time are what `berth version` and the daemon's
 # /version report. The build time is now, or SOURCE_DATE_EPOCH when set, so
@@ -23,6 +24,9 @@ mkdir -p internal/shim/image
 CGO_ENABLED=0 go build -trimpath -buildvcs=false -tags shimserver,osusergo,netgo \
 	-ldflags "-s -w" -o internal/shim/image/berth-shim.$$ ./internal/shim/cmd/berth-shim
 mv internal/shim/image/berth-shim.$$ internal/shim/image/berth-shim
-CGO_ENABLED=1 go build -trimpath -buildvcs=false -tags shimimage,osusergo,netgo \
-	-ldflags "-s -w -X $pkg.GitCommit=$commit -X $pkg.BuildTime=$built -extldflags \"-static\"" \
+# Then the init image (internal/runtime/initimage), a static C program;
+# berth itself is then pure Go (no cgo), static by itself.
+bash hack/build-init.sh internal/runtime/initimage/berth-init
+CGO_ENABLED=0 go build -trimpath -buildvcs=false -tags shimimage,initimage,osusergo,netgo \
+	-ldflags "-s -w -X $pkg.GitCommit=$commit -X $pkg.BuildTime=$built" \
 	-o "$out" ./cmd/berth

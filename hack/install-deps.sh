@@ -6,7 +6,7 @@ set -eu
 
 PKGS="busybox-static runc crun skopeo docker-registry iptables iproute2 debootstrap
  qemu-system-x86 linux-image-cloud-amd64 cpio kmod procps psmisc util-linux e2fsprogs
- ca-certificates git gcc libc6-dev jq python3-seccomp curl unzip docker.io xz-utils
+ ca-certificates git gcc libc6-dev musl-tools jq python3-seccomp curl unzip docker.io xz-utils
  docker-compose systemd bzip2 zstd"
 
 missing=""

@@ -35,7 +35,7 @@ cleanup() {
 trap cleanup EXIT
 
 if [ -z "$berth" ]; then
-	go build -o "$work/berth" ./cmd/berth
+	hack/build.sh "$work/berth"
 	berth="$work/berth"
 fi
 

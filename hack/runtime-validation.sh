@@ -192,7 +192,7 @@ if [ -n "$runtime" ]; then
 else
 	if [ -z "$berth" ]; then
 		berth=$work/berth
-		(cd "$repo" && go build -o "$berth" ./cmd/berth) || die "go build ./cmd/berth failed"
+		"$repo/hack/build.sh" "$berth" || die "hack/build.sh failed"
 	fi
 	berth=$(cd "$(dirname "$berth")" && pwd)/$(basename "$berth")
 	[ -x "$berth" ] || die "--berth $berth: not an executable"

@@ -11,6 +11,7 @@ import (
 
 	"github.com/berth/berth/internal/cli"
 	"github.com/berth/berth/internal/runtime"
+	_ "github.com/berth/berth/internal/runtime/initimage"
 	_ "github.com/berth/berth/internal/runtime/nsenter"
 	"github.com/berth/berth/internal/shim"
 )

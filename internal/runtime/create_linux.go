@@ -288,7 +288,15 @@ func Create(opts CreateOpts) (c *Container, err error) {
 	mountNS, _ := findNS(launch, specs.MountNamespace)
 	v1ByInit := join != nil && len(join.v1) > 0 && mountNS.Path == ""
 
-	l, err := newLaunch(opts.ConsoleSocket, opts.ConsoleConn)
+	if len(joins) > 0 && !fastInitLinked.Load() {
+		return nil, errNoNsenter
+	}
+	why := fastLaunchable(launch, joins, opts)
+	if why != "" && initChoice() == "c" {
+		return nil, fmt.Errorf("BERTH_INIT=c: the C init does not cover this container: %s", why)
+	}
+	fast := why == ""
+	l, err := newLaunch(opts.ConsoleSocket, opts.ConsoleConn, initImage != nil && (fast || len(joins) > 0))
 	if err != nil {
 		return nil, err
 	}
@@ -322,11 +330,6 @@ func Create(opts CreateOpts) (c *Container, err error) {
 		}
 		return cmd
 	}
-	why := fastLaunchable(launch, joins, opts)
-	if why != "" && initChoice() == "c" {
-		return nil, fmt.Errorf("BERTH_INIT=c: the C init does not cover this container: %s", why)
-	}
-	fast := why == ""
 	if fast {
 		// The init's constructor then waits for a plan (fastinit_linux.go).
 		newCmd0 := newCmd

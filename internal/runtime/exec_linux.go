@@ -89,7 +89,10 @@ func (c *Container) Exec(opts ExecOpts) (*Process, error) {
 			joinPID = true
 		}
 	}
-	l, err := newLaunch(opts.ConsoleSocket, opts.ConsoleConn)
+	if !fastInitLinked.Load() {
+		return nil, errNoNsenter
+	}
+	l, err := newLaunch(opts.ConsoleSocket, opts.ConsoleConn, initImage != nil)
 	if err != nil {
 		return nil, err
 	}

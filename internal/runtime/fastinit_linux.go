@@ -2,6 +2,7 @@ package runtime
 
 import (
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"os"
 	"path"
@@ -37,13 +38,30 @@ import (
 // the Go init, which remains the reference: BERTH_INIT=go in the caller's
 // environment forces it for every container.
 
-// fastInitLinked is set when the binary links the C init (package nsenter,
-// built with cgo).
+// fastInitLinked is set when the binary has the C init and nsenter.c: as
+// the init image (package initimage, what hack/build.sh builds) or linked
+// into itself (package nsenter, a build with cgo).
 var fastInitLinked atomic.Bool
 
 // EnableFastInit records that the C init is linked into this binary; the
 // nsenter package calls it.
 func EnableFastInit() { fastInitLinked.Store(true) }
+
+// initImage is the init image: a small static program built from
+// nsenter's C (package initimage), or nil.
+var initImage []byte
+
+// SetInitImage makes image what a container's init is exec'd from when it
+// takes the C init or joins namespaces by path; it execs berth for the Go
+// init when the parent asks for it (see package initimage).
+func SetInitImage(image []byte) {
+	initImage = image
+	fastInitLinked.Store(true)
+}
+
+// errNoNsenter is the error of a container that joins namespaces by path
+// (or an exec) in a berth built with neither the init image nor cgo.
+var errNoNsenter = errors.New("joining namespaces needs the init image or cgo: build berth with hack/build.sh")
 
 const planMagic = 0x31494642 // "BFI1"
 

@@ -15,14 +15,17 @@ import (
 // console connection.
 type launch struct {
 	exe           *os.File
+	img           *os.File // the init image, exec'd instead of exe
 	parent, child *os.File
 	console       *os.File
 	ownConsole    bool
 }
 
 // newLaunch prepares a launch; consoleSocket (a path to dial) or
-// consoleConn (already connected) is where the pty master goes.
-func newLaunch(consoleSocket string, consoleConn *os.File) (*launch, error) {
+// consoleConn (already connected) is where the pty master goes. viaImage
+// execs the init image, which is handed the sealed binary to exec for the
+// Go init.
+func newLaunch(consoleSocket string, consoleConn *os.File, viaImage bool) (*launch, error) {
 	// Not a named result: a failure returns nil, and the deferred close
 	// must still see what was opened.
 	l := &launch{console: consoleConn}
@@ -39,6 +42,11 @@ func newLaunch(consoleSocket string, consoleConn *os.File) (*launch, error) {
 		}
 		l.ownConsole = true
 	}
+	if viaImage {
+		if l.img, err = sealedImage(); err != nil {
+			return nil, err
+		}
+	}
 	if l.exe, err = sealedExe(); err != nil {
 		return nil, err
 	}
@@ -50,11 +58,16 @@ func newLaunch(consoleSocket string, consoleConn *os.File) (*launch, error) {
 }
 
 // command returns the child's command: `berth init` from the sealed binary
-// with the sync socket as fd 3, then extra files, then the console (its fd
-// in the child is returned). Nil stdio means ours.
+// (or the init image) with the sync socket as fd 3, then extra files, then
+// the console (its fd in the child is returned), then for the init image
+// the sealed binary. Nil stdio means ours.
 func (l *launch) command(stdin io.Reader, stdout, stderr io.Writer, extra ...*os.File) (*child, int) {
+	exe := l.exe
+	if l.img != nil {
+		exe = l.img
+	}
 	cmd := &child{
-		Path: "/proc/self/fd/" + strconv.Itoa(int(l.exe.Fd())),
+		Path: "/proc/self/fd/" + strconv.Itoa(int(exe.Fd())),
 		Args: []string{"berth", InitArg},
 		// The init needs no restartable sequences; glibc's registration of
 		// them at start has been seen to fail fatally under load ("rseq
@@ -81,6 +94,10 @@ func (l *launch) command(stdin io.Reader, stdout, stderr io.Writer, extra ...*os
 		consoleFd = syncFd + len(cmd.ExtraFiles)
 		cmd.ExtraFiles = append(cmd.ExtraFiles, l.console)
 	}
+	if l.img != nil {
+		cmd.Env = append(cmd.Env, "_BERTH_EXE_FD="+strconv.Itoa(syncFd+len(cmd.ExtraFiles)))
+		cmd.ExtraFiles = append(cmd.ExtraFiles, l.exe)
+	}
 	return cmd, consoleFd
 }
 
@@ -93,7 +110,7 @@ func (l *launch) started() {
 }
 
 func (l *launch) close() {
-	for _, f := range []*os.File{l.exe, l.parent, l.child} {
+	for _, f := range []*os.File{l.exe, l.img, l.parent, l.child} {
 		if f != nil {
 			f.Close()
 		}

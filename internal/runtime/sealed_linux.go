@@ -25,17 +25,42 @@ func sealedExe() (*os.File, error) {
 			return nil, err
 		}
 	}
-	// Move it above the descriptors the child's stdio and extra files (and
-	// Go's temporary copies of them) are dup'ed onto before the exec, or the
-	// exec path would name one of them. Stay below 64, the size of a new fd
-	// table: growing the table of a threaded process waits for an RCU grace
-	// period (about 10 ms here).
+	return highFd(f)
+}
+
+// highFd moves f above the descriptors the child's stdio and extra files
+// (and Go's temporary copies of them) are dup'ed onto before the exec, or
+// the exec path would name one of them. It stays below 64, the size of a
+// new fd table: growing the table of a threaded process waits for an RCU
+// grace period (about 10 ms here).
+func highFd(f *os.File) (*os.File, error) {
 	hi, err := unix.FcntlInt(f.Fd(), unix.F_DUPFD_CLOEXEC, sealedExeMinFd)
 	f.Close()
 	if err != nil {
 		return nil, fmt.Errorf("dup sealed binary: %w", err)
 	}
 	return os.NewFile(uintptr(hi), "berth-sealed-exe"), nil
+}
+
+// sealedImage returns the init image in a sealed memfd (about 90 KB): as
+// the sealed binary, nothing in a container can write to what
+// /proc/<init>/exe names.
+func sealedImage() (*os.File, error) {
+	fd, err := unix.MemfdCreate("berth:[init]", unix.MFD_CLOEXEC|unix.MFD_ALLOW_SEALING)
+	if err != nil {
+		return nil, fmt.Errorf("memfd_create: %w", err)
+	}
+	mf := os.NewFile(uintptr(fd), "berth-init-image")
+	if _, err := mf.Write(initImage); err != nil {
+		mf.Close()
+		return nil, fmt.Errorf("copy init image: %w", err)
+	}
+	seals := unix.F_SEAL_SEAL | unix.F_SEAL_SHRINK | unix.F_SEAL_GROW | unix.F_SEAL_WRITE
+	if _, err := unix.FcntlInt(uintptr(fd), unix.F_ADD_SEALS, seals); err != nil {
+		mf.Close()
+		return nil, fmt.Errorf("seal init image: %w", err)
+	}
+	return highFd(mf)
 }
 
 // sealedExeMinFd is the lowest descriptor the sealed binary may take; the

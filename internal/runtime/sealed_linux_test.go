@@ -50,3 +50,35 @@ func tryWrite(p string) error {
 	_, err = w.WriteAt([]byte{0x7f}, 0)
 	return err
 }
+
+// The init image runs from a sealed memfd: neither writable through it nor
+// through /proc/<pid>/exe of a process running it.
+func TestSealedImageNotWritable(t *testing.T) {
+	// Any static program stands for the image here: a copy of true.
+	img, err := os.ReadFile("/bin/true")
+	if err != nil {
+		t.Fatal(err)
+	}
+	saved := initImage
+	initImage = img
+	defer func() { initImage = saved }()
+	f, err := sealedImage()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if f.Fd() < sealedExeMinFd {
+		t.Errorf("sealed image at descriptor %d, want %d or above", f.Fd(), sealedExeMinFd)
+	}
+	p := "/proc/self/fd/" + strconv.Itoa(int(f.Fd()))
+	got, err := os.ReadFile(p)
+	if err != nil || string(got) != string(img) {
+		t.Fatalf("sealed image reads back %d bytes (%v), want the %d of the image", len(got), err, len(img))
+	}
+	if err := exec.Command(p).Run(); err != nil {
+		t.Fatalf("exec of the sealed image: %v", err)
+	}
+	if err := tryWrite(p); err == nil {
+		t.Fatal("wrote to the sealed image")
+	}
+}

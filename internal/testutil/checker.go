@@ -80,10 +80,10 @@ func BuildShimImage(out string) error {
 	return goBuild(out, "./internal/shim/cmd/berth-shim", "shimserver", "CGO_ENABLED=0")
 }
 
-// BuildBerth builds ./cmd/berth into out with the shim's serving image
-// embedded, as hack/build.sh does (without its static link and build
-// stamp): the image goes to internal/shim/image/berth-shim first, renamed
-// into place so that concurrent builds never read half of it.
+// BuildBerth builds ./cmd/berth into out with the shim's serving image and
+// the init image embedded, as hack/build.sh does (without its build stamp):
+// each image is built first, renamed into place so that concurrent builds
+// never read half of it.
 func BuildBerth(out string) error {
 	root, err := ModuleRoot()
 	if err != nil {
@@ -105,7 +105,13 @@ func BuildBerth(out string) error {
 	if err := os.Rename(tmp.Name(), filepath.Join(dir, "berth-shim")); err != nil {
 		return err
 	}
-	return goBuild(out, "./cmd/berth", "shimimage")
+	// The init image, and berth without cgo, as hack/build.sh builds them
+	// (build-init.sh renames its output into place).
+	cmd := exec.Command("bash", filepath.Join(root, "hack", "build-init.sh"), filepath.Join(root, "internal", "runtime", "initimage", "berth-init"))
+	if msg, err := cmd.CombinedOutput(); err != nil {
+		return fmt.Errorf("build the init image: %w\n%s", err, msg)
+	}
+	return goBuild(out, "./cmd/berth", "shimimage,initimage", "CGO_ENABLED=0")
 }
 
 // BuildChecker builds test/runtimetest statically (CGO_ENABLED=0) into

@@ -30,6 +30,8 @@
 #include <linux/openat2.h>
 #include <linux/seccomp.h>
 
+#include "errwords.h"
+
 // Messages are cut to their buffers on purpose.
 #pragma GCC diagnostic ignored "-Wformat-truncation"
 
@@ -101,15 +103,8 @@ __attribute__((noreturn)) static void fi_die(void) {
 		fi_die();                                                                     \
 	} while (0)
 
-// estr is strerror as Go's syscall.Errno words it (first letter lower case).
-static const char *estr(int e) {
-	static char buf[4][128];
-	static int k;
-	char *b = buf[k++ % 4];
-	snprintf(b, sizeof buf[0], "%s", strerror(e));
-	b[0] = (char)tolower((unsigned char)b[0]);
-	return b;
-}
+// estr is what Go's syscall.Errno says of e.
+static const char *estr(int e) { return berth_errno_word(e); }
 
 // The plan: little-endian u32/u64 and strings (u32 length, bytes, NUL).
 struct rd {

@@ -1,5 +1,6 @@
 // See doc.go. Runs before the Go runtime; keep it minimal and async-safe.
 #define _GNU_SOURCE
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <sched.h>
@@ -7,6 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+
+#include "errwords.h"
 
 #define MAX_NS 16
 
@@ -40,7 +43,9 @@ void berth_writeall(int fd, const char *buf, size_t n) {
 static void fail(const char *what, const char *arg, int err) {
 	char msg[1024], out[2200];
 	size_t j = 0;
-	snprintf(msg, sizeof msg, "nsenter: %s %s: %s", what, arg, strerror(err));
+	// glibc's words (Go's with a capital), whatever the C library.
+	const char *w = berth_errno_word(err);
+	snprintf(msg, sizeof msg, "nsenter: %s %s: %c%s", what, arg, toupper((unsigned char)w[0]), w[0] ? w + 1 : "");
 	j += (size_t)snprintf(out, sizeof out, "{\"type\":\"error\",\"message\":\"");
 	for (const char *p = msg; *p && j < sizeof out - 8; p++) {
 		unsigned char c = (unsigned char)*p;
@@ -57,6 +62,10 @@ static void fail(const char *what, const char *arg, int err) {
 	berth_writeall(syncfd, out, j);
 	_exit(1);
 }
+
+// berth_nsenter_fail reports what failed on the sync socket and exits (for
+// the init image's main, internal/runtime/initimage).
+void berth_nsenter_fail(const char *what, const char *arg, int err) { fail(what, arg, err); }
 
 void berth_nsenter(void) {
 	const char *spec = getenv("_BERTH_NS");
