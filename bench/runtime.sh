@@ -24,7 +24,9 @@
 # runs happen in a helper inside `unshare --mount --propagation private` that
 # first unmounts /sys/fs/cgroup/unified; the helper times each run itself, so
 # the unshare is not in crun's figures. Times come from bash's $EPOCHREALTIME
-# around each command (no extra process per sample).
+# around each command (no extra process per sample), every runtime's run
+# started and waited for the same way (in the background, its pid written
+# for the watchdog).
 #
 # Before timing, each runtime must run a bundle whose process exits 7 and
 # exit 7 itself, so a runtime that returns without running the process is not
@@ -169,6 +171,12 @@ else
 	failed[berth]="--berth $berth: not an executable"
 fi
 
+# The watchdog kills a run that outlives --timeout. Each timed run tells it
+# the run's pid and deadline through a file, so no extra process is started
+# per sample.
+watch=$work/watch
+echo "0 0" >"$watch"
+
 # ---- crun helper in its own mount namespace -----------------------------------
 
 # It reads "<container ID> <bundle>" lines and answers each with
@@ -178,12 +186,19 @@ coproc CRUN {
 		export LC_ALL=C
 		umount /sys/fs/cgroup/unified || exit 1
 		while read -r id b; do
+			# Timed as time_one times the others (started in the
+			# background, its pid given to the watchdog, waited for):
+			# the same work for bash around each runtime.
 			t0=${EPOCHREALTIME/./}
 			rc=0
-			crun --root "$1" run --bundle "$b" "$id" </dev/null >/dev/null 2>>"$2" || rc=$?
+			crun --root "$1" run --bundle "$b" "$id" </dev/null >/dev/null 2>>"$2" &
+			pid=$!
+			echo "$pid $((t0 / 1000000 + $4))" >"$3"
+			wait "$pid" || rc=$?
 			t1=${EPOCHREALTIME/./}
+			echo "0 0" >"$3"
 			echo "$((t1 - t0)) $rc"
-		done' crun-bench "$work/state-crun" "$work/crun.err"
+		done' crun-bench "$work/state-crun" "$work/crun.err" "$watch" "$run_timeout"
 }
 crun_pid=$CRUN_PID
 crun_in=${CRUN[1]}
@@ -191,11 +206,6 @@ crun_out=${CRUN[0]}
 
 # ---- measure -----------------------------------------------------------------
 
-# The watchdog kills a run that outlives --timeout. time_one tells it the
-# current run's pid and deadline through a file, so no extra process is
-# started per sample.
-watch=$work/watch
-echo "0 0" >"$watch"
 (
 	while sleep 1; do
 		read -r wpid wdeadline <"$watch" || continue
