@@ -171,6 +171,9 @@ func Create(opts CreateOpts) (c *Container, err error) {
 	var setUpCgroup, prepare func() error
 	prepStarted := false     // prepare runs on a goroutine (below)
 	var applied func() error // waits for the cgroup's directories (below)
+	// limitsSet waits for the cgroup's limits when they are written while
+	// the C init works (below).
+	var limitsSet func() error
 	defer func() {
 		if err == nil {
 			return
@@ -187,6 +190,9 @@ func Create(opts CreateOpts) (c *Container, err error) {
 		}
 		if applied != nil {
 			_ = applied()
+		}
+		if limitsSet != nil {
+			_ = limitsSet()
 		}
 		if cg != nil {
 			destroyCgroup(cg)
@@ -229,6 +235,7 @@ func Create(opts CreateOpts) (c *Container, err error) {
 	// cgroups once it has it. The container's process runs only after all
 	// of it.
 	var join *cgroupJoin
+	var fast bool // the C init (below)
 	// prepare validates the spec and then sets the cgroup up, once.
 	var prepareOnce gosync.Once
 	var prepareErr error
@@ -240,10 +247,7 @@ func Create(opts CreateOpts) (c *Container, err error) {
 		})
 		return prepareErr
 	}
-	setUpCgroup = func() error {
-		if err := applied(); err != nil {
-			return fmt.Errorf("cgroup: %w", err)
-		}
+	setLimits := func() error {
 		// The spec's device rules plus the devices every container gets
 		// (/dev/null, the pty, ...), as runc does.
 		res := specs.LinuxResources{}
@@ -254,6 +258,24 @@ func Create(opts CreateOpts) (c *Container, err error) {
 		if err := cg.Set(&res); err != nil {
 			return fmt.Errorf("cgroup: %w", err)
 		}
+		return nil
+	}
+	setUpCgroup = func() error {
+		if err := applied(); err != nil {
+			return fmt.Errorf("cgroup: %w", err)
+		}
+		if !fast {
+			return setLimits()
+		}
+		// The C init is sent its plan without waiting for the limits:
+		// they are written while it mounts, and are in place before its
+		// `ready` is taken, so before the container's process can run.
+		// runc writes them at the same point, after the init's rootfs is
+		// done. (The Go init's own threads and memory would count
+		// against limits set after it joined: it gets them first.)
+		done := make(chan error, 1)
+		go func() { done <- setLimits() }()
+		limitsSet = gosync.OnceValue(func() error { return <-done })
 		return nil
 	}
 	if launch.Linux != nil {
@@ -295,7 +317,7 @@ func Create(opts CreateOpts) (c *Container, err error) {
 	if why != "" && initChoice() == "c" {
 		return nil, fmt.Errorf("BERTH_INIT=c: the C init does not cover this container: %s", why)
 	}
-	fast := why == ""
+	fast = why == ""
 	l, err := newLaunch(opts.ConsoleSocket, opts.ConsoleConn, initImage != nil && (fast || len(joins) > 0))
 	if err != nil {
 		return nil, err
@@ -450,6 +472,11 @@ func Create(opts CreateOpts) (c *Container, err error) {
 			return nil
 		})
 		if err != nil {
+			return nil, err
+		}
+	}
+	if limitsSet != nil {
+		if err := limitsSet(); err != nil {
 			return nil, err
 		}
 	}

@@ -111,6 +111,16 @@ func TestCInitCovers(t *testing.T) {
 			t.Errorf("run with an unknown sysctl: %s", res)
 		}
 		assertNothingLeft(t, r, c)
+		// The limits are written while the C init works: one the kernel
+		// refuses still fails the create, and nothing is left.
+		c = busyboxContainer(t, r, func(s *specs.Spec) {
+			s.Linux.Resources.CPU = &specs.LinuxCPU{Cpus: "4095"}
+		}, "true")
+		res = runContainer(t, r, c)
+		if res.Code == 0 || !strings.Contains(res.Stderr, "cpuset.cpus") {
+			t.Errorf("run with a cpuset the host lacks: %s", res)
+		}
+		assertNothingLeft(t, r, c)
 
 		// Without no_new_privs seccomp is loaded before the rlimits are
 		// set: a profile that refuses prlimit64 fails the create, under
