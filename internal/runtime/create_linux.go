@@ -318,7 +318,7 @@ func Create(opts CreateOpts) (c *Container, err error) {
 		return nil, fmt.Errorf("BERTH_INIT=c: the C init does not cover this container: %s", why)
 	}
 	fast = why == ""
-	l, err := newLaunch(opts.ConsoleSocket, opts.ConsoleConn, initImage != nil && (fast || len(joins) > 0))
+	l, err := newLaunch(opts.ConsoleSocket, opts.ConsoleConn, initImage != nil && (fast || len(joins) > 0), opts.Root)
 	if err != nil {
 		return nil, err
 	}

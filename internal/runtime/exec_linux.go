@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path"
 	"strconv"
 	"strings"
 	"time"
@@ -92,7 +93,7 @@ func (c *Container) Exec(opts ExecOpts) (*Process, error) {
 	if !fastInitLinked.Load() {
 		return nil, errNoNsenter
 	}
-	l, err := newLaunch(opts.ConsoleSocket, opts.ConsoleConn, initImage != nil)
+	l, err := newLaunch(opts.ConsoleSocket, opts.ConsoleConn, initImage != nil, path.Dir(c.dir))
 	if err != nil {
 		return nil, err
 	}

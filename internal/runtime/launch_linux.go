@@ -22,10 +22,11 @@ type launch struct {
 }
 
 // newLaunch prepares a launch; consoleSocket (a path to dial) or
-// consoleConn (already connected) is where the pty master goes. viaImage
-// execs the init image, which is handed the sealed binary to exec for the
-// Go init.
-func newLaunch(consoleSocket string, consoleConn *os.File, viaImage bool) (*launch, error) {
+// consoleConn (already connected) is where the pty master goes. With
+// viaImage the init image is exec'd, and handed the sealed binary to exec
+// for the Go init; stateRoot is where its copy goes where memfds may not
+// be exec'd.
+func newLaunch(consoleSocket string, consoleConn *os.File, viaImage bool, stateRoot string) (*launch, error) {
 	// Not a named result: a failure returns nil, and the deferred close
 	// must still see what was opened.
 	l := &launch{console: consoleConn}
@@ -43,7 +44,7 @@ func newLaunch(consoleSocket string, consoleConn *os.File, viaImage bool) (*laun
 		l.ownConsole = true
 	}
 	if viaImage {
-		if l.img, err = sealedImage(); err != nil {
+		if l.img, err = sealedImage(stateRoot); err != nil {
 			return nil, err
 		}
 	}

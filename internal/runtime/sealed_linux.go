@@ -42,11 +42,31 @@ func highFd(f *os.File) (*os.File, error) {
 	return os.NewFile(uintptr(hi), "berth-sealed-exe"), nil
 }
 
-// sealedImage returns the init image in a sealed memfd (about 90 KB): as
-// the sealed binary, nothing in a container can write to what
-// /proc/<init>/exe names.
-func sealedImage() (*os.File, error) {
-	fd, err := unix.MemfdCreate("berth:[init]", unix.MFD_CLOEXEC|unix.MFD_ALLOW_SEALING)
+// sealedImage returns the init image as a file to exec that nothing in a
+// container can write to through /proc/<init>/exe: a sealed memfd (about
+// 90 KB), or where the host refuses executable memfds
+// (vm.memfd_noexec=2), a detached read-only mount of a copy written in dir
+// and unlinked at once.
+func sealedImage(dir string) (*os.File, error) {
+	f, err := memfdImage()
+	if err != nil {
+		var ferr error
+		if f, ferr = fileImage(dir); ferr != nil {
+			return nil, fmt.Errorf("init image: %w; in %s: %w", err, dir, ferr)
+		}
+	}
+	return highFd(f)
+}
+
+func memfdImage() (*os.File, error) {
+	flags := unix.MFD_CLOEXEC | unix.MFD_ALLOW_SEALING
+	// MFD_EXEC: executable also where vm.memfd_noexec=1 makes memfds
+	// non-executable by default; kernels before 6.3 know no such flag,
+	// and their memfds are executable.
+	fd, err := unix.MemfdCreate("berth:[init]", flags|unix.MFD_EXEC)
+	if err == unix.EINVAL {
+		fd, err = unix.MemfdCreate("berth:[init]", flags)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("memfd_create: %w", err)
 	}
@@ -60,7 +80,39 @@ func sealedImage() (*os.File, error) {
 		mf.Close()
 		return nil, fmt.Errorf("seal init image: %w", err)
 	}
-	return highFd(mf)
+	return mf, nil
+}
+
+// fileImage writes the image to a file in dir and returns a detached,
+// read-only bind mount of it (as roBindExe does for berth), executable
+// even if dir's file system is mounted noexec; the file is removed before
+// it returns, the mount keeping it.
+func fileImage(dir string) (*os.File, error) {
+	tmp, err := os.CreateTemp(dir, ".berth-init-*")
+	if err != nil {
+		return nil, err
+	}
+	defer os.Remove(tmp.Name())
+	_, err = tmp.Write(initImage)
+	if cerr := tmp.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Chmod(tmp.Name(), 0o500)
+	}
+	if err != nil {
+		return nil, err
+	}
+	fd, err := unix.OpenTree(unix.AT_FDCWD, tmp.Name(), unix.OPEN_TREE_CLONE|unix.OPEN_TREE_CLOEXEC)
+	if err != nil {
+		return nil, fmt.Errorf("open_tree: %w", err)
+	}
+	attr := &unix.MountAttr{Attr_set: unix.MOUNT_ATTR_RDONLY | unix.MOUNT_ATTR_NOSUID | unix.MOUNT_ATTR_NODEV, Attr_clr: unix.MOUNT_ATTR_NOEXEC}
+	if err := unix.MountSetattr(fd, "", unix.AT_EMPTY_PATH, attr); err != nil {
+		unix.Close(fd)
+		return nil, fmt.Errorf("mount_setattr: %w", err)
+	}
+	return os.NewFile(uintptr(fd), "berth-init-image"), nil
 }
 
 // sealedExeMinFd is the lowest descriptor the sealed binary may take; the

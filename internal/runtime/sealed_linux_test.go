@@ -5,6 +5,8 @@ import (
 	"os/exec"
 	"strconv"
 	"testing"
+
+	"golang.org/x/sys/unix"
 )
 
 // The init's binary must not be writable through /proc/<pid>/exe, whichever
@@ -62,23 +64,61 @@ func TestSealedImageNotWritable(t *testing.T) {
 	saved := initImage
 	initImage = img
 	defer func() { initImage = saved }()
-	f, err := sealedImage()
+	dir := t.TempDir()
+	for name, fn := range map[string]func() (*os.File, error){
+		"sealed": func() (*os.File, error) { return sealedImage(dir) },
+		"memfd":  memfdImage,
+		"file":   func() (*os.File, error) { return fileImage(dir) },
+	} {
+		t.Run(name, func(t *testing.T) {
+			f, err := fn()
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer f.Close()
+			if name == "sealed" && f.Fd() < sealedExeMinFd {
+				t.Errorf("sealed image at descriptor %d, want %d or above", f.Fd(), sealedExeMinFd)
+			}
+			p := "/proc/self/fd/" + strconv.Itoa(int(f.Fd()))
+			got, err := os.ReadFile(p)
+			if err != nil || string(got) != string(img) {
+				t.Fatalf("image reads back %d bytes (%v), want the %d of the image", len(got), err, len(img))
+			}
+			if err := exec.Command(p).Run(); err != nil {
+				t.Fatalf("exec of the image: %v", err)
+			}
+			if err := tryWrite(p); err == nil {
+				t.Fatal("wrote to the image")
+			}
+		})
+	}
+	// The file's copy is gone from dir once its mount holds it.
+	if left, _ := os.ReadDir(dir); len(left) != 0 {
+		t.Errorf("%d files left in the state root: %v", len(left), left[0].Name())
+	}
+}
+
+// Where the state root's file system is mounted noexec (as /run often is),
+// the file copy of the image is still executable.
+func TestFileImageOnNoexec(t *testing.T) {
+	img, err := os.ReadFile("/bin/true")
+	if err != nil {
+		t.Fatal(err)
+	}
+	saved := initImage
+	initImage = img
+	defer func() { initImage = saved }()
+	dir := t.TempDir()
+	if err := unix.Mount("tmpfs", dir, "tmpfs", unix.MS_NOEXEC, "size=4m"); err != nil {
+		t.Skipf("mount a noexec tmpfs: %v", err)
+	}
+	defer unix.Unmount(dir, unix.MNT_DETACH)
+	f, err := fileImage(dir)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer f.Close()
-	if f.Fd() < sealedExeMinFd {
-		t.Errorf("sealed image at descriptor %d, want %d or above", f.Fd(), sealedExeMinFd)
-	}
-	p := "/proc/self/fd/" + strconv.Itoa(int(f.Fd()))
-	got, err := os.ReadFile(p)
-	if err != nil || string(got) != string(img) {
-		t.Fatalf("sealed image reads back %d bytes (%v), want the %d of the image", len(got), err, len(img))
-	}
-	if err := exec.Command(p).Run(); err != nil {
-		t.Fatalf("exec of the sealed image: %v", err)
-	}
-	if err := tryWrite(p); err == nil {
-		t.Fatal("wrote to the sealed image")
+	if err := exec.Command("/proc/self/fd/" + strconv.Itoa(int(f.Fd()))).Run(); err != nil {
+		t.Fatalf("exec of the image copied to a noexec file system: %v", err)
 	}
 }
