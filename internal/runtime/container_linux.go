@@ -119,10 +119,33 @@ func Load(root, id string) (*Container, error) {
 		return nil, err
 	}
 	c := &Container{dir: dir}
-	if err := json.Unmarshal(b, &c.State); err != nil {
+	if err := decodeState(b, &c.State); err != nil {
 		return nil, fmt.Errorf("container %s: corrupt state: %w", id, err)
 	}
 	return c, nil
+}
+
+// decodeState decodes state.json, its spec with fastDecodeSpec where it
+// can: encoding/json's first decode of a spec is most of a `start`, `kill`
+// or `state` otherwise.
+func decodeState(b []byte, st *State) error {
+	var raw struct {
+		*State
+		Spec json.RawMessage `json:"spec"`
+	}
+	raw.State = st
+	if err := json.Unmarshal(b, &raw); err != nil {
+		return err
+	}
+	st.Spec = nil
+	if len(raw.Spec) == 0 || string(raw.Spec) == "null" {
+		return nil
+	}
+	if spec, ok := fastDecodeSpec(raw.Spec); ok {
+		st.Spec = spec
+		return nil
+	}
+	return json.Unmarshal(raw.Spec, &st.Spec)
 }
 
 // List returns all containers under root, sorted by id.

@@ -143,6 +143,9 @@ func parseLaunchSpec(data []byte) *specs.Spec {
 
 // parseSpec decodes config.json's bytes; see loadSpec.
 func parseSpec(data []byte) (*specs.Spec, error) {
+	if s, ok := fastDecodeSpec(data); ok {
+		return s, nil
+	}
 	dec := json.NewDecoder(bytes.NewReader(data))
 	// The top level must be an object: not null, an array or a scalar.
 	tok, err := dec.Token()
