@@ -89,7 +89,7 @@ func Create(opts CreateOpts) (c *Container, err error) {
 	} else if data, err = readSpecFile(bundle); err != nil {
 		return nil, err
 	} else {
-		launch = parseLaunchSpec(data)
+		launch, spec = decodeLaunch(data)
 	}
 	var rootfs string
 	// Read while the init starts, not by the init: the host's cgroup v1
