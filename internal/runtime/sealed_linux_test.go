@@ -56,14 +56,7 @@ func tryWrite(p string) error {
 // The init image runs from a sealed memfd: neither writable through it nor
 // through /proc/<pid>/exe of a process running it.
 func TestSealedImageNotWritable(t *testing.T) {
-	// Any static program stands for the image here: a copy of true.
-	img, err := os.ReadFile("/bin/true")
-	if err != nil {
-		t.Fatal(err)
-	}
-	saved := initImage
-	initImage = img
-	defer func() { initImage = saved }()
+	img := testImage(t)
 	dir := t.TempDir()
 	for name, fn := range map[string]func() (*os.File, error){
 		"sealed": func() (*os.File, error) { return sealedImage(dir) },
@@ -101,13 +94,7 @@ func TestSealedImageNotWritable(t *testing.T) {
 // Where the state root's file system is mounted noexec (as /run often is),
 // the file copy of the image is still executable.
 func TestFileImageOnNoexec(t *testing.T) {
-	img, err := os.ReadFile("/bin/true")
-	if err != nil {
-		t.Fatal(err)
-	}
-	saved := initImage
-	initImage = img
-	defer func() { initImage = saved }()
+	testImage(t)
 	dir := t.TempDir()
 	if err := unix.Mount("tmpfs", dir, "tmpfs", unix.MS_NOEXEC, "size=4m"); err != nil {
 		t.Skipf("mount a noexec tmpfs: %v", err)
@@ -121,4 +108,17 @@ func TestFileImageOnNoexec(t *testing.T) {
 	if err := exec.Command("/proc/self/fd/" + strconv.Itoa(int(f.Fd()))).Run(); err != nil {
 		t.Fatalf("exec of the image copied to a noexec file system: %v", err)
 	}
+}
+
+// testImage makes a copy of true the init image for the test, and returns it.
+func testImage(t *testing.T) []byte {
+	t.Helper()
+	img, err := os.ReadFile("/bin/true")
+	if err != nil {
+		t.Fatal(err)
+	}
+	saved := initImage
+	initImage = img
+	t.Cleanup(func() { initImage = saved })
+	return img
 }

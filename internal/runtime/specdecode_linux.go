@@ -2,7 +2,6 @@ package runtime
 
 import (
 	"encoding/json"
-	"os"
 	"strconv"
 	"strings"
 
@@ -307,34 +306,51 @@ func (d *specDecoder) boolean(v *jv, dst *bool) {
 	}
 }
 
-func setInt[T ~int | ~int16 | ~int32 | ~int64](d *specDecoder, v *jv, dst *T) {
+// number calls set with a number's text, and marks the spec bad if it
+// refuses it; null leaves the field as it is.
+func (d *specDecoder) number(v *jv, set func(string) bool) {
 	switch v.k {
 	case 'n':
-		n, err := strconv.ParseInt(v.s, 10, 64)
-		if err != nil || int64(T(n)) != n {
+		if !set(v.s) {
 			d.bad = true
-			return
 		}
-		*dst = T(n)
 	case 'z':
 	default:
 		d.bad = true
 	}
 }
 
-func setUint[T ~uint | ~uint16 | ~uint32 | ~uint64](d *specDecoder, v *jv, dst *T) {
-	switch v.k {
-	case 'n':
-		n, err := strconv.ParseUint(v.s, 10, 64)
-		if err != nil || uint64(T(n)) != n {
-			d.bad = true
-			return
+// setInt and setUint take an integer in their field's range, as
+// encoding/json does (no fraction or exponent).
+func setInt[T ~int | ~int16 | ~int32 | ~int64](d *specDecoder, v *jv, dst *T) {
+	d.number(v, func(s string) bool {
+		n, err := strconv.ParseInt(s, 10, 64)
+		if err != nil || int64(T(n)) != n {
+			return false
 		}
 		*dst = T(n)
-	case 'z':
-	default:
-		d.bad = true
-	}
+		return true
+	})
+}
+
+func setUint[T ~uint | ~uint16 | ~uint32 | ~uint64](d *specDecoder, v *jv, dst *T) {
+	d.number(v, func(s string) bool {
+		n, err := strconv.ParseUint(s, 10, 64)
+		if err != nil || uint64(T(n)) != n {
+			return false
+		}
+		*dst = T(n)
+		return true
+	})
+}
+
+// optInt and optUint decode a pointer to an integer.
+func optInt[T ~int | ~int16 | ~int32 | ~int64](d *specDecoder, v *jv, dst **T) {
+	ptr(v, dst, func(v *jv, x *T) { setInt(d, v, x) })
+}
+
+func optUint[T ~uint | ~uint16 | ~uint32 | ~uint64](d *specDecoder, v *jv, dst **T) {
+	ptr(v, dst, func(v *jv, x *T) { setUint(d, v, x) })
 }
 
 // ptr decodes a pointer field: null is nil, anything else a new value.
@@ -451,7 +467,7 @@ func (d *specDecoder) process(v *jv, p *specs.Process) {
 				case 1:
 					setUint(d, v, &u.GID)
 				case 2:
-					ptr(v, &u.Umask, func(v *jv, x *uint32) { setUint(d, v, x) })
+					optUint(d, v, &u.Umask)
 				case 3:
 					list(d, v, &u.AdditionalGids, func(v *jv, x *uint32) { setUint(d, v, x) })
 				case 4:
@@ -491,7 +507,7 @@ func (d *specDecoder) process(v *jv, p *specs.Process) {
 		case 10:
 			d.str(v, &p.ApparmorProfile)
 		case 11:
-			ptr(v, &p.OOMScoreAdj, func(v *jv, x *int) { setInt(d, v, x) })
+			optInt(d, v, &p.OOMScoreAdj)
 		case 12:
 			d.str(v, &p.SelinuxLabel)
 		default:
@@ -545,7 +561,7 @@ func (d *specDecoder) hooks(v *jv, h *specs.Hooks) {
 				case 2:
 					strList(d, v, &h.Env)
 				case 3:
-					ptr(v, &h.Timeout, func(v *jv, x *int) { setInt(d, v, x) })
+					optInt(d, v, &h.Timeout)
 				}
 			})
 		})
@@ -609,11 +625,11 @@ func (d *specDecoder) device(v *jv, dev *specs.LinuxDevice) {
 		case 3:
 			setInt(d, v, &dev.Minor)
 		case 4:
-			ptr(v, &dev.FileMode, func(v *jv, x *os.FileMode) { setUint(d, v, x) })
+			optUint(d, v, &dev.FileMode)
 		case 5:
-			ptr(v, &dev.UID, func(v *jv, x *uint32) { setUint(d, v, x) })
+			optUint(d, v, &dev.UID)
 		case 6:
-			ptr(v, &dev.GID, func(v *jv, x *uint32) { setUint(d, v, x) })
+			optUint(d, v, &dev.GID)
 		}
 	})
 }
@@ -630,9 +646,9 @@ func (d *specDecoder) resources(v *jv, r *specs.LinuxResources) {
 					case 1:
 						d.str(v, &c.Type)
 					case 2:
-						ptr(v, &c.Major, func(v *jv, x *int64) { setInt(d, v, x) })
+						optInt(d, v, &c.Major)
 					case 3:
-						ptr(v, &c.Minor, func(v *jv, x *int64) { setInt(d, v, x) })
+						optInt(d, v, &c.Minor)
 					case 4:
 						d.str(v, &c.Access)
 					}
@@ -646,9 +662,9 @@ func (d *specDecoder) resources(v *jv, r *specs.LinuxResources) {
 					"disableOOMKiller", "useHierarchy", "checkBeforeUpdate"}, func(i int, v *jv) {
 					switch {
 					case i < 5:
-						ptr(v, ints[i], func(v *jv, x *int64) { setInt(d, v, x) })
+						optInt(d, v, ints[i])
 					case i == 5:
-						ptr(v, &m.Swappiness, func(v *jv, x *uint64) { setUint(d, v, x) })
+						optUint(d, v, &m.Swappiness)
 					default:
 						ptr(v, bools[i-6], d.boolean)
 					}
@@ -657,34 +673,32 @@ func (d *specDecoder) resources(v *jv, r *specs.LinuxResources) {
 		case 2:
 			ptr(v, &r.CPU, func(v *jv, c *specs.LinuxCPU) {
 				d.fields(v, []string{"shares", "quota", "burst", "period", "realtimeRuntime", "realtimePeriod", "cpus", "mems", "idle"}, func(i int, v *jv) {
-					u := func(dst **uint64) { ptr(v, dst, func(v *jv, x *uint64) { setUint(d, v, x) }) }
-					s := func(dst **int64) { ptr(v, dst, func(v *jv, x *int64) { setInt(d, v, x) }) }
 					switch i {
 					case 0:
-						u(&c.Shares)
+						optUint(d, v, &c.Shares)
 					case 1:
-						s(&c.Quota)
+						optInt(d, v, &c.Quota)
 					case 2:
-						u(&c.Burst)
+						optUint(d, v, &c.Burst)
 					case 3:
-						u(&c.Period)
+						optUint(d, v, &c.Period)
 					case 4:
-						s(&c.RealtimeRuntime)
+						optInt(d, v, &c.RealtimeRuntime)
 					case 5:
-						u(&c.RealtimePeriod)
+						optUint(d, v, &c.RealtimePeriod)
 					case 6:
 						d.str(v, &c.Cpus)
 					case 7:
 						d.str(v, &c.Mems)
 					case 8:
-						s(&c.Idle)
+						optInt(d, v, &c.Idle)
 					}
 				})
 			})
 		case 3:
 			ptr(v, &r.Pids, func(v *jv, p *specs.LinuxPids) {
 				d.fields(v, []string{"limit"}, func(_ int, v *jv) {
-					ptr(v, &p.Limit, func(v *jv, x *int64) { setInt(d, v, x) })
+					optInt(d, v, &p.Limit)
 				})
 			})
 		case 4:
@@ -693,9 +707,9 @@ func (d *specDecoder) resources(v *jv, r *specs.LinuxResources) {
 					"throttleReadIOPSDevice", "throttleWriteIOPSDevice"}, func(i int, v *jv) {
 					switch i {
 					case 0:
-						ptr(v, &b.Weight, func(v *jv, x *uint16) { setUint(d, v, x) })
+						optUint(d, v, &b.Weight)
 					case 1:
-						ptr(v, &b.LeafWeight, func(v *jv, x *uint16) { setUint(d, v, x) })
+						optUint(d, v, &b.LeafWeight)
 					default:
 						d.unhandled(v)
 					}
@@ -727,7 +741,7 @@ func (d *specDecoder) seccomp(v *jv, s *specs.LinuxSeccomp) {
 			d.str(v, &a)
 			s.DefaultAction = specs.LinuxSeccompAction(a)
 		case 1:
-			ptr(v, &s.DefaultErrnoRet, func(v *jv, x *uint) { setUint(d, v, x) })
+			optUint(d, v, &s.DefaultErrnoRet)
 		case 2:
 			strList(d, v, &s.Architectures)
 		case 3:
@@ -747,7 +761,7 @@ func (d *specDecoder) seccomp(v *jv, s *specs.LinuxSeccomp) {
 						d.str(v, &a)
 						sc.Action = specs.LinuxSeccompAction(a)
 					case 2:
-						ptr(v, &sc.ErrnoRet, func(v *jv, x *uint) { setUint(d, v, x) })
+						optUint(d, v, &sc.ErrnoRet)
 					case 3:
 						list(d, v, &sc.Args, func(v *jv, a *specs.LinuxSeccompArg) {
 							d.fields(v, []string{"index", "value", "valueTwo", "op"}, func(i int, v *jv) {
