@@ -25,6 +25,9 @@ import (
 // type, nesting deeper than a spec needs. FuzzFastDecodeSpec checks that
 // what it decodes is what encoding/json decodes.
 func fastDecodeSpec(data []byte) (*specs.Spec, bool) {
+	if len(data) > fastSpecMax {
+		return nil, false
+	}
 	p := jparser{b: data}
 	root := p.value(0)
 	p.ws()
@@ -39,6 +42,12 @@ func fastDecodeSpec(data []byte) (*specs.Spec, bool) {
 	}
 	return s, true
 }
+
+// fastSpecMax bounds what fastDecodeSpec parses: its tree of values takes
+// a few times the input's size (real specs are tens of KB; the docker
+// seccomp profile makes the largest), the rest up to maxSpecSize goes to
+// encoding/json.
+const fastSpecMax = 1 << 20
 
 // jv is a parsed JSON value: kind 'o' (object: keys and kids), 'a' (array:
 // kids), 's' (string: s), 'n' (number: its text in s), 't', 'f', 'z'
@@ -122,6 +131,7 @@ func (p *jparser) value(depth int) jv {
 func (p *jparser) object(depth int) jv {
 	p.i++
 	v := jv{k: 'o'}
+	var seen map[string]bool // past a few keys: finding repeats stays linear
 	p.ws()
 	if p.i < len(p.b) && p.b[p.i] == '}' {
 		p.i++
@@ -140,9 +150,24 @@ func (p *jparser) object(depth int) jv {
 			break
 		}
 		p.i++
-		for _, k := range v.keys {
-			if k == key { // which one counts, and how, is encoding/json's to say
+		// A repeated key: which one counts, and how, is encoding/json's to
+		// say.
+		if seen == nil && len(v.keys) == 16 {
+			seen = make(map[string]bool, 32)
+			for _, k := range v.keys {
+				seen[k] = true
+			}
+		}
+		if seen != nil {
+			if seen[key] {
 				p.bad = true
+			}
+			seen[key] = true
+		} else {
+			for _, k := range v.keys {
+				if k == key {
+					p.bad = true
+				}
 			}
 		}
 		v.keys = append(v.keys, key)

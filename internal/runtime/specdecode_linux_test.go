@@ -4,7 +4,10 @@ import (
 	"encoding/json"
 	"os"
 	"reflect"
+	"strconv"
+	"strings"
 	"testing"
+	"time"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 )
@@ -129,5 +132,35 @@ func TestDecodeState(t *testing.T) {
 	var st State
 	if err := decodeState([]byte(`{"id":"x","spec":{"process":{"user":{"uid":"0"}}}}`), &st); err == nil {
 		t.Error("a state whose spec encoding/json refuses decoded without error")
+	}
+}
+
+// Hostile input stays linear: an object of many keys (annotations), a
+// repeat among them found; past fastSpecMax it is left to encoding/json.
+func TestFastDecodeManyKeys(t *testing.T) {
+	var b []byte
+	b = append(b, `{"annotations":{`...)
+	for i := 0; i < 50000; i++ {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = append(b, `"k`...)
+		b = strconv.AppendInt(b, int64(i), 10)
+		b = append(b, `":"v"`...)
+	}
+	start := time.Now()
+	s, ok := fastDecodeSpec(append(b, "}}"...))
+	if !ok || len(s.Annotations) != 50000 {
+		t.Fatalf("50000 annotations (%d bytes): ok %v", len(b), ok)
+	}
+	if _, ok := fastDecodeSpec(append(b, `,"k7":"again"}}`...)); ok {
+		t.Error("a repeated key among 50000 decoded, want it left to encoding/json")
+	}
+	big := []byte(`{"hostname":"` + strings.Repeat("x", fastSpecMax) + `"}`)
+	if _, ok := fastDecodeSpec(big); ok {
+		t.Errorf("a spec of %d bytes decoded, want it left to encoding/json", len(big))
+	}
+	if d := time.Since(start); d > 5*time.Second {
+		t.Errorf("50000 keys took %v", d)
 	}
 }
