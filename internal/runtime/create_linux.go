@@ -247,14 +247,19 @@ func Create(opts CreateOpts) (c *Container, err error) {
 		})
 		return prepareErr
 	}
-	setLimits := func() error {
-		// The spec's device rules plus the devices every container gets
-		// (/dev/null, the pty, ...), as runc does.
+	// setLimits writes the spec's limits, the device rules or the others
+	// (Set touches only what it is given).
+	setLimits := func(devices, others bool) error {
 		res := specs.LinuxResources{}
-		if spec.Linux.Resources != nil {
+		if others && spec.Linux.Resources != nil {
 			res = *spec.Linux.Resources
 		}
-		res.Devices = cgroups.DeviceRules(spec)
+		res.Devices = nil
+		if devices {
+			// The spec's device rules plus the devices every container
+			// gets (/dev/null, the pty, ...), as runc does.
+			res.Devices = cgroups.DeviceRules(spec)
+		}
 		if err := cg.Set(&res); err != nil {
 			return fmt.Errorf("cgroup: %w", err)
 		}
@@ -265,16 +270,22 @@ func Create(opts CreateOpts) (c *Container, err error) {
 			return fmt.Errorf("cgroup: %w", err)
 		}
 		if !fast {
-			return setLimits()
+			return setLimits(true, true)
 		}
-		// The C init is sent its plan without waiting for the limits:
-		// they are written while it mounts, and are in place before its
-		// `ready` is taken, so before the container's process can run.
-		// runc writes them at the same point, after the init's rootfs is
-		// done. (The Go init's own threads and memory would count
-		// against limits set after it joined: it gets them first.)
+		// The C init is sent its plan once the device rules are in
+		// place (it makes the device nodes under them, as the Go init
+		// does; on v1 they are written as "deny all" and then each
+		// rule, so a node made meanwhile would be refused), not waiting
+		// for the other limits: they are written while it mounts, and
+		// are in place before its `ready` is taken, so before the
+		// container's process can run. (The Go init's own threads and
+		// memory would count against limits set after it joined: it
+		// gets them all first.)
+		if err := setLimits(true, false); err != nil {
+			return err
+		}
 		done := make(chan error, 1)
-		go func() { done <- setLimits() }()
+		go func() { done <- setLimits(false, true) }()
 		limitsSet = gosync.OnceValue(func() error { return <-done })
 		return nil
 	}

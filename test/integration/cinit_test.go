@@ -1,6 +1,7 @@
 package integration
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -57,6 +58,16 @@ func TestCInitCovers(t *testing.T) {
 			s.Linux.MaskedPaths = append(s.Linux.MaskedPaths, "/etc/passwd", "/nonexistent")
 		}, `stat -c '%t:%T %a' /dev/mydev; wc -c < /etc/passwd; ls -l /dev/ptmx | grep -c 'pts/ptmx'; readlink /dev/fd`,
 			"1:3 640\n0\n1\n/proc/self/fd\n"},
+		{"many devices, made under their rules", func(s *specs.Spec) {
+			// The device rules are in place before the init makes the
+			// nodes: on v1 they are written as "deny all" then each rule,
+			// and a node made meanwhile would be refused (and bound from
+			// the host instead, a mount where a node was asked for).
+			for i := 0; i < 128; i++ {
+				s.Linux.Devices = append(s.Linux.Devices, specs.LinuxDevice{Path: fmt.Sprintf("/dev/n%d", i), Type: "c", Major: 1, Minor: 3})
+			}
+		}, `ls /dev | grep -c '^n[0-9]'; grep -c ' /dev/n[0-9]' /proc/self/mountinfo; echo x > /dev/n127 && echo written`,
+			"128\n0\nwritten\n"},
 	}
 	// A network namespace joined by path, as the daemon's containers
 	// join the one it made, and a UTS namespace: both joined before the
