@@ -68,6 +68,9 @@ type Container struct {
 	State State
 	// cmd is the init's process when this process created it as its child.
 	cmd *child
+	// startedEarly: Create had the C init exec the process already
+	// (CreateOpts.StartNow); Start completes the start.
+	startedEarly bool
 	// specJSON, when set, is the config.json State.Spec was decoded from,
 	// saved as it is (see writeStateTmp).
 	specJSON []byte

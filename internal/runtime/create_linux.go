@@ -44,6 +44,10 @@ type CreateOpts struct {
 	// PreserveFds passes the caller's descriptors 3 .. 3+PreserveFds-1
 	// on to the process, as the same numbers (runc's --preserve-fds).
 	PreserveFds int
+	// StartNow (a `run`) lets a C init exec the process as soon as it is
+	// ready instead of waiting for Start, which then only completes the
+	// start (state, poststart hooks): one round trip less.
+	StartNow bool
 	// Stdio of the init; nil means the caller's.
 	Stdin  io.Reader
 	Stdout io.Writer
@@ -453,7 +457,9 @@ func Create(opts CreateOpts) (c *Container, err error) {
 		}
 	}
 	cfg.CgroupAwaitMove = join != nil && join.late
-	if err := sendConfig(sync, fast, spec, cfg, bundle); err != nil {
+	cfg.StartNow = opts.StartNow
+	planned, err := sendConfig(sync, fast, spec, cfg, bundle)
+	if err != nil {
 		return nil, fmt.Errorf("send config to init: %w", err)
 	}
 	// state.json is written while the init prepares the container (the
@@ -507,6 +513,18 @@ func Create(opts CreateOpts) (c *Container, err error) {
 	}
 	if _, err := sync.expect(msgReady); err != nil {
 		return nil, err
+	}
+	if planned && cfg.StartNow {
+		// The init execs the process now: its end of the sync socket
+		// closes on the exec, or it says why the exec failed.
+		if _, err := sync.recv(); !errors.Is(err, io.EOF) {
+			if err == nil {
+				err = errors.New("sync: a message after ready")
+			}
+			// Worded as Start words an exec that failed.
+			return nil, fmt.Errorf("start %s: %w", opts.ID, err)
+		}
+		c.startedEarly = true
 	}
 	if err := c.publishState(stateTmp); err != nil {
 		return nil, fmt.Errorf("save state: %w", err)
@@ -612,17 +630,20 @@ func writePidFile(file string, pid int) error {
 
 // Start lets a created container's init exec the user process.
 func (c *Container) Start() error {
-	switch st := c.Status(); st {
-	case Created:
-	case Stopped:
-		return fmt.Errorf("cannot start a container that has stopped")
-	default:
-		return fmt.Errorf("cannot start an already running container")
+	if !c.startedEarly {
+		switch st := c.Status(); st {
+		case Created:
+		case Stopped:
+			return fmt.Errorf("cannot start a container that has stopped")
+		default:
+			return fmt.Errorf("cannot start an already running container")
+		}
+		if err := initsock.Start(c.dir); err != nil {
+			return fmt.Errorf("start %s: %w", c.State.ID, err)
+		}
 	}
+	c.startedEarly = false
 	sock := path.Join(c.dir, execSockName)
-	if err := initsock.Start(c.dir); err != nil {
-		return fmt.Errorf("start %s: %w", c.State.ID, err)
-	}
 	// Without its exec.sock the container reads as running (Status), so
 	// state.json is rewritten only when the socket cannot be removed: one
 	// file less to create on the start path.

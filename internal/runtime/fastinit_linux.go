@@ -221,6 +221,7 @@ func fastPlan(spec *specs.Spec, cfg *initConfig, bundle string) ([]byte, string)
 	}
 
 	w := &planWriter{b: make([]byte, 0, 4096)}
+	w.flag(cfg.StartNow)
 	w.strs(cfg.CgroupTasks)
 	n, ok := findNS(spec, specs.CgroupNamespace)
 	w.flag(ok && n.Path == "")
@@ -501,20 +502,20 @@ func planMount(w *planWriter, spec *specs.Spec, cfg *initConfig, bundle string, 
 // sendConfig sends the init its work: a plan for the C init when fast (the
 // init was started for it) and the spec allows, else the JSON config (after
 // a header saying so, when fast).
-func sendConfig(sync *syncConn, fast bool, spec *specs.Spec, cfg *initConfig, bundle string) error {
+func sendConfig(sync *syncConn, fast bool, spec *specs.Spec, cfg *initConfig, bundle string) (planned bool, err error) {
 	if !fast {
-		return sync.send(syncMsg{Type: msgConfig, Config: cfg})
+		return false, sync.send(syncMsg{Type: msgConfig, Config: cfg})
 	}
 	plan, why := fastPlan(spec, cfg, bundle)
 	if why == "" {
 		_, err := sync.f.Write(append(planHeader(len(plan)), plan...))
-		return err
+		return true, err
 	}
 	if initChoice() == "c" {
-		return fmt.Errorf("BERTH_INIT=c: the C init does not cover this container: %s", why)
+		return false, fmt.Errorf("BERTH_INIT=c: the C init does not cover this container: %s", why)
 	}
 	if _, err := sync.f.Write(planHeader(0)); err != nil {
-		return err
+		return false, err
 	}
-	return sync.send(syncMsg{Type: msgConfig, Config: cfg})
+	return false, sync.send(syncMsg{Type: msgConfig, Config: cfg})
 }

@@ -44,10 +44,13 @@ const syncFd = 3
 // initConfig is everything the init needs; the parent sends it as msgConfig.
 type initConfig struct {
 	// Exec is true for a process joining a running container.
-	Exec   bool      `json:"exec,omitempty"`
-	ID     string    `json:"id"`
-	Spec   *initSpec `json:"spec"`
-	Rootfs string    `json:"rootfs"`
+	Exec bool `json:"exec,omitempty"`
+	// StartNow makes the C init exec the process once it is ready,
+	// without waiting for start (a `run`; the Go init does not take it).
+	StartNow bool      `json:"-"`
+	ID       string    `json:"id"`
+	Spec     *initSpec `json:"spec"`
+	Rootfs   string    `json:"rootfs"`
 	// Process overrides Spec.Process (exec).
 	Process *specs.Process `json:"process,omitempty"`
 	// ExecSockFd is the listening socket (fd in the init) that `start`

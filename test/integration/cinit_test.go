@@ -122,6 +122,17 @@ func TestCInitCovers(t *testing.T) {
 			t.Errorf("run with an unknown sysctl: %s", res)
 		}
 		assertNothingLeft(t, r, c)
+		// `run` has the C init exec the process as soon as it is ready:
+		// an exec that fails then is reported as start reports it.
+		c = busyboxContainer(t, r, nil, "/notelf")
+		if err := os.WriteFile(filepath.Join(c.bundle, "rootfs", "notelf"), []byte("not a program\n"), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		res = runContainer(t, r, c)
+		if res.Code == 0 || !strings.Contains(res.Stderr, "start "+c.id+": exec /notelf: exec format error") {
+			t.Errorf("run of a file that is no program: %s", res)
+		}
+		assertNothingLeft(t, r, c)
 		// The limits are written while the C init works: one the kernel
 		// refuses still fails the create, and nothing is left.
 		c = busyboxContainer(t, r, func(s *specs.Spec) {

@@ -1034,6 +1034,8 @@ static void chown_stdio(uint32_t uid) {
 }
 
 static void berth_fastinit_run(struct rd *r) {
+	// A `run`: exec the process as soon as ready is sent, not on start.
+	uint32_t start_now = r32(r);
 	// cgroup v1 tasks files, joined first (joinCgroupTasks)
 	uint32_t ncg = r32(r);
 	char joinmsg[4200] = "";
@@ -1261,8 +1263,10 @@ static void berth_fastinit_run(struct rd *r) {
 		FAIL("process.noNewPrivileges: set no_new_privs: %s", estr(errno));
 
 	fi_send("ready", NULL);
-	int conn;
-	for (;;) {
+	// The start's connection, where an exec that fails says why; a `run`
+	// has none: the parent reads the sync socket to its end instead.
+	int conn = -1;
+	while (!start_now) {
 		conn = accept4(execsock, NULL, NULL, SOCK_CLOEXEC);
 		if (conn < 0 && errno == EINTR)
 			continue;
@@ -1271,7 +1275,7 @@ static void berth_fastinit_run(struct rd *r) {
 		break;
 	}
 	close(execsock);
-	if (write(conn, "0", 1) != 1)
+	if (conn >= 0 && write(conn, "0", 1) != 1)
 		FAIL("start: %s", estr(errno));
 	char msg[sizeof fi_err];
 	if (sc.len > 0 && nnp) {
@@ -1295,7 +1299,8 @@ static void berth_fastinit_run(struct rd *r) {
 	execve(path, args, env);
 	snprintf(msg, sizeof msg, "exec %s: %s", args[0], estr(errno));
 execfail:
-	berth_writeall(conn, msg, strlen(msg));
+	if (conn >= 0)
+		berth_writeall(conn, msg, strlen(msg));
 	snprintf(fi_err, sizeof fi_err, "%s", msg);
 	fi_die();
 }

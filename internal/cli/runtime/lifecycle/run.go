@@ -19,6 +19,7 @@ func Run(g *Global, o *CreateOpts, id string, detach, keep bool) (int, error) {
 		return 0, err
 	}
 	ro := o.RuntimeOpts(g, id)
+	ro.StartNow = true // Start follows at once
 	var console *ConsoleRelay
 	if !detach {
 		// We wait for the init, so it must stay our descendant.
