@@ -8,12 +8,15 @@
 // running in the caller) and the init (Init, the container's PID 1 until it
 // execs the user process):
 //
-//	parent (berth runtime create)                 init (sealed copy of berth, arg "init")
+//	parent (berth runtime create)                 init (the Go init: sealed copy of berth, arg
+//	                                              "init", exec'd by the init image when it
+//	                                              joins namespaces; the C init: see
+//	                                              fastinit_linux.go)
 //	-----------------------------                 ---------------------------------------
 //	decode and check what starting the init
 //	needs (launchSpec), mkdir state dir, listen
 //	on exec.sock, the v2 (or unified) cgroup dir
-//	clone(new namespaces) + exec sealed berth ---> [nsenter constructor, before the Go
+//	clone(new namespaces) + exec sealed berth ---> [nsenter (image or constructor), before the Go
 //	decode and validate the whole spec; cgroup     runtime starts, only with namespaces
 //	dirs and limits, while the init starts         given by path: setns(), fork if a
 //	                        <---- syncPipe ------   PID namespace is joined, msgPid]

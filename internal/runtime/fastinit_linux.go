@@ -17,12 +17,13 @@ import (
 	"github.com/berth/berth/internal/runtime/seccomp"
 )
 
-// The C init. A container's init is a start of the berth binary, and Go's
-// runtime and package initialisers take 3 to 4 ms of it before the init's
-// first mount: more than all of the init's own work. For the specs it
-// covers, the init's work is done by C code that runs from a constructor
-// before the Go runtime (internal/runtime/nsenter/fastinit.c), the way
-// runc's nsexec and crun set up a container. The parent decides and
+// The C init. A Go init is a start of the berth binary, and Go's runtime
+// and package initialisers take 3 to 4 ms of it before the init's first
+// mount: more than all of the init's own work. For the specs it covers,
+// the init's work is done by C code (internal/runtime/nsenter/fastinit.c)
+// in the init image, a small static program berth embeds and execs
+// (package initimage; in a plain cgo build, a constructor of berth's own),
+// the way runc's nsexec and crun set up a container. The parent decides and
 // encodes everything that does not depend on the container's file system
 // into a plan (fastPlan); the C init executes it in the Go init's order,
 // with the same checks (every path resolved inside the root), and reports
@@ -32,8 +33,9 @@ import (
 // _BERTH_FASTINIT set; the parent's first bytes on the sync socket are then
 // a header: "BFI1" and the plan's length, 0 meaning "the Go init does it"
 // (the config follows as JSON, as always). Anything the C init does not
-// cover (hooks the init runs, a terminal, user namespaces, namespaces
-// joined by path, preserved descriptors, a seccomp agent, id-mapped or
+// cover (hooks the init runs, a terminal, user namespaces, mount, user,
+// pid, cgroup or time namespaces joined by path, preserved descriptors,
+// `runtime exec`, a seccomp agent, id-mapped or
 // tmpcopyup mounts, an initramfs root, a kernel without openat2) goes to
 // the Go init, which remains the reference: BERTH_INIT=go in the caller's
 // environment forces it for every container.

@@ -1,13 +1,15 @@
-// Package nsenter holds berth's C code, which runs from a constructor before
-// the Go runtime starts: the C init (fastinit.c, see
-// internal/runtime/fastinit_linux.go) and the joining of existing
-// namespaces (nsenter.c).
+// Package nsenter holds berth's C code, which runs before any Go runtime:
+// the C init (fastinit.c, see internal/runtime/fastinit_linux.go) and the
+// joining of existing namespaces (nsenter.c). hack/build.sh builds it into
+// the init image (package initimage, src/main.c includes both files), a
+// static program the runtime execs; a build with cgo and without the
+// image links it into berth instead, as a constructor (nsenter.go).
 //
 // nsenter.c joins existing namespaces before the Go runtime starts.
 //
 // setns(2) into a mount or user namespace needs a single-threaded process,
-// which a Go program never is once main runs. Importing this package links a
-// small C constructor that runs before the Go runtime: when the environment
+// which a Go program never is once main runs: the C runs first, in the
+// image or from the constructor: when the environment
 // holds _BERTH_NS="type:path,type:path,...", it opens every path, joins the
 // namespaces in the order given (the caller puts user first), and, when a PID
 // namespace was joined, forks so that the child is inside it: the parent then
