@@ -333,6 +333,9 @@ func Create(opts CreateOpts) (c *Container, err error) {
 		return nil, fmt.Errorf("BERTH_INIT=c: the C init does not cover this container: %s", why)
 	}
 	fast = why == ""
+	// A C init is single-threaded and waits for its plan: the parent moves
+	// it into the v1 cgroups meanwhile.
+	v1ByInit = v1ByInit && !fast
 	l, err := newLaunch(opts.ConsoleSocket, opts.ConsoleConn, initImage != nil && (fast || len(joins) > 0), opts.Root)
 	if err != nil {
 		return nil, err
