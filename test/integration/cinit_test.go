@@ -169,6 +169,23 @@ func TestCInitCovers(t *testing.T) {
 
 	// What the C init leaves to the Go init is refused under BERTH_INIT=c
 	// (and taken by the Go init otherwise: the parity tests).
+	// A container started for the C init that it turns out not to cover
+	// (a prestart hook, known once the spec is decoded) goes to the Go
+	// init, which joins its v1 cgroups itself once its runtime started:
+	// its threads must not count against a tight pids limit.
+	t.Run("the Go init after all, tight pids limit", func(t *testing.T) {
+		def := newRuntime(t, "berth")
+		c := busyboxContainer(t, def, func(s *specs.Spec) {
+			s.Hooks = &specs.Hooks{Prestart: []specs.Hook{{Path: "/bin/true"}}}
+			s.Linux.Resources.Pids = &specs.LinuxPids{Limit: ptr(int64(2))}
+		}, "sh", "-c", "echo ok")
+		res := runContainer(t, def, c)
+		if res.Code != 0 || res.Stdout != "ok\n" {
+			t.Errorf("run with a prestart hook under pids.max 2: %s", res)
+		}
+		assertNothingLeft(t, def, c)
+	})
+
 	t.Run("not covered", func(t *testing.T) {
 		c := busyboxContainer(t, r, func(s *specs.Spec) {
 			s.Hooks = &specs.Hooks{CreateContainer: []specs.Hook{{Path: "/bin/true"}}}
