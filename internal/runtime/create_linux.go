@@ -451,27 +451,14 @@ func Create(opts CreateOpts) (c *Container, err error) {
 		CgroupMounts: cgroupMounts,
 		PreserveFds:  preserveFds,
 	}
-	cfg.CgroupAwaitMove = join != nil && join.late
-	cfg.StartNow = opts.StartNow
-	var plan []byte
-	planWhy := "not started for the C init"
-	if fast {
-		plan, planWhy = fastPlan(spec, cfg, bundle)
-	}
-	if v1ByInit && planWhy == "" {
-		// The C init is single-threaded and waits for its plan: the
-		// parent moves it into its v1 cgroups meanwhile, off the init's
-		// way (the Go init joins them itself once its runtime started,
-		// so that its threads do not count against a pids limit).
-		if err := cg.Apply(pid); err != nil {
-			return nil, fmt.Errorf("cgroup: %w", err)
-		}
-	} else if v1ByInit {
+	if v1ByInit {
 		for _, dir := range join.v1 {
 			cfg.CgroupTasks = append(cfg.CgroupTasks, dir+"/tasks")
 		}
 	}
-	planned, err := sendConfig(sync, fast, plan, planWhy, cfg)
+	cfg.CgroupAwaitMove = join != nil && join.late
+	cfg.StartNow = opts.StartNow
+	planned, err := sendConfig(sync, fast, spec, cfg, bundle)
 	if err != nil {
 		return nil, fmt.Errorf("send config to init: %w", err)
 	}

@@ -501,13 +501,14 @@ func planMount(w *planWriter, spec *specs.Spec, cfg *initConfig, bundle string, 
 	return ""
 }
 
-// sendConfig sends the init its work: the plan for the C init when fast (the
-// init was started for it) and fastPlan made one (why empty), else the JSON
-// config (after a header saying so, when fast).
-func sendConfig(sync *syncConn, fast bool, plan []byte, why string, cfg *initConfig) (planned bool, err error) {
+// sendConfig sends the init its work: a plan for the C init when fast (the
+// init was started for it) and the spec allows, else the JSON config (after
+// a header saying so, when fast).
+func sendConfig(sync *syncConn, fast bool, spec *specs.Spec, cfg *initConfig, bundle string) (planned bool, err error) {
 	if !fast {
 		return false, sync.send(syncMsg{Type: msgConfig, Config: cfg})
 	}
+	plan, why := fastPlan(spec, cfg, bundle)
 	if why == "" {
 		_, err := sync.f.Write(append(planHeader(len(plan)), plan...))
 		return true, err
