@@ -132,11 +132,7 @@ func Load(root, id string) (*Container, error) {
 // can: encoding/json's first decode of a spec is most of a `start`, `kill`
 // or `state` otherwise.
 func decodeState(b []byte, st *State) error {
-	var raw struct {
-		*State
-		Spec json.RawMessage `json:"spec"`
-	}
-	raw.State = st
+	raw := rawSpecState{State: st}
 	if err := json.Unmarshal(b, &raw); err != nil {
 		return err
 	}
@@ -149,6 +145,13 @@ func decodeState(b []byte, st *State) error {
 		return nil
 	}
 	return json.Unmarshal(raw.Spec, &st.Spec)
+}
+
+// rawSpecState is state.json with its spec as JSON: its Spec shadows
+// State's.
+type rawSpecState struct {
+	*State
+	Spec json.RawMessage `json:"spec"`
 }
 
 // List returns all containers under root, sorted by id.
@@ -198,10 +201,7 @@ func (c *Container) writeStateTmp() (string, error) {
 	var b []byte
 	var err error
 	if c.specJSON != nil {
-		b, err = json.Marshal(&struct {
-			*State
-			Spec json.RawMessage `json:"spec"`
-		}{&c.State, c.specJSON})
+		b, err = json.Marshal(&rawSpecState{&c.State, c.specJSON})
 	} else {
 		b, err = json.Marshal(&c.State)
 	}

@@ -86,7 +86,9 @@ func Create(opts CreateOpts) (c *Container, err error) {
 	var spec *specs.Spec
 	var data []byte
 	var launch *specs.Spec // what starting the init reads of the spec
-	parse := parseSpec
+	// decodeLaunch has tried fastDecodeSpec: the whole spec, when still
+	// needed, is encoding/json's to decode.
+	parse := parseSpecJSON
 	if opts.Config != nil {
 		data, launch = opts.Config.data, opts.Config.launch
 		parse = func([]byte) (*specs.Spec, error) { return opts.Config.decoded() }
@@ -368,7 +370,7 @@ func Create(opts CreateOpts) (c *Container, err error) {
 		return cmd
 	}
 	if fast {
-		// The init's constructor then waits for a plan (fastinit_linux.go).
+		// The init's C then waits for a plan (fastinit_linux.go).
 		newCmd0 := newCmd
 		newCmd = func(cgroupFD bool) *child {
 			cmd := newCmd0(cgroupFD)
@@ -379,10 +381,9 @@ func Create(opts CreateOpts) (c *Container, err error) {
 	if opts.BeforeInit != nil {
 		opts.BeforeInit()
 	}
-	// Decoding a spec is about a millisecond in a fresh process
-	// (encoding/json builds its codecs for every type a spec can hold);
-	// making the cgroup's directories and writing its limits most of
-	// another: both done on the second CPU while this thread clones and
+	// Validating the spec (decoding it too, when fastDecodeSpec did not
+	// take it: about a millisecond in a fresh process) and writing the
+	// cgroup's limits: on the second CPU while this thread clones and
 	// execs the init, which holds it without giving its P up.
 	prepStarted = true
 	go func() { _ = prepare() }()

@@ -59,10 +59,18 @@ func sealedImage(dir string) (*os.File, error) {
 }
 
 func memfdImage() (*os.File, error) {
+	return sealedMemfd("init image", func(f *os.File) error {
+		_, err := f.Write(initImage)
+		return err
+	})
+}
+
+// sealedMemfd returns a memfd that fill writes, then sealed against any
+// change. MFD_EXEC keeps it executable where vm.memfd_noexec=1 makes
+// memfds non-executable by default; kernels before 6.3 know no such flag,
+// and their memfds are executable.
+func sealedMemfd(what string, fill func(*os.File) error) (*os.File, error) {
 	flags := unix.MFD_CLOEXEC | unix.MFD_ALLOW_SEALING
-	// MFD_EXEC: executable also where vm.memfd_noexec=1 makes memfds
-	// non-executable by default; kernels before 6.3 know no such flag,
-	// and their memfds are executable.
 	fd, err := unix.MemfdCreate("berth:[init]", flags|unix.MFD_EXEC)
 	if err == unix.EINVAL {
 		fd, err = unix.MemfdCreate("berth:[init]", flags)
@@ -70,15 +78,15 @@ func memfdImage() (*os.File, error) {
 	if err != nil {
 		return nil, fmt.Errorf("memfd_create: %w", err)
 	}
-	mf := os.NewFile(uintptr(fd), "berth-init-image")
-	if _, err := mf.Write(initImage); err != nil {
+	mf := os.NewFile(uintptr(fd), "berth-"+what)
+	if err := fill(mf); err != nil {
 		mf.Close()
-		return nil, fmt.Errorf("copy init image: %w", err)
+		return nil, fmt.Errorf("copy %s: %w", what, err)
 	}
 	seals := unix.F_SEAL_SEAL | unix.F_SEAL_SHRINK | unix.F_SEAL_GROW | unix.F_SEAL_WRITE
 	if _, err := unix.FcntlInt(uintptr(fd), unix.F_ADD_SEALS, seals); err != nil {
 		mf.Close()
-		return nil, fmt.Errorf("seal init image: %w", err)
+		return nil, fmt.Errorf("seal %s: %w", what, err)
 	}
 	return mf, nil
 }
@@ -103,7 +111,19 @@ func fileImage(dir string) (*os.File, error) {
 	if err != nil {
 		return nil, err
 	}
-	fd, err := unix.OpenTree(unix.AT_FDCWD, tmp.Name(), unix.OPEN_TREE_CLONE|unix.OPEN_TREE_CLOEXEC)
+	return roBind(tmp.Name())
+}
+
+// sealedExeMinFd is the lowest descriptor the sealed binary may take; the
+// init gets at most a handful of extra files.
+const sealedExeMinFd = 32
+
+func roBindExe() (*os.File, error) { return roBind("/proc/self/exe") }
+
+// roBind returns a detached bind mount of the file at p, read-only, nosuid
+// and nodev, and not noexec even where p's file system is.
+func roBind(p string) (*os.File, error) {
+	fd, err := unix.OpenTree(unix.AT_FDCWD, p, unix.OPEN_TREE_CLONE|unix.OPEN_TREE_CLOEXEC)
 	if err != nil {
 		return nil, fmt.Errorf("open_tree: %w", err)
 	}
@@ -112,24 +132,7 @@ func fileImage(dir string) (*os.File, error) {
 		unix.Close(fd)
 		return nil, fmt.Errorf("mount_setattr: %w", err)
 	}
-	return os.NewFile(uintptr(fd), "berth-init-image"), nil
-}
-
-// sealedExeMinFd is the lowest descriptor the sealed binary may take; the
-// init gets at most a handful of extra files.
-const sealedExeMinFd = 32
-
-func roBindExe() (*os.File, error) {
-	fd, err := unix.OpenTree(unix.AT_FDCWD, "/proc/self/exe", unix.OPEN_TREE_CLONE|unix.OPEN_TREE_CLOEXEC)
-	if err != nil {
-		return nil, err
-	}
-	attr := &unix.MountAttr{Attr_set: unix.MOUNT_ATTR_RDONLY | unix.MOUNT_ATTR_NOSUID | unix.MOUNT_ATTR_NODEV}
-	if err := unix.MountSetattr(fd, "", unix.AT_EMPTY_PATH, attr); err != nil {
-		unix.Close(fd)
-		return nil, err
-	}
-	return os.NewFile(uintptr(fd), "berth-ro-exe"), nil
+	return os.NewFile(uintptr(fd), "berth-ro-bind"), nil
 }
 
 func memfdExe() (*os.File, error) {
@@ -142,28 +145,17 @@ func memfdExe() (*os.File, error) {
 	if err != nil {
 		return nil, err
 	}
-	fd, err := unix.MemfdCreate("berth:[init]", unix.MFD_CLOEXEC|unix.MFD_ALLOW_SEALING)
-	if err != nil {
-		return nil, fmt.Errorf("memfd_create: %w", err)
-	}
-	mf := os.NewFile(uintptr(fd), "berth-sealed")
-	size := fi.Size()
-	var off int64
-	for off < size {
-		n, err := unix.Sendfile(fd, int(src.Fd()), nil, int(size-off))
-		if err != nil {
-			mf.Close()
-			return nil, fmt.Errorf("copy own binary: %w", err)
+	return sealedMemfd("own binary", func(f *os.File) error {
+		for off, size := int64(0), fi.Size(); off < size; {
+			n, err := unix.Sendfile(int(f.Fd()), int(src.Fd()), nil, int(size-off))
+			if err != nil {
+				return err
+			}
+			if n == 0 {
+				break
+			}
+			off += int64(n)
 		}
-		if n == 0 {
-			break
-		}
-		off += int64(n)
-	}
-	seals := unix.F_SEAL_SEAL | unix.F_SEAL_SHRINK | unix.F_SEAL_GROW | unix.F_SEAL_WRITE
-	if _, err := unix.FcntlInt(uintptr(fd), unix.F_ADD_SEALS, seals); err != nil {
-		mf.Close()
-		return nil, fmt.Errorf("seal own binary: %w", err)
-	}
-	return mf, nil
+		return nil
+	})
 }

@@ -224,7 +224,7 @@ func (p *jparser) str() string {
 }
 
 func (p *jparser) literal(word string, k byte) jv {
-	if !strings.HasPrefix(string(p.b[p.i:min(len(p.b), p.i+len(word))]), word) {
+	if string(p.b[p.i:min(len(p.b), p.i+len(word))]) != word {
 		p.bad = true
 		return jv{}
 	}

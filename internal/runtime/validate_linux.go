@@ -46,9 +46,10 @@ func (b *BundleConfig) DecodeAhead() {
 	go func() { _, _ = b.decoded() }()
 }
 
-// decoded is the whole spec, decoded once.
+// decoded is the whole spec, decoded once (by decodeLaunch, when
+// fastDecodeSpec took it).
 func (b *BundleConfig) decoded() (*specs.Spec, error) {
-	b.decodeOnce.Do(func() { b.spec, b.decodeErr = parseSpec(b.data) })
+	b.decodeOnce.Do(func() { b.spec, b.decodeErr = parseSpecJSON(b.data) })
 	return b.spec, b.decodeErr
 }
 
@@ -169,6 +170,12 @@ func parseSpec(data []byte) (*specs.Spec, error) {
 	if s, ok := fastDecodeSpec(data); ok {
 		return s, nil
 	}
+	return parseSpecJSON(data)
+}
+
+// parseSpecJSON is parseSpec with encoding/json alone, for bytes
+// fastDecodeSpec has not taken (decodeLaunch tried it).
+func parseSpecJSON(data []byte) (*specs.Spec, error) {
 	dec := json.NewDecoder(bytes.NewReader(data))
 	// The top level must be an object: not null, an array or a scalar.
 	tok, err := dec.Token()

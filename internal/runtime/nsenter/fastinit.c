@@ -62,31 +62,12 @@ static int fi_sync = 3;
 static const char *fi_ctx; // prefix of every error message, or NULL
 static char fi_err[8192];
 
-// berth_writeall is in nsenter.c.
+// berth_writeall and berth_send are in nsenter.c.
 extern void berth_writeall(int fd, const char *buf, size_t n);
+extern void berth_send(int fd, const char *type, const char *msg);
 
 // fi_send writes {"type":type[,"message":msg]} and a newline to the sync socket.
-static void fi_send(const char *type, const char *msg) {
-	static char out[sizeof fi_err * 2 + 64];
-	size_t j = (size_t)snprintf(out, sizeof out, "{\"type\":\"%s\"", type);
-	if (msg != NULL && *msg != '\0') {
-		j += (size_t)snprintf(out + j, sizeof out - j, ",\"message\":\"");
-		for (const unsigned char *p = (const unsigned char *)msg; *p && j < sizeof out - 16; p++) {
-			if (*p == '"' || *p == '\\') {
-				out[j++] = '\\';
-				out[j++] = (char)*p;
-			} else if (*p < 0x20) {
-				j += (size_t)snprintf(out + j, sizeof out - j, "\\u%04x", *p);
-			} else {
-				out[j++] = (char)*p;
-			}
-		}
-		out[j++] = '"';
-	}
-	out[j++] = '}';
-	out[j++] = '\n';
-	berth_writeall(fi_sync, out, j);
-}
+static void fi_send(const char *type, const char *msg) { berth_send(fi_sync, type, msg); }
 
 __attribute__((noreturn)) static void fi_die(void) {
 	fi_send("error", fi_err);

@@ -40,26 +40,36 @@ void berth_writeall(int fd, const char *buf, size_t n) {
 	}
 }
 
+// berth_send writes the sync message {"type":type[,"message":msg]} and a
+// newline to fd (also used by fastinit.c).
+void berth_send(int fd, const char *type, const char *msg) {
+	static char out[16448];
+	size_t j = (size_t)snprintf(out, sizeof out, "{\"type\":\"%s\"", type);
+	if (msg != NULL && *msg != '\0') {
+		j += (size_t)snprintf(out + j, sizeof out - j, ",\"message\":\"");
+		for (const unsigned char *p = (const unsigned char *)msg; *p && j < sizeof out - 16; p++) {
+			if (*p == '"' || *p == '\\') {
+				out[j++] = '\\';
+				out[j++] = (char)*p;
+			} else if (*p < 0x20) {
+				j += (size_t)snprintf(out + j, sizeof out - j, "\\u%04x", *p);
+			} else {
+				out[j++] = (char)*p;
+			}
+		}
+		out[j++] = '"';
+	}
+	out[j++] = '}';
+	out[j++] = '\n';
+	berth_writeall(fd, out, j);
+}
+
 static void fail(const char *what, const char *arg, int err) {
-	char msg[1024], out[2200];
-	size_t j = 0;
+	char msg[1024];
 	// glibc's words (Go's with a capital), whatever the C library.
 	const char *w = berth_errno_word(err);
 	snprintf(msg, sizeof msg, "nsenter: %s %s: %c%s", what, arg, toupper((unsigned char)w[0]), w[0] ? w + 1 : "");
-	j += (size_t)snprintf(out, sizeof out, "{\"type\":\"error\",\"message\":\"");
-	for (const char *p = msg; *p && j < sizeof out - 8; p++) {
-		unsigned char c = (unsigned char)*p;
-		if (c == '"' || c == '\\') {
-			out[j++] = '\\';
-			out[j++] = (char)c;
-		} else if (c < 0x20) {
-			out[j++] = ' ';
-		} else {
-			out[j++] = (char)c;
-		}
-	}
-	j += (size_t)snprintf(out + j, sizeof out - j, "\"}\n");
-	berth_writeall(syncfd, out, j);
+	berth_send(syncfd, "error", msg);
 	_exit(1);
 }
 
