@@ -7,7 +7,6 @@ import (
 	"sync"
 
 	"golang.org/x/sys/unix"
-	"golang.org/x/term"
 
 	"github.com/berth/berth/internal/runtime/initsock"
 )
@@ -20,7 +19,7 @@ type ConsoleRelay struct {
 	// Remote is the container's end: CreateOpts.ConsoleConn or ExecOpts.ConsoleConn.
 	Remote   *os.File
 	master   *os.File
-	oldState *term.State
+	oldState *unix.Termios
 	wg       sync.WaitGroup
 }
 
@@ -45,10 +44,8 @@ func (r *ConsoleRelay) Receive() error {
 
 // Start relays the pty and our stdio, our terminal in raw mode.
 func (r *ConsoleRelay) Start() {
-	if term.IsTerminal(int(os.Stdin.Fd())) {
-		if st, err := term.MakeRaw(int(os.Stdin.Fd())); err == nil {
-			r.oldState = st
-		}
+	if st, err := makeRaw(int(os.Stdin.Fd())); err == nil {
+		r.oldState = st
 		r.Resize()
 	}
 	go func() { _, _ = io.Copy(r.master, os.Stdin) }()
@@ -80,11 +77,32 @@ func (r *ConsoleRelay) Drain() {
 // Close restores our terminal and closes the relay's files.
 func (r *ConsoleRelay) Close() {
 	if r.oldState != nil {
-		_ = term.Restore(int(os.Stdin.Fd()), r.oldState)
+		_ = unix.IoctlSetTermios(int(os.Stdin.Fd()), unix.TCSETS, r.oldState)
 	}
 	if r.master != nil {
 		r.master.Close()
 	}
 	r.local.Close()
 	r.Remote.Close()
+}
+
+// makeRaw puts the terminal fd in raw mode (cfmakeraw) and returns its
+// previous state; it fails if fd is no terminal.
+func makeRaw(fd int) (*unix.Termios, error) {
+	old, err := unix.IoctlGetTermios(fd, unix.TCGETS)
+	if err != nil {
+		return nil, err
+	}
+	raw := *old
+	raw.Iflag &^= unix.IGNBRK | unix.BRKINT | unix.PARMRK | unix.ISTRIP | unix.INLCR | unix.IGNCR | unix.ICRNL | unix.IXON
+	raw.Oflag &^= unix.OPOST
+	raw.Lflag &^= unix.ECHO | unix.ECHONL | unix.ICANON | unix.ISIG | unix.IEXTEN
+	raw.Cflag &^= unix.CSIZE | unix.PARENB
+	raw.Cflag |= unix.CS8
+	raw.Cc[unix.VMIN] = 1
+	raw.Cc[unix.VTIME] = 0
+	if err := unix.IoctlSetTermios(fd, unix.TCSETS, &raw); err != nil {
+		return nil, err
+	}
+	return old, nil
 }
