@@ -85,7 +85,7 @@ func initChoice() string { return os.Getenv("BERTH_INIT") }
 func fastLaunchable(launch *specs.Spec, joins []string, opts CreateOpts) string {
 	switch {
 	case !fastInitLinked.Load():
-		return "this berth is built without cgo"
+		return "this berth has neither the init image nor cgo"
 	case initChoice() == "go":
 		return "BERTH_INIT=go"
 	case !fastJoins(joins):

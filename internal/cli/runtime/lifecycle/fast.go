@@ -6,6 +6,12 @@ import (
 	"os"
 	"strconv"
 	"strings"
+
+	// The C init, as the embedded image or linked in with cgo (whichever
+	// this build has): set up by their packages' init, which must run
+	// before this package's init runs a command.
+	_ "github.com/berth/berth/internal/runtime/initimage"
+	_ "github.com/berth/berth/internal/runtime/nsenter"
 )
 
 func init() {
