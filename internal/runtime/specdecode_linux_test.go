@@ -1,6 +1,7 @@
 package runtime
 
 import (
+	"bytes"
 	"encoding/json"
 	"os"
 	"reflect"
@@ -163,4 +164,82 @@ func TestFastDecodeManyKeys(t *testing.T) {
 	if d := time.Since(start); d > 5*time.Second {
 		t.Errorf("50000 keys took %v", d)
 	}
+}
+
+// appendState writes what json.Marshal writes for the same state, read
+// back as the same values: odd strings, maps (sorted), a spec with spaces
+// and <&>, every omitempty field empty and set; a spec that is no JSON is
+// refused.
+func TestAppendState(t *testing.T) {
+	spec := []byte("{\n  \"ociVersion\": \"1.2.0\",\n  \"process\": {\"args\": [\"sh\", \"-c\", \"a <&> b\"]}\n}\n")
+	full := State{OCIVersion: "1.2.0", ID: "x\"y\\<\u2028>\x01\xff", Pid: 77, Bundle: "/b é", Rootfs: "/b/rootfs",
+		Created: time.Date(2026, 11, 28, 6, 0, 0, 123456789, time.FixedZone("x", 3600)), Owner: "root",
+		Annotations: map[string]string{"z": "1", "a": "<2>", "m\n": ""}, PidStartTime: 1 << 60,
+		Namespaces:  map[specs.LinuxNamespaceType]string{specs.NetworkNamespace: "/proc/1/ns/net", specs.PIDNamespace: "/p"},
+		CgroupPaths: map[string]string{"": "/sys/fs/cgroup/unified/x", "pids": "/sys/fs/cgroup/pids/x"},
+		Started:     true, NoNewKeyring: true}
+	for _, st := range []State{full, {ID: "bare"}} {
+		got, err := appendState([]byte("prefix"), &st, spec)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, ok := bytes.CutPrefix(got, []byte("prefix"))
+		if !ok {
+			t.Fatalf("appendState dropped what it appended to: %s", got)
+		}
+		want, err := json.Marshal(&rawSpecState{&st, spec})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var g, w any
+		if err := json.Unmarshal(got, &g); err != nil {
+			t.Fatalf("appendState wrote no JSON: %v\n%s", err, got)
+		}
+		if err := json.Unmarshal(want, &w); err != nil {
+			t.Fatal(err)
+		}
+		if !reflect.DeepEqual(g, w) {
+			t.Errorf("appendState:\n%s\njson.Marshal:\n%s", got, want)
+		}
+		if bytes.Contains(got, []byte("\n")) {
+			t.Errorf("state.json not compact: %s", got)
+		}
+		var back, wantBack State
+		if err := decodeState(got, &back); err != nil || back.Spec == nil {
+			t.Fatalf("read back: %+v, %v", back, err)
+		}
+		if err := decodeState(want, &wantBack); err != nil {
+			t.Fatal(err)
+		}
+		if !reflect.DeepEqual(back, wantBack) {
+			t.Errorf("read back %+v, want %+v", back, wantBack)
+		}
+	}
+	if _, err := appendState(nil, &full, []byte(`{"a":`)); err == nil {
+		t.Error("a spec that is no JSON was written")
+	}
+	if _, err := appendState(nil, &State{Created: time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC)}, spec); err == nil {
+		t.Error("a time encoding/json refuses was written")
+	}
+}
+
+// FuzzDecodeSyncMsg: decodeSyncMsg decodes what encoding/json decodes, and
+// fails where it fails.
+func FuzzDecodeSyncMsg(f *testing.F) {
+	for _, s := range []string{`{"type":"ready"}`, `{"type":"pid","pid":42}` + "\n", `{"type":"error","message":"mount \"/x\": \u003c"}`,
+		`{"type":"x","config":null}`, `{"type":"x","config":{"bundle":"/b"}}`, `{"TYPE":"x"}`, `{"type":"a","type":"b"}`,
+		`{"pid":1e3}`, `{"pid":99999999999999999999}`, `{"pid":"1"}`, `{"type":1}`, `[1]`, `{"type":"x"} junk`, `{"other":[1,{"a":null}]}`} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		var got, want syncMsg
+		gerr := decodeSyncMsg(b, &got)
+		werr := json.Unmarshal(b, &want)
+		if (gerr == nil) != (werr == nil) {
+			t.Fatalf("%q: decodeSyncMsg error %v, encoding/json %v", b, gerr, werr)
+		}
+		if gerr == nil && !reflect.DeepEqual(got, want) {
+			t.Fatalf("%q: decodeSyncMsg %+v, encoding/json %+v", b, got, want)
+		}
+	})
 }

@@ -194,13 +194,46 @@ func (c *syncConn) recv() (syncMsg, error) {
 		}
 		return m, err
 	}
-	if err := json.Unmarshal(line, &m); err != nil {
+	if err := decodeSyncMsg(line, &m); err != nil {
 		return m, fmt.Errorf("sync: bad message %q: %w", line, err)
 	}
 	if m.Type == msgError {
 		return m, &initError{msg: m.Message}
 	}
 	return m, nil
+}
+
+// decodeSyncMsg decodes a message without encoding/json's reflection when
+// it has no config (what an init sends: its decoders are most of the
+// parent's JSON cost otherwise); anything else, and anything the fast
+// parser does not take, goes to encoding/json (TestDecodeSyncMsg).
+func decodeSyncMsg(line []byte, m *syncMsg) error {
+	p := jparser{b: line}
+	root := p.value(0)
+	p.ws()
+	if !p.bad && p.i == len(line) && root.k == 'o' {
+		var d specDecoder
+		var fast syncMsg
+		d.fields(&root, []string{"type", "pid", "message", "config"}, func(i int, v *jv) {
+			switch i {
+			case 0:
+				d.str(v, &fast.Type)
+			case 1:
+				setInt(&d, v, &fast.Pid)
+			case 2:
+				d.str(v, &fast.Message)
+			default:
+				if v.k != 'z' {
+					d.unhandled(v)
+				}
+			}
+		})
+		if !d.bad {
+			*m = fast
+			return nil
+		}
+	}
+	return json.Unmarshal(line, m)
 }
 
 // expect reads the next message and checks its type.

@@ -107,25 +107,6 @@ func TestJSONLogMaxFileOneTruncates(t *testing.T) {
 	}
 }
 
-// FuzzAppendJSONString checks the log's string encoding against
-// encoding/json, which dockerd's json-file driver matches except that it
-// writes \b and \f as \u0008 and \u000c (as Go did before 1.22).
-func FuzzAppendJSONString(f *testing.F) {
-	for _, s := range []string{"", "plain\n", "<&>", "\x00\x1f\x7f\b\f", "\xff\xfe", "\u2028\u2029", "é中\U0001F600", "\"\\f"} {
-		f.Add([]byte(s))
-	}
-	f.Fuzz(func(t *testing.T, b []byte) {
-		want, err := json.Marshal(string(b))
-		if err != nil {
-			t.Fatal(err)
-		}
-		w := strings.NewReplacer(`\\`, `\\`, `\b`, `\u0008`, `\f`, `\u000c`).Replace(string(want))
-		if got := appendJSONString(nil, b); string(got) != w {
-			t.Errorf("appendJSONString(%q) = %s, want %s", b, got, w)
-		}
-	})
-}
-
 // With compress, rotated files are gzipped (.1.gz, .2.gz) and hold the
 // lines in order; the current file stays plain.
 func TestJSONLogRotationCompressed(t *testing.T) {

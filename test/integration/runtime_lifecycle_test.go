@@ -277,11 +277,15 @@ func caseTightPidsLimit(t *testing.T, r *runtimeCLI) any {
 	})
 	res := r.run(t, "exec", c.id, "sh", "-c", "echo exec")
 	// runc's own Go threads join the container's cgroup before its exec
-	// and may hit the limit now and then ("pthread_create failed"): a
-	// flake of the peer's, retried (berth's never do).
+	// and may hit the limit ("pthread_create failed"): now and then on one
+	// host, every time on a slower one. A limitation of the peer's,
+	// retried and then left out of the comparison (berth's never do).
 	for try := 0; try < 3 && r.name == "runc" && strings.Contains(res.Stderr, "pthread_create failed"); try++ {
 		t.Logf("runc exec under pids.max 2 hit its own threads, again: %s", strings.SplitN(res.Stderr, "\n", 2)[0])
 		res = r.run(t, "exec", c.id, "sh", "-c", "echo exec")
+	}
+	if r.name == "runc" && strings.Contains(res.Stderr, "pthread_create failed") {
+		t.Skip("runc's exec under pids.max 2 hit its own threads four times in a row: runc's limitation, not compared")
 	}
 	if res.Code != 0 || strings.TrimSpace(res.Stdout) != "exec" {
 		t.Errorf("%s exec under pids.max 2 with one task running: %s", r.name, res)
