@@ -85,8 +85,10 @@
 //
 // Restart policies follow docker's: no, always, unless-stopped,
 // on-failure[:N]; the delay doubles from 100 ms (at most a minute) and
-// resets after a run of 10 s; stop and kill of a running container keep it
-// from restarting, also at the next daemon start.
+// resets after a run of 10 s; stop and kill keep a container from
+// restarting (a kill of one whose process has just ended, its exit not yet
+// handled, succeeds as dockerd's); at the next daemon start an always
+// container starts again, an unless-stopped one does not.
 //
 // # After a daemon restart
 //
@@ -94,7 +96,9 @@
 // answers keeps running and is watched again (its healthcheck resumes); one
 // whose shim is gone or reports an exit gets that exit code (exit.json,
 // which the shim writes before it answers anyone) and its restart policy;
-// always and unless-stopped containers not stopped by a user are started.
+// always containers, and unless-stopped ones not stopped by a user, are
+// started, their policy counted afresh as dockerd's: an always container
+// stopped by hand restarts after its exits again.
 //
 // # Around the runtime
 //

@@ -107,6 +107,11 @@ func (e *Engine) restore(ctx context.Context) error {
 	for _, c := range linkedFirst(toStart) {
 		c.mu.Lock()
 		c.State.Restarting = false
+		// As dockerd (its restart manager reset at daemon start): an
+		// always container stopped by hand keeps its policy from this
+		// run on, and the policy counts afresh.
+		c.ManuallyStopped = false
+		c.RestartCount, c.restartDelay = 0, 0
 		if err := e.startLocked(ctx, c); err != nil {
 			slog.Error("restart container at daemon start", "id", c.ID, "err", err)
 		}

@@ -70,7 +70,13 @@ func (e *Engine) Kill(ctx context.Context, ref string, sigName string) error {
 	c.mu.Unlock()
 	e.publish(c, mevents.ActionKill, map[string]string{"signal": strconv.Itoa(int(sig))})
 	if err := client.Kill(ctx, sig, false); err != nil {
-		return fmt.Errorf("kill %s: %w", c.ID, err)
+		if !strings.Contains(err.Error(), "not running") {
+			return fmt.Errorf("kill %s: %w", c.ID, err)
+		}
+		// As dockerd: the process has ended and its exit is not handled
+		// yet (a crash-looping container, between its exit and our
+		// record of it). Nothing to signal; the stop by hand is recorded
+		// above, so no restart follows that exit.
 	}
 	if exited == nil {
 		return nil
