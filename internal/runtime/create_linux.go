@@ -512,6 +512,20 @@ func Create(opts CreateOpts) (c *Container, err error) {
 			return nil, err
 		}
 	}
+	if planned && cfg.StartNow {
+		// The C init of a `run` execs the process right after its
+		// ready: it first reads this, sent once the limits written
+		// while it worked are in place (limitsSet above), so that the
+		// process never runs without them. Usually it is there before
+		// the init asks. A failed send means the init is gone: what it
+		// said comes next.
+		if err := sync.send(syncMsg{Type: msgContinue}); err != nil {
+			if _, rerr := sync.expect(msgReady); rerr != nil {
+				return nil, rerr
+			}
+			return nil, fmt.Errorf("sync: %w", err)
+		}
+	}
 	if _, err := sync.expect(msgReady); err != nil {
 		return nil, err
 	}

@@ -7,8 +7,11 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strconv"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
+
+	"github.com/berth/berth/internal/runtime/jsonenc"
 )
 
 // The parent and the init talk over a unix socketpair (fd syncFd in the init)
@@ -23,6 +26,7 @@ import (
 //	init -> parent          {"type":"prestart"}              rootfs mounted, before pivot_root: run prestart and createRuntime hooks
 //	parent -> init          {"type":"continue"}              (these two only when config.prestartStop: there are such hooks)
 //	init -> parent          {"type":"ready"}                 created; init now blocks on exec.sock
+//	parent -> init          {"type":"continue"}              a C init's `run` (StartNow): the limits are in place, exec now
 //	init -> parent          {"type":"error","message":"..."} at any point; the init then exits
 //
 // An exec'd process (berth runtime exec) uses the same channel: config,
@@ -171,7 +175,18 @@ func (c *syncConn) send(m syncMsg) error {
 	var b []byte
 	var err error
 	if m.Config == nil {
-		b, err = json.Marshal(syncHead{Type: m.Type, Pid: m.Pid, Message: m.Message})
+		// As encoding/json writes a syncHead, without its reflection.
+		b = append(b, `{"type":`...)
+		b = jsonenc.AppendString(b, m.Type)
+		if m.Pid != 0 {
+			b = append(b, `,"pid":`...)
+			b = strconv.AppendInt(b, int64(m.Pid), 10)
+		}
+		if m.Message != "" {
+			b = append(b, `,"message":`...)
+			b = jsonenc.AppendString(b, m.Message)
+		}
+		b = append(b, '}')
 	} else {
 		b, err = json.Marshal(m)
 	}

@@ -2,6 +2,7 @@ package runtime
 
 import (
 	"encoding/json"
+	"io"
 	"os"
 	"reflect"
 	"strings"
@@ -197,4 +198,50 @@ func TestParentMoves(t *testing.T) {
 	if d.v2 != nil || len(d.v1) != 1 {
 		t.Errorf("dropFD: %+v, want the v1 list kept and no fd", d)
 	}
+}
+
+// send writes what encoding/json writes for a message without a config
+// (the same values read back), and "continue" exactly as the C init's
+// expect_continue compares it.
+func TestSyncSend(t *testing.T) {
+	r, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	defer w.Close()
+	c := newSyncConn(w)
+	msgs := []syncMsg{{Type: msgContinue}, {Type: msgPid, Pid: 42}, {Type: msgError, Message: "mount \"/x\": <&> \u2028\x01\xff"}, {Type: msgCgroup}}
+	for _, m := range msgs {
+		if err := c.send(m); err != nil {
+			t.Fatal(err)
+		}
+	}
+	w.Close()
+	lines := strings.SplitAfter(readAll(t, r), "\n")
+	if lines[0] != "{\"type\":\"continue\"}\n" {
+		t.Errorf("continue sent as %q", lines[0])
+	}
+	for i, m := range msgs {
+		want, _ := json.Marshal(syncHead{Type: m.Type, Pid: m.Pid, Message: m.Message})
+		var got, w2 syncMsg
+		if err := json.Unmarshal([]byte(lines[i]), &got); err != nil {
+			t.Fatalf("%q: %v", lines[i], err)
+		}
+		if err := json.Unmarshal(want, &w2); err != nil {
+			t.Fatal(err)
+		}
+		if !reflect.DeepEqual(got, w2) {
+			t.Errorf("sent %q, encoding/json writes %s", lines[i], want)
+		}
+	}
+}
+
+func readAll(t *testing.T, r io.Reader) string {
+	t.Helper()
+	b, err := io.ReadAll(r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
 }

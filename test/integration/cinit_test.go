@@ -167,6 +167,31 @@ func TestCInitCovers(t *testing.T) {
 		}
 	})
 
+	// A `run` has the C init exec the process as soon as it is ready, and
+	// the limits other than the device rules are written while it works:
+	// the process must still never run before they are all in place.
+	// A thousand throttle entries for one disk, each a rate of its own,
+	// take longer to write than the init takes to be ready; the process
+	// reads which one its cgroup holds.
+	t.Run("limits in place before a run's process", func(t *testing.T) {
+		disk := blockDevice(t)
+		var rates []specs.LinuxThrottleDevice
+		for i := 1; i <= 1000; i++ {
+			d := specs.LinuxThrottleDevice{Rate: uint64(1<<20 + i)}
+			d.Major, d.Minor = disk[0], disk[1]
+			rates = append(rates, d)
+		}
+		c := busyboxContainer(t, r, func(s *specs.Spec) {
+			s.Linux.Resources.BlockIO = &specs.LinuxBlockIO{ThrottleReadBpsDevice: rates}
+		}, "cat", "/sys/fs/cgroup/blkio/blkio.throttle.read_bps_device")
+		res := runContainer(t, r, c)
+		want := fmt.Sprintf("%d:%d %d\n", disk[0], disk[1], 1<<20+1000)
+		if res.Code != 0 || res.Stdout != want {
+			t.Errorf("run: %s; want stdout %q (the last of the limits)", res, want)
+		}
+		assertNothingLeft(t, r, c)
+	})
+
 	// What the C init leaves to the Go init is refused under BERTH_INIT=c
 	// (and taken by the Go init otherwise: the parity tests).
 	// A container started for the C init that it turns out not to cover
@@ -228,4 +253,29 @@ func nsLink(t *testing.T, pid int, ns string) string {
 		t.Fatal(err)
 	}
 	return l
+}
+
+// blockDevice is the major and minor number of a whole disk of this host
+// (what blkio throttles), or skips the test.
+func blockDevice(t *testing.T) [2]int64 {
+	t.Helper()
+	if _, err := os.Stat("/sys/fs/cgroup/blkio/blkio.throttle.read_bps_device"); err != nil {
+		t.Skip("no cgroup v1 blkio throttling here")
+	}
+	ents, _ := os.ReadDir("/sys/block")
+	for _, e := range ents {
+		if strings.HasPrefix(e.Name(), "loop") || strings.HasPrefix(e.Name(), "ram") || strings.HasPrefix(e.Name(), "zram") {
+			continue
+		}
+		b, err := os.ReadFile(filepath.Join("/sys/block", e.Name(), "dev"))
+		if err != nil {
+			continue
+		}
+		var d [2]int64
+		if _, err := fmt.Sscanf(strings.TrimSpace(string(b)), "%d:%d", &d[0], &d[1]); err == nil {
+			return d
+		}
+	}
+	t.Skip("no disk in /sys/block")
+	return [2]int64{}
 }

@@ -137,25 +137,24 @@ static void readfull(int fd, void *buf, size_t n) {
 	}
 }
 
-// expect_continue reads one message line from the parent and exits unless it
-// is {"type":"continue"}.
+// expect_continue reads one message from the parent and exits unless it is
+// {"type":"continue"}, as the parent writes it. It reads no further than
+// that message's length (another may follow it), in one read as a rule.
 static void expect_continue(void) {
-	char line[256];
+	static const char want[] = "{\"type\":\"continue\"}\n";
+	char got[sizeof want - 1];
 	size_t n = 0;
-	for (;;) {
-		char c;
-		ssize_t got = read(fi_sync, &c, 1);
-		if (got < 0 && errno == EINTR)
+	while (n < sizeof got) {
+		ssize_t r = read(fi_sync, got + n, sizeof got - n);
+		if (r < 0 && errno == EINTR)
 			continue;
-		if (got <= 0)
+		if (r <= 0)
 			_exit(1);
-		if (c == '\n')
-			break;
-		if (n < sizeof line - 1)
-			line[n++] = c;
+		n += (size_t)r;
+		if (n < sizeof got && memchr(got, '\n', n) != NULL)
+			_exit(1); // a shorter message: not ours
 	}
-	line[n] = '\0';
-	if (strstr(line, "\"continue\"") == NULL)
+	if (memcmp(got, want, sizeof got) != 0)
 		_exit(1);
 }
 
@@ -1244,6 +1243,10 @@ static void berth_fastinit_run(struct rd *r) {
 		FAIL("process.noNewPrivileges: set no_new_privs: %s", estr(errno));
 
 	fi_send("ready", NULL);
+	// A `run` execs now, once the parent says the limits it wrote while we
+	// worked are in place (usually said before we get here).
+	if (start_now)
+		expect_continue();
 	// The start's connection, where an exec that fails says why; a `run`
 	// has none: the parent reads the sync socket to its end instead.
 	int conn = -1;
