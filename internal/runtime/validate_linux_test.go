@@ -10,6 +10,7 @@ import (
 
 	"github.com/berth/berth/internal/testutil"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
 )
 
 // testBundle makes a bundle directory with an empty rootfs/ and returns it.
@@ -322,6 +323,29 @@ func TestLoadSpec(t *testing.T) {
 		_, err := loadSpec(write(t, data))
 		if err == nil || !strings.Contains(err.Error(), "is larger than 16 MiB") {
 			t.Fatalf("loadSpec error = %v, want it to say the file is larger than 16 MiB", err)
+		}
+	})
+
+	t.Run("fifo", func(t *testing.T) {
+		// Refused, not waited on for a writer.
+		dir := t.TempDir()
+		if err := unix.Mkfifo(filepath.Join(dir, "config.json"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		_, err := loadSpec(dir)
+		if err == nil || !strings.Contains(err.Error(), "is not a regular file") {
+			t.Fatalf("loadSpec error = %v, want it to say not a regular file", err)
+		}
+	})
+
+	t.Run("unreadable", func(t *testing.T) {
+		dir := t.TempDir()
+		if err := os.Symlink("config.json", filepath.Join(dir, "config.json")); err != nil {
+			t.Fatal(err)
+		}
+		_, err := loadSpec(dir)
+		if err == nil || !strings.Contains(err.Error(), "config.json: open "+filepath.Join(dir, "config.json")+": too many levels of symbolic links") {
+			t.Fatalf("loadSpec error = %v, want the open's error with the path", err)
 		}
 	})
 
