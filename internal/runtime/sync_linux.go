@@ -161,21 +161,13 @@ func newSyncConn(f *os.File) *syncConn {
 	return &syncConn{f: f, r: bufio.NewReader(f)}
 }
 
-// syncHead is a syncMsg without its config: what the init sends. Encoding
-// a syncMsg builds encoding/json's encoders for the whole config (the
-// spec's types), about 0.1 ms of the init's start; this type has three
-// fields.
-type syncHead struct {
-	Type    string `json:"type"`
-	Pid     int    `json:"pid,omitempty"`
-	Message string `json:"message,omitempty"`
-}
-
 func (c *syncConn) send(m syncMsg) error {
 	var b []byte
 	var err error
 	if m.Config == nil {
-		// As encoding/json writes a syncHead, without its reflection.
+		// What encoding/json writes for the message without its config
+		// (TestSyncSend), without building its encoders: the init's
+		// messages and the parent's continue.
 		b = append(b, `{"type":`...)
 		b = jsonenc.AppendString(b, m.Type)
 		if m.Pid != 0 {
@@ -221,7 +213,7 @@ func (c *syncConn) recv() (syncMsg, error) {
 // decodeSyncMsg decodes a message without encoding/json's reflection when
 // it has no config (what an init sends: its decoders are most of the
 // parent's JSON cost otherwise); anything else, and anything the fast
-// parser does not take, goes to encoding/json (TestDecodeSyncMsg).
+// parser does not take, goes to encoding/json (FuzzDecodeSyncMsg).
 func decodeSyncMsg(line []byte, m *syncMsg) error {
 	p := jparser{b: line}
 	root := p.value(0)

@@ -223,7 +223,11 @@ func TestSyncSend(t *testing.T) {
 		t.Errorf("continue sent as %q", lines[0])
 	}
 	for i, m := range msgs {
-		want, _ := json.Marshal(syncHead{Type: m.Type, Pid: m.Pid, Message: m.Message})
+		want, _ := json.Marshal(struct {
+			Type    string `json:"type"`
+			Pid     int    `json:"pid,omitempty"`
+			Message string `json:"message,omitempty"`
+		}{m.Type, m.Pid, m.Message})
 		var got, w2 syncMsg
 		if err := json.Unmarshal([]byte(lines[i]), &got); err != nil {
 			t.Fatalf("%q: %v", lines[i], err)
