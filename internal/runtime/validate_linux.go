@@ -107,9 +107,13 @@ func readSpecFile(bundle string) ([]byte, error) {
 	// os.Open registers a file with Go's poller first (four more calls),
 	// io.ReadAll reads from 512 bytes up. O_NONBLOCK: a FIFO is refused,
 	// not waited on.
-	fd, err := unix.Open(path, unix.O_RDONLY|unix.O_CLOEXEC|unix.O_NONBLOCK|unix.O_NOCTTY, 0)
-	for err == unix.EINTR {
+	var fd int
+	var err error
+	for {
 		fd, err = unix.Open(path, unix.O_RDONLY|unix.O_CLOEXEC|unix.O_NONBLOCK|unix.O_NOCTTY, 0)
+		if err != unix.EINTR {
+			break
+		}
 	}
 	if err != nil {
 		if err == unix.ENOENT {
