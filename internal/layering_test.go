@@ -32,6 +32,7 @@ var allowed = map[string][]string{
 	"metadata": {},
 	"network":  {},
 	"volume":   {},
+	"prefault": {},
 	"testutil": {"runtime", "content", "snapshot", "archive", "image", "metadata", "registry", "network"},
 }
 

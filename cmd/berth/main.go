@@ -10,6 +10,9 @@ import (
 	"os"
 
 	"github.com/berth/berth/internal/cli"
+	// First of berth's packages to be initialised (it imports only
+	// syscall): populates the heap pages the start-up is about to touch.
+	_ "github.com/berth/berth/internal/prefault"
 	"github.com/berth/berth/internal/runtime"
 	_ "github.com/berth/berth/internal/runtime/initimage"
 	_ "github.com/berth/berth/internal/runtime/nsenter"
