@@ -433,9 +433,7 @@ func Create(opts CreateOpts) (c *Container, err error) {
 			return nil, fmt.Errorf("process.oomScoreAdj: %w", err)
 		}
 	}
-	st := c.OCIState()
-	st.Status = specs.StateCreating
-	st.Pid = pid
+	st := c.ociState(specs.StateCreating, pid)
 	// Without prestart or createRuntime hooks the init need not stop for
 	// them: one round trip less.
 	hooksBeforePivot := spec.Hooks != nil && (len(spec.Hooks.Prestart) > 0 || len(spec.Hooks.CreateRuntime) > 0)
@@ -677,10 +675,8 @@ func (c *Container) Start() error {
 		_ = c.save()
 	}
 	if c.State.Spec.Hooks != nil {
-		st := c.OCIState()
 		// The process was started, even if it has already exited.
-		st.Status = specs.StateRunning
-		st.Pid = c.State.Pid
+		st := c.ociState(specs.StateRunning, c.State.Pid)
 		if err := runHooks(c.State.Spec.Hooks.Poststart, &st); err != nil {
 			// Poststart failures are logged only (runtime-spec).
 			fmt.Fprintf(os.Stderr, "berth: poststart %v\n", err)
