@@ -8,6 +8,7 @@ import (
 	goruntime "runtime"
 	"strconv"
 	"strings"
+	"unsafe"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
@@ -17,6 +18,9 @@ import (
 
 // InitArg is argv[1] of a container's init process, a re-exec of berth.
 const InitArg = "init"
+
+// initName is the init's name until the exec (at most 15 bytes and a NUL).
+var initName = []byte("berth:[init]\x00")
 
 // Init is the entry point of the container's init (and of a process exec'd
 // into a running container). It never returns: it execs the user process or
@@ -28,6 +32,9 @@ func Init() {
 	// Keep the container's processes away from /proc/<init>/exe and our
 	// memory until the exec resets this.
 	_ = unix.Prctl(unix.PR_SET_DUMPABLE, 0, 0, 0, 0)
+	// Named for ps and top as the init image names itself: exec'd from a
+	// descriptor, the process is named after the descriptor's number.
+	_ = unix.Prctl(unix.PR_SET_NAME, uintptr(unsafe.Pointer(&initName[0])), 0, 0, 0)
 	os.Unsetenv("_BERTH_NS")
 	os.Unsetenv("_BERTH_SYNC")
 	f := os.NewFile(syncFd, "sync")

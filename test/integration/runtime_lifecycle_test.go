@@ -317,3 +317,33 @@ func caseNoHostFdLeak(t *testing.T, r *runtimeCLI) any {
 }
 
 var _ = testutil.RequireRoot
+
+// TestRuntimeInitName: ps and top show a created container's init as
+// berth:[init], from the C init and from the Go init alike, not as the
+// number of the descriptor it was exec'd from; once started, the
+// container's process has its own name.
+func TestRuntimeInitName(t *testing.T) {
+	for _, name := range []string{"berth", "berth-goinit"} {
+		t.Run(name, func(t *testing.T) {
+			r := newRuntime(t, name)
+			c := busyboxContainer(t, r, nil, "sleep", "60")
+			r.mustRun(t, "create", "--bundle", c.bundle, c.id)
+			comm := func(pid int) string {
+				b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/comm")
+				if err != nil {
+					t.Fatal(err)
+				}
+				return strings.TrimSpace(string(b))
+			}
+			pid := r.state(t, c.id).Pid
+			if got := comm(pid); got != "berth:[init]" {
+				t.Errorf("created init %d is named %q, want berth:[init]", pid, got)
+			}
+			r.mustRun(t, "start", c.id)
+			r.waitStatus(t, c.id, "running", 5*time.Second)
+			if got := comm(pid); got != "sleep" {
+				t.Errorf("started process %d is named %q, want sleep", pid, got)
+			}
+		})
+	}
+}

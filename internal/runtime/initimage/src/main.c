@@ -9,6 +9,7 @@
 #include <fcntl.h>
 #include <stdlib.h>
 #include <unistd.h>
+#include <sys/prctl.h>
 #include <sys/syscall.h>
 
 #include "../../nsenter/nsenter.c"
@@ -18,6 +19,10 @@ extern char **environ;
 
 int main(int argc, char **argv) {
 	(void)argc;
+	// ps and top show a process exec'd from a descriptor under the
+	// descriptor's number ("32"): named as the memfd is, until the exec of
+	// the container's process (or berth's Go init, which names itself).
+	prctl(PR_SET_NAME, "berth:[init]", 0, 0, 0);
 	berth_nsenter();
 	berth_fastinit();
 	const char *s = getenv("_BERTH_EXE_FD");
