@@ -40,6 +40,48 @@ func writeFile(dir, file, value string) error {
 	return nil
 }
 
+// fileWriter writes values to files of dir as writeFile does, each file
+// opened once: for a controller file that takes one entry per write
+// (devices.allow, devices.deny).
+type fileWriter struct {
+	dir string
+	fds map[string]int
+}
+
+func (w *fileWriter) write(file, value string) error {
+	if traceWrite != nil {
+		traceWrite(w.dir, file, value)
+	}
+	fd, ok := w.fds[file]
+	if !ok {
+		var err error
+		if fd, err = unix.Open(path.Join(w.dir, file), unix.O_WRONLY|unix.O_TRUNC|unix.O_CLOEXEC, 0); err != nil {
+			return fmt.Errorf("set %s=%s: %w", file, value, err)
+		}
+		if w.fds == nil {
+			w.fds = map[string]int{}
+		}
+		w.fds[file] = fd
+	}
+	for {
+		_, err := unix.Write(fd, []byte(value))
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil {
+			return fmt.Errorf("set %s=%s: %w", file, value, err)
+		}
+		return nil
+	}
+}
+
+// close closes the files w opened.
+func (w *fileWriter) close() {
+	for _, fd := range w.fds {
+		unix.Close(fd)
+	}
+}
+
 // fileExists reports whether dir/file exists.
 func fileExists(dir, file string) bool {
 	_, err := os.Stat(path.Join(dir, file))

@@ -188,6 +188,11 @@ func (m *v1Manager) setCpuset(c *specs.LinuxCPU) error {
 	return nil
 }
 
+// setDevices writes "a" to devices.deny, then each rule to devices.allow
+// or devices.deny, one write per rule as the controller reads them, on one
+// descriptor per file: a container's dozen default rules took an open and
+// a close each (a quarter of a millisecond under PVM, before the init can
+// make its device nodes).
 func (m *v1Manager) setDevices(rules []specs.LinuxDeviceCgroup) error {
 	if len(rules) == 0 {
 		return nil
@@ -196,7 +201,9 @@ func (m *v1Manager) setDevices(rules []specs.LinuxDeviceCgroup) error {
 	if err != nil {
 		return err
 	}
-	if err := writeFile(d, "devices.deny", "a"); err != nil {
+	w := &fileWriter{dir: d}
+	defer w.close()
+	if err := w.write("devices.deny", "a"); err != nil {
 		return err
 	}
 	for i, rule := range rules {
@@ -208,7 +215,7 @@ func (m *v1Manager) setDevices(rules []specs.LinuxDeviceCgroup) error {
 		if rule.Allow {
 			file = "devices.allow"
 		}
-		if err := writeFile(d, file, line); err != nil {
+		if err := w.write(file, line); err != nil {
 			return err
 		}
 	}
