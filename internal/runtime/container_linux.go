@@ -507,8 +507,23 @@ func (c *Container) destroy() error {
 			fmt.Fprintf(os.Stderr, "berth: poststop hook: %v\n", err)
 		}
 	}
-	if err := os.RemoveAll(c.dir); err != nil {
+	if err := removeStateDir(c.dir); err != nil {
 		errs = append(errs, err)
 	}
 	return errors.Join(errs...)
+}
+
+// removeStateDir removes a container's state directory: the files it
+// usually holds by name, then the directory, and anything else with
+// os.RemoveAll, which first tries the directory as a file and as an empty
+// directory, then opens and lists it: seven system calls more on the way
+// out of every run.
+func removeStateDir(dir string) error {
+	for _, f := range []string{stateFile, execSockName} {
+		_ = unix.Unlink(path.Join(dir, f))
+	}
+	if err := unix.Rmdir(dir); err == nil || err == unix.ENOENT {
+		return nil
+	}
+	return os.RemoveAll(dir)
 }

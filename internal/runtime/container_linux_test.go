@@ -174,3 +174,31 @@ func TestStateSpecSaved(t *testing.T) {
 		t.Fatalf("spec after a change: %v, %+v", err, got.State.Spec.Linux.Resources.Pids)
 	}
 }
+
+func TestRemoveStateDir(t *testing.T) {
+	for _, files := range [][]string{
+		{stateFile},
+		{stateFile, execSockName},
+		{stateFile, stateFile + ".tmp", "other"},
+		{},
+	} {
+		dir := filepath.Join(t.TempDir(), "ctr")
+		if err := os.Mkdir(dir, 0o711); err != nil {
+			t.Fatal(err)
+		}
+		for _, f := range files {
+			if err := os.WriteFile(filepath.Join(dir, f), []byte("x"), 0o600); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := removeStateDir(dir); err != nil {
+			t.Errorf("removeStateDir with %q: %v", files, err)
+		}
+		if _, err := os.Lstat(dir); !os.IsNotExist(err) {
+			t.Errorf("removeStateDir with %q left the directory (%v)", files, err)
+		}
+		if err := removeStateDir(dir); err != nil {
+			t.Errorf("removeStateDir of a removed directory: %v", err)
+		}
+	}
+}
