@@ -16,7 +16,9 @@
 // after package syscall, before the ~80 packages that the runtime CLI's
 // commands wait for (TestImportsOnlySyscall keeps it so).
 //
-// BERTH_PREFAULT=0 in the environment turns it off (to measure it). On a
+// BERTH_PREFAULT=0 in the environment turns it off: the daemon starts its
+// shims so (a shim lives as long as its container, and the populated
+// pages would stay in it), and it measures the package's effect. On a
 // kernel without MADV_POPULATE_WRITE (before 5.14) the call fails and
 // nothing changes.
 package prefault

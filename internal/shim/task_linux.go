@@ -80,12 +80,13 @@ func (t *cliTask) command(args ...string) *exec.Cmd {
 
 // runtimeEnv is the environment of a runtime command: the shim's, without
 // the settings that keep the shim's Go runtime small (runc and berth are
-// Go programs too, and a start or exec with GOGC=20 and one P is slower).
+// Go programs too, and a start or exec with GOGC=20, one P and no prefault
+// of its heap is slower).
 func runtimeEnv() []string {
 	var env []string
 	for _, kv := range os.Environ() {
 		switch k, _, _ := strings.Cut(kv, "="); k {
-		case "GOGC", "GOMAXPROCS", "GODEBUG", imageFdEnv, handoverEnv:
+		case "GOGC", "GOMAXPROCS", "GODEBUG", "BERTH_PREFAULT", imageFdEnv, handoverEnv:
 		default:
 			env = append(env, kv)
 		}
