@@ -29,8 +29,9 @@
 # Every runtime call goes through a wrapper that adds `--root <work>/state`, so
 # the suite's containers never mix with anyone else's; the bundles go to
 # <work>/tmp (TMPDIR). On exit the wrapper force-deletes any container left in
-# that state root, removes the suite's cgroups (/cgrouptest, testdir/...) if
-# this run created them, and removes the work dir.
+# that state root, removes the suite's cgroups (/cgrouptest, testdir/...,
+# and under berth's default parent /berth, where its relative cgroupsPath
+# goes) if this run created them, and removes the work dir.
 #
 # Output: one line per program (passed, failed, skipped, exit status), then
 # "N passed, N failed, N skipped". Exit status 0 when nothing failed, 1 when a
@@ -170,7 +171,10 @@ mkdir -p "$state" "$work/tmp" "$work/run"
 chmod 755 "$work" "$work/tmp"
 
 # The suite's fixed cgroup names; removed at exit only if this run made them.
-cg_names="cgrouptest testdir"
+# Its relative cgroupsPath ("testdir/cgrouptest") is relative to the
+# runtime's place in the hierarchy: berth's is under its default parent,
+# /berth.
+cg_names="cgrouptest testdir berth/cgrouptest berth/testdir"
 cg_preexisting=""
 for c in /sys/fs/cgroup/*/ /sys/fs/cgroup/; do
 	for n in $cg_names; do
