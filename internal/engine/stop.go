@@ -70,7 +70,7 @@ func (e *Engine) Kill(ctx context.Context, ref string, sigName string) error {
 	c.mu.Unlock()
 	e.publish(c, mevents.ActionKill, map[string]string{"signal": strconv.Itoa(int(sig))})
 	if err := client.Kill(ctx, sig, false); err != nil {
-		if !strings.Contains(err.Error(), "not running") {
+		if !processEnded(err) {
 			return fmt.Errorf("kill %s: %w", c.ID, err)
 		}
 		// As dockerd: the process has ended and its exit is not handled
@@ -137,7 +137,7 @@ func (e *Engine) Stop(ctx context.Context, ref string, sigName string, timeout *
 		return err
 	}
 	e.publish(c, mevents.ActionKill, map[string]string{"signal": strconv.Itoa(int(sig))})
-	if err := client.Kill(ctx, sig, false); err != nil && !strings.Contains(err.Error(), "not running") {
+	if err := client.Kill(ctx, sig, false); err != nil && !processEnded(err) {
 		return fmt.Errorf("stop %s: %w", c.ID, err)
 	}
 	var after <-chan time.Time
@@ -437,4 +437,11 @@ func (e *Engine) cancelRestart(c *Container) bool {
 	c.notify()
 	e.saveLogged(c)
 	return true
+}
+
+// processEnded says whether a kill failed because the container's process
+// has already ended: the shim's words ("container X is not running") or
+// those of the runtime it drives (runc's "container not running").
+func processEnded(err error) bool {
+	return strings.Contains(err.Error(), "not running")
 }

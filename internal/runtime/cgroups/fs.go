@@ -20,28 +20,14 @@ var traceWrite func(dir, file, value string)
 // as the kernel expects. It never creates the file: a missing file means the
 // kernel (or the mounted controllers) lack it.
 func writeFile(dir, file, value string) error {
-	if traceWrite != nil {
-		traceWrite(dir, file, value)
-	}
-	fd, err := unix.Open(path.Join(dir, file), unix.O_WRONLY|unix.O_TRUNC|unix.O_CLOEXEC, 0)
-	if err != nil {
-		return fmt.Errorf("set %s=%s: %w", file, value, err)
-	}
-	defer unix.Close(fd)
-	for {
-		_, err = unix.Write(fd, []byte(value))
-		if err != unix.EINTR {
-			break
-		}
-	}
-	if err != nil {
-		return fmt.Errorf("set %s=%s: %w", file, value, err)
-	}
-	return nil
+	w := fileWriter{dir: dir}
+	defer w.close()
+	return w.write(file, value)
 }
 
-// fileWriter writes values to files of dir as writeFile does, each file
-// opened once: for a controller file that takes one entry per write
+// fileWriter writes values to the existing cgroup files of dir, each value
+// in one write(2), each file opened once (writeFile opens it for one
+// value): for a controller file that takes one entry per write
 // (devices.allow, devices.deny).
 type fileWriter struct {
 	dir string
