@@ -31,7 +31,10 @@
 # Before timing, each runtime must run a bundle whose process exits 7 and
 # exit 7 itself, so a runtime that returns without running the process is not
 # timed. Output: min/median/max in ms per runtime and each median's ratio to
-# crun's. A runtime that fails that check or any run is reported as
+# crun's; a berth row's note says how much of that binary's code and
+# read-only data its processes map in 2 MB pages (its page cache's folios:
+# hack/build.sh writes the binary so; a plain cp does not; see
+# docs/runtime.md, "The binary's page cache"). A runtime that fails that check or any run is reported as
 # "<name>: failed (<reason>)", and the others are still measured. Must run as
 # root. Everything it creates (work dir, bundles, state roots, containers,
 # cgroups, the crun helper) is removed on exit.
@@ -282,6 +285,33 @@ for name in berth "${also_names[@]}" runc; do
 	esac </dev/null >/dev/null 2>>"$work/$name.err" || rc=$?
 	[ "$rc" = 7 ] || failed[$name]="run of a process that exits 7 returned $rc: $(first_line "$work/$name.err")"
 done
+# How much of each berth binary's code and read-only data its processes map
+# in 2 MB pages (the binary's page cache holds 2 MB folios when it was
+# written in large writes, as hack/build.sh does; see docs/runtime.md, "The
+# binary's page cache"): read from a run whose process sleeps a second.
+hold=$work/hold
+mkdir -p "$hold"
+jq --arg root "$bundle/rootfs" '.root.path = $root | .process.args = ["busybox", "sleep", "1"]' \
+	"$bundle/config.json" >"$hold/config.json"
+declare -A hugemap=()
+for name in berth "${also_names[@]}"; do
+	[ -z "${failed[$name]:-}" ] || continue
+	bin=$berth
+	[ "$name" = berth ] || bin=${also_bin[$name]}
+	timeout -k 5 "$run_timeout" "$bin" runtime --root "$work/state-$name" run --bundle "$hold" "hold-$name" </dev/null >/dev/null 2>&1 &
+	pid=$!
+	sleep 0.5
+	# timeout's child is the berth process.
+	child=$(cat /proc/"$pid"/task/*/children 2>/dev/null | awk '{print $1; exit}')
+	hugemap[$name]=$(awk -v bin="$bin" '
+		/^[0-9a-f]+-[0-9a-f]+ / { ours = ($6 == bin && $2 !~ /w/) }
+		ours && /^Size:/ { size += $2 }
+		ours && /^FilePmdMapped:/ { pmd += $2 }
+		END { if (size) printf "code+rodata in 2 MB pages: %.1f of %.1f MiB", pmd / 1024, size / 1024 }' \
+		"/proc/${child:-0}/smaps" 2>/dev/null || true)
+	wait "$pid" 2>/dev/null || true
+done
+
 us=0 rc=0
 if crun_run check-crun "$check" && [ "$rc" != 7 ]; then
 	failed[crun]="run of a process that exits 7 returned $rc: $(first_line "$work/crun.err")"
@@ -322,6 +352,8 @@ for name in berth "${also_names[@]}" runc crun floor; do
 	case $name in
 	crun) note="private mount ns, /sys/fs/cgroup/unified unmounted" ;;
 	floor) note="unshare --pid --fork --mount --uts --ipc --net true" ;;
+	runc) ;;
+	*) note=${hugemap[$name]:-} ;;
 	esac
 	if [ -n "${failed[$name]:-}" ]; then
 		echo "$name: failed (${failed[$name]})"
