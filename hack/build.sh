@@ -31,14 +31,15 @@ CGO_ENABLED=0 go build -trimpath -buildvcs=false -tags shimimage,initimage,osuse
 	-ldflags "-s -w -X $pkg.GitCommit=$commit -X $pkg.BuildTime=$built" \
 	-o "$out.link.$$" ./cmd/berth
 # Last, the binary is written out again in 4 MB writes, as a new file: on a
-# file system that caches files in large folios (ext4 and xfs since Linux
-# 6.16, tmpfs with huge pages), a write that large leaves the file's page
+# file system that caches files in large folios (ext4 here, on Linux 6.18;
+# xfs; tmpfs with huge pages), a write that large leaves the file's page
 # cache in 2 MB folios, and every berth process then maps its code and
 # read-only data with a few 2 MB page-table entries instead of taking a
-# fault per 64 KB (~150 faults, 20 to 30 µs each in a VM): a `berth runtime
-# run` 25 to 30 % faster on the PVM host of docs/runtime.md. The linker's own
-# output is written through a mapping, in 4 KB pages. Elsewhere this is a
-# plain copy. See docs/runtime.md, "The binary's page cache".
+# fault per 64 KB (~200 faults fewer, 20 to 30 µs each in a VM): a `berth
+# runtime run` about 20 % faster on the PVM host of docs/runtime.md. The
+# linker's own output is written through a mapping, in 4 KB folios. Where
+# the file system caches in 4 KB pages only, this is a plain copy. See
+# docs/runtime.md, "The binary's page cache".
 trap 'rm -f "$out.link.$$" "$out.$$"' EXIT
 dd if="$out.link.$$" of="$out.$$" bs=4M status=none
 chmod 0755 "$out.$$"
