@@ -27,6 +27,7 @@ import (
 	"github.com/berth/berth/internal/api/events"
 	"github.com/berth/berth/internal/cli/version"
 	"github.com/berth/berth/internal/engine"
+	"github.com/berth/berth/internal/runtime"
 )
 
 // shutdownGrace bounds how long requests in flight may finish after
@@ -54,6 +55,12 @@ func run(ctx context.Context, flags Config, fs *pflag.FlagSet, stderr io.Writer)
 	if err != nil {
 		return err
 	}
+	// Once per binary and boot, before anything is opened: a daemon maps
+	// the binary for as long as it runs, which would keep the binary's page
+	// cache in 4 KB folios for every berth process; this execs a refresher
+	// that execs the daemon again (docs/runtime.md, "The binary's page
+	// cache"), and returns at once otherwise.
+	runtime.KeepBinaryCached(true)
 	// As dockerd: DOCKER_MIN_API_VERSION lowers the oldest API version
 	// served, for old clients (Debian 12's skopeo speaks 1.22).
 	minAPI, err := api.ParseMinAPIVersion(os.Getenv("DOCKER_MIN_API_VERSION"))

@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 
+	rt "github.com/berth/berth/internal/runtime"
 	// The C init, as the embedded image or linked in with cgo (whichever
 	// this build has): set up by their packages' init, which must run
 	// before this package's init runs a command.
@@ -38,7 +39,11 @@ func init() {
 		// an idle P's thread to wake (0.8 ms under PVM, in a third of the
 		// runs there, by the execution tracer).
 		runtime.Gosched()
-		os.Exit(cmd.run())
+		code := cmd.run()
+		// Once per binary and boot: the binary's page cache back in 2 MB
+		// folios, by a refresher that waits for this process to exit.
+		rt.KeepBinaryCached(false)
+		os.Exit(code)
 	}()
 	select {}
 }

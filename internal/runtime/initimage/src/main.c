@@ -4,6 +4,8 @@
 // for it (_BERTH_FASTINIT) and sent a plan, and otherwise execs berth from
 // the descriptor in _BERTH_EXE_FD, whose Go init then finds the namespaces
 // joined, the plan header read and the config next on the sync socket.
+// With _BERTH_PAGECACHE it refreshes berth's page cache instead
+// (pagecache.c).
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
@@ -17,12 +19,15 @@
 
 extern char **environ;
 
+#include "pagecache.c"
+
 int main(int argc, char **argv) {
 	(void)argc;
 	// ps and top show a process exec'd from a descriptor under the
 	// descriptor's number ("32"): named as the memfd is, until the exec of
 	// the container's process (or berth's Go init, which names itself).
 	prctl(PR_SET_NAME, "berth:[init]", 0, 0, 0);
+	berth_pagecache(argv);
 	berth_nsenter();
 	berth_fastinit();
 	const char *s = getenv("_BERTH_EXE_FD");
