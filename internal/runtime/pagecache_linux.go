@@ -37,9 +37,9 @@ const PageCacheDir = "/run/berth/pagecache"
 // 4 KB folios for as long as it runs); KeepBinaryCached then returns only
 // when there is nothing to do or the exec failed.
 //
-// After the first time it costs four system calls (a stat of the binary, a
-// failed exclusive create, a stat of the marker, sysinfo). A page cache
-// dropped later in the same boot (memory pressure) is not refreshed again.
+// After the first time it costs three system calls (a stat of the binary
+// and of its marker, sysinfo). A page cache dropped later in the same boot
+// (memory pressure) is not refreshed again.
 // Nothing is done in a berth without the init image, by a process that
 // cannot write the marker, or in the berth process the refresher exec'd
 // (_BERTH_PAGECACHE=done).
@@ -64,44 +64,38 @@ func KeepBinaryCached(inPlace bool) {
 	}
 	marker := dir + "/" + strconv.FormatUint(st.Dev, 16) + "-" + strconv.FormatUint(st.Ino, 16) +
 		"-" + strconv.FormatInt(st.Size, 16) + "-" + strconv.FormatInt(st.Mtim.Nano(), 16)
-	// Exclusive: one process per binary and boot starts the refresh.
-	create := func() error {
-		fd, err := unix.Open(marker, unix.O_WRONLY|unix.O_CREAT|unix.O_EXCL|unix.O_CLOEXEC, 0o600)
-		if err == nil {
-			unix.Close(fd)
-		}
-		return err
-	}
-	err := create()
-	if err == unix.ENOENT {
-		if os.MkdirAll(dir, 0o700) != nil {
-			return
-		}
-		err = create()
-	}
-	if err == unix.EEXIST && markerStale(marker) {
+	var ms unix.Stat_t
+	switch err := unix.Stat(marker, &ms); {
+	case err == nil && !beforeBoot(ms.Mtim.Sec):
+		return
+	case err == nil:
 		// From an earlier boot, where /run is not a tmpfs. Two processes
 		// may both take it over; the second refresh then finds the cache
 		// in 2 MB folios and drops nothing.
 		_ = os.Remove(marker)
-		err = create()
+	case err != unix.ENOENT:
+		return
 	}
+	if os.MkdirAll(dir, 0o700) != nil {
+		return
+	}
+	// Exclusive: one process per binary and boot starts the refresh.
+	fd, err := unix.Open(marker, unix.O_WRONLY|unix.O_CREAT|unix.O_EXCL|unix.O_CLOEXEC, 0o600)
 	if err != nil {
 		return
 	}
+	unix.Close(fd)
 	startRefresh(dir, inPlace)
 }
 
-// markerStale reports whether the marker was made before the machine last
-// booted.
-func markerStale(marker string) bool {
-	var st unix.Stat_t
+// beforeBoot reports whether a time (seconds since the epoch) is before the
+// machine last booted.
+func beforeBoot(sec int64) bool {
 	var si unix.Sysinfo_t
-	if unix.Stat(marker, &st) != nil || unix.Sysinfo(&si) != nil {
+	if unix.Sysinfo(&si) != nil {
 		return false
 	}
-	boot := time.Now().Unix() - int64(si.Uptime)
-	return st.Mtim.Sec < boot-2 // uptime is in whole seconds
+	return sec < time.Now().Unix()-int64(si.Uptime)-2 // uptime is in whole seconds
 }
 
 // startRefresh runs the init image's refresh of the binary (see

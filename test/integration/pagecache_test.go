@@ -34,6 +34,8 @@ func copyBinary(t *testing.T, dir string, chunk int) string {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// Wrapped, so that the copy goes through the buffer in writes of its
+	// size (not copy_file_range).
 	if _, err := io.CopyBuffer(struct{ io.Writer }{out}, struct{ io.Reader }{src}, make([]byte, chunk)); err != nil {
 		t.Fatal(err)
 	}
@@ -73,23 +75,8 @@ func cachedHuge(t *testing.T, path string) (pmd, whole int64) {
 	if _, _, e := unix.Syscall(unix.SYS_MADVISE, addr, uintptr(size), unix.MADV_POPULATE_READ); e != 0 {
 		t.Skipf("MADV_POPULATE_READ: %v", e)
 	}
-	smaps, err := os.ReadFile("/proc/self/smaps")
-	if err != nil {
-		t.Fatal(err)
-	}
-	head := []byte(strconv.FormatUint(uint64(addr), 16) + "-")
-	for _, block := range bytes.SplitAfter(smaps, []byte("\nVmFlags:")) {
-		i := bytes.Index(block, head)
-		if i < 0 || (i > 0 && block[i-1] != '\n') {
-			continue
-		}
-		for _, line := range strings.Split(string(block[i:]), "\n") {
-			if v, ok := strings.CutPrefix(line, "FilePmdMapped:"); ok {
-				kb, _ := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 10, 64)
-				pmd = kb << 10
-			}
-		}
-	}
+	start := strconv.FormatUint(uint64(addr), 16)
+	pmd = pmdMapped(t, "self", func(rng, _ string) bool { return strings.HasPrefix(rng, start+"-") })
 	return pmd, st.Size() &^ (pmdSize - 1)
 }
 
@@ -102,6 +89,37 @@ func needLargeFolios(t *testing.T) {
 	if pmd, _ := cachedHuge(t, probe); pmd == 0 {
 		t.Skip("this file system's page cache holds no 2 MB folios for a file written in 4 MB writes")
 	}
+}
+
+// pmdMapped sums FilePmdMapped over the mappings of process pid ("self"
+// for this one) that ours picks by their address range and file.
+func pmdMapped(t *testing.T, pid string, ours func(rng, file string) bool) int64 {
+	t.Helper()
+	smaps, err := os.ReadFile("/proc/" + pid + "/smaps")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var pmd int64
+	in := false
+	for _, line := range strings.Split(string(smaps), "\n") {
+		f := strings.Fields(line)
+		if len(f) == 0 {
+			continue
+		}
+		if !strings.HasSuffix(f[0], ":") { // a mapping's header: range perms offset dev inode [file]
+			file := ""
+			if len(f) >= 6 {
+				file = f[5]
+			}
+			in = ours(f[0], file)
+			continue
+		}
+		if in && f[0] == "FilePmdMapped:" && len(f) >= 2 {
+			kb, _ := strconv.ParseInt(f[1], 10, 64)
+			pmd += kb << 10
+		}
+	}
+	return pmd
 }
 
 // refreshersGone waits until no page-cache refresher (berth:[cache]) runs.
@@ -202,8 +220,8 @@ func drop(t *testing.T, path string) {
 
 // A daemon started from a binary cached in small folios execs the refresher
 // in its place before anything else, which execs the daemon again: the
-// daemon comes up (same pid, serving), maps its binary in 2 MB pages, and
-// its children do not inherit the refresher's variable.
+// daemon comes up (same pid, serving, named berth) and maps its binary in
+// 2 MB pages.
 func TestBinaryPageCacheRefreshedByDaemon(t *testing.T) {
 	if berthBin == "" {
 		t.Skipf("berth not built: %v", berthBuildErr)
@@ -213,22 +231,7 @@ func TestBinaryPageCacheRefreshedByDaemon(t *testing.T) {
 	bin := copyBinary(t, dir, 32<<10)
 	d := testutil.StartDaemon(t, testutil.DaemonOptions{Binary: bin, Env: []string{"_BERTH_PAGECACHE_DIR=" + filepath.Join(dir, "pagecache")}})
 	pid := d.PID()
-	smaps, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/smaps")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var pmd int64
-	ours := false
-	for _, line := range strings.Split(string(smaps), "\n") {
-		if f := strings.Fields(line); len(f) >= 6 && strings.Contains(f[0], "-") && !strings.HasSuffix(f[0], ":") {
-			ours = f[5] == bin
-			continue
-		}
-		if v, ok := strings.CutPrefix(line, "FilePmdMapped:"); ok && ours {
-			kb, _ := strconv.ParseInt(strings.Fields(v)[0], 10, 64)
-			pmd += kb << 10
-		}
-	}
+	pmd := pmdMapped(t, strconv.Itoa(pid), func(_, file string) bool { return file == bin })
 	if pmd == 0 {
 		t.Fatalf("the daemon (pid %d) maps none of %s in 2 MB pages", pid, bin)
 	}
